@@ -1,0 +1,134 @@
+// Package event is stakeout's spine: every probe turns what it sees into
+// Events, and everything downstream (recorder, detectors, UI, reports) only
+// ever sees Events. Live and replay are therefore the same program.
+//
+// An Event's JSON form is the public contract used by `stakeout events` and
+// inside .stk files:
+//
+//	{"time": RFC3339Nano, "probe": "iostat", "kind": "io", ...body fields}
+//
+// The body's fields sit beside time/probe/kind, not under a sub-key. A body
+// must therefore not use the field names "time", "probe" or "kind".
+package event
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Body is the typed payload of an event. Each kind registers its Go type
+// with Register so that files can be decoded back into it.
+type Body interface {
+	// EventKind is the "kind" field, unique across all probes.
+	EventKind() string
+}
+
+// Event is one timestamped observation made by one probe.
+type Event struct {
+	Time  time.Time
+	Probe string
+	Kind  string
+	// Body is the decoded payload, or nil when this build does not know Kind
+	// (a recording made by a newer stakeout). Raw then still holds the fields.
+	Body Body
+	// Raw is the whole JSON object as read from a file; nil for events made live.
+	Raw json.RawMessage
+}
+
+// New builds an event whose Kind comes from the body.
+func New(t time.Time, probe string, b Body) Event {
+	return Event{Time: t, Probe: probe, Kind: b.EventKind(), Body: b}
+}
+
+var (
+	regMu    sync.RWMutex
+	registry = map[string]func() Body{}
+)
+
+// Register makes kind decodable. newBody returns a pointer to a zero body.
+// It panics on a duplicate kind: kinds are a public contract and must be unique.
+func Register(kind string, newBody func() Body) {
+	regMu.Lock()
+	defer regMu.Unlock()
+	if _, dup := registry[kind]; dup {
+		panic("event: kind registered twice: " + kind)
+	}
+	registry[kind] = newBody
+}
+
+// Known reports whether kind is registered in this build.
+func Known(kind string) bool {
+	regMu.RLock()
+	defer regMu.RUnlock()
+	_, ok := registry[kind]
+	return ok
+}
+
+type envelope struct {
+	Time  time.Time `json:"time"`
+	Probe string    `json:"probe"`
+	Kind  string    `json:"kind"`
+}
+
+// ErrMalformed wraps every decoding failure of a single event.
+var ErrMalformed = errors.New("malformed event")
+
+// MarshalJSON writes the flat public form. Events read from a file whose kind
+// is unknown are written back unchanged from Raw.
+func (e Event) MarshalJSON() ([]byte, error) {
+	if e.Body == nil {
+		if len(e.Raw) > 0 {
+			return e.Raw, nil
+		}
+		return json.Marshal(envelope{e.Time.UTC(), e.Probe, e.Kind})
+	}
+	head, err := json.Marshal(envelope{e.Time.UTC(), e.Probe, e.Kind})
+	if err != nil {
+		return nil, err
+	}
+	body, err := json.Marshal(e.Body)
+	if err != nil {
+		return nil, fmt.Errorf("event %s: %w", e.Kind, err)
+	}
+	body = bytes.TrimSpace(body)
+	if len(body) < 2 || body[0] != '{' {
+		return nil, fmt.Errorf("event %s: body is not a JSON object", e.Kind)
+	}
+	if len(body) == 2 { // "{}"
+		return head, nil
+	}
+	out := make([]byte, 0, len(head)+len(body))
+	out = append(out, head[:len(head)-1]...)
+	out = append(out, ',')
+	out = append(out, body[1:]...)
+	return out, nil
+}
+
+// UnmarshalJSON decodes the flat form. An unknown kind is not an error: Body
+// stays nil and Raw keeps the fields, so readers can skip it.
+func (e *Event) UnmarshalJSON(b []byte) error {
+	var env envelope
+	if err := json.Unmarshal(b, &env); err != nil {
+		return fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if env.Kind == "" {
+		return fmt.Errorf("%w: no kind", ErrMalformed)
+	}
+	*e = Event{Time: env.Time, Probe: env.Probe, Kind: env.Kind, Raw: append(json.RawMessage(nil), b...)}
+	regMu.RLock()
+	mk := registry[env.Kind]
+	regMu.RUnlock()
+	if mk == nil {
+		return nil
+	}
+	body := mk()
+	if err := json.Unmarshal(b, body); err != nil {
+		return fmt.Errorf("%w: kind %s: %v", ErrMalformed, env.Kind, err)
+	}
+	e.Body = body
+	return nil
+}

@@ -1,0 +1,110 @@
+package event
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// Kinds shared by every probe. Probe-specific kinds live with their probe.
+const (
+	KindFinding     = "finding"
+	KindProbeStatus = "probe_status"
+	KindRecording   = "recording"
+)
+
+// Severity ranks findings. Its JSON form is "info", "warn" or "critical".
+type Severity int
+
+const (
+	Info Severity = iota
+	Warn
+	Critical
+)
+
+var severityNames = [...]string{"info", "warn", "critical"}
+
+func (s Severity) String() string {
+	if s < 0 || int(s) >= len(severityNames) {
+		return fmt.Sprintf("severity(%d)", int(s))
+	}
+	return severityNames[s]
+}
+
+// ParseSeverity accepts "info", "warn" or "critical".
+func ParseSeverity(s string) (Severity, error) {
+	for i, n := range severityNames {
+		if n == s {
+			return Severity(i), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown severity %q (want info, warn or critical)", s)
+}
+
+func (s Severity) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) }
+
+func (s *Severity) UnmarshalJSON(b []byte) error {
+	var str string
+	if err := json.Unmarshal(b, &str); err != nil {
+		return err
+	}
+	v, err := ParseSeverity(str)
+	if err != nil {
+		return err
+	}
+	*s = v
+	return nil
+}
+
+// Finding is a culprit a detector (or the recorder) points at.
+// JSON: {"finding": "io.saturated", "severity": "warn", "summary": "...", "data": {...}}
+type Finding struct {
+	Finding  string   `json:"finding"`
+	Severity Severity `json:"severity"`
+	Summary  string   `json:"summary"`
+	// Data is a typed struct when made live and a map when read from a file.
+	Data any `json:"data"`
+}
+
+func (Finding) EventKind() string { return KindFinding }
+
+// Probe states reported in ProbeStatus.
+const (
+	StatusOK          = "ok"
+	StatusUnavailable = "unavailable"
+	StatusError       = "error"
+)
+
+// ProbeStatus says whether a probe runs, and if not, why, in words a person
+// understands. The engine records one whenever a probe's status changes.
+type ProbeStatus struct {
+	Status string `json:"status"`
+	Reason string `json:"reason,omitempty"`
+}
+
+func (ProbeStatus) EventKind() string { return KindProbeStatus }
+
+// Recording reports the recorder's state changes: started, paused, stopped.
+type Recording struct {
+	State  string `json:"state"` // "recording", "paused" or "stopped"
+	File   string `json:"file,omitempty"`
+	Reason string `json:"reason,omitempty"`
+}
+
+func (Recording) EventKind() string { return KindRecording }
+
+func init() {
+	Register(KindFinding, func() Body { return &Finding{} })
+	Register(KindProbeStatus, func() Body { return &ProbeStatus{} })
+	Register(KindRecording, func() Body { return &Recording{} })
+}
+
+// AsFinding returns the finding carried by e, if it is one.
+func AsFinding(e Event) (*Finding, bool) {
+	switch b := e.Body.(type) {
+	case *Finding:
+		return b, true
+	case Finding:
+		return &b, true
+	}
+	return nil, false
+}

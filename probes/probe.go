@@ -1,0 +1,110 @@
+// Package probes holds one file per probe. A probe knows one corner of the
+// kernel, turns what it sees into events, and knows nothing of UI or files.
+//
+// Probes are listed in Registry, which also gives each one's flags, the way
+// node_exporter lists its collectors.
+package probes
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/pflag"
+	"github.com/stakeout/stakeout/event"
+)
+
+// Config is shared by all probes; each probe owns a sub-struct for its flags.
+type Config struct {
+	Procfs   string        // root of /proc (fixture trees in tests)
+	Sysfs    string        // root of /sys
+	Interval time.Duration // sampling period of polling probes
+	IOStat   IOStatConfig
+}
+
+// DefaultConfig is the configuration a user gets with no flags.
+func DefaultConfig() Config {
+	return Config{Procfs: "/proc", Sysfs: "/sys", Interval: time.Second}
+}
+
+// ProcPath joins parts under the configured /proc root.
+func (c Config) ProcPath(parts ...string) string {
+	return filepath.Join(append([]string{c.Procfs}, parts...)...)
+}
+
+// SysPath joins parts under the configured /sys root.
+func (c Config) SysPath(parts ...string) string {
+	return filepath.Join(append([]string{c.Sysfs}, parts...)...)
+}
+
+// Emit hands one event to the engine. It never blocks for long and is safe to
+// call from the probe's own goroutine.
+type Emit func(event.Event)
+
+// Probe is one live source of events.
+type Probe interface {
+	// Check says whether the probe can run on this host, without side effects.
+	// A nil error means ok. An *Unavailable error says why not, in words a
+	// person understands; any other error is reported as status "error".
+	Check() error
+	// Run emits events until ctx is done. A returned error (other than
+	// ctx.Err()) is reported as the probe's status; other probes go on.
+	Run(ctx context.Context, emit Emit) error
+}
+
+// Unavailable is the error a probe returns when this host can't support it.
+type Unavailable struct{ Reason string }
+
+func (u *Unavailable) Error() string { return u.Reason }
+
+// Unavailablef builds an *Unavailable with a formatted reason.
+func Unavailablef(format string, args ...any) error {
+	return &Unavailable{Reason: fmt.Sprintf(format, args...)}
+}
+
+// StatusOf turns an error from Check or Run into the recorded status.
+func StatusOf(err error) event.ProbeStatus {
+	if err == nil {
+		return event.ProbeStatus{Status: event.StatusOK}
+	}
+	var u *Unavailable
+	if errors.As(err, &u) {
+		return event.ProbeStatus{Status: event.StatusUnavailable, Reason: u.Reason}
+	}
+	return event.ProbeStatus{Status: event.StatusError, Reason: err.Error()}
+}
+
+// Spec registers one probe.
+type Spec struct {
+	Name string // used in --probes and in every event's "probe" field
+	Help string // one line for --help
+	// Flags adds the probe's own flags, bound to fields of cfg.
+	Flags func(fs *pflag.FlagSet, cfg *Config)
+	New   func(cfg Config) Probe
+}
+
+// Registry lists every probe, in pane order.
+var Registry = []Spec{
+	iostatSpec,
+}
+
+// Lookup finds a probe's spec by name.
+func Lookup(name string) (Spec, bool) {
+	for _, s := range Registry {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Spec{}, false
+}
+
+// Names lists the registered probe names.
+func Names() []string {
+	out := make([]string, len(Registry))
+	for i, s := range Registry {
+		out[i] = s.Name
+	}
+	return out
+}
