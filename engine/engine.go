@@ -1,0 +1,260 @@
+// Package engine runs the selected probes and fans their events out to the
+// recorder, the detectors and a sink (the TUI or the snapshot report).
+//
+// One goroutine (Run's) owns the recorder and the detectors, so neither needs
+// locking. Probes run in their own goroutines and hand events over a bounded
+// channel without ever blocking: a probe such as the ptrace tracer must not
+// wait on stakeout before it re-injects a signal.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/findings"
+	"github.com/stakeout/stakeout/probes"
+)
+
+// Recorder is what the engine needs of a session file writer.
+type Recorder interface {
+	Write(ev event.Event) error
+	Flush() error
+	Size() int64
+	Path() string
+	Stopped() (reason string, stopped bool)
+	Close() error
+}
+
+// Named pairs a probe with its registry name.
+type Named struct {
+	Name  string
+	Probe probes.Probe
+}
+
+// RecordingState is handed to the sink once a second.
+type RecordingState struct {
+	File   string
+	Bytes  int64
+	State  string // "recording", "stopped" or "off"
+	Reason string
+}
+
+// Options wires one engine run.
+type Options struct {
+	Probes    []Named
+	Detectors []findings.Detector
+	Recorder  Recorder // nil: no recording
+	// Sink receives events (probe events, findings, statuses) in batches, on
+	// the engine goroutine. It must not block for long.
+	Sink func([]event.Event)
+	// OnRecording receives the recorder's state once a second.
+	OnRecording func(RecordingState)
+	Now         func() time.Time
+	BatchEvery  time.Duration // how often the sink is fed; default 100ms
+	FlushEvery  time.Duration // how often the recorder is flushed; default 1s
+	QueueLen    int           // bounded probe→engine queue; default 8192
+}
+
+// Stats are the engine's own counters.
+type Stats struct {
+	Events   uint64 // events accepted from probes
+	Dropped  uint64 // events dropped because the queue was full
+	Findings uint64
+}
+
+// Engine is one run. Create with New, start with Run.
+type Engine struct {
+	o       Options
+	queue   chan event.Event
+	events  atomic.Uint64
+	dropped atomic.Uint64
+	finds   atomic.Uint64
+}
+
+// New checks options and fills defaults.
+func New(o Options) *Engine {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.BatchEvery <= 0 {
+		o.BatchEvery = 100 * time.Millisecond
+	}
+	if o.FlushEvery <= 0 {
+		o.FlushEvery = time.Second
+	}
+	if o.QueueLen <= 0 {
+		o.QueueLen = 8192
+	}
+	if o.Sink == nil {
+		o.Sink = func([]event.Event) {}
+	}
+	return &Engine{o: o, queue: make(chan event.Event, o.QueueLen)}
+}
+
+// Stats returns the counters so far; safe from any goroutine.
+func (e *Engine) Stats() Stats {
+	return Stats{Events: e.events.Load(), Dropped: e.dropped.Load(), Findings: e.finds.Load()}
+}
+
+// emit is the probes' Emit: never blocks, counts what it has to drop.
+func (e *Engine) emit(ev event.Event) {
+	select {
+	case e.queue <- ev:
+		e.events.Add(1)
+	default:
+		e.dropped.Add(1)
+	}
+}
+
+// statusEmit delivers a status event; these must not be lost, so it waits
+// for room (statuses are rare and never sent from a probe's hot path).
+func (e *Engine) statusEmit(ctx context.Context, name string, st event.ProbeStatus) {
+	ev := event.New(e.o.Now(), name, &st)
+	select {
+	case e.queue <- ev:
+		e.events.Add(1)
+	case <-ctx.Done():
+	}
+}
+
+// Run starts the probes, runs until ctx is done, then stops the probes,
+// drains what they sent, flushes and closes the recorder.
+func (e *Engine) Run(ctx context.Context) error {
+	probeCtx, stopProbes := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, p := range e.o.Probes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e.runProbe(probeCtx, p)
+		}()
+	}
+	probesDone := make(chan struct{})
+	go func() { wg.Wait(); close(probesDone) }()
+
+	batchT := time.NewTicker(e.o.BatchEvery)
+	defer batchT.Stop()
+	flushT := time.NewTicker(e.o.FlushEvery)
+	defer flushT.Stop()
+
+	var batch []event.Event
+	recStopped := false
+	handle := func(ev event.Event) {
+		batch = append(batch, ev)
+		e.record(ev)
+		for _, d := range e.o.Detectors {
+			for _, f := range d.Observe(ev) {
+				e.finds.Add(1)
+				batch = append(batch, f)
+				e.record(f)
+			}
+		}
+	}
+	deliver := func() {
+		if len(batch) > 0 {
+			e.o.Sink(batch)
+			batch = nil
+		}
+	}
+	flush := func() {
+		if e.o.Recorder == nil {
+			e.report(RecordingState{State: "off"})
+			return
+		}
+		err := e.o.Recorder.Flush()
+		reason, stopped := e.o.Recorder.Stopped()
+		if err != nil && !stopped && !errors.Is(err, context.Canceled) {
+			reason, stopped = "write failed: "+err.Error(), true
+		}
+		if stopped && !recStopped {
+			recStopped = true
+			// The writer has put its own stop marker in the file; these
+			// copies are for the screen and the report only.
+			now := e.o.Now()
+			batch = append(batch,
+				event.New(now, "recorder", &event.Recording{State: "stopped", File: e.o.Recorder.Path(), Reason: reason}),
+				event.New(now, "recorder", &event.Finding{
+					Finding: "record.stopped", Severity: event.Warn,
+					Summary: "recording stopped: " + reason,
+					Data:    map[string]any{"file": e.o.Recorder.Path(), "bytes": e.o.Recorder.Size(), "reason": reason},
+				}))
+		}
+		st := RecordingState{File: e.o.Recorder.Path(), Bytes: e.o.Recorder.Size(), State: "recording"}
+		if stopped {
+			st.State, st.Reason = "stopped", reason
+		}
+		e.report(st)
+	}
+
+	for running := true; running; {
+		select {
+		case ev := <-e.queue:
+			handle(ev)
+		case <-batchT.C:
+			deliver()
+		case <-flushT.C:
+			flush()
+		case <-ctx.Done():
+			running = false
+		}
+	}
+	stopProbes()
+	// Drain while the probes wind down, so nothing they already saw is lost.
+	for draining := true; draining; {
+		select {
+		case ev := <-e.queue:
+			handle(ev)
+		case <-probesDone:
+			draining = false
+		}
+	}
+	for len(e.queue) > 0 {
+		handle(<-e.queue)
+	}
+	flush()
+	deliver()
+	if e.o.Recorder != nil {
+		if err := e.o.Recorder.Close(); err != nil {
+			return fmt.Errorf("closing recording: %w", err)
+		}
+	}
+	return nil
+}
+
+func (e *Engine) record(ev event.Event) {
+	if e.o.Recorder != nil {
+		// Errors surface through Flush/Stopped once a second.
+		_ = e.o.Recorder.Write(ev)
+	}
+}
+
+func (e *Engine) report(st RecordingState) {
+	if e.o.OnRecording != nil {
+		e.o.OnRecording(st)
+	}
+}
+
+// runProbe checks and runs one probe. A panic or error in one probe becomes
+// its status and never reaches the others.
+func (e *Engine) runProbe(ctx context.Context, p Named) {
+	defer func() {
+		if r := recover(); r != nil {
+			e.statusEmit(ctx, p.Name, event.ProbeStatus{Status: event.StatusError,
+				Reason: fmt.Sprintf("probe crashed: %v", r)})
+		}
+	}()
+	if err := p.Probe.Check(); err != nil {
+		e.statusEmit(ctx, p.Name, probes.StatusOf(err))
+		return
+	}
+	e.statusEmit(ctx, p.Name, probes.StatusOf(nil))
+	err := p.Probe.Run(ctx, e.emit)
+	if err != nil && ctx.Err() == nil {
+		e.statusEmit(ctx, p.Name, probes.StatusOf(err))
+	}
+}

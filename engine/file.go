@@ -1,0 +1,40 @@
+package engine
+
+import (
+	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/findings"
+)
+
+// Iterator yields a recording's events in order (sessions.Iter satisfies it).
+type Iterator interface {
+	Next() (event.Event, bool)
+	Err() error
+}
+
+// Replay feeds a recording through fresh detectors and calls fn, in order,
+// with every recorded event and every finding the detectors make. Recorded
+// findings that the detectors recompute are dropped, so findings come out
+// the same for a recording made before a detector existed or changed.
+// fn returns false to stop early.
+func Replay(it Iterator, dets []findings.Detector, fn func(event.Event) bool) error {
+	recomputed := findings.Recomputed(dets)
+	for {
+		ev, ok := it.Next()
+		if !ok {
+			return it.Err()
+		}
+		if f, isF := event.AsFinding(ev); isF && recomputed[f.Finding] {
+			continue
+		}
+		if !fn(ev) {
+			return nil
+		}
+		for _, d := range dets {
+			for _, f := range d.Observe(ev) {
+				if !fn(f) {
+					return nil
+				}
+			}
+		}
+	}
+}

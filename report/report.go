@@ -1,0 +1,156 @@
+// Package report builds the findings-and-summary document that `snapshot`
+// prints at the end of a live run and `report` prints for a recording. Both
+// feed the same Builder, event by event, so the two always agree.
+package report
+
+import (
+	"sort"
+	"time"
+
+	"github.com/stakeout/stakeout/event"
+)
+
+// MaxFindings bounds how many findings a document keeps (the count goes on).
+const MaxFindings = 5000
+
+// ProbeStatus is one row of the document's "probes" list.
+type ProbeStatus struct {
+	Name   string `json:"name"`
+	Status string `json:"status"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// Document is the JSON shape of `snapshot --format json` and
+// `report --format json`; a public contract.
+type Document struct {
+	Host      any            `json:"host"`
+	Started   time.Time      `json:"started"`
+	DurationS float64        `json:"duration_s"`
+	File      string         `json:"file"`
+	Probes    []ProbeStatus  `json:"probes"`
+	Findings  []event.Event  `json:"findings"`
+	Omitted   int            `json:"findings_omitted,omitempty"`
+	Summary   map[string]any `json:"summary"`
+	Damage    string         `json:"damage,omitempty"`
+	// SummaryText is Summary as lines, for the text and Markdown forms.
+	SummaryText map[string][]string `json:"-"`
+}
+
+// Summarizer condenses one probe's events into a bounded summary.
+type Summarizer interface {
+	Observe(ev event.Event)
+	// Result is the JSON-able summary; Lines is the same for text output.
+	Result() any
+	Lines() []string
+}
+
+var summarizers = map[string]func() Summarizer{}
+
+// RegisterSummary names the summarizer for a probe's events.
+func RegisterSummary(probe string, mk func() Summarizer) { summarizers[probe] = mk }
+
+// Builder accumulates a Document from events in time order.
+type Builder struct {
+	first, last time.Time
+	order       []string
+	status      map[string]ProbeStatus
+	findings    []event.Event
+	omitted     int
+	sums        map[string]Summarizer
+}
+
+// NewBuilder starts an empty document.
+func NewBuilder() *Builder {
+	return &Builder{status: map[string]ProbeStatus{}, sums: map[string]Summarizer{}}
+}
+
+// Expect lists probes up front so they appear in the document (in this
+// order) even if they never reported.
+func (b *Builder) Expect(names ...string) {
+	for _, n := range names {
+		b.see(n)
+	}
+}
+
+func (b *Builder) see(name string) {
+	if _, ok := b.status[name]; !ok {
+		b.order = append(b.order, name)
+		b.status[name] = ProbeStatus{Name: name, Status: "unknown"}
+	}
+}
+
+// Observe takes the next event.
+func (b *Builder) Observe(ev event.Event) {
+	if b.first.IsZero() || ev.Time.Before(b.first) {
+		b.first = ev.Time
+	}
+	if ev.Time.After(b.last) {
+		b.last = ev.Time
+	}
+	switch body := ev.Body.(type) {
+	case *event.ProbeStatus:
+		b.see(ev.Probe)
+		b.status[ev.Probe] = ProbeStatus{Name: ev.Probe, Status: body.Status, Reason: body.Reason}
+		return
+	case *event.Finding:
+		if len(b.findings) < MaxFindings {
+			b.findings = append(b.findings, ev)
+		} else {
+			b.omitted++
+		}
+		return
+	}
+	s, ok := b.sums[ev.Probe]
+	if !ok {
+		mk := summarizers[ev.Probe]
+		if mk == nil {
+			return
+		}
+		s = mk()
+		b.sums[ev.Probe] = s
+	}
+	s.Observe(ev)
+}
+
+// Findings returns the findings so far, in time order.
+func (b *Builder) Findings() []event.Event { return b.findings }
+
+// Document returns the finished document. started/duration default to the
+// span of events seen.
+func (b *Builder) Document(host any, file string, started time.Time, duration time.Duration) Document {
+	if started.IsZero() {
+		started = b.first
+	}
+	if duration == 0 && !b.last.IsZero() {
+		duration = b.last.Sub(started)
+	}
+	d := Document{Host: host, Started: started.UTC(), DurationS: duration.Seconds(), File: file,
+		Findings: append([]event.Event{}, b.findings...), Omitted: b.omitted, Summary: map[string]any{}}
+	sort.SliceStable(d.Findings, func(i, j int) bool { return d.Findings[i].Time.Before(d.Findings[j].Time) })
+	for _, n := range b.order {
+		d.Probes = append(d.Probes, b.status[n])
+	}
+	if d.Probes == nil {
+		d.Probes = []ProbeStatus{}
+	}
+	d.SummaryText = map[string][]string{}
+	for name, s := range b.sums {
+		d.Summary[name] = s.Result()
+		d.SummaryText[name] = s.Lines()
+	}
+	return d
+}
+
+// Worst returns the highest severity among the findings, and false if none.
+func (d Document) Worst() (event.Severity, bool) {
+	worst, any := event.Info, false
+	for _, ev := range d.Findings {
+		if f, ok := event.AsFinding(ev); ok {
+			if !any || f.Severity > worst {
+				worst = f.Severity
+			}
+			any = true
+		}
+	}
+	return worst, any
+}
