@@ -1,0 +1,49 @@
+# stakeout — see README.md. Targets: build, run, test, bench, fuzz, cross.
+SHELL   := /bin/bash
+export PATH := $(PATH):/usr/local/go/bin
+GO      ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+export CGO_ENABLED := 0
+
+# Debian packages the tests and benchmarks drive side by side with stakeout.
+TEST_PKGS  := sysstat e2fsprogs iproute2 util-linux mount coreutils
+BENCH_PKGS := $(TEST_PKGS) atop procps
+
+.PHONY: build run test bench fuzz cross deps-test deps-bench clean
+
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/stakeout ./cmd/stakeout
+
+# Live TUI on this host, recording on. Pass flags with ARGS='--probes iostat'.
+run: build
+	./bin/stakeout $(ARGS)
+
+# Every test: vet, unit, fixture, fuzz seeds, golden UI, and the root-only
+# end-to-end tests (loop devices) when run as root.
+test: deps-test
+	$(GO) vet ./...
+	GOARCH=arm64 $(GO) build -o /dev/null ./cmd/stakeout
+	$(GO) test -count=1 -timeout 8m ./...
+
+# Side-by-side figures against atop and iostat; see bench/README.md.
+bench: deps-bench build
+	$(GO) test -run '^$$' -bench . -benchtime 5x ./sessions/
+	./bench/run.sh
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzReader -fuzztime 60s ./sessions/
+
+cross:
+	GOARCH=amd64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/stakeout-linux-amd64 ./cmd/stakeout
+	GOARCH=arm64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/stakeout-linux-arm64 ./cmd/stakeout
+
+# Installs only what is missing, and only where apt-get and root are there.
+deps-test:
+	@./.ci/apt-install $(TEST_PKGS)
+
+deps-bench:
+	@./.ci/apt-install $(BENCH_PKGS)
+
+clean:
+	rm -rf bin .bench
