@@ -1,0 +1,72 @@
+package ui
+
+import (
+	"fmt"
+
+	"github.com/stakeout/stakeout/event"
+)
+
+// maxHeld bounds the events held while the view is frozen. Past it the
+// oldest probe samples are dropped; findings, statuses and recorder events
+// are always kept, since the strip and status line must not lose them.
+const maxHeld = 20000
+
+// freezer holds live events while the on-call engineer reads a frozen screen.
+// The recorder is not affected: it gets events from the engine, not from us.
+type freezer struct {
+	on      bool
+	held    []event.Event
+	dropped int
+}
+
+func (f freezer) Frozen() bool { return f.on }
+
+// Hold keeps evs for later.
+func (f freezer) Hold(evs []event.Event) freezer {
+	f.held = append(f.held, evs...)
+	if len(f.held) > maxHeld {
+		f.held, f.dropped = dropSamples(f.held, len(f.held)-maxHeld*3/4, f.dropped)
+	}
+	return f
+}
+
+// dropSamples removes up to n of the oldest probe samples.
+func dropSamples(evs []event.Event, n, dropped int) ([]event.Event, int) {
+	out := evs[:0:0]
+	for _, ev := range evs {
+		switch ev.Kind {
+		case event.KindFinding, event.KindProbeStatus, event.KindRecording:
+		default:
+			if n > 0 {
+				n--
+				dropped++
+				continue
+			}
+		}
+		out = append(out, ev)
+	}
+	return out, dropped
+}
+
+// Toggle freezes or thaws; on thaw it returns the held events to apply.
+func (f freezer) Toggle() (freezer, []event.Event) {
+	if !f.on {
+		return freezer{on: true}, nil
+	}
+	return freezer{}, f.held
+}
+
+// Label is the status-line text while frozen.
+func (f freezer) Label() string {
+	if !f.on {
+		return ""
+	}
+	s := "FROZEN"
+	if n := len(f.held); n > 0 {
+		s += fmt.Sprintf(" +%d", n)
+	}
+	if f.dropped > 0 {
+		s += fmt.Sprintf(" (%d dropped)", f.dropped)
+	}
+	return s
+}

@@ -1,0 +1,43 @@
+package ui
+
+import "charm.land/bubbles/v2/key"
+
+// rootKeys are the keys that work everywhere, whatever has focus.
+type rootKeys struct {
+	Help, Close, Freeze, Quit key.Binding
+}
+
+func newRootKeys(replay bool) rootKeys {
+	k := rootKeys{
+		Help:   key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
+		Close:  key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "close help")),
+		Freeze: key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "freeze view")),
+		Quit:   key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
+	}
+	// A replay pauses with space; freezing only makes sense live.
+	k.Freeze.SetEnabled(!replay)
+	return k
+}
+
+func (k rootKeys) ShortHelp() []key.Binding { return []key.Binding{k.Help, k.Quit} }
+func (k rootKeys) FullHelp() [][]key.Binding {
+	return [][]key.Binding{{k.Help, k.Close, k.Freeze, k.Quit}}
+}
+
+// ShortHelp is the hint on the status line.
+func (m Model) ShortHelp() []key.Binding {
+	if m.replay != nil {
+		return append([]key.Binding{m.replay.keys.Pause}, m.keys.ShortHelp()...)
+	}
+	return m.keys.ShortHelp()
+}
+
+// FullHelp gathers every component's keys for the ? screen, so help is
+// always generated from the bindings that are really in force.
+func (m Model) FullHelp() [][]key.Binding {
+	groups := append(m.panes.keys.FullHelp(), m.keys.FullHelp()...)
+	if m.replay != nil {
+		groups = append(groups, m.replay.keys.FullHelp()...)
+	}
+	return append(groups, m.panes.FocusedKeys()...)
+}

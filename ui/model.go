@@ -1,0 +1,180 @@
+// Package ui is stakeout's terminal UI: a findings strip, a grid of probe
+// panes and a status line, fed only by events, so a live session and its
+// replay look the same. The root Model only routes messages; each component
+// does its own work.
+package ui
+
+import (
+	"time"
+
+	"charm.land/bubbles/v2/help"
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/themes"
+)
+
+// Model is the root model for both live and replay mode.
+type Model struct {
+	opts   Options
+	styles *themes.Styles // shared by every component; replaced only on theme change
+	env    paneEnv
+	keys   rootKeys
+	help   help.Model
+
+	strip  findingStrip
+	panes  paneSet
+	status statusLine
+	freeze freezer
+	replay *replayCtl // nil when live
+
+	w, h     int
+	showHelp bool
+}
+
+// NewLive builds the UI for a live session; events arrive as EventsMsg.
+func NewLive(o Options) Model {
+	o = o.withDefaults()
+	st := o.Theme.Styles
+	env := paneEnv{st: &st, loc: o.Loc}
+	h := help.New()
+	h.Styles = st.Help
+	return Model{
+		opts: o, styles: &st, env: env, keys: newRootKeys(false), help: h,
+		strip:  newFindingStrip(env),
+		panes:  newPaneSet(o.Probes, env),
+		status: newStatusLine(o.Host, env),
+	}
+}
+
+// NewReplay builds the UI over a recording. findings are precomputed for the
+// whole file: they mark the timeline, drive n/N, and the strip shows those
+// at or before the position.
+func NewReplay(o Options, src ReplaySource, findings []event.Event) Model {
+	m := NewLive(o)
+	m.keys = newRootKeys(true)
+	r := newReplayCtl(src, findings, m.opts.TickEvery, m.env)
+	m.replay = &r
+	return m
+}
+
+func (m Model) Init() tea.Cmd {
+	if m.replay == nil {
+		return nil
+	}
+	// Init cannot change the model, so the first seek's history is asked
+	// for with a message and applied like any later move.
+	return func() tea.Msg { return replayInitMsg{} }
+}
+
+// replayInitMsg asks the root to load the replay's first moment.
+type replayInitMsg struct{}
+
+func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		return m.resize(msg.Width, msg.Height), nil
+	case tea.ColorProfileMsg:
+		return m.setTheme(themes.ForProfile(m.opts.Theme, msg.Profile)), nil
+	case EventsMsg:
+		if m.freeze.Frozen() {
+			m.freeze = m.freeze.Hold(msg)
+			return m, nil
+		}
+		return m.apply(msg), nil
+	case RecordingMsg:
+		m.status = m.status.Record(msg)
+		return m, nil
+	case replayInitMsg:
+		if m.replay == nil {
+			return m, nil
+		}
+		r, f, cmd := m.replay.Init()
+		return m.feed(r, f), cmd
+	case tickMsg:
+		if m.replay == nil {
+			return m, nil
+		}
+		r, f, cmd := m.replay.Update(msg)
+		return m.feed(r, f), cmd
+	case tea.KeyPressMsg:
+		return m.key(msg)
+	}
+	return m, nil
+}
+
+// key routes a key press to whoever owns it.
+func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
+	switch {
+	case msg.String() == "ctrl+c":
+		return m, tea.Quit
+	case m.replay != nil && m.replay.Editing():
+		r, f, cmd := m.replay.Update(msg)
+		return m.feed(r, f), cmd
+	case key.Matches(msg, m.keys.Quit):
+		return m, tea.Quit
+	case key.Matches(msg, m.keys.Help):
+		m.showHelp = !m.showHelp
+		return m, nil
+	case m.showHelp && key.Matches(msg, m.keys.Close):
+		m.showHelp = false
+		return m, nil
+	case key.Matches(msg, m.keys.Freeze):
+		var held []event.Event
+		m.freeze, held = m.freeze.Toggle()
+		return m.apply(held), nil
+	case m.replay != nil && m.replay.Handles(msg):
+		r, f, cmd := m.replay.Update(msg)
+		return m.feed(r, f), cmd
+	}
+	var cmd tea.Cmd
+	m.panes, cmd = m.panes.Update(msg)
+	return m, cmd
+}
+
+// apply hands live events to the component each kind belongs to.
+func (m Model) apply(evs []event.Event) Model {
+	for _, ev := range evs {
+		m.status = m.status.Apply(ev)
+		switch ev.Kind {
+		case event.KindFinding:
+			m.strip = m.strip.Add(ev)
+		case event.KindRecording:
+		default:
+			m.panes = m.panes.Apply(ev)
+		}
+	}
+	return m
+}
+
+// feed applies a replay move. Findings come from the precomputed list, so
+// the ones inside the stream are skipped rather than shown twice.
+func (m Model) feed(r replayCtl, f feed) Model {
+	m.replay = &r
+	if f.reset {
+		m.panes = m.panes.ResetAt(r.src.Position())
+	}
+	for _, ev := range f.events {
+		if ev.Kind != event.KindFinding && ev.Kind != event.KindRecording {
+			m.panes = m.panes.Apply(ev)
+		}
+	}
+	if f.moved || f.reset {
+		m.strip = m.strip.Set(r.FindingsUpTo())
+		m.status = m.status.SetClock(r.src.Position())
+	}
+	return m
+}
+
+func (m Model) setTheme(t themes.Theme) Model {
+	if t.Name == m.opts.Theme.Name {
+		return m
+	}
+	m.opts.Theme = t
+	*m.styles = t.Styles // every component holds this pointer
+	m.help.Styles = t.Styles.Help
+	return m
+}
+
+// Now is the live clock (pinned in tests).
+func (m Model) now() time.Time { return m.opts.Now() }

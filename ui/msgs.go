@@ -1,0 +1,23 @@
+package ui
+
+import (
+	"time"
+
+	"github.com/stakeout/stakeout/event"
+)
+
+// EventsMsg delivers new live events (probe events, findings, probe_status,
+// recording) in time order. The engine sends it; the UI never reads probes.
+type EventsMsg []event.Event
+
+// RecordingMsg updates the REC indicator. The engine wiring sends one every
+// second while a recorder exists.
+type RecordingMsg struct {
+	File   string
+	Bytes  int64
+	State  string // "recording", "paused", "stopped" or "off"
+	Reason string // why it stopped (disk full, write error…)
+}
+
+// tickMsg drives the replay clock.
+type tickMsg struct{ at time.Time }

@@ -1,0 +1,37 @@
+package ui
+
+import (
+	"time"
+
+	"github.com/stakeout/stakeout/themes"
+)
+
+// Options configure the UI in both modes.
+type Options struct {
+	Host   string   // hostname for the status line
+	Probes []string // registry order; panes appear in this order
+	Theme  themes.Theme
+	Now    func() time.Time // clock for live mode (tests pin it)
+
+	// Loc is the zone times are shown in; nil means time.Local.
+	Loc *time.Location
+	// TickEvery is how often a replay advances; 0 means 100 ms, and a
+	// negative value turns the timer off so tests can drive tickMsg by hand.
+	TickEvery time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	if o.Theme.Name == "" {
+		o.Theme = themes.Must(themes.Default)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Loc == nil {
+		o.Loc = time.Local
+	}
+	if o.TickEvery == 0 {
+		o.TickEvery = 100 * time.Millisecond
+	}
+	return o
+}

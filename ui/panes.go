@@ -1,0 +1,275 @@
+package ui
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+	"github.com/stakeout/stakeout/event"
+)
+
+// maxPanes caps the panes a recording can make us create, one per probe name.
+const maxPanes = 32
+
+// paneSet is the grid of probe panes: it routes each probe's events to its
+// pane, keeps every probe's status, and owns focus and zoom.
+type paneSet struct {
+	env    paneEnv
+	keys   paneKeys
+	slots  []slot
+	focus  int
+	zoomed bool
+	w, h   int
+}
+
+// slot is one probe: its status (shared by all panes) and its pane.
+type slot struct {
+	probe    string
+	pane     Pane
+	status   event.ProbeStatus
+	known    bool       // a probe_status has been seen
+	statuses []statusAt // recent status changes, so a seek can restore the one in force
+	events   int
+}
+
+type statusAt struct {
+	at time.Time
+	s  event.ProbeStatus
+}
+
+const maxStatusLog = 32
+
+type paneKeys struct {
+	Next, Prev, Jump, Zoom key.Binding
+}
+
+func (k paneKeys) ShortHelp() []key.Binding { return []key.Binding{k.Next, k.Zoom} }
+func (k paneKeys) FullHelp() [][]key.Binding {
+	return [][]key.Binding{{k.Next, k.Prev, k.Jump, k.Zoom}}
+}
+
+func newPaneSet(probeNames []string, env paneEnv) paneSet {
+	ps := paneSet{env: env, keys: paneKeys{
+		Next: key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "next pane")),
+		Prev: key.NewBinding(key.WithKeys("shift+tab"), key.WithHelp("shift+tab", "previous pane")),
+		Jump: key.NewBinding(key.WithKeys("1", "2", "3", "4", "5", "6", "7", "8", "9"), key.WithHelp("1-9", "focus pane n")),
+		Zoom: key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "zoom pane / back")),
+	}}
+	for _, p := range probeNames {
+		ps, _ = ps.slotFor(p)
+	}
+	return ps
+}
+
+// slotFor finds or adds the slot of a probe; ok is false past maxPanes.
+func (ps paneSet) slotFor(probe string) (paneSet, int) {
+	for i := range ps.slots {
+		if ps.slots[i].probe == probe {
+			return ps, i
+		}
+	}
+	if len(ps.slots) >= maxPanes {
+		return ps, -1
+	}
+	ps.slots = append(ps.slots, slot{probe: probe, pane: newPane(probe, ps.env)})
+	return ps, len(ps.slots) - 1
+}
+
+// Apply routes one probe event or probe_status to its pane.
+func (ps paneSet) Apply(ev event.Event) paneSet {
+	if ev.Probe == "" {
+		return ps
+	}
+	ps, i := ps.slotFor(ev.Probe)
+	if i < 0 {
+		return ps
+	}
+	s := &ps.slots[i]
+	if ev.Kind == event.KindProbeStatus {
+		if b, ok := asProbeStatus(ev); ok {
+			s.status, s.known = b, true
+			s.statuses = append(s.statuses, statusAt{ev.Time, b})
+			if len(s.statuses) > maxStatusLog {
+				s.statuses = append([]statusAt(nil), s.statuses[len(s.statuses)-maxStatusLog:]...)
+			}
+		}
+		return ps
+	}
+	s.events++
+	s.pane = s.pane.Apply(ev)
+	return ps
+}
+
+func asProbeStatus(ev event.Event) (event.ProbeStatus, bool) {
+	switch b := ev.Body.(type) {
+	case *event.ProbeStatus:
+		return *b, true
+	case event.ProbeStatus:
+		return b, true
+	}
+	return event.ProbeStatus{}, false
+}
+
+// ResetAt empties every pane before a seek to t; each probe keeps the last
+// status it had at or before t.
+func (ps paneSet) ResetAt(t time.Time) paneSet {
+	slots := make([]slot, len(ps.slots))
+	for i, s := range ps.slots {
+		s.pane, s.events, s.known, s.status = s.pane.Reset(), 0, false, event.ProbeStatus{}
+		for _, c := range s.statuses {
+			if !c.at.After(t) {
+				s.status, s.known = c.s, true
+			}
+		}
+		slots[i] = s
+	}
+	ps.slots = slots
+	return ps
+}
+
+func (ps paneSet) SetSize(w, h int) paneSet { ps.w, ps.h = w, h; return ps }
+
+// Update handles focus and zoom keys and passes the rest to the focused pane.
+func (ps paneSet) Update(msg tea.KeyPressMsg) (paneSet, tea.Cmd) {
+	n := len(ps.slots)
+	if n == 0 {
+		return ps, nil
+	}
+	switch {
+	case key.Matches(msg, ps.keys.Next):
+		ps.focus = (ps.focus + 1) % n
+	case key.Matches(msg, ps.keys.Prev):
+		ps.focus = (ps.focus - 1 + n) % n
+	case key.Matches(msg, ps.keys.Jump):
+		if i := int(msg.String()[0] - '1'); i < n {
+			ps.focus = i
+		}
+	case key.Matches(msg, ps.keys.Zoom):
+		ps.zoomed = !ps.zoomed
+	default:
+		var cmd tea.Cmd
+		ps.slots[ps.focus].pane, cmd = ps.slots[ps.focus].pane.Update(msg)
+		return ps, cmd
+	}
+	return ps, nil
+}
+
+// Focused is the index of the focused pane; Zoomed says whether it fills the grid.
+func (ps paneSet) Focused() int { return ps.focus }
+func (ps paneSet) Zoomed() bool { return ps.zoomed }
+func (ps paneSet) Len() int     { return len(ps.slots) }
+
+// FocusedKeys are the focused pane's own keys, for full help.
+func (ps paneSet) FocusedKeys() [][]key.Binding {
+	if len(ps.slots) == 0 {
+		return nil
+	}
+	return ps.slots[ps.focus].pane.FullHelp()
+}
+
+func (ps paneSet) View() string {
+	if len(ps.slots) == 0 {
+		return block(ps.env.st.Muted.Render("no probes"), ps.w, ps.h)
+	}
+	var cells []cell
+	if ps.zoomed {
+		cells = []cell{{pane: ps.focus, w: ps.w, h: ps.h}}
+	} else {
+		// Compact panes are packed with each other; wrap their text to that width.
+		nc := 0
+		for _, s := range ps.slots {
+			if s.compactLines(ps.w, ps.env) > 0 {
+				nc++
+			}
+		}
+		cw := ps.w / columnsFor(ps.w, nc)
+		want := make([]int, len(ps.slots))
+		for i, s := range ps.slots {
+			if n := s.compactLines(cw-2, ps.env); n > 0 {
+				want[i] = n + 2
+			}
+		}
+		cells = layoutGrid(want, ps.w, ps.h, ps.focus)
+	}
+	// Cells come row by row; join each row's boxes side by side.
+	var rows []string
+	for i := 0; i < len(cells); {
+		j := i
+		var boxes []string
+		for ; j < len(cells) && cells[j].y == cells[i].y; j++ {
+			c := cells[j]
+			boxes = append(boxes, ps.slots[c.pane].view(c.pane, c.w, c.h, c.pane == ps.focus, ps.zoomed, ps.env))
+		}
+		rows = append(rows, lipgloss.JoinHorizontal(lipgloss.Top, boxes...))
+		i = j
+	}
+	return block(strings.Join(rows, "\n"), ps.w, ps.h)
+}
+
+// compactLines is how many content lines a slot needs when it has no data to
+// show (unavailable, error, waiting, or a pane that asks for little); 0
+// means it takes a share of the room.
+func (s slot) compactLines(w int, env paneEnv) int {
+	if msg := s.statusText(); msg != "" {
+		return len(wrap(msg, max(w, 1), 3))
+	}
+	if !s.known && s.events == 0 {
+		return 1
+	}
+	if c, ok := s.pane.(compactPane); ok {
+		return c.ContentHeight()
+	}
+	return 0
+}
+
+// statusText is the pane body when the probe is not running.
+func (s slot) statusText() string {
+	switch s.status.Status {
+	case event.StatusUnavailable, event.StatusError:
+		if s.status.Reason == "" {
+			return s.status.Status
+		}
+		return s.status.Status + ": " + event.Sanitize(s.status.Reason)
+	}
+	return ""
+}
+
+func (s slot) title(i int, zoomed bool) string {
+	state := s.status.Status
+	if !s.known {
+		state = "waiting"
+	}
+	t := fmt.Sprintf("%d %s · %s", i+1, event.Sanitize(s.probe), event.Sanitize(state))
+	if zoomed {
+		t += " · zoomed (enter to go back)"
+	}
+	return t
+}
+
+func (s slot) view(i, w, h int, focused, zoomed bool, env paneEnv) string {
+	iw, ih := max(w-2, 0), max(h-2, 0)
+	var body string
+	switch msg := s.statusText(); {
+	case msg != "":
+		st := env.st.Sev(event.Warn)
+		if s.status.Status == event.StatusError {
+			st = env.st.Sev(event.Critical)
+		}
+		lines := wrap(msg, iw, ih)
+		if len(lines) > 0 { // colour only the "unavailable"/"error" word
+			word := s.status.Status
+			if strings.HasPrefix(lines[0], word) {
+				lines[0] = st.Render(word) + lines[0][len(word):]
+			}
+		}
+		body = strings.Join(lines, "\n")
+	case !s.known && s.events == 0:
+		body = env.st.Muted.Render("waiting for the first event…")
+	default:
+		body = s.pane.SetSize(iw, ih).View()
+	}
+	return box(s.title(i, zoomed), body, w, h, focused, env.st)
+}

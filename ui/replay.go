@@ -1,0 +1,210 @@
+package ui
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"github.com/stakeout/stakeout/event"
+)
+
+const (
+	minSpeed   = 0.25
+	maxSpeed   = 64
+	replayStep = time.Second
+	maxTickLag = time.Second // a late tick (suspended laptop) is not a jump
+)
+
+// replayCtl drives a ReplaySource from keys and a timer. It tells the root
+// what to feed the panes; it draws the timeline and the go-to input.
+type replayCtl struct {
+	env      paneEnv
+	src      ReplaySource
+	findings []event.Event // whole file, in time order
+	keys     replayKeys
+	every    time.Duration
+	lastTick time.Time
+	input    gotoInput
+	note     string // last error or "no later finding", sanitized
+}
+
+// feed is what a replay move asks the root to do to the panes and strip.
+type feed struct {
+	reset  bool // panes must Reset before events (a seek)
+	events []event.Event
+	moved  bool // the position changed: refresh the strip and clock
+}
+
+type replayKeys struct {
+	Pause, Back, Forward, Slower, Faster, Goto, Start, End, NextFinding, PrevFinding key.Binding
+}
+
+func (k replayKeys) ShortHelp() []key.Binding { return []key.Binding{k.Pause, k.NextFinding, k.Goto} }
+func (k replayKeys) FullHelp() [][]key.Binding {
+	return [][]key.Binding{
+		{k.Pause, k.Back, k.Forward, k.Slower, k.Faster},
+		{k.Goto, k.Start, k.End, k.NextFinding, k.PrevFinding},
+	}
+}
+
+func (k replayKeys) all() []key.Binding {
+	return []key.Binding{k.Pause, k.Back, k.Forward, k.Slower, k.Faster, k.Goto, k.Start, k.End, k.NextFinding, k.PrevFinding}
+}
+
+func newReplayCtl(src ReplaySource, findings []event.Event, every time.Duration, env paneEnv) replayCtl {
+	fs := append([]event.Event(nil), findings...)
+	sort.SliceStable(fs, func(i, j int) bool { return fs[i].Time.Before(fs[j].Time) })
+	return replayCtl{env: env, src: src, findings: fs, every: every, input: newGotoInput(), keys: replayKeys{
+		Pause:       key.NewBinding(key.WithKeys("space"), key.WithHelp("space", "pause / play")),
+		Back:        key.NewBinding(key.WithKeys("left"), key.WithHelp("←", "back 1s")),
+		Forward:     key.NewBinding(key.WithKeys("right"), key.WithHelp("→", "forward 1s")),
+		Slower:      key.NewBinding(key.WithKeys("["), key.WithHelp("[", "half speed")),
+		Faster:      key.NewBinding(key.WithKeys("]"), key.WithHelp("]", "double speed")),
+		Goto:        key.NewBinding(key.WithKeys("g"), key.WithHelp("g", "go to time")),
+		Start:       key.NewBinding(key.WithKeys("home"), key.WithHelp("home", "start")),
+		End:         key.NewBinding(key.WithKeys("end"), key.WithHelp("end", "end")),
+		NextFinding: key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "next finding")),
+		PrevFinding: key.NewBinding(key.WithKeys("N"), key.WithHelp("N", "previous finding")),
+	}}
+}
+
+// Init seeks to the start so panes show the first moment, and starts the timer.
+func (r replayCtl) Init() (replayCtl, feed, tea.Cmd) {
+	r, f := r.seek(r.src.Position())
+	return r, f, r.tick()
+}
+
+func (r replayCtl) tick() tea.Cmd {
+	if r.every < 0 {
+		return nil
+	}
+	return tea.Tick(r.every, func(t time.Time) tea.Msg { return tickMsg{at: t} })
+}
+
+// Editing says the go-to input has the keyboard.
+func (r replayCtl) Editing() bool { return r.input.Active() }
+
+// Handles says whether msg is one of the replay's keys.
+func (r replayCtl) Handles(msg tea.KeyPressMsg) bool { return key.Matches(msg, r.keys.all()...) }
+
+// FindingsUpTo returns the findings at or before the position, for the strip.
+func (r replayCtl) FindingsUpTo() []event.Event {
+	pos := r.src.Position()
+	n := sort.Search(len(r.findings), func(i int) bool { return r.findings[i].Time.After(pos) })
+	return r.findings[:n]
+}
+
+func (r replayCtl) Update(msg tea.Msg) (replayCtl, feed, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tickMsg:
+		elapsed := r.every
+		if !r.lastTick.IsZero() {
+			elapsed = min(max(msg.at.Sub(r.lastTick), 0), maxTickLag)
+		}
+		r.lastTick = msg.at
+		evs, err := r.src.Tick(max(elapsed, 0))
+		r = r.fail(err)
+		return r, feed{events: evs, moved: len(evs) > 0 || !r.src.Paused()}, r.tick()
+	case tea.KeyPressMsg:
+		if r.input.Active() {
+			return r.edit(msg)
+		}
+		return r.key(msg)
+	}
+	return r, feed{}, nil
+}
+
+func (r replayCtl) edit(msg tea.KeyPressMsg) (replayCtl, feed, tea.Cmd) {
+	var submit bool
+	r.input, submit = r.input.Update(msg)
+	if !submit {
+		return r, feed{}, nil
+	}
+	t, err := parseGoto(r.input.value, r.src.Position(), r.src.Start(), r.src.End(), r.env.loc)
+	if err != nil {
+		r.input = r.input.Fail(err)
+		return r, feed{}, nil
+	}
+	r.input = r.input.Close()
+	r, f := r.seek(t)
+	return r, f, nil
+}
+
+func (r replayCtl) key(msg tea.KeyPressMsg) (replayCtl, feed, tea.Cmd) {
+	pos := r.src.Position()
+	r.note = ""
+	var f feed
+	switch {
+	case key.Matches(msg, r.keys.Pause):
+		r.src.SetPaused(!r.src.Paused())
+	case key.Matches(msg, r.keys.Slower):
+		r.src.SetSpeed(max(r.src.Speed()/2, minSpeed))
+	case key.Matches(msg, r.keys.Faster):
+		r.src.SetSpeed(min(r.src.Speed()*2, maxSpeed))
+	case key.Matches(msg, r.keys.Back):
+		r, f = r.seek(pos.Add(-replayStep))
+	case key.Matches(msg, r.keys.Forward):
+		r, f = r.seek(pos.Add(replayStep))
+	case key.Matches(msg, r.keys.Start):
+		r, f = r.seek(r.src.Start())
+	case key.Matches(msg, r.keys.End):
+		r, f = r.seek(r.src.End())
+	case key.Matches(msg, r.keys.Goto):
+		r.input = r.input.Open()
+	case key.Matches(msg, r.keys.NextFinding):
+		i := sort.Search(len(r.findings), func(i int) bool { return r.findings[i].Time.After(pos) })
+		if i == len(r.findings) {
+			r.note = "no later finding"
+			break
+		}
+		r, f = r.seek(r.findings[i].Time)
+	case key.Matches(msg, r.keys.PrevFinding):
+		i := sort.Search(len(r.findings), func(i int) bool { return !r.findings[i].Time.Before(pos) }) - 1
+		if i < 0 {
+			r.note = "no earlier finding"
+			break
+		}
+		r, f = r.seek(r.findings[i].Time)
+	}
+	return r, f, nil
+}
+
+func (r replayCtl) seek(t time.Time) (replayCtl, feed) {
+	if t.Before(r.src.Start()) {
+		t = r.src.Start()
+	}
+	if t.After(r.src.End()) {
+		t = r.src.End()
+	}
+	evs, err := r.src.Seek(t)
+	r = r.fail(err)
+	return r, feed{reset: true, events: evs, moved: true}
+}
+
+func (r replayCtl) fail(err error) replayCtl {
+	if err != nil {
+		r.note = "replay: " + event.Sanitize(err.Error())
+	}
+	return r
+}
+
+// Mode is the status-line segment: ▶ or ⏸ and the speed.
+func (r replayCtl) Mode() string {
+	st := r.env.st
+	state := "▶ playing"
+	if r.src.Paused() {
+		state = "⏸ paused"
+	} else if !r.src.Position().Before(r.src.End()) {
+		state = "■ at end"
+	}
+	return st.Replay.Render(fmt.Sprintf("REPLAY %s %s", state, fmtSpeed(r.src.Speed())))
+}
+
+func fmtSpeed(x float64) string {
+	if x == float64(int(x)) {
+		return fmt.Sprintf("%d×", int(x))
+	}
+	return fmt.Sprintf("%g×", x)
+}

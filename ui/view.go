@@ -1,0 +1,108 @@
+package ui
+
+import (
+	"fmt"
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
+)
+
+// The smallest terminal the layout is drawn for.
+const (
+	minWidth  = 40
+	minHeight = 10
+)
+
+// stripHeight gives the findings strip more lines on taller terminals.
+func stripHeight(h int) int { return clamp(h/8, 1, 5) }
+
+// resize hands each component its share of the screen.
+func (m Model) resize(w, h int) Model {
+	m.w, m.h = w, h
+	gridH := h - stripHeight(h) - 1
+	if m.replay != nil {
+		gridH-- // timeline
+	}
+	m.strip = m.strip.SetSize(w, stripHeight(h))
+	m.panes = m.panes.SetSize(w, max(gridH, 0))
+	m.status = m.status.SetWidth(w)
+	m.help.SetWidth(w - 4)
+	return m
+}
+
+func (m Model) View() tea.View {
+	v := tea.NewView(m.render())
+	v.AltScreen = true
+	v.WindowTitle = "stakeout"
+	return v
+}
+
+// render draws the whole screen: strip, grid (or help), timeline, status.
+func (m Model) render() string {
+	if m.w == 0 || m.h == 0 {
+		return ""
+	}
+	if m.w < minWidth || m.h < minHeight {
+		msg := fmt.Sprintf("terminal too small: need at least %d×%d, have %d×%d", minWidth, minHeight, m.w, m.h)
+		return strings.TrimRight(block(ansi.Wrap(msg, m.w, ""), m.w, m.h), "\n")
+	}
+	parts := []string{m.strip.View()}
+	if m.showHelp {
+		parts = append(parts, m.helpView())
+	} else {
+		parts = append(parts, m.panes.View())
+	}
+	if m.replay != nil {
+		parts = append(parts, m.replay.Timeline(m.w))
+	}
+	parts = append(parts, m.statusView())
+	return strings.Join(parts, "\n")
+}
+
+func (m Model) statusView() string {
+	if m.replay != nil && m.replay.Editing() {
+		return m.replay.input.View(m.env, m.w)
+	}
+	x := statusExtra{
+		hint:  m.help.ShortHelpView(m.ShortHelp()),
+		short: m.help.ShortHelpView([]key.Binding{m.keys.Help}),
+	}
+	if n := m.panes.Len(); n > 0 {
+		x.focus = m.env.st.Muted.Render(fmt.Sprintf("pane %d/%d", m.panes.Focused()+1, n))
+		if m.panes.Zoomed() {
+			x.focus += m.env.st.Accent.Render(" zoomed")
+		}
+	}
+	if m.replay != nil {
+		x.mode, x.err = m.replay.Mode(), m.replay.note
+	} else if label := m.freeze.Label(); label != "" {
+		x.mode = m.env.st.Frozen.Render(label)
+	}
+	return m.status.View(x, m.replay != nil, m.now())
+}
+
+// helpView fills the grid area with every key, generated from the key maps:
+// each group is a column, and columns wrap to a new band when the width
+// runs out.
+func (m Model) helpView() string {
+	inner := m.w - 2
+	var bands, band []string
+	used := 0
+	for _, g := range m.FullHelp() {
+		col := m.help.FullHelpView([][]key.Binding{g})
+		cw := lipgloss.Width(col) + 3
+		if used > 0 && used+cw > inner {
+			bands = append(bands, lipgloss.JoinHorizontal(lipgloss.Top, band...))
+			band, used = nil, 0
+		}
+		band = append(band, col+"   ")
+		used += cw
+	}
+	if len(band) > 0 {
+		bands = append(bands, lipgloss.JoinHorizontal(lipgloss.Top, band...))
+	}
+	return box("keys · ? or esc to close", strings.Join(bands, "\n\n"), m.w, m.panes.h, true, m.env.st)
+}
