@@ -16,11 +16,12 @@ import (
 
 // Model is the root model for both live and replay mode.
 type Model struct {
-	opts   Options
-	styles *themes.Styles // shared by every component; replaced only on theme change
-	env    paneEnv
-	keys   rootKeys
-	help   help.Model
+	opts Options
+	// env.st points at the one Styles every component draws with; it is
+	// only replaced when the theme changes.
+	env  paneEnv
+	keys rootKeys
+	help help.Model
 
 	strip  findingStrip
 	panes  paneSet
@@ -40,7 +41,7 @@ func NewLive(o Options) Model {
 	h := help.New()
 	h.Styles = st.Help
 	return Model{
-		opts: o, styles: &st, env: env, keys: newRootKeys(false), help: h,
+		opts: o, env: env, keys: newRootKeys(false), help: h,
 		strip:  newFindingStrip(env),
 		panes:  newPaneSet(o.Probes, env),
 		status: newStatusLine(o.Host, env),
@@ -171,10 +172,10 @@ func (m Model) setTheme(t themes.Theme) Model {
 		return m
 	}
 	m.opts.Theme = t
-	*m.styles = t.Styles // every component holds this pointer
+	*m.env.st = t.Styles // every component holds this pointer
 	m.help.Styles = t.Styles.Help
 	return m
 }
 
-// Now is the live clock (pinned in tests).
+// now is the live clock (pinned in tests).
 func (m Model) now() time.Time { return m.opts.Now() }

@@ -195,7 +195,7 @@ func TestUnknownProbeGetsGenericPane(t *testing.T) {
 
 func TestNoColourTerminalGetsMono(t *testing.T) {
 	m := update(liveFixture(80, 24), tea.ColorProfileMsg{Profile: colorprofile.ASCII})
-	if m.opts.Theme.Name != "mono" || !m.styles.Sev(event.Critical).GetReverse() {
+	if m.opts.Theme.Name != "mono" || !m.strip.env.st.Sev(event.Critical).GetReverse() {
 		t.Fatalf("theme %s after ASCII profile", m.opts.Theme.Name)
 	}
 	if !m.env.st.Sev(event.Critical).GetReverse() {
