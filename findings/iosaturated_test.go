@@ -1,0 +1,253 @@
+package findings
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/probes"
+)
+
+var t0 = time.Date(2026, 11, 23, 4, 0, 0, 0, time.UTC)
+
+// script builds one 1-second sample per entry; entry i ends at t0+i+1 s.
+// A nil entry is a quiet second (no device had I/O, so none is listed).
+func script(samples ...[]probes.DeviceIO) []event.Event {
+	evs := make([]event.Event, len(samples))
+	for i, devs := range samples {
+		evs[i] = event.New(t0.Add(time.Duration(i+1)*time.Second), "iostat",
+			&probes.IOSample{IntervalS: 1, Devices: devs})
+	}
+	return evs
+}
+
+func repeat(n int, devs ...probes.DeviceIO) [][]probes.DeviceIO {
+	out := make([][]probes.DeviceIO, n)
+	for i := range out {
+		out[i] = devs
+	}
+	return out
+}
+
+// quiet is n seconds in which no device had I/O.
+func quiet(n int) [][]probes.DeviceIO { return make([][]probes.DeviceIO, n) }
+
+func cat(parts ...[][]probes.DeviceIO) [][]probes.DeviceIO {
+	var out [][]probes.DeviceIO
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
+}
+
+// writes is a device doing 100 writes/s at the given await, queue and util.
+func writes(dev string, awaitMs, aqu, util float64) probes.DeviceIO {
+	return probes.DeviceIO{Device: dev, WPerS: 100, WKBPerS: 6400, WAwaitMs: awaitMs, AquSz: aqu, UtilPct: util}
+}
+
+func detect(evs []event.Event) []*event.Finding {
+	var out []*event.Finding
+	for _, ev := range Run([]Detector{NewIOSaturated()}, evs) {
+		f, _ := event.AsFinding(ev)
+		out = append(out, f)
+	}
+	return out
+}
+
+func TestSustainedFiresOnceWithData(t *testing.T) {
+	sdb := writes("sdb", 180, 12.3, 99)
+	evs := script(cat(repeat(7, sdb, writes("sda", 2, 0.1, 5)), quiet(3))...)
+	fired := Run([]Detector{NewIOSaturated()}, evs)
+	if len(fired) != 1 {
+		t.Fatalf("want one finding, got %d: %+v", len(fired), fired)
+	}
+	// The fifth saturated second (t0+5 s) completes 5 s.
+	if !fired[0].Time.Equal(t0.Add(5*time.Second)) || fired[0].Probe != "iostat" {
+		t.Errorf("finding at %v by %q", fired[0].Time, fired[0].Probe)
+	}
+	f, _ := event.AsFinding(fired[0])
+	want := IOSaturatedData{Device: "sdb", AwaitMs: 180, AquSz: 12.3, UtilPct: 99, Seconds: 5}
+	if f.Finding != "io.saturated" || f.Severity != event.Warn || !reflect.DeepEqual(f.Data, want) {
+		t.Errorf("finding %+v data %+v", f, f.Data)
+	}
+	if f.Summary != "sdb saturated for 5s: await 180 ms, queue 12.3, util 99%" {
+		t.Errorf("summary %q", f.Summary)
+	}
+	b, _ := json.Marshal(fired[0])
+	for _, key := range []string{`"device":"sdb"`, `"await_ms":180`, `"aqu_sz":12.3`, `"util_pct":99`, `"seconds":5`} {
+		if !strings.Contains(string(b), key) {
+			t.Errorf("JSON lacks %s: %s", key, b)
+		}
+	}
+}
+
+func TestShortBurstsDoNotFire(t *testing.T) {
+	hot := writes("sdb", 300, 20, 100)
+	for name, s := range map[string][][]probes.DeviceIO{
+		"4 s burst":             cat(repeat(4, hot), quiet(5)),
+		"4 s, 1 s dip, 4 s":     cat(repeat(4, hot), repeat(1, writes("sdb", 3, 0.2, 20)), repeat(4, hot)),
+		"4 s, idle second, 4 s": cat(repeat(4, hot), quiet(1), repeat(4, hot)),
+	} {
+		if got := detect(script(s...)); len(got) != 0 {
+			t.Errorf("%s fired: %+v", name, got[0])
+		}
+	}
+}
+
+func TestUtilAloneDoesNotFire(t *testing.T) {
+	// An NVMe drive doing 10k reads/s at 0.3 ms: 100 % util, queue 3, fine.
+	nvme := probes.DeviceIO{Device: "nvme0n1", RPerS: 10000, RKBPerS: 40000, RAwaitMs: 0.3, AquSz: 3, UtilPct: 100}
+	// Slow but no queue: one sync writer waiting 80 ms at a time.
+	lone := writes("sdc", 80, 0.4, 40)
+	// Queue but fast.
+	deep := writes("sdd", 4, 8, 100)
+	if got := detect(script(repeat(120, nvme, lone, deep)...)); len(got) != 0 {
+		t.Fatalf("fired: %+v", got[0])
+	}
+}
+
+func TestAwaitIsWeightedByOps(t *testing.T) {
+	// 900 reads at 1 ms and 100 writes at 400 ms: await (900+40000)/1000 =
+	// 40.9 ms, under 50 however bad w_await alone looks.
+	mixed := probes.DeviceIO{Device: "sde", RPerS: 900, WPerS: 100, RAwaitMs: 1, WAwaitMs: 400, AquSz: 41, UtilPct: 100}
+	if got := detect(script(repeat(10, mixed)...)); len(got) != 0 {
+		t.Fatalf("fired: %+v", got[0])
+	}
+	// With writes at 500 ms it is (900+50000)/1000 = 50.9 ms: saturated.
+	mixed.WAwaitMs = 500
+	got := detect(script(repeat(10, mixed)...))
+	if len(got) != 1 || got[0].Data.(IOSaturatedData).AwaitMs != 50.9 {
+		t.Fatalf("got %+v", got)
+	}
+}
+
+func TestRecoversThenFiresAgain(t *testing.T) {
+	hot := writes("sdb", 200, 10, 100)
+	calm := writes("sdb", 2, 0.1, 10)
+	// A 2 s dip is within the same episode (Clear is 3 s): one finding.
+	if got := detect(script(cat(repeat(6, hot), repeat(2, calm), repeat(6, hot))...)); len(got) != 1 {
+		t.Fatalf("dip inside an episode: %d findings", len(got))
+	}
+	// 4 calm seconds end it; the next 5 s fire a second time.
+	evs := script(cat(repeat(6, hot), repeat(4, calm), repeat(6, hot))...)
+	fired := Run([]Detector{NewIOSaturated()}, evs)
+	if len(fired) != 2 || !fired[1].Time.Equal(t0.Add(15*time.Second)) {
+		t.Fatalf("want a second finding at +15s, got %+v", fired)
+	}
+	if d := fired[1].Body.(*event.Finding).Data.(IOSaturatedData); d.Seconds != 5 {
+		t.Errorf("second episode measured from its own start: %+v", d)
+	}
+}
+
+func TestEscalatesOnceToCritical(t *testing.T) {
+	got := detect(script(repeat(90, writes("sdb", 120, 6, 100))...))
+	if len(got) != 2 || got[0].Severity != event.Warn || got[1].Severity != event.Critical {
+		t.Fatalf("want warn then critical, got %+v", got)
+	}
+	if d := got[1].Data.(IOSaturatedData); d.Seconds != 60 {
+		t.Errorf("critical after %v s", d.Seconds)
+	}
+	// Already critical when it first fires: one finding only.
+	got = detect(script(repeat(90, writes("sdb", 800, 30, 100))...))
+	if len(got) != 1 || got[0].Severity != event.Critical {
+		t.Fatalf("want one critical, got %+v", got)
+	}
+}
+
+func TestStallFires(t *testing.T) {
+	stuck := probes.DeviceIO{Device: "sdf", InFlight: 3, Stalled: true, UtilPct: 100}
+	got := detect(script(repeat(8, stuck)...))
+	if len(got) != 1 || got[0].Severity != event.Critical {
+		t.Fatalf("want one critical, got %+v", got)
+	}
+	d := got[0].Data.(IOSaturatedData)
+	if !d.Stalled || d.AwaitMs != 5000 || d.Seconds != 5 {
+		t.Errorf("data %+v", d)
+	}
+	if got[0].Summary != "sdf stalled for 5s: 3 I/O in flight, none completed, util 100%" {
+		t.Errorf("summary %q", got[0].Summary)
+	}
+}
+
+func TestHolesPartitionsAndReplays(t *testing.T) {
+	hot := writes("sdb", 200, 10, 100)
+	// 3 s, then 10 s with no samples at all, then 3 s: not continuous.
+	evs := script(repeat(3, hot)...)
+	for i := 0; i < 3; i++ {
+		evs = append(evs, event.New(t0.Add(time.Duration(14+i)*time.Second), "iostat",
+			&probes.IOSample{IntervalS: 1, Devices: []probes.DeviceIO{hot}}))
+	}
+	if got := detect(evs); len(got) != 0 {
+		t.Errorf("fired across a hole: %+v", got[0])
+	}
+	part := hot
+	part.Device, part.Partition = "sdb1", true
+	if got := detect(script(repeat(10, part)...)); len(got) != 0 {
+		t.Errorf("fired for a partition: %+v", got[0])
+	}
+	// Events read back from a recording decode to the same findings.
+	live := script(repeat(7, hot)...)
+	var decoded []event.Event
+	for _, ev := range live {
+		b, _ := json.Marshal(ev)
+		var back event.Event
+		if err := json.Unmarshal(b, &back); err != nil {
+			t.Fatal(err)
+		}
+		decoded = append(decoded, back)
+	}
+	a, b := detect(live), detect(decoded)
+	if len(a) != 1 || !reflect.DeepEqual(a, b) {
+		t.Errorf("live %+v vs decoded %+v", a, b)
+	}
+}
+
+func TestDeterministic(t *testing.T) {
+	var s [][]probes.DeviceIO
+	for i := 0; i < 300; i++ {
+		var devs []probes.DeviceIO
+		for d := 0; d < 6; d++ {
+			if (i/(7+d))%3 != 0 {
+				devs = append(devs, writes(fmt.Sprintf("sd%c", 'a'+d), float64(40+10*d+i%50), float64(d)/2+0.5, 90))
+			}
+		}
+		s = append(s, devs)
+	}
+	evs := script(s...)
+	first, _ := json.Marshal(Run([]Detector{NewIOSaturated()}, evs))
+	second, _ := json.Marshal(Run([]Detector{NewIOSaturated()}, evs))
+	if string(first) != string(second) || len(first) < 10 {
+		t.Fatalf("runs differ or found nothing:\n%s\n%s", first, second)
+	}
+}
+
+func TestStateIsBounded(t *testing.T) {
+	d := NewIOSaturated().(*ioSaturated)
+	devs := make([]probes.DeviceIO, probes.MaxIODevices+50)
+	for i := range devs {
+		devs[i] = writes(fmt.Sprintf("dm-%d", i), 100, 4, 100)
+	}
+	for _, ev := range script(repeat(3, devs...)...) {
+		d.Observe(ev)
+	}
+	if len(d.devs) > probes.MaxIODevices {
+		t.Fatalf("%d devices tracked", len(d.devs))
+	}
+	d.Observe(script(quiet(4)...)[3]) // quiet: unfired runs are dropped
+	if len(d.devs) != 0 {
+		t.Fatalf("%d runs left after a quiet second", len(d.devs))
+	}
+}
+
+func TestDocQuotesThresholds(t *testing.T) {
+	doc := DefaultIOSaturatedThresholds.Doc()
+	for _, s := range []string{"at least 50 ms", "at least 1,", "for 5 s", "500 ms", "lasts 60 s", "after 3 s", "%util"} {
+		if !strings.Contains(doc, s) {
+			t.Errorf("doc lacks %q: %s", s, doc)
+		}
+	}
+}
