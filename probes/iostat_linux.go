@@ -37,7 +37,8 @@ var iostatSpec = Spec{
 		fs.BoolVar(&cfg.IOStat.AllDevices, "all-devices", false,
 			"iostat: also show partitions and devices with no I/O in the interval")
 	},
-	New: func(cfg Config) Probe { return newIOStat(cfg) },
+	New:     func(cfg Config) Probe { return newIOStat(cfg) },
+	Summary: func() Summarizer { return &IOSummary{} },
 }
 
 // maxReadFailures is how many ticks in a row diskstats may fail to read

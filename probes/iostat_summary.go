@@ -129,7 +129,7 @@ func (s IOSummary) Rows() []IODeviceSummary {
 // Seconds is the time covered by the samples observed.
 func (s IOSummary) Seconds() float64 { return s.seconds }
 
-// Result is the JSON-able summary (it satisfies report.Summarizer with Lines).
+// Result is the JSON-able summary (with Lines it satisfies Summarizer).
 func (s *IOSummary) Result() any {
 	return IOSummaryResult{Samples: s.samples, Seconds: round2(s.seconds), Devices: s.Rows(), DroppedRows: s.dropped}
 }

@@ -9,11 +9,10 @@ import (
 	"time"
 
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/report"
 )
 
 // The report builder takes IOSummary as the iostat probe's summarizer.
-var _ report.Summarizer = (*IOSummary)(nil)
+var _ Summarizer = (*IOSummary)(nil)
 
 func ioEvent(at time.Time, interval float64, devs ...DeviceIO) event.Event {
 	return event.New(at, "iostat", &IOSample{IntervalS: interval, Devices: devs})

@@ -83,6 +83,16 @@ type Spec struct {
 	// Flags adds the probe's own flags, bound to fields of cfg.
 	Flags func(fs *pflag.FlagSet, cfg *Config)
 	New   func(cfg Config) Probe
+	// Summary condenses the probe's events for `snapshot` and `report`; nil
+	// if the probe has none.
+	Summary func() Summarizer
+}
+
+// Summarizer condenses one probe's events into a bounded summary.
+type Summarizer interface {
+	Observe(ev event.Event)
+	Result() any     // JSON-able, under "summary": {"<probe>": …}
+	Lines() []string // the same, for text and Markdown
 }
 
 // Registry lists every probe, in pane order.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/probes"
 )
 
 // MaxFindings bounds how many findings a document keeps (the count goes on).
@@ -36,18 +37,21 @@ type Document struct {
 	SummaryText map[string][]string `json:"-"`
 }
 
-// Summarizer condenses one probe's events into a bounded summary.
-type Summarizer interface {
-	Observe(ev event.Event)
-	// Result is the JSON-able summary; Lines is the same for text output.
-	Result() any
-	Lines() []string
+// Summarizer condenses one probe's events; probes.Spec.Summary gives it.
+type Summarizer = probes.Summarizer
+
+// extraSummaries serves summarizers for probes outside the registry (tests).
+var extraSummaries = map[string]func() Summarizer{}
+
+// RegisterSummary adds a summarizer for a name the probe registry lacks.
+func RegisterSummary(probe string, mk func() Summarizer) { extraSummaries[probe] = mk }
+
+func summarizerFor(probe string) func() Summarizer {
+	if spec, ok := probes.Lookup(probe); ok && spec.Summary != nil {
+		return spec.Summary
+	}
+	return extraSummaries[probe]
 }
-
-var summarizers = map[string]func() Summarizer{}
-
-// RegisterSummary names the summarizer for a probe's events.
-func RegisterSummary(probe string, mk func() Summarizer) { summarizers[probe] = mk }
 
 // Builder accumulates a Document from events in time order.
 type Builder struct {
@@ -102,7 +106,7 @@ func (b *Builder) Observe(ev event.Event) {
 	}
 	s, ok := b.sums[ev.Probe]
 	if !ok {
-		mk := summarizers[ev.Probe]
+		mk := summarizerFor(ev.Probe)
 		if mk == nil {
 			return
 		}
