@@ -1,0 +1,193 @@
+package sessions
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+var damageShape = regexp.MustCompile(`^recording ends early at \d\d:\d\d:\d\d: [1-9]\d* bytes unreadable$`)
+
+// chunkEnds lists, for each chunk of an intact file, where it ends and how
+// many events the file holds up to there.
+func chunkEnds(t *testing.T, b []byte) (ends []int64, events []int) {
+	r, err := openBytes(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := newChunkStream(r.ra, r.dataStart, r.dataEnd)
+	n := 0
+	for {
+		h, _, err := cs.next()
+		if err != nil {
+			return ends, events
+		}
+		n += int(h.Events)
+		ends, events = append(ends, cs.off), append(events, n)
+	}
+}
+
+func TestTruncatedAtManyOffsets(t *testing.T) {
+	path, want := writeSession(t, t.TempDir(), 70)
+	b := mustRead(t, path)
+	full, _ := openBytes(b)
+	ends, counts := chunkEnds(t, b)
+	cuts := []int64{0, 1, 7, int64(preambleSize), full.dataStart - 1}
+	for c := full.dataStart; c <= int64(len(b)); c += 211 {
+		cuts = append(cuts, c)
+	}
+	for _, e := range ends {
+		cuts = append(cuts, e-1, e, e+1)
+	}
+	for _, cut := range cuts {
+		if cut > int64(len(b)) {
+			continue
+		}
+		r, err := openBytes(b[:cut])
+		if cut < full.dataStart {
+			if !errors.Is(err, ErrNotSession) {
+				t.Fatalf("cut %d inside the header: err %v, want ErrNotSession", cut, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("cut %d: %v", cut, err)
+		}
+		got, iterErr := readAll(t, r, time.Time{})
+		samePrefix(t, got, want)
+		// Every event in a chunk that ends before the cut survives.
+		mustHave := 0
+		boundary := cut == full.dataStart
+		for i, e := range ends {
+			if e <= cut {
+				mustHave = counts[i]
+			}
+			boundary = boundary || e == cut
+		}
+		if len(got) < mustHave {
+			t.Fatalf("cut %d: %d events survive, want at least %d", cut, len(got), mustHave)
+		}
+		d := r.Damage()
+		switch {
+		case boundary || cut == int64(len(b)):
+			if d != nil || iterErr != nil {
+				t.Fatalf("cut %d on a chunk boundary: damage %v, iter %v", cut, d, iterErr)
+			}
+		default:
+			if d == nil || asDamage(iterErr) == nil {
+				t.Fatalf("cut %d: no damage reported (iter %v)", cut, iterErr)
+			}
+			if !damageShape.MatchString(d.Error()) || d.Offset+d.Bytes != cut {
+				t.Fatalf("cut %d: damage %q offset %d", cut, d, d.Offset)
+			}
+			if len(got) > 0 && !d.At.Equal(got[len(got)-1].Time) {
+				t.Fatalf("cut %d: damage dated %v, last good event %v", cut, d.At, got[len(got)-1].Time)
+			}
+		}
+	}
+}
+
+func TestDamageMessage(t *testing.T) {
+	d := &Damage{At: time.Date(2026, 11, 23, 14, 2, 11, 999, time.UTC), Bytes: 812, Offset: 4096}
+	if got := d.Error(); got != "recording ends early at 14:02:11: 812 bytes unreadable" {
+		t.Fatal(got)
+	}
+}
+
+func TestCorruptChunk(t *testing.T) {
+	path, want := writeSession(t, t.TempDir(), 200)
+	b := mustRead(t, path)
+	full, _ := openBytes(b)
+	ends, counts := chunkEnds(t, b)
+	mid := len(ends) / 2
+	flipAt := ends[mid] + chunkHeaderSize + 2 // inside the payload of chunk mid+1
+	survive := counts[mid]
+
+	for _, closed := range []bool{true, false} {
+		t.Run(fmt.Sprintf("closed=%v", closed), func(t *testing.T) {
+			c := append([]byte(nil), b...)
+			if !closed {
+				c = c[:full.dataEnd] // as after a crash: no index, no trailer
+			}
+			c[flipAt] ^= 0x40
+			r, err := openBytes(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !closed && r.Damage() == nil {
+				t.Fatal("Open of an unclosed corrupt file found no damage")
+			}
+			got, iterErr := readAll(t, r, time.Time{})
+			samePrefix(t, got, want)
+			if len(got) != survive {
+				t.Fatalf("%d events before the bad chunk, want %d", len(got), survive)
+			}
+			d := asDamage(iterErr)
+			if d == nil || r.Damage() == nil || d.Offset != ends[mid] {
+				t.Fatalf("iter err %v, reader damage %v, want damage at %d", iterErr, r.Damage(), ends[mid])
+			}
+			wantMsg := fmt.Sprintf("recording ends early at %s: %d bytes unreadable", got[len(got)-1].Time.Format("15:04:05"), int64(len(c))-ends[mid])
+			if d.Error() != wantMsg {
+				t.Fatalf("got %q\nwant %q", d.Error(), wantMsg)
+			}
+		})
+	}
+}
+
+// TestCorruptEverywhere flips each byte of a small file in turn: whatever
+// happens, no panic, and what is delivered is a prefix of what was written
+// (a flip in a JSON body that still parses may change one event).
+func TestCorruptEverywhere(t *testing.T) {
+	path, want := writeSession(t, t.TempDir(), 5)
+	b := mustRead(t, path)
+	for i := range b {
+		c := append([]byte(nil), b...)
+		c[i] ^= 0x01
+		r, err := openBytes(c)
+		if err != nil {
+			continue
+		}
+		got, _ := readAll(t, r, time.Time{})
+		if len(got) > len(want) {
+			t.Fatalf("flip at %d: %d events from %d written", i, len(got), len(want))
+		}
+		_ = r.Damage()
+		p := NewPlayer(r, time.Minute, nil)
+		p.Seek(p.End())
+		p.Tick(time.Hour)
+	}
+}
+
+// TestDecompressionBomb: a tiny segment that expands past the per-segment
+// limit is reported as damage after the events that fit, not decoded for
+// minutes.
+func TestDecompressionBomb(t *testing.T) {
+	path, _ := writeSession(t, t.TempDir(), 0)
+	b := mustRead(t, path)
+	r, _ := openBytes(b)
+	pad := strings.Repeat(" ", maxRecordSize-200)
+	rec := fmt.Sprintf(`{"time":"2026-11-23T04:00:00Z","probe":"x","kind":"bomb","pad":"%s"}`, pad)
+	var raw []byte
+	for range 12 { // 12 MiB of records, over the 8 MiB limit
+		raw = binary.AppendUvarint(raw, uint64(len(rec)))
+		raw = append(raw, rec...)
+	}
+	enc, _ := zstd.NewWriter(nil)
+	z := enc.EncodeAll(raw, nil)
+	bomb := appendChunk(append([]byte(nil), b[:r.dataStart]...), chunkSegStart, 12, 0, 0, z)
+	t.Logf("%d compressed bytes for %d decompressed", len(z), len(raw))
+	r, err := openBytes(bomb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := readAll(t, r, time.Time{})
+	if asDamage(err) == nil || len(got) == 0 || len(got) > maxSegmentDecoded/len(rec) {
+		t.Fatalf("%d events, err %v", len(got), err)
+	}
+}

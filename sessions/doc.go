@@ -1,0 +1,21 @@
+// Package sessions is the .stk session file: one append-only, compressed
+// file per recording, written by Writer, read by Reader and Iter, and
+// replayed by Player. FORMAT.md beside this file specifies the bytes.
+//
+// Guarantees:
+//   - Events are flushed at least once a second (WriterOptions.FlushEvery),
+//     so after the process is killed everything older than a second is
+//     readable. (Data the kernel has not yet written back can still be lost
+//     to a power cut or kernel crash; the file is fsynced on Close.)
+//   - A cut or corrupt tail loses only the tail: Reader reports it as a
+//     *Damage ("recording ends early at 14:02:11: 812 bytes unreadable") and
+//     delivers every event before it.
+//   - Recording never fills a disk: the Writer stops at MaxBytes or when the
+//     filesystem nears full, and ends the file cleanly with a record.stopped
+//     finding in it.
+//   - Files are untrusted input: every size a reader allocates is bounded,
+//     and bad bytes produce Damage or ErrNotSession, never a panic.
+//
+// Seeking uses a per-segment time index, so it costs the same at minute one
+// and hour twenty-four.
+package sessions

@@ -1,0 +1,311 @@
+package sessions
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/stakeout/stakeout/event"
+)
+
+// Iter delivers a session's events in file order. It is not safe for
+// concurrent use; make one per goroutine.
+type Iter struct {
+	r      *Reader
+	from   time.Time
+	cs     *chunkStream
+	seg    segReader
+	dec    *zstd.Decoder
+	lim    segLimit
+	br     *bufio.Reader // over lim, for reading record lengths byte by byte
+	inSeg  bool
+	segOff int64
+	last   time.Time // latest event decoded, to date damage
+	buf    []byte
+	done   bool
+	err    error
+}
+
+// Iter returns the events with Time >= from, in file order. It uses the
+// index to start at the first segment that can hold such an event, so its
+// cost does not grow with the length of the recording.
+func (r *Reader) Iter(from time.Time) *Iter {
+	it := &Iter{r: r, from: from}
+	start := r.dataEnd
+	fromNs := unixNano(from)
+	for i, s := range r.segs {
+		if s.Events > 0 && s.Max >= fromNs {
+			start = s.Off
+			if i == 0 {
+				start = r.dataStart
+			}
+			break
+		}
+	}
+	it.cs = newChunkStream(r.ra, start, r.dataEnd)
+	it.seg.cs = it.cs
+	return it
+}
+
+// Next returns the next event, or false at the end or on an error (Err).
+// An event whose kind this build does not know, or whose body it cannot
+// decode, comes back with Body nil and Raw set.
+func (it *Iter) Next() (event.Event, bool) {
+	for !it.done {
+		if !it.inSeg {
+			it.startSegment()
+			continue
+		}
+		ev, ok := it.record()
+		if !ok {
+			continue
+		}
+		if ev.Time.After(it.last) {
+			it.last = ev.Time
+		}
+		if ev.Time.Before(it.from) {
+			continue
+		}
+		return ev, true
+	}
+	return event.Event{}, false
+}
+
+// Err reports why iteration ended early: a *Damage when unreadable data was
+// reached (every event before it was delivered), or an I/O error. It is nil
+// when the whole recording was read.
+func (it *Iter) Err() error { return it.err }
+
+// startSegment moves to the next segment-start chunk.
+func (it *Iter) startSegment() {
+	at := it.cs.off
+	h, p, err := it.cs.next()
+	switch {
+	case err == io.EOF:
+		it.finish(nil)
+		return
+	case err != nil:
+		it.fail(at, at, err)
+		return
+	}
+	switch h.Type {
+	case chunkSegStart:
+		if it.dec == nil {
+			if it.dec, err = getDecoder(); err != nil {
+				it.finish(err)
+				return
+			}
+			it.lim.r = it.dec
+			it.br = bufio.NewReaderSize(&it.lim, 32<<10)
+		}
+		it.seg.cur, it.seg.curOff, it.seg.err = p, at, nil
+		if err := it.dec.Reset(&it.seg); err != nil {
+			it.finish(err)
+			return
+		}
+		it.lim.n = maxSegmentDecoded
+		it.br.Reset(&it.lim)
+		it.inSeg, it.segOff = true, at
+	case chunkSegCont, chunkHeader:
+		it.fail(at, at, errDamaged) // undecodable without its frame start
+	case chunkIndex, chunkTrailer:
+		it.finish(nil)
+	}
+	// Unknown chunk types are skipped.
+}
+
+// record reads one length-prefixed event record. ok is false when the
+// segment ended or iteration stopped.
+func (it *Iter) record() (ev event.Event, ok bool) {
+	n, first, err := readUvarint(it.br)
+	if err != nil {
+		if first && (err == io.EOF || err == io.ErrUnexpectedEOF) && it.seg.err == nil {
+			// The segment ended on a record boundary. A frame without its
+			// last block (the writer was killed, or a write failed) ends
+			// this way too, after all its complete blocks were delivered.
+			it.inSeg = false
+			return ev, false
+		}
+		it.segFail(err)
+		return ev, false
+	}
+	if n == 0 || n > maxRecordSize {
+		it.segFail(errDamaged)
+		return ev, false
+	}
+	if cap(it.buf) < int(n) {
+		it.buf = make([]byte, n)
+	}
+	b := it.buf[:n]
+	if _, err := io.ReadFull(it.br, b); err != nil {
+		it.segFail(err)
+		return ev, false
+	}
+	if err := json.Unmarshal(b, &ev); err != nil && ev.Kind == "" {
+		// No usable envelope: nothing to hand on. A bad body only loses
+		// Body (ev keeps Raw), like an unknown kind.
+		return ev, false
+	}
+	return ev, true
+}
+
+// segFail ends iteration inside a segment: at the chunk the segment reader
+// found damaged, else at the chunk being decoded.
+func (it *Iter) segFail(err error) {
+	if it.seg.err != nil {
+		err = it.seg.err
+	}
+	if err != nil && !errors.Is(err, errDamaged) && !isDecodeErr(err) {
+		it.finish(err)
+		return
+	}
+	it.fail(it.seg.curOff, it.segOff, errDamaged)
+}
+
+// isDecodeErr: anything the decoder or a short record says about the data
+// itself (as opposed to the file system) means the bytes are bad.
+func isDecodeErr(err error) bool {
+	var pe *readError
+	return !errors.As(err, &pe)
+}
+
+// fail ends iteration at damage found at off; an I/O error is passed on.
+// Segments starting before whole were read completely (or skipped as too
+// early), so their latest time dates the damage along with what was decoded.
+func (it *Iter) fail(off, whole int64, err error) {
+	if !errors.Is(err, errDamaged) {
+		it.finish(err)
+		return
+	}
+	at := it.r.maxBefore(whole)
+	if it.last.After(at) {
+		at = it.last
+	}
+	it.finish(it.r.noteDamage(&Damage{At: at, Offset: off, Bytes: it.r.size - off}))
+}
+
+// finish ends iteration. Reaching the end of the data of a file with a
+// damaged tail reports that damage.
+func (it *Iter) finish(err error) {
+	if err == nil {
+		if d := it.r.Damage(); d != nil && d.Offset >= it.r.dataEnd {
+			err = d
+		}
+	}
+	it.done, it.inSeg, it.err = true, false, err
+	if it.dec != nil {
+		it.dec.Reset(nil) // drop its reference to the file
+		decoders.Put(it.dec)
+		it.dec, it.br = nil, nil
+	}
+}
+
+// decoders are pooled: each holds a window-sized history buffer, and a
+// Player seeking around would otherwise allocate one per seek.
+var decoders sync.Pool
+
+func getDecoder() (*zstd.Decoder, error) {
+	if d, ok := decoders.Get().(*zstd.Decoder); ok {
+		return d, nil
+	}
+	return zstd.NewReader(nil,
+		zstd.WithDecoderConcurrency(1), // no goroutines, no read-ahead
+		zstd.WithDecoderLowmem(true),
+		zstd.WithDecoderMaxWindow(maxDecoderWindow),
+		zstd.WithDecoderMaxMemory(maxDecoderWindow))
+}
+
+// segReader feeds the zstd decoder the payloads of one segment's chunks.
+// It returns io.EOF before the next segment start, the index, or the end
+// of the data, so a decoder never runs into the next frame.
+type segReader struct {
+	cs     *chunkStream
+	cur    []byte
+	curOff int64 // offset of the chunk cur came from
+	err    error // damage or I/O error met while reading ahead
+}
+
+// readError wraps an I/O failure of the file itself, so it is not mistaken
+// for bad data.
+type readError struct{ err error }
+
+func (e *readError) Error() string { return e.err.Error() }
+func (e *readError) Unwrap() error { return e.err }
+
+func (s *segReader) Read(p []byte) (int, error) {
+	for len(s.cur) == 0 {
+		if s.err != nil {
+			return 0, s.err
+		}
+		typ, err := s.cs.peekType()
+		if err == io.EOF {
+			return 0, io.EOF
+		}
+		if err == nil && typ != chunkSegCont {
+			switch typ {
+			case chunkSegStart, chunkIndex, chunkTrailer, chunkHeader:
+				return 0, io.EOF // the iterator takes it from here
+			}
+		}
+		at := s.cs.off
+		h, payload, err := s.cs.next()
+		if err != nil {
+			if !errors.Is(err, errDamaged) {
+				err = &readError{err}
+			}
+			s.err, s.curOff = err, at
+			return 0, err
+		}
+		if h.Type == chunkSegCont {
+			s.cur, s.curOff = payload, at
+		}
+	}
+	n := copy(p, s.cur)
+	s.cur = s.cur[n:]
+	return n, nil
+}
+
+// segLimit caps what one segment may decompress to: a crafted frame of
+// RLE blocks expands 30000-fold, and reading it would take minutes.
+type segLimit struct {
+	r io.Reader
+	n int64
+}
+
+var errSegmentTooBig = errors.New("segment decompresses past the limit")
+
+func (l *segLimit) Read(p []byte) (int, error) {
+	if l.n <= 0 {
+		return 0, errSegmentTooBig
+	}
+	if int64(len(p)) > l.n {
+		p = p[:l.n]
+	}
+	n, err := l.r.Read(p)
+	l.n -= int64(n)
+	return n, err
+}
+
+// readUvarint reads a record length. first reports that the error came
+// before any byte of it, i.e. on a record boundary.
+func readUvarint(r io.ByteReader) (v uint64, first bool, err error) {
+	for i := 0; i < 10; i++ {
+		b, err := r.ReadByte()
+		if err != nil {
+			if i > 0 && err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return 0, i == 0, err
+		}
+		v |= uint64(b&0x7f) << (7 * i)
+		if b < 0x80 {
+			return v, false, nil
+		}
+	}
+	return 0, false, errDamaged
+}

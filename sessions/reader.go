@@ -1,0 +1,255 @@
+package sessions
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+)
+
+// Reader reads a session file. Open reads only the header, trailer and
+// index of a closed file; for a file that was not closed (crash, kill, full
+// disk) it rebuilds the index by walking the chunks and checking their CRCs,
+// without decompressing anything. Methods are safe for concurrent use, and
+// several Iters may run at once.
+type Reader struct {
+	closer    io.Closer
+	ra        io.ReaderAt
+	size      int64
+	name      string
+	hdr       Header
+	dataStart int64 // first chunk after the header
+	dataEnd   int64 // where event chunks end: the index, the damage, or EOF
+	segs      []indexEntry
+	start     time.Time
+	end       time.Time
+
+	mu     sync.Mutex
+	damage *Damage
+}
+
+// Open opens a session file. A file that is not a session gives an error
+// wrapping ErrNotSession; a missing file gives the os error.
+func Open(path string) (*Reader, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	st, err := f.Stat()
+	if err == nil && !st.Mode().IsRegular() {
+		err = fmt.Errorf("%s: not a regular file: %w", path, ErrNotSession)
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	r, err := newReader(f, st.Size(), path)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	r.closer = f
+	return r, nil
+}
+
+func newReader(ra io.ReaderAt, size int64, name string) (*Reader, error) {
+	r := &Reader{ra: ra, size: size, name: name}
+	pre := make([]byte, preambleSize)
+	n, err := ra.ReadAt(pre, 0)
+	if n < len(fileMagic) || string(pre[:len(fileMagic)]) != fileMagic {
+		if err != nil && !errors.Is(err, io.EOF) {
+			return nil, err
+		}
+		if size == 0 {
+			return nil, fmt.Errorf("%s: empty file: %w", name, ErrNotSession)
+		}
+		return nil, fmt.Errorf("%s: no stakeout signature: %w", name, ErrNotSession)
+	}
+	if n < preambleSize {
+		return nil, fmt.Errorf("%s: cut short inside its header: %w", name, ErrNotSession)
+	}
+	major, minor := binary.LittleEndian.Uint16(pre[8:]), binary.LittleEndian.Uint16(pre[10:])
+	if major != FormatMajor {
+		return nil, fmt.Errorf("%s: format version %d.%d, this build reads %d.x: %w", name, major, minor, FormatMajor, ErrUnsupportedVersion)
+	}
+	cs := newChunkStream(ra, int64(preambleSize), size)
+	h, p, err := cs.next()
+	if err != nil && !errors.Is(err, errDamaged) && err != io.EOF {
+		return nil, err
+	}
+	if err != nil || h.Type != chunkHeader || h.Len > maxHeaderPayload {
+		return nil, fmt.Errorf("%s: header unreadable (cut short or corrupt): %w", name, ErrNotSession)
+	}
+	if err := json.Unmarshal(p, &r.hdr); err != nil {
+		return nil, fmt.Errorf("%s: header is not valid JSON: %w", name, ErrNotSession)
+	}
+	r.dataStart = cs.off
+	if !r.readIndex() {
+		if err := r.walk(); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	r.span()
+	if r.damage != nil {
+		r.damage.At = r.end
+	}
+	return r, nil
+}
+
+// readIndex loads the segment table of a cleanly closed file via its
+// trailer. It reports false when there is no usable trailer or index.
+func (r *Reader) readIndex() bool {
+	trailerAt := r.size - chunkHeaderSize - trailerPayload
+	if trailerAt < r.dataStart {
+		return false
+	}
+	h, p, err := newChunkStream(r.ra, trailerAt, r.size).next()
+	if err != nil || h.Type != chunkTrailer || h.Len != trailerPayload {
+		return false
+	}
+	idxAt := int64(binary.LittleEndian.Uint64(p))
+	if idxAt < r.dataStart || idxAt >= trailerAt {
+		return false
+	}
+	cs := newChunkStream(r.ra, idxAt, trailerAt)
+	h, p, err = cs.next()
+	if err != nil || h.Type != chunkIndex || cs.off != trailerAt {
+		return false
+	}
+	segs, ok := parseIndex(p, r.dataStart, idxAt)
+	if !ok {
+		return false
+	}
+	r.segs, r.dataEnd = segs, idxAt
+	return true
+}
+
+// walk rebuilds the segment table from the chunk headers and stops at the
+// first damaged chunk, which becomes the Damage.
+func (r *Reader) walk() error {
+	cs := newChunkStream(r.ra, r.dataStart, r.size)
+	for {
+		at := cs.off
+		h, _, err := cs.next()
+		if err == io.EOF {
+			r.dataEnd = r.size
+			return nil
+		}
+		if errors.Is(err, errDamaged) {
+			r.dataEnd = at
+			r.damage = &Damage{Offset: at, Bytes: r.size - at}
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		switch h.Type {
+		case chunkSegStart:
+			r.segs = append(r.segs, indexEntry{Off: at, Min: h.Min, Max: h.Max, Events: h.Events})
+		case chunkSegCont:
+			if len(r.segs) == 0 {
+				// Data with no frame start cannot be decoded.
+				r.dataEnd = at
+				r.damage = &Damage{Offset: at, Bytes: r.size - at}
+				return nil
+			}
+			s := &r.segs[len(r.segs)-1]
+			if h.Events > 0 {
+				if s.Events == 0 {
+					s.Min, s.Max = h.Min, h.Max
+				}
+				s.Min, s.Max = min(s.Min, h.Min), max(s.Max, h.Max)
+				s.Events = satAdd(s.Events, h.Events)
+			}
+		case chunkIndex, chunkHeader:
+			// An index whose trailer was lost ends the data; a second
+			// header is not valid anywhere. Either way nothing after it
+			// is events.
+			r.dataEnd = at
+			if h.Type == chunkHeader {
+				r.damage = &Damage{Offset: at, Bytes: r.size - at}
+			}
+			return nil
+		}
+	}
+}
+
+// span sets Start and End from the segment table.
+func (r *Reader) span() {
+	first := true
+	for _, s := range r.segs {
+		if s.Events == 0 {
+			continue
+		}
+		if first || s.Min < r.start.UnixNano() {
+			r.start = fromNano(s.Min)
+		}
+		if first || s.Max > r.end.UnixNano() {
+			r.end = fromNano(s.Max)
+		}
+		first = false
+	}
+	if first {
+		r.start, r.end = r.hdr.Started, r.hdr.Started
+	}
+}
+
+// Header is the session's header.
+func (r *Reader) Header() Header { return r.hdr }
+
+// Start is the time of the earliest event (Header.Started if none).
+func (r *Reader) Start() time.Time { return r.start }
+
+// End is the time of the latest readable event.
+func (r *Reader) End() time.Time { return r.end }
+
+// Damage describes the unreadable tail, or is nil while the file looks
+// intact. Open finds a cut or corrupt tail of an unclosed file; corruption
+// inside a closed file is found when an Iter reaches it, after which
+// Damage reports it too.
+func (r *Reader) Damage() *Damage {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.damage == nil {
+		return nil
+	}
+	d := *r.damage
+	return &d
+}
+
+// noteDamage records damage an Iter found and returns the earliest known.
+func (r *Reader) noteDamage(d *Damage) *Damage {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.damage == nil || d.Offset < r.damage.Offset {
+		r.damage = d
+	}
+	c := *r.damage
+	return &c
+}
+
+// maxBefore is the latest event time in segments that start before off.
+func (r *Reader) maxBefore(off int64) time.Time {
+	var t time.Time
+	for _, s := range r.segs {
+		if s.Off < off && s.Events > 0 && (t.IsZero() || s.Max > t.UnixNano()) {
+			t = fromNano(s.Max)
+		}
+	}
+	if t.IsZero() {
+		t = r.hdr.Started
+	}
+	return t
+}
+
+// Close closes the file.
+func (r *Reader) Close() error {
+	if r.closer == nil {
+		return nil
+	}
+	return r.closer.Close()
+}

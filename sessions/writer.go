@@ -1,0 +1,334 @@
+package sessions
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/stakeout/stakeout/event"
+)
+
+// DefaultMaxBytes is the file size at which a Writer stops recording when
+// WriterOptions.MaxBytes is zero.
+const DefaultMaxBytes = 256 << 20
+
+const (
+	defaultFlushEvery = time.Second
+	// A segment is one zstd frame and the unit a seek decodes from. A minute
+	// or 1 MiB of input keeps a seek cheap; longer frames compress only a few
+	// percent better (measured: 60 s vs 1 h is 6%).
+	segmentSpan     = 60 * time.Second
+	segmentMaxInput = 1 << 20
+	// pendingMax bounds memory between flushes on a busy host: past it a
+	// Write flushes at once.
+	pendingMax = 512 << 10
+)
+
+// WriterOptions tune a Writer. The zero value is the production setting.
+type WriterOptions struct {
+	// MaxBytes caps the file; 0 means DefaultMaxBytes. The Writer stops
+	// before the file would grow past it.
+	MaxBytes int64
+	// FreeSpace reports the bytes available to the Writer and the total size
+	// of the filesystem holding path. nil means statfs(2). Tests inject a
+	// nearly full disk here.
+	FreeSpace func(path string) (avail, size uint64, err error)
+	// FlushEvery is the period of the Writer's own flusher goroutine; 0
+	// means one second, negative means no goroutine (the caller flushes).
+	FlushEvery time.Duration
+}
+
+// Writer appends events to a new session file. Write only buffers; a flush
+// compresses what was buffered and appends it as one chunk. The Writer runs
+// its own flusher every FlushEvery, so callers need not call Flush; doing so
+// as well is harmless. All methods are safe for concurrent use.
+type Writer struct {
+	mu   sync.Mutex
+	f    *os.File
+	path string
+	opt  WriterOptions
+
+	size    int64 // bytes durably handed to the kernel
+	enc     *zstd.Encoder
+	zout    bytes.Buffer // encoder output for the chunk being built
+	chunk   []byte
+	pending []byte // records not yet compressed
+	pendN   uint32
+	pendMin int64
+	pendMax int64
+
+	inSeg bool // a segment's frame is open
+	segIn int64
+	segs  []indexEntry
+
+	lastTime time.Time // latest event time seen; stamps the stop events
+
+	stopReason string
+	err        error // sticky: set once stopped or closed
+
+	done     chan struct{}
+	doneOnce sync.Once
+	wg       sync.WaitGroup
+}
+
+var errClosed = errors.New("sessions: writer closed")
+
+// Create makes a new session file at path with mode 0600. It never replaces
+// an existing file (O_EXCL, which also refuses a planted symlink); the
+// directory must exist (see EnsureDir). If the filesystem is already below
+// the free-space floor, it records nothing and returns an error wrapping
+// ErrStopped.
+func Create(path string, h Header, o WriterOptions) (*Writer, error) {
+	if o.MaxBytes <= 0 {
+		o.MaxBytes = DefaultMaxBytes
+	}
+	if o.FreeSpace == nil {
+		o.FreeSpace = statfsFree
+	}
+	if o.FlushEvery == 0 {
+		o.FlushEvery = defaultFlushEvery
+	}
+	h.FormatVersion = FormatMajor
+	if h.Started.IsZero() {
+		h.Started = time.Now().UTC()
+	}
+	hj, err := json.Marshal(h)
+	if err != nil {
+		return nil, fmt.Errorf("sessions: header: %w", err)
+	}
+	if len(hj) > maxHeaderPayload {
+		return nil, fmt.Errorf("sessions: header is %d bytes, limit %d", len(hj), maxHeaderPayload)
+	}
+	if reason := diskFloorReason(o.FreeSpace, path, 0); reason != "" {
+		return nil, fmt.Errorf("sessions: not recording to %s: %w: %s", path, ErrStopped, reason)
+	}
+	enc, err := zstd.NewWriter(nil,
+		zstd.WithEncoderConcurrency(1), // synchronous: Flush output is complete on return
+		zstd.WithEncoderLevel(zstd.SpeedDefault),
+		zstd.WithWindowSize(segmentMaxInput),
+		zstd.WithEncoderCRC(false), // every chunk already has a CRC
+		zstd.WithLowerEncoderMem(true))
+	if err != nil {
+		return nil, err
+	}
+	// O_APPEND: after a failed write is truncated away, later writes land at
+	// the new end rather than leaving a hole.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	buf := make([]byte, 0, preambleSize+chunkHeaderSize+len(hj))
+	buf = append(buf, fileMagic...)
+	buf = binary.LittleEndian.AppendUint16(buf, FormatMajor)
+	buf = binary.LittleEndian.AppendUint16(buf, formatMinor)
+	buf = appendChunk(buf, chunkHeader, 0, 0, 0, hj)
+	if _, err := f.Write(buf); err != nil {
+		f.Close()
+		os.Remove(path) // ours: O_EXCL made it
+		return nil, err
+	}
+	w := &Writer{f: f, path: path, opt: o, size: int64(len(buf)), enc: enc, done: make(chan struct{})}
+	if o.FlushEvery > 0 {
+		w.wg.Add(1)
+		go w.flushLoop(o.FlushEvery)
+	}
+	return w, nil
+}
+
+func (w *Writer) flushLoop(every time.Duration) {
+	defer w.wg.Done()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-w.done:
+			return
+		case <-t.C:
+			w.Flush() // a failure stops the Writer; Write reports it
+		}
+	}
+}
+
+// Write buffers ev. It returns an error wrapping ErrStopped once recording
+// has stopped, and an error (without stopping) for an event that cannot be
+// encoded or is larger than 1 MiB.
+func (w *Writer) Write(ev event.Event) error {
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return fmt.Errorf("sessions: %w", err)
+	}
+	if len(b) > maxRecordSize {
+		return fmt.Errorf("sessions: %s event is %d bytes, limit %d", ev.Kind, len(b), maxRecordSize)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err != nil {
+		return w.err
+	}
+	t := unixNano(ev.Time)
+	if w.pendN == 0 || t < w.pendMin {
+		w.pendMin = t
+	}
+	if w.pendN == 0 || t > w.pendMax {
+		w.pendMax = t
+	}
+	w.pendN++
+	if ev.Time.After(w.lastTime) {
+		w.lastTime = ev.Time
+	}
+	w.pending = binary.AppendUvarint(w.pending, uint64(len(b)))
+	w.pending = append(w.pending, b...)
+	if len(w.pending) >= pendingMax {
+		return w.flushLocked(false)
+	}
+	return nil
+}
+
+// Flush compresses buffered events and appends them to the file, after the
+// size and free-space checks; it may stop the recording (error wrapping
+// ErrStopped). The data then survives the process being killed.
+func (w *Writer) Flush() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err != nil {
+		return w.err
+	}
+	return w.flushLocked(false)
+}
+
+// flushLocked writes pending records as one chunk. endSeg closes the
+// segment's frame even if it is not yet due (Close, stop).
+func (w *Writer) flushLocked(endSeg bool) error {
+	if len(w.pending) == 0 && !(endSeg && w.inSeg) {
+		return nil
+	}
+	stopping := w.stopReason != "" // the stop events use the reserved tail
+	if !stopping {
+		worst := int64(chunkHeaderSize + w.enc.MaxEncodedSize(len(w.pending)))
+		if reason := w.limitReason(worst); reason != "" {
+			return w.stopLocked(reason)
+		}
+	}
+	n, cmin, cmax := w.pendN, w.pendMin, w.pendMax
+	if n == 0 {
+		cmin, cmax = 0, 0
+	}
+	typ := chunkSegCont
+	seg := indexEntry{Off: w.size, Min: cmin, Max: cmax}
+	if w.inSeg {
+		seg = w.segs[len(w.segs)-1]
+		if n > 0 && seg.Events > 0 {
+			seg.Min, seg.Max = min(seg.Min, cmin), max(seg.Max, cmax)
+		} else if n > 0 {
+			seg.Min, seg.Max = cmin, cmax
+		}
+	} else {
+		typ = chunkSegStart
+		w.zout.Reset()
+		w.enc.Reset(&w.zout)
+		w.segIn = 0
+	}
+	seg.Events += n
+	w.segIn += int64(len(w.pending))
+	roll := endSeg || w.segIn >= segmentMaxInput || time.Duration(seg.Max-seg.Min) >= segmentSpan
+	var err error
+	if _, err = w.enc.Write(w.pending); err == nil {
+		if roll {
+			err = w.enc.Close()
+		} else {
+			err = w.enc.Flush()
+		}
+	}
+	if err == nil {
+		w.chunk = appendChunk(w.chunk[:0], typ, n, cmin, cmax, w.zout.Bytes())
+		w.zout.Reset()
+		err = w.append(w.chunk)
+	}
+	w.pending, w.pendN = w.pending[:0], 0
+	if err != nil {
+		// The frame lost a block: whatever comes next starts a new segment.
+		w.inSeg = false
+		if stopping {
+			return err
+		}
+		return w.stopLocked("write failed: " + err.Error())
+	}
+	if typ == chunkSegStart {
+		w.segs = append(w.segs, seg)
+	} else {
+		w.segs[len(w.segs)-1] = seg
+	}
+	w.inSeg = !roll
+	return nil
+}
+
+// append writes b at the end of the file. A partial write (ENOSPC, EIO) is
+// cut back off so the file still ends on a chunk boundary.
+func (w *Writer) append(b []byte) error {
+	n, err := w.f.Write(b)
+	if err != nil {
+		if n > 0 {
+			w.f.Truncate(w.size) // best effort; a reader also copes with a torn tail
+		}
+		return err
+	}
+	w.size += int64(n)
+	return nil
+}
+
+// Size is the number of bytes written to the file so far.
+func (w *Writer) Size() int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.size
+}
+
+// Path is the file being written.
+func (w *Writer) Path() string { return w.path }
+
+// Stopped reports whether recording stopped early, and why.
+func (w *Writer) Stopped() (reason string, stopped bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.stopReason, w.stopReason != ""
+}
+
+// Close flushes, ends the last segment, writes the index and trailer, syncs
+// and closes the file. After a stop the file is already closed and Close
+// returns nil.
+func (w *Writer) Close() error {
+	w.mu.Lock()
+	if w.err != nil {
+		w.mu.Unlock()
+		w.stopFlusher()
+		if errors.Is(w.err, ErrStopped) {
+			return nil
+		}
+		return w.err
+	}
+	err := w.flushLocked(true)
+	if w.err == nil { // not stopped by that flush
+		err = w.finishLocked(errClosed)
+	} else if errors.Is(err, ErrStopped) {
+		err = nil
+	}
+	w.mu.Unlock()
+	w.stopFlusher()
+	return err
+}
+
+// stopFlusher ends the flusher goroutine and waits for it; it must not be
+// called with mu held, since the goroutine may be waiting for mu.
+func (w *Writer) stopFlusher() {
+	w.signalDone()
+	w.wg.Wait()
+}
+
+func (w *Writer) signalDone() { w.doneOnce.Do(func() { close(w.done) }) }
