@@ -28,7 +28,7 @@ const (
 	maxHeaderPayload = 1 << 20  // header JSON
 	maxRecordSize    = 1 << 20  // one event's JSON
 	// maxSegmentDecoded bounds one segment's decompressed records. The
-	// writer ends a segment past 1 MiB, so it stays under 2.5 MiB.
+	// writer ends a segment past 1 MiB, so it stays under 3 MiB.
 	maxSegmentDecoded = 8 << 20
 	maxDecoderWindow  = 8 << 20 // zstd window a reader accepts
 

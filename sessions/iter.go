@@ -154,24 +154,19 @@ func (it *Iter) record() (ev event.Event, ok bool) {
 	return ev, true
 }
 
-// segFail ends iteration inside a segment: at the chunk the segment reader
-// found damaged, else at the chunk being decoded.
+// segFail ends iteration inside a segment: an I/O error of the file is
+// passed on; anything else the decoder or a short record reports means the
+// bytes are bad, at the chunk the segment reader found damaged, else at the
+// chunk being decoded.
 func (it *Iter) segFail(err error) {
 	if it.seg.err != nil {
 		err = it.seg.err
 	}
-	if err != nil && !errors.Is(err, errDamaged) && !isDecodeErr(err) {
-		it.finish(err)
+	if re := (*readError)(nil); errors.As(err, &re) {
+		it.finish(re.err)
 		return
 	}
 	it.fail(it.seg.curOff, it.segOff, errDamaged)
-}
-
-// isDecodeErr: anything the decoder or a short record says about the data
-// itself (as opposed to the file system) means the bytes are bad.
-func isDecodeErr(err error) bool {
-	var pe *readError
-	return !errors.As(err, &pe)
 }
 
 // fail ends iteration at damage found at off; an I/O error is passed on.

@@ -125,3 +125,17 @@ func TestEventTooLarge(t *testing.T) {
 		t.Fatal("an oversized event stopped the recording")
 	}
 }
+
+// An I/O error is not damage: the file is fine, reading it failed.
+func TestIterAfterCloseIsIOError(t *testing.T) {
+	path, _ := writeSession(t, t.TempDir(), 3)
+	r, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	got, err := readAll(t, r, time.Time{})
+	if len(got) != 0 || err == nil || asDamage(err) != nil || r.Damage() != nil {
+		t.Fatalf("%d events, err %v, damage %v", len(got), err, r.Damage())
+	}
+}
