@@ -1,0 +1,167 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/stakeout/stakeout/engine"
+	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/findings"
+	"github.com/stakeout/stakeout/report"
+	"github.com/stakeout/stakeout/sessions"
+)
+
+// openSession opens a recording with errors a person can act on.
+func openSession(path string) (*sessions.Reader, error) {
+	r, err := sessions.Open(path)
+	if err != nil {
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+			return nil, fmt.Errorf("%s: no such file", path)
+		case errors.Is(err, os.ErrPermission):
+			return nil, fmt.Errorf("%s: permission denied", path)
+		case errors.Is(err, sessions.ErrNotSession):
+			return nil, fmt.Errorf("%s: not a stakeout session file", path)
+		}
+		return nil, fmt.Errorf("%s: %v", path, unwrapPath(err))
+	}
+	if d := r.Damage(); d != nil {
+		fmt.Fprintf(os.Stderr, "stakeout: warning: %s: %v\n", path, d)
+	}
+	return r, nil
+}
+
+func newEventsCmd() *cobra.Command {
+	var probe, kind, since, until string
+	cmd := &cobra.Command{
+		Use:   "events FILE",
+		Short: "print a recording's events as JSON Lines, findings included",
+		Long: `events prints every event of a recording, one JSON object per line:
+{"time": RFC3339Nano, "probe": "iostat", "kind": "...", ...fields}.
+Findings are recomputed by today's detectors and appear in time order as
+{"kind": "finding", "finding": "io.saturated", "severity": ..., "summary": ..., "data": {...}}.`,
+		Example: `  stakeout events web-3.stk --kind finding | jq -r '[.time,.finding,.summary]|@tsv'
+  stakeout events web-3.stk --probe iostat --since 04:00:00 --until +10m`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := openSession(args[0])
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			from, to, err := window(r, since, until)
+			if err != nil {
+				return err
+			}
+			w := bufio.NewWriterSize(cmd.OutOrStdout(), 64<<10)
+			enc := json.NewEncoder(w)
+			var werr error
+			err = engine.Replay(r.Iter(time.Time{}), findings.All(findings.Config{}), func(ev event.Event) bool {
+				if !to.IsZero() && ev.Time.After(to) {
+					return false
+				}
+				if ev.Time.Before(from) {
+					return true
+				}
+				if (probe != "" && ev.Probe != probe) || (kind != "" && ev.Kind != kind) {
+					return true
+				}
+				werr = enc.Encode(ev)
+				return werr == nil
+			})
+			if ferr := w.Flush(); werr == nil {
+				werr = ferr
+			}
+			if werr != nil {
+				return werr
+			}
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&probe, "probe", "", "only events of this probe, e.g. iostat")
+	cmd.Flags().StringVar(&kind, "kind", "", "only events of this kind, e.g. finding or io")
+	addWindowFlags(cmd, &since, &until)
+	return cmd
+}
+
+func addWindowFlags(cmd *cobra.Command, since, until *string) {
+	cmd.Flags().StringVar(since, "since", "", "start at this time: 04:00:10, 2026-11-23T04:00:10Z, or +30s from the start")
+	cmd.Flags().StringVar(until, "until", "", "stop at this time: as --since, or -5m from the end")
+}
+
+// window resolves --since/--until against the recording.
+func window(r *sessions.Reader, since, until string) (from, to time.Time, err error) {
+	if since != "" {
+		if from, err = parseTimeArg(since, r.Start(), r.End()); err != nil {
+			return from, to, usageErr("--since: %v", err)
+		}
+	}
+	if until != "" {
+		if to, err = parseTimeArg(until, r.Start(), r.End()); err != nil {
+			return from, to, usageErr("--until: %v", err)
+		}
+		if !from.IsZero() && to.Before(from) {
+			return from, to, usageErr("--until %s is before --since %s", until, since)
+		}
+	}
+	return from, to, nil
+}
+
+func newReportCmd() *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "report FILE",
+		Short: "print the findings and per-probe summary of a recording",
+		Long: `report reads a recording, recomputes its findings with today's detectors and
+prints them with a per-probe summary. --format json prints the same document
+as "snapshot --format json".`,
+		Example: `  stakeout report web-3.stk
+  stakeout report web-3.stk --format md > incident.md
+  stakeout report web-3.stk --format json | jq '.findings | length'`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if format != "text" && format != "md" && format != "json" {
+				return usageErr("--format %q: want text, md or json", format)
+			}
+			r, err := openSession(args[0])
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			doc, err := analyzeFile(r, args[0])
+			if err != nil {
+				return err
+			}
+			return report.Write(cmd.OutOrStdout(), doc, format)
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", "text", "output: text, md or json")
+	return cmd
+}
+
+// analyzeFile builds the report document of a whole recording.
+func analyzeFile(r *sessions.Reader, path string) (report.Document, error) {
+	b := report.NewBuilder()
+	h := r.Header()
+	err := engine.Replay(r.Iter(time.Time{}), findings.All(findings.Config{}), func(ev event.Event) bool {
+		b.Observe(ev)
+		return true
+	})
+	if err != nil {
+		return report.Document{}, err
+	}
+	start := h.Started
+	if start.IsZero() {
+		start = r.Start()
+	}
+	doc := b.Document(h, path, start, r.End().Sub(start))
+	if d := r.Damage(); d != nil {
+		doc.Damage = d.Error()
+	}
+	return doc, nil
+}

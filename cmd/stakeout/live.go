@@ -1,0 +1,95 @@
+package main
+
+import (
+	"context"
+	"os"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/term"
+	"github.com/spf13/cobra"
+	"github.com/stakeout/stakeout/engine"
+	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/findings"
+	"github.com/stakeout/stakeout/themes"
+	"github.com/stakeout/stakeout/ui"
+)
+
+// runLive is `stakeout` with no subcommand: the live TUI.
+func runLive(cmd *cobra.Command, lf *liveFlags) error {
+	if !term.IsTerminal(os.Stdout.Fd()) || !term.IsTerminal(os.Stdin.Fd()) {
+		return usageErr("stdout is not a terminal: use 'stakeout snapshot --duration 60s' for a headless run")
+	}
+	theme, err := pickTheme(lf.theme)
+	if err != nil {
+		return err
+	}
+	named, err := lf.selected()
+	if err != nil {
+		return err
+	}
+	var rec engine.Recorder
+	if !lf.noRecord {
+		w, err := openRecording(recordPath(lf.record, time.Now()), lf, os.Args)
+		if err != nil {
+			return err
+		}
+		rec = w
+	}
+	names := make([]string, len(named))
+	for i, n := range named {
+		names[i] = n.Name
+	}
+	host, _ := os.Hostname()
+	model := ui.NewLive(ui.Options{Host: host, Probes: names, Theme: theme, Now: time.Now})
+	prog := tea.NewProgram(model)
+
+	// The engine must never wait on the screen: batches go through a bounded
+	// mailbox, and if the UI falls behind, it misses frames, not the file.
+	mailbox := make(chan tea.Msg, 256)
+	offer := func(m tea.Msg) {
+		select {
+		case mailbox <- m:
+		default:
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		for {
+			select {
+			case m := <-mailbox:
+				prog.Send(m)
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	eng := engine.New(engine.Options{
+		Probes:    named,
+		Detectors: findings.All(findings.Config{}),
+		Recorder:  rec,
+		Sink:      func(evs []event.Event) { offer(ui.EventsMsg(evs)) },
+		OnRecording: func(s engine.RecordingState) {
+			offer(ui.RecordingMsg{File: s.File, Bytes: s.Bytes, State: s.State, Reason: s.Reason})
+		},
+	})
+	engDone := make(chan error, 1)
+	go func() { engDone <- eng.Run(ctx) }()
+
+	_, uiErr := prog.Run()
+	cancel()
+	engErr := <-engDone // closes the recording cleanly
+	if uiErr != nil {
+		return uiErr
+	}
+	return engErr
+}
+
+// pickTheme honours --theme; NO_COLOR or a dumb terminal pick mono.
+func pickTheme(name string) (themes.Theme, error) {
+	t, err := themes.Pick(name, os.Environ())
+	if err != nil {
+		return t, usageErr("--theme: %v", err)
+	}
+	return t, nil
+}

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/stakeout/stakeout/sessions"
+)
+
+// defaultRecordDir is where sessions go without --record or $STAKEOUT_DIR.
+const defaultRecordDir = "/var/tmp/stakeout"
+
+// recordPath picks the session file: an explicit path, else $STAKEOUT_DIR,
+// else /var/tmp/stakeout, named HOST-UTCTIME.stk.
+func recordPath(explicit string, now time.Time) string {
+	if explicit != "" {
+		return explicit
+	}
+	dir := os.Getenv("STAKEOUT_DIR")
+	if dir == "" {
+		dir = defaultRecordDir
+	}
+	host, _ := os.Hostname()
+	if host == "" {
+		host = "host"
+	}
+	return sessions.DefaultPath(dir, host, now)
+}
+
+// openRecording creates the session file, or says in one line why it can't
+// and what to do instead.
+func openRecording(path string, lf *liveFlags, argv []string) (*sessions.Writer, error) {
+	max, err := parseSize(lf.recordMax)
+	if err != nil {
+		return nil, usageErr("--record-max: %v", err)
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("cannot record to %s: %v (use --record FILE elsewhere, or --no-record)", path, unwrapPath(err))
+		}
+	}
+	h := sessions.HostHeader(version, argv, lf.cfg.Interval)
+	w, err := sessions.Create(path, h, sessions.WriterOptions{MaxBytes: max})
+	if err != nil {
+		return nil, fmt.Errorf("cannot record to %s: %v (use --record FILE elsewhere, or --no-record)", path, unwrapPath(err))
+	}
+	return w, nil
+}
+
+// unwrapPath drops the path an *os.PathError repeats, to keep errors one short line.
+func unwrapPath(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err
+	}
+	return err
+}
