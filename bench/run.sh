@@ -57,14 +57,20 @@ printf 'rss_kb after 200 / 1900 / 3600 samples: %s / %s / %s\n' "$a" "$b" "$c"
 echo
 echo "== Time to first frame (live TUI in tmux, 120x40) =="
 if command -v tmux >/dev/null; then
-  for i in 1 2 3 4 5; do
+  # first_frame CMD: ms from starting a tmux session running CMD until "iostat" shows.
+  first_frame() {
     tmux kill-session -t stkbench 2>/dev/null || true
+    local t0 t1
     t0=$(date +%s%N)
-    tmux new-session -d -s stkbench -x 120 -y 40 "$BIN --no-record --probes iostat"
+    tmux new-session -d -s stkbench -x 120 -y 40 "$1"
     until tmux capture-pane -p -t stkbench 2>/dev/null | grep -q 'iostat'; do sleep 0.005; done
     t1=$(date +%s%N)
     tmux kill-session -t stkbench 2>/dev/null || true
-    echo "run $i: $(( (t1-t0)/1000000 )) ms"
+    echo $(( (t1-t0)/1000000 ))
+  }
+  for i in 1 2 3 4 5; do
+    echo "run $i: stakeout $(first_frame "$BIN --no-record --probes iostat") ms;" \
+      "tmux baseline (echo iostat) $(first_frame 'echo iostat; sleep 5') ms"
   done
 else
   echo "tmux not installed; skipped"

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/term"
 	"github.com/spf13/cobra"
 	"github.com/stakeout/stakeout/engine"
@@ -42,7 +43,7 @@ func runLive(cmd *cobra.Command, lf *liveFlags) error {
 	}
 	host, _ := os.Hostname()
 	model := ui.NewLive(ui.Options{Host: host, Probes: names, Theme: theme, Now: time.Now})
-	prog := tea.NewProgram(model)
+	prog := tea.NewProgram(model, profileOnce())
 
 	// The engine must never wait on the screen: batches go through a bounded
 	// mailbox, and if the UI falls behind, it misses frames, not the file.
@@ -84,6 +85,11 @@ func runLive(cmd *cobra.Command, lf *liveFlags) error {
 	}
 	return engErr
 }
+
+// profileOnce hands Bubble Tea the colour profile lipgloss already detected
+// at start-up. Detecting twice costs a second `tmux info` subprocess (about
+// 50 ms) inside tmux, which is where many on-call engineers live.
+func profileOnce() tea.ProgramOption { return tea.WithColorProfile(lipgloss.Writer.Profile) }
 
 // pickTheme honours --theme; NO_COLOR or a dumb terminal pick mono.
 func pickTheme(name string) (themes.Theme, error) {

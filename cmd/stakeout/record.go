@@ -42,7 +42,9 @@ func openRecording(path string, lf *liveFlags, argv []string) (*sessions.Writer,
 		}
 	}
 	h := sessions.HostHeader(version, argv, lf.cfg.Interval)
-	w, err := sessions.Create(path, h, sessions.WriterOptions{MaxBytes: max})
+	// The engine flushes once a second; a second flusher in the writer would
+	// only double the statfs calls on the watched filesystem.
+	w, err := sessions.Create(path, h, sessions.WriterOptions{MaxBytes: max, FlushEvery: -1})
 	if err != nil {
 		return nil, fmt.Errorf("cannot record to %s: %v (use --record FILE elsewhere, or --no-record)", path, unwrapPath(err))
 	}

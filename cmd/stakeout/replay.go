@@ -60,7 +60,7 @@ n/N next/previous finding, ? all keys, q quit.`,
 			dropFindings := func(ev event.Event) bool { _, ok := event.AsFinding(ev); return ok }
 			player := sessions.NewPlayer(r, replayHistory, dropFindings)
 			model := ui.NewReplay(ui.Options{Host: r.Header().Hostname, Probes: probeNames, Theme: th}, player, finds)
-			_, err = tea.NewProgram(model).Run()
+			_, err = tea.NewProgram(model, profileOnce()).Run()
 			return err
 		},
 	}
