@@ -34,7 +34,7 @@ func (w *Writer) tailReserve() int64 {
 // The free-space check costs one statfs and runs at most once per flush.
 func (w *Writer) limitReason(next int64) string {
 	if w.size+next+w.tailReserve() > w.opt.MaxBytes {
-		return fmt.Sprintf("file reached its %s limit", humanBytes(w.opt.MaxBytes))
+		return fmt.Sprintf("file reached its %s limit", event.HumanBytes(w.opt.MaxBytes))
 	}
 	return diskFloorReason(w.opt.FreeSpace, w.path, next+w.tailReserve())
 }
@@ -52,7 +52,7 @@ func diskFloorReason(freeSpace func(string) (uint64, uint64, error), path string
 		return ""
 	}
 	return fmt.Sprintf("filesystem nearly full: %s free of %s, keeping %s free",
-		humanBytes(int64(avail)), humanBytes(int64(size)), humanBytes(int64(floor)))
+		event.HumanBytes(int64(avail)), event.HumanBytes(int64(size)), event.HumanBytes(int64(floor)))
 }
 
 // stopLocked ends recording for good: buffered events that did not fit are
@@ -66,7 +66,7 @@ func (w *Writer) stopLocked(reason string) error {
 	if at.IsZero() {
 		at = time.Now().UTC()
 	}
-	summary := fmt.Sprintf("recording stopped at %s: %s", humanBytes(w.size), reason)
+	summary := fmt.Sprintf("recording stopped at %s: %s", event.HumanBytes(w.size), reason)
 	evs := []event.Event{
 		event.New(at, recorderProbe, &event.Recording{State: "stopped", File: w.path, Reason: reason}),
 		event.New(at, recorderProbe, &event.Finding{
@@ -141,17 +141,4 @@ func satAdd(a, b uint32) uint32 {
 		return ^uint32(0)
 	}
 	return a + b
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 5; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

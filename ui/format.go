@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/charmbracelet/x/ansi"
+	"github.com/stakeout/stakeout/event"
 )
 
 // fmtRate prints a rate in at most 7 cells, as iostat's columns need.
@@ -23,20 +24,8 @@ func fmtRate(v float64) string {
 	}
 }
 
-// fmtBytes prints a byte count with a binary unit: 1.2 MiB is shown "1.2 MB",
-// as people read it at 4 a.m.
-func fmtBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 4; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "KMGTP"[exp])
-}
+// fmtBytes is the one byte formatter, under the pane code's name.
+var fmtBytes = event.HumanBytes
 
 // fmtKBps prints a kB/s throughput with a unit.
 func fmtKBps(kb float64) string {

@@ -131,7 +131,7 @@ func TestFreeze(t *testing.T) {
 	if strings.Contains(s, "late finding") || !strings.Contains(s, "FROZEN +1") || !strings.Contains(s, "04:00:20") {
 		t.Fatalf("frozen view changed or lacks FROZEN:\n%s", s)
 	}
-	if !strings.Contains(s, "5.0 MB") {
+	if !strings.Contains(s, "5.0 MiB") {
 		t.Fatal("the REC indicator keeps updating while frozen")
 	}
 	m = typeKeys(m, "p")
@@ -172,7 +172,7 @@ func TestRecordingIndicator(t *testing.T) {
 		t.Fatalf("stopped:\n%s", screen(t, m))
 	}
 	m = update(m, RecordingMsg{File: "/x/s.stk", Bytes: 1536, State: "recording"})
-	if !strings.Contains(screen(t, m), "REC ● s.stk 1.5 KB") {
+	if !strings.Contains(screen(t, m), "REC ● s.stk 1.5 KiB") {
 		t.Fatalf("recording:\n%s", screen(t, m))
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -142,7 +141,7 @@ func (p *progress) update(st engine.RecordingState) {
 	rec := "REC off"
 	switch st.State {
 	case "recording":
-		rec = "REC " + humanBytes(st.Bytes)
+		rec = "REC " + event.HumanBytes(st.Bytes)
 	case "stopped":
 		rec = "REC stopped: " + st.Reason
 	}
@@ -153,18 +152,4 @@ func (p *progress) done() {
 	if p.tty {
 		fmt.Fprint(p.f, "\r\x1b[K")
 	}
-}
-
-func humanBytes(n int64) string {
-	units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
-	f := float64(n)
-	i := 0
-	for f >= 1024 && i < len(units)-1 {
-		f /= 1024
-		i++
-	}
-	if i == 0 {
-		return fmt.Sprintf("%d B", n)
-	}
-	return strings.TrimSuffix(fmt.Sprintf("%.1f", f), ".0") + " " + units[i]
 }
