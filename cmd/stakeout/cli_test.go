@@ -233,3 +233,66 @@ func TestNoRecordWritesNothing(t *testing.T) {
 		t.Fatalf("STAKEOUT_DIR recording: %+v, files %v", r, ents)
 	}
 }
+
+// TestProgressLineOnlyOnATerminal runs snapshot under script(1), which gives
+// it a terminal: the progress line shows there, and never in a pipe.
+func TestProgressLineOnlyOnATerminal(t *testing.T) {
+	if _, err := exec.LookPath("script"); err != nil {
+		t.Skip("script(1) not installed (util-linux)")
+	}
+	procfs, sysfs := fixtureRoots(t)
+	args := fmt.Sprintf("%s snapshot --duration 2500ms --interval 200ms --procfs %s --sysfs %s --no-record --format json",
+		binPath, procfs, sysfs)
+	out, err := exec.Command("script", "-q", "-e", "-c", args, "/dev/null").CombinedOutput()
+	if err != nil {
+		t.Fatalf("under script: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "snapshot 1s/2.5s · REC off") {
+		t.Errorf("no progress line on a terminal:\n%q", out)
+	}
+	piped := run(t, nil, strings.Fields(args)[1:]...)
+	if piped.code != 0 || strings.Contains(piped.stderr, "snapshot ") {
+		t.Errorf("progress line in a pipe: %+v", piped)
+	}
+}
+
+func TestEventsWindow(t *testing.T) {
+	procfs, sysfs := fixtureRoots(t)
+	file := filepath.Join(t.TempDir(), "w.stk")
+	if r := run(t, nil, "snapshot", "--duration", "2s", "--interval", "100ms", "--procfs", procfs, "--sysfs", sysfs,
+		"-o", file); r.code != 0 {
+		t.Fatalf("%+v", r)
+	}
+	times := func(args ...string) []string {
+		r := run(t, nil, append([]string{"events", file, "--kind", "io"}, args...)...)
+		if r.code != 0 {
+			t.Fatalf("events %v: %+v", args, r)
+		}
+		var ts []string
+		for _, l := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+			var m map[string]any
+			if json.Unmarshal([]byte(l), &m) == nil {
+				ts = append(ts, m["time"].(string))
+			}
+		}
+		return ts
+	}
+	all := times()
+	if len(all) < 10 {
+		t.Fatalf("only %d io events in 2 s at 100ms", len(all))
+	}
+	mid := all[len(all)/2]
+	after := times("--since", mid)
+	if len(after) == 0 || after[0] != mid || len(after) != len(all)-len(all)/2 {
+		t.Errorf("--since %s gave %d events starting %v", mid, len(after), after)
+	}
+	before := times("--until", mid)
+	if len(before) != len(all)/2+1 || before[len(before)-1] != mid {
+		t.Errorf("--until %s gave %d events", mid, len(before))
+	}
+	if lastSecond := times("--since", "-1s"); len(lastSecond) == 0 || len(lastSecond) >= len(all) {
+		t.Errorf("--since -1s gave %d of %d", len(lastSecond), len(all))
+	}
+	oneLineError(t, run(t, nil, "events", file, "--since", "yesterday"), exitUsage, "--since")
+	oneLineError(t, run(t, nil, "events", file, "--since", "+2s", "--until", "+1s"), exitUsage, "before --since")
+}
