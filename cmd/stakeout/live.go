@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"os"
+	"sync"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
@@ -10,7 +11,6 @@ import (
 	"github.com/charmbracelet/x/term"
 	"github.com/spf13/cobra"
 	"github.com/stakeout/stakeout/engine"
-	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/findings"
 	"github.com/stakeout/stakeout/themes"
 	"github.com/stakeout/stakeout/ui"
@@ -45,21 +45,27 @@ func runLive(cmd *cobra.Command, lf *liveFlags) error {
 	model := ui.NewLive(ui.Options{Host: host, Probes: names, Theme: theme, Now: time.Now})
 	prog := tea.NewProgram(model, profileOnce())
 
-	// The engine must never wait on the screen: batches go through a bounded
-	// mailbox, and if the UI falls behind, it misses frames, not the file.
-	mailbox := make(chan tea.Msg, 256)
-	offer := func(m tea.Msg) {
-		select {
-		case mailbox <- m:
-		default:
-		}
+	// The engine must never wait on the screen: events go through a
+	// bounded mailbox that sheds samples, never findings, when the UI lags.
+	box := newMailbox(20000)
+	var recState struct {
+		sync.Mutex
+		msg ui.RecordingMsg
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
 		for {
 			select {
-			case m := <-mailbox:
-				prog.Send(m)
+			case <-box.ready:
+				if evs := box.take(); len(evs) > 0 {
+					prog.Send(ui.EventsMsg(evs))
+				}
+				recState.Lock()
+				m := recState.msg
+				recState.Unlock()
+				if m.State != "" {
+					prog.Send(m)
+				}
 			case <-ctx.Done():
 				return
 			}
@@ -69,9 +75,12 @@ func runLive(cmd *cobra.Command, lf *liveFlags) error {
 		Probes:    named,
 		Detectors: findings.All(findings.Config{}),
 		Recorder:  rec,
-		Sink:      func(evs []event.Event) { offer(ui.EventsMsg(evs)) },
+		Sink:      box.put,
 		OnRecording: func(s engine.RecordingState) {
-			offer(ui.RecordingMsg{File: s.File, Bytes: s.Bytes, State: s.State, Reason: s.Reason})
+			recState.Lock()
+			recState.msg = ui.RecordingMsg{File: s.File, Bytes: s.Bytes, State: s.State, Reason: s.Reason}
+			recState.Unlock()
+			box.put(nil) // wake the forwarder
 		},
 	})
 	engDone := make(chan error, 1)
