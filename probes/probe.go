@@ -22,6 +22,7 @@ type Config struct {
 	Sysfs    string        // root of /sys
 	Interval time.Duration // sampling period of polling probes
 	IOStat   IOStatConfig
+	Signals  SignalsConfig
 }
 
 // DefaultConfig is the configuration a user gets with no flags.
@@ -98,6 +99,7 @@ type Summarizer interface {
 // Registry lists every probe, in pane order.
 var Registry = []Spec{
 	iostatSpec,
+	signalsSpec,
 }
 
 // Lookup finds a probe's spec by name.

@@ -1,0 +1,251 @@
+package probes
+
+// The signals probe: every signal a traced process receives, who sent it,
+// and its forks, execs and exits, seen with ptrace at the cost of one stop
+// per signal and nothing per system call.
+//
+// How it stays harmless (each point has a test):
+//   - PTRACE_SEIZE, never PTRACE_ATTACH: no SIGSTOP is injected.
+//   - Resumed only with PTRACE_CONT, never PTRACE_SYSCALL: no syscall stops.
+//   - A signal is re-injected in the PTRACE_CONT that ends its stop, before
+//     anything is formatted or emitted; Emit never blocks.
+//   - Group-stops get PTRACE_LISTEN: a SIGSTOPped process stays stopped.
+//   - No PTRACE_O_EXITKILL: if stakeout dies the kernel detaches, and the
+//     tracees run on. On a clean exit every thread is interrupted and detached.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"github.com/stakeout/stakeout/event"
+	"golang.org/x/sys/unix"
+)
+
+const signalsName = "signals"
+
+// maxTracedThreads bounds the tracer's tables; past it, new processes from
+// --proc are not attached (threads of traced ones still are: the kernel
+// attaches them whether or not we keep a row).
+const maxTracedThreads = 8192
+
+var signalsSpec = Spec{
+	Name: signalsName,
+	Help: "every signal a process receives and who sent it, plus its forks, execs and exits (ptrace, no syscall stops)",
+	Flags: func(fs *pflag.FlagSet, cfg *Config) {
+		fs.IntSliceVar(&cfg.Signals.PIDs, "pid", nil, "signals: trace this process and its threads and children (repeatable)")
+		fs.StringArrayVar(&cfg.Signals.Procs, "proc", nil,
+			"signals: trace every process whose comm or executable name is NAME, including ones that start later (repeatable)")
+		fs.DurationVar(&cfg.Signals.BurstWindow, "burst-window", DefaultBurstWindow,
+			"signal.burst: the same signal to the same process twice within this is a burst")
+	},
+	New:     func(cfg Config) Probe { return &signalsProbe{cfg: cfg} },
+	Summary: func() Summarizer { return &SignalSummary{} },
+}
+
+type signalsProbe struct{ cfg Config }
+
+// Check validates the targets without touching them.
+func (p *signalsProbe) Check() error {
+	sc := p.cfg.Signals
+	if len(sc.PIDs) == 0 && len(sc.Procs) == 0 {
+		return Unavailablef("no target: give --pid PID or --proc NAME")
+	}
+	if !p.cfg.hasPtracePermission() {
+		return Unavailablef("no permission to trace: run as root or with CAP_SYS_PTRACE")
+	}
+	if b, err := os.ReadFile(p.cfg.ProcPath("sys", "kernel", "yama", "ptrace_scope")); err == nil &&
+		strings.TrimSpace(string(b)) == "3" {
+		return Unavailablef("ptrace is disabled on this host (kernel.yama.ptrace_scope = 3)")
+	}
+	if len(sc.Procs) > 0 {
+		return nil // names may match processes that start later
+	}
+	var problems []string
+	for _, pid := range sc.PIDs {
+		err := p.cfg.targetProblem(pid, os.Getpid())
+		if err == nil {
+			return nil // at least one target; Run reports the others
+		}
+		problems = append(problems, err.Error())
+	}
+	return Unavailablef("%s", strings.Join(problems, "; "))
+}
+
+// Run traces until ctx is done, then detaches from every thread. All
+// ptrace calls happen on one goroutine locked to its OS thread.
+func (p *signalsProbe) Run(ctx context.Context, emit Emit) error {
+	done := make(chan error, 1)
+	go func() { done <- newTracer(p.cfg, emit).run(ctx) }()
+	return <-done
+}
+
+// tracedProc is what the tracer knows of one traced process.
+type tracedProc struct {
+	comm    string
+	otherNS bool // in another pid namespace: its senders' pids are not ours
+}
+
+type tracer struct {
+	cfg     Config
+	emit    Emit
+	now     func() time.Time
+	self    int
+	selfNS  string
+	threads map[int]int // tid → tgid of every thread we trace
+	procs   map[int]*tracedProc
+	failed  map[int]bool // --proc matches we could not attach, reported once
+	sigbuf  [siginfoSize]byte
+}
+
+func newTracer(cfg Config, emit Emit) *tracer {
+	return &tracer{cfg: cfg, emit: emit, now: time.Now, self: os.Getpid(), selfNS: cfg.pidNS("self"),
+		threads: map[int]int{}, procs: map[int]*tracedProc{}, failed: map[int]bool{}}
+}
+
+func (t *tracer) send(b event.Body) { t.emit(event.New(t.now(), signalsName, b)) }
+
+// attach seizes every thread of pid. Threads born while we list are caught
+// either by the next listing or by TRACECLONE on a thread already seized,
+// so the listing repeats until it finds nothing new.
+func (t *tracer) attach(pid int) error {
+	if err := t.cfg.targetProblem(pid, t.self); err != nil {
+		return err
+	}
+	if len(t.threads) >= maxTracedThreads {
+		return fmt.Errorf("pid %d: already tracing %d threads", pid, maxTracedThreads)
+	}
+	comm, _ := t.cfg.readComm(pid)
+	seized := 0
+	for round := 0; round < 20; round++ {
+		tids, err := t.cfg.taskIDs(pid)
+		if err != nil {
+			break
+		}
+		fresh := false
+		for _, tid := range tids {
+			if _, ok := t.threads[tid]; ok {
+				continue
+			}
+			if err := ptraceSeize(tid); err != nil {
+				if tp, _ := t.cfg.statusInt(tid, "TracerPid"); tp == unix.Gettid() {
+					t.threads[tid] = pid // auto-attached by TRACECLONE meanwhile
+					continue
+				}
+				if seized == 0 && !errors.Is(err, unix.ESRCH) {
+					return t.seizeError(pid, err)
+				}
+				continue // the thread exited meanwhile
+			}
+			t.threads[tid] = pid
+			seized++
+			fresh = true
+		}
+		if !fresh {
+			break
+		}
+	}
+	if seized == 0 {
+		return fmt.Errorf("pid %d: no such process", pid)
+	}
+	t.procs[pid] = &tracedProc{comm: comm, otherNS: t.cfg.pidNS(strconv.Itoa(pid)) != t.selfNS}
+	t.send(&Trace{PID: pid, Comm: comm, State: TraceAttached, Threads: seized})
+	return nil
+}
+
+// seizeError words a failed PTRACE_SEIZE.
+func (t *tracer) seizeError(pid int, err error) error {
+	if p := t.cfg.targetProblem(pid, t.self); p != nil {
+		return p
+	}
+	switch {
+	case errors.Is(err, unix.EPERM):
+		return fmt.Errorf("pid %d: permission denied: need root or CAP_SYS_PTRACE, and no seccomp or LSM policy forbidding ptrace", pid)
+	case errors.Is(err, unix.ESRCH):
+		return fmt.Errorf("pid %d: no such process", pid)
+	}
+	return fmt.Errorf("pid %d: PTRACE_SEIZE: %v", pid, err)
+}
+
+// run is the tracer's goroutine.
+func (t *tracer) run(ctx context.Context) (err error) {
+	// Never unlocked: the kernel's tracer is this OS thread. If the goroutine
+	// ended while locked, Go would end the thread and the kernel would
+	// detach whatever was still attached.
+	lockThread()
+	wake := notifyChildStops()
+	defer wake.stop()
+	defer func() {
+		if r := recover(); r != nil {
+			t.detachAll(wake)
+			err = fmt.Errorf("signals probe crashed and detached: %v", r)
+		}
+	}()
+
+	var failures []string
+	for _, pid := range t.cfg.Signals.PIDs {
+		if _, dup := t.procs[pid]; dup {
+			continue
+		}
+		if err := t.attach(pid); err != nil {
+			failures = append(failures, err.Error())
+			t.send(&Trace{PID: pid, State: TraceFailed, Reason: err.Error()})
+		}
+	}
+	if len(t.procs) == 0 && len(t.cfg.Signals.Procs) == 0 && len(failures) > 0 {
+		return errors.New(strings.Join(failures, "; "))
+	}
+	t.scanProcs()
+
+	every := t.cfg.Interval
+	if every <= 0 {
+		every = time.Second
+	}
+	scan := time.NewTicker(every)
+	defer scan.Stop()
+	// SIGCHLD wakes us for every stop; this slow tick is only a safety net
+	// in case some other code in the process ever swallows SIGCHLD.
+	safety := time.NewTicker(100 * time.Millisecond)
+	defer safety.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			t.drain()
+			t.detachAll(wake)
+			return ctx.Err()
+		case <-wake.c:
+		case <-safety.C:
+		case <-scan.C:
+			t.scanProcs()
+		}
+		t.drain()
+	}
+}
+
+// scanProcs attaches to new processes that --proc names.
+func (t *tracer) scanProcs() {
+	names := t.cfg.Signals.Procs
+	if len(names) == 0 {
+		return
+	}
+	if len(t.failed) > 4096 {
+		clear(t.failed) // bounded; a failure may be reported again
+	}
+	for _, pid := range t.cfg.pids() {
+		if _, ok := t.procs[pid]; ok || pid == t.self || t.failed[pid] {
+			continue
+		}
+		if _, ok := t.threads[pid]; ok || !t.cfg.matchesProc(pid, names) {
+			continue
+		}
+		if err := t.attach(pid); err != nil {
+			t.failed[pid] = true
+			t.send(&Trace{PID: pid, State: TraceFailed, Reason: err.Error()})
+		}
+	}
+}

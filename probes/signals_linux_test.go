@@ -1,0 +1,240 @@
+package probes
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/internal/sigtarget"
+	"golang.org/x/sys/unix"
+)
+
+// tracerEnv makes a re-executed test binary a standalone tracer of one pid,
+// so a test can kill -9 "stakeout" without killing itself.
+const tracerEnv = "STAKEOUT_TEST_TRACER"
+
+func init() {
+	sigtarget.MaybeRun()
+	if pid := os.Getenv(tracerEnv); pid != "" {
+		n, _ := strconv.Atoi(pid)
+		cfg := DefaultConfig()
+		cfg.Signals.PIDs = []int{n}
+		p := &signalsProbe{cfg: cfg}
+		attached := make(chan struct{})
+		var once sync.Once
+		go p.Run(context.Background(), func(ev event.Event) {
+			if tr, ok := AsTrace(ev); ok && tr.State == TraceAttached {
+				once.Do(func() { close(attached) })
+			}
+		})
+		<-attached
+		fmt.Println("attached")
+		select {}
+	}
+}
+
+func needRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (ptrace)")
+	}
+}
+
+// sigTarget is a running sigtarget process and its output, line by line.
+type sigTarget struct {
+	cmd   *exec.Cmd
+	pid   int
+	lines chan string
+}
+
+func startTarget(t *testing.T, mode string) *sigTarget {
+	t.Helper()
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = sigtarget.Environ(mode)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	tg := &sigTarget{cmd: cmd, pid: cmd.Process.Pid, lines: make(chan string, 4096)}
+	t.Cleanup(func() {
+		unix.Kill(tg.pid, unix.SIGKILL)
+		cmd.Wait() // may say ECHILD: a tracer in this process can reap its own child
+	})
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			tg.lines <- sc.Text()
+		}
+		close(tg.lines)
+	}()
+	if mode == "count" {
+		tg.expect(t, "ready")
+	}
+	return tg
+}
+
+func (tg *sigTarget) expect(t *testing.T, want string) {
+	t.Helper()
+	select {
+	case l := <-tg.lines:
+		if l != want {
+			t.Fatalf("target said %q, want %q", l, want)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatalf("target did not say %q", want)
+	}
+}
+
+// quiet checks that the target says nothing for d.
+func (tg *sigTarget) quiet(t *testing.T, d time.Duration) {
+	t.Helper()
+	select {
+	case l := <-tg.lines:
+		t.Fatalf("target said %q, want nothing", l)
+	case <-time.After(d):
+	}
+}
+
+// recorder runs the probe in this process and keeps its events.
+type recorder struct {
+	mu     sync.Mutex
+	evs    []event.Event
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func traceSignals(t *testing.T, cfg SignalsConfig) *recorder {
+	t.Helper()
+	c := DefaultConfig()
+	c.Interval = 50 * time.Millisecond
+	c.Signals = cfg
+	p := &signalsProbe{cfg: c}
+	if err := p.Check(); err != nil {
+		t.Fatalf("Check: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &recorder{cancel: cancel, done: make(chan error, 1)}
+	go func() {
+		r.done <- p.Run(ctx, func(ev event.Event) { r.mu.Lock(); r.evs = append(r.evs, ev); r.mu.Unlock() })
+	}()
+	t.Cleanup(func() { r.stop(t) })
+	return r
+}
+
+func (r *recorder) stop(t *testing.T) {
+	if r.cancel == nil {
+		return
+	}
+	r.cancel()
+	r.cancel = nil
+	select {
+	case <-r.done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("probe did not stop")
+	}
+}
+
+func (r *recorder) events() []event.Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]event.Event(nil), r.evs...)
+}
+
+// waitFor polls the events until ok says yes.
+func (r *recorder) waitFor(t *testing.T, what string, ok func([]event.Event) bool) []event.Event {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if evs := r.events(); ok(evs) {
+			return evs
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s; events: %s", what, dump(r.events()))
+	return nil
+}
+
+func dump(evs []event.Event) string {
+	var b strings.Builder
+	for _, ev := range evs {
+		j, _ := ev.MarshalJSON()
+		b.Write(j)
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+func signalsOf(evs []event.Event, name string) []*Signal {
+	var out []*Signal
+	for _, ev := range evs {
+		if s, ok := AsSignal(ev); ok && s.Signal == name {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func attached(evs []event.Event) bool {
+	for _, ev := range evs {
+		if tr, ok := AsTrace(ev); ok && tr.State == TraceAttached {
+			return true
+		}
+	}
+	return false
+}
+
+// procState is the state letter of /proc/PID/stat and TracerPid; every
+// thread of pid is checked, and the first traced or 't' one is returned.
+func procState(t *testing.T, pid int) (state byte, tracer int) {
+	t.Helper()
+	cfg := DefaultConfig()
+	tids, err := cfg.taskIDs(pid)
+	if err != nil {
+		t.Fatalf("pid %d: %v", pid, err)
+	}
+	for _, tid := range tids {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/stat", pid, tid))
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		st := s[strings.LastIndexByte(s, ')')+2]
+		tp, _ := cfg.statusInt(tid, "TracerPid")
+		if tid == pid || st == 't' || tp != 0 {
+			state, tracer = st, tp
+			if st == 't' || tp != 0 {
+				return
+			}
+		}
+	}
+	return
+}
+
+// eventually polls cond for up to 3 s.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("timed out waiting until %s", what)
+}
+
+func untraced(t *testing.T, pid int) {
+	t.Helper()
+	if st, tp := procState(t, pid); st == 't' || tp != 0 {
+		t.Fatalf("pid %d after detach: state %c, TracerPid %d", pid, st, tp)
+	}
+}

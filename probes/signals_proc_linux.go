@@ -1,0 +1,164 @@
+package probes
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// /proc reads of the signals probe. All of them go through cfg.Procfs.
+
+// readComm returns /proc/PID/comm without its newline.
+func (c Config) readComm(pid int) (string, error) {
+	b, err := os.ReadFile(c.ProcPath(strconv.Itoa(pid), "comm"))
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSuffix(string(b), "\n"), nil
+}
+
+// senderComm names a signal's sender right away; a sender that has already
+// exited (kill then exit is common: logrotate, kill(1)) is "exited".
+func (c Config) senderComm(pid int) string {
+	if comm, err := c.readComm(pid); err == nil {
+		return comm
+	}
+	return "exited"
+}
+
+// statusInt reads one numeric field ("TracerPid", "Tgid") of /proc/PID/status.
+func (c Config) statusInt(pid int, field string) (int, error) {
+	b, err := os.ReadFile(c.ProcPath(strconv.Itoa(pid), "status"))
+	if err != nil {
+		return 0, err
+	}
+	return parseStatusInt(b, field)
+}
+
+func parseStatusInt(b []byte, field string) (int, error) {
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if ok && k == field {
+			return strconv.Atoi(strings.TrimSpace(v))
+		}
+	}
+	return 0, fmt.Errorf("no %s in status", field)
+}
+
+// taskIDs lists the threads of a process, sorted.
+func (c Config) taskIDs(pid int) ([]int, error) {
+	ents, err := os.ReadDir(c.ProcPath(strconv.Itoa(pid), "task"))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]int, 0, len(ents))
+	for _, e := range ents {
+		if n, err := strconv.Atoi(e.Name()); err == nil {
+			out = append(out, n)
+		}
+	}
+	sort.Ints(out)
+	return out, nil
+}
+
+// exePath is where /proc/PID/exe points ("" if it can't be read).
+func (c Config) exePath(pid int) string {
+	p, _ := os.Readlink(c.ProcPath(strconv.Itoa(pid), "exe"))
+	return p
+}
+
+// pids lists every process in /proc.
+func (c Config) pids() []int {
+	ents, _ := os.ReadDir(c.Procfs)
+	out := make([]int, 0, len(ents))
+	for _, e := range ents {
+		if n, err := strconv.Atoi(e.Name()); err == nil && n > 0 {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// matchesProc says whether pid is one --proc NAME means: comm equals NAME
+// (comm is cut to 15 bytes by the kernel, so a longer NAME matches its
+// first 15), or the basename of its executable equals NAME.
+func (c Config) matchesProc(pid int, names []string) bool {
+	comm, err := c.readComm(pid)
+	if err != nil {
+		return false
+	}
+	for _, n := range names {
+		if comm == n || (len(n) > 15 && comm == n[:15]) {
+			return true
+		}
+	}
+	exe := filepath.Base(strings.TrimSuffix(c.exePath(pid), " (deleted)"))
+	for _, n := range names {
+		if exe == n {
+			return true
+		}
+	}
+	return false
+}
+
+// targetProblem explains, in words, why pid can't be traced, or returns
+// nil. It only reads /proc, so Check can call it.
+func (c Config) targetProblem(pid, self int) error {
+	if pid == self {
+		return fmt.Errorf("pid %d is stakeout itself", pid)
+	}
+	if _, err := os.Stat(c.ProcPath(strconv.Itoa(pid))); errors.Is(err, fs.ErrNotExist) || pid <= 0 {
+		return fmt.Errorf("pid %d: no such process", pid)
+	}
+	tracer, err := c.statusInt(pid, "TracerPid")
+	if err != nil {
+		return fmt.Errorf("pid %d: %v", pid, err)
+	}
+	if tracer == 0 {
+		return nil
+	}
+	// TracerPid is the tracing thread; name its process.
+	if g, err := c.statusInt(tracer, "Tgid"); err == nil {
+		tracer = g
+	}
+	if tracer != self {
+		comm, err := c.readComm(tracer)
+		if err != nil {
+			comm = "?"
+		}
+		return fmt.Errorf("pid %d is already traced by pid %d (%s)", pid, tracer, comm)
+	}
+	return nil
+}
+
+// hasPtracePermission: root, or CAP_SYS_PTRACE (bit 19) in CapEff.
+func (c Config) hasPtracePermission() bool {
+	if os.Geteuid() == 0 {
+		return true
+	}
+	b, err := os.ReadFile(c.ProcPath("self", "status"))
+	if err != nil {
+		return false
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "CapEff:"); ok {
+			caps, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			return err == nil && caps&(1<<19) != 0
+		}
+	}
+	return false
+}
+
+// pidNS identifies a process's pid namespace (the ns/pid link's target).
+func (c Config) pidNS(pid string) string {
+	ns, _ := os.Readlink(c.ProcPath(pid, "ns", "pid"))
+	return ns
+}

@@ -1,0 +1,290 @@
+package probes
+
+import (
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stakeout/stakeout/event"
+	"golang.org/x/sys/unix"
+)
+
+// Two SIGHUPs 3 ms apart, as logrotate sent them: both reach the target
+// (it counts them), both are recorded with their sender, and the target is
+// left untraced and running.
+func TestSignalsSeesSenderAndReinjects(t *testing.T) {
+	needRoot(t)
+	tg := startTarget(t, "count")
+	r := traceSignals(t, SignalsConfig{PIDs: []int{tg.pid}})
+	r.waitFor(t, "attach", attached)
+	unix.Kill(tg.pid, unix.SIGHUP)
+	time.Sleep(3 * time.Millisecond)
+	unix.Kill(tg.pid, unix.SIGHUP)
+	tg.expect(t, "HUP 1")
+	tg.expect(t, "HUP 2")
+	evs := r.waitFor(t, "two SIGHUPs", func(evs []event.Event) bool { return len(signalsOf(evs, "SIGHUP")) == 2 })
+	self, _ := DefaultConfig().readComm(os.Getpid())
+	for _, s := range signalsOf(evs, "SIGHUP") {
+		if s.PID != tg.pid || s.Signo != 1 || s.Code != "SI_USER" || s.SenderPID != os.Getpid() ||
+			s.SenderUID == nil || *s.SenderUID != 0 || s.SenderComm != self || s.Comm == "" {
+			t.Errorf("signal event %+v", s)
+		}
+	}
+	r.stop(t)
+	untraced(t, tg.pid)
+	unix.Kill(tg.pid, unix.SIGHUP)
+	tg.expect(t, "HUP 3")
+	var detached bool
+	for _, ev := range r.events() {
+		if tr, ok := AsTrace(ev); ok && tr.State == TraceDetached && tr.PID == tg.pid && tr.Threads > 0 {
+			detached = true
+		}
+	}
+	if !detached {
+		t.Errorf("no detached event: %s", dump(r.events()))
+	}
+}
+
+// A heartbeat of 1,000 SIGUSR1 at 1 kHz. A standard signal that is already
+// pending is merged by the kernel, traced or not, so "all arrive" is tested
+// the way a heartbeat works: each beat is sent on a 1 ms tick once the
+// previous one was handled. Untraced, none would be lost; traced, the target
+// must count all 1,000 and the probe must record all 1,000.
+func TestSignalsHeartbeat1kHz(t *testing.T) {
+	needRoot(t)
+	tg := startTarget(t, "count")
+	r := traceSignals(t, SignalsConfig{PIDs: []int{tg.pid}})
+	r.waitFor(t, "attach", attached)
+	const n = 1000
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	start := time.Now()
+	for i := 1; i <= n; i++ {
+		<-tick.C
+		unix.Kill(tg.pid, unix.SIGUSR1)
+		select {
+		case l := <-tg.lines:
+			if l != "USR1 "+strconv.Itoa(i) {
+				t.Fatalf("beat %d: target said %q", i, l)
+			}
+		case <-time.After(2 * time.Second):
+			t.Fatalf("beat %d never arrived", i)
+		}
+	}
+	took := time.Since(start)
+	evs := r.waitFor(t, "1000 SIGUSR1 events", func(evs []event.Event) bool { return len(signalsOf(evs, "SIGUSR1")) >= n })
+	if got := len(signalsOf(evs, "SIGUSR1")); got != n {
+		t.Errorf("probe recorded %d SIGUSR1, want %d", got, n)
+	}
+	t.Logf("%d beats in %v (%.0f/s), all counted by the target", n, took.Round(time.Millisecond), n/took.Seconds())
+}
+
+// SIGSTOP while traced: the target stays stopped (signals wait, as
+// untraced) until SIGCONT, and a target stopped at detach stays stopped.
+func TestSignalsStopStaysStopped(t *testing.T) {
+	needRoot(t)
+	tg := startTarget(t, "count")
+	r := traceSignals(t, SignalsConfig{PIDs: []int{tg.pid}})
+	r.waitFor(t, "attach", attached)
+	unix.Kill(tg.pid, unix.SIGSTOP)
+	eventually(t, "stopped", func() bool { st, _ := procState(t, tg.pid); return st == 't' || st == 'T' })
+	unix.Kill(tg.pid, unix.SIGHUP)
+	tg.quiet(t, 300*time.Millisecond) // a stopped process handles nothing
+	if st, _ := procState(t, tg.pid); st != 't' && st != 'T' {
+		t.Fatalf("target ran while stopped: state %c", st)
+	}
+	unix.Kill(tg.pid, unix.SIGCONT)
+	tg.expect(t, "HUP 1") // the pending HUP, after SIGCONT
+	r.waitFor(t, "SIGSTOP and SIGCONT", func(evs []event.Event) bool {
+		return len(signalsOf(evs, "SIGSTOP")) == 1 && len(signalsOf(evs, "SIGCONT")) == 1
+	})
+
+	// Stopped again, then stakeout quits: it must stay stopped, untraced.
+	unix.Kill(tg.pid, unix.SIGSTOP)
+	eventually(t, "stopped again", func() bool { st, _ := procState(t, tg.pid); return st == 't' || st == 'T' })
+	r.stop(t)
+	eventually(t, "stopped and untraced", func() bool { st, tp := procState(t, tg.pid); return st == 'T' && tp == 0 })
+	unix.Kill(tg.pid, unix.SIGHUP)
+	tg.quiet(t, 200*time.Millisecond)
+	unix.Kill(tg.pid, unix.SIGCONT)
+	tg.expect(t, "HUP 2")
+}
+
+// kill -9 of the tracer mid-heartbeat: the kernel detaches, the target runs
+// on and still handles its next signal.
+func TestSignalsSurvivesKill9OfTracer(t *testing.T) {
+	needRoot(t)
+	tg := startTarget(t, "count")
+	tr := exec.Command(os.Args[0])
+	tr.Env = append(os.Environ(), tracerEnv+"="+strconv.Itoa(tg.pid))
+	out, _ := tr.StdoutPipe()
+	if err := tr.Start(); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 9)
+	if _, err := out.Read(buf); err != nil || string(buf) != "attached\n" {
+		t.Fatalf("tracer: %q %v", buf, err)
+	}
+	if _, tp := procState(t, tg.pid); tp == 0 {
+		t.Fatalf("TracerPid 0, want a thread of %d", tr.Process.Pid)
+	}
+	// Beats in flight while the tracer dies.
+	stop := make(chan struct{})
+	go func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			unix.Kill(tg.pid, unix.SIGUSR1)
+			time.Sleep(200 * time.Microsecond)
+		}
+	}()
+	time.Sleep(50 * time.Millisecond)
+	tr.Process.Kill()
+	tr.Wait()
+	close(stop)
+	eventually(t, "untraced", func() bool { st, tp := procState(t, tg.pid); return st != 't' && tp == 0 })
+	for drained := false; !drained; {
+		select {
+		case l := <-tg.lines:
+			if !strings.HasPrefix(l, "USR1") {
+				t.Fatalf("target said %q", l)
+			}
+		case <-time.After(100 * time.Millisecond):
+			drained = true
+		}
+	}
+	unix.Kill(tg.pid, unix.SIGHUP)
+	tg.expect(t, "HUP 1")
+}
+
+// A shell that forks and execs /bin/true, then exits 3: fork, exec, the
+// child's exit, the SIGCHLD with its child and status, and the shell's exit.
+func TestSignalsForkExecExit(t *testing.T) {
+	needRoot(t)
+	sh := exec.Command("/bin/sh", "-c", "read x; /bin/true; exit 3")
+	in, _ := sh.StdinPipe()
+	if err := sh.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer sh.Wait()
+	r := traceSignals(t, SignalsConfig{PIDs: []int{sh.Process.Pid}})
+	r.waitFor(t, "attach", attached)
+	in.Write([]byte("go\n"))
+	evs := r.waitFor(t, "the shell's exit", func(evs []event.Event) bool {
+		for _, ev := range evs {
+			if x, ok := AsExit(ev); ok && x.PID == sh.Process.Pid {
+				return true
+			}
+		}
+		return false
+	})
+	var fork *Fork
+	var exe *Exec
+	var exits []*Exit
+	for _, ev := range evs {
+		if f, ok := AsFork(ev); ok {
+			fork = f
+		} else if x, ok := AsExec(ev); ok {
+			exe = x
+		} else if x, ok := AsExit(ev); ok {
+			exits = append(exits, x)
+		}
+	}
+	if fork == nil || fork.PID != sh.Process.Pid || fork.Comm != "sh" || fork.ChildPID == 0 {
+		t.Fatalf("fork %+v\n%s", fork, dump(evs))
+	}
+	if exe == nil || exe.PID != fork.ChildPID || exe.OldComm != "sh" || exe.Comm != "true" || !strings.HasSuffix(exe.Filename, "/true") {
+		t.Errorf("exec %+v", exe)
+	}
+	chld := signalsOf(evs, "SIGCHLD")
+	if len(chld) != 1 || chld[0].ChildPID != fork.ChildPID || chld[0].Status != "exited 0" || chld[0].Code != "CLD_EXITED" {
+		t.Errorf("SIGCHLD %+v", chld)
+	}
+	if len(exits) != 2 || exits[0].PID != fork.ChildPID || exits[0].Status != "exited 0" ||
+		exits[1].Status != "exited 3" || exits[1].ExitCode == nil || *exits[1].ExitCode != 3 {
+		t.Errorf("exits %s", dump(evs))
+	}
+}
+
+// SIGKILL can't be seen at delivery; the exit says what killed the process.
+func TestSignalsKilledBySIGKILL(t *testing.T) {
+	needRoot(t)
+	tg := startTarget(t, "count")
+	r := traceSignals(t, SignalsConfig{PIDs: []int{tg.pid}})
+	r.waitFor(t, "attach", attached)
+	unix.Kill(tg.pid, unix.SIGKILL)
+	evs := r.waitFor(t, "exit", func(evs []event.Event) bool {
+		for _, ev := range evs {
+			if _, ok := AsExit(ev); ok {
+				return true
+			}
+		}
+		return false
+	})
+	for _, ev := range evs {
+		if x, ok := AsExit(ev); ok && (x.Status != "killed by SIGKILL" || x.Signal != "SIGKILL" || x.PID != tg.pid) {
+			t.Errorf("exit %+v", x)
+		}
+	}
+}
+
+func TestSignalsCheckReasons(t *testing.T) {
+	p := &signalsProbe{cfg: DefaultConfig()}
+	if err := p.Check(); err == nil || err.Error() != "no target: give --pid PID or --proc NAME" {
+		t.Errorf("no target: %v", err)
+	}
+	needRoot(t)
+	p.cfg.Signals.PIDs = []int{1 << 30}
+	if err := p.Check(); err == nil || err.Error() != "pid 1073741824: no such process" {
+		t.Errorf("missing pid: %v", err)
+	}
+	// Already traced by another tracer (a copy of this test binary).
+	tg := startTarget(t, "count")
+	tr := exec.Command(os.Args[0])
+	tr.Env = append(os.Environ(), tracerEnv+"="+strconv.Itoa(tg.pid))
+	out, _ := tr.StdoutPipe()
+	if err := tr.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { tr.Process.Signal(unix.SIGKILL); tr.Wait() }()
+	buf := make([]byte, 9)
+	out.Read(buf)
+	comm, _ := DefaultConfig().readComm(tr.Process.Pid)
+	want := "pid " + strconv.Itoa(tg.pid) + " is already traced by pid " + strconv.Itoa(tr.Process.Pid) + " (" + comm + ")"
+	p.cfg.Signals.PIDs = []int{tg.pid}
+	if err := p.Check(); err == nil || err.Error() != want {
+		t.Errorf("already traced: %v, want %q", err, want)
+	}
+	if err := newTracer(p.cfg, func(event.Event) {}).attach(tg.pid); err == nil || err.Error() != want {
+		t.Errorf("attach: %v", err)
+	}
+}
+
+// --proc follows a name: a process that starts after stakeout is attached
+// at the next poll.
+func TestSignalsProcFollowsLaterProcesses(t *testing.T) {
+	needRoot(t)
+	link := t.TempDir() + "/sigproc-zz"
+	if err := os.Symlink(os.Args[0], link); err != nil {
+		t.Fatal(err)
+	}
+	r := traceSignals(t, SignalsConfig{Procs: []string{"sigproc-zz"}})
+	time.Sleep(60 * time.Millisecond)
+	old := os.Args[0]
+	os.Args[0] = link // startTarget runs os.Args[0]; the kernel names it after the link
+	tg := startTarget(t, "count")
+	os.Args[0] = old
+	r.waitFor(t, "attach to the later process", attached)
+	unix.Kill(tg.pid, unix.SIGUSR2)
+	tg.expect(t, "USR2 1")
+	evs := r.waitFor(t, "SIGUSR2", func(evs []event.Event) bool { return len(signalsOf(evs, "SIGUSR2")) == 1 })
+	if s := signalsOf(evs, "SIGUSR2")[0]; s.PID != tg.pid || s.Comm != "sigproc-zz" {
+		t.Errorf("signal %+v", s)
+	}
+}
