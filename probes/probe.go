@@ -23,6 +23,7 @@ type Config struct {
 	Interval time.Duration // sampling period of polling probes
 	IOStat   IOStatConfig
 	Signals  SignalsConfig
+	Packets  PacketsConfig
 }
 
 // DefaultConfig is the configuration a user gets with no flags.
@@ -87,6 +88,9 @@ type Spec struct {
 	// Summary condenses the probe's events for `snapshot` and `report`; nil
 	// if the probe has none.
 	Summary func() Summarizer
+	// Validate, if set, checks the probe's flags before anything runs, so
+	// `snapshot` can fail in one line on a name that isn't there (--iface).
+	Validate func(cfg Config) error
 }
 
 // Summarizer condenses one probe's events into a bounded summary.
@@ -100,6 +104,7 @@ type Summarizer interface {
 var Registry = []Spec{
 	iostatSpec,
 	signalsSpec,
+	packetsSpec,
 }
 
 // Lookup finds a probe's spec by name.

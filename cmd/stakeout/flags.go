@@ -72,6 +72,11 @@ func (f *liveFlags) selected() ([]engine.Named, error) {
 		if !ok {
 			return nil, usageErr("unknown probe %q (available: %s)", n, strings.Join(probes.Names(), ", "))
 		}
+		if spec.Validate != nil {
+			if err := spec.Validate(f.cfg); err != nil {
+				return nil, usageErr("%v", err)
+			}
+		}
 		seen[n] = true
 		out = append(out, engine.Named{Name: n, Probe: spec.New(f.cfg)})
 	}

@@ -1,0 +1,247 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// vethPair makes two network namespaces joined by a veth pair, 10.231.N.1
+// in the first and 10.231.N.2 in the second, IPv6 off so no router or
+// listener chatter shows up. Only these namespaces ever carry test
+// traffic. They are deleted when the test ends, whatever happens.
+func vethPair(t *testing.T, n int) (nsA, nsB, ifA, ifB string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to make network namespaces")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("ip not installed (make test installs iproute2)")
+	}
+	id := fmt.Sprintf("%d%d", os.Getpid()%100000, n)
+	nsA, nsB, ifA, ifB = "stk-a"+id, "stk-b"+id, "stka"+id, "stkb"+id
+	t.Cleanup(func() {
+		exec.Command("ip", "netns", "del", nsA).Run()
+		exec.Command("ip", "netns", "del", nsB).Run()
+	})
+	sh := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+			t.Skipf("%s: %v %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+		}
+	}
+	sh("ip", "netns", "add", nsA)
+	sh("ip", "netns", "add", nsB)
+	for _, ns := range []string{nsA, nsB} {
+		sh("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1")
+	}
+	sh("ip", "link", "add", ifA, "netns", nsA, "type", "veth", "peer", "name", ifB, "netns", nsB)
+	sh("ip", "-n", nsA, "addr", "add", fmt.Sprintf("10.231.%d.1/24", n), "dev", ifA)
+	sh("ip", "-n", nsB, "addr", "add", fmt.Sprintf("10.231.%d.2/24", n), "dev", ifB)
+	sh("ip", "-n", nsA, "link", "set", ifA, "up")
+	sh("ip", "-n", nsB, "link", "set", ifB, "up")
+	return
+}
+
+// inNetns runs fn on a thread moved into namespace ns; sockets fn opens
+// belong to ns for good. The thread is thrown away afterwards rather than
+// moved back.
+func inNetns(t *testing.T, ns string, fn func()) {
+	t.Helper()
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread exits with the goroutine
+		f, err := os.Open("/var/run/netns/" + ns)
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer f.Close()
+		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
+			errc <- err
+			return
+		}
+		fn()
+		errc <- nil
+	}()
+	if err := <-errc; err != nil {
+		t.Fatalf("entering %s: %v", ns, err)
+	}
+}
+
+// snapshotIn starts `stakeout snapshot` inside ns capturing on iface.
+func snapshotIn(t *testing.T, ns, iface string, d time.Duration) (*exec.Cmd, *strings.Builder) {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "p.stk")
+	cmd := exec.Command("ip", "netns", "exec", ns, binPath, "snapshot", "--duration", d.String(),
+		"--probes", "packets", "--iface", iface, "--format", "json", "-o", file)
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd, &out
+}
+
+type snapDoc struct {
+	Probes   []struct{ Name, Status, Reason string } `json:"probes"`
+	Findings []struct {
+		Finding string         `json:"finding"`
+		Data    map[string]any `json:"data"`
+	} `json:"findings"`
+}
+
+func waitDoc(t *testing.T, cmd *exec.Cmd, out *strings.Builder) snapDoc {
+	t.Helper()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("snapshot: %v\n%s", err, out)
+	}
+	var doc snapDoc
+	if err := json.Unmarshal([]byte(out.String()), &doc); err != nil {
+		t.Fatalf("snapshot output: %v\n%s", err, out)
+	}
+	for _, p := range doc.Probes {
+		if p.Name == "packets" && p.Status != "ok" {
+			t.Fatalf("packets probe %s: %s", p.Status, p.Reason)
+		}
+	}
+	return doc
+}
+
+// TestVRRPGapInNamespaces sends VRRP-like adverts (IP protocol 112 to
+// 224.0.0.18) every second with one 3.5 s hole, as in the OpenStack
+// incident; stakeout in the other namespace must report exactly that gap.
+func TestVRRPGapInNamespaces(t *testing.T) {
+	nsA, nsB, _, ifB := vethPair(t, 1)
+	var fd int
+	inNetns(t, nsA, func() {
+		var err error
+		if fd, err = unix.Socket(unix.AF_INET, unix.SOCK_RAW, 112); err != nil {
+			t.Errorf("raw socket: %v", err)
+			return
+		}
+		// 224.0.0.0/4 has no route here: name the interface to send on.
+		if err := unix.SetsockoptInet4Addr(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_IF, [4]byte{10, 231, 1, 1}); err != nil {
+			t.Errorf("IP_MULTICAST_IF: %v", err)
+		}
+	})
+	if t.Failed() {
+		return
+	}
+	defer unix.Close(fd)
+
+	cmd, out := snapshotIn(t, nsB, ifB, 11*time.Second)
+	start := time.Now().Add(time.Second)                              // let the capture start
+	advert := []byte{0x21, 205, 101, 1, 0, 1, 0, 0, 192, 168, 205, 7} // VRRPv2: vrid 205, prio 101, one VIP
+	at := []time.Duration{0, 1, 2, 3, 4, 5}
+	for i := range at {
+		at[i] *= time.Second
+	}
+	at = append(at, at[5]+3500*time.Millisecond, at[5]+4500*time.Millisecond)
+	for _, off := range at {
+		time.Sleep(time.Until(start.Add(off)))
+		if err := unix.Sendto(fd, advert, 0, &unix.SockaddrInet4{Addr: [4]byte{224, 0, 0, 18}}); err != nil {
+			t.Fatalf("send: %v", err)
+		}
+	}
+	doc := waitDoc(t, cmd, out)
+	var gaps []map[string]any
+	for _, f := range doc.Findings {
+		if f.Finding == "packet.gap" {
+			gaps = append(gaps, f.Data)
+		}
+	}
+	if len(gaps) != 1 {
+		t.Fatalf("want exactly one packet.gap, got %d: %+v", len(gaps), doc.Findings)
+	}
+	g := gaps[0]
+	t.Logf("packet.gap %v", g)
+	if ms, _ := g["gap_ms"].(float64); math.Abs(ms-3500) > 150 {
+		t.Errorf("gap_ms %v, want 3500 ± 150", g["gap_ms"])
+	}
+	if g["proto"] != "vrrp" || g["iface"] != ifB || g["flow"] != "10.231.1.1 > 224.0.0.18" {
+		t.Errorf("gap data %v", g)
+	}
+}
+
+// TestStallThenResetInNamespaces: a server accepts, says nothing for 2 s,
+// then resets the connection (SO_LINGER 0), as the pfsync incident's app
+// tier did. stakeout must report packet.stall_reset.
+func TestStallThenResetInNamespaces(t *testing.T) {
+	nsA, nsB, _, ifB := vethPair(t, 2)
+	var ln net.Listener
+	inNetns(t, nsA, func() {
+		var err error
+		if ln, err = net.Listen("tcp4", "10.231.2.1:8080"); err != nil {
+			t.Errorf("listen: %v", err)
+		}
+	})
+	if t.Failed() {
+		return
+	}
+	defer ln.Close()
+	cmd, out := snapshotIn(t, nsB, ifB, 5*time.Second)
+	time.Sleep(time.Second)
+
+	var client net.Conn
+	inNetns(t, nsB, func() {
+		var err error
+		if client, err = net.DialTimeout("tcp4", "10.231.2.1:8080", 2*time.Second); err != nil {
+			t.Errorf("dial: %v", err)
+		}
+	})
+	if t.Failed() {
+		return
+	}
+	defer client.Close()
+	srv, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second)
+	tc := srv.(*net.TCPConn)
+	tc.SetLinger(0) // close sends RST instead of FIN
+	tc.Close()
+	_, err = client.Read(make([]byte, 1))
+	if !isReset(err) {
+		t.Logf("client read after reset: %v", err)
+	}
+
+	doc := waitDoc(t, cmd, out)
+	var got []map[string]any
+	for _, f := range doc.Findings {
+		if f.Finding == "packet.stall_reset" {
+			got = append(got, f.Data)
+		}
+	}
+	if len(got) != 1 {
+		t.Fatalf("want one packet.stall_reset, got %+v", doc.Findings)
+	}
+	t.Logf("packet.stall_reset %v", got[0])
+	if ms, _ := got[0]["stall_ms"].(float64); ms < 1900 || ms > 2600 {
+		t.Errorf("stall_ms %v, want about 2000", got[0]["stall_ms"])
+	}
+	if !strings.HasPrefix(fmt.Sprint(got[0]["flow"]), "10.231.2.1:8080 > 10.231.2.2:") {
+		t.Errorf("flow %v", got[0]["flow"])
+	}
+}
+
+func isReset(err error) bool {
+	return err != nil && strings.Contains(err.Error(), syscall.ECONNRESET.Error())
+}
+
+func TestBadIfaceIsOneLine(t *testing.T) {
+	r := run(t, nil, "snapshot", "--duration", "1s", "--no-record", "--probes", "packets", "--iface", "eth9")
+	oneLineError(t, r, exitUsage, "no interface eth9")
+}

@@ -1,0 +1,211 @@
+package probes
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/gopacket/gopacket/afpacket"
+	"github.com/stakeout/stakeout/event"
+)
+
+const (
+	// batchSpan and batchMax bound a "packets" event: the pane is at most a
+	// quarter second behind, and a flood makes a few events per second,
+	// not one per packet (Emit drops when the engine's queue is full).
+	batchSpan = 250 * time.Millisecond
+	batchMax  = 16384
+	// MaxCaptureFlows caps the flow ids one interface remembers; past it
+	// the idlest eighth is forgotten (it gets a new id if it comes back).
+	MaxCaptureFlows = 16384
+	ringBlockSize   = 1 << 20
+	pollTimeout     = 100 * time.Millisecond // how often an idle loop looks at ctx and the clock
+	statsEvery      = time.Second
+)
+
+type flowSlot struct {
+	id                 uint32
+	lastUs, announceUs int64
+}
+
+// ifaceCapture is one interface's socket, decoder, flow ids and batch. Only
+// its own goroutine touches it.
+type ifaceCapture struct {
+	t       target
+	tp      *afpacket.TPacket
+	dec     *packetDecoder
+	ids     *atomic.Uint32
+	flows   map[flowKey]*flowSlot
+	emit    Emit
+	payload bool
+
+	batch  PacketBatch
+	lastUs int64 // previous packet's µs timestamp in the batch
+	firstT time.Time
+
+	statsAt           time.Time
+	prevPkts, prevDrp uint64
+	prevFrz           uint64
+	seen, bytes       uint64
+}
+
+func openCapture(t target, cfg PacketsConfig, snap uint32, ids *atomic.Uint32, emit Emit) (*ifaceCapture, error) {
+	user, err := userFilter(cfg, t.link)
+	if err != nil {
+		return nil, err
+	}
+	prog, err := kernelFilter(user, snap, t.loopback)
+	if err != nil {
+		return nil, fmt.Errorf("%s: filter: %w", t.name, err)
+	}
+	tp, err := afpacket.NewTPacket(
+		afpacket.OptInterface(t.name),
+		afpacket.TPacketVersion3,
+		afpacket.OptBlockSize(ringBlockSize),
+		afpacket.OptNumBlocks(max(cfg.RingMB, 1)*(1<<20)/ringBlockSize),
+		afpacket.OptPollTimeout(pollTimeout),
+		afpacket.OptAddVLANHeader(true),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("%s: opening capture: %w", t.name, err)
+	}
+	if err := tp.SetBPF(prog); err != nil {
+		tp.Close()
+		return nil, fmt.Errorf("%s: attaching filter: %w", t.name, err)
+	}
+	return &ifaceCapture{
+		t: t, tp: tp, dec: newPacketDecoder(t.link), ids: ids, emit: emit,
+		flows: make(map[flowKey]*flowSlot), payload: cfg.Payload,
+		statsAt: time.Now(),
+	}, nil
+}
+
+func (c *ifaceCapture) close() { c.tp.Close() }
+
+// run reads packets until ctx is done. The socket is closed here, by the
+// goroutine that reads it, so no read can touch an unmapped ring.
+func (c *ifaceCapture) run(ctx context.Context) error {
+	defer c.close()
+	for n := 0; ; n++ {
+		data, ci, err := c.tp.ZeroCopyReadPacketData()
+		switch {
+		case err == afpacket.ErrTimeout:
+		case err != nil:
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("%s: reading packets: %w", c.t.name, err)
+		default:
+			c.add(data, ci.Timestamp, uint32(ci.Length))
+			if n&255 != 0 && len(c.batch.Flow) < batchMax {
+				continue // look at the clock and ctx every 256 packets
+			}
+		}
+		now := time.Now()
+		if len(c.batch.Flow) > 0 && (now.Sub(c.firstT) >= batchSpan || len(c.batch.Flow) >= batchMax) {
+			c.flush()
+		}
+		if now.Sub(c.statsAt) >= statsEvery {
+			c.stats(now)
+		}
+		if ctx.Err() != nil {
+			c.flush()
+			c.stats(now)
+			return nil
+		}
+	}
+}
+
+// add records one packet.
+func (c *ifaceCapture) add(data []byte, ts time.Time, wire uint32) {
+	k, flags, ok := c.dec.decode(data)
+	if !ok {
+		return
+	}
+	us := ts.UnixMicro()
+	slot := c.flows[k]
+	if slot == nil {
+		if len(c.flows) >= MaxCaptureFlows {
+			c.forgetIdle()
+		}
+		slot = &flowSlot{id: c.ids.Add(1), announceUs: us}
+		c.flows[k] = slot
+		c.announce(k, slot, us)
+	} else if us-slot.announceUs >= FlowReannounce.Microseconds() {
+		slot.announceUs = us
+		c.announce(k, slot, us)
+	}
+	slot.lastUs = us
+	if len(c.batch.Flow) == 0 {
+		c.batch = PacketBatch{Iface: c.t.name, Start: time.UnixMicro(us)}
+		c.lastUs, c.firstT = us, time.Now()
+	}
+	c.batch.DtUs = append(c.batch.DtUs, us-c.lastUs)
+	c.batch.Flow = append(c.batch.Flow, slot.id)
+	c.batch.Flags = append(c.batch.Flags, flags)
+	c.batch.Len = append(c.batch.Len, wire)
+	if c.payload {
+		c.batch.Data = append(c.batch.Data, append([]byte(nil), data...))
+	}
+	c.lastUs = us
+	c.seen++
+	c.bytes += uint64(wire)
+}
+
+func (c *ifaceCapture) announce(k flowKey, slot *flowSlot, us int64) {
+	// A flow event must come before the batch that uses its id.
+	fi := k.info(slot.id, c.t.name)
+	c.emit(event.New(time.UnixMicro(us), packetsName, &fi))
+}
+
+// forgetIdle drops the idlest eighth of the flows, in one pass (amortised
+// over the next MaxCaptureFlows/8 new flows).
+func (c *ifaceCapture) forgetIdle() {
+	var cut int64 = 1<<63 - 1
+	// Approximate the 1/8 quantile of last-seen times from a sample.
+	i, sample := 0, make([]int64, 0, 64)
+	for _, s := range c.flows {
+		if i%(len(c.flows)/64+1) == 0 {
+			sample = append(sample, s.lastUs)
+		}
+		i++
+	}
+	if len(sample) > 0 {
+		slices.Sort(sample)
+		cut = sample[len(sample)/8]
+	}
+	for k, s := range c.flows {
+		if s.lastUs <= cut {
+			delete(c.flows, k)
+		}
+	}
+}
+
+func (c *ifaceCapture) flush() {
+	if len(c.batch.Flow) == 0 {
+		return
+	}
+	b := c.batch
+	c.batch = PacketBatch{}
+	c.emit(event.New(time.UnixMicro(c.lastUs), packetsName, &b))
+}
+
+// stats reads PACKET_STATISTICS (gopacket keeps running totals; the kernel
+// zeroes its counters on every read) and emits the interval's share.
+func (c *ifaceCapture) stats(now time.Time) {
+	_, v3, err := c.tp.SocketStats()
+	if err != nil {
+		return
+	}
+	pk, dr, fr := uint64(v3.Packets()), uint64(v3.Drops()), uint64(v3.QueueFreezes())
+	st := CaptureStats{
+		Iface: c.t.name, IntervalS: now.Sub(c.statsAt).Seconds(),
+		Packets: pk - c.prevPkts, Drops: dr - c.prevDrp, Freezes: fr - c.prevFrz,
+		Seen: c.seen, Bytes: c.bytes, TotalPackets: pk, TotalDrops: dr,
+	}
+	c.prevPkts, c.prevDrp, c.prevFrz = pk, dr, fr
+	c.seen, c.bytes, c.statsAt = 0, 0, now
+	c.emit(event.New(now, packetsName, &st))
+}

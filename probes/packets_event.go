@@ -1,0 +1,224 @@
+package probes
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/stakeout/stakeout/event"
+)
+
+// Event kinds of the packets probe. A recording holds no packet bytes by
+// default, only one small header record per packet, so that a busy link
+// stays within a few bytes per packet in the .stk file (the issue's budget
+// is 40; a 64-byte UDP flood records under 1):
+//
+//   - "flow" names a flow id the first time it is seen, and again every
+//     FlowReannounce while it is active, so a replay that seeks into the
+//     middle (panes get 2 min of history) can still name it.
+//   - "packets" is a batch of per-packet records for one interface, in
+//     columns (dt_us, flow, flags, len), which zstd compresses well.
+//   - "capture_stats" is the kernel's PACKET_STATISTICS, once a second.
+const (
+	KindFlow         = "flow"
+	KindPackets      = "packets"
+	KindCaptureStats = "capture_stats"
+)
+
+// FlowReannounce is how often an active flow's "flow" event is repeated.
+const FlowReannounce = 60 * time.Second
+
+// FlowInfo names one flow: the 5-tuple for TCP and UDP, (src, dst, proto)
+// otherwise. Flows are directional, like tcpdump's lines.
+type FlowInfo struct {
+	ID    uint32 `json:"id"`
+	Iface string `json:"iface"`
+	// Proto is tcp, udp, icmp, icmp6, igmp, vrrp, gre, esp, sctp, ipN (other
+	// IP protocol N), arp, or ethertype-0xNNNN for other frames.
+	Proto string `json:"proto"`
+	// Src and Dst are "addr:port" for TCP and UDP ("[v6]:port" for IPv6),
+	// the address for other IP, and the MAC address for non-IP frames.
+	Src string `json:"src"`
+	Dst string `json:"dst"`
+}
+
+func (FlowInfo) EventKind() string { return KindFlow }
+
+// String is how a flow is shown: "10.0.0.1:5000 > 10.0.0.2:80".
+func (f FlowInfo) String() string {
+	if f.Src == "" && f.Dst == "" {
+		return "flow #" + itoa(uint64(f.ID))
+	}
+	return f.Src + " > " + f.Dst
+}
+
+// TCP flag bits as they sit in the TCP header's 13th byte.
+const (
+	FlagFIN = 1 << iota
+	FlagSYN
+	FlagRST
+	FlagPSH
+	FlagACK
+	FlagURG
+	FlagECE
+	FlagCWR
+)
+
+// PacketBatch is the "packets" event: packets seen on one interface, oldest
+// first, as parallel columns. The event's time is the last packet's.
+//
+//	start   time of the first packet (µs precision)
+//	dt_us   µs since the previous packet of the batch (the first is 0)
+//	flow    flow id, named by a "flow" event
+//	flags   TCP flags (FIN 1, SYN 2, RST 4, PSH 8, ACK 16, URG 32, ECE 64, CWR 128); 0 if not TCP
+//	len     length on the wire, bytes
+//	data    only with --payload: the captured bytes, base64
+type PacketBatch struct {
+	Iface string    `json:"iface"`
+	Start time.Time `json:"start"`
+	DtUs  []int64   `json:"dt_us"`
+	Flow  []uint32  `json:"flow"`
+	Flags ByteNums  `json:"flags"`
+	Len   []uint32  `json:"len"`
+	Data  [][]byte  `json:"data,omitempty"`
+}
+
+func (PacketBatch) EventKind() string { return KindPackets }
+
+// Packet is one decoded record of a batch.
+type Packet struct {
+	Time  time.Time
+	Flow  uint32
+	Flags uint8
+	Len   uint32
+}
+
+// N is the number of packets in the batch; short columns (a damaged or
+// hand-made event) are cut to the shortest.
+func (b *PacketBatch) N() int {
+	return min(len(b.DtUs), len(b.Flow), len(b.Flags), len(b.Len))
+}
+
+// Each calls fn for every packet in order, with absolute times.
+func (b *PacketBatch) Each(fn func(p Packet)) {
+	t := b.Start
+	for i := range b.N() {
+		t = t.Add(time.Duration(b.DtUs[i]) * time.Microsecond)
+		fn(Packet{Time: t, Flow: b.Flow[i], Flags: b.Flags[i], Len: b.Len[i]})
+	}
+}
+
+// CaptureStats is the "capture_stats" event: PACKET_STATISTICS of one
+// interface's socket over the last interval. Packets counts what passed
+// the socket's filter, drops included; Drops were lost because the ring was
+// full; Freezes counts times the ring filled up. Seen is what stakeout
+// read (after dropping lo's outgoing copies in the kernel filter). Totals
+// run since the capture started.
+type CaptureStats struct {
+	Iface        string  `json:"iface"`
+	IntervalS    float64 `json:"interval_s"`
+	Packets      uint64  `json:"packets"`
+	Drops        uint64  `json:"drops"`
+	Freezes      uint64  `json:"freezes"`
+	Seen         uint64  `json:"seen"`
+	Bytes        uint64  `json:"bytes"`
+	TotalPackets uint64  `json:"total_packets"`
+	TotalDrops   uint64  `json:"total_drops"`
+}
+
+func (CaptureStats) EventKind() string { return KindCaptureStats }
+
+// AsFlowInfo, AsPacketBatch and AsCaptureStats return the body of ev if it
+// is of that kind (live events carry pointers, decoded ones too).
+func AsFlowInfo(ev event.Event) (*FlowInfo, bool) {
+	switch b := ev.Body.(type) {
+	case *FlowInfo:
+		return b, b != nil
+	case FlowInfo:
+		return &b, true
+	}
+	return nil, false
+}
+
+func AsPacketBatch(ev event.Event) (*PacketBatch, bool) {
+	switch b := ev.Body.(type) {
+	case *PacketBatch:
+		return b, b != nil
+	case PacketBatch:
+		return &b, true
+	}
+	return nil, false
+}
+
+func AsCaptureStats(ev event.Event) (*CaptureStats, bool) {
+	switch b := ev.Body.(type) {
+	case *CaptureStats:
+		return b, b != nil
+	case CaptureStats:
+		return &b, true
+	}
+	return nil, false
+}
+
+func init() {
+	event.Register(KindFlow, func() event.Body { return &FlowInfo{} })
+	event.Register(KindPackets, func() event.Body { return &PacketBatch{} })
+	event.Register(KindCaptureStats, func() event.Body { return &CaptureStats{} })
+}
+
+// PacketsConfig holds the packets probe's flags.
+type PacketsConfig struct {
+	Ifaces  []string // --iface, repeatable; empty: every interface that is up
+	RingMB  int      // --ring-mb, per interface
+	Snaplen int      // bytes kept per packet; 128 unless --payload
+	Payload bool     // --payload: keep and record packet bytes
+	Filter  string   // --filter EXPR (tcpdump syntax)
+	BPFFile string   // --bpf FILE (tcpdump -ddd output)
+}
+
+// ByteNums is a []uint8 written as a JSON array of numbers; encoding/json
+// would write base64, which jq users can't read and zstd compresses worse.
+type ByteNums []uint8
+
+func (b ByteNums) MarshalJSON() ([]byte, error) {
+	out := make([]byte, 0, 2+len(b)*3)
+	out = append(out, '[')
+	for i, v := range b {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = strconv.AppendUint(out, uint64(v), 10)
+	}
+	return append(out, ']'), nil
+}
+
+func (b *ByteNums) UnmarshalJSON(data []byte) error {
+	var nums []uint16
+	if err := json.Unmarshal(data, &nums); err != nil {
+		return err
+	}
+	out := make(ByteNums, len(nums))
+	for i, n := range nums {
+		if n > 255 {
+			return fmt.Errorf("flags value %d out of range", n)
+		}
+		out[i] = uint8(n)
+	}
+	*b = out
+	return nil
+}
+
+func itoa(v uint64) string {
+	var b [20]byte
+	i := len(b)
+	for {
+		i--
+		b[i] = byte('0' + v%10)
+		v /= 10
+		if v == 0 {
+			break
+		}
+	}
+	return string(b[i:])
+}

@@ -1,0 +1,204 @@
+package probes
+
+// The packets probe: a pure-Go AF_PACKET capture (TPACKET_V3 ring, from
+// gopacket/afpacket, so the binary stays static) on each chosen interface.
+// Headers are decoded with gopacket/layers into a flow id, TCP flags and a
+// length per packet, and recorded in compact batches (see packets_event.go).
+// Kernel drop counts (PACKET_STATISTICS) are read and emitted every second.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/spf13/pflag"
+	"golang.org/x/sys/unix"
+)
+
+const packetsName = "packets"
+
+const (
+	defaultSnaplen = 128   // headers only: Ethernet+VLAN+IPv6+TCP with options fit
+	payloadSnaplen = 65535 // --payload
+	defaultRingMB  = 8
+)
+
+var packetsSpec = Spec{
+	Name: packetsName,
+	Help: "packet timeline: per-flow gaps, RSTs and kernel drops (AF_PACKET, headers only)",
+	Flags: func(fs *pflag.FlagSet, cfg *Config) {
+		p := &cfg.Packets
+		fs.StringSliceVar(&p.Ifaces, "iface", nil, "packets: capture on this interface (repeatable; default: every interface that is up)")
+		fs.IntVar(&p.RingMB, "ring-mb", defaultRingMB, "packets: kernel ring size per interface, MiB")
+		fs.BoolVar(&p.Payload, "payload", false, "packets: keep and record packet bytes (default: headers only, nothing recorded but a 4-field record)")
+		fs.StringVar(&p.Filter, "filter", "", "packets: tcpdump-syntax filter, run in the kernel, e.g. 'vrrp or tcp port 443'")
+		fs.StringVar(&p.BPFFile, "bpf", "", "packets: classic BPF program from `tcpdump -ddd EXPR` in FILE")
+	},
+	New:      func(cfg Config) Probe { return &packetsProbe{cfg: cfg} },
+	Validate: validatePackets,
+	Summary:  func() Summarizer { return &PacketSummary{} },
+}
+
+// validatePackets fails fast on flags that name something that isn't there,
+// so `snapshot --iface eth9` says so in one line instead of running.
+func validatePackets(cfg Config) error {
+	p := cfg.Packets
+	if p.RingMB < 1 || p.RingMB > 1024 {
+		return fmt.Errorf("--ring-mb %d: want 1 to 1024", p.RingMB)
+	}
+	for _, name := range p.Ifaces {
+		if _, err := net.InterfaceByName(name); err != nil {
+			return fmt.Errorf("--iface %s: %s", name, noIface(name))
+		}
+	}
+	if _, err := userFilter(p, linkEthernet); err != nil {
+		return err
+	}
+	return nil
+}
+
+// noIface is the reason given for a missing interface, with what exists.
+func noIface(name string) string {
+	var have []string
+	ifs, _ := net.Interfaces()
+	for _, i := range ifs {
+		have = append(have, i.Name)
+	}
+	sort.Strings(have)
+	return fmt.Sprintf("no interface %s (have: %s)", name, strings.Join(have, ", "))
+}
+
+type packetsProbe struct {
+	cfg Config
+}
+
+// target is one interface to capture on.
+type target struct {
+	name     string
+	link     linkKind
+	loopback bool
+}
+
+// targets resolves --iface, or every interface that is up.
+func (p *packetsProbe) targets() ([]target, error) {
+	names := p.cfg.Packets.Ifaces
+	if len(names) == 0 {
+		ifs, err := net.Interfaces()
+		if err != nil {
+			return nil, Unavailablef("cannot list interfaces: %v", err)
+		}
+		for _, i := range ifs {
+			if i.Flags&net.FlagUp != 0 {
+				names = append(names, i.Name)
+			}
+		}
+		if len(names) == 0 {
+			return nil, Unavailablef("no interface is up")
+		}
+	}
+	var out []target
+	for _, name := range names {
+		ifc, err := net.InterfaceByName(name)
+		if err != nil {
+			return nil, Unavailablef("%s", noIface(name))
+		}
+		link, err := linkOf(p.arphrd(name))
+		if err != nil {
+			if len(p.cfg.Packets.Ifaces) == 0 {
+				continue // default set: skip what we can't decode
+			}
+			return nil, Unavailablef("%s: %v", name, err)
+		}
+		out = append(out, target{name: name, link: link, loopback: ifc.Flags&net.FlagLoopback != 0})
+	}
+	if len(out) == 0 {
+		return nil, Unavailablef("no interface with Ethernet or raw IP framing is up")
+	}
+	return out, nil
+}
+
+// arphrd reads the interface's link type; Ethernet if sysfs can't say.
+func (p *packetsProbe) arphrd(name string) int {
+	b, err := os.ReadFile(p.cfg.SysPath("class", "net", name, "type"))
+	if err != nil {
+		return 1
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return 1
+	}
+	return n
+}
+
+// Check resolves the interfaces, compiles the filter and opens (and closes)
+// one packet socket, so a missing privilege is reported before Run.
+func (p *packetsProbe) Check() error {
+	if _, err := p.targets(); err != nil {
+		return err
+	}
+	if _, err := userFilter(p.cfg.Packets, linkEthernet); err != nil {
+		return err
+	}
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW, 0)
+	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
+		return Unavailablef("capturing packets needs root or CAP_NET_RAW")
+	}
+	if err != nil {
+		return Unavailablef("cannot open a packet socket: %v", err)
+	}
+	unix.Close(fd)
+	return nil
+}
+
+// Run captures on every target, one goroutine each, until ctx is done. One
+// interface failing stops the probe (its status says which and why).
+func (p *packetsProbe) Run(ctx context.Context, emit Emit) error {
+	ts, err := p.targets()
+	if err != nil {
+		return err
+	}
+	snap := uint32(defaultSnaplen)
+	if p.cfg.Packets.Payload {
+		snap = payloadSnaplen
+	}
+	var ids atomic.Uint32 // flow ids are unique across interfaces
+	caps := make([]*ifaceCapture, 0, len(ts))
+	for _, t := range ts {
+		c, err := openCapture(t, p.cfg.Packets, snap, &ids, emit)
+		if err != nil {
+			for _, c := range caps {
+				c.close()
+			}
+			return err
+		}
+		caps = append(caps, c)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, len(caps))
+	for _, c := range caps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := c.run(ctx); err != nil {
+				errs <- err
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return err
+	default:
+		return ctx.Err()
+	}
+}
