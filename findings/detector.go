@@ -4,11 +4,7 @@
 // `snapshot` and in `report`, and on recordings made before it existed.
 package findings
 
-import (
-	"time"
-
-	"github.com/stakeout/stakeout/event"
-)
+import "github.com/stakeout/stakeout/event"
 
 // Detector watches the event stream and names culprits.
 type Detector interface {
@@ -23,15 +19,12 @@ type Detector interface {
 }
 
 // Config tunes detectors (thresholds that have flags).
-type Config struct {
-	SignalBurstWindow time.Duration // --burst-window; 0 means the default
-}
+type Config struct{}
 
 // All returns a fresh set of every detector.
 func All(cfg Config) []Detector {
 	return []Detector{
 		NewIOSaturated(),
-		NewSignals(SignalThresholds{BurstWindow: cfg.SignalBurstWindow}),
 		NewPackets(),
 	}
 }
