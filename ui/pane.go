@@ -40,7 +40,8 @@ type paneEnv struct {
 // paneFactories lists the probes that have a pane of their own. Any other
 // probe gets the generic pane, so a new probe shows up before its pane exists.
 var paneFactories = map[string]func(env paneEnv) Pane{
-	"iostat": newIOStatPane,
+	"iostat":  newIOStatPane,
+	"packets": newPacketsPane,
 }
 
 func newPane(probe string, env paneEnv) Pane {

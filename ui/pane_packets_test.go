@@ -1,0 +1,97 @@
+package ui
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/exp/golden"
+	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/probes"
+)
+
+// packetsFixture is 12 s on veth1: VRRP adverts every second with a 3.5 s
+// hole, a TCP connection that freezes and is reset, and 127 kernel drops.
+func packetsFixture() []event.Event {
+	vrrp := probes.FlowInfo{ID: 1, Iface: "veth1", Proto: "vrrp", Src: "10.9.0.1", Dst: "224.0.0.18"}
+	syn := probes.FlowInfo{ID: 2, Iface: "veth1", Proto: "tcp", Src: "10.9.0.2:40000", Dst: "10.9.0.1:8080"}
+	ack := probes.FlowInfo{ID: 3, Iface: "veth1", Proto: "tcp", Src: "10.9.0.1:8080", Dst: "10.9.0.2:40000"}
+	evs := []event.Event{event.New(t0, "packets", &event.ProbeStatus{Status: event.StatusOK})}
+	for _, fi := range []probes.FlowInfo{vrrp, syn, ack} {
+		evs = append(evs, event.New(t0, "packets", &fi))
+	}
+	pkt := func(at time.Duration, fi probes.FlowInfo, flags uint8, n uint32) event.Event {
+		t := t0.Add(at)
+		return event.New(t, "packets", &probes.PacketBatch{Iface: "veth1", Start: t, DtUs: []int64{0},
+			Flow: []uint32{fi.ID}, Flags: probes.ByteNums{flags}, Len: []uint32{n}})
+	}
+	for _, s := range []time.Duration{0, 1000, 2000, 3001, 4000, 5000, 8500, 9500, 10500} {
+		evs = append(evs, pkt(s*time.Millisecond+100*time.Millisecond, vrrp, 0, 54))
+	}
+	evs = append(evs,
+		pkt(6*time.Second, syn, probes.FlagSYN, 74),
+		pkt(6*time.Second+120*time.Microsecond, ack, probes.FlagSYN|probes.FlagACK, 74),
+		pkt(6*time.Second+180*time.Microsecond, syn, probes.FlagACK, 66),
+		pkt(8*time.Second+200*time.Millisecond, ack, probes.FlagRST|probes.FlagACK, 54))
+	for s := 1; s <= 11; s++ {
+		st := &probes.CaptureStats{Iface: "veth1", IntervalS: 1, Packets: 2, Seen: 2, Bytes: 120}
+		if s == 9 {
+			st.Drops, st.Packets = 127, 129
+		}
+		evs = append(evs, event.New(t0.Add(time.Duration(s)*time.Second), "packets", st))
+	}
+	// The pane sees events in time order, as the engine hands them over.
+	sortByTime(evs)
+	return evs
+}
+
+func sortByTime(evs []event.Event) {
+	for i := 1; i < len(evs); i++ {
+		for j := i; j > 0 && evs[j].Time.Before(evs[j-1].Time); j-- {
+			evs[j], evs[j-1] = evs[j-1], evs[j]
+		}
+	}
+}
+
+func packetsModel(w, h int) Model {
+	o := testOptions()
+	o.Probes = []string{"packets"}
+	return update(NewLive(o), tea.WindowSizeMsg{Width: w, Height: h}, EventsMsg(packetsFixture()))
+}
+
+func TestGoldenPackets(t *testing.T) {
+	golden.RequireEqual(t, screen(t, packetsModel(80, 24)))
+}
+
+func TestPacketsPaneMarksGapAndSorts(t *testing.T) {
+	s := screen(t, packetsModel(100, 30))
+	for _, want := range []string{"▲ gap 00:00:03.500000 (usually 1.00s) vrrp 10.9.0.1 > 224.0.0.18",
+		"kernel drops 127 of 149", "[R.]", "[S.]", "flows by pps"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("screen lacks %q:\n%s", want, s)
+		}
+	}
+	m := update(packetsModel(100, 30), tea.KeyPressMsg{Code: 'o', Text: "o"})
+	if s := screen(t, m); !strings.Contains(s, "flows by gap") {
+		t.Errorf("o did not sort by gap:\n%s", s)
+	}
+	m = update(m, tea.KeyPressMsg{Code: 'o', Text: "o"})
+	s = screen(t, m)
+	i := strings.Index(s, "flows by rst")
+	if i < 0 || !strings.Contains(s[i:strings.Index(s[i:], "\n")+i+200], "tcp 10.9.0.1:8080") {
+		t.Errorf("sorted by RSTs, the reset flow should lead:\n%s", s)
+	}
+}
+
+func TestTTTFormat(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		time.Second + 123*time.Microsecond: "00:00:01.000123",
+		3500 * time.Millisecond:            "00:00:03.500000",
+		61 * time.Minute:                   "01:01:00.000000",
+	} {
+		if got := fmtTTT(d); got != want {
+			t.Errorf("fmtTTT(%v) = %q, want %q", d, got, want)
+		}
+	}
+}
