@@ -64,7 +64,7 @@ func openCapture(t target, cfg PacketsConfig, snap uint32, ids *atomic.Uint32, e
 		afpacket.OptInterface(t.name),
 		afpacket.TPacketVersion3,
 		afpacket.OptBlockSize(ringBlockSize),
-		afpacket.OptNumBlocks(max(cfg.RingMB, 1)*(1<<20)/ringBlockSize),
+		afpacket.OptNumBlocks(ringMB(cfg)*(1<<20)/ringBlockSize),
 		afpacket.OptPollTimeout(pollTimeout),
 		afpacket.OptAddVLANHeader(true),
 	)
@@ -80,6 +80,14 @@ func openCapture(t target, cfg PacketsConfig, snap uint32, ids *atomic.Uint32, e
 		flows: make(map[flowKey]*flowSlot), payload: cfg.Payload,
 		statsAt: time.Now(),
 	}, nil
+}
+
+// ringMB is --ring-mb, or the default when unset (tests, DefaultConfig).
+func ringMB(cfg PacketsConfig) int {
+	if cfg.RingMB <= 0 {
+		return defaultRingMB
+	}
+	return cfg.RingMB
 }
 
 func (c *ifaceCapture) close() { c.tp.Close() }

@@ -50,7 +50,7 @@ var packetsSpec = Spec{
 // so `snapshot --iface eth9` says so in one line instead of running.
 func validatePackets(cfg Config) error {
 	p := cfg.Packets
-	if p.RingMB < 1 || p.RingMB > 1024 {
+	if p.RingMB < 0 || p.RingMB > 1024 {
 		return fmt.Errorf("--ring-mb %d: want 1 to 1024", p.RingMB)
 	}
 	for _, name := range p.Ifaces {
@@ -140,10 +140,11 @@ func (p *packetsProbe) arphrd(name string) int {
 // Check resolves the interfaces, compiles the filter and opens (and closes)
 // one packet socket, so a missing privilege is reported before Run.
 func (p *packetsProbe) Check() error {
-	if _, err := p.targets(); err != nil {
-		return err
+	// In the live TUI nothing validated the flags yet: the pane shows why.
+	if err := validatePackets(p.cfg); err != nil {
+		return Unavailablef("%v", err)
 	}
-	if _, err := userFilter(p.cfg.Packets, linkEthernet); err != nil {
+	if _, err := p.targets(); err != nil {
 		return err
 	}
 	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW, 0)

@@ -20,6 +20,7 @@ type liveFlags struct {
 	noRecord  bool
 	recordMax string
 	theme     string
+	tui       bool // live TUI: a probe's bad flags show in its pane instead of failing
 }
 
 func defaultLiveFlags() *liveFlags {
@@ -27,6 +28,7 @@ func defaultLiveFlags() *liveFlags {
 }
 
 func (f *liveFlags) bind(fs *pflag.FlagSet, tui bool) {
+	f.tui = tui
 	fs.StringSliceVar(&f.probes, "probes", nil,
 		"probes to run, comma-separated (default: all: "+strings.Join(probes.Names(), ",")+")")
 	fs.DurationVar(&f.cfg.Interval, "interval", f.cfg.Interval, "sampling period of polling probes")
@@ -72,7 +74,7 @@ func (f *liveFlags) selected() ([]engine.Named, error) {
 		if !ok {
 			return nil, usageErr("unknown probe %q (available: %s)", n, strings.Join(probes.Names(), ", "))
 		}
-		if spec.Validate != nil {
+		if spec.Validate != nil && !f.tui {
 			if err := spec.Validate(f.cfg); err != nil {
 				return nil, usageErr("%v", err)
 			}
