@@ -4,7 +4,11 @@
 // `snapshot` and in `report`, and on recordings made before it existed.
 package findings
 
-import "github.com/stakeout/stakeout/event"
+import (
+	"time"
+
+	"github.com/stakeout/stakeout/event"
+)
 
 // Detector watches the event stream and names culprits.
 type Detector interface {
@@ -19,12 +23,15 @@ type Detector interface {
 }
 
 // Config tunes detectors (thresholds that have flags).
-type Config struct{}
+type Config struct {
+	SignalBurstWindow time.Duration // --burst-window; 0 means the default
+}
 
 // All returns a fresh set of every detector.
 func All(cfg Config) []Detector {
 	return []Detector{
 		NewIOSaturated(),
+		NewSignals(SignalThresholds{BurstWindow: cfg.SignalBurstWindow}),
 		NewPackets(),
 	}
 }

@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"os"
+	"os/signal"
 	"sync"
+	"syscall"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
@@ -53,6 +55,18 @@ func runLive(cmd *cobra.Command, lf *liveFlags) error {
 		msg ui.RecordingMsg
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	// SIGHUP (the ssh session dropped) quits like q, so the engine stops
+	// the probes cleanly: the signals probe detaches before we exit.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		select {
+		case <-hup:
+			prog.Quit()
+		case <-ctx.Done():
+		}
+	}()
 	go func() {
 		for {
 			select {
@@ -73,7 +87,7 @@ func runLive(cmd *cobra.Command, lf *liveFlags) error {
 	}()
 	eng := engine.New(engine.Options{
 		Probes:    named,
-		Detectors: findings.All(findings.Config{}),
+		Detectors: findings.All(lf.detectorConfig()),
 		Recorder:  rec,
 		Sink:      box.put,
 		OnRecording: func(s engine.RecordingState) {

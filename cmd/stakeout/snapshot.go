@@ -86,7 +86,7 @@ func runSnapshot(cmd *cobra.Command, lf *liveFlags, duration time.Duration, form
 	for _, n := range named {
 		b.Expect(n.Name)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, duration)
 	defer cancel()
@@ -94,7 +94,7 @@ func runSnapshot(cmd *cobra.Command, lf *liveFlags, duration time.Duration, form
 	prog := newProgress(os.Stderr, started, duration)
 	eng := engine.New(engine.Options{
 		Probes:    named,
-		Detectors: findings.All(findings.Config{}),
+		Detectors: findings.All(lf.detectorConfig()),
 		Recorder:  rec,
 		Sink: func(evs []event.Event) {
 			for _, ev := range evs {

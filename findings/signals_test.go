@@ -1,0 +1,205 @@
+package findings
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/probes"
+)
+
+// sigAt is a signal to pid at t0+ms, sent by sender (0: the kernel).
+func sigAt(msAt float64, pid int, sig string, sender int) event.Event {
+	s := &probes.Signal{PID: pid, TID: pid, Comm: "gimli", Signal: sig, Code: "SI_USER", SenderPID: sender}
+	if sender != 0 {
+		s.SenderComm = "logrotate"
+	} else {
+		s.Code = "SI_KERNEL"
+	}
+	return event.New(t0.Add(time.Duration(msAt*float64(time.Millisecond))), "signals", s)
+}
+
+func bodyAt(msAt float64, b event.Body) event.Event {
+	return event.New(t0.Add(time.Duration(msAt*float64(time.Millisecond))), "signals", b)
+}
+
+func sigFindings(evs []event.Event) []*event.Finding {
+	var out []*event.Finding
+	for _, ev := range Run([]Detector{NewSignals(SignalThresholds{})}, evs) {
+		f, _ := event.AsFinding(ev)
+		out = append(out, f)
+	}
+	return out
+}
+
+func named(fs []*event.Finding, name string) []*event.Finding {
+	var out []*event.Finding
+	for _, f := range fs {
+		if f.Finding == name {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// The story: logrotate's two HUPs 3 ms apart.
+func TestSignalBurstTwoHUPs(t *testing.T) {
+	fs := sigFindings([]event.Event{sigAt(0, 812, "SIGHUP", 4410), sigAt(3, 812, "SIGHUP", 4410), sigAt(5000, 812, "SIGUSR1", 1)})
+	if len(fs) != 1 {
+		t.Fatalf("want one finding, got %+v", fs)
+	}
+	want := SignalBurstData{PID: 812, Comm: "gimli", Signal: "SIGHUP", Count: 2, WindowMs: 100, SpanMs: 3,
+		GapsMs: []float64{3}, Senders: []BurstSender{{PID: 4410, Comm: "logrotate", Count: 2}}}
+	if fs[0].Finding != "signal.burst" || fs[0].Severity != event.Warn || !reflect.DeepEqual(fs[0].Data, want) {
+		t.Errorf("got %+v %+v", fs[0], fs[0].Data)
+	}
+	if fs[0].Summary != "2× SIGHUP to 812 (gimli) within 3 ms, from 4410 (logrotate)" {
+		t.Errorf("summary %q", fs[0].Summary)
+	}
+	b, _ := json.Marshal(fs[0].Data)
+	for _, k := range []string{`"count":2`, `"window_ms":100`, `"gaps_ms":[3]`, `"senders":[{"pid":4410`} {
+		if !strings.Contains(string(b), k) {
+			t.Errorf("JSON lacks %s: %s", k, b)
+		}
+	}
+}
+
+func TestSignalBurstRules(t *testing.T) {
+	// 150 ms apart: no burst. Different signals or processes: no burst.
+	if fs := sigFindings([]event.Event{sigAt(0, 1, "SIGHUP", 9), sigAt(150, 1, "SIGHUP", 9)}); len(fs) != 0 {
+		t.Errorf("150 ms apart: %+v", fs[0])
+	}
+	if fs := sigFindings([]event.Event{sigAt(0, 1, "SIGHUP", 9), sigAt(1, 1, "SIGTERM", 9), sigAt(2, 2, "SIGHUP", 9)}); len(fs) != 0 {
+		t.Errorf("unrelated: %+v", fs[0])
+	}
+	// A custom window of 200 ms makes 150 ms a burst.
+	fs := Run([]Detector{NewSignals(SignalThresholds{BurstWindow: 200 * time.Millisecond})},
+		[]event.Event{sigAt(0, 1, "SIGHUP", 9), sigAt(150, 1, "SIGHUP", 9)})
+	if len(fs) != 1 {
+		t.Errorf("--burst-window 200ms: %d findings", len(fs))
+	}
+	// Four in 30 ms: reported at the second, then once more when it ends.
+	got := sigFindings([]event.Event{sigAt(0, 1, "SIGHUP", 9), sigAt(10, 1, "SIGHUP", 8), sigAt(20, 1, "SIGHUP", 9),
+		sigAt(30, 1, "SIGHUP", 9), sigAt(1000, 2, "SIGUSR1", 9)})
+	if len(got) != 2 || got[1].Data.(SignalBurstData).Count != 4 {
+		t.Fatalf("want count 2 then 4: %+v", got)
+	}
+	d := got[1].Data.(SignalBurstData)
+	if !reflect.DeepEqual(d.GapsMs, []float64{10, 10, 10}) || len(d.Senders) != 2 || d.Senders[0].Count != 3 || d.SpanMs != 30 {
+		t.Errorf("final burst %+v", d)
+	}
+}
+
+func TestSignalStorm(t *testing.T) {
+	var evs []event.Event
+	for i := 0; i < 1000; i++ { // a 1 kHz heartbeat for a second
+		evs = append(evs, sigAt(float64(i), 7, "SIGUSR1", 9))
+	}
+	fs := sigFindings(evs)
+	storms := named(fs, "signal.storm")
+	if len(storms) != 1 {
+		t.Fatalf("storms %+v", storms)
+	}
+	if d := storms[0].Data.(SignalStormData); d.Count != 100 || d.RatePerS < 1000 || d.RatePerS > 1020 {
+		t.Errorf("storm %+v", d)
+	}
+	if b := named(fs, "signal.burst"); len(b) != 1 {
+		t.Errorf("a storm is one burst finding at its start, got %d", len(b))
+	}
+	// Go's own preemption signals are not a storm.
+	evs = nil
+	for i := 0; i < 500; i++ {
+		evs = append(evs, sigAt(float64(i), 7, "SIGURG", 7))
+	}
+	if s := named(sigFindings(evs), "signal.storm"); len(s) != 0 {
+		t.Errorf("SIGURG self-preemption storm: %+v", s)
+	}
+	// 10/s SIGCHLD from a shell loop is normal.
+	evs = nil
+	for i := 0; i < 100; i++ {
+		evs = append(evs, sigAt(float64(i*100), 7, "SIGCHLD", 0))
+	}
+	if fs := sigFindings(evs); len(fs) != 0 {
+		t.Errorf("shell loop: %+v", fs[0])
+	}
+}
+
+func TestSignalExecRace(t *testing.T) {
+	exec := &probes.Exec{PID: 812, OldComm: "gimli", Comm: "gimli", Filename: "/usr/sbin/gimli"}
+	// A HUP 3 ms after the re-exec.
+	fs := named(sigFindings([]event.Event{sigAt(0, 812, "SIGHUP", 4410), bodyAt(1, exec), sigAt(4, 812, "SIGHUP", 4410)}), "signal.exec_race")
+	if len(fs) != 1 || fs[0].Severity != event.Critical {
+		t.Fatalf("after exec: %+v", fs)
+	}
+	d := fs[0].Data.(ExecRaceData)
+	if d.MsAfterExec == nil || *d.MsAfterExec != 3 || d.When != "3 ms after exec" || d.SenderPID != 4410 {
+		t.Errorf("data %+v", d)
+	}
+	if fs[0].Summary != "SIGHUP reached 812 (gimli) 3 ms after exec, sent by 4410 (logrotate)" {
+		t.Errorf("summary %q", fs[0].Summary)
+	}
+	// 60 ms after exec is fine; SIGCHLD and self-sent signals never race.
+	if fs := sigFindings([]event.Event{bodyAt(0, exec), sigAt(60, 812, "SIGHUP", 1)}); len(fs) != 0 {
+		t.Errorf("60 ms: %+v", fs[0])
+	}
+	if fs := sigFindings([]event.Event{bodyAt(0, exec), sigAt(1, 812, "SIGCHLD", 0), sigAt(2, 812, "SIGURG", 812)}); len(fs) != 0 {
+		t.Errorf("own signals: %+v", fs[0])
+	}
+	// A child between fork and exec, and its parent meanwhile.
+	fork := &probes.Fork{PID: 812, Comm: "gimli", ChildPID: 901, How: "fork"}
+	fs = named(sigFindings([]event.Event{bodyAt(0, fork), sigAt(2, 901, "SIGHUP", 4410), sigAt(3, 812, "SIGHUP", 4410)}), "signal.exec_race")
+	if len(fs) != 2 || fs[0].Data.(ExecRaceData).When != "between fork and exec" ||
+		fs[1].Data.(ExecRaceData).When != "while child 901 was between fork and exec" || fs[1].Data.(ExecRaceData).ChildPID != 901 {
+		t.Fatalf("fork: %+v", fs)
+	}
+	// After the child's exec (and 50 ms), neither is racing any more.
+	childExec := &probes.Exec{PID: 901, OldComm: "gimli", Comm: "gimli"}
+	if fs := sigFindings([]event.Event{bodyAt(0, fork), bodyAt(5, childExec), sigAt(70, 901, "SIGHUP", 1), sigAt(71, 812, "SIGTERM", 1)}); len(fs) != 0 {
+		t.Errorf("after exec: %+v", fs[0])
+	}
+	// A pre-fork worker a minute later is not between fork and exec.
+	if fs := sigFindings([]event.Event{bodyAt(0, fork), sigAt(60000, 901, "SIGHUP", 1)}); len(fs) != 0 {
+		t.Errorf("worker: %+v", fs[0])
+	}
+}
+
+func TestProcessKilled(t *testing.T) {
+	fs := sigFindings([]event.Event{
+		sigAt(0, 5, "SIGTERM", 4410),
+		bodyAt(1, &probes.Exit{PID: 5, Comm: "gimli", Status: "killed by SIGTERM", Signal: "SIGTERM"}),
+		bodyAt(2, &probes.Exit{PID: 6, Comm: "worker", Status: "killed by SIGKILL", Signal: "SIGKILL"}),
+		bodyAt(3, &probes.Exit{PID: 7, Comm: "ok", Status: "exited 0"}),
+	})
+	if len(fs) != 2 {
+		t.Fatalf("%+v", fs)
+	}
+	if d := fs[0].Data.(ProcessKilledData); d.SenderPID != 4410 || d.Signal != "SIGTERM" {
+		t.Errorf("%+v", d)
+	}
+	if !strings.Contains(fs[1].Summary, "6 (worker) killed by SIGKILL; ptrace cannot see SIGKILL") {
+		t.Errorf("summary %q", fs[1].Summary)
+	}
+}
+
+func TestSignalsDetectorIsBounded(t *testing.T) {
+	d := NewSignals(SignalThresholds{}).(*signals)
+	for i := 0; i < maxSignalProcs+500; i++ {
+		d.Observe(sigAt(float64(i), i+1, "SIGHUP", 1))
+		d.Observe(sigAt(float64(i), i+1, fmt.Sprintf("SIG%d", i%200), 1))
+	}
+	if len(d.procs) > maxSignalProcs {
+		t.Fatalf("%d processes kept", len(d.procs))
+	}
+	d.Observe(sigAt(1e7, 1, "SIGHUP", 1))
+	runs := 0
+	for _, p := range d.procs {
+		runs += len(p.runs)
+	}
+	if runs > 2 {
+		t.Errorf("%d quiet runs kept after a long silence", runs)
+	}
+}
