@@ -66,6 +66,16 @@
 // a program that accepts nothing; only constant cases such as "arp" on a
 // raw IP link return ErrRejectsAll.
 //
+// # Program size
+//
+// There is no optimizer: programs are about 2-4 times the size of
+// libpcap's optimized ones (host 10.0.0.1: 26 instructions against 14).
+// Branches further than 255 instructions go through JA. Besides the
+// 4096-instruction limit checked here, the kernel charges a socket filter
+// against net.core.optmem_max (131072 bytes by default), which refuses
+// SO_ATTACH_FILTER with ENOMEM at roughly 2,400 instructions, about 80
+// "host" terms.
+//
 // # Link types
 //
 // LinkEthernet (also what Linux uses for loopback), LinkRaw (LINKTYPE_RAW

@@ -65,7 +65,7 @@ var rejectsAll = []string{"udp[1] = tcp[1]", "ip[9] != ip6[6]", "tcp and udp", "
 // longExpr is big enough that jumps must go through JA trampolines.
 func longExpr() string {
 	var hosts, ports []string
-	for i := 0; i < 30; i++ {
+	for i := 0; i < 12; i++ {
 		hosts = append(hosts, fmt.Sprintf("host 10.0.%d.1", i))
 		ports = append(ports, fmt.Sprintf("port %d", 1000+i))
 	}
