@@ -76,7 +76,13 @@ func (a *asm) emit(ins bpf.Instruction) error {
 	return nil
 }
 
-func (a *asm) gen(p *pred, t, f int) error {
+// gen emits p so that it jumps to label t when true and f when false. in
+// describes what register A holds on entry ("" if unknown); gen returns the
+// same for the jumps to t and to f. A test whose loads would recompute what
+// A already holds skips them, which is the one optimization here: it makes
+// "tcp or udp" and port checks read the protocol byte once, as libpcap's
+// optimizer does, and it cannot change which loads fault.
+func (a *asm) gen(p *pred, t, f int, in string) (string, string, error) {
 	switch p.kind {
 	case pConst:
 		dst := f
@@ -84,35 +90,62 @@ func (a *asm) gen(p *pred, t, f int) error {
 			dst = t
 		}
 		a.items = append(a.items, item{label: -1, raw: bpf.RawInstruction{Op: opJA}, jt: -1, jf: -1, ja: dst})
+		return in, in, nil
 	case pNot:
-		return a.gen(p.kids[0], f, t)
+		oT, oF, err := a.gen(p.kids[0], f, t, in)
+		return oF, oT, err
 	case pAnd, pOr:
+		isAnd := p.kind == pAnd
+		state := in
+		var shared []string // A at the exit every kid may take (f for and, t for or)
 		for i, kid := range p.kids {
 			if i == len(p.kids)-1 {
-				return a.gen(kid, t, f)
+				oT, oF, err := a.gen(kid, t, f, state)
+				if isAnd {
+					return oT, merge(append(shared, oF)), err
+				}
+				return merge(append(shared, oT)), oF, err
 			}
 			next := a.newLabel()
+			var oT, oF string
 			var err error
-			if p.kind == pAnd {
-				err = a.gen(kid, next, f)
+			if isAnd {
+				oT, oF, err = a.gen(kid, next, f, state)
+				shared, state = append(shared, oF), oT
 			} else {
-				err = a.gen(kid, t, next)
+				oT, oF, err = a.gen(kid, t, next, state)
+				shared, state = append(shared, oT), oF
 			}
 			if err != nil {
-				return err
+				return "", "", err
 			}
-			a.place(next)
+			a.place(next) // reached only from kid, so A is known there
 		}
-		return a.gen(constant(p.kind == pAnd), t, f) // empty and/or
-	case pTest:
+		return a.gen(constant(isAnd), t, f, in) // empty and/or
+	}
+	key := fmt.Sprint(p.pre)
+	if key != in || p.cond&srcX != 0 || len(p.pre) == 0 { // a comparison with X needs its pre for X
 		for _, ins := range p.pre {
 			if err := a.emit(ins); err != nil {
-				return err
+				return "", "", err
 			}
 		}
-		a.items = append(a.items, item{label: -1, raw: bpf.RawInstruction{Op: p.cond, K: p.k}, jt: t, jf: f, ja: -1})
 	}
-	return nil
+	a.items = append(a.items, item{label: -1, raw: bpf.RawInstruction{Op: p.cond, K: p.k}, jt: t, jf: f, ja: -1})
+	if len(p.pre) == 0 {
+		key = in
+	}
+	return key, key, nil
+}
+
+// merge is the state of A where several jumps meet: known only if they agree.
+func merge(states []string) string {
+	for _, s := range states[1:] {
+		if s != states[0] {
+			return ""
+		}
+	}
+	return states[0]
 }
 
 // assemble generates p and lays it out. Every jump goes forward. A
@@ -122,7 +155,7 @@ func (a *asm) gen(p *pred, t, f int) error {
 func assemble(p *pred, snaplen uint32) ([]bpf.RawInstruction, error) {
 	a := &asm{}
 	accept, reject := a.newLabel(), a.newLabel()
-	if err := a.gen(p, accept, reject); err != nil {
+	if _, _, err := a.gen(p, accept, reject, ""); err != nil {
 		return nil, err
 	}
 	a.place(accept)

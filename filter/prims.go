@@ -136,10 +136,12 @@ func (l link) hostNet4(proto, dir string, addr, mask uint32) *pred {
 		}
 		return test(opJEQ, addr, ldw(off), bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: mask})
 	}
+	// libpcap writes (ip and src) or (ip and dst); the type test is
+	// hoisted here, which reads the same bytes in the same order.
 	one := func(et uint16, srcOff, dstOff uint32) *pred {
-		return dirPred(dir,
-			func() *pred { return and(l.ethertype(et), word(l.nl+srcOff)) },
-			func() *pred { return and(l.ethertype(et), word(l.nl+dstOff)) })
+		return and(l.ethertype(et), dirPred(dir,
+			func() *pred { return word(l.nl + srcOff) },
+			func() *pred { return word(l.nl + dstOff) }))
 	}
 	ip := one(etherIP, 12, 16)
 	switch proto {
@@ -157,7 +159,7 @@ func (l link) hostNet4(proto, dir string, addr, mask uint32) *pred {
 func (l link) hostNet6(dir string, addr, mask [4]uint32) *pred {
 	at := func(off uint32) func() *pred {
 		return func() *pred {
-			words := []*pred{l.ethertype(etherIPv6)}
+			var words []*pred
 			for i := uint32(0); i < 4; i++ {
 				if mask[i] == 0 {
 					continue // as in hostNet4: no load for an all-zero mask
@@ -171,7 +173,7 @@ func (l link) hostNet6(dir string, addr, mask [4]uint32) *pred {
 			return and(words...)
 		}
 	}
-	return dirPred(dir, at(l.nl+8), at(l.nl+24))
+	return and(l.ethertype(etherIPv6), dirPred(dir, at(l.nl+8), at(l.nl+24)))
 }
 
 // ports matches TCP/UDP/SCTP ports in [lo, hi]. libpcap checks IPv6 first
@@ -188,17 +190,21 @@ func (l link) ports(proto, dir string, lo, hi uint32) *pred {
 		}
 		return and(test(opJGE, lo, load...), not(test(opJGT, hi, load...)))
 	}
-	var v6, v4 []*pred
+	// libpcap ORs one branch per protocol; as a protocol byte has one
+	// value, "(p is one of them) and the ports match" is the same test.
+	var is6, is4 []*pred
 	for _, p := range protos {
-		n := ipProtoNumbers[p]
-		v6 = append(v6, and(test(opJEQ, n, ldb(l.nl+6)), dirPred(dir,
-			func() *pred { return inRange(ldh(l.nl + 40)) },
-			func() *pred { return inRange(ldh(l.nl + 42)) })))
-		v4 = append(v4, and(test(opJEQ, n, ldb(l.nl+9)), l.notFragment4(), dirPred(dir,
-			func() *pred { return inRange(bpf.LoadMemShift{Off: l.nl}, bpf.LoadIndirect{Off: l.nl, Size: 2}) },
-			func() *pred { return inRange(bpf.LoadMemShift{Off: l.nl}, bpf.LoadIndirect{Off: l.nl + 2, Size: 2}) })))
+		is6 = append(is6, test(opJEQ, ipProtoNumbers[p], ldb(l.nl+6)))
+		is4 = append(is4, test(opJEQ, ipProtoNumbers[p], ldb(l.nl+9)))
 	}
-	return or(and(l.ethertype(etherIPv6), or(v6...)), and(l.ethertype(etherIP), or(v4...)))
+	v6 := dirPred(dir,
+		func() *pred { return inRange(ldh(l.nl + 40)) },
+		func() *pred { return inRange(ldh(l.nl + 42)) })
+	v4 := dirPred(dir,
+		func() *pred { return inRange(bpf.LoadMemShift{Off: l.nl}, bpf.LoadIndirect{Off: l.nl, Size: 2}) },
+		func() *pred { return inRange(bpf.LoadMemShift{Off: l.nl}, bpf.LoadIndirect{Off: l.nl + 2, Size: 2}) })
+	return or(and(l.ethertype(etherIPv6), or(is6...), v6),
+		and(l.ethertype(etherIP), or(is4...), l.notFragment4(), v4))
 }
 
 // multicast and broadcast follow libpcap: the Ethernet group bit, an all-ones
