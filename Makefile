@@ -30,6 +30,7 @@ test: deps-test
 bench: deps-bench build
 	$(GO) test -run '^$$' -bench . -benchtime 5x ./sessions/
 	./bench/run.sh
+	./bench/packets.sh
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzReader -fuzztime 60s ./sessions/

@@ -2,7 +2,10 @@ package probes
 
 import (
 	"errors"
+	"fmt"
+	"os"
 
+	"github.com/stakeout/stakeout/filter"
 	"golang.org/x/net/bpf"
 )
 
@@ -11,21 +14,33 @@ import (
 // the filter is also how the snap length is enforced (afpacket has no
 // snaplen option; libpcap does the same).
 
-// ADAPTER (issue 4): --filter and --bpf need the tcpdump-syntax compiler
-// that is being written in package filter (filter.Compile and
-// filter.ParseTcpdumpDDD). Until it lands, userFilter refuses both flags
-// with a clear error instead of capturing something else.
-var errFilterNotBuilt = errors.New("this build has no filter compiler yet (package filter)")
-
-// userFilter compiles --filter or --bpf; nil means "every packet".
+// userFilter compiles --filter (tcpdump syntax, package filter) or loads
+// --bpf (tcpdump -ddd output) for one link type; nil means "every packet".
+// Accepting returns are capped to the snap length by kernelFilter.
 func userFilter(cfg PacketsConfig, link linkKind) ([]bpf.RawInstruction, error) {
 	switch {
 	case cfg.Filter != "" && cfg.BPFFile != "":
 		return nil, errors.New("--filter and --bpf: give one, not both")
 	case cfg.Filter != "":
-		return nil, errors.New("--filter: " + errFilterNotBuilt.Error())
+		lt := filter.LinkEthernet
+		if link == linkRawIP {
+			lt = filter.LinkRaw
+		}
+		prog, err := filter.Compile(cfg.Filter, lt, 0)
+		if err != nil {
+			return nil, fmt.Errorf("--filter %q: %w", cfg.Filter, err)
+		}
+		return prog, nil
 	case cfg.BPFFile != "":
-		return nil, errors.New("--bpf: " + errFilterNotBuilt.Error())
+		text, err := os.ReadFile(cfg.BPFFile)
+		if err != nil {
+			return nil, fmt.Errorf("--bpf: %w", err)
+		}
+		prog, err := filter.ParseTcpdumpDDD(string(text))
+		if err != nil {
+			return nil, fmt.Errorf("--bpf %s: %w", cfg.BPFFile, err)
+		}
+		return prog, nil
 	}
 	return nil, nil
 }

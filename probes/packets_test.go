@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -131,11 +132,33 @@ func runBPF(t *testing.T, raw []bpf.RawInstruction, pkt []byte) int {
 	return n
 }
 
-func TestFilterAdapterRefusesUntilCompilerLands(t *testing.T) {
-	for _, c := range []PacketsConfig{{Filter: "vrrp"}, {BPFFile: "x.ddd"}, {Filter: "tcp", BPFFile: "x"}} {
+func TestUserFilter(t *testing.T) {
+	for _, c := range []PacketsConfig{{Filter: "vrrp or"}, {Filter: "vlan 7"}, {BPFFile: "/nonexistent.ddd"}, {Filter: "tcp", BPFFile: "x"}} {
 		if _, err := userFilter(c, linkEthernet); err == nil {
 			t.Errorf("%+v: no error", c)
 		}
+	}
+	prog, err := userFilter(PacketsConfig{Filter: "vrrp"}, linkEthernet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog, _ = kernelFilter(prog, 128, false)
+	eth := func(etype byte, proto byte) []byte {
+		p := make([]byte, 60)
+		p[12], p[13], p[14], p[23] = 8, etype, 0x45, proto
+		return p
+	}
+	if n := runBPF(t, prog, eth(0, 112)); n != 128 {
+		t.Errorf("vrrp packet: %d, want 128", n)
+	}
+	if n := runBPF(t, prog, eth(0, 6)); n != 0 {
+		t.Errorf("tcp packet accepted by vrrp: %d", n)
+	}
+	ddd := filepath.Join(t.TempDir(), "f.ddd")
+	os.WriteFile(ddd, []byte("4\n40 0 0 12\n21 0 1 2048\n6 0 0 262144\n6 0 0 0\n"), 0o600)
+	prog, err = userFilter(PacketsConfig{BPFFile: ddd}, linkEthernet)
+	if err != nil || len(prog) != 4 {
+		t.Fatalf("--bpf: %v %v", prog, err)
 	}
 }
 

@@ -81,11 +81,12 @@ func inNetns(t *testing.T, ns string, fn func()) {
 }
 
 // snapshotIn starts `stakeout snapshot` inside ns capturing on iface.
-func snapshotIn(t *testing.T, ns, iface string, d time.Duration) (*exec.Cmd, *strings.Builder) {
+func snapshotIn(t *testing.T, ns, iface string, d time.Duration, extra ...string) (*exec.Cmd, *strings.Builder) {
 	t.Helper()
 	file := filepath.Join(t.TempDir(), "p.stk")
-	cmd := exec.Command("ip", "netns", "exec", ns, binPath, "snapshot", "--duration", d.String(),
-		"--probes", "packets", "--iface", iface, "--format", "json", "-o", file)
+	args := append([]string{"netns", "exec", ns, binPath, "snapshot", "--duration", d.String(),
+		"--probes", "packets", "--iface", iface, "--format", "json", "-o", file}, extra...)
+	cmd := exec.Command("ip", args...)
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, os.Stderr
 	if err := cmd.Start(); err != nil {
@@ -141,7 +142,9 @@ func TestVRRPGapInNamespaces(t *testing.T) {
 	}
 	defer unix.Close(fd)
 
-	cmd, out := snapshotIn(t, nsB, ifB, 11*time.Second)
+	// The kernel filter keeps only VRRP (and checks the compiled program
+	// really is attached): the ARP of the TCP test would not pass it.
+	cmd, out := snapshotIn(t, nsB, ifB, 11*time.Second, "--filter", "vrrp")
 	start := time.Now().Add(time.Second)                              // let the capture start
 	advert := []byte{0x21, 205, 101, 1, 0, 1, 0, 0, 192, 168, 205, 7} // VRRPv2: vrid 205, prio 101, one VIP
 	at := []time.Duration{0, 1, 2, 3, 4, 5}
@@ -244,4 +247,7 @@ func isReset(err error) bool {
 func TestBadIfaceIsOneLine(t *testing.T) {
 	r := run(t, nil, "snapshot", "--duration", "1s", "--no-record", "--probes", "packets", "--iface", "eth9")
 	oneLineError(t, r, exitUsage, "no interface eth9")
+	r = run(t, nil, "snapshot", "--duration", "1s", "--no-record", "--probes", "packets", "--filter", "vlan 7")
+	oneLineError(t, r, exitUsage, `--filter "vlan 7"`)
+	t.Logf("%s", r.stderr)
 }
