@@ -41,6 +41,7 @@ type paneEnv struct {
 // probe gets the generic pane, so a new probe shows up before its pane exists.
 var paneFactories = map[string]func(env paneEnv) Pane{
 	"iostat":  newIOStatPane,
+	"signals": newSignalsPane,
 	"packets": newPacketsPane,
 }
 

@@ -1,0 +1,281 @@
+package ui
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/probes"
+)
+
+const (
+	sigRows       = 256 // timeline rows kept
+	sigMaxProcs   = 256 // processes with per-signal counts and Δ state
+	sigRaceWindow = 50 * time.Millisecond
+	sigForkWindow = time.Second
+)
+
+// sigMark is how a timeline row is highlighted.
+type sigMark int
+
+const (
+	markNone sigMark = iota
+	markBurst
+	markRace
+)
+
+// sigRow is one timeline line, host strings already sanitized.
+type sigRow struct {
+	at    time.Time
+	delta string // Δ to the previous signal on the same process, "" for other rows
+	what  string // "SIGHUP", "fork", "exec", "exit", "attach"
+	text  string // the target of a signal, or the fork/exec/exit detail
+	from  string // a signal's sender ("" for other rows)
+	mark  sigMark
+}
+
+type sigProcState struct {
+	comm       string
+	lastSig    time.Time
+	lastBySig  map[string]time.Time
+	execAt     time.Time
+	forkAt     time.Time // while it has not exec'd
+	counts     map[string]int
+	seen       int
+	terminated bool
+}
+
+// signalsPane is a tcpdump -ttt–style timeline of signals, forks, execs and
+// exits, with bursts and exec races highlighted, over per-process counts.
+// Highlights use the detectors' default windows, since a pane only sees
+// its probe's events.
+type signalsPane struct {
+	env   paneEnv
+	w, h  int
+	rows  []sigRow
+	procs map[int]*sigProcState
+	n     int
+}
+
+func newSignalsPane(env paneEnv) Pane { return signalsPane{env: env, procs: map[int]*sigProcState{}} }
+
+func (p signalsPane) ShortHelp() []key.Binding               { return nil }
+func (p signalsPane) FullHelp() [][]key.Binding              { return nil }
+func (p signalsPane) SetSize(w, h int) Pane                  { p.w, p.h = w, h; return p }
+func (p signalsPane) Update(tea.KeyPressMsg) (Pane, tea.Cmd) { return p, nil }
+func (p signalsPane) Reset() Pane {
+	f := newSignalsPane(p.env).(signalsPane)
+	f.w, f.h = p.w, p.h
+	return f
+}
+
+// Apply updates the process table in place, as the iostat pane does with
+// its history: copying it per event would cost more than the event.
+func (p signalsPane) Apply(ev event.Event) Pane {
+	p.n++
+	var row *sigRow
+	if s, ok := probes.AsSignal(ev); ok {
+		row = p.signalRow(ev.Time, s)
+	} else if f, ok := probes.AsFork(ev); ok {
+		if c := p.proc(f.ChildPID, f.Comm); c != nil {
+			c.forkAt, c.execAt = ev.Time, time.Time{}
+		}
+		row = &sigRow{at: ev.Time, what: "fork", text: fmt.Sprintf("%d %s → child %d (%s)", f.PID, event.Sanitize(f.Comm), f.ChildPID, event.Sanitize(f.How))}
+	} else if x, ok := probes.AsExec(ev); ok {
+		if c := p.proc(x.PID, x.Comm); c != nil {
+			c.execAt, c.forkAt = ev.Time, time.Time{}
+		}
+		row = &sigRow{at: ev.Time, what: "exec", text: fmt.Sprintf("%d %s → %s %s", x.PID, event.Sanitize(x.OldComm), event.Sanitize(x.Comm), event.Sanitize(x.Filename))}
+	} else if x, ok := probes.AsExit(ev); ok {
+		if c := p.proc(x.PID, x.Comm); c != nil {
+			c.terminated = true
+		}
+		row = &sigRow{at: ev.Time, what: "exit", text: fmt.Sprintf("%d %s %s", x.PID, event.Sanitize(x.Comm), event.Sanitize(x.Status))}
+		if x.Signal != "" {
+			row.mark = markBurst
+		}
+	} else if t, ok := probes.AsTrace(ev); ok {
+		text := fmt.Sprintf("%d %s %s", t.PID, event.Sanitize(t.Comm), t.State)
+		if t.Threads > 0 {
+			text += fmt.Sprintf(", %d thread(s)", t.Threads)
+		}
+		if t.Reason != "" {
+			text = event.Sanitize(t.Reason)
+		}
+		row = &sigRow{at: ev.Time, what: "trace", text: text}
+		if t.State == probes.TraceFailed {
+			row.mark = markRace
+		}
+	}
+	if row != nil {
+		p.rows = append(p.rows, *row)
+		if len(p.rows) > sigRows {
+			p.rows = append([]sigRow(nil), p.rows[len(p.rows)-sigRows:]...)
+		}
+	}
+	return p
+}
+
+func (p signalsPane) signalRow(at time.Time, s *probes.Signal) *sigRow {
+	row := &sigRow{at: at, what: s.Signal}
+	c := p.proc(s.PID, s.Comm)
+	target := fmt.Sprintf("%d/%d %s", s.PID, s.TID, event.Sanitize(s.Comm))
+	if s.TID == s.PID {
+		target = fmt.Sprintf("%d %s", s.PID, event.Sanitize(s.Comm))
+	}
+	from := "kernel"
+	switch {
+	case s.SenderPID != 0:
+		from = fmt.Sprintf("%d %s", s.SenderPID, event.Sanitize(s.SenderComm))
+		if s.SenderUID != nil {
+			from = fmt.Sprintf("%d u%d %s", s.SenderPID, *s.SenderUID, event.Sanitize(s.SenderComm))
+		}
+	case s.ChildPID != 0:
+		from = fmt.Sprintf("child %d %s", s.ChildPID, event.Sanitize(s.Status))
+	case s.Addr != "":
+		from = "fault at " + event.Sanitize(s.Addr)
+	}
+	row.text, row.from = target, from
+	if c == nil {
+		return row
+	}
+	if !c.lastSig.IsZero() {
+		row.delta = fmtDelta(at.Sub(c.lastSig))
+	}
+	if last, ok := c.lastBySig[s.Signal]; ok && at.Sub(last) < probes.DefaultBurstWindow {
+		row.mark = markBurst
+	}
+	own := s.Signal == "SIGCHLD" || s.Addr != "" || s.SenderPID == s.PID
+	if !own && ((!c.execAt.IsZero() && at.Sub(c.execAt) < sigRaceWindow) ||
+		(!c.forkAt.IsZero() && at.Sub(c.forkAt) < sigForkWindow)) {
+		row.mark = markRace
+	}
+	c.lastSig = at
+	c.lastBySig[s.Signal] = at
+	c.counts[s.Signal]++
+	return row
+}
+
+// proc finds or adds a process; the least recently seen goes past the cap.
+func (p signalsPane) proc(pid int, comm string) *sigProcState {
+	c := p.procs[pid]
+	if c == nil {
+		if len(p.procs) >= sigMaxProcs {
+			old, at := 0, p.n+1
+			for k, v := range p.procs {
+				if v.seen < at {
+					old, at = k, v.seen
+				}
+			}
+			delete(p.procs, old)
+		}
+		c = &sigProcState{lastBySig: map[string]time.Time{}, counts: map[string]int{}}
+		p.procs[pid] = c
+	}
+	if comm != "" {
+		c.comm = comm
+	}
+	c.seen = p.n
+	return c
+}
+
+// fmtDelta prints a gap like tcpdump -ttt, compactly: +3.1ms, +850ms, +12.3s.
+func fmtDelta(d time.Duration) string {
+	switch {
+	case d < 0:
+		return "-"
+	case d < 10*time.Millisecond:
+		return fmt.Sprintf("+%.1fms", float64(d)/1e6)
+	case d < time.Second:
+		return fmt.Sprintf("+%dms", d.Milliseconds())
+	case d < 100*time.Second:
+		return fmt.Sprintf("+%.1fs", d.Seconds())
+	}
+	return "+" + d.Round(time.Minute).String()
+}
+
+func (p signalsPane) View() string {
+	st := p.env.st
+	if len(p.rows) == 0 {
+		return st.Muted.Render("no signal yet")
+	}
+	counts := p.countLines()
+	nCounts := min(len(counts), max(p.h/3, 1), 4)
+	room := max(p.h-1-nCounts, 1)
+	// The target column gets a third of what the fixed columns leave.
+	tw := clamp((p.w-30)/3, 10, 24)
+	lines := []string{st.TableHeader.Render(fit("TIME         Δ       WHAT     "+fit("TARGET", tw)+" ← SENDER", p.w))}
+	from := max(len(p.rows)-room, 0)
+	for _, r := range p.rows[from:] {
+		l := fmt.Sprintf("%s %-7s %-8s ", r.at.In(p.env.loc).Format("15:04:05.000"), r.delta, r.what)
+		if r.from == "" {
+			l += r.text
+		} else {
+			l += fit(r.text, tw) + " ← " + r.from
+		}
+		switch {
+		case r.mark == markBurst && r.from != "":
+			l += " ◀ burst"
+		case r.mark == markRace && r.from != "":
+			l += " ◀ exec race"
+		}
+		switch r.mark {
+		case markBurst:
+			l = st.Sev(event.Warn).Render(clip(l, p.w))
+		case markRace:
+			l = st.Sev(event.Critical).Render(clip(l, p.w))
+		default:
+			l = clip(l, p.w)
+		}
+		lines = append(lines, l)
+	}
+	for _, c := range counts[:nCounts] {
+		lines = append(lines, st.Muted.Render(clip(c, p.w)))
+	}
+	return strings.Join(lines, "\n")
+}
+
+// countLines: "812 gimli  SIGHUP×2 SIGUSR1×1000", busiest process first.
+func (p signalsPane) countLines() []string {
+	type pc struct {
+		pid   int
+		total int
+	}
+	var ps []pc
+	for pid, c := range p.procs {
+		t := 0
+		for _, n := range c.counts {
+			t += n
+		}
+		if t > 0 {
+			ps = append(ps, pc{pid, t})
+		}
+	}
+	sort.Slice(ps, func(i, j int) bool {
+		if ps[i].total != ps[j].total {
+			return ps[i].total > ps[j].total
+		}
+		return ps[i].pid < ps[j].pid
+	})
+	out := make([]string, 0, len(ps))
+	for _, x := range ps {
+		c := p.procs[x.pid]
+		names := make([]string, 0, len(c.counts))
+		for n := range c.counts {
+			names = append(names, n)
+		}
+		sort.Slice(names, func(i, j int) bool {
+			return c.counts[names[i]] > c.counts[names[j]] || (c.counts[names[i]] == c.counts[names[j]] && names[i] < names[j])
+		})
+		parts := make([]string, len(names))
+		for i, n := range names {
+			parts[i] = fmt.Sprintf("%s×%d", n, c.counts[n])
+		}
+		out = append(out, fmt.Sprintf("Σ %d %s  %s", x.pid, event.Sanitize(c.comm), strings.Join(parts, " ")))
+	}
+	return out
+}
