@@ -17,6 +17,9 @@ const (
 	// not one per packet (Emit drops when the engine's queue is full).
 	batchSpan = 250 * time.Millisecond
 	batchMax  = 16384
+	// batchMaxData keeps a --payload batch well under the session file's
+	// 1 MiB record limit once base64 has grown it by a third.
+	batchMaxData = 512 << 10
 	// MaxCaptureFlows caps the flow ids one interface remembers; past it
 	// the idlest eighth is forgotten (it gets a new id if it comes back).
 	MaxCaptureFlows = 16384
@@ -42,6 +45,7 @@ type ifaceCapture struct {
 	payload bool
 
 	batch  PacketBatch
+	data   int   // payload bytes in the batch
 	lastUs int64 // previous packet's µs timestamp in the batch
 	firstT time.Time
 
@@ -107,12 +111,12 @@ func (c *ifaceCapture) run(ctx context.Context) error {
 			return fmt.Errorf("%s: reading packets: %w", c.t.name, err)
 		default:
 			c.add(data, ci.Timestamp, uint32(ci.Length))
-			if n&255 != 0 && len(c.batch.Flow) < batchMax {
+			if n&255 != 0 {
 				continue // look at the clock and ctx every 256 packets
 			}
 		}
 		now := time.Now()
-		if len(c.batch.Flow) > 0 && (now.Sub(c.firstT) >= batchSpan || len(c.batch.Flow) >= batchMax) {
+		if len(c.batch.Flow) > 0 && now.Sub(c.firstT) >= batchSpan {
 			c.flush()
 		}
 		if now.Sub(c.statsAt) >= statsEvery {
@@ -156,10 +160,14 @@ func (c *ifaceCapture) add(data []byte, ts time.Time, wire uint32) {
 	c.batch.Len = append(c.batch.Len, wire)
 	if c.payload {
 		c.batch.Data = append(c.batch.Data, append([]byte(nil), data...))
+		c.data += len(data)
 	}
 	c.lastUs = us
 	c.seen++
 	c.bytes += uint64(wire)
+	if len(c.batch.Flow) >= batchMax || c.data >= batchMaxData {
+		c.flush()
+	}
 }
 
 func (c *ifaceCapture) announce(k flowKey, slot *flowSlot, us int64) {
@@ -196,7 +204,7 @@ func (c *ifaceCapture) flush() {
 		return
 	}
 	b := c.batch
-	c.batch = PacketBatch{}
+	c.batch, c.data = PacketBatch{}, 0
 	c.emit(event.New(time.UnixMicro(c.lastUs), packetsName, &b))
 }
 

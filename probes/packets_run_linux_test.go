@@ -2,6 +2,7 @@ package probes
 
 import (
 	"context"
+	"encoding/json"
 	"net"
 	"os"
 	"sync"
@@ -16,48 +17,10 @@ import (
 // outgoing copy dropped, as libpcap does), with no payload, one flow event
 // before its first use, and a capture_stats event.
 func TestCaptureOnLoopback(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (CAP_NET_RAW) to capture")
-	}
-	rx, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rx.Close()
-	tx, err := net.DialUDP("udp4", nil, rx.LocalAddr().(*net.UDPAddr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Close()
-
-	cfg := DefaultConfig()
-	cfg.Packets.Ifaces = []string{"lo"}
-	p := packetsSpec.New(cfg)
-	if err := p.Check(); err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var evs []event.Event
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() {
-		done <- p.Run(ctx, func(ev event.Event) { mu.Lock(); evs = append(evs, ev); mu.Unlock() })
-	}()
-	time.Sleep(300 * time.Millisecond)
-	for range 20 {
-		tx.Write(make([]byte, 1000))
-		time.Sleep(5 * time.Millisecond)
-	}
-	time.Sleep(1200 * time.Millisecond)
-	cancel()
-	if err := <-done; err != nil && err != context.Canceled {
-		t.Fatal(err)
-	}
-
+	evs, src, dst := captureLo(t, false, 20, 1000)
 	var ours uint32
 	known := map[uint32]bool{}
 	n, stats := 0, 0
-	src, dst := tx.LocalAddr().String(), rx.LocalAddr().String()
 	for _, ev := range evs {
 		switch b := ev.Body.(type) {
 		case *FlowInfo:
@@ -90,4 +53,72 @@ func TestCaptureOnLoopback(t *testing.T) {
 	if stats == 0 {
 		t.Error("no capture_stats event")
 	}
+}
+
+// TestPayloadBatchesFitARecord: with --payload, 300 datagrams of 8000 bytes
+// (2.4 MB) must be split into events the session file accepts (< 1 MiB).
+func TestPayloadBatchesFitARecord(t *testing.T) {
+	evs, _, _ := captureLo(t, true, 300, 8000)
+	got := 0
+	for _, ev := range evs {
+		if b, ok := ev.Body.(*PacketBatch); ok {
+			for _, d := range b.Data {
+				if len(d) == 8000+8+20+14 {
+					got++
+				}
+			}
+			if js, _ := json.Marshal(ev); len(js) >= 1<<20 {
+				t.Errorf("a packets event of %d bytes: over the 1 MiB record limit", len(js))
+			}
+		}
+	}
+	if got != 300 {
+		t.Errorf("%d of 300 payloads recorded whole", got)
+	}
+}
+
+// captureLo runs the probe on lo while sending n datagrams of size bytes
+// to a socket of the test's own, and returns the events and the flow's ends.
+func captureLo(t *testing.T, payload bool, n, size int) (evs []event.Event, src, dst string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (CAP_NET_RAW) to capture")
+	}
+	rx, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rx.Close()
+	tx, err := net.DialUDP("udp4", nil, rx.LocalAddr().(*net.UDPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Close()
+
+	cfg := DefaultConfig()
+	cfg.Packets.Ifaces = []string{"lo"}
+	cfg.Packets.Payload = payload
+	p := packetsSpec.New(cfg)
+	if err := p.Check(); err != nil {
+		t.Fatal(err)
+	}
+	rx.SetReadBuffer(n * size * 2)
+	var mu sync.Mutex
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() {
+		done <- p.Run(ctx, func(ev event.Event) { mu.Lock(); evs = append(evs, ev); mu.Unlock() })
+	}()
+	time.Sleep(300 * time.Millisecond)
+	for range n {
+		tx.Write(make([]byte, size))
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(1200 * time.Millisecond)
+	cancel()
+	if err := <-done; err != nil && err != context.Canceled {
+		t.Fatal(err)
+	}
+
+	return evs, tx.LocalAddr().String(), rx.LocalAddr().String()
 }
