@@ -61,7 +61,10 @@ type item struct {
 type asm struct {
 	items  []item
 	labels int
+	insns  int // instructions emitted so far, to give up early on huge programs
 }
+
+var errTooLong = fmt.Errorf("filter: program too long (more than %d instructions, the kernel's limit)", maxInsns)
 
 func (a *asm) newLabel() int { a.labels++; return a.labels - 1 }
 
@@ -72,7 +75,14 @@ func (a *asm) emit(ins bpf.Instruction) error {
 	if err != nil {
 		return fmt.Errorf("filter: internal: %w", err)
 	}
-	a.items = append(a.items, item{label: -1, raw: raw, jt: -1, jf: -1, ja: -1})
+	return a.add(item{label: -1, raw: raw, jt: -1, jf: -1, ja: -1})
+}
+
+func (a *asm) add(it item) error {
+	if a.insns++; a.insns > maxInsns {
+		return errTooLong
+	}
+	a.items = append(a.items, it)
 	return nil
 }
 
@@ -89,8 +99,7 @@ func (a *asm) gen(p *pred, t, f int, in string) (string, string, error) {
 		if p.val {
 			dst = t
 		}
-		a.items = append(a.items, item{label: -1, raw: bpf.RawInstruction{Op: opJA}, jt: -1, jf: -1, ja: dst})
-		return in, in, nil
+		return in, in, a.add(item{label: -1, raw: bpf.RawInstruction{Op: opJA}, jt: -1, jf: -1, ja: dst})
 	case pNot:
 		oT, oF, err := a.gen(p.kids[0], f, t, in)
 		return oF, oT, err
@@ -131,7 +140,9 @@ func (a *asm) gen(p *pred, t, f int, in string) (string, string, error) {
 			}
 		}
 	}
-	a.items = append(a.items, item{label: -1, raw: bpf.RawInstruction{Op: p.cond, K: p.k}, jt: t, jf: f, ja: -1})
+	if err := a.add(item{label: -1, raw: bpf.RawInstruction{Op: p.cond, K: p.k}, jt: t, jf: f, ja: -1}); err != nil {
+		return "", "", err
+	}
 	if len(p.pre) == 0 {
 		key = in
 	}
@@ -166,7 +177,7 @@ func assemble(p *pred, snaplen uint32) ([]bpf.RawInstruction, error) {
 	for {
 		pos, n := a.layout()
 		if n > maxInsns {
-			return nil, fmt.Errorf("filter: program too long (%d instructions, the kernel allows %d)", n, maxInsns)
+			return nil, errTooLong
 		}
 		var fixed []item
 		changed := false

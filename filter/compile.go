@@ -24,6 +24,9 @@ func Compile(expr string, lt LinkType, snaplen uint32) ([]bpf.RawInstruction, er
 	if snaplen == 0 {
 		snaplen = DefaultSnaplen
 	}
+	if len(expr) > maxExprLen {
+		return nil, &SyntaxError{Pos: maxExprLen, Msg: fmt.Sprintf("expression longer than %d bytes", maxExprLen)}
+	}
 	if strings.TrimSpace(expr) == "" {
 		return []bpf.RawInstruction{{Op: opRetK, K: snaplen}}, nil
 	}
@@ -31,7 +34,7 @@ func Compile(expr string, lt LinkType, snaplen uint32) ([]bpf.RawInstruction, er
 	if err != nil {
 		return nil, err
 	}
-	p := &parser{toks: toks, l: l}
+	p := &parser{toks: toks, close: matchParens(toks), l: l}
 	pr, err := p.parseExpr()
 	if err != nil {
 		return nil, err
@@ -47,6 +50,10 @@ func Compile(expr string, lt LinkType, snaplen uint32) ([]bpf.RawInstruction, er
 	}
 	return assemble(pr, snaplen)
 }
+
+// maxExprLen bounds parsing work; a filter that fits the kernel's 4096
+// instructions is far shorter.
+const maxExprLen = 64 << 10
 
 // ErrRejectsAll is returned, as libpcap does, for an expression that can
 // never match, such as "arp" on a raw IP link. Without an optimizer only

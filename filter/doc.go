@@ -15,6 +15,7 @@
 //	primitive := [proto] [dir] [type] value    at least one qualifier
 //	           | proto                         ip ip6 arp rarp tcp udp sctp icmp icmp6 igmp vrrp
 //	           | ["ether" | "ip" | "ip6"] "multicast" | ["ether"] "broadcast"
+//	           | "less" number | "greater" number           packet length <= or >=
 //	proto     := ip | ip6 | arp | rarp | tcp | udp | sctp   (as a qualifier)
 //	dir       := src | dst | src or dst | src and dst       (default: src or dst)
 //	type      := host | net | port | portrange | proto      (default: host)
@@ -57,7 +58,7 @@
 //     (complete packets always get libpcap's verdict).
 //
 // Not supported (each is an *UnsupportedError): ether host/src/dst/proto,
-// vlan, mpls, pppoe, geneve, less/greater, gateway, host names and service
+// vlan, mpls, pppoe, geneve, gateway, host names and service
 // names (no DNS or /etc/services), "ip broadcast" (depends on the
 // interface's netmask), partial addresses with host ("host 10.1"),
 // arp[]/sctp[]/icmp6[] and other protocol indexes, inbound/outbound, and

@@ -5,7 +5,7 @@ import "fmt"
 // supportedSummary is appended to every UnsupportedError so the user sees at
 // once what they can write instead.
 const supportedSummary = "host, net, port, portrange with src/dst; ip, ip6, arp, rarp, tcp, udp, sctp, " +
-	"icmp, icmp6, igmp, vrrp; ip/ip6/proto N; multicast, broadcast; ether/ip/ip6/tcp/udp/icmp[off:size] " +
+	"icmp, icmp6, igmp, vrrp; ip/ip6/proto N; multicast, broadcast; less, greater; ether/ip/ip6/tcp/udp/icmp[off:size] " +
 	"arithmetic comparisons; and, or, not, parentheses"
 
 // UnsupportedError reports a part of a tcpdump expression that this compiler

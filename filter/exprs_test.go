@@ -53,6 +53,9 @@ var equivalenceExprs = []string{
 	"udp and port 53", "not vrrp", "tcp dst port 80 or 443 or 8080", "src net 10.0.0.0/8 and not dst 10.0.0.2",
 	"((tcp))", "icmp or icmp6 or arp", "ip6 and not ip6 multicast", "multicast and not broadcast",
 	"tcp[13] & 4 != 0 or vrrp", "not (port 53 or port 22) and ip",
+	"less 100", "greater 100", "not less 54", "greater 60 and tcp", "ip proto 6 or 17",
+	"net 10.0.0.0/8 or 192.168.0.0/16", "src 10.0.0.1 or 10.0.0.2", "tcp[13] & 0x3f = 0x12 and port 80 or 443",
+	"udp and (port 53 or 5353 or 67)", "ip6 net 2001:db8::/32 or fe80::/10", "host ::1 or 2001:db8::2",
 	longExpr(),
 }
 

@@ -3,6 +3,8 @@ package filter
 import (
 	"strconv"
 	"strings"
+
+	"golang.org/x/net/bpf"
 )
 
 // qual is a primitive's qualifiers: proto (ip, tcp, ...), dir (src, dst,
@@ -12,10 +14,11 @@ import (
 type qual struct{ proto, dir, typ string }
 
 type parser struct {
-	toks []token
-	i    int
-	l    link
-	last *qual // qualifiers a bare value inherits; nil when there are none
+	toks  []token
+	close map[int]int // index of each '(' token -> its matching ')' (or EOF)
+	i     int
+	l     link
+	last  *qual // qualifiers a bare value inherits; nil when there are none
 }
 
 var (
@@ -24,7 +27,7 @@ var (
 	typeQuals = map[string]bool{"host": true, "net": true, "port": true, "portrange": true, "proto": true}
 	// libpcap words this compiler knows it does not handle.
 	unsupportedWords = map[string]string{
-		"vlan": "", "mpls": "", "pppoed": "", "pppoes": "", "geneve": "", "less": "", "greater": "",
+		"vlan": "", "mpls": "", "pppoed": "", "pppoes": "", "geneve": "",
 		"gateway": "needs name resolution", "inbound": "", "outbound": "", "ifname": "", "on": "",
 		"rnr": "", "rulenum": "", "reason": "", "rset": "", "ruleset": "", "srnr": "", "subrulenum": "",
 		"action": "", "type": "", "subtype": "", "dir": "", "llc": "", "atalk": "", "aarp": "",
@@ -163,29 +166,31 @@ func (p *parser) parenIsArith() bool {
 	if !p.peekOp("(") {
 		return false
 	}
-	depth := 0
-	for j := p.i; j < len(p.toks); j++ {
-		t := p.toks[j]
-		if t.kind == tEOF {
-			return false
-		}
-		if t.kind != tOp {
-			continue
-		}
-		switch t.text {
-		case "(":
-			depth++
-		case ")":
-			depth--
-			if depth == 0 {
-				n := p.toks[j+1]
-				_, rel := relops[n.text]
-				_, alu := aluOps[n.text]
-				return n.kind == tOp && (rel || alu)
-			}
+	j := p.close[p.i]
+	n := p.toks[min(j+1, len(p.toks)-1)]
+	_, rel := relops[n.text]
+	_, alu := aluOps[n.text]
+	return p.toks[j].kind == tOp && n.kind == tOp && (rel || alu)
+}
+
+// matchParens pairs parentheses once, so deciding what each '(' opens is
+// constant time; an unclosed '(' maps to the EOF token.
+func matchParens(toks []token) map[int]int {
+	m := map[int]int{}
+	var open []int
+	for i, t := range toks {
+		switch {
+		case t.kind == tOp && t.text == "(":
+			open = append(open, i)
+		case t.kind == tOp && t.text == ")" && len(open) > 0:
+			m[open[len(open)-1]] = i
+			open = open[:len(open)-1]
 		}
 	}
-	return false
+	for _, i := range open {
+		m[i] = len(toks) - 1
+	}
+	return m
 }
 
 func errPos(err error) int {
@@ -230,6 +235,20 @@ func (p *parser) parseNonRelation() (*pred, error) {
 	}
 	if why, ok := unsupportedWords[t.text]; ok {
 		return nil, unsupported(t.text, why)
+	}
+	if t.text == "less" || t.text == "greater" { // packet length, as "len <= N" / "len >= N"
+		p.next()
+		n := p.next()
+		k, ok := parseNumber(n.text)
+		if n.kind != tWord || !ok {
+			return nil, &SyntaxError{Pos: n.pos, Msg: t.text + " needs a number, got " + describe(n)}
+		}
+		p.last = nil
+		ld := bpf.LoadExtension{Num: bpf.ExtLen}
+		if t.text == "less" {
+			return not(test(opJGT, k, ld)), nil
+		}
+		return test(opJGE, k, ld), nil
 	}
 	if t.text == "multicast" || t.text == "broadcast" {
 		p.next()

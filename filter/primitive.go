@@ -76,8 +76,11 @@ func (p *parser) hostNet(q qual, typ, part string, v token) (*pred, error) {
 	if strings.Contains(text, ":") {
 		return p.hostNet6(q, typ, part, v)
 	}
+	if q.proto == "ip6" {
+		return nil, &SyntaxError{Pos: v.pos, Msg: "'ip6' applied to the IPv4 address " + text}
+	}
 	if q.proto != "" && q.proto != "ip" && q.proto != "arp" && q.proto != "rarp" {
-		return nil, unsupported(part, "hosts and nets take ip, ip6, arp, rarp or no protocol")
+		return nil, unsupported(part, "an IPv4 host or net takes ip, arp, rarp or no protocol")
 	}
 	if _, isNum := parseNumber(strings.ReplaceAll(text, ".", "")); !isNum || strings.HasSuffix(text, ".") {
 		return nil, unsupported(typ+" "+text, "host names need DNS; use an address")
