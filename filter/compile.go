@@ -40,8 +40,8 @@ func Compile(expr string, lt LinkType, snaplen uint32) ([]bpf.RawInstruction, er
 		return nil, err
 	}
 	if t := p.peek(); t.kind != tEOF {
-		if t.kind == tWord && isUnsupportedWordAt(t.text) {
-			return nil, unsupported(t.text, unsupportedWords[t.text])
+		if why, ok := unsupportedWords[t.text]; ok && t.kind == tWord {
+			return nil, unsupported(t.text, why)
 		}
 		return nil, &SyntaxError{Pos: t.pos, Msg: "unexpected " + describe(t) + " (missing and/or?)"}
 	}
@@ -85,5 +85,3 @@ func fold(p *pred) *pred {
 	}
 	return p
 }
-
-func isUnsupportedWordAt(w string) bool { _, ok := unsupportedWords[w]; return ok }

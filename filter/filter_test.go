@@ -90,6 +90,29 @@ func TestKnownVerdicts(t *testing.T) {
 	}
 }
 
+// TestAcceptLength: an accepted packet yields the snaplen (the kernel then
+// copies min(snaplen, length) into the ring; x/net/bpf's VM does not cap).
+func TestAcceptLength(t *testing.T) {
+	prog, err := Compile("vrrp or tcp", LinkEthernet, 40)
+	if err != nil {
+		t.Fatal(err)
+	}
+	insns, _ := bpf.Disassemble(prog)
+	vm, err := bpf.NewVM(insns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range buildCorpus() {
+		n, err := vm.Run(p.data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != 0 && n != 40 {
+			t.Fatalf("%s: accepted with %d bytes, want 40", p.name, n)
+		}
+	}
+}
+
 func TestSnaplenAndEmpty(t *testing.T) {
 	for _, expr := range []string{"", "  \t"} {
 		prog, err := Compile(expr, LinkEthernet, 96)
