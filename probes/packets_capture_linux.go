@@ -3,7 +3,6 @@ package probes
 import (
 	"context"
 	"fmt"
-	"slices"
 	"sync/atomic"
 	"time"
 
@@ -28,31 +27,16 @@ const (
 	statsEvery      = time.Second
 )
 
-type flowSlot struct {
-	id                 uint32
-	lastUs, announceUs int64
-}
-
 // ifaceCapture is one interface's socket, decoder, flow ids and batch. Only
 // its own goroutine touches it.
 type ifaceCapture struct {
-	t       target
-	tp      *afpacket.TPacket
-	dec     *packetDecoder
-	ids     *atomic.Uint32
-	flows   map[flowKey]*flowSlot
-	emit    Emit
-	payload bool
-
-	batch  PacketBatch
-	data   int   // payload bytes in the batch
-	lastUs int64 // previous packet's µs timestamp in the batch
-	firstT time.Time
+	*batcher
+	t  target
+	tp *afpacket.TPacket
 
 	statsAt           time.Time
 	prevPkts, prevDrp uint64
 	prevFrz           uint64
-	seen, bytes       uint64
 }
 
 func openCapture(t target, cfg PacketsConfig, snap uint32, ids *atomic.Uint32, emit Emit) (*ifaceCapture, error) {
@@ -80,9 +64,8 @@ func openCapture(t target, cfg PacketsConfig, snap uint32, ids *atomic.Uint32, e
 		return nil, fmt.Errorf("%s: attaching filter: %w", t.name, err)
 	}
 	return &ifaceCapture{
-		t: t, tp: tp, dec: newPacketDecoder(t.link), ids: ids, emit: emit,
-		flows: make(map[flowKey]*flowSlot), payload: cfg.Payload,
-		statsAt: time.Now(),
+		batcher: newBatcher(t.name, t.link, ids, emit, cfg.Payload),
+		t:       t, tp: tp, statsAt: time.Now(),
 	}, nil
 }
 
@@ -128,84 +111,6 @@ func (c *ifaceCapture) run(ctx context.Context) error {
 			return nil
 		}
 	}
-}
-
-// add records one packet.
-func (c *ifaceCapture) add(data []byte, ts time.Time, wire uint32) {
-	k, flags, ok := c.dec.decode(data)
-	if !ok {
-		return
-	}
-	us := ts.UnixMicro()
-	slot := c.flows[k]
-	if slot == nil {
-		if len(c.flows) >= MaxCaptureFlows {
-			c.forgetIdle()
-		}
-		slot = &flowSlot{id: c.ids.Add(1), announceUs: us}
-		c.flows[k] = slot
-		c.announce(k, slot, us)
-	} else if us-slot.announceUs >= FlowReannounce.Microseconds() {
-		slot.announceUs = us
-		c.announce(k, slot, us)
-	}
-	slot.lastUs = us
-	if len(c.batch.Flow) == 0 {
-		c.batch = PacketBatch{Iface: c.t.name, Start: time.UnixMicro(us)}
-		c.lastUs, c.firstT = us, time.Now()
-	}
-	c.batch.DtUs = append(c.batch.DtUs, us-c.lastUs)
-	c.batch.Flow = append(c.batch.Flow, slot.id)
-	c.batch.Flags = append(c.batch.Flags, flags)
-	c.batch.Len = append(c.batch.Len, wire)
-	if c.payload {
-		c.batch.Data = append(c.batch.Data, append([]byte(nil), data...))
-		c.data += len(data)
-	}
-	c.lastUs = us
-	c.seen++
-	c.bytes += uint64(wire)
-	if len(c.batch.Flow) >= batchMax || c.data >= batchMaxData {
-		c.flush()
-	}
-}
-
-func (c *ifaceCapture) announce(k flowKey, slot *flowSlot, us int64) {
-	// A flow event must come before the batch that uses its id.
-	fi := k.info(slot.id, c.t.name)
-	c.emit(event.New(time.UnixMicro(us), packetsName, &fi))
-}
-
-// forgetIdle drops the idlest eighth of the flows, in one pass (amortised
-// over the next MaxCaptureFlows/8 new flows).
-func (c *ifaceCapture) forgetIdle() {
-	var cut int64 = 1<<63 - 1
-	// Approximate the 1/8 quantile of last-seen times from a sample.
-	i, sample := 0, make([]int64, 0, 64)
-	for _, s := range c.flows {
-		if i%(len(c.flows)/64+1) == 0 {
-			sample = append(sample, s.lastUs)
-		}
-		i++
-	}
-	if len(sample) > 0 {
-		slices.Sort(sample)
-		cut = sample[len(sample)/8]
-	}
-	for k, s := range c.flows {
-		if s.lastUs <= cut {
-			delete(c.flows, k)
-		}
-	}
-}
-
-func (c *ifaceCapture) flush() {
-	if len(c.batch.Flow) == 0 {
-		return
-	}
-	b := c.batch
-	c.batch, c.data = PacketBatch{}, 0
-	c.emit(event.New(time.UnixMicro(c.lastUs), packetsName, &b))
 }
 
 // stats reads PACKET_STATISTICS (gopacket keeps running totals; the kernel

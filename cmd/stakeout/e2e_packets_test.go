@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -14,6 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
 	"golang.org/x/sys/unix"
 )
 
@@ -250,4 +254,43 @@ func TestBadIfaceIsOneLine(t *testing.T) {
 	r = run(t, nil, "snapshot", "--duration", "1s", "--no-record", "--probes", "packets", "--filter", "vlan 7")
 	oneLineError(t, r, exitUsage, `--filter "vlan 7"`)
 	t.Logf("%s", r.stderr)
+}
+
+// TestReportOnTcpdumpCapture: a pcap from another box (here written by the
+// test) gets the same findings as a live capture, through report, events
+// and the replay's source.
+func TestReportOnTcpdumpCapture(t *testing.T) {
+	var buf bytes.Buffer
+	w := pcapgo.NewWriter(&buf)
+	w.WriteFileHeader(65535, layers.LinkTypeEthernet)
+	pkt := make([]byte, 54)
+	copy(pkt[12:], []byte{8, 0, 0x45, 0, 0, 40, 0, 0, 0, 0, 255, 112, 0, 0, 10, 0, 0, 1, 224, 0, 0, 18})
+	at := time.Date(2026, 11, 23, 4, 0, 0, 0, time.UTC)
+	for _, s := range []float64{0, 1, 2, 3, 4, 5, 8.5, 9.5} {
+		ts := at.Add(time.Duration(s * float64(time.Second)))
+		w.WritePacket(gopacket.CaptureInfo{Timestamp: ts, CaptureLength: len(pkt), Length: len(pkt)}, pkt)
+	}
+	path := filepath.Join(t.TempDir(), "vrrp.pcap")
+	os.WriteFile(path, buf.Bytes(), 0o600)
+
+	tmp := t.TempDir()
+	env := []string{"TMPDIR=" + tmp}
+	r := run(t, env, "report", path, "--format", "json")
+	if r.code != 0 {
+		t.Fatalf("report: %+v", r)
+	}
+	var doc snapDoc
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Findings) != 1 || doc.Findings[0].Finding != "packet.gap" || doc.Findings[0].Data["gap_ms"] != 3500.0 {
+		t.Fatalf("findings %+v", doc.Findings)
+	}
+	ev := run(t, env, "events", path, "--kind", "packets")
+	if ev.code != 0 || strings.Count(ev.stdout, "\n") < 2 || !strings.Contains(ev.stdout, `"iface":"pcap"`) {
+		t.Fatalf("events: %+v", ev)
+	}
+	if matches, _ := filepath.Glob(filepath.Join(tmp, "*")); len(matches) != 0 {
+		t.Errorf("temporary session files left behind: %v", matches)
+	}
 }

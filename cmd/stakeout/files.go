@@ -18,6 +18,9 @@ import (
 
 // openSession opens a recording with errors a person can act on.
 func openSession(path string) (*sessions.Reader, error) {
+	if r, ok, err := pcapSession(path); ok {
+		return r, err
+	}
 	r, err := sessions.Open(path)
 	if err != nil {
 		switch {

@@ -1,0 +1,116 @@
+package probes
+
+import (
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/stakeout/stakeout/event"
+)
+
+type flowSlot struct {
+	id                 uint32
+	lastUs, announceUs int64
+}
+
+// batcher turns decoded packets into "flow" events and "packets" batches
+// for one interface. The live capture and the pcap reader share it, so a
+// file from tcpdump records exactly what a live capture would have.
+type batcher struct {
+	iface   string
+	dec     *packetDecoder
+	ids     *atomic.Uint32
+	flows   map[flowKey]*flowSlot
+	emit    Emit
+	payload bool
+
+	batch  PacketBatch
+	data   int       // payload bytes in the batch
+	lastUs int64     // previous packet's µs timestamp in the batch
+	firstT time.Time // wall clock when the batch began (live flushing)
+
+	seen, bytes uint64 // since the last capture_stats
+}
+
+func newBatcher(iface string, link linkKind, ids *atomic.Uint32, emit Emit, payload bool) *batcher {
+	return &batcher{iface: iface, dec: newPacketDecoder(link), ids: ids, emit: emit, payload: payload,
+		flows: make(map[flowKey]*flowSlot)}
+}
+
+// add records one packet.
+func (c *batcher) add(data []byte, ts time.Time, wire uint32) {
+	k, flags, ok := c.dec.decode(data)
+	if !ok {
+		return
+	}
+	us := ts.UnixMicro()
+	slot := c.flows[k]
+	if slot == nil {
+		if len(c.flows) >= MaxCaptureFlows {
+			c.forgetIdle()
+		}
+		slot = &flowSlot{id: c.ids.Add(1), announceUs: us}
+		c.flows[k] = slot
+		c.announce(k, slot, us)
+	} else if us-slot.announceUs >= FlowReannounce.Microseconds() {
+		slot.announceUs = us
+		c.announce(k, slot, us)
+	}
+	slot.lastUs = us
+	if len(c.batch.Flow) == 0 {
+		c.batch = PacketBatch{Iface: c.iface, Start: time.UnixMicro(us)}
+		c.lastUs, c.firstT = us, time.Now()
+	}
+	c.batch.DtUs = append(c.batch.DtUs, us-c.lastUs)
+	c.batch.Flow = append(c.batch.Flow, slot.id)
+	c.batch.Flags = append(c.batch.Flags, flags)
+	c.batch.Len = append(c.batch.Len, wire)
+	if c.payload {
+		c.batch.Data = append(c.batch.Data, append([]byte(nil), data...))
+		c.data += len(data)
+	}
+	c.lastUs = us
+	c.seen++
+	c.bytes += uint64(wire)
+	if len(c.batch.Flow) >= batchMax || c.data >= batchMaxData {
+		c.flush()
+	}
+}
+
+func (c *batcher) announce(k flowKey, slot *flowSlot, us int64) {
+	// A flow event must come before the batch that uses its id.
+	fi := k.info(slot.id, c.iface)
+	c.emit(event.New(time.UnixMicro(us), packetsName, &fi))
+}
+
+// forgetIdle drops the idlest eighth of the flows, in one pass (amortised
+// over the next MaxCaptureFlows/8 new flows).
+func (c *batcher) forgetIdle() {
+	var cut int64 = 1<<63 - 1
+	// Approximate the 1/8 quantile of last-seen times from a sample.
+	i, sample := 0, make([]int64, 0, 64)
+	for _, s := range c.flows {
+		if i%(len(c.flows)/64+1) == 0 {
+			sample = append(sample, s.lastUs)
+		}
+		i++
+	}
+	if len(sample) > 0 {
+		slices.Sort(sample)
+		cut = sample[len(sample)/8]
+	}
+	for k, s := range c.flows {
+		if s.lastUs <= cut {
+			delete(c.flows, k)
+		}
+	}
+}
+
+func (c *batcher) flush() {
+	if len(c.batch.Flow) == 0 {
+		return
+	}
+	b := c.batch
+	c.batch, c.data = PacketBatch{}, 0
+	c.emit(event.New(time.UnixMicro(c.lastUs), packetsName, &b))
+}
