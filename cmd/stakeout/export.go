@@ -1,0 +1,67 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/probes"
+)
+
+func newExportCmd() *cobra.Command {
+	var pcapOut string
+	cmd := &cobra.Command{
+		Use:   "export FILE --pcap OUT.pcap",
+		Short: "write a recording's packets as a pcap file for Wireshark",
+		Long: `export writes the packets recorded by the packets probe as a pcap file
+(Ethernet). A recording made with --payload holds the captured bytes, which
+are written as they were; otherwise each packet's headers (addresses, ports,
+protocol, TCP flags, lengths) are rebuilt from its header record, and the
+original length is kept, as in any capture with a short snap length.`,
+		Example: `  stakeout export web-3.stk --pcap web-3.pcap && wireshark web-3.pcap`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if pcapOut == "" {
+				return usageErr("export needs --pcap OUT.pcap")
+			}
+			r, err := openSession(args[0])
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			f, err := os.OpenFile(pcapOut, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+			if err != nil {
+				return fmt.Errorf("--pcap %s: %v", pcapOut, unwrapPath(err))
+			}
+			bw := bufio.NewWriterSize(f, 1<<16)
+			pw, err := probes.NewPcapWriter(bw)
+			if err == nil {
+				it := r.Iter(time.Time{})
+				for ev, ok := it.Next(); ok && err == nil; ev, ok = it.Next() {
+					if ev.Probe == "packets" || ev.Kind == probes.KindPackets {
+						err = pw.Observe(ev)
+					}
+				}
+				if err == nil {
+					err = it.Err()
+				}
+			}
+			if ferr := bw.Flush(); err == nil {
+				err = ferr
+			}
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return fmt.Errorf("--pcap %s: %v", pcapOut, err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %d packets to %s\n", pw.Packets(), event.Sanitize(pcapOut))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&pcapOut, "pcap", "", "pcap file to write (must not exist)")
+	return cmd
+}
