@@ -40,21 +40,29 @@ else
   echo "tcpdump not installed (make deps-bench installs it); stakeout only"
 fi
 
-# stakeout: headers recorded to the .stk file; drops from PACKET_STATISTICS.
-rm -f "$OUT/packets.stk"
-$BIN snapshot --duration 10m --probes packets --iface lo -o "$OUT/packets.stk" --format json >"$OUT/packets.json" 2>"$OUT/packets.err" & SP=$!
-sleep 1.5
-c0=$(cpu_ticks $SP)
-rate=$("$OUT/udpflood" -n "$N" | awk '{print $(NF-1)}')
-sleep 1
-c1=$(cpu_ticks $SP)
-kill -INT $SP; wait $SP || true
-read -r cap drop < <(python3 -c '
+# stakeout: headers recorded to the .stk file (and once with --no-record,
+# to split capture and analysis from recording); drops from PACKET_STATISTICS.
+stakeout_row() {
+  local label=$1; shift
+  rm -f "$OUT/packets.stk"
+  $BIN snapshot --duration 10m --probes packets --iface lo --format json "$@" >"$OUT/packets.json" 2>"$OUT/packets.err" & SP=$!
+  sleep 1.5
+  c0=$(cpu_ticks $SP)
+  rate=$("$OUT/udpflood" -n "$N" | awk '{print $(NF-1)}')
+  sleep 1
+  c1=$(cpu_ticks $SP)
+  kill -INT $SP; wait $SP || true
+  read -r cap drop < <(python3 -c '
 import json,sys
 d=json.load(open(sys.argv[1]))
 i=[x for x in d["summary"]["packets"]["ifaces"] if x["iface"]=="lo"][0]
 print(i["packets"], i["drops"])' "$OUT/packets.json")
-size=$(stat -c %s "$OUT/packets.stk")
-printf '%-38s %12s %10s %10s %14s %12s\n' "stakeout snapshot --iface lo (record)" "$rate" "$cap" "$drop" \
-  "$(per_m $((c1-c0)) "$cap")" "$(awk -v s="$size" -v n="$cap" 'BEGIN{ if (n>0) printf "%.2f", s/n; else print "-" }')"
+  bpp=-
+  if [ -f "$OUT/packets.stk" ]; then
+    bpp=$(awk -v s="$(stat -c %s "$OUT/packets.stk")" -v n="$cap" 'BEGIN{ if (n>0) printf "%.2f", s/n; else print "-" }')
+  fi
+  printf '%-38s %12s %10s %10s %14s %12s\n' "$label" "$rate" "$cap" "$drop" "$(per_m $((c1-c0)) "$cap")" "$bpp"
+}
+stakeout_row "stakeout snapshot --iface lo (record)" -o "$OUT/packets.stk"
+stakeout_row "stakeout snapshot --iface lo --no-record" --no-record
 echo "(captured counts include the few other packets on lo; CPU is user+system of the capturing process during the flood)"
