@@ -31,6 +31,7 @@ bench: deps-bench build
 	$(GO) test -run '^$$' -bench . -benchtime 5x ./sessions/
 	./bench/run.sh
 	./bench/packets.sh
+	./bench/signals.sh
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzReader -fuzztime 60s ./sessions/

@@ -20,6 +20,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -100,6 +101,7 @@ type tracer struct {
 	threads map[int]int // tid → tgid of every thread we trace
 	procs   map[int]*tracedProc
 	failed  map[int]bool // --proc matches we could not attach, reported once
+	waker   *waker
 	sigbuf  [siginfoSize]byte
 }
 
@@ -178,11 +180,15 @@ func (t *tracer) run(ctx context.Context) (err error) {
 	// ended while locked, Go would end the thread and the kernel would
 	// detach whatever was still attached.
 	lockThread()
-	wake := notifyChildStops()
-	defer wake.stop()
+	w, err := startWaker()
+	if err != nil {
+		return fmt.Errorf("cannot start the tracer's waker process: %w", err)
+	}
+	t.waker = w
+	defer func() { t.waker.stop() }()
 	defer func() {
 		if r := recover(); r != nil {
-			t.detachAll(wake)
+			t.detachAll()
 			err = fmt.Errorf("signals probe crashed and detached: %v", r)
 		}
 	}()
@@ -202,28 +208,60 @@ func (t *tracer) run(ctx context.Context) (err error) {
 	}
 	t.scanProcs()
 
-	every := t.cfg.Interval
-	if every <= 0 {
-		every = time.Second
+	var current atomic.Pointer[waker]
+	current.Store(w)
+	stopWaking := make(chan struct{})
+	defer close(stopWaking)
+	go t.wakeOn(ctx, &current, stopWaking)
+	for {
+		tid, ws, err := waitBlocking()
+		if err != nil {
+			return fmt.Errorf("wait4: %w", err) // only if the waker vanished unreaped
+		}
+		if tid != t.waker.pid {
+			t.handle(tid, ws)
+			continue
+		}
+		if !ws.Stopped() { // someone killed the waker: start another
+			if t.waker, err = startWaker(); err != nil {
+				t.waker = &waker{pid: -1, pidfd: -1}
+				t.detachAll()
+				return fmt.Errorf("cannot restart the tracer's waker process: %w", err)
+			}
+			current.Store(t.waker)
+		}
+		if ctx.Err() != nil {
+			t.detachAll()
+			return ctx.Err()
+		}
+		t.scanProcs()
+		t.waker.resume()
 	}
-	scan := time.NewTicker(every)
-	defer scan.Stop()
-	// SIGCHLD wakes us for every stop; this slow tick is only a safety net
-	// in case some other code in the process ever swallows SIGCHLD.
-	safety := time.NewTicker(100 * time.Millisecond)
-	defer safety.Stop()
+}
+
+// wakeOn wakes the tracer when ctx ends, and every interval when --proc
+// names processes that may start later.
+func (t *tracer) wakeOn(ctx context.Context, w *atomic.Pointer[waker], stop <-chan struct{}) {
+	var tick <-chan time.Time
+	if len(t.cfg.Signals.Procs) > 0 {
+		every := t.cfg.Interval
+		if every <= 0 {
+			every = time.Second
+		}
+		tk := time.NewTicker(every)
+		defer tk.Stop()
+		tick = tk.C
+	}
 	for {
 		select {
 		case <-ctx.Done():
-			t.drain()
-			t.detachAll(wake)
-			return ctx.Err()
-		case <-wake.c:
-		case <-safety.C:
-		case <-scan.C:
-			t.scanProcs()
+			w.Load().wake()
+			return
+		case <-tick:
+			w.Load().wake()
+		case <-stop:
+			return
 		}
-		t.drain()
 	}
 }
 
@@ -237,7 +275,7 @@ func (t *tracer) scanProcs() {
 		clear(t.failed) // bounded; a failure may be reported again
 	}
 	for _, pid := range t.cfg.pids() {
-		if _, ok := t.procs[pid]; ok || pid == t.self || t.failed[pid] {
+		if _, ok := t.procs[pid]; ok || pid == t.self || pid == t.waker.pid || t.failed[pid] {
 			continue
 		}
 		if _, ok := t.threads[pid]; ok || !t.cfg.matchesProc(pid, names) {

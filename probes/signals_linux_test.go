@@ -23,7 +23,8 @@ const tracerEnv = "STAKEOUT_TEST_TRACER"
 
 func init() {
 	sigtarget.MaybeRun()
-	if pid := os.Getenv(tracerEnv); pid != "" {
+	// The tracer's waker inherits tracerEnv; it must stay a waker.
+	if pid := os.Getenv(tracerEnv); pid != "" && os.Getenv(wakerEnv) == "" {
 		n, _ := strconv.Atoi(pid)
 		cfg := DefaultConfig()
 		cfg.Signals.PIDs = []int{n}

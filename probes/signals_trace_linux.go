@@ -2,8 +2,6 @@ package probes
 
 import (
 	"errors"
-	"os"
-	"os/signal"
 	"runtime"
 	"strconv"
 	"time"
@@ -13,19 +11,6 @@ import (
 )
 
 func lockThread() { runtime.LockOSThread() }
-
-// childWake delivers SIGCHLD, which the kernel sends the tracer whenever a
-// tracee stops or exits, so the tracer sleeps until there is work. Go's
-// handler is installed without SA_NOCLDSTOP, so stops are reported too.
-type childWake struct{ c chan os.Signal }
-
-func notifyChildStops() childWake {
-	w := childWake{c: make(chan os.Signal, 1)}
-	signal.Notify(w.c, unix.SIGCHLD)
-	return w
-}
-
-func (w childWake) stop() { signal.Stop(w.c) }
 
 // ptrace event numbers in bits 16-23 of a stop status.
 const (
@@ -37,18 +22,6 @@ const (
 )
 
 func stopEvent(ws unix.WaitStatus) int { return int(uint32(ws)>>16) & 0xff }
-
-// drain handles every status that is ready, without blocking. It is bounded
-// so a signal storm cannot keep the tracer from noticing ctx.
-func (t *tracer) drain() {
-	for i := 0; i < 100000; i++ {
-		tid, ws, err := waitAny()
-		if err != nil || tid <= 0 {
-			return
-		}
-		t.handle(tid, ws)
-	}
-}
 
 func (t *tracer) handle(tid int, ws unix.WaitStatus) {
 	if ws.Exited() || ws.Signaled() {
@@ -103,7 +76,9 @@ func (t *tracer) onSignal(tid, sig int) {
 	}
 	decodeSiginfo(&t.sigbuf, s)
 	if s.SenderPID > 0 {
-		if proc != nil && proc.otherNS {
+		if s.SenderPID == pid && proc != nil && !proc.otherNS {
+			s.SenderComm = proc.comm // a process signalling itself: no need to ask /proc
+		} else if proc != nil && proc.otherNS {
 			s.SenderComm = "unknown: pid is in the target's pid namespace"
 		} else {
 			s.SenderComm = t.cfg.senderComm(s.SenderPID)
@@ -209,7 +184,7 @@ func (t *tracer) gone(tid int, ws unix.WaitStatus) {
 // to its group-stop (state T), as if never traced. Children born meanwhile
 // are detached at their first stop. Gives up after detachTimeout (a thread
 // stuck in uninterruptible sleep); the kernel detaches those when we exit.
-func (t *tracer) detachAll(wake childWake) {
+func (t *tracer) detachAll() {
 	const detachTimeout = 3 * time.Second
 	pending := map[int]bool{}
 	for tid := range t.threads {
@@ -228,10 +203,10 @@ func (t *tracer) detachAll(wake childWake) {
 			break
 		}
 		if err != nil || tid <= 0 {
-			select {
-			case <-wake.c:
-			case <-time.After(5 * time.Millisecond):
-			}
+			time.Sleep(time.Millisecond)
+			continue
+		}
+		if t.waker != nil && tid == t.waker.pid {
 			continue
 		}
 		if ws.Exited() || ws.Signaled() {
