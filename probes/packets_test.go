@@ -64,6 +64,8 @@ func TestDecodeFlows(t *testing.T) {
 			&layers.ARP{AddrType: layers.LinkTypeEthernet, Protocol: layers.EthernetTypeIPv4, HwAddressSize: 6, ProtAddressSize: 4,
 				Operation: 1, SourceHwAddress: macA, SourceProtAddress: []byte{10, 0, 0, 1}, DstHwAddress: make([]byte, 6), DstProtAddress: []byte{10, 0, 0, 2}}),
 			FlowInfo{Proto: "arp", Src: "02:00:00:00:00:01", Dst: "ff:ff:ff:ff:ff:ff"}, 0},
+		{"mld behind hop-by-hop", linkEthernet, mldFrame(t),
+			FlowInfo{Proto: "icmp6", Src: "fe80::1", Dst: "ff02::16"}, 0},
 		{"raw ip (tun)", linkRawIP, frame(t, ip4(47, "10.9.9.9"), gopacket.Payload([]byte{0, 0, 8, 0})),
 			FlowInfo{Proto: "gre", Src: "10.0.0.1", Dst: "10.9.9.9"}, 0},
 	}
@@ -84,6 +86,16 @@ func TestDecodeFlows(t *testing.T) {
 	if k, flags, _ := newPacketDecoder(linkEthernet).decode(full[:defaultSnaplen]); k.srcPort != 8080 || flags&FlagRST == 0 {
 		t.Errorf("snapped packet: %+v %d", k, flags)
 	}
+}
+
+// mldFrame is an MLDv2 report: IPv6, a hop-by-hop router alert, ICMPv6.
+func mldFrame(t *testing.T) []byte {
+	hbh := []byte{58, 0, 5, 2, 0, 0, 1, 0} // next: ICMPv6; router alert; PadN
+	icmp := []byte{143, 0, 0, 0, 0, 0, 0, 0}
+	ip := &layers.IPv6{Version: 6, HopLimit: 1, NextHeader: 0, SrcIP: net.ParseIP("fe80::1"), DstIP: net.ParseIP("ff02::16"),
+		Length: uint16(len(hbh) + len(icmp))}
+	return frame(t, &layers.Ethernet{SrcMAC: macA, DstMAC: macB, EthernetType: layers.EthernetTypeIPv6}, ip,
+		gopacket.Payload(append(hbh, icmp...)))
 }
 
 func TestKernelFilterCapsSnaplen(t *testing.T) {
