@@ -29,6 +29,7 @@ type batcher struct {
 	lastUs int64     // previous packet's µs timestamp in the batch
 	firstT time.Time // wall clock when the batch began (live flushing)
 
+	lastN       int    // packets in the previous batch
 	seen, bytes uint64 // since the last capture_stats
 }
 
@@ -58,7 +59,11 @@ func (c *batcher) add(data []byte, ts time.Time, wire uint32) {
 	}
 	slot.lastUs = us
 	if len(c.batch.Flow) == 0 {
-		c.batch = PacketBatch{Iface: c.iface, Start: time.UnixMicro(us)}
+		// Size the columns like the last batch: growing them by doubling
+		// at flood rates cost more than filling them.
+		n := min(max(c.lastN, 64), batchMax)
+		c.batch = PacketBatch{Iface: c.iface, Start: time.UnixMicro(us), DtUs: make([]int64, 0, n),
+			Flow: make([]uint32, 0, n), Flags: make(ByteNums, 0, n), Len: make([]uint32, 0, n)}
 		c.lastUs, c.firstT = us, time.Now()
 	}
 	c.batch.DtUs = append(c.batch.DtUs, us-c.lastUs)
@@ -111,6 +116,6 @@ func (c *batcher) flush() {
 		return
 	}
 	b := c.batch
-	c.batch, c.data = PacketBatch{}, 0
+	c.batch, c.data, c.lastN = PacketBatch{}, 0, len(b.Flow)
 	c.emit(event.New(time.UnixMicro(c.lastUs), packetsName, &b))
 }
