@@ -28,7 +28,7 @@ func (d *signals) signal(at time.Time, s *probes.Signal) []*event.Finding {
 	}
 	snd := sigSender(s)
 	r.lastSender = snd
-	if r.count > 0 && at.Sub(r.last) < d.t.BurstWindow && !at.Before(r.last) {
+	if r.count > 0 && at.Sub(r.last) < d.t.BurstWindow && !at.Before(r.last) && burstable(s) {
 		if len(r.gaps) < maxBurstGaps {
 			r.gaps = append(r.gaps, sigMs(at.Sub(r.last)))
 		}
@@ -50,6 +50,12 @@ func (d *signals) signal(at time.Time, s *probes.Signal) []*event.Finding {
 		out = append(out, f)
 	}
 	return out
+}
+
+// burstable: SIGCHLD from children ending together (a pipeline) and Go's
+// self-sent preemption SIGURG are a process's normal life, not a burst.
+func burstable(s *probes.Signal) bool {
+	return s.Signal != "SIGCHLD" && !(s.Signal == "SIGURG" && s.SenderPID == s.PID)
 }
 
 func (r *sigRun) addSender(s BurstSender) {

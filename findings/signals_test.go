@@ -76,6 +76,10 @@ func TestSignalBurstRules(t *testing.T) {
 	if fs := sigFindings([]event.Event{sigAt(0, 1, "SIGHUP", 9), sigAt(1, 1, "SIGTERM", 9), sigAt(2, 2, "SIGHUP", 9)}); len(fs) != 0 {
 		t.Errorf("unrelated: %+v", fs[0])
 	}
+	// Children ending together, or Go preempting itself, are not bursts.
+	if fs := sigFindings([]event.Event{sigAt(0, 1, "SIGCHLD", 0), sigAt(1, 1, "SIGCHLD", 0), sigAt(2, 1, "SIGURG", 1), sigAt(3, 1, "SIGURG", 1)}); len(fs) != 0 {
+		t.Errorf("SIGCHLD/SIGURG: %+v", fs[0])
+	}
 	// A custom window of 200 ms makes 150 ms a burst.
 	fs := Run([]Detector{NewSignals(SignalThresholds{BurstWindow: 200 * time.Millisecond})},
 		[]event.Event{sigAt(0, 1, "SIGHUP", 9), sigAt(150, 1, "SIGHUP", 9)})

@@ -37,6 +37,11 @@ type Signal struct {
 	ChildPID int    `json:"child_pid,omitempty"` // SIGCHLD: which child
 	Status   string `json:"status,omitempty"`    // SIGCHLD: "exited 0", "killed by SIGTERM", "stopped by SIGSTOP"
 	TimerID  *int   `json:"timer_id,omitempty"`  // SI_TIMER: the POSIX timer
+
+	// Set by --signals host only, which sees signals when they are sent
+	// (signal:signal_generate), not when they are delivered.
+	Source string `json:"source,omitempty"` // "tracefs"
+	Result string `json:"result,omitempty"` // "delivered", "ignored", "already pending" (merged), "overflow", "lost info"
 }
 
 func (Signal) EventKind() string { return KindSignal }
@@ -157,6 +162,7 @@ func AsTrace(ev event.Event) (*Trace, bool) {
 type SignalsConfig struct {
 	PIDs  []int    // --pid, repeatable
 	Procs []string // --proc, repeatable: comm or exe basename
+	Mode  string   // --signals: "" (ptrace the targets) or "host" (tracefs, every process)
 	// BurstWindow is the signal.burst detector's window (--burst-window);
 	// it lives here because probe flags are where flags are bound.
 	BurstWindow time.Duration

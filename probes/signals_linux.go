@@ -42,6 +42,8 @@ var signalsSpec = Spec{
 		fs.IntSliceVar(&cfg.Signals.PIDs, "pid", nil, "signals: trace this process and its threads and children (repeatable)")
 		fs.StringArrayVar(&cfg.Signals.Procs, "proc", nil,
 			"signals: trace every process whose comm or executable name is NAME, including ones that start later (repeatable)")
+		fs.StringVar(&cfg.Signals.Mode, "signals", "",
+			"signals: 'host' follows every signal on the host through tracefs (signal:signal_generate) instead of tracing --pid/--proc")
 		fs.DurationVar(&cfg.Signals.BurstWindow, "burst-window", DefaultBurstWindow,
 			"signal.burst: the same signal to the same process twice within this is a burst")
 	},
@@ -54,6 +56,13 @@ type signalsProbe struct{ cfg Config }
 // Check validates the targets without touching them.
 func (p *signalsProbe) Check() error {
 	sc := p.cfg.Signals
+	switch sc.Mode {
+	case SignalsHost:
+		return p.cfg.hostCheck()
+	case "", "ptrace":
+	default:
+		return Unavailablef("--signals %q: want host (or nothing, to trace --pid/--proc)", sc.Mode)
+	}
 	if len(sc.PIDs) == 0 && len(sc.Procs) == 0 {
 		return Unavailablef("no target: give --pid PID or --proc NAME")
 	}
@@ -81,6 +90,9 @@ func (p *signalsProbe) Check() error {
 // Run traces until ctx is done, then detaches from every thread. All
 // ptrace calls happen on one goroutine locked to its OS thread.
 func (p *signalsProbe) Run(ctx context.Context, emit Emit) error {
+	if p.cfg.Signals.Mode == SignalsHost {
+		return p.runHost(ctx, emit)
+	}
 	done := make(chan error, 1)
 	go func() { done <- newTracer(p.cfg, emit).run(ctx) }()
 	return <-done

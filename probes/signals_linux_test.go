@@ -21,8 +21,18 @@ import (
 // so a test can kill -9 "stakeout" without killing itself.
 const tracerEnv = "STAKEOUT_TEST_TRACER"
 
+// checkEnv makes a re-executed test binary print what Check says about a pid.
+const checkEnv = "STAKEOUT_TEST_CHECK"
+
 func init() {
 	sigtarget.MaybeRun()
+	if pid := os.Getenv(checkEnv); pid != "" {
+		n, _ := strconv.Atoi(pid)
+		cfg := DefaultConfig()
+		cfg.Signals.PIDs = []int{n}
+		fmt.Println((&signalsProbe{cfg: cfg}).Check())
+		os.Exit(0)
+	}
 	// The tracer's waker inherits tracerEnv; it must stay a waker.
 	if pid := os.Getenv(tracerEnv); pid != "" && os.Getenv(wakerEnv) == "" {
 		n, _ := strconv.Atoi(pid)

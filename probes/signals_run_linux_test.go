@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -286,5 +287,105 @@ func TestSignalsProcFollowsLaterProcesses(t *testing.T) {
 	evs := r.waitFor(t, "SIGUSR2", func(evs []event.Event) bool { return len(signalsOf(evs, "SIGUSR2")) == 1 })
 	if s := signalsOf(evs, "SIGUSR2")[0]; s.PID != tg.pid || s.Comm != "sigproc-zz" {
 		t.Errorf("signal %+v", s)
+	}
+}
+
+// Not root and no CAP_SYS_PTRACE: a clear reason, from Check, before any
+// ptrace call. The test binary is copied where nobody can run it.
+func TestSignalsNoPermission(t *testing.T) {
+	needRoot(t)
+	dir, err := os.MkdirTemp("", "sigperm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	os.Chmod(dir, 0o755)
+	bin := dir + "/probes.test"
+	b, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(), checkEnv+"=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Skipf("cannot run as nobody here: %v %s", err, out)
+	}
+	if got := strings.TrimSpace(string(out)); got != "no permission to trace: run as root or with CAP_SYS_PTRACE" {
+		t.Errorf("Check as nobody: %q", got)
+	}
+}
+
+// --signals host sees signals host-wide through tracefs, with the sender,
+// without tracing anyone; it leaves tracefs as it found it.
+func TestSignalsHostMode(t *testing.T) {
+	needRoot(t)
+	cfg := DefaultConfig()
+	cfg.Signals.Mode = SignalsHost
+	if err := (&signalsProbe{cfg: cfg}).Check(); err != nil {
+		t.Skipf("no tracefs here: %v", err)
+	}
+	root := cfg.tracefsRoot()
+	_, statErr := os.Stat(root + "/events")
+	wasMounted := statErr == nil
+	tg := startTarget(t, "count")
+	r := traceSignals(t, SignalsConfig{Mode: SignalsHost})
+	time.Sleep(300 * time.Millisecond) // the instance is set up
+	unix.Kill(tg.pid, unix.SIGUSR2)
+	time.Sleep(3 * time.Millisecond)
+	unix.Kill(tg.pid, unix.SIGUSR2)
+	tg.expect(t, "USR2 1")
+	tg.expect(t, "USR2 2")
+	evs := r.waitFor(t, "two SIGUSR2 to the target", func(evs []event.Event) bool {
+		n := 0
+		for _, s := range signalsOf(evs, "SIGUSR2") {
+			if s.PID == tg.pid {
+				n++
+			}
+		}
+		return n == 2
+	})
+	var got []*Signal
+	for _, s := range signalsOf(evs, "SIGUSR2") {
+		if s.PID == tg.pid {
+			got = append(got, s)
+		}
+	}
+	if got[0].SenderPID != os.Getpid() || got[0].Source != "tracefs" || got[0].Result != "delivered" || got[0].Code != "SI_USER" {
+		t.Errorf("signal %+v", got[0])
+	}
+	var at []time.Time
+	for _, ev := range evs {
+		if s, ok := AsSignal(ev); ok && s.PID == tg.pid {
+			at = append(at, ev.Time)
+		}
+	}
+	if gap := at[1].Sub(at[0]); gap < 2*time.Millisecond || gap > 50*time.Millisecond {
+		t.Errorf("gap between the two sends %v, want about 3ms", gap)
+	}
+	if _, tp := procState(t, tg.pid); tp != 0 {
+		t.Errorf("host mode traced the target")
+	}
+	r.stop(t)
+	if _, err := os.Stat(root + "/instances/stakeout-" + strconv.Itoa(os.Getpid())); err == nil {
+		t.Errorf("tracefs instance left behind")
+	}
+	if _, err := os.Stat(root + "/events"); (err == nil) != wasMounted {
+		t.Errorf("tracefs mount changed: was mounted %v, now %v", wasMounted, err == nil)
+	}
+}
+
+func TestParseGenerate(t *testing.T) {
+	s, ts, ok := parseGenerate("     log rotate-x-4410    [001] d..1.  4316.222271: signal_generate: sig=1 errno=0 code=0 comm=my gimli pid=812 grp=1 res=2")
+	if !ok || ts != 4316.222271 || s.SenderPID != 4410 || s.SenderComm != "log rotate-x" || s.Comm != "my gimli" ||
+		s.PID != 812 || s.Signal != "SIGHUP" || s.Code != "SI_USER" || s.Result != "already pending" {
+		t.Errorf("%+v %v %v", s, ts, ok)
+	}
+	if _, _, ok := parseGenerate("bash-1 [000] d..1. 1.0: signal_deliver: sig=1 errno=0 code=0 sa_handler=0 sa_flags=0"); ok {
+		t.Error("deliver line parsed as generate")
 	}
 }

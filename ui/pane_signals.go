@@ -139,14 +139,15 @@ func (p signalsPane) signalRow(at time.Time, s *probes.Signal) *sigRow {
 	case s.Addr != "":
 		from = "fault at " + event.Sanitize(s.Addr)
 	}
-	row.text, row.from = target, from
-	if c == nil {
-		return row
+	if s.Result != "" && s.Result != "delivered" { // --signals host: merged, ignored…
+		from += " (" + event.Sanitize(s.Result) + ")"
 	}
+	row.text, row.from = target, from
 	if !c.lastSig.IsZero() {
 		row.delta = fmtDelta(at.Sub(c.lastSig))
 	}
-	if last, ok := c.lastBySig[s.Signal]; ok && at.Sub(last) < probes.DefaultBurstWindow {
+	burstable := s.Signal != "SIGCHLD" && !(s.Signal == "SIGURG" && s.SenderPID == s.PID)
+	if last, ok := c.lastBySig[s.Signal]; ok && at.Sub(last) < probes.DefaultBurstWindow && burstable {
 		row.mark = markBurst
 	}
 	own := s.Signal == "SIGCHLD" || s.Addr != "" || s.SenderPID == s.PID
