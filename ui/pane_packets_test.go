@@ -84,6 +84,14 @@ func TestPacketsPaneMarksGapAndSorts(t *testing.T) {
 	}
 }
 
+func TestSIFormat(t *testing.T) {
+	for v, want := range map[float64]string{0: "0", 54: "54", 180742: "180.7k", 19.2e6: "19.2M", 3e9: "3.0G"} {
+		if got := fmtSI(v); got != want {
+			t.Errorf("fmtSI(%v) = %q, want %q", v, got, want)
+		}
+	}
+}
+
 func TestTTTFormat(t *testing.T) {
 	for d, want := range map[time.Duration]string{
 		time.Second + 123*time.Microsecond: "00:00:01.000123",

@@ -45,7 +45,7 @@ func (p packetsPane) dropLines() []string {
 			ds = st.Sev(event.Warn)
 			drops = fmt.Sprintf("kernel drops %d of %d", f.drops, f.total)
 		}
-		head := fmt.Sprintf("%s %s pkt/s %s · ", event.Sanitize(f.name), fmtRate(f.pps), fmtBytes(int64(f.bps))+"/s")
+		head := fmt.Sprintf("%s %s pkt/s %s · ", event.Sanitize(f.name), fmtSI(f.pps), fmtBytes(int64(f.bps))+"/s")
 		out = append(out, clip(head+ds.Render(drops)+st.Muted.Render(fmt.Sprintf(" · freezes %d", f.freezes)), p.w))
 	}
 	return out
@@ -97,7 +97,7 @@ func (p packetsPane) flowTable(n int) []string {
 		}
 		r := rates[f.Info.ID]
 		row := fit(flowLabel(f.Info), fw) + fmt.Sprintf("%7s%8s%7s%8s%8s%4d",
-			fmtRate(r[0]), fmtRate(r[1]), fmtDur(now.Sub(f.Last)), us, fmtDur(f.MaxGap), f.RST)
+			fmtSI(r[0]), fmtSI(r[1]), fmtDur(now.Sub(f.Last)), us, fmtDur(f.MaxGap), f.RST)
 		style := st.Text
 		if f.RST > 0 {
 			style = st.Sev(event.Warn)
@@ -143,6 +143,19 @@ func flowLabel(fi probes.FlowInfo) string {
 		s = fi.Proto + " " + s
 	}
 	return event.Sanitize(s)
+}
+
+// fmtSI prints a rate in at most 6 cells: 950, 12.5k, 18.1M, 1.2G.
+func fmtSI(v float64) string {
+	switch {
+	case v < 1000:
+		return fmt.Sprintf("%.0f", v)
+	case v < 1e6:
+		return fmt.Sprintf("%.1fk", v/1e3)
+	case v < 1e9:
+		return fmt.Sprintf("%.1fM", v/1e6)
+	}
+	return fmt.Sprintf("%.1fG", v/1e9)
 }
 
 // fmtTTT prints a delta as tcpdump -ttt does: 00:00:01.000123.
