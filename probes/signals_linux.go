@@ -131,6 +131,13 @@ func (t *tracer) attach(pid int) error {
 	if err := t.cfg.targetProblem(pid, t.self); err != nil {
 		return err
 	}
+	// A thread id given as --pid means its whole process.
+	if g, err := t.cfg.statusInt(pid, "Tgid"); err == nil && g != pid {
+		if _, ok := t.procs[g]; ok {
+			return nil
+		}
+		pid = g
+	}
 	if len(t.threads) >= maxTracedThreads {
 		return fmt.Errorf("pid %d: already tracing %d threads", pid, maxTracedThreads)
 	}
