@@ -192,3 +192,22 @@ func TestSignalsDetachOnQuitSignals(t *testing.T) {
 		})
 	}
 }
+
+// kill -9 of stakeout mid-trace: no PTRACE_O_EXITKILL, so the kernel
+// detaches and the target runs on and handles its next signal.
+func TestSignalsSurviveKill9(t *testing.T) {
+	tg := startSigTarget(t)
+	snap := exec.Command(binPath, "snapshot", "--duration", "60s", "--probes", "signals",
+		"--pid", strconv.Itoa(tg.pid), "--no-record")
+	if err := snap.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "stakeout attached", func() bool { n, _ := traced(tg.pid); return n != 0 })
+	syscall.Kill(tg.pid, syscall.SIGHUP)
+	tg.expect(t, "HUP 1")
+	snap.Process.Kill()
+	snap.Wait()
+	waitUntil(t, "the kernel detached", func() bool { n, st := traced(tg.pid); return n == 0 && st != 't' })
+	syscall.Kill(tg.pid, syscall.SIGHUP)
+	tg.expect(t, "HUP 2")
+}
