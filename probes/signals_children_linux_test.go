@@ -51,3 +51,24 @@ func TestSignalsDetachesChildren(t *testing.T) {
 		t.Errorf("child state %c after detach", st)
 	}
 }
+
+// The wording, with the real strace as the other tracer.
+func TestSignalsAlreadyTracedByStrace(t *testing.T) {
+	needRoot(t)
+	if _, err := exec.LookPath("strace"); err != nil {
+		t.Skip("strace not installed")
+	}
+	tg := startTarget(t, "count")
+	st := exec.Command("strace", "-e", "trace=none", "-p", strconv.Itoa(tg.pid), "-o", "/dev/null")
+	if err := st.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { st.Process.Kill(); st.Wait() }()
+	eventually(t, "strace attached", func() bool { _, tp := procState(t, tg.pid); return tp != 0 })
+	cfg := DefaultConfig()
+	cfg.Signals.PIDs = []int{tg.pid}
+	want := "pid " + strconv.Itoa(tg.pid) + " is already traced by pid " + strconv.Itoa(st.Process.Pid) + " (strace)"
+	if err := (&signalsProbe{cfg: cfg}).Check(); err == nil || err.Error() != want {
+		t.Errorf("Check: %v, want %q", err, want)
+	}
+}
