@@ -205,8 +205,8 @@ func (p signalsPane) View() string {
 		return st.Muted.Render("no signal yet")
 	}
 	counts := p.countLines()
-	nCounts := min(len(counts), max(p.h/3, 1), 4)
-	room := max(p.h-1-nCounts, 1)
+	nCounts := min(len(counts), p.h/3, 4)
+	room := max(p.h-1-nCounts, 0)
 	// The target column gets a third of what the fixed columns leave.
 	tw := clamp((p.w-30)/3, 10, 24)
 	lines := []string{st.TableHeader.Render(fit("TIME         Δ       WHAT     "+fit("TARGET", tw)+" ← SENDER", p.w))}

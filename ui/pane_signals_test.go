@@ -77,3 +77,17 @@ func TestSignalsPaneMarksAndSanitizes(t *testing.T) {
 		t.Errorf("comm not sanitized: %q", view)
 	}
 }
+
+func TestSignalsPaneFitsAnySize(t *testing.T) {
+	st := themes.Must("dark").Styles
+	p := newSignalsPane(paneEnv{st: &st, loc: time.UTC})
+	for _, ev := range signalsSession() {
+		p = p.Apply(ev)
+	}
+	for _, sz := range [][2]int{{1, 1}, {10, 2}, {38, 8}, {80, 5}, {200, 60}} {
+		v := p.SetSize(sz[0], sz[1]).View()
+		if n := strings.Count(v, "\n") + 1; n > sz[1] {
+			t.Errorf("%dx%d: %d lines", sz[0], sz[1], n)
+		}
+	}
+}
