@@ -58,6 +58,8 @@ type packetsPane struct {
 	lastAt time.Time // previous packet on the timeline
 	ifaces []pktIface
 	sort   pktSort
+	iface  string // the first interface seen; multi once another shows up
+	multi  bool   // flows are then labelled with their interface
 }
 
 type packetsKeys struct{ Sort key.Binding }
@@ -80,7 +82,7 @@ func (p packetsPane) SetSize(w, h int) Pane     { p.w, p.h = w, h; return p }
 
 func (p packetsPane) Reset() Pane {
 	fresh := newPacketsPane(p.env).(packetsPane)
-	fresh.w, fresh.h, fresh.sort = p.w, p.h, p.sort
+	fresh.w, fresh.h, fresh.sort, fresh.multi = p.w, p.h, p.sort, p.multi
 	return fresh
 }
 
@@ -98,6 +100,12 @@ func (p packetsPane) Apply(ev event.Event) Pane {
 	if st, ok := probes.AsCaptureStats(ev); ok {
 		p.ifaces = applyCaptureStats(p.ifaces, st)
 		return p
+	}
+	if b, ok := probes.AsPacketBatch(ev); ok {
+		if p.iface == "" {
+			p.iface = b.Iface
+		}
+		p.multi = p.multi || b.Iface != p.iface
 	}
 	p.flows.Observe(ev, func(pk probes.Packet, a probes.Arrival) {
 		var dt time.Duration

@@ -103,3 +103,19 @@ func TestTTTFormat(t *testing.T) {
 		}
 	}
 }
+
+func TestPacketsPaneNamesInterfacesWhenSeveral(t *testing.T) {
+	evs := packetsFixture()
+	lo := probes.FlowInfo{ID: 9, Iface: "lo", Proto: "udp", Src: "127.0.0.1:5000", Dst: "127.0.0.1:53"}
+	at := t0.Add(11 * time.Second)
+	evs = append(evs, event.New(at, "packets", &lo), event.New(at, "packets", &probes.PacketBatch{Iface: "lo", Start: at,
+		DtUs: []int64{0}, Flow: []uint32{9}, Flags: probes.ByteNums{0}, Len: []uint32{60}}))
+	o := testOptions()
+	o.Probes = []string{"packets"}
+	s := screen(t, update(NewLive(o), tea.WindowSizeMsg{Width: 100, Height: 30}, EventsMsg(evs)))
+	for _, want := range []string{"lo udp 127.0.0.1:5000 > 127.0.0.1:53", "veth1 vrrp 10.9.0.1 > 224.0.0.18"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("screen lacks %q:\n%s", want, s)
+		}
+	}
+}

@@ -96,7 +96,7 @@ func (p packetsPane) flowTable(n int) []string {
 			us = fmtDur(usual)
 		}
 		r := rates[f.Info.ID]
-		row := fit(flowLabel(f.Info), fw) + fmt.Sprintf("%7s%8s%7s%8s%8s%4d",
+		row := fit(p.label(f.Info), fw) + fmt.Sprintf("%7s%8s%7s%8s%8s%4d",
 			fmtSI(r[0]), fmtSI(r[1]), fmtDur(now.Sub(f.Last)), us, fmtDur(f.MaxGap), f.RST)
 		style := st.Text
 		if f.RST > 0 {
@@ -116,10 +116,10 @@ func (p packetsPane) timeline(n int) []string {
 		fi := p.info(r.flow)
 		if r.gap {
 			lines = append(lines, st.Sev(event.Critical).Render(clip(fmt.Sprintf("▲ gap %s (usually %s) %s",
-				fmtTTT(r.dt), fmtDur(r.usual), flowLabel(fi)), p.w)))
+				fmtTTT(r.dt), fmtDur(r.usual), p.label(fi)), p.w)))
 			continue
 		}
-		row := fmt.Sprintf("%-15s %-6s %5d  %s", fmtTTT(r.dt), tcpFlagText(r.flags, fi.Proto), r.len, flowLabel(fi))
+		row := fmt.Sprintf("%-15s %-6s %5d  %s", fmtTTT(r.dt), tcpFlagText(r.flags, fi.Proto), r.len, p.label(fi))
 		style := st.Text
 		if r.flags&probes.FlagRST != 0 {
 			style = st.Sev(event.Warn)
@@ -136,11 +136,15 @@ func (p packetsPane) info(id uint32) probes.FlowInfo {
 	return probes.FlowInfo{ID: id}
 }
 
-// flowLabel is "proto src > dst", sanitized: addresses came from the wire.
-func flowLabel(fi probes.FlowInfo) string {
+// label is "proto src > dst", after the interface when several are
+// captured, sanitized: addresses and names came from the wire or a file.
+func (p packetsPane) label(fi probes.FlowInfo) string {
 	s := fi.String()
 	if fi.Proto != "" {
 		s = fi.Proto + " " + s
+	}
+	if p.multi && fi.Iface != "" {
+		s = fi.Iface + " " + s
 	}
 	return event.Sanitize(s)
 }
