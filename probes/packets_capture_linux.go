@@ -35,8 +35,9 @@ type ifaceCapture struct {
 	tp *afpacket.TPacket
 
 	statsAt           time.Time
-	prevPkts, prevDrp uint64
-	prevFrz           uint64
+	prevPkts, prevDrp uint32 // gopacket's running totals are 32-bit and wrap
+	prevFrz           uint32
+	totPkts, totDrp   uint64
 }
 
 func openCapture(t target, cfg PacketsConfig, snap uint32, ids *atomic.Uint32, emit Emit) (*ifaceCapture, error) {
@@ -113,19 +114,23 @@ func (c *ifaceCapture) run(ctx context.Context) error {
 	}
 }
 
-// stats reads PACKET_STATISTICS (gopacket keeps running totals; the kernel
-// zeroes its counters on every read) and emits the interval's share.
+// stats reads PACKET_STATISTICS (the kernel zeroes its counters on every
+// read; gopacket adds them up in 32 bits, which wrap after 4G packets, so
+// deltas are taken modulo 2^32) and emits the interval's share.
 func (c *ifaceCapture) stats(now time.Time) {
 	_, v3, err := c.tp.SocketStats()
 	if err != nil {
 		return
 	}
-	pk, dr, fr := uint64(v3.Packets()), uint64(v3.Drops()), uint64(v3.QueueFreezes())
+	pk, dr, fr := uint32(v3.Packets()), uint32(v3.Drops()), uint32(v3.QueueFreezes())
 	st := CaptureStats{
 		Iface: c.t.name, IntervalS: now.Sub(c.statsAt).Seconds(),
-		Packets: pk - c.prevPkts, Drops: dr - c.prevDrp, Freezes: fr - c.prevFrz,
-		Seen: c.seen, Bytes: c.bytes, TotalPackets: pk, TotalDrops: dr,
+		Packets: uint64(pk - c.prevPkts), Drops: uint64(dr - c.prevDrp), Freezes: uint64(fr - c.prevFrz),
+		Seen: c.seen, Bytes: c.bytes,
 	}
+	c.totPkts += st.Packets
+	c.totDrp += st.Drops
+	st.TotalPackets, st.TotalDrops = c.totPkts, c.totDrp
 	c.prevPkts, c.prevDrp, c.prevFrz = pk, dr, fr
 	c.seen, c.bytes, c.statsAt = 0, 0, now
 	c.emit(event.New(now, packetsName, &st))
