@@ -58,8 +58,9 @@ type packetsPane struct {
 	lastAt time.Time // previous packet on the timeline
 	ifaces []pktIface
 	sort   pktSort
-	iface  string // the first interface seen; multi once another shows up
-	multi  bool   // flows are then labelled with their interface
+	now    time.Time // latest event time: capture_stats tick on while a flow is silent
+	iface  string    // the first interface seen; multi once another shows up
+	multi  bool      // flows are then labelled with their interface
 }
 
 type packetsKeys struct{ Sort key.Binding }
@@ -97,6 +98,9 @@ func (p packetsPane) Update(msg tea.KeyPressMsg) (Pane, tea.Cmd) {
 // pane's own and only ever touched from the UI goroutine, and copying them
 // per event would cost more than the packets themselves at flood rates.
 func (p packetsPane) Apply(ev event.Event) Pane {
+	if ev.Time.After(p.now) {
+		p.now = ev.Time
+	}
 	if st, ok := probes.AsCaptureStats(ev); ok {
 		p.ifaces = applyCaptureStats(p.ifaces, st)
 		return p

@@ -119,3 +119,23 @@ func TestPacketsPaneNamesInterfacesWhenSeveral(t *testing.T) {
 		}
 	}
 }
+
+// TestPacketsPaneFlagsAnOverdueFlow: capture_stats keep time going while the
+// VRRP flow is silent; once it is overdue its row is marked, before any
+// next packet could make a packet.gap.
+func TestPacketsPaneFlagsAnOverdueFlow(t *testing.T) {
+	evs := packetsFixture()
+	for s := 12; s <= 14; s++ {
+		evs = append(evs, event.New(t0.Add(time.Duration(s)*time.Second), "packets",
+			&probes.CaptureStats{Iface: "veth1", IntervalS: 1}))
+	}
+	o := testOptions()
+	o.Probes = []string{"packets"}
+	s := screen(t, update(NewLive(o), tea.WindowSizeMsg{Width: 100, Height: 30}, EventsMsg(evs)))
+	if !strings.Contains(s, "▲ vrrp 10.9.0.1 > 224.0.0.18") {
+		t.Errorf("overdue VRRP flow not marked 3.4 s after its last advert:\n%s", s)
+	}
+	if s := screen(t, packetsModel(100, 30)); strings.Contains(s, "▲ vrrp") {
+		t.Errorf("marked while on time:\n%s", s)
+	}
+}

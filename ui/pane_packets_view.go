@@ -54,7 +54,10 @@ func (p packetsPane) dropLines() []string {
 // flowTable is a header and n-1 flows in the chosen order.
 func (p packetsPane) flowTable(n int) []string {
 	st := p.env.st
-	now := p.flows.Last
+	now := p.now
+	if p.flows.Last.After(now) {
+		now = p.flows.Last
+	}
 	fl := p.flows.Flows()
 	rates := make(map[uint32][2]float64, len(fl))
 	for _, f := range fl {
@@ -96,15 +99,31 @@ func (p packetsPane) flowTable(n int) []string {
 			us = fmtDur(usual)
 		}
 		r := rates[f.Info.ID]
-		row := fit(p.label(f.Info), fw) + fmt.Sprintf("%7s%8s%7s%8s%8s%4d",
+		label, silent := p.label(f.Info), p.silent(f, now, usual, periodic)
+		if silent {
+			label = "▲ " + label
+		}
+		row := fit(label, fw) + fmt.Sprintf("%7s%8s%7s%8s%8s%4d",
 			fmtSI(r[0]), fmtSI(r[1]), fmtDur(now.Sub(f.Last)), us, fmtDur(f.MaxGap), f.RST)
 		style := st.Text
 		if f.RST > 0 {
 			style = st.Sev(event.Warn)
 		}
+		if silent {
+			// A periodic flow overdue now, before its next packet can
+			// make it a packet.gap: the VRRP master may be gone.
+			style = st.Sev(event.Critical)
+		}
 		lines = append(lines, style.Render(clip(row, p.w)))
 	}
 	return lines
+}
+
+// silent: a periodic flow has been quiet for as long as a gap that the
+// detector would report.
+func (p packetsPane) silent(f *probes.FlowStats, now time.Time, usual time.Duration, periodic bool) bool {
+	quiet, r := now.Sub(f.Last), p.flows.Rule
+	return periodic && float64(quiet) >= r.Factor*float64(usual) && quiet-usual >= r.MinExtra
 }
 
 // timeline is the newest rows like tcpdump -ttt: Δ since the previous
