@@ -39,7 +39,7 @@ var packetsSpec = Spec{
 		fs.IntVar(&p.RingMB, "ring-mb", defaultRingMB, "packets: kernel ring size per interface, MiB")
 		fs.BoolVar(&p.Payload, "payload", false, "packets: keep and record packet bytes (default: headers only, nothing recorded but a 4-field record)")
 		fs.StringVar(&p.Filter, "filter", "", "packets: tcpdump-syntax filter, run in the kernel, e.g. 'vrrp or tcp port 443'")
-		fs.StringVar(&p.BPFFile, "bpf", "", "packets: classic BPF program from `tcpdump -ddd EXPR` in FILE")
+		fs.StringVar(&p.BPFFile, "bpf", "", "packets: classic BPF program in `FILE`, as printed by tcpdump -ddd EXPR")
 	},
 	New:      func(cfg Config) Probe { return &packetsProbe{cfg: cfg} },
 	Validate: validatePackets,
