@@ -35,10 +35,10 @@ var packetsSpec = Spec{
 	Help: "packet timeline: per-flow gaps, RSTs and kernel drops (AF_PACKET, headers only)",
 	Flags: func(fs *pflag.FlagSet, cfg *Config) {
 		p := &cfg.Packets
-		fs.StringSliceVar(&p.Ifaces, "iface", nil, "packets: capture on this interface (repeatable; default: every interface that is up)")
+		fs.StringSliceVar(&p.Ifaces, "iface", nil, "packets: capture on interface `NAME` (repeatable; default: every interface that is up)")
 		fs.IntVar(&p.RingMB, "ring-mb", defaultRingMB, "packets: kernel ring size per interface, MiB")
 		fs.BoolVar(&p.Payload, "payload", false, "packets: keep and record packet bytes (default: headers only, nothing recorded but a 4-field record)")
-		fs.StringVar(&p.Filter, "filter", "", "packets: tcpdump-syntax filter, run in the kernel, e.g. 'vrrp or tcp port 443'")
+		fs.StringVar(&p.Filter, "filter", "", "packets: tcpdump-syntax filter `EXPR`, run in the kernel, e.g. 'vrrp or tcp port 443'")
 		fs.StringVar(&p.BPFFile, "bpf", "", "packets: classic BPF program in `FILE`, as printed by tcpdump -ddd EXPR")
 	},
 	New:      func(cfg Config) Probe { return &packetsProbe{cfg: cfg} },
