@@ -53,7 +53,7 @@ func openCapture(t target, cfg PacketsConfig, snap uint32, ids *atomic.Uint32, e
 		afpacket.OptInterface(t.name),
 		afpacket.TPacketVersion3,
 		afpacket.OptBlockSize(ringBlockSize),
-		afpacket.OptNumBlocks(ringMB(cfg)*(1<<20)/ringBlockSize),
+		afpacket.OptNumBlocks(t.ringMB*(1<<20)/ringBlockSize),
 		afpacket.OptPollTimeout(pollTimeout),
 		afpacket.OptAddVLANHeader(true),
 	)

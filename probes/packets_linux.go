@@ -28,6 +28,12 @@ const (
 	defaultSnaplen = 128   // headers only: Ethernet+VLAN+IPv6+TCP with options fit
 	payloadSnaplen = 65535 // --payload
 	defaultRingMB  = 8
+	// With no --iface, stakeout captures on every interface that is up. On a
+	// container host that can be hundreds of veths, and rings are pinned
+	// kernel memory: the default set shares this budget (at least 1 MiB a
+	// ring) and stops at maxDefaultIfaces, in interface index order.
+	defaultRingBudgetMB = 64
+	maxDefaultIfaces    = 64
 )
 
 var packetsSpec = Spec{
@@ -35,7 +41,7 @@ var packetsSpec = Spec{
 	Help: "packet timeline: per-flow gaps, RSTs and kernel drops (AF_PACKET, headers only)",
 	Flags: func(fs *pflag.FlagSet, cfg *Config) {
 		p := &cfg.Packets
-		fs.StringSliceVar(&p.Ifaces, "iface", nil, "packets: capture on interface `NAME` (repeatable; default: every interface that is up)")
+		fs.StringSliceVar(&p.Ifaces, "iface", nil, "packets: capture on interface `NAME` (repeatable; default: every interface that is up, at most 64, sharing 64 MiB of rings)")
 		fs.IntVar(&p.RingMB, "ring-mb", defaultRingMB, "packets: kernel ring size per interface, MiB")
 		fs.BoolVar(&p.Payload, "payload", false, "packets: keep and record packet bytes (default: headers only, nothing recorded but a 4-field record)")
 		fs.StringVar(&p.Filter, "filter", "", "packets: tcpdump-syntax filter `EXPR`, run in the kernel, e.g. 'vrrp or tcp port 443'")
@@ -84,12 +90,15 @@ type target struct {
 	name     string
 	link     linkKind
 	loopback bool
+	ringMB   int
 }
 
-// targets resolves --iface, or every interface that is up.
+// targets resolves --iface, or every interface that is up (bounded: see
+// defaultRingBudgetMB).
 func (p *packetsProbe) targets() ([]target, error) {
 	names := p.cfg.Packets.Ifaces
-	if len(names) == 0 {
+	defaulted := len(names) == 0
+	if defaulted {
 		ifs, err := net.Interfaces()
 		if err != nil {
 			return nil, Unavailablef("cannot list interfaces: %v", err)
@@ -105,23 +114,39 @@ func (p *packetsProbe) targets() ([]target, error) {
 	}
 	var out []target
 	for _, name := range names {
+		if defaulted && len(out) == maxDefaultIfaces {
+			break
+		}
 		ifc, err := net.InterfaceByName(name)
 		if err != nil {
 			return nil, Unavailablef("%s", noIface(name))
 		}
 		link, err := linkOf(p.arphrd(name))
 		if err != nil {
-			if len(p.cfg.Packets.Ifaces) == 0 {
+			if defaulted {
 				continue // default set: skip what we can't decode
 			}
 			return nil, Unavailablef("%s: %v", name, err)
 		}
-		out = append(out, target{name: name, link: link, loopback: ifc.Flags&net.FlagLoopback != 0})
+		out = append(out, target{name: name, link: link, loopback: ifc.Flags&net.FlagLoopback != 0,
+			ringMB: ringMB(p.cfg.Packets)})
 	}
 	if len(out) == 0 {
 		return nil, Unavailablef("no interface with Ethernet or raw IP framing is up")
 	}
+	if defaulted {
+		per := defaultRingShare(len(out), ringMB(p.cfg.Packets))
+		for i := range out {
+			out[i].ringMB = per
+		}
+	}
 	return out, nil
+}
+
+// defaultRingShare is each ring's size when n default interfaces share
+// defaultRingBudgetMB: never more than --ring-mb, never under 1 MiB.
+func defaultRingShare(n, perIfaceMB int) int {
+	return min(perIfaceMB, max(1, defaultRingBudgetMB/max(n, 1)))
 }
 
 // arphrd reads the interface's link type; Ethernet if sysfs can't say.

@@ -1,0 +1,19 @@
+package probes
+
+import "testing"
+
+// TestDefaultRingsStayWithinBudget: on a host with hundreds of container
+// veths, the default interface set must not pin gigabytes of rings.
+func TestDefaultRingsStayWithinBudget(t *testing.T) {
+	for _, c := range []struct{ n, flag, want int }{
+		{1, 8, 8}, {2, 8, 8}, {8, 8, 8}, {9, 8, 7}, {16, 8, 4}, {64, 8, 1}, {200, 8, 1}, {4, 2, 2}, {0, 8, 8},
+	} {
+		got := defaultRingShare(c.n, c.flag)
+		if got != c.want {
+			t.Errorf("defaultRingShare(%d, %d) = %d, want %d", c.n, c.flag, got, c.want)
+		}
+		if n := min(c.n, maxDefaultIfaces); n*got > max(defaultRingBudgetMB, n) {
+			t.Errorf("%d interfaces × %d MiB is over the %d MiB budget", n, got, defaultRingBudgetMB)
+		}
+	}
+}
