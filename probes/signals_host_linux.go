@@ -59,9 +59,14 @@ func (p *signalsProbe) runHost(ctx context.Context, emit Emit) (err error) {
 		}
 		defer unix.Unmount(root, 0)
 	}
+	clearStaleInstances(root, p.cfg.Procfs)
 	inst := filepath.Join(root, "instances", "stakeout-"+strconv.Itoa(os.Getpid()))
 	if err := os.Mkdir(inst, 0o700); err != nil {
 		return fmt.Errorf("tracefs instance: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(inst, "buffer_size_kb"), []byte(strconv.Itoa(instanceBufferKB)), 0); err != nil {
+		os.Remove(inst)
+		return fmt.Errorf("tracefs buffer_size_kb: %w", err)
 	}
 	enable := filepath.Join(inst, "events", "signal", "signal_generate", "enable")
 	defer func() {

@@ -1,0 +1,78 @@
+package probes
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// deadPID finds a pid with no process, for a stale instance's name.
+func deadPID(t *testing.T) int {
+	for pid := 4194000; pid < 4194300; pid++ {
+		if _, err := os.Stat("/proc/" + strconv.Itoa(pid)); os.IsNotExist(err) {
+			return pid
+		}
+	}
+	t.Skip("no free pid found")
+	return 0
+}
+
+// TestHostModeClearsStaleInstancesAndBoundsItsBuffer: an instance left by a
+// kill -9'd stakeout (its pid gone) is disabled and removed, a live one is
+// not, and stakeout's own instance gets a small per-CPU buffer.
+func TestHostModeClearsStaleInstancesAndBoundsItsBuffer(t *testing.T) {
+	needRoot(t)
+	cfg := DefaultConfig()
+	cfg.Signals.Mode = SignalsHost
+	if err := (&signalsProbe{cfg: cfg}).Check(); err != nil {
+		t.Skipf("no tracefs here: %v", err)
+	}
+	root := cfg.tracefsRoot()
+	if _, err := os.Stat(filepath.Join(root, "events")); err != nil {
+		if err := unix.Mount("nodev", root, "tracefs", 0, ""); err != nil {
+			t.Skipf("cannot mount tracefs: %v", err)
+		}
+		defer unix.Unmount(root, 0)
+	}
+	stale := filepath.Join(root, "instances", "stakeout-"+strconv.Itoa(deadPID(t)))
+	live := filepath.Join(root, "instances", "stakeout-1") // pid 1 always exists
+	for _, dir := range []string{stale, live} {
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			t.Skipf("cannot make a tracefs instance: %v", err)
+		}
+		os.WriteFile(filepath.Join(dir, "events", "signal", "signal_generate", "enable"), []byte("1"), 0)
+	}
+	defer func() {
+		os.WriteFile(filepath.Join(live, "events", "signal", "signal_generate", "enable"), []byte("0"), 0)
+		os.Remove(live)
+		os.Remove(stale)
+	}()
+
+	r := traceSignals(t, SignalsConfig{Mode: SignalsHost})
+	own := filepath.Join(root, "instances", "stakeout-"+strconv.Itoa(os.Getpid()))
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		// The kernel rounds up to whole pages: 256 reads back as 258.
+		b, err := os.ReadFile(filepath.Join(own, "buffer_size_kb"))
+		kb, _ := strconv.Atoi(strings.Fields(string(b) + " x")[0])
+		if err == nil && kb >= instanceBufferKB && kb <= instanceBufferKB+16 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("own instance buffer_size_kb = %q (%v), want %d", b, err, instanceBufferKB)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	r.stop(t)
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("stale instance %s survived (%v)", stale, err)
+	}
+	if _, err := os.Stat(live); err != nil {
+		t.Errorf("a live pid's instance was removed: %v", err)
+	}
+}
