@@ -77,35 +77,62 @@ type envelope struct {
 // ErrMalformed wraps every decoding failure of a single event.
 var ErrMalformed = errors.New("malformed event")
 
+// JSONAppender is for bodies on a hot path (a packet batch holds thousands
+// of numbers): AppendJSON appends the body's JSON object to dst without
+// reflection. It must produce exactly what encoding/json would.
+type JSONAppender interface {
+	AppendJSON(dst []byte) []byte
+}
+
 // MarshalJSON writes the flat public form. Events read from a file whose kind
 // is unknown are written back unchanged from Raw.
-func (e Event) MarshalJSON() ([]byte, error) {
+func (e Event) MarshalJSON() ([]byte, error) { return e.AppendJSON(nil) }
+
+// AppendJSON appends the flat public form to dst. The recorder calls it
+// directly: going through json.Marshal would re-scan every byte to validate it.
+func (e Event) AppendJSON(dst []byte) ([]byte, error) {
 	if e.Body == nil {
 		if len(e.Raw) > 0 {
-			return e.Raw, nil
+			return append(dst, e.Raw...), nil
 		}
-		return json.Marshal(envelope{e.Time.UTC(), e.Probe, e.Kind})
+		head, err := json.Marshal(envelope{e.Time.UTC(), e.Probe, e.Kind})
+		return append(dst, head...), err
 	}
 	head, err := json.Marshal(envelope{e.Time.UTC(), e.Probe, e.Kind})
 	if err != nil {
-		return nil, err
+		return dst, err
 	}
-	body, err := json.Marshal(e.Body)
+	start := len(dst)
+	dst = append(dst, head[:len(head)-1]...)
+	var body []byte
+	if ap, ok := e.Body.(JSONAppender); ok {
+		mark := len(dst)
+		dst = append(dst, ',')
+		dst = ap.AppendJSON(dst)
+		body = dst[mark+1:]
+		if len(body) < 2 || body[0] != '{' {
+			return dst[:start], fmt.Errorf("event %s: body is not a JSON object", e.Kind)
+		}
+		if len(body) == 2 { // "{}": drop the comma and the braces
+			return append(dst[:mark], '}'), nil
+		}
+		// Splice: `,{"a":1}` becomes `,"a":1}`.
+		copy(dst[mark+1:], dst[mark+2:])
+		return dst[:len(dst)-1], nil
+	}
+	body, err = json.Marshal(e.Body)
 	if err != nil {
-		return nil, fmt.Errorf("event %s: %w", e.Kind, err)
+		return dst[:start], fmt.Errorf("event %s: %w", e.Kind, err)
 	}
 	body = bytes.TrimSpace(body)
 	if len(body) < 2 || body[0] != '{' {
-		return nil, fmt.Errorf("event %s: body is not a JSON object", e.Kind)
+		return dst[:start], fmt.Errorf("event %s: body is not a JSON object", e.Kind)
 	}
 	if len(body) == 2 { // "{}"
-		return head, nil
+		return append(dst, '}'), nil
 	}
-	out := make([]byte, 0, len(head)+len(body))
-	out = append(out, head[:len(head)-1]...)
-	out = append(out, ',')
-	out = append(out, body[1:]...)
-	return out, nil
+	dst = append(dst, ',')
+	return append(dst, body[1:]...), nil
 }
 
 // UnmarshalJSON decodes the flat form. An unknown kind is not an error: Body

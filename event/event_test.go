@@ -102,3 +102,35 @@ func TestHumanBytes(t *testing.T) {
 		}
 	}
 }
+
+type fastBody struct{ s string }
+
+func (fastBody) EventKind() string { return "test_fast" }
+func (f fastBody) AppendJSON(dst []byte) []byte {
+	if f.s == "" {
+		return append(dst, "{}"...)
+	}
+	return append(dst, `{"s":"`+f.s+`"}`...)
+}
+
+type badFastBody struct{}
+
+func (badFastBody) EventKind() string            { return "test_badfast" }
+func (badFastBody) AppendJSON(dst []byte) []byte { return append(dst, "[1]"...) }
+
+func TestAppenderBodiesSpliceLikeReflectedOnes(t *testing.T) {
+	at := time.Date(2026, 11, 23, 4, 0, 0, 0, time.UTC)
+	for body, want := range map[fastBody]string{
+		{s: "x"}: `{"time":"2026-11-23T04:00:00Z","probe":"p","kind":"test_fast","s":"x"}`,
+		{}:       `{"time":"2026-11-23T04:00:00Z","probe":"p","kind":"test_fast"}`,
+	} {
+		prefix := []byte("keep:")
+		got, err := New(at, "p", body).AppendJSON(prefix)
+		if err != nil || string(got) != "keep:"+want {
+			t.Errorf("got %s (%v), want keep:%s", got, err, want)
+		}
+	}
+	if out, err := New(at, "p", badFastBody{}).AppendJSON([]byte("keep:")); err == nil || string(out) != "keep:" {
+		t.Errorf("non-object body: %q, %v", out, err)
+	}
+}

@@ -60,6 +60,7 @@ type Writer struct {
 	zout    bytes.Buffer // encoder output for the chunk being built
 	chunk   []byte
 	pending []byte // records not yet compressed
+	scratch []byte // Write's encoding buffer, reused
 	pendN   uint32
 	pendMin int64
 	pendMax int64
@@ -160,15 +161,20 @@ func (w *Writer) flushLoop(every time.Duration) {
 // has stopped, and an error (without stopping) for an event that cannot be
 // encoded or is larger than 1 MiB.
 func (w *Writer) Write(ev event.Event) error {
-	b, err := json.Marshal(ev)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	// Encoded straight into a reused buffer: json.Marshal(ev) would allocate
+	// and re-scan every byte, which a packet flood pays per packet.
+	b, err := ev.AppendJSON(w.scratch[:0])
+	if cap(b) <= 2*maxRecordSize {
+		w.scratch = b[:0]
+	}
 	if err != nil {
 		return fmt.Errorf("sessions: %w", err)
 	}
 	if len(b) > maxRecordSize {
 		return fmt.Errorf("sessions: %s event is %d bytes, limit %d", ev.Kind, len(b), maxRecordSize)
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
 	if w.err != nil {
 		return w.err
 	}
