@@ -37,8 +37,10 @@ func usageErr(format string, args ...any) error {
 }
 
 func main() {
+	stop := startProfile()
 	root := newRoot()
 	err := root.Execute()
+	stop()
 	os.Exit(exitCode(err))
 }
 
