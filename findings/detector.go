@@ -33,6 +33,9 @@ func All(cfg Config) []Detector {
 		NewIOSaturated(),
 		NewSignals(SignalThresholds{BurstWindow: cfg.SignalBurstWindow}),
 		NewPackets(),
+		NewKernelLog(),
+		NewConntrack(),
+		NewModulesLoaded(),
 	}
 }
 

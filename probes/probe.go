@@ -24,6 +24,7 @@ type Config struct {
 	IOStat   IOStatConfig
 	Signals  SignalsConfig
 	Packets  PacketsConfig
+	Kmsg     KmsgConfig
 }
 
 // DefaultConfig is the configuration a user gets with no flags.
@@ -105,6 +106,9 @@ var Registry = []Spec{
 	iostatSpec,
 	signalsSpec,
 	packetsSpec,
+	kmsgSpec,
+	conntrackSpec,
+	modulesSpec,
 }
 
 // Lookup finds a probe's spec by name.

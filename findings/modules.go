@@ -1,0 +1,65 @@
+package findings
+
+import (
+	"strings"
+
+	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/probes"
+)
+
+// FindingModuleLoaded names kernel.module_loaded.
+const FindingModuleLoaded = "kernel.module_loaded"
+
+// ModuleLoadedData is kernel.module_loaded's data.
+type ModuleLoadedData struct {
+	Module    string   `json:"module"`
+	UsedBy    []string `json:"used_by"`
+	Netfilter bool     `json:"netfilter"`
+}
+
+// netfilterModule says whether a module is part of netfilter. Loading one
+// mid-session changes how every packet is handled: nf_conntrack starts
+// tracking every connection in a table that can fill and drop packets, and
+// iptables auto-loads it merely by listing the nat table.
+func netfilterModule(name string) bool {
+	for _, p := range []string{"nf_conntrack", "nf_nat", "iptable_", "ip6table_", "nft_", "xt_"} {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	switch name {
+	case "ip_tables", "ip6_tables", "x_tables", "nf_tables", "ebtables", "arp_tables":
+		return true
+	}
+	return false
+}
+
+type modulesLoaded struct{}
+
+// NewModulesLoaded returns the detector of modules loaded during the session.
+func NewModulesLoaded() Detector { return modulesLoaded{} }
+
+func (modulesLoaded) Produces() []string { return []string{FindingModuleLoaded} }
+
+func (modulesLoaded) Observe(ev event.Event) []event.Event {
+	m, ok := probes.AsModuleLoad(ev)
+	if !ok {
+		return nil
+	}
+	name := m.Module.Module
+	data := ModuleLoadedData{Module: name, UsedBy: append([]string{}, m.UsedBy...), Netfilter: netfilterModule(name)}
+	sev := event.Info
+	sum := "kernel module " + event.Sanitize(name) + " loaded"
+	if len(m.UsedBy) > 0 {
+		sum += " (used by " + event.Sanitize(strings.Join(m.UsedBy, ", ")) + ")"
+	}
+	switch {
+	case strings.HasPrefix(name, "nf_conntrack"):
+		sev = event.Warn
+		sum += ": connection tracking is on now; every connection takes a slot in a table that drops packets when full"
+	case data.Netfilter:
+		sev = event.Warn
+		sum += ": netfilter changed how packets are handled (listing iptables rules loads modules like this)"
+	}
+	return []event.Event{event.New(ev.Time, ev.Probe, &event.Finding{Finding: FindingModuleLoaded, Severity: sev, Summary: sum, Data: data})}
+}

@@ -1,0 +1,37 @@
+package findings
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/probes"
+)
+
+func TestModuleLoadedWarnsForNetfilter(t *testing.T) {
+	d := NewModulesLoaded()
+	load := func(name string, usedBy ...string) *event.Finding {
+		ev := event.New(kt0, "modules", &probes.ModuleLoad{Module: probes.Module{Module: name, Size: 1, UsedBy: usedBy}})
+		return onlyFinding(t, d.Observe(ev), FindingModuleLoaded)
+	}
+	f := load("nf_conntrack", "iptable_nat", "nf_nat")
+	if f.Severity != event.Warn || !strings.HasPrefix(f.Summary, "kernel module nf_conntrack loaded (used by iptable_nat, nf_nat): connection tracking") {
+		t.Errorf("%+v", f)
+	}
+	if data := f.Data.(ModuleLoadedData); data.Module != "nf_conntrack" || len(data.UsedBy) != 2 || !data.Netfilter {
+		t.Errorf("%+v", data)
+	}
+	for _, n := range []string{"ip_tables", "iptable_filter", "nf_nat", "x_tables", "nf_conntrack_ipv4"} {
+		if f := load(n); f.Severity != event.Warn {
+			t.Errorf("%s: %v", n, f.Severity)
+		}
+	}
+	for _, n := range []string{"ext4", "loop", "nvme"} {
+		if f := load(n); f.Severity != event.Info {
+			t.Errorf("%s: %v", n, f.Severity)
+		}
+	}
+	if got := d.Observe(event.New(kt0, "modules", &probes.ModuleUnload{Module: probes.Module{Module: "ext4"}})); len(got) != 0 {
+		t.Errorf("unload fired")
+	}
+}

@@ -1,0 +1,290 @@
+package probes
+
+// The conntrack probe samples the connection-tracking table of stakeout's
+// network namespace: its fill (nf_conntrack_count against _max) and the
+// per-CPU counters that say packets were dropped because it was full.
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/stakeout/stakeout/event"
+)
+
+const conntrackName = "conntrack"
+
+var conntrackSpec = Spec{
+	Name:    conntrackName,
+	Help:    "connection-tracking table fill and drops (nf_conntrack_count/_max, /proc/net/stat/nf_conntrack)",
+	New:     func(cfg Config) Probe { return newConntrack(cfg) },
+	Summary: func() Summarizer { return &ConntrackSummary{} },
+}
+
+// KindConntrack is one sample of the conntrack table.
+const KindConntrack = "conntrack"
+
+// ConntrackSample is the table's fill at the sample time, and how much each
+// counter rose since the previous sample (summed over CPUs; 0 in the first).
+type ConntrackSample struct {
+	Count     uint64  `json:"count"`
+	Max       uint64  `json:"max"`
+	IntervalS float64 `json:"interval_s"` // 0 in the first sample
+	// Packets dropped because the table was full (drop), entries evicted
+	// early to make room (early_drop), inserts that lost a race or clashed
+	// (insert_failed), and lookups restarted by concurrent changes.
+	Drop          uint64 `json:"drop"`
+	EarlyDrop     uint64 `json:"early_drop"`
+	InsertFailed  uint64 `json:"insert_failed"`
+	SearchRestart uint64 `json:"search_restart"`
+}
+
+func (ConntrackSample) EventKind() string { return KindConntrack }
+
+// Ratio is Count/Max, 0 when Max is unknown.
+func (s ConntrackSample) Ratio() float64 {
+	if s.Max == 0 {
+		return 0
+	}
+	return float64(s.Count) / float64(s.Max)
+}
+
+// AsConntrack returns the ConntrackSample carried by ev, if it is one.
+func AsConntrack(ev event.Event) (*ConntrackSample, bool) {
+	switch b := ev.Body.(type) {
+	case *ConntrackSample:
+		return b, b != nil
+	case ConntrackSample:
+		return &b, true
+	}
+	return nil, false
+}
+
+func init() { event.Register(KindConntrack, func() event.Body { return &ConntrackSample{} }) }
+
+type conntrackProbe struct {
+	cfg Config
+	now func() time.Time
+}
+
+func newConntrack(cfg Config) *conntrackProbe { return &conntrackProbe{cfg: cfg, now: time.Now} }
+
+func (p *conntrackProbe) countPath() string {
+	return p.cfg.ProcPath("sys", "net", "netfilter", "nf_conntrack_count")
+}
+
+// notLoaded is the reason shown while the table does not exist. Loading
+// nf_conntrack during a session (`iptables -t nat -L` does) is exactly the
+// SoundCloud outage, so Run keeps looking instead of giving up.
+func (p *conntrackProbe) notLoaded() error {
+	return Unavailablef("netfilter connection tracking is not loaded here (no %s): no table to fill; watching for it to load", p.countPath())
+}
+
+// Check fails only when /proc itself is not there; a missing table is
+// reported from Run, which notices when it appears.
+func (p *conntrackProbe) Check() error {
+	if _, err := os.Stat(p.cfg.ProcPath("sys")); err != nil {
+		return Unavailablef("no %s: procfs is not mounted there", p.cfg.ProcPath("sys"))
+	}
+	return nil
+}
+
+// Run samples every interval. While the table is missing it says so with a
+// probe_status of its own, and says ok again once it is there.
+func (p *conntrackProbe) Run(ctx context.Context, emit Emit) error {
+	every := p.cfg.Interval
+	if every <= 0 {
+		every = time.Second
+	}
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	var prev *conntrackRead
+	var prevAt time.Time
+	loaded := true
+	failures := 0
+	for {
+		cur, err := p.read()
+		at := p.now()
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			if loaded {
+				st := StatusOf(p.notLoaded())
+				emit(event.New(at, conntrackName, &st))
+			}
+			loaded, prev = false, nil
+		case err != nil:
+			if failures++; failures >= maxReadFailures {
+				return err
+			}
+		default:
+			failures = 0
+			if !loaded {
+				emit(event.New(at, conntrackName, &event.ProbeStatus{Status: event.StatusOK}))
+				loaded = true
+			}
+			s := ConntrackSample{Count: cur.count, Max: cur.max}
+			if prev != nil {
+				s.IntervalS = at.Sub(prevAt).Seconds()
+				d := cur.stat.since(prev.stat)
+				s.Drop, s.EarlyDrop, s.InsertFailed, s.SearchRestart = d.drop, d.earlyDrop, d.insertFailed, d.searchRestart
+			}
+			emit(event.New(at, conntrackName, &s))
+			prev, prevAt = &cur, at
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+type conntrackRead struct {
+	count, max uint64
+	stat       conntrackStat
+}
+
+func (p *conntrackProbe) read() (conntrackRead, error) {
+	var r conntrackRead
+	var err error
+	if r.count, err = sysctlUint(p.countPath()); err != nil {
+		return r, err
+	}
+	if r.max, err = sysctlUint(p.cfg.ProcPath("sys", "net", "netfilter", "nf_conntrack_max")); err != nil {
+		return r, err
+	}
+	f, err := os.Open(p.cfg.ProcPath("net", "stat", "nf_conntrack"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return r, nil // counters are a bonus; the fill is what matters
+	}
+	if err != nil {
+		return r, fmt.Errorf("conntrack: %w", err)
+	}
+	defer f.Close()
+	r.stat, err = parseConntrackStat(f)
+	return r, err
+}
+
+func sysctlUint(path string) (uint64, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", path, err)
+	}
+	return n, nil
+}
+
+// conntrackStat holds the per-CPU counters of /proc/net/stat/nf_conntrack.
+type conntrackStat [][4]uint32 // per CPU: drop, early_drop, insert_failed, search_restart
+
+type conntrackDelta struct{ drop, earlyDrop, insertFailed, searchRestart uint64 }
+
+// since sums each counter's rise per CPU. The kernel prints them as 32-bit
+// hex, so a rise is taken modulo 2^32; a CPU that came or went is skipped.
+func (s conntrackStat) since(prev conntrackStat) conntrackDelta {
+	var d conntrackDelta
+	if len(s) != len(prev) {
+		return d
+	}
+	for i := range s {
+		d.drop += uint64(s[i][0] - prev[i][0])
+		d.earlyDrop += uint64(s[i][1] - prev[i][1])
+		d.insertFailed += uint64(s[i][2] - prev[i][2])
+		d.searchRestart += uint64(s[i][3] - prev[i][3])
+	}
+	return d
+}
+
+// parseConntrackStat reads the header to find the columns, since their set
+// changed over kernel versions (searched/found/… before 5.x, clashres after).
+func parseConntrackStat(r io.Reader) (conntrackStat, error) {
+	sc := bufio.NewScanner(r)
+	if !sc.Scan() {
+		return nil, fmt.Errorf("conntrack stat: empty")
+	}
+	idx := [4]int{-1, -1, -1, -1}
+	for i, h := range strings.Fields(sc.Text()) {
+		for j, want := range []string{"drop", "early_drop", "insert_failed", "search_restart"} {
+			if h == want {
+				idx[j] = i
+			}
+		}
+	}
+	var out conntrackStat
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) == 0 {
+			continue
+		}
+		var row [4]uint32
+		for j, i := range idx {
+			if i < 0 || i >= len(f) {
+				continue
+			}
+			v, err := strconv.ParseUint(f[i], 16, 32)
+			if err != nil {
+				return nil, fmt.Errorf("conntrack stat: %q: %w", f[i], err)
+			}
+			row[j] = uint32(v)
+		}
+		out = append(out, row)
+	}
+	return out, sc.Err()
+}
+
+// ConntrackSummary keeps the peak fill and the total drops.
+type ConntrackSummary struct {
+	samples                  int
+	last, peak               ConntrackSample
+	drop, early, insertFails uint64
+}
+
+// ConntrackSummaryResult is the JSON form, under "summary": {"conntrack": …}.
+type ConntrackSummaryResult struct {
+	Samples      int     `json:"samples"`
+	Count        uint64  `json:"count"` // at the last sample
+	Max          uint64  `json:"max"`
+	PeakCount    uint64  `json:"peak_count"`
+	PeakRatio    float64 `json:"peak_ratio"`
+	Drop         uint64  `json:"drop"`
+	EarlyDrop    uint64  `json:"early_drop"`
+	InsertFailed uint64  `json:"insert_failed"`
+}
+
+func (s *ConntrackSummary) Observe(ev event.Event) {
+	c, ok := AsConntrack(ev)
+	if !ok {
+		return
+	}
+	s.samples++
+	s.last = *c
+	if c.Ratio() >= s.peak.Ratio() {
+		s.peak = *c
+	}
+	s.drop += c.Drop
+	s.early += c.EarlyDrop
+	s.insertFails += c.InsertFailed
+}
+
+func (s *ConntrackSummary) Result() any {
+	return ConntrackSummaryResult{Samples: s.samples, Count: s.last.Count, Max: s.last.Max, PeakCount: s.peak.Count,
+		PeakRatio: round2(s.peak.Ratio()), Drop: s.drop, EarlyDrop: s.early, InsertFailed: s.insertFails}
+}
+
+func (s *ConntrackSummary) Lines() []string {
+	if s.samples == 0 {
+		return []string{"no conntrack table sampled"}
+	}
+	return []string{fmt.Sprintf("table %d/%d now, peak %d (%.0f%%); %d dropped, %d early drops, %d failed inserts",
+		s.last.Count, s.last.Max, s.peak.Count, s.peak.Ratio()*100, s.drop, s.early, s.insertFails)}
+}
