@@ -36,6 +36,7 @@ func All(cfg Config) []Detector {
 		NewKernelLog(),
 		NewConntrack(),
 		NewModulesLoaded(),
+		NewCoreDumpsLost(),
 	}
 }
 

@@ -109,6 +109,7 @@ var Registry = []Spec{
 	kmsgSpec,
 	conntrackSpec,
 	modulesSpec,
+	coredumpSpec,
 }
 
 // Lookup finds a probe's spec by name.

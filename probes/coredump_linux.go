@@ -1,0 +1,264 @@
+package probes
+
+// The coredump probe says, before anything crashes, whether a crash would
+// leave a core dump: where core_pattern sends it, whether that program
+// exists, and the core size limit of the watched processes.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/stakeout/stakeout/event"
+)
+
+const coredumpName = "coredump"
+
+var coredumpSpec = Spec{
+	Name: coredumpName,
+	Help: "whether a crash would leave a core dump: core_pattern, its pipe target, core size limits (--pid/--proc, or every process)",
+	New:  func(cfg Config) Probe { return newCoredump(cfg) },
+}
+
+// KindCoreReadiness is the coredump probe's state, sent at start and on change.
+const KindCoreReadiness = "core_readiness"
+
+const (
+	coreMaxProcs    = 4096 // processes whose limits are read in one pass
+	coreMaxListed   = 32   // processes with a zero limit listed in the event
+	coreAllProcsGap = 5 * time.Second
+)
+
+// CoreReadiness is what decides whether a crash leaves a core.
+type CoreReadiness struct {
+	CorePattern string `json:"core_pattern"`
+	// PipeTarget is the program a "|/path …" core_pattern runs, and
+	// PipeTargetExists whether it is there (in init's root, where the kernel runs it).
+	PipeTarget       string `json:"pipe_target,omitempty"`
+	PipeTargetExists *bool  `json:"pipe_target_exists,omitempty"`
+	CorePipeLimit    int    `json:"core_pipe_limit"`
+	SuidDumpable     int    `json:"suid_dumpable"` // 0 no dump after a credential change, 1 dump, 2 root-only dump
+	SystemdCoredump  bool   `json:"systemd_coredump"`
+	// Watched is true when the processes are those of --pid/--proc, false
+	// when every process was read.
+	Watched   bool        `json:"watched"`
+	Processes int         `json:"processes"`         // processes whose limits were read
+	ZeroLimit int         `json:"zero_limit"`        // of those, how many have RLIMIT_CORE 0
+	NoCore    []CoreLimit `json:"no_core,omitempty"` // up to 32 of them
+}
+
+func (CoreReadiness) EventKind() string { return KindCoreReadiness }
+
+// CoreLimit is one process's RLIMIT_CORE, in bytes; -1 is unlimited.
+type CoreLimit struct {
+	PID  int    `json:"pid"`
+	Comm string `json:"comm"`
+	Soft int64  `json:"soft"`
+	Hard int64  `json:"hard"`
+}
+
+// AsCoreReadiness returns the CoreReadiness carried by ev, if it is one.
+func AsCoreReadiness(ev event.Event) (*CoreReadiness, bool) {
+	switch b := ev.Body.(type) {
+	case *CoreReadiness:
+		return b, b != nil
+	case CoreReadiness:
+		return &b, true
+	}
+	return nil, false
+}
+
+func init() { event.Register(KindCoreReadiness, func() event.Body { return &CoreReadiness{} }) }
+
+type coredumpProbe struct {
+	cfg    Config
+	now    func() time.Time
+	exists func(path string) bool // in the host's root
+}
+
+func newCoredump(cfg Config) *coredumpProbe {
+	p := &coredumpProbe{cfg: cfg, now: time.Now}
+	p.exists = p.inInitRoot
+	return p
+}
+
+// inInitRoot checks path in init's root (/proc/1/root), since the kernel
+// starts a core_pattern pipe helper in the initial namespaces: a container's
+// own /usr/share/apport says nothing. Without access there, it checks ours.
+func (p *coredumpProbe) inInitRoot(path string) bool {
+	root := p.cfg.ProcPath("1", "root")
+	if _, err := os.Stat(root); err == nil {
+		_, err := os.Stat(filepath.Join(root, path))
+		return err == nil
+	}
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+func (p *coredumpProbe) Check() error {
+	path := p.cfg.ProcPath("sys", "kernel", "core_pattern")
+	if _, err := os.ReadFile(path); err != nil {
+		return Unavailablef("cannot read %s: %v", path, err)
+	}
+	return nil
+}
+
+// Run reads the settings every interval and the process limits every
+// interval when watching given processes, every 5 s when reading them all.
+// It emits only when something changed.
+func (p *coredumpProbe) Run(ctx context.Context, emit Emit) error {
+	every := p.cfg.Interval
+	if every <= 0 {
+		every = time.Second
+	}
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	var last *CoreReadiness
+	var procsAt time.Time
+	var procs coreProcs
+	for {
+		watched := len(p.cfg.Signals.PIDs) > 0 || len(p.cfg.Signals.Procs) > 0
+		if now := p.now(); watched || now.Sub(procsAt) >= coreAllProcsGap {
+			procs, procsAt = p.readProcs(), now
+		}
+		cur := p.read(procs)
+		if last == nil || !reflect.DeepEqual(*last, cur) {
+			c := cur
+			emit(event.New(p.now(), coredumpName, &c))
+			last = &cur
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+func (p *coredumpProbe) read(procs coreProcs) CoreReadiness {
+	r := CoreReadiness{
+		CorePattern:   p.sysctl("kernel", "core_pattern"),
+		CorePipeLimit: kAtoi(p.sysctl("kernel", "core_pipe_limit")),
+		SuidDumpable:  kAtoi(p.sysctl("fs", "suid_dumpable")),
+		Watched:       procs.watched, Processes: procs.n, ZeroLimit: procs.zero, NoCore: procs.listed,
+	}
+	if target, ok := PipeTarget(r.CorePattern); ok {
+		r.PipeTarget = target
+		ex := p.exists(target)
+		r.PipeTargetExists = &ex
+	}
+	r.SystemdCoredump = strings.Contains(r.CorePattern, "systemd-coredump") ||
+		p.exists("/usr/lib/systemd/systemd-coredump") || p.exists("/lib/systemd/systemd-coredump")
+	return r
+}
+
+// PipeTarget returns the program of a "|/path args" core_pattern.
+func PipeTarget(pattern string) (string, bool) {
+	rest, ok := strings.CutPrefix(pattern, "|")
+	if !ok {
+		return "", false
+	}
+	f := strings.Fields(rest)
+	if len(f) == 0 {
+		return "", false
+	}
+	return f[0], true
+}
+
+func (p *coredumpProbe) sysctl(parts ...string) string {
+	b, _ := os.ReadFile(p.cfg.ProcPath(append([]string{"sys"}, parts...)...))
+	return strings.TrimRight(string(b), "\n")
+}
+
+type coreProcs struct {
+	watched bool
+	n, zero int
+	listed  []CoreLimit
+}
+
+// readProcs reads RLIMIT_CORE of the --pid/--proc processes, or of every
+// process (up to coreMaxProcs) when none is given.
+func (p *coredumpProbe) readProcs() coreProcs {
+	sc := p.cfg.Signals
+	cp := coreProcs{watched: len(sc.PIDs) > 0 || len(sc.Procs) > 0}
+	var pids []int
+	if cp.watched {
+		pids = append(pids, sc.PIDs...)
+	}
+	if !cp.watched || len(sc.Procs) > 0 {
+		ents, _ := os.ReadDir(p.cfg.Procfs)
+		for _, e := range ents {
+			pid, err := strconv.Atoi(e.Name())
+			if err != nil || len(pids) >= coreMaxProcs {
+				continue
+			}
+			if !cp.watched || p.procNamed(pid, sc.Procs) {
+				pids = append(pids, pid)
+			}
+		}
+	}
+	for _, pid := range pids {
+		b, err := os.ReadFile(p.cfg.ProcPath(strconv.Itoa(pid), "limits"))
+		if err != nil {
+			continue // gone, or a kernel thread
+		}
+		soft, hard, ok := parseCoreLimit(b)
+		if !ok {
+			continue
+		}
+		cp.n++
+		if soft == 0 {
+			cp.zero++
+			if len(cp.listed) < coreMaxListed {
+				comm, _ := p.cfg.readComm(pid)
+				cp.listed = append(cp.listed, CoreLimit{PID: pid, Comm: comm, Soft: soft, Hard: hard})
+			}
+		}
+	}
+	return cp
+}
+
+// procNamed matches --proc as the signals probe does: comm or exe basename.
+func (p *coredumpProbe) procNamed(pid int, names []string) bool {
+	comm, _ := p.cfg.readComm(pid)
+	exe := filepath.Base(p.cfg.exePath(pid))
+	for _, n := range names {
+		if n == comm || n == exe {
+			return true
+		}
+	}
+	return false
+}
+
+// parseCoreLimit finds "Max core file size  SOFT  HARD  bytes" in
+// /proc/PID/limits; "unlimited" is -1.
+func parseCoreLimit(b []byte) (soft, hard int64, ok bool) {
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		rest, found := strings.CutPrefix(sc.Text(), "Max core file size")
+		if !found {
+			continue
+		}
+		f := strings.Fields(rest)
+		if len(f) < 2 {
+			return 0, 0, false
+		}
+		lim := func(s string) (int64, bool) {
+			if s == "unlimited" {
+				return -1, true
+			}
+			n, err := strconv.ParseInt(s, 10, 64)
+			return n, err == nil
+		}
+		s, ok1 := lim(f[0])
+		h, ok2 := lim(f[1])
+		return s, h, ok1 && ok2
+	}
+	return 0, 0, false
+}

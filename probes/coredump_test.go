@@ -1,0 +1,76 @@
+package probes
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func TestParseCoreLimit(t *testing.T) {
+	b, _ := os.ReadFile("testdata/coredump/apport/proc/610/limits")
+	if s, h, ok := parseCoreLimit(b); !ok || s != 0 || h != -1 {
+		t.Errorf("610: %d %d %v", s, h, ok)
+	}
+	if _, _, ok := parseCoreLimit([]byte("Limit Soft Hard\n")); ok {
+		t.Error("no core line parsed")
+	}
+	if tgt, ok := PipeTarget("|/usr/share/apport/apport %p %s %c %d %P %E"); !ok || tgt != "/usr/share/apport/apport" {
+		t.Errorf("pipe target %q", tgt)
+	}
+	if _, ok := PipeTarget("core"); ok {
+		t.Error("core is no pipe")
+	}
+}
+
+// The haproxy story on a fixture tree: apport is the pipe target but not on
+// this host, and haproxy (watched with --proc) has a core limit of 0.
+// Fixing core_pattern mid-session sends a new state.
+func TestCoredumpProbeOnTheApportTree(t *testing.T) {
+	root := copyTree(t, "testdata/coredump/apport/proc")
+	cfg := DefaultConfig()
+	cfg.Procfs, cfg.Interval = root, 20*time.Millisecond
+	cfg.Signals.Procs = []string{"haproxy"}
+	p := newCoredump(cfg)
+	p.exists = func(path string) bool { return path == "/bin/true" }
+	if err := p.Check(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var c kmsgCollector
+	done := make(chan error)
+	go func() { done <- p.Run(ctx, c.emit) }()
+	kWaitFor(t, func() bool { c.mu.Lock(); defer c.mu.Unlock(); return len(c.evs) >= 1 })
+	time.Sleep(60 * time.Millisecond) // unchanged samples send nothing
+	os.WriteFile(filepath.Join(root, "sys/kernel/core_pattern"), []byte("|/bin/true %p\n"), 0o644)
+	kWaitFor(t, func() bool { c.mu.Lock(); defer c.mu.Unlock(); return len(c.evs) >= 2 })
+	cancel()
+	<-done
+	if len(c.evs) != 2 {
+		t.Fatalf("%d events, want 2", len(c.evs))
+	}
+	r, _ := AsCoreReadiness(c.evs[0])
+	if r.CorePattern != "|/usr/share/apport/apport %p %s %c %d %P %E" || r.PipeTarget != "/usr/share/apport/apport" ||
+		r.PipeTargetExists == nil || *r.PipeTargetExists || r.SuidDumpable != 2 || r.CorePipeLimit != 0 || !r.Watched {
+		t.Errorf("first %+v", r)
+	}
+	if r.Processes != 1 || r.ZeroLimit != 1 || len(r.NoCore) != 1 || r.NoCore[0] != (CoreLimit{PID: 610, Comm: "haproxy", Soft: 0, Hard: -1}) {
+		t.Errorf("processes %+v", r)
+	}
+	r, _ = AsCoreReadiness(c.evs[1])
+	if r.PipeTarget != "/bin/true" || !*r.PipeTargetExists {
+		t.Errorf("second %+v", r)
+	}
+}
+
+// With no --pid/--proc, every process is read.
+func TestCoredumpReadsEveryProcessWhenNoneWatched(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Procfs = "testdata/coredump/apport/proc"
+	p := newCoredump(cfg)
+	cp := p.readProcs()
+	if cp.watched || cp.n != 2 || cp.zero != 1 || cp.listed[0].PID != 610 {
+		t.Errorf("%+v", cp)
+	}
+}
