@@ -33,6 +33,7 @@ func All(cfg Config) []Detector {
 		NewIOSaturated(),
 		NewSignals(SignalThresholds{BurstWindow: cfg.SignalBurstWindow}),
 		NewPackets(),
+		NewDiskFill(),
 		NewKernelLog(),
 		NewConntrack(),
 		NewModulesLoaded(),

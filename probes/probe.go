@@ -24,6 +24,7 @@ type Config struct {
 	IOStat   IOStatConfig
 	Signals  SignalsConfig
 	Packets  PacketsConfig
+	DiskFill DiskFillConfig
 	Kmsg     KmsgConfig
 }
 
@@ -106,6 +107,7 @@ var Registry = []Spec{
 	iostatSpec,
 	signalsSpec,
 	packetsSpec,
+	diskFillSpec,
 	kmsgSpec,
 	conntrackSpec,
 	modulesSpec,

@@ -1,0 +1,250 @@
+package probes
+
+// The diskfill probe: space and inodes of every real filesystem from
+// statfs(2), how fast each fills and when it will be full (diskfill_trend.go),
+// who writes to it and which deleted files still hold space on it
+// (diskfill_writers_linux.go).
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"time"
+
+	"github.com/spf13/pflag"
+	"github.com/stakeout/stakeout/event"
+	"golang.org/x/sys/unix"
+)
+
+const diskFillName = "diskfill"
+
+var diskFillSpec = Spec{
+	Name: diskFillName,
+	Help: "space and inodes per filesystem: fill rate, time to full, who writes, deleted files held open",
+	Flags: func(fs *pflag.FlagSet, cfg *Config) {
+		fs.StringArrayVar(&cfg.DiskFill.Mounts, "mount", nil,
+			"diskfill: watch only the filesystem holding `PATH` (repeatable; default: every real, writable filesystem)")
+	},
+	New:      func(cfg Config) Probe { return newDiskFill(cfg) },
+	Validate: validateDiskFill,
+	Summary:  func() Summarizer { return &DiskSummary{} },
+}
+
+// validateDiskFill fails fast on a --mount on no watchable filesystem; with
+// no --mount there is nothing to check (a host without mountinfo makes the
+// probe unavailable, not the command fail).
+func validateDiskFill(cfg Config) error {
+	if len(cfg.DiskFill.Mounts) == 0 {
+		return nil
+	}
+	_, err := newDiskFill(cfg).mounts()
+	return err
+}
+
+const (
+	mountinfoMaxLines = 65536
+	remountEvery      = 10 // samples between re-reads of mountinfo
+)
+
+// statfsResult is one statfs answer, in bytes and inodes.
+type statfsResult struct {
+	size, free, avail  uint64
+	inodes, inodesFree uint64
+	err                error
+}
+
+type diskFill struct {
+	cfg    Config
+	now    func() time.Time
+	statfs func(path string) statfsResult
+}
+
+func newDiskFill(cfg Config) *diskFill {
+	return &diskFill{cfg: cfg, now: time.Now, statfs: statfsPath}
+}
+
+func statfsPath(path string) statfsResult {
+	var st unix.Statfs_t
+	if err := unix.Statfs(path, &st); err != nil {
+		return statfsResult{err: err}
+	}
+	bs := uint64(st.Frsize) // f_blocks and friends count fragments
+	if bs == 0 {
+		bs = uint64(st.Bsize)
+	}
+	return statfsResult{size: st.Blocks * bs, free: st.Bfree * bs, avail: st.Bavail * bs,
+		inodes: st.Files, inodesFree: st.Ffree}
+}
+
+// mounts reads mountinfo and picks the filesystems to watch.
+func (p *diskFill) mounts() ([]watched, error) {
+	path := p.cfg.ProcPath("self", "mountinfo")
+	f, err := os.Open(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, Unavailablef("no %s: procfs is not mounted there", path)
+		}
+		return nil, Unavailablef("cannot read %s: %v", path, err)
+	}
+	defer f.Close()
+	ms, err := parseMountinfo(f, mountinfoMaxLines)
+	if err != nil {
+		return nil, fmt.Errorf("diskfill: %s: %w", path, err)
+	}
+	return selectMounts(ms, p.cfg.DiskFill.Mounts)
+}
+
+// Check reads mountinfo once, so "unavailable" says why before Run.
+func (p *diskFill) Check() error {
+	ws, err := p.mounts()
+	if err != nil {
+		return err
+	}
+	if len(ws) == 0 {
+		return Unavailablef("no writable filesystem in %s", p.cfg.ProcPath("self", "mountinfo"))
+	}
+	return nil
+}
+
+// fsState is what the probe keeps per filesystem, keyed by device.
+type fsState struct {
+	w       watched
+	pending chan statfsResult // a statfs still outstanding: at most one per filesystem
+	last    *statfsResult
+	bytes   *fillTrend
+	inodes  *fillTrend
+}
+
+// Run samples every interval. statfs runs in its own goroutine per
+// filesystem and is waited for at most statfsTimeout: a hung NFS server
+// blocks that goroutine, not the probe. The filesystem is then marked stale
+// and no new statfs is started for it until the old one returns.
+func (p *diskFill) Run(ctx context.Context, emit Emit) error {
+	every := p.cfg.Interval
+	if every <= 0 {
+		every = time.Second
+	}
+	timeout := min(max(every/2, 50*time.Millisecond), 2*time.Second)
+	states := map[string]*fsState{}
+	procs := newProcScanner(p.cfg.Procfs)
+	var ws []watched
+	start, prevAt := p.now(), time.Time{}
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for n := 0; ; n++ {
+		if n%remountEvery == 0 {
+			fresh, err := p.mounts()
+			if err != nil && ws == nil {
+				return err
+			}
+			if err == nil {
+				ws = fresh
+			}
+		}
+		at := p.now()
+		fss := p.sample(ws, states, timeout, procs, at.Sub(start).Seconds())
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		iv := 0.0
+		if !prevAt.IsZero() {
+			iv = at.Sub(prevAt).Seconds()
+		}
+		emit(event.New(at, diskFillName, &DiskUsage{IntervalS: iv, Filesystems: fss}))
+		prevAt = at
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// sample statfs's every filesystem, updates the trends and attaches writers
+// and deleted files. t is seconds since the probe started.
+func (p *diskFill) sample(ws []watched, states map[string]*fsState, timeout time.Duration, procs *procScanner, t float64) []Filesystem {
+	for _, w := range ws {
+		st := states[w.Dev]
+		if st == nil {
+			st = &fsState{bytes: newFillTrend(), inodes: newFillTrend()}
+			states[w.Dev] = st
+		}
+		st.w = w
+		if st.pending == nil {
+			ch := make(chan statfsResult, 1)
+			path := w.Point
+			go func() { ch <- p.statfs(path) }()
+			st.pending = ch
+		}
+	}
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	expired := false
+	out := make([]Filesystem, 0, len(ws))
+	idx := fsIndex{byMnt: map[int]int{}}
+	var stale []bool
+	for _, w := range ws {
+		st := states[w.Dev]
+		fresh := false
+		if !expired {
+			select {
+			case r := <-st.pending:
+				st.pending, fresh = nil, true
+				if r.err == nil {
+					st.last = &r
+				}
+			case <-deadline.C:
+				expired = true
+			}
+		}
+		if expired && !fresh {
+			select { // answered meanwhile?
+			case r := <-st.pending:
+				st.pending, fresh = nil, true
+				if r.err == nil {
+					st.last = &r
+				}
+			default:
+			}
+		}
+		if st.last == nil {
+			continue // never answered, or gone (unmounted since mountinfo was read)
+		}
+		r := *st.last
+		fsys := Filesystem{Mount: w.Point, Device: w.Source, FSType: w.FSType, Stale: !fresh,
+			SizeBytes: r.size, UsedBytes: r.size - min(r.free, r.size), AvailBytes: r.avail, FreeBytes: r.free,
+			InodesTotal: r.inodes, InodesUsed: r.inodes - min(r.inodesFree, r.inodes), InodesFree: r.inodesFree}
+		if fresh {
+			fsys.Bytes = st.bytes.add(t, float64(fsys.UsedBytes), float64(fsys.AvailBytes))
+			if r.inodes > 0 { // btrfs and some others report no inode limit
+				fsys.Inodes = st.inodes.add(t, float64(fsys.InodesUsed), float64(fsys.InodesFree))
+			}
+		}
+		for _, id := range w.ids {
+			idx.byMnt[id] = len(out)
+		}
+		stale = append(stale, !fresh)
+		out = append(out, fsys)
+	}
+	idx.skip = func(i int) bool { return stale[i] }
+	writers, deleted := procs.sample(t, idx, len(out))
+	for i := range out {
+		out[i].Writers, out[i].DeletedOpen = writers[i], deleted[i]
+	}
+	// Forget filesystems no longer mounted (their statfs may still be pending;
+	// the buffered channel lets that goroutine finish on its own).
+	if len(states) > len(ws) {
+		keep := map[string]bool{}
+		for _, w := range ws {
+			keep[w.Dev] = true
+		}
+		for dev := range states {
+			if !keep[dev] {
+				delete(states, dev)
+			}
+		}
+	}
+	return out
+}

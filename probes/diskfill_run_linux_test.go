@@ -1,0 +1,145 @@
+package probes
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stakeout/stakeout/event"
+)
+
+// collect runs p until n events arrived or the deadline passed.
+func collect(t *testing.T, p Probe, n int, within time.Duration) []event.Event {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	var mu sync.Mutex
+	var evs []event.Event
+	done := make(chan error, 1)
+	go func() {
+		done <- p.Run(ctx, func(ev event.Event) {
+			mu.Lock()
+			defer mu.Unlock()
+			if evs = append(evs, ev); len(evs) == n {
+				cancel()
+			}
+		})
+	}()
+	<-done
+	mu.Lock()
+	defer mu.Unlock()
+	return evs
+}
+
+// TestDiskFillHungStatfsIsStaleNotStuck: statfs on one filesystem never
+// returns (a dead NFS server); the probe still samples every interval, marks
+// it stale, and starts no second statfs for it while the first hangs.
+func TestDiskFillHungStatfsIsStaleNotStuck(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Procfs = "testdata/diskfill/proc"
+	cfg.Interval = 40 * time.Millisecond
+	cfg.DiskFill.Mounts = []string{"/mnt/nfs", "/var/lib/mysql"}
+	p := newDiskFill(cfg)
+	hang := make(chan struct{})
+	defer close(hang)
+	var mu sync.Mutex
+	calls := map[string]int{}
+	used := uint64(0)
+	p.statfs = func(path string) statfsResult {
+		mu.Lock()
+		calls[path]++
+		n := calls[path]
+		used += 1 << 20
+		u := used
+		mu.Unlock()
+		if path == "/mnt/nfs" && n > 1 {
+			<-hang
+		}
+		return statfsResult{size: 1 << 30, free: 1<<30 - u, avail: 1<<30 - u - 1<<20, inodes: 1000, inodesFree: 900}
+	}
+	if err := p.Check(); err != nil {
+		t.Fatal(err)
+	}
+	evs := collect(t, p, 8, 5*time.Second)
+	if len(evs) != 8 {
+		t.Fatalf("got %d samples", len(evs))
+	}
+	last, _ := AsDiskUsage(evs[len(evs)-1])
+	if len(last.Filesystems) != 2 {
+		t.Fatalf("filesystems: %+v", last.Filesystems)
+	}
+	nfs, db := last.Filesystems[0], last.Filesystems[1]
+	if nfs.Mount != "/mnt/nfs" || !nfs.Stale || nfs.FSType != "nfs4" || nfs.SizeBytes != 1<<30 {
+		t.Errorf("nfs: %+v", nfs)
+	}
+	if db.Mount != "/var/lib/mysql" || db.Stale || db.Device != "/dev/sdb1" || db.InodesUsed != 100 {
+		t.Errorf("db: %+v", db)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if calls["/mnt/nfs"] != 2 {
+		t.Errorf("statfs on the hung mount called %d times, want 2 (one outstanding at most)", calls["/mnt/nfs"])
+	}
+}
+
+// TestProcScannerFindsWriterAndDeletedFile runs the scanner on the real
+// /proc against this test process: a file it appends to, and a deleted one
+// it keeps open.
+func TestProcScannerFindsWriterAndDeletedFile(t *testing.T) {
+	dir := t.TempDir()
+	f, err := os.Create(filepath.Join(dir, "big.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	gone, err := os.Create(filepath.Join(dir, "gone.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gone.Close()
+	if _, err := gone.Write(make([]byte, 3<<20)); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(gone.Name())
+
+	p := newDiskFill(Config{Procfs: "/proc", DiskFill: DiskFillConfig{Mounts: []string{dir}}})
+	ws, err := p.mounts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx := fsIndex{byMnt: map[int]int{}, skip: func(int) bool { return false }}
+	for _, id := range ws[0].ids {
+		idx.byMnt[id] = 0
+	}
+	s := newProcScanner("/proc")
+	chunk := make([]byte, 1<<20)
+	var writers [][]DiskWriter
+	var deleted [][]DeletedOpen
+	for i := range 4 { // the first look only sets the baseline
+		if _, err := f.Write(chunk); err != nil {
+			t.Fatal(err)
+		}
+		writers, deleted = s.sample(float64(i), idx, 1)
+	}
+	me := os.Getpid()
+	var found *DiskWriter
+	for i, w := range writers[0] {
+		if w.PID == me {
+			found = &writers[0][i]
+		}
+	}
+	if found == nil || found.WriteBytesPerS < 0.5*(1<<20) || len(found.Files) == 0 ||
+		found.Files[0].Path != f.Name() || found.Files[0].GrowthBytesPerS != 1<<20 {
+		t.Fatalf("writers: %+v", writers[0])
+	}
+	ok := false
+	for _, d := range deleted[0] {
+		ok = ok || (d.PID == me && d.Path == gone.Name() && d.SizeBytes == 3<<20)
+	}
+	if !ok {
+		t.Errorf("deleted: %+v", deleted[0])
+	}
+}

@@ -1,0 +1,322 @@
+package probes
+
+import (
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// procScanner finds who writes and what deleted files hold space, with a
+// bounded amount of work per sample: on a host with thousands of processes
+// it reads /proc/PID/io for diskIOPerSample of them per sample, rotating
+// through the list, plus the current top writers every sample; and it reads
+// at most diskFDBudget fd links per sample looking for deleted files. So a
+// new writer is seen within len(pids)/diskIOPerSample samples, and a
+// deleted file within a rotation of the fd scan.
+type procScanner struct {
+	procfs  string
+	pids    []int // the rotation, refreshed when it has been walked through
+	ioNext  int
+	fdNext  int
+	procs   map[int]*procIO
+	top     []int
+	files   map[fdKey]fileSeen // sizes of the top writers' files at the last look
+	deleted map[fdKey]*deletedFD
+}
+
+type procIO struct {
+	wb    uint64
+	t     float64
+	rate  float64
+	alive bool
+}
+
+type fdKey struct{ pid, fd int }
+
+type fileSeen struct {
+	ino  uint64
+	size int64
+	t    float64
+}
+
+type deletedFD struct {
+	DeletedOpen
+	mnt int
+}
+
+// fsIndex maps a mount id (any bind mount of a watched filesystem) to the
+// filesystem's index in the sample; skip says a filesystem must not be
+// touched (stale: its server may hang any stat).
+type fsIndex struct {
+	byMnt map[int]int
+	skip  func(i int) bool
+}
+
+func newProcScanner(procfs string) *procScanner {
+	return &procScanner{procfs: procfs, procs: map[int]*procIO{},
+		files: map[fdKey]fileSeen{}, deleted: map[fdKey]*deletedFD{}}
+}
+
+func (s *procScanner) path(parts ...string) string {
+	return filepath.Join(append([]string{s.procfs}, parts...)...)
+}
+
+// relist reads the pids in /proc; done only when a rotation is complete.
+func (s *procScanner) relist() {
+	s.pids = s.pids[:0]
+	d, err := os.Open(s.procfs)
+	if err != nil {
+		return
+	}
+	names, _ := d.Readdirnames(-1)
+	d.Close()
+	for _, n := range names {
+		if pid, err := strconv.Atoi(n); err == nil && len(s.pids) < diskMaxProcs {
+			s.pids = append(s.pids, pid)
+		}
+	}
+	sort.Ints(s.pids)
+	live := make(map[int]bool, len(s.pids))
+	for _, p := range s.pids {
+		live[p] = true
+	}
+	for p := range s.procs {
+		if !live[p] {
+			delete(s.procs, p)
+		}
+	}
+	s.ioNext, s.fdNext = 0, 0
+}
+
+// sample updates write rates, then returns per filesystem its top writers
+// and its deleted-but-open files. n is the number of filesystems.
+func (s *procScanner) sample(t float64, idx fsIndex, n int) (writers [][]DiskWriter, deleted [][]DeletedOpen) {
+	// The io rotation is faster than the fd one; the list is refreshed once
+	// both have walked through it.
+	if s.ioNext >= len(s.pids) {
+		if s.fdNext >= len(s.pids) {
+			s.relist()
+		} else {
+			s.ioNext = 0
+		}
+	}
+	batch := s.pids[s.ioNext:min(s.ioNext+diskIOPerSample, len(s.pids))]
+	s.ioNext += len(batch)
+	for _, pid := range append(append([]int(nil), s.top...), batch...) {
+		s.readIO(pid, t)
+	}
+	s.top = s.top[:0]
+	for pid, p := range s.procs {
+		if p.rate > 0 && p.alive {
+			s.top = append(s.top, pid)
+		}
+	}
+	sort.Slice(s.top, func(i, j int) bool {
+		a, b := s.procs[s.top[i]], s.procs[s.top[j]]
+		if a.rate != b.rate {
+			return a.rate > b.rate
+		}
+		return s.top[i] < s.top[j]
+	})
+	s.top = s.top[:min(len(s.top), diskMaxWriters)]
+
+	writers = make([][]DiskWriter, n)
+	seen := map[fdKey]fileSeen{}
+	for _, pid := range s.top {
+		for i, w := range s.writerFiles(pid, t, idx, n, seen) {
+			writers[i] = append(writers[i], w)
+		}
+	}
+	s.files = seen
+	return writers, s.scanDeleted(t, idx, n)
+}
+
+// readIO reads one process's write_bytes and updates its rate. A process
+// that is gone, or that we may not read, keeps no rate.
+func (s *procScanner) readIO(pid int, t float64) {
+	f, err := os.Open(s.path(strconv.Itoa(pid), "io"))
+	p := s.procs[pid]
+	if err != nil {
+		if p != nil {
+			p.alive, p.rate = false, 0
+		}
+		return
+	}
+	wb, err := parseProcIO(f)
+	f.Close()
+	if err != nil {
+		return
+	}
+	if p == nil {
+		if len(s.procs) >= diskMaxProcs {
+			return
+		}
+		s.procs[pid] = &procIO{wb: wb, t: t, alive: true}
+		return
+	}
+	if t <= p.t {
+		return // read twice in one sample (a top writer also in the batch)
+	}
+	if wb >= p.wb {
+		p.rate = float64(wb-p.wb) / (t - p.t)
+	} else {
+		p.rate = 0 // pid reused by another process
+	}
+	p.wb, p.t, p.alive = wb, t, true
+}
+
+// writerFiles looks at one top writer's fds: for each watched filesystem
+// it has a file open for writing on, one DiskWriter with the files that
+// grew since the last look, fastest first.
+func (s *procScanner) writerFiles(pid int, t float64, idx fsIndex, n int, seen map[fdKey]fileSeen) map[int]DiskWriter {
+	out := map[int]DiskWriter{}
+	comm := s.comm(pid)
+	s.eachFD(pid, diskFDPerProc, func(fd int, link string) {
+		if !strings.HasPrefix(link, "/") {
+			return // socket, pipe, anon inode
+		}
+		fi, i, ok := s.fdOnWatched(pid, fd, idx)
+		if !ok || !fi.writable() {
+			return
+		}
+		st, ok := s.statFD(pid, fd)
+		if !ok {
+			return
+		}
+		k := fdKey{pid, fd}
+		cur := fileSeen{ino: st.Ino, size: st.Size, t: t}
+		seen[k] = cur
+		w, had := out[i]
+		if !had {
+			w = DiskWriter{PID: pid, Comm: comm, WriteBytesPerS: s.procs[pid].rate, Files: []GrowingFD{}}
+		}
+		if prev, ok := s.files[k]; ok && prev.ino == cur.ino && cur.t > prev.t && cur.size > prev.size {
+			path, _ := strings.CutSuffix(link, deletedSuffix)
+			w.Files = append(w.Files, GrowingFD{Path: path, SizeBytes: cur.size,
+				GrowthBytesPerS: float64(cur.size-prev.size) / (cur.t - prev.t)})
+		}
+		out[i] = w
+	})
+	for i, w := range out {
+		sort.Slice(w.Files, func(a, b int) bool { return w.Files[a].GrowthBytesPerS > w.Files[b].GrowthBytesPerS })
+		w.Files = w.Files[:min(len(w.Files), diskMaxFiles)]
+		out[i] = w
+	}
+	return out
+}
+
+// scanDeleted re-checks the deleted files already known, then walks the fd
+// links of the next processes in the rotation until the budget is spent.
+func (s *procScanner) scanDeleted(t float64, idx fsIndex, n int) [][]DeletedOpen {
+	for k, d := range s.deleted {
+		link, err := os.Readlink(s.path(strconv.Itoa(k.pid), "fd", strconv.Itoa(k.fd)))
+		st, ok := s.statFD(k.pid, k.fd)
+		if i, on := idx.byMnt[d.mnt]; err != nil || !ok || !on || idx.skip(i) ||
+			!strings.HasSuffix(link, deletedSuffix) || st.Size < diskDeletedMin {
+			delete(s.deleted, k)
+			continue
+		}
+		d.SizeBytes = st.Size
+	}
+	budget := diskFDBudget
+	for budget > 0 && s.fdNext < len(s.pids) {
+		pid := s.pids[s.fdNext]
+		s.fdNext++
+		comm := ""
+		budget -= s.eachFD(pid, min(budget, diskFDPerProc), func(fd int, link string) {
+			path, ok := deletedPath(link)
+			k := fdKey{pid, fd}
+			if !ok || s.deleted[k] != nil || len(s.deleted) >= diskMaxDeleted {
+				return
+			}
+			fi, _, ok := s.fdOnWatched(pid, fd, idx)
+			if !ok {
+				return
+			}
+			st, ok := s.statFD(pid, fd)
+			if !ok || st.Size < diskDeletedMin {
+				return
+			}
+			if comm == "" {
+				comm = s.comm(pid)
+			}
+			s.deleted[k] = &deletedFD{DeletedOpen{PID: pid, Comm: comm, Path: path, SizeBytes: st.Size}, fi.MntID}
+		})
+	}
+	out := make([][]DeletedOpen, n)
+	for _, d := range s.deleted {
+		i := idx.byMnt[d.mnt]
+		out[i] = append(out[i], d.DeletedOpen)
+	}
+	for _, l := range out {
+		sort.Slice(l, func(a, b int) bool {
+			if l[a].SizeBytes != l[b].SizeBytes {
+				return l[a].SizeBytes > l[b].SizeBytes
+			}
+			return l[a].PID < l[b].PID || (l[a].PID == l[b].PID && l[a].Path < l[b].Path)
+		})
+	}
+	return out
+}
+
+// eachFD calls fn for at most limit of pid's fds with their link text and
+// returns how many links it read.
+func (s *procScanner) eachFD(pid, limit int, fn func(fd int, link string)) int {
+	dir := s.path(strconv.Itoa(pid), "fd")
+	d, err := os.Open(dir)
+	if err != nil {
+		return 1
+	}
+	names, _ := d.Readdirnames(limit)
+	d.Close()
+	for _, name := range names {
+		fd, err := strconv.Atoi(name)
+		if err != nil {
+			continue
+		}
+		if link, err := os.Readlink(filepath.Join(dir, name)); err == nil {
+			fn(fd, link)
+		}
+	}
+	return max(len(names), 1)
+}
+
+// fdOnWatched reads fdinfo and says which watched filesystem the fd is on.
+// It touches only procfs, never the file's own filesystem.
+func (s *procScanner) fdOnWatched(pid, fd int, idx fsIndex) (fdInfo, int, bool) {
+	f, err := os.Open(s.path(strconv.Itoa(pid), "fdinfo", strconv.Itoa(fd)))
+	if err != nil {
+		return fdInfo{}, 0, false
+	}
+	fi, err := parseFDInfo(f)
+	f.Close()
+	if err != nil {
+		return fdInfo{}, 0, false
+	}
+	i, ok := idx.byMnt[fi.MntID]
+	if !ok || idx.skip(i) {
+		return fdInfo{}, 0, false
+	}
+	return fi, i, true
+}
+
+// statFD stats the open file itself (through the magic link, so a deleted
+// file works too); only regular files count.
+func (s *procScanner) statFD(pid, fd int) (syscall.Stat_t, bool) {
+	var st syscall.Stat_t
+	if err := syscall.Stat(s.path(strconv.Itoa(pid), "fd", strconv.Itoa(fd)), &st); err != nil {
+		return st, false
+	}
+	return st, st.Mode&syscall.S_IFMT == syscall.S_IFREG
+}
+
+func (s *procScanner) comm(pid int) string {
+	b, err := os.ReadFile(s.path(strconv.Itoa(pid), "comm"))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSuffix(string(b), "\n")
+}
