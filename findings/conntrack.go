@@ -103,8 +103,14 @@ func (d *conntrack) Observe(ev event.Event) []event.Event {
 
 // drops fires once per episode of drops, whichever source saw it first.
 func (d *conntrack) drops(at time.Time, data ConntrackDroppingData) *event.Finding {
-	open := d.dropping && at.Sub(d.lastDrop) < conntrackDropQuiet && !at.Before(d.lastDrop)
-	d.dropping, d.lastDrop = true, at
+	// Sources interleave a little out of time order (the log line may be
+	// read after the next sample), so nearness counts both ways.
+	gap := at.Sub(d.lastDrop)
+	open := d.dropping && gap < conntrackDropQuiet && gap > -conntrackDropQuiet
+	if !d.dropping || gap > 0 {
+		d.lastDrop = at
+	}
+	d.dropping = true
 	if open {
 		return nil
 	}

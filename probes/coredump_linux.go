@@ -21,9 +21,10 @@ import (
 const coredumpName = "coredump"
 
 var coredumpSpec = Spec{
-	Name: coredumpName,
-	Help: "whether a crash would leave a core dump: core_pattern, its pipe target, core size limits (--pid/--proc, or every process)",
-	New:  func(cfg Config) Probe { return newCoredump(cfg) },
+	Name:    coredumpName,
+	Help:    "whether a crash would leave a core dump: core_pattern, its pipe target, core size limits (--pid/--proc, or every process)",
+	New:     func(cfg Config) Probe { return newCoredump(cfg) },
+	Summary: func() Summarizer { return &CoredumpSummary{} },
 }
 
 // KindCoreReadiness is the coredump probe's state, sent at start and on change.

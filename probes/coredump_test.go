@@ -4,8 +4,11 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/stakeout/stakeout/event"
 )
 
 func TestParseCoreLimit(t *testing.T) {
@@ -72,5 +75,19 @@ func TestCoredumpReadsEveryProcessWhenNoneWatched(t *testing.T) {
 	cp := p.readProcs()
 	if cp.watched || cp.n != 2 || cp.zero != 1 || cp.listed[0].PID != 610 {
 		t.Errorf("%+v", cp)
+	}
+}
+
+func TestCoredumpSummary(t *testing.T) {
+	no := false
+	var s CoredumpSummary
+	s.Observe(event.New(time.Time{}, "coredump", &CoreReadiness{CorePattern: "|/usr/share/apport/apport %p", PipeTarget: "/usr/share/apport/apport",
+		PipeTargetExists: &no, SuidDumpable: 2, Watched: true, Processes: 1, ZeroLimit: 1}))
+	s.Observe(event.New(time.Time{}, "coredump", &CoreReadiness{CorePattern: "core", Processes: 1}))
+	got := strings.Join(s.Lines(), "\n")
+	want := "core_pattern core; suid_dumpable 0; core_pipe_limit 0; systemd-coredump false\n" +
+		"0 of 1 processes have a core size limit of 0; the settings changed 1 times during the session"
+	if got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}
 }

@@ -43,6 +43,12 @@ var paneFactories = map[string]func(env paneEnv) Pane{
 	"iostat":  newIOStatPane,
 	"signals": newSignalsPane,
 	"packets": newPacketsPane,
+
+	// The kernel log, conntrack table, modules and core-dump readiness.
+	"kmsg":      newKmsgPane,
+	"conntrack": newConntrackPane,
+	"modules":   newModulesPane,
+	"coredump":  newCoredumpPane,
 }
 
 func newPane(probe string, env paneEnv) Pane {

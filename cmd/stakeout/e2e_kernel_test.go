@@ -1,0 +1,154 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+type snapFinding struct {
+	Finding string         `json:"finding"`
+	Summary string         `json:"summary"`
+	Data    map[string]any `json:"data"`
+}
+
+// kernelSnapshot runs `stakeout snapshot --format json` while act runs
+// (started once the probes are up) and returns its findings.
+func kernelSnapshot(t *testing.T, act func(), args ...string) []snapFinding {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "k.stk")
+	cmd := exec.Command(binPath, append([]string{"snapshot", "--format", "json", "-o", file}, args...)...)
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(700 * time.Millisecond)
+	act()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("snapshot: %v: %s", err, errb.String())
+	}
+	var doc struct {
+		Findings []snapFinding `json:"findings"`
+	}
+	if err := json.Unmarshal([]byte(out.String()), &doc); err != nil {
+		t.Fatalf("%v: %s", err, out.String())
+	}
+	return doc.Findings
+}
+
+func needRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+}
+
+// A line written to /dev/kmsg during the session is recorded as a kmsg
+// event, and one that reads like a hung task becomes a finding.
+func TestKernelLogLinesWrittenByTheTest(t *testing.T) {
+	needRoot(t)
+	pid := 900000 + os.Getpid()%99999
+	line := fmt.Sprintf("<3>INFO: task stakeout-e2e:%d blocked for more than 120 seconds.\n", pid)
+	fs := kernelSnapshot(t, func() {
+		if err := os.WriteFile("/dev/kmsg", []byte(line), 0); err != nil {
+			t.Fatal(err)
+		}
+	}, "--probes", "kmsg", "--kmsg-backlog", "0s", "--duration", "2s")
+	found := false
+	for _, f := range fs {
+		if f.Finding == "kernel.hung_task" && f.Data["pid"] == float64(pid) && f.Data["comm"] == "stakeout-e2e" {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no kernel.hung_task for pid %d in %+v", pid, fs)
+	}
+}
+
+// A real NULL dereference, logged by the kernel with debug.exception-trace
+// on, is reported as kernel.segfault with its comm and pid.
+func TestKernelSegfaultOfARealProcess(t *testing.T) {
+	needRoot(t)
+	gcc, err := exec.LookPath("gcc")
+	if err != nil {
+		t.Skip("gcc not installed: nothing to build the crashing program with")
+	}
+	dir := t.TempDir()
+	src := filepath.Join(dir, "crashy.c")
+	os.WriteFile(src, []byte("int main(void) { volatile int *p = 0; return *p; }\n"), 0o644)
+	bin := filepath.Join(dir, "crashy")
+	if out, err := exec.Command(gcc, "-O0", "-o", bin, src).CombinedOutput(); err != nil {
+		t.Skipf("gcc cannot build here: %v %s", err, out)
+	}
+	const knob = "/proc/sys/debug/exception-trace"
+	if old, err := os.ReadFile(knob); err == nil {
+		os.WriteFile(knob, []byte("1"), 0o644)
+		t.Cleanup(func() { os.WriteFile(knob, old, 0o644) })
+	}
+	var pid int
+	fs := kernelSnapshot(t, func() {
+		c := exec.Command(bin)
+		c.Run()
+		pid = c.Process.Pid
+	}, "--probes", "kmsg", "--kmsg-backlog", "0s", "--duration", "2s")
+	for _, f := range fs {
+		if f.Finding == "kernel.segfault" && f.Data["pid"] == float64(pid) {
+			if f.Data["comm"] != "crashy" || !strings.HasPrefix(f.Summary, "crashy (pid "+strconv.Itoa(pid)+") segfaulted at 0") {
+				t.Errorf("finding %+v", f)
+			}
+			return
+		}
+	}
+	t.Errorf("no kernel.segfault for pid %d in %+v", pid, fs)
+}
+
+// With core_pattern piping to a program that is not there, and a process
+// started with `ulimit -c 0` watched with --pid, core.dumps_lost names both.
+func TestCoreDumpsLostNamesTheMissingHelperAndTheProcess(t *testing.T) {
+	needRoot(t)
+	const knob = "/proc/sys/kernel/core_pattern"
+	old, err := os.ReadFile(knob)
+	if err != nil {
+		t.Skip(err)
+	}
+	if err := os.WriteFile(knob, []byte("|/nonexistent/apport %p"), 0o644); err != nil {
+		t.Skipf("cannot set core_pattern: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := os.WriteFile(knob, old, 0o644); err != nil {
+			t.Errorf("restoring core_pattern: %v", err)
+		}
+	})
+	target := exec.Command("sh", "-c", "ulimit -c 0; exec sleep 30")
+	if err := target.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { target.Process.Kill(); target.Wait() }()
+	time.Sleep(200 * time.Millisecond) // past the exec
+	pid := target.Process.Pid
+	fs := kernelSnapshot(t, func() {}, "--probes", "coredump", "--pid", strconv.Itoa(pid), "--duration", "1500ms")
+	var helper, limit bool
+	for _, f := range fs {
+		if f.Finding != "core.dumps_lost" {
+			continue
+		}
+		r, _ := f.Data["reason"].(string)
+		switch {
+		case r == "core_pattern pipes to /nonexistent/apport, which does not exist on this host":
+			helper = f.Data["core_pattern"] == "|/nonexistent/apport %p"
+		case strings.HasPrefix(r, fmt.Sprintf("sleep (pid %d) has a core size limit of 0", pid)):
+			pids, _ := f.Data["pids"].([]any)
+			limit = len(pids) == 1 && pids[0] == float64(pid)
+		}
+	}
+	if !helper || !limit {
+		t.Errorf("helper %v, limit %v in %+v", helper, limit, fs)
+	}
+}

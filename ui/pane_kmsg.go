@@ -1,0 +1,153 @@
+package ui
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/probes"
+)
+
+const (
+	kmsgKeepLines   = 200 // recent log lines kept
+	kmsgKeepNotable = 64  // recent kernel events kept
+)
+
+type kmsgRow struct {
+	at    time.Time
+	prio  int
+	label string // "SEGV", "OOM", … for a kernel event; "" for a plain line
+	text  string // sanitized
+}
+
+// kmsgPane lists the kernel events the log named (segfaults, OOM kills,
+// hung tasks, I/O errors, conntrack drops) above the latest log lines. It
+// classifies lines with the parser the detectors use, since a pane sees
+// only its probe's events, not findings.
+type kmsgPane struct {
+	env     paneEnv
+	w, h    int
+	lines   []kmsgRow
+	notable []kmsgRow
+	n, lost int
+}
+
+func newKmsgPane(env paneEnv) Pane { return kmsgPane{env: env} }
+
+func (p kmsgPane) ShortHelp() []key.Binding               { return nil }
+func (p kmsgPane) FullHelp() [][]key.Binding              { return nil }
+func (p kmsgPane) SetSize(w, h int) Pane                  { p.w, p.h = w, h; return p }
+func (p kmsgPane) Update(tea.KeyPressMsg) (Pane, tea.Cmd) { return p, nil }
+func (p kmsgPane) Reset() Pane                            { return kmsgPane{env: p.env, w: p.w, h: p.h} }
+
+func (p kmsgPane) Apply(ev event.Event) Pane {
+	k, ok := probes.AsKmsg(ev)
+	if !ok {
+		return p
+	}
+	p.n++
+	p.lost += int(k.Lost)
+	row := kmsgRow{at: ev.Time, prio: k.Priority, text: event.Sanitize(k.Text)}
+	p.lines = appendCapped(p.lines, row, kmsgKeepLines)
+	if label, text := kernelEventText(k.Text); label != "" {
+		p.notable = appendCapped(p.notable, kmsgRow{at: ev.Time, prio: k.Priority, label: label, text: text}, kmsgKeepNotable)
+	}
+	return p
+}
+
+// appendCapped appends and keeps the last n, copying only when trimming.
+func appendCapped[T any](s []T, v T, n int) []T {
+	s = append(s, v)
+	if len(s) > n {
+		s = append([]T(nil), s[len(s)-n:]...)
+	}
+	return s
+}
+
+// kernelEventText labels a line the kernel-log parser recognises and says
+// it in a few words; "" when it names nothing.
+func kernelEventText(text string) (label, what string) {
+	l, ok := probes.ParseKernelLine(text)
+	if !ok {
+		return "", ""
+	}
+	san := event.Sanitize
+	switch {
+	case l.Segfault != nil:
+		s := l.Segfault
+		what = fmt.Sprintf("%s[%d] at %s", san(s.Comm), s.PID, s.Addr)
+		if s.Object != "" {
+			what += " in " + san(s.Object)
+		}
+		return "SEGV", what
+	case l.OOMKill != nil:
+		return "OOM", fmt.Sprintf("killed %s[%d], %s resident", san(l.OOMKill.Comm), l.OOMKill.PID, fmtBytes(int64(l.OOMKill.RSSKB)*1024))
+	case l.HungTask != nil:
+		return "HUNG", fmt.Sprintf("%s[%d] blocked > %ds", san(l.HungTask.Comm), l.HungTask.PID, l.HungTask.Seconds)
+	case l.IOError != nil:
+		what = "dev " + san(l.IOError.Device)
+		if l.IOError.Sector != nil {
+			what += fmt.Sprintf(" sector %d", *l.IOError.Sector)
+		}
+		if l.IOError.Op != "" {
+			what += " " + l.IOError.Op
+		}
+		return "I/O", what
+	case l.ConntrackFull:
+		return "CT", "conntrack table full, dropping packets"
+	}
+	return "", ""
+}
+
+func (p kmsgPane) View() string {
+	st := p.env.st
+	if p.n == 0 {
+		return st.Muted.Render("no kernel log lines yet")
+	}
+	var out []string
+	if len(p.notable) > 0 {
+		// A short pane is all kernel events; a tall one gives half to the log.
+		room := min(len(p.notable), max(p.h-1, 1))
+		if p.h > 5 {
+			room = min(len(p.notable), max(1, p.h/2-1))
+		}
+		out = append(out, st.TableHeader.Render(clip(fmt.Sprintf("kernel events (%d)", len(p.notable)), p.w)))
+		for _, r := range p.notable[len(p.notable)-room:] {
+			sev := event.Warn
+			if r.label == "OOM" || r.label == "I/O" || r.label == "CT" {
+				sev = event.Critical
+			}
+			head := r.at.In(p.env.loc).Format("15:04:05") + " " + fit(r.label, 5)
+			out = append(out, st.Sev(sev).Render(head)+clip(r.text, p.w-len(head)))
+		}
+	}
+	head := fmt.Sprintf("log: %d lines", p.n)
+	if p.lost > 0 {
+		head += fmt.Sprintf(", %d overwritten before read", p.lost)
+	}
+	out = append(out, st.Muted.Render(clip(head, p.w)))
+	room := p.h - len(out)
+	if room <= 0 {
+		return strings.Join(out[:p.h], "\n")
+	}
+	for _, r := range p.lines[max(0, len(p.lines)-room):] {
+		stamp := r.at.In(p.env.loc).Format("15:04:05") + " "
+		lvl := fit(levelName(r.prio), 5)
+		style := st.Muted
+		switch {
+		case r.prio <= 2:
+			style = st.Sev(event.Critical)
+		case r.prio == 3:
+			style = st.Sev(event.Warn)
+		}
+		out = append(out, st.Muted.Render(stamp)+style.Render(lvl)+clip(r.text, p.w-len(stamp)-5))
+	}
+	return strings.Join(out, "\n")
+}
+
+var kmsgLevelShort = [...]string{"emerg", "alert", "crit", "err", "warn", "note", "info", "debug"}
+
+func levelName(prio int) string { return kmsgLevelShort[prio&7] }
