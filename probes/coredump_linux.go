@@ -199,6 +199,9 @@ func (p *coredumpProbe) readProcs() coreProcs {
 			if err != nil || len(pids) >= coreMaxProcs {
 				continue
 			}
+			if p.kernelThread(pid) {
+				continue // never dumps core
+			}
 			if !cp.watched || p.procNamed(pid, sc.Procs) {
 				pids = append(pids, pid)
 			}
@@ -223,6 +226,28 @@ func (p *coredumpProbe) readProcs() coreProcs {
 		}
 	}
 	return cp
+}
+
+// pfKthread is PF_KTHREAD in the flags field of /proc/PID/stat.
+const pfKthread = 0x00200000
+
+// kernelThread says whether pid is a kernel thread (kworker, …), from the
+// ninth field of /proc/PID/stat, counted after the comm's closing paren.
+func (p *coredumpProbe) kernelThread(pid int) bool {
+	b, err := os.ReadFile(p.cfg.ProcPath(strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 7 {
+		return false
+	}
+	flags, err := strconv.ParseUint(f[6], 10, 64)
+	return err == nil && flags&pfKthread != 0
 }
 
 // procNamed matches --proc as the signals probe does: comm or exe basename.
