@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -150,5 +151,78 @@ func TestCoreDumpsLostNamesTheMissingHelperAndTheProcess(t *testing.T) {
 	}
 	if !helper || !limit {
 		t.Errorf("helper %v, limit %v in %+v", helper, limit, fs)
+	}
+}
+
+// In a network namespace of its own, an nftables rule that uses conntrack
+// and a burst of UDP "connections" make the table's count rise; the probe,
+// run inside the namespace, sees it, and the summary's ratio is count/max.
+func TestConntrackCountRisesInANamespace(t *testing.T) {
+	needRoot(t)
+	for _, tool := range []string{"ip", "nft", "bash"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not installed (nftables and iproute2 are needed for this test)", tool)
+		}
+	}
+	ns := fmt.Sprintf("stk-ct-%d", os.Getpid())
+	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
+		t.Skipf("cannot make a network namespace: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+	inNS := func(args ...string) *exec.Cmd {
+		return exec.Command("ip", append([]string{"netns", "exec", ns}, args...)...)
+	}
+	if out, err := inNS("ip", "link", "set", "lo", "up").CombinedOutput(); err != nil {
+		t.Fatalf("lo up: %v %s", err, out)
+	}
+	nft := inNS("nft", "-f", "-")
+	nft.Stdin = strings.NewReader("table inet stk {\n chain out {\n  type filter hook output priority 0;\n  ct state new accept\n }\n}\n")
+	if out, err := nft.CombinedOutput(); err != nil {
+		t.Skipf("nft cannot add a conntrack rule here: %v %s", err, out)
+	}
+	file := filepath.Join(t.TempDir(), "ct.stk")
+	snap := inNS(binPath, "snapshot", "--probes", "conntrack", "--interval", "200ms", "--duration", "2500ms", "--format", "json", "-o", file)
+	var out strings.Builder
+	snap.Stdout = &out
+	if err := snap.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(700 * time.Millisecond)
+	// Each datagram to a new port is a new, unreplied entry that lives 30 s.
+	burst := "for p in $(seq 20000 20599); do echo x > /dev/udp/127.0.0.1/$p; done 2>/dev/null; true"
+	if b, err := inNS("bash", "-c", burst).CombinedOutput(); err != nil {
+		t.Fatalf("burst: %v %s", err, b)
+	}
+	if err := snap.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Summary struct {
+			Conntrack struct {
+				Samples   int     `json:"samples"`
+				Max       uint64  `json:"max"`
+				PeakCount uint64  `json:"peak_count"`
+				PeakRatio float64 `json:"peak_ratio"`
+			} `json:"conntrack"`
+		} `json:"summary"`
+	}
+	if err := json.Unmarshal([]byte(out.String()), &doc); err != nil {
+		t.Fatalf("%v: %s", err, out.String())
+	}
+	ct := doc.Summary.Conntrack
+	maxB, _ := inNS("cat", "/proc/sys/net/netfilter/nf_conntrack_max").Output()
+	wantMax, _ := strconv.ParseUint(strings.TrimSpace(string(maxB)), 10, 64)
+	if ct.Samples < 5 || ct.Max != wantMax || ct.PeakCount < 600 {
+		t.Fatalf("summary %+v (max in the namespace %d)", ct, wantMax)
+	}
+	if want := math.Round(float64(ct.PeakCount)/float64(ct.Max)*100) / 100; ct.PeakRatio != want {
+		t.Errorf("peak_ratio %v, want %d/%d = %v", ct.PeakRatio, ct.PeakCount, ct.Max, want)
+	}
+	// The first sample came before the burst: the count rose during the session.
+	ev := run(t, nil, "events", file, "--kind", "conntrack")
+	first := strings.SplitN(ev.stdout, "\n", 2)[0]
+	var s0 struct{ Count uint64 }
+	if json.Unmarshal([]byte(first), &s0); s0.Count >= 600 {
+		t.Errorf("first sample already %d", s0.Count)
 	}
 }
