@@ -95,6 +95,10 @@ func (d *kernelLog) Observe(ev event.Event) []event.Event {
 	if f == nil {
 		return nil
 	}
+	if k.Backlog {
+		// Read from the buffer at start: it happened, but not while we watched.
+		f.Summary += " (logged before the session began)"
+	}
 	return []event.Event{event.New(ev.Time, ev.Probe, f)}
 }
 

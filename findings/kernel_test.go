@@ -92,3 +92,12 @@ func TestKernelOOMHungAndIOErrors(t *testing.T) {
 		t.Errorf("plain line fired: %+v", got)
 	}
 }
+
+func TestKernelFindingFromTheBacklogSaysSo(t *testing.T) {
+	ev := event.New(kt0, "kmsg", &probes.Kmsg{Priority: 6, Backlog: true,
+		Text: "crashy[16202]: segfault at 0 ip 000055d456524040 sp 00007ffe927980e8 error 4 in crashy[1040,55d456524000+1000] likely on CPU 0 (core 0, socket 0)"})
+	f := onlyFinding(t, NewKernelLog().Observe(ev), FindingSegfault)
+	if f.Summary != "crashy (pid 16202) segfaulted at 0 in crashy (error 4) (logged before the session began)" {
+		t.Errorf("summary %q", f.Summary)
+	}
+}

@@ -81,7 +81,7 @@ func (p conntrackPane) View() string {
 	if p.last.Drop+p.last.EarlyDrop+p.last.InsertFailed > 0 {
 		dropSev = st.Sev(event.Critical)
 	}
-	lines = append(lines, dropSev.Render(clip(fmt.Sprintf("last sample: drop %d · early_drop %d · insert_failed %d; session: %d/%d/%d",
-		p.last.Drop, p.last.EarlyDrop, p.last.InsertFailed, p.drops, p.early, p.fails), p.w)))
+	lines = append(lines, dropSev.Render(clip(fmt.Sprintf("drops now %d, session %d · early_drop %d · insert_failed %d",
+		p.last.Drop, p.drops, p.early, p.fails), p.w)))
 	return strings.Join(lines, "\n")
 }
