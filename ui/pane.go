@@ -44,6 +44,9 @@ var paneFactories = map[string]func(env paneEnv) Pane{
 	"signals": newSignalsPane,
 	"packets": newPacketsPane,
 
+	// Space, fill rate and writers per filesystem.
+	"diskfill": newDiskFillPane,
+
 	// The kernel log, conntrack table, modules and core-dump readiness.
 	"kmsg":      newKmsgPane,
 	"conntrack": newConntrackPane,

@@ -1,0 +1,258 @@
+package ui
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/probes"
+)
+
+const (
+	diskHistory  = 240 // fill-rate samples kept per filesystem for the sparkline
+	diskMaxFS    = 64  // filesystems with a history; the least recently seen is dropped
+	diskMountW   = 18  // mount column
+	diskBarW     = 10  // used% bar cells
+	diskMinSpark = 4   // narrower than this, no sparkline
+	// diskFixedW is a row without its sparkline: mark, mount, bar and
+	// used%, size, avail, rate and time-to-full.
+	diskFixedW = 2 + diskMountW + diskBarW + 6 + 8 + 8 + 11 + 7
+)
+
+// diskFillPane shows one row per filesystem (used% bar, fill rate,
+// time-to-full, a sparkline of the rate) and, under the table, the focused
+// filesystem's top writers, their growing files and deleted files held open.
+type diskFillPane struct {
+	env     paneEnv
+	w, h    int
+	keys    diskFillKeys
+	last    []probes.Filesystem
+	samples int
+	hist    map[string]*diskHist
+	focus   string // mount of the focused filesystem; "" is the first row
+}
+
+type diskHist struct {
+	rate *ring // Δused/Δt per sample, bytes/s, never negative
+	used float64
+	at   float64 // seconds: sum of intervals, this pane's own clock
+	seen int
+}
+
+type diskFillKeys struct{ Up, Down key.Binding }
+
+func (k diskFillKeys) ShortHelp() []key.Binding  { return []key.Binding{k.Up, k.Down} }
+func (k diskFillKeys) FullHelp() [][]key.Binding { return [][]key.Binding{{k.Up, k.Down}} }
+
+func newDiskFillPane(env paneEnv) Pane {
+	return diskFillPane{env: env, hist: map[string]*diskHist{}, keys: diskFillKeys{
+		Up:   key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "diskfill: focus previous filesystem")),
+		Down: key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "diskfill: focus next filesystem")),
+	}}
+}
+
+func (p diskFillPane) ShortHelp() []key.Binding  { return p.keys.ShortHelp() }
+func (p diskFillPane) FullHelp() [][]key.Binding { return p.keys.FullHelp() }
+func (p diskFillPane) SetSize(w, h int) Pane     { p.w, p.h = w, h; return p }
+
+func (p diskFillPane) Reset() Pane {
+	f := newDiskFillPane(p.env).(diskFillPane)
+	f.w, f.h, f.focus = p.w, p.h, p.focus
+	return f
+}
+
+func (p diskFillPane) Update(msg tea.KeyPressMsg) (Pane, tea.Cmd) {
+	rows := p.sorted()
+	if len(rows) == 0 {
+		return p, nil
+	}
+	i := p.focusIndex(rows)
+	switch {
+	case key.Matches(msg, p.keys.Up):
+		i = max(i-1, 0)
+	case key.Matches(msg, p.keys.Down):
+		i = min(i+1, len(rows)-1)
+	default:
+		return p, nil
+	}
+	p.focus = rows[i].Mount
+	return p, nil
+}
+
+// Apply keeps the latest sample and extends each filesystem's rate history
+// in place, as the iostat pane does.
+func (p diskFillPane) Apply(ev event.Event) Pane {
+	u, ok := probes.AsDiskUsage(ev)
+	if !ok {
+		return p
+	}
+	p.samples++
+	p.last = append([]probes.Filesystem(nil), u.Filesystems...)
+	for _, f := range u.Filesystems {
+		h := p.hist[f.Mount]
+		if h == nil {
+			if len(p.hist) >= diskMaxFS {
+				p.evictOldest()
+			}
+			h = &diskHist{rate: newRing(diskHistory), used: float64(f.UsedBytes)}
+			p.hist[f.Mount] = h
+		} else if !f.Stale && u.IntervalS > 0 {
+			h.rate.push(max(0, (float64(f.UsedBytes)-h.used)/u.IntervalS))
+			h.used = float64(f.UsedBytes)
+		}
+		h.seen = p.samples
+	}
+	return p
+}
+
+func (p diskFillPane) evictOldest() {
+	oldest, at := "", p.samples+1
+	for m, h := range p.hist {
+		if h.seen < at || (h.seen == at && m > oldest) {
+			oldest, at = m, h.seen
+		}
+	}
+	delete(p.hist, oldest)
+}
+
+// sorted puts filesystems that are filling first, soonest full first; the
+// rest keep mountinfo order.
+func (p diskFillPane) sorted() []probes.Filesystem {
+	rows := append([]probes.Filesystem(nil), p.last...)
+	sort.SliceStable(rows, func(i, j int) bool {
+		a, b := etaOf(rows[i]), etaOf(rows[j])
+		return a < b
+	})
+	return rows
+}
+
+// etaOf is the sooner of the bytes and inodes time-to-full, +Inf if none.
+func etaOf(f probes.Filesystem) float64 {
+	e := math.Inf(1)
+	for _, t := range []probes.Trend{f.Bytes, f.Inodes} {
+		if t.EtaS != nil {
+			e = min(e, *t.EtaS)
+		}
+	}
+	return e
+}
+
+func (p diskFillPane) focusIndex(rows []probes.Filesystem) int {
+	for i, r := range rows {
+		if r.Mount == p.focus {
+			return i
+		}
+	}
+	return 0
+}
+
+func (p diskFillPane) View() string {
+	st := p.env.st
+	if p.samples == 0 {
+		return st.Muted.Render("waiting for the first sample…")
+	}
+	rows := p.sorted()
+	if len(rows) == 0 {
+		return st.Muted.Render("no filesystem to watch")
+	}
+	fi := p.focusIndex(rows)
+	detail := p.detail(rows[fi])
+	// The table gets what the focused filesystem's detail leaves, at least 3 rows.
+	tableRows := clamp(p.h-1-len(detail), min(3, len(rows)), len(rows))
+	first := clamp(fi-tableRows+1, 0, max(len(rows)-tableRows, 0))
+	sparkW := p.w - diskFixedW - 2
+	head := fmt.Sprintf("  %-*s %-*s %7s %7s %9s %7s", diskMountW-1, "MOUNT", diskBarW+6, "USED", "SIZE", "AVAIL", "RATE", "FULL IN")
+	if sparkW >= len("fill rate") {
+		head += "  fill rate"
+	}
+	lines := []string{st.TableHeader.Render(clip(head, p.w))}
+	for i := first; i < min(first+tableRows, len(rows)); i++ {
+		lines = append(lines, p.row(rows[i], i == fi, sparkW))
+	}
+	if len(lines)+len(detail) < p.h {
+		lines = append(lines, "")
+	}
+	for _, l := range detail {
+		if len(lines) >= p.h {
+			break
+		}
+		lines = append(lines, clip(l, p.w))
+	}
+	return strings.Join(lines, "\n")
+}
+
+func (p diskFillPane) row(f probes.Filesystem, focused bool, sparkW int) string {
+	st := p.env.st
+	mark := "  "
+	if focused {
+		mark = st.Accent.Render("▶ ")
+	}
+	pct := 0.0
+	if f.SizeBytes > 0 {
+		pct = float64(f.UsedBytes) / float64(f.SizeBytes) * 100
+	}
+	filled := clamp(int(pct/100*diskBarW+0.5), 0, diskBarW)
+	bar := strings.Repeat("█", filled) + strings.Repeat("░", diskBarW-filled)
+	rate, eta := "-", "-"
+	switch {
+	case f.Stale:
+		rate, eta = "stale", "?"
+	case f.Bytes.EtaS != nil:
+		rate = "+" + shortBytes(uint64(f.Bytes.RatePerS)) + "/s"
+		eta = probes.FormatETA(*f.Bytes.EtaS)
+	}
+	if f.Inodes.EtaS != nil && (f.Bytes.EtaS == nil || *f.Inodes.EtaS < *f.Bytes.EtaS) {
+		eta = probes.FormatETA(*f.Inodes.EtaS) + "ⁱ" // inodes run out first
+	}
+	etaStyle := st.Text
+	if e := etaOf(f); e < 1800 {
+		etaStyle = st.Sev(event.Critical)
+	} else if e < 6*3600 {
+		etaStyle = st.Sev(event.Warn)
+	}
+	s := mark + fit(event.Sanitize(f.Mount), diskMountW-1) + " " + st.Spark.Render(bar) +
+		fmt.Sprintf(" %4.0f%% %7s %7s %9s ", pct, shortBytes(f.SizeBytes), shortBytes(f.AvailBytes), rate) +
+		etaStyle.Render(fmt.Sprintf("%7s", eta))
+	if h := p.hist[f.Mount]; h != nil && sparkW >= diskMinSpark {
+		rows := sparkRows(h.rate.last(sparkW), sparkW, 1, max(h.rate.max(), 1))
+		s += "  " + st.Spark.Render(rows[0])
+	}
+	return s
+}
+
+// detail lists the focused filesystem's writers, their growing files and
+// its deleted-but-open files.
+func (p diskFillPane) detail(f probes.Filesystem) []string {
+	st := p.env.st
+	title := fmt.Sprintf("%s  %s %s", event.Sanitize(f.Mount), event.Sanitize(f.Device), event.Sanitize(f.FSType))
+	if f.InodesTotal > 0 {
+		title += fmt.Sprintf(" · inodes %d/%d free", f.InodesFree, f.InodesTotal)
+	}
+	out := []string{st.Accent.Render(title)}
+	if len(f.Writers) == 0 {
+		out = append(out, st.Muted.Render("  no process seen writing here"))
+	}
+	for _, w := range f.Writers {
+		out = append(out, fmt.Sprintf("  %-7d %-16s %s/s written", w.PID, fit(event.Sanitize(w.Comm), 16),
+			fmtBytes(int64(w.WriteBytesPerS))))
+		for _, g := range w.Files {
+			out = append(out, fmt.Sprintf("    +%s/s  %8s  %s", fmtBytes(int64(g.GrowthBytesPerS)),
+				shortBytes(uint64(g.SizeBytes)), event.Sanitize(g.Path)))
+		}
+	}
+	for _, d := range f.DeletedOpen {
+		out = append(out, st.Sev(event.Warn).Render(fmt.Sprintf("  deleted, still open: %s by %s[%d] %s",
+			shortBytes(uint64(d.SizeBytes)), event.Sanitize(d.Comm), d.PID, event.Sanitize(d.Path))))
+	}
+	return out
+}
+
+// shortBytes is fmtBytes without the space and "iB", for narrow columns.
+func shortBytes(n uint64) string {
+	s := fmtBytes(int64(min(n, math.MaxInt64)))
+	return strings.Replace(strings.TrimSuffix(strings.Replace(s, " ", "", 1), "iB"), "B", "", 1)
+}
