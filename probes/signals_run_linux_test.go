@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/internal/sigtarget"
 	"golang.org/x/sys/unix"
 )
 
@@ -21,10 +22,10 @@ func TestSignalsSeesSenderAndReinjects(t *testing.T) {
 	tg := startTarget(t, "count")
 	r := traceSignals(t, SignalsConfig{PIDs: []int{tg.pid}})
 	r.waitFor(t, "attach", attached)
-	unix.Kill(tg.pid, unix.SIGHUP)
-	time.Sleep(3 * time.Millisecond)
-	unix.Kill(tg.pid, unix.SIGHUP)
-	tg.expect(t, "HUP 1")
+	ack := func() error { tg.expect(t, "HUP 1"); return nil }
+	if _, err := sigtarget.SendPair(tg.pid, unix.SIGHUP, 3*time.Millisecond, ack); err != nil {
+		t.Fatal(err)
+	}
 	tg.expect(t, "HUP 2")
 	evs := r.waitFor(t, "two SIGHUPs", func(evs []event.Event) bool { return len(signalsOf(evs, "SIGHUP")) == 2 })
 	self, _ := DefaultConfig().readComm(os.Getpid())
@@ -335,10 +336,11 @@ func TestSignalsHostMode(t *testing.T) {
 	tg := startTarget(t, "count")
 	r := traceSignals(t, SignalsConfig{Mode: SignalsHost})
 	time.Sleep(300 * time.Millisecond) // the instance is set up
-	unix.Kill(tg.pid, unix.SIGUSR2)
-	time.Sleep(3 * time.Millisecond)
-	unix.Kill(tg.pid, unix.SIGUSR2)
-	tg.expect(t, "USR2 1")
+	ack := func() error { tg.expect(t, "USR2 1"); return nil }
+	sent, err := sigtarget.SendPair(tg.pid, unix.SIGUSR2, 3*time.Millisecond, ack)
+	if err != nil {
+		t.Fatal(err)
+	}
 	tg.expect(t, "USR2 2")
 	evs := r.waitFor(t, "two SIGUSR2 to the target", func(evs []event.Event) bool {
 		n := 0
@@ -364,8 +366,8 @@ func TestSignalsHostMode(t *testing.T) {
 			at = append(at, ev.Time)
 		}
 	}
-	if gap := at[1].Sub(at[0]); gap < 2*time.Millisecond || gap > 50*time.Millisecond {
-		t.Errorf("gap between the two sends %v, want about 3ms", gap)
+	if gap := at[1].Sub(at[0]); gap < 2*time.Millisecond || gap > sent+20*time.Millisecond {
+		t.Errorf("gap between the two sends recorded as %v, sent %v apart", gap, sent)
 	}
 	if _, tp := procState(t, tg.pid); tp != 0 {
 		t.Errorf("host mode traced the target")

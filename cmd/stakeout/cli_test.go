@@ -172,7 +172,10 @@ func TestSnapshotJSONOnFixtureTree(t *testing.T) {
 		t.Fatalf("events: %+v", ev)
 	}
 	kinds := map[string]int{}
+	// A line is one event, up to the session file's 1 MiB record limit (a
+	// packets batch while other tests load lo): the default 64 KiB won't do.
 	sc := bufio.NewScanner(strings.NewReader(ev.stdout))
+	sc.Buffer(make([]byte, 0, 1<<20), 4<<20)
 	for sc.Scan() {
 		var m map[string]any
 		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
@@ -182,6 +185,9 @@ func TestSnapshotJSONOnFixtureTree(t *testing.T) {
 			t.Fatalf("events line lacks time/probe: %q", sc.Text())
 		}
 		kinds[m["kind"].(string)]++
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatalf("reading events: %v", err)
 	}
 	if kinds["probe_status"] == 0 || kinds["io"] < 3 {
 		t.Errorf("events kinds %v", kinds)

@@ -86,7 +86,7 @@ func stakeoutTotals(t *testing.T, file, dev string) ioTotals {
 	}
 	var tot ioTotals
 	sc := bufio.NewScanner(strings.NewReader(r.stdout))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	sc.Buffer(make([]byte, 0, 1<<20), 4<<20) // one event per line, up to 1 MiB
 	for sc.Scan() {
 		var ev struct {
 			IntervalS float64 `json:"interval_s"`
