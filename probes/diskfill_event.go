@@ -103,7 +103,7 @@ const (
 	diskMaxFiles       = 5       // growing files listed per writer
 	diskMaxDeleted     = 64      // deleted-but-open files tracked
 	diskIOPerSample    = 256     // /proc/PID/io reads per sample (rotating), besides top writers
-	diskFDBudget       = 2048    // /proc/PID/fd entries read per sample for deleted files
+	diskFDBudget       = 1024    // /proc/PID/fd entries read per sample for deleted files
 	diskFDPerProc      = 1024    // fds looked at per process
 	diskMaxProcs       = 16384   // processes whose write_bytes are remembered
 	diskDeletedMin     = 1 << 20 // deleted files smaller than this are not reported

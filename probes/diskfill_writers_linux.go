@@ -1,12 +1,15 @@
 package probes
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // procScanner finds who writes and what deleted files hold space, with a
@@ -25,6 +28,7 @@ type procScanner struct {
 	top     []int
 	files   map[fdKey]fileSeen // sizes of the top writers' files at the last look
 	deleted map[fdKey]*deletedFD
+	buf     [4096]byte // io and fdinfo files are a few hundred bytes
 }
 
 type procIO struct {
@@ -137,7 +141,7 @@ func (s *procScanner) sample(t float64, idx fsIndex, n int) (writers [][]DiskWri
 // readIO reads one process's write_bytes and updates its rate. A process
 // that is gone, or that we may not read, keeps no rate.
 func (s *procScanner) readIO(pid int, t float64) {
-	f, err := os.Open(s.path(strconv.Itoa(pid), "io"))
+	b, err := s.readSmall(s.path(strconv.Itoa(pid), "io"))
 	p := s.procs[pid]
 	if err != nil {
 		if p != nil {
@@ -145,8 +149,7 @@ func (s *procScanner) readIO(pid int, t float64) {
 		}
 		return
 	}
-	wb, err := parseProcIO(f)
-	f.Close()
+	wb, err := parseProcIO(bytes.NewReader(b))
 	if err != nil {
 		return
 	}
@@ -287,12 +290,11 @@ func (s *procScanner) eachFD(pid, limit int, fn func(fd int, link string)) int {
 // fdOnWatched reads fdinfo and says which watched filesystem the fd is on.
 // It touches only procfs, never the file's own filesystem.
 func (s *procScanner) fdOnWatched(pid, fd int, idx fsIndex) (fdInfo, int, bool) {
-	f, err := os.Open(s.path(strconv.Itoa(pid), "fdinfo", strconv.Itoa(fd)))
+	b, err := s.readSmall(s.path(strconv.Itoa(pid), "fdinfo", strconv.Itoa(fd)))
 	if err != nil {
 		return fdInfo{}, 0, false
 	}
-	fi, err := parseFDInfo(f)
-	f.Close()
+	fi, err := parseFDInfo(bytes.NewReader(b))
 	if err != nil {
 		return fdInfo{}, 0, false
 	}
@@ -311,6 +313,22 @@ func (s *procScanner) statFD(pid, fd int) (syscall.Stat_t, bool) {
 		return st, false
 	}
 	return st, st.Mode&syscall.S_IFMT == syscall.S_IFREG
+}
+
+// readSmall reads the start of a small procfs file with plain syscalls:
+// os.Open would also fstat it and try to register it with the poller, which
+// costs more than the read on the thousands of files a sample may open.
+func (s *procScanner) readSmall(path string) ([]byte, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(fd)
+	n, err := unix.Read(fd, s.buf[:])
+	if err != nil {
+		return nil, err
+	}
+	return s.buf[:n], nil
 }
 
 func (s *procScanner) comm(pid int) string {
