@@ -39,8 +39,26 @@ func validateDiskFill(cfg Config) error {
 	if len(cfg.DiskFill.Mounts) == 0 {
 		return nil
 	}
+	for _, path := range cfg.DiskFill.Mounts {
+		if err := statWithin(path, time.Second); errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("--mount %s: no such file or directory", path)
+		}
+	}
 	_, err := newDiskFill(cfg).mounts()
 	return err
+}
+
+// statWithin stats path but gives up after d (nil then): the path may be on
+// a hung NFS mount, and that is no reason to refuse it.
+func statWithin(path string, d time.Duration) error {
+	done := make(chan error, 1)
+	go func() { _, err := os.Stat(path); done <- err }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(d):
+		return nil
+	}
 }
 
 const (
@@ -213,6 +231,9 @@ func (p *diskFill) sample(ws []watched, states map[string]*fsState, timeout time
 			continue // never answered, or gone (unmounted since mountinfo was read)
 		}
 		r := *st.last
+		if r.size == 0 && r.inodes == 0 {
+			continue // reports no capacity at all (lxcfs, some FUSE): nothing can fill
+		}
 		fsys := Filesystem{Mount: w.Point, Device: w.Source, FSType: w.FSType, Stale: !fresh,
 			SizeBytes: r.size, UsedBytes: r.size - min(r.free, r.size), AvailBytes: r.avail, FreeBytes: r.free,
 			InodesTotal: r.inodes, InodesUsed: r.inodes - min(r.inodesFree, r.inodes), InodesFree: r.inodesFree}

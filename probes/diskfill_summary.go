@@ -108,10 +108,7 @@ func (s *DiskSummary) Lines() []string {
 	}
 	out := make([]string, 0, len(rows))
 	for _, r := range rows {
-		pct := 0.0
-		if r.SizeBytes > 0 {
-			pct = float64(r.LastUsedBytes) / float64(r.SizeBytes) * 100
-		}
+		pct := UsedPct(r.LastUsedBytes, r.LastAvailBytes)
 		line := fmt.Sprintf("%s (%s, %s): %.1f%% of %s used, %s available; grew %s",
 			r.Mount, r.Device, r.FSType, pct, event.HumanBytes(int64(r.SizeBytes)),
 			event.HumanBytes(int64(r.LastAvailBytes)), signedBytes(int64(r.LastUsedBytes)-int64(r.FirstUsedBytes)))
@@ -131,6 +128,15 @@ func (s *DiskSummary) Lines() []string {
 		out = append(out, line)
 	}
 	return out
+}
+
+// UsedPct is df's Use%: used ÷ (used + available to users), so a filesystem
+// whose root reserve is all that is left reads 100%.
+func UsedPct(used, avail uint64) float64 {
+	if used+avail == 0 {
+		return 0
+	}
+	return float64(used) / float64(used+avail) * 100
 }
 
 func signedBytes(n int64) string {

@@ -191,10 +191,7 @@ func (p diskFillPane) row(f probes.Filesystem, focused bool, sparkW int) string 
 	if focused {
 		mark = st.Accent.Render("▶ ")
 	}
-	pct := 0.0
-	if f.SizeBytes > 0 {
-		pct = float64(f.UsedBytes) / float64(f.SizeBytes) * 100
-	}
+	pct := probes.UsedPct(f.UsedBytes, f.AvailBytes) // as df's Use%
 	filled := clamp(int(pct/100*diskBarW+0.5), 0, diskBarW)
 	bar := strings.Repeat("█", filled) + strings.Repeat("░", diskBarW-filled)
 	rate, eta := "-", "-"

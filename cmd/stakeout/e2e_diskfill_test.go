@@ -217,3 +217,12 @@ func TestDiskBurstDoesNotAlarm(t *testing.T) {
 		}
 	}
 }
+
+// TestDiskMountFlagErrors: a --mount on nothing, or on a filesystem that
+// cannot fill, fails in one line before anything runs.
+func TestDiskMountFlagErrors(t *testing.T) {
+	oneLineError(t, run(t, nil, "snapshot", "--duration", "1s", "--probes", "diskfill", "--no-record",
+		"--mount", "/nonexistent/x"), exitUsage, "--mount /nonexistent/x: no such file")
+	oneLineError(t, run(t, nil, "snapshot", "--duration", "1s", "--probes", "diskfill", "--no-record",
+		"--mount", "/proc/self"), exitUsage, "cannot fill")
+}
