@@ -53,8 +53,9 @@ type Trend struct {
 func (t Trend) Filling() bool { return t.EtaS != nil }
 
 // DiskWriter is a process writing to the filesystem: its write rate from
-// /proc/PID/io (all its writes, not only to this filesystem) and its open
-// files on this filesystem that grew since the last look.
+// /proc/PID/io write_bytes (all its writes, not only to this filesystem;
+// always 0 for tmpfs, whose pages the kernel does not count there) and its
+// open files on this filesystem that grew since the last look.
 type DiskWriter struct {
 	PID            int         `json:"pid"`
 	Comm           string      `json:"comm"`
@@ -98,13 +99,14 @@ type DiskFillConfig struct {
 
 // Caps that bound the diskfill probe's work and memory per sample.
 const (
-	MaxDiskFilesystems = 256     // filesystems watched
-	diskMaxWriters     = 5       // top writers whose fds are examined, per sample
-	diskMaxFiles       = 5       // growing files listed per writer
-	diskMaxDeleted     = 64      // deleted-but-open files tracked
-	diskIOPerSample    = 256     // /proc/PID/io reads per sample (rotating), besides top writers
-	diskFDBudget       = 1024    // /proc/PID/fd entries read per sample for deleted files
-	diskFDPerProc      = 1024    // fds looked at per process
-	diskMaxProcs       = 16384   // processes whose write_bytes are remembered
-	diskDeletedMin     = 1 << 20 // deleted files smaller than this are not reported
+	MaxDiskFilesystems  = 256     // filesystems watched
+	diskMaxWriters      = 5       // top writers by write_bytes whose fds are examined, per sample
+	diskMaxWcharWriters = 3       // and by wchar, which alone sees writes to tmpfs
+	diskMaxFiles        = 5       // growing files listed per writer
+	diskMaxDeleted      = 64      // deleted-but-open files tracked
+	diskIOPerSample     = 256     // /proc/PID/io reads per sample (rotating), besides top writers
+	diskFDBudget        = 1024    // /proc/PID/fd entries read per sample for deleted files
+	diskFDPerProc       = 1024    // fds looked at per process
+	diskMaxProcs        = 16384   // processes whose write_bytes are remembered
+	diskDeletedMin      = 1 << 20 // deleted files smaller than this are not reported
 )

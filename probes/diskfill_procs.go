@@ -14,11 +14,37 @@ import (
 
 var errNoField = errors.New("field not found")
 
-// parseProcIO returns write_bytes from /proc/PID/io: bytes this process
-// caused to be sent to storage, counted when pages are dirtied, so a
-// buffered append shows at once and a rewrite of cached pages shows too.
-func parseProcIO(r io.Reader) (uint64, error) {
-	return scanField(r, "write_bytes:", 10)
+// parseProcIO returns wchar and write_bytes from /proc/PID/io. write_bytes
+// is what this process caused to be sent to storage, counted when pages are
+// dirtied, so a buffered append shows at once; but tmpfs pages are never
+// counted there, so wchar (bytes passed to write(2) on any fd, sockets and
+// pipes too) is what finds a process filling /dev/shm or /run.
+func parseProcIO(r io.Reader) (wchar, writeBytes uint64, err error) {
+	sc := bufio.NewScanner(r)
+	found := 0
+	for sc.Scan() && found < 2 {
+		name, val, ok := strings.Cut(sc.Text(), ":")
+		if !ok || (name != "wchar" && name != "write_bytes") {
+			continue
+		}
+		v, err := strconv.ParseUint(strings.TrimSpace(val), 10, 64)
+		if err != nil {
+			return 0, 0, err
+		}
+		if name == "wchar" {
+			wchar = v
+		} else {
+			writeBytes = v
+		}
+		found++
+	}
+	if err := sc.Err(); err != nil {
+		return 0, 0, err
+	}
+	if found < 2 {
+		return 0, 0, errNoField
+	}
+	return wchar, writeBytes, nil
 }
 
 // fdInfo is what /proc/PID/fdinfo/N says about one open file.
@@ -58,19 +84,6 @@ func parseFDInfo(r io.Reader) (fdInfo, error) {
 		return fi, errNoField
 	}
 	return fi, sc.Err()
-}
-
-func scanField(r io.Reader, prefix string, base int) (uint64, error) {
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), prefix); ok {
-			return strconv.ParseUint(strings.TrimSpace(rest), base, 64)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return 0, err
-	}
-	return 0, errNoField
 }
 
 // deletedSuffix is what readlink of /proc/PID/fd/N ends in once the file

@@ -143,3 +143,36 @@ func TestProcScannerFindsWriterAndDeletedFile(t *testing.T) {
 		t.Errorf("deleted: %+v", deleted[0])
 	}
 }
+
+// TestProcScannerFindsTmpfsWriter: tmpfs writes never reach write_bytes,
+// so the writer is found by wchar.
+func TestProcScannerFindsTmpfsWriter(t *testing.T) {
+	const shm = "/dev/shm"
+	p := newDiskFill(Config{Procfs: "/proc", DiskFill: DiskFillConfig{Mounts: []string{shm}}})
+	ws, err := p.mounts()
+	if err != nil || ws[0].FSType != "tmpfs" {
+		t.Skipf("%s is not a tmpfs here: %v", shm, err)
+	}
+	f, err := os.CreateTemp(shm, "stakeout-test-")
+	if err != nil {
+		t.Skip(err)
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	idx := fsIndex{byMnt: map[int]int{}, skip: func(int) bool { return false }}
+	for _, id := range ws[0].ids {
+		idx.byMnt[id] = 0
+	}
+	s := newProcScanner("/proc")
+	var writers [][]DiskWriter
+	for i := range 4 {
+		f.Write(make([]byte, 4<<20))
+		writers, _ = s.sample(float64(i), idx, 1)
+	}
+	for _, w := range writers[0] {
+		if w.PID == os.Getpid() && len(w.Files) > 0 && w.Files[0].Path == f.Name() {
+			return
+		}
+	}
+	t.Errorf("tmpfs writer not found: %+v", writers[0])
+}

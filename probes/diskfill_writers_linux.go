@@ -32,10 +32,10 @@ type procScanner struct {
 }
 
 type procIO struct {
-	wb    uint64
-	t     float64
-	rate  float64
-	alive bool
+	wb, wc      uint64  // write_bytes and wchar at the last read
+	t           float64 // when
+	rate, wrate float64 // their rates, bytes/s
+	alive       bool
 }
 
 type fdKey struct{ pid, fd int }
@@ -112,20 +112,10 @@ func (s *procScanner) sample(t float64, idx fsIndex, n int) (writers [][]DiskWri
 	for _, pid := range append(append([]int(nil), s.top...), batch...) {
 		s.readIO(pid, t)
 	}
-	s.top = s.top[:0]
-	for pid, p := range s.procs {
-		if p.rate > 0 && p.alive {
-			s.top = append(s.top, pid)
-		}
-	}
-	sort.Slice(s.top, func(i, j int) bool {
-		a, b := s.procs[s.top[i]], s.procs[s.top[j]]
-		if a.rate != b.rate {
-			return a.rate > b.rate
-		}
-		return s.top[i] < s.top[j]
-	})
-	s.top = s.top[:min(len(s.top), diskMaxWriters)]
+	// The top writers by write_bytes, then by wchar (tmpfs writers), each
+	// list capped, no process twice.
+	first := s.topBy(func(p *procIO) float64 { return p.rate }, diskMaxWriters, nil)
+	s.top = append(first, s.topBy(func(p *procIO) float64 { return p.wrate }, diskMaxWcharWriters, first)...)
 
 	writers = make([][]DiskWriter, n)
 	seen := map[fdKey]fileSeen{}
@@ -138,6 +128,29 @@ func (s *procScanner) sample(t float64, idx fsIndex, n int) (writers [][]DiskWri
 	return writers, s.scanDeleted(t, idx, n)
 }
 
+// topBy returns up to n live processes with the highest positive by(),
+// leaving out those in not.
+func (s *procScanner) topBy(by func(*procIO) float64, n int, not []int) []int {
+	skip := map[int]bool{}
+	for _, pid := range not {
+		skip[pid] = true
+	}
+	var out []int
+	for pid, p := range s.procs {
+		if by(p) > 0 && p.alive && !skip[pid] {
+			out = append(out, pid)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := by(s.procs[out[i]]), by(s.procs[out[j]])
+		if a != b {
+			return a > b
+		}
+		return out[i] < out[j]
+	})
+	return out[:min(len(out), n)]
+}
+
 // readIO reads one process's write_bytes and updates its rate. A process
 // that is gone, or that we may not read, keeps no rate.
 func (s *procScanner) readIO(pid int, t float64) {
@@ -145,11 +158,11 @@ func (s *procScanner) readIO(pid int, t float64) {
 	p := s.procs[pid]
 	if err != nil {
 		if p != nil {
-			p.alive, p.rate = false, 0
+			p.alive, p.rate, p.wrate = false, 0, 0
 		}
 		return
 	}
-	wb, err := parseProcIO(bytes.NewReader(b))
+	wc, wb, err := parseProcIO(bytes.NewReader(b))
 	if err != nil {
 		return
 	}
@@ -157,18 +170,19 @@ func (s *procScanner) readIO(pid int, t float64) {
 		if len(s.procs) >= diskMaxProcs {
 			return
 		}
-		s.procs[pid] = &procIO{wb: wb, t: t, alive: true}
+		s.procs[pid] = &procIO{wb: wb, wc: wc, t: t, alive: true}
 		return
 	}
 	if t <= p.t {
 		return // read twice in one sample (a top writer also in the batch)
 	}
-	if wb >= p.wb {
+	if wb >= p.wb && wc >= p.wc {
 		p.rate = float64(wb-p.wb) / (t - p.t)
+		p.wrate = float64(wc-p.wc) / (t - p.t)
 	} else {
-		p.rate = 0 // pid reused by another process
+		p.rate, p.wrate = 0, 0 // pid reused by another process
 	}
-	p.wb, p.t, p.alive = wb, t, true
+	p.wb, p.wc, p.t, p.alive = wb, wc, t, true
 }
 
 // writerFiles looks at one top writer's fds: for each watched filesystem
