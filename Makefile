@@ -8,7 +8,7 @@ export CGO_ENABLED := 0
 
 # Debian packages the tests and benchmarks drive side by side with stakeout.
 TEST_PKGS  := sysstat e2fsprogs iproute2 util-linux mount coreutils tcpdump strace nftables gcc libc6-dev python3
-BENCH_PKGS := $(TEST_PKGS) atop procps tmux
+BENCH_PKGS := $(TEST_PKGS) atop procps tmux lsof
 
 .PHONY: build run test bench fuzz cross deps-test deps-bench clean
 
@@ -32,6 +32,7 @@ bench: deps-bench build
 	./bench/run.sh
 	./bench/packets.sh
 	./bench/signals.sh
+	$(GO) test -run '^$$' -bench DiskFillSample -benchtime 20x ./probes/
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzReader -fuzztime 60s ./sessions/

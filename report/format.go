@@ -80,6 +80,19 @@ func writeText(w io.Writer, d Document, md bool) error {
 		fmt.Fprintf(&b, "warning: %s\n", event.Sanitize(d.Damage))
 	}
 
+	// Why a crash would leave no core goes near the top: by the time someone
+	// reads this, the crash may already have happened.
+	if lost := coreDumpsLost(d); len(lost) > 0 {
+		h("core dumps would be lost")
+		for _, l := range lost {
+			if md {
+				b.WriteString("- " + event.Sanitize(l) + "\n")
+			} else {
+				b.WriteString("  " + event.Sanitize(l) + "\n")
+			}
+		}
+	}
+
 	h("probes")
 	for _, p := range d.Probes {
 		line := fmt.Sprintf("%-10s %s", event.Sanitize(p.Name), p.Status)
@@ -145,4 +158,17 @@ func writeText(w io.Writer, d Document, md bool) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// coreDumpsLost lists the core.dumps_lost summaries, once each.
+func coreDumpsLost(d Document) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, ev := range d.Findings {
+		if f, ok := event.AsFinding(ev); ok && f.Finding == "core.dumps_lost" && !seen[f.Summary] {
+			seen[f.Summary] = true
+			out = append(out, f.Summary)
+		}
+	}
+	return out
 }

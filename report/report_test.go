@@ -109,3 +109,25 @@ func TestFindingsAreBounded(t *testing.T) {
 		t.Fatalf("kept %d, omitted %d", len(d.Findings), d.Omitted)
 	}
 }
+
+func TestCoreDumpsLostIsNearTheTop(t *testing.T) {
+	t0 := time.Date(2026, 11, 23, 4, 0, 0, 0, time.UTC)
+	b := NewBuilder()
+	b.Expect("kmsg", "coredump")
+	b.Observe(event.New(t0, "kmsg", &event.Finding{Finding: "kernel.segfault", Severity: event.Warn, Summary: "haproxy segfaulted"}))
+	b.Observe(event.New(t0.Add(time.Second), "coredump", &event.Finding{Finding: "core.dumps_lost", Severity: event.Warn,
+		Summary: "core_pattern pipes to /usr/share/apport/apport, which does not exist on this host"}))
+	d := b.Document(map[string]any{"hostname": "lb-1"}, "", time.Time{}, 0)
+	for _, format := range []string{"text", "md"} {
+		var buf bytes.Buffer
+		if err := Write(&buf, d, format); err != nil {
+			t.Fatal(err)
+		}
+		out := buf.String()
+		core := strings.Index(out, "which does not exist on this host")
+		probes := strings.Index(strings.ToLower(out), "probes")
+		if core < 0 || probes < 0 || core > probes {
+			t.Errorf("%s: core.dumps_lost is not above the probes and findings:\n%s", format, out)
+		}
+	}
+}
