@@ -98,8 +98,15 @@ type watched struct {
 func selectMounts(ms []mountEntry, paths []string) ([]watched, error) {
 	byDev := map[string]int{}
 	var all []watched
-	for _, m := range ms {
-		if pseudoFS[m.FSType] || m.ReadOnly {
+	// A mount point mounted over again hides the earlier mount: statfs on
+	// the path answers for the later one, so the earlier would show as a
+	// duplicate row (two tmpfs stacked on /dev/shm, as in some sandboxes).
+	top := map[string]int{}
+	for i, m := range ms {
+		top[m.Point] = i
+	}
+	for i, m := range ms {
+		if pseudoFS[m.FSType] || m.ReadOnly || top[m.Point] != i {
 			continue
 		}
 		if i, ok := byDev[m.Dev]; ok {

@@ -164,3 +164,26 @@ func TestTrendShrinkingHasNoEta(t *testing.T) {
 		t.Errorf("got %+v", got)
 	}
 }
+
+// Two filesystems stacked on one mount point: only the top one is visible
+// (and statfs on the path answers for it), so only it is watched.
+func TestSelectMountsSkipsOvermountedFilesystems(t *testing.T) {
+	ms := []mountEntry{
+		{ID: 24, Dev: "0:22", Root: "/", Point: "/dev/shm", FSType: "tmpfs", Source: "tmpfs"},
+		{ID: 25, Dev: "8:1", Root: "/", Point: "/", FSType: "ext4", Source: "/dev/sda1"},
+		{ID: 29, Dev: "0:26", Root: "/", Point: "/dev/shm", FSType: "tmpfs", Source: "tmpfs"},
+	}
+	ws, err := selectMounts(ms, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var shm []string
+	for _, w := range ws {
+		if w.Point == "/dev/shm" {
+			shm = append(shm, w.Dev)
+		}
+	}
+	if len(ws) != 2 || len(shm) != 1 || shm[0] != "0:26" {
+		t.Fatalf("watched %+v; want / and the top /dev/shm (0:26) only", ws)
+	}
+}
