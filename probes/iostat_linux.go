@@ -17,7 +17,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -56,14 +55,10 @@ func newIOStat(cfg Config) *ioStat { return &ioStat{cfg: cfg, now: time.Now} }
 // file and the reason instead of failing later inside Run.
 func (p *ioStat) Check() error {
 	path := p.cfg.ProcPath("diskstats")
-	f, err := os.Open(path)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return Unavailablef("no %s: procfs is not mounted there, or the kernel keeps no block I/O statistics", path)
-	case errors.Is(err, fs.ErrPermission):
-		return Unavailablef("cannot read %s: permission denied", path)
-	case err != nil:
-		return Unavailablef("cannot read %s: %v", path, err)
+	f, err := openOrExplain(path, "procfs is not mounted there, or the kernel keeps no block I/O statistics",
+		"permission denied")
+	if err != nil {
+		return err
 	}
 	defer f.Close()
 	if _, err := parseDiskstats(f); err != nil {

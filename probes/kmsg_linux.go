@@ -70,14 +70,10 @@ func bootWallTime() time.Time {
 }
 
 func (p *kmsgProbe) Check() error {
-	f, err := os.Open(p.path())
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return Unavailablef("no %s: this kernel has no /dev/kmsg (CONFIG_PRINTK off, or /dev not mounted)", p.path())
-	case errors.Is(err, fs.ErrPermission):
-		return Unavailablef("cannot read %s: permission denied (run as root, or kernel.dmesg_restrict is 1)", p.path())
-	case err != nil:
-		return Unavailablef("cannot read %s: %v", p.path(), err)
+	f, err := openOrExplain(p.path(), "this kernel has no /dev/kmsg (CONFIG_PRINTK off, or /dev not mounted)",
+		"permission denied (run as root, or kernel.dmesg_restrict is 1)")
+	if err != nil {
+		return err
 	}
 	f.Close()
 	return nil

@@ -7,10 +7,8 @@ package probes
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"sort"
 	"strconv"
@@ -100,13 +98,9 @@ type modulesProbe struct {
 func newModules(cfg Config) *modulesProbe { return &modulesProbe{cfg: cfg, now: time.Now} }
 
 func (p *modulesProbe) Check() error {
-	path := p.cfg.ProcPath("modules")
-	f, err := os.Open(path)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return Unavailablef("no %s: this kernel has no loadable modules", path)
-	case err != nil:
-		return Unavailablef("cannot read %s: %v", path, err)
+	f, err := openOrExplain(p.cfg.ProcPath("modules"), "this kernel has no loadable modules", "")
+	if err != nil {
+		return err
 	}
 	f.Close()
 	return nil

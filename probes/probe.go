@@ -9,6 +9,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -131,4 +133,29 @@ func Names() []string {
 		out[i] = s.Name
 	}
 	return out
+}
+
+// openOrExplain opens a file a probe depends on. When it can't, the error is
+// an *Unavailable in the probe's words: whyMissing for a missing file,
+// whyDenied (if not empty) for a permission error, else the OS's reason.
+func openOrExplain(path, whyMissing, whyDenied string) (*os.File, error) {
+	f, err := os.Open(path)
+	switch {
+	case err == nil:
+		return f, nil
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, Unavailablef("no %s: %s", path, whyMissing)
+	case errors.Is(err, fs.ErrPermission) && whyDenied != "":
+		return nil, Unavailablef("cannot read %s: %s", path, whyDenied)
+	}
+	return nil, Unavailablef("cannot read %s: %v", path, unwrapPathError(err))
+}
+
+// unwrapPathError drops the path an *os.PathError repeats.
+func unwrapPathError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
