@@ -6,7 +6,7 @@ import "testing"
 // veths, the default interface set must not pin gigabytes of rings.
 func TestDefaultRingsStayWithinBudget(t *testing.T) {
 	for _, c := range []struct{ n, flag, want int }{
-		{1, 8, 8}, {2, 8, 8}, {8, 8, 8}, {9, 8, 7}, {16, 8, 4}, {64, 8, 1}, {200, 8, 1}, {4, 2, 2}, {0, 8, 8},
+		{1, 8, 4}, {2, 8, 4}, {16, 8, 4}, {17, 8, 3}, {32, 8, 2}, {64, 8, 1}, {200, 8, 1}, {4, 2, 2}, {0, 8, 4},
 	} {
 		got := defaultRingShare(c.n, c.flag)
 		if got != c.want {
