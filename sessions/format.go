@@ -17,7 +17,9 @@ const (
 	// FormatMajor is the file format's major version. A reader refuses other
 	// majors; minors only add things older readers may skip.
 	FormatMajor = 1
-	formatMinor = 0
+	// formatMinor 1: an index and trailer may sit in the middle of a file
+	// that was appended to (Append); readers skip them.
+	formatMinor = 1
 
 	chunkMagic      = "STKC"
 	chunkHeaderSize = 36

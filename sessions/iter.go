@@ -113,10 +113,9 @@ func (it *Iter) startSegment() {
 		it.inSeg, it.segOff = true, at
 	case chunkSegCont, chunkHeader:
 		it.fail(at, at, errDamaged) // undecodable without its frame start
-	case chunkIndex, chunkTrailer:
-		it.finish(nil)
 	}
-	// Unknown chunk types are skipped.
+	// An index and trailer in the middle of the data (a file closed, then
+	// appended to) and unknown chunk types are skipped.
 }
 
 // record reads one length-prefixed event record. ok is false when the

@@ -165,16 +165,16 @@ func (r *Reader) walk() error {
 				s.Min, s.Max = min(s.Min, h.Min), max(s.Max, h.Max)
 				s.Events = satAdd(s.Events, h.Events)
 			}
-		case chunkIndex, chunkHeader:
-			// An index whose trailer was lost ends the data; a second
-			// header is not valid anywhere. Either way nothing after it
-			// is events.
+		case chunkHeader:
+			// A second header is not valid anywhere: nothing after it is
+			// events.
 			r.dataEnd = at
-			if h.Type == chunkHeader {
-				r.damage = &Damage{Offset: at, Bytes: r.size - at}
-			}
+			r.damage = &Damage{Offset: at, Bytes: r.size - at}
 			return nil
 		}
+		// An index or trailer in the middle is where the file was closed
+		// before an Append (format 1.1): the events go on after it. Like
+		// unknown types, it is skipped.
 	}
 }
 

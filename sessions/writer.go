@@ -110,12 +110,7 @@ func Create(path string, h Header, o WriterOptions) (*Writer, error) {
 	if reason := diskFloorReason(o.FreeSpace, path, 0); reason != "" {
 		return nil, fmt.Errorf("sessions: not recording to %s: %w: %s", path, ErrStopped, reason)
 	}
-	enc, err := zstd.NewWriter(nil,
-		zstd.WithEncoderConcurrency(1), // synchronous: Flush output is complete on return
-		zstd.WithEncoderLevel(zstd.SpeedDefault),
-		zstd.WithWindowSize(segmentMaxInput),
-		zstd.WithEncoderCRC(false), // every chunk already has a CRC
-		zstd.WithLowerEncoderMem(true))
+	enc, err := newSegmentEncoder()
 	if err != nil {
 		return nil, err
 	}
@@ -125,6 +120,9 @@ func Create(path string, h Header, o WriterOptions) (*Writer, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Held until the file is closed, so Append refuses a file being recorded.
+	// Best effort: a filesystem without locks must not stop a recording.
+	lockFile(f, 0)
 	buf := make([]byte, 0, preambleSize+chunkHeaderSize+len(hj))
 	buf = append(buf, fileMagic...)
 	buf = binary.LittleEndian.AppendUint16(buf, FormatMajor)
@@ -141,6 +139,15 @@ func Create(path string, h Header, o WriterOptions) (*Writer, error) {
 		go w.flushLoop(o.FlushEvery)
 	}
 	return w, nil
+}
+
+func newSegmentEncoder() (*zstd.Encoder, error) {
+	return zstd.NewWriter(nil,
+		zstd.WithEncoderConcurrency(1), // synchronous: Flush output is complete on return
+		zstd.WithEncoderLevel(zstd.SpeedDefault),
+		zstd.WithWindowSize(segmentMaxInput),
+		zstd.WithEncoderCRC(false), // every chunk already has a CRC
+		zstd.WithLowerEncoderMem(true))
 }
 
 func (w *Writer) flushLoop(every time.Duration) {
