@@ -85,9 +85,13 @@ func (ProbeStatus) EventKind() string { return KindProbeStatus }
 
 // Recording reports the recorder's state changes: started, paused, stopped.
 type Recording struct {
-	State  string `json:"state"` // "recording", "paused" or "stopped"
+	State  string `json:"state"` // "recording", "paused", "resumed" or "stopped"
 	File   string `json:"file,omitempty"`
 	Reason string `json:"reason,omitempty"`
+	Hint   string `json:"hint,omitempty"` // paused: how to record elsewhere
+	// Resumed: how long the pause lasted and how many events it dropped.
+	PausedS       *float64 `json:"paused_s,omitempty"`
+	EventsDropped *uint64  `json:"events_dropped,omitempty"`
 }
 
 func (Recording) EventKind() string { return KindRecording }

@@ -10,9 +10,10 @@
 //   - A cut or corrupt tail loses only the tail: Reader reports it as a
 //     *Damage ("recording ends early at 14:02:11: 812 bytes unreadable") and
 //     delivers every event before it.
-//   - Recording never fills a disk: the Writer stops at MaxBytes or when the
-//     filesystem nears full, and ends the file cleanly with a record.stopped
-//     finding in it.
+//   - Recording never fills a disk: the Writer stops for good at MaxBytes,
+//     ending the file cleanly with a record.stopped finding in it; when its
+//     filesystem nears full it pauses (a record.paused finding, events
+//     dropped and counted) and resumes once there is room again.
 //   - Files are untrusted input: every size a reader allocates is bounded,
 //     and bad bytes produce Damage or ErrNotSession, never a panic.
 //

@@ -4,11 +4,13 @@ package sessions
 
 import (
 	"bytes"
-	"errors"
+	"encoding/json"
+	"fmt"
 	"math/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -16,11 +18,12 @@ import (
 	"github.com/stakeout/stakeout/event"
 )
 
-// TestStopsBeforeRealFilesystemFills records onto a real 16 MiB ext4
-// filesystem with the real statfs check, and shows the Writer stops while
-// the filesystem still has its floor free. Needs root (mount) and loop
-// device support; skipped otherwise.
-func TestStopsBeforeRealFilesystemFills(t *testing.T) {
+// TestPausesBeforeRealFilesystemFills records onto a real 16 MiB ext4
+// filesystem with the real statfs check while another file takes most of
+// it, and shows the Writer pauses while the filesystem still has its floor
+// free, then resumes once that file is deleted. Needs root (mount) and
+// loop device support; skipped otherwise.
+func TestPausesBeforeRealFilesystemFills(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to loop-mount a filesystem")
 	}
@@ -59,40 +62,93 @@ func TestStopsBeforeRealFilesystemFills(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Incompressible bodies so the file grows fast: ~64 KiB a flush.
-	rng := rand.New(rand.NewSource(1))
-	blob := make([]byte, 48<<10)
-	var stopErr error
-	for s := 0; stopErr == nil && s < 10000; s++ {
-		rng.Read(blob)
-		at := t0.Add(time.Duration(s) * time.Second)
-		w.Write(rawEvent(at, "x", "noise", map[string]any{"time": at, "probe": "x", "kind": "noise", "blob": blob}))
-		stopErr = w.Flush()
-	}
-	if !errors.Is(stopErr, ErrStopped) {
-		t.Fatalf("writer never stopped: %v", stopErr)
-	}
-	w.Close()
+	defer w.Close()
+	// Something else takes all but ~2 MiB above the floor.
 	var st syscall.Statfs_t
 	if err := syscall.Statfs(mnt, &st); err != nil {
 		t.Fatal(err)
 	}
 	avail, size := st.Bavail*uint64(st.Bsize), st.Blocks*uint64(st.Bsize)
-	reason, _ := w.Stopped()
-	t.Logf("stopped at %d bytes: %s; %d of %d bytes still free", w.Size(), reason, avail, size)
+	filler := filepath.Join(mnt, "filler")
+	if err := os.WriteFile(filler, make([]byte, avail-size/20-2<<20), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Incompressible bodies so the file grows fast: ~64 KiB a flush.
+	rng := rand.New(rand.NewSource(1))
+	blob := make([]byte, 48<<10)
+	s := 0
+	record := func(until func() bool) {
+		t.Helper()
+		for start := s; !until(); s++ {
+			if s-start > 1000 {
+				t.Fatal("recorded 1000 flushes without the state changing")
+			}
+			rng.Read(blob)
+			at := t0.Add(time.Duration(s) * time.Second)
+			w.Write(rawEvent(at, "x", "noise", map[string]any{"time": at, "probe": "x", "kind": "noise", "s": s, "blob": blob}))
+			if err := w.Flush(); err != nil {
+				t.Fatalf("Flush: %v", err)
+			}
+		}
+	}
+	paused := func() bool { _, p := w.Paused(); return p }
+	record(paused)
+	pausedAt := s
+	if err := syscall.Statfs(mnt, &st); err != nil {
+		t.Fatal(err)
+	}
+	avail = st.Bavail * uint64(st.Bsize)
+	reason, _ := w.Paused()
+	t.Logf("paused at %d bytes: %s; %d of %d bytes still free", w.Size(), reason, avail, size)
 	if avail < size/20-stopReserve || avail == 0 {
 		t.Fatalf("only %d bytes left free of %d: the floor is %d", avail, size, size/20)
+	}
+	record(func() bool { return s >= pausedAt+5 }) // dropped
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	record(func() bool { return !paused() })
+	resumedAt := s
+	record(func() bool { return s >= resumedAt+5 })
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
 	}
 	r, err := Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	evs, err := readAll(t, r, time.Time{})
-	if err != nil || len(evs) < 10 {
-		t.Fatalf("%d events, %v", len(evs), err)
+	if r.Damage() != nil {
+		t.Fatal(r.Damage())
 	}
-	if f, ok := event.AsFinding(evs[len(evs)-1]); !ok || f.Finding != FindingRecordStopped {
-		t.Fatalf("last event is not the stop finding: %+v", evs[len(evs)-1])
+	evs, err := readAll(t, r, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var states []string
+	var noise []int
+	for _, ev := range evs {
+		switch b := ev.Body.(type) {
+		case *event.Recording:
+			states = append(states, b.State)
+		case nil:
+			var n struct{ S int }
+			json.Unmarshal(ev.Raw, &n)
+			noise = append(noise, n.S)
+		}
+	}
+	if strings.Join(states, ",") != "paused,resumed" {
+		t.Fatalf("recording states %v", states)
+	}
+	// Every flush's event before the one that paused, none while paused
+	// (the one that resumed was still dropped), and every one after.
+	var want []int
+	for n := range s {
+		if n < pausedAt-1 || n >= resumedAt {
+			want = append(want, n)
+		}
+	}
+	if fmt.Sprint(noise) != fmt.Sprint(want) {
+		t.Fatalf("noise events %v, want %v (paused at %d, resumed at %d)", noise, want, pausedAt, resumedAt)
 	}
 }

@@ -30,13 +30,14 @@ func (w *Writer) tailReserve() int64 {
 	return stopReserve + 2*chunkHeaderSize + 4 + indexEntrySize*int64(len(w.segs)+1) + trailerPayload
 }
 
-// limitReason says why writing `next` more bytes is not allowed, or "".
-// The free-space check costs one statfs and runs at most once per flush.
-func (w *Writer) limitReason(next int64) string {
+// sizeLimitReason says why writing `next` more bytes would pass MaxBytes,
+// or "". Passing it stops recording for good; the free-space floor
+// (diskFloorReason, one statfs per flush) only pauses it.
+func (w *Writer) sizeLimitReason(next int64) string {
 	if w.size+next+w.tailReserve() > w.opt.MaxBytes {
 		return fmt.Sprintf("file reached its %s limit", event.HumanBytes(w.opt.MaxBytes))
 	}
-	return diskFloorReason(w.opt.FreeSpace, w.path, next+w.tailReserve())
+	return ""
 }
 
 // diskFloorReason reports the filesystem as nearly full when fewer than

@@ -96,7 +96,10 @@ func TestStopAtMaxBytes(t *testing.T) {
 	checkStoppedFile(t, path, "limit")
 }
 
-func TestStopAtFreeSpaceFloor(t *testing.T) {
+// TestPauseAtFreeSpaceFloor: a disk that shrinks as the file grows (and
+// as something else writes) pauses the recording before the floor is dug
+// into; the file is closed cleanly with the pause notice last.
+func TestPauseAtFreeSpaceFloor(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "full.stk")
 	const fsSize = 100 << 20 // floor: 5% = 5 MiB
 	avail := uint64(5<<20 + 40<<10)
@@ -119,29 +122,50 @@ func TestStopAtFreeSpaceFloor(t *testing.T) {
 	rng := rand.New(rand.NewSource(3))
 	var flushes int
 	for s := 0; ; s++ {
+		if s > 100000 {
+			t.Fatal("never paused")
+		}
 		for _, ev := range quietSecond(rng, t0.Add(time.Duration(s)*time.Second)) {
-			w.Write(ev)
+			if err := w.Write(ev); err != nil {
+				t.Fatal(err)
+			}
 		}
 		avail -= uint64(w.Size()-last) + 1024
 		last = w.Size()
 		flushes++
 		if err := w.Flush(); err != nil {
-			if !errors.Is(err, ErrStopped) {
-				t.Fatal(err)
-			}
+			t.Fatal(err)
+		}
+		if _, paused := w.Paused(); paused {
 			break
 		}
 	}
-	if calls > flushes+1 {
+	if calls > 2*flushes+1 {
 		t.Fatalf("statfs %d times for %d flushes", calls, flushes)
 	}
-	if reason, _ := w.Stopped(); !strings.Contains(reason, "filesystem nearly full") {
+	if reason, _ := w.Paused(); !strings.Contains(reason, "filesystem nearly full") {
 		t.Fatalf("reason %q", reason)
 	}
+	avail -= uint64(w.Size() - last) // the pause notice
 	if avail < 5<<20-stopReserve {
 		t.Fatalf("writer dug %d bytes into the floor", 5<<20-avail)
 	}
-	checkStoppedFile(t, path, "nearly full")
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if r.Damage() != nil || r.dataEnd == r.size {
+		t.Fatalf("paused file not closed cleanly: damage %v, index found %v", r.Damage(), r.dataEnd != r.size)
+	}
+	evs, err := readAll(t, r, time.Time{})
+	if err != nil || len(evs) < 3 {
+		t.Fatalf("%d events, %v", len(evs), err)
+	}
+	checkPauseNotice(t, evs[len(evs)-2:], path, "nearly full")
 }
 
 func TestCreateRefusesBelowFloor(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
@@ -43,6 +44,9 @@ type WriterOptions struct {
 	// FlushEvery is the period of the Writer's own flusher goroutine; 0
 	// means one second, negative means no goroutine (the caller flushes).
 	FlushEvery time.Duration
+	// PauseHint ends the pause notice: how to record somewhere else. ""
+	// means DefaultPauseHint.
+	PauseHint string
 }
 
 // Writer appends events to a new session file. Write only buffers; a flush
@@ -74,6 +78,10 @@ type Writer struct {
 	stopReason string
 	err        error // sticky: set once stopped or closed
 
+	pause   pauseState    // see pause.go
+	noting  bool          // writing a pause notice into the reserve
+	notices []event.Event // pause and resume events not yet taken
+
 	done     chan struct{}
 	doneOnce sync.Once
 	wg       sync.WaitGroup
@@ -95,6 +103,9 @@ func Create(path string, h Header, o WriterOptions) (*Writer, error) {
 	}
 	if o.FlushEvery == 0 {
 		o.FlushEvery = defaultFlushEvery
+	}
+	if o.PauseHint == "" {
+		o.PauseHint = DefaultPauseHint
 	}
 	h.FormatVersion = FormatMajor
 	if h.Started.IsZero() {
@@ -166,10 +177,22 @@ func (w *Writer) flushLoop(every time.Duration) {
 
 // Write buffers ev. It returns an error wrapping ErrStopped once recording
 // has stopped, and an error (without stopping) for an event that cannot be
-// encoded or is larger than 1 MiB.
+// encoded or is larger than 1 MiB. While paused (see Pause) the event is
+// dropped and counted, and Write returns nil.
 func (w *Writer) Write(ev event.Event) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.err == nil && w.pause.active() {
+		w.pause.dropped++
+		if ev.Time.After(w.lastTime) {
+			w.lastTime = ev.Time // the resume notice is stamped with it
+		}
+		return nil
+	}
+	return w.writeLocked(ev)
+}
+
+func (w *Writer) writeLocked(ev event.Event) error {
 	// Encoded straight into a reused buffer: json.Marshal(ev) would allocate
 	// and re-scan every byte, which a packet flood pays per packet.
 	b, err := ev.AppendJSON(w.scratch[:0])
@@ -206,12 +229,17 @@ func (w *Writer) Write(ev event.Event) error {
 
 // Flush compresses buffered events and appends them to the file, after the
 // size and free-space checks; it may stop the recording (error wrapping
-// ErrStopped). The data then survives the process being killed.
+// ErrStopped) or pause it (see Pause). The data then survives the process
+// being killed. While the free-space floor holds a pause, each Flush checks
+// whether the filesystem has recovered.
 func (w *Writer) Flush() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.err != nil {
 		return w.err
+	}
+	if w.pause.floor {
+		w.recheckFloorLocked()
 	}
 	return w.flushLocked(false)
 }
@@ -223,10 +251,14 @@ func (w *Writer) flushLocked(endSeg bool) error {
 		return nil
 	}
 	stopping := w.stopReason != "" // the stop events use the reserved tail
-	if !stopping {
+	if !stopping && !w.noting {
 		worst := int64(chunkHeaderSize + w.enc.MaxEncodedSize(len(w.pending)))
-		if reason := w.limitReason(worst); reason != "" {
+		if reason := w.sizeLimitReason(worst); reason != "" {
 			return w.stopLocked(reason)
+		}
+		if reason := diskFloorReason(w.opt.FreeSpace, w.path, worst+w.tailReserve()); reason != "" {
+			w.floorPauseLocked(reason)
+			return nil
 		}
 	}
 	n, cmin, cmax := w.pendN, w.pendMin, w.pendMax
@@ -268,8 +300,15 @@ func (w *Writer) flushLocked(endSeg bool) error {
 	if err != nil {
 		// The frame lost a block: whatever comes next starts a new segment.
 		w.inSeg = false
-		if stopping {
+		if stopping || w.noting {
 			return err
+		}
+		if errors.Is(err, syscall.ENOSPC) {
+			// Full after all (something else filled it between statfs and
+			// write): pause; the floor check resumes once there is room.
+			w.floorPauseLocked("write failed: " + err.Error())
+			w.pause.dropped += uint64(n)
+			return nil
 		}
 		return w.stopLocked("write failed: " + err.Error())
 	}
