@@ -27,8 +27,9 @@ var appendLockWait = 2 * time.Second
 // after the old trailer, and Close writes a new index listing every
 // segment, old and new, then a new trailer (format 1.1, see FORMAT.md).
 //
-// A file that was not closed (killed, crashed) is appended to after its
-// last valid chunk. A torn tail, a last chunk cut short, is truncated first;
+// A file that was not closed (killed, crashed) is first closed, with an
+// index and trailer after its last valid chunk. A torn tail, a last chunk
+// cut short, is truncated before that;
 // any other damage (a chunk that is whole but fails its CRC) is refused, as
 // appending after it would hide events from every reader.
 //
@@ -96,6 +97,21 @@ func appendTo(f *os.File, path string, o WriterOptions) (*Writer, error) {
 	}
 	if reason := diskFloorReason(o.FreeSpace, path, 0); reason != "" {
 		return nil, fmt.Errorf("sessions: not appending to %s: %w: %s", path, ErrStopped, reason)
+	}
+	if !r.closed {
+		// Close it first, as its writer would have: everything after a
+		// file's first trailer is then appended data (see appended.go).
+		tail := indexAndTrailer(r.segs, end)
+		if len(tail) > maxChunkPayload {
+			return nil, fmt.Errorf("%s: too many segments to index, not appending", path)
+		}
+		if n, err := f.Write(tail); err != nil {
+			if n > 0 {
+				f.Truncate(end)
+			}
+			return nil, err
+		}
+		end += int64(len(tail))
 	}
 	enc, err := newSegmentEncoder()
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -32,6 +33,14 @@ func appendNotes(t *testing.T, path string, evs ...event.Event) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// inTimeOrder is how a reader delivers a time-ordered recording plus
+// appended events: everything by time, the recording first on a tie.
+func inTimeOrder(recorded []event.Event, appended ...event.Event) []event.Event {
+	all := append(append([]event.Event(nil), recorded...), appended...)
+	sort.SliceStable(all, func(i, j int) bool { return all[i].Time.Before(all[j].Time) })
+	return all
 }
 
 // sameEvents checks got against want event by event, in order.
@@ -92,7 +101,7 @@ func TestAppendToClosedFile(t *testing.T) {
 	if !bytes.HasPrefix(after, before) {
 		t.Fatal("Append changed bytes that were already in the file")
 	}
-	readBoth(t, path, append(append([]event.Event(nil), evs...), notes...))
+	readBoth(t, path, inTimeOrder(evs, notes...))
 
 	r, err := Open(path)
 	if err != nil {
@@ -118,7 +127,7 @@ func TestAppendTwice(t *testing.T) {
 	b := noteAt(t0.Add(3*time.Second), "second")
 	appendNotes(t, path, a)
 	appendNotes(t, path, b)
-	readBoth(t, path, append(append([]event.Event(nil), evs...), a, b))
+	readBoth(t, path, inTimeOrder(evs, a, b))
 	// Three closes: two indexes now sit in the middle of the data.
 	if n := bytes.Count(mustRead(t, path), []byte("STKCI")); n != 3 {
 		t.Fatalf("%d index chunks, want 3", n)
@@ -135,7 +144,7 @@ func TestAppendToFormat10File(t *testing.T) {
 	}
 	n := noteAt(t0.Add(time.Second), "old file")
 	appendNotes(t, path, n)
-	readBoth(t, path, append(evs, n))
+	readBoth(t, path, inTimeOrder(evs, n))
 }
 
 func TestAppendToKilledFile(t *testing.T) {
@@ -152,7 +161,7 @@ func TestAppendToKilledFile(t *testing.T) {
 	if got := mustRead(t, path); !bytes.HasPrefix(got, noIndex) {
 		t.Fatal("Append changed bytes of a killed file")
 	}
-	readBoth(t, path, append(append([]event.Event(nil), evs...), n))
+	readBoth(t, path, inTimeOrder(evs, n))
 }
 
 func TestAppendCutsATornTail(t *testing.T) {
@@ -181,7 +190,7 @@ func TestAppendCutsATornTail(t *testing.T) {
 	if len(readable) == 0 {
 		t.Fatalf("none of %d events readable before the append", len(evs))
 	}
-	readBoth(t, path, append(readable, n))
+	readBoth(t, path, inTimeOrder(readable, n))
 }
 
 func TestAppendRefusesCorruption(t *testing.T) {
@@ -269,4 +278,73 @@ func TestAppendRefusesFullDisk(t *testing.T) {
 	if !bytes.Equal(mustRead(t, path), before) {
 		t.Fatal("a refused Append changed the file")
 	}
+}
+
+// A replay seeking to a note's time gets it there, not after the end of the
+// recording where its bytes are.
+func TestPlayerDeliversAppendedNoteAtItsTime(t *testing.T) {
+	path, _ := writeSession(t, t.TempDir(), 70)
+	n := noteAt(t0.Add(10*time.Second+time.Millisecond), "here")
+	appendNotes(t, path, n)
+	r, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	p := NewPlayer(r, 0, nil)
+	if _, err := p.Seek(t0.Add(9 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := p.AdvanceTo(t0.Add(11 * time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found bool
+	for _, ev := range evs {
+		found = found || ev.Kind == event.KindNote
+	}
+	if !found {
+		t.Fatalf("no note among %d events from +9s to +11s", len(evs))
+	}
+	if rest, _ := p.AdvanceTo(r.End()); len(rest) == 0 {
+		t.Fatal("nothing after +11s")
+	} else {
+		for _, ev := range rest {
+			if ev.Kind == event.KindNote {
+				t.Fatal("the note came again")
+			}
+		}
+	}
+}
+
+// Past the memory bound, appended events come in file order instead: all
+// of them still arrive.
+func TestAppendedBeyondTheBoundKeepFileOrder(t *testing.T) {
+	path, evs := writeSession(t, t.TempDir(), 3)
+	w, err := Append(path, manual())
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := strings.Repeat("x", event.MaxNoteRunes)
+	var notes []event.Event
+	for i := 0; len(notes)*(len(big)+256) <= maxAppendedBytes; i++ {
+		n := event.New(t0.Add(time.Duration(i%3)*time.Second), event.ProbeNote, event.Note{Author: "a", Text: big})
+		if err := w.Write(n); err != nil {
+			t.Fatal(err)
+		}
+		notes = append(notes, n)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	got, err := readAll(t, r, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameEvents(t, got, append(append([]event.Event(nil), evs...), notes...))
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"sort"
 	"sync"
 	"time"
 
@@ -13,8 +14,10 @@ import (
 	"github.com/stakeout/stakeout/event"
 )
 
-// Iter delivers a session's events in file order. It is not safe for
-// concurrent use; make one per goroutine.
+// Iter delivers a session's events in file order, except that events
+// appended to a finished file (notes) come at their time among the others
+// (see appended.go). It is not safe for concurrent use; make one per
+// goroutine.
 type Iter struct {
 	r      *Reader
 	from   time.Time
@@ -29,16 +32,38 @@ type Iter struct {
 	buf    []byte
 	done   bool
 	err    error
+
+	late     []event.Event // appended events still to merge in, by time
+	lateErr  error
+	mainEv   event.Event // read ahead from the file, to merge against
+	hasMain  bool
+	mainDone bool
 }
 
-// Iter returns the events with Time >= from, in file order. It uses the
-// index to start at the first segment that can hold such an event, so its
-// cost does not grow with the length of the recording.
+// Iter returns the events with Time >= from, in file order, with appended
+// events merged in at their time. It uses the index to start at the first
+// segment that can hold such an event, so its cost does not grow with the
+// length of the recording.
 func (r *Reader) Iter(from time.Time) *Iter {
+	late, lateErr, merged := r.appended()
+	if !merged {
+		return r.fileIter(from, r.dataEnd)
+	}
+	it := r.fileIter(from, r.lateFrom)
+	i := sort.Search(len(late), func(i int) bool { return !late[i].Time.Before(from) })
+	it.late, it.lateErr = late[i:], lateErr
+	return it
+}
+
+// fileIter reads the data before end in file order.
+func (r *Reader) fileIter(from time.Time, end int64) *Iter {
 	it := &Iter{r: r, from: from}
-	start := r.dataEnd
+	start := end
 	fromNs := unixNano(from)
 	for i, s := range r.segs {
+		if s.Off >= end {
+			break
+		}
 		if s.Events > 0 && s.Max >= fromNs {
 			start = s.Off
 			if i == 0 {
@@ -47,7 +72,7 @@ func (r *Reader) Iter(from time.Time) *Iter {
 			break
 		}
 	}
-	it.cs = newChunkStream(r.ra, start, r.dataEnd)
+	it.cs = newChunkStream(r.ra, start, end)
 	it.seg.cs = it.cs
 	return it
 }
@@ -56,6 +81,24 @@ func (r *Reader) Iter(from time.Time) *Iter {
 // An event whose kind this build does not know, or whose body it cannot
 // decode, comes back with Body nil and Raw set.
 func (it *Iter) Next() (event.Event, bool) {
+	if !it.hasMain && !it.mainDone {
+		it.mainEv, it.hasMain = it.nextInFile()
+		it.mainDone = !it.hasMain
+	}
+	if len(it.late) > 0 && (!it.hasMain || it.late[0].Time.Before(it.mainEv.Time)) {
+		ev := it.late[0]
+		it.late = it.late[1:]
+		return ev, true
+	}
+	if it.hasMain {
+		it.hasMain = false
+		return it.mainEv, true
+	}
+	return event.Event{}, false
+}
+
+// nextInFile is Next in file order.
+func (it *Iter) nextInFile() (event.Event, bool) {
 	for !it.done {
 		if !it.inSeg {
 			it.startSegment()
@@ -79,7 +122,12 @@ func (it *Iter) Next() (event.Event, bool) {
 // Err reports why iteration ended early: a *Damage when unreadable data was
 // reached (every event before it was delivered), or an I/O error. It is nil
 // when the whole recording was read.
-func (it *Iter) Err() error { return it.err }
+func (it *Iter) Err() error {
+	if it.err == nil && it.mainDone && len(it.late) == 0 {
+		return it.lateErr
+	}
+	return it.err
+}
 
 // startSegment moves to the next segment-start chunk.
 func (it *Iter) startSegment() {

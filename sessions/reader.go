@@ -9,6 +9,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/stakeout/stakeout/event"
 )
 
 // Reader reads a session file. Open reads only the header, trailer and
@@ -27,6 +29,13 @@ type Reader struct {
 	segs      []indexEntry
 	start     time.Time
 	end       time.Time
+	closed    bool  // ends with a valid trailer and index
+	lateFrom  int64 // first segment appended after a close (see appended.go), or 0
+
+	lateOnce sync.Once
+	late     []event.Event
+	lateErr  error
+	lateOK   bool
 
 	mu     sync.Mutex
 	damage *Damage
@@ -124,7 +133,8 @@ func (r *Reader) readIndex() bool {
 	if !ok {
 		return false
 	}
-	r.segs, r.dataEnd = segs, idxAt
+	r.segs, r.dataEnd, r.closed = segs, idxAt, true
+	r.findAppended()
 	return true
 }
 
@@ -132,6 +142,7 @@ func (r *Reader) readIndex() bool {
 // first damaged chunk, which becomes the Damage.
 func (r *Reader) walk() error {
 	cs := newChunkStream(r.ra, r.dataStart, r.size)
+	closedOnce := false
 	for {
 		at := cs.off
 		h, _, err := cs.next()
@@ -150,6 +161,11 @@ func (r *Reader) walk() error {
 		switch h.Type {
 		case chunkSegStart:
 			r.segs = append(r.segs, indexEntry{Off: at, Min: h.Min, Max: h.Max, Events: h.Events})
+			if closedOnce && r.lateFrom == 0 {
+				r.lateFrom = at
+			}
+		case chunkTrailer:
+			closedOnce = true
 		case chunkSegCont:
 			if len(r.segs) == 0 {
 				// Data with no frame start cannot be decoded.
