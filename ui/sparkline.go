@@ -1,6 +1,6 @@
 package ui
 
-import "strings"
+import "github.com/stakeout/stakeout/chart"
 
 // ring keeps the last len(buf) samples of one series; memory is fixed.
 type ring struct {
@@ -35,35 +35,8 @@ func (r *ring) max() float64 {
 	return m
 }
 
-var sparkLevels = []rune(" ▁▂▃▄▅▆▇█")
-
-// sparkRows draws vals as a bar chart w cells wide and rows lines tall,
-// right-aligned so the newest sample is at the right edge. top is the value
-// of a full column; any non-zero value shows at least ▁ so activity is seen.
+// sparkRows draws vals as a bar chart w cells wide and rows lines tall (see
+// chart.Spark, which the handoff report shares).
 func sparkRows(vals []float64, w, rows int, top float64) []string {
-	if w <= 0 || rows <= 0 {
-		return nil
-	}
-	if len(vals) > w {
-		vals = vals[len(vals)-w:]
-	}
-	pad := w - len(vals)
-	steps := rows * 8
-	levels := make([]int, len(vals))
-	for i, v := range vals {
-		if top > 0 && v > 0 {
-			levels[i] = clamp(int(v/top*float64(steps)+0.5), 1, steps)
-		}
-	}
-	out := make([]string, rows)
-	for r := range rows {
-		var b strings.Builder
-		b.WriteString(strings.Repeat(" ", pad))
-		base := (rows - 1 - r) * 8 // levels below this row
-		for _, l := range levels {
-			b.WriteRune(sparkLevels[clamp(l-base, 0, 8)])
-		}
-		out[r] = b.String()
-	}
-	return out
+	return chart.Spark(vals, w, rows, top)
 }
