@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/stakeout/stakeout/engine"
 	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/redact"
 )
 
 // liveFlags are shared by the live TUI and `snapshot`.
@@ -21,6 +22,8 @@ type liveFlags struct {
 	recordMax string
 	theme     string
 	tui       bool // live TUI: a probe's bad flags show in its pane instead of failing
+	redact    bool
+	red       *redact.Redactor // made on first use, see redactor
 }
 
 func defaultLiveFlags() *liveFlags {
@@ -39,6 +42,7 @@ func (f *liveFlags) bind(fs *pflag.FlagSet, tui bool) {
 	}
 	fs.BoolVar(&f.noRecord, "no-record", false, "do not record a session file")
 	fs.StringVar(&f.recordMax, "record-max", f.recordMax, "stop recording when the file reaches this size")
+	fs.BoolVar(&f.redact, "redact", false, "replace addresses, host and user names and secret-looking values in the recording with pseudonyms")
 	if tui {
 		fs.StringVar(&f.theme, "theme", f.theme, "colour theme: dark, light, high-contrast or mono (mono when NO_COLOR is set)")
 	}

@@ -33,7 +33,7 @@ func runLive(cmd *cobra.Command, lf *liveFlags) error {
 	}
 	var rec engine.Recorder
 	if !lf.noRecord {
-		w, err := openRecording(recordPath(lf.record, time.Now()), lf, os.Args)
+		w, err := openRecording(lf.recordPath(lf.record, time.Now()), lf, os.Args)
 		if err != nil {
 			return err
 		}

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/stakeout/stakeout/engine"
 	"github.com/stakeout/stakeout/sessions"
 )
 
@@ -31,7 +32,7 @@ func recordPath(explicit string, now time.Time) string {
 
 // openRecording creates the session file, or says in one line why it can't
 // and what to do instead.
-func openRecording(path string, lf *liveFlags, argv []string) (*sessions.Writer, error) {
+func openRecording(path string, lf *liveFlags, argv []string) (engine.Recorder, error) {
 	max, err := parseSize(lf.recordMax)
 	if err != nil {
 		return nil, usageErr("--record-max: %v", err)
@@ -42,11 +43,18 @@ func openRecording(path string, lf *liveFlags, argv []string) (*sessions.Writer,
 		}
 	}
 	h := sessions.HostHeader(version, argv, lf.cfg.Interval)
+	red := lf.redactor()
+	if red != nil {
+		h = red.Header(h)
+	}
 	// The engine flushes once a second; a second flusher in the writer would
 	// only double the statfs calls on the watched filesystem.
 	w, err := sessions.Create(path, h, sessions.WriterOptions{MaxBytes: max, FlushEvery: -1})
 	if err != nil {
 		return nil, fmt.Errorf("cannot record to %s: %v (use --record FILE elsewhere, or --no-record)", path, unwrapPath(err))
+	}
+	if red != nil {
+		return redactedWriter{w, red}, nil
 	}
 	return w, nil
 }

@@ -75,11 +75,18 @@ func runSnapshot(cmd *cobra.Command, lf *liveFlags, duration time.Duration, form
 	file := ""
 	header := sessions.HostHeader(version, os.Args, lf.cfg.Interval)
 	if !lf.noRecord {
-		w, err := openRecording(recordPath(out, started), lf, os.Args)
+		w, err := openRecording(lf.recordPath(out, started), lf, os.Args)
 		if err != nil {
 			return err
 		}
 		rec, file = w, w.Path()
+	}
+	// With --redact the printed report is redacted like the file, by the
+	// same redactor, so the two agree on every pseudonym.
+	red := lf.redactor()
+	if red != nil {
+		header = red.Header(header)
+		file = red.String(file)
 	}
 
 	b := report.NewBuilder()
@@ -98,6 +105,9 @@ func runSnapshot(cmd *cobra.Command, lf *liveFlags, duration time.Duration, form
 		Recorder:  rec,
 		Sink: func(evs []event.Event) {
 			for _, ev := range evs {
+				if red != nil {
+					ev = red.Event(ev)
+				}
 				b.Observe(ev)
 			}
 		},

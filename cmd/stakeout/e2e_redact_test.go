@@ -1,0 +1,219 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/stakeout/stakeout/internal/sigtarget"
+)
+
+// stkPlain returns every byte of a .stk file a reader could see: the raw
+// file and, after it, each segment decompressed. It follows FORMAT.md
+// rather than the sessions package, so a string hidden by zstd cannot
+// slip past a test that looks for it.
+func stkPlain(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := append([]byte(nil), b...)
+	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dec.Close()
+	var seg []byte
+	segments := 0
+	decode := func() {
+		if seg == nil {
+			return
+		}
+		dec.Reset(bytes.NewReader(seg))
+		plain, err := io.ReadAll(dec)
+		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) { // an unclosed segment ends early
+			t.Fatalf("segment %d of %s: %v", segments, path, err)
+		}
+		out = append(out, '\n')
+		out = append(out, plain...)
+		seg = nil
+		segments++
+	}
+	for off := 12; off+36 <= len(b); {
+		if string(b[off:off+4]) != "STKC" {
+			t.Fatalf("%s: no chunk at %d", path, off)
+		}
+		n := int(binary.LittleEndian.Uint32(b[off+8:]))
+		payload := b[off+36 : off+36+n]
+		switch b[off+4] {
+		case 'S':
+			decode()
+			seg = append([]byte(nil), payload...)
+		case 'C':
+			seg = append(seg, payload...)
+		default:
+			decode()
+		}
+		off += 36 + n
+	}
+	decode()
+	if segments == 0 {
+		t.Fatalf("%s: no segments", path)
+	}
+	return out
+}
+
+// copyExe copies an executable to dir/name, so a process runs with that
+// name as its comm.
+func copyExe(t *testing.T, src, dir, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(dir, name)
+	if err := os.WriteFile(dst, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+// Seeded values that must not survive --redact anywhere in the output.
+var redactSeeds = []string{
+	"zq-db-7", "corp.example", // the hostname, and as a comm
+	"zqalice",                                    // a user: STAKEOUT_AUTHOR and a sender's comm
+	"10.77.1.2", "10.77.1.3", "2a01:4f8:77", "2a01:4f8:0:77", // addresses, in kmsg text and flows
+	"hunter2", "tok-q7x", "eyQ7abc", "zzq7sess", // secrets
+}
+
+// TestRedactedLiveRecording is the live side of --redact: a snapshot on a
+// host (a UTS and network namespace) named zq-db-7.corp.example records a
+// kmsg line full of secrets and addresses, UDP flows over IPv4 and IPv6
+// between seeded addresses, and a SIGHUP from a process named after a
+// user to one named after the host. Not one seeded value may appear in the
+// file, decompressed, or in the printed report, while the events
+// themselves are all there under pseudonyms.
+func TestRedactedLiveRecording(t *testing.T) {
+	needRoot(t)
+	for _, tool := range []string{"ip", "unshare"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not installed (make test installs iproute2 and util-linux)", tool)
+		}
+	}
+	ns := fmt.Sprintf("stk-red%d", os.Getpid()%100000)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+	for _, args := range [][]string{
+		{"netns", "add", ns},
+		{"-n", ns, "link", "set", "lo", "up"},
+		{"-n", ns, "addr", "add", "10.77.1.2/32", "dev", "lo"},
+		{"-n", ns, "addr", "add", "10.77.1.3/32", "dev", "lo"},
+		{"-n", ns, "addr", "add", "2a01:4f8:77::2/128", "dev", "lo", "nodad"},
+		{"-n", ns, "addr", "add", "2a01:4f8:0:77::3/128", "dev", "lo", "nodad"},
+	} {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Skipf("ip %s: %v %s", strings.Join(args, " "), err, out)
+		}
+	}
+	dir := t.TempDir()
+	// The traced process is named after the host, the sender after a user.
+	target := exec.Command(copyExe(t, os.Args[0], dir, "zq-db-7"))
+	target.Env = sigtarget.Environ("count")
+	tout, _ := target.StdoutPipe()
+	if err := target.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { target.Process.Kill(); target.Wait() })
+	tg := &sigTarget{pid: target.Process.Pid, lines: bufio.NewScanner(tout)}
+	tg.expect(t, "ready")
+	// A shell named after the user sends the signal with its builtin kill
+	// and lives on a moment, so its comm can be read.
+	killer := copyExe(t, "/bin/sh", dir, "zqalice")
+
+	file := filepath.Join(dir, "r.stk")
+	cmd := exec.Command("ip", "netns", "exec", ns, "unshare", "--uts", "sh", "-c",
+		`hostname zq-db-7.corp.example && exec "$0" "$@"`,
+		binPath, "snapshot", "--redact", "--duration", "3s", "--probes", "kmsg,packets,signals",
+		"--iface", "lo", "--kmsg-backlog", "0s", "--pid", strconv.Itoa(tg.pid), "-o", file, "--format", "text")
+	cmd.Env = append(os.Environ(), "STAKEOUT_AUTHOR=zqalice")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the target is traced", func() bool { n, _ := traced(tg.pid); return n != 0 })
+
+	line := "<6>zqtest login password=hunter2 token=tok-q7x url https://api.corp.example/x?s=zzq7sess " +
+		"from 10.77.1.2 via [2a01:4f8:77::2]:22 on zq-db-7 by zqalice Authorization: Bearer eyQ7abc.def\n"
+	if err := os.WriteFile("/dev/kmsg", []byte(line), 0); err != nil {
+		t.Fatal(err)
+	}
+	inNetns(t, ns, func() {
+		for _, p := range [][2]string{{"10.77.1.2:40000", "10.77.1.3:9"}, {"[2a01:4f8:77::2]:40001", "[2a01:4f8:0:77::3]:9"}} {
+			la, _ := net.ResolveUDPAddr("udp", p[0])
+			ra, _ := net.ResolveUDPAddr("udp", p[1])
+			c, err := net.DialUDP("udp", la, ra)
+			if err != nil {
+				t.Errorf("dial %s: %v", p, err)
+				return
+			}
+			for i := 0; i < 3; i++ {
+				c.Write([]byte("password=hunter2"))
+			}
+			c.Close()
+		}
+	})
+	if out, err := exec.Command(killer, "-c", "kill -HUP "+strconv.Itoa(tg.pid)+"; sleep 0.5").CombinedOutput(); err != nil {
+		t.Fatalf("kill: %v %s", err, out)
+	}
+	tg.expect(t, "HUP 1")
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("snapshot: %v\n%s", err, stderr.String())
+	}
+
+	plain := stkPlain(t, file)
+	for _, where := range []struct {
+		name string
+		b    []byte
+	}{{"the recording", plain}, {"the printed report", stdout.Bytes()}} {
+		for _, s := range redactSeeds {
+			if i := bytes.Index(where.b, []byte(s)); i >= 0 {
+				t.Errorf("%q is in %s: …%s…", s, where.name, where.b[max(0, i-80):min(len(where.b), i+80)])
+			}
+		}
+	}
+	// What was seen is still there, under pseudonyms.
+	for _, want := range []string{
+		`"hostname":"host-\d+"`,
+		`zqtest login password=\[redacted\] token=\[redacted\] url https://host-\d+/x\?\[redacted\] from 198\.18\.0\.\d+ via \[2001:db8::\d+\]:22 on host-\d+ by user-\d+ Authorization: \[redacted\]"`,
+		`"src":"198\.18\.0\.\d+:40000","dst":"198\.18\.0\.\d+:9"`,
+		`"src":"\[2001:db8::\d+\]:40001","dst":"\[2001:db8::\d+\]:9"`,
+		`"comm":"host-\d+"`, // the target, named after the host
+		`"sender_comm":"user-\d+"`,
+	} {
+		if !regexp.MustCompile(want).Match(plain) {
+			t.Errorf("the recording lacks %s", want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("recording:\n%s", plain)
+	}
+	// The redacted file reads back like any other.
+	r := run(t, nil, "events", file, "--kind", "flow")
+	if r.code != 0 || strings.Count(r.stdout, "\n") < 2 {
+		t.Errorf("events: exit %d, %s %s", r.code, r.stdout, r.stderr)
+	}
+}

@@ -1,0 +1,49 @@
+package main
+
+import (
+	"os"
+	"time"
+
+	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/redact"
+	"github.com/stakeout/stakeout/sessions"
+)
+
+// redactor is the one Redactor of a live run or snapshot (nil without
+// --redact): the file and the printed report must give an address the
+// same pseudonym.
+func (f *liveFlags) redactor() *redact.Redactor {
+	if !f.redact {
+		return nil
+	}
+	if f.red == nil {
+		f.red = redact.New()
+		f.red.LearnLocal(f.cfg.Procfs, "/etc/passwd")
+	}
+	return f.red
+}
+
+// recordPath is the session file of a live run; with --redact the default
+// name carries the host's pseudonym, not its name.
+func (f *liveFlags) recordPath(explicit string, now time.Time) string {
+	red := f.redactor()
+	if explicit != "" || red == nil {
+		return recordPath(explicit, now)
+	}
+	dir := os.Getenv("STAKEOUT_DIR")
+	if dir == "" {
+		dir = defaultRecordDir
+	}
+	host, _ := os.Hostname()
+	return sessions.DefaultPath(dir, red.String(host), now)
+}
+
+// redactedWriter is the recorder with --redact: every event goes through
+// the redactor before it reaches the file. The live screen and detectors
+// still see the real values; only what is written is redacted.
+type redactedWriter struct {
+	*sessions.Writer
+	red *redact.Redactor
+}
+
+func (w redactedWriter) Write(ev event.Event) error { return w.Writer.Write(w.red.Event(ev)) }
