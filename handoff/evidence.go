@@ -1,0 +1,277 @@
+package handoff
+
+import (
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/stakeout/stakeout/engine"
+	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/sessions"
+)
+
+// A collector gathers one finding's evidence from the events in its window:
+// the rows at or before the finding's time (the last `before` of them), and
+// the first `after` rows past it.
+type collector struct {
+	t        time.Time
+	from, to time.Time
+	title    string
+	columns  []string
+	// rows turns an event into zero or more evidence rows (a packet batch
+	// gives one row per packet of the flow).
+	rows func(ev event.Event, emit func(Row))
+	// before and after bound the rows kept on either side of t. spread, if
+	// set, keeps up to keep rows before t and thins them to spread rows
+	// evenly apart at the end (disk samples over two minutes).
+	before, after, spread int
+	ring                  []Row
+	next                  []Row
+}
+
+func (c *collector) observe(ev event.Event) {
+	if ev.Time.Before(c.from) || ev.Time.After(c.to) {
+		return
+	}
+	c.rows(ev, func(r Row) {
+		if r.Time.After(c.t) {
+			if len(c.next) < c.after {
+				c.next = append(c.next, r)
+			}
+			return
+		}
+		r.Mark = r.Time.Equal(c.t)
+		if len(c.ring) == c.before {
+			c.ring = slices.Delete(c.ring, 0, 1)
+		}
+		c.ring = append(c.ring, r)
+	})
+}
+
+func (c *collector) evidence() Evidence {
+	before := c.ring
+	if c.spread > 0 && len(before) > c.spread {
+		thin := make([]Row, 0, c.spread)
+		for i := range c.spread {
+			// Evenly spaced indexes ending at the last row.
+			thin = append(thin, before[(len(before)-1)*i/(c.spread-1)])
+		}
+		before = thin
+	}
+	rows := append(append([]Row(nil), before...), c.next...)
+	slices.SortStableFunc(rows, func(a, b Row) int { return a.Time.Compare(b.Time) })
+	return Evidence{Title: c.title, Columns: c.columns, Rows: rows}
+}
+
+// evidenceFor picks what shows a finding: the signal rows of the process
+// for signal findings, the flow's packets either side of a packet gap, the
+// device's samples for a saturated disk, the filesystem's samples for a
+// filling one, and otherwise the events of the finding's probe nearest to it.
+func evidenceFor(ev event.Event, name string, d findingData, flows map[flowKey]uint32) *collector {
+	t := ev.Time
+	switch {
+	case (strings.HasPrefix(name, "signal.") || name == "process.killed") && d.PID != 0:
+		sig := d.Signal
+		if name == "process.killed" {
+			sig = "" // the fatal signal may be SIGKILL, never seen delivered
+		}
+		span := time.Duration(d.SpanMs * float64(time.Millisecond))
+		return &collector{t: t, from: t.Add(-span - 2*time.Second), to: t.Add(time.Second),
+			title:   "signals to pid " + itoa(d.PID),
+			columns: []string{"time", "event", "process", "detail", "sender"},
+			rows:    signalRows(d.PID, sig), before: 6, after: 2}
+	case name == "packet.gap" || name == "packet.stall_reset":
+		id, ok := flows[flowKey{d.Iface, d.Flow}]
+		if !ok {
+			break
+		}
+		gap := time.Duration(max(d.GapMs, d.StallMs) * float64(time.Millisecond))
+		usual := time.Duration(d.UsualMs * float64(time.Millisecond))
+		return &collector{t: t, from: t.Add(-gap - 3*usual - time.Second), to: t.Add(2*usual + time.Second),
+			title:   "packets of " + d.Flow + " on " + d.Iface,
+			columns: []string{"time", "since previous", "flags", "length"},
+			rows:    flowRows(d.Iface, id), before: 4, after: 2}
+	case name == "io.saturated" && d.Device != "":
+		secs := time.Duration(d.Seconds * float64(time.Second))
+		return &collector{t: t, from: t.Add(-secs - 3*time.Second), to: t.Add(time.Second),
+			title:   "iostat samples of " + d.Device,
+			columns: []string{"time", "r/s", "w/s", "await", "aqu-sz", "%util"},
+			rows:    ioRows(d.Device), before: 6, after: 1}
+	case strings.HasPrefix(name, "disk.") && d.Mount != "":
+		inodes := name == "disk.inodes_filling"
+		cols := []string{"time", "used", "available", "fill rate", "full in"}
+		if inodes {
+			cols = []string{"time", "inodes used", "inodes free", "fill rate", "full in"}
+		}
+		return &collector{t: t, from: t.Add(-2 * time.Minute), to: t.Add(time.Second),
+			title: "diskfill samples of " + d.Mount, columns: cols,
+			rows: diskRows(d.Mount, inodes), before: 240, spread: 6}
+	}
+	probe := ev.Probe
+	return &collector{t: t, from: t.Add(-30 * time.Second), to: t.Add(30 * time.Second),
+		title:   "events of " + probe + " nearest the finding",
+		columns: []string{"time", "event", "detail"},
+		rows: func(ev event.Event, emit func(Row)) {
+			if ev.Probe != probe || !evidenceKind(ev.Kind) {
+				return
+			}
+			emit(Row{Time: ev.Time, Cells: []string{ev.Kind, describe(ev)}})
+		}, before: 3, after: 2}
+}
+
+// evidenceKind leaves out the bookkeeping kinds that show nothing.
+func evidenceKind(kind string) bool {
+	switch kind {
+	case event.KindFinding, event.KindProbeStatus, event.KindRecording, event.KindNote:
+		return false
+	}
+	return true
+}
+
+// sweepGap is how far ahead the next window must start for the reader to
+// seek to it rather than read on.
+const sweepGap = 2 * time.Minute
+
+// endSlack lets a collector see events a little past its window before it
+// is closed: events are in file order, which is nearly but not exactly
+// time order (a packet batch is stamped with its last packet).
+const endSlack = 5 * time.Second
+
+// collectEvidence reads the windows of all findings in one sweep: windows
+// are visited in time order, overlapping ones share the reading, and the
+// reader seeks (through the file's time index) across long quiet stretches.
+func collectEvidence(r *sessions.Reader, fn func(event.Event) event.Event, ps []pending) error {
+	cols := make([]*collector, 0, len(ps))
+	for _, p := range ps {
+		cols = append(cols, p.col)
+	}
+	slices.SortStableFunc(cols, func(a, b *collector) int { return a.from.Compare(b.from) })
+	var it engine.Iterator
+	var active []*collector
+	for i := 0; i < len(cols) || len(active) > 0; {
+		if it == nil {
+			it = transformed(r.Iter(cols[i].from), fn)
+		}
+		ev, ok := it.Next()
+		if !ok {
+			return it.Err()
+		}
+		for i < len(cols) && !ev.Time.Before(cols[i].from) {
+			active = append(active, cols[i])
+			i++
+		}
+		active = slices.DeleteFunc(active, func(c *collector) bool { return ev.Time.After(c.to.Add(endSlack)) })
+		for _, c := range active {
+			c.observe(ev)
+		}
+		if len(active) == 0 && i < len(cols) && cols[i].from.Sub(ev.Time) > sweepGap {
+			it = nil
+		}
+	}
+	return nil
+}
+
+func signalRows(pid int, sig string) func(event.Event, func(Row)) {
+	return func(ev event.Event, emit func(Row)) {
+		if s, ok := probes.AsSignal(ev); ok && s.PID == pid && (sig == "" || s.Signal == sig) {
+			detail := s.Signal
+			if s.Code != "" {
+				detail += " " + s.Code
+			}
+			if s.Result != "" {
+				detail += ", " + s.Result
+			}
+			emit(Row{Time: ev.Time, Cells: []string{"signal", proc(s.PID, s.Comm), detail, sender(s)}})
+		} else if f, ok := probes.AsFork(ev); ok && (f.PID == pid || f.ChildPID == pid) {
+			emit(Row{Time: ev.Time, Cells: []string{f.How, proc(f.PID, f.Comm), "child " + itoa(f.ChildPID), ""}})
+		} else if x, ok := probes.AsExec(ev); ok && x.PID == pid {
+			emit(Row{Time: ev.Time, Cells: []string{"exec", proc(x.PID, x.Comm), x.OldComm + " → " + x.Filename, ""}})
+		} else if x, ok := probes.AsExit(ev); ok && x.PID == pid {
+			detail := x.Status
+			if x.Core {
+				detail += ", core dumped"
+			}
+			emit(Row{Time: ev.Time, Cells: []string{"exit", proc(x.PID, x.Comm), detail, ""}})
+		}
+	}
+}
+
+func sender(s *probes.Signal) string {
+	if s.SenderPID == 0 && s.SenderComm == "" {
+		return "—"
+	}
+	out := proc(s.SenderPID, s.SenderComm)
+	if s.SenderUID != nil {
+		out += " uid " + itoa(*s.SenderUID)
+	}
+	return out
+}
+
+func proc(pid int, comm string) string {
+	if comm == "" {
+		return itoa(pid)
+	}
+	return itoa(pid) + " (" + comm + ")"
+}
+
+func flowRows(iface string, id uint32) func(event.Event, func(Row)) {
+	var prev time.Time
+	return func(ev event.Event, emit func(Row)) {
+		b, ok := probes.AsPacketBatch(ev)
+		if !ok || b.Iface != iface {
+			return
+		}
+		b.Each(func(p probes.Packet) {
+			if p.Flow != id {
+				return
+			}
+			since := "—"
+			if !prev.IsZero() {
+				since = fmtDur(p.Time.Sub(prev))
+			}
+			prev = p.Time
+			emit(Row{Time: p.Time, Cells: []string{since, tcpFlags(p.Flags), itoa(int(p.Len)) + " B"}})
+		})
+	}
+}
+
+func ioRows(device string) func(event.Event, func(Row)) {
+	return func(ev event.Event, emit func(Row)) {
+		s, ok := probes.AsIOSample(ev)
+		if !ok {
+			return
+		}
+		for _, d := range s.Devices {
+			if d.Device != device {
+				continue
+			}
+			await := fmtNum(d.AwaitMs()) + " ms"
+			if d.Stalled {
+				await = "stalled, " + itoa(int(d.InFlight)) + " in flight"
+			}
+			emit(Row{Time: ev.Time, Cells: []string{fmtNum(d.RPerS), fmtNum(d.WPerS), await, fmtNum(d.AquSz), fmtNum(d.UtilPct) + "%"}})
+		}
+	}
+}
+
+func diskRows(mount string, inodes bool) func(event.Event, func(Row)) {
+	return func(ev event.Event, emit func(Row)) {
+		u, ok := probes.AsDiskUsage(ev)
+		if !ok {
+			return
+		}
+		for _, fs := range u.Filesystems {
+			if fs.Mount != mount {
+				continue
+			}
+			if inodes {
+				emit(Row{Time: ev.Time, Cells: []string{fmtCount(fs.InodesUsed), fmtCount(fs.InodesFree),
+					fmtNum(fs.Inodes.RatePerS) + " inodes/s", fmtEta(fs.Inodes.EtaS)}})
+				continue
+			}
+			emit(Row{Time: ev.Time, Cells: []string{fmtBytes(float64(fs.UsedBytes)), fmtBytes(float64(fs.AvailBytes)),
+				fmtBytes(fs.Bytes.RatePerS) + "/s", fmtEta(fs.Bytes.EtaS)}})
+		}
+	}
+}

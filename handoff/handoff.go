@@ -1,0 +1,305 @@
+// Package handoff builds the on-call handoff report of a recording: host
+// facts and the time range, findings ranked by severity with the events
+// around each one as evidence, the engineers' notes, a per-probe summary
+// with a chart, and the command that replays the file. It renders as
+// Markdown or as one self-contained HTML page.
+//
+// The report is made from the recording as a stream of events in two
+// passes. The first runs the whole file through today's detectors (as
+// `stakeout report` does, so the two agree) and keeps the findings, notes,
+// summaries and downsampled chart series of the window. The second reads
+// back only the few seconds around each listed finding to collect its
+// evidence. Memory is bounded by the caps below, whatever the file's length.
+package handoff
+
+import (
+	"encoding/json"
+	"errors"
+	"sort"
+	"time"
+
+	"github.com/stakeout/stakeout/engine"
+	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/findings"
+	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/report"
+	"github.com/stakeout/stakeout/sessions"
+)
+
+// Caps that bound the report whatever the recording holds.
+const (
+	DefaultPoints      = 60   // chart points across the window
+	DefaultMaxFindings = 50   // findings listed, each with its evidence
+	MaxNotes           = 1000 // notes listed (each at most event.MaxNoteRunes)
+	maxKeptFindings    = report.MaxFindings
+	maxFlowNames       = 1 << 16
+)
+
+// Options says what to put in the report and how to rewrite what is read.
+type Options struct {
+	// Since and Until bound the window; zero means the recording's start or end.
+	Since, Until time.Time
+	// File is the recording's path as shown in the report and in the replay
+	// command.
+	File string
+	// Transform, if set, rewrites every event read from the file before
+	// anything else sees it: the detectors, the summaries, the charts and
+	// the evidence. Redaction plugs in here.
+	Transform func(event.Event) event.Event
+	// Header, if set, rewrites the recording's header (host facts).
+	Header func(sessions.Header) sessions.Header
+	// Points is the number of points of each chart (DefaultPoints if 0).
+	Points int
+	// MaxFindings is how many findings are listed (DefaultMaxFindings if 0).
+	MaxFindings int
+}
+
+// Report is a finished handoff, ready to render.
+type Report struct {
+	Host     sessions.Header
+	File     string
+	From, To time.Time
+	Probes   []report.ProbeStatus
+	Findings []Finding
+	// Omitted counts findings left out (lower ranked than the listed ones).
+	Omitted int
+	// Counts of all findings in the window by severity.
+	Critical, Warn, Info int
+	Notes                []Note
+	NotesOmitted         int
+	Summaries            []ProbeSummary
+	// Replay is the shell command that opens the file at the window's start.
+	Replay string
+	// Damage says the recording ends early; what came before is reported.
+	Damage string
+}
+
+// Finding is one finding with the events that show it.
+type Finding struct {
+	Time     time.Time
+	Probe    string
+	Name     string
+	Severity event.Severity
+	Summary  string
+	Evidence Evidence
+}
+
+// Evidence is a small table of the events around a finding.
+type Evidence struct {
+	Title   string
+	Columns []string // the first is always the time
+	Rows    []Row
+}
+
+// Row is one evidence row. Mark is set on the row at the finding's time
+// (the second signal of a burst, the packet that ended a gap).
+type Row struct {
+	Time  time.Time
+	Cells []string // after the time
+	Mark  bool
+}
+
+// Note is an engineer's note on the timeline.
+type Note struct {
+	Time   time.Time
+	Author string
+	Text   string
+}
+
+// ProbeSummary is one probe's status, its summary lines and its charts.
+type ProbeSummary struct {
+	Name   string
+	Status string
+	Reason string
+	Lines  []string
+	Charts []Chart
+}
+
+// Build reads the recording and makes the report.
+func Build(r *sessions.Reader, opt Options) (*Report, error) {
+	if opt.Points <= 0 {
+		opt.Points = DefaultPoints
+	}
+	if opt.MaxFindings <= 0 {
+		opt.MaxFindings = DefaultMaxFindings
+	}
+	hdr := r.Header()
+	if opt.Header != nil {
+		hdr = opt.Header(hdr)
+	}
+	from, to := opt.Since, opt.Until
+	if from.IsZero() || from.Before(r.Start()) {
+		from = r.Start()
+	}
+	if to.IsZero() || to.After(r.End()) {
+		to = r.End()
+	}
+	if to.Before(from) {
+		to = from
+	}
+	rep := &Report{Host: hdr, File: opt.File, From: from.UTC(), To: to.UTC()}
+	rep.Replay = ReplayCommand(opt.File, from, r.Start())
+
+	b := report.NewBuilder()
+	charts := newCharts(from, to, opt.Points)
+	flows := map[flowKey]uint32{}
+	var found []pending
+	err := engine.Replay(transformed(r.Iter(time.Time{}), opt.Transform), findings.All(findings.Config{}), func(ev event.Event) bool {
+		if ev.Time.After(to) {
+			return false
+		}
+		if fi, ok := probes.AsFlowInfo(ev); ok {
+			if len(flows) >= maxFlowNames {
+				clear(flows)
+			}
+			flows[flowKey{fi.Iface, fi.String()}] = fi.ID
+		}
+		if ev.Time.Before(from) {
+			if _, ok := ev.Body.(*event.ProbeStatus); ok {
+				b.Observe(ev) // a probe's status holds until it changes
+			}
+			return true
+		}
+		if f, ok := event.AsFinding(ev); ok {
+			rep.count(f.Severity)
+			if len(found) < maxKeptFindings {
+				found = append(found, newPending(ev, f, flows))
+			} else {
+				rep.Omitted++
+			}
+			return true
+		}
+		if n, ok := event.AsNote(ev); ok {
+			if len(rep.Notes) < MaxNotes {
+				rep.Notes = append(rep.Notes, Note{Time: ev.Time.UTC(), Author: n.Author, Text: n.Text})
+			} else {
+				rep.NotesOmitted++
+			}
+			return true
+		}
+		b.Observe(ev)
+		charts.observe(ev)
+		return true
+	})
+	if err := damageOrErr(err, rep); err != nil {
+		return nil, err
+	}
+
+	// Worst first, then earliest: the reader starts with what matters most.
+	sort.SliceStable(found, func(i, j int) bool {
+		if found[i].f.Severity != found[j].f.Severity {
+			return found[i].f.Severity > found[j].f.Severity
+		}
+		return found[i].ev.Time.Before(found[j].ev.Time)
+	})
+	if len(found) > opt.MaxFindings {
+		rep.Omitted += len(found) - opt.MaxFindings
+		found = found[:opt.MaxFindings]
+	}
+	if err := damageOrErr(collectEvidence(r, opt.Transform, found), rep); err != nil {
+		return nil, err
+	}
+	for _, p := range found {
+		rep.Findings = append(rep.Findings, Finding{Time: p.ev.Time.UTC(), Probe: p.ev.Probe, Name: p.f.Finding,
+			Severity: p.f.Severity, Summary: p.f.Summary, Evidence: p.col.evidence()})
+	}
+	sort.SliceStable(rep.Notes, func(i, j int) bool { return rep.Notes[i].Time.Before(rep.Notes[j].Time) })
+
+	doc := b.Document(hdr, opt.File, from, to.Sub(from))
+	rep.Probes = doc.Probes
+	listed := map[string]bool{}
+	for _, p := range doc.Probes {
+		listed[p.Name] = true
+		rep.Summaries = append(rep.Summaries, ProbeSummary{Name: p.Name, Status: p.Status, Reason: p.Reason,
+			Lines: doc.SummaryText[p.Name], Charts: charts.charts(p.Name)})
+	}
+	// Probes that sent data but no status (a pcap converted to a session).
+	for _, name := range charts.probes() {
+		if !listed[name] {
+			listed[name] = true
+			rep.Summaries = append(rep.Summaries, ProbeSummary{Name: name, Lines: doc.SummaryText[name], Charts: charts.charts(name)})
+		}
+	}
+	return rep, nil
+}
+
+func (r *Report) count(s event.Severity) {
+	switch s {
+	case event.Critical:
+		r.Critical++
+	case event.Warn:
+		r.Warn++
+	default:
+		r.Info++
+	}
+}
+
+// damageOrErr keeps a damaged tail as a note in the report (everything
+// before it was read) and passes any other error on.
+func damageOrErr(err error, rep *Report) error {
+	var d *sessions.Damage
+	if errors.As(err, &d) {
+		rep.Damage = d.Error()
+		return nil
+	}
+	return err
+}
+
+// transformed applies fn to every event an iterator yields.
+func transformed(it engine.Iterator, fn func(event.Event) event.Event) engine.Iterator {
+	if fn == nil {
+		return it
+	}
+	return &transformIter{it, fn}
+}
+
+type transformIter struct {
+	engine.Iterator
+	fn func(event.Event) event.Event
+}
+
+func (t *transformIter) Next() (event.Event, bool) {
+	ev, ok := t.Iterator.Next()
+	if ok {
+		ev = t.fn(ev)
+	}
+	return ev, ok
+}
+
+type flowKey struct{ iface, name string }
+
+// findingData holds the data fields the evidence needs, whether the data is
+// a detector's typed struct or a map read from a file.
+type findingData struct {
+	PID     int     `json:"pid"`
+	Signal  string  `json:"signal"`
+	SpanMs  float64 `json:"span_ms"`
+	Iface   string  `json:"iface"`
+	Flow    string  `json:"flow"`
+	GapMs   float64 `json:"gap_ms"`
+	UsualMs float64 `json:"usual_ms"`
+	StallMs float64 `json:"stall_ms"`
+	Device  string  `json:"device"`
+	Seconds float64 `json:"seconds"`
+	Mount   string  `json:"mount"`
+}
+
+func decodeData(v any) findingData {
+	var d findingData
+	if b, err := json.Marshal(v); err == nil {
+		_ = json.Unmarshal(b, &d) // a field of another type is left zero
+	}
+	return d
+}
+
+// pending is a finding waiting for its evidence.
+type pending struct {
+	ev  event.Event
+	f   *event.Finding
+	col *collector
+}
+
+func newPending(ev event.Event, f *event.Finding, flows map[flowKey]uint32) pending {
+	d := decodeData(f.Data)
+	return pending{ev: ev, f: f, col: evidenceFor(ev, f.Finding, d, flows)}
+}

@@ -1,0 +1,204 @@
+package handoff
+
+import (
+	_ "embed"
+	"html/template"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/stakeout/stakeout/event"
+)
+
+//go:embed page.html.tmpl
+var pageSource string
+
+// page is parsed once; html/template escapes every value by its context.
+var page = template.Must(template.New("handoff").Parse(pageSource))
+
+// WriteHTML renders the report as one self-contained HTML page: inline CSS
+// for light and dark, inline SVG charts, no script, no fetch (its Content
+// Security Policy forbids any). Strings from the file are sanitized like
+// everywhere else (control characters shown as \xNN) and then escaped by
+// html/template.
+func WriteHTML(w io.Writer, rep *Report) error {
+	return page.Execute(w, htmlView(rep))
+}
+
+type kv struct{ K, V string }
+
+type viewPage struct {
+	Host                  string
+	Facts                 []kv
+	Total, Critical, Warn int
+	Info, NoteCount       int
+	Damage                string
+	Findings              []viewFinding
+	Omitted               int
+	Notes                 []viewNote
+	NotesOmitted          int
+	Probes                []viewProbe
+	Replay                string
+}
+
+type viewFinding struct {
+	N                       int
+	Severity, SeverityUpper string
+	Name, Summary, Probe    string
+	ISO, Clock              string
+	Title                   string
+	Columns                 []string
+	Rows                    []viewRow
+}
+
+type viewRow struct {
+	Clock string
+	Cells []string
+	Mark  bool
+}
+
+type viewNote struct{ ISO, Clock, Author, Text string }
+
+type viewProbe struct {
+	Name, Status, Reason string
+	Lines                []string
+	Charts               []viewChart
+}
+
+type viewChart struct {
+	Title, From, To, Step string
+	W, H                  int
+	X0, X1, Y0, PW, PH    int
+	YMid, YTop, YBottom   int
+	YAxis, LabelX         int
+	Top, Bottom           string
+	Lines                 []viewLine
+	Legend                []viewLegend
+}
+
+type viewLine struct{ Class, Points string }
+
+type viewLegend struct{ Class, Name, Peak string }
+
+func clean(s string) string { return event.Sanitize(s) }
+
+func htmlView(rep *Report) viewPage {
+	host := rep.Host.Hostname
+	if host == "" {
+		host = "unknown host"
+	}
+	v := viewPage{Host: clean(host), Total: rep.Critical + rep.Warn + rep.Info, Critical: rep.Critical, Warn: rep.Warn,
+		Info: rep.Info, NoteCount: len(rep.Notes) + rep.NotesOmitted, Damage: clean(rep.Damage), Omitted: rep.Omitted,
+		NotesOmitted: rep.NotesOmitted, Replay: rep.Replay}
+	add := func(k, val string) { v.Facts = append(v.Facts, kv{k, val}) }
+	add("host", clean(host))
+	if rep.Host.Kernel != "" {
+		add("kernel", "Linux "+clean(rep.Host.Kernel))
+	}
+	if rep.Host.CPUs > 0 {
+		add("CPUs", itoa(rep.Host.CPUs))
+	}
+	if rep.Host.MemoryBytes > 0 {
+		add("memory", fmtBytes(float64(rep.Host.MemoryBytes)))
+	}
+	if !rep.Host.BootTime.IsZero() {
+		add("booted", rep.Host.BootTime.UTC().Format("2006-01-02 15:04:05")+" UTC")
+	}
+	if rep.Host.StakeoutVersion != "" {
+		add("recorded by", "stakeout "+clean(rep.Host.StakeoutVersion))
+	}
+	if len(rep.Host.Command) > 0 {
+		add("command", clean(quoteArgs(rep.Host.Command)))
+	}
+	add("window", windowText(rep.From, rep.To))
+	if rep.File != "" {
+		add("file", clean(rep.File))
+	}
+	for i, f := range rep.Findings {
+		vf := viewFinding{N: i + 1, Severity: f.Severity.String(), SeverityUpper: strings.ToUpper(f.Severity.String()),
+			Name: clean(f.Name), Summary: clean(f.Summary), Probe: clean(f.Probe), ISO: f.Time.UTC().Format(time.RFC3339Nano),
+			Clock: fmtClock(f.Time), Title: clean(f.Evidence.Title)}
+		for _, c := range f.Evidence.Columns {
+			vf.Columns = append(vf.Columns, clean(c))
+		}
+		for _, r := range f.Evidence.Rows {
+			vr := viewRow{Clock: fmtClock(r.Time), Mark: r.Mark}
+			for _, c := range r.Cells {
+				vr.Cells = append(vr.Cells, clean(c))
+			}
+			vf.Rows = append(vf.Rows, vr)
+		}
+		v.Findings = append(v.Findings, vf)
+	}
+	for _, n := range rep.Notes {
+		v.Notes = append(v.Notes, viewNote{ISO: n.Time.Format(time.RFC3339Nano), Clock: fmtClock(n.Time),
+			Author: clean(n.Author), Text: clean(n.Text)})
+	}
+	for _, p := range rep.Summaries {
+		vp := viewProbe{Name: clean(p.Name), Status: clean(p.Status), Reason: clean(p.Reason)}
+		if vp.Status == "" {
+			vp.Status = "no status recorded"
+		}
+		for _, l := range p.Lines {
+			vp.Lines = append(vp.Lines, clean(l))
+		}
+		for _, c := range p.Charts {
+			if len(c.Series) > 0 {
+				vp.Charts = append(vp.Charts, svgChart(c))
+			}
+		}
+		v.Probes = append(v.Probes, vp)
+	}
+	return v
+}
+
+// Chart geometry, in SVG user units.
+const (
+	svgW, svgH     = 640, 170
+	plotX0, plotX1 = 100, 632
+	plotY0, plotY1 = 10, 140
+)
+
+// svgChart lays a chart out as polylines: one per run of sampled points, so
+// a stretch with no samples shows as a break, not as a fall to zero.
+func svgChart(c Chart) viewChart {
+	top, floor := c.Peak(), c.Floor
+	if top <= floor {
+		top = floor + 1
+	}
+	vc := viewChart{Title: clean(c.Title), From: c.From.UTC().Format("15:04:05"), To: c.To.UTC().Format("15:04:05"),
+		Step: fmtDur(c.Step), W: svgW, H: svgH, X0: plotX0, X1: plotX1, Y0: plotY0, PW: plotX1 - plotX0, PH: plotY1 - plotY0,
+		YMid: (plotY0 + plotY1) / 2, YTop: plotY0 + 10, YBottom: plotY1, YAxis: svgH - 12, LabelX: plotX0 - 6,
+		Top: fmtValue(top, c.Unit), Bottom: fmtValue(floor, c.Unit)}
+	for i, s := range c.Series {
+		class := "s" + itoa(i%4)
+		var pts []string
+		flush := func() {
+			if len(pts) == 1 { // a lone sample: a dot (a zero-length round-capped line)
+				pts = append(pts, pts[0])
+			}
+			if len(pts) > 0 {
+				vc.Lines = append(vc.Lines, viewLine{Class: class, Points: strings.Join(pts, " ")})
+			}
+			pts = nil
+		}
+		n := len(s.Values)
+		for j, val := range s.Values {
+			if math.IsNaN(val) {
+				flush()
+				continue
+			}
+			x := float64(plotX0+plotX1) / 2
+			if n > 1 {
+				x = plotX0 + float64(j)*float64(plotX1-plotX0)/float64(n-1)
+			}
+			y := plotY1 - min(max((val-floor)/(top-floor), 0), 1)*float64(plotY1-plotY0)
+			pts = append(pts, strconv.FormatFloat(x, 'f', 1, 64)+","+strconv.FormatFloat(y, 'f', 1, 64))
+		}
+		flush()
+		vc.Legend = append(vc.Legend, viewLegend{Class: "k" + itoa(i%4), Name: clean(s.Name), Peak: fmtValue(s.Peak(), c.Unit)})
+	}
+	return vc
+}

@@ -1,0 +1,236 @@
+package handoff
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/stakeout/stakeout/chart"
+	"github.com/stakeout/stakeout/event"
+)
+
+// WriteMarkdown renders the report as Markdown. Every string from the file
+// goes through event.Sanitize (no control character reaches a terminal that
+// cats the file) and then has the Markdown characters that could start
+// markup, links, HTML or a table cell escaped. Literal blocks are indented
+// code blocks, which no line of content can close.
+func WriteMarkdown(w io.Writer, rep *Report) error {
+	var b strings.Builder
+	host := rep.Host.Hostname
+	if host == "" {
+		host = "unknown host"
+	}
+	fmt.Fprintf(&b, "# Handoff: %s\n\n", mdText(host))
+	b.WriteString("| | |\n|---|---|\n")
+	row := func(k, v string) { fmt.Fprintf(&b, "| %s | %s |\n", k, v) }
+	row("host", mdText(host))
+	if rep.Host.Kernel != "" {
+		row("kernel", "Linux "+mdText(rep.Host.Kernel))
+	}
+	if rep.Host.CPUs > 0 {
+		row("CPUs", itoa(rep.Host.CPUs))
+	}
+	if rep.Host.MemoryBytes > 0 {
+		row("memory", fmtBytes(float64(rep.Host.MemoryBytes)))
+	}
+	if !rep.Host.BootTime.IsZero() {
+		row("booted", rep.Host.BootTime.UTC().Format("2006-01-02 15:04:05")+" UTC")
+	}
+	if rep.Host.StakeoutVersion != "" {
+		row("recorded by", "stakeout "+mdText(rep.Host.StakeoutVersion))
+	}
+	if len(rep.Host.Command) > 0 {
+		row("command", mdText(quoteArgs(rep.Host.Command)))
+	}
+	row("window", windowText(rep.From, rep.To))
+	if rep.File != "" {
+		row("file", mdText(rep.File))
+	}
+	b.WriteString("\n")
+	fmt.Fprintf(&b, "**%d findings**: %d critical, %d warn, %d info.", rep.Critical+rep.Warn+rep.Info, rep.Critical, rep.Warn, rep.Info)
+	fmt.Fprintf(&b, " **%d notes.**\n", len(rep.Notes)+rep.NotesOmitted)
+	if rep.Damage != "" {
+		fmt.Fprintf(&b, "\n> **Warning:** %s; everything before it is reported.\n", mdText(rep.Damage))
+	}
+
+	b.WriteString("\n## Findings\n\n")
+	if len(rep.Findings) == 0 {
+		b.WriteString("No findings in this window.\n")
+	}
+	for i, f := range rep.Findings {
+		fmt.Fprintf(&b, "### %d. %s · %s · %s\n\n", i+1, strings.ToUpper(f.Severity.String()), mdText(f.Name), fmtClock(f.Time))
+		fmt.Fprintf(&b, "**Summary** (probe %s): %s\n\n", mdText(f.Probe), mdText(f.Summary))
+		writeEvidenceMD(&b, f.Evidence)
+	}
+	if rep.Omitted > 0 {
+		fmt.Fprintf(&b, "%d more findings, ranked lower, are not listed; `stakeout events FILE --kind finding` prints them all.\n\n", rep.Omitted)
+	}
+
+	b.WriteString("## Notes\n\n")
+	if len(rep.Notes) == 0 {
+		b.WriteString("No notes in this window.\n")
+	}
+	for _, n := range rep.Notes {
+		fmt.Fprintf(&b, "- **%s** %s: %s\n", fmtClock(n.Time), mdText(n.Author), mdText(n.Text))
+	}
+	if rep.NotesOmitted > 0 {
+		fmt.Fprintf(&b, "- … %d more notes not listed\n", rep.NotesOmitted)
+	}
+
+	b.WriteString("\n## Probes\n\n")
+	for _, p := range rep.Summaries {
+		status := p.Status
+		if status == "" {
+			status = "no status recorded"
+		}
+		fmt.Fprintf(&b, "### %s · %s\n\n", mdText(p.Name), mdText(status))
+		if p.Reason != "" {
+			fmt.Fprintf(&b, "Reason: %s\n\n", mdText(p.Reason))
+		}
+		for _, l := range p.Lines {
+			fmt.Fprintf(&b, "    %s\n", event.Sanitize(l))
+		}
+		if len(p.Lines) > 0 {
+			b.WriteString("\n")
+		}
+		for _, c := range p.Charts {
+			writeChartMD(&b, c)
+		}
+	}
+
+	b.WriteString("## Replay\n\n")
+	b.WriteString("    " + rep.Replay + "\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func writeEvidenceMD(b *strings.Builder, ev Evidence) {
+	if len(ev.Rows) == 0 {
+		fmt.Fprintf(b, "Evidence (%s): no recorded events near this finding.\n\n", mdText(ev.Title))
+		return
+	}
+	fmt.Fprintf(b, "Evidence: %s\n\n", mdText(ev.Title))
+	b.WriteString("|")
+	for _, c := range ev.Columns {
+		b.WriteString(" " + mdText(c) + " |")
+	}
+	b.WriteString("\n|")
+	for range ev.Columns {
+		b.WriteString("---|")
+	}
+	b.WriteString("\n")
+	for _, r := range ev.Rows {
+		clock := fmtClock(r.Time)
+		if r.Mark {
+			clock = "**" + clock + "** ◀"
+		}
+		b.WriteString("| " + clock + " |")
+		for _, c := range r.Cells {
+			b.WriteString(" " + mdText(c) + " |")
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("\n")
+}
+
+// sparkWidth is the width of a Markdown sparkline; longer series are folded.
+const sparkWidth = 60
+
+func writeChartMD(b *strings.Builder, c Chart) {
+	if len(c.Series) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "%s, %s → %s UTC, %s per point", mdText(c.Title), c.From.UTC().Format("15:04:05"),
+		c.To.UTC().Format("15:04:05"), fmtDur(c.Step))
+	if c.Floor > 0 {
+		fmt.Fprintf(b, ", from %s", fmtValue(c.Floor, c.Unit))
+	}
+	b.WriteString(":\n\n")
+	width := 0
+	for _, s := range c.Series {
+		width = max(width, len([]rune(event.Sanitize(s.Name))))
+	}
+	width = min(width, 24)
+	for _, s := range c.Series {
+		vals := foldTo(s.Values, sparkWidth)
+		lifted := make([]float64, len(vals))
+		for i, v := range vals {
+			lifted[i] = v - c.Floor
+		}
+		line := chart.Spark(lifted, len(lifted), 1, c.Peak()-c.Floor)[0]
+		name := clip(event.Sanitize(s.Name), 24)
+		name += strings.Repeat(" ", max(width-len([]rune(name)), 0))
+		fmt.Fprintf(b, "    %s %s  peak %s\n", name, line, fmtValue(s.Peak(), c.Unit))
+	}
+	b.WriteString("\n")
+}
+
+// foldTo shortens vals to at most n points, keeping the highest of each run.
+func foldTo(vals []float64, n int) []float64 {
+	if len(vals) <= n {
+		return vals
+	}
+	out := make([]float64, n)
+	for i := range out {
+		lo, hi := i*len(vals)/n, (i+1)*len(vals)/n
+		m := vals[lo]
+		for _, v := range vals[lo+1 : hi] {
+			if m != m || v > m { // m != m: NaN, nothing sampled yet
+				m = v
+			}
+		}
+		out[i] = m
+	}
+	return out
+}
+
+// fmtValue prints a chart value with its unit.
+func fmtValue(v float64, unit string) string {
+	switch unit {
+	case "B":
+		return fmtBytes(v)
+	case "B/s":
+		return fmtBytes(v) + "/s"
+	case "%":
+		return fmtNum(v) + "%"
+	case "":
+		return fmtNum(v)
+	}
+	return fmtNum(v) + " " + unit
+}
+
+func windowText(from, to time.Time) string {
+	end := to.UTC().Format("15:04:05")
+	if to.UTC().YearDay() != from.UTC().YearDay() || to.Year() != from.Year() {
+		end = to.UTC().Format("2006-01-02 15:04:05")
+	}
+	return fmt.Sprintf("%s → %s UTC (%s)", from.UTC().Format("2006-01-02 15:04:05"), end, to.Sub(from).Round(time.Second))
+}
+
+func quoteArgs(args []string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		q[i] = ShellQuote(a)
+	}
+	return strings.Join(q, " ")
+}
+
+// mdText makes a string from the file safe as Markdown inline text: control
+// characters escaped by event.Sanitize, then a backslash before every
+// character that could open emphasis, code, a link, raw HTML, an entity,
+// strikethrough or a heading's closing sequence, or end a table cell.
+// CommonMark lets any ASCII punctuation be backslash-escaped, so the text
+// renders unchanged. Callers never start a line with it, so block markup
+// (lists, headings, quotes) cannot begin there.
+func mdText(s string) string {
+	s = event.Sanitize(s)
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune("\\`*_[]<>|~&#", r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
