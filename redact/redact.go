@@ -56,6 +56,8 @@ type Redactor struct {
 	// names is hosts and users, longest first, for the text scan; nil when
 	// it must be rebuilt.
 	names []nameRule
+	// changed is set when redacting an event rewrote anything.
+	changed bool
 }
 
 type nameRule struct{ lower, pseudonym string }
@@ -95,7 +97,13 @@ func (r *Redactor) Event(ev event.Event) event.Event {
 	defer r.mu.Unlock()
 	b, err := ev.AppendJSON(nil)
 	if err == nil {
+		r.changed = false
 		if out, ok := r.event(b, ev.Raw == nil); ok {
+			if !r.changed {
+				// Nothing to hide (most packet batches, iostat samples):
+				// the event as it was, with no decoding back.
+				return ev
+			}
 			return out
 		}
 	}
@@ -107,14 +115,32 @@ func (r *Redactor) Event(ev event.Event) event.Event {
 }
 
 func (r *Redactor) event(b []byte, live bool) (event.Event, bool) {
-	obj, ok := decodeObject(b)
-	if !ok {
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(b, &top); err != nil || top == nil {
 		return event.Event{}, false
 	}
-	if kind, _ := obj["kind"].(string); kind == "packets" {
+	var kind string
+	json.Unmarshal(top["kind"], &kind)
+	if _, ok := top["data"]; ok && kind == "packets" {
 		// Packet bytes hold addresses and payloads in binary; the
 		// header records (flow, flags, len) are enough to replay and export.
-		delete(obj, "data")
+		delete(top, "data")
+		r.changed = true
+	}
+	obj := make(map[string]any, len(top))
+	for k, raw := range top {
+		// A member with no string in it (a packet batch's number
+		// columns) passes through as it is: decoding thousands of
+		// numbers only to write them back would cost more than the rest.
+		if envelope[k] || bytes.IndexByte(raw, '"') < 0 {
+			obj[k] = raw
+			continue
+		}
+		v, ok := decodeValue(raw)
+		if !ok {
+			return event.Event{}, false
+		}
+		obj[k] = v
 	}
 	r.learnObject(obj)
 	r.rebuildNames()
@@ -122,6 +148,9 @@ func (r *Redactor) event(b []byte, live bool) (event.Event, bool) {
 		if !envelope[k] {
 			r.redactMember(obj, k, v)
 		}
+	}
+	if !r.changed {
+		return event.Event{}, true
 	}
 	out, ok := encodeObject(obj, []string{"time", "probe", "kind"})
 	if !ok {
@@ -224,6 +253,7 @@ func (r *Redactor) redactMember(obj map[string]any, k string, v any) {
 	}
 	if nk != k {
 		delete(obj, k)
+		r.changed = true
 	}
 	obj[nk] = nv
 }
@@ -234,7 +264,11 @@ func (r *Redactor) value(key string, v any) any {
 		if enumKeys[key] {
 			return x
 		}
-		return r.text(x)
+		red := r.text(x)
+		if red != x {
+			r.changed = true
+		}
+		return red
 	case []any:
 		r.argv(x)
 		for i, e := range x {
@@ -247,7 +281,7 @@ func (r *Redactor) value(key string, v any) any {
 		}
 		return x
 	}
-	return v // numbers, booleans, null
+	return v // numbers, booleans, null, and raw members holding no string
 }
 
 // learnObject walks a decoded object for names to learn.
@@ -272,6 +306,16 @@ func (r *Redactor) learnObject(v any) {
 	case string:
 		r.learnText(x)
 	}
+}
+
+func decodeValue(b []byte) (any, bool) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber() // numbers pass through exactly
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, false
+	}
+	return v, true
 }
 
 func decodeObject(b []byte) (map[string]any, bool) {

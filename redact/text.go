@@ -78,7 +78,10 @@ func redactSecrets(s string) string {
 func (r *Redactor) argv(list []any) {
 	for i := 0; i+1 < len(list); i++ {
 		if s, ok := list[i].(string); ok && secretFlag.MatchString(s) {
-			if _, ok := list[i+1].(string); ok {
+			if v, ok := list[i+1].(string); ok {
+				if v != Redacted {
+					r.changed = true
+				}
 				list[i+1] = Redacted
 				i++
 			}

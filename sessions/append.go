@@ -45,6 +45,9 @@ func Append(path string, o WriterOptions) (*Writer, error) {
 	if o.FlushEvery == 0 {
 		o.FlushEvery = defaultFlushEvery
 	}
+	if o.PauseHint == "" {
+		o.PauseHint = DefaultPauseHint
+	}
 	// O_APPEND as in Create: after a failed write is cut back, the next one
 	// lands at the new end.
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND, 0)

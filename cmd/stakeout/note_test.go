@@ -1,0 +1,152 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/sessions"
+)
+
+var noteT0 = time.Date(2026, 11, 23, 4, 0, 0, 0, time.UTC)
+
+// statusEvents writes a closed recording of n seconds of probe_status events.
+func statusRecording(t *testing.T, path string, n int) {
+	t.Helper()
+	w, err := sessions.Create(path, sessions.Header{Hostname: "db-7", Started: noteT0}, sessions.WriterOptions{FlushEvery: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < n; i++ {
+		w.Write(event.New(noteT0.Add(time.Duration(i)*time.Second), "iostat", &event.ProbeStatus{Status: event.StatusOK}))
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type noteLine struct {
+	Time   time.Time `json:"time"`
+	Kind   string    `json:"kind"`
+	Author string    `json:"author"`
+	Text   string    `json:"text"`
+}
+
+func eventLines(t *testing.T, args ...string) []noteLine {
+	t.Helper()
+	r := run(t, nil, append([]string{"events"}, args...)...)
+	if r.code != 0 {
+		t.Fatalf("events %v: %+v", args, r)
+	}
+	var out []noteLine
+	for _, l := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+		var n noteLine
+		if err := json.Unmarshal([]byte(l), &n); err != nil {
+			t.Fatalf("%q: %v", l, err)
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+func TestNoteFromTheShell(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "n.stk")
+	statusRecording(t, file, 60)
+	env := []string{"STAKEOUT_AUTHOR=alice"}
+	r := run(t, env, "note", file, "SIGHUP twice from puppet", "--at", "04:00:10")
+	if r.code != 0 || !strings.Contains(r.stdout, "noted at 2026-11-23 04:00:10") {
+		t.Fatalf("%+v", r)
+	}
+	// No --at: the recording ended long ago, so the note goes at its end.
+	if r := run(t, env, "note", file, "handing over"); r.code != 0 {
+		t.Fatalf("%+v", r)
+	}
+	if r := run(t, env, "note", file, "ruled out the LB", "--at", "+20s"); r.code != 0 {
+		t.Fatalf("%+v", r)
+	}
+
+	notes := eventLines(t, file, "--kind", "note")
+	want := []noteLine{
+		{noteT0.Add(10 * time.Second), "note", "alice", "SIGHUP twice from puppet"},
+		{noteT0.Add(20 * time.Second), "note", "alice", "ruled out the LB"},
+		{noteT0.Add(59 * time.Second), "note", "alice", "handing over"},
+	}
+	if len(notes) != len(want) {
+		t.Fatalf("notes %+v", notes)
+	}
+	for i := range want {
+		if !notes[i].Time.Equal(want[i].Time) || notes[i] != (noteLine{notes[i].Time, want[i].Kind, want[i].Author, want[i].Text}) {
+			t.Errorf("note %d: %+v, want %+v", i, notes[i], want[i])
+		}
+	}
+	// In the whole stream the notes sit at their time, and a window that
+	// ends before the recording does still finds them.
+	all := eventLines(t, file)
+	if len(all) != 63 || all[11].Kind != "note" || all[22].Kind != "note" || all[62].Kind != "note" {
+		t.Errorf("notes not at their time among %d events", len(all))
+	}
+	if w := eventLines(t, file, "--kind", "note", "--since", "+5s", "--until", "+15s"); len(w) != 1 || w[0].Text != "SIGHUP twice from puppet" {
+		t.Errorf("window +5s..+15s: %+v", w)
+	}
+}
+
+func TestNoteDefaultTime(t *testing.T) {
+	start, end := noteT0, noteT0.Add(time.Hour)
+	if got, _ := noteTime("", start, end, noteT0.Add(time.Minute)); !got.Equal(noteT0.Add(time.Minute)) {
+		t.Errorf("now within the recording: %v", got)
+	}
+	if got, _ := noteTime("", start, end, noteT0.Add(48*time.Hour)); !got.Equal(end) {
+		t.Errorf("now after the recording: %v", got)
+	}
+	if got, _ := noteTime("-5m", start, end, noteT0); !got.Equal(end.Add(-5 * time.Minute)) {
+		t.Errorf("--at -5m: %v", got)
+	}
+}
+
+func TestNoteBadInput(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "n.stk")
+	statusRecording(t, file, 10)
+	before, _ := os.ReadFile(file)
+
+	oneLineError(t, run(t, nil, "note", filepath.Join(dir, "missing.stk"), "x"), exitError, "no such file")
+	text := filepath.Join(dir, "notes.txt")
+	os.WriteFile(text, []byte("not a recording\n"), 0o600)
+	oneLineError(t, run(t, nil, "note", text, "x"), exitError, "not a stakeout session")
+	oneLineError(t, run(t, nil, "note", file, "   "), exitUsage, "empty")
+	oneLineError(t, run(t, nil, "note", file, strings.Repeat("a", event.MaxNoteRunes+1)), exitUsage, "limit is 1000")
+	oneLineError(t, run(t, nil, "note", file, "x", "--at", "teatime"), exitUsage, "--at")
+	oneLineError(t, run(t, nil, "note", file, "x", "--at", "05:00:00"), exitUsage, "outside the recording")
+	oneLineError(t, run(t, nil, "note", file), exitUsage, "accepts 2 arg")
+	if after, _ := os.ReadFile(file); string(after) != string(before) {
+		t.Fatal("a refused note changed the file")
+	}
+	if b, _ := os.ReadFile(text); string(b) != "not a recording\n" {
+		t.Fatal("a refused note changed a text file")
+	}
+}
+
+// A file a live stakeout is still recording is locked: the note is refused
+// in one line and the recording is untouched.
+func TestNoteRefusesALiveRecording(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "live.stk")
+	w, err := sessions.Create(file, sessions.Header{Hostname: "db-7", Started: noteT0}, sessions.WriterOptions{FlushEvery: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(event.New(noteT0, "iostat", &event.ProbeStatus{Status: event.StatusOK}))
+	w.Flush()
+	before, _ := os.ReadFile(file)
+	oneLineError(t, run(t, nil, "note", file, "too soon"), exitError, "being recorded by a running stakeout")
+	if after, _ := os.ReadFile(file); string(after) != string(before) {
+		t.Fatal("the refused note changed the live recording")
+	}
+	w.Close()
+	if r := run(t, nil, "note", file, "now it has stopped"); r.code != 0 {
+		t.Fatalf("%+v", r)
+	}
+}
