@@ -7,7 +7,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 export CGO_ENABLED := 0
 
 # Debian packages the tests and benchmarks drive side by side with stakeout.
-TEST_PKGS  := sysstat e2fsprogs iproute2 util-linux mount coreutils tcpdump strace nftables gcc libc6-dev python3
+TEST_PKGS  := sysstat e2fsprogs iproute2 util-linux mount coreutils tcpdump strace nftables gcc libc6-dev python3 chromium
 BENCH_PKGS := $(TEST_PKGS) atop procps tmux lsof
 
 .PHONY: build run test bench fuzz cross deps-test deps-bench clean
