@@ -4,8 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/rand"
 	"regexp"
-	"strings"
 	"testing"
 	"time"
 
@@ -164,14 +164,20 @@ func TestCorruptEverywhere(t *testing.T) {
 	}
 }
 
-// TestDecompressionBomb: a tiny segment that expands past the per-segment
-// limit is reported as damage after the events that fit, not decoded for
-// minutes.
+// TestDecompressionBomb: a segment that expands past the per-segment limit
+// is reported as damage after the events that fit, not decoded for
+// minutes. The padding is random, so it is the 8 MiB cap that cuts it, not
+// the compression ratio limit (bomb_test.go).
 func TestDecompressionBomb(t *testing.T) {
 	path, _ := writeSession(t, t.TempDir(), 0)
 	b := mustRead(t, path)
 	r, _ := openBytes(b)
-	pad := strings.Repeat(" ", maxRecordSize-200)
+	rng := rand.New(rand.NewSource(7))
+	padb := make([]byte, maxRecordSize-200)
+	for i := range padb {
+		padb[i] = 'a' + byte(rng.Intn(26))
+	}
+	pad := string(padb)
 	rec := fmt.Sprintf(`{"time":"2026-11-23T04:00:00Z","probe":"x","kind":"bomb","pad":"%s"}`, pad)
 	var raw []byte
 	for range 12 { // 12 MiB of records, over the 8 MiB limit

@@ -32,7 +32,13 @@ const (
 	// maxSegmentDecoded bounds one segment's decompressed records. The
 	// writer ends a segment past 1 MiB, so it stays under 3 MiB.
 	maxSegmentDecoded = 8 << 20
-	maxDecoderWindow  = 8 << 20 // zstd window a reader accepts
+	// A segment may also decompress to at most segDecodedFloor plus
+	// maxSegmentRatio times its compressed size. Event JSON compresses
+	// 4 to 100 fold; zstd RLE blocks reach 32768, and a file of many tiny
+	// segments each at the 8 MiB cap would take hours to read.
+	segDecodedFloor  = 16 << 10
+	maxSegmentRatio  = 1024
+	maxDecoderWindow = 8 << 20 // zstd window a reader accepts
 
 	trailerPayload = 8  // u64 offset of the index chunk
 	indexEntrySize = 32 // see indexEntry

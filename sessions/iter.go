@@ -148,15 +148,15 @@ func (it *Iter) startSegment() {
 				it.finish(err)
 				return
 			}
-			it.lim.r = it.dec
+			it.lim.r, it.lim.seg = it.dec, &it.seg
 			it.br = bufio.NewReaderSize(&it.lim, 32<<10)
 		}
-		it.seg.cur, it.seg.curOff, it.seg.err = p, at, nil
+		it.seg.cur, it.seg.curOff, it.seg.err, it.seg.fed = p, at, nil, 0
 		if err := it.dec.Reset(&it.seg); err != nil {
 			it.finish(err)
 			return
 		}
-		it.lim.n = maxSegmentDecoded
+		it.lim.out = 0
 		it.br.Reset(&it.lim)
 		it.inSeg, it.segOff = true, at
 	case chunkSegCont, chunkHeader:
@@ -270,6 +270,7 @@ type segReader struct {
 	cur    []byte
 	curOff int64 // offset of the chunk cur came from
 	err    error // damage or I/O error met while reading ahead
+	fed    int64 // compressed bytes handed to the decoder in this segment
 }
 
 // readError wraps an I/O failure of the file itself, so it is not mistaken
@@ -309,27 +310,38 @@ func (s *segReader) Read(p []byte) (int, error) {
 	}
 	n := copy(p, s.cur)
 	s.cur = s.cur[n:]
+	s.fed += int64(n)
 	return n, nil
 }
 
 // segLimit caps what one segment may decompress to: a crafted frame of
-// RLE blocks expands 30000-fold, and reading it would take minutes.
+// RLE blocks expands 30000-fold, and reading it would take minutes. Both
+// caps hold: maxSegmentDecoded per segment, and segDecodedFloor plus
+// maxSegmentRatio times the compressed bytes fed so far, so a file of
+// many tiny bomb segments costs work in proportion to its size.
 type segLimit struct {
-	r io.Reader
-	n int64
+	r     io.Reader
+	seg   *segReader
+	out   int64 // decoded in this segment
+	total int64 // decoded over the Iter's life
 }
 
 var errSegmentTooBig = errors.New("segment decompresses past the limit")
 
 func (l *segLimit) Read(p []byte) (int, error) {
-	if l.n <= 0 {
+	limit := min(int64(maxSegmentDecoded), segDecodedFloor+maxSegmentRatio*l.seg.fed)
+	if l.out >= maxSegmentDecoded || l.out > limit {
 		return 0, errSegmentTooBig
 	}
-	if int64(len(p)) > l.n {
-		p = p[:l.n]
+	// At the ratio limit, one byte more lets the decoder pull its next
+	// input, which raises the limit if the data is honest.
+	room := max(limit-l.out, 1)
+	if int64(len(p)) > room {
+		p = p[:room]
 	}
 	n, err := l.r.Read(p)
-	l.n -= int64(n)
+	l.out += int64(n)
+	l.total += int64(n)
 	return n, err
 }
 

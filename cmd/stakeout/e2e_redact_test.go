@@ -95,7 +95,7 @@ func copyExe(t *testing.T, src, dir, name string) string {
 // Seeded values that must not survive --redact anywhere in the output.
 var redactSeeds = []string{
 	"zq-db-7", "corp.example", // the hostname, and as a comm
-	"zqalice",                                    // a user: STAKEOUT_AUTHOR and a sender's comm
+	"zqalice",                                                // a user: STAKEOUT_AUTHOR and a sender's comm
 	"10.77.1.2", "10.77.1.3", "2a01:4f8:77", "2a01:4f8:0:77", // addresses, in kmsg text and flows
 	"hunter2", "tok-q7x", "eyQ7abc", "zzq7sess", // secrets
 }
