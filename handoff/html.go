@@ -30,17 +30,17 @@ func WriteHTML(w io.Writer, rep *Report) error {
 type kv struct{ K, V string }
 
 type viewPage struct {
-	Host                  string
-	Facts                 []kv
-	Total, Critical, Warn int
-	Info, NoteCount       int
-	Damage                string
-	Findings              []viewFinding
-	Omitted               int
-	Notes                 []viewNote
-	NotesOmitted          int
-	Probes                []viewProbe
-	Replay                string
+	Host                 string
+	Facts                []kv
+	Total, NoteCount     string
+	Critical, Warn, Info int
+	Damage               string
+	Findings             []viewFinding
+	Omitted              int
+	Notes                []viewNote
+	NotesOmitted         int
+	Probes               []viewProbe
+	Replay               string
 }
 
 type viewFinding struct {
@@ -89,8 +89,8 @@ func htmlView(rep *Report) viewPage {
 	if host == "" {
 		host = "unknown host"
 	}
-	v := viewPage{Host: clean(host), Total: rep.Critical + rep.Warn + rep.Info, Critical: rep.Critical, Warn: rep.Warn,
-		Info: rep.Info, NoteCount: len(rep.Notes) + rep.NotesOmitted, Damage: clean(rep.Damage), Omitted: rep.Omitted,
+	v := viewPage{Host: clean(host), Total: plural(rep.Critical+rep.Warn+rep.Info, "finding"), Critical: rep.Critical, Warn: rep.Warn,
+		Info: rep.Info, NoteCount: plural(len(rep.Notes)+rep.NotesOmitted, "note"), Damage: clean(rep.Damage), Omitted: rep.Omitted,
 		NotesOmitted: rep.NotesOmitted, Replay: rep.Replay}
 	add := func(k, val string) { v.Facts = append(v.Facts, kv{k, val}) }
 	add("host", clean(host))

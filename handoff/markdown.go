@@ -48,8 +48,8 @@ func WriteMarkdown(w io.Writer, rep *Report) error {
 		row("file", mdText(rep.File))
 	}
 	b.WriteString("\n")
-	fmt.Fprintf(&b, "**%d findings**: %d critical, %d warn, %d info.", rep.Critical+rep.Warn+rep.Info, rep.Critical, rep.Warn, rep.Info)
-	fmt.Fprintf(&b, " **%d notes.**\n", len(rep.Notes)+rep.NotesOmitted)
+	fmt.Fprintf(&b, "**%s**: %d critical, %d warn, %d info. **%s.**\n", plural(rep.Critical+rep.Warn+rep.Info, "finding"),
+		rep.Critical, rep.Warn, rep.Info, plural(len(rep.Notes)+rep.NotesOmitted, "note"))
 	if rep.Damage != "" {
 		fmt.Fprintf(&b, "\n> **Warning:** %s; everything before it is reported.\n", mdText(rep.Damage))
 	}
@@ -206,6 +206,14 @@ func windowText(from, to time.Time) string {
 		end = to.UTC().Format("2006-01-02 15:04:05")
 	}
 	return fmt.Sprintf("%s → %s UTC (%s)", from.UTC().Format("2006-01-02 15:04:05"), end, to.Sub(from).Round(time.Second))
+}
+
+// plural says "1 note", "2 notes".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return itoa(n) + " " + noun + "s"
 }
 
 func quoteArgs(args []string) string {

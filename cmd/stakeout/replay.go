@@ -18,13 +18,14 @@ import (
 const replayHistory = 2 * time.Minute
 
 func newReplayCmd() *cobra.Command {
-	var theme string
+	var theme, since string
 	cmd := &cobra.Command{
 		Use:   "replay FILE",
 		Short: "replay a recording in the same TUI, with pause, seek and speed",
 		Long: `replay shows a recording in the live TUI's panes, with a timeline bar.
 Keys: space pause, ←/→ step, [ ] speed 0.25×–64×, g go to a time, Home/End,
-n/N next/previous finding, ? all keys, q quit.`,
+n/N next/previous finding or note, m add a note here (appended to FILE),
+? all keys, q quit.`,
 		Example: `  stakeout replay /var/tmp/stakeout/web-3-20261123T040000Z.stk`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -40,12 +41,17 @@ n/N next/previous finding, ? all keys, q quit.`,
 				return err
 			}
 			defer r.Close()
-			// Findings are recomputed once, up front, for the timeline marks.
+			from, _, err := window(r, since, "")
+			if err != nil {
+				return err
+			}
+			// Findings are recomputed once, up front, for the timeline marks;
+			// notes are marks too.
 			var finds []event.Event
 			var probeNames []string
 			seen := map[string]bool{}
 			err = engine.Replay(r.Iter(time.Time{}), findings.All(findings.Config{}), func(ev event.Event) bool {
-				if _, ok := event.AsFinding(ev); ok {
+				if _, ok := event.AsFinding(ev); ok || ev.Kind == event.KindNote {
 					finds = append(finds, ev)
 				} else if _, ok := ev.Body.(*event.ProbeStatus); ok && !seen[ev.Probe] {
 					seen[ev.Probe] = true
@@ -56,14 +62,25 @@ n/N next/previous finding, ? all keys, q quit.`,
 			if err != nil {
 				return err
 			}
-			// The strip is fed from finds; recorded findings are not replayed twice.
-			dropFindings := func(ev event.Event) bool { _, ok := event.AsFinding(ev); return ok }
+			// The strip is fed from finds; recorded findings and notes are
+			// not replayed twice.
+			dropFindings := func(ev event.Event) bool { _, ok := event.AsFinding(ev); return ok || ev.Kind == event.KindNote }
 			player := sessions.NewPlayer(r, replayHistory, dropFindings)
-			model := ui.NewReplay(ui.Options{Host: r.Header().Hostname, Probes: probeNames, Theme: th}, player, finds)
+			if !from.IsZero() {
+				// Start there (the handoff report's replay command says where).
+				// The model seeks to this position again at start and shows
+				// any read error there, so it is not reported twice.
+				_, _ = player.Seek(from)
+			}
+			// m appends a note to the file; the player reads only what was
+			// there when it opened, so the UI adds the mark itself.
+			saveNote := func(ev event.Event) error { return appendNote(args[0], ev) }
+			model := ui.NewReplay(ui.Options{Host: r.Header().Hostname, Probes: probeNames, Theme: th, Note: saveNote}, player, finds)
 			_, err = tea.NewProgram(model, profileOnce()).Run()
 			return err
 		},
 	}
 	cmd.Flags().StringVar(&theme, "theme", "dark", "colour theme: dark, light, high-contrast or mono")
+	cmd.Flags().StringVar(&since, "since", "", "start at this time: 04:00:10, 2026-11-23T04:00:10Z, or +30s from the start")
 	return cmd
 }

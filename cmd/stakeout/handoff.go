@@ -1,0 +1,127 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/handoff"
+	"github.com/stakeout/stakeout/sessions"
+)
+
+// handoffFlags are the handoff command's flags. Options is the hook where
+// more rewriting (redaction) joins: handoffOptions fills it from the flags.
+type handoffFlags struct {
+	out, since, until string
+}
+
+func newHandoffCmd() *cobra.Command {
+	var hf handoffFlags
+	cmd := &cobra.Command{
+		Use:   "handoff FILE [-o OUT.md | OUT.html]",
+		Short: "write the handoff report of a recording: findings with evidence, notes, charts",
+		Long: `handoff writes the report an on-call engineer hands to the next one: host
+facts and the time range; findings ranked by severity, each with the events
+around it from the recording (the signal rows with their senders, the packets
+either side of a gap, the samples of a filling disk); the notes in time
+order; each probe's summary with a chart; and the command that replays the
+file. Findings are recomputed by today's detectors, as "report" does.
+
+The format comes from -o: OUT.md is Markdown (Unicode sparklines), OUT.html is
+one self-contained page (inline CSS and SVG charts, no scripts, nothing
+fetched). Without -o, Markdown goes to stdout. OUT must not exist.`,
+		Example: `  stakeout handoff web-3.stk -o handoff.html
+  stakeout handoff web-3.stk --since 04:00 --until +20m > handoff.md
+  stakeout handoff capture.pcapng -o gap.md`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runHandoff(cmd.OutOrStdout(), args[0], hf)
+		},
+	}
+	cmd.Flags().StringVarP(&hf.out, "output", "o", "", "write to OUT.md (Markdown) or OUT.html (one self-contained page); must not exist")
+	addWindowFlags(cmd, &hf.since, &hf.until)
+	return cmd
+}
+
+// handoffFormat picks the format from the output's extension.
+func handoffFormat(out string) (string, error) {
+	if out == "" {
+		return "md", nil
+	}
+	switch strings.ToLower(filepath.Ext(out)) {
+	case ".md", ".markdown":
+		return "md", nil
+	case ".html", ".htm":
+		return "html", nil
+	}
+	return "", usageErr("-o %s: the format comes from the extension: use .md or .html", event.Sanitize(out))
+}
+
+func runHandoff(stdout io.Writer, path string, hf handoffFlags) error {
+	format, err := handoffFormat(hf.out)
+	if err != nil {
+		return err
+	}
+	r, err := openSession(path)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	from, to, err := window(r, hf.since, hf.until)
+	if err != nil {
+		return err
+	}
+	// The output is created before the work, so an existing file fails at
+	// once; it is removed again if the report cannot be written whole.
+	var f *os.File
+	if hf.out != "" {
+		if f, err = os.OpenFile(hf.out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600); err != nil {
+			return fmt.Errorf("-o %s: %v", event.Sanitize(hf.out), unwrapPath(err))
+		}
+	}
+	err = writeHandoff(stdout, f, r, handoff.Options{Since: from, Until: to, File: path}, format)
+	if f != nil {
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			os.Remove(hf.out)
+			return fmt.Errorf("-o %s: %v", event.Sanitize(hf.out), err)
+		}
+	}
+	return err
+}
+
+func writeHandoff(stdout io.Writer, f *os.File, r *sessions.Reader, opts handoff.Options, format string) error {
+	warned := r.Damage() != nil // openSession said so already
+	rep, err := handoff.Build(r, opts)
+	if err != nil {
+		return err
+	}
+	if rep.Damage != "" && !warned {
+		fmt.Fprintf(os.Stderr, "stakeout: warning: %s: %s\n", event.Sanitize(opts.File), event.Sanitize(rep.Damage))
+	}
+	w := stdout
+	if f != nil {
+		w = f
+	}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	if format == "html" {
+		err = handoff.WriteHTML(bw, rep)
+	} else {
+		err = handoff.WriteMarkdown(bw, rep)
+	}
+	if ferr := bw.Flush(); err == nil {
+		err = ferr
+	}
+	if err == nil && f != nil {
+		fmt.Fprintf(stdout, "wrote %s: findings %d, notes %d\n", event.Sanitize(f.Name()),
+			rep.Critical+rep.Warn+rep.Info, len(rep.Notes)+rep.NotesOmitted)
+	}
+	return err
+}

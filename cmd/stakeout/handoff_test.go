@@ -1,0 +1,174 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/sessions"
+)
+
+// writeHandoffSession records 40 s of web-3: sdb saturated from +10 s to
+// +22 s, two SIGHUPs 3 ms apart to haproxy at +30 s, and a note at +31 s.
+func writeHandoffSession(t *testing.T) string {
+	t.Helper()
+	t0 := time.Date(2026, 11, 23, 4, 0, 0, 0, time.UTC)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	path := filepath.Join(t.TempDir(), "web-3.stk")
+	w, err := sessions.Create(path, sessions.Header{Hostname: "web-3", Kernel: "6.18.0", Started: t0, Interval: time.Second},
+		sessions.WriterOptions{FlushEvery: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(ev event.Event) {
+		if err := w.Write(ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(event.New(t0, "iostat", &event.ProbeStatus{Status: event.StatusOK}))
+	write(event.New(t0, "signals", &event.ProbeStatus{Status: event.StatusOK}))
+	uid := 0
+	for s := 1; s <= 40; s++ {
+		sdb := probes.DeviceIO{Device: "sdb", WPerS: 40, WKBPerS: 320, WAwaitMs: 2, AquSz: 0.1, UtilPct: 8}
+		if s >= 10 && s <= 22 {
+			sdb = probes.DeviceIO{Device: "sdb", WPerS: 850, WKBPerS: 110800, WAwaitMs: 250, AquSz: 42, UtilPct: 99.8}
+		}
+		write(event.New(at(s*1000), "iostat", &probes.IOSample{IntervalS: 1, Devices: []probes.DeviceIO{sdb}}))
+		if s == 30 {
+			for _, ms := range []int{30_000, 30_003} {
+				write(event.New(at(ms), "signals", &probes.Signal{PID: 610, TID: 610, Comm: "haproxy", Signal: "SIGHUP",
+					Signo: 1, Code: "SI_USER", SenderPID: 4410, SenderUID: &uid, SenderComm: "logrotate"}))
+			}
+		}
+		if s == 31 {
+			write(event.New(at(31_000), event.ProbeNote, &event.Note{Author: "alice", Text: "two HUPs from logrotate: the postrotate script runs twice"}))
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestHandoff(t *testing.T) {
+	file := writeHandoffSession(t)
+	r := run(t, nil, "handoff", file)
+	if r.code != 0 || r.stderr != "" {
+		t.Fatalf("%+v", r)
+	}
+	md := r.stdout
+	for _, want := range []string{"# Handoff: web-3", "| window | 2026-11-23 04:00:00 → 04:00:40 UTC (40s) |",
+		"### 1. WARN · io.saturated · 04:00:14.000", "### 2. WARN · signal.burst · 04:00:30.003",
+		"| 04:00:30.000 | signal | 610 (haproxy) | SIGHUP SI\\_USER | 4410 (logrotate) uid 0 |",
+		"- **04:00:31.000** alice: two HUPs from logrotate: the postrotate script runs twice",
+		"    stakeout replay " + file, "%util by device"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("Markdown lacks %q:\n%s", want, md)
+		}
+	}
+	// handoff and report recompute the same findings.
+	rep := run(t, nil, "report", file, "--format", "json")
+	var doc snapDoc
+	if err := json.Unmarshal([]byte(rep.stdout), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if want := "**" + strconv.Itoa(len(doc.Findings)) + " findings**: 0 critical, 2 warn, 0 info. **1 note.**"; len(doc.Findings) != 2 || !strings.Contains(md, want) {
+		t.Errorf("report has %d findings; handoff says %q", len(doc.Findings), md[:strings.Index(md, " findings**")+11])
+	}
+
+	// -o OUT.html: one page, mode 0600; -o OUT.md: the same Markdown.
+	dir := t.TempDir()
+	html := filepath.Join(dir, "web-3.html")
+	if r := run(t, nil, "handoff", file, "-o", html); r.code != 0 || !strings.Contains(r.stdout, "wrote "+html+": findings 2, notes 1") {
+		t.Fatalf("%+v", r)
+	}
+	st, err := os.Stat(html)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("%v %v", st, err)
+	}
+	page, _ := os.ReadFile(html)
+	if !bytes.HasPrefix(page, []byte("<!DOCTYPE html>")) || bytes.Count(page, []byte("<svg")) != 3 || bytes.Contains(page, []byte("<script")) {
+		t.Errorf("page: %d bytes, %d svg", len(page), bytes.Count(page, []byte("<svg")))
+	}
+	out := filepath.Join(dir, "web-3.md")
+	if r := run(t, nil, "handoff", file, "-o", out); r.code != 0 {
+		t.Fatalf("%+v", r)
+	}
+	if b, _ := os.ReadFile(out); string(b) != md {
+		t.Errorf("-o OUT.md differs from stdout")
+	}
+}
+
+func TestHandoffWindow(t *testing.T) {
+	file := writeHandoffSession(t)
+	r := run(t, nil, "handoff", file, "--since", "+25s", "--until", "04:00:35")
+	if r.code != 0 {
+		t.Fatalf("%+v", r)
+	}
+	if strings.Contains(r.stdout, "io.saturated") || !strings.Contains(r.stdout, "### 1. WARN · signal.burst") {
+		t.Errorf("window 04:00:25-35 should hold only the burst:\n%s", r.stdout)
+	}
+	if !strings.Contains(r.stdout, "| window | 2026-11-23 04:00:25 → 04:00:35 UTC (10s) |") ||
+		!strings.Contains(r.stdout, "    stakeout replay "+file+" --since 2026-11-23T04:00:25Z\n") {
+		t.Errorf("window or replay command:\n%s", r.stdout)
+	}
+}
+
+func TestHandoffErrors(t *testing.T) {
+	file := writeHandoffSession(t)
+	dir := t.TempDir()
+	oneLineError(t, run(t, nil, "handoff", filepath.Join(dir, "nope.stk")), exitError, "no such file")
+	oneLineError(t, run(t, nil, "handoff", file, "-o", filepath.Join(dir, "out.txt")), exitUsage, "use .md or .html")
+	oneLineError(t, run(t, nil, "handoff", file, "--since", "yesterday"), exitUsage, "--since")
+	oneLineError(t, run(t, nil, "handoff", file, "--since", "+20s", "--until", "+10s"), exitUsage, "before --since")
+	existing := filepath.Join(dir, "taken.html")
+	os.WriteFile(existing, []byte("someone's page"), 0o600)
+	oneLineError(t, run(t, nil, "handoff", file, "-o", existing), exitError, "file exists")
+	if b, _ := os.ReadFile(existing); string(b) != "someone's page" {
+		t.Errorf("an existing output was overwritten: %q", b)
+	}
+	notSession := filepath.Join(dir, "notes.txt")
+	os.WriteFile(notSession, []byte("hello"), 0o600)
+	out := filepath.Join(dir, "x.md")
+	oneLineError(t, run(t, nil, "handoff", notSession, "-o", out), exitError, "not a stakeout session file")
+	if _, err := os.Stat(out); err == nil {
+		t.Errorf("a failed handoff left %s behind", out)
+	}
+}
+
+// A tcpdump capture is read like a recording: the gap in a VRRP flow comes
+// with the packets either side of it.
+func TestHandoffOnTcpdumpCapture(t *testing.T) {
+	var buf bytes.Buffer
+	w := pcapgo.NewWriter(&buf)
+	w.WriteFileHeader(65535, layers.LinkTypeEthernet)
+	pkt := make([]byte, 54)
+	copy(pkt[12:], []byte{8, 0, 0x45, 0, 0, 40, 0, 0, 0, 0, 255, 112, 0, 0, 10, 0, 0, 1, 224, 0, 0, 18})
+	at := time.Date(2026, 11, 23, 4, 0, 0, 0, time.UTC)
+	for _, s := range []float64{0, 1, 2, 3, 4, 5, 8.5, 9.5} {
+		ts := at.Add(time.Duration(s * float64(time.Second)))
+		w.WritePacket(gopacket.CaptureInfo{Timestamp: ts, CaptureLength: len(pkt), Length: len(pkt)}, pkt)
+	}
+	path := filepath.Join(t.TempDir(), "vrrp.pcap")
+	os.WriteFile(path, buf.Bytes(), 0o600)
+	r := run(t, []string{"TMPDIR=" + t.TempDir()}, "handoff", path)
+	if r.code != 0 {
+		t.Fatalf("%+v", r)
+	}
+	for _, want := range []string{"### 1. CRITICAL · packet.gap · 04:00:08.500", "| 04:00:05.000 | 1.00 s | — | 54 B |",
+		"| **04:00:08.500** ◀ | 3.50 s | — | 54 B |", "| 04:00:09.500 | 1.00 s | — | 54 B |", "packets per second by interface"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("lacks %q:\n%s", want, r.stdout)
+		}
+	}
+}
