@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"time"
+
+	"github.com/stakeout/stakeout/event"
 )
 
 // ErrLocked is wrapped by Append when another process holds the file: a
@@ -157,4 +159,20 @@ func tornTail(ra io.ReaderAt, off, end int64) bool {
 	}
 	h, err := parseChunkHead(head[:])
 	return err == nil && h.size() > n
+}
+
+// AppendEvents appends evs to the recording at path and closes it again:
+// what adding a note from the shell or from a replay needs.
+func AppendEvents(path string, evs ...event.Event) error {
+	w, err := Append(path, WriterOptions{FlushEvery: -1})
+	if err != nil {
+		return err
+	}
+	for _, ev := range evs {
+		if err := w.Write(ev); err != nil {
+			w.Close()
+			return err
+		}
+	}
+	return w.Close()
 }

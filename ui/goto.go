@@ -10,18 +10,20 @@ import (
 	tea "charm.land/bubbletea/v2"
 )
 
-// gotoInput is the one-line "go to" editor opened by g in a replay.
+// gotoInput is the one-line "go to" editor opened by g in a replay. The
+// note input (m) edits with it too, with a longer limit.
 type gotoInput struct {
 	active bool
 	value  string
 	err    string
 	keys   gotoKeys
+	limit  int // runes
 }
 
 type gotoKeys struct{ Submit, Cancel, Erase, Clear key.Binding }
 
 func newGotoInput() gotoInput {
-	return gotoInput{keys: gotoKeys{
+	return gotoInput{limit: gotoMaxLen, keys: gotoKeys{
 		Submit: key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "go")),
 		Cancel: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
 		Erase:  key.NewBinding(key.WithKeys("backspace"), key.WithHelp("⌫", "erase")),
@@ -54,16 +56,34 @@ func (g gotoInput) Update(msg tea.KeyPressMsg) (_ gotoInput, submit bool) {
 		}
 	case key.Matches(msg, g.keys.Clear):
 		g.value = ""
-	case msg.Text != "" && len(g.value)+len(msg.Text) <= gotoMaxLen:
-		g.value += strings.Map(func(r rune) rune {
-			if r < ' ' || r == 0x7f {
-				return -1
-			}
-			return r
-		}, msg.Text)
+	case msg.Text != "":
+		g = g.Insert(msg.Text)
 	}
 	g.err = ""
 	return g, false
+}
+
+// Insert adds typed or pasted text, without control characters (a pasted
+// newline becomes a space), up to the limit.
+func (g gotoInput) Insert(text string) gotoInput {
+	text = strings.Map(func(r rune) rune {
+		switch {
+		case r == '\n' || r == '\t' || r == '\r':
+			return ' '
+		case r < ' ' || r == 0x7f || (r >= 0x80 && r < 0xa0):
+			return -1
+		}
+		return r
+	}, text)
+	room := g.limit - utf8.RuneCountInString(g.value)
+	if utf8.RuneCountInString(text) > room {
+		if room <= 0 {
+			return g
+		}
+		text = string([]rune(text)[:room])
+	}
+	g.value += text
+	return g
 }
 
 func (g gotoInput) View(env paneEnv, w int) string {

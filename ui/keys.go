@@ -4,24 +4,27 @@ import "charm.land/bubbles/v2/key"
 
 // rootKeys are the keys that work everywhere, whatever has focus.
 type rootKeys struct {
-	Help, Close, Freeze, Quit key.Binding
+	Help, Close, Freeze, Note, Quit key.Binding
 }
 
-func newRootKeys(replay bool) rootKeys {
+// newRootKeys: replay turns freezing off; canNote turns m on.
+func newRootKeys(replay, canNote bool) rootKeys {
 	k := rootKeys{
 		Help:   key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
 		Close:  key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "close help")),
 		Freeze: key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "freeze view")),
+		Note:   key.NewBinding(key.WithKeys("m"), key.WithHelp("m", "add a note here")),
 		Quit:   key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
 	}
 	// A replay pauses with space; freezing only makes sense live.
 	k.Freeze.SetEnabled(!replay)
+	k.Note.SetEnabled(canNote)
 	return k
 }
 
 func (k rootKeys) ShortHelp() []key.Binding { return []key.Binding{k.Help, k.Quit} }
 func (k rootKeys) FullHelp() [][]key.Binding {
-	return [][]key.Binding{{k.Help, k.Close, k.Freeze, k.Quit}}
+	return [][]key.Binding{{k.Help, k.Close, k.Freeze, k.Note, k.Quit}}
 }
 
 // ShortHelp is the hint on the status line.

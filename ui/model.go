@@ -28,9 +28,11 @@ type Model struct {
 	status statusLine
 	freeze freezer
 	replay *replayCtl // nil when live
+	note   noteInput  // m: a note at the current time
 
 	w, h     int
 	showHelp bool
+	noteErr  string // why the last note was not saved, sanitized
 }
 
 // NewLive builds the UI for a live session; events arrive as EventsMsg.
@@ -41,7 +43,7 @@ func NewLive(o Options) Model {
 	h := help.New()
 	h.Styles = st.Help
 	return Model{
-		opts: o, env: env, keys: newRootKeys(false), help: h,
+		opts: o, env: env, keys: newRootKeys(false, o.Note != nil), help: h, note: newNoteInput(),
 		strip:  newFindingStrip(env),
 		panes:  newPaneSet(o.Probes, env),
 		status: newStatusLine(o.Host, env),
@@ -53,7 +55,7 @@ func NewLive(o Options) Model {
 // at or before the position.
 func NewReplay(o Options, src ReplaySource, findings []event.Event) Model {
 	m := NewLive(o)
-	m.keys = newRootKeys(true)
+	m.keys = newRootKeys(true, m.opts.Note != nil)
 	r := newReplayCtl(src, findings, m.opts.TickEvery, m.env)
 	m.replay = &r
 	return m
@@ -100,20 +102,31 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m.feed(r, f), cmd
 	case tea.KeyPressMsg:
 		return m.key(msg)
+	case tea.PasteMsg:
+		if m.note.Active() {
+			return m.editNote(msg)
+		}
+	case noteSavedMsg:
+		return m.noteSaved(msg), nil
 	}
 	return m, nil
 }
 
 // key routes a key press to whoever owns it.
 func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
+	m.noteErr = ""
 	switch {
 	case msg.String() == "ctrl+c":
 		return m, tea.Quit
+	case m.note.Active():
+		return m.editNote(msg)
 	case m.replay != nil && m.replay.Editing():
 		r, f, cmd := m.replay.Update(msg)
 		return m.feed(r, f), cmd
 	case key.Matches(msg, m.keys.Quit):
 		return m, tea.Quit
+	case key.Matches(msg, m.keys.Note):
+		return m.openNote()
 	case key.Matches(msg, m.keys.Help):
 		m.showHelp = !m.showHelp
 		return m, nil
@@ -138,7 +151,7 @@ func (m Model) apply(evs []event.Event) Model {
 	for _, ev := range evs {
 		m.status = m.status.Apply(ev)
 		switch ev.Kind {
-		case event.KindFinding:
+		case event.KindFinding, event.KindNote:
 			m.strip = m.strip.Add(ev)
 		case event.KindRecording:
 		default:
@@ -156,7 +169,7 @@ func (m Model) feed(r replayCtl, f feed) Model {
 		m.panes = m.panes.ResetAt(r.src.Position())
 	}
 	for _, ev := range f.events {
-		if ev.Kind != event.KindFinding && ev.Kind != event.KindRecording {
+		if !isMark(ev) && ev.Kind != event.KindRecording {
 			m.panes = m.panes.Apply(ev)
 		}
 	}

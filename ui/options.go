@@ -3,6 +3,7 @@ package ui
 import (
 	"time"
 
+	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/themes"
 )
 
@@ -15,6 +16,13 @@ type Options struct {
 
 	// Loc is the zone times are shown in; nil means time.Local.
 	Loc *time.Location
+	// Note saves a note typed with m: live, into the recording through the
+	// engine; in a replay, appended to the file. It runs off the UI
+	// goroutine. nil turns m off.
+	Note func(event.Event) error
+	// Author signs notes; "" means event.NoteAuthor().
+	Author string
+
 	// TickEvery is how often a replay advances; 0 means 100 ms, and a
 	// negative value turns the timer off so tests can drive tickMsg by hand.
 	TickEvery time.Duration
@@ -29,6 +37,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Loc == nil {
 		o.Loc = time.Local
+	}
+	if o.Author == "" {
+		o.Author = event.NoteAuthor()
 	}
 	if o.TickEvery == 0 {
 		o.TickEvery = 100 * time.Millisecond

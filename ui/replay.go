@@ -22,7 +22,7 @@ const (
 type replayCtl struct {
 	env      paneEnv
 	src      ReplaySource
-	findings []event.Event // whole file, in time order
+	findings []event.Event // findings and notes of the whole file, in time order
 	keys     replayKeys
 	every    time.Duration
 	lastTick time.Time
@@ -65,8 +65,8 @@ func newReplayCtl(src ReplaySource, findings []event.Event, every time.Duration,
 		Goto:        key.NewBinding(key.WithKeys("g"), key.WithHelp("g", "go to time")),
 		Start:       key.NewBinding(key.WithKeys("home"), key.WithHelp("home", "start")),
 		End:         key.NewBinding(key.WithKeys("end"), key.WithHelp("end", "end")),
-		NextFinding: key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "next finding")),
-		PrevFinding: key.NewBinding(key.WithKeys("N"), key.WithHelp("N", "previous finding")),
+		NextFinding: key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "next finding or note")),
+		PrevFinding: key.NewBinding(key.WithKeys("N"), key.WithHelp("N", "previous finding or note")),
 	}}
 }
 
@@ -89,7 +89,14 @@ func (r replayCtl) Editing() bool { return r.input.Active() }
 // Handles says whether msg is one of the replay's keys.
 func (r replayCtl) Handles(msg tea.KeyPressMsg) bool { return key.Matches(msg, r.keys.all()...) }
 
-// FindingsUpTo returns the findings at or before the position, for the strip.
+// AddMark puts a finding or note (one just saved) among the marks.
+func (r replayCtl) AddMark(ev event.Event) replayCtl {
+	i := sort.Search(len(r.findings), func(i int) bool { return r.findings[i].Time.After(ev.Time) })
+	r.findings = append(r.findings[:i:i], append([]event.Event{ev}, r.findings[i:]...)...)
+	return r
+}
+
+// FindingsUpTo returns the findings and notes at or before the position, for the strip.
 func (r replayCtl) FindingsUpTo() []event.Event {
 	pos := r.src.Position()
 	n := sort.Search(len(r.findings), func(i int) bool { return r.findings[i].Time.After(pos) })
@@ -156,14 +163,14 @@ func (r replayCtl) key(msg tea.KeyPressMsg) (replayCtl, feed, tea.Cmd) {
 	case key.Matches(msg, r.keys.NextFinding):
 		i := sort.Search(len(r.findings), func(i int) bool { return r.findings[i].Time.After(pos) })
 		if i == len(r.findings) {
-			r.note = "no later finding"
+			r.note = "no later finding or note"
 			break
 		}
 		r, f = r.seek(r.findings[i].Time)
 	case key.Matches(msg, r.keys.PrevFinding):
 		i := sort.Search(len(r.findings), func(i int) bool { return !r.findings[i].Time.Before(pos) }) - 1
 		if i < 0 {
-			r.note = "no earlier finding"
+			r.note = "no earlier finding or note"
 			break
 		}
 		r, f = r.seek(r.findings[i].Time)

@@ -22,6 +22,7 @@ type findingStrip struct {
 type stripItem struct {
 	at   time.Time
 	f    event.Finding
+	note bool   // a note: name is its author
 	name string // sanitized
 	text string // sanitized
 }
@@ -30,13 +31,15 @@ func newFindingStrip(env paneEnv) findingStrip { return findingStrip{env: env} }
 
 func (s findingStrip) SetSize(w, h int) findingStrip { s.w, s.h = w, h; return s }
 
-// Add appends one finding event; other events are ignored.
+// Add appends one finding or note event; other events are ignored.
 func (s findingStrip) Add(ev event.Event) findingStrip {
-	f, ok := event.AsFinding(ev)
-	if !ok {
+	if n, ok := event.AsNote(ev); ok {
+		s.items = append(s.items, stripItem{at: ev.Time, note: true, name: event.Sanitize(n.Author), text: event.Sanitize(n.Text)})
+	} else if f, ok := event.AsFinding(ev); ok {
+		s.items = append(s.items, stripItem{at: ev.Time, f: *f, name: event.Sanitize(f.Finding), text: event.Sanitize(f.Summary)})
+	} else {
 		return s
 	}
-	s.items = append(s.items, stripItem{at: ev.Time, f: *f, name: event.Sanitize(f.Finding), text: event.Sanitize(f.Summary)})
 	if len(s.items) > maxStripFindings {
 		s.items = append([]stripItem(nil), s.items[len(s.items)-maxStripFindings:]...)
 	}
@@ -74,6 +77,12 @@ func (s findingStrip) View() string {
 	var lines []string
 	for i := range show {
 		it := s.items[len(s.items)-1-i]
+		if it.note {
+			lines = append(lines, clip(st.Accent.Render("▌NOTE")+" "+
+				st.Muted.Render(it.at.In(s.env.loc).Format("15:04:05"))+" "+
+				st.Accent.Render(it.name)+"  "+st.Text.Render(it.text), s.w))
+			continue
+		}
 		sev := st.Sev(it.f.Severity)
 		label := "CRIT"
 		if int(it.f.Severity) >= 0 && int(it.f.Severity) < len(sevLabel) {

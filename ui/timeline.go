@@ -7,8 +7,9 @@ import (
 )
 
 // Timeline draws one line: start time, a bar filled up to the position with
-// the position as ●, each finding as ▲ in its severity's style, and the end
-// time. Several findings in one cell show the most severe.
+// the position as ●, each finding as ▲ in its severity's style, each note as
+// ◆, and the end time. Several findings in one cell show the most severe; a
+// finding hides a note in the same cell (n/N still stop at both).
 func (r replayCtl) Timeline(w int) string {
 	st := r.env.st
 	start, end, pos := r.src.Start(), r.src.End(), r.src.Position()
@@ -30,13 +31,14 @@ func (r replayCtl) Timeline(w int) string {
 	}
 	cursor := at(float64(pos.Sub(start)))
 	marks := make([]int, bw) // severity+1 of the worst finding in each cell
+	notes := make([]bool, bw)
 	for _, ev := range r.findings {
-		f, ok := event.AsFinding(ev)
-		if !ok {
-			continue
-		}
 		c := at(float64(ev.Time.Sub(start)))
-		marks[c] = max(marks[c], int(f.Severity)+1)
+		if f, ok := event.AsFinding(ev); ok {
+			marks[c] = max(marks[c], int(f.Severity)+1)
+		} else if ev.Kind == event.KindNote {
+			notes[c] = true
+		}
 	}
 	var b strings.Builder
 	b.WriteString(st.Muted.Render(left))
@@ -46,6 +48,8 @@ func (r replayCtl) Timeline(w int) string {
 			b.WriteString(st.BarCursor.Render("●"))
 		case marks[c] > 0:
 			b.WriteString(st.Sev(event.Severity(marks[c] - 1)).Render("▲"))
+		case notes[c]:
+			b.WriteString(st.Accent.Render("◆"))
 		case c < cursor:
 			b.WriteString(st.BarFill.Render("━"))
 		default:

@@ -63,6 +63,9 @@ func (m Model) render() string {
 }
 
 func (m Model) statusView() string {
+	if m.note.Active() {
+		return m.note.View(m.env, m.w)
+	}
 	if m.replay != nil && m.replay.Editing() {
 		return m.replay.input.View(m.env, m.w)
 	}
@@ -80,6 +83,9 @@ func (m Model) statusView() string {
 		x.mode, x.err = m.replay.Mode(), m.replay.note
 	} else if label := m.freeze.Label(); label != "" {
 		x.mode = m.env.st.Frozen.Render(label)
+	}
+	if m.noteErr != "" {
+		x.err = m.noteErr
 	}
 	return m.status.View(x, m.replay != nil, m.now())
 }

@@ -8,9 +8,9 @@ import (
 
 // mailbox carries events from the engine to the screen without ever making
 // the engine wait. Events pile up while the UI is busy and are taken in one
-// batch; past max, the oldest data samples are shed, but findings, probe
-// statuses and recording events never are: a slow terminal may miss frames,
-// never a culprit.
+// batch; past max, the oldest data samples are shed, but findings, notes,
+// probe statuses and recording events never are: a slow terminal may miss
+// frames, never a culprit.
 type mailbox struct {
 	mu      sync.Mutex
 	pending []event.Event
@@ -64,7 +64,7 @@ func (m *mailbox) shedData(evs []event.Event) []event.Event {
 
 func mustShow(ev event.Event) bool {
 	switch ev.Kind {
-	case event.KindFinding, event.KindProbeStatus, event.KindRecording:
+	case event.KindFinding, event.KindProbeStatus, event.KindRecording, event.KindNote:
 		return true
 	}
 	return false

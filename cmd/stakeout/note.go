@@ -86,16 +86,8 @@ func noteTime(at string, start, end, now time.Time) (time.Time, error) {
 // appendNote appends ev to the recording at path with errors a person can
 // act on.
 func appendNote(path string, ev event.Event) error {
-	w, err := sessions.Append(path, sessions.WriterOptions{FlushEvery: -1})
-	if err != nil {
+	if err := sessions.AppendEvents(path, ev); err != nil {
 		return appendErr(path, err)
-	}
-	if err := w.Write(ev); err != nil {
-		w.Close()
-		return fmt.Errorf("%s: %v", path, err)
-	}
-	if err := w.Close(); err != nil {
-		return fmt.Errorf("%s: writing the note: %v", path, err)
 	}
 	return nil
 }
