@@ -28,6 +28,14 @@ type Recorder interface {
 	Path() string
 	Stopped() (reason string, stopped bool)
 	Close() error
+	// Pause and Resume hold recording while its filesystem fills; Paused
+	// says whether it is held (by them or by the writer's free-space
+	// floor); TakeNotices hands over the pause and resume events the
+	// writer put in the file, for the screen and the report.
+	Pause(reason string)
+	Resume()
+	Paused() (reason string, paused bool)
+	TakeNotices() []event.Event
 }
 
 // Named pairs a probe with its registry name.
@@ -40,8 +48,9 @@ type Named struct {
 type RecordingState struct {
 	File   string
 	Bytes  int64
-	State  string // "recording", "stopped" or "off"
+	State  string // "recording", "paused", "stopped" or "off"
 	Reason string
+	Hint   string // paused: how to record elsewhere
 }
 
 // Options wires one engine run.
@@ -49,6 +58,10 @@ type Options struct {
 	Probes    []Named
 	Detectors []findings.Detector
 	Recorder  Recorder // nil: no recording
+	// RecordMounts are the mount points of the filesystem holding the
+	// recording: a critical disk.filling or disk.inodes_filling for one of
+	// them pauses the recording until that filesystem is well clear again.
+	RecordMounts []string
 	// Sink receives events (probe events, findings, statuses) in batches, on
 	// the engine goroutine. It must not block for long.
 	Sink func([]event.Event)
@@ -144,14 +157,29 @@ func (e *Engine) Run(ctx context.Context) error {
 
 	var batch []event.Event
 	recStopped := false
+	var guard *recordGuard
+	if e.o.Recorder != nil {
+		guard = newRecordGuard(e.o.RecordMounts)
+	}
+	pauseHint := ""
+	guardSees := func(ev event.Event) {
+		switch pause, resume := guard.observe(ev); {
+		case pause != "":
+			e.o.Recorder.Pause(pause)
+		case resume:
+			e.o.Recorder.Resume()
+		}
+	}
 	handle := func(ev event.Event) {
 		batch = append(batch, ev)
 		e.record(ev)
+		guardSees(ev)
 		for _, d := range e.o.Detectors {
 			for _, f := range d.Observe(ev) {
 				e.finds.Add(1)
 				batch = append(batch, f)
 				e.record(f)
+				guardSees(f)
 			}
 		}
 	}
@@ -184,9 +212,19 @@ func (e *Engine) Run(ctx context.Context) error {
 					Data:    map[string]any{"file": e.o.Recorder.Path(), "bytes": e.o.Recorder.Size(), "reason": reason},
 				}))
 		}
+		// The writer wrote its pause and resume notices to the file; the
+		// screen and the report get them here.
+		for _, n := range e.o.Recorder.TakeNotices() {
+			if r, ok := n.Body.(*event.Recording); ok && r.Hint != "" {
+				pauseHint = r.Hint
+			}
+			batch = append(batch, n)
+		}
 		st := RecordingState{File: e.o.Recorder.Path(), Bytes: e.o.Recorder.Size(), State: "recording"}
 		if stopped {
 			st.State, st.Reason = "stopped", reason
+		} else if why, paused := e.o.Recorder.Paused(); paused {
+			st.State, st.Reason, st.Hint = "paused", why, pauseHint
 		}
 		e.report(st)
 	}

@@ -66,11 +66,15 @@ func (m *memRecorder) Write(ev event.Event) error {
 	m.mu.Unlock()
 	return nil
 }
-func (m *memRecorder) Flush() error            { m.flush++; return nil }
-func (m *memRecorder) Size() int64             { return int64(len(m.evs)) }
-func (m *memRecorder) Path() string            { return "mem.stk" }
-func (m *memRecorder) Stopped() (string, bool) { return m.stop, m.stop != "" }
-func (m *memRecorder) Close() error            { m.closed = true; return nil }
+func (m *memRecorder) Flush() error               { m.flush++; return nil }
+func (m *memRecorder) Size() int64                { return int64(len(m.evs)) }
+func (m *memRecorder) Path() string               { return "mem.stk" }
+func (m *memRecorder) Stopped() (string, bool)    { return m.stop, m.stop != "" }
+func (m *memRecorder) Close() error               { m.closed = true; return nil }
+func (m *memRecorder) Pause(string)               {}
+func (m *memRecorder) Resume()                    {}
+func (m *memRecorder) Paused() (string, bool)     { return "", false }
+func (m *memRecorder) TakeNotices() []event.Event { return nil }
 
 func runFor(t *testing.T, o Options, d time.Duration) []event.Event {
 	t.Helper()

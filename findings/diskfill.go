@@ -189,6 +189,22 @@ func (d *diskFill) level(tr probes.Trend, left, total uint64) event.Severity {
 	return event.Info
 }
 
+// WellClear reports whether a filesystem is far from critical by both
+// measures, space and inodes: at least twice the critical share available
+// and, if filling, at least twice the critical time to full. The engine
+// resumes a recording paused for its filesystem only after a run of such
+// samples, so a fill hovering at the critical line does not make it flap.
+func (t DiskFillThresholds) WellClear(fs probes.Filesystem) bool {
+	clear := func(tr probes.Trend, left, total uint64) bool {
+		if total > 0 && float64(left) < float64(total)*2*t.CriticalAvailPct/100 {
+			return false
+		}
+		return tr.EtaS == nil || *tr.EtaS >= 2*t.CriticalETA.Seconds()
+	}
+	return clear(fs.Bytes, fs.AvailBytes, fs.SizeBytes) &&
+		(fs.InodesTotal == 0 || clear(fs.Inodes, fs.InodesFree, fs.InodesTotal))
+}
+
 func (d *diskFill) fill(k runKey, at time.Time, tr probes.Trend, left, total uint64, mk func(event.Severity) *event.Finding) *event.Finding {
 	sev := d.level(tr, left, total)
 	r := d.runs[k]

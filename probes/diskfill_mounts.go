@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -161,4 +162,38 @@ func mountOf(ms []mountEntry, path string) (mountEntry, bool) {
 		}
 	}
 	return best, found
+}
+
+// MountPointsOf returns every mount point (bind mounts included) of the
+// filesystem holding path, from procfs's self/mountinfo: the names under
+// which the diskfill probe may report that filesystem. The engine uses it to
+// know when a disk.filling finding is about the recording's own filesystem.
+func MountPointsOf(procfs, path string) ([]string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	if dir, err := filepath.EvalSymlinks(filepath.Dir(abs)); err == nil {
+		abs = filepath.Join(dir, filepath.Base(abs))
+	}
+	f, err := os.Open(filepath.Join(procfs, "self", "mountinfo"))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	ms, err := parseMountinfo(f, mountinfoMaxLines)
+	if err != nil {
+		return nil, err
+	}
+	m, ok := mountOf(ms, abs)
+	if !ok {
+		return nil, fmt.Errorf("%s: not on any mounted filesystem", path)
+	}
+	var out []string
+	for _, o := range ms {
+		if o.Dev == m.Dev {
+			out = append(out, o.Point)
+		}
+	}
+	return out, nil
 }

@@ -187,3 +187,21 @@ func TestSelectMountsSkipsOvermountedFilesystems(t *testing.T) {
 		t.Fatalf("watched %+v; want / and the top /dev/shm (0:26) only", ws)
 	}
 }
+
+// TestMountPointsOf names every mount of the filesystem holding a path, so
+// a finding reported under any of them is recognised.
+func TestMountPointsOf(t *testing.T) {
+	for path, want := range map[string][]string{
+		"/srv/binlog/stk/x.stk": {"/var/lib/mysql", "/srv/binlog"},
+		"/data/x.stk":           {"/mnt/with space", "/data"},
+		"/home/me/x.stk":        {"/"},
+	} {
+		got, err := MountPointsOf("testdata/diskfill/proc", path)
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: %q, %v; want %q", path, got, err, want)
+		}
+	}
+	if _, err := MountPointsOf("testdata/nowhere", "/x.stk"); err == nil {
+		t.Error("no mountinfo: no error")
+	}
+}

@@ -148,12 +148,14 @@ func (w *Writer) beginPauseLocked(reason string) {
 		notice = binary.AppendUvarint(notice, uint64(len(b)))
 		notice = append(notice, b...)
 	}
-	// The notice may use the stop reserve: nothing else is written while
-	// paused, and resuming needs far more room than the reserve. Without
-	// room for it the segment is still ended, which takes a few bytes.
+	// Like the stop events, the notice (under 1 KiB, once per pause) is
+	// written below the floor if need be: it is what explains the gap, and
+	// resuming needs far more room than it took. Only a disk without room
+	// for it and the tail goes without; the segment is still ended, which
+	// takes a few bytes.
 	need := int64(len(notice)) + chunkHeaderSize + w.tailReserve() - stopReserve
 	w.pending, w.pendN = w.pending[:0], 0
-	if w.size+need <= w.opt.MaxBytes && diskFloorReason(w.opt.FreeSpace, w.path, need) == "" {
+	if w.size+need <= w.opt.MaxBytes && w.roomFor(need) {
 		ns := unixNano(at)
 		w.pending = append(w.pending, notice...)
 		w.pendN, w.pendMin, w.pendMax = 2, ns, ns
@@ -162,6 +164,13 @@ func (w *Writer) beginPauseLocked(reason string) {
 	w.flushLocked(true) // a failure leaves the file ending on a chunk boundary
 	w.noting = false
 	w.pending, w.pendN = w.pending[:0], 0
+}
+
+// roomFor reports whether the filesystem has need bytes free at all,
+// floor or not (true if it cannot tell).
+func (w *Writer) roomFor(need int64) bool {
+	avail, _, err := w.opt.FreeSpace(w.path)
+	return err != nil || avail >= uint64(need)
 }
 
 // endPauseLocked starts recording again with a `recording` {state: resumed}

@@ -16,7 +16,8 @@ type RecordingMsg struct {
 	File   string
 	Bytes  int64
 	State  string // "recording", "paused", "stopped" or "off"
-	Reason string // why it stopped (disk full, write error…)
+	Reason string // why it stopped or paused (disk full, write error…)
+	Hint   string // paused: how to record elsewhere
 }
 
 // tickMsg drives the replay clock.

@@ -50,7 +50,10 @@ func (s statusLine) Apply(ev event.Event) statusLine {
 		r = &b
 	}
 	if r != nil {
-		s.rec.State, s.rec.Reason = r.State, r.Reason
+		s.rec.State, s.rec.Reason, s.rec.Hint = r.State, r.Reason, r.Hint
+		if r.State == "resumed" {
+			s.rec.State = "recording"
+		}
 		if r.File != "" {
 			s.rec.File = r.File
 		}
@@ -58,8 +61,9 @@ func (s statusLine) Apply(ev event.Event) statusLine {
 	return s
 }
 
-// recSegment renders REC ● file size, REC off, or REC stopped: reason.
-func (s statusLine) recSegment() string {
+// recSegment renders REC ● file size, REC off, REC stopped: reason, or
+// REC paused: reason — hint within room cells.
+func (s statusLine) recSegment(room int) string {
 	st := s.env.st
 	file := filepath.Base(event.Sanitize(s.rec.File))
 	switch s.rec.State {
@@ -73,7 +77,7 @@ func (s statusLine) recSegment() string {
 		}
 		return seg
 	case "paused":
-		return st.RecStopped.Render("REC paused") + " " + file
+		return s.pausedSegment(room)
 	case "stopped":
 		seg := st.RecStopped.Render("REC stopped")
 		if s.rec.Reason != "" {
@@ -82,6 +86,38 @@ func (s statusLine) recSegment() string {
 		return seg
 	}
 	return st.RecOff.Render("REC off")
+}
+
+// pausedSegment says why recording paused and how to record elsewhere. The
+// hint is what the person can act on, so as room runs out the reason is
+// shortened, then the hint to its flag ("--record /other/fs/file.stk"), and
+// the reason goes last.
+func (s statusLine) pausedSegment(room int) string {
+	head := s.env.st.RecStopped.Render("REC paused")
+	hint := event.Sanitize(s.rec.Hint)
+	if hint == "" {
+		hint = "record elsewhere with --record /other/fs/file.stk"
+	}
+	short := hint
+	if i := strings.Index(hint, " -"); i >= 0 {
+		short = "use " + hint[i+1:]
+	}
+	reason := event.Sanitize(s.rec.Reason)
+	for _, h := range []string{hint, short} {
+		tail := " — " + h
+		if reason != "" {
+			if full := head + ": " + reason + tail; ansi.StringWidth(full) <= room {
+				return full
+			}
+			if left := room - ansi.StringWidth(head+": "+tail); left >= 12 {
+				return head + ": " + clip(reason, left) + tail
+			}
+		}
+		if ansi.StringWidth(head+tail) <= room {
+			return head + tail
+		}
+	}
+	return clip(head+" — "+short, room)
 }
 
 func (s statusLine) View(x statusExtra, replay bool, now time.Time) string {
@@ -96,16 +132,18 @@ func (s statusLine) View(x statusExtra, replay bool, now time.Time) string {
 		left = append(left, st.Host.Render(s.host))
 	}
 	left = append(left, clock.In(s.env.loc).Format("15:04:05"))
-	if !replay {
-		left = append(left, s.recSegment())
-	}
+	var after []string
 	if x.mode != "" {
-		left = append(left, x.mode)
+		after = append(after, x.mode)
 	}
 	if x.err != "" {
-		left = append(left, st.Error.Render(x.err))
+		after = append(after, st.Error.Render(x.err))
 	}
-	l := strings.Join(left, sep)
+	if !replay {
+		others := ansi.StringWidth(strings.Join(append(append([]string{}, left...), after...), sep))
+		left = append(left, s.recSegment(s.w-others-ansi.StringWidth(sep)))
+	}
+	l := strings.Join(append(left, after...), sep)
 	// As room runs out the pane counter goes first, then the hint shrinks.
 	for _, right := range []string{x.focus + "  " + x.hint, x.hint, x.short} {
 		if right == "" {

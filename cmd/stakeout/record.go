@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/stakeout/stakeout/engine"
+	"github.com/stakeout/stakeout/probes"
 	"github.com/stakeout/stakeout/sessions"
 )
 
@@ -49,7 +50,7 @@ func openRecording(path string, lf *liveFlags, argv []string) (engine.Recorder, 
 	}
 	// The engine flushes once a second; a second flusher in the writer would
 	// only double the statfs calls on the watched filesystem.
-	w, err := sessions.Create(path, h, sessions.WriterOptions{MaxBytes: max, FlushEvery: -1})
+	w, err := sessions.Create(path, h, sessions.WriterOptions{MaxBytes: max, FlushEvery: -1, PauseHint: pauseHint(lf)})
 	if err != nil {
 		return nil, fmt.Errorf("cannot record to %s: %v (use --record FILE elsewhere, or --no-record)", path, unwrapPath(err))
 	}
@@ -57,6 +58,27 @@ func openRecording(path string, lf *liveFlags, argv []string) (engine.Recorder, 
 		return redactedWriter{w, red}, nil
 	}
 	return w, nil
+}
+
+// pauseHint is the end of the notice when recording pauses for a filling
+// filesystem: the flag that records elsewhere.
+func pauseHint(lf *liveFlags) string {
+	if lf.tui {
+		return "record elsewhere with --record /other/fs/file.stk"
+	}
+	return "record elsewhere with -o /other/fs/file.stk"
+}
+
+// recordMounts names the mount points of the filesystem holding the
+// recording, so the engine pauses it when the diskfill probe finds that
+// filesystem filling. Without mountinfo it is nil and only the writer's own
+// free-space floor pauses the recording.
+func recordMounts(rec engine.Recorder) []string {
+	if rec == nil {
+		return nil
+	}
+	ms, _ := probes.MountPointsOf("/proc", rec.Path())
+	return ms
 }
 
 // unwrapPath drops the path an *os.PathError repeats, to keep errors one short line.

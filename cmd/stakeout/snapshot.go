@@ -100,9 +100,10 @@ func runSnapshot(cmd *cobra.Command, lf *liveFlags, duration time.Duration, form
 
 	prog := newProgress(os.Stderr, started, duration)
 	eng := engine.New(engine.Options{
-		Probes:    named,
-		Detectors: findings.All(lf.detectorConfig()),
-		Recorder:  rec,
+		Probes:       named,
+		Detectors:    findings.All(lf.detectorConfig()),
+		Recorder:     rec,
+		RecordMounts: recordMounts(rec),
 		Sink: func(evs []event.Event) {
 			for _, ev := range evs {
 				if red != nil {
@@ -152,6 +153,8 @@ func (p *progress) update(st engine.RecordingState) {
 	switch st.State {
 	case "recording":
 		rec = "REC " + event.HumanBytes(st.Bytes)
+	case "paused":
+		rec = "REC paused: " + st.Reason + " — " + st.Hint
 	case "stopped":
 		rec = "REC stopped: " + st.Reason
 	}
