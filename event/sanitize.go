@@ -69,3 +69,46 @@ func hex2(c byte) string {
 	const digits = "0123456789abcdef"
 	return string([]byte{digits[c>>4], digits[c&0xf]})
 }
+
+// TerminalSafeJSON rewrites JSON text so that it can go to a terminal as
+// it is: encoding/json escapes C0 controls but leaves C1 controls (U+0080 to
+// U+009F, which some terminals obey as CSI, OSC, …) and bidi and other
+// format characters raw. Those become \uXXXX escapes, which decode to the
+// same string. Outside strings JSON is ASCII, so any such rune is inside one.
+// b must be valid UTF-8 (as encoding/json writes it); it is returned as is
+// when there is nothing to escape.
+func TerminalSafeJSON(b []byte) []byte {
+	i := 0
+	for i < len(b) {
+		if b[i] < utf8.RuneSelf {
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(b[i:])
+		if !safeRune(r) {
+			break
+		}
+		i += size
+	}
+	if i == len(b) {
+		return b
+	}
+	out := make([]byte, 0, len(b)+16)
+	out = append(out, b[:i]...)
+	for i < len(b) {
+		if b[i] < utf8.RuneSelf {
+			out = append(out, b[i])
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(b[i:])
+		if safeRune(r) || r > 0xffff {
+			out = append(out, b[i:i+size]...)
+		} else {
+			out = append(out, `\u`...)
+			out = append(out, strconv.FormatInt(int64(r)+0x10000, 16)[1:]...)
+		}
+		i += size
+	}
+	return out
+}

@@ -15,13 +15,17 @@ import (
 var Formats = []string{"text", "md", "json"}
 
 // Write prints d in the given format. Every host- or file-derived string in
-// text and Markdown passes through event.Sanitize; JSON escapes by itself.
+// text and Markdown passes through event.Sanitize; JSON escapes by itself, and
+// event.TerminalSafeJSON escapes the C1 and bidi controls it leaves raw.
 func Write(w io.Writer, d Document, format string) error {
 	switch format {
 	case "json":
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(d)
+		b, err := json.MarshalIndent(d, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(append(event.TerminalSafeJSON(b), '\n'))
+		return err
 	case "text":
 		return writeText(w, d, false)
 	case "md":

@@ -62,7 +62,6 @@ Findings are recomputed by today's detectors and appear in time order as
 				return err
 			}
 			w := bufio.NewWriterSize(cmd.OutOrStdout(), 64<<10)
-			enc := json.NewEncoder(w)
 			var werr error
 			err = engine.Replay(r.Iter(time.Time{}), findings.All(findings.Config{}), func(ev event.Event) bool {
 				if !to.IsZero() && ev.Time.After(to) {
@@ -74,7 +73,12 @@ Findings are recomputed by today's detectors and appear in time order as
 				if (probe != "" && ev.Probe != probe) || (kind != "" && ev.Kind != kind) {
 					return true
 				}
-				werr = enc.Encode(ev)
+				// A line at a time: C1 and bidi controls, which JSON
+				// leaves raw, are escaped for the terminal.
+				var line []byte
+				if line, werr = json.Marshal(ev); werr == nil {
+					_, werr = w.Write(append(event.TerminalSafeJSON(line), '\n'))
+				}
 				return werr == nil
 			})
 			if ferr := w.Flush(); werr == nil {
