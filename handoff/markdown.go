@@ -56,7 +56,7 @@ func WriteMarkdown(w io.Writer, rep *Report) error {
 
 	b.WriteString("\n## Findings\n\n")
 	if len(rep.Findings) == 0 {
-		b.WriteString("No findings in this window.\n")
+		b.WriteString("No findings in this window.\n\n")
 	}
 	for i, f := range rep.Findings {
 		fmt.Fprintf(&b, "### %d. %s · %s · %s\n\n", i+1, strings.ToUpper(f.Severity.String()), mdText(f.Name), fmtClock(f.Time))
@@ -79,6 +79,9 @@ func WriteMarkdown(w io.Writer, rep *Report) error {
 	}
 
 	b.WriteString("\n## Probes\n\n")
+	if len(rep.Summaries) == 0 {
+		b.WriteString("No probe data in this window.\n\n")
+	}
 	for _, p := range rep.Summaries {
 		status := p.Status
 		if status == "" {
