@@ -213,13 +213,20 @@ func (r *Redactor) Learn(ev event.Event) {
 	if err != nil {
 		return
 	}
-	obj, ok := decodeObject(b)
-	if !ok {
+	var top map[string]json.RawMessage
+	if json.Unmarshal(b, &top) != nil {
 		return
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.learnObject(obj)
+	for k, raw := range top {
+		if envelope[k] || bytes.IndexByte(raw, '"') < 0 {
+			continue // nothing to learn in numbers
+		}
+		if v, ok := decodeValue(raw); ok {
+			r.learnObject(map[string]any{k: v})
+		}
+	}
 }
 
 // LearnHeader learns the header's hostname.

@@ -15,10 +15,14 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/internal/sigtarget"
+	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/sessions"
 )
 
 // stkPlain returns every byte of a .stk file a reader could see: the raw
@@ -215,5 +219,91 @@ func TestRedactedLiveRecording(t *testing.T) {
 	r := run(t, nil, "events", file, "--kind", "flow")
 	if r.code != 0 || strings.Count(r.stdout, "\n") < 2 {
 		t.Errorf("events: exit %d, %s %s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// writeSeeded records a session full of values --redact must hide: the
+// host zq-db-7.corp.example, the users zqalice and zqbob, addresses
+// 10.77.1.2, 10.77.1.3 and 2a01:4f8:77::2, and secrets, in the header,
+// process names (a signal burst from a sender named after a user, an exec
+// of a file under /home), kmsg text, flows and notes. Nothing says which
+// names are users except the note's author and the /home path.
+func writeSeeded(t *testing.T, path string) {
+	t.Helper()
+	t0 := time.Date(2026, 11, 23, 4, 0, 0, 0, time.UTC)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	w, err := sessions.Create(path, sessions.Header{Hostname: "zq-db-7.corp.example", Kernel: "6.18.44",
+		Command: []string{"stakeout", "--record", "/home/zqalice/zq-db-7.stk", "--filter", "host 10.77.1.3"},
+		Started: t0, Interval: time.Second}, sessions.WriterOptions{FlushEvery: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid := 1000
+	evs := []event.Event{
+		event.New(at(0), "signals", &event.ProbeStatus{Status: event.StatusOK}),
+		event.New(at(0), "packets", &event.ProbeStatus{Status: event.StatusOK}),
+		event.New(at(0), "kmsg", &event.ProbeStatus{Status: event.StatusOK}),
+		event.New(at(100), "signals", &probes.Exec{PID: 42, OldComm: "bash", Comm: "zq-db-7", Filename: "/home/zqbob/bin/zq-db-7"}),
+		event.New(at(1000), "signals", &probes.Signal{PID: 42, TID: 42, Comm: "zq-db-7", Signal: "SIGHUP", Signo: 1, Code: "SI_USER", SenderPID: 7, SenderUID: &uid, SenderComm: "zqalice"}),
+		event.New(at(1003), "signals", &probes.Signal{PID: 42, TID: 42, Comm: "zq-db-7", Signal: "SIGHUP", Signo: 1, Code: "SI_USER", SenderPID: 7, SenderUID: &uid, SenderComm: "zqalice"}),
+		event.New(at(1500), "kmsg", &probes.Kmsg{Level: "info", Priority: 6, Facility: "user", Seq: 1,
+			Text: "zqtest login password=hunter2 token=tok-q7x url https://api.corp.example/x?s=zzq7sess from 10.77.1.2 via [2a01:4f8:77::2]:22 on zq-db-7 by zqbob Authorization: Bearer eyQ7abc.def"}),
+		event.New(at(2000), "packets", &probes.FlowInfo{ID: 1, Iface: "eth0", Proto: "udp", Src: "10.77.1.2:40000", Dst: "10.77.1.3:9"}),
+		event.New(at(2000), "packets", &probes.FlowInfo{ID: 2, Iface: "eth0", Proto: "tcp", Src: "[2a01:4f8:77::2]:40001", Dst: "[2a01:4f8:0:77::3]:443"}),
+		event.New(at(2300), "packets", &probes.PacketBatch{Iface: "eth0", Start: at(2000), DtUs: []int64{0, 100, 200000}, Flow: []uint32{1, 2, 1},
+			Flags: probes.ByteNums{0, 2, 0}, Len: []uint32{60, 74, 60}, Data: [][]byte{[]byte("password=hunter2 10.77.1.2"), []byte("x"), []byte("y")}}),
+		event.New(at(2500), event.ProbeNote, &event.Note{Author: "zqalice", Text: "zqbob restarted it from 10.77.1.3 with token=tok-q7x, ruled out zq-db-7's disk"}),
+	}
+	for _, ev := range evs {
+		if err := w.Write(ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// mustNotLeak checks b for every seeded value.
+func mustNotLeak(t *testing.T, what string, b []byte) {
+	t.Helper()
+	for _, s := range append(redactSeeds, "zqbob", "api.corp") {
+		if i := bytes.Index(b, []byte(s)); i >= 0 {
+			t.Errorf("%q is in %s: …%s…", s, what, b[max(0, i-80):min(len(b), i+80)])
+		}
+	}
+}
+
+// TestRedactedHandoff: handoff --redact of a seeded recording, Markdown
+// and HTML, holds none of the seeded values, and still tells the story
+// under pseudonyms: the signal burst and its sender, the note, the flows.
+func TestRedactedHandoff(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "zq-db-7.stk")
+	writeSeeded(t, file)
+	// Unredacted, the seeds are all there: the check below can fail.
+	if r := run(t, nil, "handoff", file); r.code != 0 || !strings.Contains(r.stdout, "zqalice") || !strings.Contains(r.stdout, "tok-q7x") || !strings.Contains(r.stdout, "10.77.1.3") {
+		t.Fatalf("plain handoff: exit %d, %s %s", r.code, r.stdout, r.stderr)
+	}
+	md, html := filepath.Join(dir, "h.md"), filepath.Join(dir, "h.html")
+	for _, out := range []string{md, html} {
+		r := run(t, nil, "handoff", file, "--redact", "-o", out)
+		if r.code != 0 {
+			t.Fatalf("handoff --redact -o %s: exit %d: %s", out, r.code, r.stderr)
+		}
+		mustNotLeak(t, "handoff's own output", []byte(r.stdout+r.stderr))
+		b, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustNotLeak(t, filepath.Base(out), b)
+		for _, want := range []string{"host-", "signal.burst", "user-", "198.18.0.", "2001:db8::", "redacted"} {
+			if !bytes.Contains(b, []byte(want)) {
+				t.Errorf("%s lacks %q", filepath.Base(out), want)
+			}
+		}
+		if t.Failed() {
+			t.Logf("%s:\n%s", out, b)
+		}
 	}
 }

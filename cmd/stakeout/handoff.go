@@ -18,6 +18,7 @@ import (
 // more rewriting (redaction) joins: handoffOptions fills it from the flags.
 type handoffFlags struct {
 	out, since, until string
+	redact            bool
 }
 
 func newHandoffCmd() *cobra.Command {
@@ -45,6 +46,7 @@ fetched). Without -o, Markdown goes to stdout. OUT must not exist.`,
 	}
 	cmd.Flags().StringVarP(&hf.out, "output", "o", "", "write to OUT.md (Markdown) or OUT.html (one self-contained page); must not exist")
 	addWindowFlags(cmd, &hf.since, &hf.until)
+	cmd.Flags().BoolVar(&hf.redact, "redact", false, "replace addresses, host and user names and secret-looking values with pseudonyms")
 	return cmd
 }
 
@@ -84,7 +86,12 @@ func runHandoff(stdout io.Writer, path string, hf handoffFlags) error {
 			return fmt.Errorf("-o %s: %v", event.Sanitize(hf.out), unwrapPath(err))
 		}
 	}
-	err = writeHandoff(stdout, f, r, handoff.Options{Since: from, Until: to, File: path}, format)
+	opts := handoff.Options{Since: from, Until: to, File: path}
+	if hf.redact {
+		red := fileRedactor(r)
+		opts.Transform, opts.Header, opts.File = red.Event, red.Header, red.String(path)
+	}
+	err = writeHandoff(stdout, f, r, opts, format)
 	if f != nil {
 		if cerr := f.Close(); err == nil {
 			err = cerr

@@ -38,6 +38,22 @@ func (f *liveFlags) recordPath(explicit string, now time.Time) string {
 	return sessions.DefaultPath(dir, red.String(host), now)
 }
 
+// fileRedactor is the redactor for output made from a recording (handoff,
+// extract): it learns the names of this host and of the whole file first,
+// so a user name is replaced even before the note that gives it away.
+func fileRedactor(r *sessions.Reader) *redact.Redactor {
+	red := redact.New()
+	red.LearnLocal("/proc", "/etc/passwd")
+	red.LearnHeader(r.Header())
+	it := r.Iter(time.Time{})
+	for ev, ok := it.Next(); ok; ev, ok = it.Next() {
+		red.Learn(ev)
+	}
+	// Damage ends the learning where it ends the reading; the command
+	// itself reports it.
+	return red
+}
+
 // redactedWriter is the recorder with --redact: every event goes through
 // the redactor before it reaches the file. The live screen and detectors
 // still see the real values; only what is written is redacted.
