@@ -90,6 +90,8 @@ func TestHTMLInChromium(t *testing.T) {
 		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(filepath.Join(dir, "profile")),
 		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+		// CI containers often give /dev/shm only 64 MiB, too little for Chromium.
+		chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.WindowSize(1100, 900))
 	defer cancelAlloc()
 	ctx, cancel := chromedp.NewContext(actx, chromedp.WithListener(func(ev any) {
