@@ -92,6 +92,8 @@ func TestHTMLInChromium(t *testing.T) {
 		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
 		// CI containers often give /dev/shm only 64 MiB, too little for Chromium.
 		chromedp.Flag("disable-dev-shm-usage", true),
+		// Chromium leaves a singleton-lock directory in $TMPDIR; keep it in ours.
+		chromedp.Env("TMPDIR="+dir),
 		chromedp.WindowSize(1100, 900))
 	defer cancelAlloc()
 	ctx, cancel := chromedp.NewContext(actx, chromedp.WithListener(func(ev any) {
