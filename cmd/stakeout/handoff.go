@@ -14,8 +14,8 @@ import (
 	"github.com/stakeout/stakeout/sessions"
 )
 
-// handoffFlags are the handoff command's flags. Options is the hook where
-// more rewriting (redaction) joins: handoffOptions fills it from the flags.
+// handoffFlags are the handoff command's flags; runHandoff turns them into
+// handoff.Options, whose event and header transforms carry --redact.
 type handoffFlags struct {
 	out, since, until string
 	redact            bool
