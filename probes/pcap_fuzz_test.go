@@ -1,0 +1,72 @@
+package probes
+
+import (
+	"bytes"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+	"github.com/stakeout/stakeout/event"
+)
+
+// FuzzPcapEvents feeds arbitrary bytes to the capture reader that
+// `events`, `report`, `replay`, `handoff` and `export` use on a pcap or
+// pcapng file from another box: it must never panic, and every event it
+// hands on must encode. The seeds (a TCP and a UDP packet, in pcap and
+// pcapng) run in every `go test`.
+func FuzzPcapEvents(f *testing.F) {
+	at := time.Date(2026, 11, 23, 4, 0, 0, 0, time.UTC)
+	eth := &layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, EthernetType: layers.EthernetTypeIPv4}
+	ip := &layers.IPv4{Version: 4, IHL: 5, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: net.IPv4(10, 0, 0, 1), DstIP: net.IPv4(10, 0, 0, 2)}
+	tcp := &layers.TCP{SrcPort: 5000, DstPort: 80, SYN: true, Window: 1024}
+	tcp.SetNetworkLayerForChecksum(ip)
+	buf := gopacket.NewSerializeBuffer()
+	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, eth, ip, tcp); err != nil {
+		f.Fatal(err)
+	}
+	pkt := buf.Bytes()
+	ip6 := &layers.IPv6{Version: 6, HopLimit: 64, NextHeader: layers.IPProtocolUDP, SrcIP: net.ParseIP("2001:db8::1"), DstIP: net.ParseIP("2001:db8::2")}
+	udp := &layers.UDP{SrcPort: 53, DstPort: 5353}
+	udp.SetNetworkLayerForChecksum(ip6)
+	buf6 := gopacket.NewSerializeBuffer()
+	eth6 := *eth
+	eth6.EthernetType = layers.EthernetTypeIPv6
+	if err := gopacket.SerializeLayers(buf6, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, &eth6, ip6, udp, gopacket.Payload("hi")); err != nil {
+		f.Fatal(err)
+	}
+	pkt6 := buf6.Bytes()
+
+	var pb bytes.Buffer
+	w := pcapgo.NewWriter(&pb)
+	w.WriteFileHeader(65535, layers.LinkTypeEthernet)
+	var ngb bytes.Buffer
+	ng, err := pcapgo.NewNgWriterInterface(&ngb, pcapgo.NgInterface{Name: "eth0", LinkType: layers.LinkTypeEthernet, SnapLength: 65535}, pcapgo.DefaultNgWriterOptions)
+	if err != nil {
+		f.Fatal(err)
+	}
+	for i, p := range [][]byte{pkt, pkt6, pkt} {
+		ci := gopacket.CaptureInfo{Timestamp: at.Add(time.Duration(i) * time.Second), CaptureLength: len(p), Length: len(p)}
+		w.WritePacket(ci, p)
+		ng.WritePacket(ci, p)
+	}
+	ng.Flush()
+	f.Add(pb.Bytes())
+	f.Add(ngb.Bytes())
+	f.Add(pb.Bytes()[:40])
+	f.Add(ngb.Bytes()[:len(ngb.Bytes())/2])
+
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var scratch []byte
+		for _, payload := range []bool{false, true} {
+			PcapEvents(bytes.NewReader(b), payload, func(ev event.Event) {
+				var err error
+				if scratch, err = ev.AppendJSON(scratch[:0]); err != nil {
+					t.Fatalf("%s event does not encode: %v", ev.Kind, err)
+				}
+			})
+		}
+	})
+}
