@@ -130,8 +130,12 @@ func evidenceKind(kind string) bool {
 }
 
 // sweepGap is how far ahead the next window must start for the reader to
-// seek to it rather than read on.
-const sweepGap = 2 * time.Minute
+// seek to it rather than read on. A seek decodes from the start of the
+// window's 60 s segment, half a segment on average, so reading on is
+// cheaper only across a shorter gap. (A one-hour recording at 2000 pps
+// with 42 findings: 1.7 s of CPU for the evidence, against 4.5 s when it
+// read on across gaps of up to two minutes.)
+const sweepGap = 30 * time.Second
 
 // endSlack lets a collector see events a little past its window before it
 // is closed: events are in file order, which is nearly but not exactly
