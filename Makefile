@@ -34,8 +34,11 @@ bench: deps-bench build
 	./bench/signals.sh
 	$(GO) test -run '^$$' -bench DiskFillSample -benchtime 20x ./probes/
 
+# The readers of files from elsewhere: sessions, event JSON (redacted), pcap.
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzReader -fuzztime 60s ./sessions/
+	$(GO) test -run '^$$' -fuzz FuzzEvent -fuzztime 60s ./redact/
+	$(GO) test -run '^$$' -fuzz FuzzPcapEvents -fuzztime 60s ./probes/
 
 cross:
 	GOARCH=amd64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/stakeout-linux-amd64 ./cmd/stakeout
