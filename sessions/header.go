@@ -25,6 +25,21 @@ type Header struct {
 	Command         []string      `json:"command"`
 	Started         time.Time     `json:"started"`
 	Interval        time.Duration `json:"interval_ns"`
+	// Extract is set in a file written by `stakeout extract`: what it was
+	// cut from. Absent in a recording.
+	Extract *ExtractInfo `json:"extract,omitempty"`
+}
+
+// ExtractInfo says a session file is a time window cut from another.
+type ExtractInfo struct {
+	Source        string    `json:"source"`         // the original file's name (no directory)
+	SourceStarted time.Time `json:"source_started"` // the original's Started
+	Since         time.Time `json:"since"`          // the window asked for
+	Until         time.Time `json:"until"`
+	// From is where the copied history begins: events in [From, Since)
+	// give panes and detectors their state at Since, and the last state
+	// event of each kind from before it is stamped at From.
+	From time.Time `json:"from"`
 }
 
 // HostHeader fills a Header from the live host. Facts it cannot read stay

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/signal"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"github.com/charmbracelet/x/term"
 	"github.com/spf13/cobra"
 	"github.com/stakeout/stakeout/engine"
+	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/findings"
 	"github.com/stakeout/stakeout/themes"
 	"github.com/stakeout/stakeout/ui"
@@ -44,7 +46,21 @@ func runLive(cmd *cobra.Command, lf *liveFlags) error {
 		names[i] = n.Name
 	}
 	host, _ := os.Hostname()
-	model := ui.NewLive(ui.Options{Host: host, Probes: names, Theme: theme, Now: time.Now})
+	// m in the TUI: the note goes through the engine into the recording,
+	// and back to the screen, like any event. Declared before the engine
+	// exists; the UI can only call it once the program runs.
+	var eng *engine.Engine
+	var engCtx context.Context
+	saveNote := func(ev event.Event) error {
+		if err := eng.Inject(engCtx, ev); err != nil {
+			return err
+		}
+		if rec == nil {
+			return errors.New("shown here only: recording is off (--no-record)")
+		}
+		return nil
+	}
+	model := ui.NewLive(ui.Options{Host: host, Probes: names, Theme: theme, Now: time.Now, Note: saveNote})
 	prog := tea.NewProgram(model, profileOnce())
 
 	// The engine must never wait on the screen: events go through a
@@ -55,6 +71,7 @@ func runLive(cmd *cobra.Command, lf *liveFlags) error {
 		msg ui.RecordingMsg
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	engCtx = ctx
 	// SIGHUP (the ssh session dropped) quits like q, so the engine stops
 	// the probes cleanly: the signals probe detaches before we exit.
 	hup := make(chan os.Signal, 1)
@@ -85,7 +102,7 @@ func runLive(cmd *cobra.Command, lf *liveFlags) error {
 			}
 		}
 	}()
-	eng := engine.New(engine.Options{
+	eng = engine.New(engine.Options{
 		Probes:       named,
 		Detectors:    findings.All(lf.detectorConfig()),
 		Recorder:     rec,

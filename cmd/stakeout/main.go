@@ -102,7 +102,7 @@ that can run here, recording to $STAKEOUT_DIR or /var/tmp/stakeout/.`,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &exitErr{exitUsage, err} })
 	lf.bind(root.Flags(), true)
-	root.AddCommand(newSnapshotCmd(), newReplayCmd(), newEventsCmd(), newReportCmd(), newExportCmd(), newNoteCmd(), newVersionCmd())
+	root.AddCommand(newSnapshotCmd(), newReplayCmd(), newEventsCmd(), newReportCmd(), newExportCmd(), newNoteCmd(), newExtractCmd(), newVersionCmd())
 	root.AddCommand(newHandoffCmd())
 	return root
 }
