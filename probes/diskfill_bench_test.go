@@ -48,9 +48,10 @@ func cpuTime() time.Duration {
 }
 
 // BenchmarkDiskFillSample is the CPU of one diskfill sample (statfs of every
-// filesystem, the /proc/PID/io rotation, the top writers' fds and the
-// deleted-file fd budget) on this host plus 500 processes × 20 open files,
-// beside lsof +L1 and lsof -p for five of them on the same host.
+// filesystem and, every sample while one fills or every 10 s otherwise, the
+// /proc/PID/io rotation, the top writers' fds and the deleted-file fd budget)
+// on this host plus 500 processes × 20 open files, beside lsof +L1 and
+// lsof -p for five of them on the same host.
 func BenchmarkDiskFillSample(b *testing.B) {
 	pids := spawnHolders(b, 500, 20)
 	p := newDiskFill(Config{Procfs: "/proc"})
@@ -58,15 +59,24 @@ func BenchmarkDiskFillSample(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Run("diskfill", func(b *testing.B) {
-		states := map[string]*fsState{}
-		procs := newProcScanner("/proc")
-		c0 := cpuTime()
-		for i := 0; b.Loop(); i++ {
-			p.sample(ws, states, time.Second, procs, float64(i))
-		}
-		b.ReportMetric(float64((cpuTime()-c0).Microseconds())/1000/float64(b.N), "cpu-ms/sample")
-	})
+	// quiet: nothing fills, so the writer scan runs once every 10 s of
+	// samples (the figure is the mean over all samples, 1 s apart, after the
+	// warm-up); filling: a filesystem fills, so it runs every sample.
+	for _, c := range []struct {
+		name       string
+		quietEvery float64
+	}{{"diskfill-quiet", diskQuietEvery}, {"diskfill-filling", 0}} {
+		b.Run(c.name, func(b *testing.B) {
+			states := map[string]*fsState{}
+			procs := newProcScanner("/proc")
+			procs.quietEvery = c.quietEvery
+			c0 := cpuTime()
+			for i := 0; b.Loop(); i++ {
+				p.sample(ws, states, time.Second, procs, diskWarmup+float64(i))
+			}
+			b.ReportMetric(float64((cpuTime()-c0).Microseconds())/1000/float64(b.N), "cpu-ms/sample")
+		})
+	}
 	lsof, err := exec.LookPath("lsof")
 	if err != nil {
 		b.Log("lsof not installed: no comparison")

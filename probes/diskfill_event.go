@@ -39,6 +39,14 @@ type Filesystem struct {
 	DeletedOpen []DeletedOpen `json:"deleted_open,omitempty"`
 }
 
+// filling says the filesystem needs its writers found now: it fills within
+// diskBusyETA, by bytes or inodes, or has less than 1% left.
+func (f Filesystem) filling() bool {
+	soon := func(tr Trend) bool { return tr.EtaS != nil && *tr.EtaS < diskBusyETA }
+	low := func(left, total uint64) bool { return total > 0 && left < total/100 }
+	return soon(f.Bytes) || soon(f.Inodes) || low(f.AvailBytes, f.SizeBytes) || low(f.InodesFree, f.InodesTotal)
+}
+
 // Trend is the fill estimate of one quantity (see estimateTrend).
 type Trend struct {
 	// RatePerS is units (bytes or inodes) per second; 0 when no steady fill.
@@ -109,4 +117,11 @@ const (
 	diskFDPerProc       = 1024    // fds looked at per process
 	diskMaxProcs        = 16384   // processes whose write_bytes are remembered
 	diskDeletedMin      = 1 << 20 // deleted files smaller than this are not reported
+
+	// The writer and deleted-file scan runs every sample while a filesystem
+	// is filling (time to full under diskBusyETA, or under 1% left) and for
+	// the first diskWarmup seconds; otherwise once every diskQuietEvery.
+	diskQuietEvery = 10.0       // seconds
+	diskWarmup     = 10.0       // seconds
+	diskBusyETA    = 6 * 3600.0 // seconds: the disk.filling warning line
 )

@@ -250,7 +250,11 @@ func (p *diskFill) sample(ws []watched, states map[string]*fsState, timeout time
 		out = append(out, fsys)
 	}
 	idx.skip = func(i int) bool { return stale[i] }
-	writers, deleted := procs.sample(t, idx, len(out))
+	busy := false
+	for i := range out {
+		busy = busy || (!stale[i] && out[i].filling())
+	}
+	writers, deleted := procs.sample(t, idx, len(out), busy)
 	for i := range out {
 		out[i].Writers, out[i].DeletedOpen = writers[i], deleted[i]
 	}

@@ -122,7 +122,7 @@ func TestProcScannerFindsWriterAndDeletedFile(t *testing.T) {
 		if _, err := f.Write(chunk); err != nil {
 			t.Fatal(err)
 		}
-		writers, deleted = s.sample(float64(i), idx, 1)
+		writers, deleted = s.sample(float64(i), idx, 1, false)
 	}
 	me := os.Getpid()
 	var found *DiskWriter
@@ -167,7 +167,7 @@ func TestProcScannerFindsTmpfsWriter(t *testing.T) {
 	var writers [][]DiskWriter
 	for i := range 4 {
 		f.Write(make([]byte, 4<<20))
-		writers, _ = s.sample(float64(i), idx, 1)
+		writers, _ = s.sample(float64(i), idx, 1, false)
 	}
 	for _, w := range writers[0] {
 		if w.PID == os.Getpid() && len(w.Files) > 0 && w.Files[0].Path == f.Name() {
@@ -175,4 +175,65 @@ func TestProcScannerFindsTmpfsWriter(t *testing.T) {
 		}
 	}
 	t.Errorf("tmpfs writer not found: %+v", writers[0])
+}
+
+// TestProcScannerScansRarelyUntilAFilesystemFills: after the warm-up, a
+// quiet host gets a writer scan once every 10 s; a writer that starts in
+// between is not looked for until then, and its findings are reported
+// again between scans; once the sample says a filesystem fills, every
+// sample scans, so the writer's growing file shows at the next one.
+func TestProcScannerScansRarelyUntilAFilesystemFills(t *testing.T) {
+	dir := t.TempDir()
+	p := newDiskFill(Config{Procfs: "/proc", DiskFill: DiskFillConfig{Mounts: []string{dir}}})
+	ws, err := p.mounts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx := fsIndex{byMnt: map[int]int{}, skip: func(int) bool { return false }}
+	for _, id := range ws[0].ids {
+		idx.byMnt[id] = 0
+	}
+	s := newProcScanner("/proc")
+	me := os.Getpid()
+	mine := func(ws []DiskWriter) *DiskWriter {
+		for i := range ws {
+			if ws[i].PID == me {
+				return &ws[i]
+			}
+		}
+		return nil
+	}
+	for i := range 10 { // warm-up: a pass every sample, nothing written yet
+		s.sample(float64(i), idx, 1, false)
+	}
+	f, err := os.Create(filepath.Join(dir, "big.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	chunk := make([]byte, 1<<20)
+	for i := 10; i < 19; i++ { // quiet: no pass until t = 19
+		f.Write(chunk)
+		if w, _ := s.sample(float64(i), idx, 1, false); mine(w[0]) != nil {
+			t.Fatalf("t=%d: found the writer without a pass: %+v", i, w[0])
+		}
+		if s.lastPass != 9 {
+			t.Fatalf("t=%d: a pass at %v while quiet", i, s.lastPass)
+		}
+	}
+	f.Write(chunk)
+	w, _ := s.sample(19, idx, 1, false) // the quiet pass: a rate, a first look at the file
+	if got := mine(w[0]); got == nil || got.WriteBytesPerS < 0.5*(1<<20) {
+		t.Fatalf("t=19: writer not found by the quiet pass: %+v", w[0])
+	}
+	if w, _ := s.sample(20, idx, 1, false); mine(w[0]) == nil || s.lastPass != 19 {
+		t.Fatalf("t=20: the last pass's writer is not reported again (last pass %v): %+v", s.lastPass, w[0])
+	}
+	f.Write(chunk)
+	w, _ = s.sample(21, idx, 1, true) // filling: a pass at once
+	got := mine(w[0])
+	if s.lastPass != 21 || got == nil || len(got.Files) == 0 || got.Files[0].Path != f.Name() {
+		t.Fatalf("t=21, filling: no pass or no growing file (last pass %v): %+v", s.lastPass, w[0])
+	}
+	t.Logf("growth %.0f B/s over the 2 s since the quiet pass", got.Files[0].GrowthBytesPerS)
 }

@@ -205,3 +205,29 @@ func TestMountPointsOf(t *testing.T) {
 		t.Error("no mountinfo: no error")
 	}
 }
+
+// TestFilesystemFillingDecidesTheScanCadence: the writer scan runs every
+// sample only for a filesystem full within 6 h, by bytes or inodes, or with
+// under 1% left.
+func TestFilesystemFillingDecidesTheScanCadence(t *testing.T) {
+	eta := func(s float64) *float64 { return &s }
+	base := Filesystem{SizeBytes: 1000, AvailBytes: 500, InodesTotal: 100, InodesFree: 50}
+	for name, c := range map[string]struct {
+		mod  func(*Filesystem)
+		want bool
+	}{
+		"quiet":                 {func(*Filesystem) {}, false},
+		"slow fill (7 h)":       {func(f *Filesystem) { f.Bytes.EtaS = eta(7 * 3600) }, false},
+		"full in 5 h":           {func(f *Filesystem) { f.Bytes.EtaS = eta(5 * 3600) }, true},
+		"inodes in 1 min":       {func(f *Filesystem) { f.Inodes.EtaS = eta(60) }, true},
+		"under 1% left":         {func(f *Filesystem) { f.AvailBytes = 9 }, true},
+		"no inodes left":        {func(f *Filesystem) { f.InodesFree = 0 }, true},
+		"btrfs, no inode limit": {func(f *Filesystem) { f.InodesTotal, f.InodesFree = 0, 0 }, false},
+	} {
+		f := base
+		c.mod(&f)
+		if got := f.filling(); got != c.want {
+			t.Errorf("%s: filling() = %v", name, got)
+		}
+	}
+}

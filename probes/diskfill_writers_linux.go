@@ -13,12 +13,18 @@ import (
 )
 
 // procScanner finds who writes and what deleted files hold space, with a
-// bounded amount of work per sample: on a host with thousands of processes
-// it reads /proc/PID/io for diskIOPerSample of them per sample, rotating
-// through the list, plus the current top writers every sample; and it reads
-// at most diskFDBudget fd links per sample looking for deleted files. So a
-// new writer is seen within len(pids)/diskIOPerSample samples, and a
+// bounded amount of work per pass: on a host with thousands of processes
+// it reads /proc/PID/io for diskIOPerSample of them per pass, rotating
+// through the list, plus the current top writers every pass; and it reads
+// at most diskFDBudget fd links per pass looking for deleted files. So a
+// new writer is seen within len(pids)/diskIOPerSample passes, and a
 // deleted file within a rotation of the fd scan.
+//
+// A pass runs every sample while a filesystem is filling (see busy) and
+// for the first diskWarmup seconds, and otherwise once every diskQuietEvery
+// seconds: on a quiet host, rescanning every process's fds each second
+// would cost more than everything else stakeout does. Between passes the
+// last pass's writers and deleted files are reported again.
 type procScanner struct {
 	procfs  string
 	pids    []int // the rotation, refreshed when it has been walked through
@@ -29,6 +35,17 @@ type procScanner struct {
 	files   map[fdKey]fileSeen // sizes of the top writers' files at the last look
 	deleted map[fdKey]*deletedFD
 	buf     [4096]byte // io and fdinfo files are a few hundred bytes
+
+	quietEvery float64      // seconds between passes while nothing fills
+	lastPass   float64      // t of the last pass; < 0 before the first
+	held       []heldWriter // the last pass's writers
+}
+
+// heldWriter is a writer from the last pass and the mount id it was found
+// through, so it can be reported again while the filesystems are the same.
+type heldWriter struct {
+	mnt int
+	w   DiskWriter
 }
 
 type procIO struct {
@@ -36,6 +53,7 @@ type procIO struct {
 	t           float64 // when
 	rate, wrate float64 // their rates, bytes/s
 	alive       bool
+	comm        string // read once, when first needed
 }
 
 type fdKey struct{ pid, fd int }
@@ -61,7 +79,8 @@ type fsIndex struct {
 
 func newProcScanner(procfs string) *procScanner {
 	return &procScanner{procfs: procfs, procs: map[int]*procIO{},
-		files: map[fdKey]fileSeen{}, deleted: map[fdKey]*deletedFD{}}
+		files: map[fdKey]fileSeen{}, deleted: map[fdKey]*deletedFD{},
+		quietEvery: diskQuietEvery, lastPass: -1}
 }
 
 func (s *procScanner) path(parts ...string) string {
@@ -95,9 +114,28 @@ func (s *procScanner) relist() {
 	s.ioNext, s.fdNext = 0, 0
 }
 
-// sample updates write rates, then returns per filesystem its top writers
-// and its deleted-but-open files. n is the number of filesystems.
-func (s *procScanner) sample(t float64, idx fsIndex, n int) (writers [][]DiskWriter, deleted [][]DeletedOpen) {
+// sample returns per filesystem its top writers and its deleted-but-open
+// files, n filesystems in all. busy says a filesystem is filling: then, in
+// the first diskWarmup seconds, and once per quietEvery, it makes a pass
+// (updates the write rates, looks at the top writers' files and walks fds
+// for deleted files); otherwise it reports the last pass's findings again.
+func (s *procScanner) sample(t float64, idx fsIndex, n int, busy bool) (writers [][]DiskWriter, deleted [][]DeletedOpen) {
+	if busy || t < diskWarmup || s.lastPass < 0 || t-s.lastPass >= s.quietEvery {
+		s.lastPass = t
+		return s.pass(t, idx, n)
+	}
+	writers = make([][]DiskWriter, n)
+	for _, h := range s.held {
+		if i, ok := idx.byMnt[h.mnt]; ok && !idx.skip(i) {
+			writers[i] = append(writers[i], h.w)
+		}
+	}
+	return writers, s.deletedBy(idx, n)
+}
+
+// pass updates write rates, then finds the top writers' growing files and
+// walks the next fds for deleted files.
+func (s *procScanner) pass(t float64, idx fsIndex, n int) (writers [][]DiskWriter, deleted [][]DeletedOpen) {
 	// The io rotation is faster than the fd one; the list is refreshed once
 	// both have walked through it.
 	if s.ioNext >= len(s.pids) {
@@ -119,9 +157,11 @@ func (s *procScanner) sample(t float64, idx fsIndex, n int) (writers [][]DiskWri
 
 	writers = make([][]DiskWriter, n)
 	seen := map[fdKey]fileSeen{}
+	s.held = s.held[:0]
 	for _, pid := range s.top {
-		for i, w := range s.writerFiles(pid, t, idx, n, seen) {
-			writers[i] = append(writers[i], w)
+		for i, hw := range s.writerFiles(pid, t, idx, n, seen) {
+			writers[i] = append(writers[i], hw.w)
+			s.held = append(s.held, hw)
 		}
 	}
 	s.files = seen
@@ -180,7 +220,7 @@ func (s *procScanner) readIO(pid int, t float64) {
 		p.rate = float64(wb-p.wb) / (t - p.t)
 		p.wrate = float64(wc-p.wc) / (t - p.t)
 	} else {
-		p.rate, p.wrate = 0, 0 // pid reused by another process
+		p.rate, p.wrate, p.comm = 0, 0, "" // pid reused by another process
 	}
 	p.wb, p.wc, p.t, p.alive = wb, wc, t, true
 }
@@ -188,8 +228,8 @@ func (s *procScanner) readIO(pid int, t float64) {
 // writerFiles looks at one top writer's fds: for each watched filesystem
 // it has a file open for writing on, one DiskWriter with the files that
 // grew since the last look, fastest first.
-func (s *procScanner) writerFiles(pid int, t float64, idx fsIndex, n int, seen map[fdKey]fileSeen) map[int]DiskWriter {
-	out := map[int]DiskWriter{}
+func (s *procScanner) writerFiles(pid int, t float64, idx fsIndex, n int, seen map[fdKey]fileSeen) map[int]heldWriter {
+	out := map[int]heldWriter{}
 	comm := s.comm(pid)
 	s.eachFD(pid, diskFDPerProc, func(fd int, link string) {
 		if !strings.HasPrefix(link, "/") {
@@ -206,21 +246,26 @@ func (s *procScanner) writerFiles(pid int, t float64, idx fsIndex, n int, seen m
 		k := fdKey{pid, fd}
 		cur := fileSeen{ino: st.Ino, size: st.Size, t: t}
 		seen[k] = cur
-		w, had := out[i]
+		hw, had := out[i]
+		w := hw.w
 		if !had {
 			w = DiskWriter{PID: pid, Comm: comm, WriteBytesPerS: s.procs[pid].rate, Files: []GrowingFD{}}
+			hw.mnt = fi.MntID
 		}
 		if prev, ok := s.files[k]; ok && prev.ino == cur.ino && cur.t > prev.t && cur.size > prev.size {
 			path, _ := strings.CutSuffix(link, deletedSuffix)
 			w.Files = append(w.Files, GrowingFD{Path: path, SizeBytes: cur.size,
 				GrowthBytesPerS: float64(cur.size-prev.size) / (cur.t - prev.t)})
 		}
-		out[i] = w
+		hw.w = w
+		out[i] = hw
 	})
-	for i, w := range out {
+	for i, hw := range out {
+		w := hw.w
 		sort.Slice(w.Files, func(a, b int) bool { return w.Files[a].GrowthBytesPerS > w.Files[b].GrowthBytesPerS })
 		w.Files = w.Files[:min(len(w.Files), diskMaxFiles)]
-		out[i] = w
+		hw.w = w
+		out[i] = hw
 	}
 	return out
 }
@@ -263,9 +308,17 @@ func (s *procScanner) scanDeleted(t float64, idx fsIndex, n int) [][]DeletedOpen
 			s.deleted[k] = &deletedFD{DeletedOpen{PID: pid, Comm: comm, Path: path, SizeBytes: st.Size}, fi.MntID}
 		})
 	}
+	return s.deletedBy(idx, n)
+}
+
+// deletedBy lists the deleted files known, per filesystem, largest first.
+func (s *procScanner) deletedBy(idx fsIndex, n int) [][]DeletedOpen {
 	out := make([][]DeletedOpen, n)
 	for _, d := range s.deleted {
-		i := idx.byMnt[d.mnt]
+		i, ok := idx.byMnt[d.mnt]
+		if !ok || idx.skip(i) {
+			continue
+		}
 		out[i] = append(out[i], d.DeletedOpen)
 	}
 	for _, l := range out {
@@ -345,10 +398,20 @@ func (s *procScanner) readSmall(path string) ([]byte, error) {
 	return s.buf[:n], nil
 }
 
+// comm is pid's command name, read once per process and kept while the
+// process lives (a rename by prctl or exec shows from the next process).
 func (s *procScanner) comm(pid int) string {
-	b, err := os.ReadFile(s.path(strconv.Itoa(pid), "comm"))
+	p := s.procs[pid]
+	if p != nil && p.comm != "" {
+		return p.comm
+	}
+	b, err := s.readSmall(s.path(strconv.Itoa(pid), "comm"))
 	if err != nil {
 		return ""
 	}
-	return strings.TrimSuffix(string(b), "\n")
+	c := strings.TrimSuffix(string(b), "\n")
+	if p != nil {
+		p.comm = c
+	}
+	return c
 }
