@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/signal"
 	"sync"
@@ -57,6 +58,12 @@ func runLive(cmd *cobra.Command, lf *liveFlags) error {
 		}
 		if rec == nil {
 			return errors.New("shown here only: recording is off (--no-record)")
+		}
+		if why, stopped := rec.Stopped(); stopped {
+			return fmt.Errorf("shown here only: recording stopped (%s)", why)
+		}
+		if why, paused := rec.Paused(); paused {
+			return fmt.Errorf("shown here only: recording is paused (%s)", why)
 		}
 		return nil
 	}
