@@ -16,6 +16,10 @@
 //     dropped and counted) and resumes once there is room again.
 //   - Files are untrusted input: every size a reader allocates is bounded,
 //     and bad bytes produce Damage or ErrNotSession, never a panic.
+//   - A finished or killed file takes more events (notes) with Append,
+//     which writes after its end and never rewrites a byte (a torn last
+//     chunk is cut off first); a file a live Writer holds is refused
+//     (ErrLocked). Readers deliver appended events at their time.
 //
 // Seeking uses a per-segment time index, so it costs the same at minute one
 // and hour twenty-four.
