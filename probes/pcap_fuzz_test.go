@@ -16,7 +16,9 @@ import (
 // `events`, `report`, `replay`, `handoff` and `export` use on a pcap or
 // pcapng file from another box: it must never panic, and every event it
 // hands on must encode. The seeds (a TCP and a UDP packet, in pcap and
-// pcapng) run in every `go test`.
+// pcapng) run in every `go test`. A pcapng timestamp can lie past the year
+// 9999, which JSON cannot hold: such an event fails to encode, and the
+// command reading the capture says so in one line.
 func FuzzPcapEvents(f *testing.F) {
 	at := time.Date(2026, 11, 23, 4, 0, 0, 0, time.UTC)
 	eth := &layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, EthernetType: layers.EthernetTypeIPv4}
@@ -63,8 +65,8 @@ func FuzzPcapEvents(f *testing.F) {
 		for _, payload := range []bool{false, true} {
 			PcapEvents(bytes.NewReader(b), payload, func(ev event.Event) {
 				var err error
-				if scratch, err = ev.AppendJSON(scratch[:0]); err != nil {
-					t.Fatalf("%s event does not encode: %v", ev.Kind, err)
+				if scratch, err = ev.AppendJSON(scratch[:0]); err != nil && ev.Time.Year() >= 0 && ev.Time.Year() <= 9999 {
+					t.Fatalf("%s event of %s does not encode: %v", ev.Kind, ev.Time, err)
 				}
 			})
 		}

@@ -28,6 +28,7 @@ import (
 	"encoding/json"
 	"net/netip"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/stakeout/stakeout/event"
@@ -74,7 +75,11 @@ func New() *Redactor {
 }
 
 // envelope fields are never rewritten: they are the event's identity.
-var envelope = map[string]bool{"time": true, "probe": true, "kind": true}
+// encoding/json matches keys case-insensitively, so "Kind" in a crafted
+// file is the kind too.
+func envelope(k string) bool {
+	return len(k) <= 5 && (strings.EqualFold(k, "time") || strings.EqualFold(k, "probe") || strings.EqualFold(k, "kind"))
+}
 
 // enumKeys hold values from a small fixed vocabulary (or times) that
 // stakeout itself wrote; rewriting them could only break readers.
@@ -132,7 +137,7 @@ func (r *Redactor) event(b []byte, live bool) (event.Event, bool) {
 		// A member with no string in it (a packet batch's number
 		// columns) passes through as it is: decoding thousands of
 		// numbers only to write them back would cost more than the rest.
-		if envelope[k] || bytes.IndexByte(raw, '"') < 0 {
+		if envelope(k) || bytes.IndexByte(raw, '"') < 0 {
 			obj[k] = raw
 			continue
 		}
@@ -145,7 +150,7 @@ func (r *Redactor) event(b []byte, live bool) (event.Event, bool) {
 	r.learnObject(obj)
 	r.rebuildNames()
 	for k, v := range obj {
-		if !envelope[k] {
+		if !envelope(k) {
 			r.redactMember(obj, k, v)
 		}
 	}
@@ -220,7 +225,7 @@ func (r *Redactor) Learn(ev event.Event) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for k, raw := range top {
-		if envelope[k] || bytes.IndexByte(raw, '"') < 0 {
+		if envelope(k) || bytes.IndexByte(raw, '"') < 0 {
 			continue // nothing to learn in numbers
 		}
 		if v, ok := decodeValue(raw); ok {
@@ -255,7 +260,7 @@ func (r *Redactor) LearnUser(name string) {
 func (r *Redactor) redactMember(obj map[string]any, k string, v any) {
 	nv := r.value(k, v)
 	nk := k
-	if !envelope[k] {
+	if !envelope(k) {
 		nk = r.text(k)
 	}
 	if nk != k {

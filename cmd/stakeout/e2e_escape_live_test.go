@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/charmbracelet/x/ansi"
 	"golang.org/x/sys/unix"
@@ -125,60 +127,69 @@ func openPTY(t *testing.T, cols, rows int) (master, slave *os.File) {
 	return m, s
 }
 
-// TestHostileProcessNameInLiveTUI runs the live TUI on a real pseudo-
-// terminal, tracing the hostile-named process while the hostile-named
-// sender signals it. The bytes stakeout writes to the terminal hold the
-// names escaped, never raw.
-func TestHostileProcessNameInLiveTUI(t *testing.T) {
-	needRoot(t)
-	pid, send := hostileProcs(t)
-	master, slave := openPTY(t, 160, 40)
-	defer master.Close()
-	cmd := exec.Command(binPath, "--no-record", "--probes", "signals", "--pid", strconv.Itoa(pid), "--burst-window", "1s")
-	cmd.Env = append(os.Environ(), "TERM=xterm-256color")
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
-	if err := cmd.Start(); err != nil {
+// onPTY is stakeout running on a pseudo-terminal, with everything it
+// wrote to it.
+type onPTY struct {
+	cmd    *exec.Cmd
+	master *os.File
+	mu     sync.Mutex
+	out    bytes.Buffer
+}
+
+func startOnPTY(t *testing.T, cols, rows int, args ...string) *onPTY {
+	t.Helper()
+	master, slave := openPTY(t, cols, rows)
+	p := &onPTY{master: master, cmd: exec.Command(binPath, args...)}
+	p.cmd.Env = append(os.Environ(), "TERM=xterm-256color")
+	p.cmd.Stdin, p.cmd.Stdout, p.cmd.Stderr = slave, slave, slave
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	slave.Close()
-	var mu sync.Mutex
-	var screen bytes.Buffer
+	t.Cleanup(func() {
+		if p.cmd.ProcessState == nil {
+			p.cmd.Process.Kill()
+			p.cmd.Wait()
+		}
+		master.Close()
+	})
 	go func() {
 		buf := make([]byte, 32<<10)
 		for {
 			n, err := master.Read(buf)
-			mu.Lock()
-			screen.Write(buf[:n])
-			mu.Unlock()
+			p.mu.Lock()
+			p.out.Write(buf[:n])
+			p.mu.Unlock()
 			if err != nil {
 				return
 			}
 		}
 	}()
-	shown := func(s string) func() bool {
-		return func() bool {
-			mu.Lock()
-			defer mu.Unlock()
-			return strings.Contains(ansi.Strip(screen.String()), s)
+	return p
+}
+
+func (p *onPTY) written() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.out.String()
+}
+
+// waitShown waits up to 5 s for s to be on the screen.
+func (p *onPTY) waitShown(s string) {
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if strings.Contains(ansi.Strip(p.written()), s) {
+			return
 		}
 	}
-	defer func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-	}()
-	waitUntil(t, "the target is traced", func() bool { n, _ := traced(pid); return n != 0 })
-	send()
-	for _, s := range []string{escapedTarget, escapedSender} {
-		for deadline := time.Now().Add(5 * time.Second); !shown(s)() && time.Now().Before(deadline); {
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
-	master.Write([]byte("q"))
+}
+
+// quit presses q and waits for stakeout to exit.
+func (p *onPTY) quit(t *testing.T) {
+	t.Helper()
+	p.master.Write([]byte("q"))
 	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	go func() { done <- p.cmd.Wait() }()
 	select {
 	case err := <-done:
 		if err != nil {
@@ -187,9 +198,22 @@ func TestHostileProcessNameInLiveTUI(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Error("q did not quit")
 	}
-	mu.Lock()
-	out := screen.String()
-	mu.Unlock()
+}
+
+// TestHostileProcessNameInLiveTUI runs the live TUI on a real pseudo-
+// terminal, tracing the hostile-named process while the hostile-named
+// sender signals it. The bytes stakeout writes to the terminal hold the
+// names escaped, never raw.
+func TestHostileProcessNameInLiveTUI(t *testing.T) {
+	needRoot(t)
+	pid, send := hostileProcs(t)
+	p := startOnPTY(t, 160, 40, "--no-record", "--probes", "signals", "--pid", strconv.Itoa(pid), "--burst-window", "1s")
+	waitUntil(t, "the target is traced", func() bool { n, _ := traced(pid); return n != 0 })
+	send()
+	p.waitShown(escapedTarget)
+	p.waitShown(escapedSender)
+	p.quit(t)
+	out := p.written()
 	for _, raw := range rawNames {
 		if strings.Contains(out, raw) {
 			t.Errorf("%q reached the terminal raw", raw)
@@ -202,5 +226,40 @@ func TestHostileProcessNameInLiveTUI(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("screen:\n%s", ansi.Strip(out))
+	}
+}
+
+// TestHostileFileInReplayTUI: `stakeout replay` of the hostile recording on
+// a real pseudo-terminal, every pane zoomed in turn. The host line, the
+// panes, the findings strip and the note show the strings escaped; none of
+// their bytes reaches the terminal raw.
+func TestHostileFileInReplayTUI(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "hostile.stk")
+	if err := hostile.Write(file); err != nil {
+		t.Fatal(err)
+	}
+	p := startOnPTY(t, 200, 50, "replay", file)
+	p.waitShown(hostile.Escaped)
+	p.master.Write([]byte("End")) // not a key: harmless typing
+	for n := 1; n <= 8; n++ {
+		p.master.Write([]byte(strconv.Itoa(n) + "\r"))
+		time.Sleep(150 * time.Millisecond)
+		p.master.Write([]byte("\r"))
+	}
+	p.master.Write([]byte("\x1b[F")) // End: the whole recording played
+	time.Sleep(500 * time.Millisecond)
+	p.quit(t)
+	// stakeout sets its own window title, and clears it on quitting.
+	out := strings.NewReplacer("\x1b]2;stakeout\a", "", "\x1b]2;\a", "").Replace(p.written())
+	if !utf8.ValidString(out) {
+		t.Error("invalid UTF-8 (a raw 0x9b C1 CSI?) reached the terminal")
+	}
+	for _, raw := range []string{"\x1b]0;pwn", "\u009b", "\u202e", "\x07"} {
+		if i := strings.Index(out, raw); i >= 0 {
+			t.Errorf("%q reached the terminal raw: %q", raw, out[max(0, i-60):min(len(out), i+20)])
+		}
+	}
+	if n := strings.Count(ansi.Strip(out), hostile.Escaped); n < 3 {
+		t.Errorf("the hostile strings showed escaped %d times:\n%s", n, ansi.Strip(out))
 	}
 }
