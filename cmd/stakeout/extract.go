@@ -30,6 +30,7 @@ const (
 
 func newExtractCmd() *cobra.Command {
 	var since, until, out string
+	var redactOut bool
 	cmd := &cobra.Command{
 		Use:   "extract FILE --since T --until T -o OUT.stk",
 		Short: "write a time window of a recording as a smaller session file",
@@ -83,8 +84,11 @@ defaults to the recording's start or end.`,
 			if !from.Before(to) {
 				return usageErr("--since %s is not before --until %s", clock(from), clock(to))
 			}
-			// --redact goes here: opt.Transform and opt.Header.
 			var opt extractOptions
+			if redactOut {
+				red := fileRedactor(r)
+				opt.Transform, opt.Header = red.Event, red.Header
+			}
 			st, err := extractWindow(r, args[0], out, from, to, opt)
 			if err != nil {
 				return err
@@ -96,6 +100,7 @@ defaults to the recording's start or end.`,
 	}
 	cmd.Flags().StringVarP(&out, "output", "o", "", "session file to write (must not exist)")
 	addWindowFlags(cmd, &since, &until)
+	cmd.Flags().BoolVar(&redactOut, "redact", false, "replace addresses, host and user names and secret-looking values with pseudonyms")
 	return cmd
 }
 
