@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"github.com/charmbracelet/x/ansi"
 	"os"
 	"path/filepath"
 	"strings"
@@ -165,5 +166,46 @@ func TestMailboxNeverShedsNotes(t *testing.T) {
 	}
 	if !kept {
 		t.Fatal("the mailbox shed a note")
+	}
+}
+
+// TestNoteKeyOnARealTerminal presses m in the live TUI and then in a replay
+// of what it recorded, on a real pseudo-terminal: the live note goes into
+// the recording through the engine, the replay's is appended to the file.
+func TestNoteKeyOnARealTerminal(t *testing.T) {
+	procfs, sysfs := fixtureRoots(t)
+	file := filepath.Join(t.TempDir(), "live.stk")
+	t.Setenv("STAKEOUT_AUTHOR", "alice")
+	p := startOnPTY(t, 120, 40, "--probes", "iostat", "--interval", "200ms", "--procfs", procfs, "--sysfs", sysfs, "--record", file)
+	p.waitShown("iostat")
+	p.master.Write([]byte("m"))
+	p.waitShown("enter save")
+	p.master.Write([]byte("live: sdb looks busy\r"))
+	p.waitShown("alice  live: sdb looks busy") // on the strip: back from the engine, so recorded
+	p.quit(t)
+	if !strings.Contains(ansi.Strip(p.written()), "alice  live: sdb looks busy") {
+		t.Fatalf("the live note never showed:\n%s", ansi.Strip(p.written()))
+	}
+
+	t.Setenv("STAKEOUT_AUTHOR", "bob")
+	p = startOnPTY(t, 120, 40, "replay", file)
+	p.waitShown("REPLAY")
+	p.master.Write([]byte(" ")) // pause, so the note's time is where we stopped
+	p.master.Write([]byte("m"))
+	p.waitShown("enter save")
+	p.master.Write([]byte("replay: ruled out the LB\r"))
+	p.waitShown("bob  replay: ruled out the LB") // on the strip: saved
+	p.quit(t)
+
+	notes := eventLines(t, file, "--kind", "note")
+	if len(notes) != 2 {
+		t.Fatalf("%d notes in the file: %+v", len(notes), notes)
+	}
+	byText := map[string]string{}
+	for _, n := range notes {
+		byText[n.Text] = n.Author
+	}
+	if byText["live: sdb looks busy"] != "alice" || byText["replay: ruled out the LB"] != "bob" {
+		t.Errorf("notes %+v", notes)
 	}
 }
