@@ -2,13 +2,13 @@ package main
 
 import (
 	"encoding/json"
-	"github.com/charmbracelet/x/ansi"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/charmbracelet/x/ansi"
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/sessions"
 )
