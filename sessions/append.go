@@ -87,8 +87,10 @@ func appendTo(f *os.File, path string, o WriterOptions) (*Writer, error) {
 		return nil, err
 	}
 	end := st.Size()
-	if d := r.damage; d != nil {
-		if !tornTail(f, d.Offset, end) {
+	if d := r.Damage(); d != nil {
+		// Damage the reader read past (a good segment follows it) is no
+		// torn tail, whatever its length field says.
+		if d.Resume != 0 || d.More > 0 || !tornTail(f, d.Offset, end) {
 			return nil, fmt.Errorf("%s: damaged at byte %d (%d bytes unreadable), not appending after it: %w", path, d.Offset, d.Bytes, ErrDamagedFile)
 		}
 		// Only the cut-short last chunk goes; every whole chunk stays.

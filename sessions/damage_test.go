@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/stakeout/stakeout/event"
 )
 
 var damageShape = regexp.MustCompile(`^recording ends early at \d\d:\d\d:\d\d: [1-9]\d* bytes unreadable$`)
@@ -100,6 +102,10 @@ func TestDamageMessage(t *testing.T) {
 	}
 }
 
+// TestCorruptChunk flips a bit inside a chunk in the middle of a long
+// recording: the events before it are delivered, the rest of its segment is
+// lost, and reading goes on from the next segment, whether the file has its
+// index or was never closed. The damage says where and how much.
 func TestCorruptChunk(t *testing.T) {
 	path, want := writeSession(t, t.TempDir(), 200)
 	b := mustRead(t, path)
@@ -108,6 +114,21 @@ func TestCorruptChunk(t *testing.T) {
 	mid := len(ends) / 2
 	flipAt := ends[mid] + chunkHeaderSize + 2 // inside the payload of chunk mid+1
 	survive := counts[mid]
+	// The next segment start after the bad chunk, and the events before it.
+	resume, resumeCount := int64(0), 0
+	for i, s := range full.segs {
+		if s.Off > ends[mid] {
+			resume = s.Off
+			for _, p := range full.segs[:i] {
+				resumeCount += int(p.Events)
+			}
+			break
+		}
+	}
+	if resume == 0 {
+		t.Fatal("no segment after the middle chunk: make the recording longer")
+	}
+	expect := append(append([]event.Event(nil), want[:survive]...), want[resumeCount:]...)
 
 	for _, closed := range []bool{true, false} {
 		t.Run(fmt.Sprintf("closed=%v", closed), func(t *testing.T) {
@@ -124,15 +145,16 @@ func TestCorruptChunk(t *testing.T) {
 				t.Fatal("Open of an unclosed corrupt file found no damage")
 			}
 			got, iterErr := readAll(t, r, time.Time{})
-			samePrefix(t, got, want)
-			if len(got) != survive {
-				t.Fatalf("%d events before the bad chunk, want %d", len(got), survive)
+			if len(got) != len(expect) {
+				t.Fatalf("%d events, want %d: %d before the bad chunk and %d from the next segment", len(got), len(expect), survive, len(want)-resumeCount)
 			}
+			samePrefix(t, got, expect)
 			d := asDamage(iterErr)
-			if d == nil || r.Damage() == nil || d.Offset != ends[mid] {
-				t.Fatalf("iter err %v, reader damage %v, want damage at %d", iterErr, r.Damage(), ends[mid])
+			if d == nil || r.Damage() == nil || d.Offset != ends[mid] || d.Resume != resume || d.Bytes != resume-ends[mid] {
+				t.Fatalf("iter err %+v, reader damage %+v, want damage at %d to %d", d, r.Damage(), ends[mid], resume)
 			}
-			wantMsg := fmt.Sprintf("recording ends early at %s: %d bytes unreadable", got[len(got)-1].Time.Format("15:04:05"), int64(len(c))-ends[mid])
+			wantMsg := fmt.Sprintf("recording damaged at %s: %d bytes unreadable, read on from %s",
+				got[survive-1].Time.Format("15:04:05"), resume-ends[mid], want[resumeCount].Time.Format("15:04:05"))
 			if d.Error() != wantMsg {
 				t.Fatalf("got %q\nwant %q", d.Error(), wantMsg)
 			}

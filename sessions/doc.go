@@ -9,7 +9,9 @@
 //     to a power cut or kernel crash; the file is fsynced on Close.)
 //   - A cut or corrupt tail loses only the tail: Reader reports it as a
 //     *Damage ("recording ends early at 14:02:11: 812 bytes unreadable") and
-//     delivers every event before it.
+//     delivers every event before it. A corrupt chunk in the middle loses the
+//     rest of its segment: reading goes on at the next good segment start
+//     ("recording damaged at …, read on from 14:03:00").
 //   - Recording never fills a disk: the Writer stops for good at MaxBytes,
 //     ending the file cleanly with a record.stopped finding in it; when its
 //     filesystem nears full it pauses (a record.paused finding, events

@@ -18,14 +18,35 @@ var (
 	ErrStopped = errors.New("recording stopped")
 )
 
-// Damage describes an unreadable tail: a file cut short by a crash or a full
-// disk, or a corrupted chunk. Everything before Offset is still delivered.
+// Damage describes an unreadable part of a file: a tail cut short by a
+// crash or a full disk, or a corrupted chunk. Everything before Offset is
+// still delivered, and so is everything from Resume, when the reader found
+// a good segment after the damage.
 type Damage struct {
-	At     time.Time // time of the last good event
-	Bytes  int64     // bytes from Offset to the end of the file
+	At     time.Time // time of the last good event before the damage
+	Bytes  int64     // unreadable bytes: to Resume, or to the end of the file
 	Offset int64     // where the unreadable part begins
+	// Resume is the offset of the first good segment after the damage, 0
+	// when the damage runs to the end of the file. ResumeAt is the time of
+	// its first event.
+	Resume   int64
+	ResumeAt time.Time
+	// More counts further damaged places after this one.
+	More int
 }
 
 func (d *Damage) Error() string {
-	return fmt.Sprintf("recording ends early at %s: %d bytes unreadable", d.At.UTC().Format("15:04:05"), d.Bytes)
+	var s string
+	if d.Resume == 0 {
+		s = fmt.Sprintf("recording ends early at %s: %d bytes unreadable", d.At.UTC().Format("15:04:05"), d.Bytes)
+	} else {
+		s = fmt.Sprintf("recording damaged at %s: %d bytes unreadable, read on from %s", d.At.UTC().Format("15:04:05"), d.Bytes, d.ResumeAt.UTC().Format("15:04:05"))
+	}
+	switch {
+	case d.More == 1:
+		s += " (and 1 more damaged place)"
+	case d.More > 1:
+		s += fmt.Sprintf(" (and %d more damaged places)", d.More)
+	}
+	return s
 }

@@ -29,6 +29,7 @@ type Iter struct {
 	inSeg  bool
 	segOff int64
 	last   time.Time // latest event decoded, to date damage
+	hole   *Damage   // damage read past, reported when iteration ends
 	buf    []byte
 	done   bool
 	err    error
@@ -216,9 +217,11 @@ func (it *Iter) segFail(err error) {
 	it.fail(it.seg.curOff, it.segOff, errDamaged)
 }
 
-// fail ends iteration at damage found at off; an I/O error is passed on.
-// Segments starting before whole were read completely (or skipped as too
-// early), so their latest time dates the damage along with what was decoded.
+// fail handles damage found at off; an I/O error ends iteration. Reading
+// goes on at the next segment start after the damage, if the reader knows
+// one; otherwise iteration ends there. Segments starting before whole were
+// read completely (or skipped as too early), so their latest time dates the
+// damage along with what was decoded.
 func (it *Iter) fail(off, whole int64, err error) {
 	if !errors.Is(err, errDamaged) {
 		it.finish(err)
@@ -228,15 +231,27 @@ func (it *Iter) fail(off, whole int64, err error) {
 	if it.last.After(at) {
 		at = it.last
 	}
-	it.finish(it.r.noteDamage(&Damage{At: at, Offset: off, Bytes: it.r.size - off}))
+	d := Damage{At: at, Offset: off, Bytes: it.r.size - off}
+	next, ok := it.r.nextSegAfter(off, it.cs.end)
+	if !ok {
+		it.finish(it.r.noteDamage(d))
+		return
+	}
+	d.Bytes, d.Resume, d.ResumeAt = next-off, next, it.r.minFrom(next)
+	it.hole = it.r.noteDamage(d)
+	it.cs = newChunkStream(it.r.ra, next, it.cs.end)
+	it.seg = segReader{cs: it.cs}
+	it.inSeg = false
 }
 
-// finish ends iteration. Reaching the end of the data of a file with a
-// damaged tail reports that damage.
+// finish ends iteration. Damage read past is reported at the end, and so
+// is the damaged tail of a file when the data ends at it.
 func (it *Iter) finish(err error) {
 	if err == nil {
-		if d := it.r.Damage(); d != nil && d.Offset >= it.r.dataEnd {
+		if d := it.r.tailDamage(); d != nil {
 			err = d
+		} else if it.hole != nil {
+			err = it.r.Damage()
 		}
 	}
 	it.done, it.inSeg, it.err = true, false, err

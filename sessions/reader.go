@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"sync"
 	"time"
 
@@ -37,9 +38,14 @@ type Reader struct {
 	lateErr  error
 	lateOK   bool
 
-	mu     sync.Mutex
-	damage *Damage
+	mu      sync.Mutex
+	damages []Damage // sorted by offset, at most maxDamages
+
+	resyncBudget resyncBudget
 }
+
+// maxDamages bounds the damaged places a Reader remembers.
+const maxDamages = 64
 
 // Open opens a session file. A file that is not a session gives an error
 // wrapping ErrNotSession; a missing file gives the os error.
@@ -103,8 +109,10 @@ func newReader(ra io.ReaderAt, size int64, name string) (*Reader, error) {
 		}
 	}
 	r.span()
-	if r.damage != nil {
-		r.damage.At = r.end
+	for i := range r.damages {
+		d := &r.damages[i]
+		d.At = r.maxBefore(d.Offset)
+		d.ResumeAt = r.minFrom(d.Resume)
 	}
 	return r, nil
 }
@@ -138,8 +146,9 @@ func (r *Reader) readIndex() bool {
 	return true
 }
 
-// walk rebuilds the segment table from the chunk headers and stops at the
-// first damaged chunk, which becomes the Damage.
+// walk rebuilds the segment table from the chunk headers. A damaged chunk
+// becomes a Damage; the walk goes on from the next good segment start
+// after it, if there is one, else the data ends there.
 func (r *Reader) walk() error {
 	cs := newChunkStream(r.ra, r.dataStart, r.size)
 	closedOnce := false
@@ -151,9 +160,15 @@ func (r *Reader) walk() error {
 			return nil
 		}
 		if errors.Is(err, errDamaged) {
-			r.dataEnd = at
-			r.damage = &Damage{Offset: at, Bytes: r.size - at}
-			return nil
+			next, ok := r.nextSegStart(at+1, r.size)
+			if !ok {
+				r.dataEnd = at
+				r.addDamage(Damage{Offset: at, Bytes: r.size - at})
+				return nil
+			}
+			r.addDamage(Damage{Offset: at, Bytes: next - at, Resume: next})
+			cs = newChunkStream(r.ra, next, r.size)
+			continue
 		}
 		if err != nil {
 			return err
@@ -170,7 +185,7 @@ func (r *Reader) walk() error {
 			if len(r.segs) == 0 {
 				// Data with no frame start cannot be decoded.
 				r.dataEnd = at
-				r.damage = &Damage{Offset: at, Bytes: r.size - at}
+				r.addDamage(Damage{Offset: at, Bytes: r.size - at})
 				return nil
 			}
 			s := &r.segs[len(r.segs)-1]
@@ -185,7 +200,7 @@ func (r *Reader) walk() error {
 			// A second header is not valid anywhere: nothing after it is
 			// events.
 			r.dataEnd = at
-			r.damage = &Damage{Offset: at, Bytes: r.size - at}
+			r.addDamage(Damage{Offset: at, Bytes: r.size - at})
 			return nil
 		}
 		// An index or trailer in the middle is where the file was closed
@@ -223,29 +238,77 @@ func (r *Reader) Start() time.Time { return r.start }
 // End is the time of the latest readable event.
 func (r *Reader) End() time.Time { return r.end }
 
-// Damage describes the unreadable tail, or is nil while the file looks
-// intact. Open finds a cut or corrupt tail of an unclosed file; corruption
-// inside a closed file is found when an Iter reaches it, after which
-// Damage reports it too.
+// Damage describes the first damaged place, with More counting the others,
+// or is nil while the file looks intact. Open finds the damage of an
+// unclosed file; corruption inside a closed file is found when an Iter
+// reaches it, after which Damage reports it too.
 func (r *Reader) Damage() *Damage {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.damage == nil {
+	return r.damageLocked()
+}
+
+func (r *Reader) damageLocked() *Damage {
+	if len(r.damages) == 0 {
 		return nil
 	}
-	d := *r.damage
+	d := r.damages[0]
+	d.More = len(r.damages) - 1
 	return &d
 }
 
-// noteDamage records damage an Iter found and returns the earliest known.
-func (r *Reader) noteDamage(d *Damage) *Damage {
+// noteDamage records damage an Iter found and returns the damage to report.
+func (r *Reader) noteDamage(d Damage) *Damage {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.damage == nil || d.Offset < r.damage.Offset {
-		r.damage = d
+	r.addDamage(d)
+	return r.damageLocked()
+}
+
+// addDamage inserts d in offset order unless that place is known already.
+func (r *Reader) addDamage(d Damage) {
+	i := sort.Search(len(r.damages), func(i int) bool { return r.damages[i].Offset >= d.Offset })
+	if i < len(r.damages) && r.damages[i].Offset == d.Offset {
+		return
 	}
-	c := *r.damage
-	return &c
+	if len(r.damages) >= maxDamages {
+		return
+	}
+	r.damages = append(r.damages, Damage{})
+	copy(r.damages[i+1:], r.damages[i:])
+	r.damages[i] = d
+}
+
+// tailDamage is the damage that ends the data, if any.
+func (r *Reader) tailDamage() *Damage {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := range r.damages {
+		if d := r.damages[i]; d.Resume == 0 && d.Offset >= r.dataEnd {
+			return r.damageLocked()
+		}
+	}
+	return nil
+}
+
+// nextSegAfter is the offset of the first known segment start after off
+// and before end, for an Iter to read on from past damage.
+func (r *Reader) nextSegAfter(off, end int64) (int64, bool) {
+	i := sort.Search(len(r.segs), func(i int) bool { return r.segs[i].Off > off })
+	if i < len(r.segs) && r.segs[i].Off < end {
+		return r.segs[i].Off, true
+	}
+	return 0, false
+}
+
+// minFrom is the earliest event time of the segment at off (zero if none).
+func (r *Reader) minFrom(off int64) time.Time {
+	for _, s := range r.segs {
+		if s.Off == off && s.Events > 0 {
+			return fromNano(s.Min)
+		}
+	}
+	return time.Time{}
 }
 
 // maxBefore is the latest event time in segments that start before off.
