@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/charmbracelet/x/ansi"
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/probes"
 	"github.com/stakeout/stakeout/sessions"
@@ -213,6 +214,14 @@ func TestExtractAWindow(t *testing.T) {
 	}
 	if _, err := p.AdvanceTo(r.End()); err != nil || !p.Position().Equal(until) {
 		t.Errorf("played to %v (%v)", p.Position(), err)
+	}
+
+	// And `stakeout replay` shows it on a real terminal, from its start.
+	tui := startOnPTY(t, 120, 40, "replay", out)
+	tui.waitShown("REPLAY")
+	tui.quit(t)
+	if screen := ansi.Strip(tui.written()); !strings.Contains(screen, "db-7") || !strings.Contains(screen, "04:04:10") {
+		t.Errorf("replay of the extract:\n%s", screen)
 	}
 }
 
