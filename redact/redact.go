@@ -54,9 +54,13 @@ type Redactor struct {
 	macs  map[string]string
 	hosts map[string]string // lower-case name → host-N
 	users map[string]string // lower-case name → user-N
-	// names is hosts and users, longest first, for the text scan; nil when
-	// it must be rebuilt.
-	names []nameRule
+	// scan is the declared host and user names in the order learned, and
+	// names the same longest first, for the text scan (nil when it must be
+	// rebuilt). Names found by pattern (DNS names, e-mail addresses) are
+	// matched by that pattern instead.
+	declared map[string]bool
+	scan     []nameRule
+	names    []nameRule
 	// changed is set when redacting an event rewrote anything.
 	changed bool
 }
@@ -69,6 +73,7 @@ func New() *Redactor {
 	r := &Redactor{
 		v4: map[netip.Addr]netip.Addr{}, v6: map[netip.Addr]netip.Addr{},
 		macs: map[string]string{}, hosts: map[string]string{}, users: map[string]string{},
+		declared: map[string]bool{},
 	}
 	rand.Read(r.key[:])
 	return r
@@ -384,27 +389,11 @@ func encodeObject(obj map[string]any, first []string) ([]byte, bool) {
 
 // rebuildNames refreshes the longest-first list of names after learning.
 func (r *Redactor) rebuildNames() {
-	if r.names != nil {
+	if r.names != nil || len(r.scan) == 0 {
 		return
 	}
-	names := make([]nameRule, 0, len(r.hosts)+len(r.users))
-	for n, p := range r.hosts {
-		names = append(names, nameRule{n, p})
-	}
-	for n, p := range r.users {
-		if _, dup := r.hosts[n]; !dup {
-			names = append(names, nameRule{n, p})
-		}
-	}
-	sort.Slice(names, func(i, j int) bool {
-		if len(names[i].lower) != len(names[j].lower) {
-			return len(names[i].lower) > len(names[j].lower)
-		}
-		return names[i].lower < names[j].lower
-	})
-	if len(names) > maxNames {
-		names = names[:maxNames]
-	}
+	names := append([]nameRule(nil), r.scan...)
+	sort.SliceStable(names, func(i, j int) bool { return len(names[i].lower) > len(names[j].lower) })
 	r.names = names
 }
 

@@ -185,3 +185,20 @@ func writeFile(t *testing.T, path, s string) {
 		t.Fatal(err)
 	}
 }
+
+// A file full of names cannot push the header's hostname out of the names
+// searched for, nor make learning quadratic.
+func TestManyNamesKeepTheHostname(t *testing.T) {
+	r := New()
+	r.LearnHeader(sessions.Header{Hostname: "db-7"})
+	for i := range 5000 {
+		r.Learn(event.New(t0, event.ProbeNote, &event.Note{Author: "someone-with-a-long-name-" + itoa(i), Text: "x"}))
+		r.String("see host-" + itoa(i) + ".a-long-domain-name.example.org")
+	}
+	if got := r.String("ping db-7 now"); got != "ping host-1 now" {
+		t.Errorf("got %q", got)
+	}
+	if len(r.names) > maxNames {
+		t.Errorf("%d names searched", len(r.names))
+	}
+}

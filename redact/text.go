@@ -103,10 +103,10 @@ func (r *Redactor) learnHostLocked(name string) {
 	if !learnable(name) {
 		return
 	}
-	r.addName(r.hosts, name, "host-")
+	r.declare(name, r.addName(r.hosts, name, "host-"))
 	// db-7.prod.example.com also goes by db-7.
 	if short, _, ok := strings.Cut(name, "."); ok && learnable(short) {
-		r.addName(r.hosts, short, "host-")
+		r.declare(short, r.addName(r.hosts, short, "host-"))
 	}
 }
 
@@ -115,7 +115,20 @@ func (r *Redactor) learnUserLocked(name string) {
 	if !learnable(name) || name == "root" || name == "nobody" {
 		return
 	}
-	r.addName(r.users, name, "user-")
+	r.declare(name, r.addName(r.users, name, "user-"))
+}
+
+// declare adds a learned name to those searched for in every string. The
+// first maxNames stay: the header's, this host's and its users' come first,
+// so a file full of names cannot push them out.
+func (r *Redactor) declare(name, pseudonym string) {
+	l := lowerASCII(name)
+	if r.declared[l] || len(r.declared) >= maxNames {
+		return
+	}
+	r.declared[l] = true
+	r.scan = append(r.scan, nameRule{l, pseudonym})
+	r.names = nil
 }
 
 func learnable(name string) bool {
@@ -134,7 +147,6 @@ func (r *Redactor) addName(m map[string]string, name, prefix string) string {
 	if len(m) < maxMapped {
 		p = prefix + itoa(len(m)+1)
 		m[l] = p
-		r.names = nil
 	} else {
 		p = prefix + "h" + itoa(int(r.hash(l)&0xffffff))
 	}

@@ -150,7 +150,7 @@ func TestRedactedLiveRecording(t *testing.T) {
 	file := filepath.Join(dir, "r.stk")
 	cmd := exec.Command("ip", "netns", "exec", ns, "unshare", "--uts", "sh", "-c",
 		`hostname zq-db-7.corp.example && exec "$0" "$@"`,
-		binPath, "snapshot", "--redact", "--duration", "3s", "--probes", "kmsg,packets,signals",
+		binPath, "snapshot", "--redact", "--duration", "4s", "--probes", "kmsg,packets,signals",
 		"--iface", "lo", "--kmsg-backlog", "0s", "--pid", strconv.Itoa(tg.pid), "-o", file, "--format", "text")
 	cmd.Env = append(os.Environ(), "STAKEOUT_AUTHOR=zqalice")
 	var stdout, stderr bytes.Buffer
@@ -165,7 +165,10 @@ func TestRedactedLiveRecording(t *testing.T) {
 	if err := os.WriteFile("/dev/kmsg", []byte(line), 0); err != nil {
 		t.Fatal(err)
 	}
+	// A packet per flow every 100 ms for a second, so the capture sees
+	// them however late its socket opens on a loaded machine.
 	inNetns(t, ns, func() {
+		var conns []*net.UDPConn
 		for _, p := range [][2]string{{"10.77.1.2:40000", "10.77.1.3:9"}, {"[2a01:4f8:77::2]:40001", "[2a01:4f8:0:77::3]:9"}} {
 			la, _ := net.ResolveUDPAddr("udp", p[0])
 			ra, _ := net.ResolveUDPAddr("udp", p[1])
@@ -174,10 +177,14 @@ func TestRedactedLiveRecording(t *testing.T) {
 				t.Errorf("dial %s: %v", p, err)
 				return
 			}
-			for i := 0; i < 3; i++ {
+			defer c.Close()
+			conns = append(conns, c)
+		}
+		for i := 0; i < 10; i++ {
+			for _, c := range conns {
 				c.Write([]byte("password=hunter2"))
 			}
-			c.Close()
+			time.Sleep(100 * time.Millisecond)
 		}
 	})
 	if out, err := exec.Command(killer, "-c", "kill -HUP "+strconv.Itoa(tg.pid)+"; sleep 0.5").CombinedOutput(); err != nil {
