@@ -355,4 +355,27 @@ func TestRedactedExtract(t *testing.T) {
 			t.Errorf("%s of the extract lacks the burst:\n%s", args[0], r.stdout)
 		}
 	}
+	// Pseudonyms are addresses: the packets still export as a capture
+	// that tcpdump reads, between the pseudonyms.
+	pcap := filepath.Join(dir, "x.pcap")
+	if r := run(t, nil, "export", out, "--pcap", pcap); r.code != 0 {
+		t.Fatalf("export: exit %d: %s", r.code, r.stderr)
+	}
+	mustNotLeak(t, "the exported capture", mustReadFile(t, pcap))
+	if _, err := exec.LookPath("tcpdump"); err != nil {
+		t.Skip("tcpdump not installed (make test installs it)")
+	}
+	td, err := exec.Command("tcpdump", "-r", pcap, "-n").CombinedOutput()
+	if err != nil || !bytes.Contains(td, []byte("198.18.0.")) || !bytes.Contains(td, []byte("2001:db8::")) {
+		t.Errorf("tcpdump -r: %v\n%s", err, td)
+	}
+}
+
+func mustReadFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
