@@ -379,3 +379,51 @@ func mustReadFile(t *testing.T, path string) []byte {
 	}
 	return b
 }
+
+// Without --payload a recording holds packet headers only: a marker sent
+// in UDP payloads appears nowhere in the file, decompressed, though the
+// flow that carried it does.
+func TestPayloadNotStoredWithoutFlag(t *testing.T) {
+	needRoot(t)
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("ip not installed (make test installs iproute2)")
+	}
+	ns := fmt.Sprintf("stk-pl%d", os.Getpid()%100000)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+	for _, args := range [][]string{{"netns", "add", ns}, {"-n", ns, "link", "set", "lo", "up"}} {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Skipf("ip %s: %v %s", strings.Join(args, " "), err, out)
+		}
+	}
+	file := filepath.Join(t.TempDir(), "p.stk")
+	cmd := exec.Command("ip", "netns", "exec", ns, binPath, "snapshot", "--duration", "2s", "--probes", "packets",
+		"--iface", "lo", "-o", file, "--format", "json")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	const marker = "zq-payload-marker-7731"
+	inNetns(t, ns, func() {
+		c, err := net.Dial("udp", "127.0.0.1:9")
+		if err != nil {
+			t.Errorf("dial: %v", err)
+			return
+		}
+		defer c.Close()
+		for i := 0; i < 12; i++ {
+			c.Write([]byte(marker))
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("snapshot: %v %s", err, stderr.String())
+	}
+	plain := stkPlain(t, file)
+	if !bytes.Contains(plain, []byte(`"dst":"127.0.0.1:9"`)) {
+		t.Fatalf("the flow was not recorded:\n%s", plain)
+	}
+	if bytes.Contains(plain, []byte(marker)) || bytes.Contains(plain, []byte(`"data":`)) {
+		t.Errorf("payload bytes were recorded without --payload")
+	}
+}
