@@ -263,3 +263,41 @@ func TestHostileFileInReplayTUI(t *testing.T) {
 		t.Errorf("the hostile strings showed escaped %d times:\n%s", n, ansi.Strip(out))
 	}
 }
+
+// TestHostileDeletedFileHolder: a real process named with an escape
+// sequence holds open a deleted file whose name has others; the diskfill
+// probe finds it, and snapshot's text report names both, escaped.
+func TestHostileDeletedFileHolder(t *testing.T) {
+	mnt, _ := loopFS(t, "64M")
+	path := filepath.Join(mnt, "f\x1b[2J\x1b]0;pwn\x07.log")
+	holder := copyExe(t, "/bin/sh", t.TempDir(), "d\x1b]0;pwn\x07")
+	// The shell itself writes 4 MiB through fd 3 (so it is a top writer,
+	// examined at once), deletes the file and keeps fd 3 open; its sleep
+	// does not inherit it.
+	cmd := exec.Command(holder, "-c", `exec 3>"$0"; i=0; while [ $i -lt 4096 ]; do printf '%1024s' >&3; i=$((i+1)); done; `+
+		`rm "$0"; echo held; sleep 30 3>&-`, path)
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	if line, _ := bufio.NewReader(out).ReadString('\n'); line != "held\n" {
+		t.Fatalf("holder said %q", line)
+	}
+	snap := exec.Command(binPath, "snapshot", "--duration", "3s", "--probes", "diskfill", "--mount", mnt,
+		"--no-record", "--format", "text")
+	var stdout, stderr bytes.Buffer
+	snap.Stdout, snap.Stderr = &stdout, &stderr
+	if err := snap.Run(); err != nil {
+		t.Fatalf("snapshot: %v %s", err, stderr.String())
+	}
+	text := stdout.String()
+	if raw := hostile.Raw(text); raw != "" {
+		t.Errorf("%s reached stdout:\n%q", raw, text)
+	}
+	for _, want := range []string{"disk.deleted_open", `d\x1b]0;pwn\x07`, `f\x1b[2J\x1b]0;pwn\x07.log`} {
+		if !strings.Contains(text, want) {
+			t.Errorf("report lacks %s:\n%s", want, text)
+		}
+	}
+}
