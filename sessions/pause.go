@@ -122,8 +122,8 @@ func (w *Writer) floorPauseLocked(reason string) {
 }
 
 // beginPauseLocked writes the pause notice (into the reserve kept for stop
-// events, if the filesystem still has that much above its floor), ends the
-// segment and starts dropping events.
+// events, below the floor if need be), ends the segment and starts dropping
+// events.
 func (w *Writer) beginPauseLocked(reason string) {
 	at := w.lastTime
 	if at.IsZero() {
