@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -236,4 +237,23 @@ func TestProcScannerScansRarelyUntilAFilesystemFills(t *testing.T) {
 		t.Fatalf("t=21, filling: no pass or no growing file (last pass %v): %+v", s.lastPass, w[0])
 	}
 	t.Logf("growth %.0f B/s over the 2 s since the quiet pass", got.Files[0].GrowthBytesPerS)
+}
+
+// TestMountPointsOfNamesWhatTheProbeReports: on this host, the mount the
+// probe reports for a directory's filesystem is among MountPointsOf a file
+// in it, so the engine recognises a finding about the recording's own
+// filesystem.
+func TestMountPointsOfNamesWhatTheProbeReports(t *testing.T) {
+	for _, dir := range []string{t.TempDir(), "/dev/shm", "/"} {
+		p := newDiskFill(Config{Procfs: "/proc", DiskFill: DiskFillConfig{Mounts: []string{dir}}})
+		ws, err := p.mounts()
+		if err != nil {
+			t.Logf("%s: %v", dir, err) // e.g. no /dev/shm here
+			continue
+		}
+		got, err := MountPointsOf("/proc", filepath.Join(dir, "x.stk"))
+		if err != nil || !slices.Contains(got, ws[0].Point) {
+			t.Errorf("%s: probe reports %s, MountPointsOf says %q (%v)", dir, ws[0].Point, got, err)
+		}
+	}
 }
