@@ -142,6 +142,12 @@ const sweepGap = 30 * time.Second
 // time order (a packet batch is stamped with its last packet).
 const endSlack = 5 * time.Second
 
+// backlogSpan is how long after the recording started events may still
+// arrive stamped long before it: the kernel log's backlog is read when the
+// probe starts, so its lines (and their findings) come after the first
+// samples in file order. No window is closed inside this span.
+const backlogSpan = 30 * time.Second
+
 // collectEvidence reads the windows of all findings in one sweep: windows
 // are visited in time order, overlapping ones share the reading, and the
 // reader seeks (through the file's time index) across long quiet stretches.
@@ -151,6 +157,7 @@ func collectEvidence(r *sessions.Reader, fn func(event.Event) event.Event, ps []
 		cols = append(cols, p.col)
 	}
 	slices.SortStableFunc(cols, func(a, b *collector) int { return a.from.Compare(b.from) })
+	settled := r.Header().Started.Add(backlogSpan)
 	var it engine.Iterator
 	var active []*collector
 	for i := 0; i < len(cols) || len(active) > 0; {
@@ -165,7 +172,9 @@ func collectEvidence(r *sessions.Reader, fn func(event.Event) event.Event, ps []
 			active = append(active, cols[i])
 			i++
 		}
-		active = slices.DeleteFunc(active, func(c *collector) bool { return ev.Time.After(c.to.Add(endSlack)) })
+		if ev.Time.After(settled) {
+			active = slices.DeleteFunc(active, func(c *collector) bool { return ev.Time.After(c.to.Add(endSlack)) })
+		}
 		for _, c := range active {
 			c.observe(ev)
 		}

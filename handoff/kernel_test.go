@@ -89,3 +89,35 @@ func keys(m map[string]Chart) []string {
 	}
 	return out
 }
+
+// The kernel log's backlog is read when the probe starts, so its lines come
+// after the first samples in the file though they are stamped minutes
+// earlier. A finding in the backlog still gets its line as evidence.
+func TestBacklogFindingHasItsLine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "backlog.stk")
+	w, err := sessions.Create(path, sessions.Header{Hostname: "lb-1", Started: t0}, sessions.WriterOptions{FlushEvery: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(ev event.Event) {
+		if err := w.Write(ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(event.New(t0, "kmsg", &event.ProbeStatus{Status: event.StatusOK}))
+	write(event.New(t0, "conntrack", &probes.ConntrackSample{Count: 10, Max: 65536, IntervalS: 1}))
+	back := t0.Add(-3 * time.Minute)
+	write(event.New(back, "kmsg", &probes.Kmsg{Level: "info", Priority: 6, Facility: "kern", Seq: 1, Backlog: true,
+		Text: "haproxy[610]: segfault at 7fdb0426e000 ip 00007fdb0403305b sp 00007ffee5ff8988 error 4 in ld-musl-x86_64.so.1[7fdb03fe2000+87000]"}))
+	for s := 1; s <= 10; s++ {
+		write(event.New(t0.Add(time.Duration(s)*time.Second), "conntrack", &probes.ConntrackSample{Count: 10, Max: 65536, IntervalS: 1}))
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f := finding(t, build(t, path, Options{}), "kernel.segfault")
+	if len(f.Evidence.Rows) != 1 || !f.Evidence.Rows[0].Mark ||
+		!strings.Contains(f.Evidence.Rows[0].Cells[1], "haproxy[610]: segfault") {
+		t.Errorf("rows %+v", f.Evidence.Rows)
+	}
+}
