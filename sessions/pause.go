@@ -141,7 +141,7 @@ func (w *Writer) beginPauseLocked(reason string) {
 	w.note(rec, fnd)
 	var notice []byte
 	for _, ev := range []event.Event{rec, fnd} {
-		b, err := json.Marshal(ev)
+		b, err := json.Marshal(w.opt.Own(ev))
 		if err != nil || len(b) > stopReserve/4 {
 			continue // cannot happen with these bodies; never overrun the reserve
 		}
@@ -186,7 +186,7 @@ func (w *Writer) endPauseLocked() {
 	ev := event.New(at, recorderProbe, &event.Recording{State: StateResumed, File: w.path,
 		PausedS: &secs, EventsDropped: &dropped})
 	w.note(ev)
-	w.writeLocked(ev) // the next flush writes it, with the usual checks
+	w.writeLocked(w.opt.Own(ev)) // the next flush writes it, with the usual checks
 }
 
 // recheckFloorLocked lifts a floor pause once the filesystem has the floor

@@ -2,6 +2,7 @@ package sessions
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -327,4 +328,60 @@ func TestKilledAfterPauseAndResume(t *testing.T) {
 	checkPauseNotice(t, rec, path, "test pause")
 	checkResumed(t, rec[2], 50, -1)
 	t.Logf("%d events survived, the last %d after the resume", len(seqs), len(seqs)-50)
+}
+
+// With Own set (--redact), the stopped, paused and resumed notices reach
+// the file rewritten like every other event: they name the file's path.
+func TestOwnRewritesTheWritersNotices(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "db-7.corp.stk")
+	o := manual()
+	o.MaxBytes = 64 << 10
+	o.FreeSpace = func(string) (uint64, uint64, error) { return 50 << 20, 100 << 20, nil }
+	o.Own = func(ev event.Event) event.Event {
+		switch b := ev.Body.(type) {
+		case *event.Recording:
+			c := *b
+			c.File = "host-1.stk"
+			ev.Body = &c
+		case *event.Finding:
+			c := *b
+			c.Summary = strings.ReplaceAll(c.Summary, path, "host-1.stk")
+			c.Data = nil
+			ev.Body = &c
+		}
+		return ev
+	}
+	w, err := Create(path, testHeader(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(seqEvent(0))
+	w.Pause("asked")
+	w.Resume()
+	for seq := 1; ; seq++ { // until --record-max stops it
+		if w.Write(seqEvent(seq)) != nil || w.Flush() != nil {
+			break
+		}
+		if seq > 100000 {
+			t.Fatal("never stopped")
+		}
+	}
+	w.Close()
+	_, rec, _ := pausedFile(t, path)
+	var states []string
+	for _, ev := range rec {
+		b, err := json.Marshal(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(b, []byte("db-7.corp")) {
+			t.Errorf("the writer's own event names the file: %s", b)
+		}
+		if r, ok := ev.Body.(*event.Recording); ok {
+			states = append(states, r.State)
+		}
+	}
+	if strings.Join(states, ",") != "paused,resumed,stopped" {
+		t.Errorf("recording states %v, want paused, resumed, stopped", states)
+	}
 }

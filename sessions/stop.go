@@ -79,7 +79,7 @@ func (w *Writer) stopLocked(reason string) error {
 	}
 	ns := unixNano(at)
 	for _, ev := range evs {
-		b, err := json.Marshal(ev)
+		b, err := json.Marshal(w.opt.Own(ev))
 		if err != nil || len(b) > stopReserve/2-chunkHeaderSize {
 			continue // cannot happen with these bodies; never overrun the reserve
 		}

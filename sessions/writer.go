@@ -47,6 +47,12 @@ type WriterOptions struct {
 	// PauseHint ends the pause notice: how to record somewhere else. ""
 	// means DefaultPauseHint.
 	PauseHint string
+	// Own rewrites the events the Writer writes of its own accord (the
+	// stopped, paused and resumed notices and their findings) before they
+	// reach the file, as the caller rewrites the events it writes: with
+	// --redact these name the file's path. nil writes them as they are.
+	// The notices handed to TakeNotices are not rewritten.
+	Own func(event.Event) event.Event
 }
 
 // Writer appends events to a new session file. Write only buffers; a flush
@@ -106,6 +112,9 @@ func Create(path string, h Header, o WriterOptions) (*Writer, error) {
 	}
 	if o.PauseHint == "" {
 		o.PauseHint = DefaultPauseHint
+	}
+	if o.Own == nil {
+		o.Own = func(ev event.Event) event.Event { return ev }
 	}
 	h.FormatVersion = FormatMajor
 	if h.Started.IsZero() {

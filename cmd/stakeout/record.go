@@ -50,7 +50,11 @@ func openRecording(path string, lf *liveFlags, argv []string) (engine.Recorder, 
 	}
 	// The engine flushes once a second; a second flusher in the writer would
 	// only double the statfs calls on the watched filesystem.
-	w, err := sessions.Create(path, h, sessions.WriterOptions{MaxBytes: max, FlushEvery: -1, PauseHint: pauseHint(lf)})
+	opts := sessions.WriterOptions{MaxBytes: max, FlushEvery: -1, PauseHint: pauseHint(lf)}
+	if red != nil {
+		opts.Own = red.Event // the stop and pause notices name the file
+	}
+	w, err := sessions.Create(path, h, opts)
 	if err != nil {
 		return nil, fmt.Errorf("cannot record to %s: %v (use --record FILE elsewhere, or --no-record)", path, unwrapPath(err))
 	}
