@@ -65,7 +65,7 @@ func (d *packets) Observe(ev event.Event) []event.Event {
 		return nil
 	}
 	var out []event.Event
-	d.flows.Observe(ev, func(p probes.Packet, a probes.Arrival) {
+	d.flows.ObserveNotable(ev, func(p probes.Packet, a probes.Arrival) {
 		if f := d.gap(a); f != nil {
 			out = append(out, event.New(p.Time, ev.Probe, f))
 		}

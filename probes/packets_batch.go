@@ -21,6 +21,9 @@ type batcher struct {
 	dec     *packetDecoder
 	ids     *atomic.Uint32
 	flows   map[flowKey]*flowSlot
+	last    *flowSlot // the previous packet's flow, nil after forgetIdle
+	lastKey flowKey
+	key     flowKey // the packet being added
 	emit    Emit
 	payload bool
 
@@ -40,22 +43,42 @@ func newBatcher(iface string, link linkKind, ids *atomic.Uint32, emit Emit, payl
 
 // add records one packet.
 func (c *batcher) add(data []byte, ts time.Time, wire uint32) {
-	k, flags, ok := c.dec.decode(data)
+	c.addUs(data, ts.UnixMicro(), wire, vlanTag{})
+}
+
+// addUs records one packet captured at us (µs since the epoch), with the
+// VLAN tag the kernel took off it, if any.
+func (c *batcher) addUs(data []byte, us int64, wire uint32, tag vlanTag) {
+	k := &c.key
+	flags, ok := c.dec.decodeInto(data, tag, k)
 	if !ok {
 		return
 	}
-	us := ts.UnixMicro()
-	slot := c.flows[k]
-	if slot == nil {
-		if len(c.flows) >= MaxCaptureFlows {
-			c.forgetIdle()
+	if tag.tpid != 0 && c.dec.link == linkEthernet && len(data) >= 12 {
+		// On the wire (and in what libpcap hands out) the tag is there.
+		wire += 4
+		if c.payload {
+			data = withTag(data, tag)
 		}
-		slot = &flowSlot{id: c.ids.Add(1), announceUs: us}
-		c.flows[k] = slot
-		c.announce(k, slot, us)
-	} else if us-slot.announceUs >= FlowReannounce.Microseconds() {
+	}
+	// Packets come in runs of one flow (a flood, a bulk transfer): the
+	// previous packet's slot saves the map lookup.
+	slot := c.last
+	if slot == nil || *k != c.lastKey {
+		slot = c.flows[*k]
+		if slot == nil {
+			if len(c.flows) >= MaxCaptureFlows {
+				c.forgetIdle()
+			}
+			slot = &flowSlot{id: c.ids.Add(1), announceUs: us}
+			c.flows[*k] = slot
+			c.announce(*k, slot, us)
+		}
+		c.last, c.lastKey = slot, *k
+	}
+	if us-slot.announceUs >= FlowReannounce.Microseconds() {
 		slot.announceUs = us
-		c.announce(k, slot, us)
+		c.announce(*k, slot, us)
 	}
 	slot.lastUs = us
 	if len(c.batch.Flow) == 0 {
@@ -80,6 +103,14 @@ func (c *batcher) add(data []byte, ts time.Time, wire uint32) {
 	if len(c.batch.Flow) >= batchMax || c.data >= batchMaxData {
 		c.flush()
 	}
+}
+
+// withTag is an Ethernet frame with tag put back after the MAC addresses.
+func withTag(data []byte, tag vlanTag) []byte {
+	out := make([]byte, 0, len(data)+4)
+	out = append(out, data[:12]...)
+	out = append(out, byte(tag.tpid>>8), byte(tag.tpid), byte(tag.tci>>8), byte(tag.tci))
+	return append(out, data[12:]...)
 }
 
 func (c *batcher) announce(k flowKey, slot *flowSlot, us int64) {
@@ -109,6 +140,7 @@ func (c *batcher) forgetIdle() {
 			delete(c.flows, k)
 		}
 	}
+	c.last = nil
 }
 
 func (c *batcher) flush() {

@@ -3,7 +3,7 @@ package probes
 import (
 	"encoding/json"
 	"fmt"
-	"strconv"
+	"slices"
 	"time"
 
 	"github.com/stakeout/stakeout/event"
@@ -41,16 +41,29 @@ type FlowInfo struct {
 	// the address for other IP, and the MAC address for non-IP frames.
 	Src string `json:"src"`
 	Dst string `json:"dst"`
+	// VLAN is the 802.1Q VLAN ID the flow was tagged with (the outer tag of
+	// 802.1ad QinQ, InnerVLAN the inner one); absent when untagged. The same
+	// 5-tuple on two VLANs is two flows.
+	VLAN      uint16 `json:"vlan,omitempty"`
+	InnerVLAN uint16 `json:"inner_vlan,omitempty"`
 }
 
 func (FlowInfo) EventKind() string { return KindFlow }
 
-// String is how a flow is shown: "10.0.0.1:5000 > 10.0.0.2:80".
+// String is how a flow is shown: "10.0.0.1:5000 > 10.0.0.2:80", with
+// " vlan 10" (" vlan 10.20" for QinQ) after a tagged one.
 func (f FlowInfo) String() string {
 	if f.Src == "" && f.Dst == "" {
 		return "flow #" + itoa(uint64(f.ID))
 	}
-	return f.Src + " > " + f.Dst
+	s := f.Src + " > " + f.Dst
+	if f.VLAN != 0 || f.InnerVLAN != 0 {
+		s += " vlan " + itoa(uint64(f.VLAN))
+		if f.InnerVLAN != 0 {
+			s += "." + itoa(uint64(f.InnerVLAN))
+		}
+	}
+	return s
 }
 
 // TCP flag bits as they sit in the TCP header's 13th byte.
@@ -182,15 +195,23 @@ type PacketsConfig struct {
 type ByteNums []uint8
 
 func (b ByteNums) MarshalJSON() ([]byte, error) {
-	out := make([]byte, 0, 2+len(b)*3)
-	out = append(out, '[')
+	return b.appendJSON(make([]byte, 0, 2+len(b)*4)), nil
+}
+
+func (b ByteNums) appendJSON(dst []byte) []byte {
+	dst = slices.Grow(dst, 2+len(b)*4)
+	buf, n := dst[:cap(dst)], len(dst)
+	buf[n] = '['
+	n++
 	for i, v := range b {
 		if i > 0 {
-			out = append(out, ',')
+			buf[n] = ','
+			n++
 		}
-		out = strconv.AppendUint(out, uint64(v), 10)
+		n = putUint(buf, n, uint64(v))
 	}
-	return append(out, ']'), nil
+	buf[n] = ']'
+	return buf[:n+1]
 }
 
 func (b *ByteNums) UnmarshalJSON(data []byte) error {

@@ -11,8 +11,10 @@ import (
 const MaxTrackedFlows = 8192
 
 // gapWindow is how many recent inter-arrival intervals give a flow's usual
-// interval (their median).
+// interval (their median). A power of two: the ring index is masked.
 const gapWindow = 16
+
+var _ [0]struct{} = [gapWindow & (gapWindow - 1)]struct{}{}
 
 // GapRule says when a flow's silence is a finding: the flow must be
 // periodic (at least MinIntervals intervals, the middle half within
@@ -31,6 +33,8 @@ type GapRule struct {
 var DefaultGapRule = GapRule{Factor: 2.5, MinExtra: 250 * time.Millisecond, MinIntervals: 4, MaxSpread: 0.5}
 
 // FlowStats is what a FlowTable knows of one flow, from event time only.
+// First, Last and MaxGap are brought up to date when Observe or Add
+// returns (the walk itself keeps microseconds).
 type FlowStats struct {
 	Info           FlowInfo
 	First, Last    time.Time
@@ -38,24 +42,31 @@ type FlowStats struct {
 	SYN, FIN, RST  uint64
 	MaxGap         time.Duration
 
-	ivals      [gapWindow]time.Duration // recent inter-arrival intervals, a ring
-	nIval, pos int
-	sec        int64 // Unix second of the current rate bucket
-	secP, secB uint64
-	prevP      uint64 // the bucket before, if it was sec-1
-	prevB      uint64
+	firstUs, lastUs, maxGapUs int64
+	ivals                     [gapWindow]int64 // recent inter-arrival intervals, µs, a ring
+	nIval, pos                int
+	sec, secUs                int64 // Unix second of the current rate bucket, and its start in µs
+	secP, secB                uint64
+	prevP                     uint64 // the bucket before, if it was sec-1
+	prevB                     uint64
+	touched                   bool // in the table's list of flows to bring up to date
 }
 
 // Usual is the median of the recent intervals, and whether the flow looks
 // periodic under r.
 func (f *FlowStats) Usual(r GapRule) (time.Duration, bool) {
+	us, periodic := f.usualUs(r)
+	return time.Duration(us) * time.Microsecond, periodic
+}
+
+func (f *FlowStats) usualUs(r GapRule) (int64, bool) {
 	n := min(f.nIval, gapWindow)
 	if n == 0 {
 		return 0, false
 	}
-	iv := make([]time.Duration, n)
-	copy(iv, f.ivals[:n])
-	slices.Sort(iv)
+	var iv [gapWindow]int64
+	copy(iv[:], f.ivals[:n])
+	slices.Sort(iv[:n])
 	med := iv[n/2]
 	if n < r.MinIntervals || med <= 0 {
 		return med, false
@@ -91,6 +102,10 @@ type FlowTable struct {
 	max   int
 	flows map[uint32]*FlowStats
 	Last  time.Time // latest packet time seen
+
+	lastUs  int64
+	seen    bool          // lastUs is set
+	touched []*FlowStats // flows whose time fields are behind
 }
 
 func NewFlowTable(max int) *FlowTable {
@@ -113,33 +128,87 @@ func (t *FlowTable) Flows() []*FlowStats {
 func (t *FlowTable) Get(id uint32) *FlowStats { return t.flows[id] }
 
 // Reset forgets everything (time went back: another recording, a seek).
-func (t *FlowTable) Reset() { clear(t.flows); t.Last = time.Time{} }
+func (t *FlowTable) Reset() {
+	clear(t.flows)
+	t.Last, t.lastUs, t.seen, t.touched = time.Time{}, 0, false, t.touched[:0]
+}
 
 // Observe applies a flow or packets event; fn, if not nil, sees every packet.
 func (t *FlowTable) Observe(ev event.Event, fn func(p Packet, a Arrival)) {
+	t.observe(ev, fn, false)
+}
+
+// ObserveNotable is Observe with fn called only for the packets a detector
+// looks at: those with a RST flag or an unusual gap. Every other packet
+// costs a few nanoseconds, which matters at flood rates.
+func (t *FlowTable) ObserveNotable(ev event.Event, fn func(p Packet, a Arrival)) {
+	t.observe(ev, fn, true)
+}
+
+func (t *FlowTable) observe(ev event.Event, fn func(p Packet, a Arrival), notable bool) {
 	if fi, ok := AsFlowInfo(ev); ok {
-		t.entry(fi.ID, ev.Time).Info = *fi
+		t.entry(fi.ID, ev.Time.UnixMicro()).Info = *fi
 		return
 	}
 	b, ok := AsPacketBatch(ev)
 	if !ok {
 		return
 	}
-	b.Each(func(p Packet) {
-		a := t.Add(p, b.Iface)
-		if fn != nil {
-			fn(p, a)
+	us := b.Start.UnixMicro()
+	var f *FlowStats
+	for i := range b.N() {
+		us += b.DtUs[i]
+		if t.seen && us < t.lastUs-int64(time.Second/time.Microsecond) {
+			t.Reset() // more than a little out of order: another capture
+			f = nil
 		}
-	})
+		if id := b.Flow[i]; f == nil || f.Info.ID != id {
+			f = t.flow(id, us, b.Iface)
+		}
+		gap, usual, unusual := t.add(f, us, b.Flags[i], b.Len[i])
+		if fn != nil && (!notable || unusual || b.Flags[i]&FlagRST != 0) {
+			p := Packet{Time: time.UnixMicro(us), Flow: b.Flow[i], Flags: b.Flags[i], Len: b.Len[i]}
+			fn(p, Arrival{Flow: f, Gap: time.Duration(gap) * time.Microsecond,
+				Usual: time.Duration(usual) * time.Microsecond, Unusual: unusual})
+		}
+	}
+	t.sync()
 }
 
-func (t *FlowTable) entry(id uint32, at time.Time) *FlowStats {
+// flow is the tracked flow id (named on iface if nothing named it yet),
+// queued to have its time fields brought up to date.
+func (t *FlowTable) flow(id uint32, us int64, iface string) *FlowStats {
+	f := t.entry(id, us)
+	if f.Info.Iface == "" {
+		f.Info.Iface = iface
+	}
+	if !f.touched {
+		f.touched = true
+		t.touched = append(t.touched, f)
+	}
+	return f
+}
+
+// sync brings the time fields of the flows a walk touched up to date.
+func (t *FlowTable) sync() {
+	for _, f := range t.touched {
+		f.First, f.Last = time.UnixMicro(f.firstUs), time.UnixMicro(f.lastUs)
+		f.MaxGap = time.Duration(f.maxGapUs) * time.Microsecond
+		f.touched = false
+	}
+	t.touched = t.touched[:0]
+	if t.seen {
+		t.Last = time.UnixMicro(t.lastUs)
+	}
+}
+
+func (t *FlowTable) entry(id uint32, us int64) *FlowStats {
 	f := t.flows[id]
 	if f == nil {
 		if len(t.flows) >= t.max {
 			t.evict()
 		}
-		f = &FlowStats{Info: FlowInfo{ID: id}, Last: at}
+		f = &FlowStats{Info: FlowInfo{ID: id}, lastUs: us, Last: time.UnixMicro(us)}
 		t.flows[id] = f
 	}
 	return f
@@ -147,66 +216,84 @@ func (t *FlowTable) entry(id uint32, at time.Time) *FlowStats {
 
 // Add counts one packet of a flow seen on iface.
 func (t *FlowTable) Add(p Packet, iface string) Arrival {
-	if !t.Last.IsZero() && p.Time.Before(t.Last.Add(-time.Second)) {
-		t.Reset() // more than a little out of order: another capture
+	us := p.Time.UnixMicro()
+	if t.seen && us < t.lastUs-int64(time.Second/time.Microsecond) {
+		t.Reset()
 	}
-	f := t.entry(p.Flow, p.Time)
-	if f.Info.Iface == "" {
-		f.Info.Iface = iface
-	}
-	a := Arrival{Flow: f}
+	f := t.flow(p.Flow, us, iface)
+	gap, usual, unusual := t.add(f, us, p.Flags, p.Len)
+	t.sync()
+	return Arrival{Flow: f, Gap: time.Duration(gap) * time.Microsecond,
+		Usual: time.Duration(usual) * time.Microsecond, Unusual: unusual}
+}
+
+// add counts one packet at us (µs) of flow f: the gap since the flow's
+// previous packet, and whether it is unusual (with the usual interval).
+func (t *FlowTable) add(f *FlowStats, us int64, flags uint8, length uint32) (gap, usual int64, unusual bool) {
 	if f.Packets > 0 {
-		a.Gap = max(p.Time.Sub(f.Last), 0)
-		if a.Gap >= t.Rule.MinExtra {
-			if usual, periodic := f.Usual(t.Rule); periodic &&
-				float64(a.Gap) >= t.Rule.Factor*float64(usual) && a.Gap-usual >= t.Rule.MinExtra {
-				a.Usual, a.Unusual = usual, true
+		gap = max(us-f.lastUs, 0)
+		if gap >= t.Rule.MinExtra.Microseconds() {
+			if u, periodic := f.usualUs(t.Rule); periodic &&
+				float64(gap) >= t.Rule.Factor*float64(u) && gap-u >= t.Rule.MinExtra.Microseconds() {
+				usual, unusual = u, true
 			}
 		}
-		f.ivals[f.pos] = a.Gap
-		f.pos = (f.pos + 1) % gapWindow
+		f.ivals[f.pos] = gap
+		f.pos = (f.pos + 1) & (gapWindow - 1)
 		f.nIval++
-		f.MaxGap = max(f.MaxGap, a.Gap)
+		f.maxGapUs = max(f.maxGapUs, gap)
 	} else {
-		f.First = p.Time
+		f.firstUs = us
 	}
 	f.Packets++
-	f.Bytes += uint64(p.Len)
-	if p.Flags&FlagSYN != 0 {
-		f.SYN++
+	f.Bytes += uint64(length)
+	if flags&(FlagSYN|FlagFIN|FlagRST) != 0 {
+		if flags&FlagSYN != 0 {
+			f.SYN++
+		}
+		if flags&FlagFIN != 0 {
+			f.FIN++
+		}
+		if flags&FlagRST != 0 {
+			f.RST++
+		}
 	}
-	if p.Flags&FlagFIN != 0 {
-		f.FIN++
-	}
-	if p.Flags&FlagRST != 0 {
-		f.RST++
-	}
-	if s := p.Time.Unix(); s != f.sec {
+	if us < f.secUs || us >= f.secUs+1e6 {
+		s := floorDiv(us, 1e6)
 		f.prevP, f.prevB = 0, 0
 		if s == f.sec+1 {
 			f.prevP, f.prevB = f.secP, f.secB
 		}
-		f.sec, f.secP, f.secB = s, 0, 0
+		f.sec, f.secUs, f.secP, f.secB = s, s*1e6, 0, 0
 	}
 	f.secP++
-	f.secB += uint64(p.Len)
-	f.Last = p.Time
-	if p.Time.After(t.Last) {
-		t.Last = p.Time
+	f.secB += uint64(length)
+	f.lastUs = us
+	if !t.seen || us > t.lastUs {
+		t.lastUs, t.seen = us, true
 	}
-	return a
+	return gap, usual, unusual
+}
+
+// floorDiv is a/b rounded down, as time.Time.Unix rounds a time before 1970.
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b < 0 {
+		q--
+	}
+	return q
 }
 
 // evict forgets the idlest eighth of the flows in one pass.
 func (t *FlowTable) evict() {
-	last := make([]time.Time, 0, len(t.flows))
+	last := make([]int64, 0, len(t.flows))
 	for _, f := range t.flows {
-		last = append(last, f.Last)
+		last = append(last, f.lastUs)
 	}
-	slices.SortFunc(last, func(a, b time.Time) int { return a.Compare(b) })
+	slices.Sort(last)
 	cut := last[len(last)/8]
 	for id, f := range t.flows {
-		if !f.Last.After(cut) {
+		if f.lastUs <= cut {
 			delete(t.flows, id)
 		}
 	}

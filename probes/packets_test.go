@@ -59,7 +59,7 @@ func TestDecodeFlows(t *testing.T) {
 			FlowInfo{Proto: "udp", Src: "[fe80::1]:5353", Dst: "[ff02::fb]:53"}, 0},
 		{"vlan", linkEthernet, frame(t, &layers.Ethernet{SrcMAC: macA, DstMAC: macB, EthernetType: layers.EthernetTypeDot1Q},
 			&layers.Dot1Q{VLANIdentifier: 7, Type: layers.EthernetTypeIPv4}, ip4(layers.IPProtocolICMPv4, "10.0.0.3"), gopacket.Payload([]byte{8, 0, 0, 0})),
-			FlowInfo{Proto: "icmp", Src: "10.0.0.1", Dst: "10.0.0.3"}, 0},
+			FlowInfo{Proto: "icmp", Src: "10.0.0.1", Dst: "10.0.0.3", VLAN: 7}, 0},
 		{"arp", linkEthernet, frame(t, &layers.Ethernet{SrcMAC: macA, DstMAC: layers.EthernetBroadcast, EthernetType: layers.EthernetTypeARP},
 			&layers.ARP{AddrType: layers.LinkTypeEthernet, Protocol: layers.EthernetTypeIPv4, HwAddressSize: 6, ProtAddressSize: 4,
 				Operation: 1, SourceHwAddress: macA, SourceProtAddress: []byte{10, 0, 0, 1}, DstHwAddress: make([]byte, 6), DstProtAddress: []byte{10, 0, 0, 2}}),
