@@ -8,9 +8,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-${BENCH_PACKETS:-1000000}}
-OUT=.bench
+OUT=${BENCH_OUT:-.bench}
 mkdir -p "$OUT"
-BIN=./bin/stakeout
+BIN=${STAKEOUT_BIN:-./bin/stakeout}
 TICK=$(getconf CLK_TCK)
 export PATH=$PATH:/usr/local/go/bin
 if [ "$(id -u)" != 0 ]; then echo "bench/packets.sh: needs root to capture; skipped"; exit 0; fi

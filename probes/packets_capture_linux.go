@@ -6,7 +6,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gopacket/gopacket/afpacket"
 	"github.com/stakeout/stakeout/event"
 )
 
@@ -27,17 +26,15 @@ const (
 	statsEvery      = time.Second
 )
 
-// ifaceCapture is one interface's socket, decoder, flow ids and batch. Only
+// ifaceCapture is one interface's ring, decoder, flow ids and batch. Only
 // its own goroutine touches it.
 type ifaceCapture struct {
 	*batcher
-	t  target
-	tp *afpacket.TPacket
+	t    target
+	ring *ring
 
-	statsAt           time.Time
-	prevPkts, prevDrp uint32 // gopacket's running totals are 32-bit and wrap
-	prevFrz           uint32
-	totPkts, totDrp   uint64
+	statsAt         time.Time
+	totPkts, totDrp uint64
 }
 
 func openCapture(t target, cfg PacketsConfig, snap uint32, ids *atomic.Uint32, emit Emit) (*ifaceCapture, error) {
@@ -49,24 +46,13 @@ func openCapture(t target, cfg PacketsConfig, snap uint32, ids *atomic.Uint32, e
 	if err != nil {
 		return nil, fmt.Errorf("%s: filter: %w", t.name, err)
 	}
-	tp, err := afpacket.NewTPacket(
-		afpacket.OptInterface(t.name),
-		afpacket.TPacketVersion3,
-		afpacket.OptBlockSize(ringBlockSize),
-		afpacket.OptNumBlocks(t.ringMB*(1<<20)/ringBlockSize),
-		afpacket.OptPollTimeout(pollTimeout),
-		afpacket.OptAddVLANHeader(true),
-	)
+	r, err := openRing(t.name, ringBlockSize, max(t.ringMB*(1<<20)/ringBlockSize, 1), pollTimeout, prog)
 	if err != nil {
 		return nil, fmt.Errorf("%s: opening capture: %w", t.name, err)
 	}
-	if err := tp.SetBPF(prog); err != nil {
-		tp.Close()
-		return nil, fmt.Errorf("%s: attaching filter: %w", t.name, err)
-	}
 	return &ifaceCapture{
 		batcher: newBatcher(t.name, t.link, ids, emit, cfg.Payload),
-		t:       t, tp: tp, statsAt: time.Now(),
+		t:       t, ring: r, statsAt: time.Now(),
 	}, nil
 }
 
@@ -78,26 +64,22 @@ func ringMB(cfg PacketsConfig) int {
 	return cfg.RingMB
 }
 
-func (c *ifaceCapture) close() { c.tp.Close() }
+func (c *ifaceCapture) close() { c.ring.close() }
 
-// run reads packets until ctx is done. The socket is closed here, by the
-// goroutine that reads it, so no read can touch an unmapped ring.
+// run reads the ring a block at a time until ctx is done: under a flood a
+// block holds thousands of packets, and the clock and ctx are looked at
+// once per block (at least every pollTimeout when the link is quiet). The
+// socket is closed here, by the goroutine that reads it, so no read can
+// touch an unmapped ring.
 func (c *ifaceCapture) run(ctx context.Context) error {
 	defer c.close()
-	for n := 0; ; n++ {
-		data, ci, err := c.tp.ZeroCopyReadPacketData()
-		switch {
-		case err == afpacket.ErrTimeout:
-		case err != nil:
+	add := func(p *ringPacket) { c.addUs(p.data, p.us, p.wire, p.tag) }
+	for {
+		if err := c.ring.next(add); err != nil && err != errRingTimeout {
 			if ctx.Err() != nil {
 				return nil
 			}
 			return fmt.Errorf("%s: reading packets: %w", c.t.name, err)
-		default:
-			c.add(data, ci.Timestamp, uint32(ci.Length))
-			if n&255 != 0 {
-				continue // look at the clock and ctx every 256 packets
-			}
 		}
 		now := time.Now()
 		if len(c.batch.Flow) > 0 && now.Sub(c.firstT) >= batchSpan {
@@ -115,23 +97,20 @@ func (c *ifaceCapture) run(ctx context.Context) error {
 }
 
 // stats reads PACKET_STATISTICS (the kernel zeroes its counters on every
-// read; gopacket adds them up in 32 bits, which wrap after 4G packets, so
-// deltas are taken modulo 2^32) and emits the interval's share.
+// read) and emits the interval's counts.
 func (c *ifaceCapture) stats(now time.Time) {
-	_, v3, err := c.tp.SocketStats()
+	pk, dr, fr, err := c.ring.stats()
 	if err != nil {
 		return
 	}
-	pk, dr, fr := uint32(v3.Packets()), uint32(v3.Drops()), uint32(v3.QueueFreezes())
 	st := CaptureStats{
 		Iface: c.t.name, IntervalS: now.Sub(c.statsAt).Seconds(),
-		Packets: uint64(pk - c.prevPkts), Drops: uint64(dr - c.prevDrp), Freezes: uint64(fr - c.prevFrz),
+		Packets: uint64(pk), Drops: uint64(dr), Freezes: uint64(fr),
 		Seen: c.seen, Bytes: c.bytes,
 	}
 	c.totPkts += st.Packets
 	c.totDrp += st.Drops
 	st.TotalPackets, st.TotalDrops = c.totPkts, c.totDrp
-	c.prevPkts, c.prevDrp, c.prevFrz = pk, dr, fr
 	c.seen, c.bytes, c.statsAt = 0, 0, now
 	c.emit(event.New(now, packetsName, &st))
 }
