@@ -150,7 +150,11 @@ func (e *Engine) Run(ctx context.Context) error {
 	probesDone := make(chan struct{})
 	go func() { wg.Wait(); close(probesDone) }()
 
-	batchT := time.NewTicker(e.o.BatchEvery)
+	// The batch timer runs only while a batch waits, so an idle engine
+	// wakes once a second (to flush), not ten times.
+	batchT := time.NewTimer(e.o.BatchEvery)
+	batchT.Stop()
+	var batchC <-chan time.Time
 	defer batchT.Stop()
 	flushT := time.NewTicker(e.o.FlushEvery)
 	defer flushT.Stop()
@@ -233,12 +237,17 @@ func (e *Engine) Run(ctx context.Context) error {
 		select {
 		case ev := <-e.queue:
 			handle(ev)
-		case <-batchT.C:
+		case <-batchC:
+			batchC = nil
 			deliver()
 		case <-flushT.C:
 			flush()
 		case <-ctx.Done():
 			running = false
+		}
+		if len(batch) > 0 && batchC == nil {
+			batchT.Reset(e.o.BatchEvery)
+			batchC = batchT.C
 		}
 	}
 	stopProbes()
