@@ -26,6 +26,11 @@ type batcher struct {
 	key     flowKey // the packet being added
 	emit    Emit
 	payload bool
+	// linkType is the batches' link_type (0: Ethernet); skip is how many
+	// bytes of a link header come before what the decoder reads (a Linux
+	// cooked capture's), kept in --payload bytes.
+	linkType uint16
+	skip     int
 
 	batch  PacketBatch
 	data   int       // payload bytes in the batch
@@ -37,8 +42,12 @@ type batcher struct {
 }
 
 func newBatcher(iface string, link linkKind, ids *atomic.Uint32, emit Emit, payload bool) *batcher {
-	return &batcher{iface: iface, dec: newPacketDecoder(link), ids: ids, emit: emit, payload: payload,
+	b := &batcher{iface: iface, dec: newPacketDecoder(link), ids: ids, emit: emit, payload: payload,
 		flows: make(map[flowKey]*flowSlot)}
+	if link == linkRawIP {
+		b.linkType = LinkTypeRaw
+	}
+	return b
 }
 
 // add records one packet.
@@ -49,8 +58,11 @@ func (c *batcher) add(data []byte, ts time.Time, wire uint32) {
 // addUs records one packet captured at us (µs since the epoch), with the
 // VLAN tag the kernel took off it, if any.
 func (c *batcher) addUs(data []byte, us int64, wire uint32, tag vlanTag) {
+	if len(data) < c.skip {
+		return
+	}
 	k := &c.key
-	flags, ok := c.dec.decodeInto(data, tag, k)
+	flags, ok := c.dec.decodeInto(data[c.skip:], tag, k)
 	if !ok {
 		return
 	}
@@ -85,7 +97,7 @@ func (c *batcher) addUs(data []byte, us int64, wire uint32, tag vlanTag) {
 		// Size the columns like the last batch: growing them by doubling
 		// at flood rates cost more than filling them.
 		n := min(max(c.lastN, 64), batchMax)
-		c.batch = PacketBatch{Iface: c.iface, Start: time.UnixMicro(us), DtUs: make([]int64, 0, n),
+		c.batch = PacketBatch{Iface: c.iface, Start: time.UnixMicro(us), LinkType: c.linkType, DtUs: make([]int64, 0, n),
 			Flow: make([]uint32, 0, n), Flags: make(ByteNums, 0, n), Len: make([]uint32, 0, n)}
 		c.lastUs, c.firstT = us, time.Now()
 	}

@@ -85,16 +85,33 @@ const (
 //	dt_us   µs since the previous packet of the batch (the first is 0)
 //	flow    flow id, named by a "flow" event
 //	flags   TCP flags (FIN 1, SYN 2, RST 4, PSH 8, ACK 16, URG 32, ECE 64, CWR 128); 0 if not TCP
-//	len     length on the wire, bytes
-//	data    only with --payload: the captured bytes, base64
+//	len        length on the wire, bytes
+//	link_type  how the interface frames packets, as a pcap LINKTYPE_ number:
+//	           absent for Ethernet (1); 101 for raw IP (tun, wireguard, GRE);
+//	           a capture file's own (113 Linux cooked, 228/229 IPv4/IPv6) for
+//	           one read from elsewhere. data is in this framing.
+//	data       only with --payload: the captured bytes, base64
 type PacketBatch struct {
-	Iface string    `json:"iface"`
-	Start time.Time `json:"start"`
-	DtUs  []int64   `json:"dt_us"`
-	Flow  []uint32  `json:"flow"`
-	Flags ByteNums  `json:"flags"`
-	Len   []uint32  `json:"len"`
-	Data  [][]byte  `json:"data,omitempty"`
+	Iface    string    `json:"iface"`
+	Start    time.Time `json:"start"`
+	DtUs     []int64   `json:"dt_us"`
+	Flow     []uint32  `json:"flow"`
+	Flags    ByteNums  `json:"flags"`
+	Len      []uint32  `json:"len"`
+	LinkType uint16    `json:"link_type,omitempty"`
+	Data     [][]byte  `json:"data,omitempty"`
+}
+
+// LinkTypeRaw is LINKTYPE_RAW: packets that begin with the IP header.
+const LinkTypeRaw = 101
+
+// PcapLinkType is the pcap link type of the batch's data: Ethernet unless
+// LinkType says otherwise.
+func (b *PacketBatch) PcapLinkType() uint16 {
+	if b.LinkType == 0 {
+		return 1
+	}
+	return b.LinkType
 }
 
 func (PacketBatch) EventKind() string { return KindPackets }

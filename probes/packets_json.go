@@ -26,6 +26,10 @@ func (b PacketBatch) AppendJSON(dst []byte) []byte {
 	dst = b.Flags.appendJSON(dst)
 	dst = append(dst, `,"len":`...)
 	dst = appendUints(dst, b.Len)
+	if b.LinkType != 0 {
+		dst = append(dst, `,"link_type":`...)
+		dst = strconv.AppendUint(dst, uint64(b.LinkType), 10)
+	}
 	if len(b.Data) > 0 { // rare: --payload
 		data, _ := json.Marshal(b.Data)
 		dst = append(dst, `,"data":`...)

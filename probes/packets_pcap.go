@@ -55,7 +55,9 @@ func PcapEvents(r io.Reader, payload bool, fn func(event.Event)) error {
 		links func(idx int) (layers.LinkType, string)
 	)
 	if binary.LittleEndian.Uint32(head) == 0x0a0d0d0a {
-		r, err := pcapgo.NewNgReader(br, pcapgo.DefaultNgReaderOptions)
+		// Interfaces of several link types (Wireshark's, stakeout export's
+		// of an Ethernet and a tun) are each read with their own.
+		r, err := pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{WantMixedLinkType: true})
 		if err != nil {
 			return fmt.Errorf("pcapng: %w", err)
 		}
@@ -116,8 +118,7 @@ func PcapEvents(r io.Reader, payload bool, fn func(event.Event)) error {
 
 // pcapIface is one interface of a capture file: its framing and batcher.
 type pcapIface struct {
-	b    *batcher // nil: a link type we can't decode (its packets are skipped)
-	skip int      // bytes of link header to drop first (Linux cooked captures)
+	b *batcher // nil: a link type we can't decode (its packets are skipped)
 }
 
 func newPcapIface(lt layers.LinkType, name string, ids *atomic.Uint32, emit Emit, payload bool) *pcapIface {
@@ -135,18 +136,19 @@ func newPcapIface(lt layers.LinkType, name string, ids *atomic.Uint32, emit Emit
 	default:
 		return &pcapIface{}
 	}
-	return &pcapIface{b: newBatcher(name, link, ids, emit, payload), skip: skip}
+	b := newBatcher(name, link, ids, emit, payload)
+	// Recorded bytes keep the capture's own framing, so export writes them
+	// back under the same link type.
+	b.skip = skip
+	if lt != layers.LinkTypeEthernet {
+		b.linkType = uint16(lt)
+	}
+	return &pcapIface{b: b}
 }
 
 func (p *pcapIface) add(data []byte, ci gopacket.CaptureInfo) {
 	if p.b == nil {
 		return
-	}
-	if p.skip > 0 {
-		if len(data) <= p.skip {
-			return
-		}
-		data = data[p.skip:]
 	}
 	// Cut batches by capture time, as a live capture would have.
 	if len(p.b.batch.Flow) > 0 && ci.Timestamp.Sub(p.b.batch.Start) >= batchSpan {

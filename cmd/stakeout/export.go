@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/sessions"
 )
 
 func newExportCmd() *cobra.Command {
@@ -16,11 +17,15 @@ func newExportCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "export FILE --pcap OUT.pcap",
 		Short: "write a recording's packets as a pcap file for Wireshark",
-		Long: `export writes the packets recorded by the packets probe as a pcap file
-(Ethernet). A recording made with --payload holds the captured bytes, which
-are written as they were; otherwise each packet's headers (addresses, ports,
-protocol, TCP flags, lengths) are rebuilt from its header record, and the
-original length is kept, as in any capture with a short snap length.`,
+		Long: `export writes the packets recorded by the packets probe as a pcap file.
+A recording made with --payload holds the captured bytes, which are written
+as they were, under the link type they were captured with (Ethernet, or raw
+IP from a tun or wireguard interface); otherwise each packet's headers (VLAN
+tags, addresses, ports, protocol, TCP flags, lengths) are rebuilt from its
+header record, and the original length is kept, as in any capture with a
+short snap length. When interfaces of different link types were recorded
+together, the file is Ethernet and the others' packets get an Ethernet
+header in front.`,
 		Example: `  stakeout export web-3.stk --pcap web-3.pcap && wireshark web-3.pcap`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -37,7 +42,13 @@ original length is kept, as in any capture with a short snap length.`,
 				return fmt.Errorf("--pcap %s: %v", pcapOut, unwrapPath(err))
 			}
 			bw := bufio.NewWriterSize(f, 1<<16)
-			pw, err := probes.NewPcapWriter(bw)
+			// A first pass finds the link types: the file has the one they
+			// share, else Ethernet.
+			links, err := exportLinkTypes(r)
+			var pw *probes.PcapWriter
+			if err == nil {
+				pw, err = probes.NewPcapWriter(bw, links...)
+			}
 			if err == nil {
 				it := r.Iter(time.Time{})
 				for ev, ok := it.Next(); ok && err == nil; ev, ok = it.Next() {
@@ -64,4 +75,21 @@ original length is kept, as in any capture with a short snap length.`,
 	}
 	cmd.Flags().StringVar(&pcapOut, "pcap", "", "pcap file to write (must not exist)")
 	return cmd
+}
+
+// exportLinkTypes lists the link types the recording's packets are written
+// with.
+func exportLinkTypes(r *sessions.Reader) ([]uint16, error) {
+	seen := map[uint16]bool{}
+	var links []uint16
+	it := r.Iter(time.Time{})
+	for ev, ok := it.Next(); ok; ev, ok = it.Next() {
+		if b, ok := probes.AsPacketBatch(ev); ok && b.N() > 0 {
+			if l := probes.ExportLinkType(b); !seen[l] {
+				seen[l] = true
+				links = append(links, l)
+			}
+		}
+	}
+	return links, it.Err()
 }
