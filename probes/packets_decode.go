@@ -102,8 +102,8 @@ func (d *packetDecoder) decodeInto(data []byte, tag vlanTag, k *flowKey) (flags 
 			return 0, false
 		}
 		et = binary.BigEndian.Uint16(data[12:14])
-		copy(k.dst[:6], data[0:6])
-		copy(k.src[:6], data[6:12])
+		*(*[6]byte)(k.dst[:6]) = [6]byte(data[0:6])
+		*(*[6]byte)(k.src[:6]) = [6]byte(data[6:12])
 		if et < 0x0600 {
 			// An 802.3 length, not an EtherType: LLC follows (gopacket's
 			// EthernetTypeLLC, 0).
@@ -128,17 +128,10 @@ func (d *packetDecoder) decodeInto(data []byte, tag vlanTag, k *flowKey) (flags 
 	var l4 []byte
 	switch et {
 	case etherIPv4:
-		var src, dst []byte
 		var good bool
-		src, dst, k.proto, l4, good = d.ipv4(data)
-		if !good {
+		if l4, good = d.ipv4(data, k); !good {
 			return 0, true
 		}
-		k.ipVer = 4
-		copy(k.src[:], src)
-		copy(k.dst[:], dst)
-		clear(k.src[4:])
-		clear(k.dst[4:])
 	case etherIPv6:
 		var good bool
 		k.proto, l4, good = d.ipv6(data)
@@ -146,8 +139,7 @@ func (d *packetDecoder) decodeInto(data []byte, tag vlanTag, k *flowKey) (flags 
 			return 0, true
 		}
 		k.ipVer = 6
-		copy(k.src[:], data[8:24])
-		copy(k.dst[:], data[24:40])
+		k.src, k.dst = [16]byte(data[8:24]), [16]byte(data[24:40])
 	default:
 		return 0, true
 	}
@@ -168,27 +160,34 @@ func (d *packetDecoder) decodeInto(data []byte, tag vlanTag, k *flowKey) (flags 
 	return flags, true
 }
 
-// ipv4 returns the addresses, protocol and (for an unfragmented datagram
-// only, as gopacket decodes it) the transport bytes.
-func (d *packetDecoder) ipv4(data []byte) (src, dst []byte, proto uint8, l4 []byte, ok bool) {
+// ipv4 sets k's addresses (the MACs give way) and protocol, and returns
+// the transport bytes (only for an unfragmented datagram, as gopacket
+// decodes it).
+func (d *packetDecoder) ipv4(data []byte, k *flowKey) (l4 []byte, ok bool) {
 	if len(data) < 20 {
-		return nil, nil, 0, nil, false
+		return nil, false
 	}
 	total := int(binary.BigEndian.Uint16(data[2:4]))
+	src, dst := data[12:16], data[16:20]
 	if data[0]&0x0f != 5 || total < 20 {
 		// Options, a bad header length, or a TSO length of 0: gopacket.
 		if d.ip4.DecodeFromBytes(data, nofb) != nil {
-			return nil, nil, 0, nil, false
+			return nil, false
 		}
 		if d.ip4.Flags&layers.IPv4MoreFragments == 0 && d.ip4.FragOffset == 0 {
 			l4 = d.ip4.Payload
 		}
-		return d.ip4.SrcIP, d.ip4.DstIP, uint8(d.ip4.Protocol), l4, true
+		k.proto = uint8(d.ip4.Protocol)
+	} else {
+		if binary.BigEndian.Uint16(data[6:8])&0x3fff == 0 { // no MF flag, offset 0
+			l4 = data[20:min(total, len(data))]
+		}
+		k.proto = data[9]
 	}
-	if binary.BigEndian.Uint16(data[6:8])&0x3fff == 0 { // no MF flag, offset 0
-		l4 = data[20:min(total, len(data))]
-	}
-	return data[12:16], data[16:20], data[9], l4, true
+	k.ipVer = 4
+	k.src, k.dst = [16]byte{}, [16]byte{}
+	*(*[4]byte)(k.src[:4]), *(*[4]byte)(k.dst[:4]) = [4]byte(src), [4]byte(dst)
+	return l4, true
 }
 
 // ipv6 returns the protocol after a hop-by-hop header (MLD and other
