@@ -5,6 +5,7 @@
 package findings
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/stakeout/stakeout/event"
@@ -22,9 +23,34 @@ type Detector interface {
 	Observe(ev event.Event) []event.Event
 }
 
-// Config tunes detectors (thresholds that have flags).
+// Config tunes detectors (thresholds that have flags). A recording keeps it
+// in its header (ConfigJSON) and every reader of the file runs the
+// detectors with it (ConfigOf), so replay finds what live found.
 type Config struct {
-	SignalBurstWindow time.Duration // --burst-window; 0 means the default
+	SignalBurstWindow time.Duration `json:"signal_burst_window_ns,omitempty"` // --burst-window; 0 means the default
+}
+
+// maxBurstWindow bounds a burst window read from a file: the header is
+// untrusted, and a window of days would make one burst of a whole file.
+const maxBurstWindow = time.Hour
+
+// ConfigJSON is cfg as stored in a recording's header.
+func ConfigJSON(cfg Config) json.RawMessage {
+	b, _ := json.Marshal(cfg)
+	return b
+}
+
+// ConfigOf reads the settings stored in a recording's header. Missing,
+// malformed or out-of-range settings fall back to the defaults.
+func ConfigOf(raw json.RawMessage) Config {
+	var cfg Config
+	if len(raw) == 0 || json.Unmarshal(raw, &cfg) != nil {
+		return Config{}
+	}
+	if cfg.SignalBurstWindow < 0 || cfg.SignalBurstWindow > maxBurstWindow {
+		cfg.SignalBurstWindow = 0
+	}
+	return cfg
 }
 
 // All returns a fresh set of every detector.

@@ -144,7 +144,7 @@ func Build(r *sessions.Reader, opt Options) (*Report, error) {
 	charts := newCharts(from, to, opt.Points)
 	flows := map[flowKey]uint32{}
 	var found []pending
-	err := engine.Replay(transformed(r.Iter(time.Time{}), opt.Transform), findings.All(findings.Config{}), func(ev event.Event) bool {
+	err := engine.Replay(transformed(r.Iter(time.Time{}), opt.Transform), findings.All(findings.ConfigOf(r.Header().Detectors)), func(ev event.Event) bool {
 		if ev.Time.After(to) {
 			return false
 		}

@@ -2,6 +2,7 @@ package sessions
 
 import (
 	"bufio"
+	"encoding/json"
 	"io"
 	"os"
 	"path/filepath"
@@ -28,6 +29,10 @@ type Header struct {
 	// Extract is set in a file written by `stakeout extract`: what it was
 	// cut from. Absent in a recording.
 	Extract *ExtractInfo `json:"extract,omitempty"`
+	// Detectors holds the detector settings the recording was made with
+	// (findings.Config as JSON, e.g. --burst-window), so findings
+	// recomputed from the file are the ones seen live. Absent: defaults.
+	Detectors json.RawMessage `json:"detectors,omitempty"`
 }
 
 // ExtractInfo says a session file is a time window cut from another.

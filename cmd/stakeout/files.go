@@ -63,7 +63,7 @@ Findings are recomputed by today's detectors and appear in time order as
 			}
 			w := bufio.NewWriterSize(cmd.OutOrStdout(), 64<<10)
 			var werr error
-			err = engine.Replay(r.Iter(time.Time{}), findings.All(findings.Config{}), func(ev event.Event) bool {
+			err = engine.Replay(r.Iter(time.Time{}), findings.All(findings.ConfigOf(r.Header().Detectors)), func(ev event.Event) bool {
 				if !to.IsZero() && ev.Time.After(to) {
 					return false
 				}
@@ -155,7 +155,7 @@ as "snapshot --format json".`,
 func analyzeFile(r *sessions.Reader, path string) (report.Document, error) {
 	b := report.NewBuilder()
 	h := r.Header()
-	err := engine.Replay(r.Iter(time.Time{}), findings.All(findings.Config{}), func(ev event.Event) bool {
+	err := engine.Replay(r.Iter(time.Time{}), findings.All(findings.ConfigOf(r.Header().Detectors)), func(ev event.Event) bool {
 		b.Observe(ev)
 		return true
 	})

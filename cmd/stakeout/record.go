@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/stakeout/stakeout/findings"
 	"os"
 	"path/filepath"
 	"time"
@@ -44,6 +45,7 @@ func openRecording(path string, lf *liveFlags, argv []string) (engine.Recorder, 
 		}
 	}
 	h := sessions.HostHeader(version, argv, lf.cfg.Interval)
+	h.Detectors = findings.ConfigJSON(lf.detectorConfig())
 	red := lf.redactor()
 	if red != nil {
 		h = red.Header(h)

@@ -50,7 +50,7 @@ n/N next/previous finding or note, m add a note here (appended to FILE),
 			var finds []event.Event
 			var probeNames []string
 			seen := map[string]bool{}
-			err = engine.Replay(r.Iter(time.Time{}), findings.All(findings.Config{}), func(ev event.Event) bool {
+			err = engine.Replay(r.Iter(time.Time{}), findings.All(findings.ConfigOf(r.Header().Detectors)), func(ev event.Event) bool {
 				if _, ok := event.AsFinding(ev); ok || ev.Kind == event.KindNote {
 					finds = append(finds, ev)
 				} else if _, ok := ev.Body.(*event.ProbeStatus); ok && !seen[ev.Probe] {
