@@ -46,7 +46,8 @@ func openCapture(t target, cfg PacketsConfig, snap uint32, ids *atomic.Uint32, e
 	if err != nil {
 		return nil, fmt.Errorf("%s: filter: %w", t.name, err)
 	}
-	r, err := openRing(t.name, ringBlockSize, max(t.ringMB*(1<<20)/ringBlockSize, 1), pollTimeout, prog)
+	bs, n := ringBlocks(t.ringMB)
+	r, err := openRing(t.name, bs, n, pollTimeout, prog)
 	if err != nil {
 		return nil, fmt.Errorf("%s: opening capture: %w", t.name, err)
 	}
@@ -54,6 +55,19 @@ func openCapture(t target, cfg PacketsConfig, snap uint32, ids *atomic.Uint32, e
 		batcher: newBatcher(t.name, t.link, ids, emit, cfg.Payload),
 		t:       t, ring: r, statsAt: time.Now(),
 	}, nil
+}
+
+// ringBlocks splits a ring of mb MiB into blocks: 1 MiB each, but at
+// least four, so the kernel always has a block to fill while stakeout reads
+// one (a 1 MiB ring of a single block lost every packet that came while it
+// was being read). A block holds a 65535-byte --payload packet.
+func ringBlocks(mb int) (blockSize, blocks int) {
+	total := max(mb, 1) << 20
+	blockSize = ringBlockSize
+	for blockSize > 128<<10 && total/blockSize < 4 {
+		blockSize /= 2
+	}
+	return blockSize, total / blockSize
 }
 
 // ringMB is --ring-mb, or the default when unset (tests, DefaultConfig).

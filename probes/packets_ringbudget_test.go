@@ -17,3 +17,11 @@ func TestDefaultRingsStayWithinBudget(t *testing.T) {
 		}
 	}
 }
+
+func TestSmallRingsHaveFourBlocks(t *testing.T) {
+	for mb, want := range map[int][2]int{1: {256 << 10, 4}, 2: {512 << 10, 4}, 4: {1 << 20, 4}, 8: {1 << 20, 8}, 1024: {1 << 20, 1024}} {
+		if bs, n := ringBlocks(mb); bs != want[0] || n != want[1] {
+			t.Errorf("--ring-mb %d: %d blocks of %d, want %d of %d", mb, n, bs, want[1], want[0])
+		}
+	}
+}
