@@ -220,15 +220,10 @@ func (b ByteNums) appendJSON(dst []byte) []byte {
 	buf, n := dst[:cap(dst)], len(dst)
 	buf[n] = '['
 	n++
-	for i, v := range b {
-		if i > 0 {
-			buf[n] = ','
-			n++
-		}
-		n = putUint(buf, n, uint64(v))
+	for _, v := range b {
+		n = putSmall(buf, n, uint32(v))
 	}
-	buf[n] = ']'
-	return buf[:n+1]
+	return closeList(buf, n, len(b))
 }
 
 func (b *ByteNums) UnmarshalJSON(data []byte) error {

@@ -1,6 +1,7 @@
 package probes
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"slices"
 	"strconv"
@@ -56,19 +57,21 @@ func appendInts(dst []byte, v []int64) []byte {
 	buf, n := dst[:cap(dst)], len(dst)
 	buf[n] = '['
 	n++
-	for i, x := range v {
-		if i > 0 {
+	for _, x := range v {
+		switch {
+		case x >= 0 && x < 1000:
+			n = putSmall(buf, n, uint32(x))
+		case x < 0:
+			n += len(strconv.AppendInt(buf[n:n], x, 10))
+			buf[n] = ','
+			n++
+		default:
+			n = putUint(buf, n, uint64(x))
 			buf[n] = ','
 			n++
 		}
-		if x < 0 {
-			n += len(strconv.AppendInt(buf[n:n], x, 10))
-			continue
-		}
-		n = putUint(buf, n, uint64(x))
 	}
-	buf[n] = ']'
-	return buf[:n+1]
+	return closeList(buf, n, len(v))
 }
 
 func appendUints(dst []byte, v []uint32) []byte {
@@ -79,15 +82,50 @@ func appendUints(dst []byte, v []uint32) []byte {
 	buf, n := dst[:cap(dst)], len(dst)
 	buf[n] = '['
 	n++
-	for i, x := range v {
-		if i > 0 {
-			buf[n] = ','
-			n++
+	for _, x := range v {
+		if x < 1000 {
+			n = putSmall(buf, n, x)
+			continue
 		}
 		n = putUint(buf, n, uint64(x))
+		buf[n] = ','
+		n++
 	}
-	buf[n] = ']'
-	return buf[:n+1]
+	return closeList(buf, n, len(v))
+}
+
+// closeList ends a list whose every value was written with a comma after
+// it: the last comma becomes the bracket.
+func closeList(buf []byte, n, values int) []byte {
+	if values == 0 {
+		buf[n] = ']'
+		return buf[:n+1]
+	}
+	buf[n-1] = ']'
+	return buf[:n]
+}
+
+// smallNums holds "0," to "999,", each little-endian in a uint32 with its
+// length in the top byte (digits and comma take at most 4 bytes, so the
+// 4-byte store spills at most into room the next value has anyway).
+var smallNums = func() (t [1000]uint64) {
+	for v := range t {
+		b := strconv.AppendUint(nil, uint64(v), 10)
+		b = append(b, ',')
+		var w uint64
+		for i, c := range b {
+			w |= uint64(c) << (8 * i)
+		}
+		t[v] = w | uint64(len(b))<<32
+	}
+	return t
+}()
+
+// putSmall writes x < 1000 and a comma at buf[n:] with one store.
+func putSmall(buf []byte, n int, x uint32) int {
+	w := smallNums[x]
+	binary.LittleEndian.PutUint32(buf[n:], uint32(w))
+	return n + int(w>>32)
 }
 
 // digitPairs is "00" to "99".

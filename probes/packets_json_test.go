@@ -20,6 +20,13 @@ func batchCases() []*PacketBatch {
 		big.Flags = append(big.Flags, uint8(i))
 		big.Len = append(big.Len, uint32(i*1499%65536))
 	}
+	edges := &PacketBatch{Iface: "eth2", Start: time.Unix(1, 0).UTC(), LinkType: LinkTypeRaw}
+	for _, v := range []uint32{0, 1, 9, 10, 11, 99, 100, 101, 255, 999, 1000, 1001, 9999, 10000, 65535, 4294967295} {
+		edges.DtUs = append(edges.DtUs, int64(v), -int64(v))
+		edges.Flow = append(edges.Flow, v, v)
+		edges.Flags = append(edges.Flags, uint8(v), uint8(v>>8))
+		edges.Len = append(edges.Len, v, v)
+	}
 	return []*PacketBatch{
 		{},
 		{Iface: "lo", Start: time.Unix(0, 0).UTC(), DtUs: []int64{}, Flow: []uint32{}, Flags: ByteNums{}, Len: []uint32{}},
@@ -28,6 +35,7 @@ func batchCases() []*PacketBatch {
 		{Iface: "eth1", DtUs: []int64{1}, Flow: []uint32{2}, Flags: ByteNums{3}, Len: []uint32{4},
 			Data: [][]byte{{0, 1, 2, 0xff}, nil}},
 		big,
+		edges,
 	}
 }
 
