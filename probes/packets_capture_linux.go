@@ -22,7 +22,6 @@ const (
 	// the idlest eighth is forgotten (it gets a new id if it comes back).
 	MaxCaptureFlows = 16384
 	ringBlockSize   = 1 << 20
-	pollTimeout     = 100 * time.Millisecond // how often an idle loop looks at ctx and the clock
 	statsEvery      = time.Second
 )
 
@@ -47,7 +46,7 @@ func openCapture(t target, cfg PacketsConfig, snap uint32, ids *atomic.Uint32, e
 		return nil, fmt.Errorf("%s: filter: %w", t.name, err)
 	}
 	bs, n := ringBlocks(t.ringMB)
-	r, err := openRing(t.name, bs, n, pollTimeout, prog)
+	r, err := openRing(t.name, bs, n, prog)
 	if err != nil {
 		return nil, fmt.Errorf("%s: opening capture: %w", t.name, err)
 	}
@@ -82,14 +81,22 @@ func (c *ifaceCapture) close() { c.ring.close() }
 
 // run reads the ring a block at a time until ctx is done: under a flood a
 // block holds thousands of packets, and the clock and ctx are looked at
-// once per block (at least every pollTimeout when the link is quiet). The
-// socket is closed here, by the goroutine that reads it, so no read can
-// touch an unmapped ring.
+// once per block. A quiet link wakes the loop only when something is due
+// (the statistics each second, a started batch after batchSpan); ctx being
+// done wakes it at once. The socket is closed here, by the goroutine that
+// reads it, so no read can touch an unmapped ring.
 func (c *ifaceCapture) run(ctx context.Context) error {
 	defer c.close()
+	defer context.AfterFunc(ctx, c.ring.wake)()
 	add := func(p *ringPacket) { c.addUs(p.data, p.us, p.wire, p.tag) }
 	for {
-		if err := c.ring.next(add); err != nil && err != errRingTimeout {
+		due := c.statsAt.Add(statsEvery)
+		if len(c.batch.Flow) > 0 {
+			if b := c.firstT.Add(batchSpan); b.Before(due) {
+				due = b
+			}
+		}
+		if err := c.ring.next(due, add); err != nil && err != errRingTimeout {
 			if ctx.Err() != nil {
 				return nil
 			}

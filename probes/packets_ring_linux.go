@@ -47,7 +47,7 @@ type ring struct {
 	blockSz int
 	nblocks int
 	cur     int // the block to read next
-	poll    time.Duration
+	stop    atomic.Bool
 }
 
 // ringPacket is one packet of a block, valid until the block is released.
@@ -60,7 +60,7 @@ type ringPacket struct {
 
 // openRing opens a capture on iface with a ring of blocks of blockSz bytes
 // and the classic BPF program prog attached.
-func openRing(iface string, blockSz, nblocks int, poll time.Duration, prog []bpf.RawInstruction) (*ring, error) {
+func openRing(iface string, blockSz, nblocks int, prog []bpf.RawInstruction) (*ring, error) {
 	ifc, err := net.InterfaceByName(iface)
 	if err != nil {
 		return nil, err
@@ -72,7 +72,7 @@ func openRing(iface string, blockSz, nblocks int, poll time.Duration, prog []bpf
 	if err != nil {
 		return nil, fmt.Errorf("packet socket: %w", err)
 	}
-	r := &ring{fd: fd, blockSz: blockSz, nblocks: nblocks, poll: poll}
+	r := &ring{fd: fd, blockSz: blockSz, nblocks: nblocks}
 	fail := func(what string, err error) (*ring, error) {
 		r.close()
 		return nil, fmt.Errorf("%s: %w", what, err)
@@ -127,14 +127,26 @@ func (r *ring) blockHdr() *unix.TpacketHdrV1 {
 	return (*unix.TpacketHdrV1)(unsafe.Pointer(&r.mem[r.cur*r.blockSz+tpacket3Off]))
 }
 
-// next waits (up to the poll timeout) for the kernel to hand over the
-// current block, and calls fn for each of its packets; then the block goes
-// back to the kernel. It returns errRingTimeout if no block came.
-func (r *ring) next(fn func(p *ringPacket)) error {
+// wake makes a waiting next return at once, and every later one too: the
+// capture is stopping. Safe to call from any goroutine.
+func (r *ring) wake() {
+	r.stop.Store(true)
+	r.file.SetReadDeadline(time.Now())
+}
+
+// next waits (until the deadline) for the kernel to hand over the current
+// block, and calls fn for each of its packets; then the block goes back to
+// the kernel. It returns errRingTimeout if no block came.
+func (r *ring) next(deadline time.Time, fn func(p *ringPacket)) error {
 	h := r.blockHdr()
 	ready := func(uintptr) bool { return atomic.LoadUint32(&h.Block_status)&unix.TP_STATUS_USER != 0 }
 	if !ready(0) {
-		r.file.SetReadDeadline(time.Now().Add(r.poll))
+		r.file.SetReadDeadline(deadline)
+		// After the deadline is set: a wake from now on moves it to now,
+		// and one before it is seen here.
+		if r.stop.Load() {
+			return errRingTimeout
+		}
 		err := r.rc.Read(ready)
 		switch {
 		case errors.Is(err, os.ErrDeadlineExceeded):
