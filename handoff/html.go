@@ -29,6 +29,41 @@ func WriteHTML(w io.Writer, rep *Report) error {
 
 type kv struct{ K, V string }
 
+// hostFacts are the header rows of a report (host, kernel, … the window
+// and the file), unescaped: each format escapes them its own way.
+func hostFacts(rep *Report) []kv {
+	var facts []kv
+	add := func(k, val string) { facts = append(facts, kv{k, val}) }
+	host := rep.Host.Hostname
+	if host == "" {
+		host = "unknown host"
+	}
+	add("host", host)
+	if rep.Host.Kernel != "" {
+		add("kernel", "Linux "+rep.Host.Kernel)
+	}
+	if rep.Host.CPUs > 0 {
+		add("CPUs", itoa(rep.Host.CPUs))
+	}
+	if rep.Host.MemoryBytes > 0 {
+		add("memory", fmtBytes(float64(rep.Host.MemoryBytes)))
+	}
+	if !rep.Host.BootTime.IsZero() {
+		add("booted", rep.Host.BootTime.UTC().Format("2006-01-02 15:04:05")+" UTC")
+	}
+	if rep.Host.StakeoutVersion != "" {
+		add("recorded by", "stakeout "+rep.Host.StakeoutVersion)
+	}
+	if len(rep.Host.Command) > 0 {
+		add("command", quoteArgs(rep.Host.Command))
+	}
+	add("window", windowText(rep.From, rep.To))
+	if rep.File != "" {
+		add("file", rep.File)
+	}
+	return facts
+}
+
 type viewPage struct {
 	Host                 string
 	Facts                []kv
@@ -92,29 +127,8 @@ func htmlView(rep *Report) viewPage {
 	v := viewPage{Host: clean(host), Total: plural(rep.Critical+rep.Warn+rep.Info, "finding"), Critical: rep.Critical, Warn: rep.Warn,
 		Info: rep.Info, NoteCount: plural(len(rep.Notes)+rep.NotesOmitted, "note"), Damage: clean(rep.Damage), Omitted: rep.Omitted,
 		NotesOmitted: rep.NotesOmitted, Replay: rep.Replay}
-	add := func(k, val string) { v.Facts = append(v.Facts, kv{k, val}) }
-	add("host", clean(host))
-	if rep.Host.Kernel != "" {
-		add("kernel", "Linux "+clean(rep.Host.Kernel))
-	}
-	if rep.Host.CPUs > 0 {
-		add("CPUs", itoa(rep.Host.CPUs))
-	}
-	if rep.Host.MemoryBytes > 0 {
-		add("memory", fmtBytes(float64(rep.Host.MemoryBytes)))
-	}
-	if !rep.Host.BootTime.IsZero() {
-		add("booted", rep.Host.BootTime.UTC().Format("2006-01-02 15:04:05")+" UTC")
-	}
-	if rep.Host.StakeoutVersion != "" {
-		add("recorded by", "stakeout "+clean(rep.Host.StakeoutVersion))
-	}
-	if len(rep.Host.Command) > 0 {
-		add("command", clean(quoteArgs(rep.Host.Command)))
-	}
-	add("window", windowText(rep.From, rep.To))
-	if rep.File != "" {
-		add("file", clean(rep.File))
+	for _, f := range hostFacts(rep) {
+		v.Facts = append(v.Facts, kv{f.K, clean(f.V)})
 	}
 	for i, f := range rep.Findings {
 		vf := viewFinding{N: i + 1, Severity: f.Severity.String(), SeverityUpper: strings.ToUpper(f.Severity.String()),

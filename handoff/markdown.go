@@ -23,29 +23,8 @@ func WriteMarkdown(w io.Writer, rep *Report) error {
 	}
 	fmt.Fprintf(&b, "# Handoff: %s\n\n", mdText(host))
 	b.WriteString("| | |\n|---|---|\n")
-	row := func(k, v string) { fmt.Fprintf(&b, "| %s | %s |\n", k, v) }
-	row("host", mdText(host))
-	if rep.Host.Kernel != "" {
-		row("kernel", "Linux "+mdText(rep.Host.Kernel))
-	}
-	if rep.Host.CPUs > 0 {
-		row("CPUs", itoa(rep.Host.CPUs))
-	}
-	if rep.Host.MemoryBytes > 0 {
-		row("memory", fmtBytes(float64(rep.Host.MemoryBytes)))
-	}
-	if !rep.Host.BootTime.IsZero() {
-		row("booted", rep.Host.BootTime.UTC().Format("2006-01-02 15:04:05")+" UTC")
-	}
-	if rep.Host.StakeoutVersion != "" {
-		row("recorded by", "stakeout "+mdText(rep.Host.StakeoutVersion))
-	}
-	if len(rep.Host.Command) > 0 {
-		row("command", mdText(quoteArgs(rep.Host.Command)))
-	}
-	row("window", windowText(rep.From, rep.To))
-	if rep.File != "" {
-		row("file", mdText(rep.File))
+	for _, f := range hostFacts(rep) {
+		fmt.Fprintf(&b, "| %s | %s |\n", f.K, mdText(f.V))
 	}
 	b.WriteString("\n")
 	fmt.Fprintf(&b, "**%s**: %d critical, %d warn, %d info. **%s.**\n", plural(rep.Critical+rep.Warn+rep.Info, "finding"),
