@@ -104,7 +104,7 @@ type FlowTable struct {
 	Last  time.Time // latest packet time seen
 
 	lastUs  int64
-	seen    bool          // lastUs is set
+	seen    bool         // lastUs is set
 	touched []*FlowStats // flows whose time fields are behind
 }
 

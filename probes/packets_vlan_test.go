@@ -61,9 +61,9 @@ func TestVLANsAreSeparateFlows(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]bool{
-		"10.0.0.1:5000 > 10.0.0.2:53":           true,
-		"10.0.0.1:5000 > 10.0.0.2:53 vlan 10":    true,
-		"10.0.0.1:5000 > 10.0.0.2:53 vlan 20":    true,
+		"10.0.0.1:5000 > 10.0.0.2:53":             true,
+		"10.0.0.1:5000 > 10.0.0.2:53 vlan 10":     true,
+		"10.0.0.1:5000 > 10.0.0.2:53 vlan 20":     true,
 		"10.0.0.1:5000 > 10.0.0.2:53 vlan 100.10": true,
 	}
 	if len(flows) != 4 {

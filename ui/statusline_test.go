@@ -23,7 +23,7 @@ func TestRecordingPausedShowsHowToRecordElsewhere(t *testing.T) {
 	reason := "its filesystem is filling (disk.filling): /var: 310 MiB of 40 GiB available, full in 2m\x1b[2J"
 	paused := RecordingMsg{File: "/var/tmp/s.stk", Bytes: 1 << 20, State: "paused", Reason: reason, Hint: hint}
 	for _, c := range []struct {
-		w          int
+		w           int
 		has, notHas string
 	}{
 		{200, `REC paused: its filesystem is filling (disk.filling): /var: 310 MiB of 40 GiB available, full in 2m\x1b[2J — ` + hint, ""},
