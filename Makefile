@@ -22,6 +22,8 @@ run: build
 # Every test: vet, unit, fixture, fuzz seeds, golden UI, and the root-only
 # end-to-end tests (loop devices) when run as root.
 test: deps-test
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	GOARCH=arm64 $(GO) build -o /dev/null ./cmd/stakeout
 	$(GO) test -count=1 -timeout 8m ./...

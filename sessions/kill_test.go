@@ -39,19 +39,7 @@ func TestKilledMidWrite(t *testing.T) {
 		t.Skip("takes 2.5 s")
 	}
 	path := filepath.Join(t.TempDir(), "killed.stk")
-	cmd := exec.Command(os.Args[0], "-test.run=^TestKilledMidWrite$", "-test.count=1")
-	cmd.Env = append(os.Environ(), killChildEnv+"="+path)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(2500 * time.Millisecond)
-	killedAt := time.Now()
-	cmd.Process.Signal(syscall.SIGKILL)
-	if err := cmd.Wait(); err == nil || !strings.Contains(err.Error(), "killed") {
-		t.Fatalf("recording child ended by itself (%v): %s", err, out.Bytes())
-	}
+	killedAt := recordAndKill(t, "TestKilledMidWrite", killChildEnv, path, 2500*time.Millisecond)
 
 	r, err := Open(path)
 	if err != nil {
@@ -80,4 +68,24 @@ func TestKilledMidWrite(t *testing.T) {
 	if gap > 2*time.Second {
 		t.Fatalf("newest surviving event is %v older than the kill; want about 1 s", gap)
 	}
+}
+
+// recordAndKill runs test (which records to path when env names it) in a
+// child process and SIGKILLs it after d; it returns when the kill was sent.
+func recordAndKill(t *testing.T, test, env, path string, d time.Duration) time.Time {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^"+test+"$", "-test.count=1")
+	cmd.Env = append(os.Environ(), env+"="+path)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(d)
+	killedAt := time.Now()
+	cmd.Process.Signal(syscall.SIGKILL)
+	if err := cmd.Wait(); err == nil || !strings.Contains(err.Error(), "killed") {
+		t.Fatalf("recording child ended by itself (%v): %s", err, out.Bytes())
+	}
+	return killedAt
 }

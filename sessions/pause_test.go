@@ -5,10 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -301,18 +299,8 @@ func TestKilledAfterPauseAndResume(t *testing.T) {
 		t.Skip("takes 2.5 s")
 	}
 	path := filepath.Join(t.TempDir(), "killed.stk")
-	cmd := exec.Command(os.Args[0], "-test.run=^TestKilledAfterPauseAndResume$", "-test.count=1")
-	cmd.Env = append(os.Environ(), pauseKillChildEnv+"="+path)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(2500 * time.Millisecond) // the resume comes after about 1 s
-	cmd.Process.Signal(syscall.SIGKILL)
-	if err := cmd.Wait(); err == nil || !strings.Contains(err.Error(), "killed") {
-		t.Fatalf("recording child ended by itself (%v): %s", err, out.Bytes())
-	}
+	// The resume comes after about 1 s.
+	recordAndKill(t, "TestKilledAfterPauseAndResume", pauseKillChildEnv, path, 2500*time.Millisecond)
 	seqs, rec, damage := pausedFile(t, path)
 	if damage != nil {
 		t.Logf("damage after kill: %v", damage) // allowed: the kill may land mid-write
