@@ -260,18 +260,7 @@ func TestBadIfaceIsOneLine(t *testing.T) {
 // test) gets the same findings as a live capture, through report, events
 // and the replay's source.
 func TestReportOnTcpdumpCapture(t *testing.T) {
-	var buf bytes.Buffer
-	w := pcapgo.NewWriter(&buf)
-	w.WriteFileHeader(65535, layers.LinkTypeEthernet)
-	pkt := make([]byte, 54)
-	copy(pkt[12:], []byte{8, 0, 0x45, 0, 0, 40, 0, 0, 0, 0, 255, 112, 0, 0, 10, 0, 0, 1, 224, 0, 0, 18})
-	at := time.Date(2026, 11, 23, 4, 0, 0, 0, time.UTC)
-	for _, s := range []float64{0, 1, 2, 3, 4, 5, 8.5, 9.5} {
-		ts := at.Add(time.Duration(s * float64(time.Second)))
-		w.WritePacket(gopacket.CaptureInfo{Timestamp: ts, CaptureLength: len(pkt), Length: len(pkt)}, pkt)
-	}
-	path := filepath.Join(t.TempDir(), "vrrp.pcap")
-	os.WriteFile(path, buf.Bytes(), 0o600)
+	path := writeVRRPCapture(t)
 
 	tmp := t.TempDir()
 	env := []string{"TMPDIR=" + tmp}
@@ -543,4 +532,25 @@ func TestExportOfRawIPPayloadIsReadByTcpdump(t *testing.T) {
 		strings.Count(s, "> 10.233.0.2.40001: UDP, length 15") != 3 || strings.Count(s, "through-the-tun") != 3 {
 		t.Errorf("tcpdump did not read three raw IP datagrams from the export")
 	}
+}
+
+// writeVRRPCapture writes a pcap, as tcpdump on another box would, of VRRP
+// adverts from 10.0.0.1 once a second with one 3.5 s hole (5 s → 8.5 s).
+func writeVRRPCapture(t *testing.T) string {
+	t.Helper()
+	var buf bytes.Buffer
+	w := pcapgo.NewWriter(&buf)
+	w.WriteFileHeader(65535, layers.LinkTypeEthernet)
+	pkt := make([]byte, 54)
+	copy(pkt[12:], []byte{8, 0, 0x45, 0, 0, 40, 0, 0, 0, 0, 255, 112, 0, 0, 10, 0, 0, 1, 224, 0, 0, 18})
+	at := time.Date(2026, 11, 23, 4, 0, 0, 0, time.UTC)
+	for _, s := range []float64{0, 1, 2, 3, 4, 5, 8.5, 9.5} {
+		ts := at.Add(time.Duration(s * float64(time.Second)))
+		w.WritePacket(gopacket.CaptureInfo{Timestamp: ts, CaptureLength: len(pkt), Length: len(pkt)}, pkt)
+	}
+	path := filepath.Join(t.TempDir(), "vrrp.pcap")
+	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

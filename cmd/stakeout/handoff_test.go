@@ -10,9 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/probes"
 	"github.com/stakeout/stakeout/sessions"
@@ -156,18 +153,7 @@ func TestHandoffErrors(t *testing.T) {
 // A tcpdump capture is read like a recording: the gap in a VRRP flow comes
 // with the packets either side of it.
 func TestHandoffOnTcpdumpCapture(t *testing.T) {
-	var buf bytes.Buffer
-	w := pcapgo.NewWriter(&buf)
-	w.WriteFileHeader(65535, layers.LinkTypeEthernet)
-	pkt := make([]byte, 54)
-	copy(pkt[12:], []byte{8, 0, 0x45, 0, 0, 40, 0, 0, 0, 0, 255, 112, 0, 0, 10, 0, 0, 1, 224, 0, 0, 18})
-	at := time.Date(2026, 11, 23, 4, 0, 0, 0, time.UTC)
-	for _, s := range []float64{0, 1, 2, 3, 4, 5, 8.5, 9.5} {
-		ts := at.Add(time.Duration(s * float64(time.Second)))
-		w.WritePacket(gopacket.CaptureInfo{Timestamp: ts, CaptureLength: len(pkt), Length: len(pkt)}, pkt)
-	}
-	path := filepath.Join(t.TempDir(), "vrrp.pcap")
-	os.WriteFile(path, buf.Bytes(), 0o600)
+	path := writeVRRPCapture(t)
 	r := run(t, []string{"TMPDIR=" + t.TempDir()}, "handoff", path)
 	if r.code != 0 {
 		t.Fatalf("%+v", r)
