@@ -9,9 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/stakeout/stakeout/event"
 )
 
@@ -32,11 +29,6 @@ func IsPcap(head []byte) bool {
 	return false
 }
 
-// pcapSource is what pcapgo's two readers have in common.
-type pcapSource interface {
-	ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, error)
-}
-
 // PcapEvents reads a capture written by tcpdump -w (pcap or pcapng, on
 // another box as well) and hands fn what the packets probe would have
 // recorded live: a probe status, then "flow" events and "packets" batches
@@ -49,64 +41,44 @@ func PcapEvents(r io.Reader, payload bool, fn func(event.Event)) error {
 	if !IsPcap(head) {
 		return ErrNotPcap
 	}
-	var (
-		src   pcapSource
-		ng    *pcapgo.NgReader
-		links func(idx int) (layers.LinkType, string)
-	)
-	if binary.LittleEndian.Uint32(head) == 0x0a0d0d0a {
-		// Interfaces of several link types (Wireshark's, stakeout export's
-		// of an Ethernet and a tun) are each read with their own.
-		r, err := pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{WantMixedLinkType: true})
-		if err != nil {
-			return fmt.Errorf("pcapng: %w", err)
-		}
-		src, ng = r, r
-		links = func(idx int) (layers.LinkType, string) {
-			ifc, err := ng.Interface(idx)
-			if err != nil {
-				return ng.LinkType(), "pcap"
-			}
-			name := ifc.Name
-			if name == "" {
-				name = fmt.Sprintf("pcap%d", idx)
-			}
-			return ifc.LinkType, name
-		}
-	} else {
-		r, err := pcapgo.NewReader(br)
-		if err != nil {
-			return fmt.Errorf("pcap: %w", err)
-		}
-		src = r
-		links = func(int) (layers.LinkType, string) { return r.LinkType(), "pcap" }
+	cr, err := newCapReader(br)
+	if err != nil {
+		return err
 	}
-
 	var ids atomic.Uint32
+	// Each interface of a pcapng file has its own link type (Wireshark's
+	// captures, stakeout export's of an Ethernet and a tun), and its own
+	// batcher; interfaces of later sections are new ones.
 	per := map[int]*pcapIface{}
 	started := false
 	for {
-		data, ci, err := src.ZeroCopyReadPacketData()
+		p, err := cr.next()
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			break // a capture cut short (tcpdump killed) is read up to the cut
 		}
 		if err != nil {
 			return err
 		}
-		pi := per[ci.InterfaceIndex]
+		pi := per[p.Iface.id]
 		if pi == nil {
 			if len(per) >= 256 {
 				continue
 			}
-			lt, name := links(ci.InterfaceIndex)
-			pi = newPcapIface(lt, name, &ids, fn, payload)
-			per[ci.InterfaceIndex] = pi
+			name := "pcap"
+			if cr.ng {
+				name = p.Iface.name
+				if name == "" {
+					name = fmt.Sprintf("pcap%d", p.Iface.index)
+				}
+			}
+			pi = newPcapIface(p.Iface.link, name, &ids, fn, payload)
+			per[p.Iface.id] = pi
 		}
 		if !started {
-			fn(event.New(ci.Timestamp, packetsName, &event.ProbeStatus{Status: event.StatusOK}))
+			fn(event.New(p.Time, packetsName, &event.ProbeStatus{Status: event.StatusOK}))
 			started = true
 		}
-		pi.add(data, ci)
+		pi.add(p)
 	}
 	for _, pi := range per {
 		if pi.b != nil {
@@ -121,17 +93,17 @@ type pcapIface struct {
 	b *batcher // nil: a link type we can't decode (its packets are skipped)
 }
 
-func newPcapIface(lt layers.LinkType, name string, ids *atomic.Uint32, emit Emit, payload bool) *pcapIface {
+func newPcapIface(lt uint16, name string, ids *atomic.Uint32, emit Emit, payload bool) *pcapIface {
 	var link linkKind
 	skip := 0
 	switch lt {
-	case layers.LinkTypeEthernet:
+	case linkTypeEthernet:
 		link = linkEthernet
-	case layers.LinkTypeRaw, 12, layers.LinkTypeIPv4, layers.LinkTypeIPv6:
+	case LinkTypeRaw, linkTypeRawOld, linkTypeIPv4, linkTypeIPv6:
 		link = linkRawIP
-	case layers.LinkTypeLinuxSLL: // tcpdump -i any: a 16-byte cooked header
+	case linkTypeLinuxSLL: // tcpdump -i any: a 16-byte cooked header
 		link, skip = linkRawIP, 16
-	case 276: // LINKTYPE_LINUX_SLL2: 20 bytes
+	case linkTypeLinuxSLL2: // 20 bytes
 		link, skip = linkRawIP, 20
 	default:
 		return &pcapIface{}
@@ -140,19 +112,19 @@ func newPcapIface(lt layers.LinkType, name string, ids *atomic.Uint32, emit Emit
 	// Recorded bytes keep the capture's own framing, so export writes them
 	// back under the same link type.
 	b.skip = skip
-	if lt != layers.LinkTypeEthernet {
-		b.linkType = uint16(lt)
+	if lt != linkTypeEthernet {
+		b.linkType = lt
 	}
 	return &pcapIface{b: b}
 }
 
-func (p *pcapIface) add(data []byte, ci gopacket.CaptureInfo) {
+func (p *pcapIface) add(pk capPacket) {
 	if p.b == nil {
 		return
 	}
 	// Cut batches by capture time, as a live capture would have.
-	if len(p.b.batch.Flow) > 0 && ci.Timestamp.Sub(p.b.batch.Start) >= batchSpan {
+	if len(p.b.batch.Flow) > 0 && pk.Time.Sub(p.b.batch.Start) >= batchSpan {
 		p.b.flush()
 	}
-	p.b.add(data, ci.Timestamp.Truncate(time.Microsecond), uint32(ci.Length))
+	p.b.add(pk.Data, pk.Time.Truncate(time.Microsecond), uint32(pk.Len))
 }

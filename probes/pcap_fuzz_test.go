@@ -2,6 +2,7 @@ package probes
 
 import (
 	"bytes"
+	"encoding/binary"
 	"net"
 	"testing"
 	"time"
@@ -15,8 +16,9 @@ import (
 // FuzzPcapEvents feeds arbitrary bytes to the capture reader that
 // `events`, `report`, `replay`, `handoff` and `export` use on a pcap or
 // pcapng file from another box: it must never panic, and every event it
-// hands on must encode. The seeds (a TCP and a UDP packet, in pcap and
-// pcapng) run in every `go test`. A pcapng timestamp can lie past the year
+// hands on must encode. The seeds (a TCP and a UDP packet, in pcap of
+// both byte orders and pcapng of several sections and block kinds) run in
+// every `go test`. A pcapng timestamp can lie past the year
 // 9999, which JSON cannot hold: such an event fails to encode, and the
 // command reading the capture says so in one line.
 func FuzzPcapEvents(f *testing.F) {
@@ -59,6 +61,21 @@ func FuzzPcapEvents(f *testing.F) {
 	f.Add(ngb.Bytes())
 	f.Add(pb.Bytes()[:40])
 	f.Add(ngb.Bytes()[:len(ngb.Bytes())/2])
+	// pcapng as pcapgo doesn't write it: a big-endian section with a 2^-20
+	// resolution and an offset, an obsolete and a simple packet block, a
+	// block to skip, then a little-endian section with a raw IP interface.
+	var nf ngFile
+	nf.section(binary.BigEndian)
+	nf.iface(linkTypeEthernet, "eth1", 0x80|20, -5)
+	nf.packet(0, uint64(at.Unix())<<20, len(pkt), pkt, false)
+	nf.block(0xbad, []byte("skip"))
+	nf.packet(0, uint64(at.Unix())<<20+1, len(pkt6), pkt6, true)
+	nf.simple(len(pkt), pkt)
+	nf.section(binary.LittleEndian)
+	nf.iface(LinkTypeRaw, "tun0", 9, 0)
+	nf.packet(0, uint64(at.UnixNano()), len(pkt)-14, pkt[14:], false)
+	f.Add(nf.b)
+	f.Add(swapPcap(pb.Bytes()))
 
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var scratch []byte
