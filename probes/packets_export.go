@@ -1,6 +1,7 @@
 package probes
 
 import (
+	"encoding/binary"
 	"fmt"
 	"io"
 	"net"
@@ -9,9 +10,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/stakeout/stakeout/event"
 )
 
@@ -32,11 +30,12 @@ import (
 // follows) in front of their bytes: libpcap, and so tcpdump, refuses a
 // pcapng file whose interfaces differ in link type.
 type PcapWriter struct {
-	w     *pcapgo.Writer
+	w     io.Writer
 	link  uint16 // the file's link type
 	flows map[uint32]FlowInfo
 	n     int
-	buf   gopacket.SerializeBuffer
+	rec   []byte // a record being written, reused
+	pkt   []byte // headers being rebuilt, reused
 }
 
 // ExportLinkType is the link type the packets of b are written with when
@@ -55,11 +54,11 @@ func ExportLinkType(b *PacketBatch) uint16 {
 // (ExportLinkType of every batch to come): the one link type they share,
 // else Ethernet.
 func NewPcapWriter(w io.Writer, links ...uint16) (*PcapWriter, error) {
-	p := &PcapWriter{w: pcapgo.NewWriter(w), flows: map[uint32]FlowInfo{}, buf: gopacket.NewSerializeBuffer(), link: 1}
+	p := &PcapWriter{w: w, flows: map[uint32]FlowInfo{}, link: 1}
 	if links = slices.Compact(slices.Sorted(slices.Values(links))); len(links) == 1 {
 		p.link = links[0]
 	}
-	if err := p.w.WriteFileHeader(payloadSnaplen, layers.LinkType(p.link)); err != nil {
+	if _, err := w.Write(pcapFileHeader(payloadSnaplen, p.link)); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -107,8 +106,8 @@ func (p *PcapWriter) Observe(ev event.Event) error {
 		if data == nil {
 			return
 		}
-		ci := gopacket.CaptureInfo{Timestamp: pk.Time, CaptureLength: len(data), Length: max(int(pk.Len), len(data))}
-		if err = p.w.WritePacket(ci, data); err == nil {
+		p.rec = appendPcapRecord(p.rec[:0], pk.Time, int(pk.Len), data)
+		if _, err = p.w.Write(p.rec); err == nil {
 			p.n++
 		}
 	})
@@ -121,12 +120,12 @@ func (p *PcapWriter) Observe(ev event.Event) error {
 func etherFramed(data []byte, link uint16) []byte {
 	var et uint16
 	switch link {
-	case uint16(layers.LinkTypeLinuxSLL): // 16 bytes, the protocol last
+	case linkTypeLinuxSLL: // 16 bytes, the protocol last
 		if len(data) < 16 {
 			return nil
 		}
 		et, data = uint16(data[14])<<8|uint16(data[15]), data[16:]
-	case 276: // LINKTYPE_LINUX_SLL2: 20 bytes, the protocol first
+	case linkTypeLinuxSLL2: // 20 bytes, the protocol first
 		if len(data) < 20 {
 			return nil
 		}
@@ -148,16 +147,20 @@ func etherFramed(data []byte, link uint16) []byte {
 
 // headers rebuilds a packet's headers from its flow: from the Ethernet
 // header (with the flow's VLAN tags) if ether, else from the IP header.
+// Lengths are the wire's; the TCP and UDP checksums are the headers' with
+// the pseudo-header of that length, which tcpdump -vv verifies when the
+// packet had no payload (else no tool can: the payload is not recorded).
+// An Ethernet frame is padded to the 60-byte minimum. The slice is reused
+// by the next call.
 func (p *PcapWriter) headers(fi FlowInfo, pk Packet, ether bool) []byte {
-	eth := &layers.Ethernet{SrcMAC: make(net.HardwareAddr, 6), DstMAC: make(net.HardwareAddr, 6)}
 	src, sport := splitEnd(fi.Src)
 	dst, dport := splitEnd(fi.Dst)
-	var ls []gopacket.SerializableLayer
-	l2 := 0 // bytes before the IP header
-	// typ sets the EtherType of what follows the link headers.
-	typ := func(et layers.EthernetType) { eth.EthernetType = et }
+	b := p.pkt[:0]
+	l2 := 0  // bytes before the IP header
+	et := -1 // where the EtherType of what follows the link headers goes
 	if ether {
-		ls, l2 = append(ls, eth), 14
+		b = append(b, make([]byte, 14)...)
+		l2, et = 14, 12
 		var tags []uint16
 		if fi.VLAN != 0 || fi.InnerVLAN != 0 {
 			tags = append(tags, fi.VLAN)
@@ -166,61 +169,103 @@ func (p *PcapWriter) headers(fi FlowInfo, pk Packet, ether bool) []byte {
 			tags = append(tags, fi.InnerVLAN)
 		}
 		for i, v := range tags {
+			typ := uint16(etherDot1Q)
 			if i == 0 && len(tags) == 2 {
-				typ(layers.EthernetTypeQinQ)
-			} else {
-				typ(layers.EthernetTypeDot1Q)
+				typ = etherQinQ
 			}
-			tag := &layers.Dot1Q{VLANIdentifier: v}
-			typ = func(et layers.EthernetType) { tag.Type = et }
-			ls, l2 = append(ls, tag), l2+4
+			binary.BigEndian.PutUint16(b[et:], typ)
+			b = binary.BigEndian.AppendUint16(b, v&0xfff)
+			b = append(b, 0, 0)
+			l2, et = l2+4, l2+2
+		}
+	}
+	setType := func(typ uint16) {
+		if et >= 0 {
+			binary.BigEndian.PutUint16(b[et:], typ)
 		}
 	}
 	wire := int(pk.Len)
 	proto := protoNumber(fi.Proto)
-	var nl gopacket.NetworkLayer
+	var pseudo []byte // the addresses, for the TCP/UDP checksum
+	l4 := 0           // the transport length the IP header claims
 	switch {
 	case src.Is4() && dst.Is4():
-		typ(layers.EthernetTypeIPv4)
-		ip := &layers.IPv4{Version: 4, IHL: 5, TTL: 64, Protocol: layers.IPProtocol(proto),
-			SrcIP: src.AsSlice(), DstIP: dst.AsSlice(), Length: uint16(max(wire-l2, 20))}
-		ls, nl = append(ls, ip), ip
+		setType(etherIPv4)
+		ip := len(b)
+		b = append(b, 0x45, 0)
+		b = binary.BigEndian.AppendUint16(b, uint16(max(wire-l2, 20)))
+		b = append(b, 0, 0, 0, 0, 64, proto, 0, 0)
+		b = append(append(b, src.AsSlice()...), dst.AsSlice()...)
+		binary.BigEndian.PutUint16(b[ip+10:], ^foldSum(sum16(b[ip:ip+20], 0)))
+		pseudo, l4 = b[ip+12:ip+20], wire-l2-20
 	case src.Is6() && dst.Is6():
-		typ(layers.EthernetTypeIPv6)
-		ip := &layers.IPv6{Version: 6, HopLimit: 64, NextHeader: layers.IPProtocol(proto),
-			SrcIP: src.AsSlice(), DstIP: dst.AsSlice(), Length: uint16(max(wire-l2-40, 0))}
-		ls, nl = append(ls, ip), ip
+		setType(etherIPv6)
+		ip := len(b)
+		b = append(b, 0x60, 0, 0, 0)
+		b = binary.BigEndian.AppendUint16(b, uint16(max(wire-l2-40, 0)))
+		b = append(b, proto, 64)
+		b = append(append(b, src.AsSlice()...), dst.AsSlice()...)
+		pseudo, l4 = b[ip+8:ip+40], wire-l2-40
 	case !ether:
 		return nil // nothing but IP on an IP-only link
 	default:
 		// Not IP: the flow's ends are MAC addresses.
-		eth.SrcMAC, _ = macOr(fi.Src)
-		eth.DstMAC, _ = macOr(fi.Dst)
-		typ(etherTypeOf(fi.Proto))
+		d, _ := macOr(fi.Dst)
+		s, _ := macOr(fi.Src)
+		copy(b, d)
+		copy(b[6:], s)
+		setType(etherTypeOf(fi.Proto))
 	}
-	if nl != nil {
+	if pseudo != nil {
+		th, at := len(b), 0 // the transport header, and its checksum's offset in it
 		switch proto {
 		case 6:
-			tcp := &layers.TCP{SrcPort: layers.TCPPort(sport), DstPort: layers.TCPPort(dport), DataOffset: 5, Window: 65535,
-				FIN: pk.Flags&FlagFIN != 0, SYN: pk.Flags&FlagSYN != 0, RST: pk.Flags&FlagRST != 0, PSH: pk.Flags&FlagPSH != 0,
-				ACK: pk.Flags&FlagACK != 0, URG: pk.Flags&FlagURG != 0, ECE: pk.Flags&FlagECE != 0, CWR: pk.Flags&FlagCWR != 0}
-			tcp.SetNetworkLayerForChecksum(nl)
-			ls = append(ls, tcp)
+			at = 16
+			l4 = max(l4, 20)
+			b = binary.BigEndian.AppendUint16(b, sport)
+			b = binary.BigEndian.AppendUint16(b, dport)
+			b = append(b, 0, 0, 0, 0, 0, 0, 0, 0, 5<<4, pk.Flags, 0xff, 0xff, 0, 0, 0, 0)
 		case 17:
-			l4 := wire - l2 - 20
-			if _, v6 := nl.(*layers.IPv6); v6 {
-				l4 = wire - l2 - 40
+			l4, at = max(l4, 8), 6
+			b = binary.BigEndian.AppendUint16(b, sport)
+			b = binary.BigEndian.AppendUint16(b, dport)
+			b = binary.BigEndian.AppendUint16(b, uint16(l4))
+			b = append(b, 0, 0)
+		}
+		if th < len(b) {
+			c := ^foldSum(sum16(b[th:], sum16(pseudo, uint32(proto)+uint32(l4)&0xffff+uint32(l4)>>16)))
+			if c == 0 && proto == 17 {
+				c = 0xffff // 0 would say the sender computed none
 			}
-			udp := &layers.UDP{SrcPort: layers.UDPPort(sport), DstPort: layers.UDPPort(dport), Length: uint16(max(l4, 8))}
-			udp.SetNetworkLayerForChecksum(nl)
-			ls = append(ls, udp)
+			binary.BigEndian.PutUint16(b[th+at:], c)
 		}
 	}
-	p.buf.Clear()
-	if err := gopacket.SerializeLayers(p.buf, gopacket.SerializeOptions{ComputeChecksums: true}, ls...); err != nil {
-		return make([]byte, l2)
+	if ether && len(b) < 60 {
+		b = append(b, make([]byte, 60-len(b))...)
 	}
-	return append([]byte(nil), p.buf.Bytes()...)
+	p.pkt = b
+	return b
+}
+
+// sum16 adds b as big-endian 16-bit words to sum (the Internet checksum
+// before folding); an odd last byte is padded with zero.
+func sum16(b []byte, sum uint32) uint32 {
+	for len(b) >= 2 {
+		sum += uint32(b[0])<<8 | uint32(b[1])
+		b = b[2:]
+	}
+	if len(b) == 1 {
+		sum += uint32(b[0]) << 8
+	}
+	return sum
+}
+
+// foldSum folds the carries of a one's complement sum into 16 bits.
+func foldSum(sum uint32) uint16 {
+	for sum > 0xffff {
+		sum = sum>>16 + sum&0xffff
+	}
+	return uint16(sum)
 }
 
 // splitEnd parses a flow end: "addr:port", "[v6]:port" or an address.
@@ -252,12 +297,12 @@ func protoNumber(name string) uint8 {
 	return 0
 }
 
-func etherTypeOf(proto string) layers.EthernetType {
+func etherTypeOf(proto string) uint16 {
 	if proto == "arp" {
-		return layers.EthernetTypeARP
+		return 0x0806
 	}
 	if n, err := strconv.ParseUint(strings.TrimPrefix(proto, "ethertype-0x"), 16, 16); err == nil {
-		return layers.EthernetType(n)
+		return uint16(n)
 	}
 	return 0
 }
