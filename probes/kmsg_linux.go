@@ -37,7 +37,8 @@ var kmsgSpec = Spec{
 const kmsgBufSize = 8192
 
 // kmsgPoll bounds how long Run waits in poll(2) before looking at ctx, so a
-// stop never waits on a quiet kernel log.
+// stop never waits on a quiet kernel log. It is only the fallback: /dev/kmsg
+// is waited on in the netpoller, and a stop interrupts that wait.
 const kmsgPoll = 200 * time.Millisecond
 
 type kmsgProbe struct {
@@ -86,6 +87,7 @@ var errCaughtUp = errors.New("kmsg: caught up")
 type kmsgSource interface {
 	next() ([]byte, uint64, error) // record, records lost just before it, error
 	wait(d time.Duration)          // until a record may be there, or d
+	interrupt()                    // ends the current and every later wait
 	close()
 }
 
@@ -105,7 +107,7 @@ func (p *kmsgProbe) open() (kmsgSource, error) {
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: p.path(), Err: err}
 	}
-	return &kmsgDev{fd: fd, buf: make([]byte, kmsgBufSize)}, nil
+	return &kmsgDev{fd: fd, w: newReadyWaiter(fd, p.path()), buf: make([]byte, kmsgBufSize)}, nil
 }
 
 // Run reads the buffer from its oldest record, keeps those logged within
@@ -116,6 +118,7 @@ func (p *kmsgProbe) Run(ctx context.Context, emit Emit) error {
 		return err
 	}
 	defer src.close()
+	defer context.AfterFunc(ctx, src.interrupt)()
 	start := p.now()
 	boot := p.boot()
 	cutoff := start.Add(-p.cfg.Kmsg.Backlog)
@@ -154,6 +157,7 @@ func (p *kmsgProbe) Run(ctx context.Context, emit Emit) error {
 // EAGAIN when there is none, EPIPE when the next one was overwritten.
 type kmsgDev struct {
 	fd   int
+	w    *readyWaiter // owns fd
 	buf  []byte
 	lost uint64
 }
@@ -179,12 +183,9 @@ func (d *kmsgDev) next() ([]byte, uint64, error) {
 	}
 }
 
-func (d *kmsgDev) wait(t time.Duration) {
-	fds := []unix.PollFd{{Fd: int32(d.fd), Events: unix.POLLIN}}
-	_, _ = unix.Poll(fds, int(t.Milliseconds()))
-}
-
-func (d *kmsgDev) close() { unix.Close(d.fd) }
+func (d *kmsgDev) wait(t time.Duration) { d.w.wait(t) }
+func (d *kmsgDev) interrupt()           { d.w.interrupt() }
+func (d *kmsgDev) close()               { d.w.close() }
 
 // kmsgFile reads a fixture file of records, one per line (dictionary lines
 // start with a space), and follows it as it grows.
@@ -230,4 +231,5 @@ func (k *kmsgFile) next() ([]byte, uint64, error) {
 }
 
 func (k *kmsgFile) wait(t time.Duration) { time.Sleep(min(t, 20*time.Millisecond)) }
+func (k *kmsgFile) interrupt()           {}
 func (k *kmsgFile) close()               { k.f.Close() }
