@@ -76,7 +76,7 @@ func (c *batcher) addUs(data []byte, us int64, wire uint32, tag vlanTag) {
 	// Packets come in runs of one flow (a flood, a bulk transfer): the
 	// previous packet's slot saves the map lookup.
 	slot := c.last
-	if slot == nil || *k != c.lastKey {
+	if slot == nil || !k.same(&c.lastKey) {
 		slot = c.flows[*k]
 		if slot == nil {
 			if len(c.flows) >= MaxCaptureFlows {

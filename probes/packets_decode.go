@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
+	"unsafe"
 )
 
 // linkKind is how an interface frames its packets.
@@ -42,22 +40,37 @@ type flowKey struct {
 	ipVer            uint8  // 4 or 6; 0 for a non-IP frame (or an IP header that did not decode)
 }
 
+// flowKeySize is flowKey's size in bytes: no padding (checked by a test).
+const flowKeySize = 44
+
+// same is k == o, as five 8-byte and one 4-byte comparison: the compiler
+// calls memequal for a 44-byte struct, which was 8% of a flood's CPU for
+// the one comparison a packet needs (is it the previous packet's flow?).
+func (k *flowKey) same(o *flowKey) bool {
+	a := (*[flowKeySize]byte)(unsafe.Pointer(k))
+	b := (*[flowKeySize]byte)(unsafe.Pointer(o))
+	le := binary.LittleEndian
+	// ^ and | bind alike in Go: each difference is bracketed.
+	return (le.Uint64(a[0:])^le.Uint64(b[0:]))|(le.Uint64(a[8:])^le.Uint64(b[8:]))|
+		(le.Uint64(a[16:])^le.Uint64(b[16:]))|(le.Uint64(a[24:])^le.Uint64(b[24:]))|
+		(le.Uint64(a[32:])^le.Uint64(b[32:]))|uint64(le.Uint32(a[40:])^le.Uint32(b[40:])) == 0
+}
+
 // packetDecoder reads the few header fields a flow needs at fixed offsets:
-// Ethernet, up to two VLAN tags, IPv4 without options, IPv6 without a
-// hop-by-hop header, TCP and UDP. At a 200k packets/s flood even gopacket's
-// layer-by-layer DecodeFromBytes cost more than the rest of the capture.
-// Anything less common (IPv4 options, IPv6 hop-by-hop, jumbograms, TSO
-// lengths of 0) goes through gopacket's layers, and a test checks the two
-// agree on every frame of a corpus and on random mutations of it.
+// Ethernet, up to two VLAN tags, IPv4, IPv6 with its hop-by-hop header, TCP
+// and UDP. At a 200k packets/s flood even gopacket's layer-by-layer
+// DecodeFromBytes cost more than the rest of the capture. It is not used
+// even for the rare headers (IPv4 options, IPv6 hop-by-hop, jumbograms, TSO
+// lengths of 0): linking gopacket/layers at all adds 5 MB of tables to the
+// globals the GC scans and counts into its heap goal, which cost the
+// process about 6 MB of RSS. gopacket stays the oracle: a test checks the
+// two agree on every frame of a corpus and on random mutations of it, so a
+// header gopacket rejects is rejected here too.
 type packetDecoder struct {
-	ip4  layers.IPv4
-	ip6  layers.IPv6
 	link linkKind
 }
 
 func newPacketDecoder(link linkKind) *packetDecoder { return &packetDecoder{link: link} }
-
-var nofb = gopacket.NilDecodeFeedback
 
 const (
 	etherIPv4  = 0x0800
@@ -169,21 +182,18 @@ func (d *packetDecoder) ipv4(data []byte, k *flowKey) (l4 []byte, ok bool) {
 	}
 	total := int(binary.BigEndian.Uint16(data[2:4]))
 	src, dst := data[12:16], data[16:20]
+	payload := data[20:min(max(total, 20), len(data))]
 	if data[0]&0x0f != 5 || total < 20 {
-		// Options, a bad header length, or a TSO length of 0: gopacket.
-		if d.ip4.DecodeFromBytes(data, nofb) != nil {
+		// Options, a bad header length, or a TSO length of 0.
+		var good bool
+		if payload, good = ipv4Slow(data); !good {
 			return nil, false
 		}
-		if d.ip4.Flags&layers.IPv4MoreFragments == 0 && d.ip4.FragOffset == 0 {
-			l4 = d.ip4.Payload
-		}
-		k.proto = uint8(d.ip4.Protocol)
-	} else {
-		if binary.BigEndian.Uint16(data[6:8])&0x3fff == 0 { // no MF flag, offset 0
-			l4 = data[20:min(total, len(data))]
-		}
-		k.proto = data[9]
 	}
+	if binary.BigEndian.Uint16(data[6:8])&0x3fff == 0 { // no MF flag, offset 0
+		l4 = payload
+	}
+	k.proto = data[9]
 	k.ipVer = 4
 	k.src, k.dst = [16]byte{}, [16]byte{}
 	*(*[4]byte)(k.src[:4]), *(*[4]byte)(k.dst[:4]) = [4]byte(src), [4]byte(dst)
@@ -199,16 +209,103 @@ func (d *packetDecoder) ipv6(data []byte) (proto uint8, l4 []byte, ok bool) {
 	}
 	plen, nh := int(binary.BigEndian.Uint16(data[4:6])), data[6]
 	if nh == 0 || plen == 0 {
-		if d.ip6.DecodeFromBytes(data, nofb) != nil {
-			return 0, nil, false
-		}
-		proto = uint8(d.ip6.NextHeader)
-		if d.ip6.HopByHop != nil {
-			proto = uint8(d.ip6.HopByHop.NextHeader)
-		}
-		return proto, d.ip6.Payload, true
+		return ipv6Slow(data)
 	}
 	return nh, data[40:min(40+plen, len(data))], true
+}
+
+// ipv4Slow checks an IPv4 header with options, a bad header length or a
+// total length of 0 (TSO) as gopacket's IPv4 layer does, and returns what
+// follows it. ok is false for a header gopacket rejects: a length or
+// header length out of range, a header cut short, a malformed option.
+func ipv4Slow(data []byte) (payload []byte, ok bool) {
+	hl := int(data[0]&0x0f) * 4
+	total := int(binary.BigEndian.Uint16(data[2:4]))
+	if total == 0 {
+		total = len(data) // TSO: the length is what was captured
+	}
+	if total < 20 || hl < 20 || hl > total {
+		return nil, false
+	}
+	if len(data) > total {
+		data = data[:total]
+	} else if hl > len(data) {
+		return nil, false
+	}
+	for opts := data[20:hl]; len(opts) > 0; {
+		switch opts[0] {
+		case 0: // end of options
+			opts = nil
+		case 1: // no-op
+			opts = opts[1:]
+		default: // type, length (counting both), data
+			if len(opts) < 2 || int(opts[1]) > len(opts) || opts[1] < 2 {
+				return nil, false
+			}
+			opts = opts[opts[1]:]
+		}
+	}
+	return data[hl:], true
+}
+
+const ipv6Jumbogram = 0xc2 // hop-by-hop option: a 32-bit payload length
+
+// ipv6Slow reads an IPv6 packet with a hop-by-hop header or a payload
+// length of 0 as gopacket's IPv6 layer does: the protocol after the
+// hop-by-hop header and the bytes after it, bounded by the payload length
+// or a jumbogram option's. ok is false for what gopacket rejects: a header
+// or option past the bytes there are, a length of 0 without a jumbogram
+// option (or one with a non-zero length), a bad jumbogram option.
+func ipv6Slow(data []byte) (proto uint8, l4 []byte, ok bool) {
+	plen, proto := int(binary.BigEndian.Uint16(data[4:6])), data[6]
+	payload := data[40:]
+	if plen != 0 {
+		payload = payload[:min(plen, len(payload))]
+	}
+	if proto != 0 {
+		return 0, nil, false // a length of 0 needs a hop-by-hop jumbogram option
+	}
+	if len(payload) < 2 {
+		return 0, nil, false
+	}
+	hl := int(payload[1])*8 + 8
+	if len(payload) < hl {
+		return 0, nil, false
+	}
+	var jumbo []byte // the first jumbogram option's data
+	for off := 2; off < hl; {
+		o := payload[off:hl]
+		if o[0] == 0 { // Pad1
+			off++
+			continue
+		}
+		if len(o) < 2 || len(o) < int(o[1])+2 {
+			return 0, nil, false
+		}
+		if o[0] == ipv6Jumbogram && jumbo == nil {
+			jumbo = o[2 : o[1]+2]
+		}
+		off += int(o[1]) + 2
+	}
+	proto = payload[0]
+	if jumbo == nil {
+		if plen == 0 {
+			return 0, nil, false
+		}
+		return proto, payload[hl:], true
+	}
+	if len(jumbo) != 4 || plen != 0 {
+		return 0, nil, false
+	}
+	n := binary.BigEndian.Uint32(jumbo)
+	if n <= 65535 {
+		return 0, nil, false
+	}
+	end := int(min(n, uint32(len(payload))))
+	if end < hl {
+		return 0, nil, false
+	}
+	return proto, payload[hl:end], true
 }
 
 var protoNames = map[uint8]string{1: "icmp", 2: "igmp", 6: "tcp", 17: "udp", 47: "gre", 50: "esp",

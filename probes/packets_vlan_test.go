@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
@@ -111,6 +112,9 @@ func TestKernelStrippedTagIsTheOuterVLAN(t *testing.T) {
 
 // refDecode is the flow key as gopacket's layers give it: the reference the
 // fixed-offset decoder must agree with.
+// nofb is gopacket's no-op decode feedback, for the reference decoder.
+var nofb = gopacket.NilDecodeFeedback
+
 func refDecode(link linkKind, data []byte) (k flowKey, flags uint8, ok bool) {
 	var eth layers.Ethernet
 	var dot1q layers.Dot1Q
@@ -243,7 +247,17 @@ func TestDecoderAgreesWithGopacket(t *testing.T) {
 			&layers.LLC{DSAP: 0x42, SSAP: 0x42, Control: 3})},
 		{linkRawIP, frame(t, ip4t, with(tcp(), ip4t))},
 		{linkRawIP, frame(t, ip6u, with(udp(), ip6u))},
+		{linkRawIP, jumbogram()},
+		{linkRawIP, ip4Options()},
+		{linkRawIP, jumbogramOf(0xffff)}, // too small for a jumbogram
 	}
+	// A TSO frame: the IPv4 total length is 0.
+	tso := append([]byte(nil), corpus[0].data...)
+	tso[14+2], tso[14+3] = 0, 0
+	corpus = append(corpus, struct {
+		link linkKind
+		data []byte
+	}{linkEthernet, tso})
 	rng := rand.New(rand.NewPCG(4, 4))
 	check := func(link linkKind, data []byte) {
 		t.Helper()
@@ -255,13 +269,32 @@ func TestDecoderAgreesWithGopacket(t *testing.T) {
 			t.Fatalf("frame %x (link %d):\n got %+v flags %d ok %v\nwant %+v flags %d ok %v", data, link, got, gf, gok, want, wf, wok)
 		}
 	}
+	// The rare headers decode to their ports, not just to the same verdict.
+	for _, data := range [][]byte{jumbogram(), ip4Options()} {
+		k, _, ok := newPacketDecoder(linkRawIP).decode(data)
+		if !ok || k.proto != 17 || k.srcPort == 0 || k.dstPort == 0 {
+			t.Fatalf("%x: got %+v ok %v, want a UDP flow with ports", data, k, ok)
+		}
+	}
 	for _, c := range corpus {
 		check(c.link, c.data)
 		for n := 1; n < len(c.data); n++ {
 			check(c.link, c.data[:n]) // every snap length
 		}
 	}
-	interesting := []byte{0, 1, 4, 5, 6, 0x11, 0x3a, 0x40, 0x45, 0x46, 0x60, 0x81, 0x86, 0x88, 0xa8, 0xdd, 0xff}
+	// Every single-byte change of every frame.
+	for _, c := range corpus {
+		data := append([]byte(nil), c.data...)
+		for i := range data {
+			was := data[i]
+			for v := range 256 {
+				data[i] = byte(v)
+				check(c.link, data)
+			}
+			data[i] = was
+		}
+	}
+	interesting := []byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 0x11, 0x3a, 0x40, 0x45, 0x46, 0x47, 0x4f, 0x60, 0x81, 0x86, 0x88, 0x94, 0xa8, 0xc2, 0xdd, 0xff}
 	for range 200000 {
 		c := corpus[rng.IntN(len(corpus))]
 		data := append([]byte(nil), c.data...)
@@ -277,5 +310,52 @@ func TestDecoderAgreesWithGopacket(t *testing.T) {
 			data = data[:rng.IntN(len(data)+1)]
 		}
 		check(c.link, data)
+	}
+}
+
+// jumbogram is a raw IPv6 packet with a payload length of 0 and a
+// hop-by-hop jumbogram option (RFC 2675) giving the length, carrying UDP.
+func jumbogram() []byte { return jumbogramOf(65552) }
+
+func jumbogramOf(n uint32) []byte {
+	b := []byte{0x60, 0, 0, 0, 0, 0, 0 /* hop-by-hop */, 64}
+	b = append(b, net.ParseIP("2001:db8::1")...)
+	b = append(b, net.ParseIP("2001:db8::2")...)
+	b = append(b, 17, 0, ipv6Jumbogram, 4, byte(n>>24), byte(n>>16), byte(n>>8), byte(n)) // next: UDP
+	b = append(b, 0x14, 0xe9, 0, 53, 0, 0, 0, 0)                                          // UDP 5353 > 53, length 0 (jumbo)
+	return append(b, "payload"...)
+}
+
+// ip4Options is a raw IPv4 UDP packet whose header has two no-ops, a
+// router alert and an end-of-options with padding after it.
+func ip4Options() []byte {
+	b := []byte{0x47, 0, 0, 28 + 8 + 2, 0, 1, 0, 0, 1, 17, 0, 0, 10, 0, 0, 1, 224, 0, 0, 22}
+	b = append(b, 1, 1, 148, 4, 0, 0, 0, 0)
+	b = append(b, 0x13, 0x88, 0x13, 0x89, 0, 10, 0, 0) // UDP 5000 > 5001
+	return append(b, "hi"...)
+}
+
+// TestFlowKeySame checks the flow key has no padding (same compares its
+// bytes) and that same agrees with == whichever field differs.
+func TestFlowKeySame(t *testing.T) {
+	if n := unsafe.Sizeof(flowKey{}); n != flowKeySize {
+		t.Fatalf("flowKey is %d bytes, same compares %d", n, flowKeySize)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 10000 {
+		var a flowKey
+		b := (*[flowKeySize]byte)(unsafe.Pointer(&a))
+		for i := range b {
+			b[i] = byte(rng.Uint32())
+		}
+		o := a
+		if !a.same(&o) {
+			t.Fatalf("%+v: not the same as its copy", a)
+		}
+		c := (*[flowKeySize]byte)(unsafe.Pointer(&o))
+		c[rng.IntN(flowKeySize)] ^= 1 << rng.IntN(8)
+		if a.same(&o) != (a == o) || a.same(&o) {
+			t.Fatalf("%+v vs %+v: same says %v", a, o, a.same(&o))
+		}
 	}
 }
