@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"io"
 	"sync/atomic"
 	"time"
@@ -48,8 +47,15 @@ func PcapEvents(r io.Reader, payload bool, fn func(event.Event)) error {
 	var ids atomic.Uint32
 	// Each interface of a pcapng file has its own link type (Wireshark's
 	// captures, stakeout export's of an Ethernet and a tun), and its own
-	// batcher; interfaces of later sections are new ones.
-	per := map[int]*pcapIface{}
+	// batcher. An interface of a later section (captures put end to end)
+	// with the name and link type of an earlier one is the same one.
+	type ifaceKey struct {
+		link uint16
+		name string
+	}
+	per := map[ifaceKey]*pcapIface{}
+	var last *capIface // the previous packet's interface, and its batcher
+	var cur *pcapIface
 	started := false
 	for {
 		p, err := cr.next()
@@ -59,26 +65,23 @@ func PcapEvents(r io.Reader, payload bool, fn func(event.Event)) error {
 		if err != nil {
 			return err
 		}
-		pi := per[p.Iface.id]
-		if pi == nil {
-			if len(per) >= 256 {
-				continue
-			}
-			name := "pcap"
-			if cr.ng {
-				name = p.Iface.name
-				if name == "" {
-					name = fmt.Sprintf("pcap%d", p.Iface.index)
+		if f := p.Iface; f != last {
+			k := ifaceKey{f.link, f.label}
+			cur = per[k]
+			if cur == nil {
+				if len(per) >= 256 {
+					continue
 				}
+				cur = newPcapIface(f.link, f.label, &ids, fn, payload)
+				per[k] = cur
 			}
-			pi = newPcapIface(p.Iface.link, name, &ids, fn, payload)
-			per[p.Iface.id] = pi
+			last = f
 		}
 		if !started {
 			fn(event.New(p.Time, packetsName, &event.ProbeStatus{Status: event.StatusOK}))
 			started = true
 		}
-		pi.add(p)
+		cur.add(p)
 	}
 	for _, pi := range per {
 		if pi.b != nil {

@@ -2,7 +2,9 @@ package probes
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
@@ -182,4 +184,48 @@ func tcpdumpLines(t *testing.T, path, flag string) []string {
 func tttString(d time.Duration) string {
 	us := d.Microseconds()
 	return fmt.Sprintf("%02d:%02d:%02d.%06d", us/3600e6, us/60e6%60, us/1e6%60, us%1e6)
+}
+
+// TestPcapngSectionsKeepTheirInterfaces: two captures put end to end (two
+// pcapng sections) number their interfaces differently. Each packet is
+// decoded with its own interface's link type, and eth0 of both sections is
+// one interface: the same flow gets one id.
+func TestPcapngSectionsKeepTheirInterfaces(t *testing.T) {
+	fr := testFrames(t)[0]
+	var f ngFile
+	f.section(binary.LittleEndian)
+	f.iface(linkTypeEthernet, "eth0", 9, 0)
+	f.iface(LinkTypeRaw, "tun0", 9, 0)
+	f.packet(0, 1e9, len(fr), fr, false)
+	f.packet(1, 1e9+1, len(fr)-14, fr[14:], false)
+	f.section(binary.BigEndian)
+	f.iface(LinkTypeRaw, "tun0", 6, 0)
+	f.iface(linkTypeEthernet, "eth0", 6, 0)
+	f.iface(linkTypeEthernet, "", 6, 0)
+	f.packet(0, 2e6, len(fr)-14, fr[14:], false)
+	f.packet(1, 2e6+1, len(fr), fr, false)
+	f.packet(2, 2e6+2, len(fr), fr, false)
+
+	flows := map[string]uint32{}
+	packets := map[string]int{}
+	err := PcapEvents(bytes.NewReader(f.b), false, func(ev event.Event) {
+		switch b := ev.Body.(type) {
+		case *FlowInfo:
+			if b.Proto != "udp" || b.Src != "10.0.0.1:5000" {
+				t.Errorf("flow %+v", b)
+			}
+			if id, ok := flows[b.Iface]; ok && id != b.ID {
+				t.Errorf("%s: flow ids %d and %d", b.Iface, id, b.ID)
+			}
+			flows[b.Iface] = b.ID
+		case *PacketBatch:
+			packets[b.Iface] += b.N()
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string]int{"eth0": 2, "tun0": 2, "pcap2": 1}; !maps.Equal(packets, want) || len(flows) != 3 {
+		t.Errorf("packets per interface %v, want %v; flows %v", packets, want, flows)
+	}
 }

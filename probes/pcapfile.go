@@ -59,6 +59,7 @@ type capIface struct {
 	index int    // the number packets of its section give it
 	link  uint16 // LINKTYPE_*
 	name  string // pcapng's if_name, else ""
+	label string // what stakeout calls it: the name, else "pcapN" (pcapng) or "pcap"
 	snap  uint32
 	// A timestamp counts units per second from offset (if_tsresol and
 	// if_tsoffset).
@@ -140,7 +141,7 @@ func (c *capReader) pcapHeader() error {
 		return fmt.Errorf("version %d.%d, not 2.4", major, minor)
 	}
 	// The link type's upper bits carry FCS information (LT_FCS_DATAFLAG).
-	c.pcapIface = capIface{link: uint16(c.order.Uint32(h[20:])), snap: c.order.Uint32(h[16:])}
+	c.pcapIface = capIface{link: uint16(c.order.Uint32(h[20:])), snap: c.order.Uint32(h[16:]), label: "pcap"}
 	return nil
 }
 
@@ -315,6 +316,10 @@ func (c *capReader) iface(body uint32) error {
 			}
 		}
 		o = o[min(len(o), 4+(n+3)&^3):]
+	}
+	f.label = f.name
+	if f.label == "" {
+		f.label = fmt.Sprintf("pcap%d", f.index)
 	}
 	c.ifaces = append(c.ifaces, f)
 	return nil
