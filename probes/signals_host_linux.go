@@ -82,16 +82,42 @@ func (p *signalsProbe) runHost(ctx context.Context, emit Emit) (err error) {
 	if err := os.WriteFile(enable, []byte("1"), 0); err != nil {
 		return fmt.Errorf("enabling signal:signal_generate: %w", err)
 	}
+	// trace_pipe's poll wakes a waiter once the buffer is buffer_percent
+	// full (default 50) on kernels that apply it to trace_pipe; 0 wakes on
+	// any event. Kernels without the file wake on any data anyway.
+	os.WriteFile(filepath.Join(inst, "buffer_percent"), []byte("0"), 0)
 	fd, err := unix.Open(filepath.Join(inst, "trace_pipe"), unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("tracefs trace_pipe: %w", err)
 	}
-	defer unix.Close(fd)
+	// Waited on in the netpoller, so an idle host costs no wake-ups; where
+	// epoll refuses the file, poll(2) for at most 20 ms at a time.
+	w := newReadyWaiter(fd, "trace_pipe")
+	defer w.close()
+	defer context.AfterFunc(ctx, w.interrupt)()
+	p.hostPolled.Store(w.poller)
 	buf := make([]byte, 64<<10)
 	var partial []byte
+	gathered := false // read something since the last wait
 	for ctx.Err() == nil {
 		n, err := unix.Read(fd, buf)
-		if errors.Is(err, unix.EAGAIN) || n == 0 {
+		if errors.Is(err, unix.EAGAIN) {
+			if gathered {
+				// A busy host generates signals all the time (every Go
+				// program's preemption SIGURG): after a read, let the next
+				// ones gather for 20 ms instead of waking for each. Events
+				// keep the tracepoint's own time.
+				gathered = false
+				select {
+				case <-ctx.Done():
+				case <-time.After(20 * time.Millisecond):
+				}
+				continue
+			}
+			w.wait(20 * time.Millisecond)
+			continue
+		}
+		if err == nil && n == 0 { // EOF: tracing turned off under us; look again later
 			select {
 			case <-ctx.Done():
 			case <-time.After(20 * time.Millisecond):
@@ -101,6 +127,7 @@ func (p *signalsProbe) runHost(ctx context.Context, emit Emit) (err error) {
 		if err != nil {
 			return fmt.Errorf("reading trace_pipe: %w", err)
 		}
+		gathered = true
 		partial = append(partial, buf[:n]...)
 		for {
 			i := bytes.IndexByte(partial, '\n')

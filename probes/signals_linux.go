@@ -51,7 +51,12 @@ var signalsSpec = Spec{
 	Summary: func() Summarizer { return &SignalSummary{} },
 }
 
-type signalsProbe struct{ cfg Config }
+type signalsProbe struct {
+	cfg Config
+	// hostPolled says host mode waits for trace_pipe in the netpoller
+	// (false: it fell back to a 20 ms poll); tests read it.
+	hostPolled atomic.Bool
+}
 
 // Check validates the targets without touching them.
 func (p *signalsProbe) Check() error {

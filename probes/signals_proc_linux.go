@@ -34,9 +34,19 @@ func (c Config) senderComm(pid int) string {
 }
 
 // statusInt reads one numeric field ("TracerPid", "Tgid") of /proc/PID/status.
+// Host mode does this for every signal on the host, so it reads only the
+// head of the file, where Tgid and TracerPid are, with plain syscalls.
 func (c Config) statusInt(pid int, field string) (int, error) {
-	b, err := os.ReadFile(c.ProcPath(strconv.Itoa(pid), "status"))
+	path := c.ProcPath(strconv.Itoa(pid), "status")
+	var head [1024]byte
+	b, err := readProcInto(path, head[:])
 	if err != nil {
+		return 0, err
+	}
+	if v, err := parseStatusInt(b, field); err == nil || len(b) < len(head) {
+		return v, err
+	}
+	if b, err = os.ReadFile(path); err != nil { // a field further down
 		return 0, err
 	}
 	return parseStatusInt(b, field)

@@ -1,13 +1,16 @@
 package probes
 
 import (
+	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/stakeout/stakeout/event"
 	"golang.org/x/sys/unix"
 )
 
@@ -75,4 +78,45 @@ func TestHostModeClearsStaleInstancesAndBoundsItsBuffer(t *testing.T) {
 	if _, err := os.Stat(live); err != nil {
 		t.Errorf("a live pid's instance was removed: %v", err)
 	}
+}
+
+// TestHostModeWakesOnOneSignal: host mode waits for trace_pipe in the
+// netpoller, with no polling tick, and a single kill sent while it is idle
+// still arrives (a broken wake-up would leave it parked forever).
+func TestHostModeWakesOnOneSignal(t *testing.T) {
+	needRoot(t)
+	c := DefaultConfig()
+	c.Signals = SignalsConfig{Mode: SignalsHost}
+	p := &signalsProbe{cfg: c}
+	if err := p.Check(); err != nil {
+		t.Skipf("no tracefs here: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &recorder{cancel: cancel, done: make(chan error, 1)}
+	go func() {
+		r.done <- p.Run(ctx, func(ev event.Event) { r.mu.Lock(); r.evs = append(r.evs, ev); r.mu.Unlock() })
+	}()
+	t.Cleanup(func() { r.stop(t) })
+	for deadline := time.Now().Add(5 * time.Second); !p.hostPolled.Load(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("host mode is not waiting for trace_pipe in the netpoller")
+		}
+	}
+	child := exec.Command("sleep", "60")
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer child.Wait()
+	time.Sleep(300 * time.Millisecond) // the reader has drained and parked
+	if err := child.Process.Signal(unix.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	r.waitFor(t, "the one SIGTERM", func(evs []event.Event) bool {
+		for _, s := range signalsOf(evs, "SIGTERM") {
+			if s.PID == child.Process.Pid && s.SenderPID == os.Getpid() {
+				return true
+			}
+		}
+		return false
+	})
 }
