@@ -17,6 +17,7 @@ import (
 
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/findings"
+	"github.com/stakeout/stakeout/internal/aligned"
 	"github.com/stakeout/stakeout/probes"
 )
 
@@ -156,7 +157,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	batchT.Stop()
 	var batchC <-chan time.Time
 	defer batchT.Stop()
-	flushT := time.NewTicker(e.o.FlushEvery)
+	flushT := aligned.NewTicker(e.o.FlushEvery)
 	defer flushT.Stop()
 
 	var batch []event.Event

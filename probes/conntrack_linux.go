@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/internal/aligned"
 )
 
 const conntrackName = "conntrack"
@@ -103,7 +104,7 @@ func (p *conntrackProbe) Run(ctx context.Context, emit Emit) error {
 	if every <= 0 {
 		every = time.Second
 	}
-	tick := time.NewTicker(every)
+	tick := aligned.NewTicker(every)
 	defer tick.Stop()
 	var prev *conntrackRead
 	var prevAt time.Time

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/internal/aligned"
 )
 
 const coredumpName = "coredump"
@@ -118,7 +119,7 @@ func (p *coredumpProbe) Run(ctx context.Context, emit Emit) error {
 	if every <= 0 {
 		every = time.Second
 	}
-	tick := time.NewTicker(every)
+	tick := aligned.NewTicker(every)
 	defer tick.Stop()
 	var last *CoreReadiness
 	var procsAt time.Time

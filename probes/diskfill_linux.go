@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/pflag"
 	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/internal/aligned"
 	"golang.org/x/sys/unix"
 )
 
@@ -149,7 +150,7 @@ func (p *diskFill) Run(ctx context.Context, emit Emit) error {
 	procs := newProcScanner(p.cfg.Procfs)
 	var ws []watched
 	start, prevAt := p.now(), time.Time{}
-	tick := time.NewTicker(every)
+	tick := aligned.NewTicker(every)
 	defer tick.Stop()
 	for n := 0; ; n++ {
 		if n%remountEvery == 0 {

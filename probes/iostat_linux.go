@@ -25,6 +25,7 @@ import (
 
 	"github.com/spf13/pflag"
 	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/internal/aligned"
 )
 
 const iostatName = "iostat"
@@ -81,7 +82,7 @@ func (p *ioStat) Run(ctx context.Context, emit Emit) error {
 	if err != nil {
 		return err
 	}
-	tick := time.NewTicker(every)
+	tick := aligned.NewTicker(every)
 	defer tick.Stop()
 	failures := 0
 	for {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/internal/aligned"
 )
 
 const modulesName = "modules"
@@ -131,7 +132,7 @@ func (p *modulesProbe) Run(ctx context.Context, emit Emit) error {
 	}
 	sort.Strings(names)
 	emit(event.New(p.now(), modulesName, &ModuleList{Count: len(names), Modules: names}))
-	tick := time.NewTicker(every)
+	tick := aligned.NewTicker(every)
 	defer tick.Stop()
 	failures := 0
 	for {

@@ -25,6 +25,7 @@ import (
 
 	"github.com/spf13/pflag"
 	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/internal/aligned"
 	"golang.org/x/sys/unix"
 )
 
@@ -266,22 +267,22 @@ func (t *tracer) run(ctx context.Context) (err error) {
 // wakeOn wakes the tracer when ctx ends, and every interval when --proc
 // names processes that may start later.
 func (t *tracer) wakeOn(ctx context.Context, w *atomic.Pointer[waker], stop <-chan struct{}) {
-	var tick <-chan time.Time
+	var wakeC <-chan time.Time
 	if len(t.cfg.Signals.Procs) > 0 {
 		every := t.cfg.Interval
 		if every <= 0 {
 			every = time.Second
 		}
-		tk := time.NewTicker(every)
+		tk := aligned.NewTicker(every)
 		defer tk.Stop()
-		tick = tk.C
+		wakeC = tk.C
 	}
 	for {
 		select {
 		case <-ctx.Done():
 			w.Load().wake()
 			return
-		case <-tick:
+		case <-wakeC:
 			w.Load().wake()
 		case <-stop:
 			return

@@ -14,6 +14,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/internal/aligned"
 )
 
 // DefaultMaxBytes is the file size at which a Writer stops recording when
@@ -172,7 +173,7 @@ func newSegmentEncoder() (*zstd.Encoder, error) {
 
 func (w *Writer) flushLoop(every time.Duration) {
 	defer w.wg.Done()
-	t := time.NewTicker(every)
+	t := aligned.NewTicker(every)
 	defer t.Stop()
 	for {
 		select {

@@ -1,0 +1,89 @@
+package aligned
+
+import (
+	"testing"
+	"time"
+)
+
+func TestBoundaryAfter(t *testing.T) {
+	s := time.Second
+	for _, c := range []struct{ ns, want int64 }{
+		{0, 1e9}, {1, 1e9}, {999_999_999, 1e9}, {1e9, 2e9}, {1e9 + 1, 2e9},
+		{-1, 0}, {-1e9, 0}, {-1e9 - 1, -1e9},
+	} {
+		if got := boundaryAfter(c.ns, s); got != c.want {
+			t.Errorf("boundaryAfter(%d) = %d, want %d", c.ns, got, c.want)
+		}
+	}
+}
+
+// Ticks land on multiples of the period since the epoch (a timer fires at
+// or after its time, so each tick is in the first part of its period, with
+// generous slack for a loaded machine), and two tickers started apart share
+// their ticks' boundaries.
+func TestTicksFallOnSharedBoundaries(t *testing.T) {
+	const every = 50 * time.Millisecond
+	a := NewTicker(every)
+	defer a.Stop()
+	time.Sleep(17 * time.Millisecond) // a different phase, were they not aligned
+	b := NewTicker(every)
+	defer b.Stop()
+	// Each on-time tick (in the first tenth of its period: a timer fires at
+	// or after its time; the slack is for a loaded machine) names its
+	// boundary; b's on-time boundaries must be among a's.
+	onTime := func(k *Ticker) map[int64]bool {
+		m := map[int64]bool{}
+		for range 10 {
+			at := (<-k.C).UnixNano()
+			if at%int64(every) < int64(every)/10 {
+				m[at/int64(every)] = true
+			}
+		}
+		return m
+	}
+	var ma map[int64]bool
+	done := make(chan struct{})
+	go func() { ma = onTime(a); close(done) }()
+	mb := onTime(b)
+	<-done
+	shared := 0
+	for k := range mb {
+		if ma[k] {
+			shared++
+		}
+	}
+	// A starved test process may see a few late ticks; none shared means
+	// the two are not aligned at all.
+	if len(mb) > 0 && shared == 0 {
+		t.Errorf("no shared boundary: a %v, b %v", ma, mb)
+	}
+	if len(ma) == 0 || len(mb) == 0 {
+		t.Error("no tick fell in the first tenth of its period (ticks not on the boundaries)")
+	}
+}
+
+// The first tick is at least half a period away, then on the boundaries.
+func TestFirstTickNotASliver(t *testing.T) {
+	const every = 40 * time.Millisecond
+	start := time.Now()
+	k := NewTicker(every)
+	defer k.Stop()
+	if first := <-k.C; first.Sub(start) < every/2 {
+		t.Errorf("first tick %v after start, want at least %v", first.Sub(start), every/2)
+	}
+}
+
+func TestStopEndsTicks(t *testing.T) {
+	k := NewTicker(time.Millisecond * 10)
+	<-k.C
+	k.Stop()
+	select { // drain one that may have been in flight
+	case <-k.C:
+	default:
+	}
+	select {
+	case <-k.C:
+		t.Error("tick after Stop")
+	case <-time.After(50 * time.Millisecond):
+	}
+}
