@@ -66,6 +66,12 @@ type Options struct {
 	// Sink receives events (probe events, findings, statuses) in batches, on
 	// the engine goroutine. It must not block for long.
 	Sink func([]event.Event)
+	// SinkKeepsNothing says the Sink is done with every event when it
+	// returns (it may keep findings, which own their memory): the engine
+	// then hands each packet batch's memory back to the capture for reuse
+	// (probes.ReleaseBatch). Leave it false for a sink that hands events on
+	// to another goroutine (the TUI). With no Sink it is implied.
+	SinkKeepsNothing bool
 	// OnRecording receives the recorder's state once a second.
 	OnRecording func(RecordingState)
 	Now         func() time.Time
@@ -106,6 +112,7 @@ func New(o Options) *Engine {
 	}
 	if o.Sink == nil {
 		o.Sink = func([]event.Event) {}
+		o.SinkKeepsNothing = true
 	}
 	return &Engine{o: o, queue: make(chan event.Event, o.QueueLen)}
 }
@@ -191,6 +198,11 @@ func (e *Engine) Run(ctx context.Context) error {
 	deliver := func() {
 		if len(batch) > 0 {
 			e.o.Sink(batch)
+			if e.o.SinkKeepsNothing {
+				for _, ev := range batch {
+					probes.ReleaseBatch(ev)
+				}
+			}
 			batch = nil
 		}
 	}

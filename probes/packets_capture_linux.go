@@ -50,10 +50,9 @@ func openCapture(t target, cfg PacketsConfig, snap uint32, ids *atomic.Uint32, e
 	if err != nil {
 		return nil, fmt.Errorf("%s: opening capture: %w", t.name, err)
 	}
-	return &ifaceCapture{
-		batcher: newBatcher(t.name, t.link, ids, emit, cfg.Payload),
-		t:       t, ring: r, statsAt: time.Now(),
-	}, nil
+	b := newBatcher(t.name, t.link, ids, emit, cfg.Payload)
+	b.reuse = true // only the engine sees a live batch: see ReleaseBatch
+	return &ifaceCapture{batcher: b, t: t, ring: r, statsAt: time.Now()}, nil
 }
 
 // ringBlocks splits a ring of mb MiB into blocks: 1 MiB each, but at

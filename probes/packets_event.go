@@ -100,6 +100,10 @@ type PacketBatch struct {
 	Len      []uint32  `json:"len"`
 	LinkType uint16    `json:"link_type,omitempty"`
 	Data     [][]byte  `json:"data,omitempty"`
+
+	// reuse marks columns a live capture took from colPool: ReleaseBatch
+	// hands them back once every consumer is done with them.
+	reuse bool
 }
 
 // LinkTypeRaw is LINKTYPE_RAW: packets that begin with the IP header.

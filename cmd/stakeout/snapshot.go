@@ -112,7 +112,10 @@ func runSnapshot(cmd *cobra.Command, lf *liveFlags, duration time.Duration, form
 				b.Observe(ev)
 			}
 		},
-		OnRecording: prog.update,
+		// The report keeps findings and summaries, never a packet batch:
+		// the capture may reuse a batch's memory once this returns.
+		SinkKeepsNothing: true,
+		OnRecording:      prog.update,
 	})
 	if err := eng.Run(ctx); err != nil {
 		return err
