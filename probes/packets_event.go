@@ -220,14 +220,16 @@ func (b ByteNums) MarshalJSON() ([]byte, error) {
 }
 
 func (b ByteNums) appendJSON(dst []byte) []byte {
-	dst = slices.Grow(dst, 2+len(b)*4)
-	buf, n := dst[:cap(dst)], len(dst)
-	buf[n] = '['
-	n++
-	for _, v := range b {
-		n = putSmall(buf, n, uint32(v))
+	dst = append(dst, '[')
+	for blk := range slices.Chunk(b, jsonBlock) {
+		dst = slices.Grow(dst, len(blk)*4)
+		buf, n := dst[:cap(dst)], len(dst)
+		for _, v := range blk {
+			n = putSmall(buf, n, uint32(v))
+		}
+		dst = buf[:n]
 	}
-	return closeList(buf, n, len(b))
+	return closeList(dst, len(b))
 }
 
 func (b *ByteNums) UnmarshalJSON(data []byte) error {

@@ -45,64 +45,71 @@ func appendJSONString(dst []byte, s string) []byte {
 	return append(dst, q...)
 }
 
-// The number columns are written into room grown once per column (20
-// bytes and a comma per value at most), one digit pair at a time: with
-// append per value they were most of the recorder's cost in a flood.
+// The number columns are written one digit pair (or a table entry) at a
+// time into room reserved for the worst case, a block of values at a time:
+// with append per value they were most of the recorder's cost in a flood,
+// and reserving a whole column's worst case (21 bytes a value, where a
+// flood's values take 2 to 4) made the session writer's buffer grow, and
+// be copied, far past what it ever held.
+const jsonBlock = 1024
 
 func appendInts(dst []byte, v []int64) []byte {
 	if v == nil {
 		return append(dst, "null"...)
 	}
-	dst = slices.Grow(dst, 2+len(v)*21)
-	buf, n := dst[:cap(dst)], len(dst)
-	buf[n] = '['
-	n++
-	for _, x := range v {
-		switch {
-		case x >= 0 && x < 1000:
-			n = putSmall(buf, n, uint32(x))
-		case x < 0:
-			n += len(strconv.AppendInt(buf[n:n], x, 10))
-			buf[n] = ','
-			n++
-		default:
-			n = putUint(buf, n, uint64(x))
-			buf[n] = ','
-			n++
+	dst = append(dst, '[')
+	for blk := range slices.Chunk(v, jsonBlock) {
+		dst = slices.Grow(dst, len(blk)*21)
+		buf, n := dst[:cap(dst)], len(dst)
+		for _, x := range blk {
+			switch {
+			case x >= 0 && x < 1000:
+				n = putSmall(buf, n, uint32(x))
+			case x < 0:
+				n += len(strconv.AppendInt(buf[n:n], x, 10))
+				buf[n] = ','
+				n++
+			default:
+				n = putUint(buf, n, uint64(x))
+				buf[n] = ','
+				n++
+			}
 		}
+		dst = buf[:n]
 	}
-	return closeList(buf, n, len(v))
+	return closeList(dst, len(v))
 }
 
 func appendUints(dst []byte, v []uint32) []byte {
 	if v == nil {
 		return append(dst, "null"...)
 	}
-	dst = slices.Grow(dst, 2+len(v)*11)
-	buf, n := dst[:cap(dst)], len(dst)
-	buf[n] = '['
-	n++
-	for _, x := range v {
-		if x < 1000 {
-			n = putSmall(buf, n, x)
-			continue
+	dst = append(dst, '[')
+	for blk := range slices.Chunk(v, jsonBlock) {
+		dst = slices.Grow(dst, len(blk)*11)
+		buf, n := dst[:cap(dst)], len(dst)
+		for _, x := range blk {
+			if x < 1000 {
+				n = putSmall(buf, n, x)
+				continue
+			}
+			n = putUint(buf, n, uint64(x))
+			buf[n] = ','
+			n++
 		}
-		n = putUint(buf, n, uint64(x))
-		buf[n] = ','
-		n++
+		dst = buf[:n]
 	}
-	return closeList(buf, n, len(v))
+	return closeList(dst, len(v))
 }
 
 // closeList ends a list whose every value was written with a comma after
 // it: the last comma becomes the bracket.
-func closeList(buf []byte, n, values int) []byte {
+func closeList(dst []byte, values int) []byte {
 	if values == 0 {
-		buf[n] = ']'
-		return buf[:n+1]
+		return append(dst, ']')
 	}
-	buf[n-1] = ']'
-	return buf[:n]
+	dst[len(dst)-1] = ']'
+	return dst
 }
 
 // smallNums holds "0," to "999,", each little-endian in a uint32 with its

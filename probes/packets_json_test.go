@@ -14,7 +14,7 @@ type reflected PacketBatch
 
 func batchCases() []*PacketBatch {
 	big := &PacketBatch{Iface: "eth0", Start: time.Date(2026, 11, 23, 4, 0, 0, 123456000, time.UTC)}
-	for i := 0; i < 1000; i++ {
+	for i := 0; i < 2500; i++ { // several of AppendJSON's blocks of values
 		big.DtUs = append(big.DtUs, int64(i*37%1000003))
 		big.Flow = append(big.Flow, uint32(i*7919))
 		big.Flags = append(big.Flags, uint8(i))
