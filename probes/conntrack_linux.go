@@ -6,6 +6,7 @@ package probes
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -73,6 +74,8 @@ func init() { event.Register(KindConntrack, func() event.Body { return &Conntrac
 type conntrackProbe struct {
 	cfg Config
 	now func() time.Time
+	// The three files read every sample, kept open by Run (see procFile).
+	count, max, stat *procFile
 }
 
 func newConntrack(cfg Config) *conntrackProbe { return &conntrackProbe{cfg: cfg, now: time.Now} }
@@ -106,6 +109,10 @@ func (p *conntrackProbe) Run(ctx context.Context, emit Emit) error {
 	}
 	tick := aligned.NewTicker(every)
 	defer tick.Stop()
+	p.count = newProcFile(p.countPath())
+	p.max = newProcFile(p.cfg.ProcPath("sys", "net", "netfilter", "nf_conntrack_max"))
+	p.stat = newProcFile(p.cfg.ProcPath("net", "stat", "nf_conntrack"))
+	defer func() { p.count.close(); p.max.close(); p.stat.close() }()
 	var prev *conntrackRead
 	var prevAt time.Time
 	loaded := true
@@ -155,32 +162,31 @@ type conntrackRead struct {
 func (p *conntrackProbe) read() (conntrackRead, error) {
 	var r conntrackRead
 	var err error
-	if r.count, err = sysctlUint(p.countPath()); err != nil {
+	if r.count, err = sysctlUint(p.count); err != nil {
 		return r, err
 	}
-	if r.max, err = sysctlUint(p.cfg.ProcPath("sys", "net", "netfilter", "nf_conntrack_max")); err != nil {
+	if r.max, err = sysctlUint(p.max); err != nil {
 		return r, err
 	}
-	f, err := os.Open(p.cfg.ProcPath("net", "stat", "nf_conntrack"))
+	b, err := p.stat.read()
 	if errors.Is(err, fs.ErrNotExist) {
 		return r, nil // counters are a bonus; the fill is what matters
 	}
 	if err != nil {
 		return r, fmt.Errorf("conntrack: %w", err)
 	}
-	defer f.Close()
-	r.stat, err = parseConntrackStat(f)
+	r.stat, err = parseConntrackStat(bytes.NewReader(b))
 	return r, err
 }
 
-func sysctlUint(path string) (uint64, error) {
-	b, err := os.ReadFile(path)
+func sysctlUint(f *procFile) (uint64, error) {
+	b, err := f.read()
 	if err != nil {
 		return 0, err
 	}
-	n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+	n, err := strconv.ParseUint(string(bytes.TrimSpace(b)), 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("%s: %w", path, err)
+		return 0, fmt.Errorf("%s: %w", f.path, err)
 	}
 	return n, nil
 }

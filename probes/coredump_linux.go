@@ -82,6 +82,10 @@ type coredumpProbe struct {
 	cfg    Config
 	now    func() time.Time
 	exists func(path string) bool // in the host's root
+	// The sysctls read every interval, kept open by Run (see procFile),
+	// and a buffer for the per-process files of the 5 s scan.
+	sysctls map[string]*procFile
+	buf     [4096]byte
 }
 
 func newCoredump(cfg Config) *coredumpProbe {
@@ -121,6 +125,11 @@ func (p *coredumpProbe) Run(ctx context.Context, emit Emit) error {
 	}
 	tick := aligned.NewTicker(every)
 	defer tick.Stop()
+	defer func() {
+		for _, f := range p.sysctls {
+			f.close()
+		}
+	}()
 	var last *CoreReadiness
 	var procsAt time.Time
 	var procs coreProcs
@@ -174,7 +183,16 @@ func PipeTarget(pattern string) (string, bool) {
 }
 
 func (p *coredumpProbe) sysctl(parts ...string) string {
-	b, _ := os.ReadFile(p.cfg.ProcPath(append([]string{"sys"}, parts...)...))
+	path := p.cfg.ProcPath(append([]string{"sys"}, parts...)...)
+	f := p.sysctls[path]
+	if f == nil {
+		if p.sysctls == nil {
+			p.sysctls = map[string]*procFile{}
+		}
+		f = newProcFile(path)
+		p.sysctls[path] = f
+	}
+	b, _ := f.read()
 	return strings.TrimRight(string(b), "\n")
 }
 
@@ -209,7 +227,7 @@ func (p *coredumpProbe) readProcs() coreProcs {
 		}
 	}
 	for _, pid := range pids {
-		b, err := os.ReadFile(p.cfg.ProcPath(strconv.Itoa(pid), "limits"))
+		b, err := readProcInto(p.cfg.ProcPath(strconv.Itoa(pid), "limits"), p.buf[:])
 		if err != nil {
 			continue // gone, or a kernel thread
 		}
@@ -235,7 +253,7 @@ const pfKthread = 0x00200000
 // kernelThread says whether pid is a kernel thread (kworker, …), from the
 // ninth field of /proc/PID/stat, counted after the comm's closing paren.
 func (p *coredumpProbe) kernelThread(pid int) bool {
-	b, err := os.ReadFile(p.cfg.ProcPath(strconv.Itoa(pid), "stat"))
+	b, err := readProcInto(p.cfg.ProcPath(strconv.Itoa(pid), "stat"), p.buf[:])
 	if err != nil {
 		return false
 	}

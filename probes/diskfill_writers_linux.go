@@ -2,6 +2,7 @@ package probes
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"sort"
@@ -342,13 +343,21 @@ func (s *procScanner) eachFD(pid, limit int, fn func(fd int, link string)) int {
 	}
 	names, _ := d.Readdirnames(limit)
 	d.Close()
-	for _, name := range names {
+	for i, name := range names {
 		fd, err := strconv.Atoi(name)
 		if err != nil {
 			continue
 		}
-		if link, err := os.Readlink(filepath.Join(dir, name)); err == nil {
+		link, err := os.Readlink(filepath.Join(dir, name))
+		if err == nil {
 			fn(fd, link)
+			continue
+		}
+		// Where the fd list can be read but the links are refused (the
+		// kernel's ptrace access check: even root gets EACCES for some
+		// processes in a sandbox), one refusal means all of them.
+		if errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM) {
+			return i + 1
 		}
 	}
 	return max(len(names), 1)

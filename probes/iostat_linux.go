@@ -13,6 +13,7 @@ package probes
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -46,8 +47,9 @@ var iostatSpec = Spec{
 const maxReadFailures = 5
 
 type ioStat struct {
-	cfg Config
-	now func() time.Time // read-time clock; tests make it step exactly
+	cfg   Config
+	now   func() time.Time // read-time clock; tests make it step exactly
+	stats *procFile        // diskstats, kept open by Run
 }
 
 func newIOStat(cfg Config) *ioStat { return &ioStat{cfg: cfg, now: time.Now} }
@@ -78,6 +80,8 @@ func (p *ioStat) Run(ctx context.Context, emit Emit) error {
 	if every <= 0 {
 		every = time.Second
 	}
+	p.stats = newProcFile(p.cfg.ProcPath("diskstats"))
+	defer p.stats.close()
 	prev, prevAt, err := p.sample(nil)
 	if err != nil {
 		return err
@@ -112,12 +116,14 @@ func (p *ioStat) Run(ctx context.Context, emit Emit) error {
 // sample reads diskstats, stamps it with the clock, and marks partitions.
 func (p *ioStat) sample(prev diskSnapshot) (diskSnapshot, time.Time, error) {
 	path := p.cfg.ProcPath("diskstats")
-	f, err := os.Open(path)
+	if p.stats == nil {
+		p.stats = newProcFile(path)
+	}
+	b, err := p.stats.read()
 	if err != nil {
 		return nil, time.Time{}, fmt.Errorf("iostat: %w", err)
 	}
-	snap, err := parseDiskstats(f)
-	f.Close()
+	snap, err := parseDiskstats(bytes.NewReader(b))
 	if err != nil {
 		return nil, time.Time{}, fmt.Errorf("iostat: %s: %w", path, err)
 	}

@@ -6,10 +6,10 @@ package probes
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -92,8 +92,9 @@ func AsModuleUnload(ev event.Event) (*ModuleUnload, bool) {
 }
 
 type modulesProbe struct {
-	cfg Config
-	now func() time.Time
+	cfg  Config
+	now  func() time.Time
+	file *procFile // /proc/modules, kept open by Run
 }
 
 func newModules(cfg Config) *modulesProbe { return &modulesProbe{cfg: cfg, now: time.Now} }
@@ -108,12 +109,14 @@ func (p *modulesProbe) Check() error {
 }
 
 func (p *modulesProbe) read() (map[string]Module, error) {
-	f, err := os.Open(p.cfg.ProcPath("modules"))
+	if p.file == nil {
+		p.file = newProcFile(p.cfg.ProcPath("modules"))
+	}
+	b, err := p.file.read()
 	if err != nil {
 		return nil, fmt.Errorf("modules: %w", err)
 	}
-	defer f.Close()
-	return parseModules(f)
+	return parseModules(bytes.NewReader(b))
 }
 
 // Run reports the modules present at the start once, then each change.
@@ -122,6 +125,11 @@ func (p *modulesProbe) Run(ctx context.Context, emit Emit) error {
 	if every <= 0 {
 		every = time.Second
 	}
+	defer func() {
+		if p.file != nil {
+			p.file.close()
+		}
+	}()
 	prev, err := p.read()
 	if err != nil {
 		return err
