@@ -4,65 +4,105 @@
 # session file. Compares kernel drops, CPU seconds per million packets and
 # stakeout's recorded bytes per packet (issue 4's targets: 0 drops, CPU per
 # packet no more than tcpdump's, at most 40 bytes per packet). Needs root.
-# Usage: bench/packets.sh [PACKETS]   (default 1000000)
+#
+# Each round runs tcpdump, stakeout recording and stakeout --no-record, one
+# after the other, each in a fresh process started 1.5 s before the flood;
+# then one stakeout process takes a second flood, to show the steady state
+# after its heap has grown once. The last lines are the medians over the
+# rounds and stakeout's ratio to tcpdump. CPU is the capturing process's
+# own (every thread's run time from /proc/PID/task/*/schedstat, in ns, so
+# figures are not rounded to the 10 ms of a clock tick) from just before
+# the flood to 1 s after it.
+#
+# Usage: bench/packets.sh [PACKETS]   (default 1000000; BENCH_ROUNDS, default 3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-${BENCH_PACKETS:-1000000}}
+ROUNDS=${BENCH_ROUNDS:-3}
 OUT=${BENCH_OUT:-.bench}
 mkdir -p "$OUT"
 BIN=${STAKEOUT_BIN:-./bin/stakeout}
-TICK=$(getconf CLK_TCK)
 export PATH=$PATH:/usr/local/go/bin
 if [ "$(id -u)" != 0 ]; then echo "bench/packets.sh: needs root to capture; skipped"; exit 0; fi
 CGO_ENABLED=0 go build -o "$OUT/udpflood" ./bench/udpflood
 [ -x "$BIN" ] || CGO_ENABLED=0 go build -o "$BIN" ./cmd/stakeout
 
-cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
-# per_m TICKS PACKETS -> CPU seconds per million packets
-per_m() { awk -v t="$1" -v k="$TICK" -v n="$2" 'BEGIN{ if (n>0) printf "%.2f", t/k/(n/1e6); else print "-" }'; }
-
-echo "== UDP flood over lo: $N datagrams of 64 bytes =="
-printf '%-38s %12s %10s %10s %14s %12s\n' capture sender_pps captured drops cpu_s_per_Mpkt bytes_per_pkt
-
-# tcpdump: its own counts come on stderr when it exits.
-if command -v tcpdump >/dev/null; then
-  tcpdump -i lo -n -w /dev/null 2>"$OUT/tcpdump.err" & TP=$!
-  sleep 1.5
-  c0=$(cpu_ticks $TP)
+# cpu_ns PID: CPU time of all the process's threads so far, in ns.
+cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s+=$1} END{printf "%d", s}'; }
+# per_m NS PACKETS -> CPU seconds per million packets
+per_m() { awk -v t="$1" -v n="$2" 'BEGIN{ if (n>0) printf "%.3f", t/1e9/(n/1e6); else print "-" }'; }
+# flood PID: run the flood, print "sender_pps cpu_ns" for PID over it.
+flood() {
+  local c0 c1 rate
+  c0=$(cpu_ns "$1")
   rate=$("$OUT/udpflood" -n "$N" | awk '{print $(NF-1)}')
   sleep 1
-  c1=$(cpu_ticks $TP)
+  c1=$(cpu_ns "$1")
+  echo "$rate $((c1 - c0))"
+}
+row() { printf '%-44s %10s %10s %8s %14s %12s\n' "$@"; }
+
+tcpdump_row() {
+  tcpdump -i lo -n -w /dev/null 2>"$OUT/tcpdump.err" & local TP=$!
+  sleep 1.5
+  read -r rate ns < <(flood $TP)
   kill -INT $TP; wait $TP || true
+  local cap drop
   cap=$(awk '/packets captured/{print $1}' "$OUT/tcpdump.err")
   drop=$(awk '/dropped by kernel/{print $1}' "$OUT/tcpdump.err")
-  printf '%-38s %12s %10s %10s %14s %12s\n' "tcpdump -i lo -w /dev/null" "$rate" "$cap" "$drop" "$(per_m $((c1-c0)) "$cap")" -
-else
-  echo "tcpdump not installed (make deps-bench installs it); stakeout only"
-fi
+  row "tcpdump -i lo -w /dev/null" "$rate" "$cap" "$drop" "$(per_m "$ns" "$cap")" -
+  echo "tcpdump $(per_m "$ns" "$cap")" >>"$OUT/packets.medians"
+}
 
-# stakeout: headers recorded to the .stk file (and once with --no-record,
-# to split capture and analysis from recording); drops from PACKET_STATISTICS.
+# stakeout_row LABEL FLOODS ARGS...: drops from PACKET_STATISTICS, CPU of
+# the last of FLOODS floods into one process.
 stakeout_row() {
-  local label=$1; shift
+  local label=$1 floods=$2; shift 2
   rm -f "$OUT/packets.stk"
-  $BIN snapshot --duration 10m --probes packets --iface lo --format json "$@" >"$OUT/packets.json" 2>"$OUT/packets.err" & SP=$!
+  $BIN snapshot --duration 10m --probes packets --iface lo --format json "$@" >"$OUT/packets.json" 2>"$OUT/packets.err" & local SP=$!
   sleep 1.5
-  c0=$(cpu_ticks $SP)
-  rate=$("$OUT/udpflood" -n "$N" | awk '{print $(NF-1)}')
-  sleep 1
-  c1=$(cpu_ticks $SP)
+  local rate ns
+  for _ in $(seq "$floods"); do read -r rate ns < <(flood $SP); done
   kill -INT $SP; wait $SP || true
   read -r cap drop < <(python3 -c '
 import json,sys
 d=json.load(open(sys.argv[1]))
 i=[x for x in d["summary"]["packets"]["ifaces"] if x["iface"]=="lo"][0]
 print(i["packets"], i["drops"])' "$OUT/packets.json")
-  bpp=-
+  local bpp=-
   if [ -f "$OUT/packets.stk" ]; then
     bpp=$(awk -v s="$(stat -c %s "$OUT/packets.stk")" -v n="$cap" 'BEGIN{ if (n>0) printf "%.2f", s/n; else print "-" }')
   fi
-  printf '%-38s %12s %10s %10s %14s %12s\n' "$label" "$rate" "$cap" "$drop" "$(per_m $((c1-c0)) "$cap")" "$bpp"
+  # The CPU figure is for the last flood, so per its own packets.
+  row "$label" "$rate" "$cap" "$drop" "$(per_m "$ns" $((cap / floods)))" "$bpp"
+  echo "$label $(per_m "$ns" $((cap / floods)))" >>"$OUT/packets.medians"
 }
-stakeout_row "stakeout snapshot --iface lo (record)" -o "$OUT/packets.stk"
-stakeout_row "stakeout snapshot --iface lo --no-record" --no-record
-echo "(captured counts include the few other packets on lo; CPU is user+system of the capturing process during the flood)"
+
+echo "== UDP flood over lo: $N datagrams of 64 bytes, $ROUNDS rounds =="
+row capture sender_pps captured drops cpu_s_per_Mpkt bytes_per_pkt
+: >"$OUT/packets.medians"
+for _ in $(seq "$ROUNDS"); do
+  if command -v tcpdump >/dev/null; then
+    tcpdump_row
+  else
+    echo "tcpdump not installed (make deps-bench installs it); stakeout only"
+  fi
+  stakeout_row "stakeout snapshot --iface lo (record)" 1 -o "$OUT/packets.stk"
+  stakeout_row "stakeout snapshot --iface lo --no-record" 1 --no-record
+  stakeout_row "stakeout (record), its second flood" 2 -o "$OUT/packets.stk"
+done
+echo "(captured counts include the few other packets on lo; bytes per packet is the whole file's)"
+echo "== medians over $ROUNDS rounds, CPU s per 1M packets (ratio to tcpdump) =="
+python3 - "$OUT/packets.medians" <<'EOF'
+import sys, statistics, collections
+rows = collections.OrderedDict()
+for line in open(sys.argv[1]):
+    label, v = line.rsplit(" ", 1)
+    if v.strip() != "-":
+        rows.setdefault(label, []).append(float(v))
+base = statistics.median(rows["tcpdump"]) if "tcpdump" in rows else None
+for label, vs in rows.items():
+    m = statistics.median(vs)
+    ratio = f"{m / base:.2f}x" if base else "-"
+    print(f"{label:44s} {m:.3f}  ({ratio})")
+EOF
