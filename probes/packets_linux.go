@@ -1,8 +1,8 @@
 package probes
 
-// The packets probe: a pure-Go AF_PACKET capture (TPACKET_V3 ring, from
-// gopacket/afpacket, so the binary stays static) on each chosen interface.
-// Headers are decoded with gopacket/layers into a flow id, TCP flags and a
+// The packets probe: a pure-Go AF_PACKET capture (a TPACKET_V3 ring read in
+// place, packets_ring_linux.go) on each chosen interface. Headers are read
+// at fixed offsets (packets_decode.go) into a flow id, TCP flags and a
 // length per packet, and recorded in compact batches (see packets_event.go).
 // Kernel drop counts (PACKET_STATISTICS) are read and emitted every second.
 
