@@ -21,31 +21,34 @@ type freezer struct {
 
 func (f freezer) Frozen() bool { return f.on }
 
-// Hold keeps evs for later.
-func (f freezer) Hold(evs []event.Event) freezer {
+// Hold keeps evs for later, and returns the samples it dropped to make room.
+func (f freezer) Hold(evs []event.Event) (freezer, []event.Event) {
 	f.held = append(f.held, evs...)
+	var gone []event.Event
 	if len(f.held) > maxHeld {
-		f.held, f.dropped = dropSamples(f.held, len(f.held)-maxHeld*3/4, f.dropped)
+		f.held, gone = dropSamples(f.held, len(f.held)-maxHeld*3/4)
+		f.dropped += len(gone)
 	}
-	return f
+	return f, gone
 }
 
-// dropSamples removes up to n of the oldest probe samples.
-func dropSamples(evs []event.Event, n, dropped int) ([]event.Event, int) {
-	out := evs[:0:0]
+// dropSamples removes up to n of the oldest probe samples, and returns
+// what is kept and what was removed.
+func dropSamples(evs []event.Event, n int) (kept, gone []event.Event) {
+	kept = evs[:0:0]
 	for _, ev := range evs {
 		switch ev.Kind {
 		case event.KindFinding, event.KindProbeStatus, event.KindRecording:
 		default:
 			if n > 0 {
 				n--
-				dropped++
+				gone = append(gone, ev)
 				continue
 			}
 		}
-		out = append(out, ev)
+		kept = append(kept, ev)
 	}
-	return out, dropped
+	return kept, gone
 }
 
 // Toggle freezes or thaws; on thaw it returns the held events to apply.

@@ -81,10 +81,14 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m.setTheme(themes.ForProfile(m.opts.Theme, msg.Profile)), nil
 	case EventsMsg:
 		if m.freeze.Frozen() {
-			m.freeze = m.freeze.Hold(msg)
+			var dropped []event.Event
+			m.freeze, dropped = m.freeze.Hold(msg)
+			m.done(dropped)
 			return m, nil
 		}
-		return m.apply(msg), nil
+		m = m.apply(msg)
+		m.done(msg)
+		return m, nil
 	case RecordingMsg:
 		m.status = m.status.Record(msg)
 		return m, nil
@@ -136,7 +140,9 @@ func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	case key.Matches(msg, m.keys.Freeze):
 		var held []event.Event
 		m.freeze, held = m.freeze.Toggle()
-		return m.apply(held), nil
+		m = m.apply(held)
+		m.done(held)
+		return m, nil
 	case m.replay != nil && m.replay.Handles(msg):
 		r, f, cmd := m.replay.Update(msg)
 		return m.feed(r, f), cmd
@@ -159,6 +165,13 @@ func (m Model) apply(evs []event.Event) Model {
 		}
 	}
 	return m
+}
+
+// done tells the wiring the UI is finished with evs (see Options.Done).
+func (m Model) done(evs []event.Event) {
+	for _, ev := range evs {
+		m.opts.Done(ev)
+	}
 }
 
 // feed applies a replay move. Findings come from the precomputed list, so

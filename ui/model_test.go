@@ -146,16 +146,22 @@ func TestFreezeIsBounded(t *testing.T) {
 	f, _ = f.Toggle()
 	sample := event.New(t0, "iostat", &probes.IOSample{})
 	keep := fixtureFinding(t0, event.Warn, "keep me")
-	f = f.Hold([]event.Event{keep})
+	f, _ = f.Hold([]event.Event{keep})
+	gone := 0
 	for range maxHeld / 100 * 3 {
 		batch := make([]event.Event, 100)
 		for i := range batch {
 			batch[i] = sample
 		}
-		f = f.Hold(batch)
+		var dropped []event.Event
+		f, dropped = f.Hold(batch)
+		gone += len(dropped)
 	}
 	if len(f.held) > maxHeld || f.dropped == 0 || f.held[0].Kind != event.KindFinding {
 		t.Fatalf("held %d, dropped %d, first %s", len(f.held), f.dropped, f.held[0].Kind)
+	}
+	if gone != f.dropped {
+		t.Fatalf("Hold returned %d dropped events, counted %d", gone, f.dropped)
 	}
 	if !strings.Contains(f.Label(), "dropped") {
 		t.Fatalf("label %q", f.Label())
@@ -219,5 +225,50 @@ func TestIOStatMetricKeyAndBoundedHistory(t *testing.T) {
 	ip := p.(ioStatPane)
 	if len(ip.hist) > ioMaxDevices || ip.hist["sda"].util.n != ioHistory {
 		t.Fatalf("devices %d, sda samples %d", len(ip.hist), ip.hist["sda"].util.n)
+	}
+}
+
+// TestDoneOncePerLiveEvent: every live event goes to Options.Done exactly
+// once, after the UI applied it: at once when the view is live, on thaw
+// when it was frozen, or when the freezer dropped it for room.
+func TestDoneOncePerLiveEvent(t *testing.T) {
+	seen := map[int]int{} // by the sample's second
+	o := testOptions()
+	o.Done = func(ev event.Event) { seen[int(ev.Time.Sub(t0)/time.Second)]++ }
+	m := update(NewLive(o), tea.WindowSizeMsg{Width: 100, Height: 30})
+	sample := func(i int) event.Event {
+		return event.New(t0.Add(time.Duration(i)*time.Second), "iostat", &probes.IOSample{})
+	}
+	m = update(m, EventsMsg{sample(1), sample(2)})
+	if seen[1] != 1 || seen[2] != 1 {
+		t.Fatalf("live: done %v", seen)
+	}
+	m = typeKeys(m, "p") // freeze
+	m = update(m, EventsMsg{sample(3)})
+	if seen[3] != 0 {
+		t.Fatal("a held event was done before it was applied")
+	}
+	m = typeKeys(m, "p") // thaw
+	if seen[3] != 1 {
+		t.Fatalf("thawed: done %v", seen)
+	}
+	// Frozen past the bound: the dropped samples are done at once, the
+	// rest on thaw, each once.
+	m = typeKeys(m, "p")
+	total := 0
+	for range maxHeld/1000 + 2 {
+		batch := make([]event.Event, 1000)
+		for i := range batch {
+			batch[i] = sample(4)
+		}
+		m = update(m, EventsMsg(batch))
+		total += len(batch)
+	}
+	if seen[4] == 0 {
+		t.Fatal("dropped samples were not done")
+	}
+	m = typeKeys(m, "p")
+	if seen[4] != total {
+		t.Fatalf("done %d of %d frozen samples", seen[4], total)
 	}
 }

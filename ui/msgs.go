@@ -8,6 +8,8 @@ import (
 
 // EventsMsg delivers new live events (probe events, findings, probe_status,
 // recording) in time order. The engine sends it; the UI never reads probes.
+// Once applied, each event goes to Options.Done: the sender must not use
+// the events again.
 type EventsMsg []event.Event
 
 // RecordingMsg updates the REC indicator. The engine wiring sends one every

@@ -22,6 +22,11 @@ type Options struct {
 	Note func(event.Event) error
 	// Author signs notes; "" means event.NoteAuthor().
 	Author string
+	// Done is called once for each live event the UI has applied (or
+	// dropped while frozen) and no longer needs: the live wiring hands a
+	// capture's packet batch back for reuse (probes.ReleaseBatch). nil
+	// does nothing.
+	Done func(event.Event)
 
 	// TickEvery is how often a replay advances; 0 means 100 ms, and a
 	// negative value turns the timer off so tests can drive tickMsg by hand.
@@ -40,6 +45,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Author == "" {
 		o.Author = event.NoteAuthor()
+	}
+	if o.Done == nil {
+		o.Done = func(event.Event) {}
 	}
 	if o.TickEvery == 0 {
 		o.TickEvery = 100 * time.Millisecond

@@ -17,6 +17,7 @@ import (
 	"github.com/stakeout/stakeout/engine"
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/findings"
+	"github.com/stakeout/stakeout/probes"
 	"github.com/stakeout/stakeout/themes"
 	"github.com/stakeout/stakeout/ui"
 )
@@ -67,7 +68,10 @@ func runLive(cmd *cobra.Command, lf *liveFlags) error {
 		}
 		return nil
 	}
-	model := ui.NewLive(ui.Options{Host: host, Probes: names, Theme: theme, Now: time.Now, Note: saveNote})
+	// Done: once the UI has applied a packet batch, its columns go back to
+	// the capture (the engine can't tell when the UI is done with it).
+	model := ui.NewLive(ui.Options{Host: host, Probes: names, Theme: theme, Now: time.Now, Note: saveNote,
+		Done: probes.ReleaseBatch})
 	prog := tea.NewProgram(model, profileOnce())
 
 	// The engine must never wait on the screen: events go through a
