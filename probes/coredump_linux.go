@@ -86,6 +86,11 @@ type coredumpProbe struct {
 	// and a buffer for the per-process files of the 5 s scan.
 	sysctls map[string]*procFile
 	buf     [4096]byte
+	// kthreads remembers, for the pids listed at the last scan, whether
+	// each is a kernel thread, so a scan reads stat only for new pids. A
+	// pid that vanished and was reused between two scans 5 s apart (the
+	// kernel cycles through pid_max before reusing one) is the only miss.
+	kthreads map[int]bool
 }
 
 func newCoredump(cfg Config) *coredumpProbe {
@@ -213,12 +218,19 @@ func (p *coredumpProbe) readProcs() coreProcs {
 	}
 	if !cp.watched || len(sc.Procs) > 0 {
 		ents, _ := os.ReadDir(p.cfg.Procfs)
+		seen := make(map[int]bool, len(p.kthreads))
+		defer func() { p.kthreads = seen }()
 		for _, e := range ents {
 			pid, err := strconv.Atoi(e.Name())
 			if err != nil || len(pids) >= coreMaxProcs {
 				continue
 			}
-			if p.kernelThread(pid) {
+			kt, known := p.kthreads[pid]
+			if !known {
+				kt = p.kernelThread(pid)
+			}
+			seen[pid] = kt
+			if kt {
 				continue // never dumps core
 			}
 			if !cp.watched || p.procNamed(pid, sc.Procs) {

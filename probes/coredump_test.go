@@ -91,3 +91,28 @@ func TestCoredumpSummary(t *testing.T) {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}
 }
+
+// A scan reads /proc/PID/stat only for pids the last scan did not list: the
+// copy below loses its stat files after the first scan, and the second
+// scan still leaves the kernel thread out and counts the same processes.
+func TestCoredumpScanRemembersKernelThreads(t *testing.T) {
+	root := t.TempDir()
+	if err := os.CopyFS(root, os.DirFS("testdata/coredump/apport/proc")); err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.Procfs = root
+	p := newCoredump(cfg)
+	first := p.readProcs()
+	stats, _ := filepath.Glob(filepath.Join(root, "[0-9]*", "stat"))
+	for _, f := range stats {
+		os.Remove(f)
+	}
+	if len(stats) == 0 {
+		t.Fatal("fixture has no stat files")
+	}
+	second := p.readProcs()
+	if first.n != second.n || first.zero != second.zero || second.n != 2 {
+		t.Errorf("first scan %+v, second %+v", first, second)
+	}
+}
