@@ -217,11 +217,11 @@ func (p *coredumpProbe) readProcs() coreProcs {
 		pids = append(pids, sc.PIDs...)
 	}
 	if !cp.watched || len(sc.Procs) > 0 {
-		ents, _ := os.ReadDir(p.cfg.Procfs)
+		ents, _ := readDirNames(p.cfg.Procfs, -1, p.buf[:], nil)
 		seen := make(map[int]bool, len(p.kthreads))
 		defer func() { p.kthreads = seen }()
 		for _, e := range ents {
-			pid, err := strconv.Atoi(e.Name())
+			pid, err := strconv.Atoi(e)
 			if err != nil || len(pids) >= coreMaxProcs {
 				continue
 			}

@@ -91,12 +91,10 @@ func (s *procScanner) path(parts ...string) string {
 // relist reads the pids in /proc; done only when a rotation is complete.
 func (s *procScanner) relist() {
 	s.pids = s.pids[:0]
-	d, err := os.Open(s.procfs)
+	names, err := readDirNames(s.procfs, -1, s.buf[:], nil)
 	if err != nil {
 		return
 	}
-	names, _ := d.Readdirnames(-1)
-	d.Close()
 	for _, n := range names {
 		if pid, err := strconv.Atoi(n); err == nil && len(s.pids) < diskMaxProcs {
 			s.pids = append(s.pids, pid)
@@ -337,12 +335,10 @@ func (s *procScanner) deletedBy(idx fsIndex, n int) [][]DeletedOpen {
 // returns how many links it read.
 func (s *procScanner) eachFD(pid, limit int, fn func(fd int, link string)) int {
 	dir := s.path(strconv.Itoa(pid), "fd")
-	d, err := os.Open(dir)
-	if err != nil {
+	names, err := readDirNames(dir, limit, s.buf[:], nil)
+	if err != nil && len(names) == 0 {
 		return 1
 	}
-	names, _ := d.Readdirnames(limit)
-	d.Close()
 	for i, name := range names {
 		fd, err := strconv.Atoi(name)
 		if err != nil {
