@@ -24,39 +24,7 @@ import (
 // free, then resumes once that file is deleted. Needs root (mount) and
 // loop device support; skipped otherwise.
 func TestPausesBeforeRealFilesystemFills(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to loop-mount a filesystem")
-	}
-	if testing.Short() {
-		t.Skip("mounts a filesystem")
-	}
-	for _, tool := range []string{"mkfs.ext4", "mount", "umount"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("no %s: %v", tool, err)
-		}
-	}
-	dir := t.TempDir()
-	img, mnt := filepath.Join(dir, "fs.img"), filepath.Join(dir, "mnt")
-	os.Mkdir(mnt, 0o700)
-	if err := os.WriteFile(img, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(img, 16<<20); err != nil {
-		t.Fatal(err)
-	}
-	// -m 0: no root-reserved blocks, so "stopped before full" means it.
-	if out, err := exec.Command("mkfs.ext4", "-q", "-F", "-m", "0", img).CombinedOutput(); err != nil {
-		t.Skipf("mkfs.ext4 failed: %v: %s", err, out)
-	}
-	if out, err := exec.Command("mount", "-o", "loop", img, mnt).CombinedOutput(); err != nil {
-		t.Skipf("cannot loop-mount (no loop devices in this sandbox?): %v: %s", err, bytes.TrimSpace(out))
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
-			t.Errorf("umount: %v: %s", err, out)
-		}
-	})
-
+	mnt := loopFS(t, 16)
 	path := filepath.Join(mnt, "rec.stk")
 	w, err := Create(path, testHeader(), WriterOptions{FlushEvery: -1}) // real statfs
 	if err != nil {
@@ -150,5 +118,146 @@ func TestPausesBeforeRealFilesystemFills(t *testing.T) {
 	}
 	if fmt.Sprint(noise) != fmt.Sprint(want) {
 		t.Fatalf("noise events %v, want %v (paused at %d, resumed at %d)", noise, want, pausedAt, resumedAt)
+	}
+}
+
+// loopFS mounts a new ext4 filesystem of mib MiB with no root-reserved
+// blocks (so "full" means full) for the test, and unmounts it after. It
+// skips the test where that can't be done.
+func loopFS(t *testing.T, mib int64) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to loop-mount a filesystem")
+	}
+	if testing.Short() {
+		t.Skip("mounts a filesystem")
+	}
+	for _, tool := range []string{"mkfs.ext4", "mount", "umount"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("no %s: %v", tool, err)
+		}
+	}
+	dir := t.TempDir()
+	img, mnt := filepath.Join(dir, "fs.img"), filepath.Join(dir, "mnt")
+	os.Mkdir(mnt, 0o700)
+	if err := os.WriteFile(img, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(img, mib<<20); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mkfs.ext4", "-q", "-F", "-m", "0", img).CombinedOutput(); err != nil {
+		t.Skipf("mkfs.ext4 failed: %v: %s", err, out)
+	}
+	if out, err := exec.Command("mount", "-o", "loop", img, mnt).CombinedOutput(); err != nil {
+		t.Skipf("cannot loop-mount (no loop devices in this sandbox?): %v: %s", err, bytes.TrimSpace(out))
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
+			t.Errorf("umount: %v: %s", err, out)
+		}
+	})
+	return mnt
+}
+
+// TestPausesOnENOSPC: when the free-space check is fooled (another writer
+// fills the disk between statfs and write; here FreeSpace always says
+// there is room), the write itself fails with ENOSPC on a real full ext4.
+// The Writer pauses instead of stopping, cuts the torn chunk, resumes once
+// there is room, and the file reads back whole: every event before the
+// failing flush, the resume notice, every event after.
+func TestPausesOnENOSPC(t *testing.T) {
+	mnt := loopFS(t, 16)
+	path := filepath.Join(mnt, "rec.stk")
+	plenty := func(string) (uint64, uint64, error) { return 1 << 40, 1 << 41, nil }
+	w, err := Create(path, testHeader(), WriterOptions{FlushEvery: -1, FreeSpace: plenty})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(mnt, &st); err != nil {
+		t.Fatal(err)
+	}
+	filler := filepath.Join(mnt, "filler")
+	if err := os.WriteFile(filler, make([]byte, st.Bavail*uint64(st.Bsize)-1<<20), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewSource(2))
+	blob := make([]byte, 48<<10)
+	s := 0
+	flushOne := func() {
+		t.Helper()
+		rng.Read(blob)
+		at := t0.Add(time.Duration(s) * time.Second)
+		w.Write(rawEvent(at, "x", "noise", map[string]any{"time": at, "probe": "x", "kind": "noise", "s": s, "blob": blob}))
+		if err := w.Flush(); err != nil {
+			t.Fatalf("flush %d: %v", s, err)
+		}
+		s++
+	}
+	for {
+		if s > 200 {
+			t.Fatal("200 flushes of 64 KiB into 1 MiB of room without a pause")
+		}
+		flushOne()
+		if _, p := w.Paused(); p {
+			break
+		}
+	}
+	failedAt := s - 1
+	reason, _ := w.Paused()
+	if !strings.Contains(reason, "no space left") {
+		t.Fatalf("paused for %q, want the write's ENOSPC", reason)
+	}
+	if why, stopped := w.Stopped(); stopped {
+		t.Fatalf("stopped (%s) instead of pausing", why)
+	}
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	flushOne() // finds room: resumes (this flush's event is still dropped)
+	if _, p := w.Paused(); p {
+		t.Fatal("still paused with the filler gone")
+	}
+	resumedAt := s
+	for range 3 {
+		flushOne()
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if r.Damage() != nil {
+		t.Fatalf("damage: %v", r.Damage())
+	}
+	evs, err := readAll(t, r, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var noise []int
+	resumed := false
+	for _, ev := range evs {
+		switch b := ev.Body.(type) {
+		case *event.Recording:
+			resumed = resumed || b.State == StateResumed
+		case nil:
+			var n struct{ S int }
+			json.Unmarshal(ev.Raw, &n)
+			noise = append(noise, n.S)
+		}
+	}
+	var want []int
+	for n := range s {
+		if n < failedAt || n >= resumedAt {
+			want = append(want, n)
+		}
+	}
+	if !resumed || fmt.Sprint(noise) != fmt.Sprint(want) {
+		t.Fatalf("resumed %v, noise events %v, want %v (failed at %d, resumed at %d)", resumed, noise, want, failedAt, resumedAt)
 	}
 }

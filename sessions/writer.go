@@ -341,8 +341,8 @@ func (w *Writer) flushLocked(endSeg bool) error {
 		if stopping || w.noting {
 			return err
 		}
-		if errors.Is(err, syscall.ENOSPC) {
-			// Full after all (something else filled it between statfs and
+		if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+			// Full after all, or over a disk quota (something else filled it between statfs and
 			// write): pause; the floor check resumes once there is room.
 			w.floorPauseLocked("write failed: " + err.Error())
 			w.pause.dropped += uint64(n)
