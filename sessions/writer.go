@@ -218,12 +218,18 @@ func (w *Writer) writeLocked(ev event.Event) error {
 	// prefix (a uvarint of at most 3 bytes: a record is at most 1 MiB), not
 	// through a second buffer and a copy: json.Marshal(ev) would allocate
 	// and re-scan every byte, which a packet flood pays per packet. pending
-	// grows by doubling, not by append's quarter steps for large slices:
-	// every step is fresh heap, and under a flood the steps' page faults
-	// cost more than the encoding.
+	// starts at 64 KiB, which a quiet host never fills between flushes, and
+	// then goes in one step to what a busy one needs (it is flushed at
+	// pendingMax), not by append's quarter steps for large slices: every
+	// step is fresh heap, and under a flood the steps' page faults cost
+	// more than the encoding.
 	start := len(w.pending)
 	if room := cap(w.pending) - start; room < 64<<10 {
-		w.pending = slices.Grow(w.pending, max(cap(w.pending), 64<<10))
+		want := 64 << 10
+		if cap(w.pending) >= want {
+			want = pendingMax + 256<<10
+		}
+		w.pending = slices.Grow(w.pending, max(want-start, 64<<10))
 	}
 	b, err := ev.AppendJSON(append(w.pending, 0, 0, 0))
 	n := len(b) - start - lenRoom
