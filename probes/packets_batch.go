@@ -28,7 +28,7 @@ type batcher struct {
 	emit    Emit
 	payload bool
 	// reuse takes the batches' columns from colPool (a live capture, whose
-	// batches only the engine sees; see ReleaseBatch).
+	// batches only the engine and the TUI see; see ReleaseBatch).
 	reuse bool
 	// linkType is the batches' link_type (0: Ethernet); skip is how many
 	// bytes of a link header come before what the decoder reads (a Linux
@@ -144,11 +144,12 @@ func (b *PacketBatch) cols(n int, reuse bool) {
 }
 
 // ReleaseBatch hands the columns of a live capture's batch back for reuse.
-// Only the engine calls it, once per event, when the recorder, the
-// detectors and a sink that keeps nothing are done with the event; the
-// batch is left empty, so a reader that kept it by mistake sees no
-// packets rather than another batch's. Other events, and batches read
-// from files, are left alone.
+// It is called once per event by whoever is last to see it: the engine,
+// after the recorder, the detectors and a sink that keeps nothing
+// (snapshot's report); or the TUI, once it has applied the event
+// (ui.Options.Done). The batch is left empty, so a reader that kept it by
+// mistake sees no packets rather than another batch's, and a second call
+// does nothing. Other events, and batches read from files, are left alone.
 func ReleaseBatch(ev event.Event) {
 	b, ok := ev.Body.(*PacketBatch)
 	if !ok || !b.reuse {
