@@ -93,9 +93,9 @@ func TestGigabyteBombStaysSmall(t *testing.T) {
 }
 
 // TestTinyBombCutByRatio: a 200-byte frame that would expand to 6 MiB,
-// under the per-segment cap, is cut off by the ratio limit after a few
-// hundred KiB, so a file of many such segments costs work in proportion
-// to its size.
+// under the per-segment cap, decompresses no further than the ratio limit
+// allows for its size (16 KiB + 16384 times it), so a file of many such
+// segments costs work in proportion to its size.
 func TestTinyBombCutByRatio(t *testing.T) {
 	frame := rleFrame(goodRecords(1), 48)
 	b := bombFile(t, frame)
