@@ -6,7 +6,8 @@
 # packet no more than tcpdump's, at most 40 bytes per packet). Needs root.
 #
 # Each round runs tcpdump, stakeout recording and stakeout --no-record, one
-# after the other, each in a fresh process started 1.5 s before the flood;
+# after the other (tcpdump first in odd rounds, last in even ones), each in
+# a fresh process started 1.5 s before the flood;
 # then one stakeout process takes a second flood, to show the steady state
 # after its heap has grown once. The last lines are the medians over the
 # rounds and stakeout's ratio to tcpdump. CPU is the capturing process's
@@ -81,15 +82,19 @@ print(i["packets"], i["drops"])' "$OUT/packets.json")
 echo "== UDP flood over lo: $N datagrams of 64 bytes, $ROUNDS rounds =="
 row capture sender_pps captured drops cpu_s_per_Mpkt bytes_per_pkt
 : >"$OUT/packets.medians"
-for _ in $(seq "$ROUNDS"); do
-  if command -v tcpdump >/dev/null; then
-    tcpdump_row
-  else
-    echo "tcpdump not installed (make deps-bench installs it); stakeout only"
-  fi
+have_tcpdump() {
+  command -v tcpdump >/dev/null && return 0
+  echo "tcpdump not installed (make deps-bench installs it); stakeout only"
+  return 1
+}
+# tcpdump goes first in odd rounds and last in even ones, so a machine that
+# slows down or speeds up during a round does not always favour one side.
+for r in $(seq "$ROUNDS"); do
+  if [ $((r % 2)) = 1 ] && have_tcpdump; then tcpdump_row; fi
   stakeout_row "stakeout snapshot --iface lo (record)" 1 -o "$OUT/packets.stk"
   stakeout_row "stakeout snapshot --iface lo --no-record" 1 --no-record
   stakeout_row "stakeout (record), its second flood" 2 -o "$OUT/packets.stk"
+  if [ $((r % 2)) = 0 ] && have_tcpdump; then tcpdump_row; fi
 done
 echo "(captured counts include the few other packets on lo; bytes per packet is the whole file's)"
 echo "== medians over $ROUNDS rounds, CPU s per 1M packets (ratio to tcpdump) =="
