@@ -78,33 +78,7 @@ func TestPausesBeforeRealFilesystemFills(t *testing.T) {
 	record(func() bool { return !paused() })
 	resumedAt := s
 	record(func() bool { return s >= resumedAt+5 })
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	r, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	if r.Damage() != nil {
-		t.Fatal(r.Damage())
-	}
-	evs, err := readAll(t, r, time.Time{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var states []string
-	var noise []int
-	for _, ev := range evs {
-		switch b := ev.Body.(type) {
-		case *event.Recording:
-			states = append(states, b.State)
-		case nil:
-			var n struct{ S int }
-			json.Unmarshal(ev.Raw, &n)
-			noise = append(noise, n.S)
-		}
-	}
+	states, noise := closeAndReadNoise(t, w, path)
 	if strings.Join(states, ",") != "paused,resumed" {
 		t.Fatalf("recording states %v", states)
 	}
@@ -224,6 +198,24 @@ func TestPausesOnENOSPC(t *testing.T) {
 	for range 3 {
 		flushOne()
 	}
+	states, noise := closeAndReadNoise(t, w, path)
+	resumed := strings.Contains(strings.Join(states, ","), StateResumed)
+	var want []int
+	for n := range s {
+		if n < failedAt || n >= resumedAt {
+			want = append(want, n)
+		}
+	}
+	if !resumed || fmt.Sprint(noise) != fmt.Sprint(want) {
+		t.Fatalf("resumed %v, noise events %v, want %v (failed at %d, resumed at %d)", resumed, noise, want, failedAt, resumedAt)
+	}
+}
+
+// closeAndReadNoise closes w, reads its file back (which must be whole) and
+// returns the states of its recording events and the sequence numbers of
+// its "noise" events, in file order.
+func closeAndReadNoise(t *testing.T, w *Writer, path string) (states []string, noise []int) {
+	t.Helper()
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -239,25 +231,15 @@ func TestPausesOnENOSPC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var noise []int
-	resumed := false
 	for _, ev := range evs {
 		switch b := ev.Body.(type) {
 		case *event.Recording:
-			resumed = resumed || b.State == StateResumed
+			states = append(states, b.State)
 		case nil:
 			var n struct{ S int }
 			json.Unmarshal(ev.Raw, &n)
 			noise = append(noise, n.S)
 		}
 	}
-	var want []int
-	for n := range s {
-		if n < failedAt || n >= resumedAt {
-			want = append(want, n)
-		}
-	}
-	if !resumed || fmt.Sprint(noise) != fmt.Sprint(want) {
-		t.Fatalf("resumed %v, noise events %v, want %v (failed at %d, resumed at %d)", resumed, noise, want, failedAt, resumedAt)
-	}
+	return states, noise
 }
