@@ -3,6 +3,7 @@ package event
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 )
 
 // Kinds shared by every probe. Probe-specific kinds live with their probe.
@@ -63,7 +64,25 @@ type Finding struct {
 	Summary  string   `json:"summary"`
 	// Data is a typed struct when made live and a map when read from a file.
 	Data any `json:"data"`
+
+	// The fields below make one finding per condition. Key names the
+	// condition (the finding name and what it is about: a device, a flow's
+	// 5-tuple, a pid, a mount), never a figure that drifts, so a condition
+	// that stays true keeps its key. The first event of a condition has an
+	// empty State; later ones for the same Key are "update" (new figures or
+	// severity while it lasts) or "cleared" (it ended). A condition that
+	// clears and comes back is raised again as a new finding.
+	Key   string    `json:"key,omitempty"`
+	State string    `json:"state,omitempty"`
+	Since time.Time `json:"since,omitzero"`  // when the condition was raised; set on updates and clears
+	Count int       `json:"count,omitempty"` // times the condition was seen so far (×N), on updates and clears
 }
+
+// Finding states: a condition is raised (State ""), then updated, then cleared.
+const (
+	FindingUpdate  = "update"
+	FindingCleared = "cleared"
+)
 
 func (Finding) EventKind() string { return KindFinding }
 
