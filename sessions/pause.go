@@ -189,15 +189,20 @@ func (w *Writer) endPauseLocked() {
 	w.writeLocked(w.opt.Own(ev)) // the next flush writes it, with the usual checks
 }
 
-// recheckFloorLocked lifts a floor pause once the filesystem has the floor
-// plus half of it again free, besides what the tail needs: a recording that
-// pauses at 5% free resumes at 7.5%, so it does not flap on the line. As
+// recheckFloorLocked lifts a floor pause once the filesystem has room for
+// the largest chunk the Writer can write and the tail, with the floor and
+// half of it again still free after them. A flush pauses when its own chunk
+// would leave less than the floor; the largest chunk is the most that can
+// take, so resuming always leaves at least half the floor of margin above
+// any pause, whatever the flood's chunks weigh. Reserving only the tail (as
+// this once did) resumed below the pause level whenever a chunk exceeded
+// half the floor: a 32 MiB filesystem paused and resumed at every flush. As
 // with the floor itself, a failing statfs does not hold recording back.
 func (w *Writer) recheckFloorLocked() {
 	avail, size, err := w.opt.FreeSpace(w.path)
 	if err == nil {
 		floor := min(size/20, freeFloorCap)
-		if resumeAt := floor + floor/2 + uint64(w.tailReserve()); avail < resumeAt {
+		if resumeAt := floor + floor/2 + uint64(w.maxChunk()+w.tailReserve()); avail < resumeAt {
 			w.pause.reason = fmt.Sprintf("filesystem nearly full: %s free of %s, resuming at %s free",
 				event.HumanBytes(int64(avail)), event.HumanBytes(int64(size)), event.HumanBytes(int64(resumeAt)))
 			return
@@ -209,6 +214,13 @@ func (w *Writer) recheckFloorLocked() {
 	} else {
 		w.pause.reason = w.pause.asked
 	}
+}
+
+// maxChunk is the largest chunk a flush can write: pending is flushed as
+// soon as it reaches pendingMax, so it holds at most that less one byte
+// plus one record of the largest size, compressed at worst.
+func (w *Writer) maxChunk() int64 {
+	return chunkHeaderSize + int64(w.enc.MaxEncodedSize(pendingMax-1+lenRoom+maxRecordSize))
 }
 
 // maxNotices bounds the notices kept for a caller that never takes them.

@@ -96,11 +96,12 @@ func checkResumed(t *testing.T, ev event.Event, dropped uint64, pausedS float64)
 
 // TestPauseBelowFloorAndResume: the free-space floor pauses the recording
 // instead of ending it; events are dropped and counted, not buffered; the
-// filesystem must clear the floor by half again before it resumes; the file
-// is whole, with the gap explained.
+// filesystem must clear the floor by half again, besides room for the
+// largest chunk, before it resumes; the file is whole, with the gap
+// explained.
 func TestPauseBelowFloorAndResume(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "pause.stk")
-	const fsSize = 100 << 20 // floor 5 MiB; resumes from 7.5 MiB free
+	const fsSize = 100 << 20 // floor 5 MiB; resumes from about 9 MiB free
 	avail := uint64(50 << 20)
 	statfs := 0
 	o := manual()
@@ -141,10 +142,14 @@ func TestPauseBelowFloorAndResume(t *testing.T) {
 	if w.Size() != size || len(w.pending) != 0 {
 		t.Fatalf("paused writer grew: %d → %d bytes, %d pending", size, w.Size(), len(w.pending))
 	}
-	avail = 7 << 20 // back above the floor, within the hysteresis: stays paused
-	write(50)       // 200…249
-	if _, paused := w.Paused(); !paused {
-		t.Fatal("resumed at 7 MiB free: should wait for 7.5 MiB")
+	// Back above the floor and half again, but without room for a 1.5 MiB
+	// chunk on top: stays paused.
+	avail = 8<<20 + 512<<10
+	write(50) // 200…249
+	if reason, paused := w.Paused(); !paused {
+		t.Fatal("resumed at 8.5 MiB free: should wait for the floor, half again and the largest chunk")
+	} else if !strings.Contains(reason, "resuming at 9.0 MiB free") {
+		t.Fatalf("paused for %q", reason)
 	}
 	if got := w.Dropped(); got != 150 {
 		t.Fatalf("Dropped() = %d, want 150", got)
@@ -154,11 +159,11 @@ func TestPauseBelowFloorAndResume(t *testing.T) {
 	checkRun(t, "while paused", seqs, 0, 100)
 	checkPauseNotice(t, rec, path, "nearly full")
 
-	avail = 8 << 20
+	avail = 9<<20 + 64<<10
 	statfsBefore := statfs
 	w.Flush() // resumes
 	if _, paused := w.Paused(); paused {
-		t.Fatal("still paused with 8 MiB free")
+		t.Fatal("still paused with 9.06 MiB free")
 	}
 	if statfs-statfsBefore > 2 {
 		t.Fatalf("%d statfs calls for one flush", statfs-statfsBefore)
