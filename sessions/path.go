@@ -29,7 +29,24 @@ func DefaultPath(dir, host string, t time.Time) string {
 
 // EnsureDir creates dir (and parents) with mode 0700 if missing: recordings
 // hold process names, command lines and addresses, which are not for every
-// local user. An existing directory is left as it is.
+// local user. Then, made now or long before, it must be safe to record
+// into: a directory someone else made beforehand (another user's
+// /var/tmp/stakeout, mode 0777) is refused with an *UnsafeDirError, as is
+// a symbolic link someone else planted on the way.
 func EnsureDir(dir string) error {
-	return os.MkdirAll(dir, 0o700)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	_, err := safeDir(dir)
+	return err
 }
+
+// UnsafeDirError is why Create and EnsureDir refuse a directory: someone
+// other than the running user and root could remove, rename or replace
+// what is recorded there (see Create).
+type UnsafeDirError struct {
+	Dir string // the directory or symbolic link at fault
+	Why string // "is owned by uid 65534 and writable by others, who could …"
+}
+
+func (e *UnsafeDirError) Error() string { return e.Dir + " " + e.Why }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"syscall"
@@ -98,10 +99,13 @@ type Writer struct {
 var errClosed = errors.New("sessions: writer closed")
 
 // Create makes a new session file at path with mode 0600. It never replaces
-// an existing file (O_EXCL, which also refuses a planted symlink); the
-// directory must exist (see EnsureDir). If the filesystem is already below
-// the free-space floor, it records nothing and returns an error wrapping
-// ErrStopped.
+// an existing file or follows a symlink in its place (O_EXCL|O_NOFOLLOW).
+// The directory must exist (see EnsureDir) and be safe: owned, like every
+// directory above it, by the running user or root (or the user who ran
+// sudo), writable by no one else unless sticky, and reached only through
+// symlinks those users own; otherwise it returns an *UnsafeDirError and
+// creates nothing. If the filesystem is already below the free-space floor,
+// it records nothing and returns an error wrapping ErrStopped.
 func Create(path string, h Header, o WriterOptions) (*Writer, error) {
 	if o.MaxBytes <= 0 {
 		o.MaxBytes = DefaultMaxBytes
@@ -129,7 +133,14 @@ func Create(path string, h Header, o WriterOptions) (*Writer, error) {
 	if len(hj) > maxHeaderPayload {
 		return nil, fmt.Errorf("sessions: header is %d bytes, limit %d", len(hj), maxHeaderPayload)
 	}
-	if reason := diskFloorReason(o.FreeSpace, path, 0); reason != "" {
+	// Checked before anything touches the path, and the file made in the
+	// directory as resolved: nobody else can change the path to it.
+	dir, err := safeDir(filepath.Dir(path))
+	if err != nil {
+		return nil, err
+	}
+	resolved := filepath.Join(dir, filepath.Base(path))
+	if reason := diskFloorReason(o.FreeSpace, resolved, 0); reason != "" {
 		return nil, fmt.Errorf("sessions: not recording to %s: %w: %s", path, ErrStopped, reason)
 	}
 	enc, err := newSegmentEncoder()
@@ -138,8 +149,11 @@ func Create(path string, h Header, o WriterOptions) (*Writer, error) {
 	}
 	// O_APPEND: after a failed write is truncated away, later writes land at
 	// the new end rather than leaving a hole.
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o600)
+	f, err := os.OpenFile(resolved, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND|oNoFollow, 0o600)
 	if err != nil {
+		if pe, ok := err.(*os.PathError); ok {
+			pe.Path = path // as the caller named it
+		}
 		return nil, err
 	}
 	// Held until the file is closed, so Append refuses a file being recorded.
@@ -152,7 +166,7 @@ func Create(path string, h Header, o WriterOptions) (*Writer, error) {
 	buf = appendChunk(buf, chunkHeader, 0, 0, 0, hj)
 	if _, err := f.Write(buf); err != nil {
 		f.Close()
-		os.Remove(path) // ours: O_EXCL made it
+		os.Remove(resolved) // ours: O_EXCL made it
 		return nil, err
 	}
 	w := &Writer{f: f, path: path, opt: o, size: int64(len(buf)), enc: enc, done: make(chan struct{})}
