@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"github.com/stakeout/stakeout/findings"
 	"os"
@@ -39,10 +40,10 @@ func openRecording(path string, lf *liveFlags, argv []string) (engine.Recorder, 
 	if err != nil {
 		return nil, usageErr("--record-max: %v", err)
 	}
-	if dir := filepath.Dir(path); dir != "" {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, fmt.Errorf("cannot record to %s: %v (use --record FILE elsewhere, or --no-record)", path, unwrapPath(err))
-		}
+	// Made 0700 if missing; made or not, refused if anyone but us (and
+	// root) could tamper with it.
+	if err := sessions.EnsureDir(filepath.Dir(path)); err != nil {
+		return nil, cannotRecord(path, lf, err)
 	}
 	h := sessions.HostHeader(version, argv, lf.cfg.Interval)
 	h.Detectors = findings.ConfigJSON(lf.detectorConfig())
@@ -58,7 +59,7 @@ func openRecording(path string, lf *liveFlags, argv []string) (engine.Recorder, 
 	}
 	w, err := sessions.Create(path, h, opts)
 	if err != nil {
-		return nil, fmt.Errorf("cannot record to %s: %v (use --record FILE elsewhere, or --no-record)", path, unwrapPath(err))
+		return nil, cannotRecord(path, lf, err)
 	}
 	if red != nil {
 		return redactedWriter{w, red}, nil
@@ -66,13 +67,34 @@ func openRecording(path string, lf *liveFlags, argv []string) (engine.Recorder, 
 	return w, nil
 }
 
+// recordFlag is the flag that names the session file: --record on the live
+// TUI, -o on snapshot (which has no --record). Every hint names it.
+func recordFlag(lf *liveFlags) string {
+	if lf.tui {
+		return "--record"
+	}
+	return "-o"
+}
+
+// cannotRecord says in one line why path can't be recorded to, and what to
+// do instead with this command's flags.
+func cannotRecord(path string, lf *liveFlags, err error) error {
+	var unsafe *sessions.UnsafeDirError
+	if errors.As(err, &unsafe) {
+		fix := "" // a directory higher up, like a user's home, is not ours to remove
+		if dir, _ := filepath.Abs(filepath.Dir(path)); unsafe.Dir == dir {
+			fix = "remove it, or "
+		}
+		return fmt.Errorf("cannot record to %s: %v; %srecord elsewhere with %s FILE or STAKEOUT_DIR=DIR, or use --no-record",
+			path, unsafe, fix, recordFlag(lf))
+	}
+	return fmt.Errorf("cannot record to %s: %v (use %s FILE elsewhere, or --no-record)", path, unwrapPath(err), recordFlag(lf))
+}
+
 // pauseHint is the end of the notice when recording pauses for a filling
 // filesystem: the flag that records elsewhere.
 func pauseHint(lf *liveFlags) string {
-	if lf.tui {
-		return "record elsewhere with --record /other/fs/file.stk"
-	}
-	return "record elsewhere with -o /other/fs/file.stk"
+	return "record elsewhere with " + recordFlag(lf) + " /other/fs/file.stk"
 }
 
 // recordMounts names the mount points of the filesystem holding the
