@@ -22,10 +22,11 @@ import (
 const coredumpName = "coredump"
 
 var coredumpSpec = Spec{
-	Name:    coredumpName,
-	Help:    "whether a crash would leave a core dump: core_pattern, its pipe target, core size limits (--pid/--proc, or every process)",
-	New:     func(cfg Config) Probe { return newCoredump(cfg) },
-	Summary: func() Summarizer { return &CoredumpSummary{} },
+	Name:     coredumpName,
+	Help:     "whether a crash would leave a core dump: core_pattern, its pipe target, core size limits (--pid/--proc, or every process)",
+	New:      func(cfg Config) Probe { return newCoredump(cfg) },
+	Validate: validatePIDs,
+	Summary:  func() Summarizer { return &CoredumpSummary{} },
 }
 
 // KindCoreReadiness is the coredump probe's state, sent at start and on change.
@@ -116,6 +117,19 @@ func (p *coredumpProbe) Check() error {
 	path := p.cfg.ProcPath("sys", "kernel", "core_pattern")
 	if _, err := os.ReadFile(path); err != nil {
 		return Unavailablef("cannot read %s: %v", path, err)
+	}
+	// Watching only --pid processes of which none exists would show a
+	// readiness of no process at all; say so, as the signals pane does.
+	if sc := p.cfg.Signals; len(sc.PIDs) > 0 && len(sc.Procs) == 0 {
+		var missing []string
+		for _, pid := range sc.PIDs {
+			if err := pidExists(p.cfg, pid); err != nil {
+				missing = append(missing, "pid "+err.Error())
+			}
+		}
+		if len(missing) == len(sc.PIDs) {
+			return Unavailablef("%s", strings.Join(missing, "; "))
+		}
 	}
 	return nil
 }
