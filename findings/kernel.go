@@ -27,10 +27,18 @@ const (
 	oomConstraints = 16  // constraint lines waiting for their kill line
 )
 
-// SegfaultData is kernel.segfault's data: the kernel's line, field by field.
+// SegfaultData is kernel.segfault's data: the kernel's line, field by
+// field; its error code decoded (x86); and whether the crash left a core.
 type SegfaultData struct {
 	probes.SegfaultLine
 	Repeats int `json:"repeats,omitempty"` // same comm's segfaults folded into this one's window before it
+	// From the page-fault error code: "user" or "kernel"; "read", "write"
+	// or "exec"; "unmapped" or "protection"; and all of it in words.
+	Mode         string `json:"mode,omitempty"`
+	Access       string `json:"access,omitempty"`
+	Page         string `json:"page,omitempty"`
+	ErrorDecoded string `json:"error_decoded,omitempty"`
+	CoreOutcome
 }
 
 // OOMKillData is kernel.oom_kill's data.
@@ -48,6 +56,7 @@ type IOErrorData struct {
 }
 
 type kernelLog struct {
+	core      coreFacts            // core-dump settings and crash facts seen so far
 	lastSeg   map[string]time.Time // comm → last finding
 	segFolded map[string]int
 	lastHung  map[int]time.Time
@@ -59,7 +68,7 @@ type kernelLog struct {
 // NewKernelLog returns the detector of segfaults, OOM kills, hung tasks and
 // I/O errors in the kernel log.
 func NewKernelLog() Detector {
-	return &kernelLog{lastSeg: map[string]time.Time{}, segFolded: map[string]int{},
+	return &kernelLog{core: newCoreFacts(), lastSeg: map[string]time.Time{}, segFolded: map[string]int{},
 		lastHung: map[int]time.Time{}, lastIO: map[string]time.Time{}, ioCount: map[string]int{}}
 }
 
@@ -68,6 +77,7 @@ func (d *kernelLog) Produces() []string {
 }
 
 func (d *kernelLog) Observe(ev event.Event) []event.Event {
+	d.core.observe(ev)
 	k, ok := probes.AsKmsg(ev)
 	if !ok {
 		return nil
@@ -79,7 +89,7 @@ func (d *kernelLog) Observe(ev event.Event) []event.Event {
 	var f *event.Finding
 	switch {
 	case l.Segfault != nil:
-		f = d.segfault(ev.Time, *l.Segfault)
+		f = d.segfault(ev.Time, *l.Segfault, k)
 	case l.OOMConstraint != nil:
 		d.cons = append(d.cons, *l.OOMConstraint)
 		if len(d.cons) > oomConstraints {
@@ -115,7 +125,7 @@ func recent[K comparable](m map[K]time.Time, key K, at time.Time, win time.Durat
 	return false
 }
 
-func (d *kernelLog) segfault(at time.Time, s probes.SegfaultLine) *event.Finding {
+func (d *kernelLog) segfault(at time.Time, s probes.SegfaultLine, k *probes.Kmsg) *event.Finding {
 	if recent(d.lastSeg, s.Comm, at, segfaultRepeat) {
 		d.segFolded[s.Comm]++
 		return nil
@@ -126,7 +136,14 @@ func (d *kernelLog) segfault(at time.Time, s probes.SegfaultLine) *event.Finding
 	if s.Object != "" {
 		where = " in " + event.Sanitize(s.Object)
 	}
-	sum := fmt.Sprintf("%s (pid %d) segfaulted at %s%s (error %s)", event.Sanitize(s.Comm), s.PID, s.Addr, where, s.Error)
+	code := "error " + event.Sanitize(s.Error)
+	if pf, ok := probes.DecodePageFault(s.Error); ok {
+		data.Mode, data.Access, data.Page, data.ErrorDecoded = pf.Mode, pf.Access, pf.Page, pf.String()
+		code += ": " + data.ErrorDecoded
+	}
+	data.CoreOutcome = d.core.segfault(s, k.Crash, k.Backlog)
+	sum := fmt.Sprintf("%s (pid %d) segfaulted at %s%s (%s)", event.Sanitize(s.Comm), s.PID, s.Addr, where, code)
+	sum += data.CoreOutcome.summary()
 	if data.Repeats > 0 {
 		sum += fmt.Sprintf("; %d more segfaults of %s before this", data.Repeats, event.Sanitize(s.Comm))
 	}

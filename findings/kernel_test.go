@@ -32,7 +32,9 @@ func TestKernelSegfaultFromTheHAProxyStory(t *testing.T) {
 	d := NewKernelLog()
 	line := "haproxy[610]: segfault at 7fdb0426e000 ip 00007fdb0403305b sp 00007ffee5ff8988 error 4 in ld-musl-x86_64.so.1[7fdb03fe2000+87000]"
 	f := onlyFinding(t, d.Observe(kmsgAt(0, line)), FindingSegfault)
-	if f.Summary != "haproxy (pid 610) segfaulted at 7fdb0426e000 in ld-musl-x86_64.so.1 (error 4)" || f.Severity != event.Warn {
+	if f.Summary != "haproxy (pid 610) segfaulted at 7fdb0426e000 in ld-musl-x86_64.so.1 (error 4: user-mode read from an unmapped page); "+
+		"whether it left a core dump is unknown: its core size limit was not recorded, and core_pattern was not read (the coredump probe was not running)" ||
+		f.Severity != event.Warn {
 		t.Errorf("summary %q %v", f.Summary, f.Severity)
 	}
 	b, _ := json.Marshal(f.Data)
@@ -97,7 +99,8 @@ func TestKernelFindingFromTheBacklogSaysSo(t *testing.T) {
 	ev := event.New(kt0, "kmsg", &probes.Kmsg{Priority: 6, Backlog: true,
 		Text: "crashy[16202]: segfault at 0 ip 000055d456524040 sp 00007ffe927980e8 error 4 in crashy[1040,55d456524000+1000] likely on CPU 0 (core 0, socket 0)"})
 	f := onlyFinding(t, NewKernelLog().Observe(ev), FindingSegfault)
-	if f.Summary != "crashy (pid 16202) segfaulted at 0 in crashy (error 4) (logged before the session began)" {
+	if f.Summary != "crashy (pid 16202) segfaulted at 0 in crashy (error 4: user-mode read from an unmapped page); "+
+		"whether it left a core dump is unknown: the settings in force then were not seen (logged before the session began)" {
 		t.Errorf("summary %q", f.Summary)
 	}
 }

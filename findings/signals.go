@@ -99,9 +99,12 @@ type ProcessKilledData struct {
 	// second, if any. Never for SIGKILL: ptrace cannot see it delivered.
 	SenderPID  int    `json:"sender_pid,omitempty"`
 	SenderComm string `json:"sender_comm,omitempty"`
+	// For a signal that dumps core: whether it did, and if not why.
+	CoreOutcome
 }
 
 type signals struct {
+	core      coreFacts // core-dump settings, for process.killed
 	t         SignalThresholds
 	procs     map[int]*sigProc
 	lastSweep time.Time
@@ -150,7 +153,7 @@ func NewSignals(t SignalThresholds) Detector {
 	if t.StormWindow > 0 {
 		d.StormWindow = t.StormWindow
 	}
-	return &signals{t: d, procs: map[int]*sigProc{}}
+	return &signals{core: newCoreFacts(), t: d, procs: map[int]*sigProc{}}
 }
 
 func (d *signals) Produces() []string {
@@ -160,6 +163,7 @@ func (d *signals) Produces() []string {
 func (d *signals) Observe(ev event.Event) []event.Event {
 	at := ev.Time
 	var out []*event.Finding
+	d.core.observe(ev)
 	if s, ok := probes.AsSignal(ev); ok {
 		out = d.signal(at, s)
 	} else if f, ok := probes.AsFork(ev); ok {

@@ -179,8 +179,13 @@ func (d *signals) exit(at time.Time, x *probes.Exit) []*event.Finding {
 			data.SenderPID, data.SenderComm = r.lastSender.PID, r.lastSender.Comm
 		}
 	}
+	if coreSignals[x.Signal] {
+		data.CoreOutcome = d.core.killed(x.PID, x.Comm, at, x.Core)
+	}
 	sum := fmt.Sprintf("%s killed by %s", sigWho(x.PID, x.Comm), x.Signal)
 	switch {
+	case data.CoreDump != "":
+		sum += data.CoreOutcome.summary()
 	case x.Core:
 		sum += " (core dumped)"
 	case x.Signal == "SIGKILL":

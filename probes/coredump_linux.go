@@ -22,10 +22,11 @@ import (
 const coredumpName = "coredump"
 
 var coredumpSpec = Spec{
-	Name:    coredumpName,
-	Help:    "whether a crash would leave a core dump: core_pattern, its pipe target, core size limits (--pid/--proc, or every process)",
-	New:     func(cfg Config) Probe { return newCoredump(cfg) },
-	Summary: func() Summarizer { return &CoredumpSummary{} },
+	Name:     coredumpName,
+	Help:     "whether a crash would leave a core dump: core_pattern, its pipe target, core size limits (--pid/--proc, or every process)",
+	New:      func(cfg Config) Probe { return newCoredump(cfg) },
+	Validate: validatePIDs,
+	Summary:  func() Summarizer { return &CoredumpSummary{} },
 }
 
 // KindCoreReadiness is the coredump probe's state, sent at start and on change.
@@ -53,6 +54,9 @@ type CoreReadiness struct {
 	Processes int         `json:"processes"`         // processes whose limits were read
 	ZeroLimit int         `json:"zero_limit"`        // of those, how many have RLIMIT_CORE 0
 	NoCore    []CoreLimit `json:"no_core,omitempty"` // up to 32 of them
+	// Limits lists, when Watched, every watched process's limit (up to
+	// 32), zero or not, so a crash of one can be judged by it.
+	Limits []CoreLimit `json:"limits,omitempty"`
 }
 
 func (CoreReadiness) EventKind() string { return KindCoreReadiness }
@@ -102,20 +106,25 @@ func newCoredump(cfg Config) *coredumpProbe {
 // inInitRoot checks path in init's root (/proc/1/root), since the kernel
 // starts a core_pattern pipe helper in the initial namespaces: a container's
 // own /usr/share/apport says nothing. Without access there, it checks ours.
-func (p *coredumpProbe) inInitRoot(path string) bool {
-	root := p.cfg.ProcPath("1", "root")
-	if _, err := os.Stat(root); err == nil {
-		_, err := os.Stat(filepath.Join(root, path))
-		return err == nil
-	}
-	_, err := os.Stat(path)
-	return err == nil
-}
+func (p *coredumpProbe) inInitRoot(path string) bool { return existsInInitRoot(p.cfg, path) }
 
 func (p *coredumpProbe) Check() error {
 	path := p.cfg.ProcPath("sys", "kernel", "core_pattern")
 	if _, err := os.ReadFile(path); err != nil {
 		return Unavailablef("cannot read %s: %v", path, err)
+	}
+	// Watching only --pid processes of which none exists would show a
+	// readiness of no process at all; say so, as the signals pane does.
+	if sc := p.cfg.Signals; len(sc.PIDs) > 0 && len(sc.Procs) == 0 {
+		var missing []string
+		for _, pid := range sc.PIDs {
+			if err := pidExists(p.cfg, pid); err != nil {
+				missing = append(missing, "pid "+err.Error())
+			}
+		}
+		if len(missing) == len(sc.PIDs) {
+			return Unavailablef("%s", strings.Join(missing, "; "))
+		}
 	}
 	return nil
 }
@@ -163,6 +172,7 @@ func (p *coredumpProbe) read(procs coreProcs) CoreReadiness {
 		CorePipeLimit: kAtoi(p.sysctl("kernel", "core_pipe_limit")),
 		SuidDumpable:  kAtoi(p.sysctl("fs", "suid_dumpable")),
 		Watched:       procs.watched, Processes: procs.n, ZeroLimit: procs.zero, NoCore: procs.listed,
+		Limits: procs.all,
 	}
 	if target, ok := PipeTarget(r.CorePattern); ok {
 		r.PipeTarget = target
@@ -205,6 +215,7 @@ type coreProcs struct {
 	watched bool
 	n, zero int
 	listed  []CoreLimit
+	all     []CoreLimit // when watched: every one read
 }
 
 // readProcs reads RLIMIT_CORE of the --pid/--proc processes, or of every
@@ -248,12 +259,18 @@ func (p *coredumpProbe) readProcs() coreProcs {
 			continue
 		}
 		cp.n++
+		comm := ""
+		if soft == 0 && len(cp.listed) < coreMaxListed || cp.watched && len(cp.all) < coreMaxListed {
+			comm, _ = p.cfg.readComm(pid)
+		}
 		if soft == 0 {
 			cp.zero++
 			if len(cp.listed) < coreMaxListed {
-				comm, _ := p.cfg.readComm(pid)
 				cp.listed = append(cp.listed, CoreLimit{PID: pid, Comm: comm, Soft: soft, Hard: hard})
 			}
+		}
+		if cp.watched && len(cp.all) < coreMaxListed {
+			cp.all = append(cp.all, CoreLimit{PID: pid, Comm: comm, Soft: soft, Hard: hard})
 		}
 	}
 	return cp

@@ -61,6 +61,10 @@ func TestCoredumpProbeOnTheApportTree(t *testing.T) {
 	if r.Processes != 1 || r.ZeroLimit != 1 || len(r.NoCore) != 1 || r.NoCore[0] != (CoreLimit{PID: 610, Comm: "haproxy", Soft: 0, Hard: -1}) {
 		t.Errorf("processes %+v", r)
 	}
+	// Watched: every watched process's limit is listed, so a crash of one can be judged.
+	if len(r.Limits) != 1 || r.Limits[0] != (CoreLimit{PID: 610, Comm: "haproxy", Soft: 0, Hard: -1}) {
+		t.Errorf("limits %+v", r.Limits)
+	}
 	r, _ = AsCoreReadiness(c.evs[1])
 	if r.PipeTarget != "/bin/true" || !*r.PipeTargetExists {
 		t.Errorf("second %+v", r)
@@ -73,7 +77,7 @@ func TestCoredumpReadsEveryProcessWhenNoneWatched(t *testing.T) {
 	cfg.Procfs = "testdata/coredump/apport/proc"
 	p := newCoredump(cfg)
 	cp := p.readProcs()
-	if cp.watched || cp.n != 2 || cp.zero != 1 || cp.listed[0].PID != 610 {
+	if cp.watched || cp.n != 2 || cp.zero != 1 || cp.listed[0].PID != 610 || cp.all != nil {
 		t.Errorf("%+v", cp)
 	}
 }

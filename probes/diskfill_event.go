@@ -60,13 +60,16 @@ type Trend struct {
 // Filling reports whether the trend has a time-to-full.
 func (t Trend) Filling() bool { return t.EtaS != nil }
 
-// DiskWriter is a process writing to the filesystem: its write rate from
-// /proc/PID/io write_bytes (all its writes, not only to this filesystem;
-// always 0 for tmpfs, whose pages the kernel does not count there) and its
-// open files on this filesystem that grew since the last look.
+// DiskWriter is a process filling the filesystem: its open files on this
+// filesystem (by the mount each fd was opened through) that grew since the
+// last look, and their growth summed. A process is a writer of a filesystem
+// only where its own files grow: /proc/PID/io's write_bytes (which picks the
+// processes worth looking at) counts its writes to every filesystem.
 type DiskWriter struct {
-	PID            int         `json:"pid"`
-	Comm           string      `json:"comm"`
+	PID  int    `json:"pid"`
+	Comm string `json:"comm"`
+	// WriteBytesPerS is how fast this process's files on this filesystem
+	// grow, all of them (Files lists the fastest few).
 	WriteBytesPerS float64     `json:"write_bytes_per_s"`
 	Files          []GrowingFD `json:"files"`
 }

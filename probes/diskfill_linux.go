@@ -36,16 +36,18 @@ var diskFillSpec = Spec{
 // validateDiskFill fails fast on a --mount on no watchable filesystem; with
 // no --mount there is nothing to check (a host without mountinfo makes the
 // probe unavailable, not the command fail).
-func validateDiskFill(cfg Config) error {
-	if len(cfg.DiskFill.Mounts) == 0 {
+func validateDiskFill(cfg Config) error { return newDiskFill(cfg).validate() }
+
+func (p *diskFill) validate() error {
+	if len(p.cfg.DiskFill.Mounts) == 0 {
 		return nil
 	}
-	for _, path := range cfg.DiskFill.Mounts {
-		if err := statWithin(path, time.Second); errors.Is(err, fs.ErrNotExist) {
+	for _, path := range p.cfg.DiskFill.Mounts {
+		if err := p.stat(path); errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("--mount %s: no such file or directory", path)
 		}
 	}
-	_, err := newDiskFill(cfg).mounts()
+	_, err := p.mounts()
 	return err
 }
 
@@ -78,10 +80,12 @@ type diskFill struct {
 	cfg    Config
 	now    func() time.Time
 	statfs func(path string) statfsResult
+	stat   func(path string) error // does a --mount path exist (nil if it may)
 }
 
 func newDiskFill(cfg Config) *diskFill {
-	return &diskFill{cfg: cfg, now: time.Now, statfs: statfsPath}
+	return &diskFill{cfg: cfg, now: time.Now, statfs: statfsPath,
+		stat: func(path string) error { return statWithin(path, time.Second) }}
 }
 
 func statfsPath(path string) statfsResult {
@@ -115,8 +119,20 @@ func (p *diskFill) mounts() ([]watched, error) {
 	return selectMounts(ms, p.cfg.DiskFill.Mounts)
 }
 
-// Check reads mountinfo once, so "unavailable" says why before Run.
+// Check reads mountinfo once, so "unavailable" says why before Run. A
+// --mount on nothing is refused here too (in the live TUI, where Validate
+// does not run): the longest mount prefix of a missing path is always /,
+// which would be watched in its place without a word.
 func (p *diskFill) Check() error {
+	if len(p.cfg.DiskFill.Mounts) > 0 {
+		if err := p.validate(); err != nil {
+			var u *Unavailable
+			if errors.As(err, &u) {
+				return err
+			}
+			return &Unavailable{Reason: err.Error()}
+		}
+	}
 	ws, err := p.mounts()
 	if err != nil {
 		return err

@@ -44,6 +44,7 @@ func TestDiskFillHungStatfsIsStaleNotStuck(t *testing.T) {
 	cfg.Interval = 40 * time.Millisecond
 	cfg.DiskFill.Mounts = []string{"/mnt/nfs", "/var/lib/mysql"}
 	p := newDiskFill(cfg)
+	p.stat = func(string) error { return nil } // the paths are the fixture's, not this host's
 	hang := make(chan struct{})
 	defer close(hang)
 	var mu sync.Mutex
@@ -180,9 +181,11 @@ func TestProcScannerFindsTmpfsWriter(t *testing.T) {
 
 // TestProcScannerScansRarelyUntilAFilesystemFills: after the warm-up, a
 // quiet host gets a writer scan once every 10 s; a writer that starts in
-// between is not looked for until then, and its findings are reported
-// again between scans; once the sample says a filesystem fills, every
-// sample scans, so the writer's growing file shows at the next one.
+// between is not looked for until then. That pass sees its file for the
+// first time, so the next sample looks at that process's files again (and
+// only theirs: no full pass) to learn how fast they grow; its findings are
+// then reported again between scans. Once the sample says a filesystem
+// fills, every sample scans.
 func TestProcScannerScansRarelyUntilAFilesystemFills(t *testing.T) {
 	dir := t.TempDir()
 	p := newDiskFill(Config{Procfs: "/proc", DiskFill: DiskFillConfig{Mounts: []string{dir}}})
@@ -224,19 +227,25 @@ func TestProcScannerScansRarelyUntilAFilesystemFills(t *testing.T) {
 	}
 	f.Write(chunk)
 	w, _ := s.sample(19, idx, 1, false) // the quiet pass: a rate, a first look at the file
-	if got := mine(w[0]); got == nil || got.WriteBytesPerS < 0.5*(1<<20) {
-		t.Fatalf("t=19: writer not found by the quiet pass: %+v", w[0])
-	}
-	if w, _ := s.sample(20, idx, 1, false); mine(w[0]) == nil || s.lastPass != 19 {
-		t.Fatalf("t=20: the last pass's writer is not reported again (last pass %v): %+v", s.lastPass, w[0])
+	if got := mine(w[0]); got != nil || !slices.Contains(s.followUp, me) {
+		t.Fatalf("t=19: the first look can't know the file grows, yet %+v; follow-up %v", got, s.followUp)
 	}
 	f.Write(chunk)
-	w, _ = s.sample(21, idx, 1, true) // filling: a pass at once
+	w, _ = s.sample(20, idx, 1, false) // the second look, not a pass
 	got := mine(w[0])
-	if s.lastPass != 21 || got == nil || len(got.Files) == 0 || got.Files[0].Path != f.Name() {
-		t.Fatalf("t=21, filling: no pass or no growing file (last pass %v): %+v", s.lastPass, w[0])
+	if s.lastPass != 19 || got == nil || got.WriteBytesPerS != 1<<20 || len(got.Files) == 0 || got.Files[0].Path != f.Name() {
+		t.Fatalf("t=20: no second look at the new writer (last pass %v): %+v", s.lastPass, w[0])
 	}
-	t.Logf("growth %.0f B/s over the 2 s since the quiet pass", got.Files[0].GrowthBytesPerS)
+	if w, _ := s.sample(21, idx, 1, false); mine(w[0]) == nil || s.lastPass != 19 {
+		t.Fatalf("t=21: the writer is not reported again (last pass %v): %+v", s.lastPass, w[0])
+	}
+	f.Write(chunk)
+	w, _ = s.sample(22, idx, 1, true) // filling: a pass at once
+	got = mine(w[0])
+	if s.lastPass != 22 || got == nil || len(got.Files) == 0 || got.Files[0].Path != f.Name() {
+		t.Fatalf("t=22, filling: no pass or no growing file (last pass %v): %+v", s.lastPass, w[0])
+	}
+	t.Logf("growth %.0f B/s over the 2 s since the second look", got.Files[0].GrowthBytesPerS)
 }
 
 // TestMountPointsOfNamesWhatTheProbeReports: on this host, the mount the
@@ -254,6 +263,64 @@ func TestMountPointsOfNamesWhatTheProbeReports(t *testing.T) {
 		got, err := MountPointsOf("/proc", filepath.Join(dir, "x.stk"))
 		if err != nil || !slices.Contains(got, ws[0].Point) {
 			t.Errorf("%s: probe reports %s, MountPointsOf says %q (%v)", dir, ws[0].Point, got, err)
+		}
+	}
+}
+
+// TestWriterFilesSplitsAProcessByFilesystem looks at this process's fds on
+// two real filesystems (the temp dir's and /dev/shm), as the scanner does
+// for a top writer. A file held open for writing that does not grow makes
+// no writer, however much the process writes elsewhere; a process whose
+// files grow on both is listed on each at the rate of its own files there.
+func TestWriterFilesSplitsAProcessByFilesystem(t *testing.T) {
+	dirs := []string{t.TempDir(), "/dev/shm"}
+	p := newDiskFill(Config{Procfs: "/proc", DiskFill: DiskFillConfig{Mounts: dirs}})
+	ws, err := p.mounts()
+	if err != nil || len(ws) != 2 {
+		t.Skipf("need %v on two filesystems: %v %v", dirs, ws, err)
+	}
+	idx := fsIndex{byMnt: map[int]int{}, skip: func(int) bool { return false }}
+	for i, w := range ws {
+		for _, id := range w.ids {
+			idx.byMnt[id] = i
+		}
+	}
+	var files [2]*os.File
+	for i, d := range dirs {
+		f, err := os.CreateTemp(d, "stakeout-split-")
+		if err != nil {
+			t.Skip(err)
+		}
+		t.Cleanup(func() { f.Close(); os.Remove(f.Name()) })
+		files[i] = f
+	}
+	me := os.Getpid()
+	s := newProcScanner("/proc")
+	look := func(at float64) map[int]heldWriter {
+		seen := map[fdKey]fileSeen{}
+		got := s.writerFiles(me, at, idx, 2, seen)
+		s.files = seen
+		return got
+	}
+	if got := look(0); len(got) != 0 || !s.firstLook {
+		t.Fatalf("first look: writers %+v, firstLook %v; want none and a second look asked for", got, s.firstLook)
+	}
+	// Only the first filesystem's file grows: 3 MiB over 2 s.
+	files[0].Write(make([]byte, 3<<20))
+	got := look(2)
+	if _, ok := got[1]; ok {
+		t.Errorf("listed on %s, where its open file did not grow: %+v", ws[1].Point, got[1].w)
+	}
+	if w, ok := got[0]; !ok || w.w.WriteBytesPerS != 1.5*(1<<20) || len(w.w.Files) != 1 || w.w.Files[0].Path != files[0].Name() {
+		t.Errorf("on %s: %+v, want 1.5 MiB/s into %s", ws[0].Point, got[0].w, files[0].Name())
+	}
+	// Both grow, at different rates: each filesystem gets its own.
+	files[0].Write(make([]byte, 1<<20))
+	files[1].Write(make([]byte, 4<<20))
+	got = look(3)
+	for i, want := range []float64{1 << 20, 4 << 20} {
+		if w := got[i].w; w.PID != me || w.WriteBytesPerS != want || len(w.Files) != 1 || w.Files[0].Path != files[i].Name() {
+			t.Errorf("on %s: %+v, want %.0f B/s into %s", ws[i].Point, w, want, files[i].Name())
 		}
 	}
 }

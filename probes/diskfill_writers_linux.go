@@ -40,6 +40,12 @@ type procScanner struct {
 	quietEvery float64      // seconds between passes while nothing fills
 	lastPass   float64      // t of the last pass; < 0 before the first
 	held       []heldWriter // the last pass's writers
+	// followUp are top writers whose files on a watched filesystem the
+	// last pass saw for the first time: how fast those grow is only known
+	// at a second look, so the next sample looks at these processes' fds
+	// again even on a quiet host (only theirs: no full pass).
+	followUp  []int
+	firstLook bool // set by writerFiles when it saw a file for the first time
 }
 
 // heldWriter is a writer from the last pass and the mount id it was found
@@ -123,6 +129,9 @@ func (s *procScanner) sample(t float64, idx fsIndex, n int, busy bool) (writers 
 		s.lastPass = t
 		return s.pass(t, idx, n)
 	}
+	if len(s.followUp) > 0 {
+		s.lookAgain(t, idx, n)
+	}
 	writers = make([][]DiskWriter, n)
 	for _, h := range s.held {
 		if i, ok := idx.byMnt[h.mnt]; ok && !idx.skip(i) {
@@ -157,14 +166,56 @@ func (s *procScanner) pass(t float64, idx fsIndex, n int) (writers [][]DiskWrite
 	writers = make([][]DiskWriter, n)
 	seen := map[fdKey]fileSeen{}
 	s.held = s.held[:0]
+	s.followUp = s.followUp[:0]
 	for _, pid := range s.top {
+		s.firstLook = false
 		for i, hw := range s.writerFiles(pid, t, idx, n, seen) {
 			writers[i] = append(writers[i], hw.w)
 			s.held = append(s.held, hw)
 		}
+		if s.firstLook {
+			s.followUp = append(s.followUp, pid)
+		}
 	}
+	for _, ws := range writers {
+		sort.Slice(ws, func(a, b int) bool { return fasterWriter(ws[a], ws[b]) })
+	}
+	sort.Slice(s.held, func(a, b int) bool { return fasterWriter(s.held[a].w, s.held[b].w) })
 	s.files = seen
 	return writers, s.scanDeleted(t, idx, n)
+}
+
+// lookAgain is the second look at the files of the writers the last pass
+// saw files of for the first time; their held entries are replaced. It is
+// done once: a file opened since is first seen here and waits for a pass.
+func (s *procScanner) lookAgain(t float64, idx fsIndex, n int) {
+	pids := s.followUp
+	s.followUp = nil
+	again := map[int]bool{}
+	for _, pid := range pids {
+		again[pid] = true
+	}
+	held := make([]heldWriter, 0, len(s.held))
+	for _, h := range s.held {
+		if !again[h.w.PID] {
+			held = append(held, h)
+		}
+	}
+	for _, pid := range pids {
+		for _, hw := range s.writerFiles(pid, t, idx, n, s.files) {
+			held = append(held, hw)
+		}
+	}
+	sort.Slice(held, func(a, b int) bool { return fasterWriter(held[a].w, held[b].w) })
+	s.held = held
+}
+
+// fasterWriter orders writers by how fast they fill, then by pid.
+func fasterWriter(a, b DiskWriter) bool {
+	if a.WriteBytesPerS != b.WriteBytesPerS {
+		return a.WriteBytesPerS > b.WriteBytesPerS
+	}
+	return a.PID < b.PID
 }
 
 // topBy returns up to n live processes with the highest positive by(),
@@ -225,11 +276,16 @@ func (s *procScanner) readIO(pid int, t float64) {
 }
 
 // writerFiles looks at one top writer's fds: for each watched filesystem
-// it has a file open for writing on, one DiskWriter with the files that
-// grew since the last look, fastest first.
+// on which it has open files that grew since the last look, one DiskWriter
+// whose rate is the sum of that growth and whose files are the fastest
+// growing ones. Which filesystem a file is on comes from its own fd (the
+// mount it was opened through), never from the process: write_bytes counts
+// every write the process makes, to any filesystem, so a process writing
+// to one filesystem while it holds a log open on another is listed only
+// where its files grow, and one writing to two is split between them.
 func (s *procScanner) writerFiles(pid int, t float64, idx fsIndex, n int, seen map[fdKey]fileSeen) map[int]heldWriter {
 	out := map[int]heldWriter{}
-	comm := s.comm(pid)
+	comm := ""
 	s.eachFD(pid, diskFDPerProc, func(fd int, link string) {
 		if !strings.HasPrefix(link, "/") {
 			return // socket, pipe, anon inode
@@ -244,19 +300,26 @@ func (s *procScanner) writerFiles(pid int, t float64, idx fsIndex, n int, seen m
 		}
 		k := fdKey{pid, fd}
 		cur := fileSeen{ino: st.Ino, size: st.Size, t: t}
+		prev, had := s.files[k] // before seen[k]: seen may be s.files
 		seen[k] = cur
-		hw, had := out[i]
-		w := hw.w
-		if !had {
-			w = DiskWriter{PID: pid, Comm: comm, WriteBytesPerS: s.procs[pid].rate, Files: []GrowingFD{}}
-			hw.mnt = fi.MntID
+		if !had || prev.ino != cur.ino {
+			s.firstLook = true
+			return
 		}
-		if prev, ok := s.files[k]; ok && prev.ino == cur.ino && cur.t > prev.t && cur.size > prev.size {
-			path, _ := strings.CutSuffix(link, deletedSuffix)
-			w.Files = append(w.Files, GrowingFD{Path: path, SizeBytes: cur.size,
-				GrowthBytesPerS: float64(cur.size-prev.size) / (cur.t - prev.t)})
+		if cur.t <= prev.t || cur.size <= prev.size {
+			return
 		}
-		hw.w = w
+		rate := float64(cur.size-prev.size) / (cur.t - prev.t)
+		hw, listed := out[i]
+		if !listed {
+			if comm == "" {
+				comm = s.comm(pid)
+			}
+			hw = heldWriter{mnt: fi.MntID, w: DiskWriter{PID: pid, Comm: comm, Files: []GrowingFD{}}}
+		}
+		path, _ := strings.CutSuffix(link, deletedSuffix)
+		hw.w.WriteBytesPerS += rate
+		hw.w.Files = append(hw.w.Files, GrowingFD{Path: path, SizeBytes: cur.size, GrowthBytesPerS: rate})
 		out[i] = hw
 	})
 	for i, hw := range out {

@@ -29,6 +29,30 @@ type Kmsg struct {
 	// Lost counts records the kernel overwrote before stakeout read them
 	// (EPIPE), just before this one.
 	Lost uint64 `json:"lost,omitempty"`
+	// Crash is, on a segfault line read live, what decides whether the
+	// crash left a core, read from /proc the moment the line was read.
+	Crash *CrashFacts `json:"crash,omitempty"`
+}
+
+// CrashFacts are the settings a core dump depends on at the moment of a
+// crash: the crashed process's core size limit (RLIMIT_CORE), if it could
+// still be read (a process with a limit of 0 is usually reaped within
+// milliseconds, so often it could not), and the system's core_pattern and
+// suid_dumpable.
+type CrashFacts struct {
+	// TGID is the crashed thread's process (a segfault line names the thread).
+	TGID int `json:"tgid,omitempty"`
+	// CoreSoft and CoreHard are its RLIMIT_CORE in bytes, -1 unlimited;
+	// absent when Gone.
+	CoreSoft *int64 `json:"core_soft,omitempty"`
+	CoreHard *int64 `json:"core_hard,omitempty"`
+	// Gone says the process had been reaped before its limit was read
+	// (or its pid already named another process).
+	Gone             bool   `json:"gone,omitempty"`
+	CorePattern      string `json:"core_pattern"`
+	PipeTarget       string `json:"pipe_target,omitempty"`
+	PipeTargetExists *bool  `json:"pipe_target_exists,omitempty"`
+	SuidDumpable     int    `json:"suid_dumpable"`
 }
 
 func (Kmsg) EventKind() string { return KindKmsg }

@@ -141,13 +141,18 @@ func (p *kmsgProbe) Run(ctx context.Context, emit Emit) error {
 		if !live && at.Before(cutoff) {
 			continue
 		}
+		var crash *CrashFacts
 		if live {
 			at = p.now()
+			// A crash's process and settings are only there to read now.
+			if l, ok := ParseKernelLine(rec.Text); ok && l.Segfault != nil {
+				crash = p.crashFacts(l.Segfault)
+			}
 		}
 		emit(event.New(at, kmsgName, &Kmsg{
 			Level: rec.level(), Priority: rec.Pri & 7, Facility: rec.facility(), Seq: rec.Seq,
 			KernelUS: rec.TSUS, Text: rec.Text, Device: rec.Device, Subsystem: rec.Subsystem,
-			Cont: rec.Cont, Backlog: !live, Lost: lost,
+			Cont: rec.Cont, Backlog: !live, Lost: lost, Crash: crash,
 		}))
 	}
 	return ctx.Err()

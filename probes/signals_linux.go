@@ -48,8 +48,9 @@ var signalsSpec = Spec{
 		fs.DurationVar(&cfg.Signals.BurstWindow, "burst-window", DefaultBurstWindow,
 			"signal.burst: the same signal to the same process twice within this is a burst")
 	},
-	New:     func(cfg Config) Probe { return &signalsProbe{cfg: cfg} },
-	Summary: func() Summarizer { return &SignalSummary{} },
+	New:      func(cfg Config) Probe { return &signalsProbe{cfg: cfg} },
+	Validate: validatePIDs,
+	Summary:  func() Summarizer { return &SignalSummary{} },
 }
 
 type signalsProbe struct {

@@ -9,6 +9,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/probes"
 )
 
 // maxPanes caps the panes a recording can make us create, one per probe name.
@@ -64,7 +65,21 @@ func newPaneSet(probeNames []string, env paneEnv) paneSet {
 	return ps
 }
 
-// slotFor finds or adds the slot of a probe; ok is false past maxPanes.
+// paneRank is a probe's place among the panes: the registry's order (the
+// README's --probes list), whatever order --probes named them in or a
+// recording first mentions them in, so pane n is the same probe live and
+// in a replay. Probes this build does not know go last, as they come.
+func paneRank(probe string) int {
+	for i, n := range probes.Names() {
+		if n == probe {
+			return i
+		}
+	}
+	return len(probes.Registry)
+}
+
+// slotFor finds or adds the slot of a probe, in pane order (see paneRank);
+// the index is -1 past maxPanes. Focus stays on the pane it was on.
 func (ps paneSet) slotFor(probe string) (paneSet, int) {
 	for i := range ps.slots {
 		if ps.slots[i].probe == probe {
@@ -74,8 +89,21 @@ func (ps paneSet) slotFor(probe string) (paneSet, int) {
 	if len(ps.slots) >= maxPanes {
 		return ps, -1
 	}
-	ps.slots = append(ps.slots, slot{probe: probe, pane: newPane(probe, ps.env)})
-	return ps, len(ps.slots) - 1
+	r := paneRank(probe)
+	at := len(ps.slots)
+	for i, s := range ps.slots {
+		if paneRank(s.probe) > r {
+			at = i
+			break
+		}
+	}
+	slots := make([]slot, 0, len(ps.slots)+1)
+	slots = append(append(append(slots, ps.slots[:at]...), slot{probe: probe, pane: newPane(probe, ps.env)}), ps.slots[at:]...)
+	ps.slots = slots
+	if at <= ps.focus && len(ps.slots) > 1 {
+		ps.focus++
+	}
+	return ps, at
 }
 
 // Apply routes one probe event or probe_status to its pane.

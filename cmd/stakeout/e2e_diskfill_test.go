@@ -226,3 +226,86 @@ func TestDiskMountFlagErrors(t *testing.T) {
 	oneLineError(t, run(t, nil, "snapshot", "--duration", "1s", "--probes", "diskfill", "--no-record",
 		"--mount", "/proc/self"), exitUsage, "cannot fill")
 }
+
+// TestDiskWriterOnlyWhereItsFilesGrow: two loop-mounted ext4 filesystems;
+// this process appends 2 MiB/s to a file on the first while it holds a
+// log open for writing on the second (as a daemon holds its log). Every
+// sample of the second lists no writer with this pid, nor does any finding
+// about it, while the first lists it with the file it grows.
+func TestDiskWriterOnlyWhereItsFilesGrow(t *testing.T) {
+	busy, _ := loopFS(t, "64M")
+	quiet, _ := loopFS(t, "64M")
+	logf, err := os.OpenFile(filepath.Join(quiet, "daemon.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	logf.WriteString("started\n")
+	big := filepath.Join(busy, "big.log")
+	a := startAppender(t, big, 40<<20)
+	time.Sleep(time.Second)
+	file := filepath.Join(t.TempDir(), "two.stk")
+	out, err := exec.Command(binPath, "snapshot", "--duration", "6s", "--format", "json", "--probes", "diskfill",
+		"--mount", busy, "--mount", quiet, "-o", file).Output()
+	a.halt()
+	if err != nil {
+		t.Fatalf("snapshot: %v", err)
+	}
+	var doc struct {
+		Findings []diskFinding `json:"findings"`
+	}
+	if err := json.Unmarshal(out, &doc); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	me := os.Getpid()
+	for _, f := range doc.Findings {
+		for _, w := range f.Data.Writers {
+			if f.Data.Mount == quiet && w.PID == me {
+				t.Errorf("%s about %s names pid %d, which writes only to %s: %s", f.Finding, quiet, me, busy, f.Summary)
+			}
+		}
+	}
+	evs, err := exec.Command(binPath, "events", file, "--kind", "disk_usage").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	samples, onBusy := 0, 0
+	for _, line := range strings.Split(strings.TrimSpace(string(evs)), "\n") {
+		var ev struct {
+			Time        string `json:"time"`
+			Filesystems []struct {
+				Mount   string `json:"mount"`
+				Writers []struct {
+					PID            int     `json:"pid"`
+					WriteBytesPerS float64 `json:"write_bytes_per_s"`
+					Files          []struct {
+						Path string `json:"path"`
+					} `json:"files"`
+				} `json:"writers"`
+			} `json:"filesystems"`
+		}
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatal(err)
+		}
+		samples++
+		for _, fs := range ev.Filesystems {
+			for _, w := range fs.Writers {
+				if w.PID != me {
+					continue
+				}
+				switch fs.Mount {
+				case quiet:
+					t.Errorf("%s: %s lists pid %d at %.0f B/s; it only holds a log open there", ev.Time, quiet, me, w.WriteBytesPerS)
+				case busy:
+					if len(w.Files) > 0 && w.Files[0].Path == big {
+						onBusy++
+					}
+				}
+			}
+		}
+	}
+	if onBusy == 0 {
+		t.Errorf("in %d samples, %s never lists pid %d growing %s", samples, busy, me, big)
+	}
+	t.Logf("%d samples; pid %d listed on %s in %d of them", samples, me, busy, onBusy)
+}
