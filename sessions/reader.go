@@ -38,6 +38,10 @@ type Reader struct {
 	lateErr  error
 	lateOK   bool
 
+	windowOnce sync.Once
+	mainEnd    int64   // where the file-order data an Iter reads ends (see window.go)
+	tailMin    []int64 // earliest event time of segments i.. before mainEnd
+
 	mu      sync.Mutex
 	damages []Damage // sorted by offset, at most maxDamages
 
