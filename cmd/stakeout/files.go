@@ -63,11 +63,13 @@ Findings are recomputed by today's detectors and appear in time order as
 			}
 			w := bufio.NewWriterSize(cmd.OutOrStdout(), 64<<10)
 			var werr error
-			err = engine.Replay(r.Iter(time.Time{}), findings.All(findings.ConfigOf(r.Header().Detectors)), func(ev event.Event) bool {
-				if !to.IsZero() && ev.Time.After(to) {
-					return false
-				}
-				if ev.Time.Before(from) {
+			// Detectors see the file from its start, so findings come out
+			// as report has them. Reading stops only where the index shows
+			// that nothing of the window is left; a recording is not in
+			// time order (the kernel log's backlog comes after the first
+			// samples), so each event is picked by its own time.
+			err = engine.Replay(iterUntil(r, to), findings.All(findings.ConfigOf(r.Header().Detectors)), func(ev event.Event) bool {
+				if ev.Time.Before(from) || (!to.IsZero() && ev.Time.After(to)) {
 					return true
 				}
 				if (probe != "" && ev.Probe != probe) || (kind != "" && ev.Kind != kind) {
@@ -99,6 +101,17 @@ Findings are recomputed by today's detectors and appear in time order as
 func addWindowFlags(cmd *cobra.Command, since, until *string) {
 	cmd.Flags().StringVar(since, "since", "", "start at this time: 04:00:10, 2026-11-23T04:00:10Z, or +30s from the start")
 	cmd.Flags().StringVar(until, "until", "", "stop at this time: as --since, or -5m from the end")
+}
+
+// iterUntil reads r from its start for a window that ends at to (zero:
+// the end of the recording). Its detectors make findings up to
+// engine.FindingLag before the event that completes them, so the events
+// are read that much further.
+func iterUntil(r *sessions.Reader, to time.Time) engine.Iterator {
+	if to.IsZero() {
+		return r.Iter(time.Time{})
+	}
+	return r.IterRange(time.Time{}, to.Add(engine.FindingLag))
 }
 
 // window resolves --since/--until against the recording.
