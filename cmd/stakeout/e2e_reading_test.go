@@ -4,11 +4,14 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/charmbracelet/x/ansi"
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/probes"
 	"github.com/stakeout/stakeout/sessions"
@@ -168,5 +171,187 @@ func TestWindowsOfAnOutOfOrderRecording(t *testing.T) {
 	}
 	if n := kinds(rest); n["kmsg"] != 1 || n["conntrack"] < 182 {
 		t.Errorf("extract from the start holds %v, want the session's segfault line and every sample", n)
+	}
+}
+
+// truncated writes the ten-minute incident of extract_test.go and cuts it
+// in the middle of a chunk about 60% in, as a full disk or a crash leaves
+// a file: no index, a torn last chunk. It returns the path and what a
+// reader gets from the cut file.
+func truncated(t *testing.T, dir, name string) (string, *sessions.Damage, []event.Event) {
+	t.Helper()
+	whole := filepath.Join(dir, "whole-"+filepath.Base(name))
+	writeIncident(t, whole)
+	b, err := os.ReadFile(whole)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, b[:len(b)*6/10], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r, err := sessions.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var evs []event.Event
+	it := r.Iter(time.Time{})
+	for ev, ok := it.Next(); ok; ev, ok = it.Next() {
+		evs = append(evs, ev)
+	}
+	var d *sessions.Damage
+	if err := it.Err(); err == nil || !strings.Contains(err.Error(), "recording ends early") {
+		t.Fatalf("the cut file reads with %v", err)
+	} else {
+		d = r.Damage()
+	}
+	return path, d, evs
+}
+
+// damageLine checks the damage contract: exit 4, and stderr exactly one
+// line, ending in a newline, naming the file and what was lost.
+func damageLine(t *testing.T, what string, r result, file string, d *sessions.Damage) {
+	t.Helper()
+	want := "stakeout: warning: " + event.Sanitize(file) + ": " + d.Error() + "\n"
+	if r.code != exitDamaged || r.stderr != want {
+		t.Errorf("%s: exit %d, stderr %q; want exit %d and %q", what, r.code, r.stderr, exitDamaged, want)
+	}
+}
+
+// TestDamageContract: every command that reads a recording, given a cut
+// file, writes all it could read, then one warning line, and exits 4.
+func TestDamageContract(t *testing.T) {
+	dir := t.TempDir()
+	file, d, evs := truncated(t, dir, "cut.stk")
+	count := map[string]int{}
+	packets := 0
+	for _, ev := range evs {
+		count[ev.Kind]++
+		if b, ok := probes.AsPacketBatch(ev); ok {
+			packets += b.N()
+		}
+	}
+	if count["io"] < 200 || count["io"] > 500 {
+		t.Fatalf("the cut file holds %v", count)
+	}
+
+	r := run(t, nil, "events", file, "--kind", "io")
+	damageLine(t, "events", r, file, d)
+	if n := len(parseEvents(t, r.stdout)); n != count["io"] {
+		t.Errorf("events: %d io events, the reader has %d before the damage", n, count["io"])
+	}
+
+	r = run(t, nil, "report", file, "--format", "json")
+	damageLine(t, "report", r, file, d)
+	var doc struct {
+		Damage   string `json:"damage"`
+		Findings []struct {
+			Finding string `json:"finding"`
+		} `json:"findings"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil || doc.Damage != d.Error() ||
+		len(doc.Findings) == 0 || doc.Findings[0].Finding != "io.saturated" {
+		t.Errorf("report json: %v %+v\n%s", err, doc, r.stdout)
+	}
+	r = run(t, nil, "report", file)
+	damageLine(t, "report text", r, file, d)
+	if !strings.Contains(r.stdout, "io.saturated") {
+		t.Errorf("report text lacks the finding before the damage:\n%s", r.stdout)
+	}
+
+	r = run(t, nil, "handoff", file)
+	damageLine(t, "handoff", r, file, d)
+	if !strings.Contains(r.stdout, "io.saturated") || !strings.Contains(r.stdout, "**Warning:** "+d.Error()) {
+		t.Errorf("handoff:\n%s", r.stdout)
+	}
+	html := filepath.Join(dir, "h.html")
+	r = run(t, nil, "handoff", file, "-o", html)
+	damageLine(t, "handoff -o", r, file, d)
+	if st, err := os.Stat(html); err != nil || st.Size() == 0 || !strings.HasPrefix(r.stdout, "wrote ") {
+		t.Errorf("handoff -o: %v, stdout %q", err, r.stdout)
+	}
+
+	out := filepath.Join(dir, "x.stk")
+	r = run(t, nil, "extract", file, "--since", "+10s", "-o", out)
+	damageLine(t, "extract", r, file, d)
+	_, xevs := readEvents(t, out)
+	if len(xevs) == 0 || !xevs[len(xevs)-1].Time.Equal(d.At) {
+		t.Errorf("extract: %d events, the last at %v; the damage is at %v", len(xevs), xevs[len(xevs)-1].Time, d.At)
+	}
+
+	pcap := filepath.Join(dir, "x.pcap")
+	r = run(t, nil, "export", file, "--pcap", pcap)
+	damageLine(t, "export", r, file, d)
+	if want := fmt.Sprintf("wrote %d packets to %s\n", packets, pcap); r.stdout != want || packets == 0 {
+		t.Errorf("export: stdout %q, want %q", r.stdout, want)
+	}
+
+	r = run(t, nil, "note", file, "written after the crash", "--at", "+5s")
+	damageLine(t, "note", r, file, d)
+
+	// A corrupt chunk in the middle of a closed file: read on past it,
+	// and the same one line at the end.
+	mid := filepath.Join(dir, "mid.stk")
+	writeIncident(t, mid)
+	b, err := os.ReadFile(mid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/3] ^= 0xff
+	if err := os.WriteFile(mid, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r = run(t, nil, "events", mid, "--kind", "io")
+	if n := len(parseEvents(t, r.stdout)); r.code != exitDamaged || strings.Count(r.stderr, "\n") != 1 ||
+		!regexp.MustCompile(`^stakeout: warning: .*mid\.stk: recording damaged at \d\d:\d\d:\d\d: \d+ bytes unreadable, read on from \d\d:\d\d:\d\d\n$`).MatchString(r.stderr) ||
+		n < 500 || n >= 601 {
+		t.Errorf("events past a corrupt chunk: exit %d, %d events, stderr %q", r.code, n, r.stderr)
+	}
+}
+
+// hostileName retitles the terminal window when printed raw.
+const hostileName = "bad\x1b]0;pwn\x07x"
+
+// exitOf waits up to 10 s for the program on the terminal to exit.
+func (p *onPTY) exitOf(t *testing.T) int {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- p.cmd.Wait() }()
+	select {
+	case <-done:
+		return p.cmd.ProcessState.ExitCode()
+	case <-time.After(10 * time.Second):
+		t.Fatal("stakeout did not exit")
+		return -1
+	}
+}
+
+// TestReplayOfADamagedFile: replay opens a cut file (before, reading it to
+// mark the findings failed and the TUI never started), plays it up to the
+// damage and shows where it ends; on quitting it prints the one warning
+// line and exits 4. The file's hostile name reaches the terminal escaped.
+func TestReplayOfADamagedFile(t *testing.T) {
+	file, d, _ := truncated(t, t.TempDir(), hostileName+".stk")
+	p := startOnPTY(t, 160, 40, "replay", file)
+	p.waitShown("REPLAY")
+	p.master.Write([]byte("\x1b[F")) // End: read to the damage
+	p.waitShown("recording ends early")
+	p.master.Write([]byte("q"))
+	code := p.exitOf(t)
+	time.Sleep(200 * time.Millisecond) // the reader goroutine drains the terminal
+	out := p.written()
+	if code != exitDamaged {
+		t.Errorf("exit %d, want %d", code, exitDamaged)
+	}
+	if strings.Contains(out, "\x1b]0;pwn") {
+		t.Error("the file name reached the terminal raw")
+	}
+	if !strings.Contains(ansi.Strip(out), "replay: "+d.Error()) {
+		t.Errorf("the screen never said where the recording ends:\n%s", ansi.Strip(out))
+	}
+	want := "stakeout: warning: " + event.Sanitize(file) + ": " + d.Error()
+	if strings.Count(out, "stakeout: warning:") != 1 || !strings.Contains(out, want) {
+		t.Errorf("want the one warning line %q after the TUI:\n%q", want, out[max(0, len(out)-400):])
 	}
 }

@@ -60,6 +60,12 @@ header in front.`,
 					err = it.Err()
 				}
 			}
+			// Damage ends the reading, not the export: the packets before
+			// it are written, and readDone says what was lost.
+			readErr := err
+			if isDamage(err) {
+				err = nil
+			}
 			if ferr := bw.Flush(); err == nil {
 				err = ferr
 			}
@@ -70,7 +76,7 @@ header in front.`,
 				return fmt.Errorf("--pcap %s: %v", pcapOut, err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "wrote %d packets to %s\n", pw.Packets(), event.Sanitize(pcapOut))
-			return nil
+			return readDone(args[0], r, readErr)
 		},
 	}
 	cmd.Flags().StringVar(&pcapOut, "pcap", "", "pcap file to write (must not exist)")
@@ -91,5 +97,8 @@ func exportLinkTypes(r *sessions.Reader) ([]uint16, error) {
 			}
 		}
 	}
-	return links, it.Err()
+	if err := it.Err(); err != nil && !isDamage(err) {
+		return nil, err
+	}
+	return links, nil
 }

@@ -91,7 +91,7 @@ defaults to the recording's start or end.`,
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s: %d events from %s to %s, and %d before it for context; %s\n",
 				event.Sanitize(out), st.window, clock(from), clock(to), st.history, event.HumanBytes(st.bytes))
-			return nil
+			return readDone(args[0], r, nil)
 		},
 	}
 	cmd.Flags().StringVarP(&out, "output", "o", "", "session file to write (must not exist)")

@@ -16,7 +16,9 @@ import (
 	"github.com/stakeout/stakeout/sessions"
 )
 
-// openSession opens a recording with errors a person can act on.
+// openSession opens a recording with errors a person can act on. Damage
+// found on opening is not reported here: the command reads what there is
+// and says what was lost once, at the end (readDone).
 func openSession(path string) (*sessions.Reader, error) {
 	if r, ok, err := pcapSession(path); ok {
 		return r, err
@@ -33,10 +35,28 @@ func openSession(path string) (*sessions.Reader, error) {
 		}
 		return nil, fmt.Errorf("%s: %v", path, unwrapPath(err))
 	}
-	if d := r.Damage(); d != nil {
-		fmt.Fprintf(os.Stderr, "stakeout: warning: %s: %v\n", path, d)
-	}
 	return r, nil
+}
+
+// readDone ends a command that read the recording at path, with err from
+// its reading. The damage contract: a damaged file (a cut or corrupt tail,
+// a corrupt chunk) is no error while there is something to read; the
+// command writes everything it could read, and then says once, in one
+// line, what was lost, and exits with exitDamaged. Any other error is
+// passed on.
+func readDone(path string, r *sessions.Reader, err error) error {
+	if err != nil && !isDamage(err) {
+		return err
+	}
+	d := r.Damage()
+	if d == nil && err != nil {
+		errors.As(err, &d)
+	}
+	if d == nil {
+		return nil
+	}
+	fmt.Fprintf(os.Stderr, "stakeout: warning: %s: %s\n", event.Sanitize(path), event.Sanitize(d.Error()))
+	return &exitErr{code: exitDamaged}
 }
 
 func newEventsCmd() *cobra.Command {
@@ -89,7 +109,7 @@ Findings are recomputed by today's detectors and appear in time order as
 			if werr != nil {
 				return werr
 			}
-			return err
+			return readDone(args[0], r, err)
 		},
 	}
 	cmd.Flags().StringVar(&probe, "probe", "", "only events of this probe, e.g. iostat")
@@ -157,7 +177,10 @@ as "snapshot --format json".`,
 			if err != nil {
 				return err
 			}
-			return report.Write(cmd.OutOrStdout(), doc, format)
+			if err := report.Write(cmd.OutOrStdout(), doc, format); err != nil {
+				return err
+			}
+			return readDone(args[0], r, nil)
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", "text", "output: text, md or json")
@@ -172,7 +195,7 @@ func analyzeFile(r *sessions.Reader, path string) (report.Document, error) {
 		b.Observe(ev)
 		return true
 	})
-	if err != nil {
+	if err != nil && !isDamage(err) {
 		return report.Document{}, err
 	}
 	start := h.Started

@@ -18,6 +18,7 @@ const (
 	exitError    = 1 // runtime error: missing file, no permission, corrupt input
 	exitUsage    = 2 // bad flags or arguments; not a terminal for the live TUI
 	exitFindings = 3 // --fail-on matched a finding
+	exitDamaged  = 4 // the recording is damaged: all that was readable was output, then one warning line
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
