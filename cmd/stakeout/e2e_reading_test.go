@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/charmbracelet/x/ansi"
 	"github.com/stakeout/stakeout/event"
@@ -353,5 +354,90 @@ func TestReplayOfADamagedFile(t *testing.T) {
 	want := "stakeout: warning: " + event.Sanitize(file) + ": " + d.Error()
 	if strings.Count(out, "stakeout: warning:") != 1 || !strings.Contains(out, want) {
 		t.Errorf("want the one warning line %q after the TUI:\n%q", want, out[max(0, len(out)-400):])
+	}
+}
+
+// controls reports the first terminal control in s: a C0 control other
+// than newline, DEL, a C1 control, or invalid UTF-8.
+func controls(s string) string {
+	for i, r := range s {
+		if (r < 0x20 && r != '\n') || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == utf8.RuneError {
+			return fmt.Sprintf("%q at byte %d: %q", r, i, s[max(0, i-30):min(len(s), i+30)])
+		}
+	}
+	return ""
+}
+
+// TestHostileFileNames: a file name holding an escape sequence is shown
+// escaped by every command, in its errors, warnings and output lines, for
+// a missing file, a damaged one, and one that is written.
+func TestHostileFileNames(t *testing.T) {
+	dir := t.TempDir()
+	const bad = "bad\x1b[2J\x07\x7f\u009bx"
+	missing := filepath.Join(dir, bad+"-missing.stk")
+	file, _, _ := truncated(t, dir, bad+".stk")
+	check := func(what string, r result) {
+		t.Helper()
+		if c := controls(r.stderr); c != "" {
+			t.Errorf("%s: stderr has %s", what, c)
+		}
+		if c := controls(r.stdout); c != "" {
+			t.Errorf("%s: stdout has %s", what, c)
+		}
+		if r.stderr == "" && r.stdout == "" {
+			t.Errorf("%s: printed nothing", what)
+		}
+	}
+	for _, f := range []string{missing, file} {
+		for _, args := range [][]string{
+			{"events", f}, {"report", f}, {"report", f, "--format", "md"}, {"report", f, "--format", "json"},
+			{"handoff", f}, {"handoff", f, "-o", filepath.Join(dir, bad+".html")},
+			{"extract", f, "--since", "+1s", "-o", filepath.Join(dir, bad+"-x.stk")},
+			{"export", f, "--pcap", filepath.Join(dir, bad+".pcap")},
+			{"note", f, "hello", "--at", "+2s"},
+			{"replay", f},
+		} {
+			r := run(t, nil, args...)
+			check(strings.Join(args[:1], " ")+" "+strings.Repeat("(missing) ", boolInt(f == missing)), r)
+			// An output that exists already is refused with its name.
+			if len(args) > 3 && args[len(args)-2] != "--at" && f == file {
+				check(args[0]+" onto an existing output", run(t, nil, args...))
+			}
+		}
+	}
+	procfs, sysfs := fixtureRoots(t)
+	r := run(t, nil, "snapshot", "--duration", "300ms", "--interval", "100ms", "--procfs", procfs, "--sysfs", sysfs,
+		"-o", filepath.Join(dir, bad+"-snap.stk"))
+	check("snapshot -o", r)
+	if r.code != 0 || !strings.Contains(r.stdout, `bad\x1b[2J\x07\x7f\x9bx-snap.stk`) {
+		t.Errorf("snapshot: exit %d, stdout %q", r.code, r.stdout)
+	}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// TestLiveRecordingToAHostileName: the live TUI's status line names the
+// file it records to, escaped.
+func TestLiveRecordingToAHostileName(t *testing.T) {
+	procfs, sysfs := fixtureRoots(t)
+	file := filepath.Join(t.TempDir(), hostileName+".stk")
+	p := startOnPTY(t, 160, 40, "--record", file, "--probes", "iostat", "--procfs", procfs, "--sysfs", sysfs)
+	escaped := event.Sanitize(hostileName + ".stk")
+	p.waitShown(escaped)
+	p.master.Write([]byte("q"))
+	if code := p.exitOf(t); code != 0 {
+		t.Errorf("exit %d", code)
+	}
+	out := p.written()
+	if strings.Contains(out, "\x1b]0;pwn") {
+		t.Error("the file name reached the terminal raw")
+	}
+	if !strings.Contains(ansi.Strip(out), escaped) {
+		t.Errorf("the status line never named %s:\n%s", escaped, ansi.Strip(out))
 	}
 }

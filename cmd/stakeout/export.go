@@ -39,7 +39,7 @@ header in front.`,
 			defer r.Close()
 			f, err := os.OpenFile(pcapOut, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 			if err != nil {
-				return fmt.Errorf("--pcap %s: %v", pcapOut, unwrapPath(err))
+				return fmt.Errorf("--pcap %s: %v", event.Sanitize(pcapOut), unwrapPath(err))
 			}
 			bw := bufio.NewWriterSize(f, 1<<16)
 			// A first pass finds the link types: the file has the one they
@@ -73,7 +73,7 @@ header in front.`,
 				err = cerr
 			}
 			if err != nil {
-				return fmt.Errorf("--pcap %s: %v", pcapOut, err)
+				return fmt.Errorf("--pcap %s: %v", event.Sanitize(pcapOut), err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "wrote %d packets to %s\n", pw.Packets(), event.Sanitize(pcapOut))
 			return readDone(args[0], r, readErr)

@@ -27,11 +27,11 @@ func openSession(path string) (*sessions.Reader, error) {
 	if err != nil {
 		switch {
 		case errors.Is(err, os.ErrNotExist):
-			return nil, fmt.Errorf("%s: no such file", path)
+			return nil, fmt.Errorf("%s: no such file", event.Sanitize(path))
 		case errors.Is(err, os.ErrPermission):
-			return nil, fmt.Errorf("%s: permission denied", path)
+			return nil, fmt.Errorf("%s: permission denied", event.Sanitize(path))
 		case errors.Is(err, sessions.ErrNotSession):
-			return nil, fmt.Errorf("%s: not a stakeout session file", path)
+			return nil, fmt.Errorf("%s: not a stakeout session file", event.Sanitize(path))
 		}
 		return nil, fmt.Errorf("%s: %v", path, unwrapPath(err))
 	}

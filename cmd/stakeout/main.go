@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/stakeout/stakeout/event"
 )
 
 // Exit codes, a public contract for scripts.
@@ -60,7 +61,9 @@ func exitCode(err error) int {
 	} else if isCobraUsage(err) {
 		code = exitUsage
 	}
-	msg := strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; ")
+	// The one line goes through the terminal gate: a path or a value in
+	// it may come from anywhere (a file name holding an escape sequence).
+	msg := event.Sanitize(strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; "))
 	fmt.Fprintln(os.Stderr, "stakeout: "+msg)
 	return code
 }
