@@ -93,7 +93,7 @@ func newReader(ra io.ReaderAt, size int64, name string) (*Reader, error) {
 	}
 	major, minor := binary.LittleEndian.Uint16(pre[8:]), binary.LittleEndian.Uint16(pre[10:])
 	if major != FormatMajor {
-		return nil, fmt.Errorf("%s: format version %d.%d, this build reads %d.x: %w", name, major, minor, FormatMajor, ErrUnsupportedVersion)
+		return nil, fmt.Errorf("%s: %w", name, &VersionError{Major: major, Minor: minor})
 	}
 	cs := newChunkStream(ra, int64(preambleSize), size)
 	h, p, err := cs.next()

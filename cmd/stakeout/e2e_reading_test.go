@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -311,52 +312,6 @@ func TestDamageContract(t *testing.T) {
 	}
 }
 
-// hostileName retitles the terminal window when printed raw.
-const hostileName = "bad\x1b]0;pwn\x07x"
-
-// exitOf waits up to 10 s for the program on the terminal to exit.
-func (p *onPTY) exitOf(t *testing.T) int {
-	t.Helper()
-	done := make(chan error, 1)
-	go func() { done <- p.cmd.Wait() }()
-	select {
-	case <-done:
-		return p.cmd.ProcessState.ExitCode()
-	case <-time.After(10 * time.Second):
-		t.Fatal("stakeout did not exit")
-		return -1
-	}
-}
-
-// TestReplayOfADamagedFile: replay opens a cut file (before, reading it to
-// mark the findings failed and the TUI never started), plays it up to the
-// damage and shows where it ends; on quitting it prints the one warning
-// line and exits 4. The file's hostile name reaches the terminal escaped.
-func TestReplayOfADamagedFile(t *testing.T) {
-	file, d, _ := truncated(t, t.TempDir(), hostileName+".stk")
-	p := startOnPTY(t, 160, 40, "replay", file)
-	p.waitShown("REPLAY")
-	p.master.Write([]byte("\x1b[F")) // End: read to the damage
-	p.waitShown("recording ends early")
-	p.master.Write([]byte("q"))
-	code := p.exitOf(t)
-	time.Sleep(200 * time.Millisecond) // the reader goroutine drains the terminal
-	out := p.written()
-	if code != exitDamaged {
-		t.Errorf("exit %d, want %d", code, exitDamaged)
-	}
-	if strings.Contains(out, "\x1b]0;pwn") {
-		t.Error("the file name reached the terminal raw")
-	}
-	if !strings.Contains(ansi.Strip(out), "replay: "+d.Error()) {
-		t.Errorf("the screen never said where the recording ends:\n%s", ansi.Strip(out))
-	}
-	want := "stakeout: warning: " + event.Sanitize(file) + ": " + d.Error()
-	if strings.Count(out, "stakeout: warning:") != 1 || !strings.Contains(out, want) {
-		t.Errorf("want the one warning line %q after the TUI:\n%q", want, out[max(0, len(out)-400):])
-	}
-}
-
 // controls reports the first terminal control in s: a C0 control other
 // than newline, DEL, a C1 control, or invalid UTF-8.
 func controls(s string) string {
@@ -419,6 +374,76 @@ func boolInt(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// TestUnsupportedVersionNamesTheFileOnce: a file from a future format
+// version is refused in one line that names it once.
+func TestUnsupportedVersionNamesTheFileOnce(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "v1.stk")
+	writeIncident(t, src)
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	binary.LittleEndian.PutUint16(b[8:], 2) // major 2, minor as written
+	minor := binary.LittleEndian.Uint16(b[10:])
+	file := filepath.Join(dir, "major2.stk")
+	if err := os.WriteFile(file, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("stakeout: %s: format version 2.%d, this build reads 1.x\n", file, minor)
+	for _, args := range [][]string{{"report", file}, {"events", file}, {"handoff", file}, {"note", file, "hi"}} {
+		if r := run(t, nil, args...); r.code != exitError || r.stderr != want || r.stdout != "" {
+			t.Errorf("%s: exit %d, stderr %q, want %q", args[0], r.code, r.stderr, want)
+		}
+	}
+}
+
+// hostileName retitles the terminal window when printed raw.
+const hostileName = "bad\x1b]0;pwn\x07x"
+
+// exitOf waits up to 10 s for the program on the terminal to exit.
+func (p *onPTY) exitOf(t *testing.T) int {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- p.cmd.Wait() }()
+	select {
+	case <-done:
+		return p.cmd.ProcessState.ExitCode()
+	case <-time.After(10 * time.Second):
+		t.Fatal("stakeout did not exit")
+		return -1
+	}
+}
+
+// TestReplayOfADamagedFile: replay opens a cut file (before, reading it to
+// mark the findings failed and the TUI never started), plays it up to the
+// damage and shows where it ends; on quitting it prints the one warning
+// line and exits 4. The file's hostile name reaches the terminal escaped.
+func TestReplayOfADamagedFile(t *testing.T) {
+	file, d, _ := truncated(t, t.TempDir(), hostileName+".stk")
+	p := startOnPTY(t, 160, 40, "replay", file)
+	p.waitShown("REPLAY")
+	p.master.Write([]byte("\x1b[F")) // End: read to the damage
+	p.waitShown("recording ends early")
+	p.master.Write([]byte("q"))
+	code := p.exitOf(t)
+	time.Sleep(200 * time.Millisecond) // the reader goroutine drains the terminal
+	out := p.written()
+	if code != exitDamaged {
+		t.Errorf("exit %d, want %d", code, exitDamaged)
+	}
+	if strings.Contains(out, "\x1b]0;pwn") {
+		t.Error("the file name reached the terminal raw")
+	}
+	if !strings.Contains(ansi.Strip(out), "replay: "+d.Error()) {
+		t.Errorf("the screen never said where the recording ends:\n%s", ansi.Strip(out))
+	}
+	want := "stakeout: warning: " + event.Sanitize(file) + ": " + d.Error()
+	if strings.Count(out, "stakeout: warning:") != 1 || !strings.Contains(out, want) {
+		t.Errorf("want the one warning line %q after the TUI:\n%q", want, out[max(0, len(out)-400):])
+	}
 }
 
 // TestLiveRecordingToAHostileName: the live TUI's status line names the

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -33,9 +34,25 @@ func openSession(path string) (*sessions.Reader, error) {
 		case errors.Is(err, sessions.ErrNotSession):
 			return nil, fmt.Errorf("%s: not a stakeout session file", event.Sanitize(path))
 		}
-		return nil, fmt.Errorf("%s: %v", path, unwrapPath(err))
+		return nil, fileErr(path, err)
 	}
 	return r, nil
+}
+
+// fileErr names path once in an error about it: the reasons sessions gives
+// name the file already, and an *os.PathError names it again.
+func fileErr(path string, err error) error {
+	var ve *sessions.VersionError
+	var pe *os.PathError
+	switch {
+	case errors.As(err, &ve):
+		err = ve
+	case errors.As(err, &pe):
+		err = pe.Err
+	default:
+		err = errors.New(strings.TrimPrefix(err.Error(), path+": "))
+	}
+	return fmt.Errorf("%s: %v", event.Sanitize(path), err)
 }
 
 // readDone ends a command that read the recording at path, with err from

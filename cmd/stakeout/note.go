@@ -106,5 +106,5 @@ func appendErr(path string, err error) error {
 	case errors.Is(err, sessions.ErrDamagedFile):
 		return fmt.Errorf("%v; stakeout extract can copy its readable part to a new file", unwrapPath(err))
 	}
-	return fmt.Errorf("%s: %v", path, unwrapPath(err))
+	return fileErr(path, err)
 }
