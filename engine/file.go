@@ -1,9 +1,18 @@
 package engine
 
 import (
+	"time"
+
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/findings"
 )
+
+// FindingLag bounds how much earlier than the event that completes it a
+// finding can be dated: a packet finding carries its packet's time, which a
+// batch of packets, stamped with its last one, holds up to 250 ms back.
+// Findings up to time T are all made once the events up to T+FindingLag
+// have been replayed.
+const FindingLag = time.Minute
 
 // Iterator yields a recording's events in order (sessions.Iter satisfies it).
 type Iterator interface {

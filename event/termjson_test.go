@@ -7,18 +7,18 @@ import (
 )
 
 func TestTerminalSafeJSON(t *testing.T) {
-	in := map[string]string{"s": "a\u009b31m\u202eb\x1b]0;t\x07 é 😀 \u2028", "plain": "ok"}
+	in := map[string]string{"s": "a\u009b31m\u202eb\x1b]0;t\x07 é 😀 \u2028\x7f", "plain": "ok"}
 	b, err := json.Marshal(in)
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := TerminalSafeJSON(b)
-	for _, raw := range []string{"\u009b", "\u202e", "\x1b", "\x07"} {
+	for _, raw := range []string{"\u009b", "\u202e", "\x1b", "\x07", "\x7f"} {
 		if strings.Contains(string(out), raw) {
 			t.Errorf("%q left raw in %s", raw, out)
 		}
 	}
-	if !strings.Contains(string(out), `\u009b31m\u202eb`) || !strings.Contains(string(out), "é 😀") {
+	if !strings.Contains(string(out), `\u009b31m\u202eb`) || !strings.Contains(string(out), "é 😀") || !strings.Contains(string(out), `\u007f`) {
 		t.Errorf("got %s", out)
 	}
 	var back map[string]string

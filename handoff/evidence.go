@@ -137,32 +137,26 @@ func evidenceKind(kind string) bool {
 // read on across gaps of up to two minutes.)
 const sweepGap = 30 * time.Second
 
-// endSlack lets a collector see events a little past its window before it
-// is closed: events are in file order, which is nearly but not exactly
-// time order (a packet batch is stamped with its last packet).
-const endSlack = 5 * time.Second
-
-// backlogSpan is how long after the recording started events may still
-// arrive stamped long before it: the kernel log's backlog is read when the
-// probe starts, so its lines (and their findings) come after the first
-// samples in file order. No window is closed inside this span.
-const backlogSpan = 30 * time.Second
-
 // collectEvidence reads the windows of all findings in one sweep: windows
 // are visited in time order, overlapping ones share the reading, and the
 // reader seeks (through the file's time index) across long quiet stretches.
+// A recording is not in time order (the kernel log's backlog comes after
+// the first samples, a bad clock stamps an event years ahead), so a window
+// is let go only once the reader has provably passed every event in it
+// (sessions.Iter.Passed), never because a later event came by.
 func collectEvidence(r *sessions.Reader, fn func(event.Event) event.Event, ps []pending) error {
 	cols := make([]*collector, 0, len(ps))
 	for _, p := range ps {
 		cols = append(cols, p.col)
 	}
 	slices.SortStableFunc(cols, func(a, b *collector) int { return a.from.Compare(b.from) })
-	settled := r.Header().Started.Add(backlogSpan)
+	var si *sessions.Iter
 	var it engine.Iterator
 	var active []*collector
 	for i := 0; i < len(cols) || len(active) > 0; {
 		if it == nil {
-			it = transformed(r.Iter(cols[i].from), fn)
+			si = r.Iter(cols[i].from)
+			it = transformed(si, fn)
 		}
 		ev, ok := it.Next()
 		if !ok {
@@ -172,12 +166,10 @@ func collectEvidence(r *sessions.Reader, fn func(event.Event) event.Event, ps []
 			active = append(active, cols[i])
 			i++
 		}
-		if ev.Time.After(settled) {
-			active = slices.DeleteFunc(active, func(c *collector) bool { return ev.Time.After(c.to.Add(endSlack)) })
-		}
 		for _, c := range active {
 			c.observe(ev)
 		}
+		active = slices.DeleteFunc(active, func(c *collector) bool { return si.Passed(c.to) })
 		if len(active) == 0 && i < len(cols) && cols[i].from.Sub(ev.Time) > sweepGap {
 			it = nil
 		}

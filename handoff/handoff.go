@@ -26,6 +26,9 @@ import (
 	"github.com/stakeout/stakeout/sessions"
 )
 
+// endOfTime is later than any event.
+var endOfTime = time.Unix(1<<62, 0)
+
 // Caps that bound the report whatever the recording holds.
 const (
 	DefaultPoints      = 60   // chart points across the window
@@ -144,9 +147,23 @@ func Build(r *sessions.Reader, opt Options) (*Report, error) {
 	charts := newCharts(from, to, opt.Points)
 	flows := map[flowKey]uint32{}
 	var found []pending
-	err := engine.Replay(transformed(r.Iter(time.Time{}), opt.Transform), findings.All(findings.ConfigOf(r.Header().Detectors)), func(ev event.Event) bool {
-		if ev.Time.After(to) {
-			return false
+	// The detectors see the file from its start, as report's do. A
+	// recording is not in time order (the kernel log's backlog comes after
+	// the first samples, a bad clock stamps an event years ahead), so each
+	// event is picked by its own time, and reading stops only where the
+	// time index shows that nothing of the window is left. Without --until
+	// the window runs to the end of the file, whatever the times in it.
+	last := to
+	if opt.Until.IsZero() {
+		last = endOfTime
+	}
+	it := r.Iter(time.Time{})
+	if !opt.Until.IsZero() {
+		it = r.IterRange(time.Time{}, last.Add(engine.FindingLag))
+	}
+	err := engine.Replay(transformed(it, opt.Transform), findings.All(findings.ConfigOf(r.Header().Detectors)), func(ev event.Event) bool {
+		if ev.Time.After(last) {
+			return true
 		}
 		if fi, ok := probes.AsFlowInfo(ev); ok {
 			if len(flows) >= maxFlowNames {

@@ -121,3 +121,83 @@ func TestBacklogFindingHasItsLine(t *testing.T) {
 		t.Errorf("rows %+v", f.Evidence.Rows)
 	}
 }
+
+// writeOutOfOrderSession is a recording whose file order is not its time
+// order: conntrack samples for three minutes, the kernel log's backlog
+// (a segfault and a hung task, five and four minutes before the start)
+// written after the first samples, one sample early in the file stamped in
+// the year 3000 (a bad clock), and a segfault during the session.
+func writeOutOfOrderSession(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "order.stk")
+	w, err := sessions.Create(path, sessions.Header{Hostname: "lb-1", Started: t0}, sessions.WriterOptions{FlushEvery: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(ev event.Event) {
+		if err := w.Write(ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	flush := func() {
+		if err := w.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kmsg := func(at time.Time, backlog bool, text string) {
+		write(event.New(at, "kmsg", &probes.Kmsg{Level: "info", Priority: 6, Facility: "kern", Backlog: backlog, Text: text}))
+	}
+	write(event.New(t0, "kmsg", &event.ProbeStatus{Status: event.StatusOK}))
+	write(event.New(t0, "conntrack", &event.ProbeStatus{Status: event.StatusOK}))
+	for s := 0; s <= 180; s++ {
+		at := t0.Add(time.Duration(s) * time.Second)
+		write(event.New(at, "conntrack", &probes.ConntrackSample{Count: 10, Max: 65536, IntervalS: 1}))
+		switch s {
+		case 1:
+			kmsg(t0.Add(-5*time.Minute-time.Second), true, "eth0: link up")
+			kmsg(t0.Add(-5*time.Minute), true, "haproxy[610]: segfault at 7fdb0426e000 ip 00007fdb0403305b sp 00007ffee5ff8988 error 4 in ld-musl-x86_64.so.1[7fdb03fe2000+87000]")
+			kmsg(t0.Add(-4*time.Minute), true, "INFO: task jbd2/sda1-8:245 blocked for more than 120 seconds.")
+		case 5:
+			write(event.New(time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC), "conntrack", &probes.ConntrackSample{Count: 10, Max: 65536, IntervalS: 1}))
+		case 150:
+			kmsg(at, false, "nginx[77]: segfault at 0 ip 000055d0c0ffee00 sp 00007ffd00000000 error 6 in nginx[55d0c0f00000+100000]")
+		}
+		flush()
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// A window is picked by each event's time, never ended by the first later
+// event: the backlog's findings are in a window that ends before the
+// session began, a window to the end sees past the year-3000 sample, and
+// every finding keeps its log line as evidence.
+func TestOutOfOrderRecording(t *testing.T) {
+	path := writeOutOfOrderSession(t)
+	names := func(rep *Report) []string {
+		var out []string
+		for _, f := range rep.Findings {
+			if len(f.Evidence.Rows) == 0 {
+				t.Errorf("%s at %v has no evidence", f.Name, f.Time)
+			}
+			out = append(out, f.Name+"@"+f.Time.Format("15:04:05"))
+		}
+		return out
+	}
+	all := names(build(t, path, Options{}))
+	// Ranked by severity, then time.
+	want := []string{"kernel.segfault@03:55:00", "kernel.hung_task@03:56:00", "kernel.segfault@04:02:30"}
+	if strings.Join(all, " ") != strings.Join(want, " ") {
+		t.Errorf("whole file: findings %v, want %v", all, want)
+	}
+	backlog := names(build(t, path, Options{Since: t0.Add(-10 * time.Minute), Until: t0.Add(-3 * time.Minute)}))
+	if strings.Join(backlog, " ") != strings.Join(want[:2], " ") {
+		t.Errorf("until 03:57: findings %v", backlog)
+	}
+	session := names(build(t, path, Options{Since: t0, Until: t0.Add(170 * time.Second)}))
+	if strings.Join(session, " ") != want[2] {
+		t.Errorf("04:00:00 to 04:02:50: findings %v", session)
+	}
+}

@@ -18,6 +18,16 @@ var (
 	ErrStopped = errors.New("recording stopped")
 )
 
+// VersionError is why Open refuses a file written in a format major
+// version this build cannot read. It matches ErrUnsupportedVersion.
+type VersionError struct{ Major, Minor uint16 }
+
+func (e *VersionError) Error() string {
+	return fmt.Sprintf("format version %d.%d, this build reads %d.x", e.Major, e.Minor, FormatMajor)
+}
+
+func (e *VersionError) Is(target error) bool { return target == ErrUnsupportedVersion }
+
 // Damage describes an unreadable part of a file: a tail cut short by a
 // crash or a full disk, or a corrupted chunk. Everything before Offset is
 // still delivered, and so is everything from Resume, when the reader found

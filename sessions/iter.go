@@ -45,12 +45,23 @@ type Iter struct {
 // events merged in at their time. It uses the index to start at the first
 // segment that can hold such an event, so its cost does not grow with the
 // length of the recording.
-func (r *Reader) Iter(from time.Time) *Iter {
+func (r *Reader) Iter(from time.Time) *Iter { return r.iter(from, -1) }
+
+// iter is Iter reading the data in file order no further than stop (-1:
+// to its end).
+func (r *Reader) iter(from time.Time, stop int64) *Iter {
 	late, lateErr, merged := r.appended()
-	if !merged {
-		return r.fileIter(from, r.dataEnd)
+	end := r.dataEnd
+	if merged {
+		end = r.lateFrom
 	}
-	it := r.fileIter(from, r.lateFrom)
+	if stop >= 0 && stop < end {
+		end = stop
+	}
+	it := r.fileIter(from, end)
+	if !merged {
+		return it
+	}
 	i := sort.Search(len(late), func(i int) bool { return !late[i].Time.Before(from) })
 	it.late, it.lateErr = late[i:], lateErr
 	return it

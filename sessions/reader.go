@@ -38,6 +38,10 @@ type Reader struct {
 	lateErr  error
 	lateOK   bool
 
+	windowOnce sync.Once
+	mainEnd    int64   // where the file-order data an Iter reads ends (see window.go)
+	tailMin    []int64 // earliest event time of segments i.. before mainEnd
+
 	mu      sync.Mutex
 	damages []Damage // sorted by offset, at most maxDamages
 
@@ -89,7 +93,7 @@ func newReader(ra io.ReaderAt, size int64, name string) (*Reader, error) {
 	}
 	major, minor := binary.LittleEndian.Uint16(pre[8:]), binary.LittleEndian.Uint16(pre[10:])
 	if major != FormatMajor {
-		return nil, fmt.Errorf("%s: format version %d.%d, this build reads %d.x: %w", name, major, minor, FormatMajor, ErrUnsupportedVersion)
+		return nil, fmt.Errorf("%s: %w", name, &VersionError{Major: major, Minor: minor})
 	}
 	cs := newChunkStream(ra, int64(preambleSize), size)
 	h, p, err := cs.next()

@@ -39,7 +39,7 @@ header in front.`,
 			defer r.Close()
 			f, err := os.OpenFile(pcapOut, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 			if err != nil {
-				return fmt.Errorf("--pcap %s: %v", pcapOut, unwrapPath(err))
+				return fmt.Errorf("--pcap %s: %v", event.Sanitize(pcapOut), unwrapPath(err))
 			}
 			bw := bufio.NewWriterSize(f, 1<<16)
 			// A first pass finds the link types: the file has the one they
@@ -60,6 +60,12 @@ header in front.`,
 					err = it.Err()
 				}
 			}
+			// Damage ends the reading, not the export: the packets before
+			// it are written, and readDone says what was lost.
+			readErr := err
+			if isDamage(err) {
+				err = nil
+			}
 			if ferr := bw.Flush(); err == nil {
 				err = ferr
 			}
@@ -67,10 +73,10 @@ header in front.`,
 				err = cerr
 			}
 			if err != nil {
-				return fmt.Errorf("--pcap %s: %v", pcapOut, err)
+				return fmt.Errorf("--pcap %s: %v", event.Sanitize(pcapOut), err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "wrote %d packets to %s\n", pw.Packets(), event.Sanitize(pcapOut))
-			return nil
+			return readDone(args[0], r, readErr)
 		},
 	}
 	cmd.Flags().StringVar(&pcapOut, "pcap", "", "pcap file to write (must not exist)")
@@ -91,5 +97,8 @@ func exportLinkTypes(r *sessions.Reader) ([]uint16, error) {
 			}
 		}
 	}
-	return links, it.Err()
+	if err := it.Err(); err != nil && !isDamage(err) {
+		return nil, err
+	}
+	return links, nil
 }

@@ -22,10 +22,6 @@ const (
 	// trend windows, a gap detector's recent intervals, a saturation
 	// episode already under way.
 	extractHistory = time.Minute
-	// orderSlack is how far past a time events may still sit in a file
-	// (a recording is in write order, nearly time order): reading stops
-	// only that far past the window.
-	orderSlack = 10 * time.Second
 )
 
 func newExtractCmd() *cobra.Command {
@@ -84,7 +80,7 @@ defaults to the recording's start or end.`,
 			if !from.Before(to) {
 				return usageErr("--since %s is not before --until %s", clock(from), clock(to))
 			}
-			var opt extractOptions
+			opt := extractOptions{ToEnd: until == ""}
 			if redactOut {
 				red := fileRedactor(r)
 				opt.Transform, opt.Header = red.Event, red.Header
@@ -95,7 +91,7 @@ defaults to the recording's start or end.`,
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s: %d events from %s to %s, and %d before it for context; %s\n",
 				event.Sanitize(out), st.window, clock(from), clock(to), st.history, event.HumanBytes(st.bytes))
-			return nil
+			return readDone(args[0], r, nil)
 		},
 	}
 	cmd.Flags().StringVarP(&out, "output", "o", "", "session file to write (must not exist)")
@@ -106,6 +102,10 @@ defaults to the recording's start or end.`,
 
 func clock(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") }
 
+// endOfTime is later than any event: the upper bound of a window that runs
+// to the end of a recording, whatever times its events have.
+var endOfTime = time.Unix(1<<62, 0)
+
 // extractOptions change what an extract holds. The zero value copies
 // events and header as they are.
 type extractOptions struct {
@@ -113,6 +113,10 @@ type extractOptions struct {
 	Transform func(event.Event) event.Event
 	// Header rewrites the header written (redaction).
 	Header func(sessions.Header) sessions.Header
+	// ToEnd copies everything from since on: until is only the
+	// recording's end as its index has it, and an event stamped later
+	// (a bad clock) is copied too.
+	ToEnd bool
 }
 
 type extractStats struct {
@@ -131,7 +135,11 @@ func extractWindow(r *sessions.Reader, src, out string, since, until time.Time, 
 	if from.Before(r.Start()) {
 		from = r.Start()
 	}
-	flows, err := referencedFlows(r, from, until)
+	last := until
+	if opt.ToEnd {
+		last = endOfTime
+	}
+	flows, err := referencedFlows(r, from, last)
 	if err != nil {
 		return st, err
 	}
@@ -160,12 +168,13 @@ func extractWindow(r *sessions.Reader, src, out string, since, until time.Time, 
 		}
 	}
 	st.history = len(state)
-	it := r.Iter(from)
+	// A recording is not in time order (the kernel log's backlog comes
+	// after the first samples, notes are appended): each event is picked
+	// by its time, and reading stops only where the index shows that
+	// nothing of the window is left.
+	it := r.IterRange(from, last)
 	for ev, ok := it.Next(); ok; ev, ok = it.Next() {
-		if ev.Time.After(until) {
-			if ev.Time.After(until.Add(orderSlack)) {
-				break
-			}
+		if ev.Time.After(last) {
 			continue
 		}
 		if err := ew.write(ev); err != nil {
@@ -239,11 +248,8 @@ type flowKey struct {
 // name, so their announcements can be copied from before the window.
 func referencedFlows(r *sessions.Reader, from, until time.Time) (map[flowKey]bool, error) {
 	refs := map[flowKey]bool{}
-	it := r.Iter(from)
+	it := r.IterRange(from, until)
 	for ev, ok := it.Next(); ok; ev, ok = it.Next() {
-		if ev.Time.After(until.Add(orderSlack)) {
-			break
-		}
 		if b, ok := probes.AsPacketBatch(ev); ok && !ev.Time.After(until) {
 			for _, id := range b.Flow[:b.N()] {
 				refs[flowKey{b.Iface, id}] = true
@@ -271,12 +277,9 @@ var occurrences = map[string]bool{
 // flow announcements, and only flows in refs) before from.
 func stateBefore(r *sessions.Reader, from time.Time, refs map[flowKey]bool) ([]event.Event, error) {
 	last := map[string]event.Event{}
-	it := r.Iter(time.Time{})
+	it := r.IterRange(time.Time{}, from)
 	for ev, ok := it.Next(); ok; ev, ok = it.Next() {
 		if !ev.Time.Before(from) {
-			if ev.Time.After(from.Add(orderSlack)) {
-				break
-			}
 			continue
 		}
 		if occurrences[ev.Kind] {

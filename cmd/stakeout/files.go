@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -16,7 +17,9 @@ import (
 	"github.com/stakeout/stakeout/sessions"
 )
 
-// openSession opens a recording with errors a person can act on.
+// openSession opens a recording with errors a person can act on. Damage
+// found on opening is not reported here: the command reads what there is
+// and says what was lost once, at the end (readDone).
 func openSession(path string) (*sessions.Reader, error) {
 	if r, ok, err := pcapSession(path); ok {
 		return r, err
@@ -25,18 +28,52 @@ func openSession(path string) (*sessions.Reader, error) {
 	if err != nil {
 		switch {
 		case errors.Is(err, os.ErrNotExist):
-			return nil, fmt.Errorf("%s: no such file", path)
+			return nil, fmt.Errorf("%s: no such file", event.Sanitize(path))
 		case errors.Is(err, os.ErrPermission):
-			return nil, fmt.Errorf("%s: permission denied", path)
+			return nil, fmt.Errorf("%s: permission denied", event.Sanitize(path))
 		case errors.Is(err, sessions.ErrNotSession):
-			return nil, fmt.Errorf("%s: not a stakeout session file", path)
+			return nil, fmt.Errorf("%s: not a stakeout session file", event.Sanitize(path))
 		}
-		return nil, fmt.Errorf("%s: %v", path, unwrapPath(err))
-	}
-	if d := r.Damage(); d != nil {
-		fmt.Fprintf(os.Stderr, "stakeout: warning: %s: %v\n", path, d)
+		return nil, fileErr(path, err)
 	}
 	return r, nil
+}
+
+// fileErr names path once in an error about it: the reasons sessions gives
+// name the file already, and an *os.PathError names it again.
+func fileErr(path string, err error) error {
+	var ve *sessions.VersionError
+	var pe *os.PathError
+	switch {
+	case errors.As(err, &ve):
+		err = ve
+	case errors.As(err, &pe):
+		err = pe.Err
+	default:
+		err = errors.New(strings.TrimPrefix(err.Error(), path+": "))
+	}
+	return fmt.Errorf("%s: %v", event.Sanitize(path), err)
+}
+
+// readDone ends a command that read the recording at path, with err from
+// its reading. The damage contract: a damaged file (a cut or corrupt tail,
+// a corrupt chunk) is no error while there is something to read; the
+// command writes everything it could read, and then says once, in one
+// line, what was lost, and exits with exitDamaged. Any other error is
+// passed on.
+func readDone(path string, r *sessions.Reader, err error) error {
+	if err != nil && !isDamage(err) {
+		return err
+	}
+	d := r.Damage()
+	if d == nil && err != nil {
+		errors.As(err, &d)
+	}
+	if d == nil {
+		return nil
+	}
+	fmt.Fprintf(os.Stderr, "stakeout: warning: %s: %s\n", event.Sanitize(path), event.Sanitize(d.Error()))
+	return &exitErr{code: exitDamaged}
 }
 
 func newEventsCmd() *cobra.Command {
@@ -63,11 +100,13 @@ Findings are recomputed by today's detectors and appear in time order as
 			}
 			w := bufio.NewWriterSize(cmd.OutOrStdout(), 64<<10)
 			var werr error
-			err = engine.Replay(r.Iter(time.Time{}), findings.All(findings.ConfigOf(r.Header().Detectors)), func(ev event.Event) bool {
-				if !to.IsZero() && ev.Time.After(to) {
-					return false
-				}
-				if ev.Time.Before(from) {
+			// Detectors see the file from its start, so findings come out
+			// as report has them. Reading stops only where the index shows
+			// that nothing of the window is left; a recording is not in
+			// time order (the kernel log's backlog comes after the first
+			// samples), so each event is picked by its own time.
+			err = engine.Replay(iterUntil(r, to), findings.All(findings.ConfigOf(r.Header().Detectors)), func(ev event.Event) bool {
+				if ev.Time.Before(from) || (!to.IsZero() && ev.Time.After(to)) {
 					return true
 				}
 				if (probe != "" && ev.Probe != probe) || (kind != "" && ev.Kind != kind) {
@@ -87,7 +126,7 @@ Findings are recomputed by today's detectors and appear in time order as
 			if werr != nil {
 				return werr
 			}
-			return err
+			return readDone(args[0], r, err)
 		},
 	}
 	cmd.Flags().StringVar(&probe, "probe", "", "only events of this probe, e.g. iostat")
@@ -99,6 +138,17 @@ Findings are recomputed by today's detectors and appear in time order as
 func addWindowFlags(cmd *cobra.Command, since, until *string) {
 	cmd.Flags().StringVar(since, "since", "", "start at this time: 04:00:10, 2026-11-23T04:00:10Z, or +30s from the start")
 	cmd.Flags().StringVar(until, "until", "", "stop at this time: as --since, or -5m from the end")
+}
+
+// iterUntil reads r from its start for a window that ends at to (zero:
+// the end of the recording). Its detectors make findings up to
+// engine.FindingLag before the event that completes them, so the events
+// are read that much further.
+func iterUntil(r *sessions.Reader, to time.Time) engine.Iterator {
+	if to.IsZero() {
+		return r.Iter(time.Time{})
+	}
+	return r.IterRange(time.Time{}, to.Add(engine.FindingLag))
 }
 
 // window resolves --since/--until against the recording.
@@ -144,7 +194,10 @@ as "snapshot --format json".`,
 			if err != nil {
 				return err
 			}
-			return report.Write(cmd.OutOrStdout(), doc, format)
+			if err := report.Write(cmd.OutOrStdout(), doc, format); err != nil {
+				return err
+			}
+			return readDone(args[0], r, nil)
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", "text", "output: text, md or json")
@@ -159,7 +212,7 @@ func analyzeFile(r *sessions.Reader, path string) (report.Document, error) {
 		b.Observe(ev)
 		return true
 	})
-	if err != nil {
+	if err != nil && !isDamage(err) {
 		return report.Document{}, err
 	}
 	start := h.Started

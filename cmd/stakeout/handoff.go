@@ -101,17 +101,17 @@ func runHandoff(stdout io.Writer, path string, hf handoffFlags) error {
 			return fmt.Errorf("-o %s: %v", event.Sanitize(hf.out), err)
 		}
 	}
-	return err
-}
-
-func writeHandoff(stdout io.Writer, f *os.File, r *sessions.Reader, opts handoff.Options, format string) error {
-	warned := r.Damage() != nil // openSession said so already
-	rep, err := handoff.Build(r, opts)
 	if err != nil {
 		return err
 	}
-	if rep.Damage != "" && !warned {
-		fmt.Fprintf(os.Stderr, "stakeout: warning: %s: %s\n", event.Sanitize(opts.File), event.Sanitize(rep.Damage))
+	// The report says the recording is damaged, and so does stderr, once.
+	return readDone(path, r, nil)
+}
+
+func writeHandoff(stdout io.Writer, f *os.File, r *sessions.Reader, opts handoff.Options, format string) error {
+	rep, err := handoff.Build(r, opts)
+	if err != nil {
+		return err
 	}
 	w := stdout
 	if f != nil {

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/stakeout/stakeout/event"
 )
 
 // Exit codes, a public contract for scripts.
@@ -18,6 +19,7 @@ const (
 	exitError    = 1 // runtime error: missing file, no permission, corrupt input
 	exitUsage    = 2 // bad flags or arguments; not a terminal for the live TUI
 	exitFindings = 3 // --fail-on matched a finding
+	exitDamaged  = 4 // the recording is damaged: all that was readable was output, then one warning line
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -59,7 +61,9 @@ func exitCode(err error) int {
 	} else if isCobraUsage(err) {
 		code = exitUsage
 	}
-	msg := strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; ")
+	// The one line goes through the terminal gate: a path or a value in
+	// it may come from anywhere (a file name holding an escape sequence).
+	msg := event.Sanitize(strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; "))
 	fmt.Fprintln(os.Stderr, "stakeout: "+msg)
 	return code
 }

@@ -55,7 +55,8 @@ instead, or add the note once it stops.`,
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "noted at %s in %s\n", when.UTC().Format("2006-01-02 15:04:05"), event.Sanitize(path))
-			return nil
+			// A torn tail found on opening was cut off to append: say so.
+			return readDone(path, r, nil)
 		},
 	}
 	cmd.Flags().StringVar(&at, "at", "", "when: 04:00:10, 2026-11-23T04:00:10Z, +30s from the start or -5m from the end (default now, or the end of the recording)")
@@ -105,5 +106,5 @@ func appendErr(path string, err error) error {
 	case errors.Is(err, sessions.ErrDamagedFile):
 		return fmt.Errorf("%v; stakeout extract can copy its readable part to a new file", unwrapPath(err))
 	}
-	return fmt.Errorf("%s: %v", path, unwrapPath(err))
+	return fileErr(path, err)
 }

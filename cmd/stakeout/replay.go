@@ -59,7 +59,9 @@ n/N next/previous finding or note, m add a note here (appended to FILE),
 				}
 				return true
 			})
-			if err != nil {
+			// A damaged file replays up to the damage (the timeline says
+			// where); the warning comes once the screen is back.
+			if err != nil && !isDamage(err) {
 				return err
 			}
 			// The strip is fed from finds; recorded findings and notes are
@@ -76,8 +78,10 @@ n/N next/previous finding or note, m add a note here (appended to FILE),
 			// there when it opened, so the UI adds the mark itself.
 			saveNote := func(ev event.Event) error { return appendNote(args[0], ev) }
 			model := ui.NewReplay(ui.Options{Host: r.Header().Hostname, Probes: probeNames, Theme: th, Note: saveNote}, player, finds)
-			_, err = tea.NewProgram(model, profileOnce()).Run()
-			return err
+			if _, err = tea.NewProgram(model, profileOnce()).Run(); err != nil {
+				return err
+			}
+			return readDone(args[0], r, nil)
 		},
 	}
 	cmd.Flags().StringVar(&theme, "theme", "dark", "colour theme: dark, light, high-contrast or mono")

@@ -161,7 +161,9 @@ func (p *progress) update(st engine.RecordingState) {
 	case "stopped":
 		rec = "REC stopped: " + st.Reason
 	}
-	fmt.Fprintf(p.f, "\r\x1b[Ksnapshot %s/%s · %s", el, p.duration, rec)
+	// The reason and the hint can name a path (the file, where to record
+	// instead): only this line's own control sequence reaches the terminal.
+	fmt.Fprintf(p.f, "\r\x1b[Ksnapshot %s/%s · %s", el, p.duration, event.Sanitize(rec))
 }
 
 func (p *progress) done() {
