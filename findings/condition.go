@@ -22,9 +22,9 @@ import (
 //     updateEvery; otherwise, still holding, at most once per refreshEvery,
 //     so "last at T" stays near the truth without a finding per sample;
 //   - when the detector sees it end: a clear (State "cleared") with the
-//     latest figures. Conditions that are events rather than states (a
-//     segfault, a burst) have no end to see: with a quiet window, one not
-//     seen for that long is forgotten without a clear, and its next
+//     latest figures and the final count. Conditions made of events rather
+//     than a state (segfaults, bursts) end when the tracker's quiet window
+//     passes without another one: sweep clears them, and the next
 //     occurrence is raised as a new finding.
 const (
 	updateEvery  = 10 * time.Second
@@ -44,9 +44,10 @@ type cond struct {
 
 // conds tracks one detector's open conditions. The zero value is ready.
 type conds struct {
-	quiet time.Duration // > 0: forget a condition not held for this long
+	quiet time.Duration // > 0: sweep clears a condition not held for this long
 	max   int           // 0: maxConds
 	open  map[string]*cond
+	due   time.Time // no condition is quiet long enough before this
 }
 
 // condKey builds a key: the finding name, then each part; a string part
@@ -84,8 +85,11 @@ func (c *conds) restate(at time.Time, f *event.Finding, mat material) *event.Fin
 func (c *conds) observe(at time.Time, f *event.Finding, mat material, occurrence bool) *event.Finding {
 	k := c.open[f.Key]
 	if k != nil && c.quiet > 0 && at.Sub(k.seen) >= c.quiet {
-		delete(c.open, f.Key) // quiet too long: this is a new occurrence
+		delete(c.open, f.Key) // quiet too long (not swept): a new occurrence
 		k = nil
+	}
+	if c.quiet > 0 && (c.due.IsZero() || at.Add(c.quiet).Before(c.due)) {
+		c.due = at.Add(c.quiet)
 	}
 	if k == nil {
 		c.evict()
@@ -151,6 +155,24 @@ func (c *conds) endQuiet(at time.Time, quiet time.Duration) []*event.Finding {
 	return out
 }
 
+// sweep clears, in key order, every condition not held for the quiet
+// window. Detectors whose conditions are events call it with every event's
+// time before they look at the event; it costs a comparison until a
+// condition may be due.
+func (c *conds) sweep(at time.Time) []*event.Finding {
+	if c.quiet <= 0 || c.due.IsZero() || at.Before(c.due) {
+		return nil
+	}
+	out := c.endQuiet(at, c.quiet)
+	c.due = time.Time{}
+	for _, k := range c.open {
+		if d := k.seen.Add(c.quiet); c.due.IsZero() || d.Before(c.due) {
+			c.due = d
+		}
+	}
+	return out
+}
+
 // isOpen says whether key is open (and, with a quiet window, not stale at at).
 func (c *conds) isOpen(key string, at time.Time) bool {
 	k := c.open[key]
@@ -168,7 +190,7 @@ func (c *conds) count(key string, at time.Time) int {
 
 // reset forgets every condition without a word (time went back: another
 // recording follows).
-func (c *conds) reset() { clear(c.open) }
+func (c *conds) reset() { clear(c.open); c.due = time.Time{} }
 
 // evict makes room for one more condition by forgetting the one seen least
 // recently.

@@ -141,3 +141,30 @@ func TestCondKeyQuotesFreeText(t *testing.T) {
 		t.Error("keys collide")
 	}
 }
+
+// A condition made of events (a crash loop) ends when its quiet window
+// passes: sweep clears it with the final count, which the rate limit had
+// kept from going out, at the first event after the window.
+func TestCondsSweepClearsQuietConditions(t *testing.T) {
+	c := conds{quiet: time.Minute}
+	at := func(s int) time.Time { return kt0.Add(time.Duration(s) * time.Second) }
+	c.hold(at(0), condTest("a", event.Warn, 1), nil)
+	c.hold(at(5), condTest("a", event.Warn, 1), nil)
+	c.hold(at(30), condTest("b", event.Warn, 1), nil)
+	if got := c.sweep(at(64)); len(got) != 0 {
+		t.Fatalf("swept early: %+v", got)
+	}
+	got := c.sweep(at(65))
+	if len(got) != 1 || got[0].Key != "a" || got[0].State != event.FindingCleared || got[0].Count != 2 {
+		t.Fatalf("at 65 s: %+v", got)
+	}
+	if got := c.sweep(at(89)); len(got) != 0 {
+		t.Fatalf("b swept early: %+v", got)
+	}
+	if got := c.sweep(at(300)); len(got) != 1 || got[0].Key != "b" {
+		t.Fatalf("b: %+v", got)
+	}
+	if f := c.hold(at(301), condTest("a", event.Warn, 1), nil); f == nil || f.State != "" {
+		t.Fatalf("a again: %+v", f)
+	}
+}
