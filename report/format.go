@@ -121,11 +121,12 @@ func writeText(w io.Writer, d Document, md bool) error {
 			since = f.Since
 		}
 		clock := since.UTC().Format("15:04:05")
+		more := Repeats(f.Count, f.State, ev.Time)
 		line := fmt.Sprintf("%s  %-8s %-18s %s%s", clock, strings.ToUpper(f.Severity.String()),
-			event.Sanitize(f.Finding), event.Sanitize(f.Summary), Repeats(ev, f))
+			event.Sanitize(f.Finding), event.Sanitize(f.Summary), more)
 		if md {
 			line = "- `" + clock + "` **" + f.Severity.String() + "** `" +
-				event.Sanitize(f.Finding) + "` " + event.Sanitize(f.Summary) + Repeats(ev, f)
+				event.Sanitize(f.Finding) + "` " + event.Sanitize(f.Summary) + more
 		} else {
 			line = "  " + line
 		}
@@ -179,17 +180,18 @@ func writeText(w io.Writer, d Document, md bool) error {
 
 // Repeats is what a report line adds to a condition's summary: " (×N, last
 // at T)" while it lasts, " (×N, cleared at T)" once it ended, nothing for
-// one seen once and still open. T is the time of its latest event.
-func Repeats(ev event.Event, f *event.Finding) string {
+// one seen once and still open. count, state and last are its count, the
+// state of its latest event and that event's time. The handoff uses it too.
+func Repeats(count int, state string, last time.Time) string {
 	var parts []string
-	if f.Count > 1 {
-		parts = append(parts, fmt.Sprintf("×%d", f.Count))
+	if count > 1 {
+		parts = append(parts, fmt.Sprintf("×%d", count))
 	}
-	clock := ev.Time.UTC().Format("15:04:05")
-	switch {
-	case f.State == event.FindingCleared:
+	clock := last.UTC().Format("15:04:05")
+	switch state {
+	case event.FindingCleared:
 		parts = append(parts, "cleared at "+clock)
-	case f.State == event.FindingUpdate:
+	case event.FindingUpdate:
 		parts = append(parts, "last at "+clock)
 	}
 	if len(parts) == 0 {
