@@ -13,17 +13,26 @@ type Condition struct {
 	Events int      // finding events folded in
 }
 
-func newCondition(ev Event, f *Finding) *Condition {
+// NewCondition starts a condition at a finding event (usually its raise).
+func NewCondition(ev Event) *Condition {
+	f, _ := AsFinding(ev)
 	return &Condition{First: ev, Last: ev, Worst: f.Severity, Events: 1}
 }
 
-func (c *Condition) add(ev Event, f *Finding) {
+// Add folds a later event of the same condition in.
+func (c *Condition) Add(ev Event) {
+	f, _ := AsFinding(ev)
 	c.Last = ev
 	c.Events++
 	if f.Severity > c.Worst {
 		c.Worst = f.Severity
 	}
 }
+
+// Continues says whether f belongs to the open condition of its key (an
+// update or a clear) rather than starting one (a raise, or a finding
+// without a key).
+func (f *Finding) Continues() bool { return f.Key != "" && f.State != "" }
 
 // Finding is the latest finding of the condition: its summary and data.
 func (c *Condition) Finding() *Finding {
@@ -84,9 +93,9 @@ func (s *Conditions) Add(ev Event) (c *Condition, started bool) {
 	if !ok {
 		return nil, false
 	}
-	if f.Key != "" && f.State != "" {
+	if f.Continues() {
 		if c = s.open[f.Key]; c != nil {
-			c.add(ev, f)
+			c.Add(ev)
 			if f.State == FindingCleared {
 				delete(s.open, f.Key)
 			}
@@ -99,7 +108,7 @@ func (s *Conditions) Add(ev Event) (c *Condition, started bool) {
 		}
 		return nil, false
 	}
-	c = newCondition(ev, f)
+	c = NewCondition(ev)
 	s.list = append(s.list, c)
 	if f.Key != "" {
 		if s.open == nil {
