@@ -22,8 +22,9 @@ type Iterator interface {
 
 // Replay feeds a recording through fresh detectors and calls fn, in order,
 // with every recorded event and every finding the detectors make. Recorded
-// findings that the detectors recompute are dropped, so findings come out
-// the same for a recording made before a detector existed or changed.
+// findings that the detectors recompute are dropped (raises, updates and
+// clears alike: by name), so findings come out the same for a recording
+// made before a detector existed or changed.
 // fn returns false to stop early.
 func Replay(it Iterator, dets []findings.Detector, fn func(event.Event) bool) error {
 	recomputed := findings.Recomputed(dets)

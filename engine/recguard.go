@@ -43,7 +43,9 @@ func (g *recordGuard) observe(ev event.Event) (pause string, resume bool) {
 		return "", false
 	}
 	if f, ok := event.AsFinding(ev); ok {
-		if f.Severity < event.Critical ||
+		// A clear carries the severity the condition had: it is the end of
+		// the fill, never a reason to pause.
+		if f.Severity < event.Critical || f.State == event.FindingCleared ||
 			(f.Finding != findings.FindingDiskFilling && f.Finding != findings.FindingDiskInodesFilling) {
 			return "", false
 		}

@@ -181,7 +181,26 @@ func TestCriticalFillOfTheRecordingsFilesystemPausesIt(t *testing.T) {
 	if fmt.Sprint(secs) != fmt.Sprint(want) {
 		t.Fatalf("recorded samples at seconds %v, want %v", secs, want)
 	}
-	if *recs[1].EventsDropped != 45 || *recs[1].PausedS != 45 {
-		t.Fatalf("resumed after %v s with %d dropped, want 45 s (6 → 51) and 45", *recs[1].PausedS, *recs[1].EventsDropped)
+	// Dropped: the 45 samples 7…51 and the disk.filling clear at 39 (30 s
+	// after the last critical sample).
+	if *recs[1].EventsDropped != 46 || *recs[1].PausedS != 45 {
+		t.Fatalf("resumed after %v s with %d dropped, want 45 s (6 → 51) and 46", *recs[1].PausedS, *recs[1].EventsDropped)
+	}
+}
+
+// A disk.filling condition's clear carries its last severity (critical);
+// it ends the fill and must not pause the recording. Its critical update
+// does, like a raise.
+func TestRecordGuardIgnoresAClearedFill(t *testing.T) {
+	fill := func(state string) event.Event {
+		return event.New(g0, "diskfill", &event.Finding{Finding: findings.FindingDiskFilling, Severity: event.Critical,
+			Key: "disk.filling /data", State: state, Data: findings.DiskFillingData{Mount: "/data"}})
+	}
+	g := newRecordGuard([]string{"/data"})
+	if pause, _ := g.observe(fill(event.FindingCleared)); pause != "" {
+		t.Fatalf("paused on a clear: %s", pause)
+	}
+	if pause, _ := g.observe(fill(event.FindingUpdate)); pause == "" {
+		t.Fatal("a critical update did not pause")
 	}
 }

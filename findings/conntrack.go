@@ -56,14 +56,17 @@ type ctPoint struct {
 }
 
 type conntrack struct {
-	trend          []ctPoint
-	pressure       bool // an episode is open
-	critical       bool
-	dropping       bool
-	lastDrop       time.Time
-	lastMax        uint64
-	lastAt, prevAt time.Time
+	c        conds // conntrack.pressure and conntrack.dropping, one condition each
+	trend    []ctPoint
+	lastDrop time.Time // the latest drop seen, by either source
+	lastMax  uint64
+	prevAt   time.Time
 }
+
+var (
+	ctPressureKey = condKey(FindingConntrackPressure)
+	ctDroppingKey = condKey(FindingConntrackDropping)
+)
 
 // NewConntrack returns the detector of conntrack table pressure and drops.
 func NewConntrack() Detector { return &conntrack{} }
@@ -73,46 +76,46 @@ func (d *conntrack) Produces() []string {
 }
 
 func (d *conntrack) Observe(ev event.Event) []event.Event {
+	var out []event.Event
+	add := func(f *event.Finding) {
+		if f != nil {
+			out = append(out, event.New(ev.Time, ev.Probe, f))
+		}
+	}
+	// A drop episode ends after a quiet minute, whatever event shows the
+	// minute has passed (a host may only have the kernel's log line).
+	if d.c.isOpen(ctDroppingKey, ev.Time) && ev.Time.Sub(d.lastDrop) >= conntrackDropQuiet {
+		add(d.c.end(ev.Time, ctDroppingKey))
+	}
 	if k, ok := probes.AsKmsg(ev); ok {
 		if l, ok := probes.ParseKernelLine(k.Text); ok && l.ConntrackFull {
-			if f := d.drops(ev.Time, ConntrackDroppingData{Source: "kmsg"}); f != nil {
-				return []event.Event{event.New(ev.Time, ev.Probe, f)}
-			}
+			add(d.drops(ev.Time, ConntrackDroppingData{Source: "kmsg"}))
 		}
-		return nil
+		return out
 	}
 	s, ok := probes.AsConntrack(ev)
 	if !ok {
-		return nil
+		return out
 	}
 	if !d.prevAt.IsZero() && ev.Time.Before(d.prevAt) {
 		*d = conntrack{} // time went back: another recording, or a seek
 	}
 	d.prevAt = ev.Time
-	var out []event.Event
 	if n := s.Drop + s.EarlyDrop + s.InsertFailed; n > 0 {
-		if f := d.drops(ev.Time, ConntrackDroppingData{Drops: n, Source: "counters", Drop: s.Drop, Early: s.EarlyDrop, Failed: s.InsertFailed}); f != nil {
-			out = append(out, event.New(ev.Time, ev.Probe, f))
-		}
+		add(d.drops(ev.Time, ConntrackDroppingData{Drops: n, Source: "counters", Drop: s.Drop, Early: s.EarlyDrop, Failed: s.InsertFailed}))
 	}
-	if f := d.fill(ev.Time, *s); f != nil {
-		out = append(out, event.New(ev.Time, ev.Probe, f))
-	}
+	add(d.fill(ev.Time, *s))
 	return out
 }
 
-// drops fires once per episode of drops, whichever source saw it first.
+// drops holds the one drop condition, whichever source sees a drop; it
+// ends after conntrackDropQuiet without one. The first source to see an
+// episode names it; the other's sightings update it.
 func (d *conntrack) drops(at time.Time, data ConntrackDroppingData) *event.Finding {
 	// Sources interleave a little out of time order (the log line may be
-	// read after the next sample), so nearness counts both ways.
-	gap := at.Sub(d.lastDrop)
-	open := d.dropping && gap < conntrackDropQuiet && gap > -conntrackDropQuiet
-	if !d.dropping || gap > 0 {
+	// read after the next sample): the latest drop is the latest seen.
+	if at.After(d.lastDrop) {
 		d.lastDrop = at
-	}
-	d.dropping = true
-	if open {
-		return nil
 	}
 	sum := "conntrack table full: the kernel log says it is dropping packets"
 	if data.Source == "counters" {
@@ -122,12 +125,14 @@ func (d *conntrack) drops(at time.Time, data ConntrackDroppingData) *event.Findi
 	if d.lastMax > 0 {
 		sum += fmt.Sprintf("; nf_conntrack_max is %d", d.lastMax)
 	}
-	return &event.Finding{Finding: FindingConntrackDropping, Severity: event.Critical, Summary: sum, Data: data}
+	return d.c.hold(at, &event.Finding{Finding: FindingConntrackDropping, Severity: event.Critical, Key: ctDroppingKey,
+		Summary: sum, Data: data}, nil)
 }
 
-// fill fires at 80% of max, or when the last minute's trend reaches max
-// within 10 minutes; once more if the table passes 95% or the trend reaches
-// max within a minute.
+// fill raises the pressure condition at 80% of max, or when the last
+// minute's trend reaches max within 10 minutes; it is critical at 95% or
+// when the trend reaches max within a minute, and clears below 70% with no
+// fill in sight.
 func (d *conntrack) fill(at time.Time, s probes.ConntrackSample) *event.Finding {
 	d.lastMax = s.Max
 	d.trend = append(d.trend, ctPoint{at, float64(s.Count)})
@@ -140,28 +145,35 @@ func (d *conntrack) fill(at time.Time, s probes.ConntrackSample) *event.Finding 
 	ratio := s.Ratio()
 	eta := d.eta(s)
 	soon := eta != nil && *eta <= conntrackETA.Seconds()
-	if d.pressure && ratio < conntrackClearRatio && !soon {
-		d.pressure, d.critical = false, false
+	open := d.c.isOpen(ctPressureKey, at)
+	if open && ratio < conntrackClearRatio && !soon {
+		return d.c.end(at, ctPressureKey)
+	}
+	if !open && ratio < conntrackWarnRatio && !soon {
 		return nil
 	}
-	crit := ratio >= conntrackCriticalRatio || (eta != nil && *eta <= 60)
-	switch {
-	case !d.pressure && (ratio >= conntrackWarnRatio || soon):
-	case d.pressure && !d.critical && crit:
-	default:
-		return nil
-	}
-	d.pressure, d.critical = true, crit
 	sev := event.Warn
-	if crit {
+	if ratio >= conntrackCriticalRatio || (eta != nil && *eta <= 60) {
 		sev = event.Critical
 	}
 	sum := fmt.Sprintf("conntrack table %.0f%% full (%d of %d)", ratio*100, s.Count, s.Max)
 	if eta != nil {
 		sum += fmt.Sprintf(", full in %s at the last minute's rate", fmtETA(*eta))
 	}
-	return &event.Finding{Finding: FindingConntrackPressure, Severity: sev, Summary: sum,
-		Data: ConntrackPressureData{Count: s.Count, Max: s.Max, Ratio: round2(ratio), ETAS: eta}}
+	return d.c.hold(at, &event.Finding{Finding: FindingConntrackPressure, Severity: sev, Key: ctPressureKey, Summary: sum,
+		Data: ConntrackPressureData{Count: s.Count, Max: s.Max, Ratio: round2(ratio), ETAS: eta}}, ctMaterial)
+}
+
+// ctMaterial: the table's fill moved by 5 points, or a time to full within
+// the 10 minutes that matter appeared, went, halved or doubled. A distant
+// estimate comes and goes with every batch of closing connections.
+func ctMaterial(prev, cur *event.Finding) bool {
+	p, c := prev.Data.(ConntrackPressureData), cur.Data.(ConntrackPressureData)
+	near := func(e *float64) bool { return e != nil && *e <= conntrackETA.Seconds() }
+	if math.Abs(c.Ratio-p.Ratio) >= 0.05 || near(p.ETAS) != near(c.ETAS) {
+		return true
+	}
+	return near(p.ETAS) && (*c.ETAS >= 2**p.ETAS || *p.ETAS >= 2**c.ETAS)
 }
 
 // eta fits a least-squares line to the window's counts; nil when there is

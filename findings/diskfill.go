@@ -3,6 +3,7 @@ package findings
 import (
 	"fmt"
 	"math"
+	"sort"
 	"time"
 
 	"github.com/stakeout/stakeout/event"
@@ -48,10 +49,11 @@ var DefaultDiskFillThresholds = DiskFillThresholds{
 func (t DiskFillThresholds) Doc() string {
 	return fmt.Sprintf("%s: a filesystem whose time-to-full (available space ÷ the probe's fill rate) is under %s "+
 		"warns, and is critical under %s or when less than %g%% of it is available. The condition must hold over "+
-		"two samples and for an eighth of the time left, at most %s. Fires once per episode and again if it "+
-		"turns critical; the episode ends %s after the condition last held. %s: the same for inodes. "+
-		"%s: an unlinked file of 1 MiB or more still held open, once per process and path; a warning from %g%% "+
-		"of its filesystem, else info.",
+		"two samples and for an eighth of the time left, at most %s. One finding per episode: raised, updated "+
+		"while it lasts (at once when it turns critical, which takes a sustain of its own), cleared %s after the "+
+		"condition last held. %s: the same for inodes. "+
+		"%s: an unlinked file of 1 MiB or more still held open, one finding per process and path, cleared when "+
+		"it is gone; a warning from %g%% of its filesystem, else info.",
 		FindingDiskFilling, fmtDur(t.WarnETA), fmtDur(t.CriticalETA), t.CriticalAvailPct, fmtDur(t.MaxSustain),
 		fmtDur(t.Clear), FindingDiskInodesFilling, FindingDiskDeletedOpen, t.DeletedWarnPct)
 }
@@ -94,9 +96,9 @@ type DiskDeletedOpenData struct {
 const maxDeletedSeen = 4096 // (mount, pid, path) remembered so each fires once
 
 type fillRun struct {
-	start, last time.Time // first and latest sample at or above warn
-	crit        time.Time // first of the current critical samples
-	fired       event.Severity
+	start, last time.Time      // first and latest sample at or above warn
+	crit        time.Time      // first of the current critical samples
+	fired       event.Severity // the severity it holds now
 	hasFired    bool
 }
 
@@ -112,6 +114,8 @@ type deletedKey struct {
 
 type diskFill struct {
 	t       DiskFillThresholds
+	c       conds // disk.filling and disk.inodes_filling
+	del     conds // disk.deleted_open
 	runs    map[runKey]*fillRun
 	deleted map[deletedKey]time.Time // last seen
 	prevT   time.Time
@@ -138,6 +142,8 @@ func (d *diskFill) Observe(ev event.Event) []event.Event {
 	if at.Before(d.prevT) { // another recording, or a seek: start over
 		clear(d.runs)
 		clear(d.deleted)
+		d.c.reset()
+		d.del.reset()
 	}
 	d.prevT = at
 	var out []event.Event
@@ -162,12 +168,29 @@ func (d *diskFill) Observe(ev event.Event) []event.Event {
 			add(d.deletedOpen(at, fs, del))
 		}
 	}
+	var gone []deletedKey
 	for k, seen := range d.deleted {
 		if at.Sub(seen) >= d.t.Clear {
 			delete(d.deleted, k)
+			gone = append(gone, k)
 		}
 	}
+	sort.Slice(gone, func(i, j int) bool { return deletedCondKey(gone[i]) < deletedCondKey(gone[j]) })
+	for _, k := range gone {
+		add(d.del.end(at, deletedCondKey(k)))
+	}
 	return out
+}
+
+func fillCondKey(k runKey) string {
+	if k.inodes {
+		return condKey(FindingDiskInodesFilling, k.mount)
+	}
+	return condKey(FindingDiskFilling, k.mount)
+}
+
+func deletedCondKey(k deletedKey) string {
+	return condKey(FindingDiskDeletedOpen, k.mount, k.pid, k.path)
 }
 
 // level is the severity of one quantity now: how long until full, or how
@@ -213,6 +236,9 @@ func (d *diskFill) fill(k runKey, at time.Time, tr probes.Trend, left, total uin
 		// survives dips and ends after Clear.
 		if r != nil && (!r.hasFired || at.Sub(r.last) >= d.t.Clear) {
 			delete(d.runs, k)
+			if r.hasFired {
+				return d.c.end(at, fillCondKey(k))
+			}
 		}
 		if r != nil {
 			r.crit = time.Time{}
@@ -238,11 +264,39 @@ func (d *diskFill) fill(k runKey, at time.Time, tr probes.Trend, left, total uin
 	if tr.EtaS != nil {
 		need = min(d.t.MaxSustain, time.Duration(*tr.EtaS*d.t.SustainFrac*float64(time.Second)))
 	}
-	if !at.After(start) || at.Sub(start) < need || (r.hasFired && sev <= r.fired) {
+	sustained := at.After(start) && at.Sub(start) >= need
+	switch {
+	case !r.hasFired && !sustained:
 		return nil
+	case !r.hasFired, sev > r.fired && sustained, sev < r.fired:
+		r.fired = sev // raised, risen after its sustain, or eased
 	}
-	r.fired, r.hasFired = sev, true
-	return mk(sev)
+	r.hasFired = true
+	f := mk(r.fired)
+	f.Key = fillCondKey(k)
+	return d.c.hold(at, f, fillMaterial)
+}
+
+// fillMaterial: the time to full halved or doubled, appeared or went, or
+// the top writer changed.
+func fillMaterial(prev, cur *event.Finding) bool {
+	var pe, ce *float64
+	var pw, cw []probes.DiskWriter
+	switch c := cur.Data.(type) {
+	case DiskFillingData:
+		p := prev.Data.(DiskFillingData)
+		pe, ce, pw, cw = p.EtaS, c.EtaS, p.Writers, c.Writers
+	case DiskInodesFillingData:
+		p := prev.Data.(DiskInodesFillingData)
+		pe, ce, pw, cw = p.EtaS, c.EtaS, p.Writers, c.Writers
+	}
+	if (pe == nil) != (ce == nil) || (pe != nil && (*ce >= 2**pe || *pe >= 2**ce)) {
+		return true
+	}
+	if (len(pw) == 0) != (len(cw) == 0) {
+		return true
+	}
+	return len(pw) > 0 && pw[0].PID != cw[0].PID
 }
 
 func bytesFinding(fs probes.Filesystem, sev event.Severity) *event.Finding {
@@ -284,10 +338,7 @@ func inodesFinding(fs probes.Filesystem, sev event.Severity) *event.Finding {
 
 func (d *diskFill) deletedOpen(at time.Time, fs probes.Filesystem, del probes.DeletedOpen) *event.Finding {
 	k := deletedKey{fs.Mount, del.Path, del.PID}
-	if _, seen := d.deleted[k]; seen || len(d.deleted) >= maxDeletedSeen {
-		if seen {
-			d.deleted[k] = at
-		}
+	if _, seen := d.deleted[k]; !seen && len(d.deleted) >= maxDeletedSeen {
 		return nil
 	}
 	d.deleted[k] = at
@@ -295,11 +346,16 @@ func (d *diskFill) deletedOpen(at time.Time, fs probes.Filesystem, del probes.De
 	if fs.SizeBytes > 0 && float64(del.SizeBytes) >= float64(fs.SizeBytes)*d.t.DeletedWarnPct/100 {
 		sev = event.Warn
 	}
-	return &event.Finding{Finding: FindingDiskDeletedOpen, Severity: sev,
+	return d.del.hold(at, &event.Finding{Finding: FindingDiskDeletedOpen, Severity: sev, Key: deletedCondKey(k),
 		Summary: fmt.Sprintf("%s: %s held by %s[%d] in deleted %s (df counts it, du does not)",
 			event.Sanitize(fs.Mount), event.HumanBytes(del.SizeBytes), event.Sanitize(del.Comm), del.PID,
 			event.Sanitize(del.Path)),
-		Data: DiskDeletedOpenData{Mount: fs.Mount, PID: del.PID, Comm: del.Comm, Path: del.Path, SizeBytes: del.SizeBytes}}
+		Data: DiskDeletedOpenData{Mount: fs.Mount, PID: del.PID, Comm: del.Comm, Path: del.Path, SizeBytes: del.SizeBytes}}, deletedMaterial)
+}
+
+// deletedMaterial: the held file doubled in size.
+func deletedMaterial(prev, cur *event.Finding) bool {
+	return cur.Data.(DiskDeletedOpenData).SizeBytes >= 2*prev.Data.(DiskDeletedOpenData).SizeBytes
 }
 
 func roundPtr(p *float64) *float64 {

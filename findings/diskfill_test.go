@@ -2,6 +2,7 @@ package findings
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -73,13 +74,26 @@ func TestDiskFillingWarnWaitsThenTurnsCritical(t *testing.T) {
 		return binlog(1<<10, probes.Trend{RatePerS: 5e6, EtaS: eta(200), WindowS: 600})
 	})
 	got := diskFindings(t, evs)
-	if len(got) != 2 || got[0].Severity != event.Warn || got[1].Severity != event.Critical {
-		t.Fatalf("got %+v", got)
+	// Raised as a warning after a minute (the cap); updated when the time
+	// to full drops from 3 h to 200 s (material), still a warning until
+	// critical has held for an eighth of 200 s; then the minute's refresh.
+	sevs := []event.Severity{event.Warn, event.Warn, event.Critical, event.Critical}
+	if len(got) != 4 || !slices.Equal(states(got...), []string{"raise", "update", "update", "update"}) {
+		t.Fatalf("got %v", states(got...))
 	}
-	// Warn after a minute (the cap), critical an eighth of 200 s later.
-	if fired := Run([]Detector{NewDiskFill()}, evs); !fired[0].Time.Equal(t0.Add(60*time.Second)) ||
-		!fired[1].Time.Equal(t0.Add(125*time.Second)) {
-		t.Errorf("fired at %v and %v", fired[0].Time, fired[1].Time)
+	for i, f := range got {
+		if f.Severity != sevs[i] || f.Key != "disk.filling /srv/binlog" {
+			t.Errorf("%d: %v %q", i, f.Severity, f.Key)
+		}
+	}
+	fired := Run([]Detector{NewDiskFill()}, evs)
+	for i, s := range []time.Duration{60, 100, 125, 185} {
+		if !fired[i].Time.Equal(t0.Add(s * time.Second)) {
+			t.Errorf("%d at %v, want +%ds", i, fired[i].Time, s)
+		}
+	}
+	if got[2].Count != 66 || !got[2].Since.Equal(t0.Add(time.Minute)) {
+		t.Errorf("critical update: count %d since %v", got[2].Count, got[2].Since)
 	}
 }
 
@@ -131,6 +145,39 @@ func TestDiskInodesFilling(t *testing.T) {
 	}
 }
 
+// Issue 12's disk: a critical fill that lasts, with the available space and
+// the writer's rate drifting every sample, is one finding with updates; it
+// clears 30 s after it eased, and filling again is a new finding.
+func TestDiskFillingOneFindingPerEpisode(t *testing.T) {
+	evs := diskScript(400, func(i int) probes.Filesystem {
+		switch {
+		case i < 200:
+			return binlog(uint64(900-i), probes.Trend{RatePerS: 1e6 + float64(i%5)*1e4, EtaS: eta(float64(900 - i)), WindowS: 60})
+		case i < 300: // the writer stopped
+			return binlog(2<<10, probes.Trend{})
+		}
+		return binlog(20<<10, probes.Trend{RatePerS: 50e6, EtaS: eta(429.5), WindowS: 60})
+	})
+	got := diskFindings(t, evs)
+	var st []string
+	for _, f := range got {
+		if f.State != event.FindingUpdate {
+			st = append(st, states(f)[0])
+		}
+	}
+	if !slices.Equal(st, []string{"raise", "cleared", "raise"}) {
+		t.Fatalf("got %v", states(got...))
+	}
+	if n := len(got) - 3; n < 2 || n > 5 {
+		t.Errorf("%d updates in 200 s of a steady fill", n)
+	}
+	for _, f := range got {
+		if f.Key != "disk.filling /srv/binlog" {
+			t.Errorf("key %q", f.Key)
+		}
+	}
+}
+
 func TestDiskDeletedOpenOncePerFile(t *testing.T) {
 	held := probes.DeletedOpen{PID: 77, Comm: "java", Path: "/srv/binlog/app.log", SizeBytes: 2 << 30}
 	small := probes.DeletedOpen{PID: 78, Comm: "sh\x1b[2J", Path: "/srv/binlog/tmp", SizeBytes: 2 << 20}
@@ -142,8 +189,13 @@ func TestDiskDeletedOpenOncePerFile(t *testing.T) {
 		return f
 	})
 	got := diskFindings(t, evs)
-	if len(got) != 4 || got[0].Severity != event.Warn || got[1].Severity != event.Info {
-		t.Fatalf("got %+v", got)
+	// Raised; cleared 30 s after it was last seen; raised again.
+	if !slices.Equal(states(got...), []string{"raise", "raise", "cleared", "cleared", "raise", "raise"}) ||
+		got[0].Severity != event.Warn || got[1].Severity != event.Info {
+		t.Fatalf("got %v", states(got...))
+	}
+	if got[0].Key != `disk.deleted_open /srv/binlog 77 /srv/binlog/app.log` || got[2].Key != got[0].Key || got[2].Count != 10 {
+		t.Errorf("key %q, clear %+v", got[0].Key, got[2])
 	}
 	if d := got[0].Data.(DiskDeletedOpenData); d != (DiskDeletedOpenData{Mount: "/srv/binlog", PID: 77, Comm: "java",
 		Path: "/srv/binlog/app.log", SizeBytes: 2 << 30}) {

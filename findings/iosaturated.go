@@ -3,6 +3,7 @@ package findings
 import (
 	"fmt"
 	"math"
+	"sort"
 	"time"
 
 	"github.com/stakeout/stakeout/event"
@@ -52,8 +53,8 @@ func (t IOSaturatedThresholds) Doc() string {
 		"sample for %g s or more. An interval in which I/O was in flight throughout and none completed "+
 		"(a stall) counts too. Warning, or critical once the episode's mean await reaches %g ms, a "+
 		"stall lasts that long, or the episode lasts %g s. %%util is shown but never decides: a device "+
-		"that serves I/O in parallel (NVMe, SSD, RAID) reads 100%% while it still has room. Fires once "+
-		"per episode, and once more if it turns critical; the episode ends after %g s below the line.",
+		"that serves I/O in parallel (NVMe, SSD, RAID) reads 100%% while it still has room. One finding "+
+		"per episode: raised, updated while it lasts (at once if it turns critical), cleared after %g s below the line.",
 		FindingIOSaturated, t.AwaitMs, t.AquSz, t.Sustain.Seconds(), t.CriticalAwaitMs,
 		t.CriticalAfter.Seconds(), t.Clear.Seconds())
 }
@@ -75,6 +76,7 @@ type IOSaturatedData struct {
 // episode has not yet cleared; a quiet device costs nothing.
 type ioSaturated struct {
 	t     IOSaturatedThresholds
+	c     conds
 	devs  map[string]*satRun
 	prevT time.Time // time of the previous sample, to see holes
 	gen   uint64    // sample counter, marks runs touched by this sample
@@ -113,20 +115,21 @@ func (d *ioSaturated) Observe(ev event.Event) []event.Event {
 	iv := time.Duration(smp.IntervalS * float64(time.Second))
 	from := at.Add(-iv)
 	d.gen++
+	var out []event.Event
 	if !d.prevT.IsZero() {
 		switch {
 		case at.Before(d.prevT):
 			// Time went back (another recording, a seek): start over.
 			clear(d.devs)
+			d.c.reset()
 		case from.Sub(d.prevT) > iv/2:
 			// Nothing was observed in between (probe paused or dropped
 			// samples): no run can claim to have been continuous.
-			d.endRuns(from)
+			out = d.endRuns(from, at, ev.Probe, out)
 		}
 	}
 	d.prevT = at
 
-	var out []event.Event
 	for _, dev := range smp.Devices {
 		// A partition's I/O is already its disk's; one finding is enough.
 		if dev.Partition || !d.high(dev) {
@@ -149,8 +152,7 @@ func (d *ioSaturated) Observe(ev event.Event) []event.Event {
 			out = append(out, event.New(at, ev.Probe, f))
 		}
 	}
-	d.endRuns(at)
-	return out
+	return d.endRuns(at, at, ev.Probe, out)
 }
 
 // high: latency and queue both over the line, or a stall, which implies
@@ -182,37 +184,61 @@ func (r *satRun) add(dev probes.DeviceIO, at time.Time, secs float64) {
 
 // endRuns handles every run the current sample did not find saturated, as
 // of time at. A run that has not fired needs unbroken saturation, so it is
-// dropped; a fired episode survives short dips and ends after Clear.
-func (d *ioSaturated) endRuns(at time.Time) {
+// dropped; a fired episode survives short dips and ends after Clear, with a
+// clear stamped now (the sample's time).
+func (d *ioSaturated) endRuns(at, now time.Time, probe string, out []event.Event) []event.Event {
+	var ended []string
 	for name, r := range d.devs {
 		if r.seen == d.gen {
 			continue
 		}
 		if !r.fired || at.Sub(r.lastHigh) >= d.t.Clear {
 			delete(d.devs, name)
+			if r.fired {
+				ended = append(ended, name)
+			}
 			continue
 		}
 		r.stallS = 0
 	}
+	sort.Strings(ended)
+	for _, name := range ended {
+		if f := d.c.end(now, condKey(FindingIOSaturated, name)); f != nil {
+			out = append(out, event.New(now, probe, f))
+		}
+	}
+	return out
 }
 
-// decide fires when a run first lasts Sustain (a quarter interval of slack
-// absorbs ticker jitter), and once more if a warning turns critical.
+// decide raises the episode when a run first lasts Sustain (a quarter
+// interval of slack absorbs ticker jitter); after that every saturated
+// sample holds it, and the tracker sends updates: at once if it turns
+// critical, else when the await or a stall changes materially, or once a
+// minute. An episode that turned critical stays critical.
 func (d *ioSaturated) decide(name string, r *satRun, iv time.Duration) *event.Finding {
 	dur := r.lastHigh.Sub(r.start)
-	sev := event.Warn
 	if dur >= d.t.CriticalAfter || r.meanAwait() >= d.t.CriticalAwaitMs ||
 		r.stallS*1000 >= d.t.CriticalAwaitMs {
-		sev = event.Critical
+		r.critical = true
 	}
-	switch {
-	case !r.fired && dur+iv/4 >= d.t.Sustain:
-	case r.fired && !r.critical && sev == event.Critical:
-	default:
+	if !r.fired && dur+iv/4 < d.t.Sustain {
 		return nil
 	}
-	r.fired, r.critical = true, sev == event.Critical
-	return r.finding(name, sev, dur)
+	r.fired = true
+	sev := event.Warn
+	if r.critical {
+		sev = event.Critical
+	}
+	f := r.finding(name, sev, dur)
+	f.Key = condKey(FindingIOSaturated, name)
+	return d.c.hold(r.lastHigh, f, ioMaterial)
+}
+
+// ioMaterial: the episode's mean await moved by half or more (and by 10 ms
+// at least), or it stalled for the first time.
+func ioMaterial(prev, cur *event.Finding) bool {
+	p, c := prev.Data.(IOSaturatedData), cur.Data.(IOSaturatedData)
+	return c.Stalled != p.Stalled || math.Abs(c.AwaitMs-p.AwaitMs) >= max(p.AwaitMs/2, 10)
 }
 
 func (r *satRun) meanAwait() float64 {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -62,8 +63,13 @@ func TestSustainedFiresOnceWithData(t *testing.T) {
 	sdb := writes("sdb", 180, 12.3, 99)
 	evs := script(cat(repeat(7, sdb, writes("sda", 2, 0.1, 5)), quiet(3))...)
 	fired := Run([]Detector{NewIOSaturated()}, evs)
-	if len(fired) != 1 {
-		t.Fatalf("want one finding, got %d: %+v", len(fired), fired)
+	// Raised at 5 s, cleared after 3 s below the line (no update between).
+	if len(fired) != 2 {
+		t.Fatalf("want a finding and its clear, got %d: %+v", len(fired), fired)
+	}
+	if c, _ := event.AsFinding(fired[1]); c.State != event.FindingCleared || !fired[1].Time.Equal(t0.Add(10*time.Second)) ||
+		c.Key != "io.saturated sdb" || c.Count != 3 || !c.Since.Equal(t0.Add(5*time.Second)) {
+		t.Errorf("clear at %v: %+v", fired[1].Time, c)
 	}
 	// The fifth saturated second (t0+5 s) completes 5 s.
 	if !fired[0].Time.Equal(t0.Add(5*time.Second)) || fired[0].Probe != "iostat" {
@@ -71,7 +77,7 @@ func TestSustainedFiresOnceWithData(t *testing.T) {
 	}
 	f, _ := event.AsFinding(fired[0])
 	want := IOSaturatedData{Device: "sdb", AwaitMs: 180, AquSz: 12.3, UtilPct: 99, Seconds: 5}
-	if f.Finding != "io.saturated" || f.Severity != event.Warn || !reflect.DeepEqual(f.Data, want) {
+	if f.Finding != "io.saturated" || f.Severity != event.Warn || !reflect.DeepEqual(f.Data, want) || f.Key != "io.saturated sdb" || f.State != "" {
 		t.Errorf("finding %+v data %+v", f, f.Data)
 	}
 	if f.Summary != "sdb saturated for 5s: await 180 ms, queue 12.3, util 99%" {
@@ -132,29 +138,58 @@ func TestRecoversThenFiresAgain(t *testing.T) {
 	if got := detect(script(cat(repeat(6, hot), repeat(2, calm), repeat(6, hot))...)); len(got) != 1 {
 		t.Fatalf("dip inside an episode: %d findings", len(got))
 	}
-	// 4 calm seconds end it; the next 5 s fire a second time.
+	// 4 calm seconds end it (a clear 3 s after the last saturated
+	// second); the next 5 s raise it anew.
 	evs := script(cat(repeat(6, hot), repeat(4, calm), repeat(6, hot))...)
 	fired := Run([]Detector{NewIOSaturated()}, evs)
-	if len(fired) != 2 || !fired[1].Time.Equal(t0.Add(15*time.Second)) {
-		t.Fatalf("want a second finding at +15s, got %+v", fired)
+	if len(fired) != 3 || !fired[1].Time.Equal(t0.Add(9*time.Second)) || !fired[2].Time.Equal(t0.Add(15*time.Second)) ||
+		!slices.Equal(states(detect(evs)...), []string{"raise", "cleared", "raise"}) {
+		t.Fatalf("want raise, clear at +9s, raise at +15s, got %+v", fired)
 	}
-	if d := fired[1].Body.(*event.Finding).Data.(IOSaturatedData); d.Seconds != 5 {
+	if d := fired[2].Body.(*event.Finding).Data.(IOSaturatedData); d.Seconds != 5 {
 		t.Errorf("second episode measured from its own start: %+v", d)
 	}
 }
 
 func TestEscalatesOnceToCritical(t *testing.T) {
+	// Steady figures for 90 s: raised as a warning, updated the moment it
+	// turns critical (60 s), and not again within the minute after.
 	got := detect(script(repeat(90, writes("sdb", 120, 6, 100))...))
-	if len(got) != 2 || got[0].Severity != event.Warn || got[1].Severity != event.Critical {
+	if len(got) != 2 || got[0].Severity != event.Warn || got[1].Severity != event.Critical || got[1].State != event.FindingUpdate {
 		t.Fatalf("want warn then critical, got %+v", got)
 	}
-	if d := got[1].Data.(IOSaturatedData); d.Seconds != 60 {
-		t.Errorf("critical after %v s", d.Seconds)
+	if d := got[1].Data.(IOSaturatedData); d.Seconds != 60 || got[1].Count != 56 {
+		t.Errorf("critical after %v s, count %d", d.Seconds, got[1].Count)
 	}
-	// Already critical when it first fires: one finding only.
+	// Already critical when it is raised: then only the once-a-minute
+	// refresh (at 65 s) with the episode's new length.
 	got = detect(script(repeat(90, writes("sdb", 800, 30, 100))...))
-	if len(got) != 1 || got[0].Severity != event.Critical {
-		t.Fatalf("want one critical, got %+v", got)
+	if len(got) != 2 || got[0].Severity != event.Critical || got[0].State != "" || got[1].State != event.FindingUpdate ||
+		got[1].Data.(IOSaturatedData).Seconds != 65 {
+		t.Fatalf("want one critical and one refresh, got %+v", got)
+	}
+}
+
+// A persisting episode whose figures move: updated when the await moves by
+// half (not at every sample), and a first stall is news.
+func TestSaturatedUpdatesOnMaterialChange(t *testing.T) {
+	var s [][]probes.DeviceIO
+	s = append(s, repeat(20, writes("sdb", 100, 6, 100))...)
+	s = append(s, repeat(20, writes("sdb", 400, 6, 100))...) // the episode's mean climbs past 150 ms
+	s = append(s, repeat(3, probes.DeviceIO{Device: "sdb", InFlight: 2, Stalled: true, UtilPct: 100})...)
+	got := detect(script(s...))
+	var at []float64
+	for _, f := range got {
+		at = append(at, f.Data.(IOSaturatedData).Seconds)
+	}
+	// Raised at 5 s (100 ms); the episode's mean await (weighted by I/Os)
+	// reaches 150 ms at 24 s and 229 ms at 35 s, each half again the last
+	// one sent; the stall at 41 s is critical at once (a rise).
+	if !slices.Equal(states(got...), []string{"raise", "update", "update", "update"}) || !slices.Equal(at, []float64{5, 24, 35, 41}) {
+		t.Fatalf("got %v at %v s", states(got...), at)
+	}
+	if got[3].Severity != event.Critical || !got[3].Data.(IOSaturatedData).Stalled {
+		t.Errorf("last update %+v", got[3])
 	}
 }
 

@@ -16,11 +16,13 @@ const (
 	FindingIOError  = "kernel.io_error"
 )
 
-// Repeats of the same culprit inside these windows add to a count instead of
-// a new finding: a crash loop, khungtaskd's report every 120 s, and a dying
-// disk's error per request would otherwise bury everything else.
+// Each culprit is one condition while it repeats: a crash loop, khungtaskd's
+// report every 120 s and a dying disk's error per request update one
+// finding instead of burying everything else. A condition ends (a clear)
+// once its window passes without a repeat; the next one is a new finding.
 const (
 	segfaultRepeat = 10 * time.Second
+	oomRepeat      = 5 * time.Minute
 	hungTaskRepeat = 10 * time.Minute
 	ioErrorRepeat  = time.Minute
 	kernelKeys     = 256 // culprits remembered per kind
@@ -31,7 +33,7 @@ const (
 // field; its error code decoded (x86); and whether the crash left a core.
 type SegfaultData struct {
 	probes.SegfaultLine
-	Repeats int `json:"repeats,omitempty"` // same comm's segfaults folded into this one's window before it
+	Repeats int `json:"repeats,omitempty"` // the same comm's segfaults before this one in the condition
 	// From the page-fault error code: "user" or "kernel"; "read", "write"
 	// or "exec"; "unmapped" or "protection"; and all of it in words.
 	Mode         string `json:"mode,omitempty"`
@@ -52,24 +54,20 @@ type OOMKillData struct {
 // IOErrorData is kernel.io_error's data.
 type IOErrorData struct {
 	probes.IOErrorLine
-	Errors int `json:"errors"` // I/O error lines for this device since its previous finding, this one included
+	Errors int `json:"errors"` // I/O error lines for this device in the condition, this one included
 }
 
 type kernelLog struct {
-	core      coreFacts            // core-dump settings and crash facts seen so far
-	lastSeg   map[string]time.Time // comm → last finding
-	segFolded map[string]int
-	lastHung  map[int]time.Time
-	lastIO    map[string]time.Time
-	ioCount   map[string]int
-	cons      []probes.OOMConstraintLine
+	core               coreFacts // core-dump settings and crash facts seen so far
+	seg, oom, hung, io conds     // keyed by comm, comm, pid and device
+	cons               []probes.OOMConstraintLine
 }
 
 // NewKernelLog returns the detector of segfaults, OOM kills, hung tasks and
 // I/O errors in the kernel log.
 func NewKernelLog() Detector {
-	return &kernelLog{core: newCoreFacts(), lastSeg: map[string]time.Time{}, segFolded: map[string]int{},
-		lastHung: map[int]time.Time{}, lastIO: map[string]time.Time{}, ioCount: map[string]int{}}
+	return &kernelLog{core: newCoreFacts(), seg: conds{quiet: segfaultRepeat, max: kernelKeys}, oom: conds{quiet: oomRepeat, max: kernelKeys},
+		hung: conds{quiet: hungTaskRepeat, max: kernelKeys}, io: conds{quiet: ioErrorRepeat, max: kernelKeys}}
 }
 
 func (d *kernelLog) Produces() []string {
@@ -78,60 +76,53 @@ func (d *kernelLog) Produces() []string {
 
 func (d *kernelLog) Observe(ev event.Event) []event.Event {
 	d.core.observe(ev)
+	var out []event.Event
+	for _, c := range []*conds{&d.seg, &d.oom, &d.hung, &d.io} {
+		for _, f := range c.sweep(ev.Time) {
+			out = append(out, event.New(ev.Time, "kmsg", f)) // the probe its lines came from
+		}
+	}
 	k, ok := probes.AsKmsg(ev)
 	if !ok {
-		return nil
+		return out
 	}
 	l, ok := probes.ParseKernelLine(k.Text)
 	if !ok {
-		return nil
+		return out
 	}
 	var f *event.Finding
+	var c *conds
 	switch {
 	case l.Segfault != nil:
-		f = d.segfault(ev.Time, *l.Segfault, k)
+		f, c = d.segfault(ev.Time, *l.Segfault, k), &d.seg
 	case l.OOMConstraint != nil:
 		d.cons = append(d.cons, *l.OOMConstraint)
 		if len(d.cons) > oomConstraints {
 			d.cons = d.cons[1:]
 		}
 	case l.OOMKill != nil:
-		f = d.oomKill(*l.OOMKill)
+		f, c = d.oomKill(*l.OOMKill), &d.oom
 	case l.HungTask != nil:
-		f = d.hungTask(ev.Time, *l.HungTask)
+		f, c = d.hungTask(*l.HungTask), &d.hung
 	case l.IOError != nil:
-		f = d.ioError(ev.Time, *l.IOError)
+		f, c = d.ioError(ev.Time, *l.IOError), &d.io
 	}
 	if f == nil {
-		return nil
+		return out
 	}
 	if k.Backlog {
 		// Read from the buffer at start: it happened, but not while we watched.
 		f.Summary += " (logged before the session began)"
 	}
-	return []event.Event{event.New(ev.Time, ev.Probe, f)}
-}
-
-// recent says whether key had a finding less than win before at, and
-// otherwise notes at as its latest. Maps past kernelKeys start over.
-func recent[K comparable](m map[K]time.Time, key K, at time.Time, win time.Duration) bool {
-	if last, ok := m[key]; ok && at.Sub(last) < win && !at.Before(last) {
-		return true
+	if f = c.hold(ev.Time, f, nil); f != nil {
+		out = append(out, event.New(ev.Time, ev.Probe, f))
 	}
-	if len(m) >= kernelKeys {
-		clear(m)
-	}
-	m[key] = at
-	return false
+	return out
 }
 
 func (d *kernelLog) segfault(at time.Time, s probes.SegfaultLine, k *probes.Kmsg) *event.Finding {
-	if recent(d.lastSeg, s.Comm, at, segfaultRepeat) {
-		d.segFolded[s.Comm]++
-		return nil
-	}
-	data := SegfaultData{SegfaultLine: s, Repeats: d.segFolded[s.Comm]}
-	delete(d.segFolded, s.Comm)
+	key := condKey(FindingSegfault, s.Comm)
+	data := SegfaultData{SegfaultLine: s, Repeats: d.seg.count(key, at)}
 	where := ""
 	if s.Object != "" {
 		where = " in " + event.Sanitize(s.Object)
@@ -144,10 +135,7 @@ func (d *kernelLog) segfault(at time.Time, s probes.SegfaultLine, k *probes.Kmsg
 	data.CoreOutcome = d.core.segfault(s, k.Crash, k.Backlog)
 	sum := fmt.Sprintf("%s (pid %d) segfaulted at %s%s (%s)", event.Sanitize(s.Comm), s.PID, s.Addr, where, code)
 	sum += data.CoreOutcome.summary()
-	if data.Repeats > 0 {
-		sum += fmt.Sprintf("; %d more segfaults of %s before this", data.Repeats, event.Sanitize(s.Comm))
-	}
-	return &event.Finding{Finding: FindingSegfault, Severity: event.Warn, Summary: sum, Data: data}
+	return &event.Finding{Finding: FindingSegfault, Severity: event.Warn, Key: key, Summary: sum, Data: data}
 }
 
 func (d *kernelLog) oomKill(k probes.OOMKillLine) *event.Finding {
@@ -171,30 +159,20 @@ func (d *kernelLog) oomKill(k probes.OOMKillLine) *event.Finding {
 	case "":
 		why = "out of memory"
 	}
-	return &event.Finding{Finding: FindingOOMKill, Severity: sev, Data: data,
+	return &event.Finding{Finding: FindingOOMKill, Severity: sev, Data: data, Key: condKey(FindingOOMKill, k.Comm),
 		Summary: fmt.Sprintf("OOM killer killed %s (pid %d, %s resident): %s",
 			event.Sanitize(k.Comm), k.PID, event.HumanBytes(int64(k.RSSKB)*1024), why)}
 }
 
-func (d *kernelLog) hungTask(at time.Time, h probes.HungTaskLine) *event.Finding {
-	if recent(d.lastHung, h.PID, at, hungTaskRepeat) {
-		return nil
-	}
-	return &event.Finding{Finding: FindingHungTask, Severity: event.Warn, Data: h,
+func (d *kernelLog) hungTask(h probes.HungTaskLine) *event.Finding {
+	return &event.Finding{Finding: FindingHungTask, Severity: event.Warn, Data: h, Key: condKey(FindingHungTask, h.PID),
 		Summary: fmt.Sprintf("%s (pid %d) blocked in the kernel for more than %d s (uninterruptible sleep, usually waiting on I/O)",
 			event.Sanitize(h.Comm), h.PID, h.Seconds)}
 }
 
 func (d *kernelLog) ioError(at time.Time, e probes.IOErrorLine) *event.Finding {
-	d.ioCount[e.Device]++
-	if recent(d.lastIO, e.Device, at, ioErrorRepeat) {
-		return nil
-	}
-	n := d.ioCount[e.Device]
-	if len(d.ioCount) >= kernelKeys {
-		clear(d.ioCount)
-	}
-	delete(d.ioCount, e.Device)
+	key := condKey(FindingIOError, e.Device)
+	n := d.io.count(key, at) + 1
 	where := ""
 	switch {
 	case e.Sector != nil:
@@ -207,9 +185,6 @@ func (d *kernelLog) ioError(at time.Time, e probes.IOErrorLine) *event.Finding {
 		op = " (" + e.Op + ")"
 	}
 	sum := fmt.Sprintf("I/O error on %s%s%s", event.Sanitize(e.Device), where, op)
-	if n > 1 {
-		sum += fmt.Sprintf("; %d errors on it since the previous finding", n)
-	}
-	return &event.Finding{Finding: FindingIOError, Severity: event.Critical, Summary: sum,
+	return &event.Finding{Finding: FindingIOError, Severity: event.Critical, Summary: sum, Key: key,
 		Data: IOErrorData{IOErrorLine: e, Errors: n}}
 }

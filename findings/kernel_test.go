@@ -2,6 +2,7 @@ package findings
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -43,15 +44,43 @@ func TestKernelSegfaultFromTheHAProxyStory(t *testing.T) {
 			t.Errorf("data %s lacks %s", b, want)
 		}
 	}
-	// Every five minutes is a new finding; a crash loop folds into a count.
+	// A crash loop is one condition: its repeats only count (an update at
+	// most once a minute); 10 s without one clears it with the final count;
+	// the next segfault is a new finding.
 	for i := 1; i <= 5; i++ {
 		if got := d.Observe(kmsgAt(float64(i), line)); len(got) != 0 {
 			t.Fatalf("repeat %d fired: %+v", i, got)
 		}
 	}
-	f = onlyFinding(t, d.Observe(kmsgAt(300, line)), FindingSegfault)
-	if f.Data.(SegfaultData).Repeats != 5 || !strings.Contains(f.Summary, "5 more segfaults") {
-		t.Errorf("after a loop: %+v", f)
+	got := d.Observe(kmsgAt(300, line))
+	if len(got) != 2 {
+		t.Fatalf("after the loop: %+v", got)
+	}
+	c, _ := event.AsFinding(got[0])
+	f, _ = event.AsFinding(got[1])
+	if c.State != event.FindingCleared || c.Count != 6 || c.Key != "kernel.segfault haproxy" || c.Data.(SegfaultData).Repeats != 5 {
+		t.Errorf("clear %+v", c)
+	}
+	if f.State != "" || f.Data.(SegfaultData).Repeats != 0 || f.Key != c.Key {
+		t.Errorf("new loop %+v", f)
+	}
+}
+
+// A loop that never pauses for 10 s stays one condition for ten minutes:
+// one raise and a refresh a minute, each with the count so far.
+func TestKernelSegfaultLoopIsOneCondition(t *testing.T) {
+	d := NewKernelLog()
+	line := "worker[%d]: segfault at 0 ip 0000000000401000 sp 00007ffe00000000 error 6 in worker[400000+2000]"
+	var got []*event.Finding
+	for i := range 600 {
+		for _, ev := range d.Observe(kmsgAt(float64(i), fmt.Sprintf(line, 1000+i))) {
+			f, _ := event.AsFinding(ev)
+			got = append(got, f)
+		}
+	}
+	if len(got) != 10 || got[0].State != "" || got[9].State != event.FindingUpdate || got[9].Count != 541 ||
+		got[9].Data.(SegfaultData).PID != 1540 {
+		t.Fatalf("%d findings: %v, last %+v", len(got), states(got...), got[len(got)-1])
 	}
 }
 
@@ -72,8 +101,9 @@ func TestKernelOOMHungAndIOErrors(t *testing.T) {
 	if f.Data.(probes.HungTaskLine) != (probes.HungTaskLine{PID: 245, Comm: "jbd2/sda1-8", Seconds: 120}) {
 		t.Errorf("hung: %+v", f.Data)
 	}
-	if got := d.Observe(kmsgAt(122, hung)); len(got) != 0 {
-		t.Errorf("khungtaskd's repeat fired again: %+v", got)
+	// khungtaskd's report two minutes later is the same condition: an update.
+	if f := onlyFinding(t, d.Observe(kmsgAt(122, hung)), FindingHungTask); f.State != event.FindingUpdate || f.Count != 2 {
+		t.Errorf("khungtaskd's repeat: %+v", f)
 	}
 
 	io := "blk_update_request: I/O error, dev sda, sector 123456789 op 0x0:(READ) flags 0x0 phys_seg 1 prio class 0"
@@ -86,9 +116,11 @@ func TestKernelOOMHungAndIOErrors(t *testing.T) {
 			t.Fatalf("io repeat fired")
 		}
 	}
+	// Errors keep coming (the last at 13 s, within a minute): at 70 s the
+	// condition's minute refresh carries the count.
 	f = onlyFinding(t, d.Observe(kmsgAt(70, io)), FindingIOError)
-	if f.Data.(IOErrorData).Errors != 11 {
-		t.Errorf("errors since the last finding: %+v", f.Data)
+	if f.Data.(IOErrorData).Errors != 12 || f.Count != 12 || f.State != event.FindingUpdate {
+		t.Errorf("errors in the condition: %+v %+v", f, f.Data)
 	}
 	if got := d.Observe(kmsgAt(71, "EXT4-fs (sda1): mounted filesystem")); len(got) != 0 {
 		t.Errorf("plain line fired: %+v", got)

@@ -34,14 +34,22 @@ func netfilterModule(name string) bool {
 	return false
 }
 
-type modulesLoaded struct{}
+// modulesLoaded keeps one condition per module loaded during the session,
+// cleared when the module is unloaded; loaded again, it is a new finding.
+type modulesLoaded struct{ c conds }
 
 // NewModulesLoaded returns the detector of modules loaded during the session.
-func NewModulesLoaded() Detector { return modulesLoaded{} }
+func NewModulesLoaded() Detector { return &modulesLoaded{} }
 
-func (modulesLoaded) Produces() []string { return []string{FindingModuleLoaded} }
+func (*modulesLoaded) Produces() []string { return []string{FindingModuleLoaded} }
 
-func (modulesLoaded) Observe(ev event.Event) []event.Event {
+func (d *modulesLoaded) Observe(ev event.Event) []event.Event {
+	if u, ok := probes.AsModuleUnload(ev); ok {
+		if f := d.c.end(ev.Time, condKey(FindingModuleLoaded, u.Module.Module)); f != nil {
+			return []event.Event{event.New(ev.Time, ev.Probe, f)}
+		}
+		return nil
+	}
 	m, ok := probes.AsModuleLoad(ev)
 	if !ok {
 		return nil
@@ -61,5 +69,10 @@ func (modulesLoaded) Observe(ev event.Event) []event.Event {
 		sev = event.Warn
 		sum += ": netfilter changed how packets are handled (listing iptables rules loads modules like this)"
 	}
-	return []event.Event{event.New(ev.Time, ev.Probe, &event.Finding{Finding: FindingModuleLoaded, Severity: sev, Summary: sum, Data: data})}
+	f := d.c.hold(ev.Time, &event.Finding{Finding: FindingModuleLoaded, Severity: sev, Key: condKey(FindingModuleLoaded, name),
+		Summary: sum, Data: data}, nil)
+	if f == nil {
+		return nil
+	}
+	return []event.Event{event.New(ev.Time, ev.Probe, f)}
 }

@@ -31,7 +31,20 @@ func TestModuleLoadedWarnsForNetfilter(t *testing.T) {
 			t.Errorf("%s: %v", n, f.Severity)
 		}
 	}
-	if got := d.Observe(event.New(kt0, "modules", &probes.ModuleUnload{Module: probes.Module{Module: "ext4"}})); len(got) != 0 {
-		t.Errorf("unload fired")
+	// Unloaded: the condition clears; loaded again: a new finding.
+	unload := func(name string) []event.Event {
+		return d.Observe(event.New(kt0, "modules", &probes.ModuleUnload{Module: probes.Module{Module: name}}))
+	}
+	if f := onlyFinding(t, unload("ext4"), FindingModuleLoaded); f.State != event.FindingCleared || f.Key != "kernel.module_loaded ext4" {
+		t.Errorf("unload: %+v", f)
+	}
+	if got := unload("ext4"); len(got) != 0 {
+		t.Errorf("second unload: %+v", got)
+	}
+	if got := unload("vfat"); len(got) != 0 {
+		t.Errorf("unload of a module loaded before the session: %+v", got)
+	}
+	if f := load("ext4"); f.State != "" {
+		t.Errorf("reload: %+v", f)
 	}
 }

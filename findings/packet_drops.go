@@ -8,10 +8,11 @@ import (
 	"github.com/stakeout/stakeout/probes"
 )
 
-// dropsRepeat is how often packet.drops may fire again for one interface
-// while the kernel keeps dropping: tcpdump says it only at exit; once a
-// minute is often enough to see it go on.
-const dropsRepeat = time.Minute
+// dropsQuiet ends an interface's drop condition: a minute of capture
+// statistics without a drop. While the kernel keeps dropping the condition
+// is updated (tcpdump says it only at exit) when the drops double or turn
+// critical, else once a minute.
+const dropsQuiet = time.Minute
 
 // PacketDropsData is packet.drops's data: totals since capture started.
 type PacketDropsData struct {
@@ -20,13 +21,16 @@ type PacketDropsData struct {
 	Packets uint64 `json:"packets"`
 }
 
-type dropState struct {
-	drops, packets uint64
-	firedAt        time.Time
-	firedDrops     uint64
+type dropState struct{ drops, packets uint64 }
+
+type dropWatch struct {
+	ifaces map[string]*dropState
+	c      conds
 }
 
-type dropWatch struct{ ifaces map[string]*dropState }
+func newDropWatch() dropWatch {
+	return dropWatch{ifaces: map[string]*dropState{}, c: conds{quiet: dropsQuiet, max: 1024}}
+}
 
 func (w *dropWatch) observe(st *probes.CaptureStats, at time.Time) *event.Finding {
 	s := w.ifaces[st.Iface]
@@ -41,16 +45,33 @@ func (w *dropWatch) observe(st *probes.CaptureStats, at time.Time) *event.Findin
 	// (totals back to 0) keeps counting.
 	s.drops += st.Drops
 	s.packets += st.Packets
-	if st.Drops == 0 || (!s.firedAt.IsZero() && at.Sub(s.firedAt) < dropsRepeat) {
+	if st.Drops == 0 {
 		return nil
 	}
-	s.firedAt, s.firedDrops = at, s.drops
 	data := PacketDropsData{Iface: st.Iface, Drops: s.drops, Packets: s.packets}
 	sev := event.Warn
 	if s.packets > 0 && s.drops*10 >= s.packets {
 		sev = event.Critical
 	}
-	return &event.Finding{Finding: FindingPacketDrops, Severity: sev, Data: data,
+	return w.c.hold(at, &event.Finding{Finding: FindingPacketDrops, Severity: sev, Data: data,
+		Key: condKey(FindingPacketDrops, st.Iface),
 		Summary: fmt.Sprintf("%s: the kernel dropped %d of %d captured packets (ring full; try --ring-mb or --filter)",
-			event.Sanitize(st.Iface), data.Drops, data.Packets)}
+			event.Sanitize(st.Iface), data.Drops, data.Packets)}, dropsMaterial)
+}
+
+// dropsMaterial: the drops so far doubled.
+func dropsMaterial(prev, cur *event.Finding) bool {
+	return cur.Data.(PacketDropsData).Drops >= 2*prev.Data.(PacketDropsData).Drops
+}
+
+// ended clears the RST storms and drop conditions whose quiet minute has
+// passed, as of any event's time.
+func (d *packets) ended(at time.Time) []event.Event {
+	var out []event.Event
+	for _, c := range []*conds{&d.rst.c, &d.drops.c} {
+		for _, f := range c.sweep(at) {
+			out = append(out, event.New(at, "packets", f)) // the probe these findings come from
+		}
+	}
+	return out
 }

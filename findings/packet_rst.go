@@ -15,8 +15,9 @@ import (
 // torn down wholesale (a firewall forgetting state, pfsync, a crash loop).
 const RSTStormPerSecond = 100
 
-// rstStormQuiet is how long after firing a host stays quiet before it can
-// fire again: one finding per storm, not one per second of it.
+// rstStormQuiet is how long a host's storm condition lasts after its last
+// second of 100 RSTs: a storm is one finding however many seconds it
+// storms (updated at most once a minute), cleared after a minute without.
 const rstStormQuiet = time.Minute
 
 const maxRSTHosts = 4096
@@ -24,21 +25,23 @@ const maxRSTHosts = 4096
 // PacketRSTStormData is packet.rst_storm's data. Flow is set when every RST
 // of that second came from one flow, Host otherwise (and always).
 type PacketRSTStormData struct {
-	Iface    string `json:"iface"`
-	Host     string `json:"host"`
-	Flow     string `json:"flow,omitempty"`
-	RSTPerS  uint64 `json:"rst_per_s"`
-	flowID   uint32
-	oneFlow  bool
-	sec      int64
-	firedSec int64
+	Iface   string `json:"iface"`
+	Host    string `json:"host"`
+	Flow    string `json:"flow,omitempty"`
+	RSTPerS uint64 `json:"rst_per_s"`
+	flowID  uint32
+	oneFlow bool
+	sec     int64
 }
 
 type rstStorm struct {
 	hosts map[string]*PacketRSTStormData
+	c     conds
 }
 
-func newRSTStorm() rstStorm { return rstStorm{hosts: map[string]*PacketRSTStormData{}} }
+func newRSTStorm() rstStorm {
+	return rstStorm{hosts: map[string]*PacketRSTStormData{}, c: conds{quiet: rstStormQuiet, max: maxRSTHosts}}
+}
 
 func hostOf(addr string) string {
 	if ap, err := netip.ParseAddrPort(addr); err == nil {
@@ -66,7 +69,7 @@ func (r *rstStorm) observe(p probes.Packet, f *probes.FlowStats) *event.Finding 
 				return nil
 			}
 		}
-		h = &PacketRSTStormData{Iface: f.Info.Iface, Host: host, firedSec: -1 << 62}
+		h = &PacketRSTStormData{Iface: f.Info.Iface, Host: host}
 		r.hosts[key] = h
 	}
 	if sec != h.sec {
@@ -76,16 +79,21 @@ func (r *rstStorm) observe(p probes.Packet, f *probes.FlowStats) *event.Finding 
 	if p.Flow != h.flowID {
 		h.oneFlow = false
 	}
-	if h.RSTPerS != RSTStormPerSecond || sec-h.firedSec < int64(rstStormQuiet/time.Second) {
+	if h.RSTPerS != RSTStormPerSecond {
 		return nil
 	}
-	h.firedSec = sec
 	data := PacketRSTStormData{Iface: h.Iface, Host: h.Host, RSTPerS: h.RSTPerS}
 	who := "host " + event.Sanitize(host)
 	if h.oneFlow {
 		data.Flow = f.Info.String()
 		who = "flow " + event.Sanitize(data.Flow)
 	}
-	return &event.Finding{Finding: FindingPacketRSTStorm, Severity: event.Warn, Data: data,
-		Summary: fmt.Sprintf("%s: %s sent %d+ TCP resets within one second", event.Sanitize(h.Iface), who, data.RSTPerS)}
+	return r.c.hold(p.Time, &event.Finding{Finding: FindingPacketRSTStorm, Severity: event.Warn, Data: data,
+		Key:     condKey(FindingPacketRSTStorm, h.Iface, h.Host),
+		Summary: fmt.Sprintf("%s: %s sent %d+ TCP resets within one second", event.Sanitize(h.Iface), who, data.RSTPerS)}, rstMaterial)
+}
+
+// rstMaterial: the storm's resets went from one flow to many, or back.
+func rstMaterial(prev, cur *event.Finding) bool {
+	return prev.Data.(PacketRSTStormData).Flow != cur.Data.(PacketRSTStormData).Flow
 }

@@ -50,7 +50,7 @@ type packets struct {
 // NewPackets returns the packet detector.
 func NewPackets() Detector {
 	return &packets{flows: probes.NewFlowTable(probes.MaxTrackedFlows), stalls: map[uint32]bool{},
-		rst: newRSTStorm(), drops: dropWatch{ifaces: map[string]*dropState{}}}
+		rst: newRSTStorm(), drops: newDropWatch()}
 }
 
 func (d *packets) Produces() []string {
@@ -58,13 +58,13 @@ func (d *packets) Produces() []string {
 }
 
 func (d *packets) Observe(ev event.Event) []event.Event {
+	out := d.ended(ev.Time)
 	if st, ok := probes.AsCaptureStats(ev); ok {
 		if f := d.drops.observe(st, ev.Time); f != nil {
-			return []event.Event{event.New(ev.Time, ev.Probe, f)}
+			out = append(out, event.New(ev.Time, ev.Probe, f))
 		}
-		return nil
+		return out
 	}
-	var out []event.Event
 	d.flows.ObserveNotable(ev, func(p probes.Packet, a probes.Arrival) {
 		if f := d.gap(a); f != nil {
 			out = append(out, event.New(p.Time, ev.Probe, f))
@@ -108,6 +108,7 @@ func (d *packets) stallReset(p probes.Packet, a probes.Arrival) *event.Finding {
 	d.stalls[fi.ID] = true
 	data := PacketStallResetData{Iface: fi.Iface, Flow: fi.String(), StallMs: ms(a.Gap)}
 	return &event.Finding{Finding: FindingPacketStallReset, Severity: event.Warn, Data: data,
+		Key: condKey(FindingPacketStallReset, fi.Iface, fi.String()), // once per flow: never updated
 		Summary: fmt.Sprintf("%s tcp %s: silent for %.0f ms, then reset",
 			event.Sanitize(fi.Iface), event.Sanitize(fi.String()), data.StallMs)}
 }

@@ -3,6 +3,7 @@ package findings
 import (
 	"encoding/json"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -99,6 +100,9 @@ func TestStallThenResetFires(t *testing.T) {
 	if d := got[0].Data.(PacketStallResetData); d.StallMs != 2300 || d.Flow != fi.String() {
 		t.Errorf("data %+v", d)
 	}
+	if got[0].Key != "packet.stall_reset eth0 "+`"`+fi.String()+`"` {
+		t.Errorf("key %q", got[0].Key)
+	}
 	// A reset right away (connection refused) is not a stall.
 	quick := batches(fi, probes.FlagSYN, t0)
 	quick = append(quick, batches(fi, probes.FlagRST, t0.Add(time.Millisecond))[1:]...)
@@ -129,11 +133,52 @@ func TestKernelDrops(t *testing.T) {
 	}
 	evs := []event.Event{st(1, 1000, 0), st(2, 1000, 127), st(3, 1000, 5), st(70, 1000, 1)}
 	got := findingsNamed(evs, FindingPacketDrops)
-	if len(got) != 2 {
-		t.Fatalf("want a finding at the first drops and one a minute later, got %d", len(got))
+	// Raised at the first drops; a minute without ends it (a clear with
+	// the totals so far); the drops at 70 s are a new finding.
+	if !slices.Equal(states(got...), []string{"raise", "cleared", "raise"}) {
+		t.Fatalf("want a finding, its clear and a new one, got %v", states(got...))
 	}
-	if d := got[0].Data.(PacketDropsData); d != (PacketDropsData{Iface: "eth0", Drops: 127, Packets: 2000}) {
-		t.Errorf("data %+v", d)
+	if d := got[0].Data.(PacketDropsData); d != (PacketDropsData{Iface: "eth0", Drops: 127, Packets: 2000}) || got[0].Key != "packet.drops eth0" {
+		t.Errorf("data %+v key %q", d, got[0].Key)
+	}
+	if d := got[1].Data.(PacketDropsData); d.Drops != 132 || got[1].Count != 2 {
+		t.Errorf("clear %+v", got[1])
+	}
+
+	// Dropping every second for three minutes: updated when the total
+	// doubles (10 s apart at least) and once a minute, not every second.
+	evs = nil
+	for s := 1; s <= 180; s++ {
+		evs = append(evs, st(s, 1000, 10))
+	}
+	got = findingsNamed(evs, FindingPacketDrops)
+	var at []int
+	for _, f := range got {
+		at = append(at, int(f.Data.(PacketDropsData).Packets/1000))
+	}
+	if !slices.Equal(at, []int{1, 11, 22, 44, 88, 148}) || got[len(got)-1].Count != 148 {
+		t.Errorf("updates at %v s", at)
+	}
+}
+
+// A host resetting hundreds of connections a second for two minutes is one
+// packet.rst_storm: raised at the 100th RST of the first second, refreshed
+// once a minute, cleared a minute after its last storming second.
+func TestRSTStormLastingIsOneFinding(t *testing.T) {
+	fi := probes.FlowInfo{ID: 7, Iface: "eth0", Proto: "tcp", Src: "10.0.0.5:443", Dst: "10.0.0.1:40000"}
+	var evs []event.Event
+	for s := range 120 {
+		for i := range 150 {
+			evs = append(evs, batches(fi, probes.FlagRST, t0.Add(time.Duration(s)*time.Second+time.Duration(i)*5*time.Millisecond))...)
+		}
+	}
+	evs = append(evs, event.New(t0.Add(200*time.Second), "packets", &probes.CaptureStats{Iface: "eth0", IntervalS: 1, Packets: 1}))
+	got := findingsNamed(evs, FindingPacketRSTStorm)
+	if !slices.Equal(states(got...), []string{"raise", "update", "cleared"}) {
+		t.Fatalf("got %v", states(got...))
+	}
+	if got[2].Count != 120 || got[2].Key != "packet.rst_storm eth0 10.0.0.5" || got[0].Data.(PacketRSTStormData).Flow != fi.String() {
+		t.Errorf("clear %+v, raise %+v", got[2], got[0].Data)
 	}
 }
 

@@ -108,6 +108,7 @@ type signals struct {
 	t         SignalThresholds
 	procs     map[int]*sigProc
 	lastSweep time.Time
+	c         conds // one condition per key (signals_conds.go)
 }
 
 type sigProc struct {
@@ -153,7 +154,7 @@ func NewSignals(t SignalThresholds) Detector {
 	if t.StormWindow > 0 {
 		d.StormWindow = t.StormWindow
 	}
-	return &signals{core: newCoreFacts(), t: d, procs: map[int]*sigProc{}}
+	return &signals{core: newCoreFacts(), t: d, procs: map[int]*sigProc{}, c: conds{quiet: signalQuiet}}
 }
 
 func (d *signals) Produces() []string {
@@ -189,11 +190,7 @@ func (d *signals) Observe(ev event.Event) []event.Event {
 		out = append(out, d.sweep(at)...)
 		d.lastSweep = at
 	}
-	evs := make([]event.Event, len(out))
-	for i, f := range out {
-		evs[i] = event.New(at, ev.Probe, f)
-	}
-	return evs
+	return d.conditions(at, ev.Probe, out)
 }
 
 // proc finds or makes a process's state; nil past maxSignalProcs.

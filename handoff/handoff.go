@@ -63,29 +63,43 @@ type Report struct {
 	File     string
 	From, To time.Time
 	Probes   []report.ProbeStatus
+	// Findings are the window's conditions, one each, worst first.
 	Findings []Finding
 	// Omitted counts findings left out (lower ranked than the listed ones).
 	Omitted int
-	// Counts of all findings in the window by severity.
+	// Counts of the findings (conditions) kept, by the worst severity each
+	// reached; host facts are not counted, nor conditions past the
+	// report's bound (those are in Omitted).
 	Critical, Warn, Info int
-	Notes                []Note
-	NotesOmitted         int
-	Summaries            []ProbeSummary
+	// HostFacts are standing facts about the host found in the window
+	// (report.HostFact: an info-level core.dumps_lost), listed at the end.
+	HostFacts    []string
+	Notes        []Note
+	NotesOmitted int
+	Summaries    []ProbeSummary
 	// Replay is the shell command that opens the file at the window's start.
 	Replay string
 	// Damage says the recording ends early; what came before is reported.
 	Damage string
 }
 
-// Finding is one finding with the events that show it.
+// Finding is one condition with the events that show it: when it was
+// raised (Time, where its evidence is) and its latest event (Last, State,
+// Summary), how many times it was seen and the worst severity it reached.
 type Finding struct {
 	Time     time.Time
 	Probe    string
 	Name     string
 	Severity event.Severity
 	Summary  string
+	Count    int
+	Last     time.Time
+	State    string // of its latest event: "", "update" or "cleared"
 	Evidence Evidence
 }
+
+// Repeats is the "(×N, last at T)" or "(×N, cleared at T)" after its title.
+func (f Finding) Repeats() string { return report.Repeats(f.Count, f.State, f.Last) }
 
 // Evidence is a small table of the events around a finding.
 type Evidence struct {
@@ -153,6 +167,7 @@ func Build(r *sessions.Reader, opt Options) (*Report, error) {
 	// event is picked by its own time, and reading stops only where the
 	// time index shows that nothing of the window is left. Without --until
 	// the window runs to the end of the file, whatever the times in it.
+	conds := event.Conditions{Max: maxKeptFindings}
 	last := to
 	if opt.Until.IsZero() {
 		last = endOfTime
@@ -178,11 +193,9 @@ func Build(r *sessions.Reader, opt Options) (*Report, error) {
 			return true
 		}
 		if f, ok := event.AsFinding(ev); ok {
-			rep.count(f.Severity)
-			if len(found) < maxKeptFindings {
-				found = append(found, newPending(ev, f, flows))
-			} else {
-				rep.Omitted++
+			// One entry per condition; its evidence is where it was raised.
+			if c, started := conds.Add(ev); started {
+				found = append(found, newPending(ev, f, c, flows))
 			}
 			return true
 		}
@@ -202,13 +215,19 @@ func Build(r *sessions.Reader, opt Options) (*Report, error) {
 		return nil, err
 	}
 
-	// Worst first, then earliest: the reader starts with what matters most.
-	sort.SliceStable(found, func(i, j int) bool {
-		if found[i].f.Severity != found[j].f.Severity {
-			return found[i].f.Severity > found[j].f.Severity
+	rep.Omitted = conds.Omitted
+	incidents := found[:0]
+	for _, p := range found {
+		if report.HostFact(p.c.Finding(), p.c.Worst) {
+			rep.HostFacts = append(rep.HostFacts, p.c.Finding().Summary)
+			continue
 		}
-		return found[i].ev.Time.Before(found[j].ev.Time)
-	})
+		rep.count(p.c.Worst)
+		incidents = append(incidents, p)
+	}
+	found = incidents
+	// Worst first, then earliest: the reader starts with what matters most.
+	sort.SliceStable(found, func(i, j int) bool { return event.CompareConditions(found[i].c, found[j].c) < 0 })
 	if len(found) > opt.MaxFindings {
 		rep.Omitted += len(found) - opt.MaxFindings
 		found = found[:opt.MaxFindings]
@@ -217,8 +236,10 @@ func Build(r *sessions.Reader, opt Options) (*Report, error) {
 		return nil, err
 	}
 	for _, p := range found {
-		rep.Findings = append(rep.Findings, Finding{Time: p.ev.Time.UTC(), Probe: p.ev.Probe, Name: p.f.Finding,
-			Severity: p.f.Severity, Summary: p.f.Summary, Evidence: p.col.evidence()})
+		last := p.c.Finding()
+		rep.Findings = append(rep.Findings, Finding{Time: p.c.Since().UTC(), Probe: p.ev.Probe, Name: p.f.Finding,
+			Severity: p.c.Worst, Summary: last.Summary, Count: p.c.Count(), Last: p.c.Last.Time.UTC(), State: last.State,
+			Evidence: p.col.evidence()})
 	}
 	sort.SliceStable(rep.Notes, func(i, j int) bool { return rep.Notes[i].Time.Before(rep.Notes[j].Time) })
 
@@ -309,14 +330,16 @@ func decodeData(v any) findingData {
 	return d
 }
 
-// pending is a finding waiting for its evidence.
+// pending is a condition waiting for its evidence, collected around the
+// event that raised it (ev, f).
 type pending struct {
 	ev  event.Event
 	f   *event.Finding
+	c   *event.Condition
 	col *collector
 }
 
-func newPending(ev event.Event, f *event.Finding, flows map[flowKey]uint32) pending {
+func newPending(ev event.Event, f *event.Finding, c *event.Condition, flows map[flowKey]uint32) pending {
 	d := decodeData(f.Data)
-	return pending{ev: ev, f: f, col: evidenceFor(ev, f.Finding, d, flows)}
+	return pending{ev: ev, f: f, c: c, col: evidenceFor(ev, f.Finding, d, flows)}
 }

@@ -191,14 +191,18 @@ func TestWindow(t *testing.T) {
 	var names []string
 	for _, f := range rep.Findings {
 		names = append(names, f.Name)
-		if f.Time.Before(at(15_000)) || f.Time.After(at(40_000)) {
-			t.Errorf("%s at %s is outside the window", f.Name, fmtClock(f.Time))
+		if f.Last.Before(at(15_000)) || f.Last.After(at(40_000)) {
+			t.Errorf("%s last at %s is outside the window", f.Name, fmtClock(f.Last))
 		}
 	}
-	// io.saturated (04:00:14) and disk.filling (04:00:49) are outside; the
-	// gap at 04:00:33.5 and the burst at 04:00:20 are in.
-	if strings.Join(names, ",") != "packet.gap,signal.burst" {
+	// disk.filling (04:00:49) is outside; the gap at 04:00:33.5 and the
+	// burst at 04:00:20 are in; io.saturated, raised at 04:00:14, lasted
+	// into the window (cleared at 04:00:25): it is there, since 04:00:14.
+	if strings.Join(names, ",") != "packet.gap,io.saturated,signal.burst" {
 		t.Errorf("findings %v", names)
+	}
+	if io := finding(t, rep, "io.saturated"); !io.Time.Equal(at(14_000)) || io.State != event.FindingCleared || !io.Last.Equal(at(25_000)) {
+		t.Errorf("io.saturated since %s, %q at %s", fmtClock(io.Time), io.State, fmtClock(io.Last))
 	}
 	if len(rep.Notes) != 1 || rep.Notes[0].Author != "alice" {
 		t.Errorf("notes %+v", rep.Notes)

@@ -76,13 +76,14 @@ type viewPage struct {
 	NotesOmitted         int
 	Probes               []viewProbe
 	Replay               string
+	HostFacts            []string
 }
 
 type viewFinding struct {
 	N                       int
 	Severity, SeverityUpper string
 	Name, Summary, Probe    string
-	ISO, Clock              string
+	ISO, Clock, Repeats     string
 	Title                   string
 	Columns                 []string
 	Rows                    []viewRow
@@ -133,7 +134,7 @@ func htmlView(rep *Report) viewPage {
 	for i, f := range rep.Findings {
 		vf := viewFinding{N: i + 1, Severity: f.Severity.String(), SeverityUpper: strings.ToUpper(f.Severity.String()),
 			Name: clean(f.Name), Summary: clean(f.Summary), Probe: clean(f.Probe), ISO: f.Time.UTC().Format(time.RFC3339Nano),
-			Clock: fmtClock(f.Time), Title: clean(f.Evidence.Title)}
+			Clock: fmtClock(f.Time), Repeats: f.Repeats(), Title: clean(f.Evidence.Title)}
 		for _, c := range f.Evidence.Columns {
 			vf.Columns = append(vf.Columns, clean(c))
 		}
@@ -145,6 +146,9 @@ func htmlView(rep *Report) viewPage {
 			vf.Rows = append(vf.Rows, vr)
 		}
 		v.Findings = append(v.Findings, vf)
+	}
+	for _, f := range rep.HostFacts {
+		v.HostFacts = append(v.HostFacts, clean(f))
 	}
 	for _, n := range rep.Notes {
 		v.Notes = append(v.Notes, viewNote{ISO: n.Time.Format(time.RFC3339Nano), Clock: fmtClock(n.Time),

@@ -38,7 +38,8 @@ func WriteMarkdown(w io.Writer, rep *Report) error {
 		b.WriteString("No findings in this window.\n\n")
 	}
 	for i, f := range rep.Findings {
-		fmt.Fprintf(&b, "### %d. %s · %s · %s\n\n", i+1, strings.ToUpper(f.Severity.String()), mdText(f.Name), fmtClock(f.Time))
+		fmt.Fprintf(&b, "### %d. %s · %s · %s%s\n\n", i+1, strings.ToUpper(f.Severity.String()), mdText(f.Name), fmtClock(f.Time),
+			mdText(f.Repeats()))
 		fmt.Fprintf(&b, "**Summary** (probe %s): %s\n\n", mdText(f.Probe), mdText(f.Summary))
 		writeEvidenceMD(&b, f.Evidence)
 	}
@@ -83,6 +84,12 @@ func WriteMarkdown(w io.Writer, rep *Report) error {
 
 	b.WriteString("## Replay\n\n")
 	b.WriteString("    " + rep.Replay + "\n")
+	if len(rep.HostFacts) > 0 {
+		b.WriteString("\n## Host facts\n\n")
+		for _, f := range rep.HostFacts {
+			fmt.Fprintf(&b, "- %s\n", mdText(f))
+		}
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -84,19 +84,6 @@ func writeText(w io.Writer, d Document, md bool) error {
 		fmt.Fprintf(&b, "warning: %s\n", event.Sanitize(d.Damage))
 	}
 
-	// Why a crash would leave no core goes near the top: by the time someone
-	// reads this, the crash may already have happened.
-	if lost := coreDumpsLost(d); len(lost) > 0 {
-		h("core dumps would be lost")
-		for _, l := range lost {
-			if md {
-				b.WriteString("- " + event.Sanitize(l) + "\n")
-			} else {
-				b.WriteString("  " + event.Sanitize(l) + "\n")
-			}
-		}
-	}
-
 	h("probes")
 	for _, p := range d.Probes {
 		line := fmt.Sprintf("%-10s %s", event.Sanitize(p.Name), p.Status)
@@ -111,20 +98,35 @@ func writeText(w io.Writer, d Document, md bool) error {
 		b.WriteString(line + "\n")
 	}
 
-	h(fmt.Sprintf("findings (%d)", len(d.Findings)+d.Omitted))
-	if len(d.Findings) == 0 {
+	// Worst first, then by when raised; each condition once, with how many
+	// times it was seen and when last. Standing facts about the host go last.
+	var listed, facts []event.Event
+	for _, ev := range d.Findings {
+		if f, ok := event.AsFinding(ev); ok {
+			if HostFact(f, f.Severity) {
+				facts = append(facts, ev)
+			} else {
+				listed = append(listed, ev)
+			}
+		}
+	}
+	h(fmt.Sprintf("findings (%d)", len(listed)+d.Omitted))
+	if len(listed) == 0 {
 		b.WriteString("  none\n")
 	}
-	for _, ev := range d.Findings {
-		f, ok := event.AsFinding(ev)
-		if !ok {
-			continue
+	for _, ev := range listed {
+		f, _ := event.AsFinding(ev)
+		since := ev.Time
+		if !f.Since.IsZero() {
+			since = f.Since
 		}
-		line := fmt.Sprintf("%s  %-8s %-18s %s", ev.Time.UTC().Format("15:04:05"), strings.ToUpper(f.Severity.String()),
-			event.Sanitize(f.Finding), event.Sanitize(f.Summary))
+		clock := since.UTC().Format("15:04:05")
+		more := Repeats(f.Count, f.State, ev.Time)
+		line := fmt.Sprintf("%s  %-8s %-18s %s%s", clock, strings.ToUpper(f.Severity.String()),
+			event.Sanitize(f.Finding), event.Sanitize(f.Summary), more)
 		if md {
-			line = "- `" + ev.Time.UTC().Format("15:04:05") + "` **" + f.Severity.String() + "** `" +
-				event.Sanitize(f.Finding) + "` " + event.Sanitize(f.Summary)
+			line = "- `" + clock + "` **" + f.Severity.String() + "** `" +
+				event.Sanitize(f.Finding) + "` " + event.Sanitize(f.Summary) + more
 		} else {
 			line = "  " + line
 		}
@@ -160,19 +162,40 @@ func writeText(w io.Writer, d Document, md bool) error {
 			b.WriteString("```\n\n")
 		}
 	}
+
+	if len(facts) > 0 {
+		h("host facts")
+		for _, ev := range facts {
+			f, _ := event.AsFinding(ev)
+			if md {
+				b.WriteString("- " + event.Sanitize(f.Summary) + "\n")
+			} else {
+				b.WriteString("  " + event.Sanitize(f.Summary) + "\n")
+			}
+		}
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
 
-// coreDumpsLost lists the core.dumps_lost summaries, once each.
-func coreDumpsLost(d Document) []string {
-	var out []string
-	seen := map[string]bool{}
-	for _, ev := range d.Findings {
-		if f, ok := event.AsFinding(ev); ok && f.Finding == "core.dumps_lost" && !seen[f.Summary] {
-			seen[f.Summary] = true
-			out = append(out, f.Summary)
-		}
+// Repeats is what a report line adds to a condition's summary: " (×N, last
+// at T)" while it lasts, " (×N, cleared at T)" once it ended, nothing for
+// one seen once and still open. count, state and last are its count, the
+// state of its latest event and that event's time. The handoff uses it too.
+func Repeats(count int, state string, last time.Time) string {
+	var parts []string
+	if count > 1 {
+		parts = append(parts, fmt.Sprintf("×%d", count))
 	}
-	return out
+	clock := last.UTC().Format("15:04:05")
+	switch state {
+	case event.FindingCleared:
+		parts = append(parts, "cleared at "+clock)
+	case event.FindingUpdate:
+		parts = append(parts, "last at "+clock)
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
 }

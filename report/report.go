@@ -4,15 +4,25 @@
 package report
 
 import (
-	"sort"
+	"slices"
 	"time"
 
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/probes"
 )
 
-// MaxFindings bounds how many findings a document keeps (the count goes on).
+// MaxFindings bounds how many findings (conditions) a document keeps (the
+// count goes on).
 const MaxFindings = 5000
+
+// HostFact says whether a finding is a standing fact about the host rather
+// than something that happened: an info-level core.dumps_lost (most
+// distributions start everything with a core size limit of 0). Text and
+// Markdown list these last, under "host facts"; JSON keeps them among the
+// findings. severity is the condition's worst.
+func HostFact(f *event.Finding, severity event.Severity) bool {
+	return f.Finding == "core.dumps_lost" && severity == event.Info
+}
 
 // ProbeStatus is one row of the document's "probes" list.
 type ProbeStatus struct {
@@ -24,15 +34,19 @@ type ProbeStatus struct {
 // Document is the JSON shape of `snapshot --format json` and
 // `report --format json`; a public contract.
 type Document struct {
-	Host      any            `json:"host"`
-	Started   time.Time      `json:"started"`
-	DurationS float64        `json:"duration_s"`
-	File      string         `json:"file"`
-	Probes    []ProbeStatus  `json:"probes"`
-	Findings  []event.Event  `json:"findings"`
-	Omitted   int            `json:"findings_omitted,omitempty"`
-	Summary   map[string]any `json:"summary"`
-	Damage    string         `json:"damage,omitempty"`
+	Host      any           `json:"host"`
+	Started   time.Time     `json:"started"`
+	DurationS float64       `json:"duration_s"`
+	File      string        `json:"file"`
+	Probes    []ProbeStatus `json:"probes"`
+	// Findings holds one finding per condition, worst first, then by when
+	// it was raised: its latest event (time, summary, data, state), with
+	// the worst severity it reached, its key, since (when it was raised)
+	// and count (how many times it was seen).
+	Findings []event.Event  `json:"findings"`
+	Omitted  int            `json:"findings_omitted,omitempty"`
+	Summary  map[string]any `json:"summary"`
+	Damage   string         `json:"damage,omitempty"`
 	// SummaryText is Summary as lines, for the text and Markdown forms.
 	SummaryText map[string][]string `json:"-"`
 }
@@ -58,14 +72,13 @@ type Builder struct {
 	first, last time.Time
 	order       []string
 	status      map[string]ProbeStatus
-	findings    []event.Event
-	omitted     int
+	conds       event.Conditions
 	sums        map[string]Summarizer
 }
 
 // NewBuilder starts an empty document.
 func NewBuilder() *Builder {
-	return &Builder{status: map[string]ProbeStatus{}, sums: map[string]Summarizer{}}
+	return &Builder{status: map[string]ProbeStatus{}, sums: map[string]Summarizer{}, conds: event.Conditions{Max: MaxFindings}}
 }
 
 // Expect lists probes up front so they appear in the document (in this
@@ -97,11 +110,7 @@ func (b *Builder) Observe(ev event.Event) {
 		b.status[ev.Probe] = ProbeStatus{Name: ev.Probe, Status: body.Status, Reason: body.Reason}
 		return
 	case *event.Finding:
-		if len(b.findings) < MaxFindings {
-			b.findings = append(b.findings, ev)
-		} else {
-			b.omitted++
-		}
+		b.conds.Add(ev) // a raise, or an update or clear of one
 		return
 	}
 	s, ok := b.sums[ev.Probe]
@@ -116,8 +125,15 @@ func (b *Builder) Observe(ev event.Event) {
 	s.Observe(ev)
 }
 
-// Findings returns the findings so far, in time order.
-func (b *Builder) Findings() []event.Event { return b.findings }
+// Findings returns the findings so far, one per condition, in the order
+// the conditions were raised.
+func (b *Builder) Findings() []event.Event {
+	out := make([]event.Event, 0, b.conds.Len())
+	for _, c := range b.conds.List() {
+		out = append(out, c.Event())
+	}
+	return out
+}
 
 // Document returns the finished document. started/duration default to the
 // span of events seen.
@@ -129,8 +145,12 @@ func (b *Builder) Document(host any, file string, started time.Time, duration ti
 		duration = b.last.Sub(started)
 	}
 	d := Document{Host: host, Started: started.UTC(), DurationS: duration.Seconds(), File: file,
-		Findings: append([]event.Event{}, b.findings...), Omitted: b.omitted, Summary: map[string]any{}}
-	sort.SliceStable(d.Findings, func(i, j int) bool { return d.Findings[i].Time.Before(d.Findings[j].Time) })
+		Findings: []event.Event{}, Omitted: b.conds.Omitted, Summary: map[string]any{}}
+	conds := slices.Clone(b.conds.List())
+	slices.SortStableFunc(conds, event.CompareConditions)
+	for _, c := range conds {
+		d.Findings = append(d.Findings, c.Event())
+	}
 	for _, n := range b.order {
 		d.Probes = append(d.Probes, b.status[n])
 	}
@@ -146,6 +166,7 @@ func (b *Builder) Document(host any, file string, started time.Time, duration ti
 }
 
 // Worst returns the highest severity among the findings, and false if none.
+// A condition counts once, at the worst it reached.
 func (d Document) Worst() (event.Severity, bool) {
 	worst, any := event.Info, false
 	for _, ev := range d.Findings {

@@ -134,6 +134,7 @@ func (w *Writer) beginPauseLocked(reason string) {
 	rec := event.New(at, recorderProbe, &event.Recording{State: StatePaused, File: w.path, Reason: reason, Hint: hint})
 	fnd := event.New(at, recorderProbe, &event.Finding{
 		Finding:  FindingRecordPaused,
+		Key:      FindingRecordPaused, // one recording per writer: each pause is raised anew
 		Severity: event.Warn,
 		Summary:  fmt.Sprintf("recording paused at %s: %s; %s", event.HumanBytes(w.size), reason, hint),
 		Data:     PauseData{File: w.path, Bytes: w.size, Reason: reason, Hint: hint},

@@ -73,7 +73,8 @@ func checkPauseNotice(t *testing.T, rec []event.Event, path, reasonHas string) {
 		t.Fatalf("first recorder event %s", jsonOf(t, rec[0]))
 	}
 	f, ok := event.AsFinding(rec[1])
-	if !ok || f.Finding != FindingRecordPaused || f.Severity != event.Warn || !strings.Contains(f.Summary, "--record") {
+	if !ok || f.Finding != FindingRecordPaused || f.Severity != event.Warn || !strings.Contains(f.Summary, "--record") ||
+		f.Key != FindingRecordPaused || f.State != "" {
 		t.Fatalf("second recorder event %s", jsonOf(t, rec[1]))
 	}
 	data, _ := f.Data.(map[string]any)

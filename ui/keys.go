@@ -4,7 +4,7 @@ import "charm.land/bubbles/v2/key"
 
 // rootKeys are the keys that work everywhere, whatever has focus.
 type rootKeys struct {
-	Help, Close, Freeze, Note, Quit key.Binding
+	Help, Close, Freeze, Note, Ack, Quit key.Binding
 }
 
 // newRootKeys: replay turns freezing off; canNote turns m on.
@@ -14,6 +14,7 @@ func newRootKeys(replay, canNote bool) rootKeys {
 		Close:  key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "close help")),
 		Freeze: key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "freeze view")),
 		Note:   key.NewBinding(key.WithKeys("m"), key.WithHelp("m", "add a note here")),
+		Ack:    key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "acknowledge critical findings (unpin)")),
 		Quit:   key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
 	}
 	// A replay pauses with space; freezing only makes sense live.
@@ -24,7 +25,7 @@ func newRootKeys(replay, canNote bool) rootKeys {
 
 func (k rootKeys) ShortHelp() []key.Binding { return []key.Binding{k.Help, k.Quit} }
 func (k rootKeys) FullHelp() [][]key.Binding {
-	return [][]key.Binding{{k.Help, k.Close, k.Freeze, k.Note, k.Quit}}
+	return [][]key.Binding{{k.Help, k.Close, k.Freeze, k.Note, k.Ack, k.Quit}}
 }
 
 // ShortHelp is the hint on the status line.

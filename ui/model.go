@@ -131,6 +131,9 @@ func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		return m, tea.Quit
 	case key.Matches(msg, m.keys.Note):
 		return m.openNote()
+	case key.Matches(msg, m.keys.Ack):
+		m.strip = m.strip.Acknowledge()
+		return m, nil
 	case key.Matches(msg, m.keys.Help):
 		m.showHelp = !m.showHelp
 		return m, nil

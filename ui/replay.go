@@ -23,6 +23,7 @@ type replayCtl struct {
 	env      paneEnv
 	src      ReplaySource
 	findings []event.Event // findings and notes of the whole file, in time order
+	marks    []event.Event // those n/N stop at and the timeline marks (see markStops)
 	keys     replayKeys
 	every    time.Duration
 	lastTick time.Time
@@ -56,7 +57,7 @@ func (k replayKeys) all() []key.Binding {
 func newReplayCtl(src ReplaySource, findings []event.Event, every time.Duration, env paneEnv) replayCtl {
 	fs := append([]event.Event(nil), findings...)
 	sort.SliceStable(fs, func(i, j int) bool { return fs[i].Time.Before(fs[j].Time) })
-	return replayCtl{env: env, src: src, findings: fs, every: every, input: newGotoInput(), keys: replayKeys{
+	return replayCtl{env: env, src: src, findings: fs, marks: markStops(fs), every: every, input: newGotoInput(), keys: replayKeys{
 		Pause:       key.NewBinding(key.WithKeys("space"), key.WithHelp("space", "pause / play")),
 		Back:        key.NewBinding(key.WithKeys("left"), key.WithHelp("←", "back 1s")),
 		Forward:     key.NewBinding(key.WithKeys("right"), key.WithHelp("→", "forward 1s")),
@@ -89,10 +90,40 @@ func (r replayCtl) Editing() bool { return r.input.Active() }
 // Handles says whether msg is one of the replay's keys.
 func (r replayCtl) Handles(msg tea.KeyPressMsg) bool { return key.Matches(msg, r.keys.all()...) }
 
+// markStops picks, from findings and notes in time order, what n/N stop
+// at and the timeline marks: notes, each condition's raise, and its
+// updates that change its severity. A condition's other updates (new
+// figures) and its clear are not stops: one condition, one place.
+func markStops(evs []event.Event) []event.Event {
+	sev := map[string]event.Severity{} // open conditions' latest severity
+	var out []event.Event
+	for _, ev := range evs {
+		f, ok := event.AsFinding(ev)
+		if !ok {
+			out = append(out, ev)
+			continue
+		}
+		last, open := sev[f.Key]
+		switch {
+		case f.Key == "":
+			out = append(out, ev)
+		case f.State == event.FindingCleared:
+			delete(sev, f.Key)
+		case f.State == "" || !open || f.Severity != last:
+			out = append(out, ev)
+			sev[f.Key] = f.Severity
+		}
+	}
+	return out
+}
+
 // AddMark puts a finding or note (one just saved) among the marks.
 func (r replayCtl) AddMark(ev event.Event) replayCtl {
-	i := sort.Search(len(r.findings), func(i int) bool { return r.findings[i].Time.After(ev.Time) })
-	r.findings = append(r.findings[:i:i], append([]event.Event{ev}, r.findings[i:]...)...)
+	insert := func(evs []event.Event) []event.Event {
+		i := sort.Search(len(evs), func(i int) bool { return evs[i].Time.After(ev.Time) })
+		return append(evs[:i:i], append([]event.Event{ev}, evs[i:]...)...)
+	}
+	r.findings, r.marks = insert(r.findings), insert(r.marks)
 	return r
 }
 
@@ -161,19 +192,19 @@ func (r replayCtl) key(msg tea.KeyPressMsg) (replayCtl, feed, tea.Cmd) {
 	case key.Matches(msg, r.keys.Goto):
 		r.input = r.input.Open()
 	case key.Matches(msg, r.keys.NextFinding):
-		i := sort.Search(len(r.findings), func(i int) bool { return r.findings[i].Time.After(pos) })
-		if i == len(r.findings) {
+		i := sort.Search(len(r.marks), func(i int) bool { return r.marks[i].Time.After(pos) })
+		if i == len(r.marks) {
 			r.note = "no later finding or note"
 			break
 		}
-		r, f = r.seek(r.findings[i].Time)
+		r, f = r.seek(r.marks[i].Time)
 	case key.Matches(msg, r.keys.PrevFinding):
-		i := sort.Search(len(r.findings), func(i int) bool { return !r.findings[i].Time.Before(pos) }) - 1
+		i := sort.Search(len(r.marks), func(i int) bool { return !r.marks[i].Time.Before(pos) }) - 1
 		if i < 0 {
 			r.note = "no earlier finding or note"
 			break
 		}
-		r, f = r.seek(r.findings[i].Time)
+		r, f = r.seek(r.marks[i].Time)
 	}
 	return r, f, nil
 }

@@ -2,63 +2,194 @@ package ui
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/stakeout/stakeout/event"
 )
 
-// maxStripFindings bounds the findings the strip remembers.
+// maxStripFindings bounds the conditions and notes the strip remembers.
 const maxStripFindings = 500
 
-// findingStrip lists findings newest first, one line each, coloured by
-// severity; the severity is also spelled out so it reads without colour.
+// findingStrip lists findings, one line per condition (its raise, updates
+// and clear folded together, "×N, last at T"), and notes; coloured by
+// severity, which is also spelled out so it reads without colour.
+//
+// Order: critical conditions not yet acknowledged (a) nor cleared are
+// pinned at the top; then what is still going on, worst first; then what
+// has cleared; each group newest first. Notes rank with open warnings.
 type findingStrip struct {
 	env   paneEnv
-	items []stripItem // oldest first
+	items []*stripItem          // in the order they started
+	open  map[string]*stripItem // open conditions by key
+	acked map[string]bool       // acknowledged criticals, by stripItem.id
 	w, h  int
 }
 
 type stripItem struct {
-	at   time.Time
-	f    event.Finding
-	note bool   // a note: name is its author
-	name string // sanitized
-	text string // sanitized
+	c    *event.Condition // nil for a note
+	at   time.Time        // a note's time; a condition's raise
+	note bool             // a note: name is its author
+	name string           // sanitized
+	text string           // sanitized
 }
 
 func newFindingStrip(env paneEnv) findingStrip { return findingStrip{env: env} }
 
 func (s findingStrip) SetSize(w, h int) findingStrip { s.w, s.h = w, h; return s }
 
-// Add appends one finding or note event; other events are ignored.
+// id names a condition across Set calls (a replay rebuilds the strip on
+// every move), for its acknowledgement.
+func (it *stripItem) id() string {
+	f := it.c.First.Body.(*event.Finding)
+	if f.Key != "" {
+		return f.Key + "@" + it.at.Format(time.RFC3339Nano)
+	}
+	return f.Finding + "@" + it.at.Format(time.RFC3339Nano) + "@" + f.Summary
+}
+
+func (it *stripItem) cleared() bool { return it.c != nil && it.c.Cleared() }
+
+// pinned: critical, not cleared, not acknowledged.
+func (s findingStrip) pinned(it *stripItem) bool {
+	return it.c != nil && it.c.Worst == event.Critical && !it.cleared() && !s.acked[it.id()]
+}
+
+// latest is when the item last changed: a note's time, a condition's
+// latest event.
+func (it *stripItem) latest() time.Time {
+	if it.c == nil {
+		return it.at
+	}
+	return it.c.Last.Time
+}
+
+// Add takes one finding or note event; other events are ignored. An update
+// or clear joins its condition's line; a raise starts a new one.
 func (s findingStrip) Add(ev event.Event) findingStrip {
 	if n, ok := event.AsNote(ev); ok {
-		s.items = append(s.items, stripItem{at: ev.Time, note: true, name: event.Sanitize(n.Author), text: event.Sanitize(n.Text)})
+		s.items = append(s.items, &stripItem{at: ev.Time, note: true, name: event.Sanitize(n.Author), text: event.Sanitize(n.Text)})
 	} else if f, ok := event.AsFinding(ev); ok {
-		s.items = append(s.items, stripItem{at: ev.Time, f: *f, name: event.Sanitize(f.Finding), text: event.Sanitize(f.Summary)})
+		if it := s.open[f.Key]; f.Continues() && it != nil {
+			it.c.Add(ev)
+			it.text = event.Sanitize(f.Summary)
+			if f.State == event.FindingCleared {
+				delete(s.open, f.Key)
+			}
+			return s
+		}
+		c := event.NewCondition(ev)
+		it := &stripItem{c: c, at: c.Since(), name: event.Sanitize(f.Finding), text: event.Sanitize(f.Summary)}
+		s.items = append(s.items, it)
+		if f.Key != "" && f.State != event.FindingCleared {
+			if s.open == nil {
+				s.open = map[string]*stripItem{}
+			}
+			s.open[f.Key] = it
+		}
 	} else {
 		return s
 	}
-	if len(s.items) > maxStripFindings {
-		s.items = append([]stripItem(nil), s.items[len(s.items)-maxStripFindings:]...)
+	if len(s.items) > maxStripFindings+maxStripFindings/10 {
+		s = s.trim()
 	}
 	return s
 }
 
-// Set replaces the findings, as a replay does after every move.
-func (s findingStrip) Set(evs []event.Event) findingStrip {
-	s.items = nil
-	if len(evs) > maxStripFindings {
-		evs = evs[len(evs)-maxStripFindings:]
+// trim keeps the maxStripFindings highest-ranked items (a tenth more may
+// wait for the next trim): a pinned critical is never pushed out.
+func (s findingStrip) trim() findingStrip {
+	drop := map[*stripItem]bool{}
+	order := s.ordered()
+	for _, it := range order[maxStripFindings:] {
+		drop[it] = true
 	}
+	kept := make([]*stripItem, 0, maxStripFindings)
+	for _, it := range s.items {
+		if !drop[it] {
+			kept = append(kept, it)
+		}
+	}
+	s.items = kept
+	for k, it := range s.open {
+		if drop[it] {
+			delete(s.open, k)
+		}
+	}
+	return s
+}
+
+// Set replaces the findings, as a replay does after every move. The
+// acknowledgements are kept.
+func (s findingStrip) Set(evs []event.Event) findingStrip {
+	s.items, s.open = nil, nil
 	for _, ev := range evs {
 		s = s.Add(ev)
 	}
 	return s
 }
 
+// Acknowledge unpins the critical conditions pinned now; they keep their
+// place among the open conditions, worst first.
+func (s findingStrip) Acknowledge() findingStrip {
+	acked := map[string]bool{}
+	for _, it := range s.items { // what is no longer shown is forgotten
+		if it.c == nil {
+			continue
+		}
+		if id := it.id(); s.acked[id] || s.pinned(it) {
+			acked[id] = true
+		}
+	}
+	s.acked = acked
+	return s
+}
+
+// Pinned counts the critical conditions waiting to be acknowledged.
+func (s findingStrip) Pinned() int {
+	n := 0
+	for _, it := range s.items {
+		if s.pinned(it) {
+			n++
+		}
+	}
+	return n
+}
+
 func (s findingStrip) Len() int { return len(s.items) }
+
+// ordered returns the items in display order.
+func (s findingStrip) ordered() []*stripItem {
+	rank := func(it *stripItem) (int, int, event.Severity) {
+		pin, open, sev := 0, 1, event.Warn // a note
+		if it.c != nil {
+			sev = it.c.Worst
+			if s.pinned(it) {
+				pin = 1
+			}
+			if it.cleared() {
+				open = 0
+			}
+		}
+		return pin, open, sev
+	}
+	out := slices.Clone(s.items)
+	slices.SortStableFunc(out, func(a, b *stripItem) int {
+		pa, oa, sa := rank(a)
+		pb, ob, sb := rank(b)
+		switch {
+		case pa != pb:
+			return pb - pa
+		case oa != ob:
+			return ob - oa
+		case sa != sb:
+			return int(sb - sa)
+		}
+		return b.latest().Compare(a.latest()) // newest first
+	})
+	return out
+}
 
 var sevLabel = [...]string{"info", "WARN", "CRIT"}
 
@@ -72,29 +203,48 @@ func (s findingStrip) View() string {
 	}
 	show := len(s.items)
 	if show > s.h {
-		show = max(s.h-1, 1) // keep the last line for "+N older"
+		show = max(s.h-1, 1) // keep the last line for "+N more"
 	}
+	clock := func(t time.Time) string { return t.In(s.env.loc).Format("15:04:05") }
 	var lines []string
-	for i := range show {
-		it := s.items[len(s.items)-1-i]
+	for _, it := range s.ordered()[:show] {
 		if it.note {
 			lines = append(lines, clip(st.Accent.Render("▌NOTE")+" "+
-				st.Muted.Render(it.at.In(s.env.loc).Format("15:04:05"))+" "+
+				st.Muted.Render(clock(it.at))+" "+
 				st.Accent.Render(it.name)+"  "+st.Text.Render(it.text), s.w))
 			continue
 		}
-		sev := st.Sev(it.f.Severity)
+		sev := st.Sev(it.c.Worst)
 		label := "CRIT"
-		if int(it.f.Severity) >= 0 && int(it.f.Severity) < len(sevLabel) {
-			label = sevLabel[it.f.Severity]
+		if int(it.c.Worst) >= 0 && int(it.c.Worst) < len(sevLabel) {
+			label = sevLabel[it.c.Worst]
 		}
-		line := sev.Render("▌"+label) + " " +
-			st.Muted.Render(it.at.In(s.env.loc).Format("15:04:05")) + " " +
-			sev.Render(it.name) + "  " + st.Text.Render(it.text)
-		lines = append(lines, clip(line, s.w))
+		// ×N, last at T (or cleared at T): the condition's count and latest event.
+		var more []string
+		if n := it.c.Count(); n > 1 {
+			more = append(more, fmt.Sprintf("×%d", n))
+		}
+		switch f := it.c.Finding(); {
+		case f.State == event.FindingCleared:
+			more = append(more, "cleared at "+clock(it.c.Last.Time))
+		case it.c.Events > 1 || f.State == event.FindingUpdate:
+			more = append(more, "last at "+clock(it.c.Last.Time))
+		}
+		if it.c.Worst == event.Critical && !it.cleared() && s.acked[it.id()] {
+			more = append(more, "acknowledged")
+		}
+		name := sev.Render(it.name)
+		if it.cleared() {
+			name = st.Muted.Render(it.name)
+		}
+		line := sev.Render("▌"+label) + " " + st.Muted.Render(clock(it.at)) + " " + name
+		if len(more) > 0 {
+			line += " " + st.Muted.Render(strings.Join(more, ", "))
+		}
+		lines = append(lines, clip(line+"  "+st.Text.Render(it.text), s.w))
 	}
 	if show < len(s.items) && len(lines) < s.h {
-		lines = append(lines, st.Muted.Render(fmt.Sprintf("  +%d older findings", len(s.items)-show)))
+		lines = append(lines, st.Muted.Render(fmt.Sprintf("  +%d more", len(s.items)-show)))
 	}
 	return block(strings.Join(lines, "\n"), s.w, s.h)
 }

@@ -7,9 +7,10 @@ import (
 )
 
 // Timeline draws one line: start time, a bar filled up to the position with
-// the position as ●, each finding as ▲ in its severity's style, each note as
-// ◆, and the end time. Several findings in one cell show the most severe; a
-// finding hides a note in the same cell (n/N still stop at both).
+// the position as ●, each finding as ▲ in its severity's style (where it was
+// raised or changed severity: markStops), each note as ◆, and the end time.
+// Several findings in one cell show the most severe; a finding hides a note
+// in the same cell (n/N still stop at both).
 func (r replayCtl) Timeline(w int) string {
 	st := r.env.st
 	start, end, pos := r.src.Start(), r.src.End(), r.src.Position()
@@ -32,7 +33,7 @@ func (r replayCtl) Timeline(w int) string {
 	cursor := at(float64(pos.Sub(start)))
 	marks := make([]int, bw) // severity+1 of the worst finding in each cell
 	notes := make([]bool, bw)
-	for _, ev := range r.findings {
+	for _, ev := range r.marks {
 		c := at(float64(ev.Time.Sub(start)))
 		if f, ok := event.AsFinding(ev); ok {
 			marks[c] = max(marks[c], int(f.Severity)+1)

@@ -112,18 +112,20 @@ func TestHandoffWindow(t *testing.T) {
 	if r := run(t, []string{"STAKEOUT_AUTHOR=bob"}, "note", file, "LB ruled out", "--at", "+27s"); r.code != 0 {
 		t.Fatalf("note: %+v", r)
 	}
-	r := run(t, nil, "handoff", file, "--since", "+25s", "--until", "04:00:35")
+	// sdb's saturation (04:00:10-22) is cleared at 04:00:25, 3 s below the
+	// line: a window from then holds that clear, so it starts a second later.
+	r := run(t, nil, "handoff", file, "--since", "+26s", "--until", "04:00:35")
 	if r.code != 0 {
 		t.Fatalf("%+v", r)
 	}
 	if strings.Contains(r.stdout, "io.saturated") || !strings.Contains(r.stdout, "### 1. WARN · signal.burst") {
-		t.Errorf("window 04:00:25-35 should hold only the burst:\n%s", r.stdout)
+		t.Errorf("window 04:00:26-35 should hold only the burst:\n%s", r.stdout)
 	}
 	if !strings.Contains(r.stdout, "- **04:00:27.000** bob: LB ruled out\n- **04:00:31.000** alice:") {
 		t.Errorf("notes not in time order:\n%s", r.stdout)
 	}
-	if !strings.Contains(r.stdout, "| window | 2026-11-23 04:00:25 → 04:00:35 UTC (10s) |") ||
-		!strings.Contains(r.stdout, "    stakeout replay "+file+" --since 2026-11-23T04:00:25Z\n") {
+	if !strings.Contains(r.stdout, "| window | 2026-11-23 04:00:26 → 04:00:35 UTC (9s) |") ||
+		!strings.Contains(r.stdout, "    stakeout replay "+file+" --since 2026-11-23T04:00:26Z\n") {
 		t.Errorf("window or replay command:\n%s", r.stdout)
 	}
 }

@@ -25,7 +25,7 @@ func newReplayCmd() *cobra.Command {
 		Long: `replay shows a recording in the live TUI's panes, with a timeline bar.
 Keys: space pause, ←/→ step, [ ] speed 0.25×–64×, g go to a time, Home/End,
 n/N next/previous finding or note, m add a note here (appended to FILE),
-? all keys, q quit.`,
+a acknowledge the critical findings pinned on the strip, ? all keys, q quit.`,
 		Example: `  stakeout replay /var/tmp/stakeout/web-3-20261123T040000Z.stk`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
