@@ -84,10 +84,11 @@ type reportFinding struct {
 	Finding  string    `json:"finding"`
 	Severity string    `json:"severity"`
 	Summary  string    `json:"summary"`
+	Since    time.Time `json:"since"` // when its condition was raised, if it was updated since
 }
 
-// findingsIn runs `stakeout report --format json` and keeps the findings in
-// [since, until].
+// findingsIn runs `stakeout report --format json` and keeps the findings
+// (conditions) raised in [since, until].
 func findingsIn(t *testing.T, path string, since, until time.Time) []reportFinding {
 	t.Helper()
 	r := run(t, nil, "report", path, "--format", "json")
@@ -102,7 +103,11 @@ func findingsIn(t *testing.T, path string, since, until time.Time) []reportFindi
 	}
 	var out []reportFinding
 	for _, f := range doc.Findings {
-		if !f.Time.Before(since) && !f.Time.After(until) {
+		raised := f.Time
+		if !f.Since.IsZero() {
+			raised = f.Since
+		}
+		if !raised.Before(since) && !raised.After(until) {
 			out = append(out, f)
 		}
 	}
