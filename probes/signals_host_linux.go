@@ -3,8 +3,9 @@ package probes
 // --signals host: every signal generated on the host, from the
 // signal:signal_generate tracepoint, without ptrace. It never touches a
 // process, and it sees SIGKILL and its sender, which ptrace cannot. It runs
-// in a tracefs instance of its own, so it never disturbs other tracing, and
-// it unmounts tracefs on exit if it mounted it.
+// in a tracefs instance of its own, so it never disturbs other tracing;
+// signals_tracefs_linux.go says how the instance and a tracefs mount of
+// stakeout's are undone however stakeout ends.
 
 import (
 	"bytes"
@@ -52,29 +53,43 @@ func (c Config) hostCheck() error {
 
 // runHost follows signal_generate until ctx ends.
 func (p *signalsProbe) runHost(ctx context.Context, emit Emit) (err error) {
-	root := p.cfg.tracefsRoot()
-	if _, err := os.Stat(filepath.Join(root, "events")); err != nil {
-		if err := unix.Mount("nodev", root, "tracefs", 0, ""); err != nil {
-			return fmt.Errorf("mounting tracefs at %s: %w", root, err)
+	cfg := p.cfg
+	root := cfg.tracefsRoot()
+	var inst string
+	for attempt := 0; ; attempt++ {
+		if _, err := cfg.mountTracefs(root); err != nil {
+			return err
 		}
-		defer unix.Unmount(root, 0)
+		cfg.clearStaleInstances(root)
+		inst = filepath.Join(root, "instances", cfg.instanceName(os.Getpid()))
+		err := os.Mkdir(inst, 0o700)
+		if err == nil {
+			break
+		}
+		// Another stakeout unmounted tracefs between the look and the
+		// mkdir: mount it again, once.
+		if !errors.Is(err, os.ErrNotExist) || attempt > 0 {
+			cfg.releaseTracefs(root)
+			return fmt.Errorf("tracefs instance: %w", err)
+		}
 	}
-	clearStaleInstances(root, p.cfg.Procfs)
-	inst := filepath.Join(root, "instances", "stakeout-"+strconv.Itoa(os.Getpid()))
-	if err := os.Mkdir(inst, 0o700); err != nil {
-		return fmt.Errorf("tracefs instance: %w", err)
-	}
-	if err := os.WriteFile(filepath.Join(inst, "buffer_size_kb"), []byte(strconv.Itoa(instanceBufferKB)), 0); err != nil {
-		os.Remove(inst)
-		return fmt.Errorf("tracefs buffer_size_kb: %w", err)
-	}
-	enable := filepath.Join(inst, "events", "signal", "signal_generate", "enable")
+	// Without a watchdog (it could not start) a kill -9 leaves the instance
+	// to the next run; the probe itself works the same.
+	wd, _ := cfg.startWatchdog(inst, root)
 	defer func() {
-		os.WriteFile(enable, []byte("0"), 0)
-		if rmErr := os.Remove(inst); rmErr != nil && err == nil {
+		rmErr := removeInstance(inst)
+		cfg.releaseTracefs(root)
+		if wd != nil {
+			wd.stop()
+		}
+		if rmErr != nil && err == nil {
 			err = fmt.Errorf("removing tracefs instance: %w", rmErr)
 		}
 	}()
+	if err := os.WriteFile(filepath.Join(inst, "buffer_size_kb"), []byte(strconv.Itoa(instanceBufferKB)), 0); err != nil {
+		return fmt.Errorf("tracefs buffer_size_kb: %w", err)
+	}
+	enable := filepath.Join(inst, "events", "signal", "signal_generate", "enable")
 	// CLOCK_MONOTONIC stamps, so each line's own time survives batching.
 	if err := os.WriteFile(filepath.Join(inst, "trace_clock"), []byte("mono"), 0); err != nil {
 		return fmt.Errorf("tracefs trace_clock: %w", err)

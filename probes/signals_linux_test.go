@@ -24,8 +24,23 @@ const tracerEnv = "STAKEOUT_TEST_TRACER"
 // checkEnv makes a re-executed test binary print what Check says about a pid.
 const checkEnv = "STAKEOUT_TEST_CHECK"
 
+// hostEnv makes a re-executed test binary a standalone --signals host run
+// with its sysfs at the directory given, until it is killed.
+const hostEnv = "STAKEOUT_TEST_HOST"
+
 func init() {
+	if os.Getenv(watchdogEnv) != "" {
+		return // a host-mode run's watchdog: the package's own init runs it
+	}
 	sigtarget.MaybeRun()
+	if dir := os.Getenv(hostEnv); dir != "" {
+		cfg := DefaultConfig()
+		cfg.Sysfs = dir
+		cfg.Signals.Mode = SignalsHost
+		err := (&signalsProbe{cfg: cfg}).Run(context.Background(), func(event.Event) {})
+		fmt.Fprintln(os.Stderr, "host mode ended:", err)
+		os.Exit(1)
+	}
 	if pid := os.Getenv(checkEnv); pid != "" {
 		n, _ := strconv.Atoi(pid)
 		cfg := DefaultConfig()
@@ -130,6 +145,12 @@ func traceSignals(t *testing.T, cfg SignalsConfig) *recorder {
 	c := DefaultConfig()
 	c.Interval = 50 * time.Millisecond
 	c.Signals = cfg
+	return traceWith(t, c)
+}
+
+// traceWith is traceSignals with a whole Config (another --sysfs, say).
+func traceWith(t *testing.T, c Config) *recorder {
+	t.Helper()
 	p := &signalsProbe{cfg: c}
 	if err := p.Check(); err != nil {
 		t.Fatalf("Check: %v", err)

@@ -373,7 +373,7 @@ func TestSignalsHostMode(t *testing.T) {
 		t.Errorf("host mode traced the target")
 	}
 	r.stop(t)
-	if _, err := os.Stat(root + "/instances/stakeout-" + strconv.Itoa(os.Getpid())); err == nil {
+	if _, err := os.Stat(root + "/instances/" + cfg.instanceName(os.Getpid())); err == nil {
 		t.Errorf("tracefs instance left behind")
 	}
 	if _, err := os.Stat(root + "/events"); (err == nil) != wasMounted {
