@@ -45,11 +45,30 @@ var signalsSpec = Spec{
 			"signals: trace every process whose comm or executable name is NAME, including ones that start later (repeatable)")
 		fs.StringVar(&cfg.Signals.Mode, "signals", "",
 			"signals: 'host' follows every signal on the host through tracefs (signal:signal_generate) instead of tracing --pid/--proc")
+		fs.Var((*signalList)(&cfg.Signals.Include), "signals-include",
+			"signals: with --signals host, also record SIG, which host mode leaves out by default (SIGURG, every Go runtime's preemption) (repeatable)")
 		fs.DurationVar(&cfg.Signals.BurstWindow, "burst-window", DefaultBurstWindow,
 			"signal.burst: the same signal to the same process twice within this is a burst")
 	},
 	New:     func(cfg Config) Probe { return &signalsProbe{cfg: cfg} },
 	Summary: func() Summarizer { return &SignalSummary{} },
+}
+
+// signalList is --signals-include: names are checked as they are parsed,
+// so a bad one is a usage error, and kept as their canonical names.
+type signalList []string
+
+func (l *signalList) String() string { return strings.Join(*l, ",") }
+func (l *signalList) Type() string   { return "SIG" }
+func (l *signalList) Set(v string) error {
+	for _, s := range strings.Split(v, ",") {
+		n, err := ParseSignal(s)
+		if err != nil {
+			return err
+		}
+		*l = append(*l, SignalName(n))
+	}
+	return nil
 }
 
 type signalsProbe struct {
@@ -120,12 +139,13 @@ type tracer struct {
 	procs   map[int]*tracedProc
 	failed  map[int]bool // --proc matches we could not attach, reported once
 	waker   *waker
+	senders *senders
 	sigbuf  [siginfoSize]byte
 }
 
 func newTracer(cfg Config, emit Emit) *tracer {
 	return &tracer{cfg: cfg, emit: emit, now: time.Now, self: os.Getpid(), selfNS: cfg.pidNS("self"),
-		threads: map[int]int{}, procs: map[int]*tracedProc{}, failed: map[int]bool{}}
+		threads: map[int]int{}, procs: map[int]*tracedProc{}, failed: map[int]bool{}, senders: newSenders(cfg)}
 }
 
 func (t *tracer) send(b event.Body) { t.emit(event.New(t.now(), signalsName, b)) }

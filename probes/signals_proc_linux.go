@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // /proc reads of the signals probe. All of them go through cfg.Procfs.
@@ -171,4 +172,45 @@ func (c Config) hasPtracePermission() bool {
 func (c Config) pidNS(pid string) string {
 	ns, _ := os.Readlink(c.ProcPath(pid, "ns", "pid"))
 	return ns
+}
+
+// senders is a probe's cache of what it read about signal senders, by the
+// id the kernel gave (a thread id in host mode, a process id in ptrace
+// mode). One goroutine uses it.
+type senders struct {
+	cfg Config
+	m   map[int]*senderInfo
+	buf [4096]byte
+}
+
+func newSenders(cfg Config) *senders { return &senders{cfg: cfg, m: map[int]*senderInfo{}} }
+
+// lookup reads, or recalls, what /proc says about sender id; nil when the
+// sender has already exited.
+func (ss *senders) lookup(id int) *senderInfo {
+	now := time.Now().UnixNano()
+	if si := ss.m[id]; si != nil && now-si.readAt < senderTTL {
+		return si
+	}
+	tgid, err := ss.cfg.statusInt(id, "Tgid")
+	if err != nil {
+		return nil
+	}
+	st, err := ss.cfg.readStat(tgid)
+	if err != nil {
+		return nil
+	}
+	si := &senderInfo{tgid: tgid, ppid: st.ppid, tty: ttyName(st.tty), readAt: now}
+	if st.ppid > 0 {
+		si.parentComm, _ = ss.cfg.readComm(st.ppid)
+	}
+	if b, err := readProcInto(ss.cfg.ProcPath(strconv.Itoa(tgid), "cgroup"), ss.buf[:]); err == nil {
+		si.cgroup = cgroupPath(b)
+		si.unit = cgroupUnit(si.cgroup)
+	}
+	if len(ss.m) >= maxSenders {
+		clear(ss.m)
+	}
+	ss.m[id] = si
+	return si
 }
