@@ -42,7 +42,7 @@ var signalsSpec = Spec{
 	Flags: func(fs *pflag.FlagSet, cfg *Config) {
 		fs.IntSliceVar(&cfg.Signals.PIDs, "pid", nil, "signals: trace this process and its threads and children (repeatable)")
 		fs.StringArrayVar(&cfg.Signals.Procs, "proc", nil,
-			"signals: trace every process whose comm or executable name is NAME, including ones that start later (repeatable)")
+			"signals: trace every process whose comm or executable name is NAME, including ones that start later, found as they exec (repeatable)")
 		fs.StringVar(&cfg.Signals.Mode, "signals", "",
 			"signals: 'host' follows every signal on the host through tracefs (signal:signal_generate) instead of tracing --pid/--proc")
 		fs.Var((*signalList)(&cfg.Signals.Include), "signals-include",
@@ -141,6 +141,10 @@ type tracer struct {
 	waker   *waker
 	senders *senders
 	sigbuf  [siginfoSize]byte
+	// --proc: pids the proc connector found, and whether a full scan of
+	// /proc is due (every interval, and when the connector lost events).
+	newcomers newcomers
+	scanDue   atomic.Bool
 }
 
 func newTracer(cfg Config, emit Emit) *tracer {
@@ -251,10 +255,30 @@ func (t *tracer) run(ctx context.Context) (err error) {
 	if len(t.procs) == 0 && len(t.cfg.Signals.Procs) == 0 && len(failures) > 0 {
 		return errors.New(strings.Join(failures, "; "))
 	}
-	t.scanProcs()
-
 	var current atomic.Pointer[waker]
 	current.Store(w)
+	// Subscribed before the first scan, so a process that starts between
+	// the two is not missed.
+	if names := t.cfg.Signals.Procs; len(names) > 0 {
+		if pc, err := openProcConn(); err == nil {
+			defer pc.close()
+			go pc.follow(func(ev procEvent) bool {
+				if ev.comm != "" {
+					return commMatches(ev.comm, names)
+				}
+				return t.cfg.matchesProc(ev.tgid, names)
+			}, func(pid int) {
+				if t.newcomers.add(pid) {
+					current.Load().wake()
+				}
+			}, func() {
+				t.scanDue.Store(true)
+				current.Load().wake()
+			})
+		}
+	}
+	t.scanProcs()
+
 	stopWaking := make(chan struct{})
 	defer close(stopWaking)
 	go t.wakeOn(ctx, &current, stopWaking)
@@ -279,13 +303,25 @@ func (t *tracer) run(ctx context.Context) (err error) {
 			t.detachAll()
 			return ctx.Err()
 		}
-		t.scanProcs()
+		if t.scanDue.Swap(false) {
+			t.scanProcs()
+		}
+		for _, pid := range t.newcomers.take() {
+			t.maybeAttach(pid)
+		}
 		t.waker.resume()
+		// A wake-up sent while the waker was still stopped was discarded
+		// by the SIGCONT: look again.
+		if t.newcomers.pending() || t.scanDue.Load() {
+			t.waker.wake()
+		}
 	}
 }
 
 // wakeOn wakes the tracer when ctx ends, and every interval when --proc
-// names processes that may start later.
+// names processes that may start later: the proc connector finds those as
+// they start, and the scan is the fallback where it is unavailable (not in
+// the initial pid namespace, no CAP_NET_ADMIN) or lost events.
 func (t *tracer) wakeOn(ctx context.Context, w *atomic.Pointer[waker], stop <-chan struct{}) {
 	var wakeC <-chan time.Time
 	if len(t.cfg.Signals.Procs) > 0 {
@@ -303,6 +339,7 @@ func (t *tracer) wakeOn(ctx context.Context, w *atomic.Pointer[waker], stop <-ch
 			w.Load().wake()
 			return
 		case <-wakeC:
+			t.scanDue.Store(true)
 			w.Load().wake()
 		case <-stop:
 			return
@@ -320,15 +357,20 @@ func (t *tracer) scanProcs() {
 		clear(t.failed) // bounded; a failure may be reported again
 	}
 	for _, pid := range t.cfg.pids() {
-		if _, ok := t.procs[pid]; ok || pid == t.self || pid == t.waker.pid || t.failed[pid] {
-			continue
-		}
-		if _, ok := t.threads[pid]; ok || !t.cfg.matchesProc(pid, names) {
-			continue
-		}
-		if err := t.attach(pid); err != nil {
-			t.failed[pid] = true
-			t.send(&Trace{PID: pid, State: TraceFailed, Reason: err.Error()})
-		}
+		t.maybeAttach(pid)
+	}
+}
+
+// maybeAttach attaches to pid if --proc names it and it is not traced yet.
+func (t *tracer) maybeAttach(pid int) {
+	if _, ok := t.procs[pid]; ok || pid == t.self || pid == t.waker.pid || t.failed[pid] {
+		return
+	}
+	if _, ok := t.threads[pid]; ok || !t.cfg.matchesProc(pid, t.cfg.Signals.Procs) {
+		return
+	}
+	if err := t.attach(pid); err != nil {
+		t.failed[pid] = true
+		t.send(&Trace{PID: pid, State: TraceFailed, Reason: err.Error()})
 	}
 }

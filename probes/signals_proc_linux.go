@@ -106,14 +106,22 @@ func (c Config) matchesProc(pid int, names []string) bool {
 	if err != nil {
 		return false
 	}
-	for _, n := range names {
-		if comm == n || (len(n) > 15 && comm == n[:15]) {
-			return true
-		}
+	if commMatches(comm, names) {
+		return true
 	}
 	exe := filepath.Base(strings.TrimSuffix(c.exePath(pid), " (deleted)"))
 	for _, n := range names {
 		if exe == n {
+			return true
+		}
+	}
+	return false
+}
+
+// commMatches: comm is one of names, or a name's first 15 bytes.
+func commMatches(comm string, names []string) bool {
+	for _, n := range names {
+		if comm == n || (len(n) > 15 && comm == n[:15]) {
 			return true
 		}
 	}
