@@ -49,11 +49,17 @@ var DefaultSignalThresholds = SignalThresholds{
 	StormWindow:    time.Second,
 }
 
-// BurstSender is one sender of a burst.
+// BurstSender is one sender of a burst, as it was when it sent its first
+// signal of the burst.
 type BurstSender struct {
-	PID   int    `json:"pid"` // 0: the kernel
-	Comm  string `json:"comm,omitempty"`
-	Count int    `json:"count"`
+	PID        int    `json:"pid"` // 0: the kernel
+	Comm       string `json:"comm,omitempty"`
+	Count      int    `json:"count"`
+	PPID       int    `json:"ppid,omitempty"`
+	ParentComm string `json:"parent_comm,omitempty"`
+	Cgroup     string `json:"cgroup,omitempty"`
+	Unit       string `json:"unit,omitempty"` // systemd service or scope
+	TTY        string `json:"tty,omitempty"`
 }
 
 // SignalBurstData is signal.burst's data.
@@ -224,7 +230,8 @@ func sigSender(s *probes.Signal) BurstSender {
 	if s.SenderPID == 0 {
 		return BurstSender{Comm: "kernel"}
 	}
-	return BurstSender{PID: s.SenderPID, Comm: s.SenderComm}
+	return BurstSender{PID: s.SenderPID, Comm: s.SenderComm, PPID: s.SenderPPID, ParentComm: s.SenderParentComm,
+		Cgroup: s.SenderCgroup, Unit: s.SenderUnit, TTY: s.SenderTTY}
 }
 
 func sigRound1(x float64) float64 { return math.Round(x*10) / 10 }
@@ -241,10 +248,32 @@ func sigWho(pid int, comm string) string {
 func sigSendersText(ss []BurstSender) string {
 	parts := make([]string, len(ss))
 	for i, s := range ss {
-		parts[i] = sigWho(s.PID, s.Comm)
-		if s.PID == 0 {
-			parts[i] = "the kernel"
-		}
+		parts[i] = senderText(s)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// senderText names a sender with what is known of it: "4410 (sh; parent
+// 4400 (bash), unit session-3.scope, tty pts/0)".
+func senderText(s BurstSender) string {
+	if s.PID == 0 {
+		return "the kernel"
+	}
+	var more []string
+	if s.PPID != 0 {
+		more = append(more, "parent "+sigWho(s.PPID, s.ParentComm))
+	}
+	switch {
+	case s.Unit != "":
+		more = append(more, "unit "+event.Sanitize(s.Unit))
+	case s.Cgroup != "" && s.Cgroup != "/":
+		more = append(more, "cgroup "+event.Sanitize(s.Cgroup))
+	}
+	if s.TTY != "" {
+		more = append(more, "tty "+event.Sanitize(s.TTY))
+	}
+	if len(more) == 0 {
+		return sigWho(s.PID, s.Comm)
+	}
+	return fmt.Sprintf("%d (%s; %s)", s.PID, event.Sanitize(s.Comm), strings.Join(more, ", "))
 }

@@ -43,7 +43,9 @@ func (d *signals) signal(at time.Time, s *probes.Signal) []*event.Finding {
 		if f := d.closeBurst(s.PID, p, s.Signal, r); f != nil {
 			out = append(out, f)
 		}
-		*r = sigRun{first: at, last: at, count: 1, senders: []BurstSender{{PID: snd.PID, Comm: snd.Comm, Count: 1}},
+		first := snd
+		first.Count = 1
+		*r = sigRun{first: at, last: at, count: 1, senders: []BurstSender{first},
 			storming: r.storming, winStart: r.winStart, winCount: r.winCount, lastSender: snd}
 	}
 	if f := d.storm(at, s, p, r); f != nil {
@@ -52,10 +54,33 @@ func (d *signals) signal(at time.Time, s *probes.Signal) []*event.Finding {
 	return out
 }
 
-// burstable: SIGCHLD from children ending together (a pipeline) and Go's
-// self-sent preemption SIGURG are a process's normal life, not a burst.
+// burstable: a burst is another process sending the same signal again and
+// again. The kernel's own signals (timers, faults, the tty, SIGCHLD from
+// children ending together) and a process signalling itself (a runtime
+// preempting its threads with SIGURG, SIGPIPE, abort) are a process's
+// normal life, not a burst.
 func burstable(s *probes.Signal) bool {
-	return s.Signal != "SIGCHLD" && !(s.Signal == "SIGURG" && s.SenderPID == s.PID)
+	return s.Signal != "SIGCHLD" && sentByOther(s) && !runtimePreemption(s)
+}
+
+// runtimePreemption: SIGURG that a process's runtime sends its own threads
+// (Go's asynchronous preemption). tgkill'd, so in host mode a thread that
+// ended before its process could be looked up can leave the two pids
+// looking different; the code still says it.
+func runtimePreemption(s *probes.Signal) bool {
+	return s.Signal == "SIGURG" && (s.SenderPID == s.PID || s.Code == "SI_TKILL")
+}
+
+// sentByOther: the signal came from a process other than its target, by
+// kill, tgkill or sigqueue. The code is checked as well as the sender,
+// because recordings made before host mode stopped naming a sender for
+// the kernel's signals name whatever task was running.
+func sentByOther(s *probes.Signal) bool {
+	switch s.Code {
+	case "SI_USER", "SI_QUEUE", "SI_TKILL":
+		return s.SenderPID != 0 && s.SenderPID != s.PID
+	}
+	return false
 }
 
 func (r *sigRun) addSender(s BurstSender) {
@@ -114,7 +139,7 @@ func (d *signals) sweep(at time.Time) []*event.Finding {
 // window fires once, until a whole window passes below it. Self-sent SIGURG
 // is the Go runtime preempting its own goroutines and is never a storm.
 func (d *signals) storm(at time.Time, s *probes.Signal, p *sigProc, r *sigRun) *event.Finding {
-	if s.Signal == "SIGURG" && s.SenderPID == s.PID {
+	if runtimePreemption(s) {
 		return nil
 	}
 	if r.winStart.IsZero() || at.Sub(r.winStart) >= d.t.StormWindow || at.Before(r.winStart) {

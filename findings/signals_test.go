@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -205,5 +206,67 @@ func TestSignalsDetectorIsBounded(t *testing.T) {
 	}
 	if runs > 2 {
 		t.Errorf("%d quiet runs kept after a long silence", runs)
+	}
+}
+
+// Forty seconds of a busy host as --signals host recorded it before the
+// fix: Go programs preempting themselves (SIGURG, including stakeout's own,
+// some to threads whose process could not be looked up), a timer's SIGALRM
+// that named whichever task it interrupted as the sender, children ending
+// together; and one real burst, two SIGHUPs from a shell. Only that burst
+// is a finding, and it says who the shell is.
+func TestSignalBurstOnlyFromAnotherProcess(t *testing.T) {
+	sig := func(ms float64, pid int, name, code string, sender int, comm string) event.Event {
+		return event.New(t0.Add(time.Duration(ms*float64(time.Millisecond))), "signals",
+			&probes.Signal{PID: pid, TID: pid, Comm: "x", Signal: name, Code: code, SenderPID: sender, SenderComm: comm, Source: "tracefs"})
+	}
+	var evs []event.Event
+	for ms := 0.0; ms < 40000; ms += 10 {
+		for pid := 2000; pid < 2005; pid++ {
+			evs = append(evs, sig(ms, pid, "SIGURG", "SI_TKILL", pid, "go"))
+		}
+		evs = append(evs, sig(ms+1, 3005, "SIGURG", "SI_TKILL", 3000, "stakeout")) // a thread's tid, looked up too late
+		// A 20 Hz timer; a shell loop's children.
+		if int(ms)%50 == 0 {
+			evs = append(evs, sig(ms+2, 2100, "SIGALRM", "SI_KERNEL", 2001, "go"))
+			evs = append(evs, sig(ms+3, 2200, "SIGCHLD", "CLD_EXITED", 2201, "sh"))
+		}
+	}
+	hup := &probes.Signal{PID: 812, TID: 812, Comm: "gimli", Signal: "SIGHUP", Code: "SI_USER", SenderPID: 4410, SenderComm: "sh",
+		SenderPPID: 4400, SenderParentComm: "bash", SenderCgroup: "/user.slice/user-0.slice/session-3.scope",
+		SenderUnit: "session-3.scope", SenderTTY: "pts/0", Source: "tracefs"}
+	evs = append(evs, bodyAt(10000.5, hup), bodyAt(10003.5, hup))
+	sort.SliceStable(evs, func(i, j int) bool { return evs[i].Time.Before(evs[j].Time) })
+
+	fs := sigFindings(evs)
+	if len(fs) != 1 || fs[0].Finding != FindingSignalBurst {
+		for _, f := range fs[:min(len(fs), 5)] {
+			t.Logf("%s: %s", f.Finding, f.Summary)
+		}
+		t.Fatalf("%d findings, want the one SIGHUP burst", len(fs))
+	}
+	want := "2× SIGHUP to 812 (gimli) within 3 ms, from 4410 (sh; parent 4400 (bash), unit session-3.scope, tty pts/0)"
+	if fs[0].Summary != want {
+		t.Errorf("summary %q\nwant    %q", fs[0].Summary, want)
+	}
+	d := fs[0].Data.(SignalBurstData)
+	wantSender := BurstSender{PID: 4410, Comm: "sh", Count: 2, PPID: 4400, ParentComm: "bash",
+		Cgroup: "/user.slice/user-0.slice/session-3.scope", Unit: "session-3.scope", TTY: "pts/0"}
+	if len(d.Senders) != 1 || d.Senders[0] != wantSender {
+		t.Errorf("senders %+v", d.Senders)
+	}
+	b, _ := json.Marshal(d.Senders[0])
+	if string(b) != `{"pid":4410,"comm":"sh","count":2,"ppid":4400,"parent_comm":"bash","cgroup":"/user.slice/user-0.slice/session-3.scope","unit":"session-3.scope","tty":"pts/0"}` {
+		t.Errorf("sender JSON %s", b)
+	}
+
+	// A process signalling itself is not a burst either; a cgroup with no
+	// unit is named as such.
+	if fs := sigFindings([]event.Event{sigAt(0, 9, "SIGHUP", 9), sigAt(1, 9, "SIGHUP", 9)}); len(fs) != 0 {
+		t.Errorf("self-sent: %s", fs[0].Summary)
+	}
+	s := BurstSender{PID: 7, Comm: "kill", Cgroup: "/mygroup"}
+	if got := senderText(s); got != "7 (kill; cgroup /mygroup)" {
+		t.Errorf("senderText %q", got)
 	}
 }

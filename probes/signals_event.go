@@ -33,6 +33,14 @@ type Signal struct {
 	SenderUID  *int   `json:"sender_uid,omitempty"`  // pointer: uid 0 is root, not "none"
 	SenderComm string `json:"sender_comm,omitempty"` // "exited" when the sender was gone before it could be read
 
+	// More about the sender, read from /proc when the signal is handled
+	// (and kept per sender for a few seconds); empty when it had exited.
+	SenderPPID       int    `json:"sender_ppid,omitempty"`
+	SenderParentComm string `json:"sender_parent_comm,omitempty"`
+	SenderCgroup     string `json:"sender_cgroup,omitempty"` // "/system.slice/logrotate.service"
+	SenderUnit       string `json:"sender_unit,omitempty"`   // the systemd service or scope of that cgroup
+	SenderTTY        string `json:"sender_tty,omitempty"`    // controlling terminal: "pts/3", "tty1"
+
 	Addr     string `json:"addr,omitempty"`      // faulting address, hex, for SIGSEGV/SIGBUS/SIGILL/SIGFPE
 	ChildPID int    `json:"child_pid,omitempty"` // SIGCHLD: which child
 	Status   string `json:"status,omitempty"`    // SIGCHLD: "exited 0", "killed by SIGTERM", "stopped by SIGSTOP"
@@ -163,6 +171,9 @@ type SignalsConfig struct {
 	PIDs  []int    // --pid, repeatable
 	Procs []string // --proc, repeatable: comm or exe basename
 	Mode  string   // --signals: "" (ptrace the targets) or "host" (tracefs, every process)
+	// Include lists signals host mode records although it leaves them out
+	// by default (SIGURG), from --signals-include.
+	Include []string
 	// BurstWindow is the signal.burst detector's window (--burst-window);
 	// it lives here because probe flags are where flags are bound.
 	BurstWindow time.Duration

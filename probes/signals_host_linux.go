@@ -3,8 +3,9 @@ package probes
 // --signals host: every signal generated on the host, from the
 // signal:signal_generate tracepoint, without ptrace. It never touches a
 // process, and it sees SIGKILL and its sender, which ptrace cannot. It runs
-// in a tracefs instance of its own, so it never disturbs other tracing, and
-// it unmounts tracefs on exit if it mounted it.
+// in a tracefs instance of its own, so it never disturbs other tracing;
+// signals_tracefs_linux.go says how the instance and a tracefs mount of
+// stakeout's are undone however stakeout ends.
 
 import (
 	"bytes"
@@ -52,29 +53,53 @@ func (c Config) hostCheck() error {
 
 // runHost follows signal_generate until ctx ends.
 func (p *signalsProbe) runHost(ctx context.Context, emit Emit) (err error) {
-	root := p.cfg.tracefsRoot()
-	if _, err := os.Stat(filepath.Join(root, "events")); err != nil {
-		if err := unix.Mount("nodev", root, "tracefs", 0, ""); err != nil {
-			return fmt.Errorf("mounting tracefs at %s: %w", root, err)
+	cfg := p.cfg
+	root := cfg.tracefsRoot()
+	var inst string
+	for attempt := 0; ; attempt++ {
+		if _, err := cfg.mountTracefs(root); err != nil {
+			return err
 		}
-		defer unix.Unmount(root, 0)
+		cfg.clearStaleInstances(root)
+		inst = filepath.Join(root, "instances", cfg.instanceName(os.Getpid()))
+		err := os.Mkdir(inst, 0o700)
+		if err == nil {
+			break
+		}
+		// Another stakeout unmounted tracefs between the look and the
+		// mkdir: mount it again, once.
+		if !errors.Is(err, os.ErrNotExist) || attempt > 0 {
+			cfg.releaseTracefs(root)
+			return fmt.Errorf("tracefs instance: %w", err)
+		}
 	}
-	clearStaleInstances(root, p.cfg.Procfs)
-	inst := filepath.Join(root, "instances", "stakeout-"+strconv.Itoa(os.Getpid()))
-	if err := os.Mkdir(inst, 0o700); err != nil {
-		return fmt.Errorf("tracefs instance: %w", err)
-	}
-	if err := os.WriteFile(filepath.Join(inst, "buffer_size_kb"), []byte(strconv.Itoa(instanceBufferKB)), 0); err != nil {
-		os.Remove(inst)
-		return fmt.Errorf("tracefs buffer_size_kb: %w", err)
-	}
-	enable := filepath.Join(inst, "events", "signal", "signal_generate", "enable")
+	// Without a watchdog (it could not start) a kill -9 leaves the instance
+	// to the next run; the probe itself works the same.
+	wd, _ := cfg.startWatchdog(inst, root)
 	defer func() {
-		os.WriteFile(enable, []byte("0"), 0)
-		if rmErr := os.Remove(inst); rmErr != nil && err == nil {
+		rmErr := removeInstance(inst)
+		cfg.releaseTracefs(root)
+		if wd != nil {
+			wd.stop()
+		}
+		if rmErr != nil && err == nil {
 			err = fmt.Errorf("removing tracefs instance: %w", rmErr)
 		}
 	}()
+	if err := os.WriteFile(filepath.Join(inst, "buffer_size_kb"), []byte(strconv.Itoa(instanceBufferKB)), 0); err != nil {
+		return fmt.Errorf("tracefs buffer_size_kb: %w", err)
+	}
+	enable := filepath.Join(inst, "events", "signal", "signal_generate", "enable")
+	filter := newHostFilter(cfg.Signals.Include, os.Getpid())
+	if wd != nil {
+		filter.own[wd.proc.Pid] = true
+	}
+	if expr := filter.kernelFilter(); expr != "" {
+		// Dropped in the kernel, they never fill the ring or wake stakeout.
+		// Should the kernel refuse the filter, they are dropped below.
+		os.WriteFile(filepath.Join(inst, "events", "signal", "signal_generate", "filter"), []byte(expr), 0)
+	}
+	senders := newSenders(cfg)
 	// CLOCK_MONOTONIC stamps, so each line's own time survives batching.
 	if err := os.WriteFile(filepath.Join(inst, "trace_clock"), []byte("mono"), 0); err != nil {
 		return fmt.Errorf("tracefs trace_clock: %w", err)
@@ -134,9 +159,11 @@ func (p *signalsProbe) runHost(ctx context.Context, emit Emit) (err error) {
 			if i < 0 {
 				break
 			}
-			if s, ts, ok := parseGenerate(string(partial[:i])); ok {
-				p.cfg.hostPIDs(s)
-				emit(event.New(monoToWall(ts), signalsName, s))
+			if s, ts, ok := parseGenerate(string(partial[:i])); ok && filter.wantSignal(s.Signo) {
+				cfg.hostPIDs(s, senders)
+				if filter.wantTarget(s.PID) {
+					emit(event.New(monoToWall(ts), signalsName, s))
+				}
 			}
 			partial = partial[i+1:]
 		}
@@ -145,14 +172,16 @@ func (p *signalsProbe) runHost(ctx context.Context, emit Emit) (err error) {
 	return ctx.Err()
 }
 
-// hostPIDs turns the tracepoint's thread ids into process ids.
-func (c Config) hostPIDs(s *Signal) {
+// hostPIDs turns the tracepoint's thread ids into process ids, and adds
+// what /proc says about the sender.
+func (c Config) hostPIDs(s *Signal, ss *senders) {
 	if g, err := c.statusInt(s.TID, "Tgid"); err == nil {
 		s.PID = g
 	}
 	if s.SenderPID != 0 {
-		if g, err := c.statusInt(s.SenderPID, "Tgid"); err == nil {
-			s.SenderPID = g
+		if si := ss.lookup(s.SenderPID); si != nil {
+			s.SenderPID = si.tgid
+			si.apply(s)
 		}
 	}
 }
@@ -168,8 +197,13 @@ func monoToWall(ts float64) time.Time {
 //
 //	logrotate-4410  [001] d..1.  4316.222271: signal_generate: sig=1 errno=0 code=0 comm=gimli pid=812 grp=1 res=0
 //
-// The task before "[cpu]" is the sender (comm-tid; comm may hold spaces and
-// dashes, so the tid is after the last dash).
+// The task before "[cpu]" is the one that was running when the signal was
+// generated (comm-tid; comm may hold spaces and dashes, so the tid is after
+// the last dash). That is the sender when a process sent the signal
+// (kill, tgkill, sigqueue: SI_USER, SI_TKILL, SI_QUEUE), as ptrace's
+// siginfo would say; for the kernel's own signals (timers, faults, the
+// tty, SIGCHLD) it is whichever task the kernel was running, so no sender
+// is recorded.
 func parseGenerate(line string) (*Signal, float64, bool) {
 	head, body, ok := strings.Cut(line, ": signal_generate: ")
 	if !ok {
@@ -206,7 +240,7 @@ func parseGenerate(line string) (*Signal, float64, bool) {
 	if r := f["res"]; r >= 0 && r < len(generateResults) {
 		s.Result = generateResults[r]
 	}
-	if sender > 0 { // 0: the idle task or an interrupt (timers, the tty)
+	if code := int32(f["code"]); sender > 0 && (code == siUser || code == siQueue || code == siTkill) {
 		s.SenderPID, s.SenderComm = sender, task[:dash]
 	}
 	return s, ts, true

@@ -42,15 +42,34 @@ var signalsSpec = Spec{
 	Flags: func(fs *pflag.FlagSet, cfg *Config) {
 		fs.IntSliceVar(&cfg.Signals.PIDs, "pid", nil, "signals: trace this process and its threads and children (repeatable)")
 		fs.StringArrayVar(&cfg.Signals.Procs, "proc", nil,
-			"signals: trace every process whose comm or executable name is NAME, including ones that start later (repeatable)")
+			"signals: trace every process whose comm or executable name is NAME, including ones that start later, found as they exec (repeatable)")
 		fs.StringVar(&cfg.Signals.Mode, "signals", "",
 			"signals: 'host' follows every signal on the host through tracefs (signal:signal_generate) instead of tracing --pid/--proc")
+		fs.Var((*signalList)(&cfg.Signals.Include), "signals-include",
+			"signals: with --signals host, also record SIG, which host mode leaves out by default (SIGURG, every Go runtime's preemption) (repeatable)")
 		fs.DurationVar(&cfg.Signals.BurstWindow, "burst-window", DefaultBurstWindow,
 			"signal.burst: the same signal to the same process twice within this is a burst")
 	},
 	New:      func(cfg Config) Probe { return &signalsProbe{cfg: cfg} },
 	Validate: validatePIDs,
 	Summary:  func() Summarizer { return &SignalSummary{} },
+}
+
+// signalList is --signals-include: names are checked as they are parsed,
+// so a bad one is a usage error, and kept as their canonical names.
+type signalList []string
+
+func (l *signalList) String() string { return strings.Join(*l, ",") }
+func (l *signalList) Type() string   { return "SIG" }
+func (l *signalList) Set(v string) error {
+	for _, s := range strings.Split(v, ",") {
+		n, err := ParseSignal(s)
+		if err != nil {
+			return err
+		}
+		*l = append(*l, SignalName(n))
+	}
+	return nil
 }
 
 type signalsProbe struct {
@@ -121,12 +140,17 @@ type tracer struct {
 	procs   map[int]*tracedProc
 	failed  map[int]bool // --proc matches we could not attach, reported once
 	waker   *waker
+	senders *senders
 	sigbuf  [siginfoSize]byte
+	// --proc: pids the proc connector found, and whether a full scan of
+	// /proc is due (every interval, and when the connector lost events).
+	newcomers newcomers
+	scanDue   atomic.Bool
 }
 
 func newTracer(cfg Config, emit Emit) *tracer {
 	return &tracer{cfg: cfg, emit: emit, now: time.Now, self: os.Getpid(), selfNS: cfg.pidNS("self"),
-		threads: map[int]int{}, procs: map[int]*tracedProc{}, failed: map[int]bool{}}
+		threads: map[int]int{}, procs: map[int]*tracedProc{}, failed: map[int]bool{}, senders: newSenders(cfg)}
 }
 
 func (t *tracer) send(b event.Body) { t.emit(event.New(t.now(), signalsName, b)) }
@@ -232,10 +256,30 @@ func (t *tracer) run(ctx context.Context) (err error) {
 	if len(t.procs) == 0 && len(t.cfg.Signals.Procs) == 0 && len(failures) > 0 {
 		return errors.New(strings.Join(failures, "; "))
 	}
-	t.scanProcs()
-
 	var current atomic.Pointer[waker]
 	current.Store(w)
+	// Subscribed before the first scan, so a process that starts between
+	// the two is not missed.
+	if names := t.cfg.Signals.Procs; len(names) > 0 {
+		if pc, err := openProcConn(); err == nil {
+			defer pc.close()
+			go pc.follow(func(ev procEvent) bool {
+				if ev.comm != "" {
+					return commMatches(ev.comm, names)
+				}
+				return t.cfg.matchesProc(ev.tgid, names)
+			}, func(pid int) {
+				if t.newcomers.add(pid) {
+					current.Load().wake()
+				}
+			}, func() {
+				t.scanDue.Store(true)
+				current.Load().wake()
+			})
+		}
+	}
+	t.scanProcs()
+
 	stopWaking := make(chan struct{})
 	defer close(stopWaking)
 	go t.wakeOn(ctx, &current, stopWaking)
@@ -260,13 +304,25 @@ func (t *tracer) run(ctx context.Context) (err error) {
 			t.detachAll()
 			return ctx.Err()
 		}
-		t.scanProcs()
+		if t.scanDue.Swap(false) {
+			t.scanProcs()
+		}
+		for _, pid := range t.newcomers.take() {
+			t.maybeAttach(pid)
+		}
 		t.waker.resume()
+		// A wake-up sent while the waker was still stopped was discarded
+		// by the SIGCONT: look again.
+		if t.newcomers.pending() || t.scanDue.Load() {
+			t.waker.wake()
+		}
 	}
 }
 
 // wakeOn wakes the tracer when ctx ends, and every interval when --proc
-// names processes that may start later.
+// names processes that may start later: the proc connector finds those as
+// they start, and the scan is the fallback where it is unavailable (not in
+// the initial pid namespace, no CAP_NET_ADMIN) or lost events.
 func (t *tracer) wakeOn(ctx context.Context, w *atomic.Pointer[waker], stop <-chan struct{}) {
 	var wakeC <-chan time.Time
 	if len(t.cfg.Signals.Procs) > 0 {
@@ -284,6 +340,7 @@ func (t *tracer) wakeOn(ctx context.Context, w *atomic.Pointer[waker], stop <-ch
 			w.Load().wake()
 			return
 		case <-wakeC:
+			t.scanDue.Store(true)
 			w.Load().wake()
 		case <-stop:
 			return
@@ -301,15 +358,20 @@ func (t *tracer) scanProcs() {
 		clear(t.failed) // bounded; a failure may be reported again
 	}
 	for _, pid := range t.cfg.pids() {
-		if _, ok := t.procs[pid]; ok || pid == t.self || pid == t.waker.pid || t.failed[pid] {
-			continue
-		}
-		if _, ok := t.threads[pid]; ok || !t.cfg.matchesProc(pid, names) {
-			continue
-		}
-		if err := t.attach(pid); err != nil {
-			t.failed[pid] = true
-			t.send(&Trace{PID: pid, State: TraceFailed, Reason: err.Error()})
-		}
+		t.maybeAttach(pid)
+	}
+}
+
+// maybeAttach attaches to pid if --proc names it and it is not traced yet.
+func (t *tracer) maybeAttach(pid int) {
+	if _, ok := t.procs[pid]; ok || pid == t.self || pid == t.waker.pid || t.failed[pid] {
+		return
+	}
+	if _, ok := t.threads[pid]; ok || !t.cfg.matchesProc(pid, t.cfg.Signals.Procs) {
+		return
+	}
+	if err := t.attach(pid); err != nil {
+		t.failed[pid] = true
+		t.send(&Trace{PID: pid, State: TraceFailed, Reason: err.Error()})
 	}
 }

@@ -24,8 +24,51 @@ const tracerEnv = "STAKEOUT_TEST_TRACER"
 // checkEnv makes a re-executed test binary print what Check says about a pid.
 const checkEnv = "STAKEOUT_TEST_CHECK"
 
+// spawnEnv makes a re-executed test binary start N short-lived processes
+// ("PATH N": PATH 0.01, one after another), sending each SIGWINCH 3 ms
+// after it started, and print "PID START_UNIX_NS SENT" for each. They are
+// its children, not the test's: a tracer's stops of the test's own
+// children would be taken by the test's Wait (any thread of the parent may
+// reap them).
+const spawnEnv = "STAKEOUT_TEST_SPAWN"
+
+// hostEnv makes a re-executed test binary a standalone --signals host run
+// with its sysfs at the directory given, until it is killed.
+const hostEnv = "STAKEOUT_TEST_HOST"
+
 func init() {
+	if os.Getenv(watchdogEnv) != "" {
+		return // a host-mode run's watchdog: the package's own init runs it
+	}
 	sigtarget.MaybeRun()
+	if spec := os.Getenv(spawnEnv); spec != "" {
+		path, count, _ := strings.Cut(spec, " ")
+		n, _ := strconv.Atoi(count)
+		for i := 0; i < n; i++ {
+			cmd := exec.Command(path, "0.01")
+			if err := cmd.Start(); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(1)
+			}
+			at := time.Now()
+			time.Sleep(3 * time.Millisecond)
+			sent := unix.Kill(cmd.Process.Pid, unix.SIGWINCH) == nil
+			if err := cmd.Wait(); err != nil {
+				fmt.Fprintln(os.Stderr, "short-lived process:", err)
+				os.Exit(1)
+			}
+			fmt.Println(cmd.Process.Pid, at.UnixNano(), sent)
+		}
+		os.Exit(0)
+	}
+	if dir := os.Getenv(hostEnv); dir != "" {
+		cfg := DefaultConfig()
+		cfg.Sysfs = dir
+		cfg.Signals.Mode = SignalsHost
+		err := (&signalsProbe{cfg: cfg}).Run(context.Background(), func(event.Event) {})
+		fmt.Fprintln(os.Stderr, "host mode ended:", err)
+		os.Exit(1)
+	}
 	if pid := os.Getenv(checkEnv); pid != "" {
 		n, _ := strconv.Atoi(pid)
 		cfg := DefaultConfig()
@@ -130,6 +173,12 @@ func traceSignals(t *testing.T, cfg SignalsConfig) *recorder {
 	c := DefaultConfig()
 	c.Interval = 50 * time.Millisecond
 	c.Signals = cfg
+	return traceWith(t, c)
+}
+
+// traceWith is traceSignals with a whole Config (another --sysfs, say).
+func traceWith(t *testing.T, c Config) *recorder {
+	t.Helper()
 	p := &signalsProbe{cfg: c}
 	if err := p.Check(); err != nil {
 		t.Fatalf("Check: %v", err)

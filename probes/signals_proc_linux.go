@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // /proc reads of the signals probe. All of them go through cfg.Procfs.
@@ -105,14 +106,22 @@ func (c Config) matchesProc(pid int, names []string) bool {
 	if err != nil {
 		return false
 	}
-	for _, n := range names {
-		if comm == n || (len(n) > 15 && comm == n[:15]) {
-			return true
-		}
+	if commMatches(comm, names) {
+		return true
 	}
 	exe := filepath.Base(strings.TrimSuffix(c.exePath(pid), " (deleted)"))
 	for _, n := range names {
 		if exe == n {
+			return true
+		}
+	}
+	return false
+}
+
+// commMatches: comm is one of names, or a name's first 15 bytes.
+func commMatches(comm string, names []string) bool {
+	for _, n := range names {
+		if comm == n || (len(n) > 15 && comm == n[:15]) {
 			return true
 		}
 	}
@@ -171,4 +180,45 @@ func (c Config) hasPtracePermission() bool {
 func (c Config) pidNS(pid string) string {
 	ns, _ := os.Readlink(c.ProcPath(pid, "ns", "pid"))
 	return ns
+}
+
+// senders is a probe's cache of what it read about signal senders, by the
+// id the kernel gave (a thread id in host mode, a process id in ptrace
+// mode). One goroutine uses it.
+type senders struct {
+	cfg Config
+	m   map[int]*senderInfo
+	buf [4096]byte
+}
+
+func newSenders(cfg Config) *senders { return &senders{cfg: cfg, m: map[int]*senderInfo{}} }
+
+// lookup reads, or recalls, what /proc says about sender id; nil when the
+// sender has already exited.
+func (ss *senders) lookup(id int) *senderInfo {
+	now := time.Now().UnixNano()
+	if si := ss.m[id]; si != nil && now-si.readAt < senderTTL {
+		return si
+	}
+	tgid, err := ss.cfg.statusInt(id, "Tgid")
+	if err != nil {
+		return nil
+	}
+	st, err := ss.cfg.readStat(tgid)
+	if err != nil {
+		return nil
+	}
+	si := &senderInfo{tgid: tgid, ppid: st.ppid, tty: ttyName(st.tty), readAt: now}
+	if st.ppid > 0 {
+		si.parentComm, _ = ss.cfg.readComm(st.ppid)
+	}
+	if b, err := readProcInto(ss.cfg.ProcPath(strconv.Itoa(tgid), "cgroup"), ss.buf[:]); err == nil {
+		si.cgroup = cgroupPath(b)
+		si.unit = cgroupUnit(si.cgroup)
+	}
+	if len(ss.m) >= maxSenders {
+		clear(ss.m)
+	}
+	ss.m[id] = si
+	return si
 }

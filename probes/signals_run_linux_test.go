@@ -373,7 +373,7 @@ func TestSignalsHostMode(t *testing.T) {
 		t.Errorf("host mode traced the target")
 	}
 	r.stop(t)
-	if _, err := os.Stat(root + "/instances/stakeout-" + strconv.Itoa(os.Getpid())); err == nil {
+	if _, err := os.Stat(root + "/instances/" + cfg.instanceName(os.Getpid())); err == nil {
 		t.Errorf("tracefs instance left behind")
 	}
 	if _, err := os.Stat(root + "/events"); (err == nil) != wasMounted {
@@ -386,6 +386,21 @@ func TestParseGenerate(t *testing.T) {
 	if !ok || ts != 4316.222271 || s.SenderPID != 4410 || s.SenderComm != "log rotate-x" || s.Comm != "my gimli" ||
 		s.PID != 812 || s.Signal != "SIGHUP" || s.Code != "SI_USER" || s.Result != "already pending" {
 		t.Errorf("%+v %v %v", s, ts, ok)
+	}
+	// The running task is the sender only when a process sent the signal:
+	// not for a timer's SIGALRM (SI_KERNEL) that interrupted some task, nor
+	// for SIGCHLD, generated in the exiting child.
+	for line, sender := range map[string]int{
+		"gimli-77 [000] d.h1. 5.0: signal_generate: sig=14 errno=0 code=128 comm=cron pid=600 grp=1 res=0":  0,
+		"sh-4411 [000] d..1. 5.0: signal_generate: sig=17 errno=0 code=1 comm=bash pid=4400 grp=1 res=0":    0,
+		"gimli-812 [000] d..1. 5.0: signal_generate: sig=23 errno=0 code=-6 comm=gimli pid=815 grp=0 res=0": 812,
+		"sigq-9 [000] d..1. 5.0: signal_generate: sig=34 errno=0 code=-1 comm=gimli pid=812 grp=1 res=0":    9,
+		"kill-4412 [000] d..1. 5.0: signal_generate: sig=15 errno=0 code=0 comm=gimli pid=812 grp=1 res=0":  4412,
+	} {
+		s, _, ok := parseGenerate(line)
+		if !ok || s.SenderPID != sender || (sender == 0) != (s.SenderComm == "") {
+			t.Errorf("%s: sender %d %q, want %d", line, s.SenderPID, s.SenderComm, sender)
+		}
 	}
 	if _, _, ok := parseGenerate("bash-1 [000] d..1. 1.0: signal_deliver: sig=1 errno=0 code=0 sa_handler=0 sa_flags=0"); ok {
 		t.Error("deliver line parsed as generate")

@@ -82,6 +82,9 @@ func (t *tracer) onSignal(tid, sig int) {
 			s.SenderComm = "unknown: pid is in the target's pid namespace"
 		} else {
 			s.SenderComm = t.cfg.senderComm(s.SenderPID)
+			if si := t.senders.lookup(s.SenderPID); si != nil {
+				si.apply(s)
+			}
 		}
 	}
 	t.emit(event.New(at, signalsName, s))

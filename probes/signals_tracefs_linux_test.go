@@ -26,8 +26,9 @@ func deadPID(t *testing.T) int {
 }
 
 // TestHostModeClearsStaleInstancesAndBoundsItsBuffer: an instance left by a
-// kill -9'd stakeout (its pid gone) is disabled and removed, a live one is
-// not, and stakeout's own instance gets a small per-CPU buffer.
+// kill -9'd stakeout (its pid gone, or its pid reused by a process that
+// started at another time) is disabled and removed, a live one is not, and
+// stakeout's own instance gets a small per-CPU buffer.
 func TestHostModeClearsStaleInstancesAndBoundsItsBuffer(t *testing.T) {
 	needRoot(t)
 	cfg := DefaultConfig()
@@ -44,20 +45,26 @@ func TestHostModeClearsStaleInstancesAndBoundsItsBuffer(t *testing.T) {
 	}
 	stale := filepath.Join(root, "instances", "stakeout-"+strconv.Itoa(deadPID(t)))
 	live := filepath.Join(root, "instances", "stakeout-1") // pid 1 always exists
-	for _, dir := range []string{stale, live} {
+	st1, err := cfg.readStat(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reused := filepath.Join(root, "instances", "stakeout-1-"+strconv.FormatUint(st1.start+12345, 10))
+	liveNew := filepath.Join(root, "instances", cfg.instanceName(1))
+	for _, dir := range []string{stale, live, reused, liveNew} {
 		if err := os.Mkdir(dir, 0o700); err != nil {
 			t.Skipf("cannot make a tracefs instance: %v", err)
 		}
 		os.WriteFile(filepath.Join(dir, "events", "signal", "signal_generate", "enable"), []byte("1"), 0)
 	}
 	defer func() {
-		os.WriteFile(filepath.Join(live, "events", "signal", "signal_generate", "enable"), []byte("0"), 0)
-		os.Remove(live)
-		os.Remove(stale)
+		for _, dir := range []string{stale, live, reused, liveNew} {
+			removeInstance(dir)
+		}
 	}()
 
 	r := traceSignals(t, SignalsConfig{Mode: SignalsHost})
-	own := filepath.Join(root, "instances", "stakeout-"+strconv.Itoa(os.Getpid()))
+	own := filepath.Join(root, "instances", cfg.instanceName(os.Getpid()))
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		// The kernel rounds up to whole pages: 256 reads back as 258.
@@ -72,11 +79,15 @@ func TestHostModeClearsStaleInstancesAndBoundsItsBuffer(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	r.stop(t)
-	if _, err := os.Stat(stale); !os.IsNotExist(err) {
-		t.Errorf("stale instance %s survived (%v)", stale, err)
+	for _, dir := range []string{stale, reused} {
+		if _, err := os.Stat(dir); !os.IsNotExist(err) {
+			t.Errorf("stale instance %s survived (%v)", dir, err)
+		}
 	}
-	if _, err := os.Stat(live); err != nil {
-		t.Errorf("a live pid's instance was removed: %v", err)
+	for _, dir := range []string{live, liveNew} {
+		if _, err := os.Stat(dir); err != nil {
+			t.Errorf("a live stakeout's instance was removed: %v", err)
+		}
 	}
 }
 
@@ -106,7 +117,7 @@ func TestHostModeWakesOnOneSignal(t *testing.T) {
 	// (50) would hold a lone signal back until the buffer is half full;
 	// other signals on a busy host would hide that here, so check the
 	// setting itself.
-	bp := filepath.Join(c.tracefsRoot(), "instances", "stakeout-"+strconv.Itoa(os.Getpid()), "buffer_percent")
+	bp := filepath.Join(c.tracefsRoot(), "instances", c.instanceName(os.Getpid()), "buffer_percent")
 	if b, err := os.ReadFile(bp); err == nil && strings.TrimSpace(string(b)) != "0" {
 		t.Fatalf("%s is %q: a lone signal would wait for the buffer to fill", bp, b)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -214,4 +215,165 @@ func TestSignalsSurviveKill9(t *testing.T) {
 	waitUntil(t, "the kernel detached", func() bool { n, st := traced(tg.pid); return n == 0 && st != 't' })
 	syscall.Kill(tg.pid, syscall.SIGHUP)
 	tg.expect(t, "HUP 2")
+}
+
+// hostInstanceReady waits until the stakeout with that pid has its tracefs
+// instance enabled at /sys/kernel/tracing (which it mounts if need be).
+func hostInstanceReady(t *testing.T, pid int) {
+	t.Helper()
+	waitUntil(t, fmt.Sprintf("stakeout %d's tracefs instance", pid), func() bool {
+		m, _ := filepath.Glob(fmt.Sprintf("/sys/kernel/tracing/instances/stakeout-%d-*", pid))
+		if len(m) != 1 {
+			return false
+		}
+		b, _ := os.ReadFile(filepath.Join(m[0], "events", "signal", "signal_generate", "enable"))
+		return strings.TrimSpace(string(b)) == "1"
+	})
+}
+
+type hostDoc struct {
+	Findings []struct {
+		Finding string `json:"finding"`
+		Summary string `json:"summary"`
+		Data    struct {
+			PID     int    `json:"pid"`
+			Signal  string `json:"signal"`
+			Count   int    `json:"count"`
+			Senders []struct {
+				PID        int    `json:"pid"`
+				Comm       string `json:"comm"`
+				PPID       int    `json:"ppid"`
+				ParentComm string `json:"parent_comm"`
+				Cgroup     string `json:"cgroup"`
+				Count      int    `json:"count"`
+			} `json:"senders"`
+		} `json:"data"`
+	} `json:"findings"`
+	Summary struct {
+		Signals struct {
+			Processes []struct {
+				PID     int            `json:"pid"`
+				Signals map[string]int `json:"signals"`
+			} `json:"processes"`
+		} `json:"signals"`
+	} `json:"summary"`
+}
+
+// Issue 12's end-to-end test. A Go program preempts itself (tens of SIGURG
+// a second) while a shell sends it two SIGHUPs. Two stakeouts watch the
+// host at once: the default one reports exactly the SIGHUP burst for the
+// processes of this test, naming the shell and its parent, and records no
+// SIGURG and nothing sent to stakeout itself; the one given
+// --signals-include SIGURG shows the SIGURGs were there to be left out.
+func TestSignalsHostModeBurstNotPreemption(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (tracefs)")
+	}
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = sigtarget.Environ("preempt")
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	tg := &sigTarget{pid: cmd.Process.Pid, lines: bufio.NewScanner(out)}
+	tg.expect(t, "ready")
+
+	snap := func(extra ...string) (*exec.Cmd, *bytes.Buffer) {
+		args := append([]string{"snapshot", "--duration", "4s", "--probes", "signals", "--signals", "host",
+			"--format", "json", "--no-record"}, extra...)
+		c := exec.Command(binPath, args...)
+		var o bytes.Buffer
+		c.Stdout, c.Stderr = &o, os.Stderr
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Process.Kill(); c.Wait() })
+		return c, &o
+	}
+	plain, plainOut := snap()
+	withURG, urgOut := snap("--signals-include", "SIGURG")
+	hostInstanceReady(t, plain.Process.Pid)
+	hostInstanceReady(t, withURG.Process.Pid)
+
+	sh := exec.Command("/bin/sh", "-c", `kill -HUP "$1"; kill -HUP "$1"; sleep 3`, "sh", strconv.Itoa(tg.pid))
+	if err := sh.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sh.Process.Kill(); sh.Wait() })
+	tg.expect(t, "HUP 1") // the second may be merged into the first: both were generated
+	cg, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", sh.Process.Pid))
+	shCgroup := ""
+	for _, l := range strings.Split(string(cg), "\n") {
+		if p, ok := strings.CutPrefix(l, "0::"); ok {
+			shCgroup = p
+		}
+	}
+	for _, c := range []*exec.Cmd{plain, withURG} {
+		if err := c.Wait(); err != nil {
+			t.Fatalf("snapshot %d: %v", c.Process.Pid, err)
+		}
+	}
+	var doc, urgDoc hostDoc
+	if err := json.Unmarshal(plainOut.Bytes(), &doc); err != nil {
+		t.Fatalf("%v\n%s", err, plainOut)
+	}
+	if err := json.Unmarshal(urgOut.Bytes(), &urgDoc); err != nil {
+		t.Fatalf("%v\n%s", err, urgOut)
+	}
+
+	ours := map[int]bool{tg.pid: true, plain.Process.Pid: true, withURG.Process.Pid: true, sh.Process.Pid: true}
+	bursts := 0
+	for _, f := range doc.Findings {
+		if f.Data.Signal == "SIGURG" {
+			t.Errorf("a SIGURG finding: %s", f.Summary)
+		}
+		if !ours[f.Data.PID] {
+			t.Logf("another process on this shared host: %s: %s", f.Finding, f.Summary)
+			continue
+		}
+		if f.Finding != "signal.burst" || f.Data.PID != tg.pid || f.Data.Signal != "SIGHUP" {
+			t.Errorf("unexpected finding %s: %s", f.Finding, f.Summary)
+			continue
+		}
+		bursts++
+		d := f.Data
+		if d.Count != 2 || len(d.Senders) != 1 || d.Senders[0].PID != sh.Process.Pid || d.Senders[0].Comm != "sh" ||
+			d.Senders[0].PPID != os.Getpid() || d.Senders[0].ParentComm == "" || d.Senders[0].Cgroup != shCgroup {
+			t.Errorf("burst %+v", d)
+		}
+		want := fmt.Sprintf("from %d (sh; parent %d (", sh.Process.Pid, os.Getpid())
+		if !strings.Contains(f.Summary, want) {
+			t.Errorf("summary %q does not say %q", f.Summary, want)
+		}
+		t.Logf("%s", f.Summary)
+	}
+	if bursts != 1 {
+		t.Errorf("%d SIGHUP bursts for the target, want 1:\n%s", bursts, plainOut)
+	}
+	for _, p := range doc.Summary.Signals.Processes {
+		if p.Signals["SIGURG"] != 0 || p.PID == plain.Process.Pid || p.PID == withURG.Process.Pid {
+			t.Errorf("recorded without --signals-include: pid %d %v", p.PID, p.Signals)
+		}
+	}
+	urgs := 0
+	for _, p := range urgDoc.Summary.Signals.Processes {
+		if p.PID == tg.pid {
+			urgs = p.Signals["SIGURG"]
+		}
+	}
+	if urgs == 0 {
+		t.Errorf("--signals-include SIGURG saw no SIGURG to the Go program: the test proves nothing\n%s", urgOut)
+	}
+	for _, f := range urgDoc.Findings {
+		if f.Data.Signal == "SIGURG" {
+			t.Errorf("with --signals-include SIGURG, a SIGURG finding: %s", f.Summary)
+		}
+	}
+	t.Logf("--signals-include SIGURG recorded %d SIGURG to the Go program in 4 s", urgs)
+	for _, c := range []*exec.Cmd{plain, withURG} {
+		if m, _ := filepath.Glob(fmt.Sprintf("/sys/kernel/tracing/instances/stakeout-%d-*", c.Process.Pid)); len(m) != 0 {
+			t.Errorf("instance left behind: %v", m)
+		}
+	}
 }

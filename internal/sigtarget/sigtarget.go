@@ -8,15 +8,21 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
+	"time"
 )
 
-// Env selects the target's behaviour: "count" or "spin".
+// Env selects the target's behaviour: "count", "spin" or "preempt".
 const Env = "STAKEOUT_SIGTARGET"
 
 // Environ is what a test adds to the target's environment: the mode, and no
-// asynchronous preemption, whose self-sent SIGURGs would be noise here.
+// asynchronous preemption, whose self-sent SIGURGs would be noise here
+// (except in "preempt", whose point they are).
 func Environ(mode string) []string {
+	if mode == "preempt" {
+		return append(os.Environ(), Env+"="+mode)
+	}
 	return append(os.Environ(), Env+"="+mode, "GODEBUG=asyncpreemptoff=1")
 }
 
@@ -29,6 +35,8 @@ func MaybeRun() {
 		count()
 	case "spin":
 		spin()
+	case "preempt":
+		preempt()
 	}
 	os.Exit(0)
 }
@@ -60,4 +68,29 @@ func spin() {
 	for {
 		syscall.Getppid()
 	}
+}
+
+// preempt is count while its own Go runtime preempts it, as every busy Go
+// program is: a goroutine computes 20 ms at a time (sysmon preempts it
+// after 10 ms) and a GC every 10 ms stops it. Each preemption is a SIGURG
+// the process sends itself, tens a second, using under half a core.
+func preempt() {
+	go func() {
+		x := 0
+		for {
+			for end := time.Now().Add(20 * time.Millisecond); time.Now().Before(end); {
+				for i := 0; i < 1000; i++ {
+					x += i
+				}
+			}
+			time.Sleep(30 * time.Millisecond)
+		}
+	}()
+	go func() {
+		for {
+			runtime.GC()
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+	count()
 }
