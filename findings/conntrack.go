@@ -90,7 +90,7 @@ func (d *conntrack) Observe(ev event.Event) []event.Event {
 	}
 	d.prevAt = ev.Time
 	var out []event.Event
-	if n := s.Drop + s.EarlyDrop + s.InsertFailed; n > 0 {
+	if n := event.AddCount(event.AddCount(s.Drop, s.EarlyDrop), s.InsertFailed); n > 0 {
 		if f := d.drops(ev.Time, ConntrackDroppingData{Drops: n, Source: "counters", Drop: s.Drop, Early: s.EarlyDrop, Failed: s.InsertFailed}); f != nil {
 			out = append(out, event.New(ev.Time, ev.Probe, f))
 		}
