@@ -65,6 +65,9 @@ type capIface struct {
 	// if_tsoffset).
 	units  uint64
 	offset int64
+	// skipped: its packets are not read (more interfaces in use at once
+	// than PcapEvents holds); counted once.
+	skipped bool
 }
 
 // capPacket is one packet of a capture file. Data is only valid until the
