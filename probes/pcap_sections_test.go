@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"testing"
+	"time"
 
 	"github.com/stakeout/stakeout/event"
 )
@@ -79,5 +81,31 @@ func TestPcapngTooManyInterfacesInOneSection(t *testing.T) {
 	want := map[string]int{"a0": 2, "a1": 2, "a2": 2, "a3": 3, "b0": 1, "b1": 1}
 	if fmt.Sprint(per) != fmt.Sprint(want) || skipped.Packets != 4 || skipped.Ifaces != 2 || skipped.peak != 4 {
 		t.Errorf("read %v, skipped %+v; want %v and 4 packets of 2 interfaces skipped", per, skipped, want)
+	}
+}
+
+// TestPcapngTimestampsStayInRange: a timestamp of 2^64-1 seconds, or an
+// if_tsoffset of ±2^63-1, comes out between 1970 and the end of year 9999
+// instead of wrapping (int64 of 2^64-1 is -1) or passing what JSON can
+// write.
+func TestPcapngTimestampsStayInRange(t *testing.T) {
+	fr := testFrames(t)[0]
+	var f ngFile
+	f.section(binary.LittleEndian)
+	f.iface(linkTypeEthernet, "huge", 0, 0)                // 1 unit a second
+	f.iface(linkTypeEthernet, "ahead", 6, math.MaxInt64)   // offset far ahead
+	f.iface(linkTypeEthernet, "behind", 6, -math.MaxInt64) // and far behind
+	f.packet(0, math.MaxUint64, len(fr), fr, false)
+	f.packet(1, 5e6, len(fr), fr, false)
+	f.packet(2, 5e6, len(fr), fr, false)
+	pkts, err := readAll(t, f.b)
+	if err != nil || len(pkts) != 3 {
+		t.Fatalf("%d packets, %v", len(pkts), err)
+	}
+	last := time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
+	for i, want := range []time.Time{last, last, time.Unix(0, 0).UTC()} {
+		if got := pkts[i].Time.Truncate(time.Second); !got.Equal(want) {
+			t.Errorf("packet %d at %v, want %v", i, pkts[i].Time, want)
+		}
 	}
 }
