@@ -60,8 +60,9 @@ func AddCount(a, b uint64) uint64 {
 
 // BoundNumbers bounds a body's numbers as UnmarshalJSON does: floats to
 // ±MaxNumber (NaN to 0), unsigned integers to math.MaxInt64, signed ones to
-// at least -math.MaxInt64, and whatever the body's own BoundNumbers does. The engine applies it to what probes
-// emit, so live and replay see the same bounded numbers.
+// at least -math.MaxInt64, and whatever the body's own BoundNumbers does.
+// The engine applies it to what probes emit, so live and replay see the
+// same bounded numbers.
 func BoundNumbers(b Body) {
 	if b == nil {
 		return
@@ -78,103 +79,110 @@ func BoundNumbers(b Body) {
 // numbers stays finite, converts to signed integers exactly and can negate
 // them without wrapping. It walks exported fields, pointers, slices, arrays,
 // maps and interfaces; types with none of these numbers are skipped by a
-// cached check, so a packet batch costs one map lookup.
-func boundNumbers(v reflect.Value) {
+// cached check, so a packet batch costs a few map lookups. It reports
+// whether it changed anything, and writes nothing otherwise.
+func boundNumbers(v reflect.Value) (changed bool) {
 	if !walkable(v.Type()) {
-		return
+		return false
 	}
 	switch v.Kind() {
 	case reflect.Float32, reflect.Float64:
 		if f := v.Float(); f != Bound(f) && v.CanSet() {
 			v.SetFloat(Bound(f))
+			return true
 		}
 	case reflect.Uint, reflect.Uint64, reflect.Uintptr:
 		if v.Uint() > math.MaxInt64 && v.CanSet() {
 			v.SetUint(math.MaxInt64)
+			return true
 		}
 	case reflect.Int, reflect.Int64:
 		if v.Int() < -math.MaxInt64 && v.CanSet() {
 			v.SetInt(-math.MaxInt64)
+			return true
 		}
-	case reflect.Pointer, reflect.Interface:
+	case reflect.Pointer:
+		if !v.IsNil() {
+			return boundNumbers(v.Elem())
+		}
+	case reflect.Interface:
 		if v.IsNil() {
-			return
+			return false
 		}
-		e := v.Elem()
-		if v.Kind() == reflect.Interface && !e.CanSet() {
-			// A float or a map in an interface (a finding's data read from a
-			// file) is not addressable: bound a copy and put it back.
-			c := reflect.New(e.Type()).Elem()
-			c.Set(e)
-			boundNumbers(c)
-			if v.CanSet() {
-				v.Set(c)
-			}
-			return
+		// What an interface holds (a finding's data read from a file: a
+		// map, or a float in one) is not addressable: bound a copy and put
+		// it back if it changed.
+		c := reflect.New(v.Elem().Type()).Elem()
+		c.Set(v.Elem())
+		if boundNumbers(c) && v.CanSet() {
+			v.Set(c)
+			return true
 		}
-		boundNumbers(e)
 	case reflect.Slice, reflect.Array:
 		if ns, ok := v.Interface().([]int64); ok { // a packet batch's column: no reflection per value
 			for i, n := range ns {
 				if n < -math.MaxInt64 {
-					ns[i] = -math.MaxInt64
+					ns[i], changed = -math.MaxInt64, true
 				}
 			}
-			return
+			return changed
 		}
 		for i := range v.Len() {
-			boundNumbers(v.Index(i))
+			changed = boundNumbers(v.Index(i)) || changed
 		}
 	case reflect.Map:
 		for it := v.MapRange(); it.Next(); {
 			e := reflect.New(it.Value().Type()).Elem()
 			e.Set(it.Value())
-			boundNumbers(e)
-			v.SetMapIndex(it.Key(), e)
-		}
-	case reflect.Struct:
-		for i := range v.NumField() {
-			if v.Type().Field(i).IsExported() {
-				boundNumbers(v.Field(i))
+			if boundNumbers(e) {
+				v.SetMapIndex(it.Key(), e)
+				changed = true
 			}
 		}
+	case reflect.Struct:
+		for _, i := range planOf(v.Type()).fields {
+			changed = boundNumbers(v.Field(i)) || changed
+		}
 	}
+	return changed
 }
 
-var walkCache sync.Map // reflect.Type → bool
+// A plan says, once per type, whether values of it need walking, and for a
+// struct which of its fields do.
+type plan struct {
+	walk   bool
+	fields []int // a struct's exported fields that are walkable
+}
+
+var plans sync.Map // reflect.Type → *plan
 
 // walkable reports whether values of t can hold a float, a large unsigned
 // integer, a signed one (which can be -2^63), a time (for MarshalFinite) or
 // an interface (which can hold any).
-func walkable(t reflect.Type) bool {
-	if w, ok := walkCache.Load(t); ok {
-		return w.(bool)
+func walkable(t reflect.Type) bool { return planOf(t).walk }
+
+func planOf(t reflect.Type) *plan {
+	if p, ok := plans.Load(t); ok {
+		return p.(*plan)
 	}
-	walkCache.Store(t, false) // a recursive type: assume not while looking
-	w := false
+	p := &plan{}
+	plans.Store(t, p) // a recursive type: not walkable while being looked at
 	switch t.Kind() {
 	case reflect.Float32, reflect.Float64, reflect.Uint, reflect.Uint64, reflect.Uintptr, reflect.Int, reflect.Int64, reflect.Interface:
-		w = true
+		p.walk = true
 	case reflect.Struct:
-		if t == timeType {
-			w = true
-			break
-		}
+		var fields []int
 		for i := range t.NumField() {
 			if f := t.Field(i); f.IsExported() && walkable(f.Type) {
-				w = true
-				break
+				fields = append(fields, i)
 			}
 		}
-	case reflect.Pointer, reflect.Slice, reflect.Array:
-		w = walkable(t.Elem())
-	case reflect.Map:
-		w = walkable(t.Elem())
+		p = &plan{walk: len(fields) > 0 || t == timeType, fields: fields}
+	case reflect.Pointer, reflect.Slice, reflect.Array, reflect.Map:
+		p = &plan{walk: walkable(t.Elem())}
 	}
-	if w { // the recursive case re-checked: a type that holds itself and a float
-		walkCache.Store(t, true)
-	}
-	return w
+	plans.Store(t, p)
+	return p
 }
 
 // Bounder is a body whose numbers need more than the generic bound (a
