@@ -183,6 +183,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		}
 	}
 	handle := func(ev event.Event) {
+		event.BoundNumbers(ev.Body) // a counter gone wild must not become an Inf downstream
 		batch = append(batch, ev)
 		e.record(ev)
 		guardSees(ev)

@@ -85,7 +85,8 @@ type JSONAppender interface {
 }
 
 // MarshalJSON writes the flat public form. Events read from a file whose kind
-// is unknown are written back unchanged from Raw.
+// is unknown are written back unchanged from Raw. A NaN or infinite number
+// in the body is written as null (MarshalFinite), never an error.
 func (e Event) MarshalJSON() ([]byte, error) { return e.AppendJSON(nil) }
 
 // AppendJSON appends the flat public form to dst. The recorder calls it
@@ -95,10 +96,10 @@ func (e Event) AppendJSON(dst []byte) ([]byte, error) {
 		if len(e.Raw) > 0 {
 			return append(dst, e.Raw...), nil
 		}
-		head, err := json.Marshal(envelope{e.Time.UTC(), e.Probe, e.Kind})
+		head, err := MarshalFinite(envelope{e.Time.UTC(), e.Probe, e.Kind})
 		return append(dst, head...), err
 	}
-	head, err := json.Marshal(envelope{e.Time.UTC(), e.Probe, e.Kind})
+	head, err := MarshalFinite(envelope{e.Time.UTC(), e.Probe, e.Kind})
 	if err != nil {
 		return dst, err
 	}
@@ -120,7 +121,7 @@ func (e Event) AppendJSON(dst []byte) ([]byte, error) {
 		copy(dst[mark+1:], dst[mark+2:])
 		return dst[:len(dst)-1], nil
 	}
-	body, err = json.Marshal(e.Body)
+	body, err = MarshalFinite(e.Body)
 	if err != nil {
 		return dst[:start], fmt.Errorf("event %s: %w", e.Kind, err)
 	}
@@ -136,7 +137,9 @@ func (e Event) AppendJSON(dst []byte) ([]byte, error) {
 }
 
 // UnmarshalJSON decodes the flat form. An unknown kind is not an error: Body
-// stays nil and Raw keeps the fields, so readers can skip it.
+// stays nil and Raw keeps the fields, so readers can skip it. A file is
+// untrusted, so the body's floats are bounded to ±MaxNumber and its unsigned
+// integers to math.MaxInt64 (Raw keeps what the file said).
 func (e *Event) UnmarshalJSON(b []byte) error {
 	var env envelope
 	if err := json.Unmarshal(b, &env); err != nil {
@@ -156,6 +159,7 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, body); err != nil {
 		return fmt.Errorf("%w: kind %s: %v", ErrMalformed, env.Kind, err)
 	}
+	BoundNumbers(body)
 	e.Body = body
 	return nil
 }

@@ -71,12 +71,14 @@ func hex2(c byte) string {
 }
 
 // TerminalSafeJSON rewrites JSON text so that it can go to a terminal as
-// it is: encoding/json escapes C0 controls but leaves DEL, C1 controls
-// (U+0080 to U+009F, which some terminals obey as CSI, OSC, …) and bidi and
-// other format characters raw. Those become \uXXXX escapes, which decode to
-// the same string. Outside strings JSON is printable ASCII, so any such rune
-// is inside one. b must be valid UTF-8 (as encoding/json writes it); it is
-// returned as is when there is nothing to escape.
+// it is: encoding/json escapes C0 controls but leaves DEL (0x7f), C1
+// controls (U+0080 to U+009F, which some terminals obey as CSI, OSC, …) and
+// bidi and other format characters raw. Those become \uXXXX escapes, which
+// decode to the same string. Outside strings JSON is printable ASCII, so any
+// such rune is inside one.
+// A byte that is not UTF-8 (in an event of a kind this build does not
+// know, written back as the file had it) becomes \ufffd, as encoding/json
+// writes one. b is returned as is when there is nothing to escape.
 func TerminalSafeJSON(b []byte) []byte {
 	i := 0
 	for i < len(b) {
@@ -84,11 +86,8 @@ func TerminalSafeJSON(b []byte) []byte {
 			i++
 			continue
 		}
-		if b[i] == 0x7f {
-			break
-		}
 		r, size := utf8.DecodeRune(b[i:])
-		if !safeRune(r) {
+		if !safeRune(r) || size == 1 {
 			break
 		}
 		i += size
@@ -99,18 +98,15 @@ func TerminalSafeJSON(b []byte) []byte {
 	out := make([]byte, 0, len(b)+16)
 	out = append(out, b[:i]...)
 	for i < len(b) {
-		if b[i] == 0x7f {
-			out = append(out, `\u007f`...)
-			i++
-			continue
-		}
-		if b[i] < utf8.RuneSelf {
+		if b[i] < utf8.RuneSelf && b[i] != 0x7f {
 			out = append(out, b[i])
 			i++
 			continue
 		}
 		r, size := utf8.DecodeRune(b[i:])
-		if safeRune(r) || r > 0xffff {
+		if r == utf8.RuneError && size == 1 {
+			out = append(out, `\ufffd`...) // as encoding/json writes a byte that is not UTF-8
+		} else if safeRune(r) || r > 0xffff {
 			out = append(out, b[i:i+size]...)
 		} else {
 			out = append(out, `\u`...)

@@ -101,7 +101,7 @@ func (d *conntrack) Observe(ev event.Event) []event.Event {
 		*d = conntrack{} // time went back: another recording, or a seek
 	}
 	d.prevAt = ev.Time
-	if n := s.Drop + s.EarlyDrop + s.InsertFailed; n > 0 {
+	if n := event.AddCount(event.AddCount(s.Drop, s.EarlyDrop), s.InsertFailed); n > 0 {
 		add(d.drops(ev.Time, ConntrackDroppingData{Drops: n, Source: "counters", Drop: s.Drop, Early: s.EarlyDrop, Failed: s.InsertFailed}))
 	}
 	add(d.fill(ev.Time, *s))

@@ -202,7 +202,7 @@ func (d *diskFill) level(tr probes.Trend, left, total uint64) event.Severity {
 	if tr.EtaS == nil {
 		return event.Info
 	}
-	eta := time.Duration(*tr.EtaS * float64(time.Second))
+	eta := event.DurationOf(*tr.EtaS)
 	switch {
 	case eta < d.t.CriticalETA:
 		return event.Critical
@@ -262,7 +262,7 @@ func (d *diskFill) fill(k runKey, at time.Time, tr probes.Trend, left, total uin
 	// Nearly full with no rate: nothing to wait for but a second sample.
 	need := time.Duration(0)
 	if tr.EtaS != nil {
-		need = min(d.t.MaxSustain, time.Duration(*tr.EtaS*d.t.SustainFrac*float64(time.Second)))
+		need = min(d.t.MaxSustain, event.DurationOf(*tr.EtaS*d.t.SustainFrac))
 	}
 	sustained := at.After(start) && at.Sub(start) >= need
 	switch {
@@ -309,7 +309,7 @@ func bytesFinding(fs probes.Filesystem, sev event.Severity) *event.Finding {
 	summary := fmt.Sprintf("%s: %s of %s available", event.Sanitize(fs.Mount),
 		event.HumanBytes(int64(fs.AvailBytes)), event.HumanBytes(int64(fs.SizeBytes)))
 	if data.EtaS != nil {
-		summary += fmt.Sprintf(", filling at %s/s, full in %s", event.HumanBytes(int64(data.RateBytesPerS)),
+		summary += fmt.Sprintf(", filling at %s/s, full in %s", event.HumanBytes(event.SatInt64(data.RateBytesPerS)),
 			probes.FormatETA(*data.EtaS))
 	}
 	if len(fs.Writers) > 0 {

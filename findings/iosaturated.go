@@ -112,7 +112,7 @@ func (d *ioSaturated) Observe(ev event.Event) []event.Event {
 		return nil
 	}
 	at := ev.Time
-	iv := time.Duration(smp.IntervalS * float64(time.Second))
+	iv := event.DurationOf(smp.IntervalS)
 	from := at.Add(-iv)
 	d.gen++
 	var out []event.Event

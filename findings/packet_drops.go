@@ -43,14 +43,14 @@ func (w *dropWatch) observe(st *probes.CaptureStats, at time.Time) *event.Findin
 	}
 	// Sum the intervals rather than trust totals, so a restarted capture
 	// (totals back to 0) keeps counting.
-	s.drops += st.Drops
-	s.packets += st.Packets
+	s.drops = event.AddCount(s.drops, st.Drops)
+	s.packets = event.AddCount(s.packets, st.Packets)
 	if st.Drops == 0 {
 		return nil
 	}
 	data := PacketDropsData{Iface: st.Iface, Drops: s.drops, Packets: s.packets}
 	sev := event.Warn
-	if s.packets > 0 && s.drops*10 >= s.packets {
+	if s.packets > 0 && float64(s.drops)*10 >= float64(s.packets) {
 		sev = event.Critical
 	}
 	return w.c.hold(at, &event.Finding{Finding: FindingPacketDrops, Severity: sev, Data: data,

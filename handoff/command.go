@@ -9,10 +9,15 @@ import (
 
 // ReplayCommand is the shell command that replays file from the window's
 // start: `stakeout replay FILE`, with `--since` when the window starts after
-// the recording does.
+// the recording does. FILE is quoted for the shell, and a name that starts
+// with a dash gets "./" in front, or the command line would take it for a
+// flag (`stakeout replay -e.stk` fails: unknown shorthand flag 'e').
 func ReplayCommand(file string, from, start time.Time) string {
 	if file == "" {
 		file = "FILE"
+	}
+	if strings.HasPrefix(file, "-") {
+		file = "./" + file // only a relative path starts with a dash
 	}
 	cmd := "stakeout replay " + ShellQuote(file)
 	if from.After(start) {

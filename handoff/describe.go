@@ -207,7 +207,7 @@ func fmtEta(s *float64) string {
 	if s == nil {
 		return "not filling"
 	}
-	return fmtDur(time.Duration(*s * float64(time.Second)))
+	return fmtDur(event.DurationOf(*s))
 }
 
 // fmtDur prints a duration the way people say it: 850 ms, 3.5 s, 7m, 2h05m.

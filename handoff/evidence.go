@@ -64,6 +64,13 @@ func (c *collector) evidence() Evidence {
 	return Evidence{Title: c.title, Columns: c.columns, Rows: rows}
 }
 
+// msWindow is a span of a finding's data (ms) as a Duration for the
+// evidence window: at least 0 and at most a day, whatever the file says, so
+// the window's arithmetic cannot wrap.
+func msWindow(ms float64) time.Duration {
+	return min(max(event.DurationOf(ms/1000), 0), 24*time.Hour)
+}
+
 // evidenceFor picks what shows a finding: the signal rows of the process
 // for signal findings, the flow's packets either side of a packet gap, the
 // device's samples for a saturated disk, the filesystem's samples for a
@@ -76,7 +83,7 @@ func evidenceFor(ev event.Event, name string, d findingData, flows map[flowKey]u
 		if name == "process.killed" {
 			sig = "" // the fatal signal may be SIGKILL, never seen delivered
 		}
-		span := time.Duration(d.SpanMs * float64(time.Millisecond))
+		span := msWindow(d.SpanMs)
 		return &collector{t: t, from: t.Add(-span - 2*time.Second), to: t.Add(time.Second),
 			title:   "signals to pid " + itoa(d.PID),
 			columns: []string{"time", "event", "process", "detail", "sender"},
@@ -86,14 +93,14 @@ func evidenceFor(ev event.Event, name string, d findingData, flows map[flowKey]u
 		if !ok {
 			break
 		}
-		gap := time.Duration(max(d.GapMs, d.StallMs) * float64(time.Millisecond))
-		usual := time.Duration(d.UsualMs * float64(time.Millisecond))
+		gap := msWindow(max(d.GapMs, d.StallMs))
+		usual := msWindow(d.UsualMs)
 		return &collector{t: t, from: t.Add(-gap - 3*usual - time.Second), to: t.Add(2*usual + time.Second),
 			title:   "packets of " + d.Flow + " on " + d.Iface,
 			columns: []string{"time", "since previous", "flags", "length"},
 			rows:    flowRows(d.Iface, id), before: 4, after: 2}
 	case name == "io.saturated" && d.Device != "":
-		secs := time.Duration(d.Seconds * float64(time.Second))
+		secs := msWindow(d.Seconds * 1000)
 		return &collector{t: t, from: t.Add(-secs - 3*time.Second), to: t.Add(time.Second),
 			title:   "iostat samples of " + d.Device,
 			columns: []string{"time", "r/s", "w/s", "await", "aqu-sz", "%util"},

@@ -324,7 +324,7 @@ type findingData struct {
 
 func decodeData(v any) findingData {
 	var d findingData
-	if b, err := json.Marshal(v); err == nil {
+	if b, err := event.MarshalFinite(v); err == nil { // a NaN is null, not the loss of the whole data
 		_ = json.Unmarshal(b, &d) // a field of another type is left zero
 	}
 	return d

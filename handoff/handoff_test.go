@@ -297,3 +297,28 @@ func TestShellQuote(t *testing.T) {
 		t.Errorf("a plain path is left alone: %q", got)
 	}
 }
+
+// TestReplayCommandNames: a file named like a flag is written as ./-e.stk,
+// and every name is quoted for the shell, with --since after it.
+func TestReplayCommandNames(t *testing.T) {
+	start := time.Date(2026, 11, 23, 4, 0, 0, 0, time.UTC)
+	for file, want := range map[string]string{
+		"-e.stk":            "stakeout replay ./-e.stk",
+		"--since":           "stakeout replay ./--since",
+		"-it's here.stk":    `stakeout replay './-it'\''s here.stk'`,
+		"/var/tmp/-x.stk":   "stakeout replay /var/tmp/-x.stk",
+		"rec/a b.stk":       "stakeout replay 'rec/a b.stk'",
+		"":                  "stakeout replay FILE",
+		"-tab\there.stk":    `stakeout replay $'./-tab\x09here.stk'`,
+		"web-3-2026.stk":    "stakeout replay web-3-2026.stk",
+		"it's \"quoted\"":   `stakeout replay 'it'\''s "quoted"'`,
+		"-dash --since.stk": "stakeout replay './-dash --since.stk'",
+	} {
+		if got := ReplayCommand(file, start, start); got != want {
+			t.Errorf("ReplayCommand(%q) = %s, want %s", file, got, want)
+		}
+	}
+	if got := ReplayCommand("-e.stk", start.Add(90*time.Second), start); got != "stakeout replay ./-e.stk --since 2026-11-23T04:01:30Z" {
+		t.Errorf("with a window: %s", got)
+	}
+}

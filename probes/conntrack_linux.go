@@ -278,9 +278,9 @@ func (s *ConntrackSummary) Observe(ev event.Event) {
 	if c.Ratio() >= s.peak.Ratio() {
 		s.peak = *c
 	}
-	s.drop += c.Drop
-	s.early += c.EarlyDrop
-	s.insertFails += c.InsertFailed
+	s.drop = event.AddCount(s.drop, c.Drop)
+	s.early = event.AddCount(s.early, c.EarlyDrop)
+	s.insertFails = event.AddCount(s.insertFails, c.InsertFailed)
 }
 
 func (s *ConntrackSummary) Result() any {

@@ -66,11 +66,11 @@ func (s *DiskSummary) Observe(ev event.Event) {
 		r.MaxRateBytesPS = max(r.MaxRateBytesPS, round2(f.Bytes.RatePerS))
 		r.MinEtaS = minEta(r.MinEtaS, f.Bytes.EtaS)
 		r.MinInodeEtaS = minEta(r.MinInodeEtaS, f.Inodes.EtaS)
-		var del int64
+		var del uint64
 		for _, d := range f.DeletedOpen {
-			del += d.SizeBytes
+			del = event.AddCount(del, uint64(max(d.SizeBytes, 0)))
 		}
-		r.MaxDeletedBytes = max(r.MaxDeletedBytes, del)
+		r.MaxDeletedBytes = max(r.MaxDeletedBytes, int64(del))
 		if f.Stale {
 			r.StaleSamples++
 		}
@@ -114,7 +114,7 @@ func (s *DiskSummary) Lines() []string {
 			event.HumanBytes(int64(r.LastAvailBytes)), signedBytes(int64(r.LastUsedBytes)-int64(r.FirstUsedBytes)))
 		if r.MinEtaS != nil {
 			line += fmt.Sprintf("; fastest fill %s/s, full in %s at worst",
-				event.HumanBytes(int64(r.MaxRateBytesPS)), FormatETA(*r.MinEtaS))
+				event.HumanBytes(event.SatInt64(r.MaxRateBytesPS)), FormatETA(*r.MinEtaS))
 		}
 		if r.MinInodeEtaS != nil {
 			line += "; inodes full in " + FormatETA(*r.MinInodeEtaS) + " at worst"
@@ -133,10 +133,10 @@ func (s *DiskSummary) Lines() []string {
 // UsedPct is df's Use%: used ÷ (used + available to users), so a filesystem
 // whose root reserve is all that is left reads 100%.
 func UsedPct(used, avail uint64) float64 {
-	if used+avail == 0 {
+	if used == 0 && avail == 0 {
 		return 0
 	}
-	return float64(used) / float64(used+avail) * 100
+	return float64(used) / (float64(used) + float64(avail)) * 100 // in floats: the sum can't wrap
 }
 
 func signedBytes(n int64) string {
@@ -149,7 +149,7 @@ func signedBytes(n int64) string {
 // FormatETA prints a time-to-full as 45s, 12m, 3h05m or 4d.
 func FormatETA(s float64) string {
 	switch {
-	case s < 0 || math.IsNaN(s):
+	case s < 0 || !event.Finite(s):
 		return "-"
 	case s < 90:
 		return fmt.Sprintf("%.0fs", s)

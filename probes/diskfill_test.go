@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/stakeout/stakeout/event"
 )
 
 func fixtureMounts(t *testing.T) []mountEntry {
@@ -229,5 +231,21 @@ func TestFilesystemFillingDecidesTheScanCadence(t *testing.T) {
 		if got := f.filling(); got != c.want {
 			t.Errorf("%s: filling() = %v", name, got)
 		}
+	}
+}
+
+// TestTrendETAStaysFinite: a fill next to zero (1e-300 units a second)
+// gives a time-to-full that is bounded, not +Inf, which JSON cannot hold.
+func TestTrendETAStaysFinite(t *testing.T) {
+	tr := newFillTrend()
+	var got Trend
+	for ts := 0.0; ts <= 12; ts++ {
+		got = tr.add(ts, ts*1e-300, 1e19)
+	}
+	if !got.Filling() || !(got.RatePerS > 0) {
+		t.Fatalf("no fill seen: %+v", got)
+	}
+	if eta := *got.EtaS; math.IsInf(eta, 0) || math.IsNaN(eta) || eta > event.MaxNumber {
+		t.Errorf("eta %v", eta)
 	}
 }

@@ -17,6 +17,8 @@ package probes
 // 10 min window still remembers. Time-to-full is the space left (available to
 // unprivileged users, or free inodes) divided by the rate.
 
+import "github.com/stakeout/stakeout/event"
+
 const (
 	trendShortSpacing = 0.25 // s between kept points in the 10 s and 1 min windows
 	trendShortCap     = 256  // points: 1 min at 0.25 s
@@ -106,7 +108,8 @@ func (f *fillTrend) add(t, used, left float64) Trend {
 		}
 	}
 	if best.RatePerS > 0 {
-		eta := max(left, 0) / best.RatePerS
+		// Bounded: a rate next to zero would make the time infinite.
+		eta := event.Bound(max(left, 0) / best.RatePerS)
 		best.EtaS = &eta
 	}
 	return best

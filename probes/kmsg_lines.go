@@ -1,9 +1,12 @@
 package probes
 
 import (
+	"math"
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/stakeout/stakeout/event"
 )
 
 // Kernel log lines that name a culprit. The detectors and the kmsg pane
@@ -94,7 +97,9 @@ func ParseKernelLine(text string) (KernelLine, bool) {
 	case strings.Contains(text, "Killed process"):
 		memcg := strings.HasPrefix(text, "Memory cgroup out of memory")
 		if m := reOOMKill.FindStringSubmatch(text); m != nil {
-			rss := kAtou(m[3]) + kAtou(m[4]) + kAtou(m[5])
+			// Bounded so that its bytes (×1024) fit an int64 however
+			// many digits the line has.
+			rss := min(event.AddCount(event.AddCount(kAtou(m[3]), kAtou(m[4])), kAtou(m[5])), math.MaxInt64/1024)
 			return KernelLine{OOMKill: &OOMKillLine{PID: kAtoi(m[1]), Comm: m[2], RSSKB: rss, Memcg: memcg}}, true
 		}
 	case strings.HasPrefix(text, "oom-kill:"):

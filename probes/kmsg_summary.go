@@ -37,7 +37,7 @@ func (s *KmsgSummary) Observe(ev event.Event) {
 	if k.Backlog {
 		s.backlog++
 	}
-	s.lost += int(k.Lost)
+	s.lost = int(event.AddCount(uint64(s.lost), k.Lost))
 	s.levels[k.Priority&7]++
 	what := KernelLineName(k.Text)
 	if what != "" {

@@ -134,6 +134,21 @@ func (b *PacketBatch) N() int {
 	return min(len(b.DtUs), len(b.Flow), len(b.Flags), len(b.Len))
 }
 
+// maxBatchDtUs bounds a decoded batch's time steps: a batch holds a quarter
+// second of packets, and a step of more than a day is no capture's. It keeps
+// the running time of a hostile batch (dt_us of ±2^63) from wrapping.
+const maxBatchDtUs = int64(24 * time.Hour / time.Microsecond)
+
+// BoundNumbers clamps the time steps of a batch read from a file to ±1 day
+// (event.Bounder).
+func (b *PacketBatch) BoundNumbers() {
+	for i, dt := range b.DtUs {
+		if dt > maxBatchDtUs || dt < -maxBatchDtUs {
+			b.DtUs[i] = min(max(dt, -maxBatchDtUs), maxBatchDtUs)
+		}
+	}
+}
+
 // Each calls fn for every packet in order, with absolute times.
 func (b *PacketBatch) Each(fn func(p Packet)) {
 	t := b.Start

@@ -1,6 +1,7 @@
 package probes
 
 import (
+	"math"
 	"slices"
 	"time"
 
@@ -56,7 +57,7 @@ type FlowStats struct {
 // periodic under r.
 func (f *FlowStats) Usual(r GapRule) (time.Duration, bool) {
 	us, periodic := f.usualUs(r)
-	return time.Duration(us) * time.Microsecond, periodic
+	return usDuration(us), periodic
 }
 
 func (f *FlowStats) usualUs(r GapRule) (int64, bool) {
@@ -189,8 +190,8 @@ func (t *FlowTable) observe(ev event.Event, fn func(p Packet, a Arrival), notabl
 		gap, usual, unusual := t.add(f, us, b.Flags[i], b.Len[i])
 		if fn != nil && (!notable || unusual || b.Flags[i]&FlagRST != 0) {
 			p := Packet{Time: time.UnixMicro(us), Flow: b.Flow[i], Flags: b.Flags[i], Len: b.Len[i]}
-			fn(p, Arrival{Flow: f, Gap: time.Duration(gap) * time.Microsecond,
-				Usual: time.Duration(usual) * time.Microsecond, Unusual: unusual})
+			fn(p, Arrival{Flow: f, Gap: usDuration(gap),
+				Usual: usDuration(usual), Unusual: unusual})
 		}
 	}
 	t.sync()
@@ -214,7 +215,7 @@ func (t *FlowTable) flow(id uint32, us int64, iface string) *FlowStats {
 func (t *FlowTable) sync() {
 	for _, f := range t.touched {
 		f.First, f.Last = time.UnixMicro(f.firstUs), time.UnixMicro(f.lastUs)
-		f.MaxGap = time.Duration(f.maxGapUs) * time.Microsecond
+		f.MaxGap = usDuration(f.maxGapUs)
 		f.touched = false
 	}
 	t.touched = t.touched[:0]
@@ -244,8 +245,8 @@ func (t *FlowTable) Add(p Packet, iface string) Arrival {
 	f := t.flow(p.Flow, us, iface)
 	gap, usual, unusual := t.add(f, us, p.Flags, p.Len)
 	t.sync()
-	return Arrival{Flow: f, Gap: time.Duration(gap) * time.Microsecond,
-		Usual: time.Duration(usual) * time.Microsecond, Unusual: unusual}
+	return Arrival{Flow: f, Gap: usDuration(gap),
+		Usual: usDuration(usual), Unusual: unusual}
 }
 
 // add counts one packet at us (µs) of flow f: the gap since the flow's
@@ -318,4 +319,12 @@ func (t *FlowTable) evict() {
 			delete(t.flows, id)
 		}
 	}
+}
+
+// usDuration converts µs to a Duration, saturating: the packets of two
+// batches of a hostile file can be millennia apart, which in nanoseconds
+// would wrap.
+func usDuration(us int64) time.Duration {
+	const lim = int64(math.MaxInt64 / time.Microsecond)
+	return time.Duration(min(max(us, -lim), lim)) * time.Microsecond
 }

@@ -81,3 +81,21 @@ func sum(v []int64) (s int64) {
 	}
 	return s
 }
+
+// TestFlowGapsMillenniaApartDoNotWrap: two packets of one flow 8,000 years
+// apart (two batches of a hostile file) give a gap and a max gap that are
+// long and positive; in nanoseconds the true gap would wrap to a negative.
+func TestFlowGapsMillenniaApartDoNotWrap(t *testing.T) {
+	ft := NewFlowTable(64)
+	var gaps []time.Duration
+	for _, start := range []time.Time{time.Date(1000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(9000, 1, 1, 0, 0, 0, 0, time.UTC)} {
+		b := &PacketBatch{Iface: "eth0", Start: start, DtUs: []int64{0}, Flow: []uint32{1}, Flags: ByteNums{FlagRST}, Len: []uint32{60}}
+		ft.Observe(event.New(start, "packets", b), func(p Packet, a Arrival) { gaps = append(gaps, a.Gap) })
+	}
+	if len(gaps) != 2 || gaps[1] < 200*365*24*time.Hour {
+		t.Errorf("gaps %v", gaps)
+	}
+	if f := ft.Flows()[0]; f.MaxGap < 200*365*24*time.Hour {
+		t.Errorf("max gap %v", f.MaxGap)
+	}
+}

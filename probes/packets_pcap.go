@@ -35,14 +35,42 @@ func IsPcap(head []byte) bool {
 // give the same timeline and findings. Interfaces are named from pcapng's
 // interface blocks, else "pcap". Payloads are kept only if payload is set.
 func PcapEvents(r io.Reader, payload bool, fn func(event.Event)) error {
+	_, err := PcapEventsSkipping(r, payload, fn)
+	return err
+}
+
+// MaxPcapIfaces is how many interfaces of a capture file are read at once,
+// each with its own batcher: a hostile file must not make stakeout hold one
+// per interface it describes.
+const MaxPcapIfaces = 256
+
+// PcapSkipped counts what PcapEventsSkipping could not read: the packets of
+// interfaces past MaxPcapIfaces in use at once, which only a pcapng section
+// describing more than that many, all of them carrying packets, can have.
+type PcapSkipped struct {
+	Packets, Ifaces int
+	peak            int // interfaces held at once, at most (for tests)
+}
+
+// PcapEventsSkipping is PcapEvents that also says what it skipped.
+// Interfaces belong to their section, so when a new section's interface
+// needs room, the batcher of one that only an earlier section used is
+// flushed and its room reused: a file of any number of sections, each with
+// its own interfaces, is read whole.
+func PcapEventsSkipping(r io.Reader, payload bool, fn func(event.Event)) (PcapSkipped, error) {
+	return pcapEvents(r, payload, fn, MaxPcapIfaces)
+}
+
+func pcapEvents(r io.Reader, payload bool, fn func(event.Event), maxIfaces int) (PcapSkipped, error) {
+	var skipped PcapSkipped
 	br := bufio.NewReaderSize(r, 1<<16)
 	head, _ := br.Peek(4)
 	if !IsPcap(head) {
-		return ErrNotPcap
+		return skipped, ErrNotPcap
 	}
 	cr, err := newCapReader(br)
 	if err != nil {
-		return err
+		return skipped, err
 	}
 	var ids atomic.Uint32
 	// Each interface of a pcapng file has its own link type (Wireshark's
@@ -63,18 +91,42 @@ func PcapEvents(r io.Reader, payload bool, fn func(event.Event)) error {
 			break // a capture cut short (tcpdump killed) is read up to the cut
 		}
 		if err != nil {
-			return err
+			return skipped, err
 		}
 		if f := p.Iface; f != last {
 			k := ifaceKey{f.link, f.label}
 			cur = per[k]
+			if cur == nil && len(per) >= maxIfaces {
+				// Reuse the room of the interface used longest ago, if no
+				// packet of this section used it: its section is over.
+				var oldest ifaceKey
+				at := cr.nextID
+				for ok, old := range per {
+					if old.lastID < at {
+						oldest, at = ok, old.lastID
+					}
+				}
+				if old := per[oldest]; at < cr.nextID {
+					if old.b != nil {
+						old.b.flush()
+					}
+					delete(per, oldest)
+				}
+			}
 			if cur == nil {
-				if len(per) >= 256 {
+				if len(per) >= maxIfaces {
+					skipped.Packets++
+					if !f.skipped {
+						f.skipped = true
+						skipped.Ifaces++
+					}
 					continue
 				}
 				cur = newPcapIface(f.link, f.label, &ids, fn, payload)
 				per[k] = cur
+				skipped.peak = max(skipped.peak, len(per))
 			}
+			cur.lastID = f.id
 			last = f
 		}
 		if !started {
@@ -88,12 +140,13 @@ func PcapEvents(r io.Reader, payload bool, fn func(event.Event)) error {
 			pi.b.flush()
 		}
 	}
-	return nil
+	return skipped, nil
 }
 
 // pcapIface is one interface of a capture file: its framing and batcher.
 type pcapIface struct {
-	b *batcher // nil: a link type we can't decode (its packets are skipped)
+	b      *batcher // nil: a link type we can't decode (its packets are skipped)
+	lastID int      // the capIface.id that used it last: older than its section's, it is free
 }
 
 func newPcapIface(lt uint16, name string, ids *atomic.Uint32, emit Emit, payload bool) *pcapIface {

@@ -71,9 +71,9 @@ func (s *PacketSummary) Observe(ev event.Event) {
 	s.init()
 	if st, ok := AsCaptureStats(ev); ok {
 		r := s.iface(st.Iface)
-		r.Kernel += st.Packets
-		r.Drops += st.Drops
-		r.Freezes += st.Freezes
+		r.Kernel = event.AddCount(r.Kernel, st.Packets)
+		r.Drops = event.AddCount(r.Drops, st.Drops)
+		r.Freezes = event.AddCount(r.Freezes, st.Freezes)
 		return
 	}
 	if b, ok := AsPacketBatch(ev); ok {

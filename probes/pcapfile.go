@@ -65,6 +65,9 @@ type capIface struct {
 	// if_tsoffset).
 	units  uint64
 	offset int64
+	// skipped: its packets are not read (more interfaces in use at once
+	// than PcapEvents holds); counted once.
+	skipped bool
 }
 
 // capPacket is one packet of a capture file. Data is only valid until the
@@ -370,13 +373,20 @@ func tsUnits(res byte) (uint64, error) {
 	return u, nil
 }
 
+// maxCapSec is the last second of year 9999: a capture's timestamp (64 bits
+// of units, plus a 64-bit offset) is held between 1970 and it, so that
+// neither the sum wraps nor a time comes out that JSON cannot write.
+const maxCapSec = 253402300799
+
 // time converts a timestamp of the interface's units to a time.
 func (f *capIface) time(ts uint64) time.Time {
 	sec, frac := ts/f.units, ts%f.units
 	// frac*1e9/units, exact for any units: 128 bits in between.
 	hi, lo := bits.Mul64(frac, 1e9)
 	ns, _ := bits.Div64(hi, lo, f.units)
-	return time.Unix(int64(sec)+f.offset, int64(ns)).UTC()
+	s := int64(min(sec, maxCapSec))
+	s = min(max(s+min(max(f.offset, -maxCapSec), maxCapSec), 0), maxCapSec)
+	return time.Unix(s, int64(ns)).UTC()
 }
 
 // packet reads an enhanced (or obsolete) packet block of body bytes.

@@ -189,7 +189,7 @@ func (c Config) hostPIDs(s *Signal, ss *senders) {
 func monoToWall(ts float64) time.Time {
 	var now unix.Timespec
 	unix.ClockGettime(unix.CLOCK_MONOTONIC, &now)
-	ago := time.Duration((float64(now.Nano()) - ts*1e9))
+	ago := time.Duration(event.SatInt64(float64(now.Nano()) - ts*1e9)) // a garbled stamp must not wrap
 	return time.Now().Add(-ago)
 }
 

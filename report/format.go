@@ -20,7 +20,7 @@ var Formats = []string{"text", "md", "json"}
 func Write(w io.Writer, d Document, format string) error {
 	switch format {
 	case "json":
-		b, err := json.MarshalIndent(d, "", "  ")
+		b, err := event.MarshalIndentFinite(d, "", "  ") // a NaN is null, not a failed report
 		if err != nil {
 			return err
 		}
@@ -63,7 +63,7 @@ func writeText(w io.Writer, d Document, md bool) error {
 			fmt.Fprintf(&b, "\n%s\n", strings.ToUpper(s))
 		}
 	}
-	end := d.Started.Add(time.Duration(d.DurationS * float64(time.Second)))
+	end := d.Started.Add(event.DurationOf(d.DurationS))
 	title := "stakeout report"
 	if md {
 		title = "# " + title

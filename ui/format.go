@@ -29,7 +29,7 @@ var fmtBytes = event.HumanBytes
 
 // fmtKBps prints a kB/s throughput with a unit.
 func fmtKBps(kb float64) string {
-	return fmtBytes(int64(kb*1024)) + "/s"
+	return fmtBytes(event.SatInt64(kb*1024)) + "/s"
 }
 
 // fit cuts s to at most w cells (ANSI-aware) and pads it with spaces to w.

@@ -47,9 +47,9 @@ func (p conntrackPane) Apply(ev event.Event) Pane {
 	p.n++
 	p.last = *s
 	p.fill.push(s.Ratio())
-	p.drops += s.Drop
-	p.early += s.EarlyDrop
-	p.fails += s.InsertFailed
+	p.drops = event.AddCount(p.drops, s.Drop)
+	p.early = event.AddCount(p.early, s.EarlyDrop)
+	p.fails = event.AddCount(p.fails, s.InsertFailed)
 	return p
 }
 

@@ -199,7 +199,7 @@ func (p diskFillPane) row(f probes.Filesystem, focused bool, sparkW int) string 
 	case f.Stale:
 		rate, eta = "stale", "?"
 	case f.Bytes.EtaS != nil:
-		rate = "+" + shortBytes(uint64(f.Bytes.RatePerS)) + "/s"
+		rate = "+" + shortBytes(uint64(max(event.SatInt64(f.Bytes.RatePerS), 0))) + "/s"
 		eta = probes.FormatETA(*f.Bytes.EtaS)
 	}
 	if f.Inodes.EtaS != nil && (f.Bytes.EtaS == nil || *f.Inodes.EtaS < *f.Bytes.EtaS) {
@@ -235,15 +235,15 @@ func (p diskFillPane) detail(f probes.Filesystem) []string {
 	}
 	for _, w := range f.Writers {
 		out = append(out, fmt.Sprintf("  %-7d %-16s %s/s written", w.PID, fit(event.Sanitize(w.Comm), 16),
-			fmtBytes(int64(w.WriteBytesPerS))))
+			fmtBytes(event.SatInt64(w.WriteBytesPerS))))
 		for _, g := range w.Files {
-			out = append(out, fmt.Sprintf("    +%s/s  %8s  %s", fmtBytes(int64(g.GrowthBytesPerS)),
-				shortBytes(uint64(g.SizeBytes)), event.Sanitize(g.Path)))
+			out = append(out, fmt.Sprintf("    +%s/s  %8s  %s", fmtBytes(event.SatInt64(g.GrowthBytesPerS)),
+				shortBytes(uint64(max(g.SizeBytes, 0))), event.Sanitize(g.Path)))
 		}
 	}
 	for _, d := range f.DeletedOpen {
 		out = append(out, st.Sev(event.Warn).Render(fmt.Sprintf("  deleted, still open: %s by %s[%d] %s",
-			shortBytes(uint64(d.SizeBytes)), event.Sanitize(d.Comm), d.PID, event.Sanitize(d.Path))))
+			shortBytes(uint64(max(d.SizeBytes, 0))), event.Sanitize(d.Comm), d.PID, event.Sanitize(d.Path))))
 	}
 	return out
 }

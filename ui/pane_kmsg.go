@@ -49,7 +49,7 @@ func (p kmsgPane) Apply(ev event.Event) Pane {
 		return p
 	}
 	p.n++
-	p.lost += int(k.Lost)
+	p.lost = int(event.AddCount(uint64(p.lost), k.Lost))
 	row := kmsgRow{at: ev.Time, prio: k.Priority, text: event.Sanitize(k.Text)}
 	p.lines = appendCapped(p.lines, row, kmsgKeepLines)
 	if label, text := kernelEventText(k.Text); label != "" {

@@ -158,8 +158,8 @@ func applyCaptureStats(ifs []pktIface, st *probes.CaptureStats) []pktIface {
 	if st.IntervalS > 0 {
 		f.pps, f.bps = float64(st.Seen)/st.IntervalS, float64(st.Bytes)/st.IntervalS
 	}
-	f.drops += st.Drops
-	f.freezes += st.Freezes
-	f.total += st.Packets
+	f.drops = event.AddCount(f.drops, st.Drops)
+	f.freezes = event.AddCount(f.freezes, st.Freezes)
+	f.total = event.AddCount(f.total, st.Packets)
 	return ifs
 }

@@ -45,7 +45,7 @@ func (p packetsPane) dropLines() []string {
 			ds = st.Sev(event.Warn)
 			drops = fmt.Sprintf("kernel drops %d of %d", f.drops, f.total)
 		}
-		head := fmt.Sprintf("%s %s pkt/s %s · ", event.Sanitize(f.name), fmtSI(f.pps), fmtBytes(int64(f.bps))+"/s")
+		head := fmt.Sprintf("%s %s pkt/s %s · ", event.Sanitize(f.name), fmtSI(f.pps), fmtBytes(event.SatInt64(f.bps))+"/s")
 		out = append(out, clip(head+ds.Render(drops)+st.Muted.Render(fmt.Sprintf(" · freezes %d", f.freezes)), p.w))
 	}
 	return out

@@ -36,7 +36,7 @@ func pcapSession(path string) (r *sessions.Reader, ok bool, err error) {
 		StakeoutVersion: version, Command: os.Args}
 	var w *sessions.Writer
 	var werr error
-	err = probes.PcapEvents(f, false, func(ev event.Event) {
+	skipped, err := probes.PcapEventsSkipping(f, false, func(ev event.Event) {
 		if w == nil && werr == nil {
 			h.Started = ev.Time
 			w, werr = sessions.Create(tmp, h, sessions.WriterOptions{MaxBytes: 1 << 40, FlushEvery: -1})
@@ -62,6 +62,10 @@ func pcapSession(path string) (r *sessions.Reader, ok bool, err error) {
 	r, err = sessions.Open(tmp)
 	if err != nil {
 		return nil, true, fmt.Errorf("%s: %v", path, err)
+	}
+	if skipped.Packets > 0 {
+		fmt.Fprintf(os.Stderr, "stakeout: warning: %s: skipped %d packets of %d interfaces: a pcapng section used more than %d interfaces at once\n",
+			event.Sanitize(path), skipped.Packets, skipped.Ifaces, probes.MaxPcapIfaces)
 	}
 	return r, true, nil
 }

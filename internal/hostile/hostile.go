@@ -17,9 +17,9 @@ import (
 
 // S is the payload: OSC 0 (set title) ended by BEL, ED (clear screen), CUP
 // (cursor home), a C1 CSI (U+009B) with SGR red, a right-to-left override,
-// a raw 0x9b byte (invalid UTF-8, a C1 CSI to an 8-bit terminal) and a
-// backspace.
-const S = "x\x1b]0;pwn\x07\x1b[2J\x1b[H\u009b31m\u202eevil\x9b\b"
+// a raw 0x9b byte (invalid UTF-8, a C1 CSI to an 8-bit terminal), a
+// backspace and a DEL (which JSON leaves raw).
+const S = "x\x1b]0;pwn\x07\x1b[2J\x1b[H\u009b31m\u202eevil\x9b\b\x7f"
 
 // Escaped is how event.Sanitize shows the start of S, which every text
 // output must contain where a hostile string was.
@@ -57,6 +57,10 @@ func Write(path string) error {
 		event.New(at(900), "coredump", &probes.CoreReadiness{CorePattern: "|" + S, PipeTarget: S, Watched: true, Processes: 1, ZeroLimit: 1,
 			NoCore: []probes.CoreLimit{{PID: 42, Comm: S}}}),
 		event.New(at(1000), event.ProbeNote, &event.Note{Author: S, Text: S}),
+		// A kind from a newer stakeout: readers write it back as the file
+		// has it, raw bytes included (a lone 0x9b, DEL, a C1 CSI in UTF-8).
+		event.Event{Time: at(1100), Probe: "kmsg", Kind: "kmsg_future",
+			Raw: []byte(`{"time":"` + at(1100).Format(time.RFC3339Nano) + `","probe":"kmsg","kind":"kmsg_future","text":"` + "evil\x9b\x7f\u009b[2J" + `"}`)},
 	)
 	for s := 1; s <= 3; s++ {
 		evs = append(evs, event.New(at(1000*s), "diskfill", &probes.DiskUsage{IntervalS: 1, Filesystems: []probes.Filesystem{{
