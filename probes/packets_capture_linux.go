@@ -3,7 +3,6 @@ package probes
 import (
 	"context"
 	"fmt"
-	"sync/atomic"
 	"time"
 
 	"github.com/stakeout/stakeout/event"
@@ -18,8 +17,9 @@ const (
 	// batchMaxData keeps a --payload batch well under the session file's
 	// 1 MiB record limit once base64 has grown it by a third.
 	batchMaxData = 512 << 10
-	// MaxCaptureFlows caps the flow ids one interface remembers; past it
-	// the idlest eighth is forgotten (it gets a new id if it comes back).
+	// MaxCaptureFlows caps the flows one interface remembers; past it the
+	// idlest eighth is forgotten (it keeps its id, and is announced again
+	// if it comes back: see flowIDs).
 	MaxCaptureFlows = 16384
 	ringBlockSize   = 1 << 20
 	statsEvery      = time.Second
@@ -36,7 +36,7 @@ type ifaceCapture struct {
 	totPkts, totDrp uint64
 }
 
-func openCapture(t target, cfg PacketsConfig, snap uint32, ids *atomic.Uint32, emit Emit) (*ifaceCapture, error) {
+func openCapture(t target, cfg PacketsConfig, snap uint32, ids *flowIDs, emit Emit) (*ifaceCapture, error) {
 	user, err := userFilter(cfg, t.link)
 	if err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 package probes
 
 import (
+	"encoding/binary"
 	"math/rand/v2"
 	"reflect"
 	"testing"
@@ -80,4 +81,91 @@ func sum(v []int64) (s int64) {
 		s += x
 	}
 	return s
+}
+
+// udpFrame is an Ethernet/IPv4/UDP frame from 10.0.0.1:sport to
+// 10.0.0.2:53.
+func udpFrame(t *testing.T, sport uint16) []byte {
+	t.Helper()
+	pkt := vlanFrame(t)
+	binary.BigEndian.PutUint16(pkt[34:], sport)
+	return pkt
+}
+
+// TestFlowKeepsItsIDAcrossEvictions: a flow the capture's table forgot
+// under a flood of others (more than MaxCaptureFlows) has the same id when
+// it comes back, and is announced again under it; flows known at once
+// never share an id.
+func TestFlowKeepsItsIDAcrossEvictions(t *testing.T) {
+	var flows []*FlowInfo
+	ids := newFlowIDs()
+	b := newBatcher("eth0", linkEthernet, ids, func(ev event.Event) {
+		if fi, ok := ev.Body.(*FlowInfo); ok {
+			flows = append(flows, fi)
+		}
+	}, false)
+	heartbeat := udpFrame(t, 5000)
+	us := int64(1_000_000)
+	var beat []uint32
+	for round := range 3 {
+		b.addUs(heartbeat, us, uint32(len(heartbeat)), vlanTag{})
+		beat = append(beat, b.last.id)
+		// A flood of new flows, each newer than the heartbeat: it is the
+		// idlest, forgotten at the first eviction.
+		for i := range MaxCaptureFlows + 100 {
+			us++
+			pkt := udpFrame(t, uint16(10000+i))
+			pkt[30] = byte(round) // another destination each round: new flows
+			b.addUs(pkt, us, uint32(len(pkt)), vlanTag{})
+		}
+		if len(b.flows) > MaxCaptureFlows {
+			t.Fatalf("%d flows in the capture's table, cap %d", len(b.flows), MaxCaptureFlows)
+		}
+	}
+	if beat[0] != beat[1] || beat[1] != beat[2] {
+		t.Errorf("the heartbeat's ids across evictions: %v", beat)
+	}
+	var named int
+	live := map[uint32]string{}
+	for _, fi := range flows {
+		if fi.Src == "10.0.0.1:5000" {
+			named++
+			if fi.ID != beat[0] {
+				t.Errorf("announced as %d, sent as %d", fi.ID, beat[0])
+			}
+		}
+	}
+	if named != 3 {
+		t.Errorf("the heartbeat was announced %d times, want once per return", named)
+	}
+	for k, s := range b.flows {
+		fi := k.info(s.id, "eth0")
+		if other, dup := live[s.id]; dup {
+			t.Errorf("id %d held by %s and %s", s.id, other, fi.String())
+		}
+		live[s.id] = fi.String()
+	}
+	if len(ids.live) != len(b.flows) {
+		t.Errorf("%d ids held for %d flows", len(ids.live), len(b.flows))
+	}
+}
+
+// TestFlowIDCollisionTakesTheNextFree: a flow whose hash another live flow
+// holds gets the next free id, and gets its own back once that is released.
+func TestFlowIDCollisionTakesTheNextFree(t *testing.T) {
+	ids := newFlowIDs()
+	var k flowKey
+	k.srcPort, k.proto, k.ipVer = 5000, 17, 4
+	h := ids.hash("eth0", &k)
+	if other := ids.hash("eth1", &k); other == h {
+		t.Errorf("the same 5-tuple on two interfaces hashes alike")
+	}
+	ids.live[h], ids.live[h+1] = struct{}{}, struct{}{} // as if two other flows held them
+	if id := ids.take("eth0", &k); id != h+2 {
+		t.Errorf("took %d, want %d", id, h+2)
+	}
+	ids.release([]uint32{h, h + 2})
+	if id := ids.take("eth0", &k); id != h {
+		t.Errorf("took %d once free, want its own %d", id, h)
+	}
 }

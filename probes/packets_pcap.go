@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
-	"sync/atomic"
 	"time"
 
 	"github.com/stakeout/stakeout/event"
@@ -44,7 +43,7 @@ func PcapEvents(r io.Reader, payload bool, fn func(event.Event)) error {
 	if err != nil {
 		return err
 	}
-	var ids atomic.Uint32
+	ids := newFlowIDs()
 	// Each interface of a pcapng file has its own link type (Wireshark's
 	// captures, stakeout export's of an Ethernet and a tun), and its own
 	// batcher. An interface of a later section (captures put end to end)
@@ -72,7 +71,7 @@ func PcapEvents(r io.Reader, payload bool, fn func(event.Event)) error {
 				if len(per) >= 256 {
 					continue
 				}
-				cur = newPcapIface(f.link, f.label, &ids, fn, payload)
+				cur = newPcapIface(f.link, f.label, ids, fn, payload)
 				per[k] = cur
 			}
 			last = f
@@ -96,7 +95,7 @@ type pcapIface struct {
 	b *batcher // nil: a link type we can't decode (its packets are skipped)
 }
 
-func newPcapIface(lt uint16, name string, ids *atomic.Uint32, emit Emit, payload bool) *pcapIface {
+func newPcapIface(lt uint16, name string, ids *flowIDs, emit Emit, payload bool) *pcapIface {
 	var link linkKind
 	skip := 0
 	switch lt {
