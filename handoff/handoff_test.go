@@ -56,11 +56,13 @@ func TestFindingsRankedBySeverityThenTime(t *testing.T) {
 	for _, f := range rep.Findings {
 		got = append(got, f.Severity.String()+" "+f.Name)
 	}
-	want := []string{"critical packet.gap", "critical disk.filling", "warn io.saturated", "warn signal.burst"}
+	// packet.gap is raised (warn) during the VRRP hole and cleared
+	// (critical, the whole gap) by the next advert.
+	want := []string{"critical packet.gap", "critical disk.filling", "warn io.saturated", "warn signal.burst", "warn packet.gap"}
 	if strings.Join(got, ", ") != strings.Join(want, ", ") {
 		t.Errorf("order %v, want %v", got, want)
 	}
-	if rep.Critical != 2 || rep.Warn != 2 || rep.Info != 0 {
+	if rep.Critical != 2 || rep.Warn != 3 || rep.Info != 0 {
 		t.Errorf("counts %d/%d/%d", rep.Critical, rep.Warn, rep.Info)
 	}
 	if rep.Probes[4].Name != "kmsg" || rep.Probes[4].Status != event.StatusUnavailable {
@@ -196,8 +198,9 @@ func TestWindow(t *testing.T) {
 		}
 	}
 	// io.saturated (04:00:14) and disk.filling (04:00:49) are outside; the
-	// gap at 04:00:33.5 and the burst at 04:00:20 are in.
-	if strings.Join(names, ",") != "packet.gap,signal.burst" {
+	// gap (raised at 04:00:32.5, cleared at 04:00:33.5) and the burst at
+	// 04:00:20 are in.
+	if strings.Join(names, ",") != "packet.gap,signal.burst,packet.gap" {
 		t.Errorf("findings %v", names)
 	}
 	if len(rep.Notes) != 1 || rep.Notes[0].Author != "alice" {
