@@ -15,7 +15,9 @@ import (
 // by packet, and ObserveNotable hands on exactly the RSTs, unusual gaps and
 // flows' first packets.
 // The batches mix runs and interleaved flows, SYN/FIN/RST, gaps from 0 to
-// 4 s, second boundaries and a capture that goes back in time.
+// 4 s, second boundaries and a capture that goes back in time, and a flow
+// every 60 ms that now and then falls silent for 0.6 s, which the silence
+// heaps (Overdue at each batch's end) must report alike.
 func TestFlowTableWalkMatchesAdd(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	walked, added := NewFlowTable(64), NewFlowTable(64)
@@ -23,11 +25,14 @@ func TestFlowTableWalkMatchesAdd(t *testing.T) {
 	at := time.Date(2026, 11, 23, 4, 0, 0, 0, time.UTC)
 	var notable, want []Arrival
 	overdue := 0
+	nextP := at.UnixMicro() // the periodic flow's next packet
 	for round := range 300 {
 		b := &PacketBatch{Iface: "eth0", Start: at}
 		if round == 150 {
 			b.Start = at.Add(-time.Hour) // another capture: both tables reset
+			nextP = b.Start.UnixMicro()
 		}
+		now := b.Start.UnixMicro()
 		flow := uint32(1)
 		for range 1 + rng.IntN(400) {
 			if rng.IntN(20) == 0 {
@@ -42,6 +47,19 @@ func TestFlowTableWalkMatchesAdd(t *testing.T) {
 			case 2:
 				dt = 40_000 // past the burst gap
 			}
+			for now+dt >= nextP {
+				b.DtUs = append(b.DtUs, nextP-now)
+				b.Flow = append(b.Flow, 500)
+				b.Flags = append(b.Flags, 0)
+				b.Len = append(b.Len, 80)
+				dt -= nextP - now
+				now = nextP
+				nextP += 60_000
+				if rng.IntN(40) == 0 {
+					nextP += 540_000
+				}
+			}
+			now += dt
 			var fl uint8
 			if rng.IntN(30) == 0 {
 				fl = []uint8{FlagSYN, FlagFIN | FlagACK, FlagRST, FlagACK, FlagPSH}[rng.IntN(5)]
@@ -197,10 +215,10 @@ func onePacket(id uint32, us int64, flags uint8) event.Event {
 func TestPeriodicFlowsAreSparedEviction(t *testing.T) {
 	tab := NewFlowTable(64)
 	us := int64(1_000_000_000)
-	for s := range 6 {
+	for s := range 16 {
 		tab.Observe(onePacket(1, us+int64(s)*1e6, 0), nil)
 	}
-	us += 5e6
+	us += 15e6
 	for i := range 1000 {
 		tab.Observe(onePacket(uint32(100+i), us+int64(i), 0), nil)
 	}
@@ -216,12 +234,12 @@ func TestPeriodicFlowsAreSparedEviction(t *testing.T) {
 	}
 	// 20 more periodic flows, each learning its period a little later:
 	// more than 64/8, so only those periodic the longest are spared.
-	for s := range 6 {
+	for s := range 16 {
 		for p := range 20 {
 			tab.Observe(onePacket(uint32(5000+p), us+int64(1+p)*1e3+int64(s)*1e6, 0), nil)
 		}
 	}
-	us += 10e6
+	us += 20e6
 	for i := range 1000 {
 		tab.Observe(onePacket(uint32(9000+i), us+int64(i), 0), nil)
 	}
@@ -245,12 +263,12 @@ func TestOverdueReportsASilenceOnce(t *testing.T) {
 	tab.WatchSilence = true
 	us := int64(1_000_000_000)
 	tab.Observe(event.New(time.UnixMicro(us), "packets", &FlowInfo{ID: 1, Iface: "eth0", Proto: "udp", Src: "a:1", Dst: "b:2"}), nil)
-	for s := range 6 {
+	for s := range 16 {
 		tab.Observe(onePacket(1, us+int64(s)*1e6, 0), nil)
 		tab.Observe(onePacket(2, us+int64(s)*1e6+10, FlagACK), nil)
 	}
-	tab.Observe(onePacket(2, us+5e6+20, FlagFIN|FlagACK), nil)
-	last := us + 5e6
+	tab.Observe(onePacket(2, us+15e6+20, FlagFIN|FlagACK), nil)
+	last := us + 15e6
 	var due []uint32
 	at := func(now int64, iface string) {
 		tab.Overdue(iface, now, func(f *FlowStats, silence time.Duration) {

@@ -11,8 +11,9 @@ import (
 	"github.com/stakeout/stakeout/probes"
 )
 
-// packetsFixture is 12 s on veth1: VRRP adverts every second with a 3.5 s
-// hole, a TCP connection that freezes and is reset, and 127 kernel drops.
+// packetsFixture is 12 s on veth1 (after 10 s of VRRP alone): VRRP adverts
+// every second with a 3.5 s hole, a TCP connection that freezes and is
+// reset, and 127 kernel drops.
 func packetsFixture() []event.Event {
 	vrrp := probes.FlowInfo{ID: 1, Iface: "veth1", Proto: "vrrp", Src: "10.9.0.1", Dst: "224.0.0.18"}
 	syn := probes.FlowInfo{ID: 2, Iface: "veth1", Proto: "tcp", Src: "10.9.0.2:40000", Dst: "10.9.0.1:8080"}
@@ -26,7 +27,9 @@ func packetsFixture() []event.Event {
 		return event.New(t, "packets", &probes.PacketBatch{Iface: "veth1", Start: t, DtUs: []int64{0},
 			Flow: []uint32{fi.ID}, Flags: probes.ByteNums{flags}, Len: []uint32{n}})
 	}
-	for _, s := range []time.Duration{0, 1000, 2000, 3001, 4000, 5000, 8500, 9500, 10500} {
+	// Twelve intervals make a period: adverts from 10 s before.
+	for _, s := range []time.Duration{-10000, -9000, -8000, -7000, -6000, -5000, -4000, -3000, -2000, -1000,
+		0, 1000, 2000, 3001, 4000, 5000, 8500, 9500, 10500} {
 		evs = append(evs, pkt(s*time.Millisecond+100*time.Millisecond, vrrp, 0, 54))
 	}
 	evs = append(evs,
