@@ -134,6 +134,10 @@ func (f *FlowStats) Rate(now time.Time) (pps, bps float64) {
 // under the table's rule, as of its last packet.
 func (f *FlowStats) Periodic() bool { return f.periodic }
 
+// Closed is whether the flow is a TCP connection that sent a FIN or RST
+// after its last SYN: its silence since is no gap.
+func (f *FlowStats) Closed() bool { return f.ended }
+
 // Arrival is what one packet did to its flow.
 type Arrival struct {
 	Flow    *FlowStats

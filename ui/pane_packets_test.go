@@ -142,3 +142,26 @@ func TestPacketsPaneFlagsAnOverdueFlow(t *testing.T) {
 		t.Errorf("marked while on time:\n%s", s)
 	}
 }
+
+// TestPacketsPaneLeavesAClosedConnectionUnmarked: a TCP connection with 1 s
+// keepalives that closed is quiet afterwards, and that is not overdue.
+func TestPacketsPaneLeavesAClosedConnectionUnmarked(t *testing.T) {
+	ka := probes.FlowInfo{ID: 5, Iface: "veth1", Proto: "tcp", Src: "10.9.0.5:6000", Dst: "10.9.0.6:7000"}
+	evs := []event.Event{event.New(t0, "packets", &ka)}
+	for s := range 16 {
+		fl := uint8(probes.FlagACK)
+		if s == 15 {
+			fl |= probes.FlagFIN
+		}
+		at := t0.Add(time.Duration(s) * time.Second)
+		evs = append(evs, event.New(at, "packets", &probes.PacketBatch{Iface: "veth1", Start: at, DtUs: []int64{0},
+			Flow: []uint32{5}, Flags: probes.ByteNums{fl}, Len: []uint32{66}}))
+	}
+	evs = append(evs, event.New(t0.Add(25*time.Second), "packets", &probes.CaptureStats{Iface: "veth1", IntervalS: 1}))
+	o := testOptions()
+	o.Probes = []string{"packets"}
+	s := screen(t, update(NewLive(o), tea.WindowSizeMsg{Width: 100, Height: 30}, EventsMsg(evs)))
+	if !strings.Contains(s, "tcp 10.9.0.5:6000 > 10.9.0.6:7000") || strings.Contains(s, "▲ tcp") {
+		t.Errorf("closed connection marked overdue, or missing:\n%s", s)
+	}
+}
