@@ -277,6 +277,12 @@ func (e *Engine) Run(ctx context.Context) error {
 	for len(e.queue) > 0 {
 		handle(<-e.queue)
 	}
+	// Conditions still open (a flow silent to the end) close with the session.
+	for _, f := range findings.Finish(e.o.Detectors) {
+		e.finds.Add(1)
+		batch = append(batch, f)
+		e.record(f)
+	}
 	flush()
 	deliver()
 	if e.o.Recorder != nil {

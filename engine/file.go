@@ -24,14 +24,23 @@ type Iterator interface {
 // with every recorded event and every finding the detectors make. Recorded
 // findings that the detectors recompute are dropped (raises, updates and
 // clears alike: by name), so findings come out the same for a recording
-// made before a detector existed or changed.
-// fn returns false to stop early.
+// made before a detector existed or changed. At the end of the file, the
+// findings the end closes (findings.Finisher) follow. fn returns false to
+// stop early.
 func Replay(it Iterator, dets []findings.Detector, fn func(event.Event) bool) error {
 	recomputed := findings.Recomputed(dets)
 	for {
 		ev, ok := it.Next()
 		if !ok {
-			return it.Err()
+			if err := it.Err(); err != nil {
+				return err
+			}
+			for _, f := range findings.Finish(dets) {
+				if !fn(f) {
+					break
+				}
+			}
+			return nil
 		}
 		if f, isF := event.AsFinding(ev); isF && recomputed[f.Finding] {
 			continue

@@ -57,8 +57,9 @@ func (c *Condition) Since() time.Time {
 }
 
 // Count is how many times the condition was seen (×N): the detector's count
-// on its latest event, and never less than the events folded.
-func (c *Condition) Count() int { return max(c.Finding().Count, c.Events, 1) }
+// on its latest event. Updates and a clear are not sightings of their own
+// (a raise and its clear are ×1), so the events folded do not count.
+func (c *Condition) Count() int { return max(c.Finding().Count, 1) }
 
 // Event is the condition as one finding event, as a report lists it: the
 // latest event's time, probe, summary and data, the worst severity it

@@ -17,11 +17,11 @@ func i64(v int64) *int64 { return &v }
 func yes(b bool) *bool   { return &b }
 
 func crashAt(s float64, text string, facts *probes.CrashFacts) event.Event {
-	return event.New(kt0.Add(secs(s)), "kmsg", &probes.Kmsg{Level: "info", Priority: 6, Facility: "kern", Text: text, Crash: facts})
+	return event.New(kt0.Add(seconds(s)), "kmsg", &probes.Kmsg{Level: "info", Priority: 6, Facility: "kern", Text: text, Crash: facts})
 }
 
 func readinessAt(s float64, r probes.CoreReadiness) event.Event {
-	return event.New(kt0.Add(secs(s)), "coredump", &r)
+	return event.New(kt0.Add(seconds(s)), "coredump", &r)
 }
 
 func segData(t *testing.T, evs ...event.Event) (SegfaultData, string) {
@@ -148,4 +148,4 @@ func TestProcessKilledSaysWhetherItDumpedCore(t *testing.T) {
 	}
 }
 
-func secs(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }

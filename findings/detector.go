@@ -23,6 +23,25 @@ type Detector interface {
 	Observe(ev event.Event) []event.Event
 }
 
+// Finisher is a detector with conditions that can still be open when the
+// stream ends (a flow silent since its last packet): Finish returns the
+// findings that close them. The engine calls it once, after the last event
+// of a live session or a file.
+type Finisher interface {
+	Finish() []event.Event
+}
+
+// Finish calls Finish on those of dets that have it, in order.
+func Finish(dets []Detector) []event.Event {
+	var out []event.Event
+	for _, d := range dets {
+		if f, ok := d.(Finisher); ok {
+			out = append(out, f.Finish()...)
+		}
+	}
+	return out
+}
+
 // Config tunes detectors (thresholds that have flags). A recording keeps it
 // in its header (ConfigJSON) and every reader of the file runs the
 // detectors with it (ConfigOf), so replay finds what live found.
@@ -67,7 +86,8 @@ func All(cfg Config) []Detector {
 	}
 }
 
-// Run feeds events to fresh detectors and returns the findings in order.
+// Run feeds events to fresh detectors and returns the findings in order,
+// with what the stream's end closes last.
 func Run(dets []Detector, evs []event.Event) []event.Event {
 	var out []event.Event
 	for _, ev := range evs {
@@ -75,7 +95,7 @@ func Run(dets []Detector, evs []event.Event) []event.Event {
 			out = append(out, d.Observe(ev)...)
 		}
 	}
-	return out
+	return append(out, Finish(dets)...)
 }
 
 // Recomputed reports the finding names that dets recompute from events.

@@ -21,13 +21,15 @@ const (
 // pfsync incident), rather than one refused or closed at once.
 const StallBeforeReset = time.Second
 
-// PacketGapData is packet.gap's data.
+// PacketGapData is packet.gap's data. GapMs is the silence so far while
+// it lasts, and the whole of it once the flow resumed; Resumed says which.
 type PacketGapData struct {
 	Iface   string  `json:"iface"`
 	Flow    string  `json:"flow"`
 	Proto   string  `json:"proto"`
 	GapMs   float64 `json:"gap_ms"`
 	UsualMs float64 `json:"usual_ms"`
+	Resumed bool    `json:"resumed"`
 }
 
 // PacketStallResetData is packet.stall_reset's data.
@@ -39,18 +41,21 @@ type PacketStallResetData struct {
 
 // packets is one detector for all packet findings: they share one flow
 // table, so each packet is looked up once. Memory is bounded by the table's
-// cap, the RST host cap and the interface cap.
+// cap, the RST host cap, the open gap cap and the interface cap.
 type packets struct {
 	flows  *probes.FlowTable
 	stalls map[uint32]bool // flows that already had a stall_reset (bounded with the table)
 	rst    rstStorm
 	drops  dropWatch
+	gaps   gapWatch
 }
 
 // NewPackets returns the packet detector.
 func NewPackets() Detector {
-	return &packets{flows: probes.NewFlowTable(probes.MaxTrackedFlows), stalls: map[uint32]bool{},
-		rst: newRSTStorm(), drops: newDropWatch()}
+	d := &packets{flows: probes.NewFlowTable(probes.MaxTrackedFlows), stalls: map[uint32]bool{},
+		rst: newRSTStorm(), drops: newDropWatch(), gaps: newGapWatch()}
+	d.flows.WatchSilence = true
+	return d
 }
 
 func (d *packets) Produces() []string {
@@ -63,12 +68,22 @@ func (d *packets) Observe(ev event.Event) []event.Event {
 		if f := d.drops.observe(st, ev.Time); f != nil {
 			out = append(out, event.New(ev.Time, ev.Probe, f))
 		}
-		return out
+		// Every packet of the interface before Through has been seen, so
+		// a periodic flow without one since its last is silent until then.
+		through := st.Through
+		if through.IsZero() {
+			through = ev.Time.Add(-statsLag) // recorded before capture_stats had it
+		}
+		return d.gaps.advance(d.flows, ev.Probe, st.Iface, through.UnixMicro(), out)
+	}
+	b, isBatch := probes.AsPacketBatch(ev)
+	if isBatch && b.N() > 0 {
+		// The interface's packets before this batch's first have all been
+		// seen: silences up to it are judged before its packets end some.
+		out = d.gaps.advance(d.flows, ev.Probe, b.Iface, b.Start.UnixMicro()-1, out)
 	}
 	d.flows.ObserveNotable(ev, func(p probes.Packet, a probes.Arrival) {
-		if f := d.gap(a); f != nil {
-			out = append(out, event.New(p.Time, ev.Probe, f))
-		}
+		out = d.gaps.arrival(d.flows, ev.Probe, p, a, out)
 		if f := d.stallReset(p, a); f != nil {
 			out = append(out, event.New(p.Time, ev.Probe, f))
 		}
@@ -79,26 +94,19 @@ func (d *packets) Observe(ev event.Event) []event.Event {
 	if len(d.stalls) > probes.MaxTrackedFlows {
 		clear(d.stalls)
 	}
+	if isBatch && b.N() > 0 {
+		end := b.Start.UnixMicro()
+		for _, dt := range b.DtUs[:b.N()] {
+			end += dt
+		}
+		out = d.gaps.advance(d.flows, ev.Probe, b.Iface, end, out)
+	}
 	return out
 }
 
-func (d *packets) gap(a probes.Arrival) *event.Finding {
-	if !a.Unusual {
-		return nil
-	}
-	fi := a.Flow.Info
-	data := PacketGapData{Iface: fi.Iface, Flow: fi.String(), Proto: fi.Proto,
-		GapMs: ms(a.Gap), UsualMs: ms(a.Usual)}
-	sev := event.Warn
-	if a.Gap >= 3*a.Usual+time.Second/2 {
-		// Protocols with a dead timer (VRRP, BFD, OSPF hellos) give up
-		// after about three intervals: this gap is long enough to fail over.
-		sev = event.Critical
-	}
-	return &event.Finding{Finding: FindingPacketGap, Severity: sev, Data: data,
-		Summary: fmt.Sprintf("%s %s %s: %.0f ms without a packet, usually %.0f ms",
-			event.Sanitize(fi.Iface), event.Sanitize(fi.Proto), event.Sanitize(fi.String()), data.GapMs, data.UsualMs)}
-}
+// Finish closes the gaps still open when the stream ends: the flows that
+// never came back.
+func (d *packets) Finish() []event.Event { return d.gaps.finish() }
 
 func (d *packets) stallReset(p probes.Packet, a probes.Arrival) *event.Finding {
 	fi := a.Flow.Info

@@ -226,6 +226,16 @@ func Build(r *sessions.Reader, opt Options) (*Report, error) {
 		incidents = append(incidents, p)
 	}
 	found = incidents
+	// A gap is raised while its flow is silent; what shows it is the packet
+	// that ended it, so a gap that resumed takes its evidence at its clear.
+	for i, p := range found {
+		if p.f.Finding != findings.FindingPacketGap {
+			continue
+		}
+		if lf, ok := event.AsFinding(p.c.Last); ok && lf.State == event.FindingCleared && p.c.Last.Time.After(p.ev.Time) {
+			found[i].col = evidenceFor(p.c.Last, lf.Finding, decodeData(lf.Data), flows)
+		}
+	}
 	// Worst first, then earliest: the reader starts with what matters most.
 	sort.SliceStable(found, func(i, j int) bool { return event.CompareConditions(found[i].c, found[j].c) < 0 })
 	if len(found) > opt.MaxFindings {

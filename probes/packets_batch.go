@@ -1,10 +1,11 @@
 package probes
 
 import (
+	"hash/maphash"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/stakeout/stakeout/event"
 )
@@ -14,13 +15,76 @@ type flowSlot struct {
 	lastUs, announceUs int64
 }
 
+// flowIDs gives flows their ids: one per capture (all its interfaces) or
+// capture file, shared by its batchers.
+//
+// A flow's id is a hash of its interface and 5-tuple (VLANs included),
+// seeded once per capture, rather than a counter: a batcher's table is
+// bounded (MaxCaptureFlows) and forgets idle flows under a flood of others,
+// and a counter gave a heartbeat that came back a new id each time (one
+// 5-tuple got ids 3, 43065, 56393 … 4084427 in a minute), so the detectors
+// lost its learned period and named it "flow #N". A hash needs no memory of
+// flows gone, so the same 5-tuple has the same id for the whole capture
+// however much the table churns; the table only decides when a flow is
+// announced again (a flow that comes back after being forgotten is).
+//
+// Two flows known at once never share an id: one whose hash is taken by a
+// live flow gets the next free id. That can move a flow's id only if its
+// hash collides with another flow's (about one pair in 2^32) and the other
+// holds the id when it comes back; the detectors then see the id renamed
+// and start it afresh (FlowTable). The seed is random, so ids say nothing
+// about the addresses of a redacted recording.
+type flowIDs struct {
+	seed maphash.Seed
+	mu   sync.Mutex
+	live map[uint32]struct{} // ids the batchers' tables hold now
+}
+
+func newFlowIDs() *flowIDs {
+	return &flowIDs{seed: maphash.MakeSeed(), live: map[uint32]struct{}{}}
+}
+
+// hash is the id flow k on iface has unless another live flow has it.
+func (ids *flowIDs) hash(iface string, k *flowKey) uint32 {
+	var h maphash.Hash
+	h.SetSeed(ids.seed)
+	h.Write((*[flowKeySize]byte)(unsafe.Pointer(k))[:])
+	h.WriteString(iface)
+	v := h.Sum64()
+	return uint32(v) ^ uint32(v>>32)
+}
+
+// take returns the id of flow k on iface, and holds it until release.
+func (ids *flowIDs) take(iface string, k *flowKey) uint32 {
+	id := ids.hash(iface, k)
+	ids.mu.Lock()
+	for {
+		if _, held := ids.live[id]; !held && id != 0 {
+			break
+		}
+		id++
+	}
+	ids.live[id] = struct{}{}
+	ids.mu.Unlock()
+	return id
+}
+
+// release lets other flows have these ids.
+func (ids *flowIDs) release(gone []uint32) {
+	ids.mu.Lock()
+	for _, id := range gone {
+		delete(ids.live, id)
+	}
+	ids.mu.Unlock()
+}
+
 // batcher turns decoded packets into "flow" events and "packets" batches
 // for one interface. The live capture and the pcap reader share it, so a
 // file from tcpdump records exactly what a live capture would have.
 type batcher struct {
 	iface   string
 	dec     *packetDecoder
-	ids     *atomic.Uint32
+	ids     *flowIDs
 	flows   map[flowKey]*flowSlot
 	last    *flowSlot // the previous packet's flow, nil after forgetIdle
 	lastKey flowKey
@@ -45,7 +109,7 @@ type batcher struct {
 	seen, bytes uint64 // since the last capture_stats
 }
 
-func newBatcher(iface string, link linkKind, ids *atomic.Uint32, emit Emit, payload bool) *batcher {
+func newBatcher(iface string, link linkKind, ids *flowIDs, emit Emit, payload bool) *batcher {
 	b := &batcher{iface: iface, dec: newPacketDecoder(link), ids: ids, emit: emit, payload: payload,
 		flows: make(map[flowKey]*flowSlot)}
 	if link == linkRawIP {
@@ -86,7 +150,7 @@ func (c *batcher) addUs(data []byte, us int64, wire uint32, tag vlanTag) {
 			if len(c.flows) >= MaxCaptureFlows {
 				c.forgetIdle()
 			}
-			slot = &flowSlot{id: c.ids.Add(1), announceUs: us}
+			slot = &flowSlot{id: c.ids.take(c.iface, k), announceUs: us}
 			c.flows[*k] = slot
 			c.announce(*k, slot, us)
 		}
@@ -175,7 +239,8 @@ func (c *batcher) announce(k flowKey, slot *flowSlot, us int64) {
 }
 
 // forgetIdle drops the idlest eighth of the flows, in one pass (amortised
-// over the next MaxCaptureFlows/8 new flows).
+// over the next MaxCaptureFlows/8 new flows). A dropped flow keeps its id
+// (see flowIDs) and is announced again if it comes back.
 func (c *batcher) forgetIdle() {
 	var cut int64 = 1<<63 - 1
 	// Approximate the 1/8 quantile of last-seen times from a sample.
@@ -190,11 +255,14 @@ func (c *batcher) forgetIdle() {
 		slices.Sort(sample)
 		cut = sample[len(sample)/8]
 	}
+	var gone []uint32
 	for k, s := range c.flows {
 		if s.lastUs <= cut {
 			delete(c.flows, k)
+			gone = append(gone, s.id)
 		}
 	}
+	c.ids.release(gone)
 	c.last = nil
 }
 

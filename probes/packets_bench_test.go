@@ -3,7 +3,6 @@ package probes
 import (
 	"net"
 	"path/filepath"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,8 +22,8 @@ func BenchmarkCapturePath(b *testing.B) {
 	gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true},
 		&layers.Ethernet{SrcMAC: macA, DstMAC: macB, EthernetType: layers.EthernetTypeIPv4}, ip, udp, gopacket.Payload(make([]byte, 64)))
 	pkt := buf.Bytes()
-	var ids atomic.Uint32
-	bt := newBatcher("lo", linkEthernet, &ids, func(event.Event) {}, false)
+	ids := newFlowIDs()
+	bt := newBatcher("lo", linkEthernet, ids, func(event.Event) {}, false)
 	us := time.Now().UnixMicro()
 	b.ReportAllocs()
 	b.ResetTimer()

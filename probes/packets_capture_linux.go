@@ -3,7 +3,6 @@ package probes
 import (
 	"context"
 	"fmt"
-	"sync/atomic"
 	"time"
 
 	"github.com/stakeout/stakeout/event"
@@ -18,8 +17,9 @@ const (
 	// batchMaxData keeps a --payload batch well under the session file's
 	// 1 MiB record limit once base64 has grown it by a third.
 	batchMaxData = 512 << 10
-	// MaxCaptureFlows caps the flow ids one interface remembers; past it
-	// the idlest eighth is forgotten (it gets a new id if it comes back).
+	// MaxCaptureFlows caps the flows one interface remembers; past it the
+	// idlest eighth is forgotten (it keeps its id, and is announced again
+	// if it comes back: see flowIDs).
 	MaxCaptureFlows = 16384
 	ringBlockSize   = 1 << 20
 	statsEvery      = time.Second
@@ -34,9 +34,11 @@ type ifaceCapture struct {
 
 	statsAt         time.Time
 	totPkts, totDrp uint64
+	read            uint64 // packets read from the ring, since the start
+	readUs          int64  // the last one's kernel timestamp
 }
 
-func openCapture(t target, cfg PacketsConfig, snap uint32, ids *atomic.Uint32, emit Emit) (*ifaceCapture, error) {
+func openCapture(t target, cfg PacketsConfig, snap uint32, ids *flowIDs, emit Emit) (*ifaceCapture, error) {
 	user, err := userFilter(cfg, t.link)
 	if err != nil {
 		return nil, err
@@ -87,7 +89,11 @@ func (c *ifaceCapture) close() { c.ring.close() }
 func (c *ifaceCapture) run(ctx context.Context) error {
 	defer c.close()
 	defer context.AfterFunc(ctx, c.ring.wake)()
-	add := func(p *ringPacket) { c.addUs(p.data, p.us, p.wire, p.tag) }
+	add := func(p *ringPacket) {
+		c.read++
+		c.readUs = p.us
+		c.addUs(p.data, p.us, p.wire, p.tag)
+	}
 	for {
 		due := c.statsAt.Add(statsEvery)
 		if len(c.batch.Flow) > 0 {
@@ -117,8 +123,12 @@ func (c *ifaceCapture) run(ctx context.Context) error {
 }
 
 // stats reads PACKET_STATISTICS (the kernel zeroes its counters on every
-// read) and emits the interval's counts.
+// read) and emits the interval's counts, after the batch so far: with
+// Through, they tell the detectors how far the interface's packets are
+// all known, the clock by which a periodic flow's silence is judged even
+// on an interface where nothing else is sent.
 func (c *ifaceCapture) stats(now time.Time) {
+	c.flush()
 	pk, dr, fr, err := c.ring.stats()
 	if err != nil {
 		return
@@ -131,6 +141,26 @@ func (c *ifaceCapture) stats(now time.Time) {
 	c.totPkts += st.Packets
 	c.totDrp += st.Drops
 	st.TotalPackets, st.TotalDrops = c.totPkts, c.totDrp
+	st.Through = c.through(now)
 	c.seen, c.bytes, c.statsAt = 0, 0, now
 	c.emit(event.New(now, packetsName, &st))
+}
+
+// through is how far every packet the kernel captured on the interface has
+// been emitted, just after a flush at now. If every packet the kernel
+// queued (its count less its drops) has been read, that is now (less a
+// little for a packet stamped but not yet queued); if a filled block is
+// still unread, as far as the last packet read; otherwise, the block the
+// kernel is filling holds packets of at most its retire timeout.
+func (c *ifaceCapture) through(now time.Time) time.Time {
+	switch {
+	case c.totPkts-c.totDrp == c.read:
+		return now.Add(-5 * time.Millisecond)
+	case c.ring.ready():
+		if c.readUs == 0 {
+			return time.Time{}
+		}
+		return time.UnixMicro(c.readUs)
+	}
+	return now.Add(-2 * ringBlockTov * time.Millisecond)
 }

@@ -163,17 +163,21 @@ func (b *PacketBatch) Each(fn func(p Packet)) {
 // the socket's filter, drops included; Drops were lost because the ring was
 // full; Freezes counts times the ring filled up. Seen is what stakeout
 // read (after dropping lo's outgoing copies in the kernel filter). Totals
-// run since the capture started.
+// run since the capture started. Through says that every packet the
+// interface carried before it is in a "packets" batch sent before this
+// event (a batch still being filled is sent first), so a flow without a
+// packet until then was silent until then; absent if that is not known.
 type CaptureStats struct {
-	Iface        string  `json:"iface"`
-	IntervalS    float64 `json:"interval_s"`
-	Packets      uint64  `json:"packets"`
-	Drops        uint64  `json:"drops"`
-	Freezes      uint64  `json:"freezes"`
-	Seen         uint64  `json:"seen"`
-	Bytes        uint64  `json:"bytes"`
-	TotalPackets uint64  `json:"total_packets"`
-	TotalDrops   uint64  `json:"total_drops"`
+	Iface        string    `json:"iface"`
+	IntervalS    float64   `json:"interval_s"`
+	Packets      uint64    `json:"packets"`
+	Drops        uint64    `json:"drops"`
+	Freezes      uint64    `json:"freezes"`
+	Seen         uint64    `json:"seen"`
+	Bytes        uint64    `json:"bytes"`
+	TotalPackets uint64    `json:"total_packets"`
+	TotalDrops   uint64    `json:"total_drops"`
+	Through      time.Time `json:"through,omitzero"`
 }
 
 func (CaptureStats) EventKind() string { return KindCaptureStats }

@@ -16,7 +16,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"github.com/spf13/pflag"
 	"golang.org/x/sys/unix"
@@ -199,10 +198,10 @@ func (p *packetsProbe) Run(ctx context.Context, emit Emit) error {
 	if p.cfg.Packets.Payload {
 		snap = payloadSnaplen
 	}
-	var ids atomic.Uint32 // flow ids are unique across interfaces
+	ids := newFlowIDs() // flow ids are unique across interfaces
 	caps := make([]*ifaceCapture, 0, len(ts))
 	for _, t := range ts {
-		c, err := openCapture(t, p.cfg.Packets, snap, &ids, emit)
+		c, err := openCapture(t, p.cfg.Packets, snap, ids, emit)
 		if err != nil {
 			for _, c := range caps {
 				c.close()

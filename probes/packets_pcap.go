@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
-	"sync/atomic"
 	"time"
 
 	"github.com/stakeout/stakeout/event"
@@ -72,7 +71,7 @@ func pcapEvents(r io.Reader, payload bool, fn func(event.Event), maxIfaces int) 
 	if err != nil {
 		return skipped, err
 	}
-	var ids atomic.Uint32
+	ids := newFlowIDs()
 	// Each interface of a pcapng file has its own link type (Wireshark's
 	// captures, stakeout export's of an Ethernet and a tun), and its own
 	// batcher. An interface of a later section (captures put end to end)
@@ -122,7 +121,7 @@ func pcapEvents(r io.Reader, payload bool, fn func(event.Event), maxIfaces int) 
 					}
 					continue
 				}
-				cur = newPcapIface(f.link, f.label, &ids, fn, payload)
+				cur = newPcapIface(f.link, f.label, ids, fn, payload)
 				per[k] = cur
 				skipped.peak = max(skipped.peak, len(per))
 			}
@@ -149,7 +148,7 @@ type pcapIface struct {
 	lastID int      // the capIface.id that used it last: older than its section's, it is free
 }
 
-func newPcapIface(lt uint16, name string, ids *atomic.Uint32, emit Emit, payload bool) *pcapIface {
+func newPcapIface(lt uint16, name string, ids *flowIDs, emit Emit, payload bool) *pcapIface {
 	var link linkKind
 	skip := 0
 	switch lt {

@@ -1,7 +1,6 @@
 package probes
 
 import (
-	"sync/atomic"
 	"testing"
 
 	"github.com/stakeout/stakeout/event"
@@ -14,8 +13,8 @@ import (
 func TestReleasedColumnsAreReused(t *testing.T) {
 	pkt := vlanFrame(t)
 	var got []event.Event
-	var ids atomic.Uint32
-	live := newBatcher("lo", linkEthernet, &ids, func(ev event.Event) { got = append(got, ev) }, false)
+	ids := newFlowIDs()
+	live := newBatcher("lo", linkEthernet, ids, func(ev event.Event) { got = append(got, ev) }, false)
 	live.reuse = true
 	batch := func(b *batcher, n int) *PacketBatch {
 		t.Helper()
@@ -51,7 +50,7 @@ func TestReleasedColumnsAreReused(t *testing.T) {
 		t.Errorf("reused columns hold %d packets", second.N())
 	}
 	// A file's batcher: release leaves its batch intact and pools nothing.
-	file := newBatcher("pcap", linkEthernet, &ids, func(ev event.Event) { got = append(got, ev) }, false)
+	file := newBatcher("pcap", linkEthernet, ids, func(ev event.Event) { got = append(got, ev) }, false)
 	fb := batch(file, 10)
 	ReleaseBatch(event.New(fb.Start, packetsName, fb))
 	if fb.N() != 10 {

@@ -134,6 +134,11 @@ func (r *ring) wake() {
 	r.file.SetReadDeadline(time.Now())
 }
 
+// ready is whether the kernel has handed over a block not yet read.
+func (r *ring) ready() bool {
+	return atomic.LoadUint32(&r.blockHdr().Block_status)&unix.TP_STATUS_USER != 0
+}
+
 // next waits (until the deadline) for the kernel to hand over the current
 // block, and calls fn for each of its packets; then the block goes back to
 // the kernel. It returns errRingTimeout if no block came.

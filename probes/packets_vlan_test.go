@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"math/rand/v2"
 	"net"
-	"sync/atomic"
 	"testing"
 	"time"
 	"unsafe"
@@ -94,9 +93,9 @@ func TestKernelStrippedTagIsTheOuterVLAN(t *testing.T) {
 		t.Errorf("stripped 300, inner 7 in the frame: %+v", k)
 	}
 	// With --payload the tag goes back into the bytes, as libpcap does.
-	var ids atomic.Uint32
+	ids := newFlowIDs()
 	var got []byte
-	b := newBatcher("eth0", linkEthernet, &ids, func(ev event.Event) {
+	b := newBatcher("eth0", linkEthernet, ids, func(ev event.Event) {
 		if pb, ok := ev.Body.(*PacketBatch); ok && len(pb.Data) > 0 {
 			got = pb.Data[0]
 		}

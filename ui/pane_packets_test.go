@@ -11,8 +11,9 @@ import (
 	"github.com/stakeout/stakeout/probes"
 )
 
-// packetsFixture is 12 s on veth1: VRRP adverts every second with a 3.5 s
-// hole, a TCP connection that freezes and is reset, and 127 kernel drops.
+// packetsFixture is 12 s on veth1 (after 10 s of VRRP alone): VRRP adverts
+// every second with a 3.5 s hole, a TCP connection that freezes and is
+// reset, and 127 kernel drops.
 func packetsFixture() []event.Event {
 	vrrp := probes.FlowInfo{ID: 1, Iface: "veth1", Proto: "vrrp", Src: "10.9.0.1", Dst: "224.0.0.18"}
 	syn := probes.FlowInfo{ID: 2, Iface: "veth1", Proto: "tcp", Src: "10.9.0.2:40000", Dst: "10.9.0.1:8080"}
@@ -26,7 +27,9 @@ func packetsFixture() []event.Event {
 		return event.New(t, "packets", &probes.PacketBatch{Iface: "veth1", Start: t, DtUs: []int64{0},
 			Flow: []uint32{fi.ID}, Flags: probes.ByteNums{flags}, Len: []uint32{n}})
 	}
-	for _, s := range []time.Duration{0, 1000, 2000, 3001, 4000, 5000, 8500, 9500, 10500} {
+	// Twelve intervals make a period: adverts from 10 s before.
+	for _, s := range []time.Duration{-10000, -9000, -8000, -7000, -6000, -5000, -4000, -3000, -2000, -1000,
+		0, 1000, 2000, 3001, 4000, 5000, 8500, 9500, 10500} {
 		evs = append(evs, pkt(s*time.Millisecond+100*time.Millisecond, vrrp, 0, 54))
 	}
 	evs = append(evs,
@@ -137,5 +140,28 @@ func TestPacketsPaneFlagsAnOverdueFlow(t *testing.T) {
 	}
 	if s := screen(t, packetsModel(100, 30)); strings.Contains(s, "▲ vrrp") {
 		t.Errorf("marked while on time:\n%s", s)
+	}
+}
+
+// TestPacketsPaneLeavesAClosedConnectionUnmarked: a TCP connection with 1 s
+// keepalives that closed is quiet afterwards, and that is not overdue.
+func TestPacketsPaneLeavesAClosedConnectionUnmarked(t *testing.T) {
+	ka := probes.FlowInfo{ID: 5, Iface: "veth1", Proto: "tcp", Src: "10.9.0.5:6000", Dst: "10.9.0.6:7000"}
+	evs := []event.Event{event.New(t0, "packets", &ka)}
+	for s := range 16 {
+		fl := uint8(probes.FlagACK)
+		if s == 15 {
+			fl |= probes.FlagFIN
+		}
+		at := t0.Add(time.Duration(s) * time.Second)
+		evs = append(evs, event.New(at, "packets", &probes.PacketBatch{Iface: "veth1", Start: at, DtUs: []int64{0},
+			Flow: []uint32{5}, Flags: probes.ByteNums{fl}, Len: []uint32{66}}))
+	}
+	evs = append(evs, event.New(t0.Add(25*time.Second), "packets", &probes.CaptureStats{Iface: "veth1", IntervalS: 1}))
+	o := testOptions()
+	o.Probes = []string{"packets"}
+	s := screen(t, update(NewLive(o), tea.WindowSizeMsg{Width: 100, Height: 30}, EventsMsg(evs)))
+	if !strings.Contains(s, "tcp 10.9.0.5:6000 > 10.9.0.6:7000") || strings.Contains(s, "▲ tcp") {
+		t.Errorf("closed connection marked overdue, or missing:\n%s", s)
 	}
 }

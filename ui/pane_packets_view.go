@@ -120,10 +120,9 @@ func (p packetsPane) flowTable(n int) []string {
 }
 
 // silent: a periodic flow has been quiet for as long as a gap that the
-// detector would report.
+// detector would report (a closed TCP connection never is).
 func (p packetsPane) silent(f *probes.FlowStats, now time.Time, usual time.Duration, periodic bool) bool {
-	quiet, r := now.Sub(f.Last), p.flows.Rule
-	return periodic && float64(quiet) >= r.Factor*float64(usual) && quiet-usual >= r.MinExtra
+	return periodic && !f.Closed() && now.Sub(f.Last) >= p.flows.Rule.Threshold(usual)
 }
 
 // timeline is the newest rows like tcpdump -ttt: Δ since the previous

@@ -102,9 +102,31 @@ func snapshotIn(t *testing.T, ns, iface string, d time.Duration, extra ...string
 type snapDoc struct {
 	Probes   []struct{ Name, Status, Reason string } `json:"probes"`
 	Findings []struct {
-		Finding string         `json:"finding"`
-		Data    map[string]any `json:"data"`
+		Time     time.Time      `json:"time"`
+		Finding  string         `json:"finding"`
+		Severity string         `json:"severity"`
+		Summary  string         `json:"summary"`
+		Data     map[string]any `json:"data"`
+		Key      string         `json:"key"`
+		State    string         `json:"state"`
 	} `json:"findings"`
+}
+
+// gapsOf counts the packet.gap conditions raised, and returns the data of
+// those that ended (cleared), in order.
+func gapsOf(doc snapDoc) (raised int, cleared []map[string]any) {
+	for _, f := range doc.Findings {
+		if f.Finding != "packet.gap" {
+			continue
+		}
+		switch f.State {
+		case "":
+			raised++
+		case "cleared":
+			cleared = append(cleared, f.Data)
+		}
+	}
+	return raised, cleared
 }
 
 func waitDoc(t *testing.T, cmd *exec.Cmd, out *strings.Builder) snapDoc {
@@ -126,7 +148,8 @@ func waitDoc(t *testing.T, cmd *exec.Cmd, out *strings.Builder) snapDoc {
 
 // TestVRRPGapInNamespaces sends VRRP-like adverts (IP protocol 112 to
 // 224.0.0.18) every second with one 3.5 s hole, as in the OpenStack
-// incident; stakeout in the other namespace must report exactly that gap.
+// incident; stakeout in the other namespace must report exactly that gap:
+// raised during the hole, cleared by the next advert with its length.
 func TestVRRPGapInNamespaces(t *testing.T) {
 	nsA, nsB, _, ifB := vethPair(t, 1)
 	var fd int
@@ -148,14 +171,15 @@ func TestVRRPGapInNamespaces(t *testing.T) {
 
 	// The kernel filter keeps only VRRP (and checks the compiled program
 	// really is attached): the ARP of the TCP test would not pass it.
-	cmd, out := snapshotIn(t, nsB, ifB, 11*time.Second, "--filter", "vrrp")
+	cmd, out := snapshotIn(t, nsB, ifB, 21*time.Second, "--filter", "vrrp")
 	start := time.Now().Add(time.Second)                              // let the capture start
 	advert := []byte{0x21, 205, 101, 1, 0, 1, 0, 0, 192, 168, 205, 7} // VRRPv2: vrid 205, prio 101, one VIP
-	at := []time.Duration{0, 1, 2, 3, 4, 5}
-	for i := range at {
-		at[i] *= time.Second
+	// 16 adverts (12 intervals make a period), the hole, two more.
+	var at []time.Duration
+	for i := range 16 {
+		at = append(at, time.Duration(i)*time.Second)
 	}
-	at = append(at, at[5]+3500*time.Millisecond, at[5]+4500*time.Millisecond)
+	at = append(at, at[15]+3500*time.Millisecond, at[15]+4500*time.Millisecond)
 	for _, off := range at {
 		time.Sleep(time.Until(start.Add(off)))
 		if err := unix.Sendto(fd, advert, 0, &unix.SockaddrInet4{Addr: [4]byte{224, 0, 0, 18}}); err != nil {
@@ -163,21 +187,16 @@ func TestVRRPGapInNamespaces(t *testing.T) {
 		}
 	}
 	doc := waitDoc(t, cmd, out)
-	var gaps []map[string]any
-	for _, f := range doc.Findings {
-		if f.Finding == "packet.gap" {
-			gaps = append(gaps, f.Data)
-		}
-	}
-	if len(gaps) != 1 {
-		t.Fatalf("want exactly one packet.gap, got %d: %+v", len(gaps), doc.Findings)
+	raised, gaps := gapsOf(doc)
+	if raised != 1 || len(gaps) != 1 {
+		t.Fatalf("want exactly one packet.gap, raised and cleared; got %d raised, %d cleared: %+v", raised, len(gaps), doc.Findings)
 	}
 	g := gaps[0]
 	t.Logf("packet.gap %v", g)
 	if ms, _ := g["gap_ms"].(float64); math.Abs(ms-3500) > 150 {
 		t.Errorf("gap_ms %v, want 3500 ± 150", g["gap_ms"])
 	}
-	if g["proto"] != "vrrp" || g["iface"] != ifB || g["flow"] != "10.231.1.1 > 224.0.0.18" {
+	if g["proto"] != "vrrp" || g["iface"] != ifB || g["flow"] != "10.231.1.1 > 224.0.0.18" || g["resumed"] != true {
 		t.Errorf("gap data %v", g)
 	}
 }
@@ -272,7 +291,9 @@ func TestReportOnTcpdumpCapture(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
 		t.Fatal(err)
 	}
-	if len(doc.Findings) != 1 || doc.Findings[0].Finding != "packet.gap" || doc.Findings[0].Data["gap_ms"] != 3500.0 {
+	// A file has no clock but its packets: the hole is raised when the
+	// next advert's batch shows it, and cleared by that advert.
+	if raised, gaps := gapsOf(doc); len(doc.Findings) != 2 || raised != 1 || len(gaps) != 1 || gaps[0]["gap_ms"] != 3500.0 {
 		t.Fatalf("findings %+v", doc.Findings)
 	}
 	ev := run(t, env, "events", path, "--kind", "packets")
@@ -286,13 +307,13 @@ func TestReportOnTcpdumpCapture(t *testing.T) {
 	// export --pcap rebuilds the headers: the same packets at the same
 	// times, and the same finding when read back.
 	out := filepath.Join(t.TempDir(), "back.pcap")
-	if r := run(t, env, "export", path, "--pcap", out); r.code != 0 || !strings.Contains(r.stdout, "wrote 8 packets") {
+	if r := run(t, env, "export", path, "--pcap", out); r.code != 0 || !strings.Contains(r.stdout, "wrote 18 packets") {
 		t.Fatalf("export: %+v", r)
 	}
 	r = run(t, env, "report", out, "--format", "json")
 	var back snapDoc
 	json.Unmarshal([]byte(r.stdout), &back)
-	if len(back.Findings) != 1 || back.Findings[0].Data["gap_ms"] != 3500.0 || back.Findings[0].Data["flow"] != "10.0.0.1 > 224.0.0.18" {
+	if raised, gaps := gapsOf(back); raised != 1 || len(gaps) != 1 || gaps[0]["gap_ms"] != 3500.0 || gaps[0]["flow"] != "10.0.0.1 > 224.0.0.18" {
 		t.Errorf("exported capture: %+v", back.Findings)
 	}
 	if _, err := exec.LookPath("tcpdump"); err == nil {
@@ -305,7 +326,7 @@ func TestReportOnTcpdumpCapture(t *testing.T) {
 			}
 			return h
 		}
-		if fmt.Sprint(head(a)) != fmt.Sprint(head(b)) || len(head(a)) != 8 {
+		if fmt.Sprint(head(a)) != fmt.Sprint(head(b)) || len(head(a)) != 18 {
 			t.Errorf("tcpdump -r differs:\noriginal\n%s\nexported\n%s", a, b)
 		}
 	}
@@ -535,7 +556,7 @@ func TestExportOfRawIPPayloadIsReadByTcpdump(t *testing.T) {
 }
 
 // writeVRRPCapture writes a pcap, as tcpdump on another box would, of VRRP
-// adverts from 10.0.0.1 once a second with one 3.5 s hole (5 s → 8.5 s).
+// adverts from 10.0.0.1 once a second with one 3.5 s hole (15 s → 18.5 s).
 func writeVRRPCapture(t *testing.T) string {
 	t.Helper()
 	var buf bytes.Buffer
@@ -544,7 +565,7 @@ func writeVRRPCapture(t *testing.T) string {
 	pkt := make([]byte, 54)
 	copy(pkt[12:], []byte{8, 0, 0x45, 0, 0, 40, 0, 0, 0, 0, 255, 112, 0, 0, 10, 0, 0, 1, 224, 0, 0, 18})
 	at := time.Date(2026, 11, 23, 4, 0, 0, 0, time.UTC)
-	for _, s := range []float64{0, 1, 2, 3, 4, 5, 8.5, 9.5} {
+	for _, s := range []float64{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 18.5, 19.5} {
 		ts := at.Add(time.Duration(s * float64(time.Second)))
 		w.WritePacket(gopacket.CaptureInfo{Timestamp: ts, CaptureLength: len(pkt), Length: len(pkt)}, pkt)
 	}
