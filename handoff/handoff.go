@@ -59,9 +59,13 @@ type Options struct {
 
 // Report is a finished handoff, ready to render.
 type Report struct {
-	Host     sessions.Header
-	File     string
+	Host sessions.Header
+	File string
+	// From and To are the window shown, and the charts' time axis. From
+	// is never before the session's start (Session), whatever events
+	// from before it the window holds (see Earlier).
 	From, To time.Time
+	Session  time.Time
 	Probes   []report.ProbeStatus
 	// Findings are the window's conditions, one each, worst first.
 	Findings []Finding
@@ -81,6 +85,9 @@ type Report struct {
 	Replay string
 	// Damage says the recording ends early; what came before is reported.
 	Damage string
+	// Earlier are the window's events from before From, the session's
+	// start (the kernel log's backlog).
+	Earlier Earlier
 }
 
 // Finding is one condition with the events that show it: when it was
@@ -154,11 +161,18 @@ func Build(r *sessions.Reader, opt Options) (*Report, error) {
 	if to.Before(from) {
 		to = from
 	}
-	rep := &Report{Host: hdr, File: opt.File, From: from.UTC(), To: to.UTC()}
+	// The time axis (the charts, the window shown) starts at the session's
+	// start: the kernel log's backlog, stamped minutes before it, is listed
+	// but does not stretch the axis.
+	axis := from
+	if s := sessionStart(r); s.After(axis) && !s.After(to) {
+		axis = s
+	}
+	rep := &Report{Host: hdr, File: opt.File, From: axis.UTC(), To: to.UTC(), Session: sessionStart(r).UTC()}
 	rep.Replay = ReplayCommand(opt.File, from, r.Start())
 
 	b := report.NewBuilder()
-	charts := newCharts(from, to, opt.Points)
+	charts := newCharts(axis, to, opt.Points)
 	flows := map[flowKey]uint32{}
 	var found []pending
 	// The detectors see the file from its start, as report's do. A
@@ -208,7 +222,11 @@ func Build(r *sessions.Reader, opt Options) (*Report, error) {
 			return true
 		}
 		b.Observe(ev)
-		charts.observe(ev)
+		if ev.Time.Before(axis) {
+			rep.Earlier.add(ev)
+		} else {
+			charts.observe(ev)
+		}
 		return true
 	})
 	if err := damageOrErr(err, rep); err != nil {
@@ -243,7 +261,7 @@ func Build(r *sessions.Reader, opt Options) (*Report, error) {
 	}
 	sort.SliceStable(rep.Notes, func(i, j int) bool { return rep.Notes[i].Time.Before(rep.Notes[j].Time) })
 
-	doc := b.Document(hdr, opt.File, from, to.Sub(from))
+	doc := b.Document(hdr, opt.File, axis, to.Sub(axis))
 	rep.Probes = doc.Probes
 	listed := map[string]bool{}
 	for _, p := range doc.Probes {
@@ -259,6 +277,40 @@ func Build(r *sessions.Reader, opt Options) (*Report, error) {
 		}
 	}
 	return rep, nil
+}
+
+// sessionStart is when the session began: the header's start, unless it
+// is missing or lies outside the events (a header written by hand, a
+// clock set after the fact), then the earliest event.
+func sessionStart(r *sessions.Reader) time.Time {
+	s := r.Header().Started
+	if s.IsZero() || s.Before(r.Start()) || s.After(r.End()) {
+		return r.Start()
+	}
+	return s
+}
+
+// Earlier counts the events of the window from before the session's start
+// (the time axis): the kernel log's backlog, read from its buffer when
+// the session began. They are listed (their findings, the kmsg summary)
+// but not charted.
+type Earlier struct {
+	Events  int
+	First   time.Time
+	Backlog bool // every one of them is a kernel log line from the backlog
+}
+
+func (e *Earlier) add(ev event.Event) {
+	k, ok := probes.AsKmsg(ev)
+	backlog := ok && k.Backlog
+	if e.Events == 0 {
+		e.Backlog = backlog
+	}
+	e.Backlog = e.Backlog && backlog
+	if e.Events == 0 || ev.Time.Before(e.First) {
+		e.First = ev.Time.UTC()
+	}
+	e.Events++
 }
 
 func (r *Report) count(s event.Severity) {

@@ -58,6 +58,13 @@ func hostFacts(rep *Report) []kv {
 		add("command", quoteArgs(rep.Host.Command))
 	}
 	add("window", windowText(rep.From, rep.To))
+	if e := rep.Earlier; e.Events > 0 {
+		what := plural(e.Events, "event")
+		if e.Backlog {
+			what = plural(e.Events, "kernel log line") + " from the backlog"
+		}
+		add("before the session", what+", from "+e.First.Format("2006-01-02 15:04:05")+" UTC: listed, not charted")
+	}
 	if rep.File != "" {
 		add("file", rep.File)
 	}
