@@ -72,6 +72,7 @@ func TestTimeAxisStartsAtTheSession(t *testing.T) {
 	md := markdown(t, rep)
 	for _, want := range []string{"| window | 2026-11-23 04:00:00 → 04:01:00 UTC (1m0s) |",
 		"| before the session | 11 kernel log lines from the backlog, from 2026-11-23 03:50:00 UTC: listed, not charted |",
+		"kernel.segfault on pid 610 (haproxy) from 03:55:01 (", "before the session)",
 		"%util by device, 04:00:00 → 04:01:00 UTC, 1.00 s per point",
 		"    stakeout replay /var/tmp/stakeout/db-7-20261123T040000Z.stk\n"} {
 		if !strings.Contains(md, want) {

@@ -1,8 +1,10 @@
-// Package handoff builds the on-call handoff report of a recording: host
-// facts and the time range, findings ranked by severity with the events
-// around each one as evidence, the engineers' notes, a per-probe summary
-// with a chart, and the command that replays the file. It renders as
-// Markdown or as one self-contained HTML page.
+// Package handoff builds the on-call handoff report of a recording: a
+// one-paragraph summary (Report.Lead), host facts and the time range,
+// findings ranked by severity with the events around each one as evidence
+// (rows of words), the engineers' notes, a per-probe summary with charts
+// (each series on its own scale, the time axis from the session's start),
+// and the command that replays the file. It renders as Markdown or as one
+// self-contained HTML page.
 //
 // The report is made from the recording as a stream of events in two
 // passes. The first runs the whole file through today's detectors (as
@@ -102,6 +104,15 @@ type Finding struct {
 	Count    int
 	Last     time.Time
 	State    string // of its latest event: "", "update" or "cleared"
+	// Subject is what it is about: a device, mount, flow, process or
+	// module ("" when the finding names none).
+	Subject string
+	// Open says the condition was still going on when the window ended:
+	// its detector had not cleared it (or, for conditions made of events,
+	// its quiet window had not passed). Findings that are one event each
+	// (packet.gap, packet.stall_reset, and those without a key) are never
+	// open.
+	Open     bool
 	Evidence Evidence
 }
 
@@ -257,7 +268,7 @@ func Build(r *sessions.Reader, opt Options) (*Report, error) {
 		last := p.c.Finding()
 		rep.Findings = append(rep.Findings, Finding{Time: p.c.Since().UTC(), Probe: p.ev.Probe, Name: p.f.Finding,
 			Severity: p.c.Worst, Summary: last.Summary, Count: p.c.Count(), Last: p.c.Last.Time.UTC(), State: last.State,
-			Evidence: p.col.evidence()})
+			Subject: p.subject, Open: open(p.c), Evidence: p.col.evidence()})
 	}
 	sort.SliceStable(rep.Notes, func(i, j int) bool { return rep.Notes[i].Time.Before(rep.Notes[j].Time) })
 
@@ -372,6 +383,42 @@ type findingData struct {
 	Device  string  `json:"device"`
 	Seconds float64 `json:"seconds"`
 	Mount   string  `json:"mount"`
+	Comm    string  `json:"comm"`
+	Module  string  `json:"module"`
+	Host    string  `json:"host"`
+	File    string  `json:"file"`
+}
+
+// subject names what a finding is about, from its data.
+func (d findingData) subject() string {
+	switch {
+	case d.Flow != "" && d.Iface != "":
+		return "flow " + d.Flow + " (" + d.Iface + ")"
+	case d.Mount != "":
+		return d.Mount
+	case d.Device != "":
+		return d.Device
+	case d.Module != "":
+		return "module " + d.Module
+	case d.Host != "" && d.Iface != "":
+		return d.Host + " (" + d.Iface + ")"
+	case d.Iface != "":
+		return d.Iface
+	case d.PID != 0:
+		return "pid " + proc(d.PID, d.Comm)
+	case d.Comm != "":
+		return d.Comm
+	}
+	return d.File
+}
+
+// open says a condition had not ended when the window did (see Finding.Open).
+func open(c *event.Condition) bool {
+	switch c.Finding().Finding {
+	case "packet.gap", "packet.stall_reset": // each is one event, over when raised
+		return false
+	}
+	return c.Key() != "" && !c.Cleared()
 }
 
 func decodeData(v any) findingData {
@@ -385,13 +432,14 @@ func decodeData(v any) findingData {
 // pending is a condition waiting for its evidence, collected around the
 // event that raised it (ev, f).
 type pending struct {
-	ev  event.Event
-	f   *event.Finding
-	c   *event.Condition
-	col *collector
+	ev      event.Event
+	f       *event.Finding
+	c       *event.Condition
+	col     *collector
+	subject string
 }
 
 func newPending(ev event.Event, f *event.Finding, c *event.Condition, flows map[flowKey]uint32) pending {
 	d := decodeData(f.Data)
-	return pending{ev: ev, f: f, c: c, col: evidenceFor(ev, f.Finding, d, flows)}
+	return pending{ev: ev, f: f, c: c, col: evidenceFor(ev, f.Finding, d, flows), subject: d.subject()}
 }

@@ -73,6 +73,7 @@ func hostFacts(rep *Report) []kv {
 
 type viewPage struct {
 	Host                 string
+	Lead                 []Span
 	Facts                []kv
 	Total, NoteCount     string
 	Critical, Warn, Info int
@@ -140,6 +141,9 @@ func htmlView(rep *Report) viewPage {
 	v := viewPage{Host: clean(host), Total: plural(rep.Critical+rep.Warn+rep.Info, "finding"), Critical: rep.Critical, Warn: rep.Warn,
 		Info: rep.Info, NoteCount: plural(len(rep.Notes)+rep.NotesOmitted, "note"), Damage: clean(rep.Damage), Omitted: rep.Omitted,
 		NotesOmitted: rep.NotesOmitted, Replay: rep.Replay}
+	for _, sp := range rep.Lead() {
+		v.Lead = append(v.Lead, Span{Text: clean(sp.Text), Strong: sp.Strong})
+	}
 	for _, f := range hostFacts(rep) {
 		v.Facts = append(v.Facts, kv{f.K, clean(f.V)})
 	}

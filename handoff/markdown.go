@@ -22,6 +22,14 @@ func WriteMarkdown(w io.Writer, rep *Report) error {
 		host = "unknown host"
 	}
 	fmt.Fprintf(&b, "# Handoff: %s\n\n", mdText(host))
+	for _, sp := range rep.Lead() {
+		if sp.Strong {
+			b.WriteString("**" + mdText(sp.Text) + "**")
+		} else {
+			b.WriteString(mdText(sp.Text))
+		}
+	}
+	b.WriteString("\n\n")
 	b.WriteString("| | |\n|---|---|\n")
 	for _, f := range hostFacts(rep) {
 		fmt.Fprintf(&b, "| %s | %s |\n", f.K, mdText(f.V))
