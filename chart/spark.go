@@ -39,3 +39,24 @@ func Spark(vals []float64, w, rows int, top float64) []string {
 }
 
 func clamp(v, lo, hi int) int { return max(lo, min(v, hi)) }
+
+// SparkRange draws vals as one row of bars on a scale of their own: lo is
+// the lowest bar (▁) and hi the full one (█), so a series that moves a
+// little against its size (a disk's used bytes) shows its movement. NaN
+// (nothing sampled) is a blank. When hi is not above lo every sampled value
+// is a half bar: a steady series.
+func SparkRange(vals []float64, lo, hi float64) string {
+	var b strings.Builder
+	for _, v := range vals {
+		switch {
+		case v != v: // NaN
+			b.WriteRune(' ')
+		case !(hi > lo):
+			b.WriteRune(sparkLevels[4])
+		default:
+			l := 1 + int((v-lo)/(hi-lo)*7+0.5)
+			b.WriteRune(sparkLevels[clamp(l, 1, 8)])
+		}
+	}
+	return b.String()
+}

@@ -17,10 +17,8 @@ type Chart struct {
 	Unit     string // "%", "B", "pkt/s", "/min" or ""
 	From, To time.Time
 	Step     time.Duration // time per point
-	// Floor is the value at the bottom of the chart: 0, or just under the
-	// lowest value for a quantity that only moves a little against its size
-	// (a disk's used bytes), so the fill is seen.
-	Floor  float64
+	// Series are drawn each on its own scale (Series.Scale), so a small
+	// filesystem filling shows beside a big steady one.
 	Series []Series
 }
 
@@ -41,6 +39,23 @@ func (s Series) Peak() float64 {
 	return m
 }
 
+// Scale is the range the series is drawn on: its own lowest and highest
+// value. Steady says it moves by less than a thousandth of its size (or
+// not at all), so it is drawn flat rather than its noise stretched to the
+// full height. A series with no value is steady at 0.
+func (s Series) Scale() (lo, hi float64, steady bool) {
+	lo, hi = math.Inf(1), math.Inf(-1)
+	for _, v := range s.Values {
+		if !math.IsNaN(v) && !math.IsInf(v, 0) {
+			lo, hi = min(lo, v), max(hi, v)
+		}
+	}
+	if hi < lo {
+		return 0, 0, true
+	}
+	return lo, hi, hi-lo <= 1e-3*max(math.Abs(lo), math.Abs(hi))
+}
+
 func (s Series) spread() float64 {
 	lo, hi := math.Inf(1), math.Inf(-1)
 	for _, v := range s.Values {
@@ -52,15 +67,6 @@ func (s Series) spread() float64 {
 		return 0
 	}
 	return hi - lo
-}
-
-// Peak is the largest value of all series.
-func (c Chart) Peak() float64 {
-	m := 0.0
-	for _, s := range c.Series {
-		m = max(m, s.Peak())
-	}
-	return m
 }
 
 // How a chart folds the samples that fall in one point.
@@ -253,19 +259,6 @@ func (c *charts) charts(probe string) []Chart {
 		})
 		if len(ch.Series) > maxSeriesShown {
 			ch.Series = ch.Series[:maxSeriesShown]
-		}
-		if a.byChange {
-			lo, hi := math.Inf(1), 0.0
-			for _, s := range ch.Series {
-				for _, v := range s.Values {
-					if !math.IsNaN(v) {
-						lo, hi = min(lo, v), max(hi, v)
-					}
-				}
-			}
-			if hi > lo {
-				ch.Floor = max(lo-(hi-lo)/8, 0)
-			}
 		}
 		if a.title == "tracked connections" {
 			// count first, then max, whatever their peaks

@@ -1,6 +1,7 @@
 package handoff
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -16,8 +17,10 @@ import (
 // maxDetail bounds an evidence cell, so one huge event cannot swamp the report.
 const maxDetail = 240
 
-// describe says in one line what an event holds, for the generic evidence.
-// The strings are raw (from the file); the renderers escape them.
+// describe says in one line, in words, what an event holds, for the
+// generic evidence: every kind this build knows has its own form, and any
+// other (a newer build's) is its fields as key=value pairs, never JSON. The
+// strings are raw (from the file); the renderers escape them.
 func describe(ev event.Event) string {
 	var s string
 	switch {
@@ -26,8 +29,12 @@ func describe(ev event.Event) string {
 	case ioLine(ev, &s):
 	case diskLine(ev, &s):
 	case packetLine(ev, &s):
+	case processLine(ev, &s):
+	case moduleLine(ev, &s):
+	case coreLine(ev, &s):
+	case bookkeepingLine(ev, &s):
 	default:
-		s = rawFields(ev)
+		s = keyValues(ev)
 	}
 	return clip(s, maxDetail)
 }
@@ -38,6 +45,9 @@ func kmsgLine(ev event.Event, out *string) bool {
 		*out = "[" + k.Level + "] " + k.Text
 		if k.Backlog {
 			*out += " (logged before the session)"
+		}
+		if k.Lost > 0 {
+			*out += fmt.Sprintf(" (%d earlier lines lost)", k.Lost)
 		}
 	}
 	return ok
@@ -83,7 +93,14 @@ func diskLine(ev event.Event, out *string) bool {
 			parts = append(parts, fmt.Sprintf("… %d more", len(u.Filesystems)-3))
 			break
 		}
-		parts = append(parts, fmt.Sprintf("%s %s used, %s available", fs.Mount, fmtBytes(float64(fs.UsedBytes)), fmtBytes(float64(fs.AvailBytes))))
+		p := fmt.Sprintf("%s %s used, %s available", fs.Mount, fmtBytes(float64(fs.UsedBytes)), fmtBytes(float64(fs.AvailBytes)))
+		if fs.Stale {
+			p += " (stale: statfs did not answer)"
+		}
+		parts = append(parts, p)
+	}
+	if len(parts) == 0 {
+		parts = append(parts, "no filesystem")
 	}
 	*out = strings.Join(parts, "; ")
 	return true
@@ -114,24 +131,293 @@ func packetLine(ev event.Event, out *string) bool {
 	return false
 }
 
-// rawFields is an event's own fields as compact JSON, without the envelope.
-func rawFields(ev event.Event) string {
+// processLine is the signals probe's kinds: a signal, fork, exec, exit or
+// a change in what it traces.
+func processLine(ev event.Event, out *string) bool {
+	if s, ok := probes.AsSignal(ev); ok {
+		*out = s.Signal
+		if s.Code != "" {
+			*out += " " + s.Code
+		}
+		*out += " to " + proc(s.PID, s.Comm)
+		if s.SenderPID != 0 || s.SenderComm != "" {
+			*out += " from " + sender(s)
+		}
+		for _, extra := range []string{s.Status, s.Result} {
+			if extra != "" {
+				*out += ", " + extra
+			}
+		}
+		if s.Addr != "" {
+			*out += ", at " + s.Addr
+		}
+		return true
+	}
+	if f, ok := probes.AsFork(ev); ok {
+		*out = proc(f.PID, f.Comm) + " " + f.How + ": child " + itoa(f.ChildPID)
+		return true
+	}
+	if x, ok := probes.AsExec(ev); ok {
+		*out = itoa(x.PID) + " exec " + x.Filename
+		if x.OldComm != "" && x.OldComm != x.Comm {
+			*out += " (" + x.OldComm + " → " + x.Comm + ")"
+		}
+		return true
+	}
+	if x, ok := probes.AsExit(ev); ok {
+		*out = proc(x.PID, x.Comm) + " " + x.Status
+		if x.Core {
+			*out += ", core dumped"
+		}
+		return true
+	}
+	if tr, ok := probes.AsTrace(ev); ok {
+		*out = tr.State + " " + proc(tr.PID, tr.Comm)
+		if tr.Threads > 0 {
+			*out += ", " + plural(tr.Threads, "thread")
+		}
+		if tr.Reason != "" {
+			*out += ": " + tr.Reason
+		}
+		return true
+	}
+	return false
+}
+
+// maxNamed is how many names (modules, processes) a line lists before "…".
+const maxNamed = 5
+
+func moduleLine(ev event.Event, out *string) bool {
+	var m *probes.Module
+	verb := ""
+	switch b := ev.Body.(type) {
+	case *probes.ModuleList:
+		if b == nil {
+			return false
+		}
+		*out = plural(b.Count, "module") + " loaded: " + names(b.Modules, len(b.Modules))
+		return true
+	case probes.ModuleList:
+		*out = plural(b.Count, "module") + " loaded: " + names(b.Modules, len(b.Modules))
+		return true
+	}
+	if l, ok := probes.AsModuleLoad(ev); ok {
+		m, verb = &l.Module, "loaded "
+	} else if u, ok := probes.AsModuleUnload(ev); ok {
+		m, verb = &u.Module, "unloaded "
+	} else {
+		return false
+	}
+	*out = verb + m.Module + " (" + fmtBytes(float64(m.Size)) + ")"
+	if len(m.UsedBy) > 0 {
+		*out += ", used by " + names(m.UsedBy, len(m.UsedBy))
+	}
+	return true
+}
+
+func coreLine(ev event.Event, out *string) bool {
+	var c *probes.CoreReadiness
+	switch b := ev.Body.(type) {
+	case *probes.CoreReadiness:
+		c = b
+	case probes.CoreReadiness:
+		c = &b
+	}
+	if c == nil {
+		return false
+	}
+	pattern := c.CorePattern
+	if pattern == "" {
+		pattern = "(empty)"
+	}
+	*out = "core_pattern " + pattern
+	if c.PipeTarget != "" && c.PipeTargetExists != nil && !*c.PipeTargetExists {
+		*out += " (" + c.PipeTarget + " does not exist)"
+	}
+	who := "processes"
+	if c.Watched {
+		who = "watched processes"
+	}
+	*out += fmt.Sprintf("; %d of %d %s with a core size limit of 0", c.ZeroLimit, c.Processes, who)
+	if len(c.NoCore) > 0 {
+		var ps []string
+		for _, l := range c.NoCore {
+			ps = append(ps, proc(l.PID, l.Comm))
+		}
+		*out += " (" + names(ps, c.ZeroLimit) + ")"
+	}
+	return true
+}
+
+// bookkeepingLine is the kinds every probe shares: findings, notes, a
+// probe's status and the recorder's state.
+func bookkeepingLine(ev event.Event, out *string) bool {
+	if f, ok := event.AsFinding(ev); ok {
+		*out = strings.ToUpper(f.Severity.String()) + " " + f.Finding
+		if f.State != "" {
+			*out += " (" + f.State + ")"
+		}
+		*out += ": " + f.Summary
+		return true
+	}
+	if n, ok := event.AsNote(ev); ok {
+		*out = n.Author + ": " + n.Text
+		return true
+	}
+	switch b := ev.Body.(type) {
+	case *event.ProbeStatus:
+		if b != nil {
+			*out = statusLine(b.Status, b.Reason)
+		}
+		return b != nil
+	case event.ProbeStatus:
+		*out = statusLine(b.Status, b.Reason)
+		return true
+	case *event.Recording:
+		if b != nil {
+			*out = recordingLine(b)
+		}
+		return b != nil
+	case event.Recording:
+		*out = recordingLine(&b)
+		return true
+	}
+	return false
+}
+
+func statusLine(status, reason string) string {
+	s := "probe " + status
+	if reason != "" {
+		s += ": " + reason
+	}
+	return s
+}
+
+func recordingLine(r *event.Recording) string {
+	s := "recording " + r.State
+	if r.File != "" {
+		s += " " + r.File
+	}
+	if r.PausedS != nil {
+		s += " after " + fmtDur(time.Duration(*r.PausedS*float64(time.Second)))
+	}
+	if r.EventsDropped != nil {
+		s += fmt.Sprintf(", %d events dropped", *r.EventsDropped)
+	}
+	if r.Reason != "" {
+		s += ": " + r.Reason
+	}
+	return s
+}
+
+// names lists the first few of list ("a, b, c, … 12 more"), of total.
+func names(list []string, total int) string {
+	total = max(total, len(list))
+	if len(list) > maxNamed {
+		list = list[:maxNamed]
+	}
+	s := strings.Join(list, ", ")
+	if total > len(list) {
+		if s != "" {
+			s += ", "
+		}
+		s += fmt.Sprintf("… %d more", total-len(list))
+	}
+	return s
+}
+
+// keyValues is an event's own fields as key=value pairs, in the order of
+// its JSON, without the envelope: nested objects as a.b=v, lists of plain
+// values as a=x,y, lists of objects as a[0].b=v. A string with a space, an
+// = or a quote is quoted. It stops once there is more than a cell can show.
+func keyValues(ev event.Event) string {
 	b, err := ev.MarshalJSON()
 	if err != nil {
-		return ""
+		return ev.Kind
 	}
-	var m map[string]json.RawMessage
-	if json.Unmarshal(b, &m) != nil {
-		return string(b)
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var parts []string
+	size := 0
+	emit := func(k, v string) {
+		if size > 4*maxDetail {
+			return
+		}
+		switch k {
+		case "time", "probe", "kind":
+			return
+		}
+		parts = append(parts, k+"="+v)
+		size += len(k) + len(v) + 1
 	}
-	delete(m, "time")
-	delete(m, "probe")
-	delete(m, "kind")
-	out, err := json.Marshal(m)
+	if flatten(dec, "", emit) != nil && len(parts) == 0 {
+		return ev.Kind
+	}
+	if len(parts) == 0 {
+		return "no fields"
+	}
+	return strings.Join(parts, " ")
+}
+
+// flatten reads one JSON value from dec and emits its leaves under prefix.
+func flatten(dec *json.Decoder, prefix string, emit func(k, v string)) error {
+	tok, err := dec.Token()
 	if err != nil {
-		return ""
+		return err
 	}
-	return string(out)
+	switch t := tok.(type) {
+	case json.Delim:
+		switch t {
+		case '{':
+			for dec.More() {
+				kt, err := dec.Token()
+				if err != nil {
+					return err
+				}
+				k, _ := kt.(string)
+				if prefix != "" {
+					k = prefix + "." + k
+				}
+				if err := flatten(dec, k, emit); err != nil {
+					return err
+				}
+			}
+		case '[':
+			var plain []string
+			for i := 0; dec.More(); i++ {
+				var leaf string
+				isLeaf := false
+				err := flatten(dec, prefix+"["+itoa(i)+"]", func(k, v string) {
+					if k == prefix+"["+itoa(i)+"]" {
+						leaf, isLeaf = v, true
+						return
+					}
+					emit(k, v)
+				})
+				if err != nil {
+					return err
+				}
+				if isLeaf {
+					plain = append(plain, leaf)
+				}
+			}
+			if len(plain) > 0 {
+				emit(prefix, strings.Join(plain, ","))
+			}
+		}
+		_, err := dec.Token() // the closing delimiter
+		return err
+	case nil:
+		return nil // null: nothing to say
+	case string:
+		if t == "" || strings.ContainsAny(t, " =\"") {
+			t = strconv.Quote(t)
+		}
+		emit(prefix, t)
+	default:
+		emit(prefix, fmt.Sprint(t))
+	}
+	return nil
 }
 
 // clip cuts s to n runes, marking the cut.

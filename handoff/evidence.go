@@ -120,18 +120,23 @@ func evidenceFor(ev event.Event, name string, d findingData, flows map[flowKey]u
 		title:   "events of " + probe + " nearest the finding",
 		columns: []string{"time", "event", "detail"},
 		rows: func(ev event.Event, emit func(Row)) {
-			if ev.Probe != probe || !evidenceKind(ev.Kind) {
+			if ev.Probe != probe || !evidenceKind(ev) {
 				return
 			}
 			emit(Row{Time: ev.Time, Cells: []string{ev.Kind, describe(ev)}})
 		}, before: 3, after: 2}
 }
 
-// evidenceKind leaves out the bookkeeping kinds that show nothing.
-func evidenceKind(kind string) bool {
-	switch kind {
-	case event.KindFinding, event.KindProbeStatus, event.KindRecording, event.KindNote:
+// evidenceKind leaves out what shows nothing about the finding: findings
+// (it is listed itself), notes (listed on their own) and a probe's status
+// while it is ok. A probe failing, or the recorder pausing, is evidence.
+func evidenceKind(ev event.Event) bool {
+	switch ev.Kind {
+	case event.KindFinding, event.KindNote:
 		return false
+	case event.KindProbeStatus:
+		s, ok := ev.Body.(*event.ProbeStatus)
+		return ok && s != nil && s.Status != event.StatusOK
 	}
 	return true
 }

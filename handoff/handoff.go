@@ -1,8 +1,10 @@
-// Package handoff builds the on-call handoff report of a recording: host
-// facts and the time range, findings ranked by severity with the events
-// around each one as evidence, the engineers' notes, a per-probe summary
-// with a chart, and the command that replays the file. It renders as
-// Markdown or as one self-contained HTML page.
+// Package handoff builds the on-call handoff report of a recording: a
+// one-paragraph summary (Report.Lead), host facts and the time range,
+// findings ranked by severity with the events around each one as evidence
+// (rows of words), the engineers' notes, a per-probe summary with charts
+// (each series on its own scale, the time axis from the session's start),
+// and the command that replays the file. It renders as Markdown or as one
+// self-contained HTML page.
 //
 // The report is made from the recording as a stream of events in two
 // passes. The first runs the whole file through today's detectors (as
@@ -59,9 +61,13 @@ type Options struct {
 
 // Report is a finished handoff, ready to render.
 type Report struct {
-	Host     sessions.Header
-	File     string
+	Host sessions.Header
+	File string
+	// From and To are the window shown, and the charts' time axis. From
+	// is never before the session's start (Session), whatever events
+	// from before it the window holds (see Earlier).
 	From, To time.Time
+	Session  time.Time
 	Probes   []report.ProbeStatus
 	// Findings are the window's conditions, one each, worst first.
 	Findings []Finding
@@ -81,6 +87,9 @@ type Report struct {
 	Replay string
 	// Damage says the recording ends early; what came before is reported.
 	Damage string
+	// Earlier are the window's events from before From, the session's
+	// start (the kernel log's backlog).
+	Earlier Earlier
 }
 
 // Finding is one condition with the events that show it: when it was
@@ -95,6 +104,15 @@ type Finding struct {
 	Count    int
 	Last     time.Time
 	State    string // of its latest event: "", "update" or "cleared"
+	// Subject is what it is about: a device, mount, flow, process or
+	// module ("" when the finding names none).
+	Subject string
+	// Open says the condition was still going on when the window ended:
+	// its detector had not cleared it (or, for conditions made of events,
+	// its quiet window had not passed). Findings that are one event each
+	// (packet.gap, packet.stall_reset, and those without a key) are never
+	// open.
+	Open     bool
 	Evidence Evidence
 }
 
@@ -154,11 +172,18 @@ func Build(r *sessions.Reader, opt Options) (*Report, error) {
 	if to.Before(from) {
 		to = from
 	}
-	rep := &Report{Host: hdr, File: opt.File, From: from.UTC(), To: to.UTC()}
+	// The time axis (the charts, the window shown) starts at the session's
+	// start: the kernel log's backlog, stamped minutes before it, is listed
+	// but does not stretch the axis.
+	axis := from
+	if s := sessionStart(r); s.After(axis) && !s.After(to) {
+		axis = s
+	}
+	rep := &Report{Host: hdr, File: opt.File, From: axis.UTC(), To: to.UTC(), Session: sessionStart(r).UTC()}
 	rep.Replay = ReplayCommand(opt.File, from, r.Start())
 
 	b := report.NewBuilder()
-	charts := newCharts(from, to, opt.Points)
+	charts := newCharts(axis, to, opt.Points)
 	flows := map[flowKey]uint32{}
 	var found []pending
 	// The detectors see the file from its start, as report's do. A
@@ -208,7 +233,11 @@ func Build(r *sessions.Reader, opt Options) (*Report, error) {
 			return true
 		}
 		b.Observe(ev)
-		charts.observe(ev)
+		if ev.Time.Before(axis) {
+			rep.Earlier.add(ev)
+		} else {
+			charts.observe(ev)
+		}
 		return true
 	})
 	if err := damageOrErr(err, rep); err != nil {
@@ -249,11 +278,11 @@ func Build(r *sessions.Reader, opt Options) (*Report, error) {
 		last := p.c.Finding()
 		rep.Findings = append(rep.Findings, Finding{Time: p.c.Since().UTC(), Probe: p.ev.Probe, Name: p.f.Finding,
 			Severity: p.c.Worst, Summary: last.Summary, Count: p.c.Count(), Last: p.c.Last.Time.UTC(), State: last.State,
-			Evidence: p.col.evidence()})
+			Subject: p.subject, Open: open(p.c), Evidence: p.col.evidence()})
 	}
 	sort.SliceStable(rep.Notes, func(i, j int) bool { return rep.Notes[i].Time.Before(rep.Notes[j].Time) })
 
-	doc := b.Document(hdr, opt.File, from, to.Sub(from))
+	doc := b.Document(hdr, opt.File, axis, to.Sub(axis))
 	rep.Probes = doc.Probes
 	listed := map[string]bool{}
 	for _, p := range doc.Probes {
@@ -269,6 +298,40 @@ func Build(r *sessions.Reader, opt Options) (*Report, error) {
 		}
 	}
 	return rep, nil
+}
+
+// sessionStart is when the session began: the header's start, unless it
+// is missing or lies outside the events (a header written by hand, a
+// clock set after the fact), then the earliest event.
+func sessionStart(r *sessions.Reader) time.Time {
+	s := r.Header().Started
+	if s.IsZero() || s.Before(r.Start()) || s.After(r.End()) {
+		return r.Start()
+	}
+	return s
+}
+
+// Earlier counts the events of the window from before the session's start
+// (the time axis): the kernel log's backlog, read from its buffer when
+// the session began. They are listed (their findings, the kmsg summary)
+// but not charted.
+type Earlier struct {
+	Events  int
+	First   time.Time
+	Backlog bool // every one of them is a kernel log line from the backlog
+}
+
+func (e *Earlier) add(ev event.Event) {
+	k, ok := probes.AsKmsg(ev)
+	backlog := ok && k.Backlog
+	if e.Events == 0 {
+		e.Backlog = backlog
+	}
+	e.Backlog = e.Backlog && backlog
+	if e.Events == 0 || ev.Time.Before(e.First) {
+		e.First = ev.Time.UTC()
+	}
+	e.Events++
 }
 
 func (r *Report) count(s event.Severity) {
@@ -330,6 +393,42 @@ type findingData struct {
 	Device  string  `json:"device"`
 	Seconds float64 `json:"seconds"`
 	Mount   string  `json:"mount"`
+	Comm    string  `json:"comm"`
+	Module  string  `json:"module"`
+	Host    string  `json:"host"`
+	File    string  `json:"file"`
+}
+
+// subject names what a finding is about, from its data.
+func (d findingData) subject() string {
+	switch {
+	case d.Flow != "" && d.Iface != "":
+		return "flow " + d.Flow + " (" + d.Iface + ")"
+	case d.Mount != "":
+		return d.Mount
+	case d.Device != "":
+		return d.Device
+	case d.Module != "":
+		return "module " + d.Module
+	case d.Host != "" && d.Iface != "":
+		return d.Host + " (" + d.Iface + ")"
+	case d.Iface != "":
+		return d.Iface
+	case d.PID != 0:
+		return "pid " + proc(d.PID, d.Comm)
+	case d.Comm != "":
+		return d.Comm
+	}
+	return d.File
+}
+
+// open says a condition had not ended when the window did (see Finding.Open).
+func open(c *event.Condition) bool {
+	switch c.Finding().Finding {
+	case "packet.gap", "packet.stall_reset": // each is one event, over when raised
+		return false
+	}
+	return c.Key() != "" && !c.Cleared()
 }
 
 func decodeData(v any) findingData {
@@ -343,13 +442,14 @@ func decodeData(v any) findingData {
 // pending is a condition waiting for its evidence, collected around the
 // event that raised it (ev, f).
 type pending struct {
-	ev  event.Event
-	f   *event.Finding
-	c   *event.Condition
-	col *collector
+	ev      event.Event
+	f       *event.Finding
+	c       *event.Condition
+	col     *collector
+	subject string
 }
 
 func newPending(ev event.Event, f *event.Finding, c *event.Condition, flows map[flowKey]uint32) pending {
 	d := decodeData(f.Data)
-	return pending{ev: ev, f: f, c: c, col: evidenceFor(ev, f.Finding, d, flows)}
+	return pending{ev: ev, f: f, c: c, col: evidenceFor(ev, f.Finding, d, flows), subject: d.subject()}
 }

@@ -58,6 +58,13 @@ func hostFacts(rep *Report) []kv {
 		add("command", quoteArgs(rep.Host.Command))
 	}
 	add("window", windowText(rep.From, rep.To))
+	if e := rep.Earlier; e.Events > 0 {
+		what := plural(e.Events, "event")
+		if e.Backlog {
+			what = plural(e.Events, "kernel log line") + " from the backlog"
+		}
+		add("before the session", what+", from "+e.First.Format("2006-01-02 15:04:05")+" UTC: listed, not charted")
+	}
 	if rep.File != "" {
 		add("file", rep.File)
 	}
@@ -66,6 +73,7 @@ func hostFacts(rep *Report) []kv {
 
 type viewPage struct {
 	Host                 string
+	Lead                 []Span
 	Facts                []kv
 	Total, NoteCount     string
 	Critical, Warn, Info int
@@ -106,17 +114,22 @@ type viewProbe struct {
 type viewChart struct {
 	Title, From, To, Step string
 	W, H                  int
-	X0, X1, Y0, PW, PH    int
-	YMid, YTop, YBottom   int
-	YAxis, LabelX         int
-	Top, Bottom           string
-	Lines                 []viewLine
+	X0, X1, YAxis         int
+	Lanes                 []viewLane
 	Legend                []viewLegend
+}
+
+// viewLane is one series' band of a chart, with its own scale: its lowest
+// value at the bottom, its highest at the top, both labelled.
+type viewLane struct {
+	X0, Y0, PW, PH, YTop, YBottom, LabelX, NameX, NameY int
+	Name, Top, Bottom                                   string
+	Lines                                               []viewLine
 }
 
 type viewLine struct{ Class, Points string }
 
-type viewLegend struct{ Class, Name, Peak string }
+type viewLegend struct{ Class, Name, Scale string }
 
 func clean(s string) string { return event.Sanitize(s) }
 
@@ -128,6 +141,9 @@ func htmlView(rep *Report) viewPage {
 	v := viewPage{Host: clean(host), Total: plural(rep.Critical+rep.Warn+rep.Info, "finding"), Critical: rep.Critical, Warn: rep.Warn,
 		Info: rep.Info, NoteCount: plural(len(rep.Notes)+rep.NotesOmitted, "note"), Damage: clean(rep.Damage), Omitted: rep.Omitted,
 		NotesOmitted: rep.NotesOmitted, Replay: rep.Replay}
+	for _, sp := range rep.Lead() {
+		v.Lead = append(v.Lead, Span{Text: clean(sp.Text), Strong: sp.Strong})
+	}
 	for _, f := range hostFacts(rep) {
 		v.Facts = append(v.Facts, kv{f.K, clean(f.V)})
 	}
@@ -172,51 +188,64 @@ func htmlView(rep *Report) viewPage {
 	return v
 }
 
-// Chart geometry, in SVG user units.
+// Chart geometry, in SVG user units: one lane per series, stacked.
 const (
-	svgW, svgH     = 640, 170
+	svgW           = 640
 	plotX0, plotX1 = 100, 632
-	plotY0, plotY1 = 10, 140
+	laneTop        = 16 // room for the first lane's name above it
+	laneH, laneGap = 56, 20
+	axisRoom       = 28 // below the last lane, for the time labels
 )
 
-// svgChart lays a chart out as polylines: one per run of sampled points, so
-// a stretch with no samples shows as a break, not as a fall to zero.
+// svgChart lays a chart out as one lane per series, each on its own scale
+// (Series.Scale), and each series as polylines: one per run of sampled
+// points, so a stretch with no samples shows as a break, not as a fall.
 func svgChart(c Chart) viewChart {
-	top, floor := c.Peak(), c.Floor
-	if top <= floor {
-		top = floor + 1
-	}
+	n := len(c.Series)
+	h := laneTop + n*(laneH+laneGap) - laneGap + axisRoom
 	vc := viewChart{Title: clean(c.Title), From: c.From.UTC().Format("15:04:05"), To: c.To.UTC().Format("15:04:05"),
-		Step: fmtDur(c.Step), W: svgW, H: svgH, X0: plotX0, X1: plotX1, Y0: plotY0, PW: plotX1 - plotX0, PH: plotY1 - plotY0,
-		YMid: (plotY0 + plotY1) / 2, YTop: plotY0 + 10, YBottom: plotY1, YAxis: svgH - 12, LabelX: plotX0 - 6,
-		Top: fmtValue(top, c.Unit), Bottom: fmtValue(floor, c.Unit)}
+		Step: fmtDur(c.Step), W: svgW, H: h, X0: plotX0, X1: plotX1, YAxis: h - 10}
 	for i, s := range c.Series {
 		class := "s" + itoa(i%4)
+		y0 := laneTop + i*(laneH+laneGap)
+		y1 := y0 + laneH
+		lane := viewLane{X0: plotX0, Y0: y0, PW: plotX1 - plotX0, PH: laneH, YTop: y0 + 10, YBottom: y1,
+			LabelX: plotX0 - 6, NameX: plotX0, NameY: y0 - 4, Name: clean(s.Name)}
+		lo, hi, steady := s.Scale()
+		if steady {
+			lane.Top = fmtValue(hi, c.Unit)
+		} else {
+			lane.Top, lane.Bottom = fmtValue(hi, c.Unit), fmtValue(lo, c.Unit)
+		}
 		var pts []string
 		flush := func() {
 			if len(pts) == 1 { // a lone sample: a dot (a zero-length round-capped line)
 				pts = append(pts, pts[0])
 			}
 			if len(pts) > 0 {
-				vc.Lines = append(vc.Lines, viewLine{Class: class, Points: strings.Join(pts, " ")})
+				lane.Lines = append(lane.Lines, viewLine{Class: class, Points: strings.Join(pts, " ")})
 			}
 			pts = nil
 		}
-		n := len(s.Values)
 		for j, val := range s.Values {
-			if math.IsNaN(val) {
+			if math.IsNaN(val) || math.IsInf(val, 0) {
 				flush()
 				continue
 			}
 			x := float64(plotX0+plotX1) / 2
-			if n > 1 {
-				x = plotX0 + float64(j)*float64(plotX1-plotX0)/float64(n-1)
+			if len(s.Values) > 1 {
+				x = plotX0 + float64(j)*float64(plotX1-plotX0)/float64(len(s.Values)-1)
 			}
-			y := plotY1 - min(max((val-floor)/(top-floor), 0), 1)*float64(plotY1-plotY0)
+			frac := 0.5
+			if !steady {
+				frac = min(max((val-lo)/(hi-lo), 0), 1)
+			}
+			y := float64(y1) - frac*float64(laneH)
 			pts = append(pts, strconv.FormatFloat(x, 'f', 1, 64)+","+strconv.FormatFloat(y, 'f', 1, 64))
 		}
 		flush()
-		vc.Legend = append(vc.Legend, viewLegend{Class: "k" + itoa(i%4), Name: clean(s.Name), Peak: fmtValue(s.Peak(), c.Unit)})
+		vc.Lanes = append(vc.Lanes, lane)
+		vc.Legend = append(vc.Legend, viewLegend{Class: "k" + itoa(i%4), Name: clean(s.Name), Scale: scaleText(s, c.Unit)})
 	}
 	return vc
 }

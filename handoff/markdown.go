@@ -22,6 +22,14 @@ func WriteMarkdown(w io.Writer, rep *Report) error {
 		host = "unknown host"
 	}
 	fmt.Fprintf(&b, "# Handoff: %s\n\n", mdText(host))
+	for _, sp := range rep.Lead() {
+		if sp.Strong {
+			b.WriteString("**" + mdText(sp.Text) + "**")
+		} else {
+			b.WriteString(mdText(sp.Text))
+		}
+	}
+	b.WriteString("\n\n")
 	b.WriteString("| | |\n|---|---|\n")
 	for _, f := range hostFacts(rep) {
 		fmt.Fprintf(&b, "| %s | %s |\n", f.K, mdText(f.V))
@@ -130,29 +138,43 @@ func writeChartMD(b *strings.Builder, c Chart) {
 	if len(c.Series) == 0 {
 		return
 	}
-	fmt.Fprintf(b, "%s, %s → %s UTC, %s per point", mdText(c.Title), c.From.UTC().Format("15:04:05"),
-		c.To.UTC().Format("15:04:05"), fmtDur(c.Step))
-	if c.Floor > 0 {
-		fmt.Fprintf(b, ", from %s", fmtValue(c.Floor, c.Unit))
-	}
-	b.WriteString(":\n\n")
+	fmt.Fprintf(b, "%s, %s → %s UTC, %s per point, each line on its own scale:\n\n", mdText(c.Title),
+		c.From.UTC().Format("15:04:05"), c.To.UTC().Format("15:04:05"), fmtDur(c.Step))
 	width := 0
 	for _, s := range c.Series {
 		width = max(width, len([]rune(event.Sanitize(s.Name))))
 	}
 	width = min(width, 24)
 	for _, s := range c.Series {
-		vals := foldTo(s.Values, sparkWidth)
-		lifted := make([]float64, len(vals))
-		for i, v := range vals {
-			lifted[i] = v - c.Floor
-		}
-		line := chart.Spark(lifted, len(lifted), 1, c.Peak()-c.Floor)[0]
 		name := clip(event.Sanitize(s.Name), 24)
 		name += strings.Repeat(" ", max(width-len([]rune(name)), 0))
-		fmt.Fprintf(b, "    %s %s  peak %s\n", name, line, fmtValue(s.Peak(), c.Unit))
+		fmt.Fprintf(b, "    %s %s  %s\n", name, sparkLine(foldTo(s.Values, sparkWidth), s), scaleText(s, c.Unit))
 	}
 	b.WriteString("\n")
+}
+
+// sparkLine draws a series on its own scale. One that starts from zero (a
+// count, an idle device) keeps zero as a blank and any activity at least ▁;
+// any other runs from its lowest value (▁) to its highest (█).
+func sparkLine(vals []float64, s Series) string {
+	lo, hi, steady := s.Scale()
+	if lo == 0 && !steady {
+		return chart.Spark(vals, len(vals), 1, hi)[0]
+	}
+	if steady {
+		hi = lo
+	}
+	return chart.SparkRange(vals, lo, hi)
+}
+
+// scaleText labels a series' scale: "min 8% · max 99.8%", or "steady at
+// 65536" for one drawn flat.
+func scaleText(s Series, unit string) string {
+	lo, hi, steady := s.Scale()
+	if steady {
+		return "steady at " + fmtValue(hi, unit)
+	}
+	return "min " + fmtValue(lo, unit) + " · max " + fmtValue(hi, unit)
 }
 
 // foldTo shortens vals to at most n points, keeping the highest of each run.

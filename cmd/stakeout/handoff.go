@@ -26,12 +26,15 @@ func newHandoffCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "handoff FILE [-o OUT.md | OUT.html]",
 		Short: "write the handoff report of a recording: findings with evidence, notes, charts",
-		Long: `handoff writes the report an on-call engineer hands to the next one: host
-facts and the time range; findings ranked by severity, each with the events
+		Long: `handoff writes the report an on-call engineer hands to the next one: a
+one-paragraph summary (what is critical, on what, since when, whether it was
+still going on at the end, the notes' gist); host facts and the time range;
+findings ranked by severity, each with the events
 around it from the recording (the signal rows with their senders, the packets
 either side of a gap, the samples of a filling disk); the notes in time
-order; each probe's summary with a chart; and the command that replays the
-file. Findings are recomputed by today's detectors, as "report" does.
+order; each probe's summary with charts (each line on its own scale, from the
+session's start); and the command that replays the file, by its absolute
+path. Findings are recomputed by today's detectors, as "report" does.
 
 The format comes from -o: OUT.md is Markdown (Unicode sparklines), OUT.html is
 one self-contained page (inline CSS and SVG charts, no scripts, nothing
@@ -86,10 +89,16 @@ func runHandoff(stdout io.Writer, path string, hf handoffFlags) error {
 			return fmt.Errorf("-o %s: %v", event.Sanitize(hf.out), unwrapPath(err))
 		}
 	}
-	opts := handoff.Options{Since: from, Until: to, File: path}
+	// The report is read elsewhere, later: its replay command names the
+	// file by its absolute path, so it works from any directory.
+	file := path
+	if abs, err := filepath.Abs(path); err == nil {
+		file = abs
+	}
+	opts := handoff.Options{Since: from, Until: to, File: file}
 	if hf.redact {
 		red := fileRedactor(r)
-		opts.Transform, opts.Header, opts.File = red.Event, red.Header, red.String(path)
+		opts.Transform, opts.Header, opts.File = red.Event, red.Header, red.String(file)
 	}
 	err = writeHandoff(stdout, f, r, opts, format)
 	if f != nil {

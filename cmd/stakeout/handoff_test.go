@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -165,5 +166,44 @@ func TestHandoffOnTcpdumpCapture(t *testing.T) {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("lacks %q:\n%s", want, r.stdout)
 		}
+	}
+}
+
+// The replay command is pasted later, somewhere else: it names the file by
+// its absolute path even when handoff was given a relative one, in both
+// formats, and the path it names is the recording.
+func TestHandoffReplayPathIsAbsolute(t *testing.T) {
+	file := writeHandoffSession(t)
+	dir := filepath.Dir(file)
+	handoff := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(binPath, append([]string{"handoff"}, args...)...)
+		cmd.Dir = dir
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		if err := cmd.Run(); err != nil || errb.Len() > 0 {
+			t.Fatalf("handoff %v: %v %s", args, err, errb.String())
+		}
+		return out.String()
+	}
+	md := handoff("web-3.stk")
+	i := strings.Index(md, "    stakeout replay ")
+	if i < 0 {
+		t.Fatalf("no replay command:\n%s", md)
+	}
+	named := strings.TrimSpace(strings.SplitN(md[i:], "\n", 2)[0][len("    stakeout replay "):])
+	if named != file || !filepath.IsAbs(named) {
+		t.Errorf("replay names %q, want %q", named, file)
+	}
+	if st, err := os.Stat(named); err != nil || !st.Mode().IsRegular() {
+		t.Errorf("the path it names: %v", err)
+	}
+	if !strings.Contains(md, "| file | "+file+" |") {
+		t.Errorf("the file row does not name %s", file)
+	}
+	handoff("web-3.stk", "-o", "web-3.html")
+	page, err := os.ReadFile(filepath.Join(dir, "web-3.html"))
+	if err != nil || !strings.Contains(string(page), "<pre><code>stakeout replay "+file+"</code></pre>") {
+		t.Errorf("the page's replay command does not name %s (%v)", file, err)
 	}
 }
