@@ -30,6 +30,23 @@ func snapshotFileIn(t *testing.T, ns, iface string, d time.Duration, extra ...st
 	return cmd, &out, file
 }
 
+// findingEvents is every finding event of a recording (raises, updates and
+// clears, as `stakeout events` prints them), where a report would fold each
+// condition into one.
+func findingEvents(t *testing.T, file string) snapDoc {
+	t.Helper()
+	r := run(t, nil, "events", file, "--kind", "finding")
+	if r.code != 0 {
+		t.Fatalf("events: %+v", r)
+	}
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	var doc snapDoc
+	if err := json.Unmarshal([]byte(`{"findings":[`+strings.Join(lines, ",")+`]}`), &doc); err != nil {
+		t.Fatalf("events: %v\n%s", err, r.stdout)
+	}
+	return doc
+}
+
 // gapEventsOf is the doc's packet.gap events, logged.
 func gapEventsOf(t *testing.T, doc snapDoc) (out []int) {
 	t.Helper()
@@ -74,7 +91,8 @@ func TestStoppedHeartbeatIsCriticalWhileSilent(t *testing.T) {
 			t.Fatalf("send: %v", err)
 		}
 	}
-	doc := waitDoc(t, cmd, out)
+	waitDoc(t, cmd, out)
+	doc := findingEvents(t, file)
 	idx := gapEventsOf(t, doc)
 	if len(idx) < 3 {
 		t.Fatalf("want the gap raised, turned critical and cleared; got %d events", len(idx))

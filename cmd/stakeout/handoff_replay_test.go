@@ -83,7 +83,7 @@ func TestHandoffReplayCommandRuns(t *testing.T) {
 			}
 			_, cmd, ok := strings.Cut(string(out), "## Replay\n\n    ")
 			cmd, _, _ = strings.Cut(cmd, "\n")
-			if !ok || !strings.HasPrefix(strings.TrimLeft(strings.TrimPrefix(cmd, "stakeout replay "), "'"), "./") || (window != nil) != strings.Contains(cmd, " --since ") {
+			if !ok || !strings.HasPrefix(strings.TrimLeft(strings.TrimPrefix(cmd, "stakeout replay "), "'"), dir+"/") || (window != nil) != strings.Contains(cmd, " --since ") {
 				t.Fatalf("%q: replay command %q", name, cmd)
 			}
 			replayShows(t, dir, "bash", "-c", cmd)

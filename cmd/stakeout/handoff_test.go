@@ -161,7 +161,7 @@ func TestHandoffOnTcpdumpCapture(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("%+v", r)
 	}
-	for _, want := range []string{"### 1. CRITICAL · packet.gap · 04:00:18.500", "| 04:00:15.000 | 1.00 s | — | 54 B |",
+	for _, want := range []string{"### 1. CRITICAL · packet.gap · 04:00:18.499 (cleared at 04:00:18)", "| 04:00:15.000 | 1.00 s | — | 54 B |",
 		"| **04:00:18.500** ◀ | 3.50 s | — | 54 B |", "| 04:00:19.500 | 1.00 s | — | 54 B |", "packets per second by interface"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("lacks %q:\n%s", want, r.stdout)
