@@ -128,3 +128,29 @@ func TestHonestSegmentsUnderRatio(t *testing.T) {
 	}
 	t.Logf("%d events, %d bytes decompressed from a %d-byte file", n, it.lim.total, r.size)
 }
+
+// Records are decoded by calling Event.UnmarshalJSON directly, skipping
+// the extra syntax pass of json.Unmarshal: what it accepts, rejects and
+// keeps as Raw must not change. Only the two objects with a kind come
+// through, their Raw without the blanks around them.
+func TestRecordDecodingAsJSONUnmarshal(t *testing.T) {
+	ok := `{"time":"2026-11-23T04:00:01Z","probe":"x","kind":"bomb_test"}`
+	var recs []byte
+	for _, rec := range []string{" \t" + ok + "\r\n", "null", `"x"`, "[1]", "{", ok + "}", `{"time":"2026-11-23T04:00:01Z"}`, ok} {
+		recs = binary.AppendUvarint(recs, uint64(len(rec)))
+		recs = append(recs, rec...)
+	}
+	r, err := openBytes(bombFile(t, rleFrame(recs, 0)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := readAll(t, r, time.Time{})
+	if err != nil || len(got) != 2 {
+		t.Fatalf("%d events, %v; want 2", len(got), err)
+	}
+	for _, ev := range got {
+		if string(ev.Raw) != ok || ev.Kind != "bomb_test" {
+			t.Errorf("event %q, Raw %q", ev.Kind, ev.Raw)
+		}
+	}
+}

@@ -2,7 +2,7 @@ package sessions
 
 import (
 	"bufio"
-	"encoding/json"
+	"bytes"
 	"errors"
 	"io"
 	"sort"
@@ -194,7 +194,10 @@ func (it *Iter) record() (ev event.Event, ok bool) {
 		it.segFail(err)
 		return ev, false
 	}
-	if err := json.Unmarshal(b, &ev); err != nil && ev.Kind == "" {
+	// UnmarshalJSON checks the syntax itself; json.Unmarshal would scan the
+	// record once more before calling it, a tenth of the cost of reading a
+	// packet flood. It is handed the bytes json.Unmarshal would hand it.
+	if err := ev.UnmarshalJSON(bytes.Trim(b, " \t\r\n")); err != nil && ev.Kind == "" {
 		// No usable envelope: nothing to hand on. A bad body only loses
 		// Body (ev keeps Raw), like an unknown kind.
 		return ev, false
