@@ -42,7 +42,7 @@ const (
 	// each expand to 8 MiB (which the 16384-fold per-segment guard before
 	// this one let through: a 109 KB file took 45 s to report) costs work
 	// in proportion to its size: a 100 KB file at most 12.9 MB, about
-	// 0.6 s of CPU. Real recordings are well inside it: a one-flow UDP
+	// 0.7 s of CPU for report or handoff. Real recordings are well inside it: a one-flow UDP
 	// flood over lo (bench/udpflood, 160k to 240k packets/s) compresses
 	// 30 to 55 fold, 58 for its most regular segment, and a quiet host's
 	// events about 8 fold. A flood whose gaps are 95% one value reads
