@@ -3,6 +3,7 @@ package sessions
 import (
 	"bytes"
 	"errors"
+	"math/rand"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -325,10 +326,17 @@ func TestAppendedBeyondTheBoundKeepFileOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	big := strings.Repeat("x", event.MaxNoteRunes)
+	// Text that differs from note to note: 8 MiB of one note repeated
+	// compresses past the reader's limit (maxReadRatio), as no typed
+	// notes do.
+	rng := rand.New(rand.NewSource(1))
+	text := make([]byte, event.MaxNoteRunes)
 	var notes []event.Event
-	for i := 0; len(notes)*(len(big)+256) <= maxAppendedBytes; i++ {
-		n := event.New(t0.Add(time.Duration(i%3)*time.Second), event.ProbeNote, event.Note{Author: "a", Text: big})
+	for i := 0; len(notes)*(len(text)+256) <= maxAppendedBytes; i++ {
+		for j := range text {
+			text[j] = byte('a' + rng.Intn(26))
+		}
+		n := event.New(t0.Add(time.Duration(i%3)*time.Second), event.ProbeNote, event.Note{Author: "a", Text: string(text)})
 		if err := w.Write(n); err != nil {
 			t.Fatal(err)
 		}

@@ -43,14 +43,22 @@ type Damage struct {
 	ResumeAt time.Time
 	// More counts further damaged places after this one.
 	More int
+	// Limit says the bytes were not read because they decode to more than
+	// the reader allows for their size (a decompression bomb, see
+	// FORMAT.md), rather than because they are corrupt.
+	Limit bool
 }
 
 func (d *Damage) Error() string {
+	why := ""
+	if d.Limit {
+		why = " (they decompress past the reader's limit)"
+	}
 	var s string
 	if d.Resume == 0 {
-		s = fmt.Sprintf("recording ends early at %s: %d bytes unreadable", d.At.UTC().Format("15:04:05"), d.Bytes)
+		s = fmt.Sprintf("recording ends early at %s: %d bytes unreadable%s", d.At.UTC().Format("15:04:05"), d.Bytes, why)
 	} else {
-		s = fmt.Sprintf("recording damaged at %s: %d bytes unreadable, read on from %s", d.At.UTC().Format("15:04:05"), d.Bytes, d.ResumeAt.UTC().Format("15:04:05"))
+		s = fmt.Sprintf("recording damaged at %s: %d bytes unreadable%s, read on from %s", d.At.UTC().Format("15:04:05"), d.Bytes, why, d.ResumeAt.UTC().Format("15:04:05"))
 	}
 	switch {
 	case d.More == 1:

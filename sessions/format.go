@@ -32,15 +32,32 @@ const (
 	// maxSegmentDecoded bounds one segment's decompressed records. The
 	// writer ends a segment past 1 MiB, so it stays under 3 MiB.
 	maxSegmentDecoded = 8 << 20
-	// A segment may also decompress to at most segDecodedFloor plus
-	// maxSegmentRatio times its compressed size, so a file of many tiny
-	// segments, each at the 8 MiB cap, costs work in proportion to its
-	// size. Most event JSON compresses 4 to 100 fold, but a perfectly
-	// regular packet flood (one flow, one length, one gap) makes batches
-	// that compress 2,000 to 4,000 fold (TestPerfectlyRegularFloodReadsBack
-	// read one batch in eight at 1024); zstd RLE blocks reach 32768.
-	segDecodedFloor  = 16 << 10
-	maxSegmentRatio  = 16384
+	// What reading costs is decoding the event JSON and handing each event
+	// to the detectors and reports: about 50 ns per decoded byte (a packet
+	// is 8 to 11 bytes of its batch's columns) plus a few µs per event.
+	// An Iter counts its work, decoded bytes plus recordWork per record,
+	// and may do at most readFloor plus maxReadRatio times the compressed
+	// bytes it has taken from the file so far. That is over the Iter's
+	// whole life, not per segment, so a file of many tiny segments that
+	// each expand to 8 MiB (which the 16384-fold per-segment guard before
+	// this one let through: a 109 KB file took 45 s to report) costs work
+	// in proportion to its size: a 100 KB file at most 12.9 MB, about
+	// 0.7 s of CPU for report or handoff. Real recordings are well inside it: a one-flow UDP
+	// flood over lo (bench/udpflood, 160k to 240k packets/s) compresses
+	// 30 to 55 fold, 58 for its most regular segment, and a quiet host's
+	// events about 8 fold. A flood whose gaps are 95% one value reads
+	// back whole (92 fold); one 97% regular (135 fold) or perfectly
+	// regular (2,000 fold and more, which no capture we measured came
+	// near) loses what is past the limit, reported as damage.
+	//
+	// recordWork covers what an event costs past its bytes: handoff spends
+	// about 6 µs on a 130-byte signal or finding (they make findings and
+	// evidence), counted as 194 units, about 10 µs. Events that compress
+	// to 4 bytes apiece (a burst of near-identical ones in one flush) cost
+	// an honest file 16 of its 128 per byte.
+	readFloor        = 64 << 10
+	maxReadRatio     = 128
+	recordWork       = 64
 	maxDecoderWindow = 8 << 20 // zstd window a reader accepts
 
 	trailerPayload = 8  // u64 offset of the index chunk

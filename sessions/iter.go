@@ -2,8 +2,9 @@ package sessions
 
 import (
 	"bufio"
-	"encoding/json"
+	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"sort"
 	"sync"
@@ -163,7 +164,8 @@ func (it *Iter) startSegment() {
 			it.lim.r, it.lim.seg = it.dec, &it.seg
 			it.br = bufio.NewReaderSize(&it.lim, 32<<10)
 		}
-		it.seg.cur, it.seg.curOff, it.seg.err, it.seg.fed = p, at, nil, 0
+		it.seg.cur, it.seg.curOff, it.seg.err = p, at, nil
+		it.seg.fed += int64(len(p))
 		if err := it.dec.Reset(&it.seg); err != nil {
 			it.finish(err)
 			return
@@ -197,6 +199,10 @@ func (it *Iter) record() (ev event.Event, ok bool) {
 		it.segFail(errDamaged)
 		return ev, false
 	}
+	if it.lim.work += recordWork; it.lim.work > it.lim.budget() {
+		it.segFail(errSegmentTooBig)
+		return ev, false
+	}
 	if cap(it.buf) < int(n) {
 		it.buf = make([]byte, n)
 	}
@@ -205,7 +211,10 @@ func (it *Iter) record() (ev event.Event, ok bool) {
 		it.segFail(err)
 		return ev, false
 	}
-	if err := json.Unmarshal(b, &ev); err != nil && ev.Kind == "" {
+	// UnmarshalJSON checks the syntax itself; json.Unmarshal would scan the
+	// record once more before calling it, a tenth of the cost of reading a
+	// packet flood. It is handed the bytes json.Unmarshal would hand it.
+	if err := ev.UnmarshalJSON(bytes.Trim(b, " \t\r\n")); err != nil && ev.Kind == "" {
 		// No usable envelope: nothing to hand on. A bad body only loses
 		// Body (ev keeps Raw), like an unknown kind.
 		return ev, false
@@ -225,7 +234,10 @@ func (it *Iter) segFail(err error) {
 		it.finish(re.err)
 		return
 	}
-	it.fail(it.seg.curOff, it.segOff, errDamaged)
+	if !errors.Is(err, errSegmentTooBig) {
+		err = errDamaged
+	}
+	it.fail(it.seg.curOff, it.segOff, err)
 }
 
 // fail handles damage found at off; an I/O error ends iteration. Reading
@@ -242,7 +254,7 @@ func (it *Iter) fail(off, whole int64, err error) {
 	if it.last.After(at) {
 		at = it.last
 	}
-	d := Damage{At: at, Offset: off, Bytes: it.r.size - off}
+	d := Damage{At: at, Offset: off, Bytes: it.r.size - off, Limit: errors.Is(err, errSegmentTooBig)}
 	next, ok := it.r.nextSegAfter(off, it.cs.end)
 	if !ok {
 		it.finish(it.r.noteDamage(d))
@@ -251,7 +263,7 @@ func (it *Iter) fail(off, whole int64, err error) {
 	d.Bytes, d.Resume, d.ResumeAt = next-off, next, it.r.minFrom(next)
 	it.hole = it.r.noteDamage(d)
 	it.cs = newChunkStream(it.r.ra, next, it.cs.end)
-	it.seg = segReader{cs: it.cs}
+	it.seg = segReader{cs: it.cs, fed: it.seg.fed}
 	it.inSeg = false
 }
 
@@ -296,7 +308,11 @@ type segReader struct {
 	cur    []byte
 	curOff int64 // offset of the chunk cur came from
 	err    error // damage or I/O error met while reading ahead
-	fed    int64 // compressed bytes handed to the decoder in this segment
+	// fed counts the compressed bytes taken from chunks over the Iter's
+	// life. A chunk counts whole as it is taken, before the decoder asks
+	// for its bytes, so a segment after one cut for its size has its
+	// budget before it decodes anything.
+	fed int64
 }
 
 // readError wraps an I/O failure of the file itself, so it is not mistaken
@@ -332,42 +348,49 @@ func (s *segReader) Read(p []byte) (int, error) {
 		}
 		if h.Type == chunkSegCont {
 			s.cur, s.curOff = payload, at
+			s.fed += int64(len(payload))
 		}
 	}
 	n := copy(p, s.cur)
 	s.cur = s.cur[n:]
-	s.fed += int64(n)
 	return n, nil
 }
 
-// segLimit caps what one segment may decompress to: a crafted frame of
-// RLE blocks expands 30000-fold, and reading it would take minutes. Both
-// caps hold: maxSegmentDecoded per segment, and segDecodedFloor plus
-// maxSegmentRatio times the compressed bytes fed so far, so a file of
-// many tiny bomb segments costs work in proportion to its size.
+// segLimit bounds the work of reading (see maxReadRatio): a crafted frame
+// of RLE blocks expands 30000-fold, and a file of many tiny segments that
+// each expand to 8 MiB of packet batches took most of a minute to report.
+// Both caps hold: maxSegmentDecoded per segment, and the Iter's work so
+// far (decoded bytes, and recordWork per record, counted by Iter.record)
+// within readFloor plus maxReadRatio times the compressed bytes fed.
 type segLimit struct {
 	r     io.Reader
 	seg   *segReader
 	out   int64 // decoded in this segment
 	total int64 // decoded over the Iter's life
+	work  int64 // total plus recordWork per record read
 }
 
-var errSegmentTooBig = errors.New("segment decompresses past the limit")
+// errSegmentTooBig wraps errDamaged: the rest of the segment is not read.
+var errSegmentTooBig = fmt.Errorf("%w: decodes past the reader's limit", errDamaged)
+
+// budget is the work the Iter may have done by now.
+func (l *segLimit) budget() int64 { return readFloor + maxReadRatio*l.seg.fed }
 
 func (l *segLimit) Read(p []byte) (int, error) {
-	limit := min(int64(maxSegmentDecoded), segDecodedFloor+maxSegmentRatio*l.seg.fed)
-	if l.out >= maxSegmentDecoded || l.out > limit {
+	budget := l.budget()
+	if l.out >= maxSegmentDecoded || l.work > budget {
 		return 0, errSegmentTooBig
 	}
-	// At the ratio limit, one byte more lets the decoder pull its next
-	// input, which raises the limit if the data is honest.
-	room := max(limit-l.out, 1)
+	// At the limit, one byte more lets the decoder pull its next input,
+	// which raises the budget if the data is honest.
+	room := min(maxSegmentDecoded-l.out, max(budget-l.work, 1))
 	if int64(len(p)) > room {
 		p = p[:room]
 	}
 	n, err := l.r.Read(p)
 	l.out += int64(n)
 	l.total += int64(n)
+	l.work += int64(n)
 	return n, err
 }
 

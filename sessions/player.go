@@ -10,6 +10,12 @@ import (
 const (
 	minSpeed = 0.25
 	maxSpeed = 64
+
+	// playerStep is the work (decoded bytes and records, as the reader's
+	// limit counts them) one Seek, Tick or Continue does before it
+	// returns: about 30 ms of decoding a packet flood. The UI calls them
+	// on its own goroutine, so a key (q) waits at most that long.
+	playerStep = 512 << 10
 )
 
 // Player is a replay cursor over a Reader with pause, seek and speed. It
@@ -20,19 +26,27 @@ const (
 // Events are delivered in file order: an event is handed out once the
 // position reaches its time, and one recorded a little out of time order
 // comes with the batch where the file has it. Not safe for concurrent use.
+//
+// Each call stops after a bounded amount of decoding (playerStep), so a
+// seek into a minute of packet flood does not hold the UI: the position
+// moves at once, Pending reports that events up to it are still to come,
+// and Continue (or the next Tick) delivers more.
 type Player struct {
 	r       *Reader
 	history time.Duration
 	drop    func(event.Event) bool
+	step    int64 // work per call
 
 	pos    time.Time
 	speed  float64
 	paused bool
 
-	it     *Iter
-	next   event.Event // read ahead: the first event past pos
-	hasNxt bool
-	spent  bool // it has ended; its error was already returned
+	it      *Iter
+	from    time.Time   // events before it (a Seek's history) are read past
+	next    event.Event // read ahead: the first event past pos
+	hasNxt  bool
+	spent   bool // it has ended; its error was already returned
+	pending bool // the last call stopped at its step before reaching pos
 }
 
 // NewPlayer starts a Player at r.Start(), unpaused at speed 1. history is
@@ -43,7 +57,7 @@ func NewPlayer(r *Reader, history time.Duration, drop func(event.Event) bool) *P
 	if history < 0 {
 		history = 0
 	}
-	return &Player{r: r, history: history, drop: drop, pos: r.Start(), speed: 1}
+	return &Player{r: r, history: history, drop: drop, step: playerStep, pos: r.Start(), speed: 1}
 }
 
 func (p *Player) Start() time.Time    { return p.r.Start() }
@@ -72,10 +86,16 @@ func (p *Player) clamp(t time.Time) time.Time {
 }
 
 // Seek moves to t (clamped to the recording) and returns the events in
-// [t-history, t], so panes can rebuild their state.
+// [t-history, t], so panes can rebuild their state; if Pending, the rest
+// of them come from Continue.
 func (p *Player) Seek(t time.Time) ([]event.Event, error) {
 	t = p.clamp(t)
-	p.it = p.r.Iter(t.Add(-p.history))
+	p.from = t.Add(-p.history)
+	p.it = p.r.Iter(p.from)
+	// The Iter would read past the events before from inside one Next,
+	// a whole segment's worth; the Player drops them itself, a step at a
+	// time.
+	p.it.from = time.Time{}
 	p.hasNxt, p.spent = false, false
 	p.pos = t
 	return p.drain(t)
@@ -90,7 +110,7 @@ func (p *Player) AdvanceTo(t time.Time) ([]event.Event, error) {
 	t = p.clamp(t)
 	if p.it == nil {
 		// First play: from the beginning, so events at Start are included.
-		p.it = p.r.Iter(time.Time{})
+		p.it, p.from = p.r.Iter(time.Time{}), time.Time{}
 	}
 	p.pos = t
 	return p.drain(t)
@@ -105,12 +125,32 @@ func (p *Player) Tick(real time.Duration) ([]event.Event, error) {
 	return p.AdvanceTo(p.pos.Add(step))
 }
 
-// drain returns events up to t. An iteration error (damage) is returned
-// once, with the events read before it.
+// Pending reports that the last call stopped at its step before it had
+// read every event up to the position; Continue delivers more of them.
+func (p *Player) Pending() bool { return p.pending }
+
+// Continue returns more of the events up to the position after a call that
+// left them Pending, and nothing otherwise.
+func (p *Player) Continue() ([]event.Event, error) {
+	if !p.pending {
+		return nil, nil
+	}
+	return p.drain(p.pos)
+}
+
+// drain returns events up to t, stopping early (Pending) once it has done
+// a step's work. An iteration error (damage) is returned once, with the
+// events read before it.
 func (p *Player) drain(t time.Time) ([]event.Event, error) {
 	var out []event.Event
+	stop := p.it.lim.work + p.step
+	p.pending = false
 	for !p.spent {
 		if !p.hasNxt {
+			if p.it.lim.work >= stop {
+				p.pending = true
+				return out, nil
+			}
 			ev, ok := p.it.Next()
 			if !ok {
 				p.spent = true
@@ -122,6 +162,9 @@ func (p *Player) drain(t time.Time) ([]event.Event, error) {
 			return out, nil
 		}
 		p.hasNxt = false
+		if p.next.Time.Before(p.from) {
+			continue
+		}
 		if p.drop == nil || !p.drop(p.next) {
 			out = append(out, p.next)
 		}

@@ -1,6 +1,7 @@
 package sessions
 
 import (
+	"math/rand"
 	"testing"
 	"time"
 
@@ -146,5 +147,105 @@ func TestPlayerDamagedTail(t *testing.T) {
 	}
 	if evs, err := p.Tick(time.Second); len(evs) != 0 || err != nil {
 		t.Fatalf("the damage is reported once: %d events, %v", len(evs), err)
+	}
+}
+
+// heavyMinute is a minute with 4 KB of hard-to-compress event every 50 ms:
+// 4.8 MB of records in segments the writer ends at 1 MiB, so a seek into
+// it decodes megabytes.
+func heavyMinute(t *testing.T) *Reader {
+	t.Helper()
+	path := t.TempDir() + "/heavy.stk"
+	w, err := Create(path, testHeader(), manual())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewSource(5))
+	pad := make([]byte, 4000)
+	for i := range 1200 {
+		for j := range pad {
+			pad[j] = byte('a' + rng.Intn(26))
+		}
+		at := t0.Add(time.Duration(i) * 50 * time.Millisecond)
+		w.Write(rawEvent(at, "x", "heavy", map[string]any{"time": at, "probe": "x", "kind": "heavy", "seq": i, "pad": string(pad)}))
+		if i%20 == 19 {
+			w.Flush()
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+// TestPlayerStepsThroughAHeavySeek: a seek that has megabytes to decode
+// returns after a step's work with the position set and the rest Pending;
+// Continue (and a tick meanwhile) deliver exactly what one unbounded call
+// would have, a step at a time. This is what lets the replay UI handle q
+// between two steps instead of after the whole decode.
+func TestPlayerStepsThroughAHeavySeek(t *testing.T) {
+	r := heavyMinute(t)
+	mid, end := t0.Add(30*time.Second), r.End()
+	whole := NewPlayer(r, 20*time.Second, nil)
+	whole.step = 1 << 62
+	want, err := whole.Seek(mid)
+	if err != nil || whole.Pending() {
+		t.Fatal(err)
+	}
+	rest, _ := whole.AdvanceTo(end)
+	want = append(want, rest...)
+
+	p := NewPlayer(r, 20*time.Second, nil)
+	p.step = 64 << 10
+	var got []event.Event
+	calls := 0
+	step := func(evs []event.Event, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		calls++
+		got = append(got, evs...)
+	}
+	before := int64(0)
+	check := func(what string) {
+		t.Helper()
+		// A step's work, then at most the record it is in and the 32 KiB
+		// the reader's buffer pulled with it.
+		if did := p.it.lim.work - before; did > p.step+64<<10 {
+			t.Fatalf("%s did %d work, step %d", what, did, p.step)
+		}
+		before = p.it.lim.work
+	}
+	step(p.Seek(mid))
+	check("Seek")
+	if !p.Pending() || !p.Position().Equal(mid) {
+		t.Fatalf("a seek into megabytes: pending %v at %v", p.Pending(), p.Position())
+	}
+	for i := 0; p.Pending(); i++ {
+		if i == 3 {
+			step(p.AdvanceTo(end)) // a tick while the seek is still pending
+			check("AdvanceTo")
+			continue
+		}
+		step(p.Continue())
+		check("Continue")
+	}
+	if evs, err := p.Continue(); len(evs) != 0 || err != nil {
+		t.Fatalf("Continue with nothing pending: %d events, %v", len(evs), err)
+	}
+	t.Logf("%d events in %d calls of %d KiB work", len(got), calls, p.step>>10)
+	if calls < 10 || len(got) != len(want) {
+		t.Fatalf("%d events in %d calls, want %d in many", len(got), calls, len(want))
+	}
+	for i := range got {
+		if jsonOf(t, got[i]) != jsonOf(t, want[i]) {
+			t.Fatalf("event %d differs", i)
+		}
 	}
 }

@@ -86,6 +86,9 @@ func (f *fakeSource) SetSpeed(x float64)  { f.speed = x }
 func (f *fakeSource) Speed() float64      { return f.speed }
 func (f *fakeSource) SetPaused(p bool)    { f.paused = p }
 func (f *fakeSource) Paused() bool        { return f.paused }
+func (f *fakeSource) Pending() bool       { return false }
+
+func (f *fakeSource) Continue() ([]event.Event, error) { return nil, nil }
 
 func (f *fakeSource) Seek(t time.Time) ([]event.Event, error) {
 	f.pos = t

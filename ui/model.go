@@ -98,7 +98,7 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		r, f, cmd := m.replay.Init()
 		return m.feed(r, f), cmd
-	case tickMsg:
+	case tickMsg, replayMoreMsg:
 		if m.replay == nil {
 			return m, nil
 		}

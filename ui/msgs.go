@@ -24,3 +24,7 @@ type RecordingMsg struct {
 
 // tickMsg drives the replay clock.
 type tickMsg struct{ at time.Time }
+
+// replayMoreMsg asks the replay for more of the events a seek or tick left
+// pending. gen tells a request from an earlier move, which is dropped.
+type replayMoreMsg struct{ gen int }

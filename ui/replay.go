@@ -29,6 +29,7 @@ type replayCtl struct {
 	lastTick time.Time
 	input    gotoInput
 	note     string // last error or "no later finding", sanitized
+	more     int    // the current replayMoreMsg generation
 }
 
 // feed is what a replay move asks the root to do to the panes and strip.
@@ -74,7 +75,20 @@ func newReplayCtl(src ReplaySource, findings []event.Event, every time.Duration,
 // Init seeks to the start so panes show the first moment, and starts the timer.
 func (r replayCtl) Init() (replayCtl, feed, tea.Cmd) {
 	r, f := r.seek(r.src.Position())
-	return r, f, r.tick()
+	return askMore(r, f, r.tick())
+}
+
+// askMore adds, when the source stopped short of the position (Pending), a
+// request for the rest. It is a message of its own, so keys typed while a
+// heavy stretch decodes are handled between two steps. Every move makes the
+// requests of the earlier ones stale, so one chain of them runs at a time.
+func askMore(r replayCtl, f feed, cmd tea.Cmd) (replayCtl, feed, tea.Cmd) {
+	r.more++
+	if !r.src.Pending() {
+		return r, f, cmd
+	}
+	gen := r.more
+	return r, f, tea.Batch(cmd, func() tea.Msg { return replayMoreMsg{gen: gen} })
 }
 
 func (r replayCtl) tick() tea.Cmd {
@@ -144,12 +158,19 @@ func (r replayCtl) Update(msg tea.Msg) (replayCtl, feed, tea.Cmd) {
 		r.lastTick = msg.at
 		evs, err := r.src.Tick(max(elapsed, 0))
 		r = r.fail(err)
-		return r, feed{events: evs, moved: len(evs) > 0 || !r.src.Paused()}, r.tick()
+		return askMore(r, feed{events: evs, moved: len(evs) > 0 || !r.src.Paused()}, r.tick())
+	case replayMoreMsg:
+		if msg.gen != r.more {
+			return r, feed{}, nil
+		}
+		evs, err := r.src.Continue()
+		r = r.fail(err)
+		return askMore(r, feed{events: evs, moved: len(evs) > 0}, nil)
 	case tea.KeyPressMsg:
 		if r.input.Active() {
-			return r.edit(msg)
+			return askMore(r.edit(msg))
 		}
-		return r.key(msg)
+		return askMore(r.key(msg))
 	}
 	return r, feed{}, nil
 }

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"math/rand"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -91,4 +92,131 @@ func TestReplayOfARecordedFile(t *testing.T) {
 		}
 	}
 	golden.RequireEqual(t, view)
+}
+
+// writeFloodMinute records a minute of a packet flood through the real
+// writer: a batch of 16384 packets every 2 s, gaps of 3 to 6 µs as a real
+// capture has them, 4.9 MB of records.
+func writeFloodMinute(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "flood.stk")
+	w, err := sessions.Create(path, sessions.Header{Hostname: "lb-1", Started: t0, Interval: time.Second},
+		sessions.WriterOptions{FlushEvery: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewSource(3))
+	for s := 0; s < 60; s += 2 {
+		pb := &probes.PacketBatch{Iface: "lo", Start: at(s)}
+		for range 16384 {
+			pb.DtUs = append(pb.DtUs, 3+rng.Int63n(4))
+			pb.Flow = append(pb.Flow, 1)
+			pb.Flags = append(pb.Flags, 0)
+			pb.Len = append(pb.Len, 106)
+		}
+		if err := w.Write(event.New(at(s), "packets", pb)); err != nil {
+			t.Fatal(err)
+		}
+		w.Flush()
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// countingSource is the real Player, counting the steps it is asked for
+// and the packet batches it hands out.
+type countingSource struct {
+	*sessions.Player
+	continues, batches int
+}
+
+func (c *countingSource) count(evs []event.Event, err error) ([]event.Event, error) {
+	for _, ev := range evs {
+		if _, ok := probes.AsPacketBatch(ev); ok {
+			c.batches++
+		}
+	}
+	return evs, err
+}
+
+func (c *countingSource) Seek(t time.Time) ([]event.Event, error) {
+	c.batches = 0
+	return c.count(c.Player.Seek(t))
+}
+
+func (c *countingSource) Continue() ([]event.Event, error) {
+	c.continues++
+	return c.count(c.Player.Continue())
+}
+
+// moreIn runs cmd and returns the request for more decoding it carries.
+func moreIn(t *testing.T, cmd tea.Cmd) replayMoreMsg {
+	t.Helper()
+	if cmd != nil {
+		switch msg := cmd().(type) {
+		case replayMoreMsg:
+			return msg
+		case tea.BatchMsg:
+			for _, c := range msg {
+				if m, ok := c().(replayMoreMsg); ok {
+					return m
+				}
+			}
+		}
+	}
+	t.Fatal("no request for more decoding")
+	return replayMoreMsg{}
+}
+
+// TestReplayQuitsWhileASeekDecodes: End seeks into a minute of flood whose
+// history is megabytes to decode. The real Player stops after a step and
+// the model asks for the rest with a message of its own, so q, pressed
+// meanwhile, is handled first and quits with the decode unfinished: the
+// quit is not held up by it. Not quitting, the steps deliver the rest, and
+// a request left from an earlier seek is dropped.
+func TestReplayQuitsWhileASeekDecodes(t *testing.T) {
+	r, err := sessions.Open(writeFloodMinute(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	src := &countingSource{Player: sessions.NewPlayer(r, 2*time.Minute, nil)}
+	opts := testOptions()
+	opts.Probes = []string{"packets"}
+	m := update(NewReplay(opts, src, nil), tea.WindowSizeMsg{Width: 100, Height: 30}, replayInitMsg{})
+
+	next, cmd := m.Update(press("end"))
+	m = next.(Model)
+	if !src.Pending() {
+		t.Fatal("the seek decoded everything in one call")
+	}
+	more := moreIn(t, cmd)
+	next, cmd = m.Update(press("q"))
+	if cmd == nil {
+		t.Fatal("q did nothing while a seek was decoding")
+	}
+	if _, ok := cmd().(tea.QuitMsg); !ok || src.continues != 0 || !src.Pending() {
+		t.Fatalf("q: quit %v after %d more steps, pending %v", ok, src.continues, src.Pending())
+	}
+
+	// Had it not quit: a step per message until the seek is done.
+	m = next.(Model)
+	for src.Pending() {
+		next, cmd = m.Update(more)
+		m = next.(Model)
+		if src.Pending() {
+			more = moreIn(t, cmd)
+		}
+	}
+	if src.continues < 2 || src.batches != 30 {
+		t.Fatalf("%d batches of 30 in %d more steps", src.batches, src.continues)
+	}
+	steps := src.continues
+	m = typeKeys(m, "home")
+	m = update(m, more) // from the seek before: dropped
+	if src.continues != steps {
+		t.Fatal("a stale request decoded")
+	}
 }
