@@ -1,8 +1,8 @@
 package probes
 
 import (
-	"math"
 	"container/heap"
+	"math"
 	"slices"
 	"time"
 

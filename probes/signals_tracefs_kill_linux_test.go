@@ -112,6 +112,26 @@ func hostAvailable(t *testing.T, sysfs string) {
 	}
 }
 
+// othersLive lists the instances under root of stakeouts that are running
+// and not this test's: every mount of tracefs shows the same instances, so a
+// host-mode stakeout of another test binary (go test runs packages side by
+// side) or of a person on this machine shows up in the test's mount too.
+func othersLive(root string) []string {
+	m, _ := filepath.Glob(filepath.Join(root, "instances", "stakeout-*"))
+	var out []string
+	for _, p := range m {
+		f := strings.Split(filepath.Base(p), "-")
+		pid, err := strconv.Atoi(f[1])
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		if unix.Kill(pid, 0) == nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // kill -9 of stakeout alone: its watchdog disables and removes the
 // instance at once, and unmounts the tracefs stakeout mounted, but not one
 // that was there before.
@@ -143,7 +163,10 @@ func TestHostModeKill9WatchdogCleansUp(t *testing.T) {
 			run.Wait()
 			eventually(t, "the watchdog's clean-up", func() bool {
 				_, err := os.Stat(inst)
-				return os.IsNotExist(err) && mountedAt(root) == before && gone(wd[0])
+				// Another stakeout's instance (a test of another package
+				// running at the same time: every mount of tracefs shows the
+				// same instances) rightly keeps stakeout's mount.
+				return os.IsNotExist(err) && gone(wd[0]) && (mountedAt(root) == before || len(othersLive(root)) > 0)
 			})
 		})
 	}
@@ -194,10 +217,11 @@ func TestHostModeKill9WithWatchdogNextRunCleansUp(t *testing.T) {
 				t.Errorf("the next run left the dead run's instance %s (%v)", inst, err)
 			}
 			next.stop(t)
-			if m, _ := filepath.Glob(filepath.Join(root, "instances", "stakeout-*")); premounted && len(m) != 0 {
-				t.Errorf("instances left: %v", m)
+			others := othersLive(root)
+			if m, _ := filepath.Glob(filepath.Join(root, "instances", "stakeout-*")); premounted && len(m) != len(others) {
+				t.Errorf("instances left: %v (of other running stakeouts: %v)", m, others)
 			}
-			if got := mountedAt(root); got != before {
+			if got := mountedAt(root); got != before && len(others) == 0 {
 				t.Errorf("after the next run the mount at %s is %q, want %q", root, got, before)
 			}
 		})
