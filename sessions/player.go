@@ -77,7 +77,7 @@ func NewPlayer(r *Reader, history time.Duration, drop func(event.Event) bool) *P
 	if history < 0 {
 		history = 0
 	}
-	lo, hi := r.plausibleSpan(plausibleGap)
+	lo, hi := r.PlausibleSpan()
 	return &Player{r: r, history: history, drop: drop, step: playerStep, maxAhead: maxAhead,
 		lo: lo, hi: hi, pos: lo, shown: lo, speed: 1}
 }

@@ -82,6 +82,11 @@ func (it *Iter) Passed(t time.Time) bool {
 	return pos >= it.r.readEnd(t)
 }
 
+// PlausibleSpan is the part of the recording a replay plays and times
+// given to commands are resolved against (see plausibleSpan): Start and
+// End, unless the file holds events dated far from the rest.
+func (r *Reader) PlausibleSpan() (lo, hi time.Time) { return r.plausibleSpan(plausibleGap) }
+
 // plausibleSpan is the part of the recording a replay plays: from the
 // session's start (the header's, or the time in the index nearest to it)
 // out in both directions through the earliest and latest times the index

@@ -68,14 +68,18 @@ defaults to the recording's start or end.`,
 			if err != nil {
 				return err
 			}
+			// The recording's plausible span: an event a bad clock dated
+			// years off moves neither default (with no --until it is
+			// copied all the same: ToEnd).
+			sp := fileSpan(r)
 			if from.IsZero() {
-				from = r.Start()
+				from = sp.Start
 			}
 			if to.IsZero() {
-				to = r.End()
+				to = sp.End
 			}
 			if to.Before(r.Start()) || from.After(r.End()) {
-				return usageErr("the window %s to %s is outside the recording (%s to %s)", clock(from), clock(to), clock(r.Start()), clock(r.End()))
+				return usageErr("the window %s to %s is outside the recording (%s to %s)", clock(from), clock(to), clock(sp.Start), clock(sp.End))
 			}
 			if !from.Before(to) {
 				return usageErr("--since %s is not before --until %s", clock(from), clock(to))

@@ -153,13 +153,14 @@ func iterUntil(r *sessions.Reader, to time.Time) engine.Iterator {
 
 // window resolves --since/--until against the recording.
 func window(r *sessions.Reader, since, until string) (from, to time.Time, err error) {
+	sp := fileSpan(r)
 	if since != "" {
-		if from, err = parseTimeArg(since, r.Start(), r.End()); err != nil {
+		if from, err = parseTimeArg(since, sp); err != nil {
 			return from, to, usageErr("--since: %v", err)
 		}
 	}
 	if until != "" {
-		if to, err = parseTimeArg(until, r.Start(), r.End()); err != nil {
+		if to, err = parseTimeArg(until, sp); err != nil {
 			return from, to, usageErr("--until: %v", err)
 		}
 		if !from.IsZero() && to.Before(from) {
