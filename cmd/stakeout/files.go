@@ -216,11 +216,16 @@ func analyzeFile(r *sessions.Reader, path string) (report.Document, error) {
 	if err != nil && !isDamage(err) {
 		return report.Document{}, err
 	}
+	// The session's start (a few milliseconds before its first event),
+	// unless the header has none or one after the recording or more than a
+	// day before it; to the end of its plausible span, so neither a header
+	// nor one event dated years off makes an absurd duration.
+	sp := fileSpan(r)
 	start := h.Started
-	if start.IsZero() {
-		start = r.Start()
+	if start.IsZero() || start.Before(sp.Start.Add(-24*time.Hour)) || start.After(sp.End) {
+		start = sp.Start
 	}
-	doc := b.Document(h, path, start, r.End().Sub(start))
+	doc := b.Document(h, path, start, sp.End.Sub(start))
 	if d := r.Damage(); d != nil {
 		doc.Damage = d.Error()
 	}
