@@ -136,11 +136,12 @@ func (e Event) AppendJSON(dst []byte) ([]byte, error) {
 	return append(dst, body[1:]...), nil
 }
 
-// UnmarshalJSON decodes the flat form. An unknown kind is not an error: Body
-// stays nil and Raw keeps the fields, so readers can skip it. A file is
-// untrusted, so the body's floats are bounded to ±MaxNumber and its unsigned
-// integers to math.MaxInt64 (Raw keeps what the file said).
-func (e *Event) UnmarshalJSON(b []byte) error {
+// UnmarshalEnvelope decodes only the flat form's envelope: Time, Probe and
+// Kind, with Raw keeping the whole object and Body nil, as for a kind this
+// build does not know. It is for a reader that wants the fields as JSON
+// (redaction learning names), at about a third of the cost of decoding a
+// packet batch's columns.
+func (e *Event) UnmarshalEnvelope(b []byte) error {
 	var env envelope
 	if err := json.Unmarshal(b, &env); err != nil {
 		return fmt.Errorf("%w: %v", ErrMalformed, err)
@@ -149,15 +150,26 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 		return fmt.Errorf("%w: no kind", ErrMalformed)
 	}
 	*e = Event{Time: env.Time, Probe: env.Probe, Kind: env.Kind, Raw: append(json.RawMessage(nil), b...)}
+	return nil
+}
+
+// UnmarshalJSON decodes the flat form. An unknown kind is not an error: Body
+// stays nil and Raw keeps the fields, so readers can skip it. A file is
+// untrusted, so the body's floats are bounded to ±MaxNumber and its unsigned
+// integers to math.MaxInt64 (Raw keeps what the file said).
+func (e *Event) UnmarshalJSON(b []byte) error {
+	if err := e.UnmarshalEnvelope(b); err != nil {
+		return err
+	}
 	regMu.RLock()
-	mk := registry[env.Kind]
+	mk := registry[e.Kind]
 	regMu.RUnlock()
 	if mk == nil {
 		return nil
 	}
 	body := mk()
 	if err := json.Unmarshal(b, body); err != nil {
-		return fmt.Errorf("%w: kind %s: %v", ErrMalformed, env.Kind, err)
+		return fmt.Errorf("%w: kind %s: %v", ErrMalformed, e.Kind, err)
 	}
 	BoundNumbers(body)
 	e.Body = body

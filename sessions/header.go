@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -139,4 +140,90 @@ func parseCPUList(s string) int {
 		n += b - a + 1
 	}
 	return n
+}
+
+// Bounds of a header's numbers and times. A value outside them (a corrupt
+// or hostile file) is read as unknown, zero, as a fact HostHeader could not
+// read is: nothing prints an absurd figure or fails on it.
+const (
+	maxHeaderCPUs     = 1 << 16        // the kernel's NR_CPUS tops out at 8192
+	maxHeaderMemory   = 1 << 60        // 1 EiB; x86-64 addresses 4 PiB
+	maxHeaderInterval = 24 * time.Hour // --interval is 10 ms and up
+	maxFormatVersion  = 1<<16 - 1      // the preamble's u16
+)
+
+var (
+	minHeaderTime = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxHeaderTime = maxIndexTime // 2200, as the time index
+)
+
+// UnmarshalJSON reads a header field by field: a field of the wrong type or
+// out of bounds (see maxHeaderCPUs) is left zero instead of making the
+// whole file unreadable, and numbers are bounded as an event's are. Only a
+// header that is neither a JSON object nor null is an error.
+func (h *Header) UnmarshalJSON(b []byte) error {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return err
+	}
+	*h = Header{} // null too: an empty header, as json.Unmarshal reads one
+	// A field absent or of the wrong type stays zero.
+	field := func(name string, v any) { _ = json.Unmarshal(m[name], v) }
+	field("hostname", &h.Hostname)
+	field("kernel", &h.Kernel)
+	field("stakeout_version", &h.StakeoutVersion)
+	var cmd []json.RawMessage
+	field("command", &cmd)
+	for _, a := range cmd {
+		var s string
+		_ = json.Unmarshal(a, &s)
+		h.Command = append(h.Command, s)
+	}
+	h.FormatVersion = int(headerInt(m["format_version"], 0, maxFormatVersion))
+	h.CPUs = int(headerInt(m["cpus"], 0, maxHeaderCPUs))
+	h.MemoryBytes = uint64(headerInt(m["memory_bytes"], 0, maxHeaderMemory))
+	h.Interval = time.Duration(headerInt(m["interval_ns"], 0, int64(maxHeaderInterval)))
+	h.BootTime = headerTime(m["boot_time"])
+	h.Started = headerTime(m["started"])
+	var x map[string]json.RawMessage
+	if field("extract", &x); x != nil {
+		h.Extract = &ExtractInfo{SourceStarted: headerTime(x["source_started"]),
+			Since: headerTime(x["since"]), Until: headerTime(x["until"]), From: headerTime(x["from"])}
+		_ = json.Unmarshal(x["source"], &h.Extract.Source)
+	}
+	if d, ok := m["detectors"]; ok && string(d) != "null" {
+		h.Detectors = append(json.RawMessage(nil), d...)
+	}
+	return nil
+}
+
+// headerInt reads a whole number within [lo, hi], else 0: 17179869184,
+// 1.7179869184e10 and 8.0 are read; 2.5, 1e30, true and -1 (for lo 0) are
+// not.
+func headerInt(raw json.RawMessage, lo, hi int64) int64 {
+	var n json.Number
+	if json.Unmarshal(raw, &n) != nil {
+		return 0
+	}
+	v, err := strconv.ParseInt(string(n), 10, 64)
+	if err != nil {
+		f, ferr := strconv.ParseFloat(string(n), 64)
+		if ferr != nil || f != math.Trunc(f) || f < float64(lo) || f > float64(hi) {
+			return 0
+		}
+		v = int64(f)
+	}
+	if v < lo || v > hi {
+		return 0
+	}
+	return v
+}
+
+// headerTime reads an RFC 3339 time between 1970 and 2200, else zero.
+func headerTime(raw json.RawMessage) time.Time {
+	var t time.Time
+	if json.Unmarshal(raw, &t) != nil || t.Before(minHeaderTime) || t.After(maxHeaderTime) {
+		return time.Time{}
+	}
+	return t
 }

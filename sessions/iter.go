@@ -35,6 +35,7 @@ type Iter struct {
 	done   bool
 	err    error
 
+	envOnly  bool          // decode only each record's envelope (RawIter)
 	late     []event.Event // appended events still to merge in, by time
 	lateErr  error
 	mainEv   event.Event // read ahead from the file, to merge against
@@ -47,6 +48,16 @@ type Iter struct {
 // segment that can hold such an event, so its cost does not grow with the
 // length of the recording.
 func (r *Reader) Iter(from time.Time) *Iter { return r.iter(from, -1) }
+
+// RawIter is Iter delivering events as read, not decoded: Body nil and Raw
+// the record, as for kinds this build does not know (appended events, read
+// once into memory, keep their bodies). It costs a third of Iter on packet
+// batches, for a reader that only wants the fields as JSON.
+func (r *Reader) RawIter(from time.Time) *Iter {
+	it := r.iter(from, -1)
+	it.envOnly = true
+	return it
+}
 
 // iter is Iter reading the data in file order no further than stop (-1:
 // to its end).
@@ -214,7 +225,11 @@ func (it *Iter) record() (ev event.Event, ok bool) {
 	// UnmarshalJSON checks the syntax itself; json.Unmarshal would scan the
 	// record once more before calling it, a tenth of the cost of reading a
 	// packet flood. It is handed the bytes json.Unmarshal would hand it.
-	if err := ev.UnmarshalJSON(bytes.Trim(b, " \t\r\n")); err != nil && ev.Kind == "" {
+	decode := ev.UnmarshalJSON
+	if it.envOnly {
+		decode = ev.UnmarshalEnvelope
+	}
+	if err := decode(bytes.Trim(b, " \t\r\n")); err != nil && ev.Kind == "" {
 		// No usable envelope: nothing to hand on. A bad body only loses
 		// Body (ev keeps Raw), like an unknown kind.
 		return ev, false

@@ -138,12 +138,15 @@ func loopFS(t *testing.T, mib int64) string {
 // fills the disk between statfs and write; here FreeSpace always says
 // there is room), the write itself fails with ENOSPC on a real full ext4.
 // The Writer pauses instead of stopping, cuts the torn chunk, resumes once
-// there is room, and the file reads back whole: every event before the
-// failing flush, the resume notice, every event after.
+// the free-space check shows the room the write lacked freed (not merely
+// room, which it showed before the write failed), and the file reads back
+// whole: every event before the failing flush, the resume notice, every
+// event after.
 func TestPausesOnENOSPC(t *testing.T) {
 	mnt := loopFS(t, 16)
 	path := filepath.Join(mnt, "rec.stk")
-	plenty := func(string) (uint64, uint64, error) { return 1 << 40, 1 << 41, nil }
+	free := uint64(1 << 40)
+	plenty := func(string) (uint64, uint64, error) { return free, 1 << 41, nil }
 	w, err := Create(path, testHeader(), WriterOptions{FlushEvery: -1, FreeSpace: plenty})
 	if err != nil {
 		t.Fatal(err)
@@ -190,6 +193,14 @@ func TestPausesOnENOSPC(t *testing.T) {
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
+	// The free-space check said there was room before the write failed:
+	// saying so again is no evidence. It must see the failed chunk's size
+	// freed (or a test write succeed, after a back-off: TestQuotaPauseDoesNotFlap).
+	flushOne()
+	if _, p := w.Paused(); !p {
+		t.Fatal("resumed on a free-space check that had already been wrong")
+	}
+	free += 1 << 20
 	flushOne() // finds room: resumes (this flush's event is still dropped)
 	if _, p := w.Paused(); p {
 		t.Fatal("still paused with the filler gone")

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/stakeout/stakeout/event"
@@ -37,7 +38,24 @@ type pauseState struct {
 	floor   bool      // the free-space floor holds the pause
 	at      time.Time // event time of the pause notice
 	dropped uint64    // events dropped since the pause began
+
+	// After a write failed for lack of space (ENOSPC, EDQUOT), free space
+	// by statfs is no evidence that the next write fits: a user over a disk
+	// quota sees the filesystem's room, not the quota's, and resumed, failed
+	// and paused again at every other flush. Recording resumes only once
+	// statfs shows the failed chunk's size freed since, or a probe write of
+	// that size succeeds; probes are tried after a back-off that doubles
+	// from minBackoff to maxBackoff.
+	wfail    bool
+	failFree uint64    // free space by statfs when the write failed; MaxUint64 unknown
+	failNeed int64     // the chunk that did not fit
+	retryAt  time.Time // the next probe (Clock)
 }
+
+const (
+	minBackoff = 2 * time.Second
+	maxBackoff = time.Minute
+)
 
 func (p *pauseState) active() bool { return p.reason != "" }
 
@@ -184,6 +202,7 @@ func (w *Writer) endPauseLocked() {
 	secs := at.Sub(w.pause.at).Seconds()
 	dropped := w.pause.dropped
 	w.pause = pauseState{asked: w.pause.asked}
+	w.resumed = w.opt.Clock()
 	ev := event.New(at, recorderProbe, &event.Recording{State: StateResumed, File: w.path,
 		PausedS: &secs, EventsDropped: &dropped})
 	w.note(ev)
@@ -199,6 +218,10 @@ func (w *Writer) endPauseLocked() {
 // this once did) resumed below the pause level whenever a chunk exceeded
 // half the floor: a 32 MiB filesystem paused and resumed at every flush. As
 // with the floor itself, a failing statfs does not hold recording back.
+//
+// After a failed write it also needs the evidence writeFailedLocked asks
+// for; the probe runs only once statfs shows that room, so it never takes
+// the filesystem below the floor.
 func (w *Writer) recheckFloorLocked() {
 	avail, size, err := w.opt.FreeSpace(w.path)
 	if err == nil {
@@ -209,12 +232,60 @@ func (w *Writer) recheckFloorLocked() {
 			return
 		}
 	}
+	if w.pause.wfail {
+		freed := err == nil && w.pause.failFree != math.MaxUint64 && avail >= w.pause.failFree &&
+			avail-w.pause.failFree >= uint64(w.pause.failNeed)
+		if !freed {
+			now := w.opt.Clock()
+			if now.Before(w.pause.retryAt) {
+				return
+			}
+			if err := w.probeWriteLocked(w.pause.failNeed); err != nil {
+				w.backoff = min(2*w.backoff, maxBackoff)
+				w.pause.retryAt = now.Add(w.backoff)
+				return
+			}
+		}
+		w.pause.wfail = false
+	}
 	w.pause.floor = false
 	if w.pause.asked == "" {
 		w.endPauseLocked()
 	} else {
 		w.pause.reason = w.pause.asked
 	}
+}
+
+// writeFailedLocked starts waiting for evidence that a write fits, after
+// one of size need failed for lack of space (see pauseState). The back-off
+// starts again from minBackoff unless the failure follows a resume by less
+// than maxBackoff, when it doubles.
+func (w *Writer) writeFailedLocked(need int64) {
+	now := w.opt.Clock()
+	if w.backoff == 0 || now.Sub(w.resumed) >= maxBackoff {
+		w.backoff = minBackoff
+	} else {
+		w.backoff = min(2*w.backoff, maxBackoff)
+	}
+	free := uint64(math.MaxUint64)
+	if avail, _, err := w.opt.FreeSpace(w.path); err == nil {
+		free = avail
+	}
+	w.pause.wfail, w.pause.failFree, w.pause.failNeed = true, free, max(need, 4096)
+	w.pause.retryAt = now.Add(w.backoff)
+}
+
+// probeWriteLocked appends n zero bytes and cuts them off again: whether a
+// chunk of that size would be written now. If they cannot be cut off, the
+// file would hold them between two chunks, so recording stops.
+func (w *Writer) probeWriteLocked(n int64) error {
+	n = min(n, w.maxChunk())
+	_, err := w.f.Write(make([]byte, n))
+	if terr := w.f.Truncate(w.size); terr != nil {
+		w.stopLocked("cannot cut off a test write: " + terr.Error())
+		return terr
+	}
+	return err
 }
 
 // maxChunk is the largest chunk a flush can write: pending is flushed as

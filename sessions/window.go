@@ -81,3 +81,52 @@ func (it *Iter) Passed(t time.Time) bool {
 	}
 	return pos >= it.r.readEnd(t)
 }
+
+// PlausibleSpan is the part of the recording a replay plays and times
+// given to commands are resolved against (see plausibleSpan): Start and
+// End, unless the file holds events dated far from the rest.
+func (r *Reader) PlausibleSpan() (lo, hi time.Time) { return r.plausibleSpan(plausibleGap) }
+
+// plausibleSpan is the part of the recording a replay plays: from the
+// session's start (the header's, or the time in the index nearest to it)
+// out in both directions through the earliest and latest times the index
+// holds (each segment's Min and Max), as long as no two of them in a row
+// are more than gap apart. A kernel log backlog minutes before the start,
+// or a pause of hours, stays inside; an event stamped years off by a bad
+// clock (or a hostile file) does not stretch it. With no events it is the
+// header's start.
+func (r *Reader) plausibleSpan(gap time.Duration) (lo, hi time.Time) {
+	var pts []int64
+	for _, s := range r.segs {
+		if s.Events > 0 {
+			pts = append(pts, s.Min, s.Max)
+		}
+	}
+	if len(pts) == 0 {
+		return r.start, r.end
+	}
+	sort.Slice(pts, func(i, j int) bool { return pts[i] < pts[j] })
+	// The anchor: the point nearest the header's start, or the median
+	// when the header has none.
+	a := len(pts) / 2
+	if s := r.hdr.Started; !s.IsZero() {
+		ns := unixNano(s)
+		a = sort.Search(len(pts), func(i int) bool { return pts[i] >= ns })
+		if a == len(pts) || (a > 0 && apart(pts[a-1], ns) < apart(ns, pts[a])) {
+			a--
+		}
+	}
+	g := uint64(gap)
+	i, j := a, a
+	for i > 0 && apart(pts[i-1], pts[i]) <= g {
+		i--
+	}
+	for j < len(pts)-1 && apart(pts[j], pts[j+1]) <= g {
+		j++
+	}
+	return fromNano(pts[i]), fromNano(pts[j])
+}
+
+// apart is b-a for a <= b, which does not fit an int64 for index times
+// 500 years apart.
+func apart(a, b int64) uint64 { return uint64(b) - uint64(a) }

@@ -226,3 +226,37 @@ func TestIterPassed(t *testing.T) {
 		t.Error("Passed held for no time before the end of the file")
 	}
 }
+
+// TestRawIter: RawIter delivers what Iter does, in the same order, with
+// the records as read (Raw) and no decoded bodies, except for the appended
+// notes it merges in from memory.
+func TestRawIter(t *testing.T) {
+	path, _ := outOfOrderSession(t)
+	r, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	full, raw := r.Iter(time.Time{}), r.RawIter(time.Time{})
+	n := 0
+	for {
+		a, aok := full.Next()
+		b, bok := raw.Next()
+		if aok != bok {
+			t.Fatalf("event %d: one iterator ended first", n)
+		}
+		if !aok {
+			break
+		}
+		n++
+		if !a.Time.Equal(b.Time) || a.Kind != b.Kind || a.Probe != b.Probe || string(a.Raw) != string(b.Raw) {
+			t.Fatalf("event %d: %s at %v, raw %s at %v", n, a.Kind, a.Time, b.Kind, b.Time)
+		}
+		if b.Body != nil && b.Kind != event.KindNote {
+			t.Fatalf("event %d (%s) was decoded", n, b.Kind)
+		}
+	}
+	if full.Err() != nil || raw.Err() != nil || n < 700 {
+		t.Fatalf("%d events; %v, %v", n, full.Err(), raw.Err())
+	}
+}

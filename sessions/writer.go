@@ -57,6 +57,9 @@ type WriterOptions struct {
 	// --redact these name the file's path. nil writes them as they are.
 	// The notices handed to TakeNotices are not rewritten.
 	Own func(event.Event) event.Event
+	// Clock is the time the Writer's back-off after a failed write goes
+	// by; nil means time.Now. Tests step it.
+	Clock func() time.Time
 }
 
 // Writer appends events to a new session file. Write only buffers; a flush
@@ -65,7 +68,7 @@ type WriterOptions struct {
 // as well is harmless. All methods are safe for concurrent use.
 type Writer struct {
 	mu   sync.Mutex
-	f    *os.File
+	f    recFile
 	path string
 	opt  WriterOptions
 
@@ -88,12 +91,23 @@ type Writer struct {
 	err        error // sticky: set once stopped or closed
 
 	pause   pauseState    // see pause.go
+	backoff time.Duration // wait after a failed write before the next try (pause.go)
+	resumed time.Time     // when the last pause ended (Clock)
 	noting  bool          // writing a pause notice into the reserve
 	notices []event.Event // pause and resume events not yet taken
 
 	done     chan struct{}
 	doneOnce sync.Once
 	wg       sync.WaitGroup
+}
+
+// recFile is what a Writer does to its file: an *os.File, or in tests one
+// that fails like a full disk quota.
+type recFile interface {
+	Write([]byte) (int, error)
+	Truncate(int64) error
+	Sync() error
+	Close() error
 }
 
 var errClosed = errors.New("sessions: writer closed")
@@ -121,6 +135,9 @@ func Create(path string, h Header, o WriterOptions) (*Writer, error) {
 	}
 	if o.Own == nil {
 		o.Own = func(ev event.Event) event.Event { return ev }
+	}
+	if o.Clock == nil {
+		o.Clock = time.Now
 	}
 	h.FormatVersion = FormatMajor
 	if h.Started.IsZero() {
@@ -363,9 +380,12 @@ func (w *Writer) flushLocked(endSeg bool) error {
 		}
 		if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
 			// Full after all, or over a disk quota (something else filled it between statfs and
-			// write): pause; the floor check resumes once there is room.
+			// write): pause; statfs alone cannot say when to resume
+			// (a quota does not show in it), so a write must (pause.go).
+			need := int64(len(w.chunk)) // before the pause notice reuses it
 			w.floorPauseLocked("write failed: " + err.Error())
 			w.pause.dropped += uint64(n)
+			w.writeFailedLocked(need)
 			return nil
 		}
 		return w.stopLocked("write failed: " + err.Error())

@@ -68,14 +68,18 @@ defaults to the recording's start or end.`,
 			if err != nil {
 				return err
 			}
+			// The recording's plausible span: an event a bad clock dated
+			// years off moves neither default (with no --until it is
+			// copied all the same: ToEnd).
+			sp := fileSpan(r)
 			if from.IsZero() {
-				from = r.Start()
+				from = sp.Start
 			}
 			if to.IsZero() {
-				to = r.End()
+				to = sp.End
 			}
 			if to.Before(r.Start()) || from.After(r.End()) {
-				return usageErr("the window %s to %s is outside the recording (%s to %s)", clock(from), clock(to), clock(r.Start()), clock(r.End()))
+				return usageErr("the window %s to %s is outside the recording (%s to %s)", clock(from), clock(to), clock(sp.Start), clock(sp.End))
 			}
 			if !from.Before(to) {
 				return usageErr("--since %s is not before --until %s", clock(from), clock(to))
@@ -316,7 +320,11 @@ func restamp(ev event.Event, t time.Time) event.Event {
 		if json.Unmarshal(ev.Raw, &obj) != nil {
 			return ev
 		}
-		obj["time"], _ = json.Marshal(t.UTC())
+		tb, err := event.MarshalFinite(t.UTC()) // a time past 9999 as the latest JSON holds
+		if err != nil {
+			return ev
+		}
+		obj["time"] = tb
 		if b, err := json.Marshal(obj); err == nil {
 			ev.Raw = b
 		}
@@ -340,7 +348,14 @@ func stateKey(ev event.Event, refs map[flowKey]bool) (string, bool) {
 	}
 	raw := ev.Raw
 	if raw == nil && ev.Body != nil {
-		raw, _ = json.Marshal(ev.Body)
+		// MarshalFinite writes a NaN as null, where json.Marshal fails and
+		// lost the ids: every process's state then shared one key, and only
+		// the last one's was kept. A body it cannot write at all is keyed
+		// by its kind alone.
+		var err error
+		if raw, err = event.MarshalFinite(ev.Body); err != nil {
+			return key, true
+		}
 	}
 	if json.Unmarshal(raw, &ids) == nil {
 		if ids.Iface != "" {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -359,5 +360,26 @@ func TestExtractStateBeforeTheHistory(t *testing.T) {
 	moved := restamp(state[len(state)-1], xt(50))
 	if b := jsonLine(t, moved); !strings.Contains(b, `"time":"2026-11-23T04:00:50Z"`) || !moved.Time.Equal(xt(50)) {
 		t.Errorf("restamped unknown kind: %s", b)
+	}
+}
+
+// nanState is a state body with a process id and a number that is NaN,
+// as an event made in memory (no Raw) can hold.
+type nanState struct {
+	PID  int     `json:"pid"`
+	Load float64 `json:"load"`
+}
+
+func (nanState) EventKind() string { return "nan_state" }
+
+// TestStateKeyWithNaN: the state of two processes keeps two keys when a
+// body holds a NaN: json.Marshal refused the body, its error was ignored,
+// and both fell under one key, so an extract kept one process's state.
+func TestStateKeyWithNaN(t *testing.T) {
+	nan := math.NaN()
+	a, _ := stateKey(event.New(xt(0), "x", &nanState{PID: 1, Load: nan}), nil)
+	b, _ := stateKey(event.New(xt(0), "x", &nanState{PID: 2, Load: nan}), nil)
+	if a == b || !strings.HasSuffix(a, "\x001") || !strings.HasSuffix(b, "\x002") {
+		t.Fatalf("keys %q and %q", a, b)
 	}
 }

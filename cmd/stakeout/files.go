@@ -153,13 +153,14 @@ func iterUntil(r *sessions.Reader, to time.Time) engine.Iterator {
 
 // window resolves --since/--until against the recording.
 func window(r *sessions.Reader, since, until string) (from, to time.Time, err error) {
+	sp := fileSpan(r)
 	if since != "" {
-		if from, err = parseTimeArg(since, r.Start(), r.End()); err != nil {
+		if from, err = parseTimeArg(since, sp); err != nil {
 			return from, to, usageErr("--since: %v", err)
 		}
 	}
 	if until != "" {
-		if to, err = parseTimeArg(until, r.Start(), r.End()); err != nil {
+		if to, err = parseTimeArg(until, sp); err != nil {
 			return from, to, usageErr("--until: %v", err)
 		}
 		if !from.IsZero() && to.Before(from) {
@@ -215,11 +216,16 @@ func analyzeFile(r *sessions.Reader, path string) (report.Document, error) {
 	if err != nil && !isDamage(err) {
 		return report.Document{}, err
 	}
+	// The session's start (a few milliseconds before its first event),
+	// unless the header has none or one after the recording or more than a
+	// day before it; to the end of its plausible span, so neither a header
+	// nor one event dated years off makes an absurd duration.
+	sp := fileSpan(r)
 	start := h.Started
-	if start.IsZero() {
-		start = r.Start()
+	if start.IsZero() || start.Before(sp.Start.Add(-24*time.Hour)) || start.After(sp.End) {
+		start = sp.Start
 	}
-	doc := b.Document(h, path, start, r.End().Sub(start))
+	doc := b.Document(h, path, start, sp.End.Sub(start))
 	if d := r.Damage(); d != nil {
 		doc.Damage = d.Error()
 	}

@@ -45,9 +45,9 @@ instead, or add the note once it stops.`,
 			if err != nil {
 				return err
 			}
-			start, end := r.Start(), r.End()
+			sp := fileSpan(r)
 			r.Close()
-			when, err := noteTime(at, start, end, time.Now())
+			when, err := noteTime(at, sp, time.Now())
 			if err != nil {
 				return err
 			}
@@ -66,14 +66,15 @@ instead, or add the note once it stops.`,
 // noteTime resolves --at, or picks the default: now while the recording
 // covers it, else its end (a note written the morning after is about the
 // end of the incident, not about a moment nothing was recorded).
-func noteTime(at string, start, end, now time.Time) (time.Time, error) {
+func noteTime(at string, sp timeSpan, now time.Time) (time.Time, error) {
+	start, end := sp.Start, sp.End
 	if at == "" {
 		if !now.Before(start) && !now.After(end) {
 			return now.UTC(), nil
 		}
 		return end.UTC(), nil
 	}
-	t, err := parseTimeArg(at, start, end)
+	t, err := parseTimeArg(at, sp)
 	if err != nil {
 		return t, usageErr("--at: %v", err)
 	}
