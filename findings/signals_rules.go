@@ -11,7 +11,12 @@ import (
 // signal applies burst, storm and exec-race rules to one delivered signal.
 func (d *signals) signal(at time.Time, s *probes.Signal) []*event.Finding {
 	p := d.proc(s.PID, s.Comm, at)
-	if p == nil {
+	if p == nil || s.Result == probes.SignalIgnored {
+		// The kernel dropped it (the process ignores it or is already
+		// dying): it never reached the process, so it is no part of a
+		// burst, a storm or a race. A supervisor's exiting threads each
+		// send its child the Pdeathsig again, and all but the first are
+		// dropped so.
 		return nil
 	}
 	var out []*event.Finding

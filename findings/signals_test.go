@@ -270,3 +270,41 @@ func TestSignalBurstOnlyFromAnotherProcess(t *testing.T) {
 		t.Errorf("senderText %q", got)
 	}
 }
+
+// A supervisor that ends, as --signals host saw it: its child was started
+// with Pdeathsig SIGKILL, and each of its exiting threads sent the child
+// the SIGKILL again (a thread id each, as the thread was gone before it
+// could be looked up). The kernel delivered the first and dropped the
+// rest: the child was already dying. That is one SIGKILL, not a burst;
+// the same signals delivered would be one. A signal the process ignores
+// is no part of a storm either.
+func TestDroppedSignalsAreNoBurst(t *testing.T) {
+	kill := func(ms float64, sender int, result string) event.Event {
+		return bodyAt(ms, &probes.Signal{PID: 11711, TID: 11711, Comm: "sleep", Signal: "SIGKILL", Code: "SI_USER",
+			SenderPID: sender, SenderComm: "supervisor", Source: "tracefs", Result: result})
+	}
+	evs := []event.Event{kill(0, 11697, "delivered")}
+	for i := range 7 {
+		evs = append(evs, kill(0.1+float64(i)*0.7, 11698+i, probes.SignalIgnored))
+	}
+	if fs := sigFindings(evs); len(fs) != 0 {
+		t.Errorf("SIGKILLs the kernel dropped: %s", fs[0].Summary)
+	}
+	for i := range evs {
+		b := *evs[i].Body.(*probes.Signal)
+		b.Result = "delivered"
+		evs[i].Body = &b
+	}
+	if fs := named(sigFindings(evs), FindingSignalBurst); len(fs) != 1 || fs[0].Data.(SignalBurstData).Count != 2 {
+		t.Errorf("the same SIGKILLs delivered: %+v, want one burst", fs)
+	}
+
+	evs = nil
+	for i := range 500 {
+		evs = append(evs, bodyAt(float64(i), &probes.Signal{PID: 7, TID: 7, Comm: "nohup'd", Signal: "SIGHUP", Code: "SI_USER",
+			SenderPID: 9, SenderComm: "loop", Source: "tracefs", Result: probes.SignalIgnored}))
+	}
+	if fs := sigFindings(evs); len(fs) != 0 {
+		t.Errorf("500 ignored SIGHUPs: %s", fs[0].Summary)
+	}
+}
