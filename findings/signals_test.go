@@ -308,3 +308,33 @@ func TestDroppedSignalsAreNoBurst(t *testing.T) {
 		t.Errorf("500 ignored SIGHUPs: %s", fs[0].Summary)
 	}
 }
+
+// What a busy host sends its processes by itself is no storm: a script
+// running 150 short commands back to back (its shell gets a SIGCHLD per
+// command, about 500 a second here), a tracer told of each stop of its
+// tracees, a profiled program's SIGPROF ticks on two busy threads. The
+// same rate of a signal sent by another process is one.
+func TestKernelSignalsAreNoStorm(t *testing.T) {
+	kernel := func(ms float64, pid int, sig, code string) event.Event {
+		return bodyAt(ms, &probes.Signal{PID: pid, TID: pid, Comm: "sh", Signal: sig, Code: code, Source: "tracefs", Result: "delivered"})
+	}
+	var evs []event.Event
+	for i := range 150 {
+		evs = append(evs, kernel(float64(i)*2, 11384, "SIGCHLD", "CLD_EXITED"))
+		evs = append(evs, kernel(float64(i)*2+1, 22424, "SIGCHLD", "CLD_TRAPPED"))
+	}
+	for i := range 400 {
+		evs = append(evs, kernel(float64(i)*2.5, 2300, "SIGPROF", "SI_TIMER"))
+	}
+	sort.SliceStable(evs, func(i, j int) bool { return evs[i].Time.Before(evs[j].Time) })
+	if fs := sigFindings(evs); len(fs) != 0 {
+		t.Errorf("the kernel's own signals: %s", fs[0].Summary)
+	}
+	evs = nil
+	for i := range 150 {
+		evs = append(evs, sigAt(float64(i)*2, 11384, "SIGUSR1", 4410))
+	}
+	if fs := named(sigFindings(evs), FindingSignalStorm); len(fs) != 1 {
+		t.Errorf("150 SIGUSR1 from another process in 300 ms: %d storms", len(fs))
+	}
+}
