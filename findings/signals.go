@@ -196,7 +196,7 @@ func (d *signals) Observe(ev event.Event) []event.Event {
 		out = append(out, d.sweep(at)...)
 		d.lastSweep = at
 	}
-	return d.conditions(at, ev.Probe, out)
+	return d.conditions(at, out)
 }
 
 // proc finds or makes a process's state; nil past maxSignalProcs.

@@ -33,11 +33,14 @@ func signalCondKey(f *event.Finding) string {
 // first the clears of conditions quiet for signalQuiet, then each finding
 // as a raise, an update or nothing. A burst reported again when it ends
 // (it grew past the two signals it was raised at) is the same occurrence
-// with new figures, not a new one.
-func (d *signals) conditions(at time.Time, probe string, fs []*event.Finding) []event.Event {
+// with new figures, not a new one. Every one is the signals probe's, the
+// probe its events came from, whichever event's time let it out (a burst
+// ends at the next event of any probe).
+func (d *signals) conditions(at time.Time, fs []*event.Finding) []event.Event {
+	const probe = "signals"
 	var out []event.Event
 	for _, f := range d.c.sweep(at) {
-		out = append(out, event.New(at, "signals", f)) // the probe these findings come from
+		out = append(out, event.New(at, probe, f))
 	}
 	for _, f := range fs {
 		f.Key = signalCondKey(f)

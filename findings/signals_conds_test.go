@@ -90,3 +90,23 @@ func TestSignalStormConditions(t *testing.T) {
 		t.Fatalf("got %v %+v", states(fs...), fs)
 	}
 }
+
+// A burst that grew is updated when its window has passed, at whatever
+// event comes next: here a disk sample. The update is still the signals
+// probe's, so `events --probe signals` has all of the condition.
+func TestBurstEndedByAnotherProbesEventIsTheSignalsProbes(t *testing.T) {
+	evs := []event.Event{sigAt(0, 1, "SIGHUP", 9), sigAt(10, 1, "SIGHUP", 9), sigAt(20, 1, "SIGHUP", 9),
+		event.New(t0.Add(500*time.Millisecond), "diskfill", &probes.DiskUsage{IntervalS: 1}),
+		event.New(t0.Add(2*time.Minute), "diskfill", &probes.DiskUsage{IntervalS: 1})}
+	var got []string
+	for _, ev := range Run([]Detector{NewSignals(SignalThresholds{})}, evs) {
+		f, _ := event.AsFinding(ev)
+		got = append(got, f.State+"/"+ev.Probe)
+		if ev.Probe != "signals" {
+			t.Errorf("%s %q of probe %q", f.Key, f.State, ev.Probe)
+		}
+	}
+	if !slices.Equal(got, []string{"/signals", "update/signals", "cleared/signals"}) {
+		t.Errorf("events %v, want raise, update, clear", got)
+	}
+}

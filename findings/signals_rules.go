@@ -11,7 +11,12 @@ import (
 // signal applies burst, storm and exec-race rules to one delivered signal.
 func (d *signals) signal(at time.Time, s *probes.Signal) []*event.Finding {
 	p := d.proc(s.PID, s.Comm, at)
-	if p == nil {
+	if p == nil || s.Result == probes.SignalIgnored {
+		// The kernel dropped it (the process ignores it or is already
+		// dying): it never reached the process, so it is no part of a
+		// burst, a storm or a race. A supervisor's exiting threads each
+		// send its child the Pdeathsig again, and all but the first are
+		// dropped so.
 		return nil
 	}
 	var out []*event.Finding
@@ -136,10 +141,14 @@ func (d *signals) sweep(at time.Time) []*event.Finding {
 }
 
 // storm counts each signal per StormWindow; reaching StormCount in one
-// window fires once, until a whole window passes below it. Self-sent SIGURG
-// is the Go runtime preempting its own goroutines and is never a storm.
+// window fires once, until a whole window passes below it. It counts what a
+// burst counts, signals from another process: a shell running short
+// commands back to back gets hundreds of SIGCHLD a second, a tracer one
+// per stop of its tracees, a profiled program a SIGPROF per tick of each
+// busy thread, and the Go runtime preempts itself with SIGURG. That is
+// their normal life, not a storm.
 func (d *signals) storm(at time.Time, s *probes.Signal, p *sigProc, r *sigRun) *event.Finding {
-	if runtimePreemption(s) {
+	if !burstable(s) {
 		return nil
 	}
 	if r.winStart.IsZero() || at.Sub(r.winStart) >= d.t.StormWindow || at.Before(r.winStart) {

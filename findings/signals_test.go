@@ -270,3 +270,71 @@ func TestSignalBurstOnlyFromAnotherProcess(t *testing.T) {
 		t.Errorf("senderText %q", got)
 	}
 }
+
+// A supervisor that ends, as --signals host saw it: its child was started
+// with Pdeathsig SIGKILL, and each of its exiting threads sent the child
+// the SIGKILL again (a thread id each, as the thread was gone before it
+// could be looked up). The kernel delivered the first and dropped the
+// rest: the child was already dying. That is one SIGKILL, not a burst;
+// the same signals delivered would be one. A signal the process ignores
+// is no part of a storm either.
+func TestDroppedSignalsAreNoBurst(t *testing.T) {
+	kill := func(ms float64, sender int, result string) event.Event {
+		return bodyAt(ms, &probes.Signal{PID: 11711, TID: 11711, Comm: "sleep", Signal: "SIGKILL", Code: "SI_USER",
+			SenderPID: sender, SenderComm: "supervisor", Source: "tracefs", Result: result})
+	}
+	evs := []event.Event{kill(0, 11697, "delivered")}
+	for i := range 7 {
+		evs = append(evs, kill(0.1+float64(i)*0.7, 11698+i, probes.SignalIgnored))
+	}
+	if fs := sigFindings(evs); len(fs) != 0 {
+		t.Errorf("SIGKILLs the kernel dropped: %s", fs[0].Summary)
+	}
+	for i := range evs {
+		b := *evs[i].Body.(*probes.Signal)
+		b.Result = "delivered"
+		evs[i].Body = &b
+	}
+	if fs := named(sigFindings(evs), FindingSignalBurst); len(fs) != 1 || fs[0].Data.(SignalBurstData).Count != 2 {
+		t.Errorf("the same SIGKILLs delivered: %+v, want one burst", fs)
+	}
+
+	evs = nil
+	for i := range 500 {
+		evs = append(evs, bodyAt(float64(i), &probes.Signal{PID: 7, TID: 7, Comm: "nohup'd", Signal: "SIGHUP", Code: "SI_USER",
+			SenderPID: 9, SenderComm: "loop", Source: "tracefs", Result: probes.SignalIgnored}))
+	}
+	if fs := sigFindings(evs); len(fs) != 0 {
+		t.Errorf("500 ignored SIGHUPs: %s", fs[0].Summary)
+	}
+}
+
+// What a busy host sends its processes by itself is no storm: a script
+// running 150 short commands back to back (its shell gets a SIGCHLD per
+// command, about 500 a second here), a tracer told of each stop of its
+// tracees, a profiled program's SIGPROF ticks on two busy threads. The
+// same rate of a signal sent by another process is one.
+func TestKernelSignalsAreNoStorm(t *testing.T) {
+	kernel := func(ms float64, pid int, sig, code string) event.Event {
+		return bodyAt(ms, &probes.Signal{PID: pid, TID: pid, Comm: "sh", Signal: sig, Code: code, Source: "tracefs", Result: "delivered"})
+	}
+	var evs []event.Event
+	for i := range 150 {
+		evs = append(evs, kernel(float64(i)*2, 11384, "SIGCHLD", "CLD_EXITED"))
+		evs = append(evs, kernel(float64(i)*2+1, 22424, "SIGCHLD", "CLD_TRAPPED"))
+	}
+	for i := range 400 {
+		evs = append(evs, kernel(float64(i)*2.5, 2300, "SIGPROF", "SI_TIMER"))
+	}
+	sort.SliceStable(evs, func(i, j int) bool { return evs[i].Time.Before(evs[j].Time) })
+	if fs := sigFindings(evs); len(fs) != 0 {
+		t.Errorf("the kernel's own signals: %s", fs[0].Summary)
+	}
+	evs = nil
+	for i := range 150 {
+		evs = append(evs, sigAt(float64(i)*2, 11384, "SIGUSR1", 4410))
+	}
+	if fs := named(sigFindings(evs), FindingSignalStorm); len(fs) != 1 {
+		t.Errorf("150 SIGUSR1 from another process in 300 ms: %d storms", len(fs))
+	}
+}

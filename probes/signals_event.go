@@ -52,6 +52,10 @@ type Signal struct {
 	Result string `json:"result,omitempty"` // "delivered", "ignored", "already pending" (merged), "overflow", "lost info"
 }
 
+// SignalIgnored is the Result of a signal the kernel dropped as it was
+// sent: the process ignores it, or is already dying.
+const SignalIgnored = "ignored"
+
 func (Signal) EventKind() string { return KindSignal }
 
 // Fork is a new process made by a traced one; the child is traced from its

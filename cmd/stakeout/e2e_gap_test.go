@@ -30,29 +30,35 @@ func snapshotFileIn(t *testing.T, ns, iface string, d time.Duration, extra ...st
 	return cmd, &out, file
 }
 
-// findingEvents is every finding event of a recording (raises, updates and
-// clears, as `stakeout events` prints them), where a report would fold each
-// condition into one.
-func findingEvents(t *testing.T, file string) snapDoc {
+// gapEvent is a packet.gap event as `stakeout events` prints it.
+type gapEvent struct {
+	Time     time.Time      `json:"time"`
+	Finding  string         `json:"finding"`
+	Severity string         `json:"severity"`
+	Summary  string         `json:"summary"`
+	Data     map[string]any `json:"data"`
+	Key      string         `json:"key"`
+	State    string         `json:"state"`
+}
+
+// gapEventsOf is every packet.gap event of the recording (raise, updates,
+// clear; a report shows each condition only as its latest), logged.
+func gapEventsOf(t *testing.T, file string) (out []gapEvent) {
 	t.Helper()
 	r := run(t, nil, "events", file, "--kind", "finding")
 	if r.code != 0 {
-		t.Fatalf("events: %+v", r)
+		t.Fatalf("events: exit %d: %s", r.code, r.stderr)
 	}
-	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
-	var doc snapDoc
-	if err := json.Unmarshal([]byte(`{"findings":[`+strings.Join(lines, ",")+`]}`), &doc); err != nil {
-		t.Fatalf("events: %v\n%s", err, r.stdout)
-	}
-	return doc
-}
-
-// gapEventsOf is the doc's packet.gap events, logged.
-func gapEventsOf(t *testing.T, doc snapDoc) (out []int) {
-	t.Helper()
-	for i, f := range doc.Findings {
+	for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+		var f gapEvent
+		if line == "" {
+			continue
+		}
+		if err := json.Unmarshal([]byte(line), &f); err != nil {
+			t.Fatalf("%v: %s", err, line)
+		}
 		if f.Finding == "packet.gap" {
-			out = append(out, i)
+			out = append(out, f)
 			t.Logf("%s %-7s %-8s %s", f.Time.Format("15:04:05.000"), f.State, f.Severity, f.Summary)
 		}
 	}
@@ -92,12 +98,11 @@ func TestStoppedHeartbeatIsCriticalWhileSilent(t *testing.T) {
 		}
 	}
 	waitDoc(t, cmd, out)
-	doc := findingEvents(t, file)
-	idx := gapEventsOf(t, doc)
-	if len(idx) < 3 {
-		t.Fatalf("want the gap raised, turned critical and cleared; got %d events", len(idx))
+	evs := gapEventsOf(t, file)
+	if len(evs) < 3 {
+		t.Fatalf("want the gap raised, turned critical and cleared; got %d events", len(evs))
 	}
-	raise, last := doc.Findings[idx[0]], doc.Findings[idx[len(idx)-1]]
+	raise, last := evs[0], evs[len(evs)-1]
 	if raise.State != "" || raise.Data["resumed"] != false || raise.Data["flow"] != "10.231.4.1 > 224.0.0.18" {
 		t.Errorf("first event %+v", raise)
 	}
@@ -105,8 +110,7 @@ func TestStoppedHeartbeatIsCriticalWhileSilent(t *testing.T) {
 		t.Errorf("raised at a silence of %v ms; the threshold is 2500 and capture_stats come each second", ms)
 	}
 	critical := -1.0
-	for _, i := range idx {
-		f := doc.Findings[i]
+	for _, f := range evs {
 		if f.Key != raise.Key || f.Data["resumed"] != false {
 			t.Errorf("event %+v", f)
 		}
@@ -195,7 +199,7 @@ func TestHeartbeatGapDuringFlood(t *testing.T) {
 	defer unix.Close(flood)
 	to := [4]byte{10, 231, 5, 99}
 
-	cmd, out, _ := snapshotFileIn(t, nsB, ifB, 27*time.Second, "--ring-mb", "32")
+	cmd, out, file := snapshotFileIn(t, nsB, ifB, 27*time.Second, "--ring-mb", "32")
 	start := time.Now().Add(time.Second)
 	var wg sync.WaitGroup
 	var sent int
@@ -242,13 +246,13 @@ func TestHeartbeatGapDuringFlood(t *testing.T) {
 	json.Unmarshal([]byte(out.String()), &sum)
 	t.Logf("capture: %+v", sum.Summary.Packets.Ifaces)
 
-	idx := gapEventsOf(t, doc)
+	evs := gapEventsOf(t, file)
 	raised, gaps := gapsOf(doc)
 	if raised != 1 || len(gaps) != 1 {
 		t.Fatalf("want exactly one packet.gap raised and cleared, got %d raised, %d cleared", raised, len(gaps))
 	}
-	for _, i := range idx {
-		if f := doc.Findings[i]; f.Data["flow"] != "10.231.5.1:7001 > 10.231.5.99:7000" || f.Data["proto"] != "udp" {
+	for _, f := range evs {
+		if f.Data["flow"] != "10.231.5.1:7001 > 10.231.5.99:7000" || f.Data["proto"] != "udp" {
 			t.Errorf("packet.gap names %v %v", f.Data["proto"], f.Data["flow"])
 		}
 	}

@@ -113,13 +113,15 @@ type snapDoc struct {
 }
 
 // gapsOf counts the packet.gap conditions raised, and returns the data of
-// those that ended (cleared), in order.
+// those that ended (cleared), in order. A report lists each condition once,
+// as its latest event: a silence that ended is its clear, with the whole
+// gap.
 func gapsOf(doc snapDoc) (raised int, cleared []map[string]any) {
 	for _, f := range doc.Findings {
 		if f.Finding != "packet.gap" {
 			continue
 		}
-		raised++ // the report lists a condition once, as its latest state
+		raised++
 		if f.State == "cleared" {
 			cleared = append(cleared, f.Data)
 		}

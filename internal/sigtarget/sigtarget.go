@@ -7,13 +7,15 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
 	"runtime"
 	"syscall"
 	"time"
 )
 
-// Env selects the target's behaviour: "count", "spin" or "preempt".
+// Env selects the target's behaviour: "count", "spin", "preempt" or
+// "pdeath".
 const Env = "STAKEOUT_SIGTARGET"
 
 // Environ is what a test adds to the target's environment: the mode, and no
@@ -37,6 +39,8 @@ func MaybeRun() {
 		spin()
 	case "preempt":
 		preempt()
+	case "pdeath":
+		pdeath()
 	}
 	os.Exit(0)
 }
@@ -93,4 +97,27 @@ func preempt() {
 		}
 	}()
 	count()
+}
+
+// pdeath is a supervisor that ends: it starts a child that its death is to
+// kill (Pdeathsig SIGKILL, as supervisors and container tools do), with a
+// few threads of its own, then exits at once. The kernel sends the child
+// its SIGKILL again each time one of the exiting threads hands it on to
+// the next, and drops all but the first: the child is already dying. It
+// prints the child's pid.
+func pdeath() {
+	for range 4 {
+		go func() {
+			runtime.LockOSThread() // a thread of its own, to the end
+			time.Sleep(time.Hour)
+		}()
+	}
+	time.Sleep(20 * time.Millisecond)
+	child := exec.Command("sleep", "30")
+	child.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := child.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return
+	}
+	fmt.Println(child.Process.Pid)
 }
