@@ -90,7 +90,13 @@ pane, culprits flagged as findings, the whole session recorded to one .stk
 file that can be replayed, questioned and handed off later.
 
 Run it as root. With no subcommand it starts the live TUI with every probe
-that can run here, recording to $STAKEOUT_DIR or /var/tmp/stakeout/.`,
+that can run here, recording to $STAKEOUT_DIR or /var/tmp/stakeout/.
+
+Exit codes: 0 done; 1 error (missing file, no permission, not a session
+file); 2 bad usage (unknown flag, a --pid, --mount or --iface that is not
+there, no terminal for the TUI); 3 snapshot --fail-on matched a finding;
+4 done, but the recording is damaged: everything readable was written, and
+one warning line says what was lost.`,
 		Example: `  sudo stakeout                              # live TUI, all probes, recording on
   sudo stakeout --probes iostat --interval 2s
   sudo stakeout snapshot --duration 60s --format json | jq .findings
