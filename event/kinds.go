@@ -116,9 +116,9 @@ type Recording struct {
 func (Recording) EventKind() string { return KindRecording }
 
 func init() {
-	Register(KindFinding, func() Body { return &Finding{} })
-	Register(KindProbeStatus, func() Body { return &ProbeStatus{} })
-	Register(KindRecording, func() Body { return &Recording{} })
+	Register(KindFinding, func() Body { return &Finding{} }, Traits{Control: true, Occurrence: true})
+	Register(KindProbeStatus, func() Body { return &ProbeStatus{} }, Traits{Control: true})
+	Register(KindRecording, func() Body { return &Recording{} }, Traits{Control: true})
 }
 
 // AsFinding returns the finding carried by e, if it is one.

@@ -27,7 +27,7 @@ type Note struct {
 func (Note) EventKind() string { return KindNote }
 
 func init() {
-	Register(KindNote, func() Body { return &Note{} })
+	Register(KindNote, func() Body { return &Note{} }, Traits{Control: true, Occurrence: true})
 }
 
 // NewNote builds a note with its text trimmed and bounded to MaxNoteRunes

@@ -68,7 +68,9 @@ func AsKmsg(ev event.Event) (*Kmsg, bool) {
 	return nil, false
 }
 
-func init() { event.Register(KindKmsg, func() event.Body { return &Kmsg{} }) }
+func init() {
+	event.Register(KindKmsg, func() event.Body { return &Kmsg{} }, event.Traits{Occurrence: true})
+}
 
 // KmsgConfig holds the kmsg probe's flags.
 type KmsgConfig struct {

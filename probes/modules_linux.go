@@ -65,8 +65,8 @@ func (ModuleUnload) EventKind() string { return KindModuleUnload }
 
 func init() {
 	event.Register(KindModuleList, func() event.Body { return &ModuleList{} })
-	event.Register(KindModuleLoad, func() event.Body { return &ModuleLoad{} })
-	event.Register(KindModuleUnload, func() event.Body { return &ModuleUnload{} })
+	event.Register(KindModuleLoad, func() event.Body { return &ModuleLoad{} }, event.Traits{Occurrence: true})
+	event.Register(KindModuleUnload, func() event.Body { return &ModuleUnload{} }, event.Traits{Occurrence: true})
 }
 
 // AsModuleLoad returns the ModuleLoad carried by ev, if it is one.

@@ -216,7 +216,7 @@ func AsCaptureStats(ev event.Event) (*CaptureStats, bool) {
 
 func init() {
 	event.Register(KindFlow, func() event.Body { return &FlowInfo{} })
-	event.Register(KindPackets, func() event.Body { return &PacketBatch{} })
+	event.Register(KindPackets, func() event.Body { return &PacketBatch{} }, event.Traits{Occurrence: true})
 	event.Register(KindCaptureStats, func() event.Body { return &CaptureStats{} })
 }
 

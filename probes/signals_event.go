@@ -111,10 +111,10 @@ type Trace struct {
 func (Trace) EventKind() string { return KindTrace }
 
 func init() {
-	event.Register(KindSignal, func() event.Body { return &Signal{} })
-	event.Register(KindFork, func() event.Body { return &Fork{} })
-	event.Register(KindExec, func() event.Body { return &Exec{} })
-	event.Register(KindExit, func() event.Body { return &Exit{} })
+	event.Register(KindSignal, func() event.Body { return &Signal{} }, event.Traits{Occurrence: true})
+	event.Register(KindFork, func() event.Body { return &Fork{} }, event.Traits{Occurrence: true})
+	event.Register(KindExec, func() event.Body { return &Exec{} }, event.Traits{Occurrence: true})
+	event.Register(KindExit, func() event.Body { return &Exit{} }, event.Traits{Occurrence: true})
 	event.Register(KindTrace, func() event.Body { return &Trace{} })
 }
 
