@@ -120,55 +120,15 @@ func init() {
 
 // AsSignal, AsFork, AsExec, AsExit and AsTrace return the body of ev if it
 // is one. Live events carry pointers; a value is accepted as well.
-func AsSignal(ev event.Event) (*Signal, bool) {
-	switch b := ev.Body.(type) {
-	case *Signal:
-		return b, b != nil
-	case Signal:
-		return &b, true
-	}
-	return nil, false
-}
+func AsSignal(ev event.Event) (*Signal, bool) { return event.As[Signal](ev) }
 
-func AsFork(ev event.Event) (*Fork, bool) {
-	switch b := ev.Body.(type) {
-	case *Fork:
-		return b, b != nil
-	case Fork:
-		return &b, true
-	}
-	return nil, false
-}
+func AsFork(ev event.Event) (*Fork, bool) { return event.As[Fork](ev) }
 
-func AsExec(ev event.Event) (*Exec, bool) {
-	switch b := ev.Body.(type) {
-	case *Exec:
-		return b, b != nil
-	case Exec:
-		return &b, true
-	}
-	return nil, false
-}
+func AsExec(ev event.Event) (*Exec, bool) { return event.As[Exec](ev) }
 
-func AsExit(ev event.Event) (*Exit, bool) {
-	switch b := ev.Body.(type) {
-	case *Exit:
-		return b, b != nil
-	case Exit:
-		return &b, true
-	}
-	return nil, false
-}
+func AsExit(ev event.Event) (*Exit, bool) { return event.As[Exit](ev) }
 
-func AsTrace(ev event.Event) (*Trace, bool) {
-	switch b := ev.Body.(type) {
-	case *Trace:
-		return b, b != nil
-	case Trace:
-		return &b, true
-	}
-	return nil, false
-}
+func AsTrace(ev event.Event) (*Trace, bool) { return event.As[Trace](ev) }
 
 // SignalsConfig holds the signals probe's flags.
 type SignalsConfig struct {
