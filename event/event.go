@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"sync"
 	"time"
 )
@@ -46,18 +47,46 @@ func New(t time.Time, probe string, b Body) Event {
 
 var (
 	regMu    sync.RWMutex
-	registry = map[string]func() Body{}
+	registry = map[string]kindInfo{}
 )
 
+type kindInfo struct {
+	newBody func() Body
+	traits  Traits
+}
+
+// Traits say, once and where a kind is registered, how the rest of
+// stakeout treats its events. The zero value is an ordinary sample of
+// state, as is every kind this build does not know.
+type Traits struct {
+	// Control kinds (findings, probe statuses, recorder events, notes)
+	// must reach the screen: back-pressure and a frozen view drop
+	// samples, never these.
+	Control bool
+	// Occurrence kinds report something happening (a kernel line, a
+	// signal, a note) rather than a state, so the last one before an
+	// extract's window says nothing about the window and is not carried
+	// into it. Every other kind is state.
+	Occurrence bool
+}
+
 // Register makes kind decodable. newBody returns a pointer to a zero body.
+// traits, at most one, says how the kind is treated (see Traits).
 // It panics on a duplicate kind: kinds are a public contract and must be unique.
-func Register(kind string, newBody func() Body) {
+func Register(kind string, newBody func() Body, traits ...Traits) {
+	if len(traits) > 1 {
+		panic("event: more than one Traits for kind " + kind)
+	}
+	info := kindInfo{newBody: newBody}
+	if len(traits) == 1 {
+		info.traits = traits[0]
+	}
 	regMu.Lock()
 	defer regMu.Unlock()
 	if _, dup := registry[kind]; dup {
 		panic("event: kind registered twice: " + kind)
 	}
-	registry[kind] = newBody
+	registry[kind] = info
 }
 
 // Known reports whether kind is registered in this build.
@@ -66,6 +95,30 @@ func Known(kind string) bool {
 	defer regMu.RUnlock()
 	_, ok := registry[kind]
 	return ok
+}
+
+// TraitsOf returns the traits kind was registered with; a kind this build
+// does not know has none.
+func TraitsOf(kind string) Traits {
+	regMu.RLock()
+	defer regMu.RUnlock()
+	return registry[kind].traits
+}
+
+// IsControl reports whether events of kind must never be dropped on the
+// way to the screen (see Traits.Control).
+func IsControl(kind string) bool { return TraitsOf(kind).Control }
+
+// Kinds lists the kinds registered in this build, sorted.
+func Kinds() []string {
+	regMu.RLock()
+	defer regMu.RUnlock()
+	out := make([]string, 0, len(registry))
+	for k := range registry {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 type envelope struct {
@@ -162,7 +215,7 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	regMu.RLock()
-	mk := registry[e.Kind]
+	mk := registry[e.Kind].newBody
 	regMu.RUnlock()
 	if mk == nil {
 		return nil

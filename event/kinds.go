@@ -116,17 +116,22 @@ type Recording struct {
 func (Recording) EventKind() string { return KindRecording }
 
 func init() {
-	Register(KindFinding, func() Body { return &Finding{} })
-	Register(KindProbeStatus, func() Body { return &ProbeStatus{} })
-	Register(KindRecording, func() Body { return &Recording{} })
+	Register(KindFinding, func() Body { return &Finding{} }, Traits{Control: true, Occurrence: true})
+	Register(KindProbeStatus, func() Body { return &ProbeStatus{} }, Traits{Control: true})
+	Register(KindRecording, func() Body { return &Recording{} }, Traits{Control: true})
 }
 
 // AsFinding returns the finding carried by e, if it is one.
-func AsFinding(e Event) (*Finding, bool) {
-	switch b := e.Body.(type) {
-	case *Finding:
-		return b, true
-	case Finding:
+func AsFinding(e Event) (*Finding, bool) { return As[Finding](e) }
+
+// As returns the body of type T carried by e, if it carries one: live events
+// and decoded ones carry a *T, but a T value is accepted as well. A nil *T
+// is no body.
+func As[T any](e Event) (*T, bool) {
+	switch b := any(e.Body).(type) {
+	case *T:
+		return b, b != nil
+	case T:
 		return &b, true
 	}
 	return nil, false

@@ -27,7 +27,7 @@ type Note struct {
 func (Note) EventKind() string { return KindNote }
 
 func init() {
-	Register(KindNote, func() Body { return &Note{} })
+	Register(KindNote, func() Body { return &Note{} }, Traits{Control: true, Occurrence: true})
 }
 
 // NewNote builds a note with its text trimmed and bounded to MaxNoteRunes
@@ -38,15 +38,7 @@ func NewNote(author, text string) Note {
 }
 
 // AsNote returns the note carried by e, if it is one.
-func AsNote(e Event) (*Note, bool) {
-	switch b := e.Body.(type) {
-	case *Note:
-		return b, true
-	case Note:
-		return &b, true
-	}
-	return nil, false
-}
+func AsNote(e Event) (*Note, bool) { return As[Note](e) }
 
 // NoteAuthor is who writes notes from this process: $STAKEOUT_AUTHOR, else
 // the login name (the current user's, else $USER or $LOGNAME), else "unknown".

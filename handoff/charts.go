@@ -168,8 +168,7 @@ func (c *charts) count(a *chartAcc, name string, t time.Time, n float64) {
 
 // observe takes one event of the window.
 func (c *charts) observe(ev event.Event) {
-	switch ev.Kind {
-	case event.KindFinding, event.KindProbeStatus, event.KindRecording, event.KindNote:
+	if event.IsControl(ev.Kind) {
 		return
 	}
 	if s, ok := probes.AsIOSample(ev); ok {

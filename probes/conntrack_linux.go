@@ -59,15 +59,7 @@ func (s ConntrackSample) Ratio() float64 {
 }
 
 // AsConntrack returns the ConntrackSample carried by ev, if it is one.
-func AsConntrack(ev event.Event) (*ConntrackSample, bool) {
-	switch b := ev.Body.(type) {
-	case *ConntrackSample:
-		return b, b != nil
-	case ConntrackSample:
-		return &b, true
-	}
-	return nil, false
-}
+func AsConntrack(ev event.Event) (*ConntrackSample, bool) { return event.As[ConntrackSample](ev) }
 
 func init() { event.Register(KindConntrack, func() event.Body { return &ConntrackSample{} }) }
 

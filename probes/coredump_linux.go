@@ -70,15 +70,7 @@ type CoreLimit struct {
 }
 
 // AsCoreReadiness returns the CoreReadiness carried by ev, if it is one.
-func AsCoreReadiness(ev event.Event) (*CoreReadiness, bool) {
-	switch b := ev.Body.(type) {
-	case *CoreReadiness:
-		return b, b != nil
-	case CoreReadiness:
-		return &b, true
-	}
-	return nil, false
-}
+func AsCoreReadiness(ev event.Event) (*CoreReadiness, bool) { return event.As[CoreReadiness](ev) }
 
 func init() { event.Register(KindCoreReadiness, func() event.Body { return &CoreReadiness{} }) }
 

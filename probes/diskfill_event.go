@@ -91,15 +91,7 @@ type DeletedOpen struct {
 }
 
 // AsDiskUsage returns the DiskUsage carried by ev, if it is one.
-func AsDiskUsage(ev event.Event) (*DiskUsage, bool) {
-	switch b := ev.Body.(type) {
-	case *DiskUsage:
-		return b, b != nil
-	case DiskUsage:
-		return &b, true
-	}
-	return nil, false
-}
+func AsDiskUsage(ev event.Event) (*DiskUsage, bool) { return event.As[DiskUsage](ev) }
 
 func init() { event.Register(KindDiskUsage, func() event.Body { return &DiskUsage{} }) }
 

@@ -52,15 +52,7 @@ func (d DeviceIO) AwaitMs() float64 {
 
 // AsIOSample returns the IOSample carried by ev, if it is one. Live events
 // carry *IOSample and decoded ones too, but a value is accepted as well.
-func AsIOSample(ev event.Event) (*IOSample, bool) {
-	switch b := ev.Body.(type) {
-	case *IOSample:
-		return b, b != nil
-	case IOSample:
-		return &b, true
-	}
-	return nil, false
-}
+func AsIOSample(ev event.Event) (*IOSample, bool) { return event.As[IOSample](ev) }
 
 // MaxIODevices caps how many devices the iostat probe, IOSummary and the
 // io.saturated detector keep state for, so memory stays bounded on hosts

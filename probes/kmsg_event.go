@@ -58,17 +58,11 @@ type CrashFacts struct {
 func (Kmsg) EventKind() string { return KindKmsg }
 
 // AsKmsg returns the Kmsg carried by ev, if it is one.
-func AsKmsg(ev event.Event) (*Kmsg, bool) {
-	switch b := ev.Body.(type) {
-	case *Kmsg:
-		return b, b != nil
-	case Kmsg:
-		return &b, true
-	}
-	return nil, false
-}
+func AsKmsg(ev event.Event) (*Kmsg, bool) { return event.As[Kmsg](ev) }
 
-func init() { event.Register(KindKmsg, func() event.Body { return &Kmsg{} }) }
+func init() {
+	event.Register(KindKmsg, func() event.Body { return &Kmsg{} }, event.Traits{Occurrence: true})
+}
 
 // KmsgConfig holds the kmsg probe's flags.
 type KmsgConfig struct {

@@ -65,31 +65,15 @@ func (ModuleUnload) EventKind() string { return KindModuleUnload }
 
 func init() {
 	event.Register(KindModuleList, func() event.Body { return &ModuleList{} })
-	event.Register(KindModuleLoad, func() event.Body { return &ModuleLoad{} })
-	event.Register(KindModuleUnload, func() event.Body { return &ModuleUnload{} })
+	event.Register(KindModuleLoad, func() event.Body { return &ModuleLoad{} }, event.Traits{Occurrence: true})
+	event.Register(KindModuleUnload, func() event.Body { return &ModuleUnload{} }, event.Traits{Occurrence: true})
 }
 
 // AsModuleLoad returns the ModuleLoad carried by ev, if it is one.
-func AsModuleLoad(ev event.Event) (*ModuleLoad, bool) {
-	switch b := ev.Body.(type) {
-	case *ModuleLoad:
-		return b, b != nil
-	case ModuleLoad:
-		return &b, true
-	}
-	return nil, false
-}
+func AsModuleLoad(ev event.Event) (*ModuleLoad, bool) { return event.As[ModuleLoad](ev) }
 
 // AsModuleUnload returns the ModuleUnload carried by ev, if it is one.
-func AsModuleUnload(ev event.Event) (*ModuleUnload, bool) {
-	switch b := ev.Body.(type) {
-	case *ModuleUnload:
-		return b, b != nil
-	case ModuleUnload:
-		return &b, true
-	}
-	return nil, false
-}
+func AsModuleUnload(ev event.Event) (*ModuleUnload, bool) { return event.As[ModuleUnload](ev) }
 
 type modulesProbe struct {
 	cfg  Config

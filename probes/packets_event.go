@@ -184,39 +184,15 @@ func (CaptureStats) EventKind() string { return KindCaptureStats }
 
 // AsFlowInfo, AsPacketBatch and AsCaptureStats return the body of ev if it
 // is of that kind (live events carry pointers, decoded ones too).
-func AsFlowInfo(ev event.Event) (*FlowInfo, bool) {
-	switch b := ev.Body.(type) {
-	case *FlowInfo:
-		return b, b != nil
-	case FlowInfo:
-		return &b, true
-	}
-	return nil, false
-}
+func AsFlowInfo(ev event.Event) (*FlowInfo, bool) { return event.As[FlowInfo](ev) }
 
-func AsPacketBatch(ev event.Event) (*PacketBatch, bool) {
-	switch b := ev.Body.(type) {
-	case *PacketBatch:
-		return b, b != nil
-	case PacketBatch:
-		return &b, true
-	}
-	return nil, false
-}
+func AsPacketBatch(ev event.Event) (*PacketBatch, bool) { return event.As[PacketBatch](ev) }
 
-func AsCaptureStats(ev event.Event) (*CaptureStats, bool) {
-	switch b := ev.Body.(type) {
-	case *CaptureStats:
-		return b, b != nil
-	case CaptureStats:
-		return &b, true
-	}
-	return nil, false
-}
+func AsCaptureStats(ev event.Event) (*CaptureStats, bool) { return event.As[CaptureStats](ev) }
 
 func init() {
 	event.Register(KindFlow, func() event.Body { return &FlowInfo{} })
-	event.Register(KindPackets, func() event.Body { return &PacketBatch{} })
+	event.Register(KindPackets, func() event.Body { return &PacketBatch{} }, event.Traits{Occurrence: true})
 	event.Register(KindCaptureStats, func() event.Body { return &CaptureStats{} })
 }
 

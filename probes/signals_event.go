@@ -111,64 +111,24 @@ type Trace struct {
 func (Trace) EventKind() string { return KindTrace }
 
 func init() {
-	event.Register(KindSignal, func() event.Body { return &Signal{} })
-	event.Register(KindFork, func() event.Body { return &Fork{} })
-	event.Register(KindExec, func() event.Body { return &Exec{} })
-	event.Register(KindExit, func() event.Body { return &Exit{} })
+	event.Register(KindSignal, func() event.Body { return &Signal{} }, event.Traits{Occurrence: true})
+	event.Register(KindFork, func() event.Body { return &Fork{} }, event.Traits{Occurrence: true})
+	event.Register(KindExec, func() event.Body { return &Exec{} }, event.Traits{Occurrence: true})
+	event.Register(KindExit, func() event.Body { return &Exit{} }, event.Traits{Occurrence: true})
 	event.Register(KindTrace, func() event.Body { return &Trace{} })
 }
 
 // AsSignal, AsFork, AsExec, AsExit and AsTrace return the body of ev if it
 // is one. Live events carry pointers; a value is accepted as well.
-func AsSignal(ev event.Event) (*Signal, bool) {
-	switch b := ev.Body.(type) {
-	case *Signal:
-		return b, b != nil
-	case Signal:
-		return &b, true
-	}
-	return nil, false
-}
+func AsSignal(ev event.Event) (*Signal, bool) { return event.As[Signal](ev) }
 
-func AsFork(ev event.Event) (*Fork, bool) {
-	switch b := ev.Body.(type) {
-	case *Fork:
-		return b, b != nil
-	case Fork:
-		return &b, true
-	}
-	return nil, false
-}
+func AsFork(ev event.Event) (*Fork, bool) { return event.As[Fork](ev) }
 
-func AsExec(ev event.Event) (*Exec, bool) {
-	switch b := ev.Body.(type) {
-	case *Exec:
-		return b, b != nil
-	case Exec:
-		return &b, true
-	}
-	return nil, false
-}
+func AsExec(ev event.Event) (*Exec, bool) { return event.As[Exec](ev) }
 
-func AsExit(ev event.Event) (*Exit, bool) {
-	switch b := ev.Body.(type) {
-	case *Exit:
-		return b, b != nil
-	case Exit:
-		return &b, true
-	}
-	return nil, false
-}
+func AsExit(ev event.Event) (*Exit, bool) { return event.As[Exit](ev) }
 
-func AsTrace(ev event.Event) (*Trace, bool) {
-	switch b := ev.Body.(type) {
-	case *Trace:
-		return b, b != nil
-	case Trace:
-		return &b, true
-	}
-	return nil, false
-}
+func AsTrace(ev event.Event) (*Trace, bool) { return event.As[Trace](ev) }
 
 // SignalsConfig holds the signals probe's flags.
 type SignalsConfig struct {

@@ -7,8 +7,9 @@ import (
 )
 
 // maxHeld bounds the events held while the view is frozen. Past it the
-// oldest probe samples are dropped; findings, statuses and recorder events
-// are always kept, since the strip and status line must not lose them.
+// oldest probe samples are dropped; control kinds (findings, statuses,
+// recorder events, notes: event.Traits.Control) are always kept, since the
+// strip and status line must not lose them.
 const maxHeld = 20000
 
 // freezer holds live events while the on-call engineer reads a frozen screen.
@@ -37,14 +38,10 @@ func (f freezer) Hold(evs []event.Event) (freezer, []event.Event) {
 func dropSamples(evs []event.Event, n int) (kept, gone []event.Event) {
 	kept = evs[:0:0]
 	for _, ev := range evs {
-		switch ev.Kind {
-		case event.KindFinding, event.KindProbeStatus, event.KindRecording:
-		default:
-			if n > 0 {
-				n--
-				gone = append(gone, ev)
-				continue
-			}
+		if n > 0 && !event.IsControl(ev.Kind) {
+			n--
+			gone = append(gone, ev)
+			continue
 		}
 		kept = append(kept, ev)
 	}

@@ -266,16 +266,6 @@ func referencedFlows(r *sessions.Reader, from, until time.Time) (map[flowKey]boo
 	return refs, nil
 }
 
-// occurrences are kinds that report something happening rather than a
-// state: the last one before the window says nothing about the window.
-// Every other kind, including kinds this build does not know, is state.
-var occurrences = map[string]bool{
-	event.KindFinding: true, event.KindNote: true,
-	probes.KindKmsg: true, probes.KindPackets: true,
-	probes.KindSignal: true, probes.KindFork: true, probes.KindExec: true, probes.KindExit: true,
-	probes.KindModuleLoad: true, probes.KindModuleUnload: true,
-}
-
 // stateBefore returns, in time order, the last state event of each kind
 // (per process for trace, per interface for capture stats, per flow for
 // flow announcements, and only flows in refs) before from.
@@ -286,7 +276,10 @@ func stateBefore(r *sessions.Reader, from time.Time, refs map[flowKey]bool) ([]e
 		if !ev.Time.Before(from) {
 			continue
 		}
-		if occurrences[ev.Kind] {
+		// An occurrence (event.Traits.Occurrence) says nothing about the
+		// window. Every other kind, including kinds this build does not
+		// know, is state.
+		if event.TraitsOf(ev.Kind).Occurrence {
 			continue
 		}
 		key, keep := stateKey(ev, refs)

@@ -62,10 +62,5 @@ func (m *mailbox) shedData(evs []event.Event) []event.Event {
 	return kept
 }
 
-func mustShow(ev event.Event) bool {
-	switch ev.Kind {
-	case event.KindFinding, event.KindProbeStatus, event.KindRecording, event.KindNote:
-		return true
-	}
-	return false
-}
+// mustShow: the control kinds (event.Traits.Control).
+func mustShow(ev event.Event) bool { return event.IsControl(ev.Kind) }
