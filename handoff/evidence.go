@@ -7,6 +7,7 @@ import (
 
 	"github.com/stakeout/stakeout/engine"
 	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/findings"
 	"github.com/stakeout/stakeout/probes"
 	"github.com/stakeout/stakeout/sessions"
 )
@@ -78,9 +79,9 @@ func msWindow(ms float64) time.Duration {
 func evidenceFor(ev event.Event, name string, d findingData, flows map[flowKey]uint32) *collector {
 	t := ev.Time
 	switch {
-	case (strings.HasPrefix(name, "signal.") || name == "process.killed") && d.PID != 0:
+	case (strings.HasPrefix(name, "signal.") || name == findings.FindingProcessKilled) && d.PID != 0:
 		sig := d.Signal
-		if name == "process.killed" {
+		if name == findings.FindingProcessKilled {
 			sig = "" // the fatal signal may be SIGKILL, never seen delivered
 		}
 		span := msWindow(d.SpanMs)
@@ -88,7 +89,7 @@ func evidenceFor(ev event.Event, name string, d findingData, flows map[flowKey]u
 			title:   "signals to pid " + itoa(d.PID),
 			columns: []string{"time", "event", "process", "detail", "sender"},
 			rows:    signalRows(d.PID, sig), before: 6, after: 2}
-	case name == "packet.gap" || name == "packet.stall_reset":
+	case name == findings.FindingPacketGap || name == findings.FindingPacketStallReset:
 		id, ok := flows[flowKey{d.Iface, d.Flow}]
 		if !ok {
 			break
@@ -99,14 +100,14 @@ func evidenceFor(ev event.Event, name string, d findingData, flows map[flowKey]u
 			title:   "packets of " + d.Flow + " on " + d.Iface,
 			columns: []string{"time", "since previous", "flags", "length"},
 			rows:    flowRows(d.Iface, id), before: 4, after: 2}
-	case name == "io.saturated" && d.Device != "":
+	case name == findings.FindingIOSaturated && d.Device != "":
 		secs := msWindow(d.Seconds * 1000)
 		return &collector{t: t, from: t.Add(-secs - 3*time.Second), to: t.Add(time.Second),
 			title:   "iostat samples of " + d.Device,
 			columns: []string{"time", "r/s", "w/s", "await", "aqu-sz", "%util"},
 			rows:    ioRows(d.Device), before: 6, after: 1}
 	case strings.HasPrefix(name, "disk.") && d.Mount != "":
-		inodes := name == "disk.inodes_filling"
+		inodes := name == findings.FindingDiskInodesFilling
 		cols := []string{"time", "used", "available", "fill rate", "full in"}
 		if inodes {
 			cols = []string{"time", "inodes used", "inodes free", "fill rate", "full in"}

@@ -397,6 +397,7 @@ type findingData struct {
 	Module  string  `json:"module"`
 	Host    string  `json:"host"`
 	File    string  `json:"file"`
+	Resumed *bool   `json:"resumed"` // packet.gap: the flow came back (false: still silent when the capture ended)
 }
 
 // subject names what a finding is about, from its data.
@@ -424,9 +425,16 @@ func (d findingData) subject() string {
 
 // open says a condition had not ended when the window did (see Finding.Open).
 func open(c *event.Condition) bool {
-	switch c.Finding().Finding {
-	case "packet.gap", "packet.stall_reset": // each is one event, over when raised
+	f := c.Finding()
+	switch f.Finding {
+	case findings.FindingPacketStallReset: // one event, over when raised
 		return false
+	case findings.FindingPacketGap:
+		// The end of the capture clears a gap whose flow never came back:
+		// that flow is still silent, not recovered.
+		if d := decodeData(f.Data); c.Cleared() && d.Resumed != nil && !*d.Resumed {
+			return true
+		}
 	}
 	return c.Key() != "" && !c.Cleared()
 }
