@@ -3,12 +3,12 @@ package engine
 import (
 	"context"
 	"net"
-	"os"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/internal/testenv"
 	"github.com/stakeout/stakeout/probes"
 )
 
@@ -18,9 +18,7 @@ import (
 // sink returned (its columns go back to the capture); a sink that may keep
 // events (the TUI's) gets batches nobody touches afterwards.
 func TestBatchesAreReleasedOnlyAfterASinkThatKeepsNothing(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (CAP_NET_RAW) to capture")
-	}
+	testenv.NeedRoot(t, "CAP_NET_RAW to capture")
 	for _, keepsNothing := range []bool{true, false} {
 		rx, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/internal/testenv"
 )
 
 func TestParseConntrackStatOldAndNewColumns(t *testing.T) {
@@ -34,7 +35,7 @@ func TestParseConntrackStatOldAndNewColumns(t *testing.T) {
 
 // The fixture table fills between samples and its drop counter rises.
 func TestConntrackProbeSamplesAChangingTree(t *testing.T) {
-	root := copyTree(t, "testdata/conntrack/proc")
+	root := testenv.CopyTree(t, "testdata/conntrack/proc")
 	cfg := DefaultConfig()
 	cfg.Procfs, cfg.Interval = root, 30*time.Millisecond
 	p := newConntrack(cfg)
@@ -56,15 +57,15 @@ func TestConntrackProbeSamplesAChangingTree(t *testing.T) {
 		}
 		return out
 	}
-	kWaitFor(t, func() bool { return len(samples()) >= 1 })
+	testenv.Eventually(t, 5*time.Second, "the first sample", func() bool { return len(samples()) >= 1 })
 	os.WriteFile(filepath.Join(root, "sys/net/netfilter/nf_conntrack_count"), []byte("65000\n"), 0o644)
 	stat, _ := os.ReadFile(filepath.Join(root, "net/stat/nf_conntrack"))
 	os.WriteFile(filepath.Join(root, "net/stat/nf_conntrack"),
 		[]byte(strings.Replace(string(stat), "00000010 00000002", "00000019 00000002", 1)), 0o644)
-	kWaitFor(t, func() bool { s := samples(); return len(s) > 0 && s[len(s)-1].Count == 65000 })
+	testenv.Eventually(t, 5*time.Second, "a sample of 65000", func() bool { s := samples(); return len(s) > 0 && s[len(s)-1].Count == 65000 })
 	// The table disappears (module unloaded): the probe says so and waits.
 	os.Remove(filepath.Join(root, "sys/net/netfilter/nf_conntrack_count"))
-	kWaitFor(t, func() bool {
+	testenv.Eventually(t, 5*time.Second, "the probe says conntrack is not loaded", func() bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		for _, ev := range c.evs {

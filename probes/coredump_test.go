@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/internal/testenv"
 )
 
 func TestParseCoreLimit(t *testing.T) {
@@ -31,7 +32,7 @@ func TestParseCoreLimit(t *testing.T) {
 // this host, and haproxy (watched with --proc) has a core limit of 0.
 // Fixing core_pattern mid-session sends a new state.
 func TestCoredumpProbeOnTheApportTree(t *testing.T) {
-	root := copyTree(t, "testdata/coredump/apport/proc")
+	root := testenv.CopyTree(t, "testdata/coredump/apport/proc")
 	cfg := DefaultConfig()
 	cfg.Procfs, cfg.Interval = root, 20*time.Millisecond
 	cfg.Signals.Procs = []string{"haproxy"}
@@ -44,10 +45,10 @@ func TestCoredumpProbeOnTheApportTree(t *testing.T) {
 	var c kmsgCollector
 	done := make(chan error)
 	go func() { done <- p.Run(ctx, c.emit) }()
-	kWaitFor(t, func() bool { c.mu.Lock(); defer c.mu.Unlock(); return len(c.evs) >= 1 })
+	testenv.Eventually(t, 5*time.Second, "the first event", func() bool { c.mu.Lock(); defer c.mu.Unlock(); return len(c.evs) >= 1 })
 	time.Sleep(60 * time.Millisecond) // unchanged samples send nothing
 	os.WriteFile(filepath.Join(root, "sys/kernel/core_pattern"), []byte("|/bin/true %p\n"), 0o644)
-	kWaitFor(t, func() bool { c.mu.Lock(); defer c.mu.Unlock(); return len(c.evs) >= 2 })
+	testenv.Eventually(t, 5*time.Second, "the second event", func() bool { c.mu.Lock(); defer c.mu.Unlock(); return len(c.evs) >= 2 })
 	cancel()
 	<-done
 	if len(c.evs) != 2 {

@@ -11,31 +11,8 @@ import (
 	"time"
 
 	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/internal/testenv"
 )
-
-// copyTree copies a fixture tree into a fresh temp dir.
-func copyTree(t *testing.T, src string) string {
-	t.Helper()
-	dst := t.TempDir()
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		if d.IsDir() {
-			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dst
-}
 
 // replaceFile swaps in new content atomically, so the probe never reads
 // half a file.
@@ -59,7 +36,7 @@ func replaceFile(t *testing.T, path, from string) {
 // steps exactly 2 s per read, so every rate is the hand-worked value however
 // fast the ticker runs; the test waits for events, never for time.
 func TestRunOnChangingFixtureTree(t *testing.T) {
-	root := copyTree(t, fixtures+"/host")
+	root := testenv.CopyTree(t, fixtures+"/host")
 	cfg := DefaultConfig()
 	cfg.Procfs, cfg.Sysfs, cfg.Interval = filepath.Join(root, "proc"), filepath.Join(root, "sys"), 5*time.Millisecond
 	p := newIOStat(cfg)
@@ -153,7 +130,7 @@ func TestRunOnChangingFixtureTree(t *testing.T) {
 // TestRunGivesUpWhenDiskstatsGoes: one failed read is skipped, but a file
 // that stays gone ends Run with the cause wrapped.
 func TestRunGivesUpWhenDiskstatsGoes(t *testing.T) {
-	root := copyTree(t, fixtures+"/host")
+	root := testenv.CopyTree(t, fixtures+"/host")
 	cfg := DefaultConfig()
 	cfg.Procfs, cfg.Sysfs, cfg.Interval = filepath.Join(root, "proc"), filepath.Join(root, "sys"), time.Millisecond
 	p := newIOStat(cfg)

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/stakeout/stakeout/internal/testenv"
 )
 
 func TestDecodePageFault(t *testing.T) {
@@ -51,7 +53,7 @@ func TestDecodePageFault(t *testing.T) {
 // is not in init's root); a pid that is gone, or now another process, is
 // said to be gone. Lines from the backlog get nothing.
 func TestKmsgReadsCrashFactsWithALiveSegfault(t *testing.T) {
-	root := copyTree(t, "testdata/coredump/apport/proc")
+	root := testenv.CopyTree(t, "testdata/coredump/apport/proc")
 	os.MkdirAll(filepath.Join(root, "1", "root"), 0o755) // init's root, without apport
 	dir := t.TempDir()
 	path := filepath.Join(dir, "kmsg")
@@ -68,12 +70,12 @@ func TestKmsgReadsCrashFactsWithALiveSegfault(t *testing.T) {
 	var c kmsgCollector
 	done := make(chan error)
 	go func() { done <- p.Run(ctx, c.emit) }()
-	kWaitFor(t, func() bool { return len(c.kmsgs()) >= 1 })
+	testenv.Eventually(t, 5*time.Second, "the first kernel line", func() bool { return len(c.kmsgs()) >= 1 })
 	time.Sleep(100 * time.Millisecond) // caught up: what follows is live
 	f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
 	f.WriteString(seg("haproxy", "610") + seg("haproxy", "611") + seg("nginx", "610"))
 	f.Close()
-	kWaitFor(t, func() bool { return len(c.kmsgs()) >= 4 })
+	testenv.Eventually(t, 5*time.Second, "four kernel lines", func() bool { return len(c.kmsgs()) >= 4 })
 	cancel()
 	<-done
 	ks := c.kmsgs()

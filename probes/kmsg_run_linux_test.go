@@ -8,15 +8,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stakeout/stakeout/internal/testenv"
 )
 
 // runLiveKmsg runs the real probe on /dev/kmsg until cond holds on what it
 // recorded, then stops it and checks that the stop is prompt.
 func runLiveKmsg(t *testing.T, act func(), cond func([]*Kmsg) bool) []*Kmsg {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to read and write /dev/kmsg")
-	}
+	testenv.NeedRoot(t, "to read and write /dev/kmsg")
 	p := newKmsg(DefaultConfig())
 	if err := p.Check(); err != nil {
 		t.Skipf("kmsg unavailable here: %v", err)
@@ -27,7 +27,7 @@ func runLiveKmsg(t *testing.T, act func(), cond func([]*Kmsg) bool) []*Kmsg {
 	go func() { done <- p.Run(ctx, c.emit) }()
 	time.Sleep(300 * time.Millisecond) // past the backlog (0 here) into following
 	act()
-	kWaitFor(t, func() bool { return cond(c.kmsgs()) })
+	testenv.Eventually(t, 5*time.Second, "the kernel log holds what the test waits for", func() bool { return cond(c.kmsgs()) })
 	stopAt := time.Now()
 	cancel()
 	<-done

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/internal/testenv"
 )
 
 // fixtureLines reads a testdata/kmsg log, dropping syslog's "... kernel: "
@@ -166,11 +167,11 @@ func TestKmsgProbeBacklogThenFollow(t *testing.T) {
 	var c kmsgCollector
 	done := make(chan error)
 	go func() { done <- p.Run(ctx, c.emit) }()
-	kWaitFor(t, func() bool { return len(c.kmsgs()) >= 3 })
+	testenv.Eventually(t, 5*time.Second, "three kernel lines", func() bool { return len(c.kmsgs()) >= 3 })
 	f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
 	f.WriteString("3,610,5204000000,-;stakeout-test: live line\n")
 	f.Close()
-	kWaitFor(t, func() bool { return len(c.kmsgs()) >= 4 })
+	testenv.Eventually(t, 5*time.Second, "the fourth kernel line", func() bool { return len(c.kmsgs()) >= 4 })
 	cancel()
 	if err := <-done; err != context.Canceled {
 		t.Errorf("Run = %v", err)
@@ -200,14 +201,4 @@ func TestKmsgUnavailableWithoutDevice(t *testing.T) {
 	if st := StatusOf(err); st.Status != event.StatusUnavailable || !strings.Contains(st.Reason, "no ") {
 		t.Errorf("status %+v", st)
 	}
-}
-
-func kWaitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if cond() {
-			return
-		}
-	}
-	t.Fatal("timed out")
 }

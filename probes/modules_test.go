@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/internal/testenv"
 )
 
 func TestParseModules(t *testing.T) {
@@ -30,7 +31,7 @@ func TestParseModules(t *testing.T) {
 // The SoundCloud story on a fixture tree: `iptables -t nat -L` between two
 // samples loads four modules; removing crc32c_intel unloads one.
 func TestModulesProbeSeesLoadsBetweenSamples(t *testing.T) {
-	root := copyTree(t, "testdata/modules/proc")
+	root := testenv.CopyTree(t, "testdata/modules/proc")
 	cfg := DefaultConfig()
 	cfg.Procfs, cfg.Interval = root, 30*time.Millisecond
 	p := newModules(cfg)
@@ -41,11 +42,11 @@ func TestModulesProbeSeesLoadsBetweenSamples(t *testing.T) {
 	var c kmsgCollector
 	done := make(chan error)
 	go func() { done <- p.Run(ctx, c.emit) }()
-	kWaitFor(t, func() bool { c.mu.Lock(); defer c.mu.Unlock(); return len(c.evs) >= 1 })
+	testenv.Eventually(t, 5*time.Second, "the first event", func() bool { c.mu.Lock(); defer c.mu.Unlock(); return len(c.evs) >= 1 })
 	after, _ := os.ReadFile("testdata/modules/after-iptables-nat")
 	os.WriteFile(filepath.Join(root, "modules.new"), after, 0o644)
 	os.Rename(filepath.Join(root, "modules.new"), filepath.Join(root, "modules"))
-	kWaitFor(t, func() bool { c.mu.Lock(); defer c.mu.Unlock(); return len(c.evs) >= 6 })
+	testenv.Eventually(t, 5*time.Second, "six events", func() bool { c.mu.Lock(); defer c.mu.Unlock(); return len(c.evs) >= 6 })
 	cancel()
 	<-done
 	var kinds []string

@@ -17,6 +17,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/internal/testenv"
 )
 
 // pcapTimes reads a capture through PcapEvents and returns every packet's
@@ -93,9 +94,7 @@ func TestPcapngAndPcapGiveTheSameRecords(t *testing.T) {
 // packet count, timestamps and inter-packet deltas against
 // `tcpdump -r FILE -n -tt` and `-ttt`.
 func TestPcapOracleTcpdump(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to capture")
-	}
+	testenv.NeedRoot(t, "to capture")
 	if _, err := exec.LookPath("tcpdump"); err != nil {
 		t.Skip("tcpdump not installed (make test installs it)")
 	}

@@ -4,12 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"net"
-	"os"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/internal/testenv"
 )
 
 // TestCaptureOnLoopback runs the probe on lo and sends 20 UDP datagrams to a
@@ -81,9 +81,7 @@ func TestPayloadBatchesFitARecord(t *testing.T) {
 // to a socket of the test's own, and returns the events and the flow's ends.
 func captureLo(t *testing.T, payload bool, n, size int) (evs []event.Event, src, dst string) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (CAP_NET_RAW) to capture")
-	}
+	testenv.NeedRoot(t, "CAP_NET_RAW to capture")
 	rx, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)

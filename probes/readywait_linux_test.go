@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/stakeout/stakeout/internal/testenv"
 )
 
 // waitReturns runs w.wait with no fallback tick to rely on (an hour) and
@@ -63,9 +65,7 @@ func TestReadyWaiterWakesOnDataAndInterrupt(t *testing.T) {
 // /dev/kmsg supports poll, so the kmsg probe waits in the netpoller rather
 // than waking every kmsgPoll.
 func TestReadyWaiterKmsgInNetpoller(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to read /dev/kmsg")
-	}
+	testenv.NeedRoot(t, "to read /dev/kmsg")
 	fd, err := unix.Open("/dev/kmsg", unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
 		t.Skipf("no /dev/kmsg here: %v", err)

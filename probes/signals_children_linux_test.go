@@ -6,14 +6,16 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/internal/testenv"
 )
 
 // Children born while traced are traced too (TRACEFORK), and quitting
 // detaches them as well as the parent.
 func TestSignalsDetachesChildren(t *testing.T) {
-	needRoot(t)
+	testenv.NeedRoot(t, "ptrace")
 	sh := exec.Command("/bin/sh", "-c", "read x; sleep 30 & echo $!; wait")
 	in, _ := sh.StdinPipe()
 	out, _ := sh.StdoutPipe()
@@ -43,7 +45,7 @@ func TestSignalsDetachesChildren(t *testing.T) {
 		}
 		return false
 	})
-	eventually(t, "the child is traced", func() bool { _, tp := procState(t, child); return tp != 0 })
+	testenv.Eventually(t, 3*time.Second, "the child is traced", func() bool { _, tp := procState(t, child); return tp != 0 })
 	r.stop(t)
 	untraced(t, sh.Process.Pid)
 	untraced(t, child)
@@ -54,7 +56,7 @@ func TestSignalsDetachesChildren(t *testing.T) {
 
 // The wording, with the real strace as the other tracer.
 func TestSignalsAlreadyTracedByStrace(t *testing.T) {
-	needRoot(t)
+	testenv.NeedRoot(t, "ptrace")
 	if _, err := exec.LookPath("strace"); err != nil {
 		t.Skip("strace not installed")
 	}
@@ -64,7 +66,7 @@ func TestSignalsAlreadyTracedByStrace(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { st.Process.Kill(); st.Wait() }()
-	eventually(t, "strace attached", func() bool { _, tp := procState(t, tg.pid); return tp != 0 })
+	testenv.Eventually(t, 3*time.Second, "strace attached", func() bool { _, tp := procState(t, tg.pid); return tp != 0 })
 	cfg := DefaultConfig()
 	cfg.Signals.PIDs = []int{tg.pid}
 	want := "pid " + strconv.Itoa(tg.pid) + " is already traced by pid " + strconv.Itoa(st.Process.Pid) + " (strace)"

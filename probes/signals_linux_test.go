@@ -95,13 +95,6 @@ func init() {
 	}
 }
 
-func needRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (ptrace)")
-	}
-}
-
 // sigTarget is a running sigtarget process and its output, line by line.
 type sigTarget struct {
 	cmd   *exec.Cmd
@@ -279,17 +272,6 @@ func procState(t *testing.T, pid int) (state byte, tracer int) {
 		}
 	}
 	return
-}
-
-// eventually polls cond for up to 3 s.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		if cond() {
-			return
-		}
-	}
-	t.Fatalf("timed out waiting until %s", what)
 }
 
 func untraced(t *testing.T, pid int) {

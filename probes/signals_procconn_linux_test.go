@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stakeout/stakeout/internal/testenv"
 )
 
 // --proc NAME with many short-lived processes named NAME (a 10 ms sleep
@@ -20,7 +22,7 @@ import (
 // second (as before the proc connector) caught about 1 in 100. SIGWINCH is
 // ignored by default, so an untraced process is not harmed by it.
 func TestSignalsProcCatchesShortLivedProcesses(t *testing.T) {
-	needRoot(t)
+	testenv.NeedRoot(t, "ptrace and the proc connector")
 	sleepBin, err := exec.LookPath("sleep")
 	if err != nil {
 		t.Skip("no sleep(1)")

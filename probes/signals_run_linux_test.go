@@ -11,6 +11,7 @@ import (
 
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/internal/sigtarget"
+	"github.com/stakeout/stakeout/internal/testenv"
 	"golang.org/x/sys/unix"
 )
 
@@ -18,7 +19,7 @@ import (
 // (it counts them), both are recorded with their sender, and the target is
 // left untraced and running.
 func TestSignalsSeesSenderAndReinjects(t *testing.T) {
-	needRoot(t)
+	testenv.NeedRoot(t, "ptrace")
 	tg := startTarget(t, "count")
 	r := traceSignals(t, SignalsConfig{PIDs: []int{tg.pid}})
 	r.waitFor(t, "attach", attached)
@@ -56,7 +57,7 @@ func TestSignalsSeesSenderAndReinjects(t *testing.T) {
 // previous one was handled. Untraced, none would be lost; traced, the target
 // must count all 1,000 and the probe must record all 1,000.
 func TestSignalsHeartbeat1kHz(t *testing.T) {
-	needRoot(t)
+	testenv.NeedRoot(t, "ptrace")
 	tg := startTarget(t, "count")
 	r := traceSignals(t, SignalsConfig{PIDs: []int{tg.pid}})
 	r.waitFor(t, "attach", attached)
@@ -87,12 +88,12 @@ func TestSignalsHeartbeat1kHz(t *testing.T) {
 // SIGSTOP while traced: the target stays stopped (signals wait, as
 // untraced) until SIGCONT, and a target stopped at detach stays stopped.
 func TestSignalsStopStaysStopped(t *testing.T) {
-	needRoot(t)
+	testenv.NeedRoot(t, "ptrace")
 	tg := startTarget(t, "count")
 	r := traceSignals(t, SignalsConfig{PIDs: []int{tg.pid}})
 	r.waitFor(t, "attach", attached)
 	unix.Kill(tg.pid, unix.SIGSTOP)
-	eventually(t, "stopped", func() bool { st, _ := procState(t, tg.pid); return st == 't' || st == 'T' })
+	testenv.Eventually(t, 3*time.Second, "stopped", func() bool { st, _ := procState(t, tg.pid); return st == 't' || st == 'T' })
 	unix.Kill(tg.pid, unix.SIGHUP)
 	tg.quiet(t, 300*time.Millisecond) // a stopped process handles nothing
 	if st, _ := procState(t, tg.pid); st != 't' && st != 'T' {
@@ -106,9 +107,9 @@ func TestSignalsStopStaysStopped(t *testing.T) {
 
 	// Stopped again, then stakeout quits: it must stay stopped, untraced.
 	unix.Kill(tg.pid, unix.SIGSTOP)
-	eventually(t, "stopped again", func() bool { st, _ := procState(t, tg.pid); return st == 't' || st == 'T' })
+	testenv.Eventually(t, 3*time.Second, "stopped again", func() bool { st, _ := procState(t, tg.pid); return st == 't' || st == 'T' })
 	r.stop(t)
-	eventually(t, "stopped and untraced", func() bool { st, tp := procState(t, tg.pid); return st == 'T' && tp == 0 })
+	testenv.Eventually(t, 3*time.Second, "stopped and untraced", func() bool { st, tp := procState(t, tg.pid); return st == 'T' && tp == 0 })
 	unix.Kill(tg.pid, unix.SIGHUP)
 	tg.quiet(t, 200*time.Millisecond)
 	unix.Kill(tg.pid, unix.SIGCONT)
@@ -118,7 +119,7 @@ func TestSignalsStopStaysStopped(t *testing.T) {
 // kill -9 of the tracer mid-heartbeat: the kernel detaches, the target runs
 // on and still handles its next signal.
 func TestSignalsSurvivesKill9OfTracer(t *testing.T) {
-	needRoot(t)
+	testenv.NeedRoot(t, "ptrace")
 	tg := startTarget(t, "count")
 	tr := exec.Command(os.Args[0])
 	tr.Env = append(os.Environ(), tracerEnv+"="+strconv.Itoa(tg.pid))
@@ -150,7 +151,7 @@ func TestSignalsSurvivesKill9OfTracer(t *testing.T) {
 	tr.Process.Kill()
 	tr.Wait()
 	close(stop)
-	eventually(t, "untraced", func() bool { st, tp := procState(t, tg.pid); return st != 't' && tp == 0 })
+	testenv.Eventually(t, 3*time.Second, "untraced", func() bool { st, tp := procState(t, tg.pid); return st != 't' && tp == 0 })
 	for drained := false; !drained; {
 		select {
 		case l := <-tg.lines:
@@ -168,7 +169,7 @@ func TestSignalsSurvivesKill9OfTracer(t *testing.T) {
 // A shell that forks and execs /bin/true, then exits 3: fork, exec, the
 // child's exit, the SIGCHLD with its child and status, and the shell's exit.
 func TestSignalsForkExecExit(t *testing.T) {
-	needRoot(t)
+	testenv.NeedRoot(t, "ptrace")
 	sh := exec.Command("/bin/sh", "-c", "read x; /bin/true; exit 3")
 	in, _ := sh.StdinPipe()
 	if err := sh.Start(); err != nil {
@@ -216,7 +217,7 @@ func TestSignalsForkExecExit(t *testing.T) {
 
 // SIGKILL can't be seen at delivery; the exit says what killed the process.
 func TestSignalsKilledBySIGKILL(t *testing.T) {
-	needRoot(t)
+	testenv.NeedRoot(t, "ptrace")
 	tg := startTarget(t, "count")
 	r := traceSignals(t, SignalsConfig{PIDs: []int{tg.pid}})
 	r.waitFor(t, "attach", attached)
@@ -241,7 +242,7 @@ func TestSignalsCheckReasons(t *testing.T) {
 	if err := p.Check(); err == nil || err.Error() != "no target: give --pid PID or --proc NAME" {
 		t.Errorf("no target: %v", err)
 	}
-	needRoot(t)
+	testenv.NeedRoot(t, "ptrace")
 	p.cfg.Signals.PIDs = []int{1 << 30}
 	if err := p.Check(); err == nil || err.Error() != "pid 1073741824: no such process" {
 		t.Errorf("missing pid: %v", err)
@@ -271,7 +272,7 @@ func TestSignalsCheckReasons(t *testing.T) {
 // --proc follows a name: a process that starts after stakeout is attached
 // at the next poll.
 func TestSignalsProcFollowsLaterProcesses(t *testing.T) {
-	needRoot(t)
+	testenv.NeedRoot(t, "ptrace")
 	link := t.TempDir() + "/sigproc-zz"
 	if err := os.Symlink(os.Args[0], link); err != nil {
 		t.Fatal(err)
@@ -294,7 +295,7 @@ func TestSignalsProcFollowsLaterProcesses(t *testing.T) {
 // Not root and no CAP_SYS_PTRACE: a clear reason, from Check, before any
 // ptrace call. The test binary is copied where nobody can run it.
 func TestSignalsNoPermission(t *testing.T) {
-	needRoot(t)
+	testenv.NeedRoot(t, "ptrace")
 	dir, err := os.MkdirTemp("", "sigperm")
 	if err != nil {
 		t.Fatal(err)
@@ -324,7 +325,7 @@ func TestSignalsNoPermission(t *testing.T) {
 // --signals host sees signals host-wide through tracefs, with the sender,
 // without tracing anyone; it leaves tracefs as it found it.
 func TestSignalsHostMode(t *testing.T) {
-	needRoot(t)
+	testenv.NeedRoot(t, "tracefs")
 	cfg := DefaultConfig()
 	cfg.Signals.Mode = SignalsHost
 	if err := (&signalsProbe{cfg: cfg}).Check(); err != nil {

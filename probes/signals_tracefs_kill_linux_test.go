@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/stakeout/stakeout/internal/testenv"
 )
 
 // These tests give host mode a --sysfs of their own (a temporary directory
@@ -68,7 +70,7 @@ func startHostRun(t *testing.T, sysfs string) *exec.Cmd {
 func instanceOf(t *testing.T, root string, pid int) string {
 	t.Helper()
 	var inst string
-	eventually(t, "the run's tracefs instance", func() bool {
+	testenv.Eventually(t, 3*time.Second, "the run's tracefs instance", func() bool {
 		m, _ := filepath.Glob(filepath.Join(root, "instances", "stakeout-"+strconv.Itoa(pid)+"-*"))
 		if len(m) != 1 {
 			return false
@@ -103,7 +105,7 @@ func gone(pid int) bool {
 
 func hostAvailable(t *testing.T, sysfs string) {
 	t.Helper()
-	needRoot(t)
+	testenv.NeedRoot(t, "tracefs")
 	cfg := DefaultConfig()
 	cfg.Sysfs = sysfs
 	cfg.Signals.Mode = SignalsHost
@@ -157,11 +159,11 @@ func TestHostModeKill9WatchdogCleansUp(t *testing.T) {
 				t.Fatalf("while running, the mount at %s is %q, want %q", root, got, want)
 			}
 			var wd []int
-			eventually(t, "the watchdog", func() bool { wd = childrenOf(run.Process.Pid); return len(wd) == 1 })
+			testenv.Eventually(t, 3*time.Second, "the watchdog", func() bool { wd = childrenOf(run.Process.Pid); return len(wd) == 1 })
 
 			run.Process.Kill()
 			run.Wait()
-			eventually(t, "the watchdog's clean-up", func() bool {
+			testenv.Eventually(t, 3*time.Second, "the watchdog's clean-up", func() bool {
 				_, err := os.Stat(inst)
 				// Another stakeout's instance (a test of another package
 				// running at the same time: every mount of tracefs shows the
@@ -191,9 +193,9 @@ func TestHostModeKill9WithWatchdogNextRunCleansUp(t *testing.T) {
 			run := startHostRun(t, sysfs)
 			inst := instanceOf(t, root, run.Process.Pid)
 			var wd []int
-			eventually(t, "the watchdog", func() bool { wd = childrenOf(run.Process.Pid); return len(wd) == 1 })
+			testenv.Eventually(t, 3*time.Second, "the watchdog", func() bool { wd = childrenOf(run.Process.Pid); return len(wd) == 1 })
 			unix.Kill(wd[0], unix.SIGKILL)
-			eventually(t, "the watchdog's death", func() bool { return gone(wd[0]) })
+			testenv.Eventually(t, 3*time.Second, "the watchdog's death", func() bool { return gone(wd[0]) })
 			run.Process.Kill()
 			run.Wait()
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/internal/testenv"
 	"golang.org/x/sys/unix"
 )
 
@@ -30,7 +31,7 @@ func deadPID(t *testing.T) int {
 // started at another time) is disabled and removed, a live one is not, and
 // stakeout's own instance gets a small per-CPU buffer.
 func TestHostModeClearsStaleInstancesAndBoundsItsBuffer(t *testing.T) {
-	needRoot(t)
+	testenv.NeedRoot(t, "tracefs")
 	cfg := DefaultConfig()
 	cfg.Signals.Mode = SignalsHost
 	if err := (&signalsProbe{cfg: cfg}).Check(); err != nil {
@@ -95,7 +96,7 @@ func TestHostModeClearsStaleInstancesAndBoundsItsBuffer(t *testing.T) {
 // netpoller, with no polling tick, and a single kill sent while it is idle
 // still arrives (a broken wake-up would leave it parked forever).
 func TestHostModeWakesOnOneSignal(t *testing.T) {
-	needRoot(t)
+	testenv.NeedRoot(t, "tracefs")
 	c := DefaultConfig()
 	c.Signals = SignalsConfig{Mode: SignalsHost}
 	p := &signalsProbe{cfg: c}

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/stakeout/stakeout/internal/testenv"
 )
 
 const nobody = 65534
@@ -13,9 +15,7 @@ const nobody = 65534
 // asRoot skips a test that needs to chown things to another user.
 func asRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to give files to another user")
-	}
+	testenv.NeedRoot(t, "to give files to another user")
 	t.Setenv("SUDO_UID", "") // as if run by root directly, not through sudo
 }
 

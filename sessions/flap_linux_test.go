@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/internal/testenv"
 )
 
 // TestNoFlappingNearTheFloor: a flood of large events (each flush a chunk of
@@ -20,7 +21,10 @@ import (
 // again at the next chunk. Once the space is genuinely freed it resumes
 // once, records until the floor again and pauses a second time, for good.
 func TestNoFlappingNearTheFloor(t *testing.T) {
-	mnt := loopFS(t, 32)
+	if testing.Short() {
+		t.Skip("mounts a filesystem")
+	}
+	mnt, _ := testenv.LoopFS(t, 32, 0)
 	path := filepath.Join(mnt, "rec.stk")
 	w, err := Create(path, testHeader(), WriterOptions{FlushEvery: -1}) // real statfs
 	if err != nil {

@@ -3,12 +3,10 @@
 package sessions
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"math/rand"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -16,6 +14,7 @@ import (
 	"time"
 
 	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/internal/testenv"
 )
 
 // TestPausesBeforeRealFilesystemFills records onto a real 16 MiB ext4
@@ -24,7 +23,10 @@ import (
 // free, then resumes once that file is deleted. Needs root (mount) and
 // loop device support; skipped otherwise.
 func TestPausesBeforeRealFilesystemFills(t *testing.T) {
-	mnt := loopFS(t, 16)
+	if testing.Short() {
+		t.Skip("mounts a filesystem")
+	}
+	mnt, _ := testenv.LoopFS(t, 16, 0)
 	path := filepath.Join(mnt, "rec.stk")
 	w, err := Create(path, testHeader(), WriterOptions{FlushEvery: -1}) // real statfs
 	if err != nil {
@@ -95,45 +97,6 @@ func TestPausesBeforeRealFilesystemFills(t *testing.T) {
 	}
 }
 
-// loopFS mounts a new ext4 filesystem of mib MiB with no root-reserved
-// blocks (so "full" means full) for the test, and unmounts it after. It
-// skips the test where that can't be done.
-func loopFS(t *testing.T, mib int64) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to loop-mount a filesystem")
-	}
-	if testing.Short() {
-		t.Skip("mounts a filesystem")
-	}
-	for _, tool := range []string{"mkfs.ext4", "mount", "umount"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("no %s: %v", tool, err)
-		}
-	}
-	dir := t.TempDir()
-	img, mnt := filepath.Join(dir, "fs.img"), filepath.Join(dir, "mnt")
-	os.Mkdir(mnt, 0o700)
-	if err := os.WriteFile(img, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(img, mib<<20); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("mkfs.ext4", "-q", "-F", "-m", "0", img).CombinedOutput(); err != nil {
-		t.Skipf("mkfs.ext4 failed: %v: %s", err, out)
-	}
-	if out, err := exec.Command("mount", "-o", "loop", img, mnt).CombinedOutput(); err != nil {
-		t.Skipf("cannot loop-mount (no loop devices in this sandbox?): %v: %s", err, bytes.TrimSpace(out))
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
-			t.Errorf("umount: %v: %s", err, out)
-		}
-	})
-	return mnt
-}
-
 // TestPausesOnENOSPC: when the free-space check is fooled (another writer
 // fills the disk between statfs and write; here FreeSpace always says
 // there is room), the write itself fails with ENOSPC on a real full ext4.
@@ -143,7 +106,10 @@ func loopFS(t *testing.T, mib int64) string {
 // whole: every event before the failing flush, the resume notice, every
 // event after.
 func TestPausesOnENOSPC(t *testing.T) {
-	mnt := loopFS(t, 16)
+	if testing.Short() {
+		t.Skip("mounts a filesystem")
+	}
+	mnt, _ := testenv.LoopFS(t, 16, 0)
 	path := filepath.Join(mnt, "rec.stk")
 	free := uint64(1 << 40)
 	plenty := func(string) (uint64, uint64, error) { return free, 1 << 41, nil }

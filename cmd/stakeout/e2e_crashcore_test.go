@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stakeout/stakeout/internal/testenv"
 )
 
 // crasher builds a C program that sleeps, then writes through a NULL
@@ -41,7 +43,7 @@ func crasher(t *testing.T, names ...string) string {
 // its working directory. A second program started with no limit, in the
 // same session, is said to have likely dumped core, and its core is there.
 func TestSegfaultSaysItsCoreWasLostToALimitOfZero(t *testing.T) {
-	needRoot(t)
+	testenv.NeedRoot(t, "to read /dev/kmsg")
 	if b, _ := os.ReadFile("/proc/sys/kernel/core_pattern"); strings.TrimSpace(string(b)) != "core" {
 		t.Skipf("core_pattern is %q here; this test expects the kernel's default, core", strings.TrimSpace(string(b)))
 	}

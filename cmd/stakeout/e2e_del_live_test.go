@@ -10,9 +10,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stakeout/stakeout/internal/hostile"
 	"github.com/stakeout/stakeout/internal/sigtarget"
+	"github.com/stakeout/stakeout/internal/testenv"
 )
 
 // TestDELInProcessNamesLive: a real process whose comm holds DEL (0x7f),
@@ -21,7 +23,7 @@ import (
 // `events` and `report --format json` of the recording, show the names with
 // \u007f and \u0085 and write no DEL or C1 to the terminal.
 func TestDELInProcessNamesLive(t *testing.T) {
-	needRoot(t)
+	testenv.NeedRoot(t, "ptrace")
 	dir := t.TempDir()
 	target := exec.Command(copyExe(t, os.Args[0], dir, "del\x7ftgt"))
 	target.Env = sigtarget.Environ("count")
@@ -44,7 +46,7 @@ func TestDELInProcessNamesLive(t *testing.T) {
 	if err := snap.Start(); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "the target is traced", func() bool { n, _ := traced(tg.pid); return n != 0 })
+	testenv.Eventually(t, 5*time.Second, "the target is traced", func() bool { n, _ := traced(tg.pid); return n != 0 })
 	p := strconv.Itoa(tg.pid)
 	if out, err := exec.Command(sender, "-c", "kill -HUP "+p).CombinedOutput(); err != nil {
 		t.Fatalf("sender: %v %s", err, out)

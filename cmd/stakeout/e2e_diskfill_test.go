@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stakeout/stakeout/internal/testenv"
 )
 
 type diskFinding struct {
@@ -130,7 +132,7 @@ func (a *appender) rate() float64 {
 // within 20% of the truth, eta_s within 25% of free space ÷ true rate, and
 // this process and big.log among the writers.
 func TestDiskFillingReportsRateEtaAndWriter(t *testing.T) {
-	mnt, _ := loopFS(t, "64M")
+	mnt, _ := testenv.LoopFS(t, 64, 5)
 	big := filepath.Join(mnt, "big.log")
 	a := startAppender(t, big, 40<<20) // stops itself well before the ~55 MiB free is gone
 	time.Sleep(time.Second)
@@ -179,7 +181,7 @@ func fmtEta(p *float64) any {
 // TestDiskDeletedOpen: 10 MiB written, unlinked and kept open is reported
 // with this pid and the old path.
 func TestDiskDeletedOpen(t *testing.T) {
-	mnt, _ := loopFS(t, "64M")
+	mnt, _ := testenv.LoopFS(t, 64, 5)
 	path := filepath.Join(mnt, "held.log")
 	f, err := os.Create(path)
 	if err != nil {
@@ -206,7 +208,7 @@ func TestDiskDeletedOpen(t *testing.T) {
 // TestDiskBurstDoesNotAlarm: 16 MiB written at once, then nothing, gives no
 // disk.filling.
 func TestDiskBurstDoesNotAlarm(t *testing.T) {
-	mnt, _ := loopFS(t, "64M")
+	mnt, _ := testenv.LoopFS(t, 64, 5)
 	go func() {
 		time.Sleep(2 * time.Second)
 		os.WriteFile(filepath.Join(mnt, "burst"), make([]byte, 16<<20), 0o644)
@@ -233,8 +235,8 @@ func TestDiskMountFlagErrors(t *testing.T) {
 // sample of the second lists no writer with this pid, nor does any finding
 // about it, while the first lists it with the file it grows.
 func TestDiskWriterOnlyWhereItsFilesGrow(t *testing.T) {
-	busy, _ := loopFS(t, "64M")
-	quiet, _ := loopFS(t, "64M")
+	busy, _ := testenv.LoopFS(t, 64, 5)
+	quiet, _ := testenv.LoopFS(t, 64, 5)
 	logf, err := os.OpenFile(filepath.Join(quiet, "daemon.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		t.Fatal(err)

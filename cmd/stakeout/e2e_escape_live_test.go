@@ -20,6 +20,7 @@ import (
 
 	"github.com/stakeout/stakeout/internal/hostile"
 	"github.com/stakeout/stakeout/internal/sigtarget"
+	"github.com/stakeout/stakeout/internal/testenv"
 )
 
 // Process names that attack the terminal. A comm holds 15 bytes; these
@@ -78,7 +79,7 @@ func hostileProcs(t *testing.T) (pid int, send func()) {
 // sequence, signalled by another, is traced live; snapshot's text report
 // names both, escaped, and writes no control character.
 func TestHostileProcessNameInSnapshot(t *testing.T) {
-	needRoot(t)
+	testenv.NeedRoot(t, "ptrace")
 	pid, send := hostileProcs(t)
 	cmd := exec.Command(binPath, "snapshot", "--duration", "2500ms", "--probes", "signals", "--pid", strconv.Itoa(pid),
 		"--burst-window", "1s", "--no-record", "--format", "text")
@@ -87,7 +88,7 @@ func TestHostileProcessNameInSnapshot(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "the target is traced", func() bool { n, _ := traced(pid); return n != 0 })
+	testenv.Eventually(t, 5*time.Second, "the target is traced", func() bool { n, _ := traced(pid); return n != 0 })
 	send()
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("snapshot: %v %s", err, stderr.String())
@@ -205,10 +206,10 @@ func (p *onPTY) quit(t *testing.T) {
 // sender signals it. The bytes stakeout writes to the terminal hold the
 // names escaped, never raw.
 func TestHostileProcessNameInLiveTUI(t *testing.T) {
-	needRoot(t)
+	testenv.NeedRoot(t, "ptrace")
 	pid, send := hostileProcs(t)
 	p := startOnPTY(t, 160, 40, "--no-record", "--probes", "signals", "--pid", strconv.Itoa(pid), "--burst-window", "1s")
-	waitUntil(t, "the target is traced", func() bool { n, _ := traced(pid); return n != 0 })
+	testenv.Eventually(t, 5*time.Second, "the target is traced", func() bool { n, _ := traced(pid); return n != 0 })
 	send()
 	p.waitShown(escapedTarget)
 	p.waitShown(escapedSender)
@@ -268,7 +269,7 @@ func TestHostileFileInReplayTUI(t *testing.T) {
 // sequence holds open a deleted file whose name has others; the diskfill
 // probe finds it, and snapshot's text report names both, escaped.
 func TestHostileDeletedFileHolder(t *testing.T) {
-	mnt, _ := loopFS(t, "64M")
+	mnt, _ := testenv.LoopFS(t, 64, 5)
 	path := filepath.Join(mnt, "f\x1b[2J\x1b]0;pwn\x07.log")
 	holder := copyExe(t, "/bin/sh", t.TempDir(), "d\x1b]0;pwn\x07")
 	// The shell itself writes 4 MiB through fd 3 (so it is a top writer,

@@ -4,47 +4,14 @@ import (
 	"bufio"
 	"encoding/json"
 	"math"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-)
 
-// loopFS makes a loop-mounted ext4 image and returns its mount point and
-// the loop device's name (loopN). Skips, saying why, where that can't be done.
-func loopFS(t *testing.T, size string) (mnt, dev string) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to mount a loop device")
-	}
-	for _, tool := range []string{"mkfs.ext4", "mount", "umount", "findmnt", "truncate", "dd"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed (make test installs e2fsprogs and util-linux)", tool)
-		}
-	}
-	dir := t.TempDir()
-	img := filepath.Join(dir, "disk.img")
-	mnt = filepath.Join(dir, "mnt")
-	if err := os.Mkdir(mnt, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range [][]string{{"truncate", "-s", size, img}, {"mkfs.ext4", "-q", "-F", img}} {
-		if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
-			t.Fatalf("%v: %v %s", c, err, out)
-		}
-	}
-	if out, err := exec.Command("mount", "-o", "loop", img, mnt).CombinedOutput(); err != nil {
-		t.Skipf("this host can't loop-mount: %v %s", err, strings.TrimSpace(string(out)))
-	}
-	t.Cleanup(func() { exec.Command("umount", "-l", mnt).Run() })
-	src, err := exec.Command("findmnt", "-n", "-o", "SOURCE", mnt).Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return mnt, filepath.Base(strings.TrimSpace(string(src)))
-}
+	"github.com/stakeout/stakeout/internal/testenv"
+)
 
 type ioTotals struct{ writes, wkB float64 }
 
@@ -115,9 +82,12 @@ func within(got, want, frac float64) bool { return math.Abs(got-want) <= frac*wa
 // loop-mounted ext4 while `stakeout snapshot` and sysstat's `iostat -x` both
 // watch; stakeout must agree with dd and with iostat within 10%.
 func TestIOStatAgreesWithDDAndSysstat(t *testing.T) {
-	mnt, dev := loopFS(t, "128M")
+	mnt, dev := testenv.LoopFS(t, 128, 5)
 	if _, err := exec.LookPath("iostat"); err != nil {
 		t.Skip("iostat not installed (make test installs sysstat)")
+	}
+	if _, err := exec.LookPath("dd"); err != nil {
+		t.Skip("dd not installed (make test installs coreutils)")
 	}
 	file := filepath.Join(t.TempDir(), "io.stk")
 	snap := exec.Command(binPath, "snapshot", "--duration", "8s", "--probes", "iostat", "-o", file, "--format", "json")

@@ -19,6 +19,8 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 	"golang.org/x/sys/unix"
+
+	"github.com/stakeout/stakeout/internal/testenv"
 )
 
 // vethPair makes two network namespaces joined by a veth pair, 10.231.N.1
@@ -27,9 +29,7 @@ import (
 // traffic. They are deleted when the test ends, whatever happens.
 func vethPair(t *testing.T, n int) (nsA, nsB, ifA, ifB string) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to make network namespaces")
-	}
+	testenv.NeedRoot(t, "to make network namespaces")
 	if _, err := exec.LookPath("ip"); err != nil {
 		t.Skip("ip not installed (make test installs iproute2)")
 	}
@@ -337,9 +337,7 @@ func TestReportOnTcpdumpCapture(t *testing.T) {
 // on lo: the kernel's PACKET_STATISTICS drops must reach the summary and a
 // packet.drops finding, which tcpdump would only print at exit.
 func TestKernelDropsAreReported(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to capture")
-	}
+	testenv.NeedRoot(t, "to capture")
 	file := filepath.Join(t.TempDir(), "d.stk")
 	cmd := exec.Command(binPath, "snapshot", "--duration", "4s", "--probes", "packets", "--iface", "lo",
 		"--ring-mb", "1", "--payload", "--format", "json", "-o", file)
@@ -480,9 +478,7 @@ func TestVLANFlowsInNamespaces(t *testing.T) {
 // the test, exports the recording, and tcpdump must read the export as raw
 // IP: LINKTYPE_RAW, the datagrams' ends and ports, the payload bytes.
 func TestExportOfRawIPPayloadIsReadByTcpdump(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to make a network namespace and a tun")
-	}
+	testenv.NeedRoot(t, "to make a network namespace and a tun")
 	if _, err := exec.LookPath("tcpdump"); err != nil {
 		t.Skip("tcpdump not installed (make test installs it)")
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/internal/testenv"
 	"github.com/stakeout/stakeout/sessions"
 )
 
@@ -46,7 +47,7 @@ func recordedKinds(t *testing.T, path string) (recs []event.Recording, samples [
 // stays readable with what came before); once the test frees the space it
 // resumes, with the gap explained by a resumed event.
 func TestRecordingPausesWhileItsFilesystemIsFull(t *testing.T) {
-	mnt, _ := loopFS(t, "64M")
+	mnt, _ := testenv.LoopFS(t, 64, 5)
 	file := filepath.Join(mnt, "x.stk")
 	cmd := exec.Command(binPath, "snapshot", "--duration", "6s", "--format", "json",
 		"--probes", "diskfill", "--mount", mnt, "-o", file)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/internal/sigtarget"
+	"github.com/stakeout/stakeout/internal/testenv"
 	"github.com/stakeout/stakeout/probes"
 	"github.com/stakeout/stakeout/sessions"
 )
@@ -112,7 +113,7 @@ var redactSeeds = []string{
 // file, decompressed, or in the printed report, while the events
 // themselves are all there under pseudonyms.
 func TestRedactedLiveRecording(t *testing.T) {
-	needRoot(t)
+	testenv.NeedRoot(t, "to make UTS and network namespaces, trace and capture")
 	for _, tool := range []string{"ip", "unshare"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Skipf("%s not installed (make test installs iproute2 and util-linux)", tool)
@@ -158,7 +159,7 @@ func TestRedactedLiveRecording(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "the target is traced", func() bool { n, _ := traced(tg.pid); return n != 0 })
+	testenv.Eventually(t, 5*time.Second, "the target is traced", func() bool { n, _ := traced(tg.pid); return n != 0 })
 
 	line := "<6>zqtest login password=hunter2 token=tok-q7x url https://api.corp.example/x?s=zzq7sess " +
 		"from 10.77.1.2 via [2a01:4f8:77::2]:22 on zq-db-7 by zqalice Authorization: Bearer eyQ7abc.def\n"
@@ -384,7 +385,7 @@ func mustReadFile(t *testing.T, path string) []byte {
 // in UDP payloads appears nowhere in the file, decompressed, though the
 // flow that carried it does.
 func TestPayloadNotStoredWithoutFlag(t *testing.T) {
-	needRoot(t)
+	testenv.NeedRoot(t, "to capture")
 	if _, err := exec.LookPath("ip"); err != nil {
 		t.Skip("ip not installed (make test installs iproute2)")
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/stakeout/stakeout/internal/sigtarget"
+	"github.com/stakeout/stakeout/internal/testenv"
 )
 
 // A copy of this test binary run with STAKEOUT_SIGTARGET set is the target.
@@ -28,9 +29,7 @@ type sigTarget struct {
 // startSigTarget runs a target that counts the HUPs it handles.
 func startSigTarget(t *testing.T) *sigTarget {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (ptrace)")
-	}
+	testenv.NeedRoot(t, "ptrace")
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = sigtarget.Environ("count")
 	out, _ := cmd.StdoutPipe()
@@ -85,16 +84,6 @@ func traced(pid int) (tracedBy int, state byte) {
 	return 0, state
 }
 
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		if cond() {
-			return
-		}
-	}
-	t.Fatalf("timed out waiting until %s", what)
-}
-
 // The issue's end-to-end test: two SIGHUPs 3 ms apart to a process that
 // counts them. `stakeout snapshot --pid` reports signal.burst with count 2
 // and the sender's pid; the target counted 2 and runs on, untraced.
@@ -107,7 +96,7 @@ func TestSignalsBurstEndToEnd(t *testing.T) {
 	if err := snap.Start(); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "stakeout attached", func() bool { n, _ := traced(tg.pid); return n != 0 })
+	testenv.Eventually(t, 5*time.Second, "stakeout attached", func() bool { n, _ := traced(tg.pid); return n != 0 })
 	// Three ms apart on a quiet machine; later if the target is slow to
 	// handle the first (see SendPair), which the wide window absorbs.
 	ack := func() error { tg.expect(t, "HUP 1"); return nil }
@@ -176,7 +165,7 @@ func TestSignalsDetachOnQuitSignals(t *testing.T) {
 			if err := snap.Start(); err != nil {
 				t.Fatal(err)
 			}
-			waitUntil(t, "stakeout attached", func() bool { n, _ := traced(tg.pid); return n != 0 })
+			testenv.Eventually(t, 5*time.Second, "stakeout attached", func() bool { n, _ := traced(tg.pid); return n != 0 })
 			snap.Process.Signal(sig)
 			done := make(chan error, 1)
 			go func() { done <- snap.Wait() }()
@@ -207,12 +196,12 @@ func TestSignalsSurviveKill9(t *testing.T) {
 	if err := snap.Start(); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "stakeout attached", func() bool { n, _ := traced(tg.pid); return n != 0 })
+	testenv.Eventually(t, 5*time.Second, "stakeout attached", func() bool { n, _ := traced(tg.pid); return n != 0 })
 	syscall.Kill(tg.pid, syscall.SIGHUP)
 	tg.expect(t, "HUP 1")
 	snap.Process.Kill()
 	snap.Wait()
-	waitUntil(t, "the kernel detached", func() bool { n, st := traced(tg.pid); return n == 0 && st != 't' })
+	testenv.Eventually(t, 5*time.Second, "the kernel detached", func() bool { n, st := traced(tg.pid); return n == 0 && st != 't' })
 	syscall.Kill(tg.pid, syscall.SIGHUP)
 	tg.expect(t, "HUP 2")
 }
@@ -221,7 +210,7 @@ func TestSignalsSurviveKill9(t *testing.T) {
 // instance enabled at /sys/kernel/tracing (which it mounts if need be).
 func hostInstanceReady(t *testing.T, pid int) {
 	t.Helper()
-	waitUntil(t, fmt.Sprintf("stakeout %d's tracefs instance", pid), func() bool {
+	testenv.Eventually(t, 5*time.Second, fmt.Sprintf("stakeout %d's tracefs instance", pid), func() bool {
 		m, _ := filepath.Glob(fmt.Sprintf("/sys/kernel/tracing/instances/stakeout-%d-*", pid))
 		if len(m) != 1 {
 			return false
@@ -266,9 +255,7 @@ type hostDoc struct {
 // SIGURG and nothing sent to stakeout itself; the one given
 // --signals-include SIGURG shows the SIGURGs were there to be left out.
 func TestSignalsHostModeBurstNotPreemption(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (tracefs)")
-	}
+	testenv.NeedRoot(t, "tracefs")
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = sigtarget.Environ("preempt")
 	out, _ := cmd.StdoutPipe()

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/charmbracelet/x/ansi"
+
+	"github.com/stakeout/stakeout/internal/testenv"
 )
 
 // missingPID is a pid no process can have: pids stay below pid_max.
@@ -54,7 +56,7 @@ func TestMissingTargetsFailSnapshot(t *testing.T) {
 // same three missing targets, runs on and says in each probe's pane what is
 // not there.
 func TestMissingTargetsInLiveTUI(t *testing.T) {
-	needRoot(t)
+	testenv.NeedRoot(t, "to run the signals and packets probes")
 	pid := missingPID(t)
 	p := startOnPTY(t, 200, 50, "--no-record", "--probes", "signals,diskfill,packets,coredump",
 		"--pid", pid, "--mount", "/nonexistent-h-dsk", "--iface", "nosuch-hdsk0")

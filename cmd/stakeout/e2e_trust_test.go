@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/stakeout/stakeout/internal/sigtarget"
+	"github.com/stakeout/stakeout/internal/testenv"
 	"golang.org/x/sys/unix"
 )
 
@@ -72,9 +73,7 @@ type trustFinding struct {
 // per key. The SIGURGs are proved to be there by a short second snapshot
 // given --signals-include SIGURG.
 func TestFindingsTrustEndToEnd(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (tracefs, network namespaces, AF_PACKET)")
-	}
+	testenv.NeedRoot(t, "tracefs, network namespaces, AF_PACKET")
 	if _, err := exec.LookPath("sh"); err != nil {
 		t.Skip("no sh for the process churn")
 	}

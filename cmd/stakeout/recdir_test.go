@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/stakeout/stakeout/internal/testenv"
 )
 
 // underTerminal runs stakeout under script(1), which gives it a terminal
@@ -57,9 +59,7 @@ func TestRecordHintsNameTheCommandsFlag(t *testing.T) {
 // names the command's flag; nothing is recorded in them or through the
 // link.
 func TestRecordingRefusesDirectoriesOthersControl(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to give a directory to nobody")
-	}
+	testenv.NeedRoot(t, "to give a directory to nobody")
 	procfs, sysfs := fixtureRoots(t)
 	common := []string{"--probes", "iostat", "--procfs", procfs, "--sysfs", sysfs}
 	env := []string{"SUDO_UID="} // as root itself, not through sudo
