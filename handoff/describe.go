@@ -216,14 +216,8 @@ func moduleLine(ev event.Event, out *string) bool {
 }
 
 func coreLine(ev event.Event, out *string) bool {
-	var c *probes.CoreReadiness
-	switch b := ev.Body.(type) {
-	case *probes.CoreReadiness:
-		c = b
-	case probes.CoreReadiness:
-		c = &b
-	}
-	if c == nil {
+	c, ok := event.As[probes.CoreReadiness](ev)
+	if !ok {
 		return false
 	}
 	pattern := c.CorePattern
@@ -264,22 +258,12 @@ func bookkeepingLine(ev event.Event, out *string) bool {
 		*out = n.Author + ": " + n.Text
 		return true
 	}
-	switch b := ev.Body.(type) {
-	case *event.ProbeStatus:
-		if b != nil {
-			*out = statusLine(b.Status, b.Reason)
-		}
-		return b != nil
-	case event.ProbeStatus:
-		*out = statusLine(b.Status, b.Reason)
+	if st, ok := event.As[event.ProbeStatus](ev); ok {
+		*out = statusLine(st.Status, st.Reason)
 		return true
-	case *event.Recording:
-		if b != nil {
-			*out = recordingLine(b)
-		}
-		return b != nil
-	case event.Recording:
-		*out = recordingLine(&b)
+	}
+	if r, ok := event.As[event.Recording](ev); ok {
+		*out = recordingLine(r)
 		return true
 	}
 	return false
