@@ -132,3 +132,6 @@ func kAtou(s string) uint64 {
 	n, _ := strconv.ParseUint(s, 10, 64)
 	return n
 }
+
+// kmsgLevels names the kernel log levels 0 to 7.
+var kmsgLevels = [...]string{"emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"}

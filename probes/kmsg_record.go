@@ -27,8 +27,6 @@ type kmsgRecord struct {
 
 var errKmsgRecord = errors.New("not a /dev/kmsg record")
 
-var kmsgLevels = [...]string{"emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"}
-
 // Facility codes 0-23 as syslog(3) names them.
 var kmsgFacilities = [...]string{"kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news",
 	"uucp", "cron", "authpriv", "ftp", "ntp", "security", "console", "solaris-cron",

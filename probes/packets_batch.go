@@ -10,6 +10,27 @@ import (
 	"github.com/stakeout/stakeout/event"
 )
 
+const (
+	// batchSpan and batchMax bound a "packets" event: the pane is at most a
+	// quarter second behind, and a flood makes a few events per second,
+	// not one per packet (Emit drops when the engine's queue is full).
+	batchSpan = 250 * time.Millisecond
+	batchMax  = 16384
+	// batchMaxData keeps a --payload batch well under the session file's
+	// 1 MiB record limit once base64 has grown it by a third.
+	batchMaxData = 512 << 10
+	// MaxCaptureFlows caps the flows one interface remembers; past it the
+	// idlest eighth is forgotten (it keeps its id, and is announced again
+	// if it comes back: see flowIDs).
+	MaxCaptureFlows = 16384
+)
+
+// packetsName is the packets probe's name, the "probe" of its events.
+const packetsName = "packets"
+
+// payloadSnaplen is the capture length with --payload.
+const payloadSnaplen = 65535
+
 type flowSlot struct {
 	id                 uint32
 	lastUs, announceUs int64
@@ -89,7 +110,7 @@ type batcher struct {
 	last    *flowSlot // the previous packet's flow, nil after forgetIdle
 	lastKey flowKey
 	key     flowKey // the packet being added
-	emit    Emit
+	emit    func(event.Event)
 	payload bool
 	// reuse takes the batches' columns from colPool (a live capture, whose
 	// batches only the engine and the TUI see; see ReleaseBatch).
@@ -109,7 +130,7 @@ type batcher struct {
 	seen, bytes uint64 // since the last capture_stats
 }
 
-func newBatcher(iface string, link linkKind, ids *flowIDs, emit Emit, payload bool) *batcher {
+func newBatcher(iface string, link linkKind, ids *flowIDs, emit func(event.Event), payload bool) *batcher {
 	b := &batcher{iface: iface, dec: newPacketDecoder(link), ids: ids, emit: emit, payload: payload,
 		flows: make(map[flowKey]*flowSlot)}
 	if link == linkRawIP {

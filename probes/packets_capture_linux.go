@@ -9,20 +9,8 @@ import (
 )
 
 const (
-	// batchSpan and batchMax bound a "packets" event: the pane is at most a
-	// quarter second behind, and a flood makes a few events per second,
-	// not one per packet (Emit drops when the engine's queue is full).
-	batchSpan = 250 * time.Millisecond
-	batchMax  = 16384
-	// batchMaxData keeps a --payload batch well under the session file's
-	// 1 MiB record limit once base64 has grown it by a third.
-	batchMaxData = 512 << 10
-	// MaxCaptureFlows caps the flows one interface remembers; past it the
-	// idlest eighth is forgotten (it keeps its id, and is announced again
-	// if it comes back: see flowIDs).
-	MaxCaptureFlows = 16384
-	ringBlockSize   = 1 << 20
-	statsEvery      = time.Second
+	ringBlockSize = 1 << 20
+	statsEvery    = time.Second
 )
 
 // ifaceCapture is one interface's ring, decoder, flow ids and batch. Only

@@ -15,6 +15,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/internal/testframes"
 )
 
 // TestPcapWriterRebuildsHeaders: a header-only TCP RST and a UDP packet come
@@ -64,7 +65,7 @@ func TestPcapWriterRebuildsHeaders(t *testing.T) {
 // export make an Ethernet file with the tun's bytes behind a header.
 func TestPcapWriterLinkTypes(t *testing.T) {
 	at := time.Date(2026, 11, 23, 4, 0, 0, 0, time.UTC)
-	rawIP := frame(t, &layers.IPv4{Version: 4, TTL: 64, Protocol: 112, SrcIP: []byte{10, 0, 0, 1}, DstIP: []byte{224, 0, 0, 18}},
+	rawIP := testframes.Frame(t, &layers.IPv4{Version: 4, TTL: 64, Protocol: 112, SrcIP: []byte{10, 0, 0, 1}, DstIP: []byte{224, 0, 0, 18}},
 		gopacket.Payload([]byte{0x21, 1, 100, 0}))
 	evs := []event.Event{
 		event.New(at, "packets", &FlowInfo{ID: 1, Iface: "eth0", Proto: "udp", Src: "10.0.0.1:5000", Dst: "10.0.0.2:53", VLAN: 10}),

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/internal/testframes"
 )
 
 // TestFlowTableWalkMatchesAdd: a batch walked by Observe (with its inline
@@ -136,7 +137,7 @@ func TestFlowGapsMillenniaApartDoNotWrap(t *testing.T) {
 // 10.0.0.2:53.
 func udpFrame(t *testing.T, sport uint16) []byte {
 	t.Helper()
-	pkt := vlanFrame(t)
+	pkt := testframes.VLAN(t)
 	binary.BigEndian.PutUint16(pkt[34:], sport)
 	return pkt
 }

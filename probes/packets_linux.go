@@ -21,11 +21,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-const packetsName = "packets"
-
 const (
-	defaultSnaplen = 128   // headers only: Ethernet+VLAN+IPv6+TCP with options fit
-	payloadSnaplen = 65535 // --payload
+	defaultSnaplen = 128 // headers only: Ethernet+VLAN+IPv6+TCP with options fit
 	defaultRingMB  = 8
 	// With no --iface, stakeout captures on every interface that is up. On a
 	// container host that can be hundreds of veths, and rings are pinned

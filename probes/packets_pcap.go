@@ -148,7 +148,7 @@ type pcapIface struct {
 	lastID int      // the capIface.id that used it last: older than its section's, it is free
 }
 
-func newPcapIface(lt uint16, name string, ids *flowIDs, emit Emit, payload bool) *pcapIface {
+func newPcapIface(lt uint16, name string, ids *flowIDs, emit func(event.Event), payload bool) *pcapIface {
 	var link linkKind
 	skip := 0
 	switch lt {

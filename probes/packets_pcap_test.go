@@ -18,6 +18,7 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/internal/testenv"
+	"github.com/stakeout/stakeout/internal/testframes"
 )
 
 // pcapTimes reads a capture through PcapEvents and returns every packet's
@@ -50,9 +51,9 @@ func pcapTimes(t *testing.T, path string) ([]time.Time, []FlowInfo) {
 func TestPcapngAndPcapGiveTheSameRecords(t *testing.T) {
 	dir := t.TempDir()
 	at := time.Date(2026, 11, 23, 4, 0, 0, 250, time.UTC)
-	eth := &layers.Ethernet{SrcMAC: macA, DstMAC: net.HardwareAddr{1, 0, 0x5e, 0, 0, 0x12}, EthernetType: layers.EthernetTypeIPv4}
+	eth := &layers.Ethernet{SrcMAC: testframes.MacA, DstMAC: net.HardwareAddr{1, 0, 0x5e, 0, 0, 0x12}, EthernetType: layers.EthernetTypeIPv4}
 	ip := &layers.IPv4{Version: 4, TTL: 255, Protocol: 112, SrcIP: net.IPv4(10, 0, 0, 1), DstIP: net.IPv4(224, 0, 0, 18)}
-	pkt := frame(t, eth, ip, gopacket.Payload(make([]byte, 20)))
+	pkt := testframes.Frame(t, eth, ip, gopacket.Payload(make([]byte, 20)))
 	offs := []time.Duration{0, time.Second, 2 * time.Second, 5500 * time.Millisecond, 6500*time.Millisecond + 3*time.Microsecond}
 
 	var pb, ngb bytes.Buffer

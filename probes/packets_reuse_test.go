@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/internal/testframes"
 )
 
 // TestReleasedColumnsAreReused: a live capture's next batch is built in
@@ -11,7 +12,7 @@ import (
 // (nobody can read another batch's packets through it), and batches that
 // are not a live capture's (a pcap file's) are never taken into the pool.
 func TestReleasedColumnsAreReused(t *testing.T) {
-	pkt := vlanFrame(t)
+	pkt := testframes.VLAN(t)
 	var got []event.Event
 	ids := newFlowIDs()
 	live := newBatcher("lo", linkEthernet, ids, func(ev event.Event) { got = append(got, ev) }, false)

@@ -15,29 +15,16 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/internal/testframes"
 	"github.com/stakeout/stakeout/sessions"
 	"golang.org/x/net/bpf"
 )
-
-var (
-	macA = net.HardwareAddr{2, 0, 0, 0, 0, 1}
-	macB = net.HardwareAddr{2, 0, 0, 0, 0, 2}
-)
-
-func frame(t *testing.T, ls ...gopacket.SerializableLayer) []byte {
-	t.Helper()
-	buf := gopacket.NewSerializeBuffer()
-	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ls...); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
 
 func TestDecodeFlows(t *testing.T) {
 	ip4 := func(proto layers.IPProtocol, dst string) *layers.IPv4 {
 		return &layers.IPv4{Version: 4, TTL: 64, Protocol: proto, SrcIP: net.IPv4(10, 0, 0, 1), DstIP: net.ParseIP(dst)}
 	}
-	eth4 := &layers.Ethernet{SrcMAC: macA, DstMAC: macB, EthernetType: layers.EthernetTypeIPv4}
+	eth4 := &layers.Ethernet{SrcMAC: testframes.MacA, DstMAC: testframes.MacB, EthernetType: layers.EthernetTypeIPv4}
 	tcpRST := &layers.TCP{SrcPort: 8080, DstPort: 40000, RST: true, ACK: true, Window: 0}
 	tcpIP := ip4(layers.IPProtocolTCP, "10.0.0.2")
 	tcpRST.SetNetworkLayerForChecksum(tcpIP)
@@ -51,22 +38,22 @@ func TestDecodeFlows(t *testing.T) {
 		want  FlowInfo
 		flags uint8
 	}{
-		{"tcp rst", linkEthernet, frame(t, eth4, tcpIP, tcpRST),
+		{"tcp rst", linkEthernet, testframes.Frame(t, eth4, tcpIP, tcpRST),
 			FlowInfo{Proto: "tcp", Src: "10.0.0.1:8080", Dst: "10.0.0.2:40000"}, FlagRST | FlagACK},
-		{"vrrp", linkEthernet, frame(t, eth4, ip4(112, "224.0.0.18"), gopacket.Payload([]byte{0x21, 1, 100, 0})),
+		{"vrrp", linkEthernet, testframes.Frame(t, eth4, ip4(112, "224.0.0.18"), gopacket.Payload([]byte{0x21, 1, 100, 0})),
 			FlowInfo{Proto: "vrrp", Src: "10.0.0.1", Dst: "224.0.0.18"}, 0},
-		{"udp over ipv6", linkEthernet, frame(t, &layers.Ethernet{SrcMAC: macA, DstMAC: macB, EthernetType: layers.EthernetTypeIPv6}, udpIP, udp),
+		{"udp over ipv6", linkEthernet, testframes.Frame(t, &layers.Ethernet{SrcMAC: testframes.MacA, DstMAC: testframes.MacB, EthernetType: layers.EthernetTypeIPv6}, udpIP, udp),
 			FlowInfo{Proto: "udp", Src: "[fe80::1]:5353", Dst: "[ff02::fb]:53"}, 0},
-		{"vlan", linkEthernet, frame(t, &layers.Ethernet{SrcMAC: macA, DstMAC: macB, EthernetType: layers.EthernetTypeDot1Q},
+		{"vlan", linkEthernet, testframes.Frame(t, &layers.Ethernet{SrcMAC: testframes.MacA, DstMAC: testframes.MacB, EthernetType: layers.EthernetTypeDot1Q},
 			&layers.Dot1Q{VLANIdentifier: 7, Type: layers.EthernetTypeIPv4}, ip4(layers.IPProtocolICMPv4, "10.0.0.3"), gopacket.Payload([]byte{8, 0, 0, 0})),
 			FlowInfo{Proto: "icmp", Src: "10.0.0.1", Dst: "10.0.0.3", VLAN: 7}, 0},
-		{"arp", linkEthernet, frame(t, &layers.Ethernet{SrcMAC: macA, DstMAC: layers.EthernetBroadcast, EthernetType: layers.EthernetTypeARP},
+		{"arp", linkEthernet, testframes.Frame(t, &layers.Ethernet{SrcMAC: testframes.MacA, DstMAC: layers.EthernetBroadcast, EthernetType: layers.EthernetTypeARP},
 			&layers.ARP{AddrType: layers.LinkTypeEthernet, Protocol: layers.EthernetTypeIPv4, HwAddressSize: 6, ProtAddressSize: 4,
-				Operation: 1, SourceHwAddress: macA, SourceProtAddress: []byte{10, 0, 0, 1}, DstHwAddress: make([]byte, 6), DstProtAddress: []byte{10, 0, 0, 2}}),
+				Operation: 1, SourceHwAddress: testframes.MacA, SourceProtAddress: []byte{10, 0, 0, 1}, DstHwAddress: make([]byte, 6), DstProtAddress: []byte{10, 0, 0, 2}}),
 			FlowInfo{Proto: "arp", Src: "02:00:00:00:00:01", Dst: "ff:ff:ff:ff:ff:ff"}, 0},
-		{"mld behind hop-by-hop", linkEthernet, mldFrame(t),
+		{"mld behind hop-by-hop", linkEthernet, testframes.MLD(t),
 			FlowInfo{Proto: "icmp6", Src: "fe80::1", Dst: "ff02::16"}, 0},
-		{"raw ip (tun)", linkRawIP, frame(t, ip4(47, "10.9.9.9"), gopacket.Payload([]byte{0, 0, 8, 0})),
+		{"raw ip (tun)", linkRawIP, testframes.Frame(t, ip4(47, "10.9.9.9"), gopacket.Payload([]byte{0, 0, 8, 0})),
 			FlowInfo{Proto: "gre", Src: "10.0.0.1", Dst: "10.9.9.9"}, 0},
 	}
 	for _, c := range cases {
@@ -82,20 +69,10 @@ func TestDecodeFlows(t *testing.T) {
 		})
 	}
 	// Cut to the snap length, a TCP header still decodes.
-	full := frame(t, eth4, tcpIP, tcpRST, gopacket.Payload(make([]byte, 1400)))
+	full := testframes.Frame(t, eth4, tcpIP, tcpRST, gopacket.Payload(make([]byte, 1400)))
 	if k, flags, _ := newPacketDecoder(linkEthernet).decode(full[:defaultSnaplen]); k.srcPort != 8080 || flags&FlagRST == 0 {
 		t.Errorf("snapped packet: %+v %d", k, flags)
 	}
-}
-
-// mldFrame is an MLDv2 report: IPv6, a hop-by-hop router alert, ICMPv6.
-func mldFrame(t *testing.T) []byte {
-	hbh := []byte{58, 0, 5, 2, 0, 0, 1, 0} // next: ICMPv6; router alert; PadN
-	icmp := []byte{143, 0, 0, 0, 0, 0, 0, 0}
-	ip := &layers.IPv6{Version: 6, HopLimit: 1, NextHeader: 0, SrcIP: net.ParseIP("fe80::1"), DstIP: net.ParseIP("ff02::16"),
-		Length: uint16(len(hbh) + len(icmp))}
-	return frame(t, &layers.Ethernet{SrcMAC: macA, DstMAC: macB, EthernetType: layers.EthernetTypeIPv6}, ip,
-		gopacket.Payload(append(hbh, icmp...)))
 }
 
 func TestKernelFilterCapsSnaplen(t *testing.T) {

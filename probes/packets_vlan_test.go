@@ -12,27 +12,8 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/internal/testframes"
 )
-
-// vlanFrame is a UDP datagram 10.0.0.1:5000 > 10.0.0.2:53 behind the given
-// 802.1Q/802.1ad tags (outermost first).
-func vlanFrame(t *testing.T, tags ...uint16) []byte {
-	t.Helper()
-	ls := []gopacket.SerializableLayer{}
-	et := layers.EthernetTypeIPv4
-	for i := len(tags) - 1; i >= 0; i-- {
-		ls = append([]gopacket.SerializableLayer{&layers.Dot1Q{VLANIdentifier: tags[i], Type: et}}, ls...)
-		et = layers.EthernetTypeDot1Q
-		if i == 0 && len(tags) == 2 {
-			et = layers.EthernetTypeQinQ
-		}
-	}
-	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: net.IPv4(10, 0, 0, 1), DstIP: net.IPv4(10, 0, 0, 2)}
-	udp := &layers.UDP{SrcPort: 5000, DstPort: 53}
-	udp.SetNetworkLayerForChecksum(ip)
-	ls = append([]gopacket.SerializableLayer{&layers.Ethernet{SrcMAC: macA, DstMAC: macB, EthernetType: et}}, ls...)
-	return frame(t, append(ls, ip, udp, gopacket.Payload([]byte("q")))...)
-}
 
 // TestVLANsAreSeparateFlows reads a pcap with the same 5-tuple untagged, on
 // VLAN 10, on VLAN 20 and QinQ 100.10: four flows, each named with its
@@ -42,7 +23,7 @@ func TestVLANsAreSeparateFlows(t *testing.T) {
 	w := pcapgo.NewWriter(&buf)
 	w.WriteFileHeader(65535, layers.LinkTypeEthernet)
 	at := time.Date(2026, 11, 23, 4, 0, 0, 0, time.UTC)
-	frames := [][]byte{vlanFrame(t), vlanFrame(t, 10), vlanFrame(t, 20), vlanFrame(t, 100, 10)}
+	frames := [][]byte{testframes.VLAN(t), testframes.VLAN(t, 10), testframes.VLAN(t, 20), testframes.VLAN(t, 100, 10)}
 	for i := range 12 {
 		d := frames[i%4]
 		w.WritePacket(gopacket.CaptureInfo{Timestamp: at.Add(time.Duration(i) * time.Millisecond), CaptureLength: len(d), Length: len(d)}, d)
@@ -84,11 +65,11 @@ func TestVLANsAreSeparateFlows(t *testing.T) {
 func TestKernelStrippedTagIsTheOuterVLAN(t *testing.T) {
 	d := newPacketDecoder(linkEthernet)
 	var k flowKey
-	d.decodeInto(vlanFrame(t), vlanTag{tpid: etherDot1Q, tci: 0x2000 | 30}, &k) // priority 1, VLAN 30
+	d.decodeInto(testframes.VLAN(t), vlanTag{tpid: etherDot1Q, tci: 0x2000 | 30}, &k) // priority 1, VLAN 30
 	if k.vlan != 30 || k.innerVLAN != 0 || k.srcPort != 5000 {
 		t.Errorf("stripped tag 30: %+v", k)
 	}
-	d.decodeInto(vlanFrame(t, 7), vlanTag{tpid: etherQinQ, tci: 300}, &k)
+	d.decodeInto(testframes.VLAN(t, 7), vlanTag{tpid: etherQinQ, tci: 300}, &k)
 	if k.vlan != 300 || k.innerVLAN != 7 || k.dstPort != 53 {
 		t.Errorf("stripped 300, inner 7 in the frame: %+v", k)
 	}
@@ -100,11 +81,11 @@ func TestKernelStrippedTagIsTheOuterVLAN(t *testing.T) {
 			got = pb.Data[0]
 		}
 	}, true)
-	plain := vlanFrame(t)
+	plain := testframes.VLAN(t)
 	b.addUs(plain, 1, uint32(len(plain)), vlanTag{tpid: etherDot1Q, tci: 30})
 	b.flush()
 	// Both frames carry Ethernet padding after the 47 bytes that matter.
-	if want := vlanFrame(t, 30); len(got) != len(plain)+4 || !bytes.Equal(got[:47], want[:47]) {
+	if want := testframes.VLAN(t, 30); len(got) != len(plain)+4 || !bytes.Equal(got[:47], want[:47]) {
 		t.Errorf("payload with the tag put back:\n got %x\nwant %x", got, want)
 	}
 }
@@ -205,7 +186,7 @@ func TestDecoderAgreesWithGopacket(t *testing.T) {
 	}
 	udp := func() *layers.UDP { return &layers.UDP{SrcPort: 5353, DstPort: 53} }
 	eth := func(et layers.EthernetType) *layers.Ethernet {
-		return &layers.Ethernet{SrcMAC: macA, DstMAC: macB, EthernetType: et}
+		return &layers.Ethernet{SrcMAC: testframes.MacA, DstMAC: testframes.MacB, EthernetType: et}
 	}
 	v4 := func(p layers.IPProtocol) *layers.IPv4 {
 		return &layers.IPv4{Version: 4, TTL: 64, Protocol: p, SrcIP: src4, DstIP: dst4}
@@ -229,23 +210,23 @@ func TestDecoderAgreesWithGopacket(t *testing.T) {
 		link linkKind
 		data []byte
 	}{
-		{linkEthernet, frame(t, eth(layers.EthernetTypeIPv4), ip4t, with(tcp(), ip4t), gopacket.Payload("x"))},
-		{linkEthernet, frame(t, eth(layers.EthernetTypeIPv4), ip4u, with(udp(), ip4u), gopacket.Payload("x"))},
-		{linkEthernet, frame(t, eth(layers.EthernetTypeIPv6), ip6t, with(tcp(), ip6t))},
-		{linkEthernet, frame(t, eth(layers.EthernetTypeIPv6), ip6u, with(udp(), ip6u), gopacket.Payload("y"))},
-		{linkEthernet, frame(t, eth(layers.EthernetTypeIPv4), opts, with(udp(), opts))},
-		{linkEthernet, frame(t, eth(layers.EthernetTypeIPv4), frag, gopacket.Payload(make([]byte, 16)))},
-		{linkEthernet, frame(t, eth(layers.EthernetTypeIPv4), v4(112), gopacket.Payload([]byte{0x21, 1, 100, 0}))},
-		{linkEthernet, mldFrame(t)},
-		{linkEthernet, vlanFrame(t, 10)},
-		{linkEthernet, vlanFrame(t, 100, 20)},
-		{linkEthernet, frame(t, eth(layers.EthernetTypeARP), &layers.ARP{AddrType: layers.LinkTypeEthernet, Protocol: layers.EthernetTypeIPv4,
-			HwAddressSize: 6, ProtAddressSize: 4, Operation: 1, SourceHwAddress: macA, SourceProtAddress: []byte{10, 0, 0, 1},
+		{linkEthernet, testframes.Frame(t, eth(layers.EthernetTypeIPv4), ip4t, with(tcp(), ip4t), gopacket.Payload("x"))},
+		{linkEthernet, testframes.Frame(t, eth(layers.EthernetTypeIPv4), ip4u, with(udp(), ip4u), gopacket.Payload("x"))},
+		{linkEthernet, testframes.Frame(t, eth(layers.EthernetTypeIPv6), ip6t, with(tcp(), ip6t))},
+		{linkEthernet, testframes.Frame(t, eth(layers.EthernetTypeIPv6), ip6u, with(udp(), ip6u), gopacket.Payload("y"))},
+		{linkEthernet, testframes.Frame(t, eth(layers.EthernetTypeIPv4), opts, with(udp(), opts))},
+		{linkEthernet, testframes.Frame(t, eth(layers.EthernetTypeIPv4), frag, gopacket.Payload(make([]byte, 16)))},
+		{linkEthernet, testframes.Frame(t, eth(layers.EthernetTypeIPv4), v4(112), gopacket.Payload([]byte{0x21, 1, 100, 0}))},
+		{linkEthernet, testframes.MLD(t)},
+		{linkEthernet, testframes.VLAN(t, 10)},
+		{linkEthernet, testframes.VLAN(t, 100, 20)},
+		{linkEthernet, testframes.Frame(t, eth(layers.EthernetTypeARP), &layers.ARP{AddrType: layers.LinkTypeEthernet, Protocol: layers.EthernetTypeIPv4,
+			HwAddressSize: 6, ProtAddressSize: 4, Operation: 1, SourceHwAddress: testframes.MacA, SourceProtAddress: []byte{10, 0, 0, 1},
 			DstHwAddress: make([]byte, 6), DstProtAddress: []byte{10, 0, 0, 2}})},
-		{linkEthernet, frame(t, &layers.Ethernet{SrcMAC: macA, DstMAC: macB, Length: 7, EthernetType: layers.EthernetTypeLLC},
+		{linkEthernet, testframes.Frame(t, &layers.Ethernet{SrcMAC: testframes.MacA, DstMAC: testframes.MacB, Length: 7, EthernetType: layers.EthernetTypeLLC},
 			&layers.LLC{DSAP: 0x42, SSAP: 0x42, Control: 3})},
-		{linkRawIP, frame(t, ip4t, with(tcp(), ip4t))},
-		{linkRawIP, frame(t, ip6u, with(udp(), ip6u))},
+		{linkRawIP, testframes.Frame(t, ip4t, with(tcp(), ip4t))},
+		{linkRawIP, testframes.Frame(t, ip6u, with(udp(), ip6u))},
 		{linkRawIP, jumbogram()},
 		{linkRawIP, ip4Options()},
 		{linkRawIP, jumbogramOf(0xffff)}, // too small for a jumbogram

@@ -20,6 +20,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/internal/testframes"
 )
 
 // ngFile builds a pcapng file block by block, in either byte order, for
@@ -119,13 +120,13 @@ func (f *ngFile) simple(wire int, data []byte) {
 
 // testFrames are a few real frames of different lengths (padding 0-3).
 func testFrames(t *testing.T) [][]byte {
-	eth := &layers.Ethernet{SrcMAC: macA, DstMAC: net6MAC, EthernetType: layers.EthernetTypeIPv4}
+	eth := &layers.Ethernet{SrcMAC: testframes.MacA, DstMAC: net6MAC, EthernetType: layers.EthernetTypeIPv4}
 	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: []byte{10, 0, 0, 1}, DstIP: []byte{10, 0, 0, 2}}
 	var out [][]byte
 	for n := range 4 {
 		udp := &layers.UDP{SrcPort: layers.UDPPort(5000 + n), DstPort: 53}
 		udp.SetNetworkLayerForChecksum(ip)
-		out = append(out, frame(t, eth, ip, udp, gopacket.Payload(bytes.Repeat([]byte{byte(n)}, 17+n))))
+		out = append(out, testframes.Frame(t, eth, ip, udp, gopacket.Payload(bytes.Repeat([]byte{byte(n)}, 17+n))))
 	}
 	return out
 }

@@ -97,13 +97,6 @@ type Spec struct {
 	Validate func(cfg Config) error
 }
 
-// Summarizer condenses one probe's events into a bounded summary.
-type Summarizer interface {
-	Observe(ev event.Event)
-	Result() any     // JSON-able, under "summary": {"<probe>": …}
-	Lines() []string // the same, for text and Markdown
-}
-
 // Registry lists every probe, in pane order.
 var Registry = []Spec{
 	iostatSpec,
