@@ -18,6 +18,7 @@ import (
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/findings"
 	"github.com/stakeout/stakeout/internal/aligned"
+	"github.com/stakeout/stakeout/packet"
 	"github.com/stakeout/stakeout/probes"
 )
 
@@ -201,7 +202,7 @@ func (e *Engine) Run(ctx context.Context) error {
 			e.o.Sink(batch)
 			if e.o.SinkKeepsNothing {
 				for _, ev := range batch {
-					probes.ReleaseBatch(ev)
+					packet.ReleaseBatch(ev)
 				}
 			}
 			batch = nil

@@ -7,7 +7,7 @@ import (
 
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/findings"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/schema"
 )
 
 type sliceIter struct{ evs []event.Event }
@@ -32,7 +32,7 @@ func (s *sliceIter) Err() error { return nil }
 func TestReplayDropsRecordedUpdatesOfRecomputedFindings(t *testing.T) {
 	at := func(s int) time.Time { return g0.Add(time.Duration(s) * time.Second) }
 	ready := func(s, n int) event.Event {
-		return event.New(at(s), "coredump", &probes.CoreReadiness{CorePattern: "core", SuidDumpable: 1, Processes: n, ZeroLimit: n})
+		return event.New(at(s), "coredump", &schema.CoreReadiness{CorePattern: "core", SuidDumpable: 1, Processes: n, ZeroLimit: n})
 	}
 	recorded := func(s int, state string, count int) event.Event {
 		return event.New(at(s), "coredump", &event.Finding{Finding: findings.FindingCoreDumpsLost, Severity: event.Info,
@@ -44,7 +44,7 @@ func TestReplayDropsRecordedUpdatesOfRecomputedFindings(t *testing.T) {
 		ready(5, 27), recorded(5, "", 0), // an old build's repeat
 		ready(6, 30), recorded(6, event.FindingUpdate, 3),
 		paused,
-		{Time: at(8), Probe: "coredump", Kind: "core_readiness", Body: &probes.CoreReadiness{CorePattern: "core", SuidDumpable: 1, Processes: 30}},
+		{Time: at(8), Probe: "coredump", Kind: "core_readiness", Body: &schema.CoreReadiness{CorePattern: "core", SuidDumpable: 1, Processes: 30}},
 		recorded(8, event.FindingCleared, 3),
 	}
 	var got []string

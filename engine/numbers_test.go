@@ -10,6 +10,7 @@ import (
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/findings"
 	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/schema"
 )
 
 // wildProbe emits iostat samples whose numbers a broken counter could give:
@@ -19,7 +20,7 @@ type wildProbe struct{}
 func (wildProbe) Check() error { return nil }
 func (wildProbe) Run(ctx context.Context, emit probes.Emit) error {
 	for i := range 8 {
-		emit(event.New(time.Unix(int64(i), 0), "iostat", &probes.IOSample{IntervalS: 1, Devices: []probes.DeviceIO{{Device: "sda",
+		emit(event.New(time.Unix(int64(i), 0), "iostat", &schema.IOSample{IntervalS: 1, Devices: []schema.DeviceIO{{Device: "sda",
 			RPerS: math.NaN(), WPerS: math.Inf(1), WAwaitMs: 1.7e308, AquSz: math.Inf(-1), UtilPct: 100, InFlight: math.MaxUint64}}}))
 	}
 	<-ctx.Done()
@@ -35,7 +36,7 @@ func TestLiveNumbersAreBounded(t *testing.T) {
 		Detectors: []findings.Detector{findings.NewIOSaturated()}}, 200*time.Millisecond)
 	samples, finds := 0, 0
 	for _, ev := range got {
-		if s, ok := probes.AsIOSample(ev); ok {
+		if s, ok := schema.AsIOSample(ev); ok {
 			samples++
 			d := s.Devices[0]
 			if d.RPerS != 0 || d.WPerS != event.MaxNumber || d.WAwaitMs != event.MaxNumber || d.AquSz != -event.MaxNumber || d.InFlight != math.MaxInt64 {

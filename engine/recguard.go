@@ -6,7 +6,7 @@ import (
 
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/findings"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/schema"
 )
 
 // guardClear is how long the recording's filesystem must stay well clear
@@ -65,7 +65,7 @@ func (g *recordGuard) observe(ev event.Event) (pause string, resume bool) {
 	if !g.paused {
 		return "", false
 	}
-	u, ok := probes.AsDiskUsage(ev)
+	u, ok := schema.AsDiskUsage(ev)
 	if !ok {
 		return "", false
 	}

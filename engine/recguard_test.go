@@ -10,6 +10,7 @@ import (
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/findings"
 	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/schema"
 	"github.com/stakeout/stakeout/sessions"
 )
 
@@ -25,11 +26,11 @@ type diskScript struct {
 
 func diskSample(at time.Time, avail uint64) event.Event {
 	const size = 1 << 30
-	fs := func(mount string, avail uint64) probes.Filesystem {
-		return probes.Filesystem{Mount: mount, Device: "/dev/x" + mount, FSType: "ext4", SizeBytes: size,
+	fs := func(mount string, avail uint64) schema.Filesystem {
+		return schema.Filesystem{Mount: mount, Device: "/dev/x" + mount, FSType: "ext4", SizeBytes: size,
 			UsedBytes: size - avail, AvailBytes: avail, FreeBytes: avail}
 	}
-	return event.New(at, "diskfill", &probes.DiskUsage{IntervalS: 1, Filesystems: []probes.Filesystem{
+	return event.New(at, "diskfill", &schema.DiskUsage{IntervalS: 1, Filesystems: []schema.Filesystem{
 		fs("/data", avail), fs("/other", 1<<20), // /other is critical throughout: not ours
 	}})
 }
@@ -162,7 +163,7 @@ func TestCriticalFillOfTheRecordingsFilesystemPausesIt(t *testing.T) {
 			break
 		}
 		switch b := ev.Body.(type) {
-		case *probes.DiskUsage:
+		case *schema.DiskUsage:
 			secs = append(secs, int(ev.Time.Sub(g0)/time.Second))
 		case *event.Recording:
 			recs = append(recs, b)

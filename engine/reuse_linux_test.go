@@ -9,6 +9,7 @@ import (
 
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/internal/testenv"
+	"github.com/stakeout/stakeout/packet"
 	"github.com/stakeout/stakeout/probes"
 )
 
@@ -33,7 +34,7 @@ func TestBatchesAreReleasedOnlyAfterASinkThatKeepsNothing(t *testing.T) {
 		spec, _ := probes.Lookup("packets")
 		var (
 			mu      sync.Mutex
-			kept    []*probes.PacketBatch
+			kept    []*packet.PacketBatch
 			atSink  int // our datagrams, counted while the sink had them
 			ourFlow = map[uint32]bool{}
 		)
@@ -46,10 +47,10 @@ func TestBatchesAreReleasedOnlyAfterASinkThatKeepsNothing(t *testing.T) {
 				mu.Lock()
 				defer mu.Unlock()
 				for _, ev := range evs {
-					if fi, ok := probes.AsFlowInfo(ev); ok && fi.Src == src && fi.Dst == dst {
+					if fi, ok := packet.AsFlowInfo(ev); ok && fi.Src == src && fi.Dst == dst {
 						ourFlow[fi.ID] = true
 					}
-					if b, ok := probes.AsPacketBatch(ev); ok {
+					if b, ok := packet.AsPacketBatch(ev); ok {
 						kept = append(kept, b)
 						for _, id := range b.Flow {
 							if ourFlow[id] {

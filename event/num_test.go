@@ -9,7 +9,8 @@ import (
 
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/findings"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/packet"
+	"github.com/stakeout/stakeout/schema"
 )
 
 type numsBody struct {
@@ -64,7 +65,7 @@ func TestDecodedNumbersAreBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	day := int64(24 * time.Hour / time.Microsecond)
-	if dt := ev.Body.(*probes.PacketBatch).DtUs; dt[1] != day || dt[2] != -day || dt[3] != 7 {
+	if dt := ev.Body.(*packet.PacketBatch).DtUs; dt[1] != day || dt[2] != -day || dt[3] != 7 {
 		t.Errorf("dt_us %v", dt)
 	}
 }
@@ -77,18 +78,18 @@ func TestTreeWritesWhatJSONWrites(t *testing.T) {
 	eta, tru, uid := 12.5, true, 0
 	at := time.Date(2026, 11, 23, 4, 0, 0, 0, time.UTC)
 	values := []any{
-		probes.IOSample{IntervalS: 1, Devices: []probes.DeviceIO{{Device: "sda", RPerS: 1.5, UtilPct: 99.9, InFlight: 3, Stalled: true}, {Device: "sdb", Partition: true}}},
-		&probes.DiskUsage{IntervalS: 1, Filesystems: []probes.Filesystem{{Mount: "/", SizeBytes: 1 << 40, Bytes: probes.Trend{RatePerS: 1e6, EtaS: &eta, WindowS: 60},
-			Writers: []probes.DiskWriter{{PID: 1, Comm: "w", Files: []probes.GrowingFD{{Path: "/f", SizeBytes: 5}}}}}}},
-		probes.ModuleLoad{Module: probes.Module{Module: "nf_conntrack", Size: 4096, UsedBy: []string{"nf_nat"}}},
-		probes.CoreReadiness{CorePattern: "|/bin/false", PipeTargetExists: &tru, NoCore: []probes.CoreLimit{{PID: 1, Soft: -1}}},
-		probes.Signal{PID: 1, TID: 1, Signal: "SIGHUP", Signo: 1, SenderUID: &uid},
-		probes.ConntrackSample{Count: 10, Max: 100, IntervalS: 1},
+		schema.IOSample{IntervalS: 1, Devices: []schema.DeviceIO{{Device: "sda", RPerS: 1.5, UtilPct: 99.9, InFlight: 3, Stalled: true}, {Device: "sdb", Partition: true}}},
+		&schema.DiskUsage{IntervalS: 1, Filesystems: []schema.Filesystem{{Mount: "/", SizeBytes: 1 << 40, Bytes: schema.Trend{RatePerS: 1e6, EtaS: &eta, WindowS: 60},
+			Writers: []schema.DiskWriter{{PID: 1, Comm: "w", Files: []schema.GrowingFD{{Path: "/f", SizeBytes: 5}}}}}}},
+		schema.ModuleLoad{Module: schema.Module{Module: "nf_conntrack", Size: 4096, UsedBy: []string{"nf_nat"}}},
+		schema.CoreReadiness{CorePattern: "|/bin/false", PipeTargetExists: &tru, NoCore: []schema.CoreLimit{{PID: 1, Soft: -1}}},
+		schema.Signal{PID: 1, TID: 1, Signal: "SIGHUP", Signo: 1, SenderUID: &uid},
+		schema.ConntrackSample{Count: 10, Max: 100, IntervalS: 1},
 		event.Recording{State: "resumed", PausedS: &eta},
 		event.Finding{Finding: "disk.filling", Severity: event.Warn, Summary: "s", Key: "disk.filling /", Since: at,
 			Data: findings.DiskFillingData{Mount: "/", RateBytesPerS: 2.5, EtaS: &eta}},
 		event.Finding{Finding: "x", Data: map[string]any{"b": 1.5, "a": []any{1e300, "s", nil, true}, "c": map[string]any{}}},
-		map[string]any{"findings": []event.Event{event.New(at, "iostat", &probes.IOSample{IntervalS: 1})}, "n": 3},
+		map[string]any{"findings": []event.Event{event.New(at, "iostat", &schema.IOSample{IntervalS: 1})}, "n": 3},
 		struct {
 			T    time.Time     `json:"t"`
 			D    time.Duration `json:"d"`
@@ -114,7 +115,7 @@ func TestTreeWritesWhatJSONWrites(t *testing.T) {
 // an event's time past year 9999 is written as the last one JSON can hold.
 func TestMarshalFiniteWritesNull(t *testing.T) {
 	nan, inf := math.NaN(), math.Inf(1)
-	body := &probes.IOSample{IntervalS: 1, Devices: []probes.DeviceIO{{Device: "sda", RPerS: nan, WPerS: 2, UtilPct: inf}}}
+	body := &schema.IOSample{IntervalS: 1, Devices: []schema.DeviceIO{{Device: "sda", RPerS: nan, WPerS: 2, UtilPct: inf}}}
 	if _, err := json.Marshal(body); err == nil {
 		t.Fatal("encoding/json took a NaN: this test needs another")
 	}

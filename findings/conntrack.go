@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/schema"
 )
 
 // Findings about the connection-tracking table.
@@ -87,13 +87,13 @@ func (d *conntrack) Observe(ev event.Event) []event.Event {
 	if d.c.isOpen(ctDroppingKey, ev.Time) && ev.Time.Sub(d.lastDrop) >= conntrackDropQuiet {
 		add(d.c.end(ev.Time, ctDroppingKey))
 	}
-	if k, ok := probes.AsKmsg(ev); ok {
-		if l, ok := probes.ParseKernelLine(k.Text); ok && l.ConntrackFull {
+	if k, ok := schema.AsKmsg(ev); ok {
+		if l, ok := schema.ParseKernelLine(k.Text); ok && l.ConntrackFull {
 			add(d.drops(ev.Time, ConntrackDroppingData{Source: "kmsg"}))
 		}
 		return out
 	}
-	s, ok := probes.AsConntrack(ev)
+	s, ok := schema.AsConntrack(ev)
 	if !ok {
 		return out
 	}
@@ -133,7 +133,7 @@ func (d *conntrack) drops(at time.Time, data ConntrackDroppingData) *event.Findi
 // minute's trend reaches max within 10 minutes; it is critical at 95% or
 // when the trend reaches max within a minute, and clears below 70% with no
 // fill in sight.
-func (d *conntrack) fill(at time.Time, s probes.ConntrackSample) *event.Finding {
+func (d *conntrack) fill(at time.Time, s schema.ConntrackSample) *event.Finding {
 	d.lastMax = s.Max
 	d.trend = append(d.trend, ctPoint{at, float64(s.Count)})
 	for len(d.trend) > 0 && (at.Sub(d.trend[0].t) > conntrackTrendWindow || len(d.trend) > conntrackTrendCap) {
@@ -178,7 +178,7 @@ func ctMaterial(prev, cur *event.Finding) bool {
 
 // eta fits a least-squares line to the window's counts; nil when there is
 // too little history or the table is not growing.
-func (d *conntrack) eta(s probes.ConntrackSample) *float64 {
+func (d *conntrack) eta(s schema.ConntrackSample) *float64 {
 	if len(d.trend) < 3 || d.trend[len(d.trend)-1].t.Sub(d.trend[0].t) < conntrackTrendMin {
 		return nil
 	}

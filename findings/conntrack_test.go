@@ -7,12 +7,12 @@ import (
 	"time"
 
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/schema"
 )
 
 func ctAt(s int, count, maxN uint64, drop uint64) event.Event {
 	return event.New(kt0.Add(time.Duration(s)*time.Second), "conntrack",
-		&probes.ConntrackSample{Count: count, Max: maxN, IntervalS: 1, Drop: drop})
+		&schema.ConntrackSample{Count: count, Max: maxN, IntervalS: 1, Drop: drop})
 }
 
 func ctFindings(evs []event.Event, name string) []*event.Finding {
@@ -119,11 +119,11 @@ func TestConntrackDroppingOneConditionUntilQuiet(t *testing.T) {
 		got = append(got, d.Observe(kmsgAt(float64(s)+0.5, "nf_conntrack: table full, dropping packet"))...)
 	}
 	got = append(got, d.Observe(ctAt(330, 65000, 65536, 0))...)
-	got = append(got, d.Observe(event.New(kt0.Add(357*time.Second), "iostat", &probes.IOSample{IntervalS: 1}))...)
+	got = append(got, d.Observe(event.New(kt0.Add(357*time.Second), "iostat", &schema.IOSample{IntervalS: 1}))...)
 	if f := ctFindings(got, FindingConntrackDropping); len(f) != 5 || f[4].State == event.FindingCleared {
 		t.Fatalf("before the quiet minute: %v", states(f...))
 	}
-	got = d.Observe(event.New(kt0.Add(357*time.Second+500*time.Millisecond), "iostat", &probes.IOSample{IntervalS: 1}))
+	got = d.Observe(event.New(kt0.Add(357*time.Second+500*time.Millisecond), "iostat", &schema.IOSample{IntervalS: 1}))
 	if f := ctFindings(got, FindingConntrackDropping); len(f) != 1 || f[0].State != event.FindingCleared || f[0].Count != 200 {
 		t.Fatalf("after it: %+v", got)
 	}

@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/schema"
 )
 
 // FindingCoreDumpsLost names core.dumps_lost: a crash now would leave no core.
@@ -40,7 +40,7 @@ type coreReason struct {
 }
 
 func (d *coreLost) Observe(ev event.Event) []event.Event {
-	r, ok := probes.AsCoreReadiness(ev)
+	r, ok := schema.AsCoreReadiness(ev)
 	if !ok {
 		return nil
 	}
@@ -84,7 +84,7 @@ func coreMaterial(prev, cur *event.Finding) bool {
 }
 
 // coreReasons lists, in plain words, why a crash would leave no core.
-func coreReasons(r probes.CoreReadiness) []coreReason {
+func coreReasons(r schema.CoreReadiness) []coreReason {
 	var out []coreReason
 	if r.PipeTarget != "" && r.PipeTargetExists != nil && !*r.PipeTargetExists {
 		out = append(out, coreReason{event.Warn,

@@ -5,14 +5,14 @@ import (
 	"time"
 
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/schema"
 )
 
 func TestCoreDumpsLostInPlainWords(t *testing.T) {
 	no := false
-	r := probes.CoreReadiness{CorePattern: "|/usr/share/apport/apport %p %s %c %d %P %E", PipeTarget: "/usr/share/apport/apport",
+	r := schema.CoreReadiness{CorePattern: "|/usr/share/apport/apport %p %s %c %d %P %E", PipeTarget: "/usr/share/apport/apport",
 		PipeTargetExists: &no, SuidDumpable: 2, Watched: true, Processes: 1, ZeroLimit: 1,
-		NoCore: []probes.CoreLimit{{PID: 610, Comm: "haproxy", Soft: 0, Hard: -1}}}
+		NoCore: []schema.CoreLimit{{PID: 610, Comm: "haproxy", Soft: 0, Hard: -1}}}
 	d := NewCoreDumpsLost()
 	got := d.Observe(event.New(kt0, "coredump", &r))
 	if len(got) != 2 {
@@ -33,8 +33,8 @@ func TestCoreDumpsLostInPlainWords(t *testing.T) {
 		t.Errorf("repeat: %+v", got)
 	}
 	// All processes, the build machine's default: context, not an alarm.
-	all := probes.CoreReadiness{CorePattern: "core", SuidDumpable: 0, Processes: 40, ZeroLimit: 38,
-		NoCore: []probes.CoreLimit{{PID: 1, Comm: "init"}}}
+	all := schema.CoreReadiness{CorePattern: "core", SuidDumpable: 0, Processes: 40, ZeroLimit: 38,
+		NoCore: []schema.CoreLimit{{PID: 1, Comm: "init"}}}
 	got = NewCoreDumpsLost().Observe(event.New(kt0, "coredump", &all))
 	if len(got) != 2 {
 		t.Fatalf("%+v", got)
@@ -54,8 +54,8 @@ func TestCoreDumpsLostOneConditionWhileCountsDrift(t *testing.T) {
 	var last *event.Finding
 	for i := range 65 * 12 {
 		n := 26 + i%7
-		r := probes.CoreReadiness{CorePattern: "core", SuidDumpable: 1, Processes: n, ZeroLimit: n,
-			NoCore: []probes.CoreLimit{{PID: 1000 + i, Comm: "sh"}}}
+		r := schema.CoreReadiness{CorePattern: "core", SuidDumpable: 1, Processes: n, ZeroLimit: n,
+			NoCore: []schema.CoreLimit{{PID: 1000 + i, Comm: "sh"}}}
 		for _, ev := range d.Observe(event.New(kt0.Add(time.Duration(i)*5*time.Second), "coredump", &r)) {
 			f, _ := event.AsFinding(ev)
 			last = f
@@ -80,7 +80,7 @@ func TestCoreDumpsLostOneConditionWhileCountsDrift(t *testing.T) {
 		t.Errorf("last update: count %d since %v", last.Count, last.Since)
 	}
 	// Fixed (limits raised): cleared. Broken again: a new finding.
-	fixed := probes.CoreReadiness{CorePattern: "core", SuidDumpable: 1, Processes: 30}
+	fixed := schema.CoreReadiness{CorePattern: "core", SuidDumpable: 1, Processes: 30}
 	got := d.Observe(event.New(kt0.Add(2*time.Hour), "coredump", &fixed))
 	if len(got) != 1 {
 		t.Fatalf("fixed: %+v", got)
@@ -88,7 +88,7 @@ func TestCoreDumpsLostOneConditionWhileCountsDrift(t *testing.T) {
 	if f, _ := event.AsFinding(got[0]); f.State != event.FindingCleared || f.Count != 65*12 {
 		t.Errorf("clear %+v", f)
 	}
-	broken := probes.CoreReadiness{CorePattern: "core", SuidDumpable: 1, Processes: 30, ZeroLimit: 3}
+	broken := schema.CoreReadiness{CorePattern: "core", SuidDumpable: 1, Processes: 30, ZeroLimit: 3}
 	got = d.Observe(event.New(kt0.Add(2*time.Hour+time.Minute), "coredump", &broken))
 	if len(got) != 1 {
 		t.Fatalf("broken again: %+v", got)
@@ -103,11 +103,11 @@ func TestCoreDumpsLostOneConditionWhileCountsDrift(t *testing.T) {
 // the 10 s rate limit), not a minute later.
 func TestCoreDumpsLostWatchedProcessesAreMaterial(t *testing.T) {
 	d := NewCoreDumpsLost()
-	one := probes.CoreReadiness{CorePattern: "/var/core", SuidDumpable: 1, Watched: true, Processes: 1, ZeroLimit: 1,
-		NoCore: []probes.CoreLimit{{PID: 610, Comm: "haproxy"}}}
+	one := schema.CoreReadiness{CorePattern: "/var/core", SuidDumpable: 1, Watched: true, Processes: 1, ZeroLimit: 1,
+		NoCore: []schema.CoreLimit{{PID: 610, Comm: "haproxy"}}}
 	two := one
 	two.Processes, two.ZeroLimit = 2, 2
-	two.NoCore = []probes.CoreLimit{{PID: 610, Comm: "haproxy"}, {PID: 611, Comm: "haproxy"}}
+	two.NoCore = []schema.CoreLimit{{PID: 610, Comm: "haproxy"}, {PID: 611, Comm: "haproxy"}}
 	d.Observe(event.New(kt0, "coredump", &one))
 	if got := d.Observe(event.New(kt0.Add(2*time.Second), "coredump", &two)); len(got) != 0 {
 		t.Fatalf("within 10 s of the raise: %+v", got)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/schema"
 )
 
 // Whether a crash left a core dump, and if not why: the part of
@@ -62,12 +63,12 @@ const (
 type crashSeen struct {
 	at    time.Time
 	comm  string
-	facts probes.CrashFacts
+	facts schema.CrashFacts
 }
 
 // coreFacts keeps what the stream has said about core dumps.
 type coreFacts struct {
-	ready   *probes.CoreReadiness // the latest core_readiness
+	ready   *schema.CoreReadiness // the latest core_readiness
 	crashes map[int]crashSeen     // pid (and tgid) of recent segfault lines with facts
 }
 
@@ -75,18 +76,18 @@ func newCoreFacts() coreFacts { return coreFacts{crashes: map[int]crashSeen{}} }
 
 // observe takes the core_readiness and kmsg events.
 func (c *coreFacts) observe(ev event.Event) {
-	if r, ok := probes.AsCoreReadiness(ev); ok {
+	if r, ok := schema.AsCoreReadiness(ev); ok {
 		cp := *r
-		cp.NoCore = append([]probes.CoreLimit(nil), r.NoCore...)
-		cp.Limits = append([]probes.CoreLimit(nil), r.Limits...)
+		cp.NoCore = append([]schema.CoreLimit(nil), r.NoCore...)
+		cp.Limits = append([]schema.CoreLimit(nil), r.Limits...)
 		c.ready = &cp
 		return
 	}
-	k, ok := probes.AsKmsg(ev)
+	k, ok := schema.AsKmsg(ev)
 	if !ok || k.Crash == nil {
 		return
 	}
-	l, ok := probes.ParseKernelLine(k.Text)
+	l, ok := schema.ParseKernelLine(k.Text)
 	if !ok || l.Segfault == nil {
 		return
 	}
@@ -110,7 +111,7 @@ func (c *coreFacts) limitOf(pid int, comm string) (soft, hard *int64) {
 	if c.ready == nil {
 		return nil, nil
 	}
-	for _, list := range [][]probes.CoreLimit{c.ready.Limits, c.ready.NoCore} {
+	for _, list := range [][]schema.CoreLimit{c.ready.Limits, c.ready.NoCore} {
 		for _, l := range list {
 			if l.PID == pid && (comm == "" || l.Comm == comm) {
 				s, h := l.Soft, l.Hard
@@ -124,7 +125,7 @@ func (c *coreFacts) limitOf(pid int, comm string) (soft, hard *int64) {
 // segfault judges the core dump of a segfault line's process. facts is
 // what the kmsg probe read with the line (nil for a line from the backlog
 // or a recording made before it read them).
-func (c *coreFacts) segfault(s probes.SegfaultLine, facts *probes.CrashFacts, backlog bool) CoreOutcome {
+func (c *coreFacts) segfault(s schema.SegfaultLine, facts *schema.CrashFacts, backlog bool) CoreOutcome {
 	if backlog {
 		return CoreOutcome{CoreDump: CoreUnknown,
 			CoreReason: "the settings in force then were not seen"}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/schema"
 )
 
 // The line this host's kernel logged for a NULL write (debug.exception-trace 1).
@@ -16,11 +17,11 @@ const writeNullLine = "crashy[13354]: segfault at 0 ip 0000556999314139 sp 00007
 func i64(v int64) *int64 { return &v }
 func yes(b bool) *bool   { return &b }
 
-func crashAt(s float64, text string, facts *probes.CrashFacts) event.Event {
-	return event.New(kt0.Add(seconds(s)), "kmsg", &probes.Kmsg{Level: "info", Priority: 6, Facility: "kern", Text: text, Crash: facts})
+func crashAt(s float64, text string, facts *schema.CrashFacts) event.Event {
+	return event.New(kt0.Add(seconds(s)), "kmsg", &schema.Kmsg{Level: "info", Priority: 6, Facility: "kern", Text: text, Crash: facts})
 }
 
-func readinessAt(s float64, r probes.CoreReadiness) event.Event {
+func readinessAt(s float64, r schema.CoreReadiness) event.Event {
 	return event.New(kt0.Add(seconds(s)), "coredump", &r)
 }
 
@@ -39,12 +40,12 @@ func segData(t *testing.T, evs ...event.Event) (SegfaultData, string) {
 // from the facts the kmsg probe read with the line, or failing those the
 // coredump probe's last reading, and unknown when neither says.
 func TestSegfaultSaysWhyNoCore(t *testing.T) {
-	gone := func(pattern string, exists *bool) *probes.CrashFacts {
-		f := &probes.CrashFacts{Gone: true, CorePattern: pattern, PipeTargetExists: exists, SuidDumpable: 1}
+	gone := func(pattern string, exists *bool) *schema.CrashFacts {
+		f := &schema.CrashFacts{Gone: true, CorePattern: pattern, PipeTargetExists: exists, SuidDumpable: 1}
 		f.PipeTarget, _ = probes.PipeTarget(pattern)
 		return f
 	}
-	read := func(pattern string, soft, hard int64) *probes.CrashFacts {
+	read := func(pattern string, soft, hard int64) *schema.CrashFacts {
 		f := gone(pattern, nil)
 		f.Gone, f.TGID, f.CoreSoft, f.CoreHard = false, 13354, i64(soft), i64(hard)
 		if f.PipeTarget != "" {
@@ -55,18 +56,18 @@ func TestSegfaultSaysWhyNoCore(t *testing.T) {
 	for _, c := range []struct {
 		name    string
 		before  []event.Event
-		facts   *probes.CrashFacts
+		facts   *schema.CrashFacts
 		outcome string
 		reason  string
 	}{
 		{"limit 0, read with the line", nil, read("core", 0, -1), CoreLost, "its core size limit (ulimit -c) was 0"},
-		{"limit 0, from the coredump probe's last reading", []event.Event{readinessAt(0, probes.CoreReadiness{CorePattern: "core",
-			SuidDumpable: 1, Watched: true, Processes: 1, ZeroLimit: 1, NoCore: []probes.CoreLimit{{PID: 13354, Comm: "crashy", Soft: 0, Hard: 0}}})},
+		{"limit 0, from the coredump probe's last reading", []event.Event{readinessAt(0, schema.CoreReadiness{CorePattern: "core",
+			SuidDumpable: 1, Watched: true, Processes: 1, ZeroLimit: 1, NoCore: []schema.CoreLimit{{PID: 13354, Comm: "crashy", Soft: 0, Hard: 0}}})},
 			gone("core", nil), CoreLost, "its core size limit (ulimit -c) was 0"},
-		{"listed pid but another comm: not this process", []event.Event{readinessAt(0, probes.CoreReadiness{CorePattern: "core",
-			SuidDumpable: 1, NoCore: []probes.CoreLimit{{PID: 13354, Comm: "bash", Soft: 0}}})},
+		{"listed pid but another comm: not this process", []event.Event{readinessAt(0, schema.CoreReadiness{CorePattern: "core",
+			SuidDumpable: 1, NoCore: []schema.CoreLimit{{PID: 13354, Comm: "bash", Soft: 0}}})},
 			gone("core", nil), CoreUnknown, "it was gone before its core size limit could be read"},
-		{"gone, most processes have 0", []event.Event{readinessAt(0, probes.CoreReadiness{CorePattern: "core",
+		{"gone, most processes have 0", []event.Event{readinessAt(0, schema.CoreReadiness{CorePattern: "core",
 			SuidDumpable: 1, Processes: 120, ZeroLimit: 95})},
 			gone("core", nil), CoreUnknown, "it was gone before its core size limit could be read; 95 of 120 processes here have a core size limit of 0"},
 		{"pipe to a helper that is not there", nil, gone("|/usr/share/apport/apport %p", yes(false)), CoreLost,
@@ -98,7 +99,7 @@ func TestSegfaultSaysWhyNoCore(t *testing.T) {
 // write to an unmapped page, in the data and the summary; the limit read
 // with the line and the core_pattern are in the data.
 func TestSegfaultDataDecodesTheErrorAndCarriesTheLimit(t *testing.T) {
-	facts := &probes.CrashFacts{TGID: 13354, CoreSoft: i64(0), CoreHard: i64(-1), CorePattern: "core"}
+	facts := &schema.CrashFacts{TGID: 13354, CoreSoft: i64(0), CoreHard: i64(-1), CorePattern: "core"}
 	d := NewKernelLog()
 	f := onlyFinding(t, d.Observe(crashAt(0, writeNullLine, facts)), FindingSegfault)
 	want := "crashy (pid 13354) segfaulted at 0 in crashy (error 6: user-mode write to an unmapped page); " +
@@ -119,15 +120,15 @@ func TestSegfaultDataDecodesTheErrorAndCarriesTheLimit(t *testing.T) {
 // TestProcessKilledSaysWhetherItDumpedCore: a traced process's exit status
 // says whether the kernel dumped core; the settings say why not.
 func TestProcessKilledSaysWhetherItDumpedCore(t *testing.T) {
-	ready := &probes.CoreReadiness{CorePattern: "core", SuidDumpable: 1, Watched: true, Processes: 2, ZeroLimit: 1,
-		NoCore: []probes.CoreLimit{{PID: 5, Comm: "gimli", Soft: 0, Hard: -1}},
-		Limits: []probes.CoreLimit{{PID: 5, Comm: "gimli", Soft: 0, Hard: -1}, {PID: 6, Comm: "worker", Soft: -1, Hard: -1}}}
+	ready := &schema.CoreReadiness{CorePattern: "core", SuidDumpable: 1, Watched: true, Processes: 2, ZeroLimit: 1,
+		NoCore: []schema.CoreLimit{{PID: 5, Comm: "gimli", Soft: 0, Hard: -1}},
+		Limits: []schema.CoreLimit{{PID: 5, Comm: "gimli", Soft: 0, Hard: -1}, {PID: 6, Comm: "worker", Soft: -1, Hard: -1}}}
 	fs := sigFindings([]event.Event{
 		event.New(t0, "coredump", ready),
-		bodyAt(1, &probes.Exit{PID: 5, Comm: "gimli", Status: "killed by SIGSEGV", Signal: "SIGSEGV"}),
-		bodyAt(2, &probes.Exit{PID: 6, Comm: "worker", Status: "killed by SIGABRT (core dumped)", Signal: "SIGABRT", Core: true}),
-		bodyAt(3, &probes.Exit{PID: 7, Comm: "idle", Status: "killed by SIGTERM", Signal: "SIGTERM"}),
-		bodyAt(4, &probes.Exit{PID: 8, Comm: "odd", Status: "killed by SIGBUS", Signal: "SIGBUS"}),
+		bodyAt(1, &schema.Exit{PID: 5, Comm: "gimli", Status: "killed by SIGSEGV", Signal: "SIGSEGV"}),
+		bodyAt(2, &schema.Exit{PID: 6, Comm: "worker", Status: "killed by SIGABRT (core dumped)", Signal: "SIGABRT", Core: true}),
+		bodyAt(3, &schema.Exit{PID: 7, Comm: "idle", Status: "killed by SIGTERM", Signal: "SIGTERM"}),
+		bodyAt(4, &schema.Exit{PID: 8, Comm: "odd", Status: "killed by SIGBUS", Signal: "SIGBUS"}),
 	})
 	if len(fs) != 4 {
 		t.Fatalf("%+v", fs)

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/schema"
 )
 
 // Findings of the diskfill probe.
@@ -58,7 +58,7 @@ func (t DiskFillThresholds) Doc() string {
 		fmtDur(t.Clear), FindingDiskInodesFilling, FindingDiskDeletedOpen, t.DeletedWarnPct)
 }
 
-func fmtDur(d time.Duration) string { return probes.FormatETA(d.Seconds()) }
+func fmtDur(d time.Duration) string { return schema.FormatETA(d.Seconds()) }
 
 // DiskFillingData is disk.filling's data.
 type DiskFillingData struct {
@@ -69,7 +69,7 @@ type DiskFillingData struct {
 	AvailBytes    uint64              `json:"avail_bytes"`
 	RateBytesPerS float64             `json:"rate_bytes_per_s"`
 	EtaS          *float64            `json:"eta_s"` // null: nearly full but not filling now
-	Writers       []probes.DiskWriter `json:"writers"`
+	Writers       []schema.DiskWriter `json:"writers"`
 }
 
 // DiskInodesFillingData is disk.inodes_filling's data.
@@ -81,7 +81,7 @@ type DiskInodesFillingData struct {
 	InodesFree     uint64              `json:"inodes_free"`
 	RateInodesPerS float64             `json:"rate_inodes_per_s"`
 	EtaS           *float64            `json:"eta_s"`
-	Writers        []probes.DiskWriter `json:"writers"`
+	Writers        []schema.DiskWriter `json:"writers"`
 }
 
 // DiskDeletedOpenData is disk.deleted_open's data.
@@ -134,7 +134,7 @@ func (d *diskFill) Produces() []string {
 }
 
 func (d *diskFill) Observe(ev event.Event) []event.Event {
-	u, ok := probes.AsDiskUsage(ev)
+	u, ok := schema.AsDiskUsage(ev)
 	if !ok {
 		return nil
 	}
@@ -153,7 +153,7 @@ func (d *diskFill) Observe(ev event.Event) []event.Event {
 		}
 	}
 	for _, fs := range u.Filesystems {
-		if fs.Stale || len(d.runs) >= 2*probes.MaxDiskFilesystems {
+		if fs.Stale || len(d.runs) >= 2*schema.MaxDiskFilesystems {
 			continue // a stale sample repeats old numbers: no evidence either way
 		}
 		add(d.fill(runKey{false, fs.Mount}, at, fs.Bytes, fs.AvailBytes, fs.SizeBytes, func(sev event.Severity) *event.Finding {
@@ -195,7 +195,7 @@ func deletedCondKey(k deletedKey) string {
 
 // level is the severity of one quantity now: how long until full, or how
 // little is left.
-func (d *diskFill) level(tr probes.Trend, left, total uint64) event.Severity {
+func (d *diskFill) level(tr schema.Trend, left, total uint64) event.Severity {
 	if total > 0 && float64(left) < float64(total)*d.t.CriticalAvailPct/100 {
 		return event.Critical
 	}
@@ -217,8 +217,8 @@ func (d *diskFill) level(tr probes.Trend, left, total uint64) event.Severity {
 // and, if filling, at least twice the critical time to full. The engine
 // resumes a recording paused for its filesystem only after a run of such
 // samples, so a fill hovering at the critical line does not make it flap.
-func (t DiskFillThresholds) WellClear(fs probes.Filesystem) bool {
-	clear := func(tr probes.Trend, left, total uint64) bool {
+func (t DiskFillThresholds) WellClear(fs schema.Filesystem) bool {
+	clear := func(tr schema.Trend, left, total uint64) bool {
 		if total > 0 && float64(left) < float64(total)*2*t.CriticalAvailPct/100 {
 			return false
 		}
@@ -228,7 +228,7 @@ func (t DiskFillThresholds) WellClear(fs probes.Filesystem) bool {
 		(fs.InodesTotal == 0 || clear(fs.Inodes, fs.InodesFree, fs.InodesTotal))
 }
 
-func (d *diskFill) fill(k runKey, at time.Time, tr probes.Trend, left, total uint64, mk func(event.Severity) *event.Finding) *event.Finding {
+func (d *diskFill) fill(k runKey, at time.Time, tr schema.Trend, left, total uint64, mk func(event.Severity) *event.Finding) *event.Finding {
 	sev := d.level(tr, left, total)
 	r := d.runs[k]
 	if sev == event.Info {
@@ -281,7 +281,7 @@ func (d *diskFill) fill(k runKey, at time.Time, tr probes.Trend, left, total uin
 // the top writer changed.
 func fillMaterial(prev, cur *event.Finding) bool {
 	var pe, ce *float64
-	var pw, cw []probes.DiskWriter
+	var pw, cw []schema.DiskWriter
 	switch c := cur.Data.(type) {
 	case DiskFillingData:
 		p := prev.Data.(DiskFillingData)
@@ -299,18 +299,18 @@ func fillMaterial(prev, cur *event.Finding) bool {
 	return len(pw) > 0 && pw[0].PID != cw[0].PID
 }
 
-func bytesFinding(fs probes.Filesystem, sev event.Severity) *event.Finding {
+func bytesFinding(fs schema.Filesystem, sev event.Severity) *event.Finding {
 	data := DiskFillingData{Mount: fs.Mount, Device: fs.Device, FSType: fs.FSType, SizeBytes: fs.SizeBytes,
 		AvailBytes: fs.AvailBytes, RateBytesPerS: round2(fs.Bytes.RatePerS), EtaS: roundPtr(fs.Bytes.EtaS),
 		Writers: fs.Writers}
 	if data.Writers == nil {
-		data.Writers = []probes.DiskWriter{}
+		data.Writers = []schema.DiskWriter{}
 	}
 	summary := fmt.Sprintf("%s: %s of %s available", event.Sanitize(fs.Mount),
 		event.HumanBytes(int64(fs.AvailBytes)), event.HumanBytes(int64(fs.SizeBytes)))
 	if data.EtaS != nil {
 		summary += fmt.Sprintf(", filling at %s/s, full in %s", event.HumanBytes(event.SatInt64(data.RateBytesPerS)),
-			probes.FormatETA(*data.EtaS))
+			schema.FormatETA(*data.EtaS))
 	}
 	if len(fs.Writers) > 0 {
 		w := fs.Writers[0]
@@ -322,21 +322,21 @@ func bytesFinding(fs probes.Filesystem, sev event.Severity) *event.Finding {
 	return &event.Finding{Finding: FindingDiskFilling, Severity: sev, Summary: summary, Data: data}
 }
 
-func inodesFinding(fs probes.Filesystem, sev event.Severity) *event.Finding {
+func inodesFinding(fs schema.Filesystem, sev event.Severity) *event.Finding {
 	data := DiskInodesFillingData{Mount: fs.Mount, Device: fs.Device, FSType: fs.FSType, InodesTotal: fs.InodesTotal,
 		InodesFree: fs.InodesFree, RateInodesPerS: round2(fs.Inodes.RatePerS), EtaS: roundPtr(fs.Inodes.EtaS),
 		Writers: fs.Writers}
 	if data.Writers == nil {
-		data.Writers = []probes.DiskWriter{}
+		data.Writers = []schema.DiskWriter{}
 	}
 	summary := fmt.Sprintf("%s: %d of %d inodes free", event.Sanitize(fs.Mount), fs.InodesFree, fs.InodesTotal)
 	if data.EtaS != nil {
-		summary += fmt.Sprintf(", %.0f files/s created, out of inodes in %s", data.RateInodesPerS, probes.FormatETA(*data.EtaS))
+		summary += fmt.Sprintf(", %.0f files/s created, out of inodes in %s", data.RateInodesPerS, schema.FormatETA(*data.EtaS))
 	}
 	return &event.Finding{Finding: FindingDiskInodesFilling, Severity: sev, Summary: summary, Data: data}
 }
 
-func (d *diskFill) deletedOpen(at time.Time, fs probes.Filesystem, del probes.DeletedOpen) *event.Finding {
+func (d *diskFill) deletedOpen(at time.Time, fs schema.Filesystem, del schema.DeletedOpen) *event.Finding {
 	k := deletedKey{fs.Mount, del.Path, del.PID}
 	if _, seen := d.deleted[k]; !seen && len(d.deleted) >= maxDeletedSeen {
 		return nil

@@ -8,26 +8,26 @@ import (
 	"time"
 
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/schema"
 )
 
 func eta(s float64) *float64 { return &s }
 
 // diskScript is one sample per second of one filesystem, built by fs(i).
-func diskScript(n int, fs func(i int) probes.Filesystem) []event.Event {
+func diskScript(n int, fs func(i int) schema.Filesystem) []event.Event {
 	evs := make([]event.Event, n)
 	for i := range evs {
 		evs[i] = event.New(t0.Add(time.Duration(i)*time.Second), "diskfill",
-			&probes.DiskUsage{IntervalS: 1, Filesystems: []probes.Filesystem{fs(i)}})
+			&schema.DiskUsage{IntervalS: 1, Filesystems: []schema.Filesystem{fs(i)}})
 	}
 	return evs
 }
 
-func binlog(availMiB uint64, tr probes.Trend) probes.Filesystem {
-	return probes.Filesystem{Mount: "/srv/binlog", Device: "/dev/sdb1", FSType: "xfs",
+func binlog(availMiB uint64, tr schema.Trend) schema.Filesystem {
+	return schema.Filesystem{Mount: "/srv/binlog", Device: "/dev/sdb1", FSType: "xfs",
 		SizeBytes: 100 << 30, AvailBytes: availMiB << 20, InodesTotal: 1000, InodesFree: 900, Bytes: tr,
-		Writers: []probes.DiskWriter{{PID: 4242, Comm: "mysqld", WriteBytesPerS: 50e6,
-			Files: []probes.GrowingFD{{Path: "/srv/binlog/mysql-bin.000042", SizeBytes: 1 << 30, GrowthBytesPerS: 50e6}}}}}
+		Writers: []schema.DiskWriter{{PID: 4242, Comm: "mysqld", WriteBytesPerS: 50e6,
+			Files: []schema.GrowingFD{{Path: "/srv/binlog/mysql-bin.000042", SizeBytes: 1 << 30, GrowthBytesPerS: 50e6}}}}}
 }
 
 func diskFindings(t *testing.T, evs []event.Event) []*event.Finding {
@@ -42,8 +42,8 @@ func diskFindings(t *testing.T, evs []event.Event) []*event.Finding {
 
 func TestDiskFillingCriticalFiresFastWithWriters(t *testing.T) {
 	// 20 GiB free at 50 MB/s: full in ~7 min, so critical after ~53 s at most… an eighth of 430 s.
-	evs := diskScript(90, func(i int) probes.Filesystem {
-		return binlog(20<<10, probes.Trend{RatePerS: 50e6, EtaS: eta(429.5), WindowS: 60})
+	evs := diskScript(90, func(i int) schema.Filesystem {
+		return binlog(20<<10, schema.Trend{RatePerS: 50e6, EtaS: eta(429.5), WindowS: 60})
 	})
 	got := diskFindings(t, evs)
 	if len(got) != 1 || got[0].Finding != FindingDiskFilling || got[0].Severity != event.Critical {
@@ -67,11 +67,11 @@ func TestDiskFillingCriticalFiresFastWithWriters(t *testing.T) {
 }
 
 func TestDiskFillingWarnWaitsThenTurnsCritical(t *testing.T) {
-	evs := diskScript(200, func(i int) probes.Filesystem {
+	evs := diskScript(200, func(i int) schema.Filesystem {
 		if i < 100 {
-			return binlog(50<<10, probes.Trend{RatePerS: 5e6, EtaS: eta(3 * 3600), WindowS: 600})
+			return binlog(50<<10, schema.Trend{RatePerS: 5e6, EtaS: eta(3 * 3600), WindowS: 600})
 		}
-		return binlog(1<<10, probes.Trend{RatePerS: 5e6, EtaS: eta(200), WindowS: 600})
+		return binlog(1<<10, schema.Trend{RatePerS: 5e6, EtaS: eta(200), WindowS: 600})
 	})
 	got := diskFindings(t, evs)
 	// Raised as a warning after a minute (the cap); updated when the time
@@ -98,17 +98,17 @@ func TestDiskFillingWarnWaitsThenTurnsCritical(t *testing.T) {
 }
 
 func TestDiskFillingIgnoresSlowFillsFlickerAndStaleSamples(t *testing.T) {
-	evs := diskScript(300, func(i int) probes.Filesystem {
+	evs := diskScript(300, func(i int) schema.Filesystem {
 		switch {
 		case i < 100: // full in two days: nothing to say
-			return binlog(50<<10, probes.Trend{RatePerS: 1e5, EtaS: eta(48 * 3600), WindowS: 600})
+			return binlog(50<<10, schema.Trend{RatePerS: 1e5, EtaS: eta(48 * 3600), WindowS: 600})
 		case i < 200: // a burst's estimate that comes and goes
 			if i%10 == 0 {
-				return binlog(50<<10, probes.Trend{RatePerS: 1e8, EtaS: eta(500), WindowS: 10})
+				return binlog(50<<10, schema.Trend{RatePerS: 1e8, EtaS: eta(500), WindowS: 10})
 			}
-			return binlog(50<<10, probes.Trend{})
+			return binlog(50<<10, schema.Trend{})
 		default: // stale: old numbers
-			f := binlog(500, probes.Trend{})
+			f := binlog(500, schema.Trend{})
 			f.Stale = true
 			return f
 		}
@@ -119,7 +119,7 @@ func TestDiskFillingIgnoresSlowFillsFlickerAndStaleSamples(t *testing.T) {
 }
 
 func TestDiskNearlyFullIsCriticalWithoutARate(t *testing.T) {
-	evs := diskScript(3, func(int) probes.Filesystem { return binlog(500, probes.Trend{}) }) // 0.5% left
+	evs := diskScript(3, func(int) schema.Filesystem { return binlog(500, schema.Trend{}) }) // 0.5% left
 	got := diskFindings(t, evs)
 	if len(got) != 1 || got[0].Severity != event.Critical || got[0].Data.(DiskFillingData).EtaS != nil {
 		t.Fatalf("got %+v", got)
@@ -130,10 +130,10 @@ func TestDiskNearlyFullIsCriticalWithoutARate(t *testing.T) {
 }
 
 func TestDiskInodesFilling(t *testing.T) {
-	evs := diskScript(30, func(int) probes.Filesystem {
-		f := binlog(50<<10, probes.Trend{})
+	evs := diskScript(30, func(int) schema.Filesystem {
+		f := binlog(50<<10, schema.Trend{})
 		f.InodesFree = 600
-		f.Inodes = probes.Trend{RatePerS: 5, EtaS: eta(120), WindowS: 10}
+		f.Inodes = schema.Trend{RatePerS: 5, EtaS: eta(120), WindowS: 10}
 		return f
 	})
 	got := diskFindings(t, evs)
@@ -149,14 +149,14 @@ func TestDiskInodesFilling(t *testing.T) {
 // the writer's rate drifting every sample, is one finding with updates; it
 // clears 30 s after it eased, and filling again is a new finding.
 func TestDiskFillingOneFindingPerEpisode(t *testing.T) {
-	evs := diskScript(400, func(i int) probes.Filesystem {
+	evs := diskScript(400, func(i int) schema.Filesystem {
 		switch {
 		case i < 200:
-			return binlog(uint64(900-i), probes.Trend{RatePerS: 1e6 + float64(i%5)*1e4, EtaS: eta(float64(900 - i)), WindowS: 60})
+			return binlog(uint64(900-i), schema.Trend{RatePerS: 1e6 + float64(i%5)*1e4, EtaS: eta(float64(900 - i)), WindowS: 60})
 		case i < 300: // the writer stopped
-			return binlog(2<<10, probes.Trend{})
+			return binlog(2<<10, schema.Trend{})
 		}
-		return binlog(20<<10, probes.Trend{RatePerS: 50e6, EtaS: eta(429.5), WindowS: 60})
+		return binlog(20<<10, schema.Trend{RatePerS: 50e6, EtaS: eta(429.5), WindowS: 60})
 	})
 	got := diskFindings(t, evs)
 	var st []string
@@ -179,12 +179,12 @@ func TestDiskFillingOneFindingPerEpisode(t *testing.T) {
 }
 
 func TestDiskDeletedOpenOncePerFile(t *testing.T) {
-	held := probes.DeletedOpen{PID: 77, Comm: "java", Path: "/srv/binlog/app.log", SizeBytes: 2 << 30}
-	small := probes.DeletedOpen{PID: 78, Comm: "sh\x1b[2J", Path: "/srv/binlog/tmp", SizeBytes: 2 << 20}
-	evs := diskScript(100, func(i int) probes.Filesystem {
-		f := binlog(50<<10, probes.Trend{})
+	held := schema.DeletedOpen{PID: 77, Comm: "java", Path: "/srv/binlog/app.log", SizeBytes: 2 << 30}
+	small := schema.DeletedOpen{PID: 78, Comm: "sh\x1b[2J", Path: "/srv/binlog/tmp", SizeBytes: 2 << 20}
+	evs := diskScript(100, func(i int) schema.Filesystem {
+		f := binlog(50<<10, schema.Trend{})
 		if i < 10 || i > 60 { // gone for 50 s in between: a new episode
-			f.DeletedOpen = []probes.DeletedOpen{held, small}
+			f.DeletedOpen = []schema.DeletedOpen{held, small}
 		}
 		return f
 	})

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/schema"
 )
 
 // FindingIOSaturated names the io.saturated finding.
@@ -107,7 +107,7 @@ func (d *ioSaturated) Produces() []string { return []string{FindingIOSaturated} 
 // Observe follows each disk sample by sample. A sample at time T covers
 // [T-interval_s, T]; only event times are used.
 func (d *ioSaturated) Observe(ev event.Event) []event.Event {
-	smp, ok := probes.AsIOSample(ev)
+	smp, ok := schema.AsIOSample(ev)
 	if !ok || !(smp.IntervalS > 0) || math.IsInf(smp.IntervalS, 0) {
 		return nil
 	}
@@ -137,7 +137,7 @@ func (d *ioSaturated) Observe(ev event.Event) []event.Event {
 		}
 		r := d.devs[dev.Device]
 		if r == nil {
-			if len(d.devs) >= probes.MaxIODevices {
+			if len(d.devs) >= schema.MaxIODevices {
 				continue
 			}
 			r = &satRun{start: from}
@@ -158,14 +158,14 @@ func (d *ioSaturated) Observe(ev event.Event) []event.Event {
 // high: latency and queue both over the line, or a stall, which implies
 // both (the I/O in flight at the start waited the whole interval, and at
 // least one request was outstanding throughout).
-func (d *ioSaturated) high(dev probes.DeviceIO) bool {
+func (d *ioSaturated) high(dev schema.DeviceIO) bool {
 	if dev.Stalled {
 		return true
 	}
 	return dev.RPerS+dev.WPerS > 0 && dev.AwaitMs() >= d.t.AwaitMs && dev.AquSz >= d.t.AquSz
 }
 
-func (r *satRun) add(dev probes.DeviceIO, at time.Time, secs float64) {
+func (r *satRun) add(dev schema.DeviceIO, at time.Time, secs float64) {
 	ops := (dev.RPerS + dev.WPerS) * secs
 	r.ios += ops
 	r.ioMs += dev.AwaitMs() * ops

@@ -10,24 +10,24 @@ import (
 	"time"
 
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/schema"
 )
 
 var t0 = time.Date(2026, 11, 23, 4, 0, 0, 0, time.UTC)
 
 // script builds one 1-second sample per entry; entry i ends at t0+i+1 s.
 // A nil entry is a quiet second (no device had I/O, so none is listed).
-func script(samples ...[]probes.DeviceIO) []event.Event {
+func script(samples ...[]schema.DeviceIO) []event.Event {
 	evs := make([]event.Event, len(samples))
 	for i, devs := range samples {
 		evs[i] = event.New(t0.Add(time.Duration(i+1)*time.Second), "iostat",
-			&probes.IOSample{IntervalS: 1, Devices: devs})
+			&schema.IOSample{IntervalS: 1, Devices: devs})
 	}
 	return evs
 }
 
-func repeat(n int, devs ...probes.DeviceIO) [][]probes.DeviceIO {
-	out := make([][]probes.DeviceIO, n)
+func repeat(n int, devs ...schema.DeviceIO) [][]schema.DeviceIO {
+	out := make([][]schema.DeviceIO, n)
 	for i := range out {
 		out[i] = devs
 	}
@@ -35,10 +35,10 @@ func repeat(n int, devs ...probes.DeviceIO) [][]probes.DeviceIO {
 }
 
 // quiet is n seconds in which no device had I/O.
-func quiet(n int) [][]probes.DeviceIO { return make([][]probes.DeviceIO, n) }
+func quiet(n int) [][]schema.DeviceIO { return make([][]schema.DeviceIO, n) }
 
-func cat(parts ...[][]probes.DeviceIO) [][]probes.DeviceIO {
-	var out [][]probes.DeviceIO
+func cat(parts ...[][]schema.DeviceIO) [][]schema.DeviceIO {
+	var out [][]schema.DeviceIO
 	for _, p := range parts {
 		out = append(out, p...)
 	}
@@ -46,8 +46,8 @@ func cat(parts ...[][]probes.DeviceIO) [][]probes.DeviceIO {
 }
 
 // writes is a device doing 100 writes/s at the given await, queue and util.
-func writes(dev string, awaitMs, aqu, util float64) probes.DeviceIO {
-	return probes.DeviceIO{Device: dev, WPerS: 100, WKBPerS: 6400, WAwaitMs: awaitMs, AquSz: aqu, UtilPct: util}
+func writes(dev string, awaitMs, aqu, util float64) schema.DeviceIO {
+	return schema.DeviceIO{Device: dev, WPerS: 100, WKBPerS: 6400, WAwaitMs: awaitMs, AquSz: aqu, UtilPct: util}
 }
 
 func detect(evs []event.Event) []*event.Finding {
@@ -93,7 +93,7 @@ func TestSustainedFiresOnceWithData(t *testing.T) {
 
 func TestShortBurstsDoNotFire(t *testing.T) {
 	hot := writes("sdb", 300, 20, 100)
-	for name, s := range map[string][][]probes.DeviceIO{
+	for name, s := range map[string][][]schema.DeviceIO{
 		"4 s burst":             cat(repeat(4, hot), quiet(5)),
 		"4 s, 1 s dip, 4 s":     cat(repeat(4, hot), repeat(1, writes("sdb", 3, 0.2, 20)), repeat(4, hot)),
 		"4 s, idle second, 4 s": cat(repeat(4, hot), quiet(1), repeat(4, hot)),
@@ -106,7 +106,7 @@ func TestShortBurstsDoNotFire(t *testing.T) {
 
 func TestUtilAloneDoesNotFire(t *testing.T) {
 	// An NVMe drive doing 10k reads/s at 0.3 ms: 100 % util, queue 3, fine.
-	nvme := probes.DeviceIO{Device: "nvme0n1", RPerS: 10000, RKBPerS: 40000, RAwaitMs: 0.3, AquSz: 3, UtilPct: 100}
+	nvme := schema.DeviceIO{Device: "nvme0n1", RPerS: 10000, RKBPerS: 40000, RAwaitMs: 0.3, AquSz: 3, UtilPct: 100}
 	// Slow but no queue: one sync writer waiting 80 ms at a time.
 	lone := writes("sdc", 80, 0.4, 40)
 	// Queue but fast.
@@ -119,7 +119,7 @@ func TestUtilAloneDoesNotFire(t *testing.T) {
 func TestAwaitIsWeightedByOps(t *testing.T) {
 	// 900 reads at 1 ms and 100 writes at 400 ms: await (900+40000)/1000 =
 	// 40.9 ms, under 50 however bad w_await alone looks.
-	mixed := probes.DeviceIO{Device: "sde", RPerS: 900, WPerS: 100, RAwaitMs: 1, WAwaitMs: 400, AquSz: 41, UtilPct: 100}
+	mixed := schema.DeviceIO{Device: "sde", RPerS: 900, WPerS: 100, RAwaitMs: 1, WAwaitMs: 400, AquSz: 41, UtilPct: 100}
 	if got := detect(script(repeat(10, mixed)...)); len(got) != 0 {
 		t.Fatalf("fired: %+v", got[0])
 	}
@@ -173,10 +173,10 @@ func TestEscalatesOnceToCritical(t *testing.T) {
 // A persisting episode whose figures move: updated when the await moves by
 // half (not at every sample), and a first stall is news.
 func TestSaturatedUpdatesOnMaterialChange(t *testing.T) {
-	var s [][]probes.DeviceIO
+	var s [][]schema.DeviceIO
 	s = append(s, repeat(20, writes("sdb", 100, 6, 100))...)
 	s = append(s, repeat(20, writes("sdb", 400, 6, 100))...) // the episode's mean climbs past 150 ms
-	s = append(s, repeat(3, probes.DeviceIO{Device: "sdb", InFlight: 2, Stalled: true, UtilPct: 100})...)
+	s = append(s, repeat(3, schema.DeviceIO{Device: "sdb", InFlight: 2, Stalled: true, UtilPct: 100})...)
 	got := detect(script(s...))
 	var at []float64
 	for _, f := range got {
@@ -194,7 +194,7 @@ func TestSaturatedUpdatesOnMaterialChange(t *testing.T) {
 }
 
 func TestStallFires(t *testing.T) {
-	stuck := probes.DeviceIO{Device: "sdf", InFlight: 3, Stalled: true, UtilPct: 100}
+	stuck := schema.DeviceIO{Device: "sdf", InFlight: 3, Stalled: true, UtilPct: 100}
 	got := detect(script(repeat(8, stuck)...))
 	if len(got) != 1 || got[0].Severity != event.Critical {
 		t.Fatalf("want one critical, got %+v", got)
@@ -214,7 +214,7 @@ func TestHolesPartitionsAndReplays(t *testing.T) {
 	evs := script(repeat(3, hot)...)
 	for i := 0; i < 3; i++ {
 		evs = append(evs, event.New(t0.Add(time.Duration(14+i)*time.Second), "iostat",
-			&probes.IOSample{IntervalS: 1, Devices: []probes.DeviceIO{hot}}))
+			&schema.IOSample{IntervalS: 1, Devices: []schema.DeviceIO{hot}}))
 	}
 	if got := detect(evs); len(got) != 0 {
 		t.Errorf("fired across a hole: %+v", got[0])
@@ -242,9 +242,9 @@ func TestHolesPartitionsAndReplays(t *testing.T) {
 }
 
 func TestDeterministic(t *testing.T) {
-	var s [][]probes.DeviceIO
+	var s [][]schema.DeviceIO
 	for i := 0; i < 300; i++ {
-		var devs []probes.DeviceIO
+		var devs []schema.DeviceIO
 		for d := 0; d < 6; d++ {
 			if (i/(7+d))%3 != 0 {
 				devs = append(devs, writes(fmt.Sprintf("sd%c", 'a'+d), float64(40+10*d+i%50), float64(d)/2+0.5, 90))
@@ -262,14 +262,14 @@ func TestDeterministic(t *testing.T) {
 
 func TestStateIsBounded(t *testing.T) {
 	d := NewIOSaturated().(*ioSaturated)
-	devs := make([]probes.DeviceIO, probes.MaxIODevices+50)
+	devs := make([]schema.DeviceIO, schema.MaxIODevices+50)
 	for i := range devs {
 		devs[i] = writes(fmt.Sprintf("dm-%d", i), 100, 4, 100)
 	}
 	for _, ev := range script(repeat(3, devs...)...) {
 		d.Observe(ev)
 	}
-	if len(d.devs) > probes.MaxIODevices {
+	if len(d.devs) > schema.MaxIODevices {
 		t.Fatalf("%d devices tracked", len(d.devs))
 	}
 	d.Observe(script(quiet(4)...)[3]) // quiet: unfired runs are dropped

@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/schema"
 )
 
 // Findings named from the kernel log (kmsg events).
@@ -32,7 +32,7 @@ const (
 // SegfaultData is kernel.segfault's data: the kernel's line, field by
 // field; its error code decoded (x86); and whether the crash left a core.
 type SegfaultData struct {
-	probes.SegfaultLine
+	schema.SegfaultLine
 	Repeats int `json:"repeats,omitempty"` // the same comm's segfaults before this one in the condition
 	// From the page-fault error code: "user" or "kernel"; "read", "write"
 	// or "exec"; "unmapped" or "protection"; and all of it in words.
@@ -53,14 +53,14 @@ type OOMKillData struct {
 
 // IOErrorData is kernel.io_error's data.
 type IOErrorData struct {
-	probes.IOErrorLine
+	schema.IOErrorLine
 	Errors int `json:"errors"` // I/O error lines for this device in the condition, this one included
 }
 
 type kernelLog struct {
 	core               coreFacts // core-dump settings and crash facts seen so far
 	seg, oom, hung, io conds     // keyed by comm, comm, pid and device
-	cons               []probes.OOMConstraintLine
+	cons               []schema.OOMConstraintLine
 }
 
 // NewKernelLog returns the detector of segfaults, OOM kills, hung tasks and
@@ -82,11 +82,11 @@ func (d *kernelLog) Observe(ev event.Event) []event.Event {
 			out = append(out, event.New(ev.Time, "kmsg", f)) // the probe its lines came from
 		}
 	}
-	k, ok := probes.AsKmsg(ev)
+	k, ok := schema.AsKmsg(ev)
 	if !ok {
 		return out
 	}
-	l, ok := probes.ParseKernelLine(k.Text)
+	l, ok := schema.ParseKernelLine(k.Text)
 	if !ok {
 		return out
 	}
@@ -120,7 +120,7 @@ func (d *kernelLog) Observe(ev event.Event) []event.Event {
 	return out
 }
 
-func (d *kernelLog) segfault(at time.Time, s probes.SegfaultLine, k *probes.Kmsg) *event.Finding {
+func (d *kernelLog) segfault(at time.Time, s schema.SegfaultLine, k *schema.Kmsg) *event.Finding {
 	key := condKey(FindingSegfault, s.Comm)
 	data := SegfaultData{SegfaultLine: s, Repeats: d.seg.count(key, at)}
 	where := ""
@@ -128,7 +128,7 @@ func (d *kernelLog) segfault(at time.Time, s probes.SegfaultLine, k *probes.Kmsg
 		where = " in " + event.Sanitize(s.Object)
 	}
 	code := "error " + event.Sanitize(s.Error)
-	if pf, ok := probes.DecodePageFault(s.Error); ok {
+	if pf, ok := schema.DecodePageFault(s.Error); ok {
 		data.Mode, data.Access, data.Page, data.ErrorDecoded = pf.Mode, pf.Access, pf.Page, pf.String()
 		code += ": " + data.ErrorDecoded
 	}
@@ -138,7 +138,7 @@ func (d *kernelLog) segfault(at time.Time, s probes.SegfaultLine, k *probes.Kmsg
 	return &event.Finding{Finding: FindingSegfault, Severity: event.Warn, Key: key, Summary: sum, Data: data}
 }
 
-func (d *kernelLog) oomKill(k probes.OOMKillLine) *event.Finding {
+func (d *kernelLog) oomKill(k schema.OOMKillLine) *event.Finding {
 	data := OOMKillData{PID: k.PID, Comm: k.Comm, RSSKB: k.RSSKB}
 	for i := len(d.cons) - 1; i >= 0; i-- {
 		if d.cons[i].PID == k.PID {
@@ -164,13 +164,13 @@ func (d *kernelLog) oomKill(k probes.OOMKillLine) *event.Finding {
 			event.Sanitize(k.Comm), k.PID, event.HumanBytes(int64(k.RSSKB)*1024), why)}
 }
 
-func (d *kernelLog) hungTask(h probes.HungTaskLine) *event.Finding {
+func (d *kernelLog) hungTask(h schema.HungTaskLine) *event.Finding {
 	return &event.Finding{Finding: FindingHungTask, Severity: event.Warn, Data: h, Key: condKey(FindingHungTask, h.PID),
 		Summary: fmt.Sprintf("%s (pid %d) blocked in the kernel for more than %d s (uninterruptible sleep, usually waiting on I/O)",
 			event.Sanitize(h.Comm), h.PID, h.Seconds)}
 }
 
-func (d *kernelLog) ioError(at time.Time, e probes.IOErrorLine) *event.Finding {
+func (d *kernelLog) ioError(at time.Time, e schema.IOErrorLine) *event.Finding {
 	key := condKey(FindingIOError, e.Device)
 	n := d.io.count(key, at) + 1
 	where := ""

@@ -8,13 +8,13 @@ import (
 	"time"
 
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/schema"
 )
 
 var kt0 = time.Date(2026, 11, 23, 4, 0, 0, 0, time.UTC)
 
 func kmsgAt(s float64, text string) event.Event {
-	return event.New(kt0.Add(time.Duration(s*float64(time.Second))), "kmsg", &probes.Kmsg{Level: "info", Priority: 6, Facility: "kern", Text: text})
+	return event.New(kt0.Add(time.Duration(s*float64(time.Second))), "kmsg", &schema.Kmsg{Level: "info", Priority: 6, Facility: "kern", Text: text})
 }
 
 func onlyFinding(t *testing.T, evs []event.Event, name string) *event.Finding {
@@ -98,7 +98,7 @@ func TestKernelOOMHungAndIOErrors(t *testing.T) {
 
 	hung := "INFO: task jbd2/sda1-8:245 blocked for more than 120 seconds."
 	f = onlyFinding(t, d.Observe(kmsgAt(2, hung)), FindingHungTask)
-	if f.Data.(probes.HungTaskLine) != (probes.HungTaskLine{PID: 245, Comm: "jbd2/sda1-8", Seconds: 120}) {
+	if f.Data.(schema.HungTaskLine) != (schema.HungTaskLine{PID: 245, Comm: "jbd2/sda1-8", Seconds: 120}) {
 		t.Errorf("hung: %+v", f.Data)
 	}
 	// khungtaskd's report two minutes later is the same condition: an update.
@@ -128,7 +128,7 @@ func TestKernelOOMHungAndIOErrors(t *testing.T) {
 }
 
 func TestKernelFindingFromTheBacklogSaysSo(t *testing.T) {
-	ev := event.New(kt0, "kmsg", &probes.Kmsg{Priority: 6, Backlog: true,
+	ev := event.New(kt0, "kmsg", &schema.Kmsg{Priority: 6, Backlog: true,
 		Text: "crashy[16202]: segfault at 0 ip 000055d456524040 sp 00007ffe927980e8 error 4 in crashy[1040,55d456524000+1000] likely on CPU 0 (core 0, socket 0)"})
 	f := onlyFinding(t, NewKernelLog().Observe(ev), FindingSegfault)
 	if f.Summary != "crashy (pid 16202) segfaulted at 0 in crashy (error 4: user-mode read from an unmapped page); "+

@@ -4,7 +4,7 @@ import (
 	"strings"
 
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/schema"
 )
 
 // FindingModuleLoaded names kernel.module_loaded.
@@ -44,13 +44,13 @@ func NewModulesLoaded() Detector { return &modulesLoaded{} }
 func (*modulesLoaded) Produces() []string { return []string{FindingModuleLoaded} }
 
 func (d *modulesLoaded) Observe(ev event.Event) []event.Event {
-	if u, ok := probes.AsModuleUnload(ev); ok {
+	if u, ok := schema.AsModuleUnload(ev); ok {
 		if f := d.c.end(ev.Time, condKey(FindingModuleLoaded, u.Module.Module)); f != nil {
 			return []event.Event{event.New(ev.Time, ev.Probe, f)}
 		}
 		return nil
 	}
-	m, ok := probes.AsModuleLoad(ev)
+	m, ok := schema.AsModuleLoad(ev)
 	if !ok {
 		return nil
 	}

@@ -5,13 +5,13 @@ import (
 	"testing"
 
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/schema"
 )
 
 func TestModuleLoadedWarnsForNetfilter(t *testing.T) {
 	d := NewModulesLoaded()
 	load := func(name string, usedBy ...string) *event.Finding {
-		ev := event.New(kt0, "modules", &probes.ModuleLoad{Module: probes.Module{Module: name, Size: 1, UsedBy: usedBy}})
+		ev := event.New(kt0, "modules", &schema.ModuleLoad{Module: schema.Module{Module: name, Size: 1, UsedBy: usedBy}})
 		return onlyFinding(t, d.Observe(ev), FindingModuleLoaded)
 	}
 	f := load("nf_conntrack", "iptable_nat", "nf_nat")
@@ -33,7 +33,7 @@ func TestModuleLoadedWarnsForNetfilter(t *testing.T) {
 	}
 	// Unloaded: the condition clears; loaded again: a new finding.
 	unload := func(name string) []event.Event {
-		return d.Observe(event.New(kt0, "modules", &probes.ModuleUnload{Module: probes.Module{Module: name}}))
+		return d.Observe(event.New(kt0, "modules", &schema.ModuleUnload{Module: schema.Module{Module: name}}))
 	}
 	if f := onlyFinding(t, unload("ext4"), FindingModuleLoaded); f.State != event.FindingCleared || f.Key != "kernel.module_loaded ext4" {
 		t.Errorf("unload: %+v", f)

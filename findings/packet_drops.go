@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/packet"
 )
 
 // dropsQuiet ends an interface's drop condition: a minute of capture
@@ -32,7 +32,7 @@ func newDropWatch() dropWatch {
 	return dropWatch{ifaces: map[string]*dropState{}, c: conds{quiet: dropsQuiet, max: 1024}}
 }
 
-func (w *dropWatch) observe(st *probes.CaptureStats, at time.Time) *event.Finding {
+func (w *dropWatch) observe(st *packet.CaptureStats, at time.Time) *event.Finding {
 	s := w.ifaces[st.Iface]
 	if s == nil {
 		if len(w.ifaces) >= 1024 {

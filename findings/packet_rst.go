@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/packet"
 )
 
 // RSTStormPerSecond is how many RSTs one host must send within one second
@@ -50,8 +50,8 @@ func hostOf(addr string) string {
 	return addr
 }
 
-func (r *rstStorm) observe(p probes.Packet, f *probes.FlowStats) *event.Finding {
-	if p.Flags&probes.FlagRST == 0 {
+func (r *rstStorm) observe(p packet.Packet, f *packet.FlowStats) *event.Finding {
+	if p.Flags&packet.FlagRST == 0 {
 		return nil
 	}
 	host := hostOf(f.Info.Src)

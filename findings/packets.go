@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/packet"
 )
 
 // Packet finding names.
@@ -43,7 +43,7 @@ type PacketStallResetData struct {
 // table, so each packet is looked up once. Memory is bounded by the table's
 // cap, the RST host cap, the open gap cap and the interface cap.
 type packets struct {
-	flows  *probes.FlowTable
+	flows  *packet.FlowTable
 	stalls map[uint32]bool // flows that already had a stall_reset (bounded with the table)
 	rst    rstStorm
 	drops  dropWatch
@@ -52,7 +52,7 @@ type packets struct {
 
 // NewPackets returns the packet detector.
 func NewPackets() Detector {
-	d := &packets{flows: probes.NewFlowTable(probes.MaxTrackedFlows), stalls: map[uint32]bool{},
+	d := &packets{flows: packet.NewFlowTable(packet.MaxTrackedFlows), stalls: map[uint32]bool{},
 		rst: newRSTStorm(), drops: newDropWatch(), gaps: newGapWatch()}
 	d.flows.WatchSilence = true
 	return d
@@ -64,7 +64,7 @@ func (d *packets) Produces() []string {
 
 func (d *packets) Observe(ev event.Event) []event.Event {
 	out := d.ended(ev.Time)
-	if st, ok := probes.AsCaptureStats(ev); ok {
+	if st, ok := packet.AsCaptureStats(ev); ok {
 		if f := d.drops.observe(st, ev.Time); f != nil {
 			out = append(out, event.New(ev.Time, ev.Probe, f))
 		}
@@ -76,13 +76,13 @@ func (d *packets) Observe(ev event.Event) []event.Event {
 		}
 		return d.gaps.advance(d.flows, ev.Probe, st.Iface, through.UnixMicro(), out)
 	}
-	b, isBatch := probes.AsPacketBatch(ev)
+	b, isBatch := packet.AsPacketBatch(ev)
 	if isBatch && b.N() > 0 {
 		// The interface's packets before this batch's first have all been
 		// seen: silences up to it are judged before its packets end some.
 		out = d.gaps.advance(d.flows, ev.Probe, b.Iface, b.Start.UnixMicro()-1, out)
 	}
-	d.flows.ObserveNotable(ev, func(p probes.Packet, a probes.Arrival) {
+	d.flows.ObserveNotable(ev, func(p packet.Packet, a packet.Arrival) {
 		out = d.gaps.arrival(d.flows, ev.Probe, p, a, out)
 		if f := d.stallReset(p, a); f != nil {
 			out = append(out, event.New(p.Time, ev.Probe, f))
@@ -91,7 +91,7 @@ func (d *packets) Observe(ev event.Event) []event.Event {
 			out = append(out, event.New(p.Time, ev.Probe, f))
 		}
 	})
-	if len(d.stalls) > probes.MaxTrackedFlows {
+	if len(d.stalls) > packet.MaxTrackedFlows {
 		clear(d.stalls)
 	}
 	if isBatch && b.N() > 0 {
@@ -108,9 +108,9 @@ func (d *packets) Observe(ev event.Event) []event.Event {
 // never came back.
 func (d *packets) Finish() []event.Event { return d.gaps.finish() }
 
-func (d *packets) stallReset(p probes.Packet, a probes.Arrival) *event.Finding {
+func (d *packets) stallReset(p packet.Packet, a packet.Arrival) *event.Finding {
 	fi := a.Flow.Info
-	if p.Flags&probes.FlagRST == 0 || fi.Proto != "tcp" || a.Gap < StallBeforeReset || d.stalls[fi.ID] {
+	if p.Flags&packet.FlagRST == 0 || fi.Proto != "tcp" || a.Gap < StallBeforeReset || d.stalls[fi.ID] {
 		return nil
 	}
 	d.stalls[fi.ID] = true

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/packet"
 )
 
 // packet.gap is raised while a periodic flow is silent, not when it comes
@@ -51,7 +51,7 @@ type gapWatch struct {
 // openGap is a silence that was raised and has not ended.
 type openGap struct {
 	key    string
-	info   probes.FlowInfo
+	info   packet.FlowInfo
 	lastUs int64 // the flow's last packet before the silence
 	usual  time.Duration
 	since  time.Time
@@ -64,7 +64,7 @@ func newGapWatch() gapWatch {
 	return gapWatch{clock: map[string]int64{}, open: map[uint32]*openGap{}, count: map[string]int{}}
 }
 
-func gapKey(fi probes.FlowInfo) string {
+func gapKey(fi packet.FlowInfo) string {
 	return FindingPacketGap + " " + fi.Iface + " " + fi.Proto + " " + fi.String()
 }
 
@@ -79,7 +79,7 @@ func gapSeverity(silence, usual time.Duration) event.Severity {
 
 // advance moves iface's clock to us and raises or updates the silences it
 // shows.
-func (g *gapWatch) advance(t *probes.FlowTable, probe, iface string, us int64, out []event.Event) []event.Event {
+func (g *gapWatch) advance(t *packet.FlowTable, probe, iface string, us int64, out []event.Event) []event.Event {
 	g.sync(t, &out)
 	if prev, ok := g.clock[iface]; ok && us <= prev {
 		return out
@@ -92,7 +92,7 @@ func (g *gapWatch) advance(t *probes.FlowTable, probe, iface string, us int64, o
 	g.clock[iface] = us
 	g.probe = probe
 	from := len(out)
-	t.Overdue(iface, us, func(f *probes.FlowStats, silence time.Duration) {
+	t.Overdue(iface, us, func(f *packet.FlowStats, silence time.Duration) {
 		usual, _ := f.Usual(t.Rule)
 		if o := g.raise(f.Info, f.Last.UnixMicro(), usual, us); o != nil {
 			out = append(out, o.event(probe, us, silence, "", false))
@@ -114,7 +114,7 @@ func (g *gapWatch) advance(t *probes.FlowTable, probe, iface string, us int64, o
 
 // raise opens a silence of flow fi, last heard at lastUs, at us. A flow
 // without a name is left alone: a finding names the 5-tuple, never an id.
-func (g *gapWatch) raise(fi probes.FlowInfo, lastUs int64, usual time.Duration, us int64) *openGap {
+func (g *gapWatch) raise(fi packet.FlowInfo, lastUs int64, usual time.Duration, us int64) *openGap {
 	if fi.Src == "" && fi.Dst == "" || len(g.open) >= maxOpenGaps {
 		return nil
 	}
@@ -122,7 +122,7 @@ func (g *gapWatch) raise(fi probes.FlowInfo, lastUs int64, usual time.Duration, 
 		return nil // another flow under this id is silent (see FlowTable); it goes on
 	}
 	key := gapKey(fi)
-	if len(g.count) >= probes.MaxTrackedFlows {
+	if len(g.count) >= packet.MaxTrackedFlows {
 		clear(g.count)
 	}
 	g.count[key]++
@@ -133,7 +133,7 @@ func (g *gapWatch) raise(fi probes.FlowInfo, lastUs int64, usual time.Duration, 
 
 // arrival looks at a notable packet: the end of a silence, or a gap that
 // began and ended between two looks at the clock (within one batch).
-func (g *gapWatch) arrival(t *probes.FlowTable, probe string, p probes.Packet, a probes.Arrival, out []event.Event) []event.Event {
+func (g *gapWatch) arrival(t *packet.FlowTable, probe string, p packet.Packet, a packet.Arrival, out []event.Event) []event.Event {
 	g.sync(t, &out)
 	us := p.Time.UnixMicro()
 	// The same id is the same flow unless a "flow" event named it anew (an
@@ -160,7 +160,7 @@ func (g *gapWatch) arrival(t *probes.FlowTable, probe string, p probes.Packet, a
 
 // sync closes what the flow table's forgetting everything (time went back:
 // another capture) leaves behind.
-func (g *gapWatch) sync(t *probes.FlowTable, out *[]event.Event) {
+func (g *gapWatch) sync(t *packet.FlowTable, out *[]event.Event) {
 	if t.Resets != g.resets {
 		g.resets = t.Resets
 		*out = append(*out, g.finish()...)

@@ -10,18 +10,18 @@ import (
 	"time"
 
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/packet"
 )
 
-var vrrp = probes.FlowInfo{ID: 1, Iface: "veth1", Proto: "vrrp", Src: "10.9.0.1", Dst: "224.0.0.18"}
+var vrrp = packet.FlowInfo{ID: 1, Iface: "veth1", Proto: "vrrp", Src: "10.9.0.1", Dst: "224.0.0.18"}
 
 // batches turns packet times into one "packets" event per packet, after
 // the flow's "flow" event.
-func batches(fi probes.FlowInfo, flags uint8, at ...time.Time) []event.Event {
+func batches(fi packet.FlowInfo, flags uint8, at ...time.Time) []event.Event {
 	evs := []event.Event{event.New(at[0], "packets", &fi)}
 	for _, t := range at {
-		evs = append(evs, event.New(t, "packets", &probes.PacketBatch{Iface: fi.Iface, Start: t,
-			DtUs: []int64{0}, Flow: []uint32{fi.ID}, Flags: probes.ByteNums{flags}, Len: []uint32{54}}))
+		evs = append(evs, event.New(t, "packets", &packet.PacketBatch{Iface: fi.Iface, Start: t,
+			DtUs: []int64{0}, Flow: []uint32{fi.ID}, Flags: packet.ByteNums{flags}, Len: []uint32{54}}))
 	}
 	return evs
 }
@@ -73,7 +73,7 @@ func ticks(iface string, first time.Duration, n int) []event.Event {
 	var evs []event.Event
 	for i := range n {
 		at := t0.Add(first + time.Duration(i)*time.Second)
-		evs = append(evs, event.New(at, "packets", &probes.CaptureStats{Iface: iface, IntervalS: 1, Through: at}))
+		evs = append(evs, event.New(at, "packets", &packet.CaptureStats{Iface: iface, IntervalS: 1, Through: at}))
 	}
 	return evs
 }
@@ -217,10 +217,10 @@ func TestGapFlaps(t *testing.T) {
 // when it stops the gap says "usually 500 ms".
 func TestBurstyFlowHasItsBurstPeriod(t *testing.T) {
 	for _, spacing := range []time.Duration{20 * time.Microsecond, time.Millisecond, 8 * time.Millisecond} {
-		fi := probes.FlowInfo{ID: 7, Iface: "eth0", Proto: "udp", Src: "10.0.0.7:4000", Dst: "10.0.0.8:4000"}
+		fi := packet.FlowInfo{ID: 7, Iface: "eth0", Proto: "udp", Src: "10.0.0.7:4000", Dst: "10.0.0.8:4000"}
 		evs := []event.Event{event.New(t0, "packets", &fi)}
 		for burst := range 120 {
-			b := &probes.PacketBatch{Iface: "eth0", Start: t0.Add(time.Duration(burst) * 500 * time.Millisecond)}
+			b := &packet.PacketBatch{Iface: "eth0", Start: t0.Add(time.Duration(burst) * 500 * time.Millisecond)}
 			for i := range 30 {
 				b.DtUs = append(b.DtUs, map[bool]int64{true: 0, false: spacing.Microseconds()}[i == 0])
 				b.Flow, b.Flags, b.Len = append(b.Flow, 7), append(b.Flags, 0), append(b.Len, 200)
@@ -254,10 +254,10 @@ func TestBurstyFlowHasItsBurstPeriod(t *testing.T) {
 // TestClosedConnectionIsNoGap: a TCP connection with 1 s keepalives that
 // closes (FIN) is silent afterwards, and that is not a gap.
 func TestClosedConnectionIsNoGap(t *testing.T) {
-	fi := probes.FlowInfo{ID: 4, Iface: "eth0", Proto: "tcp", Src: "10.0.0.4:5000", Dst: "10.0.0.5:6000"}
-	evs := batches(fi, probes.FlagACK, secs(upTo(15)...)...)
-	evs = append(evs, batches(fi, probes.FlagFIN|probes.FlagACK, secs(15.2)...)[1:]...)
-	evs = append(evs, batches(fi, probes.FlagACK, secs(15.21)...)[1:]...)
+	fi := packet.FlowInfo{ID: 4, Iface: "eth0", Proto: "tcp", Src: "10.0.0.4:5000", Dst: "10.0.0.5:6000"}
+	evs := batches(fi, packet.FlagACK, secs(upTo(15)...)...)
+	evs = append(evs, batches(fi, packet.FlagFIN|packet.FlagACK, secs(15.2)...)[1:]...)
+	evs = append(evs, batches(fi, packet.FlagACK, secs(15.21)...)[1:]...)
 	if got := gapEvents(t, inTimeOrder(evs, ticks("eth0", 0, 40))); len(got) != 0 {
 		t.Errorf("a closed connection raised %d packet.gap events", len(got))
 	}
@@ -270,7 +270,7 @@ func TestSilenceIsJudgedOnItsOwnInterface(t *testing.T) {
 	evs := inTimeOrder(batches(vrrp, 0, secs(upTo(15)...)...), ticks("eth0", 300*time.Millisecond, 22))
 	// veth1's tick at 17.6 s: its batch since 17.45 s is not out yet.
 	evs = append(evs, event.New(t0.Add(17600*time.Millisecond), "packets",
-		&probes.CaptureStats{Iface: "veth1", IntervalS: 1, Through: t0.Add(17450 * time.Millisecond)}))
+		&packet.CaptureStats{Iface: "veth1", IntervalS: 1, Through: t0.Add(17450 * time.Millisecond)}))
 	evs = append(evs, batches(vrrp, 0, secs(17.48)...)[1:]...)
 	if got := gapEvents(t, evs); len(got) != 0 {
 		t.Fatalf("%d packet.gap events for a 2.48 s silence", len(got))
@@ -283,10 +283,10 @@ func TestSilenceIsJudgedOnItsOwnInterface(t *testing.T) {
 // raised and cleared, naming its 5-tuple, and the table stays bounded.
 func TestPeriodicFlowKeepsItsPeriodThroughAFlood(t *testing.T) {
 	evs := batches(vrrp, 0, secs(upTo(18, 21.5, 22.5, 23.5)...)...)
-	const flood = 3 * probes.MaxTrackedFlows
+	const flood = 3 * packet.MaxTrackedFlows
 	for i := range flood {
 		at := t0.Add(15500*time.Millisecond + time.Duration(i)*7500*time.Millisecond/flood)
-		fi := probes.FlowInfo{ID: uint32(1000 + i), Iface: "veth1", Proto: "udp", Src: "10.9.0.7:" + itoa(1024+i%60000), Dst: "10.9.0.9:9"}
+		fi := packet.FlowInfo{ID: uint32(1000 + i), Iface: "veth1", Proto: "udp", Src: "10.9.0.7:" + itoa(1024+i%60000), Dst: "10.9.0.9:9"}
 		evs = append(evs, batches(fi, 0, at)...)
 	}
 	d := NewPackets().(*packets)
@@ -298,8 +298,8 @@ func TestPeriodicFlowKeepsItsPeriodThroughAFlood(t *testing.T) {
 			}
 		}
 	}
-	if n := d.flows.Len(); n > probes.MaxTrackedFlows {
-		t.Errorf("%d flows tracked, cap %d", n, probes.MaxTrackedFlows)
+	if n := d.flows.Len(); n > packet.MaxTrackedFlows {
+		t.Errorf("%d flows tracked, cap %d", n, packet.MaxTrackedFlows)
 	}
 	if len(got) != 2 {
 		t.Fatalf("want the pause raised and cleared, got %d events", len(got))
@@ -327,16 +327,16 @@ func TestIrregularTrafficDoesNotFire(t *testing.T) {
 		at = at.Add(time.Duration(rng.ExpFloat64() * float64(300*time.Millisecond)))
 		times = append(times, at)
 	}
-	ssh := probes.FlowInfo{ID: 2, Iface: "eth0", Proto: "tcp", Src: "10.0.0.1:22", Dst: "10.0.0.9:50000"}
-	if got := findingsNamed(batches(ssh, probes.FlagACK|probes.FlagPSH, times...), FindingPacketGap); len(got) != 0 {
+	ssh := packet.FlowInfo{ID: 2, Iface: "eth0", Proto: "tcp", Src: "10.0.0.1:22", Dst: "10.0.0.9:50000"}
+	if got := findingsNamed(batches(ssh, packet.FlagACK|packet.FlagPSH, times...), FindingPacketGap); len(got) != 0 {
 		t.Fatalf("irregular traffic fired %d gaps: %+v", len(got), got[0])
 	}
 }
 
 func TestStallThenResetFires(t *testing.T) {
-	fi := probes.FlowInfo{ID: 3, Iface: "eth0", Proto: "tcp", Src: "10.0.0.2:8080", Dst: "10.0.0.1:40000"}
-	evs := batches(fi, probes.FlagSYN|probes.FlagACK, t0)
-	evs = append(evs, batches(fi, probes.FlagRST, t0.Add(2300*time.Millisecond))[1:]...)
+	fi := packet.FlowInfo{ID: 3, Iface: "eth0", Proto: "tcp", Src: "10.0.0.2:8080", Dst: "10.0.0.1:40000"}
+	evs := batches(fi, packet.FlagSYN|packet.FlagACK, t0)
+	evs = append(evs, batches(fi, packet.FlagRST, t0.Add(2300*time.Millisecond))[1:]...)
 	got := findingsNamed(evs, FindingPacketStallReset)
 	if len(got) != 1 {
 		t.Fatalf("want one stall_reset, got %+v", got)
@@ -348,8 +348,8 @@ func TestStallThenResetFires(t *testing.T) {
 		t.Errorf("key %q", got[0].Key)
 	}
 	// A reset right away (connection refused) is not a stall.
-	quick := batches(fi, probes.FlagSYN, t0)
-	quick = append(quick, batches(fi, probes.FlagRST, t0.Add(time.Millisecond))[1:]...)
+	quick := batches(fi, packet.FlagSYN, t0)
+	quick = append(quick, batches(fi, packet.FlagRST, t0.Add(time.Millisecond))[1:]...)
 	if got := findingsNamed(quick, FindingPacketStallReset); len(got) != 0 {
 		t.Errorf("immediate reset fired: %+v", got)
 	}
@@ -358,8 +358,8 @@ func TestStallThenResetFires(t *testing.T) {
 func TestRSTStorm(t *testing.T) {
 	var evs []event.Event
 	for i := range 300 {
-		fi := probes.FlowInfo{ID: uint32(10 + i), Iface: "eth0", Proto: "tcp", Src: "10.0.0.5:443", Dst: "10.0.0.1:" + itoa(40000+i)}
-		evs = append(evs, batches(fi, probes.FlagRST|probes.FlagACK, t0.Add(time.Duration(i)*3*time.Millisecond))...)
+		fi := packet.FlowInfo{ID: uint32(10 + i), Iface: "eth0", Proto: "tcp", Src: "10.0.0.5:443", Dst: "10.0.0.1:" + itoa(40000+i)}
+		evs = append(evs, batches(fi, packet.FlagRST|packet.FlagACK, t0.Add(time.Duration(i)*3*time.Millisecond))...)
 	}
 	got := findingsNamed(evs, FindingPacketRSTStorm)
 	if len(got) != 1 {
@@ -373,7 +373,7 @@ func TestRSTStorm(t *testing.T) {
 func TestKernelDrops(t *testing.T) {
 	st := func(s int, pk, dr uint64) event.Event {
 		return event.New(t0.Add(time.Duration(s)*time.Second), "packets",
-			&probes.CaptureStats{Iface: "eth0", IntervalS: 1, Packets: pk, Drops: dr})
+			&packet.CaptureStats{Iface: "eth0", IntervalS: 1, Packets: pk, Drops: dr})
 	}
 	evs := []event.Event{st(1, 1000, 0), st(2, 1000, 127), st(3, 1000, 5), st(70, 1000, 1)}
 	got := findingsNamed(evs, FindingPacketDrops)
@@ -409,14 +409,14 @@ func TestKernelDrops(t *testing.T) {
 // packet.rst_storm: raised at the 100th RST of the first second, refreshed
 // once a minute, cleared a minute after its last storming second.
 func TestRSTStormLastingIsOneFinding(t *testing.T) {
-	fi := probes.FlowInfo{ID: 7, Iface: "eth0", Proto: "tcp", Src: "10.0.0.5:443", Dst: "10.0.0.1:40000"}
+	fi := packet.FlowInfo{ID: 7, Iface: "eth0", Proto: "tcp", Src: "10.0.0.5:443", Dst: "10.0.0.1:40000"}
 	var evs []event.Event
 	for s := range 120 {
 		for i := range 150 {
-			evs = append(evs, batches(fi, probes.FlagRST, t0.Add(time.Duration(s)*time.Second+time.Duration(i)*5*time.Millisecond))...)
+			evs = append(evs, batches(fi, packet.FlagRST, t0.Add(time.Duration(s)*time.Second+time.Duration(i)*5*time.Millisecond))...)
 		}
 	}
-	evs = append(evs, event.New(t0.Add(200*time.Second), "packets", &probes.CaptureStats{Iface: "eth0", IntervalS: 1, Packets: 1}))
+	evs = append(evs, event.New(t0.Add(200*time.Second), "packets", &packet.CaptureStats{Iface: "eth0", IntervalS: 1, Packets: 1}))
 	got := findingsNamed(evs, FindingPacketRSTStorm)
 	if !slices.Equal(states(got...), []string{"raise", "update", "cleared"}) {
 		t.Fatalf("got %v", states(got...))
@@ -428,14 +428,14 @@ func TestRSTStormLastingIsOneFinding(t *testing.T) {
 
 func TestFlowTableStaysBounded(t *testing.T) {
 	d := NewPackets().(*packets)
-	for i := range 3 * probes.MaxTrackedFlows {
-		fi := probes.FlowInfo{ID: uint32(i + 1), Iface: "eth0", Proto: "udp", Src: "10.0.0.1:1", Dst: "10.0.0.2:2"}
+	for i := range 3 * packet.MaxTrackedFlows {
+		fi := packet.FlowInfo{ID: uint32(i + 1), Iface: "eth0", Proto: "udp", Src: "10.0.0.1:1", Dst: "10.0.0.2:2"}
 		for _, ev := range batches(fi, 0, t0.Add(time.Duration(i)*time.Millisecond)) {
 			d.Observe(ev)
 		}
 	}
-	if n := d.flows.Len(); n > probes.MaxTrackedFlows {
-		t.Fatalf("%d flows tracked, cap %d", n, probes.MaxTrackedFlows)
+	if n := d.flows.Len(); n > packet.MaxTrackedFlows {
+		t.Fatalf("%d flows tracked, cap %d", n, packet.MaxTrackedFlows)
 	}
 }
 

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/schema"
 )
 
 // Findings made from the signals probe's events.
@@ -42,7 +42,7 @@ type SignalThresholds struct {
 
 // DefaultSignalThresholds are used for zero fields.
 var DefaultSignalThresholds = SignalThresholds{
-	BurstWindow:    probes.DefaultBurstWindow,
+	BurstWindow:    schema.DefaultBurstWindow,
 	ExecRaceWindow: defaultExecRaceWindow,
 	ForkExecWindow: time.Second,
 	StormCount:     100,
@@ -171,9 +171,9 @@ func (d *signals) Observe(ev event.Event) []event.Event {
 	at := ev.Time
 	var out []*event.Finding
 	d.core.observe(ev)
-	if s, ok := probes.AsSignal(ev); ok {
+	if s, ok := schema.AsSignal(ev); ok {
 		out = d.signal(at, s)
-	} else if f, ok := probes.AsFork(ev); ok {
+	} else if f, ok := schema.AsFork(ev); ok {
 		p := d.proc(f.PID, f.Comm, at)
 		if p != nil {
 			p.child, p.childAt = f.ChildPID, at
@@ -181,7 +181,7 @@ func (d *signals) Observe(ev event.Event) []event.Event {
 		if c := d.proc(f.ChildPID, f.Comm, at); c != nil {
 			c.forkAt, c.parent, c.execAt, c.raceFired = at, f.PID, time.Time{}, false
 		}
-	} else if x, ok := probes.AsExec(ev); ok {
+	} else if x, ok := schema.AsExec(ev); ok {
 		if p := d.proc(x.PID, x.Comm, at); p != nil {
 			p.comm = x.Comm
 			if pp := d.procs[p.parent]; pp != nil && pp.child == x.PID {
@@ -189,7 +189,7 @@ func (d *signals) Observe(ev event.Event) []event.Event {
 			}
 			p.execAt, p.forkAt, p.raceFired = at, time.Time{}, false
 		}
-	} else if x, ok := probes.AsExit(ev); ok {
+	} else if x, ok := schema.AsExit(ev); ok {
 		out = d.exit(at, x)
 	}
 	if at.Sub(d.lastSweep) >= d.t.BurstWindow {
@@ -226,7 +226,7 @@ func (d *signals) evictOldest() {
 	delete(d.procs, oldest)
 }
 
-func sigSender(s *probes.Signal) BurstSender {
+func sigSender(s *schema.Signal) BurstSender {
 	if s.SenderPID == 0 {
 		return BurstSender{Comm: "kernel"}
 	}

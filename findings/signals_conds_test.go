@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/schema"
 )
 
 // logrotate's double HUP every 20 s for two minutes: the same burst to the
@@ -56,10 +56,10 @@ func TestSignalBurstRepeatingIsOneCondition(t *testing.T) {
 func TestProcessKilledSameCommandIsOneCondition(t *testing.T) {
 	var evs []event.Event
 	for i := range 30 {
-		evs = append(evs, bodyAt(float64(i)*1000, &probes.Exit{PID: 1000 + i, Comm: "worker", Status: "killed by SIGKILL", Signal: "SIGKILL"}))
+		evs = append(evs, bodyAt(float64(i)*1000, &schema.Exit{PID: 1000 + i, Comm: "worker", Status: "killed by SIGKILL", Signal: "SIGKILL"}))
 	}
-	evs = append(evs, bodyAt(31000, &probes.Exit{PID: 99, Comm: "gimli", Status: "killed by SIGKILL", Signal: "SIGKILL"}))
-	evs = append(evs, bodyAt(32000, &probes.Exit{PID: 98, Comm: "worker", Status: "killed by SIGTERM", Signal: "SIGTERM"}))
+	evs = append(evs, bodyAt(31000, &schema.Exit{PID: 99, Comm: "gimli", Status: "killed by SIGKILL", Signal: "SIGKILL"}))
+	evs = append(evs, bodyAt(32000, &schema.Exit{PID: 98, Comm: "worker", Status: "killed by SIGTERM", Signal: "SIGTERM"}))
 	fs := named(sigFindings(evs), FindingProcessKilled)
 	var keys []string
 	for _, f := range fs {
@@ -96,8 +96,8 @@ func TestSignalStormConditions(t *testing.T) {
 // probe's, so `events --probe signals` has all of the condition.
 func TestBurstEndedByAnotherProbesEventIsTheSignalsProbes(t *testing.T) {
 	evs := []event.Event{sigAt(0, 1, "SIGHUP", 9), sigAt(10, 1, "SIGHUP", 9), sigAt(20, 1, "SIGHUP", 9),
-		event.New(t0.Add(500*time.Millisecond), "diskfill", &probes.DiskUsage{IntervalS: 1}),
-		event.New(t0.Add(2*time.Minute), "diskfill", &probes.DiskUsage{IntervalS: 1})}
+		event.New(t0.Add(500*time.Millisecond), "diskfill", &schema.DiskUsage{IntervalS: 1}),
+		event.New(t0.Add(2*time.Minute), "diskfill", &schema.DiskUsage{IntervalS: 1})}
 	var got []string
 	for _, ev := range Run([]Detector{NewSignals(SignalThresholds{})}, evs) {
 		f, _ := event.AsFinding(ev)

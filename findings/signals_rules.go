@@ -5,13 +5,13 @@ import (
 	"time"
 
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/schema"
 )
 
 // signal applies burst, storm and exec-race rules to one delivered signal.
-func (d *signals) signal(at time.Time, s *probes.Signal) []*event.Finding {
+func (d *signals) signal(at time.Time, s *schema.Signal) []*event.Finding {
 	p := d.proc(s.PID, s.Comm, at)
-	if p == nil || s.Result == probes.SignalIgnored {
+	if p == nil || s.Result == schema.SignalIgnored {
 		// The kernel dropped it (the process ignores it or is already
 		// dying): it never reached the process, so it is no part of a
 		// burst, a storm or a race. A supervisor's exiting threads each
@@ -64,7 +64,7 @@ func (d *signals) signal(at time.Time, s *probes.Signal) []*event.Finding {
 // children ending together) and a process signalling itself (a runtime
 // preempting its threads with SIGURG, SIGPIPE, abort) are a process's
 // normal life, not a burst.
-func burstable(s *probes.Signal) bool {
+func burstable(s *schema.Signal) bool {
 	return s.Signal != "SIGCHLD" && sentByOther(s) && !runtimePreemption(s)
 }
 
@@ -72,7 +72,7 @@ func burstable(s *probes.Signal) bool {
 // (Go's asynchronous preemption). tgkill'd, so in host mode a thread that
 // ended before its process could be looked up can leave the two pids
 // looking different; the code still says it.
-func runtimePreemption(s *probes.Signal) bool {
+func runtimePreemption(s *schema.Signal) bool {
 	return s.Signal == "SIGURG" && (s.SenderPID == s.PID || s.Code == "SI_TKILL")
 }
 
@@ -80,7 +80,7 @@ func runtimePreemption(s *probes.Signal) bool {
 // kill, tgkill or sigqueue. The code is checked as well as the sender,
 // because recordings made before host mode stopped naming a sender for
 // the kernel's signals name whatever task was running.
-func sentByOther(s *probes.Signal) bool {
+func sentByOther(s *schema.Signal) bool {
 	switch s.Code {
 	case "SI_USER", "SI_QUEUE", "SI_TKILL":
 		return s.SenderPID != 0 && s.SenderPID != s.PID
@@ -147,7 +147,7 @@ func (d *signals) sweep(at time.Time) []*event.Finding {
 // per stop of its tracees, a profiled program a SIGPROF per tick of each
 // busy thread, and the Go runtime preempts itself with SIGURG. That is
 // their normal life, not a storm.
-func (d *signals) storm(at time.Time, s *probes.Signal, p *sigProc, r *sigRun) *event.Finding {
+func (d *signals) storm(at time.Time, s *schema.Signal, p *sigProc, r *sigRun) *event.Finding {
 	if !burstable(s) {
 		return nil
 	}
@@ -172,7 +172,7 @@ func (d *signals) storm(at time.Time, s *probes.Signal, p *sigProc, r *sigRun) *
 // child between fork and exec, or on a parent whose child is between fork
 // and exec (the supervisor of the story re-executing itself on HUP).
 // SIGCHLD, faults and self-sent signals are the process's own business.
-func (d *signals) execRace(at time.Time, s *probes.Signal, p *sigProc) *event.Finding {
+func (d *signals) execRace(at time.Time, s *schema.Signal, p *sigProc) *event.Finding {
 	if p.raceFired || s.Signal == "SIGCHLD" || s.Addr != "" || (s.SenderPID != 0 && s.SenderPID == s.PID) {
 		return nil
 	}
@@ -201,7 +201,7 @@ func (d *signals) execRace(at time.Time, s *probes.Signal, p *sigProc) *event.Fi
 }
 
 // exit reports a process killed by a signal and forgets it.
-func (d *signals) exit(at time.Time, x *probes.Exit) []*event.Finding {
+func (d *signals) exit(at time.Time, x *schema.Exit) []*event.Finding {
 	p := d.procs[x.PID]
 	delete(d.procs, x.PID)
 	if x.Signal == "" {

@@ -10,12 +10,12 @@ import (
 	"time"
 
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/schema"
 )
 
 // sigAt is a signal to pid at t0+ms, sent by sender (0: the kernel).
 func sigAt(msAt float64, pid int, sig string, sender int) event.Event {
-	s := &probes.Signal{PID: pid, TID: pid, Comm: "gimli", Signal: sig, Code: "SI_USER", SenderPID: sender}
+	s := &schema.Signal{PID: pid, TID: pid, Comm: "gimli", Signal: sig, Code: "SI_USER", SenderPID: sender}
 	if sender != 0 {
 		s.SenderComm = "logrotate"
 	} else {
@@ -134,7 +134,7 @@ func TestSignalStorm(t *testing.T) {
 }
 
 func TestSignalExecRace(t *testing.T) {
-	exec := &probes.Exec{PID: 812, OldComm: "gimli", Comm: "gimli", Filename: "/usr/sbin/gimli"}
+	exec := &schema.Exec{PID: 812, OldComm: "gimli", Comm: "gimli", Filename: "/usr/sbin/gimli"}
 	// A HUP 3 ms after the re-exec.
 	fs := named(sigFindings([]event.Event{sigAt(0, 812, "SIGHUP", 4410), bodyAt(1, exec), sigAt(4, 812, "SIGHUP", 4410)}), "signal.exec_race")
 	if len(fs) != 1 || fs[0].Severity != event.Critical {
@@ -155,14 +155,14 @@ func TestSignalExecRace(t *testing.T) {
 		t.Errorf("own signals: %+v", fs[0])
 	}
 	// A child between fork and exec, and its parent meanwhile.
-	fork := &probes.Fork{PID: 812, Comm: "gimli", ChildPID: 901, How: "fork"}
+	fork := &schema.Fork{PID: 812, Comm: "gimli", ChildPID: 901, How: "fork"}
 	fs = named(sigFindings([]event.Event{bodyAt(0, fork), sigAt(2, 901, "SIGHUP", 4410), sigAt(3, 812, "SIGHUP", 4410)}), "signal.exec_race")
 	if len(fs) != 2 || fs[0].Data.(ExecRaceData).When != "between fork and exec" ||
 		fs[1].Data.(ExecRaceData).When != "while child 901 was between fork and exec" || fs[1].Data.(ExecRaceData).ChildPID != 901 {
 		t.Fatalf("fork: %+v", fs)
 	}
 	// After the child's exec (and 50 ms), neither is racing any more.
-	childExec := &probes.Exec{PID: 901, OldComm: "gimli", Comm: "gimli"}
+	childExec := &schema.Exec{PID: 901, OldComm: "gimli", Comm: "gimli"}
 	if fs := sigFindings([]event.Event{bodyAt(0, fork), bodyAt(5, childExec), sigAt(70, 901, "SIGHUP", 1), sigAt(71, 812, "SIGTERM", 1)}); len(fs) != 0 {
 		t.Errorf("after exec: %+v", fs[0])
 	}
@@ -175,9 +175,9 @@ func TestSignalExecRace(t *testing.T) {
 func TestProcessKilled(t *testing.T) {
 	fs := sigFindings([]event.Event{
 		sigAt(0, 5, "SIGTERM", 4410),
-		bodyAt(1, &probes.Exit{PID: 5, Comm: "gimli", Status: "killed by SIGTERM", Signal: "SIGTERM"}),
-		bodyAt(2, &probes.Exit{PID: 6, Comm: "worker", Status: "killed by SIGKILL", Signal: "SIGKILL"}),
-		bodyAt(3, &probes.Exit{PID: 7, Comm: "ok", Status: "exited 0"}),
+		bodyAt(1, &schema.Exit{PID: 5, Comm: "gimli", Status: "killed by SIGTERM", Signal: "SIGTERM"}),
+		bodyAt(2, &schema.Exit{PID: 6, Comm: "worker", Status: "killed by SIGKILL", Signal: "SIGKILL"}),
+		bodyAt(3, &schema.Exit{PID: 7, Comm: "ok", Status: "exited 0"}),
 	})
 	if len(fs) != 2 {
 		t.Fatalf("%+v", fs)
@@ -218,7 +218,7 @@ func TestSignalsDetectorIsBounded(t *testing.T) {
 func TestSignalBurstOnlyFromAnotherProcess(t *testing.T) {
 	sig := func(ms float64, pid int, name, code string, sender int, comm string) event.Event {
 		return event.New(t0.Add(time.Duration(ms*float64(time.Millisecond))), "signals",
-			&probes.Signal{PID: pid, TID: pid, Comm: "x", Signal: name, Code: code, SenderPID: sender, SenderComm: comm, Source: "tracefs"})
+			&schema.Signal{PID: pid, TID: pid, Comm: "x", Signal: name, Code: code, SenderPID: sender, SenderComm: comm, Source: "tracefs"})
 	}
 	var evs []event.Event
 	for ms := 0.0; ms < 40000; ms += 10 {
@@ -232,7 +232,7 @@ func TestSignalBurstOnlyFromAnotherProcess(t *testing.T) {
 			evs = append(evs, sig(ms+3, 2200, "SIGCHLD", "CLD_EXITED", 2201, "sh"))
 		}
 	}
-	hup := &probes.Signal{PID: 812, TID: 812, Comm: "gimli", Signal: "SIGHUP", Code: "SI_USER", SenderPID: 4410, SenderComm: "sh",
+	hup := &schema.Signal{PID: 812, TID: 812, Comm: "gimli", Signal: "SIGHUP", Code: "SI_USER", SenderPID: 4410, SenderComm: "sh",
 		SenderPPID: 4400, SenderParentComm: "bash", SenderCgroup: "/user.slice/user-0.slice/session-3.scope",
 		SenderUnit: "session-3.scope", SenderTTY: "pts/0", Source: "tracefs"}
 	evs = append(evs, bodyAt(10000.5, hup), bodyAt(10003.5, hup))
@@ -280,18 +280,18 @@ func TestSignalBurstOnlyFromAnotherProcess(t *testing.T) {
 // is no part of a storm either.
 func TestDroppedSignalsAreNoBurst(t *testing.T) {
 	kill := func(ms float64, sender int, result string) event.Event {
-		return bodyAt(ms, &probes.Signal{PID: 11711, TID: 11711, Comm: "sleep", Signal: "SIGKILL", Code: "SI_USER",
+		return bodyAt(ms, &schema.Signal{PID: 11711, TID: 11711, Comm: "sleep", Signal: "SIGKILL", Code: "SI_USER",
 			SenderPID: sender, SenderComm: "supervisor", Source: "tracefs", Result: result})
 	}
 	evs := []event.Event{kill(0, 11697, "delivered")}
 	for i := range 7 {
-		evs = append(evs, kill(0.1+float64(i)*0.7, 11698+i, probes.SignalIgnored))
+		evs = append(evs, kill(0.1+float64(i)*0.7, 11698+i, schema.SignalIgnored))
 	}
 	if fs := sigFindings(evs); len(fs) != 0 {
 		t.Errorf("SIGKILLs the kernel dropped: %s", fs[0].Summary)
 	}
 	for i := range evs {
-		b := *evs[i].Body.(*probes.Signal)
+		b := *evs[i].Body.(*schema.Signal)
 		b.Result = "delivered"
 		evs[i].Body = &b
 	}
@@ -301,8 +301,8 @@ func TestDroppedSignalsAreNoBurst(t *testing.T) {
 
 	evs = nil
 	for i := range 500 {
-		evs = append(evs, bodyAt(float64(i), &probes.Signal{PID: 7, TID: 7, Comm: "nohup'd", Signal: "SIGHUP", Code: "SI_USER",
-			SenderPID: 9, SenderComm: "loop", Source: "tracefs", Result: probes.SignalIgnored}))
+		evs = append(evs, bodyAt(float64(i), &schema.Signal{PID: 7, TID: 7, Comm: "nohup'd", Signal: "SIGHUP", Code: "SI_USER",
+			SenderPID: 9, SenderComm: "loop", Source: "tracefs", Result: schema.SignalIgnored}))
 	}
 	if fs := sigFindings(evs); len(fs) != 0 {
 		t.Errorf("500 ignored SIGHUPs: %s", fs[0].Summary)
@@ -316,7 +316,7 @@ func TestDroppedSignalsAreNoBurst(t *testing.T) {
 // same rate of a signal sent by another process is one.
 func TestKernelSignalsAreNoStorm(t *testing.T) {
 	kernel := func(ms float64, pid int, sig, code string) event.Event {
-		return bodyAt(ms, &probes.Signal{PID: pid, TID: pid, Comm: "sh", Signal: sig, Code: code, Source: "tracefs", Result: "delivered"})
+		return bodyAt(ms, &schema.Signal{PID: pid, TID: pid, Comm: "sh", Signal: sig, Code: code, Source: "tracefs", Result: "delivered"})
 	}
 	var evs []event.Event
 	for i := range 150 {

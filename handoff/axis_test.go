@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/schema"
 	"github.com/stakeout/stakeout/sessions"
 )
 
@@ -30,10 +30,10 @@ func TestTimeAxisStartsAtTheSession(t *testing.T) {
 	}
 	write(event.New(t0, "kmsg", &event.ProbeStatus{Status: event.StatusOK}))
 	kmsg := func(at time.Time, backlog bool, text string) {
-		write(event.New(at, "kmsg", &probes.Kmsg{Level: "info", Priority: 6, Facility: "kern", Backlog: backlog, Text: text}))
+		write(event.New(at, "kmsg", &schema.Kmsg{Level: "info", Priority: 6, Facility: "kern", Backlog: backlog, Text: text}))
 	}
 	for s := 1; s <= 60; s++ {
-		write(event.New(at(s*1000), "iostat", &probes.IOSample{IntervalS: 1, Devices: []probes.DeviceIO{{Device: "sda", UtilPct: float64(s)}}}))
+		write(event.New(at(s*1000), "iostat", &schema.IOSample{IntervalS: 1, Devices: []schema.DeviceIO{{Device: "sda", UtilPct: float64(s)}}}))
 		if s == 1 {
 			for m := 10; m >= 1; m-- {
 				kmsg(t0.Add(-time.Duration(m)*time.Minute), true, "eth0: link up")

@@ -7,7 +7,8 @@ import (
 	"time"
 
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/packet"
+	"github.com/stakeout/stakeout/schema"
 )
 
 // Chart is one probe's time series over the report's window, already
@@ -171,7 +172,7 @@ func (c *charts) observe(ev event.Event) {
 	if event.IsControl(ev.Kind) {
 		return
 	}
-	if s, ok := probes.AsIOSample(ev); ok {
+	if s, ok := schema.AsIOSample(ev); ok {
 		util := c.chart(ev.Probe, "%util by device", "%", foldMax)
 		tput := c.chart(ev.Probe, "throughput by device (read + write)", "B/s", foldMax)
 		for _, d := range s.Devices {
@@ -182,14 +183,14 @@ func (c *charts) observe(ev event.Event) {
 		}
 		return
 	}
-	if b, ok := probes.AsPacketBatch(ev); ok {
+	if b, ok := packet.AsPacketBatch(ev); ok {
 		a := c.chart(ev.Probe, "packets {per} by interface", "packets", foldRate)
 		if vals := c.values(a, b.Iface); vals != nil {
-			b.Each(func(p probes.Packet) { vals[c.index(p.Time)]++ })
+			b.Each(func(p packet.Packet) { vals[c.index(p.Time)]++ })
 		}
 		return
 	}
-	if u, ok := probes.AsDiskUsage(ev); ok {
+	if u, ok := schema.AsDiskUsage(ev); ok {
 		a := c.chart(ev.Probe, "used space by filesystem", "B", foldMax)
 		a.byChange = true
 		for _, fs := range u.Filesystems {
@@ -199,15 +200,15 @@ func (c *charts) observe(ev event.Event) {
 		}
 		return
 	}
-	if _, ok := probes.AsSignal(ev); ok {
+	if _, ok := schema.AsSignal(ev); ok {
 		c.count(c.chart(ev.Probe, "signals {per}", "signals", foldRate), "signals", ev.Time, 1)
 		return
 	}
-	if _, ok := probes.AsKmsg(ev); ok {
+	if _, ok := schema.AsKmsg(ev); ok {
 		c.count(c.chart(ev.Probe, "kernel log lines {per}", "lines", foldRate), "lines", ev.Time, 1)
 		return
 	}
-	if s, ok := probes.AsConntrack(ev); ok {
+	if s, ok := schema.AsConntrack(ev); ok {
 		a := c.chart(ev.Probe, "tracked connections", "", foldMax)
 		c.gauge(a, "count", ev.Time, float64(s.Count))
 		c.gauge(a, "max", ev.Time, float64(s.Max))

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/schema"
 	"github.com/stakeout/stakeout/sessions"
 )
 
@@ -33,10 +33,10 @@ func TestHandoffOneEntryPerCondition(t *testing.T) {
 	write(t0, "coredump", &event.ProbeStatus{Status: event.StatusOK})
 	for s := 0; s < 40*60; s += 5 {
 		n := 120 + s%11
-		write(t0.Add(time.Duration(s)*time.Second), "coredump", &probes.CoreReadiness{CorePattern: "core", SuidDumpable: 1,
-			Processes: n, ZeroLimit: n, NoCore: []probes.CoreLimit{{PID: 1, Comm: "init"}}})
+		write(t0.Add(time.Duration(s)*time.Second), "coredump", &schema.CoreReadiness{CorePattern: "core", SuidDumpable: 1,
+			Processes: n, ZeroLimit: n, NoCore: []schema.CoreLimit{{PID: 1, Comm: "init"}}})
 		if s%20 == 0 {
-			write(t0.Add(time.Duration(s)*time.Second+time.Millisecond), "kmsg", &probes.Kmsg{Level: "err", Priority: 3,
+			write(t0.Add(time.Duration(s)*time.Second+time.Millisecond), "kmsg", &schema.Kmsg{Level: "err", Priority: 3,
 				Text: fmt.Sprintf("blk_update_request: I/O error, dev sdb, sector %d op 0x0:(READ) flags 0x0 phys_seg 1 prio class 0", 1000+s)})
 		}
 	}

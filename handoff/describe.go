@@ -11,7 +11,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/packet"
+	"github.com/stakeout/stakeout/schema"
 )
 
 // maxDetail bounds an evidence cell, so one huge event cannot swamp the report.
@@ -40,7 +41,7 @@ func describe(ev event.Event) string {
 }
 
 func kmsgLine(ev event.Event, out *string) bool {
-	k, ok := probes.AsKmsg(ev)
+	k, ok := schema.AsKmsg(ev)
 	if ok {
 		*out = "[" + k.Level + "] " + k.Text
 		if k.Backlog {
@@ -54,7 +55,7 @@ func kmsgLine(ev event.Event, out *string) bool {
 }
 
 func conntrackLine(ev event.Event, out *string) bool {
-	c, ok := probes.AsConntrack(ev)
+	c, ok := schema.AsConntrack(ev)
 	if ok {
 		*out = fmt.Sprintf("%d of %d entries (%.0f%%), drop +%d, early_drop +%d, insert_failed +%d",
 			c.Count, c.Max, 100*c.Ratio(), c.Drop, c.EarlyDrop, c.InsertFailed)
@@ -63,7 +64,7 @@ func conntrackLine(ev event.Event, out *string) bool {
 }
 
 func ioLine(ev event.Event, out *string) bool {
-	s, ok := probes.AsIOSample(ev)
+	s, ok := schema.AsIOSample(ev)
 	if !ok {
 		return false
 	}
@@ -83,7 +84,7 @@ func ioLine(ev event.Event, out *string) bool {
 }
 
 func diskLine(ev event.Event, out *string) bool {
-	u, ok := probes.AsDiskUsage(ev)
+	u, ok := schema.AsDiskUsage(ev)
 	if !ok {
 		return false
 	}
@@ -107,24 +108,24 @@ func diskLine(ev event.Event, out *string) bool {
 }
 
 func packetLine(ev event.Event, out *string) bool {
-	if b, ok := probes.AsPacketBatch(ev); ok {
+	if b, ok := packet.AsPacketBatch(ev); ok {
 		var rst, syn int
-		b.Each(func(p probes.Packet) {
-			if p.Flags&probes.FlagRST != 0 {
+		b.Each(func(p packet.Packet) {
+			if p.Flags&packet.FlagRST != 0 {
 				rst++
 			}
-			if p.Flags&probes.FlagSYN != 0 {
+			if p.Flags&packet.FlagSYN != 0 {
 				syn++
 			}
 		})
 		*out = fmt.Sprintf("%s: %d packets, %d SYN, %d RST", b.Iface, b.N(), syn, rst)
 		return true
 	}
-	if s, ok := probes.AsCaptureStats(ev); ok {
+	if s, ok := packet.AsCaptureStats(ev); ok {
 		*out = fmt.Sprintf("%s: %d packets, %d dropped by the kernel", s.Iface, s.Packets, s.Drops)
 		return true
 	}
-	if f, ok := probes.AsFlowInfo(ev); ok {
+	if f, ok := packet.AsFlowInfo(ev); ok {
 		*out = f.Iface + " " + f.Proto + " " + f.String()
 		return true
 	}
@@ -134,7 +135,7 @@ func packetLine(ev event.Event, out *string) bool {
 // processLine is the signals probe's kinds: a signal, fork, exec, exit or
 // a change in what it traces.
 func processLine(ev event.Event, out *string) bool {
-	if s, ok := probes.AsSignal(ev); ok {
+	if s, ok := schema.AsSignal(ev); ok {
 		*out = s.Signal
 		if s.Code != "" {
 			*out += " " + s.Code
@@ -153,25 +154,25 @@ func processLine(ev event.Event, out *string) bool {
 		}
 		return true
 	}
-	if f, ok := probes.AsFork(ev); ok {
+	if f, ok := schema.AsFork(ev); ok {
 		*out = proc(f.PID, f.Comm) + " " + f.How + ": child " + itoa(f.ChildPID)
 		return true
 	}
-	if x, ok := probes.AsExec(ev); ok {
+	if x, ok := schema.AsExec(ev); ok {
 		*out = itoa(x.PID) + " exec " + x.Filename
 		if x.OldComm != "" && x.OldComm != x.Comm {
 			*out += " (" + x.OldComm + " → " + x.Comm + ")"
 		}
 		return true
 	}
-	if x, ok := probes.AsExit(ev); ok {
+	if x, ok := schema.AsExit(ev); ok {
 		*out = proc(x.PID, x.Comm) + " " + x.Status
 		if x.Core {
 			*out += ", core dumped"
 		}
 		return true
 	}
-	if tr, ok := probes.AsTrace(ev); ok {
+	if tr, ok := schema.AsTrace(ev); ok {
 		*out = tr.State + " " + proc(tr.PID, tr.Comm)
 		if tr.Threads > 0 {
 			*out += ", " + plural(tr.Threads, "thread")
@@ -188,22 +189,22 @@ func processLine(ev event.Event, out *string) bool {
 const maxNamed = 5
 
 func moduleLine(ev event.Event, out *string) bool {
-	var m *probes.Module
+	var m *schema.Module
 	verb := ""
 	switch b := ev.Body.(type) {
-	case *probes.ModuleList:
+	case *schema.ModuleList:
 		if b == nil {
 			return false
 		}
 		*out = plural(b.Count, "module") + " loaded: " + names(b.Modules, len(b.Modules))
 		return true
-	case probes.ModuleList:
+	case schema.ModuleList:
 		*out = plural(b.Count, "module") + " loaded: " + names(b.Modules, len(b.Modules))
 		return true
 	}
-	if l, ok := probes.AsModuleLoad(ev); ok {
+	if l, ok := schema.AsModuleLoad(ev); ok {
 		m, verb = &l.Module, "loaded "
-	} else if u, ok := probes.AsModuleUnload(ev); ok {
+	} else if u, ok := schema.AsModuleUnload(ev); ok {
 		m, verb = &u.Module, "unloaded "
 	} else {
 		return false
@@ -216,7 +217,7 @@ func moduleLine(ev event.Event, out *string) bool {
 }
 
 func coreLine(ev event.Event, out *string) bool {
-	c, ok := event.As[probes.CoreReadiness](ev)
+	c, ok := event.As[schema.CoreReadiness](ev)
 	if !ok {
 		return false
 	}

@@ -9,7 +9,8 @@ import (
 	"time"
 
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/packet"
+	"github.com/stakeout/stakeout/schema"
 	"github.com/stakeout/stakeout/sessions"
 )
 
@@ -22,24 +23,24 @@ func everyKind() []event.Event {
 	eta := 600.0
 	paused, dropped := 12.5, uint64(40)
 	bodies := []event.Body{
-		&probes.IOSample{IntervalS: 1, Devices: []probes.DeviceIO{{Device: "sdb", WPerS: 850, WAwaitMs: 250, AquSz: 42, UtilPct: 99.8}}},
-		&probes.Signal{PID: 812, TID: 812, Comm: "gimli", Signal: "SIGHUP", Signo: 1, Code: "SI_USER", SenderPID: 4410, SenderUID: &uid, SenderComm: "logrotate"},
-		&probes.Fork{PID: 812, Comm: "gimli", ChildPID: 813, How: "clone"},
-		&probes.Exec{PID: 813, OldComm: "gimli", Comm: "sh", Filename: "/bin/sh"},
-		&probes.Exit{PID: 813, Comm: "sh", Status: "exited 0", ExitCode: &code},
-		&probes.Trace{PID: 812, Comm: "gimli", State: probes.TraceAttached, Threads: 4},
-		&probes.FlowInfo{ID: 1, Iface: "eth0", Proto: "tcp", Src: "10.0.0.1:5000", Dst: "10.0.0.2:80"},
-		&probes.PacketBatch{Iface: "eth0", Start: at(0), DtUs: []int64{0, 100}, Flow: []uint32{1, 1}, Flags: []uint8{probes.FlagSYN, probes.FlagRST}, Len: []uint32{60, 54}},
-		&probes.CaptureStats{Iface: "eth0", IntervalS: 1, Packets: 1000, Drops: 12},
-		&probes.DiskUsage{IntervalS: 1, Filesystems: []probes.Filesystem{{Mount: "/var", Device: "/dev/sda2", FSType: "ext4",
-			SizeBytes: 100 << 30, UsedBytes: 90 << 30, AvailBytes: 10 << 30, Bytes: probes.Trend{RatePerS: 1 << 20, EtaS: &eta}}}},
-		&probes.Kmsg{Level: "err", Priority: 3, Facility: "kern", Seq: 9, Text: "EXT4-fs error (device sda2): bad block"},
-		&probes.ConntrackSample{Count: 60000, Max: 65536, IntervalS: 1, Drop: 3},
-		&probes.ModuleList{Count: 7, Modules: []string{"ext4", "jbd2", "mbcache", "xfs", "nf_tables", "veth", "bridge"}},
-		&probes.ModuleLoad{Module: probes.Module{Module: "nf_conntrack", Size: 180224, UsedBy: []string{"nf_nat"}}},
-		&probes.ModuleUnload{Module: probes.Module{Module: "veth", Size: 40960}},
-		&probes.CoreReadiness{CorePattern: "|/usr/share/apport/apport %p", PipeTarget: "/usr/share/apport/apport", PipeTargetExists: &gone,
-			Processes: 130, ZeroLimit: 2, NoCore: []probes.CoreLimit{{PID: 610, Comm: "haproxy"}, {PID: 1, Comm: "init"}}},
+		&schema.IOSample{IntervalS: 1, Devices: []schema.DeviceIO{{Device: "sdb", WPerS: 850, WAwaitMs: 250, AquSz: 42, UtilPct: 99.8}}},
+		&schema.Signal{PID: 812, TID: 812, Comm: "gimli", Signal: "SIGHUP", Signo: 1, Code: "SI_USER", SenderPID: 4410, SenderUID: &uid, SenderComm: "logrotate"},
+		&schema.Fork{PID: 812, Comm: "gimli", ChildPID: 813, How: "clone"},
+		&schema.Exec{PID: 813, OldComm: "gimli", Comm: "sh", Filename: "/bin/sh"},
+		&schema.Exit{PID: 813, Comm: "sh", Status: "exited 0", ExitCode: &code},
+		&schema.Trace{PID: 812, Comm: "gimli", State: schema.TraceAttached, Threads: 4},
+		&packet.FlowInfo{ID: 1, Iface: "eth0", Proto: "tcp", Src: "10.0.0.1:5000", Dst: "10.0.0.2:80"},
+		&packet.PacketBatch{Iface: "eth0", Start: at(0), DtUs: []int64{0, 100}, Flow: []uint32{1, 1}, Flags: []uint8{packet.FlagSYN, packet.FlagRST}, Len: []uint32{60, 54}},
+		&packet.CaptureStats{Iface: "eth0", IntervalS: 1, Packets: 1000, Drops: 12},
+		&schema.DiskUsage{IntervalS: 1, Filesystems: []schema.Filesystem{{Mount: "/var", Device: "/dev/sda2", FSType: "ext4",
+			SizeBytes: 100 << 30, UsedBytes: 90 << 30, AvailBytes: 10 << 30, Bytes: schema.Trend{RatePerS: 1 << 20, EtaS: &eta}}}},
+		&schema.Kmsg{Level: "err", Priority: 3, Facility: "kern", Seq: 9, Text: "EXT4-fs error (device sda2): bad block"},
+		&schema.ConntrackSample{Count: 60000, Max: 65536, IntervalS: 1, Drop: 3},
+		&schema.ModuleList{Count: 7, Modules: []string{"ext4", "jbd2", "mbcache", "xfs", "nf_tables", "veth", "bridge"}},
+		&schema.ModuleLoad{Module: schema.Module{Module: "nf_conntrack", Size: 180224, UsedBy: []string{"nf_nat"}}},
+		&schema.ModuleUnload{Module: schema.Module{Module: "veth", Size: 40960}},
+		&schema.CoreReadiness{CorePattern: "|/usr/share/apport/apport %p", PipeTarget: "/usr/share/apport/apport", PipeTargetExists: &gone,
+			Processes: 130, ZeroLimit: 2, NoCore: []schema.CoreLimit{{PID: 610, Comm: "haproxy"}, {PID: 1, Comm: "init"}}},
 		&event.Note{Author: "alice", Text: "sdb is the binlog disk"},
 		&event.ProbeStatus{Status: event.StatusError, Reason: "tracefs went away"},
 		&event.Recording{State: "resumed", File: "/var/tmp/stakeout/x.stk", PausedS: &paused, EventsDropped: &dropped},
@@ -76,22 +77,22 @@ func TestEveryKindDescribedInWords(t *testing.T) {
 	}
 	defer r.Close()
 	want := map[string]string{
-		probes.KindIO:            "sdb 99.8% util, await 250 ms, queue 42",
-		probes.KindSignal:        "SIGHUP SI_USER to 812 (gimli) from 4410 (logrotate) uid 1000",
-		probes.KindFork:          "812 (gimli) clone: child 813",
-		probes.KindExec:          "813 exec /bin/sh (gimli → sh)",
-		probes.KindExit:          "813 (sh) exited 0",
-		probes.KindTrace:         "attached 812 (gimli), 4 threads",
-		probes.KindFlow:          "eth0 tcp 10.0.0.1:5000 > 10.0.0.2:80",
-		probes.KindPackets:       "eth0: 2 packets, 1 SYN, 1 RST",
-		probes.KindCaptureStats:  "eth0: 1000 packets, 12 dropped by the kernel",
-		probes.KindDiskUsage:     "/var 90.0 GiB used, 10.0 GiB available",
-		probes.KindKmsg:          "[err] EXT4-fs error (device sda2): bad block",
-		probes.KindConntrack:     "60000 of 65536 entries (92%), drop +3, early_drop +0, insert_failed +0",
-		probes.KindModuleList:    "7 modules loaded: ext4, jbd2, mbcache, xfs, nf_tables, … 2 more",
-		probes.KindModuleLoad:    "loaded nf_conntrack (176.0 KiB), used by nf_nat",
-		probes.KindModuleUnload:  "unloaded veth (40.0 KiB)",
-		probes.KindCoreReadiness: "core_pattern |/usr/share/apport/apport %p (/usr/share/apport/apport does not exist); 2 of 130 processes with a core size limit of 0 (610 (haproxy), 1 (init))",
+		schema.KindIO:            "sdb 99.8% util, await 250 ms, queue 42",
+		schema.KindSignal:        "SIGHUP SI_USER to 812 (gimli) from 4410 (logrotate) uid 1000",
+		schema.KindFork:          "812 (gimli) clone: child 813",
+		schema.KindExec:          "813 exec /bin/sh (gimli → sh)",
+		schema.KindExit:          "813 (sh) exited 0",
+		schema.KindTrace:         "attached 812 (gimli), 4 threads",
+		packet.KindFlow:          "eth0 tcp 10.0.0.1:5000 > 10.0.0.2:80",
+		packet.KindPackets:       "eth0: 2 packets, 1 SYN, 1 RST",
+		packet.KindCaptureStats:  "eth0: 1000 packets, 12 dropped by the kernel",
+		schema.KindDiskUsage:     "/var 90.0 GiB used, 10.0 GiB available",
+		schema.KindKmsg:          "[err] EXT4-fs error (device sda2): bad block",
+		schema.KindConntrack:     "60000 of 65536 entries (92%), drop +3, early_drop +0, insert_failed +0",
+		schema.KindModuleList:    "7 modules loaded: ext4, jbd2, mbcache, xfs, nf_tables, … 2 more",
+		schema.KindModuleLoad:    "loaded nf_conntrack (176.0 KiB), used by nf_nat",
+		schema.KindModuleUnload:  "unloaded veth (40.0 KiB)",
+		schema.KindCoreReadiness: "core_pattern |/usr/share/apport/apport %p (/usr/share/apport/apport does not exist); 2 of 130 processes with a core size limit of 0 (610 (haproxy), 1 (init))",
 		event.KindNote:           "alice: sdb is the binlog disk",
 		event.KindProbeStatus:    "probe error: tracefs went away",
 		event.KindRecording:      "recording resumed /var/tmp/stakeout/x.stk after 12.50 s, 40 events dropped",
@@ -143,7 +144,7 @@ func TestEvidenceRowsHoldNoJSON(t *testing.T) {
 				Summary: "something about " + ev.Probe}))
 		}
 	}
-	write(event.New(at(20_000), "iostat", &probes.IOSample{IntervalS: 1}))
+	write(event.New(at(20_000), "iostat", &schema.IOSample{IntervalS: 1}))
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,8 @@ import (
 	"github.com/stakeout/stakeout/engine"
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/findings"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/packet"
+	"github.com/stakeout/stakeout/schema"
 	"github.com/stakeout/stakeout/sessions"
 )
 
@@ -192,7 +193,7 @@ func collectEvidence(r *sessions.Reader, fn func(event.Event) event.Event, ps []
 
 func signalRows(pid int, sig string) func(event.Event, func(Row)) {
 	return func(ev event.Event, emit func(Row)) {
-		if s, ok := probes.AsSignal(ev); ok && s.PID == pid && (sig == "" || s.Signal == sig) {
+		if s, ok := schema.AsSignal(ev); ok && s.PID == pid && (sig == "" || s.Signal == sig) {
 			detail := s.Signal
 			if s.Code != "" {
 				detail += " " + s.Code
@@ -201,11 +202,11 @@ func signalRows(pid int, sig string) func(event.Event, func(Row)) {
 				detail += ", " + s.Result
 			}
 			emit(Row{Time: ev.Time, Cells: []string{"signal", proc(s.PID, s.Comm), detail, sender(s)}})
-		} else if f, ok := probes.AsFork(ev); ok && (f.PID == pid || f.ChildPID == pid) {
+		} else if f, ok := schema.AsFork(ev); ok && (f.PID == pid || f.ChildPID == pid) {
 			emit(Row{Time: ev.Time, Cells: []string{f.How, proc(f.PID, f.Comm), "child " + itoa(f.ChildPID), ""}})
-		} else if x, ok := probes.AsExec(ev); ok && x.PID == pid {
+		} else if x, ok := schema.AsExec(ev); ok && x.PID == pid {
 			emit(Row{Time: ev.Time, Cells: []string{"exec", proc(x.PID, x.Comm), x.OldComm + " → " + x.Filename, ""}})
-		} else if x, ok := probes.AsExit(ev); ok && x.PID == pid {
+		} else if x, ok := schema.AsExit(ev); ok && x.PID == pid {
 			detail := x.Status
 			if x.Core {
 				detail += ", core dumped"
@@ -215,7 +216,7 @@ func signalRows(pid int, sig string) func(event.Event, func(Row)) {
 	}
 }
 
-func sender(s *probes.Signal) string {
+func sender(s *schema.Signal) string {
 	if s.SenderPID == 0 && s.SenderComm == "" {
 		return "—"
 	}
@@ -236,11 +237,11 @@ func proc(pid int, comm string) string {
 func flowRows(iface string, id uint32) func(event.Event, func(Row)) {
 	var prev time.Time
 	return func(ev event.Event, emit func(Row)) {
-		b, ok := probes.AsPacketBatch(ev)
+		b, ok := packet.AsPacketBatch(ev)
 		if !ok || b.Iface != iface {
 			return
 		}
-		b.Each(func(p probes.Packet) {
+		b.Each(func(p packet.Packet) {
 			if p.Flow != id {
 				return
 			}
@@ -256,7 +257,7 @@ func flowRows(iface string, id uint32) func(event.Event, func(Row)) {
 
 func ioRows(device string) func(event.Event, func(Row)) {
 	return func(ev event.Event, emit func(Row)) {
-		s, ok := probes.AsIOSample(ev)
+		s, ok := schema.AsIOSample(ev)
 		if !ok {
 			return
 		}
@@ -275,7 +276,7 @@ func ioRows(device string) func(event.Event, func(Row)) {
 
 func diskRows(mount string, inodes bool) func(event.Event, func(Row)) {
 	return func(ev event.Event, emit func(Row)) {
-		u, ok := probes.AsDiskUsage(ev)
+		u, ok := schema.AsDiskUsage(ev)
 		if !ok {
 			return
 		}

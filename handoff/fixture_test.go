@@ -7,7 +7,8 @@ import (
 	"time"
 
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/packet"
+	"github.com/stakeout/stakeout/schema"
 	"github.com/stakeout/stakeout/sessions"
 )
 
@@ -57,39 +58,39 @@ func writeFixture(t testing.TB, fx fixture) string {
 		add(t0, p, &event.ProbeStatus{Status: event.StatusOK})
 	}
 	add(t0, "kmsg", &event.ProbeStatus{Status: event.StatusUnavailable, Reason: "no /dev/kmsg: not root"})
-	vrrp := probes.FlowInfo{ID: 1, Iface: "veth1", Proto: "vrrp", Src: "10.9.0.1", Dst: "224.0.0.18"}
-	tcp := probes.FlowInfo{ID: 2, Iface: "veth1", Proto: "tcp", Src: "10.9.0.1:5000", Dst: "10.9.0.2:80"}
+	vrrp := packet.FlowInfo{ID: 1, Iface: "veth1", Proto: "vrrp", Src: "10.9.0.1", Dst: "224.0.0.18"}
+	tcp := packet.FlowInfo{ID: 2, Iface: "veth1", Proto: "tcp", Src: "10.9.0.1:5000", Dst: "10.9.0.2:80"}
 	add(at(0), "packets", &vrrp)
 	add(at(0), "packets", &tcp)
 	for s := 1; s <= 60; s++ {
-		sdb := probes.DeviceIO{Device: "sdb", WPerS: 40, WKBPerS: 320, WAwaitMs: 2, AquSz: 0.1, UtilPct: 8}
+		sdb := schema.DeviceIO{Device: "sdb", WPerS: 40, WKBPerS: 320, WAwaitMs: 2, AquSz: 0.1, UtilPct: 8}
 		if s >= 10 && s <= 22 {
-			sdb = probes.DeviceIO{Device: "sdb", WPerS: 850, WKBPerS: 110800, WAwaitMs: 250, AquSz: 42, UtilPct: 99.8}
+			sdb = schema.DeviceIO{Device: "sdb", WPerS: 850, WKBPerS: 110800, WAwaitMs: 250, AquSz: 42, UtilPct: 99.8}
 		}
-		add(at(s*1000), "iostat", &probes.IOSample{IntervalS: 1, Devices: []probes.DeviceIO{sdb}})
+		add(at(s*1000), "iostat", &schema.IOSample{IntervalS: 1, Devices: []schema.DeviceIO{sdb}})
 		avail := uint64(20<<30) - uint64(s)*50e6
-		add(at(s*1000), "diskfill", &probes.DiskUsage{IntervalS: 1, Filesystems: []probes.Filesystem{{
+		add(at(s*1000), "diskfill", &schema.DiskUsage{IntervalS: 1, Filesystems: []schema.Filesystem{{
 			Mount: fx.mount, Device: "/dev/sdb1", FSType: "xfs", SizeBytes: 100 << 30, UsedBytes: 100<<30 - avail,
 			AvailBytes: avail, InodesTotal: 1000, InodesFree: 900,
-			Bytes: probes.Trend{RatePerS: 50e6, EtaS: eta(float64(avail) / 50e6), WindowS: 60},
-			Writers: []probes.DiskWriter{{PID: 4242, Comm: "mysqld", WriteBytesPerS: 50e6,
-				Files: []probes.GrowingFD{{Path: fx.mount + "/mysql-bin.000042", SizeBytes: 1 << 30, GrowthBytesPerS: 50e6}}}}}}})
+			Bytes: schema.Trend{RatePerS: 50e6, EtaS: eta(float64(avail) / 50e6), WindowS: 60},
+			Writers: []schema.DiskWriter{{PID: 4242, Comm: "mysqld", WriteBytesPerS: 50e6,
+				Files: []schema.GrowingFD{{Path: fx.mount + "/mysql-bin.000042", SizeBytes: 1 << 30, GrowthBytesPerS: 50e6}}}}}}})
 	}
 	// Packets: VRRP on each whole second except 31-33 (the next is at 33.5 s),
 	// TCP every 100 ms; cut into 250 ms batches as the probe does.
-	var pkts []probes.Packet
+	var pkts []packet.Packet
 	for ms := 100; ms <= 59_900; ms += 100 {
 		if ms%1000 == 0 && (ms <= 30_000 || ms >= 34_000) {
-			pkts = append(pkts, probes.Packet{Time: at(ms), Flow: 1, Len: 54})
+			pkts = append(pkts, packet.Packet{Time: at(ms), Flow: 1, Len: 54})
 		}
 		if ms == 33_500 {
-			pkts = append(pkts, probes.Packet{Time: at(ms), Flow: 1, Len: 54})
+			pkts = append(pkts, packet.Packet{Time: at(ms), Flow: 1, Len: 54})
 		}
-		pkts = append(pkts, probes.Packet{Time: at(ms + 7), Flow: 2, Flags: probes.FlagACK | probes.FlagPSH, Len: 1514})
+		pkts = append(pkts, packet.Packet{Time: at(ms + 7), Flow: 2, Flags: packet.FlagACK | packet.FlagPSH, Len: 1514})
 	}
 	for i := 0; i < len(pkts); {
 		cut := pkts[i].Time.Truncate(250 * time.Millisecond).Add(250 * time.Millisecond)
-		b := &probes.PacketBatch{Iface: "veth1", Start: pkts[i].Time}
+		b := &packet.PacketBatch{Iface: "veth1", Start: pkts[i].Time}
 		prev := pkts[i].Time
 		for ; i < len(pkts) && pkts[i].Time.Before(cut); i++ {
 			p := pkts[i]
@@ -102,9 +103,9 @@ func writeFixture(t testing.TB, fx fixture) string {
 		add(prev, "packets", b)
 	}
 	uid := 0
-	add(at(5000), "signals", &probes.Exec{PID: 812, OldComm: "sh", Comm: "gimli", Filename: "/usr/sbin/gimli"})
+	add(at(5000), "signals", &schema.Exec{PID: 812, OldComm: "sh", Comm: "gimli", Filename: "/usr/sbin/gimli"})
 	for _, ms := range []int{20_000, 20_003} {
-		add(at(ms), "signals", &probes.Signal{PID: 812, TID: 812, Comm: "gimli", Signal: "SIGHUP", Signo: 1, Code: "SI_USER",
+		add(at(ms), "signals", &schema.Signal{PID: 812, TID: 812, Comm: "gimli", Signal: "SIGHUP", Signo: 1, Code: "SI_USER",
 			SenderPID: 4410, SenderUID: &uid, SenderComm: fx.senderComm})
 	}
 	add(at(25_000), event.ProbeNote, &event.Note{Author: "alice", Text: fx.noteText})

@@ -23,8 +23,9 @@ import (
 	"github.com/stakeout/stakeout/engine"
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/findings"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/packet"
 	"github.com/stakeout/stakeout/report"
+	"github.com/stakeout/stakeout/schema"
 	"github.com/stakeout/stakeout/sessions"
 )
 
@@ -205,7 +206,7 @@ func Build(r *sessions.Reader, opt Options) (*Report, error) {
 		if ev.Time.After(last) {
 			return true
 		}
-		if fi, ok := probes.AsFlowInfo(ev); ok {
+		if fi, ok := packet.AsFlowInfo(ev); ok {
 			if len(flows) >= maxFlowNames {
 				clear(flows)
 			}
@@ -322,7 +323,7 @@ type Earlier struct {
 }
 
 func (e *Earlier) add(ev event.Event) {
-	k, ok := probes.AsKmsg(ev)
+	k, ok := schema.AsKmsg(ev)
 	backlog := ok && k.Backlog
 	if e.Events == 0 {
 		e.Backlog = backlog

@@ -11,7 +11,7 @@ import (
 
 	"github.com/charmbracelet/x/exp/golden"
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/schema"
 	"github.com/stakeout/stakeout/sessions"
 )
 
@@ -237,7 +237,7 @@ func TestChartsAreDownsampled(t *testing.T) {
 	for s := range 4 * 3600 { // four hours, one sample a second
 		util := float64(s % 100)
 		if err := w.Write(event.New(t0.Add(time.Duration(s)*time.Second), "iostat",
-			&probes.IOSample{IntervalS: 1, Devices: []probes.DeviceIO{{Device: "vda", UtilPct: util}}})); err != nil {
+			&schema.IOSample{IntervalS: 1, Devices: []schema.DeviceIO{{Device: "vda", UtilPct: util}}})); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/schema"
 	"github.com/stakeout/stakeout/sessions"
 )
 
@@ -28,15 +28,15 @@ func writeKernelSession(t *testing.T) string {
 	for _, p := range []string{"kmsg", "conntrack", "modules"} {
 		write(event.New(t0, p, &event.ProbeStatus{Status: event.StatusOK}))
 	}
-	write(event.New(t0, "modules", &probes.ModuleList{Count: 1, Modules: []string{"ext4"}}))
+	write(event.New(t0, "modules", &schema.ModuleList{Count: 1, Modules: []string{"ext4"}}))
 	for m := 0; m < 120; m++ { // a minute apart
 		at := t0.Add(time.Duration(m) * time.Minute)
-		write(event.New(at, "conntrack", &probes.ConntrackSample{Count: uint64(1000 + 100*m), Max: 65536, IntervalS: 60}))
+		write(event.New(at, "conntrack", &schema.ConntrackSample{Count: uint64(1000 + 100*m), Max: 65536, IntervalS: 60}))
 		text := "eth0: link up"
 		if m == 30 {
 			text = "haproxy[610]: segfault at 7fdb0426e000 ip 00007fdb0403305b sp 00007ffee5ff8988 error 4 in ld-musl-x86_64.so.1[7fdb03fe2000+87000]"
 		}
-		write(event.New(at.Add(time.Second), "kmsg", &probes.Kmsg{Level: "info", Priority: 6, Facility: "kern", Seq: uint64(m), Text: text}))
+		write(event.New(at.Add(time.Second), "kmsg", &schema.Kmsg{Level: "info", Priority: 6, Facility: "kern", Seq: uint64(m), Text: text}))
 	}
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
@@ -105,12 +105,12 @@ func TestBacklogFindingHasItsLine(t *testing.T) {
 		}
 	}
 	write(event.New(t0, "kmsg", &event.ProbeStatus{Status: event.StatusOK}))
-	write(event.New(t0, "conntrack", &probes.ConntrackSample{Count: 10, Max: 65536, IntervalS: 1}))
+	write(event.New(t0, "conntrack", &schema.ConntrackSample{Count: 10, Max: 65536, IntervalS: 1}))
 	back := t0.Add(-3 * time.Minute)
-	write(event.New(back, "kmsg", &probes.Kmsg{Level: "info", Priority: 6, Facility: "kern", Seq: 1, Backlog: true,
+	write(event.New(back, "kmsg", &schema.Kmsg{Level: "info", Priority: 6, Facility: "kern", Seq: 1, Backlog: true,
 		Text: "haproxy[610]: segfault at 7fdb0426e000 ip 00007fdb0403305b sp 00007ffee5ff8988 error 4 in ld-musl-x86_64.so.1[7fdb03fe2000+87000]"}))
 	for s := 1; s <= 10; s++ {
-		write(event.New(t0.Add(time.Duration(s)*time.Second), "conntrack", &probes.ConntrackSample{Count: 10, Max: 65536, IntervalS: 1}))
+		write(event.New(t0.Add(time.Duration(s)*time.Second), "conntrack", &schema.ConntrackSample{Count: 10, Max: 65536, IntervalS: 1}))
 	}
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
@@ -145,20 +145,20 @@ func writeOutOfOrderSession(t *testing.T) string {
 		}
 	}
 	kmsg := func(at time.Time, backlog bool, text string) {
-		write(event.New(at, "kmsg", &probes.Kmsg{Level: "info", Priority: 6, Facility: "kern", Backlog: backlog, Text: text}))
+		write(event.New(at, "kmsg", &schema.Kmsg{Level: "info", Priority: 6, Facility: "kern", Backlog: backlog, Text: text}))
 	}
 	write(event.New(t0, "kmsg", &event.ProbeStatus{Status: event.StatusOK}))
 	write(event.New(t0, "conntrack", &event.ProbeStatus{Status: event.StatusOK}))
 	for s := 0; s <= 180; s++ {
 		at := t0.Add(time.Duration(s) * time.Second)
-		write(event.New(at, "conntrack", &probes.ConntrackSample{Count: 10, Max: 65536, IntervalS: 1}))
+		write(event.New(at, "conntrack", &schema.ConntrackSample{Count: 10, Max: 65536, IntervalS: 1}))
 		switch s {
 		case 1:
 			kmsg(t0.Add(-5*time.Minute-time.Second), true, "eth0: link up")
 			kmsg(t0.Add(-5*time.Minute), true, "haproxy[610]: segfault at 7fdb0426e000 ip 00007fdb0403305b sp 00007ffee5ff8988 error 4 in ld-musl-x86_64.so.1[7fdb03fe2000+87000]")
 			kmsg(t0.Add(-4*time.Minute), true, "INFO: task jbd2/sda1-8:245 blocked for more than 120 seconds.")
 		case 5:
-			write(event.New(time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC), "conntrack", &probes.ConntrackSample{Count: 10, Max: 65536, IntervalS: 1}))
+			write(event.New(time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC), "conntrack", &schema.ConntrackSample{Count: 10, Max: 65536, IntervalS: 1}))
 		case 150:
 			kmsg(at, false, "nginx[77]: segfault at 0 ip 000055d0c0ffee00 sp 00007ffd00000000 error 6 in nginx[55d0c0f00000+100000]")
 		}

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/schema"
 	"github.com/stakeout/stakeout/sessions"
 )
 
@@ -25,10 +25,10 @@ func TestEachSeriesOnItsOwnScale(t *testing.T) {
 		t.Fatal(err)
 	}
 	for s := range 60 {
-		fs := func(mount string, used uint64) probes.Filesystem {
-			return probes.Filesystem{Mount: mount, Device: "/dev/x", FSType: "ext4", SizeBytes: 500 << 30, UsedBytes: used, AvailBytes: 500<<30 - used}
+		fs := func(mount string, used uint64) schema.Filesystem {
+			return schema.Filesystem{Mount: mount, Device: "/dev/x", FSType: "ext4", SizeBytes: 500 << 30, UsedBytes: used, AvailBytes: 500<<30 - used}
 		}
-		if err := w.Write(event.New(at(s*1000), "diskfill", &probes.DiskUsage{IntervalS: 1, Filesystems: []probes.Filesystem{
+		if err := w.Write(event.New(at(s*1000), "diskfill", &schema.DiskUsage{IntervalS: 1, Filesystems: []schema.Filesystem{
 			fs("/", 252<<30+uint64(s)*8<<20), fs("/srv/small", uint64(10+15*s)<<20), fs("/boot", 100<<20)}})); err != nil {
 			t.Fatal(err)
 		}

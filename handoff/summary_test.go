@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/schema"
 	"github.com/stakeout/stakeout/sessions"
 )
 
@@ -83,7 +83,7 @@ func TestLeadOfAQuietRecording(t *testing.T) {
 		t.Fatal(err)
 	}
 	for s := range 10 {
-		if err := w.Write(event.New(at(s*1000), "iostat", &probes.IOSample{IntervalS: 1})); err != nil {
+		if err := w.Write(event.New(at(s*1000), "iostat", &schema.IOSample{IntervalS: 1})); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/internal/aligned"
+	"github.com/stakeout/stakeout/schema"
 )
 
 const conntrackName = "conntrack"
@@ -27,7 +28,7 @@ var conntrackSpec = Spec{
 	Name:    conntrackName,
 	Help:    "connection-tracking table fill and drops (nf_conntrack_count/_max, /proc/net/stat/nf_conntrack)",
 	New:     func(cfg Config) Probe { return newConntrack(cfg) },
-	Summary: func() Summarizer { return &ConntrackSummary{} },
+	Summary: func() schema.Summarizer { return &schema.ConntrackSummary{} },
 }
 
 type conntrackProbe struct {
@@ -96,7 +97,7 @@ func (p *conntrackProbe) Run(ctx context.Context, emit Emit) error {
 				emit(event.New(at, conntrackName, &event.ProbeStatus{Status: event.StatusOK}))
 				loaded = true
 			}
-			s := ConntrackSample{Count: cur.count, Max: cur.max}
+			s := schema.ConntrackSample{Count: cur.count, Max: cur.max}
 			if prev != nil {
 				s.IntervalS = at.Sub(prevAt).Seconds()
 				d := cur.stat.since(prev.stat)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/internal/testenv"
+	"github.com/stakeout/stakeout/schema"
 )
 
 func TestParseConntrackStatOldAndNewColumns(t *testing.T) {
@@ -46,12 +47,12 @@ func TestConntrackProbeSamplesAChangingTree(t *testing.T) {
 	var c kmsgCollector
 	done := make(chan error)
 	go func() { done <- p.Run(ctx, c.emit) }()
-	samples := func() []*ConntrackSample {
+	samples := func() []*schema.ConntrackSample {
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		var out []*ConntrackSample
+		var out []*schema.ConntrackSample
 		for _, ev := range c.evs {
-			if s, ok := AsConntrack(ev); ok {
+			if s, ok := schema.AsConntrack(ev); ok {
 				out = append(out, s)
 			}
 		}

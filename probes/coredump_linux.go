@@ -17,6 +17,7 @@ import (
 
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/internal/aligned"
+	"github.com/stakeout/stakeout/schema"
 )
 
 const coredumpName = "coredump"
@@ -26,7 +27,7 @@ var coredumpSpec = Spec{
 	Help:     "whether a crash would leave a core dump: core_pattern, its pipe target, core size limits (--pid/--proc, or every process)",
 	New:      func(cfg Config) Probe { return newCoredump(cfg) },
 	Validate: validatePIDs,
-	Summary:  func() Summarizer { return &CoredumpSummary{} },
+	Summary:  func() schema.Summarizer { return &schema.CoredumpSummary{} },
 }
 
 const (
@@ -97,7 +98,7 @@ func (p *coredumpProbe) Run(ctx context.Context, emit Emit) error {
 			f.close()
 		}
 	}()
-	var last *CoreReadiness
+	var last *schema.CoreReadiness
 	var procsAt time.Time
 	var procs coreProcs
 	for {
@@ -119,11 +120,11 @@ func (p *coredumpProbe) Run(ctx context.Context, emit Emit) error {
 	}
 }
 
-func (p *coredumpProbe) read(procs coreProcs) CoreReadiness {
-	r := CoreReadiness{
+func (p *coredumpProbe) read(procs coreProcs) schema.CoreReadiness {
+	r := schema.CoreReadiness{
 		CorePattern:   p.sysctl("kernel", "core_pattern"),
-		CorePipeLimit: kAtoi(p.sysctl("kernel", "core_pipe_limit")),
-		SuidDumpable:  kAtoi(p.sysctl("fs", "suid_dumpable")),
+		CorePipeLimit: schema.KAtoi(p.sysctl("kernel", "core_pipe_limit")),
+		SuidDumpable:  schema.KAtoi(p.sysctl("fs", "suid_dumpable")),
 		Watched:       procs.watched, Processes: procs.n, ZeroLimit: procs.zero, NoCore: procs.listed,
 		Limits: procs.all,
 	}
@@ -167,8 +168,8 @@ func (p *coredumpProbe) sysctl(parts ...string) string {
 type coreProcs struct {
 	watched bool
 	n, zero int
-	listed  []CoreLimit
-	all     []CoreLimit // when watched: every one read
+	listed  []schema.CoreLimit
+	all     []schema.CoreLimit // when watched: every one read
 }
 
 // readProcs reads RLIMIT_CORE of the --pid/--proc processes, or of every
@@ -219,11 +220,11 @@ func (p *coredumpProbe) readProcs() coreProcs {
 		if soft == 0 {
 			cp.zero++
 			if len(cp.listed) < coreMaxListed {
-				cp.listed = append(cp.listed, CoreLimit{PID: pid, Comm: comm, Soft: soft, Hard: hard})
+				cp.listed = append(cp.listed, schema.CoreLimit{PID: pid, Comm: comm, Soft: soft, Hard: hard})
 			}
 		}
 		if cp.watched && len(cp.all) < coreMaxListed {
-			cp.all = append(cp.all, CoreLimit{PID: pid, Comm: comm, Soft: soft, Hard: hard})
+			cp.all = append(cp.all, schema.CoreLimit{PID: pid, Comm: comm, Soft: soft, Hard: hard})
 		}
 	}
 	return cp

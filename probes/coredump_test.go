@@ -10,6 +10,7 @@ import (
 
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/internal/testenv"
+	"github.com/stakeout/stakeout/schema"
 )
 
 func TestParseCoreLimit(t *testing.T) {
@@ -54,19 +55,19 @@ func TestCoredumpProbeOnTheApportTree(t *testing.T) {
 	if len(c.evs) != 2 {
 		t.Fatalf("%d events, want 2", len(c.evs))
 	}
-	r, _ := AsCoreReadiness(c.evs[0])
+	r, _ := schema.AsCoreReadiness(c.evs[0])
 	if r.CorePattern != "|/usr/share/apport/apport %p %s %c %d %P %E" || r.PipeTarget != "/usr/share/apport/apport" ||
 		r.PipeTargetExists == nil || *r.PipeTargetExists || r.SuidDumpable != 2 || r.CorePipeLimit != 0 || !r.Watched {
 		t.Errorf("first %+v", r)
 	}
-	if r.Processes != 1 || r.ZeroLimit != 1 || len(r.NoCore) != 1 || r.NoCore[0] != (CoreLimit{PID: 610, Comm: "haproxy", Soft: 0, Hard: -1}) {
+	if r.Processes != 1 || r.ZeroLimit != 1 || len(r.NoCore) != 1 || r.NoCore[0] != (schema.CoreLimit{PID: 610, Comm: "haproxy", Soft: 0, Hard: -1}) {
 		t.Errorf("processes %+v", r)
 	}
 	// Watched: every watched process's limit is listed, so a crash of one can be judged.
-	if len(r.Limits) != 1 || r.Limits[0] != (CoreLimit{PID: 610, Comm: "haproxy", Soft: 0, Hard: -1}) {
+	if len(r.Limits) != 1 || r.Limits[0] != (schema.CoreLimit{PID: 610, Comm: "haproxy", Soft: 0, Hard: -1}) {
 		t.Errorf("limits %+v", r.Limits)
 	}
-	r, _ = AsCoreReadiness(c.evs[1])
+	r, _ = schema.AsCoreReadiness(c.evs[1])
 	if r.PipeTarget != "/bin/true" || !*r.PipeTargetExists {
 		t.Errorf("second %+v", r)
 	}
@@ -85,10 +86,10 @@ func TestCoredumpReadsEveryProcessWhenNoneWatched(t *testing.T) {
 
 func TestCoredumpSummary(t *testing.T) {
 	no := false
-	var s CoredumpSummary
-	s.Observe(event.New(time.Time{}, "coredump", &CoreReadiness{CorePattern: "|/usr/share/apport/apport %p", PipeTarget: "/usr/share/apport/apport",
+	var s schema.CoredumpSummary
+	s.Observe(event.New(time.Time{}, "coredump", &schema.CoreReadiness{CorePattern: "|/usr/share/apport/apport %p", PipeTarget: "/usr/share/apport/apport",
 		PipeTargetExists: &no, SuidDumpable: 2, Watched: true, Processes: 1, ZeroLimit: 1}))
-	s.Observe(event.New(time.Time{}, "coredump", &CoreReadiness{CorePattern: "core", Processes: 1}))
+	s.Observe(event.New(time.Time{}, "coredump", &schema.CoreReadiness{CorePattern: "core", Processes: 1}))
 	got := strings.Join(s.Lines(), "\n")
 	want := "core_pattern core; suid_dumpable 0; core_pipe_limit 0; systemd-coredump false\n" +
 		"0 of 1 processes have a core size limit of 0; the settings changed 1 times during the session"

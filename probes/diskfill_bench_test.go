@@ -2,6 +2,7 @@ package probes
 
 import (
 	"fmt"
+	"github.com/stakeout/stakeout/schema"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -65,14 +66,14 @@ func BenchmarkDiskFillSample(b *testing.B) {
 	for _, c := range []struct {
 		name       string
 		quietEvery float64
-	}{{"diskfill-quiet", diskQuietEvery}, {"diskfill-filling", 0}} {
+	}{{"diskfill-quiet", schema.DiskQuietEvery}, {"diskfill-filling", 0}} {
 		b.Run(c.name, func(b *testing.B) {
 			states := map[string]*fsState{}
 			procs := newProcScanner("/proc")
 			procs.quietEvery = c.quietEvery
 			c0 := cpuTime()
 			for i := 0; b.Loop(); i++ {
-				p.sample(ws, states, time.Second, procs, diskWarmup+float64(i))
+				p.sample(ws, states, time.Second, procs, schema.DiskWarmup+float64(i))
 			}
 			b.ReportMetric(float64((cpuTime()-c0).Microseconds())/1000/float64(b.N), "cpu-ms/sample")
 		})

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/internal/aligned"
+	"github.com/stakeout/stakeout/schema"
 	"golang.org/x/sys/unix"
 )
 
@@ -30,7 +31,7 @@ var diskFillSpec = Spec{
 	},
 	New:      func(cfg Config) Probe { return newDiskFill(cfg) },
 	Validate: validateDiskFill,
-	Summary:  func() Summarizer { return &DiskSummary{} },
+	Summary:  func() schema.Summarizer { return &schema.DiskSummary{} },
 }
 
 // validateDiskFill fails fast on a --mount on no watchable filesystem; with
@@ -148,8 +149,8 @@ type fsState struct {
 	w       watched
 	pending chan statfsResult // a statfs still outstanding: at most one per filesystem
 	last    *statfsResult
-	bytes   *fillTrend
-	inodes  *fillTrend
+	bytes   *schema.FillTrend
+	inodes  *schema.FillTrend
 }
 
 // Run samples every interval. statfs runs in its own goroutine per
@@ -187,7 +188,7 @@ func (p *diskFill) Run(ctx context.Context, emit Emit) error {
 		if !prevAt.IsZero() {
 			iv = at.Sub(prevAt).Seconds()
 		}
-		emit(event.New(at, diskFillName, &DiskUsage{IntervalS: iv, Filesystems: fss}))
+		emit(event.New(at, diskFillName, &schema.DiskUsage{IntervalS: iv, Filesystems: fss}))
 		prevAt = at
 		select {
 		case <-ctx.Done():
@@ -199,11 +200,11 @@ func (p *diskFill) Run(ctx context.Context, emit Emit) error {
 
 // sample statfs's every filesystem, updates the trends and attaches writers
 // and deleted files. t is seconds since the probe started.
-func (p *diskFill) sample(ws []watched, states map[string]*fsState, timeout time.Duration, procs *procScanner, t float64) []Filesystem {
+func (p *diskFill) sample(ws []watched, states map[string]*fsState, timeout time.Duration, procs *procScanner, t float64) []schema.Filesystem {
 	for _, w := range ws {
 		st := states[w.Dev]
 		if st == nil {
-			st = &fsState{bytes: newFillTrend(), inodes: newFillTrend()}
+			st = &fsState{bytes: schema.NewFillTrend(), inodes: schema.NewFillTrend()}
 			states[w.Dev] = st
 		}
 		st.w = w
@@ -217,7 +218,7 @@ func (p *diskFill) sample(ws []watched, states map[string]*fsState, timeout time
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	expired := false
-	out := make([]Filesystem, 0, len(ws))
+	out := make([]schema.Filesystem, 0, len(ws))
 	idx := fsIndex{byMnt: map[int]int{}}
 	var stale []bool
 	for _, w := range ws {
@@ -251,13 +252,13 @@ func (p *diskFill) sample(ws []watched, states map[string]*fsState, timeout time
 		if r.size == 0 && r.inodes == 0 {
 			continue // reports no capacity at all (lxcfs, some FUSE): nothing can fill
 		}
-		fsys := Filesystem{Mount: w.Point, Device: w.Source, FSType: w.FSType, Stale: !fresh,
+		fsys := schema.Filesystem{Mount: w.Point, Device: w.Source, FSType: w.FSType, Stale: !fresh,
 			SizeBytes: r.size, UsedBytes: r.size - min(r.free, r.size), AvailBytes: r.avail, FreeBytes: r.free,
 			InodesTotal: r.inodes, InodesUsed: r.inodes - min(r.inodesFree, r.inodes), InodesFree: r.inodesFree}
 		if fresh {
-			fsys.Bytes = st.bytes.add(t, float64(fsys.UsedBytes), float64(fsys.AvailBytes))
+			fsys.Bytes = st.bytes.Add(t, float64(fsys.UsedBytes), float64(fsys.AvailBytes))
 			if r.inodes > 0 { // btrfs and some others report no inode limit
-				fsys.Inodes = st.inodes.add(t, float64(fsys.InodesUsed), float64(fsys.InodesFree))
+				fsys.Inodes = st.inodes.Add(t, float64(fsys.InodesUsed), float64(fsys.InodesFree))
 			}
 		}
 		for _, id := range w.ids {
@@ -269,7 +270,7 @@ func (p *diskFill) sample(ws []watched, states map[string]*fsState, timeout time
 	idx.skip = func(i int) bool { return stale[i] }
 	busy := false
 	for i := range out {
-		busy = busy || (!stale[i] && out[i].filling())
+		busy = busy || (!stale[i] && out[i].Filling())
 	}
 	writers, deleted := procs.sample(t, idx, len(out), busy)
 	for i := range out {

@@ -3,6 +3,7 @@ package probes
 import (
 	"bufio"
 	"fmt"
+	"github.com/stakeout/stakeout/schema"
 	"io"
 	"os"
 	"path/filepath"
@@ -117,7 +118,7 @@ func selectMounts(ms []mountEntry, paths []string) ([]watched, error) {
 			}
 			continue
 		}
-		if len(all) >= MaxDiskFilesystems {
+		if len(all) >= schema.MaxDiskFilesystems {
 			continue
 		}
 		byDev[m.Dev] = len(all)

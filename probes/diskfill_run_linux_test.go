@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/schema"
 )
 
 // collect runs p until n events arrived or the deadline passed.
@@ -69,7 +70,7 @@ func TestDiskFillHungStatfsIsStaleNotStuck(t *testing.T) {
 	if len(evs) != 8 {
 		t.Fatalf("got %d samples", len(evs))
 	}
-	last, _ := AsDiskUsage(evs[len(evs)-1])
+	last, _ := schema.AsDiskUsage(evs[len(evs)-1])
 	if len(last.Filesystems) != 2 {
 		t.Fatalf("filesystems: %+v", last.Filesystems)
 	}
@@ -107,7 +108,7 @@ func TestProcScannerFindsWriterAndDeletedFile(t *testing.T) {
 	}
 	os.Remove(gone.Name())
 
-	p := newDiskFill(Config{Procfs: "/proc", DiskFill: DiskFillConfig{Mounts: []string{dir}}})
+	p := newDiskFill(Config{Procfs: "/proc", DiskFill: schema.DiskFillConfig{Mounts: []string{dir}}})
 	ws, err := p.mounts()
 	if err != nil {
 		t.Fatal(err)
@@ -118,8 +119,8 @@ func TestProcScannerFindsWriterAndDeletedFile(t *testing.T) {
 	}
 	s := newProcScanner("/proc")
 	chunk := make([]byte, 1<<20)
-	var writers [][]DiskWriter
-	var deleted [][]DeletedOpen
+	var writers [][]schema.DiskWriter
+	var deleted [][]schema.DeletedOpen
 	for i := range 4 { // the first look only sets the baseline
 		if _, err := f.Write(chunk); err != nil {
 			t.Fatal(err)
@@ -127,7 +128,7 @@ func TestProcScannerFindsWriterAndDeletedFile(t *testing.T) {
 		writers, deleted = s.sample(float64(i), idx, 1, false)
 	}
 	me := os.Getpid()
-	var found *DiskWriter
+	var found *schema.DiskWriter
 	for i, w := range writers[0] {
 		if w.PID == me {
 			found = &writers[0][i]
@@ -150,7 +151,7 @@ func TestProcScannerFindsWriterAndDeletedFile(t *testing.T) {
 // so the writer is found by wchar.
 func TestProcScannerFindsTmpfsWriter(t *testing.T) {
 	const shm = "/dev/shm"
-	p := newDiskFill(Config{Procfs: "/proc", DiskFill: DiskFillConfig{Mounts: []string{shm}}})
+	p := newDiskFill(Config{Procfs: "/proc", DiskFill: schema.DiskFillConfig{Mounts: []string{shm}}})
 	ws, err := p.mounts()
 	if err != nil || ws[0].FSType != "tmpfs" {
 		t.Skipf("%s is not a tmpfs here: %v", shm, err)
@@ -166,7 +167,7 @@ func TestProcScannerFindsTmpfsWriter(t *testing.T) {
 		idx.byMnt[id] = 0
 	}
 	s := newProcScanner("/proc")
-	var writers [][]DiskWriter
+	var writers [][]schema.DiskWriter
 	for i := range 4 {
 		f.Write(make([]byte, 4<<20))
 		writers, _ = s.sample(float64(i), idx, 1, false)
@@ -188,7 +189,7 @@ func TestProcScannerFindsTmpfsWriter(t *testing.T) {
 // fills, every sample scans.
 func TestProcScannerScansRarelyUntilAFilesystemFills(t *testing.T) {
 	dir := t.TempDir()
-	p := newDiskFill(Config{Procfs: "/proc", DiskFill: DiskFillConfig{Mounts: []string{dir}}})
+	p := newDiskFill(Config{Procfs: "/proc", DiskFill: schema.DiskFillConfig{Mounts: []string{dir}}})
 	ws, err := p.mounts()
 	if err != nil {
 		t.Fatal(err)
@@ -199,7 +200,7 @@ func TestProcScannerScansRarelyUntilAFilesystemFills(t *testing.T) {
 	}
 	s := newProcScanner("/proc")
 	me := os.Getpid()
-	mine := func(ws []DiskWriter) *DiskWriter {
+	mine := func(ws []schema.DiskWriter) *schema.DiskWriter {
 		for i := range ws {
 			if ws[i].PID == me {
 				return &ws[i]
@@ -254,7 +255,7 @@ func TestProcScannerScansRarelyUntilAFilesystemFills(t *testing.T) {
 // filesystem.
 func TestMountPointsOfNamesWhatTheProbeReports(t *testing.T) {
 	for _, dir := range []string{t.TempDir(), "/dev/shm", "/"} {
-		p := newDiskFill(Config{Procfs: "/proc", DiskFill: DiskFillConfig{Mounts: []string{dir}}})
+		p := newDiskFill(Config{Procfs: "/proc", DiskFill: schema.DiskFillConfig{Mounts: []string{dir}}})
 		ws, err := p.mounts()
 		if err != nil {
 			t.Logf("%s: %v", dir, err) // e.g. no /dev/shm here
@@ -274,7 +275,7 @@ func TestMountPointsOfNamesWhatTheProbeReports(t *testing.T) {
 // files grow on both is listed on each at the rate of its own files there.
 func TestWriterFilesSplitsAProcessByFilesystem(t *testing.T) {
 	dirs := []string{t.TempDir(), "/dev/shm"}
-	p := newDiskFill(Config{Procfs: "/proc", DiskFill: DiskFillConfig{Mounts: dirs}})
+	p := newDiskFill(Config{Procfs: "/proc", DiskFill: schema.DiskFillConfig{Mounts: dirs}})
 	ws, err := p.mounts()
 	if err != nil || len(ws) != 2 {
 		t.Skipf("need %v on two filesystems: %v %v", dirs, ws, err)

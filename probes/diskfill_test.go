@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/schema"
 )
 
 func fixtureMounts(t *testing.T) []mountEntry {
@@ -99,16 +100,16 @@ func TestParseProcFiles(t *testing.T) {
 }
 
 // feed runs a trend over (t, used) points with plenty of space left.
-func feed(tr *fillTrend, from, to, step float64, used func(t float64) float64) Trend {
-	var last Trend
+func feed(tr *schema.FillTrend, from, to, step float64, used func(t float64) float64) schema.Trend {
+	var last schema.Trend
 	for t := from; t <= to+1e-9; t += step {
-		last = tr.add(t, used(t), 1e12)
+		last = tr.Add(t, used(t), 1e12)
 	}
 	return last
 }
 
 func TestTrendSteadyFillIsCaughtWithinSeconds(t *testing.T) {
-	tr := newFillTrend()
+	tr := schema.NewFillTrend()
 	rate := 2.0 * (1 << 20)
 	// Writes land in 256 KiB chunks eight times a second, so the curve is a staircase.
 	got := feed(tr, 0, 6, 1, func(t float64) float64 { return 1e9 + math.Floor(t*8)*rate/8 })
@@ -125,20 +126,20 @@ func TestTrendSteadyFillIsCaughtWithinSeconds(t *testing.T) {
 }
 
 func TestTrendBurstThatStopsNeverAlarms(t *testing.T) {
-	tr := newFillTrend()
+	tr := schema.NewFillTrend()
 	for ts := 0.0; ts <= 900; ts++ {
 		used := 1e9
 		if ts >= 30 {
 			used += 16 << 20 // 16 MiB at once, then nothing
 		}
-		if got := tr.add(ts, used, 48<<20); got.Filling() || got.RatePerS != 0 {
+		if got := tr.Add(ts, used, 48<<20); got.Filling() || got.RatePerS != 0 {
 			t.Fatalf("t=%v: %+v", ts, got)
 		}
 	}
 }
 
 func TestTrendLongBurstStopsCounting(t *testing.T) {
-	tr := newFillTrend()
+	tr := schema.NewFillTrend()
 	// An apt run: 20 MB/s for 30 s, then quiet.
 	used := func(t float64) float64 { return 1e9 + 20e6*min(max(t-100, 0), 30) }
 	got := feed(tr, 0, 125, 1, used)
@@ -152,7 +153,7 @@ func TestTrendLongBurstStopsCounting(t *testing.T) {
 }
 
 func TestTrendSlowBurstyFillUsesTheLongWindow(t *testing.T) {
-	tr := newFillTrend()
+	tr := schema.NewFillTrend()
 	// A checkpoint of 30 MB every 40 s: no minute is steady, ten minutes are.
 	got := feed(tr, 0, 800, 1, func(t float64) float64 { return 1e9 + 30e6*math.Floor(t/40) })
 	if !got.Filling() || got.WindowS != 600 || math.Abs(got.RatePerS-0.75e6) > 0.1*0.75e6 {
@@ -161,7 +162,7 @@ func TestTrendSlowBurstyFillUsesTheLongWindow(t *testing.T) {
 }
 
 func TestTrendShrinkingHasNoEta(t *testing.T) {
-	tr := newFillTrend()
+	tr := schema.NewFillTrend()
 	if got := feed(tr, 0, 100, 1, func(t float64) float64 { return 1e9 - t*1e6 }); got.Filling() {
 		t.Errorf("got %+v", got)
 	}
@@ -213,22 +214,22 @@ func TestMountPointsOf(t *testing.T) {
 // under 1% left.
 func TestFilesystemFillingDecidesTheScanCadence(t *testing.T) {
 	eta := func(s float64) *float64 { return &s }
-	base := Filesystem{SizeBytes: 1000, AvailBytes: 500, InodesTotal: 100, InodesFree: 50}
+	base := schema.Filesystem{SizeBytes: 1000, AvailBytes: 500, InodesTotal: 100, InodesFree: 50}
 	for name, c := range map[string]struct {
-		mod  func(*Filesystem)
+		mod  func(*schema.Filesystem)
 		want bool
 	}{
-		"quiet":                 {func(*Filesystem) {}, false},
-		"slow fill (7 h)":       {func(f *Filesystem) { f.Bytes.EtaS = eta(7 * 3600) }, false},
-		"full in 5 h":           {func(f *Filesystem) { f.Bytes.EtaS = eta(5 * 3600) }, true},
-		"inodes in 1 min":       {func(f *Filesystem) { f.Inodes.EtaS = eta(60) }, true},
-		"under 1% left":         {func(f *Filesystem) { f.AvailBytes = 9 }, true},
-		"no inodes left":        {func(f *Filesystem) { f.InodesFree = 0 }, true},
-		"btrfs, no inode limit": {func(f *Filesystem) { f.InodesTotal, f.InodesFree = 0, 0 }, false},
+		"quiet":                 {func(*schema.Filesystem) {}, false},
+		"slow fill (7 h)":       {func(f *schema.Filesystem) { f.Bytes.EtaS = eta(7 * 3600) }, false},
+		"full in 5 h":           {func(f *schema.Filesystem) { f.Bytes.EtaS = eta(5 * 3600) }, true},
+		"inodes in 1 min":       {func(f *schema.Filesystem) { f.Inodes.EtaS = eta(60) }, true},
+		"under 1% left":         {func(f *schema.Filesystem) { f.AvailBytes = 9 }, true},
+		"no inodes left":        {func(f *schema.Filesystem) { f.InodesFree = 0 }, true},
+		"btrfs, no inode limit": {func(f *schema.Filesystem) { f.InodesTotal, f.InodesFree = 0, 0 }, false},
 	} {
 		f := base
 		c.mod(&f)
-		if got := f.filling(); got != c.want {
+		if got := f.Filling(); got != c.want {
 			t.Errorf("%s: filling() = %v", name, got)
 		}
 	}
@@ -237,10 +238,10 @@ func TestFilesystemFillingDecidesTheScanCadence(t *testing.T) {
 // TestTrendETAStaysFinite: a fill next to zero (1e-300 units a second)
 // gives a time-to-full that is bounded, not +Inf, which JSON cannot hold.
 func TestTrendETAStaysFinite(t *testing.T) {
-	tr := newFillTrend()
-	var got Trend
+	tr := schema.NewFillTrend()
+	var got schema.Trend
 	for ts := 0.0; ts <= 12; ts++ {
-		got = tr.add(ts, ts*1e-300, 1e19)
+		got = tr.Add(ts, ts*1e-300, 1e19)
 	}
 	if !got.Filling() || !(got.RatePerS > 0) {
 		t.Fatalf("no fill seen: %+v", got)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/stakeout/stakeout/schema"
 	"golang.org/x/sys/unix"
 )
 
@@ -52,7 +53,7 @@ type procScanner struct {
 // through, so it can be reported again while the filesystems are the same.
 type heldWriter struct {
 	mnt int
-	w   DiskWriter
+	w   schema.DiskWriter
 }
 
 type procIO struct {
@@ -72,7 +73,7 @@ type fileSeen struct {
 }
 
 type deletedFD struct {
-	DeletedOpen
+	schema.DeletedOpen
 	mnt int
 }
 
@@ -87,7 +88,7 @@ type fsIndex struct {
 func newProcScanner(procfs string) *procScanner {
 	return &procScanner{procfs: procfs, procs: map[int]*procIO{},
 		files: map[fdKey]fileSeen{}, deleted: map[fdKey]*deletedFD{},
-		quietEvery: diskQuietEvery, lastPass: -1}
+		quietEvery: schema.DiskQuietEvery, lastPass: -1}
 }
 
 func (s *procScanner) path(parts ...string) string {
@@ -102,7 +103,7 @@ func (s *procScanner) relist() {
 		return
 	}
 	for _, n := range names {
-		if pid, err := strconv.Atoi(n); err == nil && len(s.pids) < diskMaxProcs {
+		if pid, err := strconv.Atoi(n); err == nil && len(s.pids) < schema.DiskMaxProcs {
 			s.pids = append(s.pids, pid)
 		}
 	}
@@ -124,15 +125,15 @@ func (s *procScanner) relist() {
 // the first diskWarmup seconds, and once per quietEvery, it makes a pass
 // (updates the write rates, looks at the top writers' files and walks fds
 // for deleted files); otherwise it reports the last pass's findings again.
-func (s *procScanner) sample(t float64, idx fsIndex, n int, busy bool) (writers [][]DiskWriter, deleted [][]DeletedOpen) {
-	if busy || t < diskWarmup || s.lastPass < 0 || t-s.lastPass >= s.quietEvery {
+func (s *procScanner) sample(t float64, idx fsIndex, n int, busy bool) (writers [][]schema.DiskWriter, deleted [][]schema.DeletedOpen) {
+	if busy || t < schema.DiskWarmup || s.lastPass < 0 || t-s.lastPass >= s.quietEvery {
 		s.lastPass = t
 		return s.pass(t, idx, n)
 	}
 	if len(s.followUp) > 0 {
 		s.lookAgain(t, idx, n)
 	}
-	writers = make([][]DiskWriter, n)
+	writers = make([][]schema.DiskWriter, n)
 	for _, h := range s.held {
 		if i, ok := idx.byMnt[h.mnt]; ok && !idx.skip(i) {
 			writers[i] = append(writers[i], h.w)
@@ -143,7 +144,7 @@ func (s *procScanner) sample(t float64, idx fsIndex, n int, busy bool) (writers 
 
 // pass updates write rates, then finds the top writers' growing files and
 // walks the next fds for deleted files.
-func (s *procScanner) pass(t float64, idx fsIndex, n int) (writers [][]DiskWriter, deleted [][]DeletedOpen) {
+func (s *procScanner) pass(t float64, idx fsIndex, n int) (writers [][]schema.DiskWriter, deleted [][]schema.DeletedOpen) {
 	// The io rotation is faster than the fd one; the list is refreshed once
 	// both have walked through it.
 	if s.ioNext >= len(s.pids) {
@@ -153,17 +154,17 @@ func (s *procScanner) pass(t float64, idx fsIndex, n int) (writers [][]DiskWrite
 			s.ioNext = 0
 		}
 	}
-	batch := s.pids[s.ioNext:min(s.ioNext+diskIOPerSample, len(s.pids))]
+	batch := s.pids[s.ioNext:min(s.ioNext+schema.DiskIOPerSample, len(s.pids))]
 	s.ioNext += len(batch)
 	for _, pid := range append(append([]int(nil), s.top...), batch...) {
 		s.readIO(pid, t)
 	}
 	// The top writers by write_bytes, then by wchar (tmpfs writers), each
 	// list capped, no process twice.
-	first := s.topBy(func(p *procIO) float64 { return p.rate }, diskMaxWriters, nil)
-	s.top = append(first, s.topBy(func(p *procIO) float64 { return p.wrate }, diskMaxWcharWriters, first)...)
+	first := s.topBy(func(p *procIO) float64 { return p.rate }, schema.DiskMaxWriters, nil)
+	s.top = append(first, s.topBy(func(p *procIO) float64 { return p.wrate }, schema.DiskMaxWcharWriters, first)...)
 
-	writers = make([][]DiskWriter, n)
+	writers = make([][]schema.DiskWriter, n)
 	seen := map[fdKey]fileSeen{}
 	s.held = s.held[:0]
 	s.followUp = s.followUp[:0]
@@ -211,7 +212,7 @@ func (s *procScanner) lookAgain(t float64, idx fsIndex, n int) {
 }
 
 // fasterWriter orders writers by how fast they fill, then by pid.
-func fasterWriter(a, b DiskWriter) bool {
+func fasterWriter(a, b schema.DiskWriter) bool {
 	if a.WriteBytesPerS != b.WriteBytesPerS {
 		return a.WriteBytesPerS > b.WriteBytesPerS
 	}
@@ -257,7 +258,7 @@ func (s *procScanner) readIO(pid int, t float64) {
 		return
 	}
 	if p == nil {
-		if len(s.procs) >= diskMaxProcs {
+		if len(s.procs) >= schema.DiskMaxProcs {
 			return
 		}
 		s.procs[pid] = &procIO{wb: wb, wc: wc, t: t, alive: true}
@@ -286,7 +287,7 @@ func (s *procScanner) readIO(pid int, t float64) {
 func (s *procScanner) writerFiles(pid int, t float64, idx fsIndex, n int, seen map[fdKey]fileSeen) map[int]heldWriter {
 	out := map[int]heldWriter{}
 	comm := ""
-	s.eachFD(pid, diskFDPerProc, func(fd int, link string) {
+	s.eachFD(pid, schema.DiskFDPerProc, func(fd int, link string) {
 		if !strings.HasPrefix(link, "/") {
 			return // socket, pipe, anon inode
 		}
@@ -315,17 +316,17 @@ func (s *procScanner) writerFiles(pid int, t float64, idx fsIndex, n int, seen m
 			if comm == "" {
 				comm = s.comm(pid)
 			}
-			hw = heldWriter{mnt: fi.MntID, w: DiskWriter{PID: pid, Comm: comm, Files: []GrowingFD{}}}
+			hw = heldWriter{mnt: fi.MntID, w: schema.DiskWriter{PID: pid, Comm: comm, Files: []schema.GrowingFD{}}}
 		}
 		path, _ := strings.CutSuffix(link, deletedSuffix)
 		hw.w.WriteBytesPerS += rate
-		hw.w.Files = append(hw.w.Files, GrowingFD{Path: path, SizeBytes: cur.size, GrowthBytesPerS: rate})
+		hw.w.Files = append(hw.w.Files, schema.GrowingFD{Path: path, SizeBytes: cur.size, GrowthBytesPerS: rate})
 		out[i] = hw
 	})
 	for i, hw := range out {
 		w := hw.w
 		sort.Slice(w.Files, func(a, b int) bool { return w.Files[a].GrowthBytesPerS > w.Files[b].GrowthBytesPerS })
-		w.Files = w.Files[:min(len(w.Files), diskMaxFiles)]
+		w.Files = w.Files[:min(len(w.Files), schema.DiskMaxFiles)]
 		hw.w = w
 		out[i] = hw
 	}
@@ -334,26 +335,26 @@ func (s *procScanner) writerFiles(pid int, t float64, idx fsIndex, n int, seen m
 
 // scanDeleted re-checks the deleted files already known, then walks the fd
 // links of the next processes in the rotation until the budget is spent.
-func (s *procScanner) scanDeleted(t float64, idx fsIndex, n int) [][]DeletedOpen {
+func (s *procScanner) scanDeleted(t float64, idx fsIndex, n int) [][]schema.DeletedOpen {
 	for k, d := range s.deleted {
 		link, err := os.Readlink(s.path(strconv.Itoa(k.pid), "fd", strconv.Itoa(k.fd)))
 		st, ok := s.statFD(k.pid, k.fd)
 		if i, on := idx.byMnt[d.mnt]; err != nil || !ok || !on || idx.skip(i) ||
-			!strings.HasSuffix(link, deletedSuffix) || st.Size < diskDeletedMin {
+			!strings.HasSuffix(link, deletedSuffix) || st.Size < schema.DiskDeletedMin {
 			delete(s.deleted, k)
 			continue
 		}
 		d.SizeBytes = st.Size
 	}
-	budget := diskFDBudget
+	budget := schema.DiskFDBudget
 	for budget > 0 && s.fdNext < len(s.pids) {
 		pid := s.pids[s.fdNext]
 		s.fdNext++
 		comm := ""
-		budget -= s.eachFD(pid, min(budget, diskFDPerProc), func(fd int, link string) {
+		budget -= s.eachFD(pid, min(budget, schema.DiskFDPerProc), func(fd int, link string) {
 			path, ok := deletedPath(link)
 			k := fdKey{pid, fd}
-			if !ok || s.deleted[k] != nil || len(s.deleted) >= diskMaxDeleted {
+			if !ok || s.deleted[k] != nil || len(s.deleted) >= schema.DiskMaxDeleted {
 				return
 			}
 			fi, _, ok := s.fdOnWatched(pid, fd, idx)
@@ -361,21 +362,21 @@ func (s *procScanner) scanDeleted(t float64, idx fsIndex, n int) [][]DeletedOpen
 				return
 			}
 			st, ok := s.statFD(pid, fd)
-			if !ok || st.Size < diskDeletedMin {
+			if !ok || st.Size < schema.DiskDeletedMin {
 				return
 			}
 			if comm == "" {
 				comm = s.comm(pid)
 			}
-			s.deleted[k] = &deletedFD{DeletedOpen{PID: pid, Comm: comm, Path: path, SizeBytes: st.Size}, fi.MntID}
+			s.deleted[k] = &deletedFD{schema.DeletedOpen{PID: pid, Comm: comm, Path: path, SizeBytes: st.Size}, fi.MntID}
 		})
 	}
 	return s.deletedBy(idx, n)
 }
 
 // deletedBy lists the deleted files known, per filesystem, largest first.
-func (s *procScanner) deletedBy(idx fsIndex, n int) [][]DeletedOpen {
-	out := make([][]DeletedOpen, n)
+func (s *procScanner) deletedBy(idx fsIndex, n int) [][]schema.DeletedOpen {
+	out := make([][]schema.DeletedOpen, n)
 	for _, d := range s.deleted {
 		i, ok := idx.byMnt[d.mnt]
 		if !ok || idx.skip(i) {

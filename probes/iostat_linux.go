@@ -27,6 +27,7 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/internal/aligned"
+	"github.com/stakeout/stakeout/schema"
 )
 
 const iostatName = "iostat"
@@ -39,7 +40,7 @@ var iostatSpec = Spec{
 			"iostat: also show partitions and devices with no I/O in the interval")
 	},
 	New:     func(cfg Config) Probe { return newIOStat(cfg) },
-	Summary: func() Summarizer { return &IOSummary{} },
+	Summary: func() schema.Summarizer { return &schema.IOSummary{} },
 }
 
 // maxReadFailures is how many ticks in a row diskstats may fail to read
@@ -107,7 +108,7 @@ func (p *ioStat) Run(ctx context.Context, emit Emit) error {
 		failures = 0
 		if dt := at.Sub(prevAt); dt > 0 && ctx.Err() == nil {
 			devs := shownDevices(ioRates(prev, cur, dt), p.cfg.IOStat.AllDevices)
-			emit(event.New(at, iostatName, &IOSample{IntervalS: dt.Seconds(), Devices: devs}))
+			emit(event.New(at, iostatName, &schema.IOSample{IntervalS: dt.Seconds(), Devices: devs}))
 		}
 		prev, prevAt = cur, at
 	}
@@ -177,7 +178,7 @@ func parseDiskstats(r io.Reader) (diskSnapshot, error) {
 			continue
 		}
 		lines++
-		if len(snap) >= MaxIODevices {
+		if len(snap) >= schema.MaxIODevices {
 			continue
 		}
 		if c, ok := parseDiskstatsLine(f); ok {
@@ -271,7 +272,7 @@ func exists(path string) bool {
 // two look the same from here) has no trustworthy delta and is left out for
 // this interval. The result holds every other device, partitions and idle
 // ones included; shownDevices filters.
-func ioRates(prev, cur diskSnapshot, dt time.Duration) []DeviceIO {
+func ioRates(prev, cur diskSnapshot, dt time.Duration) []schema.DeviceIO {
 	secs := dt.Seconds()
 	if secs <= 0 {
 		return nil
@@ -281,14 +282,14 @@ func ioRates(prev, cur diskSnapshot, dt time.Duration) []DeviceIO {
 	for i := range prev {
 		base[prev[i].Name] = &prev[i]
 	}
-	out := make([]DeviceIO, 0, len(cur))
+	out := make([]schema.DeviceIO, 0, len(cur))
 	for _, c := range cur {
 		p := base[c.Name]
 		if p == nil || p.Major != c.Major || p.Minor != c.Minor || wentBack(p, &c) {
 			continue
 		}
 		dr, dw := float64(c.ReadIOs-p.ReadIOs), float64(c.WriteIOs-p.WriteIOs)
-		d := DeviceIO{
+		d := schema.DeviceIO{
 			Device:    c.Name,
 			Partition: c.Partition,
 			RPerS:     dr / secs,
@@ -325,8 +326,8 @@ func wentBack(p, c *diskCounters) bool {
 // devices that did nothing in the interval, unless all is set. A device
 // with I/O in flight is never idle: a hung disk must stay on screen. The
 // result is never nil, so a quiet interval records "devices": [].
-func shownDevices(devs []DeviceIO, all bool) []DeviceIO {
-	out := make([]DeviceIO, 0, len(devs))
+func shownDevices(devs []schema.DeviceIO, all bool) []schema.DeviceIO {
+	out := make([]schema.DeviceIO, 0, len(devs))
 	for _, d := range devs {
 		if all || (!d.Partition && !idle(d)) {
 			out = append(out, d)
@@ -335,7 +336,7 @@ func shownDevices(devs []DeviceIO, all bool) []DeviceIO {
 	return out
 }
 
-func idle(d DeviceIO) bool {
+func idle(d schema.DeviceIO) bool {
 	return d.RPerS == 0 && d.WPerS == 0 && d.RKBPerS == 0 && d.WKBPerS == 0 &&
 		d.AquSz == 0 && d.UtilPct == 0 && d.InFlight == 0
 }

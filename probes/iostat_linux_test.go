@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/procfs/blockdevice"
 	"github.com/spf13/pflag"
 	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/schema"
 )
 
 const fixtures = "testdata/iostat"
@@ -83,11 +84,11 @@ func TestParseDiskstatsRejectsForeignFile(t *testing.T) {
 
 func TestParseDiskstatsIsBounded(t *testing.T) {
 	var b strings.Builder
-	for i := 0; i < MaxIODevices+100; i++ {
+	for i := 0; i < schema.MaxIODevices+100; i++ {
 		b.WriteString("7 1 loop 0 0 0 0 0 0 0 0 0 0 0\n")
 	}
 	snap, err := parseDiskstats(strings.NewReader(b.String()))
-	if err != nil || len(snap) != MaxIODevices {
+	if err != nil || len(snap) != schema.MaxIODevices {
 		t.Fatalf("kept %d devices, err %v", len(snap), err)
 	}
 }
@@ -135,15 +136,15 @@ func fixtureSnapshot(t *testing.T, path string) diskSnapshot {
 	return snap
 }
 
-func byDevice(devs []DeviceIO) map[string]DeviceIO {
-	m := map[string]DeviceIO{}
+func byDevice(devs []schema.DeviceIO) map[string]schema.DeviceIO {
+	m := map[string]schema.DeviceIO{}
 	for _, d := range devs {
 		m[d.Device] = d
 	}
 	return m
 }
 
-func sameIO(t *testing.T, what string, got, want DeviceIO) {
+func sameIO(t *testing.T, what string, got, want schema.DeviceIO) {
 	t.Helper()
 	g := [...]float64{got.RPerS, got.WPerS, got.RKBPerS, got.WKBPerS, got.RAwaitMs, got.WAwaitMs, got.AquSz, got.UtilPct}
 	w := [...]float64{want.RPerS, want.WPerS, want.RKBPerS, want.WKBPerS, want.RAwaitMs, want.WAwaitMs, want.AquSz, want.UtilPct}
@@ -187,7 +188,7 @@ func TestIORatesHandWorked(t *testing.T) {
 	if len(got) != 8 {
 		t.Fatalf("want all 8 devices, got %d", len(got))
 	}
-	want := []DeviceIO{
+	want := []schema.DeviceIO{
 		{Device: "loop0"},
 		{Device: "sda", RPerS: 200, WPerS: 100, RKBPerS: 12800, WKBPerS: 4096, RAwaitMs: 5, WAwaitMs: 180, AquSz: 19, UtilPct: 95, InFlight: 4},
 		{Device: "sda1", Partition: true, RPerS: 175, WPerS: 90, RKBPerS: 11200, WKBPerS: 3584, RAwaitMs: 5, WAwaitMs: 180, AquSz: 17.075, UtilPct: 90, InFlight: 4},
@@ -221,7 +222,7 @@ func TestShownDevicesHidesPartitionsAndIdle(t *testing.T) {
 	}
 }
 
-func devNames(devs []DeviceIO) string {
+func devNames(devs []schema.DeviceIO) string {
 	var n []string
 	for _, d := range devs {
 		n = append(n, d.Device)
@@ -241,13 +242,13 @@ func TestIORatesResetAppearDisappear(t *testing.T) {
 			t.Errorf("B→C reported %s: %+v", gone, bc[gone])
 		}
 	}
-	sameIO(t, "B→C", bc["sdb"], DeviceIO{Device: "sdb", RPerS: 20, WPerS: 80, RKBPerS: 160, WKBPerS: 10240,
+	sameIO(t, "B→C", bc["sdb"], schema.DeviceIO{Device: "sdb", RPerS: 20, WPerS: 80, RKBPerS: 160, WKBPerS: 10240,
 		RAwaitMs: 300, WAwaitMs: 425, AquSz: 40, UtilPct: 50, InFlight: 12})
 	// C→D: both have a baseline now.
 	cd := byDevice(shownDevices(ioRates(c, d, 2*time.Second), false))
-	sameIO(t, "C→D", cd["sda"], DeviceIO{Device: "sda", RPerS: 50, RKBPerS: 200, RAwaitMs: 1, AquSz: 0.05, UtilPct: 5})
-	sameIO(t, "C→D", cd["sdc"], DeviceIO{Device: "sdc", RPerS: 5, RKBPerS: 200, RAwaitMs: 2, AquSz: 0.01, UtilPct: 0.5})
-	sameIO(t, "C→D", cd["sdb"], DeviceIO{Device: "sdb", UtilPct: 25})
+	sameIO(t, "C→D", cd["sda"], schema.DeviceIO{Device: "sda", RPerS: 50, RKBPerS: 200, RAwaitMs: 1, AquSz: 0.05, UtilPct: 5})
+	sameIO(t, "C→D", cd["sdc"], schema.DeviceIO{Device: "sdc", RPerS: 5, RKBPerS: 200, RAwaitMs: 2, AquSz: 0.01, UtilPct: 0.5})
+	sameIO(t, "C→D", cd["sdb"], schema.DeviceIO{Device: "sdb", UtilPct: 25})
 
 	// Same name, new major:minor: a different device, no delta.
 	moved := append(diskSnapshot(nil), d...)

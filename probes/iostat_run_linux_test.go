@@ -12,6 +12,7 @@ import (
 
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/internal/testenv"
+	"github.com/stakeout/stakeout/schema"
 )
 
 // replaceFile swaps in new content atomically, so the probe never reads
@@ -55,12 +56,12 @@ func TestRunOnChangingFixtureTree(t *testing.T) {
 		})
 	}()
 	guard := time.After(30 * time.Second) // failure guard only, not a timing assertion
-	next := func() *IOSample {
+	next := func() *schema.IOSample {
 		t.Helper()
 		select {
 		case ev := <-evs:
-			s, ok := AsIOSample(ev)
-			if !ok || ev.Probe != "iostat" || ev.Kind != KindIO || ev.Time.IsZero() {
+			s, ok := schema.AsIOSample(ev)
+			if !ok || ev.Probe != "iostat" || ev.Kind != schema.KindIO || ev.Time.IsZero() {
 				t.Fatalf("unexpected event %+v", ev)
 			}
 			if s.IntervalS != 2 {
@@ -77,7 +78,7 @@ func TestRunOnChangingFixtureTree(t *testing.T) {
 	// until returns the first sample satisfying ok. Earlier ones read the
 	// same file twice, so at most they show a stall: I/O in flight (sdb has
 	// 12 in B and C) with nothing completing.
-	until := func(ok func(map[string]DeviceIO) bool) map[string]DeviceIO {
+	until := func(ok func(map[string]schema.DeviceIO) bool) map[string]schema.DeviceIO {
 		t.Helper()
 		for {
 			s := next()
@@ -98,23 +99,23 @@ func TestRunOnChangingFixtureTree(t *testing.T) {
 	}
 	diskstats := filepath.Join(root, "proc", "diskstats")
 	replaceFile(t, diskstats, fixtures+"/steps/b.diskstats")
-	ab := until(func(m map[string]DeviceIO) bool { return len(m) > 0 })
+	ab := until(func(m map[string]schema.DeviceIO) bool { return len(m) > 0 })
 	if len(ab) != 3 {
 		t.Fatalf("A→B shows %v, want sda, sdb, nvme0n1", ab)
 	}
-	sameIO(t, "run A→B", ab["sda"], DeviceIO{Device: "sda", RPerS: 200, WPerS: 100, RKBPerS: 12800, WKBPerS: 4096,
+	sameIO(t, "run A→B", ab["sda"], schema.DeviceIO{Device: "sda", RPerS: 200, WPerS: 100, RKBPerS: 12800, WKBPerS: 4096,
 		RAwaitMs: 5, WAwaitMs: 180, AquSz: 19, UtilPct: 95, InFlight: 4})
-	sameIO(t, "run A→B", ab["nvme0n1"], DeviceIO{Device: "nvme0n1", RPerS: 10000, RKBPerS: 400000, RAwaitMs: 0.3, AquSz: 3, UtilPct: 100})
+	sameIO(t, "run A→B", ab["nvme0n1"], schema.DeviceIO{Device: "nvme0n1", RPerS: 10000, RKBPerS: 400000, RAwaitMs: 0.3, AquSz: 3, UtilPct: 100})
 
 	replaceFile(t, diskstats, fixtures+"/steps/c.diskstats")
-	bc := until(func(m map[string]DeviceIO) bool { return m["sdb"].WPerS > 0 })
+	bc := until(func(m map[string]schema.DeviceIO) bool { return m["sdb"].WPerS > 0 })
 	if len(bc) != 1 {
 		t.Fatalf("B→C: reset sda and new sdc must be left out, got %v", bc)
 	}
 	replaceFile(t, diskstats, fixtures+"/steps/d.diskstats")
-	cd := until(func(m map[string]DeviceIO) bool { return m["sda"].RPerS > 0 })
-	sameIO(t, "run C→D", cd["sda"], DeviceIO{Device: "sda", RPerS: 50, RKBPerS: 200, RAwaitMs: 1, AquSz: 0.05, UtilPct: 5})
-	sameIO(t, "run C→D", cd["sdc"], DeviceIO{Device: "sdc", RPerS: 5, RKBPerS: 200, RAwaitMs: 2, AquSz: 0.01, UtilPct: 0.5})
+	cd := until(func(m map[string]schema.DeviceIO) bool { return m["sda"].RPerS > 0 })
+	sameIO(t, "run C→D", cd["sda"], schema.DeviceIO{Device: "sda", RPerS: 50, RKBPerS: 200, RAwaitMs: 1, AquSz: 0.05, UtilPct: 5})
+	sameIO(t, "run C→D", cd["sdc"], schema.DeviceIO{Device: "sdc", RPerS: 5, RKBPerS: 200, RAwaitMs: 2, AquSz: 0.01, UtilPct: 0.5})
 
 	cancel()
 	select {
@@ -196,7 +197,7 @@ func TestRunLive(t *testing.T) {
 	close(evs)
 	var seen []string
 	for ev := range evs {
-		s, _ := AsIOSample(ev)
+		s, _ := schema.AsIOSample(ev)
 		for _, d := range s.Devices {
 			if d.WPerS > 0 {
 				seen = append(seen, d.Device)

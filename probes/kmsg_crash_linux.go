@@ -1,6 +1,7 @@
 package probes
 
 import (
+	"github.com/stakeout/stakeout/schema"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -10,8 +11,8 @@ import (
 // crashFacts reads, for a segfault line just read, what decides whether
 // the crash leaves a core (see CrashFacts). The process's limits go first:
 // it is racing its parent's wait(2).
-func (p *kmsgProbe) crashFacts(s *SegfaultLine) *CrashFacts {
-	cf := &CrashFacts{Gone: true}
+func (p *kmsgProbe) crashFacts(s *schema.SegfaultLine) *schema.CrashFacts {
+	cf := &schema.CrashFacts{Gone: true}
 	var buf [4096]byte
 	pid := strconv.Itoa(s.PID)
 	if b, err := readProcInto(p.cfg.ProcPath(pid, "limits"), buf[:]); err == nil {
@@ -32,7 +33,7 @@ func (p *kmsgProbe) crashFacts(s *SegfaultLine) *CrashFacts {
 		return strings.TrimRight(string(b), "\n")
 	}
 	cf.CorePattern = sysctl("kernel", "core_pattern")
-	cf.SuidDumpable = kAtoi(sysctl("fs", "suid_dumpable"))
+	cf.SuidDumpable = schema.KAtoi(sysctl("fs", "suid_dumpable"))
 	if target, ok := PipeTarget(cf.CorePattern); ok {
 		cf.PipeTarget = target
 		ex := existsInInitRoot(p.cfg, target)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/stakeout/stakeout/internal/testenv"
+	"github.com/stakeout/stakeout/schema"
 )
 
 func TestDecodePageFault(t *testing.T) {
@@ -24,13 +25,13 @@ func TestDecodePageFault(t *testing.T) {
 		{"d", "user-mode read from a page that forbids it (protection violation); a reserved bit set in a page-table entry", "read"},
 		{"25", "user-mode read from a page that forbids it (protection violation); blocked by a memory protection key", "read"},
 	} {
-		pf, ok := DecodePageFault(c.code)
+		pf, ok := schema.DecodePageFault(c.code)
 		if !ok || pf.String() != c.want || pf.Access != c.access {
 			t.Errorf("error %s: %q %s %v, want %q %s", c.code, pf, pf.Access, ok, c.want, c.access)
 		}
 	}
 	for _, bad := range []string{"", "zz", "10000", "-4", "123456789"} {
-		if pf, ok := DecodePageFault(bad); ok {
+		if pf, ok := schema.DecodePageFault(bad); ok {
 			t.Errorf("%q decoded as %q", bad, pf)
 		}
 	}
@@ -40,8 +41,8 @@ func TestDecodePageFault(t *testing.T) {
 		"segfault-modern.log":  "user-mode read from an unmapped page",
 		"segfault-nomap.log":   "user-mode instruction fetch from an unmapped page",
 	} {
-		l, _ := ParseKernelLine(fixtureLines(t, file)[0])
-		if pf, ok := DecodePageFault(l.Segfault.Error); !ok || pf.String() != want {
+		l, _ := schema.ParseKernelLine(fixtureLines(t, file)[0])
+		if pf, ok := schema.DecodePageFault(l.Segfault.Error); !ok || pf.String() != want {
 			t.Errorf("%s: %q, want %q", file, pf, want)
 		}
 	}
@@ -63,7 +64,7 @@ func TestKmsgReadsCrashFactsWithALiveSegfault(t *testing.T) {
 	os.WriteFile(path, []byte(seg("haproxy", "610")), 0o644) // logged before: backlog
 	cfg := DefaultConfig()
 	cfg.Procfs = root
-	cfg.Kmsg = KmsgConfig{Dev: dir, Backlog: time.Hour}
+	cfg.Kmsg = schema.KmsgConfig{Dev: dir, Backlog: time.Hour}
 	p := newKmsg(cfg)
 	p.boot = func() time.Time { return time.Now().Add(-5204 * time.Second) }
 	ctx, cancel := context.WithCancel(context.Background())

@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/pflag"
 	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/schema"
 	"golang.org/x/sys/unix"
 )
 
@@ -29,7 +30,7 @@ var kmsgSpec = Spec{
 			"kmsg: also record kernel log lines from this long before the session")
 	},
 	New:     func(cfg Config) Probe { return newKmsg(cfg) },
-	Summary: func() Summarizer { return &KmsgSummary{} },
+	Summary: func() schema.Summarizer { return &schema.KmsgSummary{} },
 }
 
 // kmsgBufSize holds any record: the kernel refuses (EINVAL) a read smaller
@@ -141,15 +142,15 @@ func (p *kmsgProbe) Run(ctx context.Context, emit Emit) error {
 		if !live && at.Before(cutoff) {
 			continue
 		}
-		var crash *CrashFacts
+		var crash *schema.CrashFacts
 		if live {
 			at = p.now()
 			// A crash's process and settings are only there to read now.
-			if l, ok := ParseKernelLine(rec.Text); ok && l.Segfault != nil {
+			if l, ok := schema.ParseKernelLine(rec.Text); ok && l.Segfault != nil {
 				crash = p.crashFacts(l.Segfault)
 			}
 		}
-		emit(event.New(at, kmsgName, &Kmsg{
+		emit(event.New(at, kmsgName, &schema.Kmsg{
 			Level: rec.level(), Priority: rec.Pri & 7, Facility: rec.facility(), Seq: rec.Seq,
 			KernelUS: rec.TSUS, Text: rec.Text, Device: rec.Device, Subsystem: rec.Subsystem,
 			Cont: rec.Cont, Backlog: !live, Lost: lost, Crash: crash,

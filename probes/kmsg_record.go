@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/stakeout/stakeout/schema"
 	"strconv"
 )
 
@@ -32,7 +33,7 @@ var kmsgFacilities = [...]string{"kern", "user", "mail", "daemon", "auth", "sysl
 	"uucp", "cron", "authpriv", "ftp", "ntp", "security", "console", "solaris-cron",
 	"local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7"}
 
-func (r kmsgRecord) level() string { return kmsgLevels[r.Pri&7] }
+func (r kmsgRecord) level() string { return schema.KmsgLevels[r.Pri&7] }
 
 func (r kmsgRecord) facility() string {
 	if f := r.Pri >> 3; f < len(kmsgFacilities) {

@@ -10,11 +10,12 @@ import (
 	"time"
 
 	"github.com/stakeout/stakeout/internal/testenv"
+	"github.com/stakeout/stakeout/schema"
 )
 
 // runLiveKmsg runs the real probe on /dev/kmsg until cond holds on what it
 // recorded, then stops it and checks that the stop is prompt.
-func runLiveKmsg(t *testing.T, act func(), cond func([]*Kmsg) bool) []*Kmsg {
+func runLiveKmsg(t *testing.T, act func(), cond func([]*schema.Kmsg) bool) []*schema.Kmsg {
 	t.Helper()
 	testenv.NeedRoot(t, "to read and write /dev/kmsg")
 	p := newKmsg(DefaultConfig())
@@ -43,7 +44,7 @@ func TestKmsgLiveWrittenLine(t *testing.T) {
 		if err := os.WriteFile("/dev/kmsg", []byte("<3>"+tag+"\n"), 0); err != nil {
 			t.Fatal(err)
 		}
-	}, func(ks []*Kmsg) bool {
+	}, func(ks []*schema.Kmsg) bool {
 		for _, k := range ks {
 			if strings.Contains(k.Text, tag) {
 				return true
@@ -76,9 +77,9 @@ func TestKmsgLiveSegfault(t *testing.T) {
 		cmd := exec.Command(py, "-c", "import ctypes; ctypes.string_at(0)")
 		cmd.Run() // it dies of SIGSEGV, which is the point
 		pid = cmd.Process.Pid
-	}, func(ks []*Kmsg) bool {
+	}, func(ks []*schema.Kmsg) bool {
 		for _, k := range ks {
-			if l, ok := ParseKernelLine(k.Text); ok && l.Segfault != nil && l.Segfault.PID == pid {
+			if l, ok := schema.ParseKernelLine(k.Text); ok && l.Segfault != nil && l.Segfault.PID == pid {
 				return true
 			}
 		}

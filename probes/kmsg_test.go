@@ -12,6 +12,7 @@ import (
 
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/internal/testenv"
+	"github.com/stakeout/stakeout/schema"
 )
 
 // fixtureLines reads a testdata/kmsg log, dropping syslog's "... kernel: "
@@ -39,16 +40,16 @@ func fixtureLines(t *testing.T, name string) []string {
 func TestParseSegfaultLines(t *testing.T) {
 	for _, c := range []struct {
 		file string
-		want SegfaultLine
+		want schema.SegfaultLine
 	}{
-		{"segfault-haproxy.log", SegfaultLine{PID: 610, Comm: "haproxy", Addr: "7fdb0426e000", IP: "00007fdb0403305b",
+		{"segfault-haproxy.log", schema.SegfaultLine{PID: 610, Comm: "haproxy", Addr: "7fdb0426e000", IP: "00007fdb0403305b",
 			SP: "00007ffee5ff8988", Error: "4", Object: "ld-musl-x86_64.so.1"}},
-		{"segfault-modern.log", SegfaultLine{PID: 16202, Comm: "crashy", Addr: "0", IP: "000055d456524040",
+		{"segfault-modern.log", schema.SegfaultLine{PID: 16202, Comm: "crashy", Addr: "0", IP: "000055d456524040",
 			SP: "00007ffe927980e8", Error: "4", Object: "crashy"}},
-		{"segfault-nomap.log", SegfaultLine{PID: 2131, Comm: "a.out", Addr: "0", IP: "0000000000000000",
+		{"segfault-nomap.log", schema.SegfaultLine{PID: 2131, Comm: "a.out", Addr: "0", IP: "0000000000000000",
 			SP: "00007ffc7cbd5bc8", Error: "14"}},
 	} {
-		l, ok := ParseKernelLine(fixtureLines(t, c.file)[0])
+		l, ok := schema.ParseKernelLine(fixtureLines(t, c.file)[0])
 		if !ok || l.Segfault == nil {
 			t.Errorf("%s: not a segfault: %+v", c.file, l)
 			continue
@@ -61,27 +62,27 @@ func TestParseSegfaultLines(t *testing.T) {
 
 func TestParseOOMHungIOAndConntrackLines(t *testing.T) {
 	oom := fixtureLines(t, "oom-kill.log")
-	if l, _ := ParseKernelLine(oom[0]); l.OOMConstraint == nil || *l.OOMConstraint != (OOMConstraintLine{"CONSTRAINT_NONE", 1234}) {
+	if l, _ := schema.ParseKernelLine(oom[0]); l.OOMConstraint == nil || *l.OOMConstraint != (schema.OOMConstraintLine{Constraint: "CONSTRAINT_NONE", PID: 1234}) {
 		t.Errorf("constraint line: %+v", l.OOMConstraint)
 	}
-	if l, _ := ParseKernelLine(oom[1]); l.OOMKill == nil || *l.OOMKill != (OOMKillLine{PID: 1234, Comm: "mysqld", RSSKB: 1207460 + 1024 + 4}) {
+	if l, _ := schema.ParseKernelLine(oom[1]); l.OOMKill == nil || *l.OOMKill != (schema.OOMKillLine{PID: 1234, Comm: "mysqld", RSSKB: 1207460 + 1024 + 4}) {
 		t.Errorf("kill line: %+v", l.OOMKill)
 	}
 	memcg := fixtureLines(t, "oom-kill-memcg.log")
-	if l, _ := ParseKernelLine(memcg[0]); l.OOMConstraint == nil || l.OOMConstraint.Constraint != "CONSTRAINT_MEMCG" || l.OOMConstraint.PID != 27015 {
+	if l, _ := schema.ParseKernelLine(memcg[0]); l.OOMConstraint == nil || l.OOMConstraint.Constraint != "CONSTRAINT_MEMCG" || l.OOMConstraint.PID != 27015 {
 		t.Errorf("memcg constraint: %+v", l.OOMConstraint)
 	}
-	if l, _ := ParseKernelLine(memcg[1]); l.OOMKill == nil || *l.OOMKill != (OOMKillLine{PID: 27015, Comm: "java", RSSKB: 1048192 + 17056, Memcg: true}) {
+	if l, _ := schema.ParseKernelLine(memcg[1]); l.OOMKill == nil || *l.OOMKill != (schema.OOMKillLine{PID: 27015, Comm: "java", RSSKB: 1048192 + 17056, Memcg: true}) {
 		t.Errorf("memcg kill: %+v", l.OOMKill)
 	}
 	old := fixtureLines(t, "oom-kill-old.log")
-	if l, ok := ParseKernelLine(old[0]); ok {
+	if l, ok := schema.ParseKernelLine(old[0]); ok {
 		t.Errorf("old kill announcement counted too: %+v", l)
 	}
-	if l, _ := ParseKernelLine(old[1]); l.OOMKill == nil || l.OOMKill.RSSKB != 1008080 {
+	if l, _ := schema.ParseKernelLine(old[1]); l.OOMKill == nil || l.OOMKill.RSSKB != 1008080 {
 		t.Errorf("old kill line: %+v", l.OOMKill)
 	}
-	if l, _ := ParseKernelLine(fixtureLines(t, "hung-task.log")[0]); l.HungTask == nil || *l.HungTask != (HungTaskLine{PID: 245, Comm: "jbd2/sda1-8", Seconds: 120}) {
+	if l, _ := schema.ParseKernelLine(fixtureLines(t, "hung-task.log")[0]); l.HungTask == nil || *l.HungTask != (schema.HungTaskLine{PID: 245, Comm: "jbd2/sda1-8", Seconds: 120}) {
 		t.Errorf("hung task: %+v", l.HungTask)
 	}
 	io := fixtureLines(t, "io-error.log")
@@ -89,21 +90,21 @@ func TestParseOOMHungIOAndConntrackLines(t *testing.T) {
 		dev, op string
 		sector  uint64
 	}{{"sda", "READ", 123456789}, {"loop0", "WRITE", 8}, {"sdb", "", 2048}} {
-		l, _ := ParseKernelLine(io[i])
+		l, _ := schema.ParseKernelLine(io[i])
 		if l.IOError == nil || l.IOError.Device != want.dev || l.IOError.Sector == nil || *l.IOError.Sector != want.sector || l.IOError.Op != want.op {
 			t.Errorf("io line %d: %+v", i, l.IOError)
 		}
 	}
-	if l, _ := ParseKernelLine(io[3]); l.IOError == nil || l.IOError.Device != "sdb1" || l.IOError.Block == nil || *l.IOError.Block != 0 {
+	if l, _ := schema.ParseKernelLine(io[3]); l.IOError == nil || l.IOError.Device != "sdb1" || l.IOError.Block == nil || *l.IOError.Block != 0 {
 		t.Errorf("buffer I/O line: %+v", l.IOError)
 	}
 	for _, line := range fixtureLines(t, "conntrack-soundcloud.log") {
-		if l, ok := ParseKernelLine(line); !ok || !l.ConntrackFull {
+		if l, ok := schema.ParseKernelLine(line); !ok || !l.ConntrackFull {
 			t.Errorf("not a conntrack drop: %q", line)
 		}
 	}
 	for _, line := range []string{"", "EXT4-fs (loop0): mounted filesystem", "segfault at nowhere", "INFO: task list"} {
-		if l, ok := ParseKernelLine(line); ok {
+		if l, ok := schema.ParseKernelLine(line); ok {
 			t.Errorf("%q parsed as %+v", line, l)
 		}
 	}
@@ -131,12 +132,12 @@ type kmsgCollector struct {
 }
 
 func (c *kmsgCollector) emit(ev event.Event) { c.mu.Lock(); c.evs = append(c.evs, ev); c.mu.Unlock() }
-func (c *kmsgCollector) kmsgs() []*Kmsg {
+func (c *kmsgCollector) kmsgs() []*schema.Kmsg {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var out []*Kmsg
+	var out []*schema.Kmsg
 	for _, ev := range c.evs {
-		if k, ok := AsKmsg(ev); ok {
+		if k, ok := schema.AsKmsg(ev); ok {
 			out = append(out, k)
 		}
 	}
@@ -154,7 +155,7 @@ func TestKmsgProbeBacklogThenFollow(t *testing.T) {
 	os.WriteFile(path, src, 0o644)
 
 	cfg := DefaultConfig()
-	cfg.Kmsg = KmsgConfig{Dev: filepath.Join(dir, "dev"), Backlog: time.Second}
+	cfg.Kmsg = schema.KmsgConfig{Dev: filepath.Join(dir, "dev"), Backlog: time.Second}
 	p := newKmsg(cfg)
 	if err := p.Check(); err != nil {
 		t.Fatal(err)

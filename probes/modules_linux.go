@@ -17,6 +17,7 @@ import (
 
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/internal/aligned"
+	"github.com/stakeout/stakeout/schema"
 )
 
 const modulesName = "modules"
@@ -25,7 +26,7 @@ var modulesSpec = Spec{
 	Name:    modulesName,
 	Help:    "kernel modules loaded and unloaded during the session (/proc/modules)",
 	New:     func(cfg Config) Probe { return newModules(cfg) },
-	Summary: func() Summarizer { return &ModulesSummary{} },
+	Summary: func() schema.Summarizer { return &schema.ModulesSummary{} },
 }
 
 type modulesProbe struct {
@@ -45,7 +46,7 @@ func (p *modulesProbe) Check() error {
 	return nil
 }
 
-func (p *modulesProbe) read() (map[string]Module, error) {
+func (p *modulesProbe) read() (map[string]schema.Module, error) {
 	if p.file == nil {
 		p.file = newProcFile(p.cfg.ProcPath("modules"))
 	}
@@ -76,7 +77,7 @@ func (p *modulesProbe) Run(ctx context.Context, emit Emit) error {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	emit(event.New(p.now(), modulesName, &ModuleList{Count: len(names), Modules: names}))
+	emit(event.New(p.now(), modulesName, &schema.ModuleList{Count: len(names), Modules: names}))
 	tick := aligned.NewTicker(every)
 	defer tick.Stop()
 	failures := 0
@@ -104,7 +105,7 @@ func (p *modulesProbe) Run(ctx context.Context, emit Emit) error {
 
 // moduleChanges lists unloads then loads, each by name, so that dependencies
 // come in a stable order.
-func moduleChanges(prev, cur map[string]Module) []event.Body {
+func moduleChanges(prev, cur map[string]schema.Module) []event.Body {
 	var gone, came []string
 	for n := range prev {
 		if _, ok := cur[n]; !ok {
@@ -120,29 +121,29 @@ func moduleChanges(prev, cur map[string]Module) []event.Body {
 	sort.Strings(came)
 	var out []event.Body
 	for _, n := range gone {
-		out = append(out, &ModuleUnload{prev[n]})
+		out = append(out, &schema.ModuleUnload{Module: prev[n]})
 	}
 	for _, n := range came {
-		out = append(out, &ModuleLoad{cur[n]})
+		out = append(out, &schema.ModuleLoad{Module: cur[n]})
 	}
 	return out
 }
 
 // parseModules reads /proc/modules: "name size refcount used_by state addr",
 // used_by being "-" or a list ending in a comma ("[permanent]" for some).
-func parseModules(r io.Reader) (map[string]Module, error) {
-	out := map[string]Module{}
+func parseModules(r io.Reader) (map[string]schema.Module, error) {
+	out := map[string]schema.Module{}
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
-		if len(f) < 4 || len(out) >= maxModules {
+		if len(f) < 4 || len(out) >= schema.MaxModules {
 			continue
 		}
 		size, err := strconv.ParseUint(f[1], 10, 64)
 		if err != nil {
 			continue
 		}
-		m := Module{Module: f[0], Size: size}
+		m := schema.Module{Module: f[0], Size: size}
 		for _, u := range strings.Split(f[3], ",") {
 			if u != "" && u != "-" {
 				m.UsedBy = append(m.UsedBy, u)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/internal/testenv"
+	"github.com/stakeout/stakeout/schema"
 )
 
 func TestParseModules(t *testing.T) {
@@ -52,11 +53,11 @@ func TestModulesProbeSeesLoadsBetweenSamples(t *testing.T) {
 	var kinds []string
 	for _, ev := range c.evs {
 		switch b := ev.Body.(type) {
-		case *ModuleList:
+		case *schema.ModuleList:
 			kinds = append(kinds, "list:"+strings.Join(b.Modules, ","))
-		case *ModuleLoad:
+		case *schema.ModuleLoad:
 			kinds = append(kinds, "load:"+b.Module.Module)
-		case *ModuleUnload:
+		case *schema.ModuleUnload:
 			kinds = append(kinds, "unload:"+b.Module.Module)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/packet"
 )
 
 const (
@@ -16,7 +17,7 @@ const (
 // ifaceCapture is one interface's ring, decoder, flow ids and batch. Only
 // its own goroutine touches it.
 type ifaceCapture struct {
-	*batcher
+	*packet.Batcher
 	t    target
 	ring *ring
 
@@ -26,7 +27,7 @@ type ifaceCapture struct {
 	readUs          int64  // the last one's kernel timestamp
 }
 
-func openCapture(t target, cfg PacketsConfig, snap uint32, ids *flowIDs, emit Emit) (*ifaceCapture, error) {
+func openCapture(t target, cfg packet.PacketsConfig, snap uint32, ids *packet.FlowIDs, emit Emit) (*ifaceCapture, error) {
 	user, err := userFilter(cfg, t.link)
 	if err != nil {
 		return nil, err
@@ -40,9 +41,9 @@ func openCapture(t target, cfg PacketsConfig, snap uint32, ids *flowIDs, emit Em
 	if err != nil {
 		return nil, fmt.Errorf("%s: opening capture: %w", t.name, err)
 	}
-	b := newBatcher(t.name, t.link, ids, emit, cfg.Payload)
-	b.reuse = true // only the engine sees a live batch: see ReleaseBatch
-	return &ifaceCapture{batcher: b, t: t, ring: r, statsAt: time.Now()}, nil
+	b := packet.NewBatcher(t.name, t.link, ids, emit, cfg.Payload)
+	b.Reuse = true // only the engine sees a live batch: see ReleaseBatch
+	return &ifaceCapture{Batcher: b, t: t, ring: r, statsAt: time.Now()}, nil
 }
 
 // ringBlocks splits a ring of mb MiB into blocks: 1 MiB each, but at
@@ -59,7 +60,7 @@ func ringBlocks(mb int) (blockSize, blocks int) {
 }
 
 // ringMB is --ring-mb, or the default when unset (tests, DefaultConfig).
-func ringMB(cfg PacketsConfig) int {
+func ringMB(cfg packet.PacketsConfig) int {
 	if cfg.RingMB <= 0 {
 		return defaultRingMB
 	}
@@ -80,12 +81,12 @@ func (c *ifaceCapture) run(ctx context.Context) error {
 	add := func(p *ringPacket) {
 		c.read++
 		c.readUs = p.us
-		c.addUs(p.data, p.us, p.wire, p.tag)
+		c.AddUs(p.data, p.us, p.wire, p.tag)
 	}
 	for {
 		due := c.statsAt.Add(statsEvery)
-		if len(c.batch.Flow) > 0 {
-			if b := c.firstT.Add(batchSpan); b.Before(due) {
+		if len(c.Batch.Flow) > 0 {
+			if b := c.FirstT.Add(packet.BatchSpan); b.Before(due) {
 				due = b
 			}
 		}
@@ -96,14 +97,14 @@ func (c *ifaceCapture) run(ctx context.Context) error {
 			return fmt.Errorf("%s: reading packets: %w", c.t.name, err)
 		}
 		now := time.Now()
-		if len(c.batch.Flow) > 0 && now.Sub(c.firstT) >= batchSpan {
-			c.flush()
+		if len(c.Batch.Flow) > 0 && now.Sub(c.FirstT) >= packet.BatchSpan {
+			c.Flush()
 		}
 		if now.Sub(c.statsAt) >= statsEvery {
 			c.stats(now)
 		}
 		if ctx.Err() != nil {
-			c.flush()
+			c.Flush()
 			c.stats(now)
 			return nil
 		}
@@ -116,22 +117,22 @@ func (c *ifaceCapture) run(ctx context.Context) error {
 // all known, the clock by which a periodic flow's silence is judged even
 // on an interface where nothing else is sent.
 func (c *ifaceCapture) stats(now time.Time) {
-	c.flush()
+	c.Flush()
 	pk, dr, fr, err := c.ring.stats()
 	if err != nil {
 		return
 	}
-	st := CaptureStats{
+	st := packet.CaptureStats{
 		Iface: c.t.name, IntervalS: now.Sub(c.statsAt).Seconds(),
 		Packets: uint64(pk), Drops: uint64(dr), Freezes: uint64(fr),
-		Seen: c.seen, Bytes: c.bytes,
+		Seen: c.Seen, Bytes: c.Bytes,
 	}
 	c.totPkts += st.Packets
 	c.totDrp += st.Drops
 	st.TotalPackets, st.TotalDrops = c.totPkts, c.totDrp
 	st.Through = c.through(now)
-	c.seen, c.bytes, c.statsAt = 0, 0, now
-	c.emit(event.New(now, packetsName, &st))
+	c.Seen, c.Bytes, c.statsAt = 0, 0, now
+	c.Emit(event.New(now, packet.PacketsName, &st))
 }
 
 // through is how far every packet the kernel captured on the interface has

@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/stakeout/stakeout/filter"
+	"github.com/stakeout/stakeout/packet"
 	"golang.org/x/net/bpf"
 )
 
@@ -17,13 +18,13 @@ import (
 // userFilter compiles --filter (tcpdump syntax, package filter) or loads
 // --bpf (tcpdump -ddd output) for one link type; nil means "every packet".
 // Accepting returns are capped to the snap length by kernelFilter.
-func userFilter(cfg PacketsConfig, link linkKind) ([]bpf.RawInstruction, error) {
+func userFilter(cfg packet.PacketsConfig, link packet.LinkKind) ([]bpf.RawInstruction, error) {
 	switch {
 	case cfg.Filter != "" && cfg.BPFFile != "":
 		return nil, errors.New("--filter and --bpf: give one, not both")
 	case cfg.Filter != "":
 		lt := filter.LinkEthernet
-		if link == linkRawIP {
+		if link == packet.LinkRawIP {
 			lt = filter.LinkRaw
 		}
 		prog, err := filter.Compile(cfg.Filter, lt, 0)

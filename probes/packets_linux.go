@@ -18,6 +18,8 @@ import (
 	"sync"
 
 	"github.com/spf13/pflag"
+	"github.com/stakeout/stakeout/packet"
+	"github.com/stakeout/stakeout/schema"
 	"golang.org/x/sys/unix"
 )
 
@@ -37,7 +39,7 @@ const (
 )
 
 var packetsSpec = Spec{
-	Name: packetsName,
+	Name: packet.PacketsName,
 	Help: "packet timeline: per-flow gaps, RSTs and kernel drops (AF_PACKET, headers only)",
 	Flags: func(fs *pflag.FlagSet, cfg *Config) {
 		p := &cfg.Packets
@@ -49,7 +51,7 @@ var packetsSpec = Spec{
 	},
 	New:      func(cfg Config) Probe { return &packetsProbe{cfg: cfg} },
 	Validate: validatePackets,
-	Summary:  func() Summarizer { return &PacketSummary{} },
+	Summary:  func() schema.Summarizer { return &packet.PacketSummary{} },
 }
 
 // validatePackets fails fast on flags that name something that isn't there,
@@ -64,7 +66,7 @@ func validatePackets(cfg Config) error {
 			return fmt.Errorf("--iface %s: %s", name, noIface(name))
 		}
 	}
-	if _, err := userFilter(p, linkEthernet); err != nil {
+	if _, err := userFilter(p, packet.LinkEthernet); err != nil {
 		return err
 	}
 	return nil
@@ -88,7 +90,7 @@ type packetsProbe struct {
 // target is one interface to capture on.
 type target struct {
 	name     string
-	link     linkKind
+	link     packet.LinkKind
 	loopback bool
 	ringMB   int
 }
@@ -121,7 +123,7 @@ func (p *packetsProbe) targets() ([]target, error) {
 		if err != nil {
 			return nil, Unavailablef("%s", noIface(name))
 		}
-		link, err := linkOf(p.arphrd(name))
+		link, err := packet.LinkOf(p.arphrd(name))
 		if err != nil {
 			if defaulted {
 				continue // default set: skip what we can't decode
@@ -193,9 +195,9 @@ func (p *packetsProbe) Run(ctx context.Context, emit Emit) error {
 	}
 	snap := uint32(defaultSnaplen)
 	if p.cfg.Packets.Payload {
-		snap = payloadSnaplen
+		snap = packet.PayloadSnaplen
 	}
-	ids := newFlowIDs() // flow ids are unique across interfaces
+	ids := packet.NewFlowIDs() // flow ids are unique across interfaces
 	caps := make([]*ifaceCapture, 0, len(ts))
 	for _, t := range ts {
 		c, err := openCapture(t, p.cfg.Packets, snap, ids, emit)

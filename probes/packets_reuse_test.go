@@ -5,6 +5,7 @@ import (
 
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/internal/testframes"
+	"github.com/stakeout/stakeout/packet"
 )
 
 // TestReleasedColumnsAreReused: a live capture's next batch is built in
@@ -14,18 +15,18 @@ import (
 func TestReleasedColumnsAreReused(t *testing.T) {
 	pkt := testframes.VLAN(t)
 	var got []event.Event
-	ids := newFlowIDs()
-	live := newBatcher("lo", linkEthernet, ids, func(ev event.Event) { got = append(got, ev) }, false)
-	live.reuse = true
-	batch := func(b *batcher, n int) *PacketBatch {
+	ids := packet.NewFlowIDs()
+	live := packet.NewBatcher("lo", packet.LinkEthernet, ids, func(ev event.Event) { got = append(got, ev) }, false)
+	live.Reuse = true
+	batch := func(b *packet.Batcher, n int) *packet.PacketBatch {
 		t.Helper()
 		got = got[:0]
 		for i := range n {
-			b.addUs(pkt, int64(1000+i), uint32(len(pkt)), vlanTag{})
+			b.AddUs(pkt, int64(1000+i), uint32(len(pkt)), packet.VlanTag{})
 		}
-		b.flush()
+		b.Flush()
 		for _, ev := range got {
-			if pb, ok := ev.Body.(*PacketBatch); ok {
+			if pb, ok := ev.Body.(*packet.PacketBatch); ok {
 				return pb
 			}
 		}
@@ -37,7 +38,7 @@ func TestReleasedColumnsAreReused(t *testing.T) {
 		t.Fatalf("first batch has %d packets", first.N())
 	}
 	col := &first.Flow[:1][0]
-	ReleaseBatch(event.New(first.Start, packetsName, first))
+	packet.ReleaseBatch(event.New(first.Start, packet.PacketsName, first))
 	if first.N() != 0 || first.Flow != nil || first.DtUs != nil {
 		t.Errorf("released batch still has columns: %+v", first)
 	}
@@ -51,9 +52,9 @@ func TestReleasedColumnsAreReused(t *testing.T) {
 		t.Errorf("reused columns hold %d packets", second.N())
 	}
 	// A file's batcher: release leaves its batch intact and pools nothing.
-	file := newBatcher("pcap", linkEthernet, ids, func(ev event.Event) { got = append(got, ev) }, false)
+	file := packet.NewBatcher("pcap", packet.LinkEthernet, ids, func(ev event.Event) { got = append(got, ev) }, false)
 	fb := batch(file, 10)
-	ReleaseBatch(event.New(fb.Start, packetsName, fb))
+	packet.ReleaseBatch(event.New(fb.Start, packet.PacketsName, fb))
 	if fb.N() != 10 {
 		t.Errorf("a file's batch was emptied by ReleaseBatch: %d packets left", fb.N())
 	}

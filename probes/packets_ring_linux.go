@@ -21,6 +21,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/stakeout/stakeout/packet"
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 )
@@ -55,7 +56,7 @@ type ringPacket struct {
 	data []byte
 	us   int64  // kernel timestamp, µs since the epoch
 	wire uint32 // length on the wire (without a tag the kernel stripped)
-	tag  vlanTag
+	tag  packet.VlanTag
 }
 
 // openRing opens a capture on iface with a ring of blocks of blockSz bytes
@@ -183,11 +184,11 @@ func (r *ring) next(deadline time.Time, fn func(p *ringPacket)) error {
 		p.data = blk[start:end:end]
 		p.us = int64(ph.Sec)*1e6 + int64(ph.Nsec)/1e3
 		p.wire = ph.Len
-		p.tag = vlanTag{}
+		p.tag = packet.VlanTag{}
 		if ph.Status&unix.TP_STATUS_VLAN_VALID != 0 {
-			p.tag = vlanTag{tpid: etherDot1Q, tci: uint16(ph.Hv1.Vlan_tci)}
+			p.tag = packet.VlanTag{Tpid: packet.EtherDot1Q, Tci: uint16(ph.Hv1.Vlan_tci)}
 			if ph.Status&unix.TP_STATUS_VLAN_TPID_VALID != 0 && ph.Hv1.Vlan_tpid != 0 {
-				p.tag.tpid = ph.Hv1.Vlan_tpid
+				p.tag.Tpid = ph.Hv1.Vlan_tpid
 			}
 		}
 		fn(&p)

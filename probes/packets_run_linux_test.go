@@ -10,6 +10,7 @@ import (
 
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/internal/testenv"
+	"github.com/stakeout/stakeout/packet"
 )
 
 // TestCaptureOnLoopback runs the probe on lo and sends 20 UDP datagrams to a
@@ -23,12 +24,12 @@ func TestCaptureOnLoopback(t *testing.T) {
 	n, stats := 0, 0
 	for _, ev := range evs {
 		switch b := ev.Body.(type) {
-		case *FlowInfo:
+		case *packet.FlowInfo:
 			known[b.ID] = true
 			if b.Src == src && b.Dst == dst && b.Proto == "udp" && b.Iface == "lo" {
 				ours = b.ID
 			}
-		case *PacketBatch:
+		case *packet.PacketBatch:
 			if len(b.Data) != 0 {
 				t.Error("payload recorded without --payload")
 			}
@@ -43,7 +44,7 @@ func TestCaptureOnLoopback(t *testing.T) {
 					}
 				}
 			}
-		case *CaptureStats:
+		case *packet.CaptureStats:
 			stats++
 		}
 	}
@@ -61,7 +62,7 @@ func TestPayloadBatchesFitARecord(t *testing.T) {
 	evs, _, _ := captureLo(t, true, 300, 8000)
 	got := 0
 	for _, ev := range evs {
-		if b, ok := ev.Body.(*PacketBatch); ok {
+		if b, ok := ev.Body.(*packet.PacketBatch); ok {
 			for _, d := range b.Data {
 				if len(d) == 8000+8+20+14 {
 					got++

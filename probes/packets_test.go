@@ -16,6 +16,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/internal/testframes"
+	"github.com/stakeout/stakeout/packet"
 	"github.com/stakeout/stakeout/sessions"
 	"golang.org/x/net/bpf"
 )
@@ -33,36 +34,36 @@ func TestDecodeFlows(t *testing.T) {
 	udp.SetNetworkLayerForChecksum(udpIP)
 	cases := []struct {
 		name  string
-		link  linkKind
+		link  packet.LinkKind
 		data  []byte
-		want  FlowInfo
+		want  packet.FlowInfo
 		flags uint8
 	}{
-		{"tcp rst", linkEthernet, testframes.Frame(t, eth4, tcpIP, tcpRST),
-			FlowInfo{Proto: "tcp", Src: "10.0.0.1:8080", Dst: "10.0.0.2:40000"}, FlagRST | FlagACK},
-		{"vrrp", linkEthernet, testframes.Frame(t, eth4, ip4(112, "224.0.0.18"), gopacket.Payload([]byte{0x21, 1, 100, 0})),
-			FlowInfo{Proto: "vrrp", Src: "10.0.0.1", Dst: "224.0.0.18"}, 0},
-		{"udp over ipv6", linkEthernet, testframes.Frame(t, &layers.Ethernet{SrcMAC: testframes.MacA, DstMAC: testframes.MacB, EthernetType: layers.EthernetTypeIPv6}, udpIP, udp),
-			FlowInfo{Proto: "udp", Src: "[fe80::1]:5353", Dst: "[ff02::fb]:53"}, 0},
-		{"vlan", linkEthernet, testframes.Frame(t, &layers.Ethernet{SrcMAC: testframes.MacA, DstMAC: testframes.MacB, EthernetType: layers.EthernetTypeDot1Q},
+		{"tcp rst", packet.LinkEthernet, testframes.Frame(t, eth4, tcpIP, tcpRST),
+			packet.FlowInfo{Proto: "tcp", Src: "10.0.0.1:8080", Dst: "10.0.0.2:40000"}, packet.FlagRST | packet.FlagACK},
+		{"vrrp", packet.LinkEthernet, testframes.Frame(t, eth4, ip4(112, "224.0.0.18"), gopacket.Payload([]byte{0x21, 1, 100, 0})),
+			packet.FlowInfo{Proto: "vrrp", Src: "10.0.0.1", Dst: "224.0.0.18"}, 0},
+		{"udp over ipv6", packet.LinkEthernet, testframes.Frame(t, &layers.Ethernet{SrcMAC: testframes.MacA, DstMAC: testframes.MacB, EthernetType: layers.EthernetTypeIPv6}, udpIP, udp),
+			packet.FlowInfo{Proto: "udp", Src: "[fe80::1]:5353", Dst: "[ff02::fb]:53"}, 0},
+		{"vlan", packet.LinkEthernet, testframes.Frame(t, &layers.Ethernet{SrcMAC: testframes.MacA, DstMAC: testframes.MacB, EthernetType: layers.EthernetTypeDot1Q},
 			&layers.Dot1Q{VLANIdentifier: 7, Type: layers.EthernetTypeIPv4}, ip4(layers.IPProtocolICMPv4, "10.0.0.3"), gopacket.Payload([]byte{8, 0, 0, 0})),
-			FlowInfo{Proto: "icmp", Src: "10.0.0.1", Dst: "10.0.0.3", VLAN: 7}, 0},
-		{"arp", linkEthernet, testframes.Frame(t, &layers.Ethernet{SrcMAC: testframes.MacA, DstMAC: layers.EthernetBroadcast, EthernetType: layers.EthernetTypeARP},
+			packet.FlowInfo{Proto: "icmp", Src: "10.0.0.1", Dst: "10.0.0.3", VLAN: 7}, 0},
+		{"arp", packet.LinkEthernet, testframes.Frame(t, &layers.Ethernet{SrcMAC: testframes.MacA, DstMAC: layers.EthernetBroadcast, EthernetType: layers.EthernetTypeARP},
 			&layers.ARP{AddrType: layers.LinkTypeEthernet, Protocol: layers.EthernetTypeIPv4, HwAddressSize: 6, ProtAddressSize: 4,
 				Operation: 1, SourceHwAddress: testframes.MacA, SourceProtAddress: []byte{10, 0, 0, 1}, DstHwAddress: make([]byte, 6), DstProtAddress: []byte{10, 0, 0, 2}}),
-			FlowInfo{Proto: "arp", Src: "02:00:00:00:00:01", Dst: "ff:ff:ff:ff:ff:ff"}, 0},
-		{"mld behind hop-by-hop", linkEthernet, testframes.MLD(t),
-			FlowInfo{Proto: "icmp6", Src: "fe80::1", Dst: "ff02::16"}, 0},
-		{"raw ip (tun)", linkRawIP, testframes.Frame(t, ip4(47, "10.9.9.9"), gopacket.Payload([]byte{0, 0, 8, 0})),
-			FlowInfo{Proto: "gre", Src: "10.0.0.1", Dst: "10.9.9.9"}, 0},
+			packet.FlowInfo{Proto: "arp", Src: "02:00:00:00:00:01", Dst: "ff:ff:ff:ff:ff:ff"}, 0},
+		{"mld behind hop-by-hop", packet.LinkEthernet, testframes.MLD(t),
+			packet.FlowInfo{Proto: "icmp6", Src: "fe80::1", Dst: "ff02::16"}, 0},
+		{"raw ip (tun)", packet.LinkRawIP, testframes.Frame(t, ip4(47, "10.9.9.9"), gopacket.Payload([]byte{0, 0, 8, 0})),
+			packet.FlowInfo{Proto: "gre", Src: "10.0.0.1", Dst: "10.9.9.9"}, 0},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			k, flags, ok := newPacketDecoder(c.link).decode(c.data)
+			k, flags, ok := packet.NewPacketDecoder(c.link).Decode(c.data)
 			if !ok {
 				t.Fatal("not decoded")
 			}
-			got := k.info(0, "")
+			got := k.Info(0, "")
 			if got != c.want || flags != c.flags {
 				t.Errorf("got %+v flags %d, want %+v flags %d", got, flags, c.want, c.flags)
 			}
@@ -70,7 +71,7 @@ func TestDecodeFlows(t *testing.T) {
 	}
 	// Cut to the snap length, a TCP header still decodes.
 	full := testframes.Frame(t, eth4, tcpIP, tcpRST, gopacket.Payload(make([]byte, 1400)))
-	if k, flags, _ := newPacketDecoder(linkEthernet).decode(full[:defaultSnaplen]); k.srcPort != 8080 || flags&FlagRST == 0 {
+	if k, flags, _ := packet.NewPacketDecoder(packet.LinkEthernet).Decode(full[:defaultSnaplen]); k.SrcPort != 8080 || flags&packet.FlagRST == 0 {
 		t.Errorf("snapped packet: %+v %d", k, flags)
 	}
 }
@@ -122,12 +123,12 @@ func runBPF(t *testing.T, raw []bpf.RawInstruction, pkt []byte) int {
 }
 
 func TestUserFilter(t *testing.T) {
-	for _, c := range []PacketsConfig{{Filter: "vrrp or"}, {Filter: "vlan 7"}, {BPFFile: "/nonexistent.ddd"}, {Filter: "tcp", BPFFile: "x"}} {
-		if _, err := userFilter(c, linkEthernet); err == nil {
+	for _, c := range []packet.PacketsConfig{{Filter: "vrrp or"}, {Filter: "vlan 7"}, {BPFFile: "/nonexistent.ddd"}, {Filter: "tcp", BPFFile: "x"}} {
+		if _, err := userFilter(c, packet.LinkEthernet); err == nil {
 			t.Errorf("%+v: no error", c)
 		}
 	}
-	prog, err := userFilter(PacketsConfig{Filter: "vrrp"}, linkEthernet)
+	prog, err := userFilter(packet.PacketsConfig{Filter: "vrrp"}, packet.LinkEthernet)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +146,7 @@ func TestUserFilter(t *testing.T) {
 	}
 	ddd := filepath.Join(t.TempDir(), "f.ddd")
 	os.WriteFile(ddd, []byte("4\n40 0 0 12\n21 0 1 2048\n6 0 0 262144\n6 0 0 0\n"), 0o600)
-	prog, err = userFilter(PacketsConfig{BPFFile: ddd}, linkEthernet)
+	prog, err = userFilter(packet.PacketsConfig{BPFFile: ddd}, packet.LinkEthernet)
 	if err != nil || len(prog) != 4 {
 		t.Fatalf("--bpf: %v %v", prog, err)
 	}
@@ -153,9 +154,9 @@ func TestUserFilter(t *testing.T) {
 
 func TestPacketBatchRoundTrip(t *testing.T) {
 	start := time.Date(2026, 11, 23, 4, 0, 0, 123456000, time.UTC)
-	b := &PacketBatch{Iface: "eth0", Start: start, DtUs: []int64{0, 1000000, 3500000}, Flow: []uint32{1, 1, 2},
-		Flags: ByteNums{0, FlagRST | FlagACK, 255}, Len: []uint32{54, 60, 1514}}
-	js, err := json.Marshal(event.New(start.Add(4500*time.Millisecond), packetsName, b))
+	b := &packet.PacketBatch{Iface: "eth0", Start: start, DtUs: []int64{0, 1000000, 3500000}, Flow: []uint32{1, 1, 2},
+		Flags: packet.ByteNums{0, packet.FlagRST | packet.FlagACK, 255}, Len: []uint32{54, 60, 1514}}
+	js, err := json.Marshal(event.New(start.Add(4500*time.Millisecond), packet.PacketsName, b))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,12 +168,12 @@ func TestPacketBatchRoundTrip(t *testing.T) {
 	if err := json.Unmarshal(js, &ev); err != nil {
 		t.Fatal(err)
 	}
-	got, ok := AsPacketBatch(ev)
+	got, ok := packet.AsPacketBatch(ev)
 	if !ok || !reflect.DeepEqual(got, b) {
 		t.Fatalf("decoded %+v", ev.Body)
 	}
 	var times []time.Duration
-	got.Each(func(p Packet) { times = append(times, p.Time.Sub(start)) })
+	got.Each(func(p packet.Packet) { times = append(times, p.Time.Sub(start)) })
 	if !reflect.DeepEqual(times, []time.Duration{0, time.Second, 4500 * time.Millisecond}) {
 		t.Errorf("times %v", times)
 	}
@@ -186,7 +187,7 @@ func TestCheckNamesMissingInterface(t *testing.T) {
 	if !errors.As(err, &u) || !strings.Contains(u.Reason, "no interface eth9 (have: ") {
 		t.Fatalf("Check: %v", err)
 	}
-	if err := validatePackets(Config{Packets: PacketsConfig{RingMB: 8, Ifaces: []string{"eth9"}}}); err == nil {
+	if err := validatePackets(Config{Packets: packet.PacketsConfig{RingMB: 8, Ifaces: []string{"eth9"}}}); err == nil {
 		t.Error("Validate accepted eth9")
 	}
 }
@@ -204,20 +205,20 @@ func TestRecordedBytesPerPacket(t *testing.T) {
 	at := time.Date(2026, 11, 23, 4, 0, 0, 0, time.UTC)
 	const flows, total = 500, 200000
 	for id := range flows {
-		w.Write(event.New(at, packetsName, &FlowInfo{ID: hashID(id), Iface: "eth0", Proto: "tcp",
-			Src: "10.0.0.1:" + itoa(uint64(30000+id)), Dst: "10.0.0.2:443"}))
+		w.Write(event.New(at, packet.PacketsName, &packet.FlowInfo{ID: hashID(id), Iface: "eth0", Proto: "tcp",
+			Src: "10.0.0.1:" + packet.Itoa(uint64(30000+id)), Dst: "10.0.0.2:443"}))
 	}
-	b := &PacketBatch{Iface: "eth0", Start: at}
+	b := &packet.PacketBatch{Iface: "eth0", Start: at}
 	for i := range total {
 		// Mixed traffic: random flows, gaps of 0-200 µs, TCP flags, sizes.
 		b.DtUs = append(b.DtUs, rng.Int64N(200))
 		b.Flow = append(b.Flow, hashID(rng.IntN(flows)))
-		b.Flags = append(b.Flags, []uint8{FlagACK, FlagACK | FlagPSH, FlagACK}[rng.IntN(3)])
+		b.Flags = append(b.Flags, []uint8{packet.FlagACK, packet.FlagACK | packet.FlagPSH, packet.FlagACK}[rng.IntN(3)])
 		b.Len = append(b.Len, []uint32{66, 1514, 1514, 590}[rng.IntN(4)])
-		if len(b.Flow) == batchMax || i == total-1 {
-			w.Write(event.New(at, packetsName, b))
+		if len(b.Flow) == packet.BatchMax || i == total-1 {
+			w.Write(event.New(at, packet.PacketsName, b))
 			w.Flush()
-			b = &PacketBatch{Iface: "eth0", Start: at}
+			b = &packet.PacketBatch{Iface: "eth0", Start: at}
 		}
 	}
 	w.Close()

@@ -16,6 +16,8 @@ import (
 
 	"github.com/spf13/pflag"
 	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/packet"
+	"github.com/stakeout/stakeout/schema"
 )
 
 // Config is shared by all probes; each probe owns a sub-struct for its flags.
@@ -23,11 +25,11 @@ type Config struct {
 	Procfs   string        // root of /proc (fixture trees in tests)
 	Sysfs    string        // root of /sys
 	Interval time.Duration // sampling period of polling probes
-	IOStat   IOStatConfig
-	Signals  SignalsConfig
-	Packets  PacketsConfig
-	DiskFill DiskFillConfig
-	Kmsg     KmsgConfig
+	IOStat   schema.IOStatConfig
+	Signals  schema.SignalsConfig
+	Packets  packet.PacketsConfig
+	DiskFill schema.DiskFillConfig
+	Kmsg     schema.KmsgConfig
 }
 
 // DefaultConfig is the configuration a user gets with no flags.
@@ -91,7 +93,7 @@ type Spec struct {
 	New   func(cfg Config) Probe
 	// Summary condenses the probe's events for `snapshot` and `report`; nil
 	// if the probe has none.
-	Summary func() Summarizer
+	Summary func() schema.Summarizer
 	// Validate, if set, checks the probe's flags before anything runs, so
 	// `snapshot` can fail in one line on a name that isn't there (--iface).
 	Validate func(cfg Config) error

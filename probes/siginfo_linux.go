@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"unsafe"
 
+	"github.com/stakeout/stakeout/schema"
 	"golang.org/x/sys/unix"
 )
 
@@ -62,7 +63,7 @@ func isFault(signo int) bool {
 // the kernel copied out. Which union member is valid depends on si_code
 // first and the signal second, exactly as the kernel's copy_siginfo_to_user
 // decides (siginfo_layout in kernel/signal.c).
-func decodeSiginfo(raw *[siginfoSize]byte, s *Signal) {
+func decodeSiginfo(raw *[siginfoSize]byte, s *schema.Signal) {
 	le := binary.LittleEndian // amd64 and arm64 are little-endian
 	code := int32(le.Uint32(raw[siCodeOff:]))
 	s.Code = codeName(s.Signo, code)
@@ -89,13 +90,13 @@ func childStatus(code int32, status int) string {
 	case 1:
 		return "exited " + strconv.Itoa(status)
 	case 2:
-		return "killed by " + SignalName(status)
+		return "killed by " + schema.SignalName(status)
 	case 3:
-		return "killed by " + SignalName(status) + " (core dumped)"
+		return "killed by " + schema.SignalName(status) + " (core dumped)"
 	case 4:
-		return "trapped by " + SignalName(status)
+		return "trapped by " + schema.SignalName(status)
 	case 5:
-		return "stopped by " + SignalName(status)
+		return "stopped by " + schema.SignalName(status)
 	case 6:
 		return "continued"
 	}

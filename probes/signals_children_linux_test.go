@@ -10,6 +10,7 @@ import (
 
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/internal/testenv"
+	"github.com/stakeout/stakeout/schema"
 )
 
 // Children born while traced are traced too (TRACEFORK), and quitting
@@ -23,7 +24,7 @@ func TestSignalsDetachesChildren(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { sh.Process.Kill(); sh.Wait() }()
-	r := traceSignals(t, SignalsConfig{PIDs: []int{sh.Process.Pid}})
+	r := traceSignals(t, schema.SignalsConfig{PIDs: []int{sh.Process.Pid}})
 	r.waitFor(t, "attach", attached)
 	in.Write([]byte("go\n"))
 	buf := make([]byte, 32)
@@ -39,7 +40,7 @@ func TestSignalsDetachesChildren(t *testing.T) {
 	}()
 	r.waitFor(t, "the fork", func(evs []event.Event) bool {
 		for _, ev := range evs {
-			if f, ok := AsFork(ev); ok && f.ChildPID == child {
+			if f, ok := schema.AsFork(ev); ok && f.ChildPID == child {
 				return true
 			}
 		}

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/schema"
 	"golang.org/x/sys/unix"
 )
 
@@ -174,7 +175,7 @@ func (p *signalsProbe) runHost(ctx context.Context, emit Emit) (err error) {
 
 // hostPIDs turns the tracepoint's thread ids into process ids, and adds
 // what /proc says about the sender.
-func (c Config) hostPIDs(s *Signal, ss *senders) {
+func (c Config) hostPIDs(s *schema.Signal, ss *senders) {
 	if g, err := c.statusInt(s.TID, "Tgid"); err == nil {
 		s.PID = g
 	}
@@ -204,7 +205,7 @@ func monoToWall(ts float64) time.Time {
 // siginfo would say; for the kernel's own signals (timers, faults, the
 // tty, SIGCHLD) it is whichever task the kernel was running, so no sender
 // is recorded.
-func parseGenerate(line string) (*Signal, float64, bool) {
+func parseGenerate(line string) (*schema.Signal, float64, bool) {
 	head, body, ok := strings.Cut(line, ": signal_generate: ")
 	if !ok {
 		return nil, 0, false
@@ -235,7 +236,7 @@ func parseGenerate(line string) (*Signal, float64, bool) {
 		k, v, _ := strings.Cut(kv, "=")
 		f[k], _ = strconv.Atoi(v)
 	}
-	s := &Signal{PID: f["pid"], TID: f["pid"], Comm: comm, Signo: f["sig"], Signal: SignalName(f["sig"]),
+	s := &schema.Signal{PID: f["pid"], TID: f["pid"], Comm: comm, Signo: f["sig"], Signal: schema.SignalName(f["sig"]),
 		Code: codeName(f["sig"], int32(f["code"])), Source: "tracefs"}
 	if r := f["res"]; r >= 0 && r < len(generateResults) {
 		s.Result = generateResults[r]

@@ -26,6 +26,7 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/internal/aligned"
+	"github.com/stakeout/stakeout/schema"
 	"golang.org/x/sys/unix"
 )
 
@@ -47,12 +48,12 @@ var signalsSpec = Spec{
 			"signals: 'host' follows every signal on the host through tracefs (signal:signal_generate) instead of tracing --pid/--proc")
 		fs.Var((*signalList)(&cfg.Signals.Include), "signals-include",
 			"signals: with --signals host, also record SIG, which host mode leaves out by default (SIGURG, every Go runtime's preemption) (repeatable)")
-		fs.DurationVar(&cfg.Signals.BurstWindow, "burst-window", DefaultBurstWindow,
+		fs.DurationVar(&cfg.Signals.BurstWindow, "burst-window", schema.DefaultBurstWindow,
 			"signal.burst: the same signal to the same process twice within this is a burst")
 	},
 	New:      func(cfg Config) Probe { return &signalsProbe{cfg: cfg} },
 	Validate: validatePIDs,
-	Summary:  func() Summarizer { return &SignalSummary{} },
+	Summary:  func() schema.Summarizer { return &schema.SignalSummary{} },
 }
 
 // signalList is --signals-include: names are checked as they are parsed,
@@ -67,7 +68,7 @@ func (l *signalList) Set(v string) error {
 		if err != nil {
 			return err
 		}
-		*l = append(*l, SignalName(n))
+		*l = append(*l, schema.SignalName(n))
 	}
 	return nil
 }
@@ -206,7 +207,7 @@ func (t *tracer) attach(pid int) error {
 		return fmt.Errorf("pid %d: no such process", pid)
 	}
 	t.procs[pid] = &tracedProc{comm: comm, otherNS: t.cfg.pidNS(strconv.Itoa(pid)) != t.selfNS}
-	t.send(&Trace{PID: pid, Comm: comm, State: TraceAttached, Threads: seized})
+	t.send(&schema.Trace{PID: pid, Comm: comm, State: schema.TraceAttached, Threads: seized})
 	return nil
 }
 
@@ -250,7 +251,7 @@ func (t *tracer) run(ctx context.Context) (err error) {
 		}
 		if err := t.attach(pid); err != nil {
 			failures = append(failures, err.Error())
-			t.send(&Trace{PID: pid, State: TraceFailed, Reason: err.Error()})
+			t.send(&schema.Trace{PID: pid, State: schema.TraceFailed, Reason: err.Error()})
 		}
 	}
 	if len(t.procs) == 0 && len(t.cfg.Signals.Procs) == 0 && len(failures) > 0 {
@@ -372,6 +373,6 @@ func (t *tracer) maybeAttach(pid int) {
 	}
 	if err := t.attach(pid); err != nil {
 		t.failed[pid] = true
-		t.send(&Trace{PID: pid, State: TraceFailed, Reason: err.Error()})
+		t.send(&schema.Trace{PID: pid, State: schema.TraceFailed, Reason: err.Error()})
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/internal/sigtarget"
+	"github.com/stakeout/stakeout/schema"
 	"golang.org/x/sys/unix"
 )
 
@@ -85,7 +86,7 @@ func init() {
 		attached := make(chan struct{})
 		var once sync.Once
 		go p.Run(context.Background(), func(ev event.Event) {
-			if tr, ok := AsTrace(ev); ok && tr.State == TraceAttached {
+			if tr, ok := schema.AsTrace(ev); ok && tr.State == schema.TraceAttached {
 				once.Do(func() { close(attached) })
 			}
 		})
@@ -161,7 +162,7 @@ type recorder struct {
 	done   chan error
 }
 
-func traceSignals(t *testing.T, cfg SignalsConfig) *recorder {
+func traceSignals(t *testing.T, cfg schema.SignalsConfig) *recorder {
 	t.Helper()
 	c := DefaultConfig()
 	c.Interval = 50 * time.Millisecond
@@ -228,10 +229,10 @@ func dump(evs []event.Event) string {
 	return b.String()
 }
 
-func signalsOf(evs []event.Event, name string) []*Signal {
-	var out []*Signal
+func signalsOf(evs []event.Event, name string) []*schema.Signal {
+	var out []*schema.Signal
 	for _, ev := range evs {
-		if s, ok := AsSignal(ev); ok && s.Signal == name {
+		if s, ok := schema.AsSignal(ev); ok && s.Signal == name {
 			out = append(out, s)
 		}
 	}
@@ -240,7 +241,7 @@ func signalsOf(evs []event.Event, name string) []*Signal {
 
 func attached(evs []event.Event) bool {
 	for _, ev := range evs {
-		if tr, ok := AsTrace(ev); ok && tr.State == TraceAttached {
+		if tr, ok := schema.AsTrace(ev); ok && tr.State == schema.TraceAttached {
 			return true
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/stakeout/stakeout/internal/testenv"
+	"github.com/stakeout/stakeout/schema"
 )
 
 // --proc NAME with many short-lived processes named NAME (a 10 ms sleep
@@ -34,7 +35,7 @@ func TestSignalsProcCatchesShortLivedProcesses(t *testing.T) {
 	}
 	c := DefaultConfig()
 	c.Interval = time.Second
-	c.Signals = SignalsConfig{Procs: []string{name}}
+	c.Signals = schema.SignalsConfig{Procs: []string{name}}
 	r := traceWith(t, c)
 	time.Sleep(200 * time.Millisecond) // subscribed
 
@@ -76,13 +77,13 @@ func TestSignalsProcCatchesShortLivedProcesses(t *testing.T) {
 	traced, recorded := 0, 0
 	var lat []time.Duration
 	for _, ev := range r.events() {
-		if tr, ok := AsTrace(ev); ok && tr.State == TraceAttached {
+		if tr, ok := schema.AsTrace(ev); ok && tr.State == schema.TraceAttached {
 			if at, ok := started[tr.PID]; ok {
 				traced++
 				lat = append(lat, ev.Time.Sub(at))
 			}
 		}
-		if s, ok := AsSignal(ev); ok && s.Signal == "SIGWINCH" {
+		if s, ok := schema.AsSignal(ev); ok && s.Signal == "SIGWINCH" {
 			if _, ok := started[s.PID]; ok {
 				recorded++
 			}

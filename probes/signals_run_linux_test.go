@@ -12,6 +12,7 @@ import (
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/internal/sigtarget"
 	"github.com/stakeout/stakeout/internal/testenv"
+	"github.com/stakeout/stakeout/schema"
 	"golang.org/x/sys/unix"
 )
 
@@ -21,7 +22,7 @@ import (
 func TestSignalsSeesSenderAndReinjects(t *testing.T) {
 	testenv.NeedRoot(t, "ptrace")
 	tg := startTarget(t, "count")
-	r := traceSignals(t, SignalsConfig{PIDs: []int{tg.pid}})
+	r := traceSignals(t, schema.SignalsConfig{PIDs: []int{tg.pid}})
 	r.waitFor(t, "attach", attached)
 	ack := func() error { tg.expect(t, "HUP 1"); return nil }
 	if _, err := sigtarget.SendPair(tg.pid, unix.SIGHUP, 3*time.Millisecond, ack); err != nil {
@@ -42,7 +43,7 @@ func TestSignalsSeesSenderAndReinjects(t *testing.T) {
 	tg.expect(t, "HUP 3")
 	var detached bool
 	for _, ev := range r.events() {
-		if tr, ok := AsTrace(ev); ok && tr.State == TraceDetached && tr.PID == tg.pid && tr.Threads > 0 {
+		if tr, ok := schema.AsTrace(ev); ok && tr.State == schema.TraceDetached && tr.PID == tg.pid && tr.Threads > 0 {
 			detached = true
 		}
 	}
@@ -59,7 +60,7 @@ func TestSignalsSeesSenderAndReinjects(t *testing.T) {
 func TestSignalsHeartbeat1kHz(t *testing.T) {
 	testenv.NeedRoot(t, "ptrace")
 	tg := startTarget(t, "count")
-	r := traceSignals(t, SignalsConfig{PIDs: []int{tg.pid}})
+	r := traceSignals(t, schema.SignalsConfig{PIDs: []int{tg.pid}})
 	r.waitFor(t, "attach", attached)
 	const n = 1000
 	tick := time.NewTicker(time.Millisecond)
@@ -90,7 +91,7 @@ func TestSignalsHeartbeat1kHz(t *testing.T) {
 func TestSignalsStopStaysStopped(t *testing.T) {
 	testenv.NeedRoot(t, "ptrace")
 	tg := startTarget(t, "count")
-	r := traceSignals(t, SignalsConfig{PIDs: []int{tg.pid}})
+	r := traceSignals(t, schema.SignalsConfig{PIDs: []int{tg.pid}})
 	r.waitFor(t, "attach", attached)
 	unix.Kill(tg.pid, unix.SIGSTOP)
 	testenv.Eventually(t, 3*time.Second, "stopped", func() bool { st, _ := procState(t, tg.pid); return st == 't' || st == 'T' })
@@ -176,26 +177,26 @@ func TestSignalsForkExecExit(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sh.Wait()
-	r := traceSignals(t, SignalsConfig{PIDs: []int{sh.Process.Pid}})
+	r := traceSignals(t, schema.SignalsConfig{PIDs: []int{sh.Process.Pid}})
 	r.waitFor(t, "attach", attached)
 	in.Write([]byte("go\n"))
 	evs := r.waitFor(t, "the shell's exit", func(evs []event.Event) bool {
 		for _, ev := range evs {
-			if x, ok := AsExit(ev); ok && x.PID == sh.Process.Pid {
+			if x, ok := schema.AsExit(ev); ok && x.PID == sh.Process.Pid {
 				return true
 			}
 		}
 		return false
 	})
-	var fork *Fork
-	var exe *Exec
-	var exits []*Exit
+	var fork *schema.Fork
+	var exe *schema.Exec
+	var exits []*schema.Exit
 	for _, ev := range evs {
-		if f, ok := AsFork(ev); ok {
+		if f, ok := schema.AsFork(ev); ok {
 			fork = f
-		} else if x, ok := AsExec(ev); ok {
+		} else if x, ok := schema.AsExec(ev); ok {
 			exe = x
-		} else if x, ok := AsExit(ev); ok {
+		} else if x, ok := schema.AsExit(ev); ok {
 			exits = append(exits, x)
 		}
 	}
@@ -219,19 +220,19 @@ func TestSignalsForkExecExit(t *testing.T) {
 func TestSignalsKilledBySIGKILL(t *testing.T) {
 	testenv.NeedRoot(t, "ptrace")
 	tg := startTarget(t, "count")
-	r := traceSignals(t, SignalsConfig{PIDs: []int{tg.pid}})
+	r := traceSignals(t, schema.SignalsConfig{PIDs: []int{tg.pid}})
 	r.waitFor(t, "attach", attached)
 	unix.Kill(tg.pid, unix.SIGKILL)
 	evs := r.waitFor(t, "exit", func(evs []event.Event) bool {
 		for _, ev := range evs {
-			if _, ok := AsExit(ev); ok {
+			if _, ok := schema.AsExit(ev); ok {
 				return true
 			}
 		}
 		return false
 	})
 	for _, ev := range evs {
-		if x, ok := AsExit(ev); ok && (x.Status != "killed by SIGKILL" || x.Signal != "SIGKILL" || x.PID != tg.pid) {
+		if x, ok := schema.AsExit(ev); ok && (x.Status != "killed by SIGKILL" || x.Signal != "SIGKILL" || x.PID != tg.pid) {
 			t.Errorf("exit %+v", x)
 		}
 	}
@@ -277,7 +278,7 @@ func TestSignalsProcFollowsLaterProcesses(t *testing.T) {
 	if err := os.Symlink(os.Args[0], link); err != nil {
 		t.Fatal(err)
 	}
-	r := traceSignals(t, SignalsConfig{Procs: []string{"sigproc-zz"}})
+	r := traceSignals(t, schema.SignalsConfig{Procs: []string{"sigproc-zz"}})
 	time.Sleep(60 * time.Millisecond)
 	old := os.Args[0]
 	os.Args[0] = link // startTarget runs os.Args[0]; the kernel names it after the link
@@ -334,7 +335,7 @@ func TestSignalsHostMode(t *testing.T) {
 	root := cfg.tracefsRoot()
 	before := mountedAt(root)
 	tg := startTarget(t, "count")
-	r := traceSignals(t, SignalsConfig{Mode: SignalsHost})
+	r := traceSignals(t, schema.SignalsConfig{Mode: SignalsHost})
 	time.Sleep(300 * time.Millisecond) // the instance is set up
 	ack := func() error { tg.expect(t, "USR2 1"); return nil }
 	sent, err := sigtarget.SendPair(tg.pid, unix.SIGUSR2, 3*time.Millisecond, ack)
@@ -351,7 +352,7 @@ func TestSignalsHostMode(t *testing.T) {
 		}
 		return n == 2
 	})
-	var got []*Signal
+	var got []*schema.Signal
 	for _, s := range signalsOf(evs, "SIGUSR2") {
 		if s.PID == tg.pid {
 			got = append(got, s)
@@ -362,7 +363,7 @@ func TestSignalsHostMode(t *testing.T) {
 	}
 	var at []time.Time
 	for _, ev := range evs {
-		if s, ok := AsSignal(ev); ok && s.PID == tg.pid {
+		if s, ok := schema.AsSignal(ev); ok && s.PID == tg.pid {
 			at = append(at, ev.Time)
 		}
 	}

@@ -2,6 +2,7 @@ package probes
 
 import (
 	"fmt"
+	"github.com/stakeout/stakeout/schema"
 	"strconv"
 	"strings"
 )
@@ -31,7 +32,7 @@ type senderInfo struct {
 }
 
 // apply copies what is known into s.
-func (si *senderInfo) apply(s *Signal) {
+func (si *senderInfo) apply(s *schema.Signal) {
 	s.SenderPPID, s.SenderParentComm = si.ppid, si.parentComm
 	s.SenderCgroup, s.SenderUnit, s.SenderTTY = si.cgroup, si.unit, si.tty
 }
@@ -50,7 +51,7 @@ func ParseSignal(s string) (int, error) {
 		t = "SIG" + t
 	}
 	for n := 1; n <= 64; n++ {
-		if SignalName(n) == t {
+		if schema.SignalName(n) == t {
 			return n, nil
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/schema"
 	"golang.org/x/sys/unix"
 )
 
@@ -69,7 +70,7 @@ func (t *tracer) onSignal(tid, sig int) {
 		return // the thread was killed meanwhile
 	}
 	pid := t.threads[tid]
-	s := &Signal{PID: pid, TID: tid, Signal: SignalName(sig), Signo: sig}
+	s := &schema.Signal{PID: pid, TID: tid, Signal: schema.SignalName(sig), Signo: sig}
 	proc := t.procs[pid]
 	if proc != nil {
 		s.Comm = proc.comm
@@ -130,7 +131,7 @@ func (t *tracer) onNew(tid, ev int) {
 		t.procs[tgid] = &tracedProc{comm: comm, otherNS: pp != nil && pp.otherNS}
 	}
 	how := map[int]string{evFork: "fork", evVfork: "vfork", evClone: "clone"}[ev]
-	t.send(&Fork{PID: parent, Comm: comm, ChildPID: child, How: how})
+	t.send(&schema.Fork{PID: parent, Comm: comm, ChildPID: child, How: how})
 }
 
 // onExec handles PTRACE_EVENT_EXEC, reported under the thread-group id. The
@@ -150,7 +151,7 @@ func (t *tracer) onExec(pid int) {
 	t.threads[pid] = pid
 	old := proc.comm
 	proc.comm, _ = t.cfg.readComm(pid)
-	t.send(&Exec{PID: pid, OldComm: old, Comm: proc.comm, Filename: t.cfg.exePath(pid)})
+	t.send(&schema.Exec{PID: pid, OldComm: old, Comm: proc.comm, Filename: t.cfg.exePath(pid)})
 }
 
 // gone handles a reaped tracee; the process ends when its leader is reaped
@@ -164,7 +165,7 @@ func (t *tracer) gone(tid int, ws unix.WaitStatus) {
 	if tid != pid {
 		return
 	}
-	e := &Exit{PID: pid}
+	e := &schema.Exit{PID: pid}
 	if p := t.procs[pid]; p != nil {
 		e.Comm = p.comm
 	}
@@ -173,7 +174,7 @@ func (t *tracer) gone(tid int, ws unix.WaitStatus) {
 		code := ws.ExitStatus()
 		e.ExitCode, e.Status = &code, "exited "+strconv.Itoa(code)
 	} else {
-		e.Signal, e.Core = SignalName(int(ws.Signal())), ws.CoreDump()
+		e.Signal, e.Core = schema.SignalName(int(ws.Signal())), ws.CoreDump()
 		e.Status = "killed by " + e.Signal
 		if e.Core {
 			e.Status += " (core dumped)"
@@ -233,7 +234,7 @@ func (t *tracer) detachAll() {
 		delete(pending, tid)
 	}
 	for pid, p := range t.procs {
-		t.send(&Trace{PID: pid, Comm: p.comm, State: TraceDetached, Threads: counts[pid]})
+		t.send(&schema.Trace{PID: pid, Comm: p.comm, State: schema.TraceDetached, Threads: counts[pid]})
 	}
 	clear(t.threads)
 	clear(t.procs)

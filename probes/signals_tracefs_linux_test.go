@@ -12,6 +12,7 @@ import (
 
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/internal/testenv"
+	"github.com/stakeout/stakeout/schema"
 	"golang.org/x/sys/unix"
 )
 
@@ -64,7 +65,7 @@ func TestHostModeClearsStaleInstancesAndBoundsItsBuffer(t *testing.T) {
 		}
 	}()
 
-	r := traceSignals(t, SignalsConfig{Mode: SignalsHost})
+	r := traceSignals(t, schema.SignalsConfig{Mode: SignalsHost})
 	own := filepath.Join(root, "instances", cfg.instanceName(os.Getpid()))
 	deadline := time.Now().Add(5 * time.Second)
 	for {
@@ -98,7 +99,7 @@ func TestHostModeClearsStaleInstancesAndBoundsItsBuffer(t *testing.T) {
 func TestHostModeWakesOnOneSignal(t *testing.T) {
 	testenv.NeedRoot(t, "tracefs")
 	c := DefaultConfig()
-	c.Signals = SignalsConfig{Mode: SignalsHost}
+	c.Signals = schema.SignalsConfig{Mode: SignalsHost}
 	p := &signalsProbe{cfg: c}
 	if err := p.Check(); err != nil {
 		t.Skipf("no tracefs here: %v", err)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/schema"
 )
 
 func rawSiginfo(signo, code int32, a, b uint32, c int32, addr uint64) *[siginfoSize]byte {
@@ -42,7 +43,7 @@ func TestDecodeSiginfo(t *testing.T) {
 	}
 	for _, c := range cases {
 		signo := int(binary.LittleEndian.Uint32(c.raw[0:]))
-		s := &Signal{PID: 1, TID: 1, Comm: "x", Signal: SignalName(signo), Signo: signo}
+		s := &schema.Signal{PID: 1, TID: 1, Comm: "x", Signal: schema.SignalName(signo), Signo: signo}
 		decodeSiginfo(c.raw, s)
 		b, _ := json.Marshal(s)
 		if !strings.Contains(string(b), c.want) {
@@ -53,11 +54,11 @@ func TestDecodeSiginfo(t *testing.T) {
 
 func TestSignalSummary(t *testing.T) {
 	at := time.Date(2026, 11, 23, 4, 0, 0, 0, time.UTC)
-	var s SignalSummary
+	var s schema.SignalSummary
 	for _, b := range []event.Body{
-		&Signal{PID: 812, Comm: "gimli", Signal: "SIGHUP"}, &Signal{PID: 812, Comm: "gimli", Signal: "SIGHUP"},
-		&Signal{PID: 812, Comm: "gimli", Signal: "SIGUSR1"}, &Fork{PID: 812, Comm: "gimli", ChildPID: 900},
-		&Exec{PID: 900, OldComm: "gimli", Comm: "gimli"}, &Exit{PID: 900, Comm: "gimli", Status: "killed by SIGKILL"},
+		&schema.Signal{PID: 812, Comm: "gimli", Signal: "SIGHUP"}, &schema.Signal{PID: 812, Comm: "gimli", Signal: "SIGHUP"},
+		&schema.Signal{PID: 812, Comm: "gimli", Signal: "SIGUSR1"}, &schema.Fork{PID: 812, Comm: "gimli", ChildPID: 900},
+		&schema.Exec{PID: 900, OldComm: "gimli", Comm: "gimli"}, &schema.Exit{PID: 900, Comm: "gimli", Status: "killed by SIGKILL"},
 	} {
 		s.Observe(event.New(at, "signals", b))
 	}
@@ -74,7 +75,7 @@ func TestSignalSummary(t *testing.T) {
 
 func TestSignalName(t *testing.T) {
 	for n, want := range map[int]string{1: "SIGHUP", 9: "SIGKILL", 31: "SIGSYS", 34: "SIGRTMIN", 64: "SIGRTMIN+30", 99: "SIG99"} {
-		if got := SignalName(n); got != want {
+		if got := schema.SignalName(n); got != want {
 			t.Errorf("SignalName(%d) = %s", n, got)
 		}
 	}

@@ -2,6 +2,7 @@ package probes
 
 import (
 	"errors"
+	"github.com/stakeout/stakeout/schema"
 	"testing"
 )
 
@@ -37,7 +38,7 @@ func TestMissingPIDAndMountAreSaid(t *testing.T) {
 		t.Errorf("coredump, one pid there: %v", err)
 	}
 
-	d := newDiskFill(Config{Procfs: "/proc", DiskFill: DiskFillConfig{Mounts: []string{"/nonexistent-h-dsk/x"}}})
+	d := newDiskFill(Config{Procfs: "/proc", DiskFill: schema.DiskFillConfig{Mounts: []string{"/nonexistent-h-dsk/x"}}})
 	if err := d.Check(); !errors.As(err, &u) || u.Reason != "--mount /nonexistent-h-dsk/x: no such file or directory" {
 		t.Errorf("diskfill, missing --mount: %v", err)
 	}

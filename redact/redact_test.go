@@ -8,7 +8,8 @@ import (
 	"time"
 
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/packet"
+	"github.com/stakeout/stakeout/schema"
 	"github.com/stakeout/stakeout/sessions"
 )
 
@@ -70,12 +71,12 @@ func TestEventBodies(t *testing.T) {
 	r.LearnHeader(sessions.Header{Hostname: "web-3"})
 	uid := 1000
 	evs := []event.Event{
-		event.New(t0, "packets", &probes.FlowInfo{ID: 1, Iface: "eth0", Proto: "tcp", Src: "10.1.2.3:5000", Dst: "[2a01:4f8::5]:443"}),
-		event.New(t0, "packets", &probes.FlowInfo{ID: 2, Iface: "eth0", Proto: "tcp", Src: "[2a01:4f8::5]:443", Dst: "10.1.2.3:5000"}),
-		event.New(t0, "packets", &probes.PacketBatch{Iface: "eth0", Start: t0, DtUs: []int64{0, 5}, Flow: []uint32{1, 2}, Flags: probes.ByteNums{2, 18}, Len: []uint32{60, 60},
+		event.New(t0, "packets", &packet.FlowInfo{ID: 1, Iface: "eth0", Proto: "tcp", Src: "10.1.2.3:5000", Dst: "[2a01:4f8::5]:443"}),
+		event.New(t0, "packets", &packet.FlowInfo{ID: 2, Iface: "eth0", Proto: "tcp", Src: "[2a01:4f8::5]:443", Dst: "10.1.2.3:5000"}),
+		event.New(t0, "packets", &packet.PacketBatch{Iface: "eth0", Start: t0, DtUs: []int64{0, 5}, Flow: []uint32{1, 2}, Flags: packet.ByteNums{2, 18}, Len: []uint32{60, 60},
 			Data: [][]byte{[]byte("\x45\x00 10.1.2.3 password=hunter2"), []byte("payload")}}),
-		event.New(t0, "signals", &probes.Signal{PID: 10, Comm: "web-3-worker", Signal: "SIGHUP", Signo: 1, Code: "SI_USER", SenderPID: 5, SenderUID: &uid, SenderComm: "alice-sh"}),
-		event.New(t0, "kmsg", &probes.Kmsg{Level: "info", Facility: "user", Text: "login from 10.1.2.3 token=s3cr3t on web-3"}),
+		event.New(t0, "signals", &schema.Signal{PID: 10, Comm: "web-3-worker", Signal: "SIGHUP", Signo: 1, Code: "SI_USER", SenderPID: 5, SenderUID: &uid, SenderComm: "alice-sh"}),
+		event.New(t0, "kmsg", &schema.Kmsg{Level: "info", Facility: "user", Text: "login from 10.1.2.3 token=s3cr3t on web-3"}),
 		event.New(t0, event.ProbeNote, &event.Note{Author: "alice", Text: "talked to 10.1.2.3"}),
 		event.New(t0, "iostat", &event.Finding{Finding: "x.y", Severity: event.Warn, Summary: "flow 10.1.2.3:5000 > [2a01:4f8::5]:443 went quiet", Data: map[string]any{"host": "10.1.2.3", "n": 7}}),
 	}
@@ -105,8 +106,8 @@ func TestEventBodies(t *testing.T) {
 		}
 	}
 	// Stable: one address, one pseudonym, in flows and in text alike.
-	f1, _ := probes.AsFlowInfo(r.Event(evs[0]))
-	f2, _ := probes.AsFlowInfo(r.Event(evs[1]))
+	f1, _ := packet.AsFlowInfo(r.Event(evs[0]))
+	f2, _ := packet.AsFlowInfo(r.Event(evs[1]))
 	if f1.Src != "198.18.0.1:5000" || f1.Dst != "[2001:db8::1]:443" || f2.Src != f1.Dst || f2.Dst != f1.Src {
 		t.Errorf("flows not stable: %+v %+v", f1, f2)
 	}
@@ -117,7 +118,7 @@ func TestEventBodies(t *testing.T) {
 		t.Errorf("signal: %s", out[3])
 	}
 	// The numbers of a packet batch pass through exactly.
-	pb, ok := r.Event(evs[2]).Body.(*probes.PacketBatch)
+	pb, ok := r.Event(evs[2]).Body.(*packet.PacketBatch)
 	if !ok || pb.N() != 2 || pb.Len[1] != 60 || pb.Flags[1] != 18 || pb.DtUs[1] != 5 || pb.Data != nil {
 		t.Errorf("packet batch: %+v", pb)
 	}

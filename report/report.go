@@ -9,6 +9,7 @@ import (
 
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/schema"
 )
 
 // MaxFindings bounds how many findings (conditions) a document keeps (the
@@ -52,7 +53,7 @@ type Document struct {
 }
 
 // Summarizer condenses one probe's events; probes.Spec.Summary gives it.
-type Summarizer = probes.Summarizer
+type Summarizer = schema.Summarizer
 
 // extraSummaries serves summarizers for probes outside the registry (tests).
 var extraSummaries = map[string]func() Summarizer{}

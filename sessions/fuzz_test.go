@@ -13,8 +13,9 @@ import (
 	"github.com/stakeout/stakeout/engine"
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/findings"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/packet"
 	"github.com/stakeout/stakeout/report"
+	"github.com/stakeout/stakeout/schema"
 )
 
 // FuzzReader feeds arbitrary bytes to the reader: it must never panic,
@@ -141,28 +142,28 @@ func fuzzSeed(f testing.TB) []byte {
 	for _, p := range []string{"iostat", "packets", "signals", "kmsg", "conntrack", "diskfill"} {
 		write(event.New(t0, p, &event.ProbeStatus{Status: event.StatusOK}))
 	}
-	write(event.New(t0, "packets", &probes.FlowInfo{ID: 1, Iface: "eth0", Proto: "vrrp", Src: "10.0.0.1", Dst: "224.0.0.18"}))
-	write(event.New(t0, "packets", &probes.FlowInfo{ID: 2, Iface: "eth0", Proto: "tcp", Src: "10.0.0.1:5432", Dst: "10.0.0.2:40000"}))
+	write(event.New(t0, "packets", &packet.FlowInfo{ID: 1, Iface: "eth0", Proto: "vrrp", Src: "10.0.0.1", Dst: "224.0.0.18"}))
+	write(event.New(t0, "packets", &packet.FlowInfo{ID: 2, Iface: "eth0", Proto: "tcp", Src: "10.0.0.1:5432", Dst: "10.0.0.2:40000"}))
 	for s := 0; s <= 12; s++ {
 		util, await := 8.0, 2.0
 		if s >= 3 && s <= 10 {
 			util, await = 99.8, 250
 		}
-		write(event.New(at(s*1000), "iostat", &probes.IOSample{IntervalS: 1, Devices: []probes.DeviceIO{
+		write(event.New(at(s*1000), "iostat", &schema.IOSample{IntervalS: 1, Devices: []schema.DeviceIO{
 			{Device: "sdb", WPerS: 850, WKBPerS: 110800, WAwaitMs: await, AquSz: 42, UtilPct: util}}}))
 		if s < 7 || s > 10 { // the advert stops for 4 s
-			pb := &probes.PacketBatch{Iface: "eth0", Start: at(s * 1000), DtUs: []int64{0, 700}, Flow: []uint32{1, 2},
-				Flags: probes.ByteNums{0, probes.FlagRST | probes.FlagACK}, Len: []uint32{60, 54}}
+			pb := &packet.PacketBatch{Iface: "eth0", Start: at(s * 1000), DtUs: []int64{0, 700}, Flow: []uint32{1, 2},
+				Flags: packet.ByteNums{0, packet.FlagRST | packet.FlagACK}, Len: []uint32{60, 54}}
 			write(event.New(at(s*1000+1), "packets", pb))
 		}
-		write(event.New(at(s*1000+2), "conntrack", &probes.ConntrackSample{Count: uint64(50000 + 1500*s), Max: 65536, IntervalS: 1, Drop: uint64(s)}))
-		write(event.New(at(s*1000+3), "diskfill", &probes.DiskUsage{IntervalS: 1, Filesystems: []probes.Filesystem{{
+		write(event.New(at(s*1000+2), "conntrack", &schema.ConntrackSample{Count: uint64(50000 + 1500*s), Max: 65536, IntervalS: 1, Drop: uint64(s)}))
+		write(event.New(at(s*1000+3), "diskfill", &schema.DiskUsage{IntervalS: 1, Filesystems: []schema.Filesystem{{
 			Mount: "/var", Device: "/dev/sda2", FSType: "ext4", SizeBytes: 10 << 30, UsedBytes: uint64(9<<30 + s<<26),
 			AvailBytes: uint64(1<<30 - s<<26), FreeBytes: uint64(1<<30 - s<<26), InodesTotal: 1000, InodesUsed: 10, InodesFree: 990}}}))
 		if s == 5 {
-			write(event.New(at(5004), "signals", &probes.Signal{PID: 610, TID: 610, Comm: "haproxy", Signal: "SIGSEGV", Signo: 11, Code: "SEGV_MAPERR", Addr: "0x7fdb0426e000"}))
-			write(event.New(at(5005), "signals", &probes.Exit{PID: 610, Comm: "haproxy", Status: "killed by SIGSEGV", Signal: "SIGSEGV", Core: true}))
-			write(event.New(at(5006), "kmsg", &probes.Kmsg{Level: "info", Priority: 6, Facility: "kern", Seq: 9, KernelUS: 5e6,
+			write(event.New(at(5004), "signals", &schema.Signal{PID: 610, TID: 610, Comm: "haproxy", Signal: "SIGSEGV", Signo: 11, Code: "SEGV_MAPERR", Addr: "0x7fdb0426e000"}))
+			write(event.New(at(5005), "signals", &schema.Exit{PID: 610, Comm: "haproxy", Status: "killed by SIGSEGV", Signal: "SIGSEGV", Core: true}))
+			write(event.New(at(5006), "kmsg", &schema.Kmsg{Level: "info", Priority: 6, Facility: "kern", Seq: 9, KernelUS: 5e6,
 				Text: "haproxy[610]: segfault at 7fdb0426e000 ip 00007fdb0403305b sp 00007ffee5ff8988 error 4 in libc.so[7fdb03fe2000+87000]"}))
 			write(event.New(at(5007), "detector", &event.Finding{Finding: "io.saturated", Severity: event.Warn, Summary: "recorded, recomputed"}))
 			write(event.New(at(5008), "detector", &event.Finding{Finding: "zz.future", Severity: event.Critical, Summary: "from a newer stakeout"}))
@@ -174,7 +175,7 @@ func fuzzSeed(f testing.TB) []byte {
 		}
 		w.Flush()
 	}
-	write(event.New(at(61000), "iostat", &probes.IOSample{IntervalS: 1, Devices: []probes.DeviceIO{{Device: "sdb", UtilPct: 1}}}))
+	write(event.New(at(61000), "iostat", &schema.IOSample{IntervalS: 1, Devices: []schema.DeviceIO{{Device: "sdb", UtilPct: 1}}}))
 	w.Flush()
 	write(event.New(at(62000), "recorder", &event.Recording{State: "resumed"}))
 	if err := w.Close(); err != nil {

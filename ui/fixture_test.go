@@ -4,7 +4,7 @@ import (
 	"time"
 
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/schema"
 	"github.com/stakeout/stakeout/themes"
 )
 
@@ -21,14 +21,14 @@ func fixtureSession() []event.Event {
 	}
 	for s := 1; s <= 20; s++ {
 		at := t0.Add(time.Duration(s) * time.Second)
-		sda := probes.DeviceIO{Device: "sda", RPerS: 3, WPerS: 20 + float64(s%4), RKBPerS: 12, WKBPerS: 80 + float64(s*3),
+		sda := schema.DeviceIO{Device: "sda", RPerS: 3, WPerS: 20 + float64(s%4), RKBPerS: 12, WKBPerS: 80 + float64(s*3),
 			RAwaitMs: 0.5, WAwaitMs: 1.2, AquSz: 0.01, UtilPct: 1.5 + float64(s%3)}
-		sdb := probes.DeviceIO{Device: "sdb", RPerS: 1, WPerS: 40, WKBPerS: 900, WAwaitMs: 2, AquSz: 0.1, UtilPct: 8}
+		sdb := schema.DeviceIO{Device: "sdb", RPerS: 1, WPerS: 40, WKBPerS: 900, WAwaitMs: 2, AquSz: 0.1, UtilPct: 8}
 		if s >= 5 {
-			sdb = probes.DeviceIO{Device: "sdb", RPerS: 12, WPerS: 850, RKBPerS: 48, WKBPerS: 108800 + float64(s*100),
+			sdb = schema.DeviceIO{Device: "sdb", RPerS: 12, WPerS: 850, RKBPerS: 48, WKBPerS: 108800 + float64(s*100),
 				RAwaitMs: 4.1, WAwaitMs: 250.3, AquSz: 42.1, UtilPct: min(90+float64(s), 99.8)}
 		}
-		evs = append(evs, event.New(at, "iostat", &probes.IOSample{IntervalS: 1, Devices: []probes.DeviceIO{sda, sdb}}))
+		evs = append(evs, event.New(at, "iostat", &schema.IOSample{IntervalS: 1, Devices: []schema.DeviceIO{sda, sdb}}))
 		switch s {
 		case 8:
 			evs = append(evs, fixtureFinding(at, event.Warn, "sdb 98% busy for 3 s, w_await 250 ms"))

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/schema"
 )
 
 // TestFreezeKeepsNotePastTheBound: a note that arrives while the view is
@@ -19,7 +19,7 @@ func TestFreezeKeepsNotePastTheBound(t *testing.T) {
 	m = typeKeys(m, "p") // freeze
 	note := event.New(t0.Add(25*time.Second), "", &event.Note{Author: "bob", Text: "rolled back the deploy"})
 	m = update(m, EventsMsg{note})
-	sample := event.New(t0.Add(26*time.Second), "iostat", &probes.IOSample{})
+	sample := event.New(t0.Add(26*time.Second), "iostat", &schema.IOSample{})
 	for range maxHeld/1000 + 2 {
 		batch := make([]event.Event, 1000)
 		for i := range batch {

@@ -9,7 +9,7 @@ import (
 	"github.com/charmbracelet/x/exp/golden"
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/findings"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/schema"
 )
 
 // kernelSession is both incident stories on one host: `iptables -t nat -L`
@@ -20,7 +20,7 @@ func kernelSession() []event.Event {
 	var seq uint64 = 900
 	kmsg := func(s, prio int, text string) event.Event {
 		seq++
-		return event.New(at(s), "kmsg", &probes.Kmsg{Level: "info", Priority: prio, Facility: "kern", Seq: seq, Text: text})
+		return event.New(at(s), "kmsg", &schema.Kmsg{Level: "info", Priority: prio, Facility: "kern", Seq: seq, Text: text})
 	}
 	no := false
 	evs := []event.Event{
@@ -28,19 +28,19 @@ func kernelSession() []event.Event {
 		event.New(t0, "conntrack", &event.ProbeStatus{Status: event.StatusOK}),
 		event.New(t0, "modules", &event.ProbeStatus{Status: event.StatusOK}),
 		event.New(t0, "coredump", &event.ProbeStatus{Status: event.StatusOK}),
-		event.New(t0, "modules", &probes.ModuleList{Count: 41}),
-		event.New(t0, "coredump", &probes.CoreReadiness{CorePattern: "|/usr/share/apport/apport %p %s %c %d %P %E",
+		event.New(t0, "modules", &schema.ModuleList{Count: 41}),
+		event.New(t0, "coredump", &schema.CoreReadiness{CorePattern: "|/usr/share/apport/apport %p %s %c %d %P %E",
 			PipeTarget: "/usr/share/apport/apport", PipeTargetExists: &no, SuidDumpable: 2, Watched: true,
-			Processes: 1, ZeroLimit: 1, NoCore: []probes.CoreLimit{{PID: 610, Comm: "haproxy", Hard: -1}}}),
+			Processes: 1, ZeroLimit: 1, NoCore: []schema.CoreLimit{{PID: 610, Comm: "haproxy", Hard: -1}}}),
 		kmsg(1, 6, "EXT4-fs (sda1): re-mounted. Opts: errors=remount-ro"),
 		kmsg(3, 6, "ip_tables: (C) 2000-2006 Netfilter Core Team"),
-		event.New(at(3), "modules", &probes.ModuleLoad{Module: probes.Module{Module: "x_tables", Size: 29846, UsedBy: []string{"ip_tables"}}}),
-		event.New(at(3), "modules", &probes.ModuleLoad{Module: probes.Module{Module: "ip_tables", Size: 27473}}),
+		event.New(at(3), "modules", &schema.ModuleLoad{Module: schema.Module{Module: "x_tables", Size: 29846, UsedBy: []string{"ip_tables"}}}),
+		event.New(at(3), "modules", &schema.ModuleLoad{Module: schema.Module{Module: "ip_tables", Size: 27473}}),
 		kmsg(5, 6, "nf_conntrack version 0.5.0 (16384 buckets, 65536 max)"),
-		event.New(at(5), "modules", &probes.ModuleLoad{Module: probes.Module{Module: "nf_conntrack", Size: 81926, UsedBy: []string{"iptable_nat", "nf_nat"}}}),
+		event.New(at(5), "modules", &schema.ModuleLoad{Module: schema.Module{Module: "nf_conntrack", Size: 81926, UsedBy: []string{"iptable_nat", "nf_nat"}}}),
 	}
 	for s := 5; s <= 20; s++ {
-		c := probes.ConntrackSample{Count: uint64(20000 + (s-5)*3000), Max: 65536, IntervalS: 1}
+		c := schema.ConntrackSample{Count: uint64(20000 + (s-5)*3000), Max: 65536, IntervalS: 1}
 		if s >= 19 {
 			c.Drop = 120
 		}

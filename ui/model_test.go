@@ -8,7 +8,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/colorprofile"
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/schema"
 )
 
 func press(s string) tea.KeyPressMsg {
@@ -50,7 +50,7 @@ func typeKeys(m Model, keys ...string) Model {
 func TestSanitizedInView(t *testing.T) {
 	evil := []event.Event{
 		event.New(t0, "iostat", &event.ProbeStatus{Status: event.StatusOK}),
-		event.New(t0.Add(time.Second), "iostat", &probes.IOSample{IntervalS: 1, Devices: []probes.DeviceIO{
+		event.New(t0.Add(time.Second), "iostat", &schema.IOSample{IntervalS: 1, Devices: []schema.DeviceIO{
 			{Device: "x\x1b]0;p\x07", UtilPct: 50, WKBPerS: 10},
 		}}),
 		event.New(t0.Add(time.Second), "iostat", &event.Finding{Finding: "io.saturated", Severity: event.Warn,
@@ -144,7 +144,7 @@ func TestFreeze(t *testing.T) {
 func TestFreezeIsBounded(t *testing.T) {
 	var f freezer
 	f, _ = f.Toggle()
-	sample := event.New(t0, "iostat", &probes.IOSample{})
+	sample := event.New(t0, "iostat", &schema.IOSample{})
 	keep := fixtureFinding(t0, event.Warn, "keep me")
 	f, _ = f.Hold([]event.Event{keep})
 	gone := 0
@@ -217,10 +217,10 @@ func TestIOStatMetricKeyAndBoundedHistory(t *testing.T) {
 	}
 	p := newIOStatPane(paneEnv{st: m.env.st, loc: time.UTC})
 	for i := range ioMaxDevices + 10 {
-		p = p.Apply(event.New(t0, "iostat", &probes.IOSample{Devices: []probes.DeviceIO{{Device: "d" + string(rune('A'+i%60)) + string(rune('a'+i/60)), UtilPct: 1}}}))
+		p = p.Apply(event.New(t0, "iostat", &schema.IOSample{Devices: []schema.DeviceIO{{Device: "d" + string(rune('A'+i%60)) + string(rune('a'+i/60)), UtilPct: 1}}}))
 	}
 	for range ioHistory * 2 {
-		p = p.Apply(event.New(t0, "iostat", &probes.IOSample{Devices: []probes.DeviceIO{{Device: "sda", UtilPct: 1}}}))
+		p = p.Apply(event.New(t0, "iostat", &schema.IOSample{Devices: []schema.DeviceIO{{Device: "sda", UtilPct: 1}}}))
 	}
 	ip := p.(ioStatPane)
 	if len(ip.hist) > ioMaxDevices || ip.hist["sda"].util.n != ioHistory {
@@ -237,7 +237,7 @@ func TestDoneOncePerLiveEvent(t *testing.T) {
 	o.Done = func(ev event.Event) { seen[int(ev.Time.Sub(t0)/time.Second)]++ }
 	m := update(NewLive(o), tea.WindowSizeMsg{Width: 100, Height: 30})
 	sample := func(i int) event.Event {
-		return event.New(t0.Add(time.Duration(i)*time.Second), "iostat", &probes.IOSample{})
+		return event.New(t0.Add(time.Duration(i)*time.Second), "iostat", &schema.IOSample{})
 	}
 	m = update(m, EventsMsg{sample(1), sample(2)})
 	if seen[1] != 1 || seen[2] != 1 {

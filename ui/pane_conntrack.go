@@ -7,7 +7,7 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/schema"
 )
 
 const ctHistory = 240 // samples of fill kept for the trend line
@@ -17,7 +17,7 @@ const ctHistory = 240 // samples of fill kept for the trend line
 type conntrackPane struct {
 	env                 paneEnv
 	w, h                int
-	last                probes.ConntrackSample
+	last                schema.ConntrackSample
 	n                   int
 	fill                *ring // count / max per sample
 	drops, early, fails uint64
@@ -40,7 +40,7 @@ func (p conntrackPane) Reset() Pane {
 
 // Apply pushes into the ring in place, as the iostat pane does.
 func (p conntrackPane) Apply(ev event.Event) Pane {
-	s, ok := probes.AsConntrack(ev)
+	s, ok := schema.AsConntrack(ev)
 	if !ok {
 		return p
 	}

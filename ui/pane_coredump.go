@@ -7,7 +7,7 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/schema"
 )
 
 // coredumpPane is one or two lines: where a core would go, and who would
@@ -15,7 +15,7 @@ import (
 type coredumpPane struct {
 	env  paneEnv
 	w, h int
-	last *probes.CoreReadiness
+	last *schema.CoreReadiness
 }
 
 func newCoredumpPane(env paneEnv) Pane { return coredumpPane{env: env} }
@@ -28,7 +28,7 @@ func (p coredumpPane) Reset() Pane                            { return coredumpP
 func (p coredumpPane) ContentHeight() int                     { return 2 }
 
 func (p coredumpPane) Apply(ev event.Event) Pane {
-	if r, ok := probes.AsCoreReadiness(ev); ok {
+	if r, ok := schema.AsCoreReadiness(ev); ok {
 		c := *r
 		p.last = &c
 	}

@@ -9,7 +9,7 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/schema"
 )
 
 const (
@@ -30,7 +30,7 @@ type diskFillPane struct {
 	env     paneEnv
 	w, h    int
 	keys    diskFillKeys
-	last    []probes.Filesystem
+	last    []schema.Filesystem
 	samples int
 	hist    map[string]*diskHist
 	focus   string // mount of the focused filesystem; "" is the first row
@@ -86,12 +86,12 @@ func (p diskFillPane) Update(msg tea.KeyPressMsg) (Pane, tea.Cmd) {
 // Apply keeps the latest sample and extends each filesystem's rate history
 // in place, as the iostat pane does.
 func (p diskFillPane) Apply(ev event.Event) Pane {
-	u, ok := probes.AsDiskUsage(ev)
+	u, ok := schema.AsDiskUsage(ev)
 	if !ok {
 		return p
 	}
 	p.samples++
-	p.last = append([]probes.Filesystem(nil), u.Filesystems...)
+	p.last = append([]schema.Filesystem(nil), u.Filesystems...)
 	for _, f := range u.Filesystems {
 		h := p.hist[f.Mount]
 		if h == nil {
@@ -121,8 +121,8 @@ func (p diskFillPane) evictOldest() {
 
 // sorted puts filesystems that are filling first, soonest full first; the
 // rest keep mountinfo order.
-func (p diskFillPane) sorted() []probes.Filesystem {
-	rows := append([]probes.Filesystem(nil), p.last...)
+func (p diskFillPane) sorted() []schema.Filesystem {
+	rows := append([]schema.Filesystem(nil), p.last...)
 	sort.SliceStable(rows, func(i, j int) bool {
 		a, b := etaOf(rows[i]), etaOf(rows[j])
 		return a < b
@@ -131,9 +131,9 @@ func (p diskFillPane) sorted() []probes.Filesystem {
 }
 
 // etaOf is the sooner of the bytes and inodes time-to-full, +Inf if none.
-func etaOf(f probes.Filesystem) float64 {
+func etaOf(f schema.Filesystem) float64 {
 	e := math.Inf(1)
-	for _, t := range []probes.Trend{f.Bytes, f.Inodes} {
+	for _, t := range []schema.Trend{f.Bytes, f.Inodes} {
 		if t.EtaS != nil {
 			e = min(e, *t.EtaS)
 		}
@@ -141,7 +141,7 @@ func etaOf(f probes.Filesystem) float64 {
 	return e
 }
 
-func (p diskFillPane) focusIndex(rows []probes.Filesystem) int {
+func (p diskFillPane) focusIndex(rows []schema.Filesystem) int {
 	for i, r := range rows {
 		if r.Mount == p.focus {
 			return i
@@ -185,13 +185,13 @@ func (p diskFillPane) View() string {
 	return strings.Join(lines, "\n")
 }
 
-func (p diskFillPane) row(f probes.Filesystem, focused bool, sparkW int) string {
+func (p diskFillPane) row(f schema.Filesystem, focused bool, sparkW int) string {
 	st := p.env.st
 	mark := "  "
 	if focused {
 		mark = st.Accent.Render("▶ ")
 	}
-	pct := probes.UsedPct(f.UsedBytes, f.AvailBytes) // as df's Use%
+	pct := schema.UsedPct(f.UsedBytes, f.AvailBytes) // as df's Use%
 	filled := clamp(int(pct/100*diskBarW+0.5), 0, diskBarW)
 	bar := strings.Repeat("█", filled) + strings.Repeat("░", diskBarW-filled)
 	rate, eta := "-", "-"
@@ -200,10 +200,10 @@ func (p diskFillPane) row(f probes.Filesystem, focused bool, sparkW int) string 
 		rate, eta = "stale", "?"
 	case f.Bytes.EtaS != nil:
 		rate = "+" + shortBytes(uint64(max(event.SatInt64(f.Bytes.RatePerS), 0))) + "/s"
-		eta = probes.FormatETA(*f.Bytes.EtaS)
+		eta = schema.FormatETA(*f.Bytes.EtaS)
 	}
 	if f.Inodes.EtaS != nil && (f.Bytes.EtaS == nil || *f.Inodes.EtaS < *f.Bytes.EtaS) {
-		eta = probes.FormatETA(*f.Inodes.EtaS) + "ⁱ" // inodes run out first
+		eta = schema.FormatETA(*f.Inodes.EtaS) + "ⁱ" // inodes run out first
 	}
 	etaStyle := st.Text
 	if e := etaOf(f); e < 1800 {
@@ -223,7 +223,7 @@ func (p diskFillPane) row(f probes.Filesystem, focused bool, sparkW int) string 
 
 // detail lists the focused filesystem's writers, their growing files and
 // its deleted-but-open files.
-func (p diskFillPane) detail(f probes.Filesystem) []string {
+func (p diskFillPane) detail(f schema.Filesystem) []string {
 	st := p.env.st
 	title := fmt.Sprintf("%s  %s %s", event.Sanitize(f.Mount), event.Sanitize(f.Device), event.Sanitize(f.FSType))
 	if f.InodesTotal > 0 {

@@ -8,7 +8,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/exp/golden"
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/schema"
 )
 
 func etaS(s float64) *float64 { return &s }
@@ -19,22 +19,22 @@ func diskSession() []event.Event {
 	evs := []event.Event{event.New(t0, "diskfill", &event.ProbeStatus{Status: event.StatusOK})}
 	used := uint64(60 << 30)
 	for i := range 20 {
-		binlog := probes.Filesystem{Mount: "/srv/binlog", Device: "/dev/sdb1", FSType: "xfs",
+		binlog := schema.Filesystem{Mount: "/srv/binlog", Device: "/dev/sdb1", FSType: "xfs",
 			SizeBytes: 100 << 30, UsedBytes: used, AvailBytes: 100<<30 - used, FreeBytes: 100<<30 - used,
 			InodesTotal: 1 << 20, InodesUsed: 1000, InodesFree: 1<<20 - 1000}
 		if i >= 10 {
 			used += 50e6
-			binlog.Bytes = probes.Trend{RatePerS: 50e6, EtaS: etaS(float64(100<<30-used) / 50e6), WindowS: 10}
-			binlog.Writers = []probes.DiskWriter{{PID: 4242, Comm: "mysqld", WriteBytesPerS: 52e6,
-				Files: []probes.GrowingFD{{Path: "/srv/binlog/mysql-bin.000042", SizeBytes: 3 << 30, GrowthBytesPerS: 50e6}}}}
+			binlog.Bytes = schema.Trend{RatePerS: 50e6, EtaS: etaS(float64(100<<30-used) / 50e6), WindowS: 10}
+			binlog.Writers = []schema.DiskWriter{{PID: 4242, Comm: "mysqld", WriteBytesPerS: 52e6,
+				Files: []schema.GrowingFD{{Path: "/srv/binlog/mysql-bin.000042", SizeBytes: 3 << 30, GrowthBytesPerS: 50e6}}}}
 		}
-		root := probes.Filesystem{Mount: "/", Device: "/dev/vda", FSType: "ext4", SizeBytes: 250 << 30,
+		root := schema.Filesystem{Mount: "/", Device: "/dev/vda", FSType: "ext4", SizeBytes: 250 << 30,
 			UsedBytes: 16 << 30, AvailBytes: 220 << 30, FreeBytes: 234 << 30, InodesTotal: 16 << 20, InodesFree: 15 << 20}
-		vr := probes.Filesystem{Mount: "/var\x1b[2J", Device: "/dev/vda2", FSType: "ext4", SizeBytes: 20 << 30,
+		vr := schema.Filesystem{Mount: "/var\x1b[2J", Device: "/dev/vda2", FSType: "ext4", SizeBytes: 20 << 30,
 			UsedBytes: 18 << 30, AvailBytes: 1 << 30, FreeBytes: 2 << 30, InodesTotal: 1 << 20, InodesFree: 1 << 19,
-			DeletedOpen: []probes.DeletedOpen{{PID: 77, Comm: "java", Path: "/var/log/app.log", SizeBytes: 6 << 30}}}
+			DeletedOpen: []schema.DeletedOpen{{PID: 77, Comm: "java", Path: "/var/log/app.log", SizeBytes: 6 << 30}}}
 		evs = append(evs, event.New(t0.Add(time.Duration(i+1)*time.Second), "diskfill",
-			&probes.DiskUsage{IntervalS: 1, Filesystems: []probes.Filesystem{root, binlog, vr}}))
+			&schema.DiskUsage{IntervalS: 1, Filesystems: []schema.Filesystem{root, binlog, vr}}))
 	}
 	return evs
 }

@@ -8,7 +8,7 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/schema"
 )
 
 const (
@@ -24,7 +24,7 @@ type ioStatPane struct {
 	env     paneEnv
 	w, h    int
 	keys    ioStatKeys
-	last    []probes.DeviceIO
+	last    []schema.DeviceIO
 	samples int
 	hist    map[string]*ioHist
 	tput    bool // sparklines show r+w kB/s instead of %util
@@ -66,17 +66,17 @@ func (p ioStatPane) Update(msg tea.KeyPressMsg) (Pane, tea.Cmd) {
 }
 
 func (p ioStatPane) Apply(ev event.Event) Pane {
-	var s *probes.IOSample
+	var s *schema.IOSample
 	switch b := ev.Body.(type) {
-	case *probes.IOSample:
+	case *schema.IOSample:
 		s = b
-	case probes.IOSample:
+	case schema.IOSample:
 		s = &b
 	default:
 		return p
 	}
 	p.samples++
-	p.last = append([]probes.DeviceIO(nil), s.Devices...)
+	p.last = append([]schema.DeviceIO(nil), s.Devices...)
 	busy := map[string]bool{}
 	for _, d := range s.Devices {
 		h := p.hist[d.Device]
@@ -116,7 +116,7 @@ func (p ioStatPane) View() string {
 	if p.samples == 0 {
 		return st.Muted.Render("waiting for the first sample…")
 	}
-	devs := append([]probes.DeviceIO(nil), p.last...)
+	devs := append([]schema.DeviceIO(nil), p.last...)
 	sort.SliceStable(devs, func(i, j int) bool {
 		if devs[i].UtilPct != devs[j].UtilPct {
 			return devs[i].UtilPct > devs[j].UtilPct

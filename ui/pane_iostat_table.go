@@ -7,7 +7,7 @@ import (
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/schema"
 )
 
 // ioCol is one numeric column of the iostat table. Columns of lower
@@ -15,25 +15,25 @@ import (
 type ioCol struct {
 	head string
 	prio int
-	get  func(d probes.DeviceIO) float64
+	get  func(d schema.DeviceIO) float64
 }
 
 var ioCols = []ioCol{
-	{"r/s", 8, func(d probes.DeviceIO) float64 { return d.RPerS }},
-	{"w/s", 7, func(d probes.DeviceIO) float64 { return d.WPerS }},
-	{"rkB/s", 5, func(d probes.DeviceIO) float64 { return d.RKBPerS }},
-	{"wkB/s", 4, func(d probes.DeviceIO) float64 { return d.WKBPerS }},
-	{"r_await", 3, func(d probes.DeviceIO) float64 { return d.RAwaitMs }},
-	{"w_await", 2, func(d probes.DeviceIO) float64 { return d.WAwaitMs }},
-	{"aqu-sz", 6, func(d probes.DeviceIO) float64 { return d.AquSz }},
-	{"%util", 1, func(d probes.DeviceIO) float64 { return d.UtilPct }},
+	{"r/s", 8, func(d schema.DeviceIO) float64 { return d.RPerS }},
+	{"w/s", 7, func(d schema.DeviceIO) float64 { return d.WPerS }},
+	{"rkB/s", 5, func(d schema.DeviceIO) float64 { return d.RKBPerS }},
+	{"wkB/s", 4, func(d schema.DeviceIO) float64 { return d.WKBPerS }},
+	{"r_await", 3, func(d schema.DeviceIO) float64 { return d.RAwaitMs }},
+	{"w_await", 2, func(d schema.DeviceIO) float64 { return d.WAwaitMs }},
+	{"aqu-sz", 6, func(d schema.DeviceIO) float64 { return d.AquSz }},
+	{"%util", 1, func(d schema.DeviceIO) float64 { return d.UtilPct }},
 }
 
 const ioColW = 8 // 7 digits and a space
 
 // table renders a header and up to rows device lines; when devices are cut,
 // the last line says how many more there are.
-func (p ioStatPane) table(devs []probes.DeviceIO, rows int) []string {
+func (p ioStatPane) table(devs []schema.DeviceIO, rows int) []string {
 	st := p.env.st
 	names := make([]string, len(devs))
 	dw := 6

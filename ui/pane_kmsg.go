@@ -8,7 +8,7 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/schema"
 )
 
 const (
@@ -44,7 +44,7 @@ func (p kmsgPane) Update(tea.KeyPressMsg) (Pane, tea.Cmd) { return p, nil }
 func (p kmsgPane) Reset() Pane                            { return kmsgPane{env: p.env, w: p.w, h: p.h} }
 
 func (p kmsgPane) Apply(ev event.Event) Pane {
-	k, ok := probes.AsKmsg(ev)
+	k, ok := schema.AsKmsg(ev)
 	if !ok {
 		return p
 	}
@@ -70,7 +70,7 @@ func appendCapped[T any](s []T, v T, n int) []T {
 // kernelEventText labels a line the kernel-log parser recognises and says
 // it in a few words; "" when it names nothing.
 func kernelEventText(text string) (label, what string) {
-	l, ok := probes.ParseKernelLine(text)
+	l, ok := schema.ParseKernelLine(text)
 	if !ok {
 		return "", ""
 	}

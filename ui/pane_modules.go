@@ -8,7 +8,7 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/schema"
 )
 
 const (
@@ -43,16 +43,16 @@ func (p modulesPane) Reset() Pane                            { return modulesPan
 func (p modulesPane) ContentHeight() int                     { return 1 + min(len(p.rows), modShown) }
 
 func (p modulesPane) Apply(ev event.Event) Pane {
-	var m probes.Module
+	var m schema.Module
 	loaded := false
 	switch b := ev.Body.(type) {
-	case *probes.ModuleList:
+	case *schema.ModuleList:
 		p.atStart = b.Count
 		return p
-	case *probes.ModuleLoad:
+	case *schema.ModuleLoad:
 		m, loaded = b.Module, true
 		p.loads++
-	case *probes.ModuleUnload:
+	case *schema.ModuleUnload:
 		m = b.Module
 	default:
 		return p

@@ -6,7 +6,7 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/packet"
 )
 
 const (
@@ -51,7 +51,7 @@ type packetsPane struct {
 	env    paneEnv
 	w, h   int
 	keys   packetsKeys
-	flows  *probes.FlowTable
+	flows  *packet.FlowTable
 	rows   []pktRow // ring of the newest timeline rows
 	next   int
 	count  int
@@ -72,7 +72,7 @@ func newPacketsPane(env paneEnv) Pane {
 	return packetsPane{
 		env:   env,
 		keys:  packetsKeys{Sort: key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "packets: sort flows by pps, gap, RSTs"))},
-		flows: probes.NewFlowTable(probes.MaxTrackedFlows),
+		flows: packet.NewFlowTable(packet.MaxTrackedFlows),
 		rows:  make([]pktRow, pktTimelineRows),
 	}
 }
@@ -101,17 +101,17 @@ func (p packetsPane) Apply(ev event.Event) Pane {
 	if ev.Time.After(p.now) {
 		p.now = ev.Time
 	}
-	if st, ok := probes.AsCaptureStats(ev); ok {
+	if st, ok := packet.AsCaptureStats(ev); ok {
 		p.ifaces = applyCaptureStats(p.ifaces, st)
 		return p
 	}
-	if b, ok := probes.AsPacketBatch(ev); ok {
+	if b, ok := packet.AsPacketBatch(ev); ok {
 		if p.iface == "" {
 			p.iface = b.Iface
 		}
 		p.multi = p.multi || b.Iface != p.iface
 	}
-	p.flows.Observe(ev, func(pk probes.Packet, a probes.Arrival) {
+	p.flows.Observe(ev, func(pk packet.Packet, a packet.Arrival) {
 		var dt time.Duration
 		if !p.lastAt.IsZero() {
 			dt = pk.Time.Sub(p.lastAt)
@@ -141,7 +141,7 @@ func (p packetsPane) last(n int) []pktRow {
 	return out
 }
 
-func applyCaptureStats(ifs []pktIface, st *probes.CaptureStats) []pktIface {
+func applyCaptureStats(ifs []pktIface, st *packet.CaptureStats) []pktIface {
 	i := 0
 	for i < len(ifs) && ifs[i].name != st.Iface {
 		i++

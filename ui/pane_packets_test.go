@@ -8,24 +8,24 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/exp/golden"
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/packet"
 )
 
 // packetsFixture is 12 s on veth1 (after 10 s of VRRP alone): VRRP adverts
 // every second with a 3.5 s hole, a TCP connection that freezes and is
 // reset, and 127 kernel drops.
 func packetsFixture() []event.Event {
-	vrrp := probes.FlowInfo{ID: 1, Iface: "veth1", Proto: "vrrp", Src: "10.9.0.1", Dst: "224.0.0.18"}
-	syn := probes.FlowInfo{ID: 2, Iface: "veth1", Proto: "tcp", Src: "10.9.0.2:40000", Dst: "10.9.0.1:8080"}
-	ack := probes.FlowInfo{ID: 3, Iface: "veth1", Proto: "tcp", Src: "10.9.0.1:8080", Dst: "10.9.0.2:40000"}
+	vrrp := packet.FlowInfo{ID: 1, Iface: "veth1", Proto: "vrrp", Src: "10.9.0.1", Dst: "224.0.0.18"}
+	syn := packet.FlowInfo{ID: 2, Iface: "veth1", Proto: "tcp", Src: "10.9.0.2:40000", Dst: "10.9.0.1:8080"}
+	ack := packet.FlowInfo{ID: 3, Iface: "veth1", Proto: "tcp", Src: "10.9.0.1:8080", Dst: "10.9.0.2:40000"}
 	evs := []event.Event{event.New(t0, "packets", &event.ProbeStatus{Status: event.StatusOK})}
-	for _, fi := range []probes.FlowInfo{vrrp, syn, ack} {
+	for _, fi := range []packet.FlowInfo{vrrp, syn, ack} {
 		evs = append(evs, event.New(t0, "packets", &fi))
 	}
-	pkt := func(at time.Duration, fi probes.FlowInfo, flags uint8, n uint32) event.Event {
+	pkt := func(at time.Duration, fi packet.FlowInfo, flags uint8, n uint32) event.Event {
 		t := t0.Add(at)
-		return event.New(t, "packets", &probes.PacketBatch{Iface: "veth1", Start: t, DtUs: []int64{0},
-			Flow: []uint32{fi.ID}, Flags: probes.ByteNums{flags}, Len: []uint32{n}})
+		return event.New(t, "packets", &packet.PacketBatch{Iface: "veth1", Start: t, DtUs: []int64{0},
+			Flow: []uint32{fi.ID}, Flags: packet.ByteNums{flags}, Len: []uint32{n}})
 	}
 	// Twelve intervals make a period: adverts from 10 s before.
 	for _, s := range []time.Duration{-10000, -9000, -8000, -7000, -6000, -5000, -4000, -3000, -2000, -1000,
@@ -33,12 +33,12 @@ func packetsFixture() []event.Event {
 		evs = append(evs, pkt(s*time.Millisecond+100*time.Millisecond, vrrp, 0, 54))
 	}
 	evs = append(evs,
-		pkt(6*time.Second, syn, probes.FlagSYN, 74),
-		pkt(6*time.Second+120*time.Microsecond, ack, probes.FlagSYN|probes.FlagACK, 74),
-		pkt(6*time.Second+180*time.Microsecond, syn, probes.FlagACK, 66),
-		pkt(8*time.Second+200*time.Millisecond, ack, probes.FlagRST|probes.FlagACK, 54))
+		pkt(6*time.Second, syn, packet.FlagSYN, 74),
+		pkt(6*time.Second+120*time.Microsecond, ack, packet.FlagSYN|packet.FlagACK, 74),
+		pkt(6*time.Second+180*time.Microsecond, syn, packet.FlagACK, 66),
+		pkt(8*time.Second+200*time.Millisecond, ack, packet.FlagRST|packet.FlagACK, 54))
 	for s := 1; s <= 11; s++ {
-		st := &probes.CaptureStats{Iface: "veth1", IntervalS: 1, Packets: 2, Seen: 2, Bytes: 120}
+		st := &packet.CaptureStats{Iface: "veth1", IntervalS: 1, Packets: 2, Seen: 2, Bytes: 120}
 		if s == 9 {
 			st.Drops, st.Packets = 127, 129
 		}
@@ -109,10 +109,10 @@ func TestTTTFormat(t *testing.T) {
 
 func TestPacketsPaneNamesInterfacesWhenSeveral(t *testing.T) {
 	evs := packetsFixture()
-	lo := probes.FlowInfo{ID: 9, Iface: "lo", Proto: "udp", Src: "127.0.0.1:5000", Dst: "127.0.0.1:53"}
+	lo := packet.FlowInfo{ID: 9, Iface: "lo", Proto: "udp", Src: "127.0.0.1:5000", Dst: "127.0.0.1:53"}
 	at := t0.Add(11 * time.Second)
-	evs = append(evs, event.New(at, "packets", &lo), event.New(at, "packets", &probes.PacketBatch{Iface: "lo", Start: at,
-		DtUs: []int64{0}, Flow: []uint32{9}, Flags: probes.ByteNums{0}, Len: []uint32{60}}))
+	evs = append(evs, event.New(at, "packets", &lo), event.New(at, "packets", &packet.PacketBatch{Iface: "lo", Start: at,
+		DtUs: []int64{0}, Flow: []uint32{9}, Flags: packet.ByteNums{0}, Len: []uint32{60}}))
 	o := testOptions()
 	o.Probes = []string{"packets"}
 	s := screen(t, update(NewLive(o), tea.WindowSizeMsg{Width: 100, Height: 30}, EventsMsg(evs)))
@@ -130,7 +130,7 @@ func TestPacketsPaneFlagsAnOverdueFlow(t *testing.T) {
 	evs := packetsFixture()
 	for s := 12; s <= 14; s++ {
 		evs = append(evs, event.New(t0.Add(time.Duration(s)*time.Second), "packets",
-			&probes.CaptureStats{Iface: "veth1", IntervalS: 1}))
+			&packet.CaptureStats{Iface: "veth1", IntervalS: 1}))
 	}
 	o := testOptions()
 	o.Probes = []string{"packets"}
@@ -146,18 +146,18 @@ func TestPacketsPaneFlagsAnOverdueFlow(t *testing.T) {
 // TestPacketsPaneLeavesAClosedConnectionUnmarked: a TCP connection with 1 s
 // keepalives that closed is quiet afterwards, and that is not overdue.
 func TestPacketsPaneLeavesAClosedConnectionUnmarked(t *testing.T) {
-	ka := probes.FlowInfo{ID: 5, Iface: "veth1", Proto: "tcp", Src: "10.9.0.5:6000", Dst: "10.9.0.6:7000"}
+	ka := packet.FlowInfo{ID: 5, Iface: "veth1", Proto: "tcp", Src: "10.9.0.5:6000", Dst: "10.9.0.6:7000"}
 	evs := []event.Event{event.New(t0, "packets", &ka)}
 	for s := range 16 {
-		fl := uint8(probes.FlagACK)
+		fl := uint8(packet.FlagACK)
 		if s == 15 {
-			fl |= probes.FlagFIN
+			fl |= packet.FlagFIN
 		}
 		at := t0.Add(time.Duration(s) * time.Second)
-		evs = append(evs, event.New(at, "packets", &probes.PacketBatch{Iface: "veth1", Start: at, DtUs: []int64{0},
-			Flow: []uint32{5}, Flags: probes.ByteNums{fl}, Len: []uint32{66}}))
+		evs = append(evs, event.New(at, "packets", &packet.PacketBatch{Iface: "veth1", Start: at, DtUs: []int64{0},
+			Flow: []uint32{5}, Flags: packet.ByteNums{fl}, Len: []uint32{66}}))
 	}
-	evs = append(evs, event.New(t0.Add(25*time.Second), "packets", &probes.CaptureStats{Iface: "veth1", IntervalS: 1}))
+	evs = append(evs, event.New(t0.Add(25*time.Second), "packets", &packet.CaptureStats{Iface: "veth1", IntervalS: 1}))
 	o := testOptions()
 	o.Probes = []string{"packets"}
 	s := screen(t, update(NewLive(o), tea.WindowSizeMsg{Width: 100, Height: 30}, EventsMsg(evs)))

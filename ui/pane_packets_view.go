@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/packet"
 )
 
 func (p packetsPane) View() string {
@@ -121,7 +121,7 @@ func (p packetsPane) flowTable(n int) []string {
 
 // silent: a periodic flow has been quiet for as long as a gap that the
 // detector would report (a closed TCP connection never is).
-func (p packetsPane) silent(f *probes.FlowStats, now time.Time, usual time.Duration, periodic bool) bool {
+func (p packetsPane) silent(f *packet.FlowStats, now time.Time, usual time.Duration, periodic bool) bool {
 	return periodic && !f.Closed() && now.Sub(f.Last) >= p.flows.Rule.Threshold(usual)
 }
 
@@ -139,7 +139,7 @@ func (p packetsPane) timeline(n int) []string {
 		}
 		row := fmt.Sprintf("%-15s %-6s %5d  %s", fmtTTT(r.dt), tcpFlagText(r.flags, fi.Proto), r.len, p.label(fi))
 		style := st.Text
-		if r.flags&probes.FlagRST != 0 {
+		if r.flags&packet.FlagRST != 0 {
 			style = st.Sev(event.Warn)
 		}
 		lines = append(lines, style.Render(clip(row, p.w)))
@@ -147,16 +147,16 @@ func (p packetsPane) timeline(n int) []string {
 	return lines
 }
 
-func (p packetsPane) info(id uint32) probes.FlowInfo {
+func (p packetsPane) info(id uint32) packet.FlowInfo {
 	if f := p.flows.Get(id); f != nil {
 		return f.Info
 	}
-	return probes.FlowInfo{ID: id}
+	return packet.FlowInfo{ID: id}
 }
 
 // label is "proto src > dst", after the interface when several are
 // captured, sanitized: addresses and names came from the wire or a file.
-func (p packetsPane) label(fi probes.FlowInfo) string {
+func (p packetsPane) label(fi packet.FlowInfo) string {
 	s := fi.String()
 	if fi.Proto != "" {
 		s = fi.Proto + " " + s
@@ -216,12 +216,12 @@ func tcpFlagText(f uint8, proto string) string {
 	for _, c := range []struct {
 		bit uint8
 		ch  byte
-	}{{probes.FlagSYN, 'S'}, {probes.FlagFIN, 'F'}, {probes.FlagPSH, 'P'}, {probes.FlagRST, 'R'}, {probes.FlagURG, 'U'}, {probes.FlagECE, 'E'}, {probes.FlagCWR, 'W'}} {
+	}{{packet.FlagSYN, 'S'}, {packet.FlagFIN, 'F'}, {packet.FlagPSH, 'P'}, {packet.FlagRST, 'R'}, {packet.FlagURG, 'U'}, {packet.FlagECE, 'E'}, {packet.FlagCWR, 'W'}} {
 		if f&c.bit != 0 {
 			b.WriteByte(c.ch)
 		}
 	}
-	if f&probes.FlagACK != 0 {
+	if f&packet.FlagACK != 0 {
 		b.WriteByte('.')
 	}
 	b.WriteByte(']')

@@ -9,7 +9,7 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/schema"
 )
 
 const (
@@ -78,19 +78,19 @@ func (p signalsPane) Reset() Pane {
 func (p signalsPane) Apply(ev event.Event) Pane {
 	p.n++
 	var row *sigRow
-	if s, ok := probes.AsSignal(ev); ok {
+	if s, ok := schema.AsSignal(ev); ok {
 		row = p.signalRow(ev.Time, s)
-	} else if f, ok := probes.AsFork(ev); ok {
+	} else if f, ok := schema.AsFork(ev); ok {
 		if c := p.proc(f.ChildPID, f.Comm); c != nil {
 			c.forkAt, c.execAt = ev.Time, time.Time{}
 		}
 		row = &sigRow{at: ev.Time, what: "fork", text: fmt.Sprintf("%d %s → child %d (%s)", f.PID, event.Sanitize(f.Comm), f.ChildPID, event.Sanitize(f.How))}
-	} else if x, ok := probes.AsExec(ev); ok {
+	} else if x, ok := schema.AsExec(ev); ok {
 		if c := p.proc(x.PID, x.Comm); c != nil {
 			c.execAt, c.forkAt = ev.Time, time.Time{}
 		}
 		row = &sigRow{at: ev.Time, what: "exec", text: fmt.Sprintf("%d %s → %s %s", x.PID, event.Sanitize(x.OldComm), event.Sanitize(x.Comm), event.Sanitize(x.Filename))}
-	} else if x, ok := probes.AsExit(ev); ok {
+	} else if x, ok := schema.AsExit(ev); ok {
 		if c := p.proc(x.PID, x.Comm); c != nil {
 			c.terminated = true
 		}
@@ -98,7 +98,7 @@ func (p signalsPane) Apply(ev event.Event) Pane {
 		if x.Signal != "" {
 			row.mark = markBurst
 		}
-	} else if t, ok := probes.AsTrace(ev); ok {
+	} else if t, ok := schema.AsTrace(ev); ok {
 		text := fmt.Sprintf("%d %s %s", t.PID, event.Sanitize(t.Comm), t.State)
 		if t.Threads > 0 {
 			text += fmt.Sprintf(", %d thread(s)", t.Threads)
@@ -107,7 +107,7 @@ func (p signalsPane) Apply(ev event.Event) Pane {
 			text = event.Sanitize(t.Reason)
 		}
 		row = &sigRow{at: ev.Time, what: "trace", text: text}
-		if t.State == probes.TraceFailed {
+		if t.State == schema.TraceFailed {
 			row.mark = markRace
 		}
 	}
@@ -120,7 +120,7 @@ func (p signalsPane) Apply(ev event.Event) Pane {
 	return p
 }
 
-func (p signalsPane) signalRow(at time.Time, s *probes.Signal) *sigRow {
+func (p signalsPane) signalRow(at time.Time, s *schema.Signal) *sigRow {
 	row := &sigRow{at: at, what: s.Signal}
 	c := p.proc(s.PID, s.Comm)
 	target := fmt.Sprintf("%d/%d %s", s.PID, s.TID, event.Sanitize(s.Comm))
@@ -147,7 +147,7 @@ func (p signalsPane) signalRow(at time.Time, s *probes.Signal) *sigRow {
 		row.delta = fmtDelta(at.Sub(c.lastSig))
 	}
 	burstable := s.Signal != "SIGCHLD" && !(s.Signal == "SIGURG" && s.SenderPID == s.PID)
-	if last, ok := c.lastBySig[s.Signal]; ok && at.Sub(last) < probes.DefaultBurstWindow && burstable {
+	if last, ok := c.lastBySig[s.Signal]; ok && at.Sub(last) < schema.DefaultBurstWindow && burstable {
 		row.mark = markBurst
 	}
 	own := s.Signal == "SIGCHLD" || s.Addr != "" || s.SenderPID == s.PID

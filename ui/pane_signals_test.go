@@ -8,7 +8,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/exp/golden"
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/schema"
 	"github.com/stakeout/stakeout/themes"
 )
 
@@ -19,12 +19,12 @@ func signalsSession() []event.Event {
 	ms := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Millisecond) }
 	root := 0
 	sig := func(at, pid int, name string, signo, sender int, scomm string) event.Event {
-		return event.New(ms(at), "signals", &probes.Signal{PID: pid, TID: pid, Comm: "gimli", Signal: name, Signo: signo,
+		return event.New(ms(at), "signals", &schema.Signal{PID: pid, TID: pid, Comm: "gimli", Signal: name, Signo: signo,
 			Code: "SI_USER", SenderPID: sender, SenderUID: &root, SenderComm: scomm})
 	}
 	evs := []event.Event{
 		event.New(t0, "signals", &event.ProbeStatus{Status: event.StatusOK}),
-		event.New(ms(1), "signals", &probes.Trace{PID: 812, Comm: "gimli", State: probes.TraceAttached, Threads: 3}),
+		event.New(ms(1), "signals", &schema.Trace{PID: 812, Comm: "gimli", State: schema.TraceAttached, Threads: 3}),
 	}
 	for s := 1; s <= 3; s++ {
 		evs = append(evs, sig(s*1000, 812, "SIGUSR1", 10, 700, "heartbeat"))
@@ -32,12 +32,12 @@ func signalsSession() []event.Event {
 	evs = append(evs,
 		sig(4000, 812, "SIGHUP", 1, 4410, "logrotate"),
 		sig(4003, 812, "SIGHUP", 1, 4410, "logrotate"),
-		event.New(ms(4010), "signals", &probes.Exec{PID: 812, OldComm: "gimli", Comm: "gimli", Filename: "/usr/sbin/gimli"}),
+		event.New(ms(4010), "signals", &schema.Exec{PID: 812, OldComm: "gimli", Comm: "gimli", Filename: "/usr/sbin/gimli"}),
 		sig(4012, 812, "SIGHUP", 1, 4410, "logrotate"),
-		event.New(ms(4500), "signals", &probes.Fork{PID: 812, Comm: "gimli", ChildPID: 901, How: "fork"}),
-		event.New(ms(4600), "signals", &probes.Signal{PID: 812, TID: 813, Comm: "gimli", Signal: "SIGCHLD", Signo: 17,
+		event.New(ms(4500), "signals", &schema.Fork{PID: 812, Comm: "gimli", ChildPID: 901, How: "fork"}),
+		event.New(ms(4600), "signals", &schema.Signal{PID: 812, TID: 813, Comm: "gimli", Signal: "SIGCHLD", Signo: 17,
 			Code: "CLD_KILLED", ChildPID: 901, Status: "killed by SIGKILL"}),
-		event.New(ms(4600), "signals", &probes.Exit{PID: 901, Comm: "gimli", Status: "killed by SIGKILL", Signal: "SIGKILL"}),
+		event.New(ms(4600), "signals", &schema.Exit{PID: 901, Comm: "gimli", Status: "killed by SIGKILL", Signal: "SIGKILL"}),
 		sig(5000, 812, "SIGUSR1", 10, 4411, "exited"),
 	)
 	return evs
@@ -71,7 +71,7 @@ func TestSignalsPaneMarksAndSanitizes(t *testing.T) {
 	if sp.rows[len(sp.rows)-1].delta != "+400ms" {
 		t.Errorf("Δ %q", sp.rows[len(sp.rows)-1].delta)
 	}
-	p = p.Apply(event.New(t0, "signals", &probes.Signal{PID: 1, TID: 1, Comm: "evil\x1b]0;pwned\x07", Signal: "SIGHUP"}))
+	p = p.Apply(event.New(t0, "signals", &schema.Signal{PID: 1, TID: 1, Comm: "evil\x1b]0;pwned\x07", Signal: "SIGHUP"}))
 	view := p.SetSize(80, 10).View()
 	if strings.Contains(view, "\x1b]0") || !strings.Contains(view, `evil\x1b]0;pwned\x07`) {
 		t.Errorf("comm not sanitized: %q", view)

@@ -9,6 +9,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/schema"
 )
 
 var paneTitle = regexp.MustCompile(`(\d+) (` + strings.Join(probes.Names(), "|") + `) ·`)
@@ -36,7 +37,7 @@ func TestPaneNumbersLiveAndReplayAgree(t *testing.T) {
 		event.New(t0, "iostat", &event.ProbeStatus{Status: event.StatusOK}),
 	}
 	evs := append(statuses, event.New(t0.Add(time.Second), "iostat",
-		&probes.IOSample{IntervalS: 1, Devices: []probes.DeviceIO{{Device: "sda", UtilPct: 5}}}))
+		&schema.IOSample{IntervalS: 1, Devices: []schema.DeviceIO{{Device: "sda", UtilPct: 5}}}))
 	size := tea.WindowSizeMsg{Width: 120, Height: 40}
 
 	live := testOptions()

@@ -14,7 +14,8 @@ import (
 	"github.com/stakeout/stakeout/engine"
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/findings"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/packet"
+	"github.com/stakeout/stakeout/schema"
 	"github.com/stakeout/stakeout/sessions"
 )
 
@@ -36,11 +37,11 @@ func writeSaturatedSession(t *testing.T) string {
 	}
 	must(w.Write(event.New(t0, "iostat", &event.ProbeStatus{Status: event.StatusOK})))
 	for s := 1; s <= 30; s++ {
-		sdb := probes.DeviceIO{Device: "sdb", WPerS: 40, WKBPerS: 320, WAwaitMs: 2, AquSz: 0.1, UtilPct: 8}
+		sdb := schema.DeviceIO{Device: "sdb", WPerS: 40, WKBPerS: 320, WAwaitMs: 2, AquSz: 0.1, UtilPct: 8}
 		if s >= 10 && s <= 22 {
-			sdb = probes.DeviceIO{Device: "sdb", WPerS: 850, WKBPerS: 110800, WAwaitMs: 250, AquSz: 42, UtilPct: 99.8}
+			sdb = schema.DeviceIO{Device: "sdb", WPerS: 850, WKBPerS: 110800, WAwaitMs: 250, AquSz: 42, UtilPct: 99.8}
 		}
-		must(w.Write(event.New(at(s), "iostat", &probes.IOSample{IntervalS: 1, Devices: []probes.DeviceIO{sdb}})))
+		must(w.Write(event.New(at(s), "iostat", &schema.IOSample{IntervalS: 1, Devices: []schema.DeviceIO{sdb}})))
 	}
 	must(w.Close())
 	return path
@@ -107,7 +108,7 @@ func writeFloodMinute(t *testing.T) string {
 	}
 	rng := rand.New(rand.NewSource(3))
 	for s := 0; s < 60; s += 2 {
-		pb := &probes.PacketBatch{Iface: "lo", Start: at(s)}
+		pb := &packet.PacketBatch{Iface: "lo", Start: at(s)}
 		for range 16384 {
 			pb.DtUs = append(pb.DtUs, 3+rng.Int63n(4))
 			pb.Flow = append(pb.Flow, 1)
@@ -134,7 +135,7 @@ type countingSource struct {
 
 func (c *countingSource) count(evs []event.Event, err error) ([]event.Event, error) {
 	for _, ev := range evs {
-		if _, ok := probes.AsPacketBatch(ev); ok {
+		if _, ok := packet.AsPacketBatch(ev); ok {
 			c.batches++
 		}
 	}

@@ -8,7 +8,7 @@ import (
 
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/findings"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/schema"
 	"github.com/stakeout/stakeout/sessions"
 )
 
@@ -26,7 +26,7 @@ func TestRecordedDetectorSettingsAreReplayed(t *testing.T) {
 		}
 		uid := 0
 		for _, ms := range []int{1000, 1400} {
-			w.Write(event.New(t0.Add(time.Duration(ms)*time.Millisecond), "signals", &probes.Signal{PID: 812, TID: 812,
+			w.Write(event.New(t0.Add(time.Duration(ms)*time.Millisecond), "signals", &schema.Signal{PID: 812, TID: 812,
 				Comm: "gimli", Signal: "SIGHUP", Signo: 1, Code: "SI_USER", SenderPID: 4410, SenderUID: &uid, SenderComm: "logrotate"}))
 		}
 		if err := w.Close(); err != nil {

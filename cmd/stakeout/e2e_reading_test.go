@@ -16,7 +16,8 @@ import (
 
 	"github.com/charmbracelet/x/ansi"
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/packet"
+	"github.com/stakeout/stakeout/schema"
 	"github.com/stakeout/stakeout/sessions"
 )
 
@@ -41,13 +42,13 @@ func writeOutOfOrder(t *testing.T, path string) {
 		}
 	}
 	kmsg := func(s float64, backlog bool, text string) {
-		must(w.Write(event.New(xt(s), "kmsg", &probes.Kmsg{Level: "info", Priority: 6, Facility: "kern", Backlog: backlog, Text: text})))
+		must(w.Write(event.New(xt(s), "kmsg", &schema.Kmsg{Level: "info", Priority: 6, Facility: "kern", Backlog: backlog, Text: text})))
 	}
 	for _, p := range []string{"kmsg", "conntrack"} {
 		must(w.Write(event.New(xt(0), p, &event.ProbeStatus{Status: event.StatusOK})))
 	}
 	for s := 0; s <= 180; s++ {
-		must(w.Write(event.New(xt(float64(s)), "conntrack", &probes.ConntrackSample{Count: 10, Max: 65536, IntervalS: 1})))
+		must(w.Write(event.New(xt(float64(s)), "conntrack", &schema.ConntrackSample{Count: 10, Max: 65536, IntervalS: 1})))
 		switch s {
 		case 1:
 			for l := 0; l < 60; l++ {
@@ -57,7 +58,7 @@ func writeOutOfOrder(t *testing.T, path string) {
 			kmsg(-240, true, "INFO: task jbd2/sda1-8:245 blocked for more than 120 seconds.")
 		case 5:
 			must(w.Write(event.New(time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC), "conntrack",
-				&probes.ConntrackSample{Count: 10, Max: 65536, IntervalS: 1})))
+				&schema.ConntrackSample{Count: 10, Max: 65536, IntervalS: 1})))
 		case 150:
 			kmsg(150, false, "nginx[77]: segfault at 0 ip 000055d0c0ffee00 sp 00007ffd00000000 error 6 in nginx[55d0c0f00000+100000]")
 		}
@@ -231,7 +232,7 @@ func TestDamageContract(t *testing.T) {
 	packets := 0
 	for _, ev := range evs {
 		count[ev.Kind]++
-		if b, ok := probes.AsPacketBatch(ev); ok {
+		if b, ok := packet.AsPacketBatch(ev); ok {
 			packets += b.N()
 		}
 	}

@@ -22,7 +22,8 @@ import (
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/internal/sigtarget"
 	"github.com/stakeout/stakeout/internal/testenv"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/packet"
+	"github.com/stakeout/stakeout/schema"
 	"github.com/stakeout/stakeout/sessions"
 )
 
@@ -251,15 +252,15 @@ func writeSeeded(t *testing.T, path string) {
 		event.New(at(0), "signals", &event.ProbeStatus{Status: event.StatusOK}),
 		event.New(at(0), "packets", &event.ProbeStatus{Status: event.StatusOK}),
 		event.New(at(0), "kmsg", &event.ProbeStatus{Status: event.StatusOK}),
-		event.New(at(100), "signals", &probes.Exec{PID: 42, OldComm: "bash", Comm: "zq-db-7", Filename: "/home/zqbob/bin/zq-db-7"}),
-		event.New(at(1000), "signals", &probes.Signal{PID: 42, TID: 42, Comm: "zq-db-7", Signal: "SIGHUP", Signo: 1, Code: "SI_USER", SenderPID: 7, SenderUID: &uid, SenderComm: "zqalice"}),
-		event.New(at(1003), "signals", &probes.Signal{PID: 42, TID: 42, Comm: "zq-db-7", Signal: "SIGHUP", Signo: 1, Code: "SI_USER", SenderPID: 7, SenderUID: &uid, SenderComm: "zqalice"}),
-		event.New(at(1500), "kmsg", &probes.Kmsg{Level: "info", Priority: 6, Facility: "user", Seq: 1,
+		event.New(at(100), "signals", &schema.Exec{PID: 42, OldComm: "bash", Comm: "zq-db-7", Filename: "/home/zqbob/bin/zq-db-7"}),
+		event.New(at(1000), "signals", &schema.Signal{PID: 42, TID: 42, Comm: "zq-db-7", Signal: "SIGHUP", Signo: 1, Code: "SI_USER", SenderPID: 7, SenderUID: &uid, SenderComm: "zqalice"}),
+		event.New(at(1003), "signals", &schema.Signal{PID: 42, TID: 42, Comm: "zq-db-7", Signal: "SIGHUP", Signo: 1, Code: "SI_USER", SenderPID: 7, SenderUID: &uid, SenderComm: "zqalice"}),
+		event.New(at(1500), "kmsg", &schema.Kmsg{Level: "info", Priority: 6, Facility: "user", Seq: 1,
 			Text: "zqtest login password=hunter2 token=tok-q7x url https://api.corp.example/x?s=zzq7sess from 10.77.1.2 via [2a01:4f8:77::2]:22 on zq-db-7 by zqbob Authorization: Bearer eyQ7abc.def"}),
-		event.New(at(2000), "packets", &probes.FlowInfo{ID: 1, Iface: "eth0", Proto: "udp", Src: "10.77.1.2:40000", Dst: "10.77.1.3:9"}),
-		event.New(at(2000), "packets", &probes.FlowInfo{ID: 2, Iface: "eth0", Proto: "tcp", Src: "[2a01:4f8:77::2]:40001", Dst: "[2a01:4f8:0:77::3]:443"}),
-		event.New(at(2300), "packets", &probes.PacketBatch{Iface: "eth0", Start: at(2000), DtUs: []int64{0, 100, 200000}, Flow: []uint32{1, 2, 1},
-			Flags: probes.ByteNums{0, 2, 0}, Len: []uint32{60, 74, 60}, Data: [][]byte{[]byte("password=hunter2 10.77.1.2"), []byte("x"), []byte("y")}}),
+		event.New(at(2000), "packets", &packet.FlowInfo{ID: 1, Iface: "eth0", Proto: "udp", Src: "10.77.1.2:40000", Dst: "10.77.1.3:9"}),
+		event.New(at(2000), "packets", &packet.FlowInfo{ID: 2, Iface: "eth0", Proto: "tcp", Src: "[2a01:4f8:77::2]:40001", Dst: "[2a01:4f8:0:77::3]:443"}),
+		event.New(at(2300), "packets", &packet.PacketBatch{Iface: "eth0", Start: at(2000), DtUs: []int64{0, 100, 200000}, Flow: []uint32{1, 2, 1},
+			Flags: packet.ByteNums{0, 2, 0}, Len: []uint32{60, 74, 60}, Data: [][]byte{[]byte("password=hunter2 10.77.1.2"), []byte("x"), []byte("y")}}),
 		event.New(at(2500), event.ProbeNote, &event.Note{Author: "zqalice", Text: "zqbob restarted it from 10.77.1.3 with token=tok-q7x, ruled out zq-db-7's disk"}),
 	}
 	for _, ev := range evs {

@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/packet"
 	"github.com/stakeout/stakeout/sessions"
 )
 
@@ -45,14 +45,14 @@ header in front.`,
 			// A first pass finds the link types: the file has the one they
 			// share, else Ethernet.
 			links, err := exportLinkTypes(r)
-			var pw *probes.PcapWriter
+			var pw *packet.PcapWriter
 			if err == nil {
-				pw, err = probes.NewPcapWriter(bw, links...)
+				pw, err = packet.NewPcapWriter(bw, links...)
 			}
 			if err == nil {
 				it := r.Iter(time.Time{})
 				for ev, ok := it.Next(); ok && err == nil; ev, ok = it.Next() {
-					if ev.Probe == "packets" || ev.Kind == probes.KindPackets {
+					if ev.Probe == "packets" || ev.Kind == packet.KindPackets {
 						err = pw.Observe(ev)
 					}
 				}
@@ -90,8 +90,8 @@ func exportLinkTypes(r *sessions.Reader) ([]uint16, error) {
 	var links []uint16
 	it := r.Iter(time.Time{})
 	for ev, ok := it.Next(); ok; ev, ok = it.Next() {
-		if b, ok := probes.AsPacketBatch(ev); ok && b.N() > 0 {
-			if l := probes.ExportLinkType(b); !seen[l] {
+		if b, ok := packet.AsPacketBatch(ev); ok && b.N() > 0 {
+			if l := packet.ExportLinkType(b); !seen[l] {
 				seen[l] = true
 				links = append(links, l)
 			}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/packet"
 	"github.com/stakeout/stakeout/sessions"
 )
 
@@ -254,7 +254,7 @@ func referencedFlows(r *sessions.Reader, from, until time.Time) (map[flowKey]boo
 	refs := map[flowKey]bool{}
 	it := r.IterRange(from, until)
 	for ev, ok := it.Next(); ok; ev, ok = it.Next() {
-		if b, ok := probes.AsPacketBatch(ev); ok && !ev.Time.After(until) {
+		if b, ok := packet.AsPacketBatch(ev); ok && !ev.Time.After(until) {
 			for _, id := range b.Flow[:b.N()] {
 				refs[flowKey{b.Iface, id}] = true
 			}
@@ -329,7 +329,7 @@ func restamp(ev event.Event, t time.Time) event.Event {
 // interface, process or flow when the kind has one per entity.
 func stateKey(ev event.Event, refs map[flowKey]bool) (string, bool) {
 	key := ev.Probe + "\x00" + ev.Kind
-	if f, ok := probes.AsFlowInfo(ev); ok {
+	if f, ok := packet.AsFlowInfo(ev); ok {
 		if !refs[flowKey{f.Iface, f.ID}] {
 			return "", false
 		}

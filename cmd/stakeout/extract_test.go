@@ -13,7 +13,8 @@ import (
 
 	"github.com/charmbracelet/x/ansi"
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/packet"
+	"github.com/stakeout/stakeout/schema"
 	"github.com/stakeout/stakeout/sessions"
 )
 
@@ -40,18 +41,18 @@ func writeIncident(t *testing.T, path string) {
 	for _, p := range []string{"iostat", "packets", "modules"} {
 		must(w.Write(event.New(xt(0), p, &event.ProbeStatus{Status: event.StatusOK})))
 	}
-	must(w.Write(event.New(xt(0), "modules", &probes.ModuleList{Count: 2, Modules: []string{"ext4", "nf_conntrack"}})))
-	must(w.Write(event.New(xt(0.5), "packets", &probes.FlowInfo{ID: 7, Iface: "eth0", Proto: "vrrp", Src: "10.0.0.2", Dst: "224.0.0.18"})))
-	must(w.Write(event.New(xt(0.5), "packets", &probes.FlowInfo{ID: 8, Iface: "eth0", Proto: "udp", Src: "10.0.0.2:1", Dst: "10.0.0.9:2"})))
+	must(w.Write(event.New(xt(0), "modules", &schema.ModuleList{Count: 2, Modules: []string{"ext4", "nf_conntrack"}})))
+	must(w.Write(event.New(xt(0.5), "packets", &packet.FlowInfo{ID: 7, Iface: "eth0", Proto: "vrrp", Src: "10.0.0.2", Dst: "224.0.0.18"})))
+	must(w.Write(event.New(xt(0.5), "packets", &packet.FlowInfo{ID: 8, Iface: "eth0", Proto: "udp", Src: "10.0.0.2:1", Dst: "10.0.0.9:2"})))
 	for s := 1; s <= 600; s++ {
-		sdb := probes.DeviceIO{Device: "sdb", WPerS: 40, WKBPerS: 320, WAwaitMs: 2, AquSz: 0.1, UtilPct: 8}
+		sdb := schema.DeviceIO{Device: "sdb", WPerS: 40, WKBPerS: 320, WAwaitMs: 2, AquSz: 0.1, UtilPct: 8}
 		if s >= 300 && s <= 330 {
-			sdb = probes.DeviceIO{Device: "sdb", WPerS: 850, WKBPerS: 110800, WAwaitMs: 250, AquSz: 42, UtilPct: 99.8}
+			sdb = schema.DeviceIO{Device: "sdb", WPerS: 850, WKBPerS: 110800, WAwaitMs: 250, AquSz: 42, UtilPct: 99.8}
 		}
-		must(w.Write(event.New(xt(float64(s)), "iostat", &probes.IOSample{IntervalS: 1, Devices: []probes.DeviceIO{sdb}})))
+		must(w.Write(event.New(xt(float64(s)), "iostat", &schema.IOSample{IntervalS: 1, Devices: []schema.DeviceIO{sdb}})))
 		if s < 350 || s > 360 {
-			must(w.Write(event.New(xt(float64(s)+0.5), "packets", &probes.PacketBatch{Iface: "eth0", Start: xt(float64(s) + 0.5),
-				DtUs: []int64{0}, Flow: []uint32{7}, Flags: probes.ByteNums{0}, Len: []uint32{60}})))
+			must(w.Write(event.New(xt(float64(s)+0.5), "packets", &packet.PacketBatch{Iface: "eth0", Start: xt(float64(s) + 0.5),
+				DtUs: []int64{0}, Flow: []uint32{7}, Flags: packet.ByteNums{0}, Len: []uint32{60}})))
 		}
 		if s == 100 {
 			must(w.Write(event.New(xt(100), event.ProbeNote, event.NewNote("alice", "quiet so far"))))
@@ -160,7 +161,7 @@ func TestExtractAWindow(t *testing.T) {
 		// State from before the history is stamped with its start.
 		if ev.Time.Equal(since.Add(-time.Minute)) {
 			state[ev.Probe+"/"+ev.Kind] = true
-			if f, ok := probes.AsFlowInfo(ev); ok && f.ID != 7 {
+			if f, ok := packet.AsFlowInfo(ev); ok && f.ID != 7 {
 				t.Errorf("flow %d is copied though no copied packet names it", f.ID)
 			}
 		}
@@ -310,19 +311,19 @@ func TestExtractStateBeforeTheHistory(t *testing.T) {
 		return event.Event{Time: xt(s), Probe: "cpu", Kind: "cpu_future", Raw: json.RawMessage(raw)}
 	}
 	for _, ev := range []event.Event{
-		event.New(xt(1), "signals", &probes.Trace{PID: 10, State: "attached"}),
-		event.New(xt(2), "signals", &probes.Trace{PID: 11, State: "attached"}),
-		event.New(xt(3), "signals", &probes.Trace{PID: 10, State: "detached"}),
-		event.New(xt(4), "signals", &probes.Signal{PID: 11, Signal: "SIGHUP"}),
-		event.New(xt(5), "kmsg", &probes.Kmsg{Text: "segfault"}),
-		event.New(xt(6), "packets", &probes.CaptureStats{Iface: "eth0", Packets: 1}),
-		event.New(xt(7), "packets", &probes.CaptureStats{Iface: "eth1", Packets: 2}),
-		event.New(xt(8), "packets", &probes.CaptureStats{Iface: "eth0", Packets: 3}),
-		event.New(xt(9), "packets", &probes.FlowInfo{ID: 1, Iface: "eth0"}),
-		event.New(xt(9), "packets", &probes.FlowInfo{ID: 2, Iface: "eth0"}),
+		event.New(xt(1), "signals", &schema.Trace{PID: 10, State: "attached"}),
+		event.New(xt(2), "signals", &schema.Trace{PID: 11, State: "attached"}),
+		event.New(xt(3), "signals", &schema.Trace{PID: 10, State: "detached"}),
+		event.New(xt(4), "signals", &schema.Signal{PID: 11, Signal: "SIGHUP"}),
+		event.New(xt(5), "kmsg", &schema.Kmsg{Text: "segfault"}),
+		event.New(xt(6), "packets", &packet.CaptureStats{Iface: "eth0", Packets: 1}),
+		event.New(xt(7), "packets", &packet.CaptureStats{Iface: "eth1", Packets: 2}),
+		event.New(xt(8), "packets", &packet.CaptureStats{Iface: "eth0", Packets: 3}),
+		event.New(xt(9), "packets", &packet.FlowInfo{ID: 1, Iface: "eth0"}),
+		event.New(xt(9), "packets", &packet.FlowInfo{ID: 2, Iface: "eth0"}),
 		event.New(xt(10), event.ProbeNote, event.NewNote("a", "old")),
 		future(11, 1), future(12, 2),
-		event.New(xt(100), "packets", &probes.PacketBatch{Iface: "eth0", Start: xt(100), DtUs: []int64{0}, Flow: []uint32{2}, Flags: probes.ByteNums{0}, Len: []uint32{60}}),
+		event.New(xt(100), "packets", &packet.PacketBatch{Iface: "eth0", Start: xt(100), DtUs: []int64{0}, Flow: []uint32{2}, Flags: packet.ByteNums{0}, Len: []uint32{60}}),
 	} {
 		if err := w.Write(ev); err != nil {
 			t.Fatal(err)

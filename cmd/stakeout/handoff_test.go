@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/schema"
 	"github.com/stakeout/stakeout/sessions"
 )
 
@@ -37,14 +37,14 @@ func writeHandoffSession(t *testing.T) string {
 	write(event.New(t0, "signals", &event.ProbeStatus{Status: event.StatusOK}))
 	uid := 0
 	for s := 1; s <= 40; s++ {
-		sdb := probes.DeviceIO{Device: "sdb", WPerS: 40, WKBPerS: 320, WAwaitMs: 2, AquSz: 0.1, UtilPct: 8}
+		sdb := schema.DeviceIO{Device: "sdb", WPerS: 40, WKBPerS: 320, WAwaitMs: 2, AquSz: 0.1, UtilPct: 8}
 		if s >= 10 && s <= 22 {
-			sdb = probes.DeviceIO{Device: "sdb", WPerS: 850, WKBPerS: 110800, WAwaitMs: 250, AquSz: 42, UtilPct: 99.8}
+			sdb = schema.DeviceIO{Device: "sdb", WPerS: 850, WKBPerS: 110800, WAwaitMs: 250, AquSz: 42, UtilPct: 99.8}
 		}
-		write(event.New(at(s*1000), "iostat", &probes.IOSample{IntervalS: 1, Devices: []probes.DeviceIO{sdb}}))
+		write(event.New(at(s*1000), "iostat", &schema.IOSample{IntervalS: 1, Devices: []schema.DeviceIO{sdb}}))
 		if s == 30 {
 			for _, ms := range []int{30_000, 30_003} {
-				write(event.New(at(ms), "signals", &probes.Signal{PID: 610, TID: 610, Comm: "haproxy", Signal: "SIGHUP",
+				write(event.New(at(ms), "signals", &schema.Signal{PID: 610, TID: 610, Comm: "haproxy", Signal: "SIGHUP",
 					Signo: 1, Code: "SI_USER", SenderPID: 4410, SenderUID: &uid, SenderComm: "logrotate"}))
 			}
 		}

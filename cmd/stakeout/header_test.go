@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/schema"
 	"github.com/stakeout/stakeout/sessions"
 )
 
@@ -50,7 +50,7 @@ func TestAbsurdHeaderNumbers(t *testing.T) {
 		t.Fatal(err)
 	}
 	for s := 0; s <= 60; s++ {
-		if err := w.Write(event.New(xt(float64(s)), "iostat", &probes.IOSample{IntervalS: 1, Devices: []probes.DeviceIO{{Device: "sda", WPerS: 3}}})); err != nil {
+		if err := w.Write(event.New(xt(float64(s)), "iostat", &schema.IOSample{IntervalS: 1, Devices: []schema.DeviceIO{{Device: "sda", WPerS: 3}}})); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -17,7 +17,7 @@ import (
 	"github.com/stakeout/stakeout/engine"
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/findings"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/packet"
 	"github.com/stakeout/stakeout/themes"
 	"github.com/stakeout/stakeout/ui"
 )
@@ -71,7 +71,7 @@ func runLive(cmd *cobra.Command, lf *liveFlags) error {
 	// Done: once the UI has applied a packet batch, its columns go back to
 	// the capture (the engine can't tell when the UI is done with it).
 	model := ui.NewLive(ui.Options{Host: host, Probes: names, Theme: theme, Now: time.Now, Note: saveNote,
-		Done: probes.ReleaseBatch})
+		Done: packet.ReleaseBatch})
 	prog := tea.NewProgram(model, profileOnce())
 
 	// The engine must never wait on the screen: events go through a

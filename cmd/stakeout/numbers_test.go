@@ -12,7 +12,8 @@ import (
 
 	"github.com/charmbracelet/x/ansi"
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/packet"
+	"github.com/stakeout/stakeout/schema"
 	"github.com/stakeout/stakeout/sessions"
 )
 
@@ -35,7 +36,7 @@ func writeWildNumbers(t *testing.T, path string, v float64) {
 	for _, p := range []string{"iostat", "diskfill", "conntrack", "packets", "kmsg", "modules", "coredump", "signals"} {
 		evs = append(evs, event.New(t0, p, &event.ProbeStatus{Status: event.StatusOK}))
 	}
-	evs = append(evs, event.New(t0, "packets", &probes.FlowInfo{ID: 1, Iface: "eth0", Proto: "tcp", Src: "10.0.0.1:1", Dst: "10.0.0.2:2"}))
+	evs = append(evs, event.New(t0, "packets", &packet.FlowInfo{ID: 1, Iface: "eth0", Proto: "tcp", Src: "10.0.0.1:1", Dst: "10.0.0.2:2"}))
 	for s := range 20 {
 		at := t0.Add(time.Duration(s) * time.Second)
 		x, zero := v, 0.0
@@ -43,8 +44,8 @@ func writeWildNumbers(t *testing.T, path string, v float64) {
 			x = -v
 		}
 		eta, paused := x, v
-		ioDev := func(name string, f float64) probes.DeviceIO {
-			return probes.DeviceIO{Device: name, RPerS: f, WPerS: -f, RKBPerS: f, WKBPerS: f, RAwaitMs: f, WAwaitMs: f,
+		ioDev := func(name string, f float64) schema.DeviceIO {
+			return schema.DeviceIO{Device: name, RPerS: f, WPerS: -f, RKBPerS: f, WKBPerS: f, RAwaitMs: f, WAwaitMs: f,
 				AquSz: f, UtilPct: f, InFlight: math.MaxUint64, Stalled: s%2 == 0}
 		}
 		iv := x
@@ -52,28 +53,28 @@ func writeWildNumbers(t *testing.T, path string, v float64) {
 			iv = zero
 		}
 		evs = append(evs,
-			event.New(at, "iostat", &probes.IOSample{IntervalS: iv, Devices: []probes.DeviceIO{ioDev("sda", x), ioDev("sdb", v), ioDev("sdc", zero)}}),
-			event.New(at, "diskfill", &probes.DiskUsage{IntervalS: iv, Filesystems: []probes.Filesystem{{
+			event.New(at, "iostat", &schema.IOSample{IntervalS: iv, Devices: []schema.DeviceIO{ioDev("sda", x), ioDev("sdb", v), ioDev("sdc", zero)}}),
+			event.New(at, "diskfill", &schema.DiskUsage{IntervalS: iv, Filesystems: []schema.Filesystem{{
 				Mount: "/", Device: "/dev/sda1", FSType: "ext4", SizeBytes: math.MaxUint64, UsedBytes: math.MaxUint64 - 5,
 				AvailBytes: 100, FreeBytes: math.MaxUint64, InodesTotal: math.MaxUint64, InodesUsed: math.MaxUint64, InodesFree: 1,
-				Bytes:   probes.Trend{RatePerS: x, EtaS: &eta, WindowS: x},
-				Inodes:  probes.Trend{RatePerS: v, EtaS: &eta, WindowS: v},
-				Writers: []probes.DiskWriter{{PID: 1, Comm: "w", WriteBytesPerS: x, Files: []probes.GrowingFD{{Path: "/f", SizeBytes: math.MinInt64, GrowthBytesPerS: x}}}},
-				DeletedOpen: []probes.DeletedOpen{{PID: 1, Comm: "w", Path: "/d", SizeBytes: math.MaxInt64},
+				Bytes:   schema.Trend{RatePerS: x, EtaS: &eta, WindowS: x},
+				Inodes:  schema.Trend{RatePerS: v, EtaS: &eta, WindowS: v},
+				Writers: []schema.DiskWriter{{PID: 1, Comm: "w", WriteBytesPerS: x, Files: []schema.GrowingFD{{Path: "/f", SizeBytes: math.MinInt64, GrowthBytesPerS: x}}}},
+				DeletedOpen: []schema.DeletedOpen{{PID: 1, Comm: "w", Path: "/d", SizeBytes: math.MaxInt64},
 					{PID: 2, Comm: "w", Path: "/e", SizeBytes: math.MaxInt64}, {PID: 3, Comm: "w", Path: "/g", SizeBytes: math.MaxInt64}},
 			}, {Mount: "/empty", Device: "tmpfs", FSType: "tmpfs"}}}),
-			event.New(at, "conntrack", &probes.ConntrackSample{Count: math.MaxUint64 - uint64(s), Max: uint64(s % 2), IntervalS: iv,
+			event.New(at, "conntrack", &schema.ConntrackSample{Count: math.MaxUint64 - uint64(s), Max: uint64(s % 2), IntervalS: iv,
 				Drop: math.MaxUint64, EarlyDrop: math.MaxUint64, InsertFailed: math.MaxUint64}),
-			event.New(at, "packets", &probes.CaptureStats{Iface: "eth0", IntervalS: iv, Packets: math.MaxUint64, Drops: math.MaxUint64,
+			event.New(at, "packets", &packet.CaptureStats{Iface: "eth0", IntervalS: iv, Packets: math.MaxUint64, Drops: math.MaxUint64,
 				Freezes: math.MaxUint64, Seen: math.MaxUint64, Bytes: math.MaxUint64, TotalPackets: math.MaxUint64, TotalDrops: math.MaxUint64}),
-			event.New(at, "packets", &probes.PacketBatch{Iface: "eth0", Start: at, DtUs: []int64{0, math.MaxInt64, math.MinInt64, math.MaxInt64},
-				Flow: []uint32{1, 1, 1, 1}, Flags: probes.ByteNums{0, 4, 0, 4}, Len: []uint32{math.MaxUint32, 1, math.MaxUint32, 1}}),
-			event.New(at, "kmsg", &probes.Kmsg{Level: "err", Priority: 3, Facility: "kern", Seq: math.MaxUint64, KernelUS: math.MaxUint64,
+			event.New(at, "packets", &packet.PacketBatch{Iface: "eth0", Start: at, DtUs: []int64{0, math.MaxInt64, math.MinInt64, math.MaxInt64},
+				Flow: []uint32{1, 1, 1, 1}, Flags: packet.ByteNums{0, 4, 0, 4}, Len: []uint32{math.MaxUint32, 1, math.MaxUint32, 1}}),
+			event.New(at, "kmsg", &schema.Kmsg{Level: "err", Priority: 3, Facility: "kern", Seq: math.MaxUint64, KernelUS: math.MaxUint64,
 				Lost: math.MaxUint64, Text: "Out of memory: Killed process 4242 (java) total-vm:99999999999999999999kB, " +
 					"anon-rss:99999999999999999999kB, file-rss:99999999999999999998kB, shmem-rss:9223372036854775807kB, UID:0 pgtables:1kB oom_score_adj:0"}),
-			event.New(at, "modules", &probes.ModuleLoad{Module: probes.Module{Module: "nf_conntrack", Size: math.MaxUint64}}),
-			event.New(at, "coredump", &probes.CoreReadiness{CorePattern: "core", CorePipeLimit: math.MinInt64, Processes: math.MaxInt64,
-				ZeroLimit: math.MinInt64, NoCore: []probes.CoreLimit{{PID: 1, Comm: "c", Soft: math.MinInt64, Hard: math.MaxInt64}}}),
+			event.New(at, "modules", &schema.ModuleLoad{Module: schema.Module{Module: "nf_conntrack", Size: math.MaxUint64}}),
+			event.New(at, "coredump", &schema.CoreReadiness{CorePattern: "core", CorePipeLimit: math.MinInt64, Processes: math.MaxInt64,
+				ZeroLimit: math.MinInt64, NoCore: []schema.CoreLimit{{PID: 1, Comm: "c", Soft: math.MinInt64, Hard: math.MaxInt64}}}),
 			event.New(at, "recorder", &event.Recording{State: "resumed", PausedS: &paused}),
 			event.New(at, "wild", &event.Finding{Finding: "wild.number", Severity: event.Warn, Summary: "a finding no detector recomputes",
 				Data: map[string]any{"x": x, "n": uint64(math.MaxUint64), "list": []float64{v, -v}}}),

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/packet"
 	"github.com/stakeout/stakeout/sessions"
 )
 
@@ -25,7 +25,7 @@ func pcapSession(path string) (r *sessions.Reader, ok bool, err error) {
 	}
 	defer f.Close()
 	head := make([]byte, 4)
-	if _, err := io.ReadFull(f, head); err != nil || !probes.IsPcap(head) {
+	if _, err := io.ReadFull(f, head); err != nil || !packet.IsPcap(head) {
 		return nil, false, nil
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
@@ -36,7 +36,7 @@ func pcapSession(path string) (r *sessions.Reader, ok bool, err error) {
 		StakeoutVersion: version, Command: os.Args}
 	var w *sessions.Writer
 	var werr error
-	skipped, err := probes.PcapEventsSkipping(f, false, func(ev event.Event) {
+	skipped, err := packet.PcapEventsSkipping(f, false, func(ev event.Event) {
 		if w == nil && werr == nil {
 			h.Started = ev.Time
 			w, werr = sessions.Create(tmp, h, sessions.WriterOptions{MaxBytes: 1 << 40, FlushEvery: -1})
@@ -65,7 +65,7 @@ func pcapSession(path string) (r *sessions.Reader, ok bool, err error) {
 	}
 	if skipped.Packets > 0 {
 		fmt.Fprintf(os.Stderr, "stakeout: warning: %s: skipped %d packets of %d interfaces: a pcapng section used more than %d interfaces at once\n",
-			event.Sanitize(path), skipped.Packets, skipped.Ifaces, probes.MaxPcapIfaces)
+			event.Sanitize(path), skipped.Packets, skipped.Ifaces, packet.MaxPcapIfaces)
 	}
 	return r, true, nil
 }

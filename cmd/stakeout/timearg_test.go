@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/schema"
 	"github.com/stakeout/stakeout/sessions"
 )
 
@@ -67,20 +67,20 @@ func TestExtractSinceBeforeTheFirstEvent(t *testing.T) {
 		}
 	}
 	sample := func(at time.Time) {
-		must(w.Write(event.New(at, "iostat", &probes.IOSample{IntervalS: 1, Devices: []probes.DeviceIO{{Device: "sda", WPerS: 3}}})))
+		must(w.Write(event.New(at, "iostat", &schema.IOSample{IntervalS: 1, Devices: []schema.DeviceIO{{Device: "sda", WPerS: 3}}})))
 	}
 	sample(started)
 	must(w.Flush())
 	// The backlog: the 30 seconds before the session, written after its
 	// first sample.
 	for s := 30; s > 0; s -= 10 {
-		must(w.Write(event.New(started.Add(-time.Duration(s)*time.Second), "kmsg", &probes.Kmsg{Level: "info", Text: "backlog", Backlog: true})))
+		must(w.Write(event.New(started.Add(-time.Duration(s)*time.Second), "kmsg", &schema.Kmsg{Level: "info", Text: "backlog", Backlog: true})))
 	}
 	must(w.Flush())
 	for s := 1; s <= 300; s++ {
 		sample(started.Add(time.Duration(s) * time.Second))
 		if s == 5 {
-			must(w.Write(event.New(time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC), "kmsg", &probes.Kmsg{Level: "info", Text: "a clock gone wrong"})))
+			must(w.Write(event.New(time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC), "kmsg", &schema.Kmsg{Level: "info", Text: "a clock gone wrong"})))
 		}
 		must(w.Flush())
 	}

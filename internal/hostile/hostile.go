@@ -11,7 +11,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/packet"
+	"github.com/stakeout/stakeout/schema"
 	"github.com/stakeout/stakeout/sessions"
 )
 
@@ -46,16 +47,16 @@ func Write(path string) error {
 	}
 	evs = append(evs,
 		event.New(at(100), "modules", &event.ProbeStatus{Status: event.StatusError, Reason: S}),
-		event.New(at(200), "iostat", &probes.IOSample{IntervalS: 1, Devices: []probes.DeviceIO{{Device: S, UtilPct: 50, WKBPerS: 10}}}),
-		event.New(at(300), "signals", &probes.Exec{PID: 42, OldComm: S, Comm: S, Filename: "/usr/bin/" + S}),
-		event.New(at(400), "signals", &probes.Signal{PID: 42, TID: 42, Comm: S, Signal: "SIGHUP", Signo: 1, Code: "SI_USER", SenderPID: 7, SenderUID: &uid, SenderComm: S}),
-		event.New(at(410), "signals", &probes.Signal{PID: 42, TID: 42, Comm: S, Signal: "SIGHUP", Signo: 1, Code: "SI_USER", SenderPID: 7, SenderUID: &uid, SenderComm: S}),
-		event.New(at(500), "kmsg", &probes.Kmsg{Level: "err", Priority: 3, Facility: "kern", Seq: 1, Text: S, Device: S}),
-		event.New(at(600), "packets", &probes.FlowInfo{ID: 1, Iface: S, Proto: "udp", Src: S, Dst: "10.0.0.1:53"}),
-		event.New(at(700), "packets", &probes.PacketBatch{Iface: S, Start: at(600), DtUs: []int64{0, 1000}, Flow: []uint32{1, 1}, Flags: probes.ByteNums{0, 0}, Len: []uint32{60, 60}}),
-		event.New(at(800), "modules", &probes.ModuleLoad{Module: probes.Module{Module: S, Size: 4096, UsedBy: []string{S}}}),
-		event.New(at(900), "coredump", &probes.CoreReadiness{CorePattern: "|" + S, PipeTarget: S, Watched: true, Processes: 1, ZeroLimit: 1,
-			NoCore: []probes.CoreLimit{{PID: 42, Comm: S}}}),
+		event.New(at(200), "iostat", &schema.IOSample{IntervalS: 1, Devices: []schema.DeviceIO{{Device: S, UtilPct: 50, WKBPerS: 10}}}),
+		event.New(at(300), "signals", &schema.Exec{PID: 42, OldComm: S, Comm: S, Filename: "/usr/bin/" + S}),
+		event.New(at(400), "signals", &schema.Signal{PID: 42, TID: 42, Comm: S, Signal: "SIGHUP", Signo: 1, Code: "SI_USER", SenderPID: 7, SenderUID: &uid, SenderComm: S}),
+		event.New(at(410), "signals", &schema.Signal{PID: 42, TID: 42, Comm: S, Signal: "SIGHUP", Signo: 1, Code: "SI_USER", SenderPID: 7, SenderUID: &uid, SenderComm: S}),
+		event.New(at(500), "kmsg", &schema.Kmsg{Level: "err", Priority: 3, Facility: "kern", Seq: 1, Text: S, Device: S}),
+		event.New(at(600), "packets", &packet.FlowInfo{ID: 1, Iface: S, Proto: "udp", Src: S, Dst: "10.0.0.1:53"}),
+		event.New(at(700), "packets", &packet.PacketBatch{Iface: S, Start: at(600), DtUs: []int64{0, 1000}, Flow: []uint32{1, 1}, Flags: packet.ByteNums{0, 0}, Len: []uint32{60, 60}}),
+		event.New(at(800), "modules", &schema.ModuleLoad{Module: schema.Module{Module: S, Size: 4096, UsedBy: []string{S}}}),
+		event.New(at(900), "coredump", &schema.CoreReadiness{CorePattern: "|" + S, PipeTarget: S, Watched: true, Processes: 1, ZeroLimit: 1,
+			NoCore: []schema.CoreLimit{{PID: 42, Comm: S}}}),
 		event.New(at(1000), event.ProbeNote, &event.Note{Author: S, Text: S}),
 		// A kind from a newer stakeout: readers write it back as the file
 		// has it, raw bytes included (a lone 0x9b, DEL, a C1 CSI in UTF-8).
@@ -63,13 +64,13 @@ func Write(path string) error {
 			Raw: []byte(`{"time":"` + at(1100).Format(time.RFC3339Nano) + `","probe":"kmsg","kind":"kmsg_future","text":"` + "evil\x9b\x7f\u009b[2J" + `"}`)},
 	)
 	for s := 1; s <= 3; s++ {
-		evs = append(evs, event.New(at(1000*s), "diskfill", &probes.DiskUsage{IntervalS: 1, Filesystems: []probes.Filesystem{{
+		evs = append(evs, event.New(at(1000*s), "diskfill", &schema.DiskUsage{IntervalS: 1, Filesystems: []schema.Filesystem{{
 			Mount: "/" + S, Device: S, FSType: "ext4", SizeBytes: 100 << 20, UsedBytes: 50 << 20, AvailBytes: 50 << 20, FreeBytes: 50 << 20,
-			Writers:     []probes.DiskWriter{{PID: 42, Comm: S, WriteBytesPerS: 1 << 20, Files: []probes.GrowingFD{{Path: "/" + S, SizeBytes: 1 << 20, GrowthBytesPerS: 1 << 20}}}},
-			DeletedOpen: []probes.DeletedOpen{{PID: 42, Comm: S, Path: "/" + S, SizeBytes: 8 << 20}},
+			Writers:     []schema.DiskWriter{{PID: 42, Comm: S, WriteBytesPerS: 1 << 20, Files: []schema.GrowingFD{{Path: "/" + S, SizeBytes: 1 << 20, GrowthBytesPerS: 1 << 20}}}},
+			DeletedOpen: []schema.DeletedOpen{{PID: 42, Comm: S, Path: "/" + S, SizeBytes: 8 << 20}},
 		}}}))
 	}
-	evs = append(evs, event.New(at(3500), "signals", &probes.Exit{PID: 42, Comm: S, Status: "killed by SIGSEGV", Signal: "SIGSEGV", Core: false}))
+	evs = append(evs, event.New(at(3500), "signals", &schema.Exit{PID: 42, Comm: S, Status: "killed by SIGSEGV", Signal: "SIGSEGV", Core: false}))
 	for _, ev := range evs {
 		if err := w.Write(ev); err != nil {
 			return fmt.Errorf("%s: %w", ev.Kind, err)

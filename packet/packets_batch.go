@@ -1,0 +1,297 @@
+package packet
+
+import (
+	"hash/maphash"
+	"slices"
+	"sync"
+	"time"
+	"unsafe"
+
+	"github.com/stakeout/stakeout/event"
+)
+
+const (
+	// batchSpan and batchMax bound a "packets" event: the pane is at most a
+	// quarter second behind, and a flood makes a few events per second,
+	// not one per packet (Emit drops when the engine's queue is full).
+	BatchSpan = 250 * time.Millisecond
+	BatchMax  = 16384
+	// batchMaxData keeps a --payload batch well under the session file's
+	// 1 MiB record limit once base64 has grown it by a third.
+	batchMaxData = 512 << 10
+	// MaxCaptureFlows caps the flows one interface remembers; past it the
+	// idlest eighth is forgotten (it keeps its id, and is announced again
+	// if it comes back: see flowIDs).
+	MaxCaptureFlows = 16384
+)
+
+// packetsName is the packets probe's name, the "probe" of its events.
+const PacketsName = "packets"
+
+// payloadSnaplen is the capture length with --payload.
+const PayloadSnaplen = 65535
+
+type flowSlot struct {
+	id                 uint32
+	lastUs, announceUs int64
+}
+
+// flowIDs gives flows their ids: one per capture (all its interfaces) or
+// capture file, shared by its batchers.
+//
+// A flow's id is a hash of its interface and 5-tuple (VLANs included),
+// seeded once per capture, rather than a counter: a batcher's table is
+// bounded (MaxCaptureFlows) and forgets idle flows under a flood of others,
+// and a counter gave a heartbeat that came back a new id each time (one
+// 5-tuple got ids 3, 43065, 56393 … 4084427 in a minute), so the detectors
+// lost its learned period and named it "flow #N". A hash needs no memory of
+// flows gone, so the same 5-tuple has the same id for the whole capture
+// however much the table churns; the table only decides when a flow is
+// announced again (a flow that comes back after being forgotten is).
+//
+// Two flows known at once never share an id: one whose hash is taken by a
+// live flow gets the next free id. That can move a flow's id only if its
+// hash collides with another flow's (about one pair in 2^32) and the other
+// holds the id when it comes back; the detectors then see the id renamed
+// and start it afresh (FlowTable). The seed is random, so ids say nothing
+// about the addresses of a redacted recording.
+type FlowIDs struct {
+	seed maphash.Seed
+	mu   sync.Mutex
+	live map[uint32]struct{} // ids the batchers' tables hold now
+}
+
+func NewFlowIDs() *FlowIDs {
+	return &FlowIDs{seed: maphash.MakeSeed(), live: map[uint32]struct{}{}}
+}
+
+// hash is the id flow k on iface has unless another live flow has it.
+func (ids *FlowIDs) hash(iface string, k *flowKey) uint32 {
+	var h maphash.Hash
+	h.SetSeed(ids.seed)
+	h.Write((*[flowKeySize]byte)(unsafe.Pointer(k))[:])
+	h.WriteString(iface)
+	v := h.Sum64()
+	return uint32(v) ^ uint32(v>>32)
+}
+
+// take returns the id of flow k on iface, and holds it until release.
+func (ids *FlowIDs) take(iface string, k *flowKey) uint32 {
+	id := ids.hash(iface, k)
+	ids.mu.Lock()
+	for {
+		if _, held := ids.live[id]; !held && id != 0 {
+			break
+		}
+		id++
+	}
+	ids.live[id] = struct{}{}
+	ids.mu.Unlock()
+	return id
+}
+
+// release lets other flows have these ids.
+func (ids *FlowIDs) release(gone []uint32) {
+	ids.mu.Lock()
+	for _, id := range gone {
+		delete(ids.live, id)
+	}
+	ids.mu.Unlock()
+}
+
+// batcher turns decoded packets into "flow" events and "packets" batches
+// for one interface. The live capture and the pcap reader share it, so a
+// file from tcpdump records exactly what a live capture would have.
+type Batcher struct {
+	iface   string
+	dec     *packetDecoder
+	ids     *FlowIDs
+	flows   map[flowKey]*flowSlot
+	last    *flowSlot // the previous packet's flow, nil after forgetIdle
+	lastKey flowKey
+	key     flowKey           // the packet being added
+	Emit    func(event.Event) `json:"-"`
+	payload bool
+	// reuse takes the batches' columns from colPool (a live capture, whose
+	// batches only the engine and the TUI see; see ReleaseBatch).
+	Reuse bool `json:"-"`
+	// linkType is the batches' link_type (0: Ethernet); skip is how many
+	// bytes of a link header come before what the decoder reads (a Linux
+	// cooked capture's), kept in --payload bytes.
+	linkType uint16
+	skip     int
+
+	Batch  PacketBatch `json:"-"`
+	data   int         // payload bytes in the batch
+	lastUs int64       // previous packet's µs timestamp in the batch
+	FirstT time.Time   `json:"-"` // wall clock when the batch began (live flushing)
+
+	lastN       int    // packets in the previous batch
+	Seen, Bytes uint64 // since the last capture_stats
+}
+
+func NewBatcher(iface string, link LinkKind, ids *FlowIDs, emit func(event.Event), payload bool) *Batcher {
+	b := &Batcher{iface: iface, dec: NewPacketDecoder(link), ids: ids, Emit: emit, payload: payload,
+		flows: make(map[flowKey]*flowSlot)}
+	if link == LinkRawIP {
+		b.linkType = LinkTypeRaw
+	}
+	return b
+}
+
+// add records one packet.
+func (c *Batcher) add(data []byte, ts time.Time, wire uint32) {
+	c.AddUs(data, ts.UnixMicro(), wire, VlanTag{})
+}
+
+// addUs records one packet captured at us (µs since the epoch), with the
+// VLAN tag the kernel took off it, if any.
+func (c *Batcher) AddUs(data []byte, us int64, wire uint32, tag VlanTag) {
+	if len(data) < c.skip {
+		return
+	}
+	k := &c.key
+	flags, ok := c.dec.decodeInto(data[c.skip:], tag, k)
+	if !ok {
+		return
+	}
+	if tag.Tpid != 0 && c.dec.link == LinkEthernet && len(data) >= 12 {
+		// On the wire (and in what libpcap hands out) the tag is there.
+		wire += 4
+		if c.payload {
+			data = withTag(data, tag)
+		}
+	}
+	// Packets come in runs of one flow (a flood, a bulk transfer): the
+	// previous packet's slot saves the map lookup.
+	slot := c.last
+	if slot == nil || !k.same(&c.lastKey) {
+		slot = c.flows[*k]
+		if slot == nil {
+			if len(c.flows) >= MaxCaptureFlows {
+				c.forgetIdle()
+			}
+			slot = &flowSlot{id: c.ids.take(c.iface, k), announceUs: us}
+			c.flows[*k] = slot
+			c.announce(*k, slot, us)
+		}
+		c.last, c.lastKey = slot, *k
+	}
+	if us-slot.announceUs >= FlowReannounce.Microseconds() {
+		slot.announceUs = us
+		c.announce(*k, slot, us)
+	}
+	slot.lastUs = us
+	if len(c.Batch.Flow) == 0 {
+		// Size the columns like the last batch: growing them by doubling
+		// at flood rates cost more than filling them.
+		n := min(max(c.lastN, 64), BatchMax)
+		c.Batch = PacketBatch{Iface: c.iface, Start: time.UnixMicro(us), LinkType: c.linkType}
+		c.Batch.cols(n, c.Reuse)
+		c.lastUs, c.FirstT = us, time.Now()
+	}
+	c.Batch.DtUs = append(c.Batch.DtUs, us-c.lastUs)
+	c.Batch.Flow = append(c.Batch.Flow, slot.id)
+	c.Batch.Flags = append(c.Batch.Flags, flags)
+	c.Batch.Len = append(c.Batch.Len, wire)
+	if c.payload {
+		c.Batch.Data = append(c.Batch.Data, append([]byte(nil), data...))
+		c.data += len(data)
+	}
+	c.lastUs = us
+	c.Seen++
+	c.Bytes += uint64(wire)
+	if len(c.Batch.Flow) >= BatchMax || c.data >= batchMaxData {
+		c.Flush()
+	}
+}
+
+// colPool holds the columns of live batches that were released
+// (ReleaseBatch): a flood fills a 16384-packet batch every 65 ms, and
+// making new columns for each (278 KiB) grew the heap by several MiB within
+// the first second of a flood. Each new page of heap is a page fault, and
+// 2,500 of them cost more CPU than the capture itself during the first
+// million packets (perf stat: 2,510 faults and 173 ms against 52 and 110 ms
+// for the next million).
+var colPool sync.Pool // of *PacketBatch holding only columns
+
+// cols gives b empty columns with room for n packets: pooled ones when
+// reuse is set and the pool has them large enough.
+func (b *PacketBatch) cols(n int, reuse bool) {
+	if reuse {
+		b.reuse = true
+		if p, _ := colPool.Get().(*PacketBatch); p != nil && cap(p.Flow) >= n {
+			b.DtUs, b.Flow, b.Flags, b.Len = p.DtUs[:0], p.Flow[:0], p.Flags[:0], p.Len[:0]
+			return
+		}
+	}
+	b.DtUs, b.Flow, b.Flags, b.Len = make([]int64, 0, n), make([]uint32, 0, n), make(ByteNums, 0, n), make([]uint32, 0, n)
+}
+
+// ReleaseBatch hands the columns of a live capture's batch back for reuse.
+// It is called once per event by whoever is last to see it: the engine,
+// after the recorder, the detectors and a sink that keeps nothing
+// (snapshot's report); or the TUI, once it has applied the event
+// (ui.Options.Done). The batch is left empty, so a reader that kept it by
+// mistake sees no packets rather than another batch's, and a second call
+// does nothing. Other events, and batches read from files, are left alone.
+func ReleaseBatch(ev event.Event) {
+	b, ok := ev.Body.(*PacketBatch)
+	if !ok || !b.reuse {
+		return
+	}
+	cols := &PacketBatch{DtUs: b.DtUs, Flow: b.Flow, Flags: b.Flags, Len: b.Len}
+	b.DtUs, b.Flow, b.Flags, b.Len, b.Data, b.reuse = nil, nil, nil, nil, nil, false
+	colPool.Put(cols)
+}
+
+// withTag is an Ethernet frame with tag put back after the MAC addresses.
+func withTag(data []byte, tag VlanTag) []byte {
+	out := make([]byte, 0, len(data)+4)
+	out = append(out, data[:12]...)
+	out = append(out, byte(tag.Tpid>>8), byte(tag.Tpid), byte(tag.Tci>>8), byte(tag.Tci))
+	return append(out, data[12:]...)
+}
+
+func (c *Batcher) announce(k flowKey, slot *flowSlot, us int64) {
+	// A flow event must come before the batch that uses its id.
+	fi := k.Info(slot.id, c.iface)
+	c.Emit(event.New(time.UnixMicro(us), PacketsName, &fi))
+}
+
+// forgetIdle drops the idlest eighth of the flows, in one pass (amortised
+// over the next MaxCaptureFlows/8 new flows). A dropped flow keeps its id
+// (see flowIDs) and is announced again if it comes back.
+func (c *Batcher) forgetIdle() {
+	var cut int64 = 1<<63 - 1
+	// Approximate the 1/8 quantile of last-seen times from a sample.
+	i, sample := 0, make([]int64, 0, 64)
+	for _, s := range c.flows {
+		if i%(len(c.flows)/64+1) == 0 {
+			sample = append(sample, s.lastUs)
+		}
+		i++
+	}
+	if len(sample) > 0 {
+		slices.Sort(sample)
+		cut = sample[len(sample)/8]
+	}
+	var gone []uint32
+	for k, s := range c.flows {
+		if s.lastUs <= cut {
+			delete(c.flows, k)
+			gone = append(gone, s.id)
+		}
+	}
+	c.ids.release(gone)
+	c.last = nil
+}
+
+func (c *Batcher) Flush() {
+	if len(c.Batch.Flow) == 0 {
+		return
+	}
+	b := c.Batch
+	c.Batch, c.data, c.lastN = PacketBatch{}, 0, len(b.Flow)
+	c.Emit(event.New(time.UnixMicro(c.lastUs), PacketsName, &b))
+}

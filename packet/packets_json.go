@@ -1,0 +1,163 @@
+package packet
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"slices"
+	"strconv"
+)
+
+// AppendJSON writes a batch exactly as encoding/json would, without
+// reflection: at 200k packets/s, reflecting over four number columns cost
+// more CPU than capturing the packets (BenchmarkBatchJSON).
+func (b PacketBatch) AppendJSON(dst []byte) []byte {
+	dst = append(dst, `{"iface":`...)
+	dst = appendJSONString(dst, b.Iface)
+	dst = append(dst, `,"start":`...)
+	if ts, err := b.Start.MarshalJSON(); err == nil {
+		dst = append(dst, ts...)
+	} else {
+		dst = append(dst, `"0001-01-01T00:00:00Z"`...)
+	}
+	dst = append(dst, `,"dt_us":`...)
+	dst = appendInts(dst, b.DtUs)
+	dst = append(dst, `,"flow":`...)
+	dst = appendUints(dst, b.Flow)
+	dst = append(dst, `,"flags":`...)
+	dst = b.Flags.appendJSON(dst)
+	dst = append(dst, `,"len":`...)
+	dst = appendUints(dst, b.Len)
+	if b.LinkType != 0 {
+		dst = append(dst, `,"link_type":`...)
+		dst = strconv.AppendUint(dst, uint64(b.LinkType), 10)
+	}
+	if len(b.Data) > 0 { // rare: --payload
+		data, _ := json.Marshal(b.Data)
+		dst = append(dst, `,"data":`...)
+		dst = append(dst, data...)
+	}
+	return append(dst, '}')
+}
+
+// appendJSONString escapes s as encoding/json does (HTML-safe included).
+func appendJSONString(dst []byte, s string) []byte {
+	q, _ := json.Marshal(s)
+	return append(dst, q...)
+}
+
+// The number columns are written one digit pair (or a table entry) at a
+// time into room reserved for the worst case, a block of values at a time:
+// with append per value they were most of the recorder's cost in a flood,
+// and reserving a whole column's worst case (21 bytes a value, where a
+// flood's values take 2 to 4) made the session writer's buffer grow, and
+// be copied, far past what it ever held.
+const jsonBlock = 1024
+
+func appendInts(dst []byte, v []int64) []byte {
+	if v == nil {
+		return append(dst, "null"...)
+	}
+	dst = append(dst, '[')
+	for blk := range slices.Chunk(v, jsonBlock) {
+		dst = slices.Grow(dst, len(blk)*21)
+		buf, n := dst[:cap(dst)], len(dst)
+		for _, x := range blk {
+			switch {
+			case x >= 0 && x < 1000:
+				n = putSmall(buf, n, uint32(x))
+			case x < 0:
+				n += len(strconv.AppendInt(buf[n:n], x, 10))
+				buf[n] = ','
+				n++
+			default:
+				n = putUint(buf, n, uint64(x))
+				buf[n] = ','
+				n++
+			}
+		}
+		dst = buf[:n]
+	}
+	return closeList(dst, len(v))
+}
+
+func appendUints(dst []byte, v []uint32) []byte {
+	if v == nil {
+		return append(dst, "null"...)
+	}
+	dst = append(dst, '[')
+	for blk := range slices.Chunk(v, jsonBlock) {
+		dst = slices.Grow(dst, len(blk)*11)
+		buf, n := dst[:cap(dst)], len(dst)
+		for _, x := range blk {
+			if x < 1000 {
+				n = putSmall(buf, n, x)
+				continue
+			}
+			n = putUint(buf, n, uint64(x))
+			buf[n] = ','
+			n++
+		}
+		dst = buf[:n]
+	}
+	return closeList(dst, len(v))
+}
+
+// closeList ends a list whose every value was written with a comma after
+// it: the last comma becomes the bracket.
+func closeList(dst []byte, values int) []byte {
+	if values == 0 {
+		return append(dst, ']')
+	}
+	dst[len(dst)-1] = ']'
+	return dst
+}
+
+// smallNums holds "0," to "999,", each little-endian in a uint32 with its
+// length in the top byte (digits and comma take at most 4 bytes, so the
+// 4-byte store spills at most into room the next value has anyway).
+var smallNums = func() (t [1000]uint64) {
+	for v := range t {
+		b := strconv.AppendUint(nil, uint64(v), 10)
+		b = append(b, ',')
+		var w uint64
+		for i, c := range b {
+			w |= uint64(c) << (8 * i)
+		}
+		t[v] = w | uint64(len(b))<<32
+	}
+	return t
+}()
+
+// putSmall writes x < 1000 and a comma at buf[n:] with one store.
+func putSmall(buf []byte, n int, x uint32) int {
+	w := smallNums[x]
+	binary.LittleEndian.PutUint32(buf[n:], uint32(w))
+	return n + int(w>>32)
+}
+
+// digitPairs is "00" to "99".
+const digitPairs = "00010203040506070809101112131415161718192021222324252627282930313233343536373839" +
+	"40414243444546474849505152535455565758596061626364656667686970717273747576777879" +
+	"8081828384858687888990919293949596979899"
+
+// putUint writes x in decimal at buf[n:], which has room, and returns the
+// index after it.
+func putUint(buf []byte, n int, x uint64) int {
+	switch {
+	case x < 10:
+		buf[n] = byte('0' + x)
+		return n + 1
+	case x < 100:
+		buf[n], buf[n+1] = digitPairs[2*x], digitPairs[2*x+1]
+		return n + 2
+	case x < 1000:
+		r := x % 100
+		buf[n], buf[n+1], buf[n+2] = byte('0'+x/100), digitPairs[2*r], digitPairs[2*r+1]
+		return n + 3
+	case x < 10000:
+		q, r := x/100, x%100
+		buf[n], buf[n+1], buf[n+2], buf[n+3] = digitPairs[2*q], digitPairs[2*q+1], digitPairs[2*r], digitPairs[2*r+1]
+		return n + 4
+	}
+	return n + len(strconv.AppendUint(buf[n:n], x, 10))
+}

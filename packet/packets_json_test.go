@@ -1,0 +1,111 @@
+package packet
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/stakeout/stakeout/event"
+)
+
+// reflected is PacketBatch without AppendJSON: what encoding/json writes.
+type reflected PacketBatch
+
+func batchCases() []*PacketBatch {
+	big := &PacketBatch{Iface: "eth0", Start: time.Date(2026, 11, 23, 4, 0, 0, 123456000, time.UTC)}
+	for i := 0; i < 2500; i++ { // several of AppendJSON's blocks of values
+		big.DtUs = append(big.DtUs, int64(i*37%1000003))
+		big.Flow = append(big.Flow, uint32(i*7919))
+		big.Flags = append(big.Flags, uint8(i))
+		big.Len = append(big.Len, uint32(i*1499%65536))
+	}
+	edges := &PacketBatch{Iface: "eth2", Start: time.Unix(1, 0).UTC(), LinkType: LinkTypeRaw}
+	for _, v := range []uint32{0, 1, 9, 10, 11, 99, 100, 101, 255, 999, 1000, 1001, 9999, 10000, 65535, 4294967295} {
+		edges.DtUs = append(edges.DtUs, int64(v), -int64(v))
+		edges.Flow = append(edges.Flow, v, v)
+		edges.Flags = append(edges.Flags, uint8(v), uint8(v>>8))
+		edges.Len = append(edges.Len, v, v)
+	}
+	return []*PacketBatch{
+		{},
+		{Iface: "lo", Start: time.Unix(0, 0).UTC(), DtUs: []int64{}, Flow: []uint32{}, Flags: ByteNums{}, Len: []uint32{}},
+		{Iface: `we<ird>&"\` + "\x1b", Start: time.Unix(1795000000, 999).In(time.FixedZone("x", 3600)),
+			DtUs: []int64{0, -1, 9223372036854775807}, Flow: []uint32{4294967295}, Flags: ByteNums{255, 0}, Len: []uint32{60}},
+		{Iface: "eth1", DtUs: []int64{1}, Flow: []uint32{2}, Flags: ByteNums{3}, Len: []uint32{4},
+			Data: [][]byte{{0, 1, 2, 0xff}, nil}},
+		big,
+		edges,
+	}
+}
+
+func TestBatchJSONIsWhatEncodingJSONWrites(t *testing.T) {
+	for i, b := range batchCases() {
+		want, err := json.Marshal((*reflected)(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := b.AppendJSON(nil); !bytes.Equal(got, want) {
+			t.Errorf("case %d:\n got %.200s\nwant %.200s", i, got, want)
+		}
+		// Through the event envelope and back.
+		ev := event.New(time.Unix(5, 0), "packets", b)
+		line, err := ev.AppendJSON(nil)
+		if err != nil || !json.Valid(line) {
+			t.Fatalf("case %d: event JSON invalid: %v %.200s", i, err, line)
+		}
+		var back event.Event
+		if err := json.Unmarshal(line, &back); err != nil {
+			t.Fatalf("case %d: %v", i, err)
+		}
+		pb, ok := AsPacketBatch(back)
+		if !ok || pb.N() != b.N() || pb.Iface != b.Iface {
+			t.Fatalf("case %d: round trip gave %+v", i, back.Body)
+		}
+	}
+}
+
+func BenchmarkBatchJSON(b *testing.B) {
+	pb := batchCases()[4]
+	for _, c := range []struct {
+		name string
+		enc  func() []byte
+	}{
+		{"reflect", func() []byte { out, _ := json.Marshal((*reflected)(pb)); return out }},
+		{"append", func() []byte { return pb.AppendJSON(nil) }},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				c.enc()
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(pb.N()), "ns/packet")
+		})
+	}
+}
+
+// BenchmarkEventEncode is what the recorder pays per packet batch: before,
+// json.Marshal(ev) (reflection, then a validating re-scan of the output);
+// now ev.AppendJSON into a reused buffer.
+func BenchmarkEventEncode(b *testing.B) {
+	pb := batchCases()[4]
+	old := event.New(time.Unix(5, 0), "packets", (*reflectedBody)(pb))
+	cur := event.New(time.Unix(5, 0), "packets", pb)
+	b.Run("json.Marshal", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			json.Marshal(old)
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(pb.N()), "ns/packet")
+	})
+	b.Run("AppendJSON", func(b *testing.B) {
+		var buf []byte
+		for i := 0; i < b.N; i++ {
+			buf, _ = cur.AppendJSON(buf[:0])
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(pb.N()), "ns/packet")
+	})
+}
+
+// reflectedBody is a packets body that encoding/json handles by reflection.
+type reflectedBody PacketBatch
+
+func (reflectedBody) EventKind() string { return KindPackets }
