@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/probes"
 	"github.com/stakeout/stakeout/schema"
 )
 
@@ -202,7 +201,7 @@ func (c *coreFacts) judge(o *CoreOutcome, pipeExists *bool, suid int, why string
 		return
 	}
 	pattern := *o.CorePattern
-	target, pipe := probes.PipeTarget(pattern)
+	target, pipe := schema.PipeTarget(pattern)
 	helper := pipeName(target)
 	honours := helper == "apport" || helper == "systemd-coredump"
 	soft := o.CoreLimitSoft

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/probes"
 	"github.com/stakeout/stakeout/schema"
 )
 
@@ -42,7 +41,7 @@ func segData(t *testing.T, evs ...event.Event) (SegfaultData, string) {
 func TestSegfaultSaysWhyNoCore(t *testing.T) {
 	gone := func(pattern string, exists *bool) *schema.CrashFacts {
 		f := &schema.CrashFacts{Gone: true, CorePattern: pattern, PipeTargetExists: exists, SuidDumpable: 1}
-		f.PipeTarget, _ = probes.PipeTarget(pattern)
+		f.PipeTarget, _ = schema.PipeTarget(pattern)
 		return f
 	}
 	read := func(pattern string, soft, hard int64) *schema.CrashFacts {

@@ -5,6 +5,7 @@ import (
 	"sort"
 
 	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/schema"
 )
 
 // summaryTopFlows is how many flows a report lists.
@@ -125,4 +126,8 @@ func (s *PacketSummary) Lines() []string {
 		out = append(out, "no packets")
 	}
 	return out
+}
+
+func init() {
+	schema.RegisterProbe(schema.ProbeInfo{Name: PacketsName, Rank: 30, Summary: func() schema.Summarizer { return &PacketSummary{} }})
 }

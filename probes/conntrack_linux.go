@@ -22,13 +22,12 @@ import (
 	"github.com/stakeout/stakeout/schema"
 )
 
-const conntrackName = "conntrack"
+const conntrackName = schema.ProbeConntrack
 
 var conntrackSpec = Spec{
-	Name:    conntrackName,
-	Help:    "connection-tracking table fill and drops (nf_conntrack_count/_max, /proc/net/stat/nf_conntrack)",
-	New:     func(cfg Config) Probe { return newConntrack(cfg) },
-	Summary: func() schema.Summarizer { return &schema.ConntrackSummary{} },
+	Name: conntrackName,
+	Help: "connection-tracking table fill and drops (nf_conntrack_count/_max, /proc/net/stat/nf_conntrack)",
+	New:  func(cfg Config) Probe { return newConntrack(cfg) },
 }
 
 type conntrackProbe struct {
@@ -208,3 +207,5 @@ func parseConntrackStat(r io.Reader) (conntrackStat, error) {
 	}
 	return out, sc.Err()
 }
+
+func init() { register(conntrackSpec) }

@@ -20,14 +20,13 @@ import (
 	"github.com/stakeout/stakeout/schema"
 )
 
-const coredumpName = "coredump"
+const coredumpName = schema.ProbeCoredump
 
 var coredumpSpec = Spec{
 	Name:     coredumpName,
 	Help:     "whether a crash would leave a core dump: core_pattern, its pipe target, core size limits (--pid/--proc, or every process)",
 	New:      func(cfg Config) Probe { return newCoredump(cfg) },
 	Validate: validatePIDs,
-	Summary:  func() schema.Summarizer { return &schema.CoredumpSummary{} },
 }
 
 const (
@@ -128,7 +127,7 @@ func (p *coredumpProbe) read(procs coreProcs) schema.CoreReadiness {
 		Watched:       procs.watched, Processes: procs.n, ZeroLimit: procs.zero, NoCore: procs.listed,
 		Limits: procs.all,
 	}
-	if target, ok := PipeTarget(r.CorePattern); ok {
+	if target, ok := schema.PipeTarget(r.CorePattern); ok {
 		r.PipeTarget = target
 		ex := p.exists(target)
 		r.PipeTargetExists = &ex
@@ -136,19 +135,6 @@ func (p *coredumpProbe) read(procs coreProcs) schema.CoreReadiness {
 	r.SystemdCoredump = strings.Contains(r.CorePattern, "systemd-coredump") ||
 		p.exists("/usr/lib/systemd/systemd-coredump") || p.exists("/lib/systemd/systemd-coredump")
 	return r
-}
-
-// PipeTarget returns the program of a "|/path args" core_pattern.
-func PipeTarget(pattern string) (string, bool) {
-	rest, ok := strings.CutPrefix(pattern, "|")
-	if !ok {
-		return "", false
-	}
-	f := strings.Fields(rest)
-	if len(f) == 0 {
-		return "", false
-	}
-	return f[0], true
 }
 
 func (p *coredumpProbe) sysctl(parts ...string) string {
@@ -290,3 +276,5 @@ func parseCoreLimit(b []byte) (soft, hard int64, ok bool) {
 	}
 	return 0, 0, false
 }
+
+func init() { register(coredumpSpec) }

@@ -21,10 +21,10 @@ func TestParseCoreLimit(t *testing.T) {
 	if _, _, ok := parseCoreLimit([]byte("Limit Soft Hard\n")); ok {
 		t.Error("no core line parsed")
 	}
-	if tgt, ok := PipeTarget("|/usr/share/apport/apport %p %s %c %d %P %E"); !ok || tgt != "/usr/share/apport/apport" {
+	if tgt, ok := schema.PipeTarget("|/usr/share/apport/apport %p %s %c %d %P %E"); !ok || tgt != "/usr/share/apport/apport" {
 		t.Errorf("pipe target %q", tgt)
 	}
-	if _, ok := PipeTarget("core"); ok {
+	if _, ok := schema.PipeTarget("core"); ok {
 		t.Error("core is no pipe")
 	}
 }

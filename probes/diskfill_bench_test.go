@@ -2,7 +2,6 @@ package probes
 
 import (
 	"fmt"
-	"github.com/stakeout/stakeout/schema"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/stakeout/stakeout/schema"
 )
 
 // spawnHolders starts n sleeping processes that each hold files open files

@@ -20,7 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-const diskFillName = "diskfill"
+const diskFillName = schema.ProbeDiskfill
 
 var diskFillSpec = Spec{
 	Name: diskFillName,
@@ -31,7 +31,6 @@ var diskFillSpec = Spec{
 	},
 	New:      func(cfg Config) Probe { return newDiskFill(cfg) },
 	Validate: validateDiskFill,
-	Summary:  func() schema.Summarizer { return &schema.DiskSummary{} },
 }
 
 // validateDiskFill fails fast on a --mount on no watchable filesystem; with
@@ -291,3 +290,5 @@ func (p *diskFill) sample(ws []watched, states map[string]*fsState, timeout time
 	}
 	return out
 }
+
+func init() { register(diskFillSpec) }

@@ -3,12 +3,13 @@ package probes
 import (
 	"bufio"
 	"fmt"
-	"github.com/stakeout/stakeout/schema"
 	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/stakeout/stakeout/schema"
 )
 
 // mountEntry is one line of /proc/PID/mountinfo (proc(5)).

@@ -30,7 +30,7 @@ import (
 	"github.com/stakeout/stakeout/schema"
 )
 
-const iostatName = "iostat"
+const iostatName = schema.ProbeIOStat
 
 var iostatSpec = Spec{
 	Name: iostatName,
@@ -39,8 +39,7 @@ var iostatSpec = Spec{
 		fs.BoolVar(&cfg.IOStat.AllDevices, "all-devices", false,
 			"iostat: also show partitions and devices with no I/O in the interval")
 	},
-	New:     func(cfg Config) Probe { return newIOStat(cfg) },
-	Summary: func() schema.Summarizer { return &schema.IOSummary{} },
+	New: func(cfg Config) Probe { return newIOStat(cfg) },
 }
 
 // maxReadFailures is how many ticks in a row diskstats may fail to read
@@ -340,3 +339,5 @@ func idle(d schema.DeviceIO) bool {
 	return d.RPerS == 0 && d.WPerS == 0 && d.RKBPerS == 0 && d.WKBPerS == 0 &&
 		d.AquSz == 0 && d.UtilPct == 0 && d.InFlight == 0
 }
+
+func init() { register(iostatSpec) }

@@ -1,11 +1,12 @@
 package probes
 
 import (
-	"github.com/stakeout/stakeout/schema"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/stakeout/stakeout/schema"
 )
 
 // crashFacts reads, for a segfault line just read, what decides whether
@@ -34,7 +35,7 @@ func (p *kmsgProbe) crashFacts(s *schema.SegfaultLine) *schema.CrashFacts {
 	}
 	cf.CorePattern = sysctl("kernel", "core_pattern")
 	cf.SuidDumpable = schema.KAtoi(sysctl("fs", "suid_dumpable"))
-	if target, ok := PipeTarget(cf.CorePattern); ok {
+	if target, ok := schema.PipeTarget(cf.CorePattern); ok {
 		cf.PipeTarget = target
 		ex := existsInInitRoot(p.cfg, target)
 		cf.PipeTargetExists = &ex

@@ -20,7 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-const kmsgName = "kmsg"
+const kmsgName = schema.ProbeKmsg
 
 var kmsgSpec = Spec{
 	Name: kmsgName,
@@ -29,8 +29,7 @@ var kmsgSpec = Spec{
 		fs.DurationVar(&cfg.Kmsg.Backlog, "kmsg-backlog", 10*time.Minute,
 			"kmsg: also record kernel log lines from this long before the session")
 	},
-	New:     func(cfg Config) Probe { return newKmsg(cfg) },
-	Summary: func() schema.Summarizer { return &schema.KmsgSummary{} },
+	New: func(cfg Config) Probe { return newKmsg(cfg) },
 }
 
 // kmsgBufSize holds any record: the kernel refuses (EINVAL) a read smaller
@@ -239,3 +238,5 @@ func (k *kmsgFile) next() ([]byte, uint64, error) {
 func (k *kmsgFile) wait(t time.Duration) { time.Sleep(min(t, 20*time.Millisecond)) }
 func (k *kmsgFile) interrupt()           {}
 func (k *kmsgFile) close()               { k.f.Close() }
+
+func init() { register(kmsgSpec) }

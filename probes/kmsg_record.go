@@ -4,8 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"github.com/stakeout/stakeout/schema"
 	"strconv"
+
+	"github.com/stakeout/stakeout/schema"
 )
 
 // kmsgRecord is one /dev/kmsg record, as documented in

@@ -20,13 +20,12 @@ import (
 	"github.com/stakeout/stakeout/schema"
 )
 
-const modulesName = "modules"
+const modulesName = schema.ProbeModules
 
 var modulesSpec = Spec{
-	Name:    modulesName,
-	Help:    "kernel modules loaded and unloaded during the session (/proc/modules)",
-	New:     func(cfg Config) Probe { return newModules(cfg) },
-	Summary: func() schema.Summarizer { return &schema.ModulesSummary{} },
+	Name: modulesName,
+	Help: "kernel modules loaded and unloaded during the session (/proc/modules)",
+	New:  func(cfg Config) Probe { return newModules(cfg) },
 }
 
 type modulesProbe struct {
@@ -153,3 +152,5 @@ func parseModules(r io.Reader) (map[string]schema.Module, error) {
 	}
 	return out, sc.Err()
 }
+
+func init() { register(modulesSpec) }

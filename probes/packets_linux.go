@@ -19,7 +19,6 @@ import (
 
 	"github.com/spf13/pflag"
 	"github.com/stakeout/stakeout/packet"
-	"github.com/stakeout/stakeout/schema"
 	"golang.org/x/sys/unix"
 )
 
@@ -51,7 +50,6 @@ var packetsSpec = Spec{
 	},
 	New:      func(cfg Config) Probe { return &packetsProbe{cfg: cfg} },
 	Validate: validatePackets,
-	Summary:  func() schema.Summarizer { return &packet.PacketSummary{} },
 }
 
 // validatePackets fails fast on flags that name something that isn't there,
@@ -231,3 +229,5 @@ func (p *packetsProbe) Run(ctx context.Context, emit Emit) error {
 		return ctx.Err()
 	}
 }
+
+func init() { register(packetsSpec) }

@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -91,24 +92,27 @@ type Spec struct {
 	// Flags adds the probe's own flags, bound to fields of cfg.
 	Flags func(fs *pflag.FlagSet, cfg *Config)
 	New   func(cfg Config) Probe
-	// Summary condenses the probe's events for `snapshot` and `report`; nil
-	// if the probe has none.
-	Summary func() schema.Summarizer
 	// Validate, if set, checks the probe's flags before anything runs, so
 	// `snapshot` can fail in one line on a name that isn't there (--iface).
 	Validate func(cfg Config) error
 }
 
-// Registry lists every probe, in pane order.
-var Registry = []Spec{
-	iostatSpec,
-	signalsSpec,
-	packetsSpec,
-	diskFillSpec,
-	kmsgSpec,
-	conntrackSpec,
-	modulesSpec,
-	coredumpSpec,
+// Registry lists every probe this build can run, in pane order (the
+// rank each probe's schema gives it). Each collector file adds its Spec with
+// register from an init function; on a system without the probes' kernel
+// interfaces it stays empty.
+var Registry []Spec
+
+// register adds a collector's Spec to Registry, keeping pane order.
+func register(s Spec) {
+	Registry = append(Registry, s)
+	rank := func(name string) int {
+		if p, ok := schema.LookupProbe(name); ok {
+			return p.Rank
+		}
+		return int(^uint(0) >> 1)
+	}
+	sort.SliceStable(Registry, func(i, j int) bool { return rank(Registry[i].Name) < rank(Registry[j].Name) })
 }
 
 // Lookup finds a probe's spec by name.

@@ -30,7 +30,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-const signalsName = "signals"
+const signalsName = schema.ProbeSignals
 
 // maxTracedThreads bounds the tracer's tables; past it, new processes from
 // --proc are not attached (threads of traced ones still are: the kernel
@@ -53,7 +53,6 @@ var signalsSpec = Spec{
 	},
 	New:      func(cfg Config) Probe { return &signalsProbe{cfg: cfg} },
 	Validate: validatePIDs,
-	Summary:  func() schema.Summarizer { return &schema.SignalSummary{} },
 }
 
 // signalList is --signals-include: names are checked as they are parsed,
@@ -376,3 +375,5 @@ func (t *tracer) maybeAttach(pid int) {
 		t.send(&schema.Trace{PID: pid, State: schema.TraceFailed, Reason: err.Error()})
 	}
 }
+
+func init() { register(signalsSpec) }

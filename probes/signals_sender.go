@@ -2,9 +2,10 @@ package probes
 
 import (
 	"fmt"
-	"github.com/stakeout/stakeout/schema"
 	"strconv"
 	"strings"
+
+	"github.com/stakeout/stakeout/schema"
 )
 
 // Who sent a signal, beyond its pid and comm: the parent, the cgroup (and

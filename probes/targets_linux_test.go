@@ -2,8 +2,9 @@ package probes
 
 import (
 	"errors"
-	"github.com/stakeout/stakeout/schema"
 	"testing"
+
+	"github.com/stakeout/stakeout/schema"
 )
 
 // TestMissingPIDAndMountAreSaid: a --pid with no process fails Validate

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/probes"
 	"github.com/stakeout/stakeout/schema"
 )
 
@@ -52,7 +51,8 @@ type Document struct {
 	SummaryText map[string][]string `json:"-"`
 }
 
-// Summarizer condenses one probe's events; probes.Spec.Summary gives it.
+// Summarizer condenses one probe's events; each probe's schema registers
+// its own (schema.ProbeInfo.Summary).
 type Summarizer = schema.Summarizer
 
 // extraSummaries serves summarizers for probes outside the registry (tests).
@@ -62,8 +62,8 @@ var extraSummaries = map[string]func() Summarizer{}
 func RegisterSummary(probe string, mk func() Summarizer) { extraSummaries[probe] = mk }
 
 func summarizerFor(probe string) func() Summarizer {
-	if spec, ok := probes.Lookup(probe); ok && spec.Summary != nil {
-		return spec.Summary
+	if p, ok := schema.LookupProbe(probe); ok && p.Summary != nil {
+		return p.Summary
 	}
 	return extraSummaries[probe]
 }

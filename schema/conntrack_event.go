@@ -87,3 +87,10 @@ func (s *ConntrackSummary) Lines() []string {
 	return []string{fmt.Sprintf("table %d/%d now, peak %d (%.0f%%); %d dropped, %d early drops, %d failed inserts",
 		s.last.Count, s.last.Max, s.peak.Count, s.peak.Ratio()*100, s.drop, s.early, s.insertFails)}
 }
+
+// ProbeConntrack is the conntrack probe's name.
+const ProbeConntrack = "conntrack"
+
+func init() {
+	RegisterProbe(ProbeInfo{Name: ProbeConntrack, Rank: 60, Summary: func() Summarizer { return &ConntrackSummary{} }})
+}

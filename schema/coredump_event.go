@@ -3,6 +3,8 @@ package schema
 // The coredump probe's event.
 
 import (
+	"strings"
+
 	"github.com/stakeout/stakeout/event"
 )
 
@@ -44,3 +46,16 @@ type CoreLimit struct {
 func AsCoreReadiness(ev event.Event) (*CoreReadiness, bool) { return event.As[CoreReadiness](ev) }
 
 func init() { event.Register(KindCoreReadiness, func() event.Body { return &CoreReadiness{} }) }
+
+// PipeTarget returns the program of a "|/path args" core_pattern.
+func PipeTarget(pattern string) (string, bool) {
+	rest, ok := strings.CutPrefix(pattern, "|")
+	if !ok {
+		return "", false
+	}
+	f := strings.Fields(rest)
+	if len(f) == 0 {
+		return "", false
+	}
+	return f[0], true
+}

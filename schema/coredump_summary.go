@@ -59,3 +59,10 @@ func (s *CoredumpSummary) Lines() []string {
 	}
 	return []string{l, l2}
 }
+
+// ProbeCoredump is the coredump probe's name.
+const ProbeCoredump = "coredump"
+
+func init() {
+	RegisterProbe(ProbeInfo{Name: ProbeCoredump, Rank: 80, Summary: func() Summarizer { return &CoredumpSummary{} }})
+}

@@ -162,3 +162,10 @@ func FormatETA(s float64) string {
 		return fmt.Sprintf("%.0fd", s/86400)
 	}
 }
+
+// ProbeDiskfill is the diskfill probe's name.
+const ProbeDiskfill = "diskfill"
+
+func init() {
+	RegisterProbe(ProbeInfo{Name: ProbeDiskfill, Rank: 40, Summary: func() Summarizer { return &DiskSummary{} }})
+}

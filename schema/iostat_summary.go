@@ -155,3 +155,10 @@ func (s *IOSummary) Lines() []string {
 }
 
 func round2(x float64) float64 { return math.Round(x*100) / 100 }
+
+// ProbeIOStat is the iostat probe's name.
+const ProbeIOStat = "iostat"
+
+func init() {
+	RegisterProbe(ProbeInfo{Name: ProbeIOStat, Rank: 10, Summary: func() Summarizer { return &IOSummary{} }})
+}

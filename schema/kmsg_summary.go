@@ -101,3 +101,10 @@ func (s *KmsgSummary) Lines() []string {
 	}
 	return append([]string{head}, s.notable...)
 }
+
+// ProbeKmsg is the kmsg probe's name.
+const ProbeKmsg = "kmsg"
+
+func init() {
+	RegisterProbe(ProbeInfo{Name: ProbeKmsg, Rank: 50, Summary: func() Summarizer { return &KmsgSummary{} }})
+}

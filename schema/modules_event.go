@@ -98,3 +98,10 @@ func (s *ModulesSummary) Lines() []string {
 	}
 	return []string{l}
 }
+
+// ProbeModules is the modules probe's name.
+const ProbeModules = "modules"
+
+func init() {
+	RegisterProbe(ProbeInfo{Name: ProbeModules, Rank: 70, Summary: func() Summarizer { return &ModulesSummary{} }})
+}

@@ -147,3 +147,10 @@ func (s *SignalSummary) Lines() []string {
 	}
 	return out
 }
+
+// ProbeSignals is the signals probe's name.
+const ProbeSignals = "signals"
+
+func init() {
+	RegisterProbe(ProbeInfo{Name: ProbeSignals, Rank: 20, Summary: func() Summarizer { return &SignalSummary{} }})
+}

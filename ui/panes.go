@@ -9,7 +9,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/schema"
 )
 
 // maxPanes caps the panes a recording can make us create, one per probe name.
@@ -70,12 +70,13 @@ func newPaneSet(probeNames []string, env paneEnv) paneSet {
 // recording first mentions them in, so pane n is the same probe live and
 // in a replay. Probes this build does not know go last, as they come.
 func paneRank(probe string) int {
-	for i, n := range probes.Names() {
+	names := schema.ProbeNames()
+	for i, n := range names {
 		if n == probe {
 			return i
 		}
 	}
-	return len(probes.Registry)
+	return len(names)
 }
 
 // slotFor finds or adds the slot of a probe, in pane order (see paneRank);
