@@ -68,9 +68,11 @@ type Options struct {
 	Sink func([]event.Event)
 	// SinkKeepsNothing says the Sink is done with every event when it
 	// returns (it may keep findings, which own their memory): the engine
-	// then hands each packet batch's memory back to the capture for reuse
-	// (probes.ReleaseBatch). Leave it false for a sink that hands events on
-	// to another goroutine (the TUI). With no Sink it is implied.
+	// then releases every event whose body is an event.Releaser (a live
+	// capture's packet batch, whose columns go back for reuse), once, after
+	// the recorder, the detectors and the sink. Leave it false for a sink
+	// that hands events on to another goroutine (the TUI), which then
+	// releases them itself. With no Sink it is implied.
 	SinkKeepsNothing bool
 	// OnRecording receives the recorder's state once a second.
 	OnRecording func(RecordingState)
@@ -201,7 +203,9 @@ func (e *Engine) Run(ctx context.Context) error {
 			e.o.Sink(batch)
 			if e.o.SinkKeepsNothing {
 				for _, ev := range batch {
-					probes.ReleaseBatch(ev)
+					if r, ok := ev.Body.(event.Releaser); ok {
+						r.Release()
+					}
 				}
 			}
 			batch = nil
