@@ -39,6 +39,13 @@ type Recorder interface {
 	TakeNotices() []event.Event
 }
 
+// RecordGuard decides, from the stream, when the recording should be held:
+// Observe returns a reason to pause it, or resume = true, or neither. It
+// is called on the engine goroutine only.
+type RecordGuard interface {
+	Observe(ev event.Event) (pause string, resume bool)
+}
+
 // Named pairs a probe with its registry name.
 type Named struct {
 	Name  string
@@ -59,10 +66,11 @@ type Options struct {
 	Probes    []Named
 	Detectors []findings.Detector
 	Recorder  Recorder // nil: no recording
-	// RecordMounts are the mount points of the filesystem holding the
-	// recording: a critical disk.filling or disk.inodes_filling for one of
-	// them pauses the recording until that filesystem is well clear again.
-	RecordMounts []string
+	// RecordGuard, with a Recorder, sees every probe event and every
+	// detector finding, each right after it is recorded, and may pause the
+	// recording or resume it (findings.DiskFillGuard pauses it while its
+	// own filesystem fills critically). nil: only the writer pauses itself.
+	RecordGuard RecordGuard
 	// Sink receives events (probe events, findings, statuses) in batches, on
 	// the engine goroutine. It must not block for long.
 	Sink func([]event.Event)
@@ -171,13 +179,16 @@ func (e *Engine) Run(ctx context.Context) error {
 
 	var batch []event.Event
 	recStopped := false
-	var guard *recordGuard
+	var guard RecordGuard
 	if e.o.Recorder != nil {
-		guard = newRecordGuard(e.o.RecordMounts)
+		guard = e.o.RecordGuard
 	}
 	pauseHint := ""
 	guardSees := func(ev event.Event) {
-		switch pause, resume := guard.observe(ev); {
+		if guard == nil {
+			return
+		}
+		switch pause, resume := guard.Observe(ev); {
 		case pause != "":
 			e.o.Recorder.Pause(pause)
 		case resume:
