@@ -9,15 +9,12 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/findings"
-	"github.com/stakeout/stakeout/internal/aligned"
 	"github.com/stakeout/stakeout/probes"
 )
 
@@ -151,161 +148,6 @@ func (e *Engine) statusEmit(ctx context.Context, name string, st event.ProbeStat
 		e.events.Add(1)
 	case <-ctx.Done():
 	}
-}
-
-// Run starts the probes, runs until ctx is done, then stops the probes,
-// drains what they sent, flushes and closes the recorder.
-func (e *Engine) Run(ctx context.Context) error {
-	probeCtx, stopProbes := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	for _, p := range e.o.Probes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			e.runProbe(probeCtx, p)
-		}()
-	}
-	probesDone := make(chan struct{})
-	go func() { wg.Wait(); close(probesDone) }()
-
-	// The batch timer runs only while a batch waits, so an idle engine
-	// wakes once a second (to flush), not ten times.
-	batchT := time.NewTimer(e.o.BatchEvery)
-	batchT.Stop()
-	var batchC <-chan time.Time
-	defer batchT.Stop()
-	flushT := aligned.NewTicker(e.o.FlushEvery)
-	defer flushT.Stop()
-
-	var batch []event.Event
-	recStopped := false
-	var guard RecordGuard
-	if e.o.Recorder != nil {
-		guard = e.o.RecordGuard
-	}
-	pauseHint := ""
-	guardSees := func(ev event.Event) {
-		if guard == nil {
-			return
-		}
-		switch pause, resume := guard.Observe(ev); {
-		case pause != "":
-			e.o.Recorder.Pause(pause)
-		case resume:
-			e.o.Recorder.Resume()
-		}
-	}
-	handle := func(ev event.Event) {
-		event.BoundNumbers(ev.Body) // a counter gone wild must not become an Inf downstream
-		batch = append(batch, ev)
-		e.record(ev)
-		guardSees(ev)
-		for _, d := range e.o.Detectors {
-			for _, f := range d.Observe(ev) {
-				e.finds.Add(1)
-				batch = append(batch, f)
-				e.record(f)
-				guardSees(f)
-			}
-		}
-	}
-	deliver := func() {
-		if len(batch) > 0 {
-			e.o.Sink(batch)
-			if e.o.SinkKeepsNothing {
-				for _, ev := range batch {
-					if r, ok := ev.Body.(event.Releaser); ok {
-						r.Release()
-					}
-				}
-			}
-			batch = nil
-		}
-	}
-	flush := func() {
-		if e.o.Recorder == nil {
-			e.report(RecordingState{State: "off"})
-			return
-		}
-		err := e.o.Recorder.Flush()
-		reason, stopped := e.o.Recorder.Stopped()
-		if err != nil && !stopped && !errors.Is(err, context.Canceled) {
-			reason, stopped = "write failed: "+err.Error(), true
-		}
-		if stopped && !recStopped {
-			recStopped = true
-			// The writer has put its own stop marker in the file; these
-			// copies are for the screen and the report only.
-			now := e.o.Now()
-			batch = append(batch,
-				event.New(now, "recorder", &event.Recording{State: "stopped", File: e.o.Recorder.Path(), Reason: reason}),
-				event.New(now, "recorder", &event.Finding{
-					Finding: "record.stopped", Severity: event.Warn,
-					Summary: "recording stopped: " + reason,
-					Data:    map[string]any{"file": e.o.Recorder.Path(), "bytes": e.o.Recorder.Size(), "reason": reason},
-				}))
-		}
-		// The writer wrote its pause and resume notices to the file; the
-		// screen and the report get them here.
-		for _, n := range e.o.Recorder.TakeNotices() {
-			if r, ok := n.Body.(*event.Recording); ok && r.Hint != "" {
-				pauseHint = r.Hint
-			}
-			batch = append(batch, n)
-		}
-		st := RecordingState{File: e.o.Recorder.Path(), Bytes: e.o.Recorder.Size(), State: "recording"}
-		if stopped {
-			st.State, st.Reason = "stopped", reason
-		} else if why, paused := e.o.Recorder.Paused(); paused {
-			st.State, st.Reason, st.Hint = "paused", why, pauseHint
-		}
-		e.report(st)
-	}
-
-	for running := true; running; {
-		select {
-		case ev := <-e.queue:
-			handle(ev)
-		case <-batchC:
-			batchC = nil
-			deliver()
-		case <-flushT.C:
-			flush()
-		case <-ctx.Done():
-			running = false
-		}
-		if len(batch) > 0 && batchC == nil {
-			batchT.Reset(e.o.BatchEvery)
-			batchC = batchT.C
-		}
-	}
-	stopProbes()
-	// Drain while the probes wind down, so nothing they already saw is lost.
-	for draining := true; draining; {
-		select {
-		case ev := <-e.queue:
-			handle(ev)
-		case <-probesDone:
-			draining = false
-		}
-	}
-	for len(e.queue) > 0 {
-		handle(<-e.queue)
-	}
-	// Conditions still open (a flow silent to the end) close with the session.
-	for _, f := range findings.Finish(e.o.Detectors) {
-		e.finds.Add(1)
-		batch = append(batch, f)
-		e.record(f)
-	}
-	flush()
-	deliver()
-	if e.o.Recorder != nil {
-		if err := e.o.Recorder.Close(); err != nil {
-			return fmt.Errorf("closing recording: %w", err)
-		}
-	}
-	return nil
 }
 
 func (e *Engine) record(ev event.Event) {
