@@ -9,16 +9,12 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/findings"
-	"github.com/stakeout/stakeout/internal/aligned"
-	"github.com/stakeout/stakeout/packet"
 	"github.com/stakeout/stakeout/probes"
 )
 
@@ -38,6 +34,13 @@ type Recorder interface {
 	Resume()
 	Paused() (reason string, paused bool)
 	TakeNotices() []event.Event
+}
+
+// RecordGuard decides, from the stream, when the recording should be held:
+// Observe returns a reason to pause it, or resume = true, or neither. It
+// is called on the engine goroutine only.
+type RecordGuard interface {
+	Observe(ev event.Event) (pause string, resume bool)
 }
 
 // Named pairs a probe with its registry name.
@@ -60,18 +63,21 @@ type Options struct {
 	Probes    []Named
 	Detectors []findings.Detector
 	Recorder  Recorder // nil: no recording
-	// RecordMounts are the mount points of the filesystem holding the
-	// recording: a critical disk.filling or disk.inodes_filling for one of
-	// them pauses the recording until that filesystem is well clear again.
-	RecordMounts []string
+	// RecordGuard, with a Recorder, sees every probe event and every
+	// detector finding, each right after it is recorded, and may pause the
+	// recording or resume it (findings.DiskFillGuard pauses it while its
+	// own filesystem fills critically). nil: only the writer pauses itself.
+	RecordGuard RecordGuard
 	// Sink receives events (probe events, findings, statuses) in batches, on
 	// the engine goroutine. It must not block for long.
 	Sink func([]event.Event)
 	// SinkKeepsNothing says the Sink is done with every event when it
 	// returns (it may keep findings, which own their memory): the engine
-	// then hands each packet batch's memory back to the capture for reuse
-	// (probes.ReleaseBatch). Leave it false for a sink that hands events on
-	// to another goroutine (the TUI). With no Sink it is implied.
+	// then releases every event whose body is an event.Releaser (a live
+	// capture's packet batch, whose columns go back for reuse), once, after
+	// the recorder, the detectors and the sink. Leave it false for a sink
+	// that hands events on to another goroutine (the TUI), which then
+	// releases them itself. With no Sink it is implied.
 	SinkKeepsNothing bool
 	// OnRecording receives the recorder's state once a second.
 	OnRecording func(RecordingState)
@@ -142,156 +148,6 @@ func (e *Engine) statusEmit(ctx context.Context, name string, st event.ProbeStat
 		e.events.Add(1)
 	case <-ctx.Done():
 	}
-}
-
-// Run starts the probes, runs until ctx is done, then stops the probes,
-// drains what they sent, flushes and closes the recorder.
-func (e *Engine) Run(ctx context.Context) error {
-	probeCtx, stopProbes := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	for _, p := range e.o.Probes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			e.runProbe(probeCtx, p)
-		}()
-	}
-	probesDone := make(chan struct{})
-	go func() { wg.Wait(); close(probesDone) }()
-
-	// The batch timer runs only while a batch waits, so an idle engine
-	// wakes once a second (to flush), not ten times.
-	batchT := time.NewTimer(e.o.BatchEvery)
-	batchT.Stop()
-	var batchC <-chan time.Time
-	defer batchT.Stop()
-	flushT := aligned.NewTicker(e.o.FlushEvery)
-	defer flushT.Stop()
-
-	var batch []event.Event
-	recStopped := false
-	var guard *recordGuard
-	if e.o.Recorder != nil {
-		guard = newRecordGuard(e.o.RecordMounts)
-	}
-	pauseHint := ""
-	guardSees := func(ev event.Event) {
-		switch pause, resume := guard.observe(ev); {
-		case pause != "":
-			e.o.Recorder.Pause(pause)
-		case resume:
-			e.o.Recorder.Resume()
-		}
-	}
-	handle := func(ev event.Event) {
-		event.BoundNumbers(ev.Body) // a counter gone wild must not become an Inf downstream
-		batch = append(batch, ev)
-		e.record(ev)
-		guardSees(ev)
-		for _, d := range e.o.Detectors {
-			for _, f := range d.Observe(ev) {
-				e.finds.Add(1)
-				batch = append(batch, f)
-				e.record(f)
-				guardSees(f)
-			}
-		}
-	}
-	deliver := func() {
-		if len(batch) > 0 {
-			e.o.Sink(batch)
-			if e.o.SinkKeepsNothing {
-				for _, ev := range batch {
-					packet.ReleaseBatch(ev)
-				}
-			}
-			batch = nil
-		}
-	}
-	flush := func() {
-		if e.o.Recorder == nil {
-			e.report(RecordingState{State: "off"})
-			return
-		}
-		err := e.o.Recorder.Flush()
-		reason, stopped := e.o.Recorder.Stopped()
-		if err != nil && !stopped && !errors.Is(err, context.Canceled) {
-			reason, stopped = "write failed: "+err.Error(), true
-		}
-		if stopped && !recStopped {
-			recStopped = true
-			// The writer has put its own stop marker in the file; these
-			// copies are for the screen and the report only.
-			now := e.o.Now()
-			batch = append(batch,
-				event.New(now, "recorder", &event.Recording{State: "stopped", File: e.o.Recorder.Path(), Reason: reason}),
-				event.New(now, "recorder", &event.Finding{
-					Finding: "record.stopped", Severity: event.Warn,
-					Summary: "recording stopped: " + reason,
-					Data:    map[string]any{"file": e.o.Recorder.Path(), "bytes": e.o.Recorder.Size(), "reason": reason},
-				}))
-		}
-		// The writer wrote its pause and resume notices to the file; the
-		// screen and the report get them here.
-		for _, n := range e.o.Recorder.TakeNotices() {
-			if r, ok := n.Body.(*event.Recording); ok && r.Hint != "" {
-				pauseHint = r.Hint
-			}
-			batch = append(batch, n)
-		}
-		st := RecordingState{File: e.o.Recorder.Path(), Bytes: e.o.Recorder.Size(), State: "recording"}
-		if stopped {
-			st.State, st.Reason = "stopped", reason
-		} else if why, paused := e.o.Recorder.Paused(); paused {
-			st.State, st.Reason, st.Hint = "paused", why, pauseHint
-		}
-		e.report(st)
-	}
-
-	for running := true; running; {
-		select {
-		case ev := <-e.queue:
-			handle(ev)
-		case <-batchC:
-			batchC = nil
-			deliver()
-		case <-flushT.C:
-			flush()
-		case <-ctx.Done():
-			running = false
-		}
-		if len(batch) > 0 && batchC == nil {
-			batchT.Reset(e.o.BatchEvery)
-			batchC = batchT.C
-		}
-	}
-	stopProbes()
-	// Drain while the probes wind down, so nothing they already saw is lost.
-	for draining := true; draining; {
-		select {
-		case ev := <-e.queue:
-			handle(ev)
-		case <-probesDone:
-			draining = false
-		}
-	}
-	for len(e.queue) > 0 {
-		handle(<-e.queue)
-	}
-	// Conditions still open (a flow silent to the end) close with the session.
-	for _, f := range findings.Finish(e.o.Detectors) {
-		e.finds.Add(1)
-		batch = append(batch, f)
-		e.record(f)
-	}
-	flush()
-	deliver()
-	if e.o.Recorder != nil {
-		if err := e.o.Recorder.Close(); err != nil {
-			return fmt.Errorf("closing recording: %w", err)
-		}
-	}
-	return nil
 }
 
 func (e *Engine) record(ev event.Event) {

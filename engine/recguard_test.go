@@ -88,14 +88,14 @@ func TestCriticalFillOfTheRecordingsFilesystemPausesIt(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	e := New(Options{
-		Probes:       []Named{{"diskfill", script}},
-		Detectors:    []findings.Detector{findings.NewDiskFill()},
-		Recorder:     w,
-		RecordMounts: []string{"/data", "/mnt/data-bind"},
-		Sink:         func(b []event.Event) { got = append(got, b...) },
-		Now:          func() time.Time { return g0 }, // status events on the script's clock
-		BatchEvery:   5 * time.Millisecond,
-		FlushEvery:   5 * time.Millisecond,
+		Probes:      []Named{{"diskfill", script}},
+		Detectors:   []findings.Detector{findings.NewDiskFill()},
+		Recorder:    w,
+		RecordGuard: findings.NewDiskFillGuard([]string{"/data", "/mnt/data-bind"}),
+		Sink:        func(b []event.Event) { got = append(got, b...) },
+		Now:         func() time.Time { return g0 }, // status events on the script's clock
+		BatchEvery:  5 * time.Millisecond,
+		FlushEvery:  5 * time.Millisecond,
 		OnRecording: func(s RecordingState) {
 			states = append(states, s)
 			if s.State == "paused" && !gateOpen {
@@ -189,19 +189,59 @@ func TestCriticalFillOfTheRecordingsFilesystemPausesIt(t *testing.T) {
 	}
 }
 
-// A disk.filling condition's clear carries its last severity (critical);
-// it ends the fill and must not pause the recording. Its critical update
-// does, like a raise.
-func TestRecordGuardIgnoresAClearedFill(t *testing.T) {
-	fill := func(state string) event.Event {
-		return event.New(g0, "diskfill", &event.Finding{Finding: findings.FindingDiskFilling, Severity: event.Critical,
-			Key: "disk.filling /data", State: state, Data: findings.DiskFillingData{Mount: "/data"}})
+// seeingGuard logs what it is shown, checking each event was recorded
+// just before; it asks for a pause at tick 3 and a resume at the finding
+// made for tick 6.
+type seeingGuard struct {
+	t   *testing.T
+	rec *holdRecorder
+	saw []string
+}
+
+func (g *seeingGuard) Observe(ev event.Event) (string, bool) {
+	if g.rec != nil && (len(g.rec.evs) == 0 || g.rec.evs[len(g.rec.evs)-1].Body != ev.Body) {
+		g.t.Errorf("the guard got %v before the recorder", ev.Body)
 	}
-	g := newRecordGuard([]string{"/data"})
-	if pause, _ := g.observe(fill(event.FindingCleared)); pause != "" {
-		t.Fatalf("paused on a clear: %s", pause)
+	switch b := ev.Body.(type) {
+	case *tick:
+		g.saw = append(g.saw, fmt.Sprint("t", b.N))
+		if b.N == 3 {
+			return "because", false
+		}
+	case *event.Finding:
+		g.saw = append(g.saw, fmt.Sprint("f", ev.Time.Unix()))
+		return "", ev.Time.Unix() == 6
 	}
-	if pause, _ := g.observe(fill(event.FindingUpdate)); pause == "" {
-		t.Fatal("a critical update did not pause")
+	return "", false
+}
+
+// holdRecorder logs the pauses and resumes it is asked for.
+type holdRecorder struct {
+	memRecorder
+	holds []string
+}
+
+func (h *holdRecorder) Pause(why string) { h.holds = append(h.holds, "pause "+why) }
+func (h *holdRecorder) Resume()          { h.holds = append(h.holds, "resume") }
+
+// TestRecordGuardSeesTheStreamInOrder pins the generic guard contract,
+// disk fill aside: the guard is shown every probe event and each finding
+// right after the event that caused it, each once it is recorded; its
+// pause and resume go to the recorder; without a recorder it is not asked.
+func TestRecordGuardSeesTheStreamInOrder(t *testing.T) {
+	rec := &holdRecorder{}
+	g := &seeingGuard{t: t, rec: rec}
+	runFor(t, Options{Probes: []Named{{"fake", fakeProbe{n: 9}}}, Detectors: []findings.Detector{everyThird{}},
+		Recorder: rec, RecordGuard: g}, 100*time.Millisecond)
+	if got, want := fmt.Sprint(g.saw), "[t0 f0 t1 t2 t3 f3 t4 t5 t6 f6 t7 t8]"; got != want {
+		t.Errorf("the guard saw %s, want %s", got, want)
+	}
+	if got := fmt.Sprint(rec.holds); got != "[pause because resume]" {
+		t.Errorf("the recorder was told %s", got)
+	}
+	off := &seeingGuard{t: t}
+	runFor(t, Options{Probes: []Named{{"fake", fakeProbe{n: 9}}}, RecordGuard: off}, 50*time.Millisecond)
+	if len(off.saw) != 0 {
+		t.Errorf("with no recorder the guard saw %v", off.saw)
 	}
 }

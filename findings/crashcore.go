@@ -13,7 +13,7 @@ import (
 // kernel.segfault's and process.killed's data that joins a crash to the
 // core-dump settings in force when it happened. The facts come from the
 // event stream only: the kmsg probe's reading of the crashed process and
-// of core_pattern the moment it read the segfault line (probes.CrashFacts),
+// of core_pattern the moment it read the segfault line (schema.CrashFacts),
 // the coredump probe's latest core_readiness, and for a traced process the
 // kernel's own word in its exit status.
 

@@ -236,8 +236,16 @@ func (b *PacketBatch) cols(n int, reuse bool) {
 // mistake sees no packets rather than another batch's, and a second call
 // does nothing. Other events, and batches read from files, are left alone.
 func ReleaseBatch(ev event.Event) {
-	b, ok := ev.Body.(*PacketBatch)
-	if !ok || !b.reuse {
+	if b, ok := ev.Body.(*PacketBatch); ok {
+		b.Release()
+	}
+}
+
+// Release is ReleaseBatch for the batch itself: it makes *PacketBatch an
+// event.Releaser, which is all the engine knows of it. A batch read from a
+// file, or one already released, is left alone.
+func (b *PacketBatch) Release() {
+	if !b.reuse {
 		return
 	}
 	cols := &PacketBatch{DtUs: b.DtUs, Flow: b.Flow, Flags: b.Flags, Len: b.Len}

@@ -24,7 +24,7 @@ type Options struct {
 	Author string
 	// Done is called once for each live event the UI has applied (or
 	// dropped while frozen) and no longer needs: the live wiring hands a
-	// capture's packet batch back for reuse (probes.ReleaseBatch). nil
+	// capture's packet batch back for reuse (packet.ReleaseBatch). nil
 	// does nothing.
 	Done func(event.Event)
 

@@ -114,11 +114,11 @@ func runLive(cmd *cobra.Command, lf *liveFlags) error {
 		}
 	}()
 	eng = engine.New(engine.Options{
-		Probes:       named,
-		Detectors:    findings.All(lf.detectorConfig()),
-		Recorder:     rec,
-		RecordMounts: recordMounts(rec),
-		Sink:         box.put,
+		Probes:      named,
+		Detectors:   findings.All(lf.detectorConfig()),
+		Recorder:    rec,
+		RecordGuard: recordGuard(rec),
+		Sink:        box.put,
 		OnRecording: func(s engine.RecordingState) {
 			recState.Lock()
 			recState.msg = ui.RecordingMsg{File: s.File, Bytes: s.Bytes, State: s.State, Reason: s.Reason, Hint: s.Hint}

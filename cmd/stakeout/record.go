@@ -97,16 +97,17 @@ func pauseHint(lf *liveFlags) string {
 	return "record elsewhere with " + recordFlag(lf) + " /other/fs/file.stk"
 }
 
-// recordMounts names the mount points of the filesystem holding the
-// recording, so the engine pauses it when the diskfill probe finds that
-// filesystem filling. Without mountinfo it is nil and only the writer's own
-// free-space floor pauses the recording.
-func recordMounts(rec engine.Recorder) []string {
+// recordGuard pauses the recording while the detectors find the
+// filesystem holding it filling critically (findings.DiskFillGuard, given
+// every mount point of that filesystem). Without mountinfo it knows no
+// mount and never pauses: only the writer's own free-space floor does.
+// With no recording it is nil.
+func recordGuard(rec engine.Recorder) engine.RecordGuard {
 	if rec == nil {
 		return nil
 	}
 	ms, _ := probes.MountPointsOf("/proc", rec.Path())
-	return ms
+	return findings.NewDiskFillGuard(ms)
 }
 
 // unwrapPath drops the path an *os.PathError repeats, to keep errors one short line.

@@ -100,10 +100,10 @@ func runSnapshot(cmd *cobra.Command, lf *liveFlags, duration time.Duration, form
 
 	prog := newProgress(os.Stderr, started, duration)
 	eng := engine.New(engine.Options{
-		Probes:       named,
-		Detectors:    findings.All(lf.detectorConfig()),
-		Recorder:     rec,
-		RecordMounts: recordMounts(rec),
+		Probes:      named,
+		Detectors:   findings.All(lf.detectorConfig()),
+		Recorder:    rec,
+		RecordGuard: recordGuard(rec),
 		Sink: func(evs []event.Event) {
 			for _, ev := range evs {
 				if red != nil {
