@@ -15,7 +15,6 @@ import (
 
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/findings"
-	"github.com/stakeout/stakeout/probes"
 )
 
 // Recorder is what the engine needs of a session file writer.
@@ -43,10 +42,21 @@ type RecordGuard interface {
 	Observe(ev event.Event) (pause string, resume bool)
 }
 
+// Source is one live source of events: what package probes calls a Probe.
+// The engine needs no more of it, so it does not import the collectors.
+type Source interface {
+	// Check says whether the source can run on this host, without side
+	// effects; an *event.Unavailable says why not.
+	Check() error
+	// Run emits events until ctx is done; a returned error (other than
+	// ctx.Err()) becomes the source's status, and the others go on.
+	Run(ctx context.Context, emit func(event.Event)) error
+}
+
 // Named pairs a probe with its registry name.
 type Named struct {
 	Name  string
-	Probe probes.Probe
+	Probe Source
 }
 
 // RecordingState is handed to the sink once a second.
@@ -173,12 +183,12 @@ func (e *Engine) runProbe(ctx context.Context, p Named) {
 		}
 	}()
 	if err := p.Probe.Check(); err != nil {
-		e.statusEmit(ctx, p.Name, probes.StatusOf(err))
+		e.statusEmit(ctx, p.Name, event.StatusOf(err))
 		return
 	}
-	e.statusEmit(ctx, p.Name, probes.StatusOf(nil))
+	e.statusEmit(ctx, p.Name, event.StatusOf(nil))
 	err := p.Probe.Run(ctx, e.emit)
 	if err != nil && ctx.Err() == nil {
-		e.statusEmit(ctx, p.Name, probes.StatusOf(err))
+		e.statusEmit(ctx, p.Name, event.StatusOf(err))
 	}
 }

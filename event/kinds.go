@@ -2,6 +2,7 @@ package event
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -101,6 +102,26 @@ type ProbeStatus struct {
 }
 
 func (ProbeStatus) EventKind() string { return KindProbeStatus }
+
+// Unavailable is the error a probe returns when this host can't support
+// it: Reason says why, in words a person understands.
+type Unavailable struct{ Reason string }
+
+func (u *Unavailable) Error() string { return u.Reason }
+
+// StatusOf turns an error from a probe's Check or Run into the recorded
+// status: nil is ok, an *Unavailable is unavailable with its reason, any
+// other error is an error.
+func StatusOf(err error) ProbeStatus {
+	if err == nil {
+		return ProbeStatus{Status: StatusOK}
+	}
+	var u *Unavailable
+	if errors.As(err, &u) {
+		return ProbeStatus{Status: StatusUnavailable, Reason: u.Reason}
+	}
+	return ProbeStatus{Status: StatusError, Reason: err.Error()}
+}
 
 // Recording reports the recorder's state changes: started, paused, stopped.
 type Recording struct {

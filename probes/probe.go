@@ -49,8 +49,9 @@ func (c Config) SysPath(parts ...string) string {
 }
 
 // Emit hands one event to the engine. It never blocks for long and is safe to
-// call from the probe's own goroutine.
-type Emit func(event.Event)
+// call from the probe's own goroutine. It is an alias, so a Probe is also an
+// engine.Source without either package knowing the other.
+type Emit = func(event.Event)
 
 // Probe is one live source of events.
 type Probe interface {
@@ -64,9 +65,7 @@ type Probe interface {
 }
 
 // Unavailable is the error a probe returns when this host can't support it.
-type Unavailable struct{ Reason string }
-
-func (u *Unavailable) Error() string { return u.Reason }
+type Unavailable = event.Unavailable
 
 // Unavailablef builds an *Unavailable with a formatted reason.
 func Unavailablef(format string, args ...any) error {
@@ -74,16 +73,7 @@ func Unavailablef(format string, args ...any) error {
 }
 
 // StatusOf turns an error from Check or Run into the recorded status.
-func StatusOf(err error) event.ProbeStatus {
-	if err == nil {
-		return event.ProbeStatus{Status: event.StatusOK}
-	}
-	var u *Unavailable
-	if errors.As(err, &u) {
-		return event.ProbeStatus{Status: event.StatusUnavailable, Reason: u.Reason}
-	}
-	return event.ProbeStatus{Status: event.StatusError, Reason: err.Error()}
-}
+func StatusOf(err error) event.ProbeStatus { return event.StatusOf(err) }
 
 // Spec registers one probe.
 type Spec struct {
