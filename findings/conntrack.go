@@ -211,3 +211,5 @@ func fmtETA(s float64) string {
 	}
 	return fmt.Sprintf("%.0f min", s/60)
 }
+
+func init() { register(60, func(Config) Detector { return NewConntrack() }) }

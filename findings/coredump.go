@@ -138,3 +138,5 @@ func pipeName(target string) string {
 	}
 	return target
 }
+
+func init() { register(80, func(Config) Detector { return NewCoreDumpsLost() }) }

@@ -365,3 +365,5 @@ func roundPtr(p *float64) *float64 {
 	v := math.Round(*p*10) / 10
 	return &v
 }
+
+func init() { register(40, func(Config) Detector { return NewDiskFill() }) }

@@ -278,3 +278,5 @@ func (r *satRun) finding(name string, sev event.Severity, dur time.Duration) *ev
 }
 
 func round2(x float64) float64 { return math.Round(x*100) / 100 }
+
+func init() { register(10, func(Config) Detector { return NewIOSaturated() }) }

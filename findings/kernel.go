@@ -188,3 +188,5 @@ func (d *kernelLog) ioError(at time.Time, e schema.IOErrorLine) *event.Finding {
 	return &event.Finding{Finding: FindingIOError, Severity: event.Critical, Summary: sum, Key: key,
 		Data: IOErrorData{IOErrorLine: e, Errors: n}}
 }
+
+func init() { register(50, func(Config) Detector { return NewKernelLog() }) }

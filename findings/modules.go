@@ -76,3 +76,5 @@ func (d *modulesLoaded) Observe(ev event.Event) []event.Event {
 	}
 	return []event.Event{event.New(ev.Time, ev.Probe, f)}
 }
+
+func init() { register(70, func(Config) Detector { return NewModulesLoaded() }) }

@@ -122,3 +122,5 @@ func (d *packets) stallReset(p packet.Packet, a packet.Arrival) *event.Finding {
 }
 
 func ms(d time.Duration) float64 { return round2(float64(d.Microseconds()) / 1000) }
+
+func init() { register(30, func(Config) Detector { return NewPackets() }) }

@@ -277,3 +277,5 @@ func senderText(s BurstSender) string {
 	}
 	return fmt.Sprintf("%d (%s; %s)", s.PID, event.Sanitize(s.Comm), strings.Join(more, ", "))
 }
+
+func init() { register(20, func(cfg Config) Detector { return NewSignals(SignalThresholds{BurstWindow: cfg.SignalBurstWindow}) }) }
