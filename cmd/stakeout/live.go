@@ -76,7 +76,7 @@ func runLive(cmd *cobra.Command, lf *liveFlags) error {
 
 	// The engine must never wait on the screen: events go through a
 	// bounded mailbox that sheds samples, never findings, when the UI lags.
-	box := newMailbox(20000)
+	box := ui.NewMailbox(20000)
 	var recState struct {
 		sync.Mutex
 		msg ui.RecordingMsg
@@ -98,8 +98,8 @@ func runLive(cmd *cobra.Command, lf *liveFlags) error {
 	go func() {
 		for {
 			select {
-			case <-box.ready:
-				if evs := box.take(); len(evs) > 0 {
+			case <-box.Ready():
+				if evs := box.Take(); len(evs) > 0 {
 					prog.Send(ui.EventsMsg(evs))
 				}
 				recState.Lock()
@@ -118,12 +118,12 @@ func runLive(cmd *cobra.Command, lf *liveFlags) error {
 		Detectors:    findings.All(lf.detectorConfig()),
 		Recorder:     rec,
 		RecordMounts: recordMounts(rec),
-		Sink:         box.put,
+		Sink:         box.Put,
 		OnRecording: func(s engine.RecordingState) {
 			recState.Lock()
 			recState.msg = ui.RecordingMsg{File: s.File, Bytes: s.Bytes, State: s.State, Reason: s.Reason, Hint: s.Hint}
 			recState.Unlock()
-			box.put(nil) // wake the forwarder
+			box.Put(nil) // wake the forwarder
 		},
 	})
 	engDone := make(chan error, 1)
