@@ -51,25 +51,9 @@ defaults to the recording's start or end.`,
 				return err
 			}
 			defer r.Close()
-			from, to, err := window(r, since, until)
+			from, to, err := extractWindow(r, since, until)
 			if err != nil {
 				return err
-			}
-			// The recording's plausible span: an event a bad clock dated
-			// years off moves neither default (with no --until it is
-			// copied all the same: ToEnd).
-			sp := fileSpan(r)
-			if from.IsZero() {
-				from = sp.Start
-			}
-			if to.IsZero() {
-				to = sp.End
-			}
-			if to.Before(r.Start()) || from.After(r.End()) {
-				return usageErr("the window %s to %s is outside the recording (%s to %s)", clock(from), clock(to), clock(sp.Start), clock(sp.End))
-			}
-			if !from.Before(to) {
-				return usageErr("--since %s is not before --until %s", clock(from), clock(to))
 			}
 			opt := sessions.ExtractOptions{ToEnd: until == ""}
 			if redactOut {
@@ -89,6 +73,32 @@ defaults to the recording's start or end.`,
 	addWindowFlags(cmd, &since, &until)
 	cmd.Flags().BoolVar(&redactOut, "redact", false, "replace addresses, host and user names and secret-looking values with pseudonyms")
 	return cmd
+}
+
+// extractWindow resolves --since and --until for an extract: either
+// defaults to the recording's start or end, and the window must overlap
+// the recording.
+func extractWindow(r *sessions.Reader, since, until string) (from, to time.Time, err error) {
+	if from, to, err = window(r, since, until); err != nil {
+		return from, to, err
+	}
+	// The recording's plausible span: an event a bad clock dated years off
+	// moves neither default (with no --until it is copied all the same:
+	// ToEnd).
+	sp := fileSpan(r)
+	if from.IsZero() {
+		from = sp.Start
+	}
+	if to.IsZero() {
+		to = sp.End
+	}
+	if to.Before(r.Start()) || from.After(r.End()) {
+		return from, to, usageErr("the window %s to %s is outside the recording (%s to %s)", clock(from), clock(to), clock(sp.Start), clock(sp.End))
+	}
+	if !from.Before(to) {
+		return from, to, usageErr("--since %s is not before --until %s", clock(from), clock(to))
+	}
+	return from, to, nil
 }
 
 func clock(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") }
