@@ -11,6 +11,7 @@ import (
 
 	"github.com/charmbracelet/x/ansi"
 	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/internal/wiring"
 	"github.com/stakeout/stakeout/probes"
 	"github.com/stakeout/stakeout/sessions"
 )
@@ -202,7 +203,7 @@ func TestExtractAWindow(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	p := sessions.NewPlayer(r, replayHistory, nil)
+	p := sessions.NewPlayer(r, wiring.ReplayHistory, nil)
 	evs, err := p.Seek(since)
 	if err != nil {
 		t.Fatal(err)
