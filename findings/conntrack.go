@@ -50,6 +50,11 @@ type ConntrackDroppingData struct {
 	Failed uint64 `json:"insert_failed,omitempty"`
 }
 
+func init() {
+	register(FindingConntrackPressure, func(ConntrackPressureData) Evidence { return Nearest(About{}) })
+	register(FindingConntrackDropping, func(ConntrackDroppingData) Evidence { return Nearest(About{}) })
+}
+
 type ctPoint struct {
 	t time.Time
 	n float64

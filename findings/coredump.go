@@ -21,6 +21,10 @@ type CoreDumpsLostData struct {
 	PIDs        []int  `json:"pids,omitempty"` // processes the reason is about
 }
 
+func init() {
+	register(FindingCoreDumpsLost, func(CoreDumpsLostData) Evidence { return Nearest(About{}) })
+}
+
 type coreLost struct{ c conds }
 
 // NewCoreDumpsLost returns the detector that explains, before a crash, why
