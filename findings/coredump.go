@@ -21,6 +21,10 @@ type CoreDumpsLostData struct {
 	PIDs        []int  `json:"pids,omitempty"` // processes the reason is about
 }
 
+func init() {
+	register(FindingCoreDumpsLost, func(CoreDumpsLostData) Evidence { return Nearest(About{}) })
+}
+
 type coreLost struct{ c conds }
 
 // NewCoreDumpsLost returns the detector that explains, before a crash, why
@@ -139,4 +143,4 @@ func pipeName(target string) string {
 	return target
 }
 
-func init() { register(80, func(Config) Detector { return NewCoreDumpsLost() }) }
+func init() { registerDetector(80, func(Config) Detector { return NewCoreDumpsLost() }) }

@@ -75,14 +75,14 @@ func ConfigOf(raw json.RawMessage) Config {
 
 // registered lists every detector's constructor in the order detectors see
 // each event (lowest rank first), which is the order of the findings one
-// event raises. Each detector file adds its own with register.
+// event raises. Each detector file adds its own with registerDetector.
 var registered []struct {
 	rank int
 	mk   func(Config) Detector
 }
 
-// register adds a detector; call it from the detector file's init.
-func register(rank int, mk func(Config) Detector) {
+// registerDetector adds a detector; call it from the detector file's init.
+func registerDetector(rank int, mk func(Config) Detector) {
 	registered = append(registered, struct {
 		rank int
 		mk   func(Config) Detector

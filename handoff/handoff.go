@@ -15,7 +15,6 @@
 package handoff
 
 import (
-	"encoding/json"
 	"errors"
 	"sort"
 	"time"
@@ -263,7 +262,7 @@ func Build(r *sessions.Reader, opt Options) (*Report, error) {
 			continue
 		}
 		if lf, ok := event.AsFinding(p.c.Last); ok && lf.State == event.FindingCleared && p.c.Last.Time.After(p.ev.Time) {
-			found[i].col = evidenceFor(p.c.Last, lf.Finding, decodeData(lf.Data), flows)
+			found[i].col = evidenceFor(p.c.Last, findings.EvidenceOf(lf), flows)
 		}
 	}
 	// Worst first, then earliest: the reader starts with what matters most.
@@ -380,48 +379,27 @@ func (t *transformIter) Next() (event.Event, bool) {
 
 type flowKey struct{ iface, name string }
 
-// findingData holds the data fields the evidence needs, whether the data is
-// a detector's typed struct or a map read from a file.
-type findingData struct {
-	PID     int     `json:"pid"`
-	Signal  string  `json:"signal"`
-	SpanMs  float64 `json:"span_ms"`
-	Iface   string  `json:"iface"`
-	Flow    string  `json:"flow"`
-	GapMs   float64 `json:"gap_ms"`
-	UsualMs float64 `json:"usual_ms"`
-	StallMs float64 `json:"stall_ms"`
-	Device  string  `json:"device"`
-	Seconds float64 `json:"seconds"`
-	Mount   string  `json:"mount"`
-	Comm    string  `json:"comm"`
-	Module  string  `json:"module"`
-	Host    string  `json:"host"`
-	File    string  `json:"file"`
-	Resumed *bool   `json:"resumed"` // packet.gap: the flow came back (false: still silent when the capture ended)
-}
-
-// subject names what a finding is about, from its data.
-func (d findingData) subject() string {
+// subject names what a finding is about, as its detector's rule says.
+func subject(a findings.About) string {
 	switch {
-	case d.Flow != "" && d.Iface != "":
-		return "flow " + d.Flow + " (" + d.Iface + ")"
-	case d.Mount != "":
-		return d.Mount
-	case d.Device != "":
-		return d.Device
-	case d.Module != "":
-		return "module " + d.Module
-	case d.Host != "" && d.Iface != "":
-		return d.Host + " (" + d.Iface + ")"
-	case d.Iface != "":
-		return d.Iface
-	case d.PID != 0:
-		return "pid " + proc(d.PID, d.Comm)
-	case d.Comm != "":
-		return d.Comm
+	case a.Flow != "" && a.Iface != "":
+		return "flow " + a.Flow + " (" + a.Iface + ")"
+	case a.Mount != "":
+		return a.Mount
+	case a.Device != "":
+		return a.Device
+	case a.Module != "":
+		return "module " + a.Module
+	case a.Host != "" && a.Iface != "":
+		return a.Host + " (" + a.Iface + ")"
+	case a.Iface != "":
+		return a.Iface
+	case a.PID != 0:
+		return "pid " + proc(a.PID, a.Comm)
+	case a.Comm != "":
+		return a.Comm
 	}
-	return d.File
+	return a.File
 }
 
 // open says a condition had not ended when the window did (see Finding.Open).
@@ -433,19 +411,11 @@ func open(c *event.Condition) bool {
 	case findings.FindingPacketGap:
 		// The end of the capture clears a gap whose flow never came back:
 		// that flow is still silent, not recovered.
-		if d := decodeData(f.Data); c.Cleared() && d.Resumed != nil && !*d.Resumed {
+		if c.Cleared() && findings.GapStillSilent(f.Data) {
 			return true
 		}
 	}
 	return c.Key() != "" && !c.Cleared()
-}
-
-func decodeData(v any) findingData {
-	var d findingData
-	if b, err := event.MarshalFinite(v); err == nil { // a NaN is null, not the loss of the whole data
-		_ = json.Unmarshal(b, &d) // a field of another type is left zero
-	}
-	return d
 }
 
 // pending is a condition waiting for its evidence, collected around the
@@ -459,6 +429,6 @@ type pending struct {
 }
 
 func newPending(ev event.Event, f *event.Finding, c *event.Condition, flows map[flowKey]uint32) pending {
-	d := decodeData(f.Data)
-	return pending{ev: ev, f: f, c: c, col: evidenceFor(ev, f.Finding, d, flows), subject: d.subject()}
+	e := findings.EvidenceOf(f)
+	return pending{ev: ev, f: f, c: c, col: evidenceFor(ev, e, flows), subject: subject(e.About)}
 }
