@@ -271,7 +271,10 @@ func restamp(ev event.Event, t time.Time) event.Event {
 }
 
 // stateKey names what a state event describes: its probe and kind, and the
-// interface, process or announced entity when the kind has one per entity.
+// entity (process, interface, announced flow) when the kind has one state
+// per entity. Known kinds say so through event.Announcer and their
+// Traits.Entity; for a kind this build does not know, a top-level "iface"
+// or "pid" field stands in.
 func stateKey(ev event.Event, refs map[event.Ref]bool) (string, bool) {
 	key := ev.Probe + "\x00" + ev.Kind
 	if a, ok := ev.Body.(event.Announcer); ok {
@@ -281,6 +284,18 @@ func stateKey(ev event.Event, refs map[event.Ref]bool) (string, bool) {
 		}
 		return key + "\x00" + ref.Scope + "\x00" + strconv.FormatUint(ref.ID, 10), true
 	}
+	if event.Known(ev.Kind) && ev.Body != nil {
+		if entity := event.TraitsOf(ev.Kind).Entity; entity != nil {
+			return key + "\x00" + entity(ev.Body), true
+		}
+		return key, true
+	}
+	return key + unknownEntity(ev), true
+}
+
+// unknownEntity keys a kind this build does not know by the "iface" and
+// "pid" fields of its JSON, if it has them.
+func unknownEntity(ev event.Event) string {
 	var ids struct {
 		PID   *int   `json:"pid"`
 		Iface string `json:"iface"`
@@ -288,14 +303,14 @@ func stateKey(ev event.Event, refs map[event.Ref]bool) (string, bool) {
 	raw := ev.Raw
 	if raw == nil && ev.Body != nil {
 		// MarshalFinite writes a NaN as null, where json.Marshal fails and
-		// lost the ids: every process's state then shared one key, and only
-		// the last one's was kept. A body it cannot write at all is keyed
-		// by its kind alone.
+		// lost the ids. A body it cannot write at all is keyed by its kind
+		// alone.
 		var err error
 		if raw, err = event.MarshalFinite(ev.Body); err != nil {
-			return key, true
+			return ""
 		}
 	}
+	key := ""
 	if json.Unmarshal(raw, &ids) == nil {
 		if ids.Iface != "" {
 			key += "\x00" + ids.Iface
@@ -304,5 +319,5 @@ func stateKey(ev event.Event, refs map[event.Ref]bool) (string, bool) {
 			key += "\x00" + strconv.Itoa(*ids.PID)
 		}
 	}
-	return key, true
+	return key
 }

@@ -227,3 +227,34 @@ func TestExtractCarriesReferencedAnnouncements(t *testing.T) {
 		t.Fatal("a refused extract changed the existing file")
 	}
 }
+
+// lamp is a made-up state kind with one state per lamp, declared through
+// its Entity trait; its JSON has a "pid" the trait must win over.
+type lamp struct {
+	Name string `json:"name"`
+	PID  int    `json:"pid"`
+	On   bool   `json:"on"`
+}
+
+func (lamp) EventKind() string { return "sessions_test_lamp" }
+
+func init() {
+	event.Register("sessions_test_lamp", func() event.Body { return &lamp{} }, event.Traits{Entity: func(b event.Body) string {
+		if l, ok := event.As[lamp](event.Event{Body: b}); ok {
+			return l.Name
+		}
+		return ""
+	}})
+}
+
+// TestStateKeyFromTheEntityTrait: a known kind's entity comes from its
+// Traits.Entity, declared once where the kind is registered, not from
+// field names in its JSON.
+func TestStateKeyFromTheEntityTrait(t *testing.T) {
+	a, _ := stateKey(event.New(xt(0), "x", &lamp{Name: "hall", PID: 1}), nil)
+	b, _ := stateKey(event.New(xt(0), "x", &lamp{Name: "hall", PID: 2, On: true}), nil)
+	c, _ := stateKey(event.New(xt(0), "x", lamp{Name: "porch", PID: 1}), nil)
+	if a != b || a == c || !strings.HasSuffix(a, "\x00hall") || !strings.HasSuffix(c, "\x00porch") {
+		t.Fatalf("keys %q, %q, %q: want one per lamp name", a, b, c)
+	}
+}
