@@ -1,0 +1,576 @@
+package probes
+
+// The host probe: what top, vmstat and free show, on stakeout's time axis
+// and in its recording. Load, CPU by mode, context switches and forks from
+// /proc/stat; memory from /proc/meminfo; swap and major faults from
+// /proc/vmstat; pressure stall information from /proc/pressure and the
+// cgroup v2 tree; and the processes behind them (host_procs_linux.go),
+// of which only the top few of each ranking are recorded.
+//
+// The system-wide files are read with github.com/prometheus/procfs (Stat,
+// Meminfo, LoadAvg, PSIStatsForResource). procfs has no reader of
+// /proc/vmstat nor of a cgroup's pressure file, so those two are parsed
+// here, and the per-process scan has its own reader for the cost it saves
+// (see host_procs_linux.go).
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/procfs"
+	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/internal/aligned"
+	"github.com/stakeout/stakeout/schema"
+)
+
+const hostName = schema.ProbeHost
+
+var hostSpec = Spec{
+	Name: hostName,
+	Help: "CPU by mode, memory, load, pressure stall (PSI), forks, and the top processes by CPU, memory and I/O",
+	New:  func(cfg Config) Probe { return newHost(cfg) },
+}
+
+// maxForkers is how many forking parents a sample names.
+const maxForkers = 3
+
+// The process scan is the probe's main cost, so on a quiet host it runs
+// every hostQuietScanEvery samples instead of every one: quiet is CPU
+// less than half busy, every resource's PSI some avg10 under
+// schema.HostCgroupFrom, no swapping, and fewer than hostQuietForks forks
+// a second. A sample without a scan has no top list.
+const (
+	hostQuietScanEvery = 5
+	hostQuietBusy      = 50.0
+	hostQuietForks     = 50.0
+)
+
+type hostProbe struct {
+	cfg   Config
+	now   func() time.Time
+	fs    procfs.FS
+	scan  *hostScanner
+	forks *forkCounter
+	cg    string // cgroup v2 root, "" if none
+	psi   bool
+	vm    *procFile
+	users map[uint32]string
+	// connectorSilent counts samples in which the kernel counted forks
+	// and the proc connector delivered none (outside the initial pid
+	// namespace it accepts the subscription and sends nothing).
+	connectorSilent int
+	sinceScan       int // samples since the last process scan
+}
+
+func newHost(cfg Config) *hostProbe {
+	return &hostProbe{cfg: cfg, now: time.Now, users: map[uint32]string{}}
+}
+
+// Check reads /proc/stat once: without it there is nothing to show.
+func (p *hostProbe) Check() error {
+	path := p.cfg.ProcPath("stat")
+	f, err := openOrExplain(path, "procfs is not mounted there", "permission denied")
+	if err != nil {
+		return err
+	}
+	f.Close()
+	pfs, err := procfs.NewFS(p.cfg.Procfs)
+	if err != nil {
+		return Unavailablef("cannot use %s: %v", p.cfg.Procfs, err)
+	}
+	if _, err := pfs.Stat(); err != nil {
+		return Unavailablef("cannot use %s: %v", path, err)
+	}
+	return nil
+}
+
+// hostRead is one reading of the system-wide files.
+type hostRead struct {
+	at   time.Time
+	stat procfs.Stat
+	mem  procfs.Meminfo
+	load *procfs.LoadAvg
+	vm   vmCounters
+	vmOK bool
+	psi  [3]*procfs.PSIStats // in schema.PSIResources order
+}
+
+// Run emits a host_info, then a host sample every interval; the first
+// reading is only a baseline.
+func (p *hostProbe) Run(ctx context.Context, emit Emit) error {
+	every := p.cfg.Interval
+	if every <= 0 {
+		every = time.Second
+	}
+	info, err := p.open()
+	if err != nil {
+		return err
+	}
+	defer p.close()
+	emit(event.New(p.now(), hostName, &info))
+	prev, err := p.baseline()
+	if err != nil {
+		return err
+	}
+	tick := aligned.NewTicker(every)
+	defer tick.Stop()
+	failures := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+		cur, err := p.read()
+		if err != nil {
+			if failures++; failures >= maxReadFailures {
+				return err
+			}
+			continue
+		}
+		failures = 0
+		if dt := cur.at.Sub(prev.at); dt > 0 && ctx.Err() == nil {
+			s := p.sample(prev, cur, dt.Seconds())
+			emit(event.New(cur.at, hostName, s))
+			if p.connectorSilent == 5 { // said once: forks are found by the scan from now on
+				p.forks.close()
+				p.forks = nil
+				info = p.info()
+				emit(event.New(cur.at, hostName, &info))
+			}
+		}
+		prev = cur
+	}
+}
+
+// open sets the probe up and says what this host gives.
+func (p *hostProbe) open() (schema.HostInfo, error) {
+	var err error
+	if p.fs, err = procfs.NewFS(p.cfg.Procfs); err != nil {
+		return schema.HostInfo{}, fmt.Errorf("host: %w", err)
+	}
+	p.scan = newHostScanner(p.cfg.Procfs)
+	p.vm = newProcFile(p.cfg.ProcPath("vmstat"))
+	p.sinceScan = hostQuietScanEvery // the first sample scans
+	return p.info(), nil
+}
+
+func (p *hostProbe) close() {
+	p.scan.close()
+	p.vm.close()
+	if p.forks != nil {
+		p.forks.close()
+		p.forks = nil
+	}
+}
+
+// baseline is the first reading, which the first sample is measured
+// from: the system files, every process, and the forks so far drained.
+func (p *hostProbe) baseline() (hostRead, error) {
+	r, err := p.read()
+	if err != nil {
+		return r, err
+	}
+	p.scan.scan(r.at)
+	if p.forks != nil {
+		p.forks.drain()
+	}
+	return r, nil
+}
+
+// info works out what this host gives, and opens the fork counter.
+func (p *hostProbe) info() schema.HostInfo {
+	info := schema.HostInfo{CPUs: 0, TopN: schema.HostTopN, ForksFrom: "scan"}
+	if st, err := p.fs.Stat(); err == nil {
+		info.CPUs = len(st.CPU)
+	}
+	if _, err := p.fs.PSIStatsForResource("cpu"); err == nil {
+		p.psi = true
+	} else {
+		why := "this kernel keeps no pressure stall information (built without CONFIG_PSI, or booted with psi=0)"
+		if !errors.Is(err, fs.ErrNotExist) {
+			why = err.Error()
+		}
+		info.Unavailable = append(info.Unavailable, schema.HostPart{Part: "psi",
+			Reason: fmt.Sprintf("no %s: %s; host.pressure cannot fire", p.cfg.ProcPath("pressure"), why)})
+	}
+	p.cg = findCgroup2(p.cfg.Sysfs)
+	info.Cgroup2 = p.cg
+	switch {
+	case p.cg == "":
+		info.Unavailable = append(info.Unavailable, schema.HostPart{Part: "cgroup",
+			Reason: fmt.Sprintf("no cgroup v2 hierarchy at %s or %s: host.pressure cannot name a cgroup",
+				p.cfg.SysPath("fs", "cgroup"), p.cfg.SysPath("fs", "cgroup", "unified"))})
+	case !fileExists(filepath.Join(p.cg, "cpu.pressure")) && p.psi:
+		info.Unavailable = append(info.Unavailable, schema.HostPart{Part: "cgroup",
+			Reason: fmt.Sprintf("%s has no pressure files (cgroup.pressure is off): host.pressure cannot name a cgroup", p.cg)})
+	}
+	if m, err := p.fs.Meminfo(); err == nil && m.MemAvailableBytes == nil {
+		info.Unavailable = append(info.Unavailable, schema.HostPart{Part: "available",
+			Reason: "no MemAvailable in /proc/meminfo (a kernel before 3.14): available memory is estimated as free + buffers + cache"})
+	}
+	// Forks are counted from the kernel only on the real /proc: a fixture
+	// tree's processes are not the kernel's.
+	if p.forks == nil && p.scan.keep && p.connectorSilent == 0 && p.cfg.Procfs == "/proc" {
+		fc, err := openForkCounter()
+		if err == nil {
+			p.forks = fc
+		} else {
+			info.Unavailable = append(info.Unavailable, schema.HostPart{Part: "forks",
+				Reason: fmt.Sprintf("no proc connector (%v): forking parents are found only by the scan, which misses children that live less than an interval", err)})
+		}
+	}
+	if p.forks != nil {
+		info.ForksFrom = "proc_connector"
+	} else if p.connectorSilent > 0 {
+		info.Unavailable = append(info.Unavailable, schema.HostPart{Part: "forks",
+			Reason: "the proc connector sends nothing here (stakeout is not in the initial pid namespace): forking parents are found only by the scan, which misses children that live less than an interval"})
+	}
+	return info
+}
+
+func fileExists(path string) bool { _, err := os.Stat(path); return err == nil }
+
+// read takes one reading of everything, stamped once /proc/stat is read.
+func (p *hostProbe) read() (hostRead, error) {
+	var r hostRead
+	var err error
+	if r.stat, err = p.fs.Stat(); err != nil {
+		return r, fmt.Errorf("host: %w", err)
+	}
+	r.at = p.now()
+	if r.mem, err = p.fs.Meminfo(); err != nil {
+		return r, fmt.Errorf("host: %w", err)
+	}
+	r.load, _ = p.fs.LoadAvg()
+	if b, err := p.vm.read(); err == nil {
+		r.vm, r.vmOK = parseVMStat(b), true
+	}
+	if p.psi {
+		for i, res := range schema.PSIResources {
+			if st, err := p.fs.PSIStatsForResource(res); err == nil {
+				r.psi[i] = &st
+			}
+		}
+	}
+	return r, nil
+}
+
+// vmCounters are the /proc/vmstat counters the probe rates.
+type vmCounters struct{ pswpin, pswpout, pgmajfault uint64 }
+
+func parseVMStat(b []byte) vmCounters {
+	var v vmCounters
+	for len(b) > 0 {
+		line := b
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			line, b = b[:i], b[i+1:]
+		} else {
+			b = nil
+		}
+		name, val, ok := bytes.Cut(line, []byte(" "))
+		if !ok {
+			continue
+		}
+		switch string(name) {
+		case "pswpin":
+			v.pswpin = parseUintTok(val)
+		case "pswpout":
+			v.pswpout = parseUintTok(val)
+		case "pgmajfault":
+			v.pgmajfault = parseUintTok(val)
+		}
+	}
+	return v
+}
+
+// rate is the rise of a counter per second, 0 if it went back.
+func rate(prev, cur uint64, dt float64) float64 {
+	if cur < prev || dt <= 0 {
+		return 0
+	}
+	return float64(cur-prev) / dt
+}
+
+func u64(p *uint64) uint64 {
+	if p == nil {
+		return 0
+	}
+	return *p
+}
+
+// sample builds the event for the interval from prev to cur.
+func (p *hostProbe) sample(prev, cur hostRead, dt float64) *schema.HostSample {
+	s := &schema.HostSample{IntervalS: dt, Running: cur.stat.ProcessesRunning, Blocked: cur.stat.ProcessesBlocked}
+	if cur.load != nil {
+		s.Load1, s.Load5, s.Load15 = cur.load.Load1, cur.load.Load5, cur.load.Load15
+	}
+	s.CPU = cpuShares(prev.stat.CPUTotal, cur.stat.CPUTotal)
+	s.CPU.CPUs = len(cur.stat.CPU)
+	s.CtxtPerS = rate(prev.stat.ContextSwitches, cur.stat.ContextSwitches, dt)
+	s.ForksPerS = rate(prev.stat.ProcessCreated, cur.stat.ProcessCreated, dt)
+	s.Mem = memOf(cur.mem)
+	if prev.vmOK && cur.vmOK {
+		page := float64(os.Getpagesize())
+		s.Mem.SwapInPerS = rate(prev.vm.pswpin, cur.vm.pswpin, dt) * page
+		s.Mem.SwapOutPerS = rate(prev.vm.pswpout, cur.vm.pswpout, dt) * page
+		s.Mem.MajorFaultsPerS = rate(prev.vm.pgmajfault, cur.vm.pgmajfault, dt)
+	}
+	if p.psi {
+		s.PSI = &schema.HostPSI{}
+		for i, res := range schema.PSIResources {
+			r := psiOf(prev.psi[i], cur.psi[i], dt)
+			switch res {
+			case "cpu":
+				s.PSI.CPU = r
+			case "memory":
+				s.PSI.Memory = r
+			case "io":
+				s.PSI.IO = r
+			}
+		}
+	}
+	p.sinceScan++
+	var procs []procNow
+	if !p.quiet(s) || p.sinceScan >= hostQuietScanEvery {
+		var err error
+		if procs, err = p.scan.scan(cur.at); err == nil {
+			p.sinceScan = 0
+			s.Procs = len(procs)
+		}
+	}
+	byPID := make(map[int]*procNow, len(procs))
+	for i := range procs {
+		byPID[procs[i].pid] = &procs[i]
+	}
+	chosen := topProcs(procs, schema.HostTopN)
+	if p.psi && len(procs) > 0 {
+		for _, res := range schema.PSIResources {
+			r := s.PSI.Of(res)
+			if r == nil {
+				continue
+			}
+			if p.cg != "" && r.SomeAvg10 >= schema.HostCgroupFrom {
+				if c, ok := worstCgroup(p.cg, res, r.SomeAvg10); ok {
+					r.Cgroup = &schema.PSICgroup{Path: c.path, SomeAvg10: c.some, FullAvg10: c.full}
+					r.Cgroup.PIDs = topOf(cgroupPIDs(p.cg, c.path), byPID, schema.ResourceSort(res), 3)
+					for _, pid := range r.Cgroup.PIDs {
+						chosen[pid] = true
+					}
+				}
+			}
+		}
+	}
+	if len(procs) > 0 {
+		s.Top = make([]schema.HostProc, 0, len(chosen))
+	}
+	for pid := range chosen {
+		n := byPID[pid]
+		s.Top = append(s.Top, schema.HostProc{PID: n.pid, PPID: n.ppid, Comm: n.comm, User: p.userOf(n.pid), State: string(n.state),
+			CPUPct: round1(n.cpuPct), RSSBytes: n.rss, ReadBytesPerS: round1(n.rbps), WriteBytesPerS: round1(n.wbps),
+			MajfltPerS: round1(n.majps), Threads: n.threads})
+	}
+	schema.SortHostProcs(s.Top, schema.HostByCPU)
+	s.Forkers = p.forkers(s.ForksPerS, dt, byPID, len(procs) > 0)
+	return s
+}
+
+// quiet says whether the sample's figures let the process scan wait.
+func (p *hostProbe) quiet(s *schema.HostSample) bool {
+	if s.CPU.Busy()+s.CPU.IOWait >= hostQuietBusy || s.ForksPerS >= hostQuietForks ||
+		s.Mem.SwapInPerS > 0 || s.Mem.SwapOutPerS > 0 {
+		return false
+	}
+	for _, res := range schema.PSIResources {
+		if r := s.PSI.Of(res); r != nil && (r.SomeAvg10 >= schema.HostCgroupFrom || r.FullAvg10 >= schema.HostCgroupFrom/2) {
+			return false
+		}
+	}
+	return true
+}
+
+func round1(x float64) float64 { return float64(int64(x*10+0.5)) / 10 }
+
+// topProcs picks the n highest processes of each ranking (leaving out
+// processes at zero), as a set of pids.
+func topProcs(ps []procNow, n int) map[int]bool {
+	out := map[int]bool{}
+	idx := make([]int, len(ps))
+	for i := range idx {
+		idx[i] = i
+	}
+	measures := []func(p *procNow) float64{
+		func(p *procNow) float64 { return p.cpuPct },
+		func(p *procNow) float64 { return float64(p.rss) },
+		func(p *procNow) float64 { return p.rbps + p.wbps },
+		func(p *procNow) float64 { return p.majps },
+	}
+	for _, m := range measures {
+		sort.Slice(idx, func(a, b int) bool {
+			x, y := m(&ps[idx[a]]), m(&ps[idx[b]])
+			if x != y {
+				return x > y
+			}
+			return ps[idx[a]].pid < ps[idx[b]].pid
+		})
+		for _, i := range idx[:min(n, len(idx))] {
+			if m(&ps[i]) > 0 {
+				out[ps[i].pid] = true
+			}
+		}
+	}
+	return out
+}
+
+// topOf picks up to n of pids, highest in order s, among those scanned.
+func topOf(pids []int, byPID map[int]*procNow, s schema.HostSort, n int) []int {
+	var ps []schema.HostProc
+	for _, pid := range pids {
+		if p := byPID[pid]; p != nil {
+			ps = append(ps, schema.HostProc{PID: pid, CPUPct: p.cpuPct, RSSBytes: p.rss, ReadBytesPerS: p.rbps,
+				WriteBytesPerS: p.wbps, MajfltPerS: p.majps})
+		}
+	}
+	schema.SortHostProcs(ps, s)
+	var out []int
+	for _, p := range ps[:min(n, len(ps))] {
+		out = append(out, p.PID)
+	}
+	return out
+}
+
+// forkers names the parents that forked most in the interval: from the
+// proc connector, or from the processes the scan saw for the first time.
+func (p *hostProbe) forkers(forksPerS, dt float64, byPID map[int]*procNow, scanned bool) []schema.HostForker {
+	var by map[int]uint64
+	if p.forks != nil {
+		by, _ = p.forks.drain()
+		if len(by) == 0 && forksPerS*dt >= 20 {
+			p.connectorSilent++ // many forks, none announced: the connector is deaf here
+		} else if len(by) > 0 {
+			p.connectorSilent = 0
+		}
+	}
+	if len(by) == 0 && scanned {
+		by = map[int]uint64{}
+		for ppid, n := range p.scan.newcomer {
+			by[ppid] = uint64(n)
+		}
+	}
+	type fk struct {
+		pid int
+		n   uint64
+	}
+	var all []fk
+	for pid, n := range by {
+		if pid > 0 {
+			all = append(all, fk{pid, n})
+		}
+	}
+	sort.Slice(all, func(i, j int) bool {
+		if all[i].n != all[j].n {
+			return all[i].n > all[j].n
+		}
+		return all[i].pid < all[j].pid
+	})
+	var out []schema.HostForker
+	for _, f := range all[:min(maxForkers, len(all))] {
+		comm := ""
+		if n := byPID[f.pid]; n != nil {
+			comm = n.comm
+		} else if b, err := os.ReadFile(p.cfg.ProcPath(strconv.Itoa(f.pid), "comm")); err == nil {
+			comm = string(bytes.TrimSpace(b))
+		}
+		out = append(out, schema.HostForker{PID: f.pid, Comm: comm, ForksPerS: round1(float64(f.n) / dt)})
+	}
+	return out
+}
+
+// userOf names the process's owner, by /etc/passwd where it can.
+func (p *hostProbe) userOf(pid int) string {
+	uid, ok := p.scan.uidOf(pid)
+	if !ok {
+		return ""
+	}
+	if name, ok := p.users[uid]; ok {
+		return name
+	}
+	name := strconv.FormatUint(uint64(uid), 10)
+	if u, err := user.LookupId(name); err == nil {
+		name = u.Username
+	}
+	if len(p.users) >= 1024 {
+		clear(p.users)
+	}
+	p.users[uid] = name
+	return name
+}
+
+// cpuShares is each mode's share of the CPU time between two readings, in
+// percent. Guest time is already inside user and nice. A counter that went
+// back (iowait can, on an idle CPU) counts as 0.
+func cpuShares(a, b procfs.CPUStat) schema.HostCPU {
+	d := func(x, y float64) float64 { return max(y-x, 0) }
+	c := schema.HostCPU{User: d(a.User, b.User), Nice: d(a.Nice, b.Nice), System: d(a.System, b.System),
+		IOWait: d(a.Iowait, b.Iowait), IRQ: d(a.IRQ, b.IRQ), SoftIRQ: d(a.SoftIRQ, b.SoftIRQ),
+		Steal: d(a.Steal, b.Steal), Idle: d(a.Idle, b.Idle)}
+	total := c.User + c.Nice + c.System + c.IOWait + c.IRQ + c.SoftIRQ + c.Steal + c.Idle
+	if total <= 0 {
+		return schema.HostCPU{}
+	}
+	pct := func(x float64) float64 { return float64(int64(x/total*10000+0.5)) / 100 }
+	return schema.HostCPU{User: pct(c.User), Nice: pct(c.Nice), System: pct(c.System), IOWait: pct(c.IOWait),
+		IRQ: pct(c.IRQ), SoftIRQ: pct(c.SoftIRQ), Steal: pct(c.Steal), Idle: pct(c.Idle)}
+}
+
+// memOf takes the sample's memory figures from /proc/meminfo.
+func memOf(m procfs.Meminfo) schema.HostMem {
+	h := schema.HostMem{TotalBytes: u64(m.MemTotalBytes), FreeBytes: u64(m.MemFreeBytes), BuffersBytes: u64(m.BuffersBytes),
+		CachedBytes: u64(m.CachedBytes) + u64(m.SReclaimableBytes), DirtyBytes: u64(m.DirtyBytes),
+		WritebackBytes: u64(m.WritebackBytes), SwapTotalBytes: u64(m.SwapTotalBytes)}
+	h.SwapUsedBytes = h.SwapTotalBytes - min(u64(m.SwapFreeBytes), h.SwapTotalBytes)
+	if m.MemAvailableBytes != nil {
+		h.AvailableBytes = *m.MemAvailableBytes
+	} else {
+		h.AvailableBytes, h.AvailableUnknown = h.FreeBytes+h.BuffersBytes+h.CachedBytes, true
+	}
+	h.AvailableBytes = min(h.AvailableBytes, h.TotalBytes)
+	h.UsedBytes = h.TotalBytes - h.AvailableBytes
+	return h
+}
+
+// psiOf is one resource's pressure: the kernel's averages, and the share
+// of the interval from the rise of its total (µs).
+func psiOf(prev, cur *procfs.PSIStats, dt float64) *schema.PSIResource {
+	if cur == nil || cur.Some == nil {
+		return nil
+	}
+	r := &schema.PSIResource{SomeAvg10: cur.Some.Avg10, SomeAvg60: cur.Some.Avg60}
+	share := func(a, b *procfs.PSILine) float64 {
+		if a == nil || b == nil || b.Total < a.Total {
+			return 0
+		}
+		return min(round1(float64(b.Total-a.Total)/(dt*1e6)*100), 100)
+	}
+	if prev != nil {
+		r.SomePct = share(prev.Some, cur.Some)
+	}
+	if cur.Full != nil {
+		r.FullAvg10, r.FullAvg60 = cur.Full.Avg10, cur.Full.Avg60
+		if prev != nil {
+			r.FullPct = share(prev.Full, cur.Full)
+		}
+	}
+	return r
+}
+
+func init() { register(hostSpec) }
