@@ -119,6 +119,10 @@ func TestEveryFindingDataTypeReadsBack(t *testing.T) {
 		FindingExecRace:          ExecRaceData{},
 		FindingSignalStorm:       SignalStormData{},
 		FindingProcessKilled:     ProcessKilledData{},
+		FindingHostPressure:      HostPressureData{},
+		FindingHostCPUSteal:      HostStealData{},
+		FindingHostSwapStorm:     HostSwapData{},
+		FindingHostForkStorm:     HostForkData{},
 	}
 	var produced []string
 	for _, d := range All(Config{}) {

@@ -13,7 +13,7 @@ func TestAllKeepsTheDetectorOrder(t *testing.T) {
 	for _, d := range All(Config{}) {
 		got = append(got, d.Produces()[0])
 	}
-	want := []string{"io.saturated", "signal.burst", "packet.gap", "disk.filling", "kernel.segfault",
+	want := []string{"host.pressure", "io.saturated", "signal.burst", "packet.gap", "disk.filling", "kernel.segfault",
 		"conntrack.pressure", "kernel.module_loaded", "core.dumps_lost"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("first finding of each detector, in order: %q, want %q", got, want)
