@@ -135,6 +135,9 @@ func (r *run) handle(ev event.Event) {
 		for _, f := range d.Observe(ev) {
 			r.e.finds.Add(1)
 			r.keep(f)
+			if r.e.o.OnFinding != nil {
+				r.e.o.OnFinding(f)
+			}
 		}
 	}
 }
