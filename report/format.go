@@ -131,6 +131,14 @@ func writeText(w io.Writer, d Document, md bool) error {
 			line = "  " + line
 		}
 		b.WriteString(line + "\n")
+		for _, s := range d.SnapshotsOf(ev) {
+			at := s.Time.UTC().Format("15:04:05.000")
+			if md {
+				b.WriteString("  - process at `" + at + "`: " + event.Sanitize(s.Summary) + "\n")
+			} else {
+				b.WriteString("            process at " + at + ": " + event.Sanitize(s.Summary) + "\n")
+			}
+		}
 	}
 	if d.Omitted > 0 {
 		fmt.Fprintf(&b, "  … %d more findings not listed\n", d.Omitted)
