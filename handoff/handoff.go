@@ -115,6 +115,9 @@ type Finding struct {
 	// open.
 	Open     bool
 	Evidence Evidence
+	// Process is the process the finding names as /proc showed it (its
+	// process_snapshot events near the finding); no rows when none.
+	Process Evidence
 }
 
 // Repeats is the "(×N, last at T)" or "(×N, cleared at T)" after its title.
@@ -187,6 +190,7 @@ func Build(r *sessions.Reader, opt Options) (*Report, error) {
 	charts := newCharts(axis, to, opt.Points)
 	flows := map[flowKey]uint32{}
 	var found []pending
+	var snaps []report.ProcessSnapshot
 	// The detectors see the file from its start, as report's do. A
 	// recording is not in time order (the kernel log's backlog comes after
 	// the first samples, a bad clock stamps an event years ahead), so each
@@ -205,6 +209,10 @@ func Build(r *sessions.Reader, opt Options) (*Report, error) {
 	err := engine.Replay(transformed(it, opt.Transform), findings.All(findings.ConfigOf(r.Header().Detectors)), func(ev event.Event) bool {
 		if ev.Time.After(last) {
 			return true
+		}
+		var isSnap bool
+		if snaps, isSnap = keepSnapshot(snaps, ev); isSnap {
+			return true // evidence of its finding, not a probe's data
 		}
 		if fi, ok := packet.AsFlowInfo(ev); ok {
 			if len(flows) >= maxFlowNames {
@@ -279,7 +287,7 @@ func Build(r *sessions.Reader, opt Options) (*Report, error) {
 		last := p.c.Finding()
 		rep.Findings = append(rep.Findings, Finding{Time: p.c.Since().UTC(), Probe: p.ev.Probe, Name: p.f.Finding,
 			Severity: p.c.Worst, Summary: last.Summary, Count: p.c.Count(), Last: p.c.Last.Time.UTC(), State: last.State,
-			Subject: p.subject, Open: open(p.c), Evidence: p.col.evidence()})
+			Subject: p.subject, Open: open(p.c), Evidence: p.col.evidence(), Process: processEvidence(p.c, snaps)})
 	}
 	sort.SliceStable(rep.Notes, func(i, j int) bool { return rep.Notes[i].Time.Before(rep.Notes[j].Time) })
 

@@ -50,6 +50,9 @@ func WriteMarkdown(w io.Writer, rep *Report) error {
 			mdText(f.Repeats()))
 		fmt.Fprintf(&b, "**Summary** (probe %s): %s\n\n", mdText(f.Probe), mdText(f.Summary))
 		writeEvidenceMD(&b, f.Evidence)
+		if len(f.Process.Rows) > 0 {
+			writeEvidenceMD(&b, f.Process)
+		}
 	}
 	if rep.Omitted > 0 {
 		fmt.Fprintf(&b, "%d more findings, ranked lower, are not listed; `stakeout events FILE --kind finding` prints them all.\n\n", rep.Omitted)
