@@ -113,11 +113,13 @@ func runLive(cmd *cobra.Command, lf *liveFlags) error {
 			}
 		}
 	}()
+	snaps := newAutoSnapshots(lf.cfg.Procfs)
 	eng = engine.New(engine.Options{
 		Probes:      named,
 		Detectors:   findings.All(lf.detectorConfig()),
 		Recorder:    rec,
 		RecordGuard: recordGuard(rec),
+		OnFinding:   snaps.observe,
 		Sink:        box.put,
 		OnRecording: func(s engine.RecordingState) {
 			recState.Lock()
@@ -126,6 +128,7 @@ func runLive(cmd *cobra.Command, lf *liveFlags) error {
 			box.put(nil) // wake the forwarder
 		},
 	})
+	go snaps.run(ctx, eng.Inject)
 	engDone := make(chan error, 1)
 	go func() { engDone <- eng.Run(ctx) }()
 

@@ -99,11 +99,13 @@ func runSnapshot(cmd *cobra.Command, lf *liveFlags, duration time.Duration, form
 	defer cancel()
 
 	prog := newProgress(os.Stderr, started, duration)
+	snaps := newAutoSnapshots(lf.cfg.Procfs)
 	eng := engine.New(engine.Options{
 		Probes:      named,
 		Detectors:   findings.All(lf.detectorConfig()),
 		Recorder:    rec,
 		RecordGuard: recordGuard(rec),
+		OnFinding:   snaps.observe,
 		Sink: func(evs []event.Event) {
 			for _, ev := range evs {
 				if red != nil {
@@ -117,6 +119,7 @@ func runSnapshot(cmd *cobra.Command, lf *liveFlags, duration time.Duration, form
 		SinkKeepsNothing: true,
 		OnRecording:      prog.update,
 	})
+	go snaps.run(ctx, eng.Inject)
 	if err := eng.Run(ctx); err != nil {
 		return err
 	}
