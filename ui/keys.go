@@ -40,6 +40,7 @@ func (m Model) ShortHelp() []key.Binding {
 // always generated from the bindings that are really in force.
 func (m Model) FullHelp() [][]key.Binding {
 	groups := append(m.panes.keys.FullHelp(), m.keys.FullHelp()...)
+	groups = append(groups, m.insp.keys.FullHelp()...)
 	if m.replay != nil {
 		groups = append(groups, m.replay.keys.FullHelp()...)
 	}

@@ -11,6 +11,7 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/schema"
 	"github.com/stakeout/stakeout/themes"
 )
 
@@ -29,6 +30,7 @@ type Model struct {
 	freeze freezer
 	replay *replayCtl // nil when live
 	note   noteInput  // m: a note at the current time
+	insp   inspector  // i: the process inspector
 
 	w, h     int
 	showHelp bool
@@ -44,6 +46,7 @@ func NewLive(o Options) Model {
 	h.Styles = st.Help
 	return Model{
 		opts: o, env: env, keys: newRootKeys(false, o.Note != nil), help: h, note: newNoteInput(),
+		insp:   newInspector(env, o.Inspect != nil, o.Save != nil),
 		strip:  newFindingStrip(env),
 		panes:  newPaneSet(o.Probes, env),
 		status: newStatusLine(o.Host, env),
@@ -112,6 +115,12 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 	case noteSavedMsg:
 		return m.noteSaved(msg), nil
+	case inspectedMsg:
+		m.insp = m.insp.Inspected(msg)
+		return m, nil
+	case snapshotSavedMsg:
+		m.insp = m.insp.Saved(msg)
+		return m, nil
 	}
 	return m, nil
 }
@@ -127,6 +136,12 @@ func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	case m.replay != nil && m.replay.Editing():
 		r, f, cmd := m.replay.Update(msg)
 		return m.feed(r, f), cmd
+	case m.insp.Active():
+		return m.inspectKey(msg)
+	case key.Matches(msg, m.insp.keys.Open):
+		m.insp = m.insp.OpenPicker(m.panes.Processes())
+		m.showHelp = false
+		return m, nil
 	case key.Matches(msg, m.keys.Quit):
 		return m, tea.Quit
 	case key.Matches(msg, m.keys.Note):
@@ -163,6 +178,8 @@ func (m Model) apply(evs []event.Event) Model {
 		case event.KindFinding, event.KindNote:
 			m.strip = m.strip.Add(ev)
 		case event.KindRecording:
+		case schema.KindProcessSnapshot:
+			m.insp = m.insp.Remember(ev)
 		default:
 			m.panes = m.panes.Apply(ev)
 		}
@@ -183,9 +200,13 @@ func (m Model) feed(r replayCtl, f feed) Model {
 	m.replay = &r
 	if f.reset {
 		m.panes = m.panes.ResetAt(r.src.Position())
+		m.insp = m.insp.Forget()
 	}
 	for _, ev := range f.events {
-		if !isMark(ev) && ev.Kind != event.KindRecording {
+		switch {
+		case ev.Kind == schema.KindProcessSnapshot:
+			m.insp = m.insp.Remember(ev)
+		case !isMark(ev) && ev.Kind != event.KindRecording:
 			m.panes = m.panes.Apply(ev)
 		}
 	}
@@ -204,6 +225,22 @@ func (m Model) setTheme(t themes.Theme) Model {
 	*m.env.st = t.Styles // every component holds this pointer
 	m.help.Styles = t.Styles.Help
 	return m
+}
+
+// inspectKey routes a key to the open inspector and runs what it asks
+// for: a live read of the process, or saving it into the recording.
+func (m Model) inspectKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
+	var act inspectAction
+	m.insp, act = m.insp.Update(msg, m.opts.Inspect != nil)
+	switch act {
+	case inspectRead:
+		return m, readProcess(m.opts.Inspect, m.insp.gen, m.insp.pid, m.opts.Now)
+	case inspectSave:
+		ev := m.insp.SaveEvent()
+		save := m.opts.Save
+		return m, func() tea.Msg { return snapshotSavedMsg{at: ev.Time, err: save(ev)} }
+	}
+	return m, nil
 }
 
 // now is the live clock (pinned in tests).

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/schema"
 	"github.com/stakeout/stakeout/themes"
 )
 
@@ -20,6 +21,15 @@ type Options struct {
 	// engine; in a replay, appended to the file. It runs off the UI
 	// goroutine. nil turns m off.
 	Note func(event.Event) error
+	// Inspect reads a live process for the process inspector (i): the
+	// wiring passes the collector (probes.ReadProcess), which ui does not
+	// link. It runs off the UI goroutine. nil (a replay) shows only the
+	// snapshots the recording holds.
+	Inspect func(pid int) (*schema.ProcessSnapshot, error)
+	// Save records an event made in the UI, the process snapshot s saves
+	// in the inspector: live, into the recording through the engine. It
+	// runs off the UI goroutine. nil turns s off.
+	Save func(event.Event) error
 	// Author signs notes; "" means event.NoteAuthor().
 	Author string
 	// Done is called once for each live event the UI has applied (or

@@ -36,6 +36,9 @@ type sigRow struct {
 	text  string // the target of a signal, or the fork/exec/exit detail
 	from  string // a signal's sender ("" for other rows)
 	mark  sigMark
+	// target and sender are the processes the row names, for the
+	// inspector (pid 0: none).
+	target, sender procRef
 }
 
 type sigProcState struct {
@@ -89,7 +92,8 @@ func (p signalsPane) Apply(ev event.Event) Pane {
 		if c := p.proc(x.PID, x.Comm); c != nil {
 			c.execAt, c.forkAt = ev.Time, time.Time{}
 		}
-		row = &sigRow{at: ev.Time, what: "exec", text: fmt.Sprintf("%d %s → %s %s", x.PID, event.Sanitize(x.OldComm), event.Sanitize(x.Comm), event.Sanitize(x.Filename))}
+		row = &sigRow{at: ev.Time, what: "exec", text: fmt.Sprintf("%d %s → %s %s", x.PID, event.Sanitize(x.OldComm), event.Sanitize(x.Comm), event.Sanitize(x.Filename)),
+			target: procRef{pid: x.PID, comm: event.Sanitize(x.Comm), why: "exec'd " + event.Sanitize(x.Filename)}}
 	} else if x, ok := schema.AsExit(ev); ok {
 		if c := p.proc(x.PID, x.Comm); c != nil {
 			c.terminated = true
@@ -143,6 +147,10 @@ func (p signalsPane) signalRow(at time.Time, s *schema.Signal) *sigRow {
 		from += " (" + event.Sanitize(s.Result) + ")"
 	}
 	row.text, row.from = target, from
+	row.target = procRef{pid: s.PID, comm: event.Sanitize(s.Comm), why: "got " + s.Signal}
+	if s.SenderPID != 0 {
+		row.sender = procRef{pid: s.SenderPID, comm: event.Sanitize(s.SenderComm), why: fmt.Sprintf("sent %s to %d", s.Signal, s.PID)}
+	}
 	if !c.lastSig.IsZero() {
 		row.delta = fmtDelta(at.Sub(c.lastSig))
 	}

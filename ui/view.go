@@ -28,6 +28,7 @@ func (m Model) resize(w, h int) Model {
 	}
 	m.strip = m.strip.SetSize(w, stripHeight(h))
 	m.panes = m.panes.SetSize(w, max(gridH, 0))
+	m.insp = m.insp.SetHeight(max(gridH, 0))
 	m.status = m.status.SetWidth(w)
 	m.help.SetWidth(w - 4)
 	return m
@@ -50,9 +51,12 @@ func (m Model) render() string {
 		return strings.TrimRight(block(ansi.Wrap(msg, m.w, ""), m.w, m.h), "\n")
 	}
 	parts := []string{m.strip.View()}
-	if m.showHelp {
+	switch {
+	case m.insp.Active():
+		parts = append(parts, m.insp.View(m.w, m.panes.h))
+	case m.showHelp:
 		parts = append(parts, m.helpView())
-	} else {
+	default:
 		parts = append(parts, m.panes.View())
 	}
 	if m.replay != nil {

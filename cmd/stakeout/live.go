@@ -18,6 +18,8 @@ import (
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/findings"
 	"github.com/stakeout/stakeout/packet"
+	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/schema"
 	"github.com/stakeout/stakeout/themes"
 	"github.com/stakeout/stakeout/ui"
 )
@@ -70,8 +72,11 @@ func runLive(cmd *cobra.Command, lf *liveFlags) error {
 	}
 	// Done: once the UI has applied a packet batch, its columns go back to
 	// the capture (the engine can't tell when the UI is done with it).
+	// i in the TUI: the inspector reads a process with the collector (ui
+	// links none), and s saves it into the recording the way a note goes.
+	inspect := func(pid int) (*schema.ProcessSnapshot, error) { return probes.ReadProcess(lf.cfg.Procfs, pid) }
 	model := ui.NewLive(ui.Options{Host: host, Probes: names, Theme: theme, Now: time.Now, Note: saveNote,
-		Done: packet.ReleaseBatch})
+		Inspect: inspect, Save: saveNote, Done: packet.ReleaseBatch})
 	prog := tea.NewProgram(model, profileOnce())
 
 	// The engine must never wait on the screen: events go through a
