@@ -61,6 +61,9 @@ func NewReplay(o Options, src ReplaySource, findings []event.Event) Model {
 	m.keys = newRootKeys(true, m.opts.Note != nil)
 	r := newReplayCtl(src, findings, m.opts.TickEvery, m.env)
 	m.replay = &r
+	// The clock shows the position from the first frame, never the wall
+	// clock while the first moment loads.
+	m.status = m.status.SetClock(src.Position())
 	return m
 }
 
@@ -115,6 +118,14 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 	case noteSavedMsg:
 		return m.noteSaved(msg), nil
+	case ReplayProgressMsg:
+		if m.replay != nil {
+			r := m.replay.progress(msg)
+			m.replay = &r
+		}
+		return m, nil
+	case ReplayLoadedMsg:
+		return m.replayLoaded(msg), nil
 	case inspectedMsg:
 		m.insp = m.insp.Inspected(msg)
 		return m, nil

@@ -59,7 +59,9 @@ func (m Model) render() string {
 	default:
 		parts = append(parts, m.panes.View())
 	}
-	if m.replay != nil {
+	if m.replay != nil && m.replay.Loading() {
+		parts = append(parts, m.replay.LoadingLine(m.w))
+	} else if m.replay != nil {
 		parts = append(parts, m.replay.Timeline(m.w))
 	}
 	parts = append(parts, m.statusView())
