@@ -93,6 +93,10 @@ func (m Model) statusView() string {
 	if m.noteErr != "" {
 		x.err = m.noteErr
 	}
+	if m.insp.Active() { // q and esc go back there; its title has its keys
+		x.hint = m.help.ShortHelpView([]key.Binding{m.insp.keys.Back})
+		x.short = x.hint
+	}
 	return m.status.View(x, m.replay != nil, m.now())
 }
 
