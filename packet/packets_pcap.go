@@ -94,8 +94,11 @@ func pcapEvents(r io.Reader, payload bool, fn func(event.Event), maxIfaces int) 
 		}
 		if f := p.Iface; f != last {
 			k := ifaceKey{f.link, f.label}
-			cur = per[k]
-			if cur == nil && len(per) >= maxIfaces {
+			// cur stays the previous interface's until f has room: a
+			// skipped packet must not leave the next one of that
+			// interface without its batcher.
+			next := per[k]
+			if next == nil && len(per) >= maxIfaces {
 				// Reuse the room of the interface used longest ago, if no
 				// packet of this section used it: its section is over.
 				var oldest ifaceKey
@@ -112,7 +115,7 @@ func pcapEvents(r io.Reader, payload bool, fn func(event.Event), maxIfaces int) 
 					delete(per, oldest)
 				}
 			}
-			if cur == nil {
+			if next == nil {
 				if len(per) >= maxIfaces {
 					skipped.Packets++
 					if !f.skipped {
@@ -121,10 +124,11 @@ func pcapEvents(r io.Reader, payload bool, fn func(event.Event), maxIfaces int) 
 					}
 					continue
 				}
-				cur = newPcapIface(f.link, f.label, ids, fn, payload)
-				per[k] = cur
+				next = newPcapIface(f.link, f.label, ids, fn, payload)
+				per[k] = next
 				skipped.peak = max(skipped.peak, len(per))
 			}
+			cur = next
 			cur.lastID = f.id
 			last = f
 		}
