@@ -28,8 +28,8 @@ var longFuncsElsewhere = map[string]bool{
 	"probes/signals_linux.go (*tracer).run":                true,
 }
 
-// longFunc is one function of the module and its length in lines.
-type longFunc struct {
+// funcLen is one function of the module and its length in lines.
+type funcLen struct {
 	key   string // file and name, as in longFuncsElsewhere
 	line  int
 	lines int
@@ -97,9 +97,9 @@ func TestFuncLengthCounts(t *testing.T) {
 // moduleFuncs lists the functions of every non-test Go file under root,
 // whatever its build constraints, leaving out testdata and hidden
 // directories.
-func moduleFuncs(root string) ([]longFunc, error) {
+func moduleFuncs(root string) ([]funcLen, error) {
 	fset := token.NewFileSet()
-	var funcs []longFunc
+	var funcs []funcLen
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -131,11 +131,11 @@ func moduleFuncs(root string) ([]longFunc, error) {
 
 // fileFuncs lists a file's functions and methods, and the function
 // literals outside them (one inside a function is counted in it).
-func fileFuncs(fset *token.FileSet, rel string, f *ast.File) []longFunc {
-	var funcs []longFunc
+func fileFuncs(fset *token.FileSet, rel string, f *ast.File) []funcLen {
+	var funcs []funcLen
 	add := func(name string, from, to token.Pos) {
 		start, end := fset.Position(from).Line, fset.Position(to).Line
-		funcs = append(funcs, longFunc{key: rel + " " + name, line: start, lines: end - start + 1})
+		funcs = append(funcs, funcLen{key: rel + " " + name, line: start, lines: end - start + 1})
 	}
 	for _, decl := range f.Decls {
 		if fn, ok := decl.(*ast.FuncDecl); ok {
