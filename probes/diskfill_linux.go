@@ -15,7 +15,6 @@ import (
 
 	"github.com/spf13/pflag"
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/internal/aligned"
 	"github.com/stakeout/stakeout/schema"
 	"golang.org/x/sys/unix"
 )
@@ -157,18 +156,18 @@ type fsState struct {
 // blocks that goroutine, not the probe. The filesystem is then marked stale
 // and no new statfs is started for it until the old one returns.
 func (p *diskFill) Run(ctx context.Context, emit Emit) error {
-	every := p.cfg.Interval
-	if every <= 0 {
-		every = time.Second
-	}
-	timeout := min(max(every/2, 50*time.Millisecond), 2*time.Second)
+	pl := newPoller(p.cfg)
+	// Every step samples at once, and any error ends the probe: mountinfo
+	// unreadable at the start (later it keeps the last list), or ctx done
+	// while statfs was waited for.
+	pl.atOnce, pl.giveUpAfter = true, 1
+	timeout := min(max(pl.every/2, 50*time.Millisecond), 2*time.Second)
 	states := map[string]*fsState{}
 	procs := newProcScanner(p.cfg.Procfs)
 	var ws []watched
 	start, prevAt := p.now(), time.Time{}
-	tick := aligned.NewTicker(every)
-	defer tick.Stop()
-	for n := 0; ; n++ {
+	n := 0
+	return pl.run(ctx, func() error {
 		if n%remountEvery == 0 {
 			fresh, err := p.mounts()
 			if err != nil && ws == nil {
@@ -178,6 +177,7 @@ func (p *diskFill) Run(ctx context.Context, emit Emit) error {
 				ws = fresh
 			}
 		}
+		n++
 		at := p.now()
 		fss := p.sample(ws, states, timeout, procs, at.Sub(start).Seconds())
 		if ctx.Err() != nil {
@@ -189,12 +189,8 @@ func (p *diskFill) Run(ctx context.Context, emit Emit) error {
 		}
 		emit(event.New(at, diskFillName, &schema.DiskUsage{IntervalS: iv, Filesystems: fss}))
 		prevAt = at
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-tick.C:
-		}
-	}
+		return nil
+	})
 }
 
 // sample statfs's every filesystem, updates the trends and attaches writers
