@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/probes/ptrace"
 	"github.com/stakeout/stakeout/schema"
 	"golang.org/x/sys/unix"
 )
@@ -237,11 +238,11 @@ func parseGenerate(line string) (*schema.Signal, float64, bool) {
 		f[k], _ = strconv.Atoi(v)
 	}
 	s := &schema.Signal{PID: f["pid"], TID: f["pid"], Comm: comm, Signo: f["sig"], Signal: schema.SignalName(f["sig"]),
-		Code: codeName(f["sig"], int32(f["code"])), Source: "tracefs"}
+		Code: ptrace.CodeName(f["sig"], int32(f["code"])), Source: "tracefs"}
 	if r := f["res"]; r >= 0 && r < len(generateResults) {
 		s.Result = generateResults[r]
 	}
-	if code := int32(f["code"]); sender > 0 && (code == siUser || code == siQueue || code == siTkill) {
+	if code := int32(f["code"]); sender > 0 && ptrace.SentByProcess(code) {
 		s.SenderPID, s.SenderComm = sender, task[:dash]
 	}
 	return s, ts, true
