@@ -241,40 +241,15 @@ func (t *tracer) run(ctx context.Context, th *ptrace.Thread) (err error) {
 		}
 	}()
 
-	var failures []string
-	for _, pid := range t.cfg.Signals.PIDs {
-		if _, dup := t.procs[pid]; dup {
-			continue
-		}
-		if err := t.attach(pid); err != nil {
-			failures = append(failures, err.Error())
-			t.send(&schema.Trace{PID: pid, State: schema.TraceFailed, Reason: err.Error()})
-		}
-	}
-	if len(t.procs) == 0 && len(t.cfg.Signals.Procs) == 0 && len(failures) > 0 {
-		return errors.New(strings.Join(failures, "; "))
+	if err := t.attachGiven(); err != nil {
+		return err
 	}
 	var current atomic.Pointer[ptrace.Waker]
 	current.Store(w)
 	// Subscribed before the first scan, so a process that starts between
 	// the two is not missed.
-	if names := t.cfg.Signals.Procs; len(names) > 0 {
-		if pc, err := openProcConn(); err == nil {
-			defer pc.close()
-			go pc.follow(func(ev procEvent) bool {
-				if ev.comm != "" {
-					return commMatches(ev.comm, names)
-				}
-				return t.cfg.matchesProc(ev.tgid, names)
-			}, func(pid int) {
-				if t.newcomers.add(pid) {
-					current.Load().Wake()
-				}
-			}, func() {
-				t.scanDue.Store(true)
-				current.Load().Wake()
-			})
-		}
+	if pc := t.followProcConn(&current); pc != nil {
+		defer pc.close()
 	}
 	t.scanProcs()
 
@@ -290,31 +265,92 @@ func (t *tracer) run(ctx context.Context, th *ptrace.Thread) (err error) {
 			t.handle(tid, ws)
 			continue
 		}
-		if !ws.Stopped() { // someone killed the waker: start another
-			if t.waker, err = th.StartWaker(); err != nil {
-				t.waker = nil // none: its methods do nothing
-				t.detachAll()
-				return fmt.Errorf("cannot restart the tracer's waker process: %w", err)
-			}
-			current.Store(t.waker)
-		}
-		if ctx.Err() != nil {
-			t.detachAll()
-			return ctx.Err()
-		}
-		if t.scanDue.Swap(false) {
-			t.scanProcs()
-		}
-		for _, pid := range t.newcomers.take() {
-			t.maybeAttach(pid)
-		}
-		t.waker.Resume()
-		// A wake-up sent while the waker was still stopped was discarded
-		// by the SIGCONT: look again.
-		if t.newcomers.pending() || t.scanDue.Load() {
-			t.waker.Wake()
+		if done, err := t.woken(ctx, ws, &current); done {
+			return err
 		}
 	}
+}
+
+// attachGiven attaches to each --pid, reporting each one it cannot trace.
+// That is an error only when nothing is traced and no --proc names
+// processes to wait for.
+func (t *tracer) attachGiven() error {
+	var failures []string
+	for _, pid := range t.cfg.Signals.PIDs {
+		if _, dup := t.procs[pid]; dup {
+			continue
+		}
+		if err := t.attach(pid); err != nil {
+			failures = append(failures, err.Error())
+			t.send(&schema.Trace{PID: pid, State: schema.TraceFailed, Reason: err.Error()})
+		}
+	}
+	if len(t.procs) == 0 && len(t.cfg.Signals.Procs) == 0 && len(failures) > 0 {
+		return errors.New(strings.Join(failures, "; "))
+	}
+	return nil
+}
+
+// followProcConn subscribes to the proc connector when --proc names
+// processes, and wakes the tracer (through current) for each that takes a
+// watched name, or for a scan when the connector lost events. It returns
+// the connection to close, or nil: no --proc, or no connector here (not in
+// the initial pid namespace, no CAP_NET_ADMIN), and the scan every interval
+// is all there is.
+func (t *tracer) followProcConn(current *atomic.Pointer[ptrace.Waker]) *procConn {
+	names := t.cfg.Signals.Procs
+	if len(names) == 0 {
+		return nil
+	}
+	pc, err := openProcConn()
+	if err != nil {
+		return nil
+	}
+	go pc.follow(func(ev procEvent) bool {
+		if ev.comm != "" {
+			return commMatches(ev.comm, names)
+		}
+		return t.cfg.matchesProc(ev.tgid, names)
+	}, func(pid int) {
+		if t.newcomers.add(pid) {
+			current.Load().Wake()
+		}
+	}, func() {
+		t.scanDue.Store(true)
+		current.Load().Wake()
+	})
+	return pc
+}
+
+// woken handles a wait status of the waker (ws): ctx may be done, or there
+// are processes to attach. A waker that was killed is replaced (current
+// then holds the new one). done says the tracer is to return err.
+func (t *tracer) woken(ctx context.Context, ws unix.WaitStatus, current *atomic.Pointer[ptrace.Waker]) (done bool, err error) {
+	if !ws.Stopped() { // someone killed the waker: start another
+		if t.waker, err = t.th.StartWaker(); err != nil {
+			t.waker = nil // none: its methods do nothing
+			t.detachAll()
+			return true, fmt.Errorf("cannot restart the tracer's waker process: %w", err)
+		}
+		current.Store(t.waker)
+	}
+	if ctx.Err() != nil {
+		t.detachAll()
+		return true, ctx.Err()
+	}
+	if t.scanDue.Swap(false) {
+		t.scanProcs()
+	}
+	for _, pid := range t.newcomers.take() {
+		t.maybeAttach(pid)
+	}
+	t.waker.Resume()
+	// A wake-up sent while the waker was still stopped was discarded
+	// by the SIGCONT: look again.
+	if t.newcomers.pending() || t.scanDue.Load() {
+		t.waker.Wake()
+	}
+	return false, nil
 }
 
 // wakeOn wakes the tracer when ctx ends, and every interval when --proc
