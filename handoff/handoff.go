@@ -473,7 +473,7 @@ func subject(a findings.About) string {
 	case a.Iface != "":
 		return a.Iface
 	case a.PID != 0:
-		return "pid " + proc(a.PID, a.Comm)
+		return "pid " + schema.Proc(a.PID, a.Comm)
 	case a.Comm != "":
 		return a.Comm
 	}
