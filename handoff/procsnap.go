@@ -30,7 +30,7 @@ func processEvidence(c *event.Condition, snaps []report.ProcessSnapshot) Evidenc
 	if len(list) == 0 {
 		return Evidence{}
 	}
-	ev := Evidence{Title: "process " + proc(list[0].PID, list[0].Comm) + " as /proc showed it",
+	ev := Evidence{Title: "process " + schema.Proc(list[0].PID, list[0].Comm) + " as /proc showed it",
 		Columns: []string{"time", "process", "kernel stack (innermost first)"}}
 	for _, s := range list {
 		frames := make([]string, len(s.Stack))

@@ -60,3 +60,18 @@ func TestProcessSnapshotIsEvidence(t *testing.T) {
 		}
 	}
 }
+
+// TestProcessSnapshotDescribed: a process_snapshot in an evidence row is
+// the line it describes itself with (event.Describer), from the file (a
+// *T) or made live (a T), not its fields as key=value pairs; the handoff
+// has no code of its own for the kind.
+func TestProcessSnapshotDescribed(t *testing.T) {
+	s := schema.ProcessSnapshot{PID: 812, Comm: "gimli", State: "S", Wchan: "do_sigtimedwait", ThreadsTotal: 1, FDsTotal: 5,
+		Cmdline: []string{"gimli", "--serve"}}
+	for _, b := range []event.Body{&s, s} {
+		got := describe(event.New(at(0), schema.ProbeProcess, b))
+		if want := s.Line(); got != want {
+			t.Errorf("%T described as %q, want %q", b, got, want)
+		}
+	}
+}

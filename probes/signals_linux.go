@@ -26,6 +26,7 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/internal/aligned"
+	"github.com/stakeout/stakeout/probes/ptrace"
 	"github.com/stakeout/stakeout/schema"
 	"golang.org/x/sys/unix"
 )
@@ -114,14 +115,13 @@ func (p *signalsProbe) Check() error {
 }
 
 // Run traces until ctx is done, then detaches from every thread. All
-// ptrace calls happen on one goroutine locked to its OS thread.
+// ptrace calls happen on one goroutine locked to its OS thread, the
+// tracing thread of package ptrace.
 func (p *signalsProbe) Run(ctx context.Context, emit Emit) error {
 	if p.cfg.Signals.Mode == SignalsHost {
 		return p.runHost(ctx, emit)
 	}
-	done := make(chan error, 1)
-	go func() { done <- newTracer(p.cfg, emit).run(ctx) }()
-	return <-done
+	return ptrace.Run(func(th *ptrace.Thread) error { return newTracer(p.cfg, emit).run(ctx, th) })
 }
 
 // tracedProc is what the tracer knows of one traced process.
@@ -138,10 +138,11 @@ type tracer struct {
 	selfNS  string
 	threads map[int]int // tid → tgid of every thread we trace
 	procs   map[int]*tracedProc
-	failed  map[int]bool // --proc matches we could not attach, reported once
-	waker   *waker
+	failed  map[int]bool   // --proc matches we could not attach, reported once
+	th      *ptrace.Thread // set by run: every ptrace request goes through it
+	waker   *ptrace.Waker
 	senders *senders
-	sigbuf  [siginfoSize]byte
+	sigbuf  ptrace.Siginfo
 	// --proc: pids the proc connector found, and whether a full scan of
 	// /proc is due (every interval, and when the connector lost events).
 	newcomers newcomers
@@ -184,8 +185,8 @@ func (t *tracer) attach(pid int) error {
 			if _, ok := t.threads[tid]; ok {
 				continue
 			}
-			if err := ptraceSeize(tid); err != nil {
-				if tp, _ := t.cfg.statusInt(tid, "TracerPid"); tp == unix.Gettid() {
+			if err := t.th.Seize(tid); err != nil {
+				if tp, _ := t.cfg.statusInt(tid, "TracerPid"); tp == t.th.TID() {
 					t.threads[tid] = pid // auto-attached by TRACECLONE meanwhile
 					continue
 				}
@@ -224,18 +225,15 @@ func (t *tracer) seizeError(pid int, err error) error {
 	return fmt.Errorf("pid %d: PTRACE_SEIZE: %v", pid, err)
 }
 
-// run is the tracer's goroutine.
-func (t *tracer) run(ctx context.Context) (err error) {
-	// Never unlocked: the kernel's tracer is this OS thread. If the goroutine
-	// ended while locked, Go would end the thread and the kernel would
-	// detach whatever was still attached.
-	lockThread()
-	w, err := startWaker()
+// run is the tracer's goroutine, on the tracing thread th.
+func (t *tracer) run(ctx context.Context, th *ptrace.Thread) (err error) {
+	t.th = th
+	w, err := th.StartWaker()
 	if err != nil {
 		return fmt.Errorf("cannot start the tracer's waker process: %w", err)
 	}
 	t.waker = w
-	defer func() { t.waker.stop() }()
+	defer func() { t.waker.Stop() }()
 	defer func() {
 		if r := recover(); r != nil {
 			t.detachAll()
@@ -243,6 +241,40 @@ func (t *tracer) run(ctx context.Context) (err error) {
 		}
 	}()
 
+	if err := t.attachGiven(); err != nil {
+		return err
+	}
+	var current atomic.Pointer[ptrace.Waker]
+	current.Store(w)
+	// Subscribed before the first scan, so a process that starts between
+	// the two is not missed.
+	if pc := t.followProcConn(&current); pc != nil {
+		defer pc.close()
+	}
+	t.scanProcs()
+
+	stopWaking := make(chan struct{})
+	defer close(stopWaking)
+	go t.wakeOn(ctx, &current, stopWaking)
+	for {
+		tid, ws, err := th.Wait()
+		if err != nil {
+			return fmt.Errorf("wait4: %w", err) // only if the waker vanished unreaped
+		}
+		if tid != t.waker.Pid() {
+			t.handle(tid, ws)
+			continue
+		}
+		if done, err := t.woken(ctx, ws, &current); done {
+			return err
+		}
+	}
+}
+
+// attachGiven attaches to each --pid, reporting each one it cannot trace.
+// That is an error only when nothing is traced and no --proc names
+// processes to wait for.
+func (t *tracer) attachGiven() error {
 	var failures []string
 	for _, pid := range t.cfg.Signals.PIDs {
 		if _, dup := t.procs[pid]; dup {
@@ -256,74 +288,76 @@ func (t *tracer) run(ctx context.Context) (err error) {
 	if len(t.procs) == 0 && len(t.cfg.Signals.Procs) == 0 && len(failures) > 0 {
 		return errors.New(strings.Join(failures, "; "))
 	}
-	var current atomic.Pointer[waker]
-	current.Store(w)
-	// Subscribed before the first scan, so a process that starts between
-	// the two is not missed.
-	if names := t.cfg.Signals.Procs; len(names) > 0 {
-		if pc, err := openProcConn(); err == nil {
-			defer pc.close()
-			go pc.follow(func(ev procEvent) bool {
-				if ev.comm != "" {
-					return commMatches(ev.comm, names)
-				}
-				return t.cfg.matchesProc(ev.tgid, names)
-			}, func(pid int) {
-				if t.newcomers.add(pid) {
-					current.Load().wake()
-				}
-			}, func() {
-				t.scanDue.Store(true)
-				current.Load().wake()
-			})
-		}
-	}
-	t.scanProcs()
+	return nil
+}
 
-	stopWaking := make(chan struct{})
-	defer close(stopWaking)
-	go t.wakeOn(ctx, &current, stopWaking)
-	for {
-		tid, ws, err := waitBlocking()
-		if err != nil {
-			return fmt.Errorf("wait4: %w", err) // only if the waker vanished unreaped
-		}
-		if tid != t.waker.pid {
-			t.handle(tid, ws)
-			continue
-		}
-		if !ws.Stopped() { // someone killed the waker: start another
-			if t.waker, err = startWaker(); err != nil {
-				t.waker = &waker{pid: -1, pidfd: -1}
-				t.detachAll()
-				return fmt.Errorf("cannot restart the tracer's waker process: %w", err)
-			}
-			current.Store(t.waker)
-		}
-		if ctx.Err() != nil {
-			t.detachAll()
-			return ctx.Err()
-		}
-		if t.scanDue.Swap(false) {
-			t.scanProcs()
-		}
-		for _, pid := range t.newcomers.take() {
-			t.maybeAttach(pid)
-		}
-		t.waker.resume()
-		// A wake-up sent while the waker was still stopped was discarded
-		// by the SIGCONT: look again.
-		if t.newcomers.pending() || t.scanDue.Load() {
-			t.waker.wake()
-		}
+// followProcConn subscribes to the proc connector when --proc names
+// processes, and wakes the tracer (through current) for each that takes a
+// watched name, or for a scan when the connector lost events. It returns
+// the connection to close, or nil: no --proc, or no connector here (not in
+// the initial pid namespace, no CAP_NET_ADMIN), and the scan every interval
+// is all there is.
+func (t *tracer) followProcConn(current *atomic.Pointer[ptrace.Waker]) *procConn {
+	names := t.cfg.Signals.Procs
+	if len(names) == 0 {
+		return nil
 	}
+	pc, err := openProcConn()
+	if err != nil {
+		return nil
+	}
+	go pc.follow(func(ev procEvent) bool {
+		if ev.comm != "" {
+			return commMatches(ev.comm, names)
+		}
+		return t.cfg.matchesProc(ev.tgid, names)
+	}, func(pid int) {
+		if t.newcomers.add(pid) {
+			current.Load().Wake()
+		}
+	}, func() {
+		t.scanDue.Store(true)
+		current.Load().Wake()
+	})
+	return pc
+}
+
+// woken handles a wait status of the waker (ws): ctx may be done, or there
+// are processes to attach. A waker that was killed is replaced (current
+// then holds the new one). done says the tracer is to return err.
+func (t *tracer) woken(ctx context.Context, ws unix.WaitStatus, current *atomic.Pointer[ptrace.Waker]) (done bool, err error) {
+	if !ws.Stopped() { // someone killed the waker: start another
+		if t.waker, err = t.th.StartWaker(); err != nil {
+			t.waker = nil // none: its methods do nothing
+			t.detachAll()
+			return true, fmt.Errorf("cannot restart the tracer's waker process: %w", err)
+		}
+		current.Store(t.waker)
+	}
+	if ctx.Err() != nil {
+		t.detachAll()
+		return true, ctx.Err()
+	}
+	if t.scanDue.Swap(false) {
+		t.scanProcs()
+	}
+	for _, pid := range t.newcomers.take() {
+		t.maybeAttach(pid)
+	}
+	t.waker.Resume()
+	// A wake-up sent while the waker was still stopped was discarded
+	// by the SIGCONT: look again.
+	if t.newcomers.pending() || t.scanDue.Load() {
+		t.waker.Wake()
+	}
+	return false, nil
 }
 
 // wakeOn wakes the tracer when ctx ends, and every interval when --proc
 // names processes that may start later: the proc connector finds those as
 // they start, and the scan is the fallback where it is unavailable (not in
 // the initial pid namespace, no CAP_NET_ADMIN) or lost events.
-func (t *tracer) wakeOn(ctx context.Context, w *atomic.Pointer[waker], stop <-chan struct{}) {
+func (t *tracer) wakeOn(ctx context.Context, w *atomic.Pointer[ptrace.Waker], stop <-chan struct{}) {
 	var wakeC <-chan time.Time
 	if len(t.cfg.Signals.Procs) > 0 {
 		every := t.cfg.Interval
@@ -337,11 +371,11 @@ func (t *tracer) wakeOn(ctx context.Context, w *atomic.Pointer[waker], stop <-ch
 	for {
 		select {
 		case <-ctx.Done():
-			w.Load().wake()
+			w.Load().Wake()
 			return
 		case <-wakeC:
 			t.scanDue.Store(true)
-			w.Load().wake()
+			w.Load().Wake()
 		case <-stop:
 			return
 		}
@@ -364,7 +398,7 @@ func (t *tracer) scanProcs() {
 
 // maybeAttach attaches to pid if --proc names it and it is not traced yet.
 func (t *tracer) maybeAttach(pid int) {
-	if _, ok := t.procs[pid]; ok || pid == t.self || pid == t.waker.pid || t.failed[pid] {
+	if _, ok := t.procs[pid]; ok || pid == t.self || pid == t.waker.Pid() || t.failed[pid] {
 		return
 	}
 	if _, ok := t.threads[pid]; ok || !t.cfg.matchesProc(pid, t.cfg.Signals.Procs) {

@@ -241,6 +241,12 @@ func (s *ProcessSnapshot) Line() string {
 	return b.String()
 }
 
+// Describe is Line, for whatever describes an event in words without
+// knowing its kind (event.Describer: the handoff's evidence rows). A value
+// receiver, so a snapshot made live (a T) and one read from a file (a *T)
+// both describe themselves.
+func (s ProcessSnapshot) Describe() string { return s.Line() }
+
 func plural(n int) string {
 	if n == 1 {
 		return ""

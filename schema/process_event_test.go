@@ -84,6 +84,27 @@ func TestSnapshotLine(t *testing.T) {
 	}
 }
 
+// TestSnapshotDescribesItself: a process_snapshot says in words what it
+// holds (event.Describer, its Line) whether its body was made live (a T)
+// or read from a file (a *T), so the handoff describes it with no code of
+// its own; a zero body does not panic.
+func TestSnapshotDescribesItself(t *testing.T) {
+	s := ProcessSnapshot{PID: 812, Comm: "gimli", State: "D", Wchan: "io_schedule", ThreadsTotal: 1, FDsTotal: 3}
+	want := "812 (gimli) D (uninterruptible sleep) in io_schedule; 1 thread; 3 fds"
+	for _, b := range []event.Body{s, &s} {
+		d, ok := event.BodyAs[event.Describer](event.New(time.Unix(0, 0), ProbeProcess, b))
+		if !ok {
+			t.Fatalf("a %T body does not describe itself", b)
+		}
+		if got := d.Describe(); got != want {
+			t.Errorf("%T: Describe() = %q, want %q", b, got, want)
+		}
+	}
+	if d, ok := event.BodyAs[event.Describer](event.New(time.Unix(0, 0), ProbeProcess, &ProcessSnapshot{})); !ok || d.Describe() == "" {
+		t.Errorf("a zero snapshot does not describe itself")
+	}
+}
+
 // TestFindingProcess reads the process a finding names from a detector's
 // typed data and from the map a file gives back alike.
 func TestFindingProcess(t *testing.T) {

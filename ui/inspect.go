@@ -12,6 +12,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/schema"
+	"github.com/stakeout/stakeout/themes"
 )
 
 // procRef is a process a pane shows, offered by the inspector's picker.
@@ -392,32 +393,52 @@ func (in inspector) pickerBody(w, h int) string {
 	return strings.Join(lines, "\n")
 }
 
-// viewLines is the whole inspection, line by line, at most w cells each.
+// viewLines is the whole inspection, line by line, at most w cells each:
+// what is going on (a note, a read under way), then the process's fields,
+// its threads and its fds.
 func (in inspector) viewLines(w int) []string {
-	st := in.env.st
-	var out []string
-	add := func(l string) { out = append(out, clip(l, w)) }
-	// A field's value wraps under itself, up to 4 lines.
-	field := func(name, val string) {
-		for i, l := range wrap(val, max(w-10, 10), 4) {
-			label := "         "
-			if i == 0 {
-				label = fmt.Sprintf("%-9s", name)
-			}
-			add(st.TableHeader.Render(label) + " " + l)
-		}
-	}
+	v := &inspectLines{st: in.env.st, w: w}
 	if in.note != "" {
-		add(st.Sev(event.Warn).Render(in.note))
+		v.add(v.st.Sev(event.Warn).Render(in.note))
 	}
 	if in.loading {
-		add(st.Muted.Render(fmt.Sprintf("reading /proc/%d …", in.pid)))
+		v.add(v.st.Muted.Render(fmt.Sprintf("reading /proc/%d …", in.pid)))
 	}
 	s := in.snap
 	if s == nil {
-		return out
+		return v.out
 	}
-	san := event.Sanitize
+	in.fields(v, s)
+	v.threads(s)
+	v.fds(s)
+	return v.out
+}
+
+// inspectLines gathers the inspection's lines, each clipped to w cells.
+type inspectLines struct {
+	st  *themes.Styles
+	w   int
+	out []string
+}
+
+func (v *inspectLines) add(l string) { v.out = append(v.out, clip(l, v.w)) }
+
+// field is a labelled value; it wraps under itself, up to 4 lines.
+func (v *inspectLines) field(name, val string) {
+	for i, l := range wrap(val, max(v.w-10, 10), 4) {
+		label := "         "
+		if i == 0 {
+			label = fmt.Sprintf("%-9s", name)
+		}
+		v.add(v.st.TableHeader.Render(label) + " " + l)
+	}
+}
+
+// fields are the process's state, command line, parents, user, start
+// (with its age when the snapshot was taken), cgroup, core limit, I/O and
+// limits.
+func (in inspector) fields(v *inspectLines, s *schema.ProcessSnapshot) {
+	st, san := v.st, event.Sanitize
 	state := schema.StateName(s.State)
 	if s.Wchan != "" {
 		state += " in " + san(s.Wchan)
@@ -425,7 +446,7 @@ func (in inspector) viewLines(w int) []string {
 	if s.State == "D" || s.State == "Z" {
 		state = st.Sev(event.Warn).Render(state)
 	}
-	field("state", state)
+	v.field("state", state)
 	args := make([]string, len(s.Cmdline))
 	for i, a := range s.Cmdline {
 		args[i] = san(a)
@@ -434,39 +455,44 @@ func (in inspector) viewLines(w int) []string {
 	if cmd == "" {
 		cmd = st.Muted.Render("(none: a kernel thread, or a zombie)")
 	}
-	field("cmdline", cmd)
+	v.field("cmdline", cmd)
 	chain := []string{fmt.Sprintf("%d %s", s.PID, san(s.Comm))}
 	for _, p := range s.Parents {
 		chain = append(chain, fmt.Sprintf("%d %s", p.PID, san(p.Comm)))
 	}
-	field("parents", strings.Join(chain, " ← "))
-	field("user", fmt.Sprintf("uid %d, euid %d", s.UID, s.EUID))
+	v.field("parents", strings.Join(chain, " ← "))
+	v.field("user", fmt.Sprintf("uid %d, euid %d", s.UID, s.EUID))
 	if !s.Started.IsZero() {
 		started := s.Started.In(in.env.loc).Format("2006-01-02 15:04:05")
 		if !in.at.IsZero() && in.at.After(s.Started) {
 			started += " (" + fmtAge(in.at.Sub(s.Started)) + " before this)"
 		}
-		field("started", started)
+		v.field("started", started)
 	}
 	if s.Cgroup != "" {
-		field("cgroup", san(s.Cgroup))
+		v.field("cgroup", san(s.Cgroup))
 	}
 	if c := s.CoreLimit(); c != "" {
-		v := c
+		val := c
 		if l := s.Limits["core"]; l.Soft == 0 {
-			v = st.Sev(event.Warn).Render(c + ": a crash leaves no core")
+			val = st.Sev(event.Warn).Render(c + ": a crash leaves no core")
 		}
-		field("core", v)
+		v.field("core", val)
 	}
 	if s.IO != nil {
 		b := func(n uint64) string { return fmtBytes(event.SatInt64(float64(n))) }
-		field("io", fmt.Sprintf("storage read %s, written %s · read() %s in %d calls · write() %s in %d calls",
+		v.field("io", fmt.Sprintf("storage read %s, written %s · read() %s in %d calls · write() %s in %d calls",
 			b(s.IO.ReadBytes), b(s.IO.WriteBytes), b(s.IO.RChar), s.IO.SyscR, b(s.IO.WChar), s.IO.SyscW))
 	}
 	if len(s.Limits) > 0 {
-		field("limits", limitsText(s.Limits))
+		v.field("limits", limitsText(s.Limits))
 	}
-	add("")
+}
+
+// threads lists the threads listed, each with its kernel stack.
+func (v *inspectLines) threads(s *schema.ProcessSnapshot) {
+	st, san := v.st, event.Sanitize
+	v.add("")
 	head := fmt.Sprintf("THREADS %d", s.ThreadsTotal)
 	if sum := s.ThreadSummary(); sum != "" {
 		head += " · " + sum
@@ -474,33 +500,38 @@ func (in inspector) viewLines(w int) []string {
 	if len(s.Threads) < s.ThreadsTotal {
 		head += fmt.Sprintf(" · %d listed", len(s.Threads))
 	}
-	add(st.TableHeader.Render(head))
+	v.add(st.TableHeader.Render(head))
 	for _, t := range s.Threads {
 		l := fmt.Sprintf("%-8d %-2s %-24s %s", t.TID, t.State, san(t.Wchan), san(t.Comm))
 		if t.State == "D" {
 			l = st.Sev(event.Warn).Render(l)
 		}
-		add(l)
+		v.add(l)
 		for _, f := range t.Stack {
-			add(st.Muted.Render("           " + san(f)))
+			v.add(st.Muted.Render("           " + san(f)))
 		}
 	}
-	add("")
-	head = fmt.Sprintf("FDS %d", s.FDsTotal)
+}
+
+// fds lists the fds listed, then whether caps left anything out and what
+// could not be read.
+func (v *inspectLines) fds(s *schema.ProcessSnapshot) {
+	st, san := v.st, event.Sanitize
+	v.add("")
+	head := fmt.Sprintf("FDS %d", s.FDsTotal)
 	if len(s.FDs) < s.FDsTotal {
 		head += fmt.Sprintf(" · the lowest %d listed", len(s.FDs))
 	}
-	add(st.TableHeader.Render(head))
+	v.add(st.TableHeader.Render(head))
 	for _, f := range s.FDs {
-		add(fmt.Sprintf("%-6d %s", f.FD, san(f.Target)))
+		v.add(fmt.Sprintf("%-6d %s", f.FD, san(f.Target)))
 	}
 	if s.Truncated {
-		add(st.Muted.Render("(capped: the process has more than stakeout lists)"))
+		v.add(st.Muted.Render("(capped: the process has more than stakeout lists)"))
 	}
 	for _, e := range s.Errors {
-		add(st.Sev(event.Warn).Render("could not read " + san(e)))
+		v.add(st.Sev(event.Warn).Render("could not read " + san(e)))
 	}
-	return out
 }
 
 // limitsText lists the limits people ask about first, soft/hard.

@@ -1,19 +1,15 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/schema"
 	"github.com/stakeout/stakeout/sessions"
-	"github.com/stakeout/stakeout/ui"
 )
 
 // writeBacklogRecording writes ten minutes of a session that began at
@@ -51,36 +47,6 @@ func writeBacklogRecording(t *testing.T) string {
 	}
 	must(w.Close())
 	return path
-}
-
-// TestLoadReplay: the replay's loader sends the recording's findings and
-// probes once it has read it all; quitting the replay stops it early.
-func TestLoadReplay(t *testing.T) {
-	r, err := sessions.Open(writeBacklogRecording(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	var msgs []tea.Msg
-	if err := loadReplay(context.Background(), r, func(m tea.Msg) { msgs = append(msgs, m) }); err != nil {
-		t.Fatal(err)
-	}
-	last, ok := msgs[len(msgs)-1].(ui.ReplayLoadedMsg)
-	if !ok || last.Err != nil || len(last.Findings) == 0 || strings.Join(last.Probes, ",") != "iostat,kmsg" {
-		t.Fatalf("last message %+v", msgs[len(msgs)-1])
-	}
-	if f, _ := event.AsFinding(last.Findings[0]); f.Finding != "io.saturated" {
-		t.Errorf("first finding %+v", f)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	msgs = nil
-	if err := loadReplay(ctx, r, func(m tea.Msg) { msgs = append(msgs, m) }); !errors.Is(err, context.Canceled) {
-		t.Errorf("a quit replay's loader returned %v", err)
-	}
-	if l, ok := msgs[len(msgs)-1].(ui.ReplayLoadedMsg); !ok || l.Err != nil {
-		t.Errorf("a quit replay's loader sent %+v", msgs[len(msgs)-1])
-	}
 }
 
 // TestReplayOpensAtTheSessionStart runs `stakeout replay` on a real
