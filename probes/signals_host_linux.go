@@ -23,8 +23,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// SignalsHost is the --signals value for host-wide mode.
-const SignalsHost = "host"
+// The --signals values: host-wide mode (the default when no --pid or
+// --proc names a target), and the probe turned off.
+const (
+	SignalsHost = "host"
+	SignalsOff  = "off"
+)
 
 // generateResults names signal_generate's res (enum trace_signal_result).
 var generateResults = []string{"delivered", "ignored", "already pending", "overflow", "lost info"}
@@ -33,7 +37,7 @@ func (c Config) tracefsRoot() string { return c.SysPath("kernel", "tracing") }
 
 func (c Config) hostCheck() error {
 	if os.Geteuid() != 0 {
-		return Unavailablef("--signals host needs root to use tracefs")
+		return Unavailablef("host-wide mode needs root to use tracefs")
 	}
 	root := c.tracefsRoot()
 	if _, err := os.Stat(filepath.Join(root, "events")); err == nil {

@@ -45,7 +45,7 @@ var signalsSpec = Spec{
 		fs.StringArrayVar(&cfg.Signals.Procs, "proc", nil,
 			"signals: trace every process whose comm or executable name is NAME, including ones that start later, found as they exec (repeatable)")
 		fs.StringVar(&cfg.Signals.Mode, "signals", "",
-			"signals: 'host' follows every signal on the host through tracefs (signal:signal_generate) instead of tracing --pid/--proc")
+			"signals: 'host' follows every signal on the host through tracefs (signal:signal_generate) even with --pid/--proc; 'off' turns the probe off (default: host-wide unless --pid/--proc name targets)")
 		fs.Var((*signalList)(&cfg.Signals.Include), "signals-include",
 			"signals: with --signals host, also record SIG, which host mode leaves out by default (SIGURG, every Go runtime's preemption) (repeatable)")
 		fs.DurationVar(&cfg.Signals.BurstWindow, "burst-window", schema.DefaultBurstWindow,
@@ -79,17 +79,35 @@ type signalsProbe struct {
 	hostPolled atomic.Bool
 }
 
+// hostMode says the probe follows the whole host through tracefs: asked
+// for with --signals host, and the default when no --pid or --proc names
+// a target.
+func (c Config) hostMode() bool {
+	sc := c.Signals
+	return sc.Mode == SignalsHost || (sc.Mode == "" && len(sc.PIDs) == 0 && len(sc.Procs) == 0)
+}
+
 // Check validates the targets without touching them.
 func (p *signalsProbe) Check() error {
 	sc := p.cfg.Signals
 	switch sc.Mode {
+	case SignalsOff:
+		return Unavailablef("turned off (--signals off)")
 	case SignalsHost:
 		return p.cfg.hostCheck()
 	case "", "ptrace":
 	default:
-		return Unavailablef("--signals %q: want host (or nothing, to trace --pid/--proc)", sc.Mode)
+		return Unavailablef("--signals %q: want host or off (or nothing: host-wide, or the --pid/--proc targets)", sc.Mode)
 	}
 	if len(sc.PIDs) == 0 && len(sc.Procs) == 0 {
+		if sc.Mode == "" {
+			// Host-wide by default; where tracefs can't be had, the
+			// engineer must name a process, and is told why.
+			if err := p.cfg.hostCheck(); err != nil {
+				return Unavailablef("no target: give --pid PID or --proc NAME (host-wide mode is unavailable: %s)", StatusOf(err).Reason)
+			}
+			return nil
+		}
 		return Unavailablef("no target: give --pid PID or --proc NAME")
 	}
 	if !p.cfg.hasPtracePermission() {
@@ -116,7 +134,7 @@ func (p *signalsProbe) Check() error {
 // Run traces until ctx is done, then detaches from every thread. All
 // ptrace calls happen on one goroutine locked to its OS thread.
 func (p *signalsProbe) Run(ctx context.Context, emit Emit) error {
-	if p.cfg.Signals.Mode == SignalsHost {
+	if p.cfg.hostMode() {
 		return p.runHost(ctx, emit)
 	}
 	done := make(chan error, 1)

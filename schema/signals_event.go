@@ -134,7 +134,7 @@ func AsTrace(ev event.Event) (*Trace, bool) { return event.As[Trace](ev) }
 type SignalsConfig struct {
 	PIDs  []int    // --pid, repeatable
 	Procs []string // --proc, repeatable: comm or exe basename
-	Mode  string   // --signals: "" (ptrace the targets) or "host" (tracefs, every process)
+	Mode  string   // --signals: "" (host-wide, or ptrace the --pid/--proc targets), "host" (tracefs, every process) or "off"
 	// Include lists signals host mode records although it leaves them out
 	// by default (SIGURG), from --signals-include.
 	Include []string
