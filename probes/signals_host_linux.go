@@ -166,7 +166,7 @@ func (p *signalsProbe) runHost(ctx context.Context, emit Emit) (err error) {
 			}
 			if s, ts, ok := parseGenerate(string(partial[:i])); ok && filter.wantSignal(s.Signo) {
 				cfg.hostPIDs(s, senders)
-				if filter.wantTarget(s.PID) {
+				if filter.wantTarget(s.PID) && int64(s.PID) != p.wakerPID.Load() { // nor the tracer's waker (Attach)
 					emit(event.New(monoToWall(ts), signalsName, s))
 				}
 			}

@@ -20,6 +20,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -77,6 +78,14 @@ type signalsProbe struct {
 	// hostPolled says host mode waits for trace_pipe in the netpoller
 	// (false: it fell back to a 20 ms poll); tests read it.
 	hostPolled atomic.Bool
+	// wakerPID is the host-mode tracer's waker, whose stops host mode
+	// must not record as signals (0: none yet).
+	wakerPID atomic.Int64
+
+	mu   sync.Mutex
+	ctx  context.Context // Run's, while it runs (nil otherwise)
+	emit Emit
+	tr   *tracer // the ptrace tracer, if one runs (host mode: after an Attach)
 }
 
 // hostMode says the probe follows the whole host through tracefs: asked
@@ -110,12 +119,8 @@ func (p *signalsProbe) Check() error {
 		}
 		return Unavailablef("no target: give --pid PID or --proc NAME")
 	}
-	if !p.cfg.hasPtracePermission() {
-		return Unavailablef("no permission to trace: run as root or with CAP_SYS_PTRACE")
-	}
-	if b, err := os.ReadFile(p.cfg.ProcPath("sys", "kernel", "yama", "ptrace_scope")); err == nil &&
-		strings.TrimSpace(string(b)) == "3" {
-		return Unavailablef("ptrace is disabled on this host (kernel.yama.ptrace_scope = 3)")
+	if err := p.cfg.ptraceCheck(); err != nil {
+		return err
 	}
 	if len(sc.Procs) > 0 {
 		return nil // names may match processes that start later
@@ -131,21 +136,42 @@ func (p *signalsProbe) Check() error {
 	return Unavailablef("%s", strings.Join(problems, "; "))
 }
 
+// ptraceCheck says why this process may not ptrace anyone, or nil.
+func (c Config) ptraceCheck() error {
+	if !c.hasPtracePermission() {
+		return Unavailablef("no permission to trace: run as root or with CAP_SYS_PTRACE")
+	}
+	if b, err := os.ReadFile(c.ProcPath("sys", "kernel", "yama", "ptrace_scope")); err == nil &&
+		strings.TrimSpace(string(b)) == "3" {
+		return Unavailablef("ptrace is disabled on this host (kernel.yama.ptrace_scope = 3)")
+	}
+	return nil
+}
+
 // Run traces until ctx is done, then detaches from every thread. All
-// ptrace calls happen on one goroutine locked to its OS thread.
+// ptrace calls happen on one goroutine locked to its OS thread. In host
+// mode that goroutine only starts when a process is attached from the
+// pane (Attach), and Run waits for it to detach before it returns.
 func (p *signalsProbe) Run(ctx context.Context, emit Emit) error {
 	if p.cfg.hostMode() {
+		ctx, cancel := context.WithCancel(ctx)
+		p.running(ctx, emit, nil)
+		defer p.stopped(cancel)
 		return p.runHost(ctx, emit)
 	}
-	done := make(chan error, 1)
-	go func() { done <- newTracer(p.cfg, emit).run(ctx) }()
-	return <-done
+	t := newTracer(p.cfg, emit)
+	p.running(ctx, emit, t)
+	defer p.stopped(func() {})
+	go t.run(ctx)
+	<-t.done
+	return t.err
 }
 
 // tracedProc is what the tracer knows of one traced process.
 type tracedProc struct {
 	comm    string
 	otherNS bool // in another pid namespace: its senders' pids are not ours
+	parent  int  // the traced process it was born of, 0 for one attached itself
 }
 
 type tracer struct {
@@ -164,11 +190,27 @@ type tracer struct {
 	// /proc is due (every interval, and when the connector lost events).
 	newcomers newcomers
 	scanDue   atomic.Bool
+
+	// cur is the waker, for other goroutines to wake the tracer with.
+	cur atomic.Pointer[waker]
+	// onWaker, if set, hears the pid of each waker started.
+	onWaker func(pid int)
+	// reqs are attach and detach requests from the pane (Attach, Detach).
+	reqs chan traceReq
+	// released are --proc matches detached on request: not attached again.
+	released map[int]bool
+	// delivery marks signals as the delivery side of ones host mode
+	// records when sent (schema.SourcePtrace).
+	delivery bool
+	// done is closed when run returns, with its error in err.
+	done chan struct{}
+	err  error
 }
 
 func newTracer(cfg Config, emit Emit) *tracer {
 	return &tracer{cfg: cfg, emit: emit, now: time.Now, self: os.Getpid(), selfNS: cfg.pidNS("self"),
-		threads: map[int]int{}, procs: map[int]*tracedProc{}, failed: map[int]bool{}, senders: newSenders(cfg)}
+		threads: map[int]int{}, procs: map[int]*tracedProc{}, failed: map[int]bool{}, senders: newSenders(cfg),
+		reqs: make(chan traceReq, 8), released: map[int]bool{}, done: make(chan struct{})}
 }
 
 func (t *tracer) send(b event.Body) { t.emit(event.New(t.now(), signalsName, b)) }
@@ -242,13 +284,15 @@ func (t *tracer) seizeError(pid int, err error) error {
 	return fmt.Errorf("pid %d: PTRACE_SEIZE: %v", pid, err)
 }
 
-// run is the tracer's goroutine.
+// run is the tracer's goroutine. It closes t.done when it returns, with
+// its error in t.err.
 func (t *tracer) run(ctx context.Context) (err error) {
+	defer func() { t.err = err; close(t.done) }()
 	// Never unlocked: the kernel's tracer is this OS thread. If the goroutine
 	// ended while locked, Go would end the thread and the kernel would
 	// detach whatever was still attached.
 	lockThread()
-	w, err := startWaker()
+	w, err := t.startWaker()
 	if err != nil {
 		return fmt.Errorf("cannot start the tracer's waker process: %w", err)
 	}
@@ -274,7 +318,7 @@ func (t *tracer) run(ctx context.Context) (err error) {
 	if len(t.procs) == 0 && len(t.cfg.Signals.Procs) == 0 && len(failures) > 0 {
 		return errors.New(strings.Join(failures, "; "))
 	}
-	var current atomic.Pointer[waker]
+	current := &t.cur
 	current.Store(w)
 	// Subscribed before the first scan, so a process that starts between
 	// the two is not missed.
@@ -297,10 +341,11 @@ func (t *tracer) run(ctx context.Context) (err error) {
 		}
 	}
 	t.scanProcs()
+	t.serveRequests() // any asked for before the waker could be woken
 
 	stopWaking := make(chan struct{})
 	defer close(stopWaking)
-	go t.wakeOn(ctx, &current, stopWaking)
+	go t.wakeOn(ctx, current, stopWaking)
 	for {
 		tid, ws, err := waitBlocking()
 		if err != nil {
@@ -311,7 +356,7 @@ func (t *tracer) run(ctx context.Context) (err error) {
 			continue
 		}
 		if !ws.Stopped() { // someone killed the waker: start another
-			if t.waker, err = startWaker(); err != nil {
+			if t.waker, err = t.startWaker(); err != nil {
 				t.waker = &waker{pid: -1, pidfd: -1}
 				t.detachAll()
 				return fmt.Errorf("cannot restart the tracer's waker process: %w", err)
@@ -328,10 +373,11 @@ func (t *tracer) run(ctx context.Context) (err error) {
 		for _, pid := range t.newcomers.take() {
 			t.maybeAttach(pid)
 		}
+		t.serveRequests()
 		t.waker.resume()
 		// A wake-up sent while the waker was still stopped was discarded
 		// by the SIGCONT: look again.
-		if t.newcomers.pending() || t.scanDue.Load() {
+		if t.newcomers.pending() || t.scanDue.Load() || len(t.reqs) > 0 {
 			t.waker.wake()
 		}
 	}
@@ -382,7 +428,7 @@ func (t *tracer) scanProcs() {
 
 // maybeAttach attaches to pid if --proc names it and it is not traced yet.
 func (t *tracer) maybeAttach(pid int) {
-	if _, ok := t.procs[pid]; ok || pid == t.self || pid == t.waker.pid || t.failed[pid] {
+	if _, ok := t.procs[pid]; ok || pid == t.self || pid == t.waker.pid || t.failed[pid] || t.released[pid] {
 		return
 	}
 	if _, ok := t.threads[pid]; ok || !t.cfg.matchesProc(pid, t.cfg.Signals.Procs) {
