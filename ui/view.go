@@ -50,9 +50,12 @@ func (m Model) render() string {
 		return strings.TrimRight(block(ansi.Wrap(msg, m.w, ""), m.w, m.h), "\n")
 	}
 	parts := []string{m.strip.View()}
-	if m.showHelp {
+	switch {
+	case m.showHelp:
 		parts = append(parts, m.helpView())
-	} else {
+	case m.detail != nil:
+		parts = append(parts, m.detail.View(m.w, m.panes.h, m.panes.Label(m.panes.IndexOf(m.detail.probe))))
+	default:
 		parts = append(parts, m.panes.View())
 	}
 	if m.replay != nil {
@@ -79,6 +82,10 @@ func (m Model) statusView() string {
 			x.focus += m.env.st.Accent.Render(" zoomed")
 		}
 	}
+	if m.strip.Focused() {
+		i, n := m.strip.SelectedPos()
+		x.focus = m.env.st.Accent.Render(fmt.Sprintf("finding %d/%d", i, n))
+	}
 	if m.replay != nil {
 		x.mode, x.err = m.replay.Mode(), m.replay.note
 	} else if label := m.freeze.Label(); label != "" {
@@ -86,6 +93,9 @@ func (m Model) statusView() string {
 	}
 	if m.noteErr != "" {
 		x.err = m.noteErr
+	}
+	if m.traceErr != "" {
+		x.err = m.traceErr
 	}
 	return m.status.View(x, m.replay != nil, m.now())
 }
