@@ -36,12 +36,14 @@ func runLive(cmd *cobra.Command, lf *liveFlags) error {
 		return err
 	}
 	var rec engine.Recorder
+	evidence := noEvidence("recording is off (--no-record): no recorded events to show")
 	if !lf.noRecord {
-		w, err := openRecording(lf.recordPath(lf.record, time.Now()), lf, os.Args)
+		path := lf.recordPath(lf.record, time.Now())
+		w, err := openRecording(path, lf, os.Args)
 		if err != nil {
 			return err
 		}
-		rec = w
+		rec, evidence = w, evidenceReader(path, true, lf.redact)
 	}
 	names := make([]string, len(named))
 	for i, n := range named {
@@ -71,7 +73,7 @@ func runLive(cmd *cobra.Command, lf *liveFlags) error {
 	// Done: once the UI has applied a packet batch, its columns go back to
 	// the capture (the engine can't tell when the UI is done with it).
 	model := ui.NewLive(ui.Options{Host: host, Probes: names, Theme: theme, Now: time.Now, Note: saveNote,
-		Done: packet.ReleaseBatch})
+		Done: packet.ReleaseBatch, Evidence: evidence, Trace: traceRequests(named)})
 	prog := tea.NewProgram(model, profileOnce())
 
 	// The engine must never wait on the screen: events go through a

@@ -25,7 +25,9 @@ func newReplayCmd() *cobra.Command {
 		Long: `replay shows a recording in the live TUI's panes, with a timeline bar.
 Keys: space pause, ←/→ step, [ ] speed 0.25×–64×, g go to a time, Home/End,
 n/N next/previous finding or note, m add a note here (appended to FILE),
-a acknowledge the critical findings pinned on the strip, ? all keys, q quit.`,
+a acknowledge the critical findings pinned on the strip, 0 focus the strip
+(up/down select, Enter opens a finding: its summary, data and evidence;
+g goes to its pane at its moment), ? all keys, q quit.`,
 		Example: `  stakeout replay /var/tmp/stakeout/web-3-20261123T040000Z.stk`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -77,7 +79,8 @@ a acknowledge the critical findings pinned on the strip, ? all keys, q quit.`,
 			// m appends a note to the file; the player reads only what was
 			// there when it opened, so the UI adds the mark itself.
 			saveNote := func(ev event.Event) error { return appendNote(args[0], ev) }
-			model := ui.NewReplay(ui.Options{Host: r.Header().Hostname, Probes: probeNames, Theme: th, Note: saveNote}, player, finds)
+			model := ui.NewReplay(ui.Options{Host: r.Header().Hostname, Probes: probeNames, Theme: th, Note: saveNote,
+				Evidence: evidenceReader(args[0], false, false)}, player, finds)
 			if _, err = tea.NewProgram(model, profileOnce()).Run(); err != nil {
 				return err
 			}
