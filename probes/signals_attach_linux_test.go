@@ -156,6 +156,18 @@ func TestSignalsAttachFromPaneInHostMode(t *testing.T) {
 			t.Errorf("the waker's stop was recorded: %+v", s)
 		}
 	}
+	// Attached again, then the probe stops (q): Run returns only once the
+	// tracer has detached, and the process runs on.
+	if err := p.Attach(ctx, tg.pid); err != nil {
+		t.Fatalf("attach again: %v", err)
+	}
+	r.stop(t)
+	untraced(t, tg.pid)
+	if got := strings.Join(traceStates(r.events(), tg.pid), " "); got != "attached detached attached detached" {
+		t.Errorf("trace events %q after the probe stopped", got)
+	}
+	unix.Kill(tg.pid, unix.SIGHUP)
+	tg.expect(t, "HUP 3")
 }
 
 // a on a shell follows the children it starts from then on; d on the
