@@ -26,7 +26,7 @@ func TestEvidenceOfOneFindingIsTheReports(t *testing.T) {
 	defer r.Close()
 	var conds event.Conditions
 	err = engine.Replay(r.Iter(time.Time{}), findings.All(findings.ConfigOf(r.Header().Detectors)), func(ev event.Event) bool {
-		if _, ok := event.AsFinding(ev); ok {
+		if _, ok := event.As[event.Finding](ev); ok {
 			conds.Add(ev)
 		}
 		return true

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/stakeout/stakeout/probes/ptrace"
 	"github.com/stakeout/stakeout/schema"
 	"golang.org/x/sys/unix"
 )
@@ -76,9 +77,7 @@ func (p *signalsProbe) request(ctx context.Context, pid int, attach bool) error 
 	default:
 		return errors.New("the signals tracer is busy with earlier requests: try again")
 	}
-	if w := t.cur.Load(); w != nil {
-		w.wake()
-	}
+	t.cur.Load().Wake() // nil until the tracer has a waker: it serves requests then
 	timer := time.NewTimer(requestTimeout)
 	defer timer.Stop()
 	select {
@@ -120,15 +119,16 @@ func (p *signalsProbe) tracerFor(start bool) (*tracer, error) {
 	t.delivery = true
 	t.onWaker = func(pid int) { p.wakerPID.Store(int64(pid)) }
 	p.tr = t
-	go t.run(p.ctx)
+	t.start(p.ctx)
 	return t, nil
 }
 
-// startWaker starts a waker and tells onWaker its pid.
-func (t *tracer) startWaker() (*waker, error) {
-	w, err := startWaker()
+// startWaker starts a waker on the tracing thread and tells onWaker its
+// pid.
+func (t *tracer) startWaker() (*ptrace.Waker, error) {
+	w, err := t.th.StartWaker()
 	if err == nil && t.onWaker != nil {
-		t.onWaker(w.pid)
+		t.onWaker(w.Pid())
 	}
 	return w, err
 }
@@ -156,7 +156,7 @@ func (t *tracer) attachRequested(pid int) error {
 		return fmt.Errorf("pid %d is already traced", tgid)
 	}
 	var err error
-	if t.waker != nil && pid == t.waker.pid {
+	if pid == t.waker.Pid() {
 		err = fmt.Errorf("pid %d is stakeout's own waker", pid)
 	} else {
 		err = t.attach(pid)
@@ -190,7 +190,7 @@ func (t *tracer) detachProc(pid int) error {
 	for tid, g := range t.threads {
 		if gone[g] {
 			counts[g]++
-			if ptraceInterrupt(tid) == nil {
+			if t.th.Interrupt(tid) == nil {
 				pending[tid] = true
 			}
 		}
@@ -199,8 +199,7 @@ func (t *tracer) detachProc(pid int) error {
 	for len(pending) > 0 && time.Now().Before(deadline) {
 		progress := false
 		for tid := range pending {
-			var ws unix.WaitStatus
-			got, err := unix.Wait4(tid, &ws, unix.WNOHANG|unix.WALL|unix.WNOTHREAD, nil)
+			got, ws, err := t.th.WaitOne(tid)
 			if errors.Is(err, unix.ECHILD) { // gone, and reaped
 				delete(pending, tid)
 				delete(t.threads, tid)
@@ -223,11 +222,11 @@ func (t *tracer) detachProc(pid int) error {
 			case 0:
 				sig = int(ws.StopSignal()) // a signal on its way: deliver it
 			case evFork, evVfork, evClone:
-				if child, err := ptraceEventMsg(tid); err == nil && child > 0 {
+				if child, err := t.th.EventMsg(tid); err == nil && child > 0 {
 					pending[child] = true // seized by the kernel for us: let it go too
 				}
 			}
-			ptraceDetach(tid, sig)
+			t.th.Detach(tid, sig)
 			delete(pending, tid)
 			delete(t.threads, tid)
 		}

@@ -25,8 +25,10 @@ const attachEnv = "STAKEOUT_TEST_ATTACH"
 
 func init() {
 	pid := os.Getenv(attachEnv)
-	if pid == "" || os.Getenv(wakerEnv) != "" || os.Getenv(watchdogEnv) != "" {
-		return // not asked, or a helper of such a run: its own init runs it
+	// A waker of such a run never gets here: package ptrace's init, run
+	// first, holds it.
+	if pid == "" || os.Getenv(watchdogEnv) != "" {
+		return // not asked, or its watchdog: that file's init runs it
 	}
 	n, _ := strconv.Atoi(pid)
 	p := &signalsProbe{cfg: DefaultConfig()}
@@ -79,7 +81,7 @@ func signalsTo(evs []event.Event, pid int, sig string) map[string][]*schema.Sign
 func traceStates(evs []event.Event, pid int) []string {
 	var out []string
 	for _, ev := range evs {
-		if tr, ok := schema.AsTrace(ev); ok && tr.PID == pid {
+		if tr, ok := event.As[schema.Trace](ev); ok && tr.PID == pid {
 			out = append(out, tr.State)
 		}
 	}

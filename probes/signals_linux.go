@@ -27,6 +27,7 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/internal/aligned"
+	"github.com/stakeout/stakeout/probes/ptrace"
 	"github.com/stakeout/stakeout/schema"
 	"golang.org/x/sys/unix"
 )
@@ -149,9 +150,10 @@ func (c Config) ptraceCheck() error {
 }
 
 // Run traces until ctx is done, then detaches from every thread. All
-// ptrace calls happen on one goroutine locked to its OS thread. In host
-// mode that goroutine only starts when a process is attached from the
-// pane (Attach), and Run waits for it to detach before it returns.
+// ptrace calls happen on one goroutine locked to its OS thread, the
+// tracing thread of package ptrace. In host mode that thread only starts
+// when a process is attached from the pane (Attach), and Run waits for it
+// to detach before it returns.
 func (p *signalsProbe) Run(ctx context.Context, emit Emit) error {
 	if p.cfg.hostMode() {
 		ctx, cancel := context.WithCancel(ctx)
@@ -162,7 +164,7 @@ func (p *signalsProbe) Run(ctx context.Context, emit Emit) error {
 	t := newTracer(p.cfg, emit)
 	p.running(ctx, emit, t)
 	defer p.stopped(func() {})
-	go t.run(ctx)
+	t.start(ctx)
 	<-t.done
 	return t.err
 }
@@ -182,17 +184,18 @@ type tracer struct {
 	selfNS  string
 	threads map[int]int // tid → tgid of every thread we trace
 	procs   map[int]*tracedProc
-	failed  map[int]bool // --proc matches we could not attach, reported once
-	waker   *waker
+	failed  map[int]bool   // --proc matches we could not attach, reported once
+	th      *ptrace.Thread // set by run: every ptrace request goes through it
+	waker   *ptrace.Waker
 	senders *senders
-	sigbuf  [siginfoSize]byte
+	sigbuf  ptrace.Siginfo
 	// --proc: pids the proc connector found, and whether a full scan of
 	// /proc is due (every interval, and when the connector lost events).
 	newcomers newcomers
 	scanDue   atomic.Bool
 
 	// cur is the waker, for other goroutines to wake the tracer with.
-	cur atomic.Pointer[waker]
+	cur atomic.Pointer[ptrace.Waker]
 	// onWaker, if set, hears the pid of each waker started.
 	onWaker func(pid int)
 	// reqs are attach and detach requests from the pane (Attach, Detach).
@@ -244,8 +247,8 @@ func (t *tracer) attach(pid int) error {
 			if _, ok := t.threads[tid]; ok {
 				continue
 			}
-			if err := ptraceSeize(tid); err != nil {
-				if tp, _ := t.cfg.statusInt(tid, "TracerPid"); tp == unix.Gettid() {
+			if err := t.th.Seize(tid); err != nil {
+				if tp, _ := t.cfg.statusInt(tid, "TracerPid"); tp == t.th.TID() {
 					t.threads[tid] = pid // auto-attached by TRACECLONE meanwhile
 					continue
 				}
@@ -284,20 +287,24 @@ func (t *tracer) seizeError(pid int, err error) error {
 	return fmt.Errorf("pid %d: PTRACE_SEIZE: %v", pid, err)
 }
 
-// run is the tracer's goroutine. It closes t.done when it returns, with
-// its error in t.err.
-func (t *tracer) run(ctx context.Context) (err error) {
-	defer func() { t.err = err; close(t.done) }()
-	// Never unlocked: the kernel's tracer is this OS thread. If the goroutine
-	// ended while locked, Go would end the thread and the kernel would
-	// detach whatever was still attached.
-	lockThread()
+// start runs the tracer on a tracing thread of its own (ptrace.Run), and
+// closes t.done when it returns, with its error in t.err.
+func (t *tracer) start(ctx context.Context) {
+	go func() {
+		t.err = ptrace.Run(func(th *ptrace.Thread) error { return t.run(ctx, th) })
+		close(t.done)
+	}()
+}
+
+// run is the tracer's goroutine, on the tracing thread th.
+func (t *tracer) run(ctx context.Context, th *ptrace.Thread) (err error) {
+	t.th = th
 	w, err := t.startWaker()
 	if err != nil {
 		return fmt.Errorf("cannot start the tracer's waker process: %w", err)
 	}
 	t.waker = w
-	defer func() { t.waker.stop() }()
+	defer func() { t.waker.Stop() }()
 	defer func() {
 		if r := recover(); r != nil {
 			t.detachAll()
@@ -305,6 +312,41 @@ func (t *tracer) run(ctx context.Context) (err error) {
 		}
 	}()
 
+	if err := t.attachGiven(); err != nil {
+		return err
+	}
+	current := &t.cur // the pane's requests wake the tracer through it too
+	current.Store(w)
+	// Subscribed before the first scan, so a process that starts between
+	// the two is not missed.
+	if pc := t.followProcConn(current); pc != nil {
+		defer pc.close()
+	}
+	t.scanProcs()
+	t.serveRequests() // any asked for before the waker could be woken
+
+	stopWaking := make(chan struct{})
+	defer close(stopWaking)
+	go t.wakeOn(ctx, current, stopWaking)
+	for {
+		tid, ws, err := th.Wait()
+		if err != nil {
+			return fmt.Errorf("wait4: %w", err) // only if the waker vanished unreaped
+		}
+		if tid != t.waker.Pid() {
+			t.handle(tid, ws)
+			continue
+		}
+		if done, err := t.woken(ctx, ws, current); done {
+			return err
+		}
+	}
+}
+
+// attachGiven attaches to each --pid, reporting each one it cannot trace.
+// That is an error only when nothing is traced and no --proc names
+// processes to wait for.
+func (t *tracer) attachGiven() error {
 	var failures []string
 	for _, pid := range t.cfg.Signals.PIDs {
 		if _, dup := t.procs[pid]; dup {
@@ -318,76 +360,77 @@ func (t *tracer) run(ctx context.Context) (err error) {
 	if len(t.procs) == 0 && len(t.cfg.Signals.Procs) == 0 && len(failures) > 0 {
 		return errors.New(strings.Join(failures, "; "))
 	}
-	current := &t.cur
-	current.Store(w)
-	// Subscribed before the first scan, so a process that starts between
-	// the two is not missed.
-	if names := t.cfg.Signals.Procs; len(names) > 0 {
-		if pc, err := openProcConn(); err == nil {
-			defer pc.close()
-			go pc.follow(func(ev procEvent) bool {
-				if ev.comm != "" {
-					return commMatches(ev.comm, names)
-				}
-				return t.cfg.matchesProc(ev.tgid, names)
-			}, func(pid int) {
-				if t.newcomers.add(pid) {
-					current.Load().wake()
-				}
-			}, func() {
-				t.scanDue.Store(true)
-				current.Load().wake()
-			})
-		}
-	}
-	t.scanProcs()
-	t.serveRequests() // any asked for before the waker could be woken
+	return nil
+}
 
-	stopWaking := make(chan struct{})
-	defer close(stopWaking)
-	go t.wakeOn(ctx, current, stopWaking)
-	for {
-		tid, ws, err := waitBlocking()
-		if err != nil {
-			return fmt.Errorf("wait4: %w", err) // only if the waker vanished unreaped
-		}
-		if tid != t.waker.pid {
-			t.handle(tid, ws)
-			continue
-		}
-		if !ws.Stopped() { // someone killed the waker: start another
-			if t.waker, err = t.startWaker(); err != nil {
-				t.waker = &waker{pid: -1, pidfd: -1}
-				t.detachAll()
-				return fmt.Errorf("cannot restart the tracer's waker process: %w", err)
-			}
-			current.Store(t.waker)
-		}
-		if ctx.Err() != nil {
-			t.detachAll()
-			return ctx.Err()
-		}
-		if t.scanDue.Swap(false) {
-			t.scanProcs()
-		}
-		for _, pid := range t.newcomers.take() {
-			t.maybeAttach(pid)
-		}
-		t.serveRequests()
-		t.waker.resume()
-		// A wake-up sent while the waker was still stopped was discarded
-		// by the SIGCONT: look again.
-		if t.newcomers.pending() || t.scanDue.Load() || len(t.reqs) > 0 {
-			t.waker.wake()
-		}
+// followProcConn subscribes to the proc connector when --proc names
+// processes, and wakes the tracer (through current) for each that takes a
+// watched name, or for a scan when the connector lost events. It returns
+// the connection to close, or nil: no --proc, or no connector here (not in
+// the initial pid namespace, no CAP_NET_ADMIN), and the scan every interval
+// is all there is.
+func (t *tracer) followProcConn(current *atomic.Pointer[ptrace.Waker]) *procConn {
+	names := t.cfg.Signals.Procs
+	if len(names) == 0 {
+		return nil
 	}
+	pc, err := openProcConn()
+	if err != nil {
+		return nil
+	}
+	go pc.follow(func(ev procEvent) bool {
+		if ev.comm != "" {
+			return commMatches(ev.comm, names)
+		}
+		return t.cfg.matchesProc(ev.tgid, names)
+	}, func(pid int) {
+		if t.newcomers.add(pid) {
+			current.Load().Wake()
+		}
+	}, func() {
+		t.scanDue.Store(true)
+		current.Load().Wake()
+	})
+	return pc
+}
+
+// woken handles a wait status of the waker (ws): ctx may be done, or there
+// are processes to attach, or requests from the pane to serve. A waker that was killed is replaced (current
+// then holds the new one). done says the tracer is to return err.
+func (t *tracer) woken(ctx context.Context, ws unix.WaitStatus, current *atomic.Pointer[ptrace.Waker]) (done bool, err error) {
+	if !ws.Stopped() { // someone killed the waker: start another
+		if t.waker, err = t.startWaker(); err != nil {
+			t.waker = nil // none: its methods do nothing
+			t.detachAll()
+			return true, fmt.Errorf("cannot restart the tracer's waker process: %w", err)
+		}
+		current.Store(t.waker)
+	}
+	if ctx.Err() != nil {
+		t.detachAll()
+		return true, ctx.Err()
+	}
+	if t.scanDue.Swap(false) {
+		t.scanProcs()
+	}
+	for _, pid := range t.newcomers.take() {
+		t.maybeAttach(pid)
+	}
+	t.serveRequests()
+	t.waker.Resume()
+	// A wake-up sent while the waker was still stopped was discarded
+	// by the SIGCONT: look again.
+	if t.newcomers.pending() || t.scanDue.Load() || len(t.reqs) > 0 {
+		t.waker.Wake()
+	}
+	return false, nil
 }
 
 // wakeOn wakes the tracer when ctx ends, and every interval when --proc
 // names processes that may start later: the proc connector finds those as
 // they start, and the scan is the fallback where it is unavailable (not in
 // the initial pid namespace, no CAP_NET_ADMIN) or lost events.
-func (t *tracer) wakeOn(ctx context.Context, w *atomic.Pointer[waker], stop <-chan struct{}) {
+func (t *tracer) wakeOn(ctx context.Context, w *atomic.Pointer[ptrace.Waker], stop <-chan struct{}) {
 	var wakeC <-chan time.Time
 	if len(t.cfg.Signals.Procs) > 0 {
 		every := t.cfg.Interval
@@ -401,11 +444,11 @@ func (t *tracer) wakeOn(ctx context.Context, w *atomic.Pointer[waker], stop <-ch
 	for {
 		select {
 		case <-ctx.Done():
-			w.Load().wake()
+			w.Load().Wake()
 			return
 		case <-wakeC:
 			t.scanDue.Store(true)
-			w.Load().wake()
+			w.Load().Wake()
 		case <-stop:
 			return
 		}
@@ -428,7 +471,7 @@ func (t *tracer) scanProcs() {
 
 // maybeAttach attaches to pid if --proc names it and it is not traced yet.
 func (t *tracer) maybeAttach(pid int) {
-	if _, ok := t.procs[pid]; ok || pid == t.self || pid == t.waker.pid || t.failed[pid] || t.released[pid] {
+	if _, ok := t.procs[pid]; ok || pid == t.self || pid == t.waker.Pid() || t.failed[pid] || t.released[pid] {
 		return
 	}
 	if _, ok := t.threads[pid]; ok || !t.cfg.matchesProc(pid, t.cfg.Signals.Procs) {

@@ -77,8 +77,9 @@ func init() {
 		fmt.Println((&signalsProbe{cfg: cfg}).Check())
 		os.Exit(0)
 	}
-	// The tracer's waker inherits tracerEnv; it must stay a waker.
-	if pid := os.Getenv(tracerEnv); pid != "" && os.Getenv(wakerEnv) == "" {
+	// The tracer's waker inherits tracerEnv, but never gets here: package
+	// ptrace, imported by this one, keeps it in its own init.
+	if pid := os.Getenv(tracerEnv); pid != "" {
 		n, _ := strconv.Atoi(pid)
 		cfg := DefaultConfig()
 		cfg.Signals.PIDs = []int{n}

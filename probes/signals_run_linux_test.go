@@ -12,6 +12,7 @@ import (
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/internal/sigtarget"
 	"github.com/stakeout/stakeout/internal/testenv"
+	"github.com/stakeout/stakeout/probes/ptrace"
 	"github.com/stakeout/stakeout/schema"
 	"golang.org/x/sys/unix"
 )
@@ -290,7 +291,12 @@ func TestSignalsCheckReasons(t *testing.T) {
 	if err := p.Check(); err == nil || err.Error() != want {
 		t.Errorf("already traced: %v, want %q", err, want)
 	}
-	if err := newTracer(p.cfg, func(event.Event) {}).attach(tg.pid); err == nil || err.Error() != want {
+	err := ptrace.Run(func(th *ptrace.Thread) error {
+		tr := newTracer(p.cfg, func(event.Event) {})
+		tr.th = th
+		return tr.attach(tg.pid)
+	})
+	if err == nil || err.Error() != want {
 		t.Errorf("attach: %v", err)
 	}
 }

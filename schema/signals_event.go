@@ -126,7 +126,12 @@ func init() {
 	event.Register(KindFork, func() event.Body { return &Fork{} }, event.Traits{Occurrence: true})
 	event.Register(KindExec, func() event.Body { return &Exec{} }, event.Traits{Occurrence: true})
 	event.Register(KindExit, func() event.Body { return &Exit{} }, event.Traits{Occurrence: true})
-	event.Register(KindTrace, func() event.Body { return &Trace{} })
+	event.Register(KindTrace, func() event.Body { return &Trace{} }, event.Traits{Entity: func(b event.Body) string {
+		if t, ok := event.As[Trace](event.Event{Body: b}); ok {
+			return strconv.Itoa(t.PID)
+		}
+		return ""
+	}})
 }
 
 // AsSignal, AsFork, AsExec, AsExit and AsTrace return the body of ev if it

@@ -155,5 +155,6 @@ func (s *SignalSummary) Lines() []string {
 const ProbeSignals = "signals"
 
 func init() {
-	RegisterProbe(ProbeInfo{Name: ProbeSignals, Rank: 20, Summary: func() Summarizer { return &SignalSummary{} }})
+	RegisterProbe(ProbeInfo{Name: ProbeSignals, Rank: 20, Summary: func() Summarizer { return &SignalSummary{} },
+		Kinds: []string{KindSignal, KindFork, KindExec, KindExit, KindTrace}})
 }

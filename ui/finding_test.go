@@ -50,7 +50,7 @@ type satData struct {
 func findingSession() []event.Event {
 	var evs []event.Event
 	for _, ev := range fixtureSession() {
-		f, ok := event.AsFinding(ev)
+		f, ok := event.As[event.Finding](ev)
 		if !ok {
 			evs = append(evs, ev)
 			continue
@@ -73,7 +73,7 @@ func fakeEvidence(evs []event.Event) func(first, last event.Event) (Evidence, er
 	return func(first, last event.Event) (Evidence, error) {
 		e := Evidence{Title: "iostat samples of sdb", Columns: []string{"time", "r/s", "w/s", "await", "aqu-sz", "%util"}}
 		for _, ev := range evs {
-			s, ok := schema.AsIOSample(ev)
+			s, ok := event.As[schema.IOSample](ev)
 			if !ok || ev.Time.Before(first.Time.Add(-6*time.Second)) || ev.Time.After(first.Time.Add(time.Second)) {
 				continue
 			}

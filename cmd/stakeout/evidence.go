@@ -1,22 +1,18 @@
 package main
 
 import (
-	"context"
 	"errors"
-	"time"
 
-	"github.com/stakeout/stakeout/engine"
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/handoff"
-	"github.com/stakeout/stakeout/probes"
 	"github.com/stakeout/stakeout/sessions"
 	"github.com/stakeout/stakeout/ui"
 )
 
-// What the TUI is handed to open findings and act from the signals pane:
-// a finding's evidence is read from the recording as the handoff report
-// picks it (handoff.EvidenceOf), and a and d in the signals pane go to the
-// signals probe (probes.Tracer).
+// What the TUI is handed to open findings: a finding's evidence is read
+// from the recording as the handoff report picks it (handoff.EvidenceOf).
+// (a and d in the signals pane reach the signals probe through the
+// wiring: internal/wiring's traceRequests.)
 
 // evidenceReader reads a finding's evidence from the recording at path,
 // off the UI goroutine, opening the file for each read. live says the
@@ -59,25 +55,4 @@ func toUIEvidence(e handoff.Evidence, note string) ui.Evidence {
 		out.Rows = append(out.Rows, ui.EvidenceRow{Time: r.Time, Cells: r.Cells, Mark: r.Mark})
 	}
 	return out
-}
-
-// traceRequests is a and d in the signals pane: attach ptrace to a
-// process, or detach it, through the probe that can (nil when no probe
-// run can, and a and d are off).
-func traceRequests(named []engine.Named) func(pid int, attach bool) error {
-	for _, n := range named {
-		t, ok := n.Probe.(probes.Tracer)
-		if !ok {
-			continue
-		}
-		return func(pid int, attach bool) error {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if attach {
-				return t.Attach(ctx, pid)
-			}
-			return t.Detach(ctx, pid)
-		}
-	}
-	return nil
 }

@@ -1,14 +1,13 @@
 package main
 
 import (
-	"context"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/stakeout/stakeout/engine"
 	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/findings"
 	"github.com/stakeout/stakeout/schema"
 	"github.com/stakeout/stakeout/sessions"
 )
@@ -36,7 +35,7 @@ func TestEvidenceFromTheRecordingBeingWritten(t *testing.T) {
 		t.Fatal(err)
 	}
 	raise := event.New(t0.Add(10*time.Second), "iostat", &event.Finding{Finding: "io.saturated", Severity: event.Warn, Key: "io.saturated sdb",
-		Summary: "sdb saturated for 5s", Data: map[string]any{"device": "sdb", "seconds": 5.0}})
+		Summary: "sdb saturated for 5s", Data: findings.IOSaturatedData{Device: "sdb", Seconds: 5}}) // as the detector makes it
 	got, err := evidenceReader(path, true, false)(raise, raise)
 	if err != nil {
 		t.Fatalf("live: %v", err)
@@ -53,36 +52,5 @@ func TestEvidenceFromTheRecordingBeingWritten(t *testing.T) {
 	}
 	if e, _ := noEvidence("recording is off")(raise, raise); e.Note != "recording is off" || len(e.Rows) != 0 {
 		t.Errorf("no recording: %+v", e)
-	}
-}
-
-type fakeTracer struct{ calls []string }
-
-func (f *fakeTracer) Check() error                                          { return nil }
-func (f *fakeTracer) Run(ctx context.Context, emit func(event.Event)) error { return nil }
-func (f *fakeTracer) Attach(ctx context.Context, pid int) error {
-	f.calls = append(f.calls, "attach")
-	return nil
-}
-func (f *fakeTracer) Detach(ctx context.Context, pid int) error {
-	f.calls = append(f.calls, "detach")
-	return nil
-}
-
-// a and d in the signals pane go to the probe that can trace; with none
-// run (--probes without signals), they are off.
-func TestSignalsPaneRequestsReachTheTracer(t *testing.T) {
-	if traceRequests(nil) != nil {
-		t.Error("no probe that traces, yet a and d are on")
-	}
-	tr := &fakeTracer{}
-	req := traceRequests([]engine.Named{{Name: "signals", Probe: tr}})
-	if req == nil {
-		t.Fatal("a and d are off")
-	}
-	req(812, true)
-	req(812, false)
-	if strings.Join(tr.calls, " ") != "attach detach" {
-		t.Errorf("calls %v", tr.calls)
 	}
 }
