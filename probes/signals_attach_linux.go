@@ -115,7 +115,11 @@ func (p *signalsProbe) tracerFor(start bool) (*tracer, error) {
 	if err := p.cfg.ptraceCheck(); err != nil {
 		return nil, err
 	}
-	t := newTracer(p.cfg, p.emit)
+	// Host mode's --pid and --proc only pick whose signals to record; they
+	// are not traced, so this tracer follows what the pane asks for only.
+	cfg := p.cfg
+	cfg.Signals.PIDs, cfg.Signals.Procs = nil, nil
+	t := newTracer(cfg, p.emit)
 	t.delivery = true
 	t.onWaker = func(pid int) { p.wakerPID.Store(int64(pid)) }
 	p.tr = t

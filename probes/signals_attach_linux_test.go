@@ -51,8 +51,13 @@ func init() {
 // its tracefs instance records.
 func hostProbe(t *testing.T) (*signalsProbe, *recorder) {
 	t.Helper()
+	return hostProbeWith(t, DefaultConfig())
+}
+
+// hostProbeWith is hostProbe with cfg (--signals host with --pid, say).
+func hostProbeWith(t *testing.T, cfg Config) (*signalsProbe, *recorder) {
+	t.Helper()
 	testenv.NeedRoot(t, "tracefs and ptrace")
-	cfg := DefaultConfig()
 	cfg.Interval = 50 * time.Millisecond
 	if err := (&signalsProbe{cfg: cfg}).Check(); err != nil {
 		t.Skipf("no host-wide mode here: %v", err)
@@ -170,6 +175,36 @@ func TestSignalsAttachFromPaneInHostMode(t *testing.T) {
 	}
 	unix.Kill(tg.pid, unix.SIGHUP)
 	tg.expect(t, "HUP 3")
+}
+
+// With --signals host, --pid only says whose signals to record: those
+// processes are not traced (README), and a from the pane attaches the one
+// process asked for, not them as well. A --pid that is gone does not stop
+// the tracer an attach starts.
+func TestSignalsAttachFromPaneInHostModeTracesOnlyIt(t *testing.T) {
+	watched, asked := startTarget(t, "count"), startTarget(t, "count")
+	cfg := DefaultConfig()
+	cfg.Signals.Mode = SignalsHost
+	cfg.Signals.PIDs = []int{watched.pid, asked.pid, 1 << 30}
+	p, r := hostProbeWith(t, cfg)
+	if err := p.Attach(context.Background(), asked.pid); err != nil {
+		t.Fatalf("attach: %v", err)
+	}
+	if _, tp := procState(t, asked.pid); tp == 0 {
+		t.Fatalf("pid %d not traced after attach", asked.pid)
+	}
+	if st, tp := procState(t, watched.pid); tp != 0 || st == 't' {
+		t.Errorf("--pid %d, watched host-wide: state %c, TracerPid %d after an attach to another: want untraced", watched.pid, st, tp)
+	}
+	r.stop(t)
+	untraced(t, asked.pid)
+	evs := r.events()
+	if got := traceStates(evs, watched.pid); len(got) != 0 {
+		t.Errorf("trace events for the --pid not attached: %q", got)
+	}
+	if got := traceStates(evs, 1<<30); len(got) != 0 {
+		t.Errorf("trace events for the --pid that is gone: %q", got)
+	}
 }
 
 // a on a shell follows the children it starts from then on; d on the
