@@ -3,6 +3,7 @@ package probes
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/internal/testenv"
+	"github.com/stakeout/stakeout/probes/ptrace"
 	"github.com/stakeout/stakeout/schema"
 	"golang.org/x/sys/unix"
 )
@@ -314,5 +316,54 @@ func TestSignalsAttachWhenNotRunning(t *testing.T) {
 	}
 	if err := p.Attach(context.Background(), 0); err == nil || err.Error() != "pid 0: no such process" {
 		t.Errorf("pid 0: %v", err)
+	}
+}
+
+// The tracer is woken (by stopping its waker) to quit, to serve the pane's
+// requests and to attach --proc matches. A wake-up that comes while it is
+// awake is lost when it resumes the waker, so whatever it stands for must
+// be looked at again after that: a quit (ctx ended) that came while woken
+// ran, after it had looked at ctx, used to leave the tracer asleep for
+// good (the probe never stopped, its tracees stayed traced). Here the quit
+// comes from the emit of a failed attach request, served in woken.
+func TestWokenLooksAgainAtAQuitThatCameMeanwhile(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	tr := newTracer(DefaultConfig(), func(event.Event) { cancel() })
+	err := ptrace.Run(func(th *ptrace.Thread) error {
+		tr.th = th
+		w, err := tr.startWaker()
+		if err != nil {
+			return fmt.Errorf("cannot start the waker: %w", err)
+		}
+		tr.waker = w
+		defer w.Stop()
+		w.Wake()
+		tid, ws, err := th.Wait()
+		if err != nil || tid != w.Pid() || !ws.Stopped() {
+			return fmt.Errorf("first wait = %d %#x %v, want the waker stopped", tid, uint32(ws), err)
+		}
+		tr.reqs <- traceReq{pid: 1 << 30, attach: true, done: make(chan error, 1)}
+		if done, err := tr.woken(ctx, ws, &tr.cur); done {
+			return fmt.Errorf("woken returned before the quit: %v", err)
+		}
+		if ctx.Err() == nil {
+			return errors.New("the failed attach emitted nothing: no quit to test")
+		}
+		// Only a failure waits: past a generous bound the waker is killed,
+		// which ends the wait below with an exit instead of a stop.
+		stop := time.AfterFunc(10*time.Second, func() { unix.Kill(w.Pid(), unix.SIGKILL) })
+		defer stop.Stop()
+		tid, ws, err = th.Wait()
+		if err != nil || tid != w.Pid() || !ws.Stopped() {
+			return fmt.Errorf("after the quit: wait = %d %#x %v, want the waker stopped again", tid, uint32(ws), err)
+		}
+		if done, err := tr.woken(ctx, ws, &tr.cur); !done || !errors.Is(err, context.Canceled) {
+			return fmt.Errorf("woken after the quit = %v, %v, want done, context.Canceled", done, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

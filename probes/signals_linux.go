@@ -419,8 +419,9 @@ func (t *tracer) woken(ctx context.Context, ws unix.WaitStatus, current *atomic.
 	t.serveRequests()
 	t.waker.Resume()
 	// A wake-up sent while the waker was still stopped was discarded
-	// by the SIGCONT: look again.
-	if t.newcomers.pending() || t.scanDue.Load() || len(t.reqs) > 0 {
+	// by the SIGCONT: look again. That includes the one wakeOn sends when
+	// ctx ends, which may have come after ctx was looked at above.
+	if t.newcomers.pending() || t.scanDue.Load() || len(t.reqs) > 0 || ctx.Err() != nil {
 		t.waker.Wake()
 	}
 	return false, nil
