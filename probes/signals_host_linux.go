@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/stakeout/stakeout/event"
@@ -24,8 +25,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// SignalsHost is the --signals value for host-wide mode.
-const SignalsHost = "host"
+// The --signals values: host-wide mode (the default when no --pid or
+// --proc names a target), and the probe turned off.
+const (
+	SignalsHost = "host"
+	SignalsOff  = "off"
+)
 
 // generateResults names signal_generate's res (enum trace_signal_result).
 var generateResults = []string{"delivered", "ignored", "already pending", "overflow", "lost info"}
@@ -34,7 +39,7 @@ func (c Config) tracefsRoot() string { return c.SysPath("kernel", "tracing") }
 
 func (c Config) hostCheck() error {
 	if os.Geteuid() != 0 {
-		return Unavailablef("--signals host needs root to use tracefs")
+		return Unavailablef("host-wide mode needs root to use tracefs")
 	}
 	root := c.tracefsRoot()
 	if _, err := os.Stat(filepath.Join(root, "events")); err == nil {
@@ -91,7 +96,7 @@ func (p *signalsProbe) runHost(ctx context.Context, emit Emit) (err error) {
 	defer w.close()
 	defer context.AfterFunc(ctx, w.interrupt)()
 	p.hostPolled.Store(w.poller)
-	return cfg.followPipe(ctx, fd, w, filter, emit)
+	return cfg.followPipe(ctx, fd, w, filter, &p.wakerPID, emit)
 }
 
 // makeInstance mounts tracefs at root if need be and makes stakeout's
@@ -144,8 +149,10 @@ func enableGenerate(inst string, filter hostFilter) error {
 }
 
 // followPipe reads trace_pipe (fd, waited on through w) until ctx ends,
-// and emits each signal the filter wants.
-func (c Config) followPipe(ctx context.Context, fd int, w *readyWaiter, filter hostFilter, emit Emit) error {
+// and emits each signal the filter wants, but none sent to waker: the pid
+// of the waker of the tracer an Attach started (0: none yet), whose stops
+// only wake that tracer.
+func (c Config) followPipe(ctx context.Context, fd int, w *readyWaiter, filter hostFilter, waker *atomic.Int64, emit Emit) error {
 	senders := newSenders(c)
 	buf := make([]byte, 64<<10)
 	var partial []byte
@@ -181,7 +188,7 @@ func (c Config) followPipe(ctx context.Context, fd int, w *readyWaiter, filter h
 			}
 			if s, ts, ok := parseGenerate(string(partial[:i])); ok && filter.wantSignal(s.Signo) {
 				c.hostPIDs(s, senders)
-				if filter.wantTarget(s.PID) {
+				if filter.wantTarget(s.PID) && int64(s.PID) != waker.Load() {
 					emit(event.New(monoToWall(ts), signalsName, s))
 				}
 			}

@@ -20,6 +20,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -46,7 +47,7 @@ var signalsSpec = Spec{
 		fs.StringArrayVar(&cfg.Signals.Procs, "proc", nil,
 			"signals: trace every process whose comm or executable name is NAME, including ones that start later, found as they exec (repeatable)")
 		fs.StringVar(&cfg.Signals.Mode, "signals", "",
-			"signals: 'host' follows every signal on the host through tracefs (signal:signal_generate) instead of tracing --pid/--proc")
+			"signals: 'host' follows every signal on the host through tracefs (signal:signal_generate) even with --pid/--proc; 'off' turns the probe off (default: host-wide unless --pid/--proc name targets)")
 		fs.Var((*signalList)(&cfg.Signals.Include), "signals-include",
 			"signals: with --signals host, also record SIG, which host mode leaves out by default (SIGURG, every Go runtime's preemption) (repeatable)")
 		fs.DurationVar(&cfg.Signals.BurstWindow, "burst-window", schema.DefaultBurstWindow,
@@ -78,27 +79,49 @@ type signalsProbe struct {
 	// hostPolled says host mode waits for trace_pipe in the netpoller
 	// (false: it fell back to a 20 ms poll); tests read it.
 	hostPolled atomic.Bool
+	// wakerPID is the host-mode tracer's waker, whose stops host mode
+	// must not record as signals (0: none yet).
+	wakerPID atomic.Int64
+
+	mu   sync.Mutex
+	ctx  context.Context // Run's, while it runs (nil otherwise)
+	emit Emit
+	tr   *tracer // the ptrace tracer, if one runs (host mode: after an Attach)
+}
+
+// hostMode says the probe follows the whole host through tracefs: asked
+// for with --signals host, and the default when no --pid or --proc names
+// a target.
+func (c Config) hostMode() bool {
+	sc := c.Signals
+	return sc.Mode == SignalsHost || (sc.Mode == "" && len(sc.PIDs) == 0 && len(sc.Procs) == 0)
 }
 
 // Check validates the targets without touching them.
 func (p *signalsProbe) Check() error {
 	sc := p.cfg.Signals
 	switch sc.Mode {
+	case SignalsOff:
+		return Unavailablef("turned off (--signals off)")
 	case SignalsHost:
 		return p.cfg.hostCheck()
 	case "", "ptrace":
 	default:
-		return Unavailablef("--signals %q: want host (or nothing, to trace --pid/--proc)", sc.Mode)
+		return Unavailablef("--signals %q: want host or off (or nothing: host-wide, or the --pid/--proc targets)", sc.Mode)
 	}
 	if len(sc.PIDs) == 0 && len(sc.Procs) == 0 {
+		if sc.Mode == "" {
+			// Host-wide by default; where tracefs can't be had, the
+			// engineer must name a process, and is told why.
+			if err := p.cfg.hostCheck(); err != nil {
+				return Unavailablef("no target: give --pid PID or --proc NAME (host-wide mode is unavailable: %s)", StatusOf(err).Reason)
+			}
+			return nil
+		}
 		return Unavailablef("no target: give --pid PID or --proc NAME")
 	}
-	if !p.cfg.hasPtracePermission() {
-		return Unavailablef("no permission to trace: run as root or with CAP_SYS_PTRACE")
-	}
-	if b, err := os.ReadFile(p.cfg.ProcPath("sys", "kernel", "yama", "ptrace_scope")); err == nil &&
-		strings.TrimSpace(string(b)) == "3" {
-		return Unavailablef("ptrace is disabled on this host (kernel.yama.ptrace_scope = 3)")
+	if err := p.cfg.ptraceCheck(); err != nil {
+		return err
 	}
 	if len(sc.Procs) > 0 {
 		return nil // names may match processes that start later
@@ -114,20 +137,43 @@ func (p *signalsProbe) Check() error {
 	return Unavailablef("%s", strings.Join(problems, "; "))
 }
 
+// ptraceCheck says why this process may not ptrace anyone, or nil.
+func (c Config) ptraceCheck() error {
+	if !c.hasPtracePermission() {
+		return Unavailablef("no permission to trace: run as root or with CAP_SYS_PTRACE")
+	}
+	if b, err := os.ReadFile(c.ProcPath("sys", "kernel", "yama", "ptrace_scope")); err == nil &&
+		strings.TrimSpace(string(b)) == "3" {
+		return Unavailablef("ptrace is disabled on this host (kernel.yama.ptrace_scope = 3)")
+	}
+	return nil
+}
+
 // Run traces until ctx is done, then detaches from every thread. All
 // ptrace calls happen on one goroutine locked to its OS thread, the
-// tracing thread of package ptrace.
+// tracing thread of package ptrace. In host mode that thread only starts
+// when a process is attached from the pane (Attach), and Run waits for it
+// to detach before it returns.
 func (p *signalsProbe) Run(ctx context.Context, emit Emit) error {
-	if p.cfg.Signals.Mode == SignalsHost {
+	if p.cfg.hostMode() {
+		ctx, cancel := context.WithCancel(ctx)
+		p.running(ctx, emit, nil)
+		defer p.stopped(cancel)
 		return p.runHost(ctx, emit)
 	}
-	return ptrace.Run(func(th *ptrace.Thread) error { return newTracer(p.cfg, emit).run(ctx, th) })
+	t := newTracer(p.cfg, emit)
+	p.running(ctx, emit, t)
+	defer p.stopped(func() {})
+	t.start(ctx)
+	<-t.done
+	return t.err
 }
 
 // tracedProc is what the tracer knows of one traced process.
 type tracedProc struct {
 	comm    string
 	otherNS bool // in another pid namespace: its senders' pids are not ours
+	parent  int  // the traced process it was born of, 0 for one attached itself
 }
 
 type tracer struct {
@@ -147,11 +193,27 @@ type tracer struct {
 	// /proc is due (every interval, and when the connector lost events).
 	newcomers newcomers
 	scanDue   atomic.Bool
+
+	// cur is the waker, for other goroutines to wake the tracer with.
+	cur atomic.Pointer[ptrace.Waker]
+	// onWaker, if set, hears the pid of each waker started.
+	onWaker func(pid int)
+	// reqs are attach and detach requests from the pane (Attach, Detach).
+	reqs chan traceReq
+	// released are --proc matches detached on request: not attached again.
+	released map[int]bool
+	// delivery marks signals as the delivery side of ones host mode
+	// records when sent (schema.SourcePtrace).
+	delivery bool
+	// done is closed when run returns, with its error in err.
+	done chan struct{}
+	err  error
 }
 
 func newTracer(cfg Config, emit Emit) *tracer {
 	return &tracer{cfg: cfg, emit: emit, now: time.Now, self: os.Getpid(), selfNS: cfg.pidNS("self"),
-		threads: map[int]int{}, procs: map[int]*tracedProc{}, failed: map[int]bool{}, senders: newSenders(cfg)}
+		threads: map[int]int{}, procs: map[int]*tracedProc{}, failed: map[int]bool{}, senders: newSenders(cfg),
+		reqs: make(chan traceReq, 8), released: map[int]bool{}, done: make(chan struct{})}
 }
 
 func (t *tracer) send(b event.Body) { t.emit(event.New(t.now(), signalsName, b)) }
@@ -225,10 +287,19 @@ func (t *tracer) seizeError(pid int, err error) error {
 	return fmt.Errorf("pid %d: PTRACE_SEIZE: %v", pid, err)
 }
 
+// start runs the tracer on a tracing thread of its own (ptrace.Run), and
+// closes t.done when it returns, with its error in t.err.
+func (t *tracer) start(ctx context.Context) {
+	go func() {
+		t.err = ptrace.Run(func(th *ptrace.Thread) error { return t.run(ctx, th) })
+		close(t.done)
+	}()
+}
+
 // run is the tracer's goroutine, on the tracing thread th.
 func (t *tracer) run(ctx context.Context, th *ptrace.Thread) (err error) {
 	t.th = th
-	w, err := th.StartWaker()
+	w, err := t.startWaker()
 	if err != nil {
 		return fmt.Errorf("cannot start the tracer's waker process: %w", err)
 	}
@@ -244,18 +315,19 @@ func (t *tracer) run(ctx context.Context, th *ptrace.Thread) (err error) {
 	if err := t.attachGiven(); err != nil {
 		return err
 	}
-	var current atomic.Pointer[ptrace.Waker]
+	current := &t.cur // the pane's requests wake the tracer through it too
 	current.Store(w)
 	// Subscribed before the first scan, so a process that starts between
 	// the two is not missed.
-	if pc := t.followProcConn(&current); pc != nil {
+	if pc := t.followProcConn(current); pc != nil {
 		defer pc.close()
 	}
 	t.scanProcs()
+	t.serveRequests() // any asked for before the waker could be woken
 
 	stopWaking := make(chan struct{})
 	defer close(stopWaking)
-	go t.wakeOn(ctx, &current, stopWaking)
+	go t.wakeOn(ctx, current, stopWaking)
 	for {
 		tid, ws, err := th.Wait()
 		if err != nil {
@@ -265,7 +337,7 @@ func (t *tracer) run(ctx context.Context, th *ptrace.Thread) (err error) {
 			t.handle(tid, ws)
 			continue
 		}
-		if done, err := t.woken(ctx, ws, &current); done {
+		if done, err := t.woken(ctx, ws, current); done {
 			return err
 		}
 	}
@@ -323,11 +395,11 @@ func (t *tracer) followProcConn(current *atomic.Pointer[ptrace.Waker]) *procConn
 }
 
 // woken handles a wait status of the waker (ws): ctx may be done, or there
-// are processes to attach. A waker that was killed is replaced (current
+// are processes to attach, or requests from the pane to serve. A waker that was killed is replaced (current
 // then holds the new one). done says the tracer is to return err.
 func (t *tracer) woken(ctx context.Context, ws unix.WaitStatus, current *atomic.Pointer[ptrace.Waker]) (done bool, err error) {
 	if !ws.Stopped() { // someone killed the waker: start another
-		if t.waker, err = t.th.StartWaker(); err != nil {
+		if t.waker, err = t.startWaker(); err != nil {
 			t.waker = nil // none: its methods do nothing
 			t.detachAll()
 			return true, fmt.Errorf("cannot restart the tracer's waker process: %w", err)
@@ -344,10 +416,12 @@ func (t *tracer) woken(ctx context.Context, ws unix.WaitStatus, current *atomic.
 	for _, pid := range t.newcomers.take() {
 		t.maybeAttach(pid)
 	}
+	t.serveRequests()
 	t.waker.Resume()
 	// A wake-up sent while the waker was still stopped was discarded
-	// by the SIGCONT: look again.
-	if t.newcomers.pending() || t.scanDue.Load() {
+	// by the SIGCONT: look again. That includes the one wakeOn sends when
+	// ctx ends, which may have come after ctx was looked at above.
+	if t.newcomers.pending() || t.scanDue.Load() || len(t.reqs) > 0 || ctx.Err() != nil {
 		t.waker.Wake()
 	}
 	return false, nil
@@ -398,7 +472,7 @@ func (t *tracer) scanProcs() {
 
 // maybeAttach attaches to pid if --proc names it and it is not traced yet.
 func (t *tracer) maybeAttach(pid int) {
-	if _, ok := t.procs[pid]; ok || pid == t.self || pid == t.waker.Pid() || t.failed[pid] {
+	if _, ok := t.procs[pid]; ok || pid == t.self || pid == t.waker.Pid() || t.failed[pid] || t.released[pid] {
 		return
 	}
 	if _, ok := t.threads[pid]; ok || !t.cfg.matchesProc(pid, t.cfg.Signals.Procs) {

@@ -174,6 +174,14 @@ func traceSignals(t *testing.T, cfg schema.SignalsConfig) *recorder {
 // traceWith is traceSignals with a whole Config (another --sysfs, say).
 func traceWith(t *testing.T, c Config) *recorder {
 	t.Helper()
+	_, r := startProbe(t, c)
+	return r
+}
+
+// startProbe runs the probe in this process and returns it with the
+// recorder of its events.
+func startProbe(t *testing.T, c Config) (*signalsProbe, *recorder) {
+	t.Helper()
 	p := &signalsProbe{cfg: c}
 	if err := p.Check(); err != nil {
 		t.Fatalf("Check: %v", err)
@@ -184,7 +192,7 @@ func traceWith(t *testing.T, c Config) *recorder {
 		r.done <- p.Run(ctx, func(ev event.Event) { r.mu.Lock(); r.evs = append(r.evs, ev); r.mu.Unlock() })
 	}()
 	t.Cleanup(func() { r.stop(t) })
-	return r
+	return p, r
 }
 
 func (r *recorder) stop(t *testing.T) {

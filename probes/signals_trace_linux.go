@@ -73,6 +73,9 @@ func (t *tracer) onSignal(tid, sig int) {
 	}
 	pid := t.threads[tid]
 	s := &schema.Signal{PID: pid, TID: tid, Signal: schema.SignalName(sig), Signo: sig}
+	if t.delivery {
+		s.Source = schema.SourcePtrace
+	}
 	proc := t.procs[pid]
 	if proc != nil {
 		s.Comm = proc.comm
@@ -103,7 +106,11 @@ func (t *tracer) adopt(tid int) {
 	t.threads[tid] = tgid
 	if t.procs[tgid] == nil {
 		comm, _ := t.cfg.readComm(tgid)
-		t.procs[tgid] = &tracedProc{comm: comm, otherNS: t.cfg.pidNS(strconv.Itoa(tgid)) != t.selfNS}
+		p := &tracedProc{comm: comm, otherNS: t.cfg.pidNS(strconv.Itoa(tgid)) != t.selfNS}
+		if st, err := t.cfg.readStat(tgid); err == nil && t.procs[st.ppid] != nil {
+			p.parent = st.ppid
+		}
+		t.procs[tgid] = p
 	}
 }
 
@@ -130,7 +137,7 @@ func (t *tracer) onNew(tid, ev int) {
 		comm = pp.comm
 	}
 	if t.procs[tgid] == nil {
-		t.procs[tgid] = &tracedProc{comm: comm, otherNS: pp != nil && pp.otherNS}
+		t.procs[tgid] = &tracedProc{comm: comm, otherNS: pp != nil && pp.otherNS, parent: parent}
 	}
 	how := map[int]string{evFork: "fork", evVfork: "vfork", evClone: "clone"}[ev]
 	t.send(&schema.Fork{PID: parent, Comm: comm, ChildPID: child, How: how})

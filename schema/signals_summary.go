@@ -65,6 +65,9 @@ func (s *SignalSummary) proc(pid int, comm string) *procSignals {
 // Observe takes the next event; others than the signals probe's are ignored.
 func (s *SignalSummary) Observe(ev event.Event) {
 	if sig, ok := AsSignal(ev); ok {
+		if sig.Duplicate() {
+			return // counted when it was sent
+		}
 		if p := s.proc(sig.PID, sig.Comm); p != nil {
 			p.counts[sig.Signal]++
 		}

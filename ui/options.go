@@ -32,6 +32,16 @@ type Options struct {
 	Save func(event.Event) error
 	// Author signs notes; "" means event.NoteAuthor().
 	Author string
+	// Evidence reads what shows a finding from the recording: the events
+	// around it, as the handoff report picks them. first is the event that
+	// raised the condition, last its latest. It runs off the UI goroutine
+	// when a finding is opened (Enter on the strip). nil shows none.
+	Evidence func(first, last event.Event) (Evidence, error)
+	// Trace attaches ptrace to pid and its children (attach) or detaches
+	// it: a and d on a process selected in the signals pane. It runs off
+	// the UI goroutine; the probe records the outcome as a trace event.
+	// nil (a replay) turns a and d off.
+	Trace func(pid int, attach bool) error
 	// Done is called once for each live event the UI has applied (or
 	// dropped while frozen) and no longer needs: the live wiring hands a
 	// capture's packet batch back for reuse (packet.ReleaseBatch). nil

@@ -237,6 +237,15 @@ func (r replayCtl) key(msg tea.KeyPressMsg) (replayCtl, feed, tea.Cmd) {
 	return r, f, nil
 }
 
+// Jump goes to t and pauses there: g in an opened finding, so the panes
+// hold its moment until space plays on.
+func (r replayCtl) Jump(t time.Time) (replayCtl, feed, tea.Cmd) {
+	r.note = ""
+	r.src.SetPaused(true)
+	r, f := r.seek(t)
+	return askMore(r, f, nil)
+}
+
 func (r replayCtl) seek(t time.Time) (replayCtl, feed) {
 	if t.Before(r.src.Start()) {
 		t = r.src.Start()

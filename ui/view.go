@@ -56,6 +56,8 @@ func (m Model) render() string {
 		parts = append(parts, m.insp.View(m.w, m.panes.h))
 	case m.showHelp:
 		parts = append(parts, m.helpView())
+	case m.detail != nil:
+		parts = append(parts, m.detail.View(m.w, m.panes.h, m.panes.Label(m.panes.IndexOf(m.detail.probe))))
 	default:
 		parts = append(parts, m.panes.View())
 	}
@@ -85,6 +87,10 @@ func (m Model) statusView() string {
 			x.focus += m.env.st.Accent.Render(" zoomed")
 		}
 	}
+	if m.strip.Focused() {
+		i, n := m.strip.SelectedPos()
+		x.focus = m.env.st.Accent.Render(fmt.Sprintf("finding %d/%d", i, n))
+	}
 	if m.replay != nil {
 		x.mode, x.err = m.replay.Mode(), m.replay.note
 	} else if label := m.freeze.Label(); label != "" {
@@ -96,6 +102,9 @@ func (m Model) statusView() string {
 	if m.insp.Active() { // q and esc go back there; its title has its keys
 		x.hint = m.help.ShortHelpView([]key.Binding{m.insp.keys.Back})
 		x.short = x.hint
+	}
+	if m.traceErr != "" {
+		x.err = m.traceErr
 	}
 	return m.status.View(x, m.replay != nil, m.now())
 }

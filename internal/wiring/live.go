@@ -25,10 +25,12 @@ import (
 // are shed (ui.Mailbox).
 const mailboxSize = 20000
 
-// LiveOptions are the live TUI's: what to watch, and the theme.
+// LiveOptions are the live TUI's: what to watch, the theme, and how an
+// opened finding's evidence is read (from the recording being written).
 type LiveOptions struct {
 	Watch
-	Theme themes.Theme
+	Theme    themes.Theme
+	Evidence func(first, last event.Event) (ui.Evidence, error)
 }
 
 // live is one run of the live TUI: the engine feeds the program through a
@@ -82,8 +84,10 @@ func (l *live) model(o LiveOptions) ui.Model {
 	inspect := func(pid int) (*schema.ProcessSnapshot, error) { return probes.ReadProcess(o.procfs(), pid) }
 	// Done: once the UI has applied a packet batch, its columns go back to
 	// the capture (the engine can't tell when the UI is done with it).
+	// Trace: a and d in the signals pane, through the probe that can.
 	return ui.NewLive(ui.Options{Host: host, Probes: names, Theme: o.Theme, Now: time.Now, Note: l.saveNote,
-		Inspect: inspect, Save: l.saveNote, Done: packet.ReleaseBatch})
+		Inspect: inspect, Save: l.saveNote, Done: packet.ReleaseBatch,
+		Evidence: o.Evidence, Trace: traceRequests(o.Probes)})
 }
 
 // saveNote is m in the TUI: the note goes through the engine into the

@@ -29,6 +29,8 @@ type ReplayOptions struct {
 	// reads only what was there when it opened, so the UI adds the mark
 	// itself.
 	Note func(event.Event) error
+	// Evidence reads an opened finding's evidence from the recording.
+	Evidence func(first, last event.Event) (ui.Evidence, error)
 }
 
 // Replay shows o.Reader's recording in the live TUI's panes with a
@@ -51,7 +53,8 @@ func Replay(o ReplayOptions) error {
 		start = o.From
 	}
 	_, _ = player.Seek(start)
-	model := ui.NewReplayLoading(ui.Options{Host: r.Header().Hostname, Theme: o.Theme, Note: o.Note}, player)
+	model := ui.NewReplayLoading(ui.Options{Host: r.Header().Hostname, Theme: o.Theme, Note: o.Note,
+		Evidence: o.Evidence}, player)
 	prog := tea.NewProgram(model, profileOnce())
 	ctx, cancel := context.WithCancel(context.Background())
 	loaded := make(chan error, 1)

@@ -124,6 +124,18 @@ func (th *Thread) WaitAny() (tid int, ws unix.WaitStatus, err error) {
 	return tid, ws, err
 }
 
+// WaitOne reaps the pending status of one tracee, tid, without blocking,
+// and leaves every other tracee's to the tracer's loop: detaching one
+// process must not take the stops of the others. got is 0 when tid has
+// nothing to report; ECHILD says it is gone and was reaped already.
+func (th *Thread) WaitOne(tid int) (got int, ws unix.WaitStatus, err error) {
+	got, err = unix.Wait4(tid, &ws, unix.WNOHANG|unix.WALL|unix.WNOTHREAD, nil)
+	if err == unix.ECHILD {
+		th.offThread("wait4")
+	}
+	return got, ws, err
+}
+
 // Wait sleeps until a tracee or the thread's waker has a status to report
 // (WUNTRACED: the waker's stop is one). The kernel wakes this thread
 // directly when a tracee stops, which is what makes a traced signal cheap

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stakeout/stakeout/internal/testenv"
 	"golang.org/x/sys/unix"
@@ -84,6 +85,67 @@ func TestRequestsFromTheTracingThread(t *testing.T) {
 	}
 }
 
+// WaitOne takes the stop of the one tracee asked about and leaves the
+// others' to the tracer's loop: detaching one process from the signals
+// pane must not swallow a stop of another tracee (its signal would be
+// lost, or the tracee left stopped).
+func TestWaitOneLeavesOtherTracees(t *testing.T) {
+	testenv.NeedRoot(t, "ptrace")
+	a, b := sleeper(t), sleeper(t)
+	err := Run(func(th *Thread) error {
+		for _, pid := range []int{a, b} {
+			if err := th.Seize(pid); err != nil {
+				return fmt.Errorf("seize %d: %w", pid, err)
+			}
+			defer th.Detach(pid, 0)
+		}
+		if err := th.Interrupt(a); err != nil {
+			return fmt.Errorf("interrupt %d: %w", a, err)
+		}
+		if err := th.Interrupt(b); err != nil {
+			return fmt.Errorf("interrupt %d: %w", b, err)
+		}
+		var gotB bool
+		for range 5000 {
+			tid, ws, err := th.WaitOne(b)
+			if err != nil {
+				return fmt.Errorf("WaitOne(%d): %w", b, err)
+			}
+			if tid != 0 {
+				if tid != b || !ws.Stopped() {
+					return fmt.Errorf("WaitOne(%d) = %d %#x, want %d stopped", b, tid, uint32(ws), b)
+				}
+				gotB = true
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+		if !gotB {
+			return fmt.Errorf("WaitOne(%d) never saw its stop", b)
+		}
+		if tid, _, err := th.WaitOne(b); tid != 0 || err != nil {
+			return fmt.Errorf("WaitOne(%d) again = %d, %v, want 0, nil: its stop was taken", b, tid, err)
+		}
+		// a's stop is still there for the loop's wait.
+		tid, ws, err := th.Wait()
+		if err != nil || tid != a || !ws.Stopped() {
+			return fmt.Errorf("Wait = %d %#x %v, want %d's stop, left by WaitOne", tid, uint32(ws), err, a)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pid := range []int{a, b} {
+		if tp := status(t, pid, "TracerPid"); tp != "0" {
+			t.Errorf("pid %d: TracerPid %s after detach", pid, tp)
+		}
+		if st := status(t, pid, "State"); strings.HasPrefix(st, "t") || strings.HasPrefix(st, "T") {
+			t.Errorf("pid %d: state %q after detach: left stopped", pid, st)
+		}
+	}
+}
+
 // A request about a tid that is not traced is ESRCH from the tracing
 // thread, an error like any other.
 func TestRequestAboutNoTraceeIsAnError(t *testing.T) {
@@ -105,6 +167,7 @@ func TestRequestsOffTheTracingThreadPanic(t *testing.T) {
 		"Cont":    func() error { return leaked.Cont(pid, 0) },
 		"Seize":   func() error { return leaked.Seize(pid) },
 		"WaitAny": func() error { _, _, err := leaked.WaitAny(); return err },
+		"WaitOne": func() error { _, _, err := leaked.WaitOne(1); return err }, // init: no child of any thread here
 	} {
 		func() {
 			defer func() {
