@@ -288,4 +288,6 @@ func senderText(s BurstSender) string {
 	return fmt.Sprintf("%d (%s; %s)", s.PID, event.Sanitize(s.Comm), strings.Join(more, ", "))
 }
 
-func init() { registerDetector(20, func(cfg Config) Detector { return NewSignals(SignalThresholds{BurstWindow: cfg.SignalBurstWindow}) }) }
+func init() {
+	registerDetector(20, func(cfg Config) Detector { return NewSignals(SignalThresholds{BurstWindow: cfg.SignalBurstWindow}) })
+}

@@ -189,37 +189,27 @@ func signalRows(pid int, sig string) func(event.Event, func(Row)) {
 			if s.Result != "" {
 				detail += ", " + s.Result
 			}
-			emit(Row{Time: ev.Time, Cells: []string{"signal", proc(s.PID, s.Comm), detail, sender(s)}})
+			emit(Row{Time: ev.Time, Cells: []string{"signal", schema.Proc(s.PID, s.Comm), detail, sender(s)}})
 		} else if f, ok := schema.AsFork(ev); ok && (f.PID == pid || f.ChildPID == pid) {
-			emit(Row{Time: ev.Time, Cells: []string{f.How, proc(f.PID, f.Comm), "child " + itoa(f.ChildPID), ""}})
+			emit(Row{Time: ev.Time, Cells: []string{f.How, schema.Proc(f.PID, f.Comm), "child " + itoa(f.ChildPID), ""}})
 		} else if x, ok := schema.AsExec(ev); ok && x.PID == pid {
-			emit(Row{Time: ev.Time, Cells: []string{"exec", proc(x.PID, x.Comm), x.OldComm + " → " + x.Filename, ""}})
+			emit(Row{Time: ev.Time, Cells: []string{"exec", schema.Proc(x.PID, x.Comm), x.OldComm + " → " + x.Filename, ""}})
 		} else if x, ok := schema.AsExit(ev); ok && x.PID == pid {
 			detail := x.Status
 			if x.Core {
 				detail += ", core dumped"
 			}
-			emit(Row{Time: ev.Time, Cells: []string{"exit", proc(x.PID, x.Comm), detail, ""}})
+			emit(Row{Time: ev.Time, Cells: []string{"exit", schema.Proc(x.PID, x.Comm), detail, ""}})
 		}
 	}
 }
 
+// sender is who sent the signal, or "—" when the kernel names nobody.
 func sender(s *schema.Signal) string {
-	if s.SenderPID == 0 && s.SenderComm == "" {
-		return "—"
+	if from := s.Sender(); from != "" {
+		return from
 	}
-	out := proc(s.SenderPID, s.SenderComm)
-	if s.SenderUID != nil {
-		out += " uid " + itoa(*s.SenderUID)
-	}
-	return out
-}
-
-func proc(pid int, comm string) string {
-	if comm == "" {
-		return itoa(pid)
-	}
-	return itoa(pid) + " (" + comm + ")"
+	return "—"
 }
 
 func flowRows(iface string, id uint32) func(event.Event, func(Row)) {

@@ -38,8 +38,9 @@ type Styles struct {
 	BarEmpty  lipgloss.Style // timeline after the cursor
 	BarCursor lipgloss.Style
 
-	Prompt lipgloss.Style // the go-to input's prompt
-	Help   help.Styles
+	Prompt   lipgloss.Style // the go-to input's prompt
+	Selected lipgloss.Style // the selected line of a list: the findings strip, the signals pane
+	Help     help.Styles
 }
 
 // Sev returns the style of a severity; unknown severities look like critical.
@@ -80,6 +81,7 @@ func newStyles(p Palette, mono bool) Styles {
 	s.BarFill = fg(p.BarFill)
 	s.BarEmpty = fg(p.BarEmpty)
 	s.BarCursor = fg(p.Accent).Bold(true)
+	s.Selected = fg(p.Text).Reverse(true)
 	if mono {
 		// No colour: weight and reverse video carry the meaning instead.
 		s.Muted = s.Muted.Faint(true)

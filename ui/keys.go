@@ -23,6 +23,24 @@ func newRootKeys(replay, canNote bool) rootKeys {
 	return k
 }
 
+// stripKeys focus the findings strip and work it while it has the keys.
+type stripKeys struct {
+	Focus, Up, Down, Open, Leave key.Binding
+}
+
+func newStripKeys() stripKeys {
+	return stripKeys{
+		Focus: key.NewBinding(key.WithKeys("0"), key.WithHelp("0", "focus the findings strip")),
+		Up:    key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/↓", "select a finding")),
+		Down:  key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "next finding")),
+		Open:  key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "open it: summary, data, evidence")),
+		Leave: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "close it, back to the panes")),
+	}
+}
+
+// inStrip are the keys the focused strip takes.
+func (k stripKeys) inStrip() []key.Binding { return []key.Binding{k.Up, k.Down, k.Open, k.Leave} }
+
 func (k rootKeys) ShortHelp() []key.Binding { return []key.Binding{k.Help, k.Quit} }
 func (k rootKeys) FullHelp() [][]key.Binding {
 	return [][]key.Binding{{k.Help, k.Close, k.Freeze, k.Note, k.Ack, k.Quit}}
@@ -40,8 +58,19 @@ func (m Model) ShortHelp() []key.Binding {
 // always generated from the bindings that are really in force.
 func (m Model) FullHelp() [][]key.Binding {
 	groups := append(m.panes.keys.FullHelp(), m.keys.FullHelp()...)
+	groups = append(groups, m.insp.keys.FullHelp()...)
 	if m.replay != nil {
 		groups = append(groups, m.replay.keys.FullHelp()...)
 	}
+	// The strip's keys, and g, which an opened finding adds.
+	fk := newFindingKeys()
+	if m.detail != nil {
+		fk = m.detail.keys
+	}
+	strip := []key.Binding{m.stripKeys.Focus, m.stripKeys.Up, m.stripKeys.Open, fk.Jump, m.stripKeys.Leave}
+	if m.detail != nil {
+		strip = append(strip, fk.Up, fk.PageUp, fk.PageDown)
+	}
+	groups = append(groups, strip)
 	return append(groups, m.panes.FocusedKeys()...)
 }

@@ -33,8 +33,9 @@ type compactPane interface {
 
 // paneEnv is what every pane is built with.
 type paneEnv struct {
-	st  *themes.Styles
-	loc *time.Location
+	st    *themes.Styles
+	loc   *time.Location
+	trace bool // a and d in the signals pane can attach and detach (Options.Trace)
 }
 
 // paneFactories lists the probes that have a pane of their own. Any other

@@ -6,8 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"charm.land/bubbles/v2/key"
-	tea "charm.land/bubbletea/v2"
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/schema"
 )
@@ -36,6 +34,11 @@ type sigRow struct {
 	text  string // the target of a signal, or the fork/exec/exit detail
 	from  string // a signal's sender ("" for other rows)
 	mark  sigMark
+	// target and sender are the processes the row names, for the
+	// inspector (pid 0: none).
+	target, sender procRef
+	pid            int // the process the row is about: a and d act on it
+	seq            int // the row's number, which a selection holds on to
 }
 
 type sigProcState struct {
@@ -59,14 +62,15 @@ type signalsPane struct {
 	rows  []sigRow
 	procs map[int]*sigProcState
 	n     int
+	keys  sigKeys
+	sel   int // seq of the selected row (↑/↓), 0 for none
 }
 
-func newSignalsPane(env paneEnv) Pane { return signalsPane{env: env, procs: map[int]*sigProcState{}} }
+func newSignalsPane(env paneEnv) Pane {
+	return signalsPane{env: env, procs: map[int]*sigProcState{}, keys: newSigKeys(env.trace)}
+}
 
-func (p signalsPane) ShortHelp() []key.Binding               { return nil }
-func (p signalsPane) FullHelp() [][]key.Binding              { return nil }
-func (p signalsPane) SetSize(w, h int) Pane                  { p.w, p.h = w, h; return p }
-func (p signalsPane) Update(tea.KeyPressMsg) (Pane, tea.Cmd) { return p, nil }
+func (p signalsPane) SetSize(w, h int) Pane { p.w, p.h = w, h; return p }
 func (p signalsPane) Reset() Pane {
 	f := newSignalsPane(p.env).(signalsPane)
 	f.w, f.h = p.w, p.h
@@ -78,19 +82,24 @@ func (p signalsPane) Reset() Pane {
 func (p signalsPane) Apply(ev event.Event) Pane {
 	p.n++
 	var row *sigRow
+	pid := 0
 	if s, ok := schema.AsSignal(ev); ok {
-		row = p.signalRow(ev.Time, s)
+		row, pid = p.signalRow(ev.Time, s), s.PID
 	} else if f, ok := schema.AsFork(ev); ok {
+		pid = f.PID
 		if c := p.proc(f.ChildPID, f.Comm); c != nil {
 			c.forkAt, c.execAt = ev.Time, time.Time{}
 		}
 		row = &sigRow{at: ev.Time, what: "fork", text: fmt.Sprintf("%d %s → child %d (%s)", f.PID, event.Sanitize(f.Comm), f.ChildPID, event.Sanitize(f.How))}
 	} else if x, ok := schema.AsExec(ev); ok {
+		pid = x.PID
 		if c := p.proc(x.PID, x.Comm); c != nil {
 			c.execAt, c.forkAt = ev.Time, time.Time{}
 		}
-		row = &sigRow{at: ev.Time, what: "exec", text: fmt.Sprintf("%d %s → %s %s", x.PID, event.Sanitize(x.OldComm), event.Sanitize(x.Comm), event.Sanitize(x.Filename))}
+		row = &sigRow{at: ev.Time, what: "exec", text: fmt.Sprintf("%d %s → %s %s", x.PID, event.Sanitize(x.OldComm), event.Sanitize(x.Comm), event.Sanitize(x.Filename)),
+			target: procRef{pid: x.PID, comm: event.Sanitize(x.Comm), why: "exec'd " + event.Sanitize(x.Filename)}}
 	} else if x, ok := schema.AsExit(ev); ok {
+		pid = x.PID
 		if c := p.proc(x.PID, x.Comm); c != nil {
 			c.terminated = true
 		}
@@ -99,6 +108,7 @@ func (p signalsPane) Apply(ev event.Event) Pane {
 			row.mark = markBurst
 		}
 	} else if t, ok := schema.AsTrace(ev); ok {
+		pid = t.PID
 		text := fmt.Sprintf("%d %s %s", t.PID, event.Sanitize(t.Comm), t.State)
 		if t.Threads > 0 {
 			text += fmt.Sprintf(", %d thread(s)", t.Threads)
@@ -112,6 +122,7 @@ func (p signalsPane) Apply(ev event.Event) Pane {
 		}
 	}
 	if row != nil {
+		row.pid, row.seq = pid, p.n
 		p.rows = append(p.rows, *row)
 		if len(p.rows) > sigRows {
 			p.rows = append([]sigRow(nil), p.rows[len(p.rows)-sigRows:]...)
@@ -143,6 +154,16 @@ func (p signalsPane) signalRow(at time.Time, s *schema.Signal) *sigRow {
 		from += " (" + event.Sanitize(s.Result) + ")"
 	}
 	row.text, row.from = target, from
+	row.target = procRef{pid: s.PID, comm: event.Sanitize(s.Comm), why: "got " + s.Signal}
+	if s.SenderPID != 0 {
+		row.sender = procRef{pid: s.SenderPID, comm: event.Sanitize(s.SenderComm), why: fmt.Sprintf("sent %s to %d", s.Signal, s.PID)}
+	}
+	if s.Duplicate() {
+		// The delivery to a process attached from this pane, of a signal
+		// already shown sent: shown, counted once.
+		row.from += " (delivered)"
+		return row
+	}
 	if !c.lastSig.IsZero() {
 		row.delta = fmtDelta(at.Sub(c.lastSig))
 	}
@@ -207,11 +228,18 @@ func (p signalsPane) View() string {
 	counts := p.countLines()
 	nCounts := min(len(counts), p.h/3, 4)
 	room := max(p.h-1-nCounts, 0)
+	sel := p.selected()
+	if sel >= 0 {
+		room = max(room-1, 1) // for the selection's line of keys
+	}
 	// The target column gets a third of what the fixed columns leave.
 	tw := clamp((p.w-30)/3, 10, 24)
 	lines := []string{st.TableHeader.Render(fit("TIME         Δ       WHAT     "+fit("TARGET", tw)+" ← SENDER", p.w))}
 	from := max(len(p.rows)-room, 0)
-	for _, r := range p.rows[from:] {
+	if sel >= 0 && sel < from {
+		from = sel // the selected row stays in sight
+	}
+	for i, r := range p.rows[from:min(from+room, len(p.rows))] {
 		l := fmt.Sprintf("%s %-7s %-8s ", r.at.In(p.env.loc).Format("15:04:05.000"), r.delta, r.what)
 		if r.from == "" {
 			l += r.text
@@ -224,15 +252,20 @@ func (p signalsPane) View() string {
 		case r.mark == markRace && r.from != "":
 			l += " ◀ exec race"
 		}
-		switch r.mark {
-		case markBurst:
+		switch {
+		case from+i == sel:
+			l = st.Selected.Render(fit(l, p.w))
+		case r.mark == markBurst:
 			l = st.Sev(event.Warn).Render(clip(l, p.w))
-		case markRace:
+		case r.mark == markRace:
 			l = st.Sev(event.Critical).Render(clip(l, p.w))
 		default:
 			l = clip(l, p.w)
 		}
 		lines = append(lines, l)
+	}
+	if sel >= 0 {
+		lines = append(lines, p.selectionLine(p.rows[sel]))
 	}
 	for _, c := range counts[:nCounts] {
 		lines = append(lines, st.Muted.Render(clip(c, p.w)))

@@ -15,7 +15,8 @@ func (f *liveFlags) detectorConfig() findings.Config {
 }
 
 // watch is what a live run or snapshot runs: the probes selected, the
-// detectors as the flags set them, and the recorder (nil: --no-record).
+// detectors as the flags set them, the recorder (nil: --no-record), and
+// where /proc is for the process snapshots.
 func (f *liveFlags) watch(named []engine.Named, rec engine.Recorder) wiring.Watch {
-	return wiring.Watch{Probes: named, Detectors: f.detectorConfig(), Recorder: rec}
+	return wiring.Watch{Probes: named, Detectors: f.detectorConfig(), Recorder: rec, Procfs: f.cfg.Procfs}
 }

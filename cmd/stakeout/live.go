@@ -29,14 +29,16 @@ func runLive(_ *cobra.Command, lf *liveFlags) error {
 		return err
 	}
 	var rec engine.Recorder
+	evidence := noEvidence("recording is off (--no-record): no recorded events to show")
 	if !lf.noRecord {
-		w, err := openRecording(lf.recordPath(lf.record, time.Now()), lf, os.Args)
+		path := lf.recordPath(lf.record, time.Now())
+		w, err := openRecording(path, lf, os.Args)
 		if err != nil {
 			return err
 		}
-		rec = w
+		rec, evidence = w, evidenceReader(path, true, lf.redact)
 	}
-	return wiring.Live(wiring.LiveOptions{Watch: lf.watch(named, rec), Theme: theme})
+	return wiring.Live(wiring.LiveOptions{Watch: lf.watch(named, rec), Theme: theme, Evidence: evidence})
 }
 
 // pickTheme honours --theme; NO_COLOR or a dumb terminal pick mono.

@@ -17,7 +17,9 @@ func newReplayCmd() *cobra.Command {
 		Long: `replay shows a recording in the live TUI's panes, with a timeline bar.
 Keys: space pause, ←/→ step, [ ] speed 0.25×–64×, g go to a time, Home/End,
 n/N next/previous finding or note, m add a note here (appended to FILE),
-a acknowledge the critical findings pinned on the strip, ? all keys, q quit.`,
+a acknowledge the critical findings pinned on the strip, 0 focus the strip
+(up/down select, Enter opens a finding: its summary, data and evidence;
+g goes to its pane at its moment), ? all keys, q quit.`,
 		Example: `  stakeout replay /var/tmp/stakeout/web-3-20261123T040000Z.stk`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -39,13 +41,14 @@ a acknowledge the critical findings pinned on the strip, ? all keys, q quit.`,
 			}
 			// m appends a note to the file.
 			saveNote := func(ev event.Event) error { return appendNote(args[0], ev) }
-			if err := wiring.Replay(wiring.ReplayOptions{Reader: r, From: from, Theme: th, Note: saveNote}); err != nil {
+			if err := wiring.Replay(wiring.ReplayOptions{Reader: r, From: from, Theme: th, Note: saveNote,
+				Evidence: evidenceReader(args[0], false, false)}); err != nil {
 				return err
 			}
 			return readDone(args[0], r, nil)
 		},
 	}
 	cmd.Flags().StringVar(&theme, "theme", "dark", "colour theme: dark, light, high-contrast or mono")
-	cmd.Flags().StringVar(&since, "since", "", "start at this time: 04:00:10, 2026-11-23T04:00:10Z, or +30s from the start")
+	cmd.Flags().StringVar(&since, "since", "", "start at this time: 04:00:10, 2026-11-23T04:00:10Z, or +30s from the start (default: where the session began)")
 	return cmd
 }

@@ -15,6 +15,8 @@ import (
 	"github.com/stakeout/stakeout/engine"
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/packet"
+	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/schema"
 	"github.com/stakeout/stakeout/themes"
 	"github.com/stakeout/stakeout/ui"
 )
@@ -23,10 +25,12 @@ import (
 // are shed (ui.Mailbox).
 const mailboxSize = 20000
 
-// LiveOptions are the live TUI's: what to watch, and the theme.
+// LiveOptions are the live TUI's: what to watch, the theme, and how an
+// opened finding's evidence is read (from the recording being written).
 type LiveOptions struct {
 	Watch
-	Theme themes.Theme
+	Theme    themes.Theme
+	Evidence func(first, last event.Event) (ui.Evidence, error)
 }
 
 // live is one run of the live TUI: the engine feeds the program through a
@@ -55,7 +59,7 @@ func Live(o LiveOptions) error {
 	go l.forward(ctx)
 	// The engine must never wait on the screen: events go through a
 	// bounded mailbox that sheds samples, never findings, when the UI lags.
-	l.eng = o.newEngine(l.box.Put, false, l.onRecording)
+	l.eng = o.newEngine(ctx, l.box.Put, false, l.onRecording)
 	engDone := make(chan error, 1)
 	go func() { engDone <- l.eng.Run(ctx) }()
 
@@ -75,10 +79,15 @@ func (l *live) model(o LiveOptions) ui.Model {
 		names[i] = n.Name
 	}
 	host, _ := os.Hostname()
+	// i in the TUI: the inspector reads a process with the collector (ui
+	// links none), and s saves it into the recording the way a note goes.
+	inspect := func(pid int) (*schema.ProcessSnapshot, error) { return probes.ReadProcess(o.procfs(), pid) }
 	// Done: once the UI has applied a packet batch, its columns go back to
 	// the capture (the engine can't tell when the UI is done with it).
+	// Trace: a and d in the signals pane, through the probe that can.
 	return ui.NewLive(ui.Options{Host: host, Probes: names, Theme: o.Theme, Now: time.Now, Note: l.saveNote,
-		Done: packet.ReleaseBatch})
+		Inspect: inspect, Save: l.saveNote, Done: packet.ReleaseBatch,
+		Evidence: o.Evidence, Trace: traceRequests(o.Probes)})
 }
 
 // saveNote is m in the TUI: the note goes through the engine into the

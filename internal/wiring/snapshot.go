@@ -63,7 +63,7 @@ func Snapshot(o SnapshotOptions) (report.Document, error) {
 	}
 	// The report keeps findings and summaries, never a packet batch: the
 	// capture may reuse a batch's memory once the sink returns.
-	if err := o.newEngine(sink, true, prog.update).Run(ctx); err != nil {
+	if err := o.newEngine(ctx, sink, true, prog.update).Run(ctx); err != nil {
 		return report.Document{}, err
 	}
 	prog.done()

@@ -1,6 +1,7 @@
 package wiring
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -17,21 +18,39 @@ type Watch struct {
 	Probes    []engine.Named
 	Detectors findings.Config
 	Recorder  engine.Recorder // nil: not recording (--no-record)
+	// Procfs is the root of the proc filesystem a finding's process is
+	// read from for its process_snapshot, and the inspector's (i); ""
+	// means /proc.
+	Procfs string
+}
+
+// procfs is where the process snapshots read /proc.
+func (w Watch) procfs() string {
+	if w.Procfs == "" {
+		return "/proc"
+	}
+	return w.Procfs
 }
 
 // newEngine builds the engine over w's probes, with fresh detectors, the
-// recorder and the mount points whose filling pauses it. sink gets every
-// event; keepsNothing says it keeps no packet batch once it returns.
-func (w Watch) newEngine(sink func([]event.Event), keepsNothing bool, onRec func(engine.RecordingState)) *engine.Engine {
-	return engine.New(engine.Options{
+// recorder and the mount points whose filling pauses it, and starts the
+// goroutine that snapshots a finding's live process (autoSnapshots) until
+// ctx is done. sink gets every event; keepsNothing says it keeps no packet
+// batch once it returns.
+func (w Watch) newEngine(ctx context.Context, sink func([]event.Event), keepsNothing bool, onRec func(engine.RecordingState)) *engine.Engine {
+	snaps := newAutoSnapshots(w.procfs())
+	eng := engine.New(engine.Options{
 		Probes:           w.Probes,
 		Detectors:        findings.All(w.Detectors),
 		Recorder:         w.Recorder,
 		RecordGuard:      recordGuard(w.Recorder),
+		OnFinding:        snaps.observe,
 		Sink:             sink,
 		SinkKeepsNothing: keepsNothing,
 		OnRecording:      onRec,
 	})
+	go snaps.run(ctx, eng.Inject)
+	return eng
 }
 
 // ErrNoProbes: the names select no probe.
