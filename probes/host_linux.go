@@ -54,7 +54,7 @@ const (
 	hostQuietForks     = 50.0
 )
 
-type hostProbe struct {
+type hostCollector struct {
 	cfg   Config
 	now   func() time.Time
 	fs    procfs.FS
@@ -71,12 +71,12 @@ type hostProbe struct {
 	sinceScan       int // samples since the last process scan
 }
 
-func newHost(cfg Config) *hostProbe {
-	return &hostProbe{cfg: cfg, now: time.Now, users: map[uint32]string{}}
+func newHost(cfg Config) *hostCollector {
+	return &hostCollector{cfg: cfg, now: time.Now, users: map[uint32]string{}}
 }
 
 // Check reads /proc/stat once: without it there is nothing to show.
-func (p *hostProbe) Check() error {
+func (p *hostCollector) Check() error {
 	path := p.cfg.ProcPath("stat")
 	f, err := openOrExplain(path, "procfs is not mounted there", "permission denied")
 	if err != nil {
@@ -106,7 +106,7 @@ type hostRead struct {
 
 // Run emits a host_info, then a host sample every interval; the first
 // reading is only a baseline.
-func (p *hostProbe) Run(ctx context.Context, emit Emit) error {
+func (p *hostCollector) Run(ctx context.Context, emit Emit) error {
 	every := p.cfg.Interval
 	if every <= 0 {
 		every = time.Second
@@ -153,7 +153,7 @@ func (p *hostProbe) Run(ctx context.Context, emit Emit) error {
 }
 
 // open sets the probe up and says what this host gives.
-func (p *hostProbe) open() (schema.HostInfo, error) {
+func (p *hostCollector) open() (schema.HostInfo, error) {
 	var err error
 	if p.fs, err = procfs.NewFS(p.cfg.Procfs); err != nil {
 		return schema.HostInfo{}, fmt.Errorf("host: %w", err)
@@ -164,7 +164,7 @@ func (p *hostProbe) open() (schema.HostInfo, error) {
 	return p.info(), nil
 }
 
-func (p *hostProbe) close() {
+func (p *hostCollector) close() {
 	p.scan.close()
 	p.vm.close()
 	if p.forks != nil {
@@ -175,7 +175,7 @@ func (p *hostProbe) close() {
 
 // baseline is the first reading, which the first sample is measured
 // from: the system files, every process, and the forks so far drained.
-func (p *hostProbe) baseline() (hostRead, error) {
+func (p *hostCollector) baseline() (hostRead, error) {
 	r, err := p.read()
 	if err != nil {
 		return r, err
@@ -188,7 +188,7 @@ func (p *hostProbe) baseline() (hostRead, error) {
 }
 
 // info works out what this host gives, and opens the fork counter.
-func (p *hostProbe) info() schema.HostInfo {
+func (p *hostCollector) info() schema.HostInfo {
 	info := schema.HostInfo{CPUs: 0, TopN: schema.HostTopN, ForksFrom: "scan"}
 	if st, err := p.fs.Stat(); err == nil {
 		info.CPUs = len(st.CPU)
@@ -241,7 +241,7 @@ func (p *hostProbe) info() schema.HostInfo {
 func fileExists(path string) bool { _, err := os.Stat(path); return err == nil }
 
 // read takes one reading of everything, stamped once /proc/stat is read.
-func (p *hostProbe) read() (hostRead, error) {
+func (p *hostCollector) read() (hostRead, error) {
 	var r hostRead
 	var err error
 	if r.stat, err = p.fs.Stat(); err != nil {
@@ -309,7 +309,7 @@ func u64(p *uint64) uint64 {
 }
 
 // sample builds the event for the interval from prev to cur.
-func (p *hostProbe) sample(prev, cur hostRead, dt float64) *schema.HostSample {
+func (p *hostCollector) sample(prev, cur hostRead, dt float64) *schema.HostSample {
 	s := &schema.HostSample{IntervalS: dt, Running: cur.stat.ProcessesRunning, Blocked: cur.stat.ProcessesBlocked}
 	if cur.load != nil {
 		s.Load1, s.Load5, s.Load15 = cur.load.Load1, cur.load.Load5, cur.load.Load15
@@ -385,7 +385,7 @@ func (p *hostProbe) sample(prev, cur hostRead, dt float64) *schema.HostSample {
 }
 
 // quiet says whether the sample's figures let the process scan wait.
-func (p *hostProbe) quiet(s *schema.HostSample) bool {
+func (p *hostCollector) quiet(s *schema.HostSample) bool {
 	if s.CPU.Busy()+s.CPU.IOWait >= hostQuietBusy || s.ForksPerS >= hostQuietForks ||
 		s.Mem.SwapInPerS > 0 || s.Mem.SwapOutPerS > 0 {
 		return false
@@ -450,7 +450,7 @@ func topOf(pids []int, byPID map[int]*procNow, s schema.HostSort, n int) []int {
 
 // forkers names the parents that forked most in the interval: from the
 // proc connector, or from the processes the scan saw for the first time.
-func (p *hostProbe) forkers(forksPerS, dt float64, byPID map[int]*procNow, scanned bool) []schema.HostForker {
+func (p *hostCollector) forkers(forksPerS, dt float64, byPID map[int]*procNow, scanned bool) []schema.HostForker {
 	var by map[int]uint64
 	if p.forks != nil {
 		by, _ = p.forks.drain()
@@ -496,7 +496,7 @@ func (p *hostProbe) forkers(forksPerS, dt float64, byPID map[int]*procNow, scann
 }
 
 // userOf names the process's owner, by /etc/passwd where it can.
-func (p *hostProbe) userOf(pid int) string {
+func (p *hostCollector) userOf(pid int) string {
 	uid, ok := p.scan.uidOf(pid)
 	if !ok {
 		return ""

@@ -97,7 +97,7 @@ func TestParseForkEventsTakesTheParentThreadGroup(t *testing.T) {
 
 // hostFixture copies a fixture host and returns a probe on it whose clock
 // steps 2 s per reading.
-func hostFixture(t *testing.T, name string) (*hostProbe, string) {
+func hostFixture(t *testing.T, name string) (*hostCollector, string) {
 	t.Helper()
 	root := testenv.CopyTree(t, filepath.Join(hostFixtures, name))
 	cfg := DefaultConfig()
