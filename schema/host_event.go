@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"time"
 
 	"github.com/stakeout/stakeout/event"
 )
@@ -383,5 +384,79 @@ func (s *HostSummary) Lines() []string {
 }
 
 func init() {
-	RegisterProbe(ProbeInfo{Name: ProbeHost, Rank: 5, Summary: func() Summarizer { return &HostSummary{} }})
+	RegisterProbe(ProbeInfo{Name: ProbeHost, Rank: 5, Summary: func() Summarizer { return &HostSummary{} },
+		Kinds: []string{KindHost, KindHostInfo}})
+}
+
+// Describe is the sample in one line: CPU, load, memory, pressure and the
+// process with the most CPU.
+func (s HostSample) Describe() string {
+	c := s.CPU
+	hb := func(n uint64) string { return event.HumanBytes(event.SatInt64(float64(n))) }
+	out := fmt.Sprintf("CPU %.0f%% busy (user %.0f, system %.0f, iowait %.0f, steal %.0f), load %.2f; memory %s used of %s, %s available",
+		c.Busy(), c.User+c.Nice, c.System, c.IOWait, c.Steal, s.Load1, hb(s.Mem.UsedBytes), hb(s.Mem.TotalBytes), hb(s.Mem.AvailableBytes))
+	if s.Mem.SwapInPerS > 0 || s.Mem.SwapOutPerS > 0 {
+		out += fmt.Sprintf(", swap in %s/s out %s/s", event.HumanBytes(event.SatInt64(s.Mem.SwapInPerS)),
+			event.HumanBytes(event.SatInt64(s.Mem.SwapOutPerS)))
+	}
+	if s.PSI != nil {
+		out += "; PSI some avg10"
+		for _, r := range PSIResources {
+			if p := s.PSI.Of(r); p != nil {
+				out += fmt.Sprintf(" %s %s%%", r, event.HumanNumber(p.SomeAvg10))
+			}
+		}
+	}
+	if len(s.Top) > 0 {
+		top := append([]HostProc(nil), s.Top...)
+		SortHostProcs(top, HostByCPU)
+		out += fmt.Sprintf("; most CPU %s (%d) %.0f%%", top[0].Comm, top[0].PID, top[0].CPUPct)
+	}
+	return out
+}
+
+// Describe says what the probe reads here and what it cannot.
+func (i HostInfo) Describe() string {
+	from := "the scan"
+	if i.ForksFrom == "proc_connector" {
+		from = "the proc connector"
+	}
+	out := fmt.Sprintf("%d CPUs, forking parents from %s", i.CPUs, from)
+	if i.Cgroup2 != "" {
+		out += ", cgroup v2 at " + i.Cgroup2
+	}
+	for _, u := range i.Unavailable {
+		out += "; no " + u.Part + ": " + u.Reason
+	}
+	return out
+}
+
+var (
+	hostCPUChart = event.ChartSpec{Title: "CPU by mode (% of all CPUs)", Unit: "%", Fold: event.FoldGauge,
+		First: []string{"user", "system", "iowait", "steal"}}
+	hostPSIChart = event.ChartSpec{Title: "pressure stall, some avg10", Unit: "%", Fold: event.FoldGauge,
+		First: []string{"cpu", "memory", "io"}}
+	hostMemChart = event.ChartSpec{Title: "memory", Unit: "B", Fold: event.FoldGauge, First: []string{"used", "swap used"}}
+)
+
+// Plot charts CPU by mode, each resource's pressure, and memory used.
+func (s HostSample) Plot(t time.Time, p event.Plot) {
+	c := p.Chart(hostCPUChart)
+	c.Series("user").Add(t, s.CPU.User+s.CPU.Nice)
+	c.Series("system").Add(t, s.CPU.System+s.CPU.IRQ+s.CPU.SoftIRQ)
+	c.Series("iowait").Add(t, s.CPU.IOWait)
+	c.Series("steal").Add(t, s.CPU.Steal)
+	if s.PSI != nil {
+		ch := p.Chart(hostPSIChart)
+		for _, r := range PSIResources {
+			if v := s.PSI.Of(r); v != nil {
+				ch.Series(r).Add(t, v.SomeAvg10)
+			}
+		}
+	}
+	m := p.Chart(hostMemChart)
+	m.Series("used").Add(t, float64(s.Mem.UsedBytes))
+	if s.Mem.SwapTotalBytes > 0 {
+		m.Series("swap used").Add(t, float64(s.Mem.SwapUsedBytes))
+	}
 }
