@@ -133,6 +133,12 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case inspectedMsg:
 		m.insp = m.insp.Inspected(msg)
 		return m, nil
+	case inspectPIDMsg: // enter on a process in the host pane
+		var act inspectAction
+		if m.insp, act = m.insp.open(msg.pid, m.opts.Inspect != nil); act == inspectRead {
+			return m, readProcess(m.opts.Inspect, m.insp.gen, m.insp.pid, m.opts.Now)
+		}
+		return m, nil
 	case snapshotSavedMsg:
 		m.insp = m.insp.Saved(msg)
 		return m, nil

@@ -54,16 +54,20 @@ type hostPane struct {
 	selPID int // the selected process, kept across samples while it is listed
 }
 
-type hostKeys struct{ Sort, Up, Down key.Binding }
+type hostKeys struct{ Sort, Up, Down, Open, Clear key.Binding }
 
-func (k hostKeys) ShortHelp() []key.Binding  { return []key.Binding{k.Sort, k.Down} }
-func (k hostKeys) FullHelp() [][]key.Binding { return [][]key.Binding{{k.Sort, k.Up, k.Down}} }
+func (k hostKeys) ShortHelp() []key.Binding { return []key.Binding{k.Sort, k.Down, k.Open} }
+func (k hostKeys) FullHelp() [][]key.Binding {
+	return [][]key.Binding{{k.Sort, k.Up, k.Down, k.Open, k.Clear}}
+}
 
 func newHostPane(env paneEnv) Pane {
 	p := hostPane{env: env, hist: map[string]*ring{}, keys: hostKeys{
-		Sort: key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "host: sort processes by CPU, memory, I/O")),
-		Up:   key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "host: select the process above")),
-		Down: key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "host: select the process below")),
+		Sort:  key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "host: sort processes by CPU, memory, I/O")),
+		Up:    key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "host: select the process above")),
+		Down:  key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "host: select the process below")),
+		Open:  key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "host: open the selected process in the inspector")),
+		Clear: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "host: clear the selection (enter zooms again)")),
 	}}
 	for _, s := range hostSeries {
 		p.hist[s.name] = newRing(hostHistory)
@@ -92,10 +96,40 @@ func (p hostPane) SelectedPID() (int, bool) {
 	return 0, false
 }
 
+// Captures takes enter (which zooms elsewhere) and esc while a process is
+// selected.
+func (p hostPane) Captures(msg tea.KeyPressMsg) bool {
+	_, ok := p.SelectedPID()
+	return ok && key.Matches(msg, p.keys.Open, p.keys.Clear)
+}
+
+// Processes: the selected process first, then the list in the pane's
+// order, for the inspector's picker (i).
+func (p hostPane) Processes() []procRef {
+	rows := p.rows()
+	if i := p.selIndex(rows); i > 0 {
+		rows = append(append([]schema.HostProc{rows[i]}, rows[:i]...), rows[i+1:]...)
+	}
+	out := make([]procRef, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, procRef{pid: r.PID, comm: event.Sanitize(r.Comm), why: fmt.Sprintf("%.0f%% CPU, %s RSS, %s/s of I/O",
+			r.CPUPct, fmtBytes(event.SatInt64(float64(r.RSSBytes))), fmtBytes(event.SatInt64(r.IOBytesPerS())))})
+	}
+	return out
+}
+
+// inspectPIDMsg asks the root to open the process inspector on pid.
+type inspectPIDMsg struct{ pid int }
+
 func (p hostPane) Update(msg tea.KeyPressMsg) (Pane, tea.Cmd) {
 	rows := p.rows()
 	i := p.selIndex(rows)
 	switch {
+	case i >= 0 && key.Matches(msg, p.keys.Open):
+		pid := rows[i].PID
+		return p, func() tea.Msg { return inspectPIDMsg{pid: pid} }
+	case key.Matches(msg, p.keys.Clear):
+		p.selPID = 0
 	case key.Matches(msg, p.keys.Sort):
 		p.sort = (p.sort + 1) % schema.HostByFaults // cpu, mem, io
 	case key.Matches(msg, p.keys.Down):

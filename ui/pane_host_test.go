@@ -24,8 +24,8 @@ func hostSession(n int) []event.Event {
 	for i := 1; i <= n; i++ {
 		psi := float64(min(i*5, 60))
 		s := &schema.HostSample{IntervalS: 1, Load1: 3.5, Load5: 2.25, Load15: 1.1, Running: 4, Blocked: 1, Procs: 212,
-			CPU:       schema.HostCPU{CPUs: 2, User: 40, System: 15, IOWait: 10, SoftIRQ: 2, Steal: 12, Idle: 21},
-			CtxtPerS:  4200, ForksPerS: 12,
+			CPU:      schema.HostCPU{CPUs: 2, User: 40, System: 15, IOWait: 10, SoftIRQ: 2, Steal: 12, Idle: 21},
+			CtxtPerS: 4200, ForksPerS: 12,
 			Mem: schema.HostMem{TotalBytes: 8 << 30, AvailableBytes: 1 << 30, UsedBytes: 7 << 30, CachedBytes: 600 << 20,
 				DirtyBytes: 12 << 20, SwapTotalBytes: 2 << 30, SwapUsedBytes: 1 << 30, SwapInPerS: 3 << 20, SwapOutPerS: 5 << 20},
 			PSI: &schema.HostPSI{CPU: &schema.PSIResource{SomeAvg10: 8}, IO: &schema.PSIResource{SomeAvg10: 4},
@@ -139,5 +139,35 @@ func TestHostPaneQuietSampleAndMissingParts(t *testing.T) {
 	}
 	if strings.Contains(v, "psi cpu") {
 		t.Errorf("PSI history drawn without PSI:\n%s", v)
+	}
+}
+
+// Enter on a selected process opens the inspector on it (with nothing
+// selected it zooms, as everywhere); i offers the selected process first.
+func TestHostPaneEnterOpensTheInspector(t *testing.T) {
+	var reads []int
+	var saved []event.Event
+	o := inspectOptions(&reads, &saved)
+	o.Probes = []string{"host"}
+	m := update(NewLive(o), tea.WindowSizeMsg{Width: 120, Height: 40}, EventsMsg(hostSession(3)))
+	if m = run(m, press("enter")); !m.panes.Zoomed() || m.insp.Active() {
+		t.Fatalf("enter with nothing selected: zoomed %v, inspector %v", m.panes.Zoomed(), m.insp.Active())
+	}
+	m = run(m, press("enter"))
+	m = run(run(m, press("down")), press("down")) // by CPU: 4300, then 4242
+	next, ask := m.Update(press("enter"))         // the pane asks the root to open 4242
+	m = run(next.(Model), ask())                  // and the root reads it
+	if !m.insp.Active() || len(reads) != 1 || reads[0] != 4242 || m.panes.Zoomed() {
+		t.Fatalf("enter on 4242: inspector %v, reads %v, zoomed %v", m.insp.Active(), reads, m.panes.Zoomed())
+	}
+	if s := screen(t, m); !strings.Contains(s, "pid 4242") {
+		t.Errorf("the inspector does not say which process:\n%s", s)
+	}
+	m = run(run(m, press("esc")), press("esc"))
+	if m.insp.Active() {
+		t.Fatal("esc esc leaves the inspector open")
+	}
+	if m = run(m, press("i")); len(m.insp.refs) < 3 || m.insp.refs[0].pid != 4242 || !strings.Contains(m.insp.refs[0].why, "35% CPU") {
+		t.Errorf("picker offers %+v, want the selected 4242 first", m.insp.refs)
 	}
 }

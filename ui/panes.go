@@ -180,6 +180,11 @@ func (ps paneSet) Update(msg tea.KeyPressMsg) (paneSet, tea.Cmd) {
 	if n == 0 {
 		return ps, nil
 	}
+	if ps.Captures(msg) { // the focused pane takes it in its state: enter on a selected process
+		var cmd tea.Cmd
+		ps.slots[ps.focus].pane, cmd = ps.slots[ps.focus].pane.Update(msg)
+		return ps, cmd
+	}
 	switch {
 	case key.Matches(msg, ps.keys.Next):
 		ps.focus = (ps.focus + 1) % n
