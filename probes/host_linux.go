@@ -28,7 +28,6 @@ import (
 
 	"github.com/prometheus/procfs"
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/internal/aligned"
 	"github.com/stakeout/stakeout/schema"
 )
 
@@ -107,10 +106,6 @@ type hostRead struct {
 // Run emits a host_info, then a host sample every interval; the first
 // reading is only a baseline.
 func (p *hostCollector) Run(ctx context.Context, emit Emit) error {
-	every := p.cfg.Interval
-	if every <= 0 {
-		every = time.Second
-	}
 	info, err := p.open()
 	if err != nil {
 		return err
@@ -121,26 +116,17 @@ func (p *hostCollector) Run(ctx context.Context, emit Emit) error {
 	if err != nil {
 		return err
 	}
-	tick := aligned.NewTicker(every)
-	defer tick.Stop()
-	failures := 0
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-tick.C:
-		}
+	// The baseline was fatal; the steps wait for ticks, and only
+	// maxReadFailures of them in a row end Run.
+	pl := newPoller(p.cfg)
+	pl.giveUpAfter = maxReadFailures
+	return pl.run(ctx, func() error {
 		cur, err := p.read()
 		if err != nil {
-			if failures++; failures >= maxReadFailures {
-				return err
-			}
-			continue
+			return err // prev stays: the next sample covers the longer interval
 		}
-		failures = 0
 		if dt := cur.at.Sub(prev.at); dt > 0 && ctx.Err() == nil {
-			s := p.sample(prev, cur, dt.Seconds())
-			emit(event.New(cur.at, hostName, s))
+			emit(event.New(cur.at, hostName, p.sample(prev, cur, dt.Seconds())))
 			if p.connectorSilent == 5 { // said once: forks are found by the scan from now on
 				p.forks.close()
 				p.forks = nil
@@ -149,7 +135,8 @@ func (p *hostCollector) Run(ctx context.Context, emit Emit) error {
 			}
 		}
 		prev = cur
-	}
+		return nil
+	})
 }
 
 // open sets the probe up and says what this host gives.
@@ -452,8 +439,9 @@ func topOf(pids []int, byPID map[int]*procNow, s schema.HostSort, n int) []int {
 // proc connector, or from the processes the scan saw for the first time.
 func (p *hostCollector) forkers(forksPerS, dt float64, byPID map[int]*procNow, scanned bool) []schema.HostForker {
 	var by map[int]uint64
+	lost := false
 	if p.forks != nil {
-		by, _ = p.forks.drain()
+		by, lost = p.forks.drain()
 		if len(by) == 0 && forksPerS*dt >= 20 {
 			p.connectorSilent++ // many forks, none announced: the connector is deaf here
 		} else if len(by) > 0 {
@@ -471,10 +459,19 @@ func (p *hostCollector) forkers(forksPerS, dt float64, byPID map[int]*procNow, s
 		n   uint64
 	}
 	var all []fk
+	var counted uint64
 	for pid, n := range by {
+		counted += n
 		if pid > 0 {
 			all = append(all, fk{pid, n})
 		}
+	}
+	// A storm that overflowed the connector's buffer was counted only in
+	// part: each parent gets its share of the counted forks of the
+	// kernel's total (/proc/stat).
+	scale := 1.0
+	if total := forksPerS * dt; lost && counted > 0 && total > float64(counted) {
+		scale = total / float64(counted)
 	}
 	sort.Slice(all, func(i, j int) bool {
 		if all[i].n != all[j].n {
@@ -490,7 +487,7 @@ func (p *hostCollector) forkers(forksPerS, dt float64, byPID map[int]*procNow, s
 		} else if b, err := os.ReadFile(p.cfg.ProcPath(strconv.Itoa(f.pid), "comm")); err == nil {
 			comm = string(bytes.TrimSpace(b))
 		}
-		out = append(out, schema.HostForker{PID: f.pid, Comm: comm, ForksPerS: round1(float64(f.n) / dt)})
+		out = append(out, schema.HostForker{PID: f.pid, Comm: comm, ForksPerS: round1(float64(f.n) * scale / dt)})
 	}
 	return out
 }

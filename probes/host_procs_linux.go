@@ -5,8 +5,8 @@ package probes
 //
 // Why not prometheus/procfs's Proc.Stat and Proc.IO, which the rest of the
 // probe uses: with 2,100 processes on this 2-core PVM host (2,000 `sleep`s),
-// AllProcs plus each Proc's Stat and IO cost 128–140 ms of CPU per scan
-// (13–14% of a core at one scan a second), against about 59 ms a second for
+// AllProcs plus each Proc's Stat and IO cost 128.6–149.6 ms of CPU a scan
+// (13–15% of a core at one scan a second), against 57–60 ms a second for
 // `top -b -d 1` over the same processes (BenchmarkHostScan and
 // bench/host.sh; figures in bench/README.md). procfs opens each file with
 // os.Open (seven syscalls where three do), parses stat with fmt.Fscan and
@@ -15,7 +15,7 @@ package probes
 // regenerates it from offset 0), parses it without allocating, and reads
 // /proc/PID/io only for a process that used CPU in the interval (no CPU,
 // no I/O: reads and dirtying pages happen in the process's own syscalls),
-// and at least every ioRefresh for the rest. That is about 20 ms a scan
+// and at least every ioRefresh for the rest. That is 21.5–28.8 ms a scan
 // for the same 2,100 processes.
 
 import (
