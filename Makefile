@@ -7,8 +7,8 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 export CGO_ENABLED := 0
 
 # Debian packages the tests and benchmarks drive side by side with stakeout.
-TEST_PKGS  := sysstat e2fsprogs iproute2 util-linux mount coreutils tcpdump strace nftables gcc libc6-dev python3 chromium
-BENCH_PKGS := $(TEST_PKGS) atop procps tmux lsof
+TEST_PKGS  := sysstat e2fsprogs iproute2 util-linux mount coreutils tcpdump strace nftables gcc libc6-dev python3 chromium procps
+BENCH_PKGS := $(TEST_PKGS) atop tmux lsof
 
 .PHONY: build run test bench fuzz cross deps-test deps-bench clean
 
@@ -36,6 +36,8 @@ bench: deps-bench build
 	./bench/packets.sh
 	./bench/signals.sh
 	$(GO) test -run '^$$' -bench DiskFillSample -benchtime 20x ./probes/
+	$(GO) test -run '^$$' -bench HostScan -benchtime 20x ./probes/
+	./bench/host.sh
 
 # The readers of files from elsewhere: sessions, event JSON (redacted), pcap.
 fuzz:
