@@ -27,8 +27,7 @@ const (
 // time-to-full, a sparkline of the rate) and, under the table, the focused
 // filesystem's top writers, their growing files and deleted files held open.
 type diskFillPane struct {
-	env     paneEnv
-	w, h    int
+	paneBase
 	keys    diskFillKeys
 	last    []schema.Filesystem
 	samples int
@@ -45,23 +44,20 @@ type diskHist struct {
 
 type diskFillKeys struct{ Up, Down key.Binding }
 
-func (k diskFillKeys) ShortHelp() []key.Binding  { return []key.Binding{k.Up, k.Down} }
-func (k diskFillKeys) FullHelp() [][]key.Binding { return [][]key.Binding{{k.Up, k.Down}} }
+func init() { registerPane("diskfill", newDiskFillPane) }
 
 func newDiskFillPane(env paneEnv) Pane {
-	return diskFillPane{env: env, hist: map[string]*diskHist{}, keys: diskFillKeys{
+	k := diskFillKeys{
 		Up:   key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "diskfill: focus previous filesystem")),
 		Down: key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "diskfill: focus next filesystem")),
-	}}
+	}
+	return diskFillPane{paneBase: newPaneBase(env, k.Up, k.Down), hist: map[string]*diskHist{}, keys: k}
 }
 
-func (p diskFillPane) ShortHelp() []key.Binding  { return p.keys.ShortHelp() }
-func (p diskFillPane) FullHelp() [][]key.Binding { return p.keys.FullHelp() }
-func (p diskFillPane) SetSize(w, h int) Pane     { p.w, p.h = w, h; return p }
-
+// Reset keeps the focused filesystem.
 func (p diskFillPane) Reset() Pane {
 	f := newDiskFillPane(p.env).(diskFillPane)
-	f.w, f.h, f.focus = p.w, p.h, p.focus
+	f.focus = p.focus
 	return f
 }
 

@@ -21,8 +21,7 @@ const (
 
 // ioStatPane shows the latest `iostat -x` table and a sparkline per busy device.
 type ioStatPane struct {
-	env     paneEnv
-	w, h    int
+	paneBase
 	keys    ioStatKeys
 	last    []schema.DeviceIO
 	samples int
@@ -37,24 +36,17 @@ type ioHist struct {
 
 type ioStatKeys struct{ Metric key.Binding }
 
-func (k ioStatKeys) ShortHelp() []key.Binding  { return []key.Binding{k.Metric} }
-func (k ioStatKeys) FullHelp() [][]key.Binding { return [][]key.Binding{{k.Metric}} }
+func init() { registerPane("iostat", newIOStatPane) }
 
 func newIOStatPane(env paneEnv) Pane {
-	return ioStatPane{
-		env:  env,
-		keys: ioStatKeys{Metric: key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "iostat: %util ↔ kB/s history"))},
-		hist: map[string]*ioHist{},
-	}
+	k := ioStatKeys{Metric: key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "iostat: %util ↔ kB/s history"))}
+	return ioStatPane{paneBase: newPaneBase(env, k.Metric), keys: k, hist: map[string]*ioHist{}}
 }
 
-func (p ioStatPane) ShortHelp() []key.Binding  { return p.keys.ShortHelp() }
-func (p ioStatPane) FullHelp() [][]key.Binding { return p.keys.FullHelp() }
-func (p ioStatPane) SetSize(w, h int) Pane     { p.w, p.h = w, h; return p }
-
+// Reset keeps the metric the history shows.
 func (p ioStatPane) Reset() Pane {
 	fresh := newIOStatPane(p.env).(ioStatPane)
-	fresh.w, fresh.h, fresh.tput = p.w, p.h, p.tput
+	fresh.tput = p.tput
 	return fresh
 }
 

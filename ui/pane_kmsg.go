@@ -5,8 +5,6 @@ import (
 	"strings"
 	"time"
 
-	"charm.land/bubbles/v2/key"
-	tea "charm.land/bubbletea/v2"
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/schema"
 )
@@ -28,20 +26,15 @@ type kmsgRow struct {
 // classifies lines with the parser the detectors use, since a pane sees
 // only its probe's events, not findings.
 type kmsgPane struct {
-	env     paneEnv
-	w, h    int
+	paneBase
 	lines   []kmsgRow
 	notable []kmsgRow
 	n, lost int
 }
 
-func newKmsgPane(env paneEnv) Pane { return kmsgPane{env: env} }
+func init() { registerPane("kmsg", newKmsgPane) }
 
-func (p kmsgPane) ShortHelp() []key.Binding               { return nil }
-func (p kmsgPane) FullHelp() [][]key.Binding              { return nil }
-func (p kmsgPane) SetSize(w, h int) Pane                  { p.w, p.h = w, h; return p }
-func (p kmsgPane) Update(tea.KeyPressMsg) (Pane, tea.Cmd) { return p, nil }
-func (p kmsgPane) Reset() Pane                            { return kmsgPane{env: p.env, w: p.w, h: p.h} }
+func newKmsgPane(env paneEnv) Pane { return kmsgPane{paneBase: newPaneBase(env)} }
 
 func (p kmsgPane) Apply(ev event.Event) Pane {
 	k, ok := schema.AsKmsg(ev)

@@ -48,8 +48,7 @@ type pktIface struct {
 // its own flow table (bounded), fed from events only, so a replay looks the
 // same as live.
 type packetsPane struct {
-	env    paneEnv
-	w, h   int
+	paneBase
 	keys   packetsKeys
 	flows  *packet.FlowTable
 	rows   []pktRow // ring of the newest timeline rows
@@ -65,25 +64,22 @@ type packetsPane struct {
 
 type packetsKeys struct{ Sort key.Binding }
 
-func (k packetsKeys) ShortHelp() []key.Binding  { return []key.Binding{k.Sort} }
-func (k packetsKeys) FullHelp() [][]key.Binding { return [][]key.Binding{{k.Sort}} }
+func init() { registerPane("packets", newPacketsPane) }
 
 func newPacketsPane(env paneEnv) Pane {
+	k := packetsKeys{Sort: key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "packets: sort flows by pps, gap, RSTs"))}
 	return packetsPane{
-		env:   env,
-		keys:  packetsKeys{Sort: key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "packets: sort flows by pps, gap, RSTs"))},
-		flows: packet.NewFlowTable(packet.MaxTrackedFlows),
-		rows:  make([]pktRow, pktTimelineRows),
+		paneBase: newPaneBase(env, k.Sort),
+		keys:     k,
+		flows:    packet.NewFlowTable(packet.MaxTrackedFlows),
+		rows:     make([]pktRow, pktTimelineRows),
 	}
 }
 
-func (p packetsPane) ShortHelp() []key.Binding  { return p.keys.ShortHelp() }
-func (p packetsPane) FullHelp() [][]key.Binding { return p.keys.FullHelp() }
-func (p packetsPane) SetSize(w, h int) Pane     { p.w, p.h = w, h; return p }
-
+// Reset keeps the sort order and whether flows are named by interface.
 func (p packetsPane) Reset() Pane {
 	fresh := newPacketsPane(p.env).(packetsPane)
-	fresh.w, fresh.h, fresh.sort, fresh.multi = p.w, p.h, p.sort, p.multi
+	fresh.sort, fresh.multi = p.sort, p.multi
 	return fresh
 }
 

@@ -189,23 +189,6 @@ func fmtTTT(d time.Duration) string {
 	return fmt.Sprintf("%02d:%02d:%02d.%06d", us/3600e6, us/60e6%60, us/1e6%60, us%1e6)
 }
 
-// fmtDur prints a short duration: 850µs, 12ms, 1.00s, 3m.
-func fmtDur(d time.Duration) string {
-	switch {
-	case d <= 0:
-		return "0"
-	case d < time.Millisecond:
-		return fmt.Sprintf("%dµs", d.Microseconds())
-	case d < time.Second:
-		return fmt.Sprintf("%dms", d.Milliseconds())
-	case d < time.Minute:
-		return fmt.Sprintf("%.2fs", d.Seconds())
-	case d < time.Hour:
-		return fmt.Sprintf("%.0fm", d.Minutes())
-	}
-	return fmt.Sprintf("%.0fh", d.Hours())
-}
-
 // tcpFlagText is tcpdump's notation: [S], [S.], [P.], [R], [F.], [.].
 func tcpFlagText(f uint8, proto string) string {
 	if proto != "tcp" {

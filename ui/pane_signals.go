@@ -6,8 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"charm.land/bubbles/v2/key"
-	tea "charm.land/bubbletea/v2"
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/schema"
 )
@@ -54,23 +52,16 @@ type sigProcState struct {
 // Highlights use the detectors' default windows, since a pane only sees
 // its probe's events.
 type signalsPane struct {
-	env   paneEnv
-	w, h  int
+	paneBase
 	rows  []sigRow
 	procs map[int]*sigProcState
 	n     int
 }
 
-func newSignalsPane(env paneEnv) Pane { return signalsPane{env: env, procs: map[int]*sigProcState{}} }
+func init() { registerPane("signals", newSignalsPane) }
 
-func (p signalsPane) ShortHelp() []key.Binding               { return nil }
-func (p signalsPane) FullHelp() [][]key.Binding              { return nil }
-func (p signalsPane) SetSize(w, h int) Pane                  { p.w, p.h = w, h; return p }
-func (p signalsPane) Update(tea.KeyPressMsg) (Pane, tea.Cmd) { return p, nil }
-func (p signalsPane) Reset() Pane {
-	f := newSignalsPane(p.env).(signalsPane)
-	f.w, f.h = p.w, p.h
-	return f
+func newSignalsPane(env paneEnv) Pane {
+	return signalsPane{paneBase: newPaneBase(env), procs: map[int]*sigProcState{}}
 }
 
 // Apply updates the process table in place, as the iostat pane does with

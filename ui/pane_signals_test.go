@@ -72,7 +72,8 @@ func TestSignalsPaneMarksAndSanitizes(t *testing.T) {
 		t.Errorf("Δ %q", sp.rows[len(sp.rows)-1].delta)
 	}
 	p = p.Apply(event.New(t0, "signals", &schema.Signal{PID: 1, TID: 1, Comm: "evil\x1b]0;pwned\x07", Signal: "SIGHUP"}))
-	view := p.SetSize(80, 10).View()
+	p.SetSize(80, 10)
+	view := p.View()
 	if strings.Contains(view, "\x1b]0") || !strings.Contains(view, `evil\x1b]0;pwned\x07`) {
 		t.Errorf("comm not sanitized: %q", view)
 	}
@@ -85,7 +86,8 @@ func TestSignalsPaneFitsAnySize(t *testing.T) {
 		p = p.Apply(ev)
 	}
 	for _, sz := range [][2]int{{1, 1}, {10, 2}, {38, 8}, {80, 5}, {200, 60}} {
-		v := p.SetSize(sz[0], sz[1]).View()
+		p.SetSize(sz[0], sz[1])
+		v := p.View()
 		if n := strings.Count(v, "\n") + 1; n > sz[1] {
 			t.Errorf("%dx%d: %d lines", sz[0], sz[1], n)
 		}

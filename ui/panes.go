@@ -147,7 +147,7 @@ func asProbeStatus(ev event.Event) (event.ProbeStatus, bool) {
 func (ps paneSet) ResetAt(t time.Time) paneSet {
 	slots := make([]slot, len(ps.slots))
 	for i, s := range ps.slots {
-		s.pane, s.events, s.known, s.status = s.pane.Reset(), 0, false, event.ProbeStatus{}
+		s.pane, s.events, s.known, s.status = resetPaneOf(s.probe, s.pane, ps.env), 0, false, event.ProbeStatus{}
 		for _, c := range s.statuses {
 			if !c.at.After(t) {
 				s.status, s.known = c.s, true
@@ -180,7 +180,7 @@ func (ps paneSet) Update(msg tea.KeyPressMsg) (paneSet, tea.Cmd) {
 		ps.zoomed = !ps.zoomed
 	default:
 		var cmd tea.Cmd
-		ps.slots[ps.focus].pane, cmd = ps.slots[ps.focus].pane.Update(msg)
+		ps.slots[ps.focus].pane, cmd = updatePane(ps.slots[ps.focus].pane, msg)
 		return ps, cmd
 	}
 	return ps, nil
@@ -298,7 +298,8 @@ func (s slot) view(i, w, h int, focused, zoomed bool, env paneEnv) string {
 	case !s.known && s.events == 0:
 		body = env.st.Muted.Render("waiting for the first event…")
 	default:
-		body = s.pane.SetSize(iw, ih).View()
+		s.pane.SetSize(iw, ih)
+		body = s.pane.View()
 	}
 	return box(s.title(i, zoomed), body, w, h, focused, env.st)
 }
