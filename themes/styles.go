@@ -39,7 +39,10 @@ type Styles struct {
 	BarCursor lipgloss.Style
 
 	Prompt lipgloss.Style // the go-to input's prompt
-	Help   help.Styles
+
+	Selected lipgloss.Style // a timeline pane's selected row
+	Match    lipgloss.Style // a search match in a pane
+	Help     help.Styles
 }
 
 // Sev returns the style of a severity; unknown severities look like critical.
@@ -80,6 +83,8 @@ func newStyles(p Palette, mono bool) Styles {
 	s.BarFill = fg(p.BarFill)
 	s.BarEmpty = fg(p.BarEmpty)
 	s.BarCursor = fg(p.Accent).Bold(true)
+	s.Selected = lipgloss.NewStyle().Reverse(true)
+	s.Match = fg(p.Warn).Bold(true).Underline(true)
 	if mono {
 		// No colour: weight and reverse video carry the meaning instead.
 		s.Muted = s.Muted.Faint(true)

@@ -106,6 +106,8 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m.feed(r, f), cmd
 	case tea.KeyPressMsg:
 		return m.key(msg)
+	case tea.MouseClickMsg, tea.MouseWheelMsg:
+		return m.mouse(msg.(tea.MouseMsg).Mouse()), nil
 	case tea.PasteMsg:
 		if m.note.Active() {
 			return m.editNote(msg)
@@ -127,6 +129,8 @@ func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	case m.replay != nil && m.replay.Editing():
 		r, f, cmd := m.replay.Update(msg)
 		return m.feed(r, f), cmd
+	case m.panes.Editing(): // a pane's search or filter line
+		return m.updatePanes(msg)
 	case key.Matches(msg, m.keys.Quit):
 		return m, tea.Quit
 	case key.Matches(msg, m.keys.Note):
@@ -146,10 +150,14 @@ func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		m = m.apply(held)
 		m.done(held)
 		return m, nil
-	case m.replay != nil && m.replay.Handles(msg):
+	case m.replay != nil && m.replay.Handles(msg) && !m.panes.Claims(msg):
 		r, f, cmd := m.replay.Update(msg)
 		return m.feed(r, f), cmd
 	}
+	return m.updatePanes(msg)
+}
+
+func (m Model) updatePanes(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	var cmd tea.Cmd
 	m.panes, cmd = m.panes.Update(msg)
 	return m, cmd

@@ -34,6 +34,18 @@ type keyedPane interface {
 	Update(msg tea.KeyPressMsg) (Pane, tea.Cmd)
 }
 
+// claimingPane is a pane that wants some keys before the root's own and the
+// replay's (n/N while it searches), and every key while it edits a line.
+type claimingPane interface {
+	Claims(msg tea.KeyPressMsg) bool
+	Editing() bool
+}
+
+// scrollPane is a pane the mouse wheel scrolls, by n rows (negative: back).
+type scrollPane interface {
+	Scroll(n int) Pane
+}
+
 // resetPane is a pane that keeps settings (a sort order, a metric) when a
 // replay seek empties it; other panes are made anew by their factory.
 type resetPane interface {

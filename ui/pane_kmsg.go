@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	tea "charm.land/bubbletea/v2"
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/schema"
 )
@@ -27,6 +28,7 @@ type kmsgRow struct {
 // only its probe's events, not findings.
 type kmsgPane struct {
 	paneBase
+	tl      timeline // over the log lines
 	lines   []kmsgRow
 	notable []kmsgRow
 	n, lost int
@@ -34,7 +36,32 @@ type kmsgPane struct {
 
 func init() { registerPane("kmsg", newKmsgPane) }
 
-func newKmsgPane(env paneEnv) Pane { return kmsgPane{paneBase: newPaneBase(env)} }
+func newKmsgPane(env paneEnv) Pane {
+	return kmsgPane{paneBase: newPaneBase(env, timelineKeys.help()...), tl: newTimeline()}
+}
+
+// Reset keeps the search.
+func (p kmsgPane) Reset() Pane {
+	f := newKmsgPane(p.env).(kmsgPane)
+	f.tl.query = p.tl.query
+	return f
+}
+
+func (p kmsgPane) Update(msg tea.KeyPressMsg) (Pane, tea.Cmd) {
+	p.tl, _ = p.tl.Update(msg, p, p.room())
+	return p, nil
+}
+
+func (p kmsgPane) Claims(msg tea.KeyPressMsg) bool { return p.tl.Claims(msg) }
+func (p kmsgPane) Editing() bool                   { return p.tl.Editing() }
+func (p kmsgPane) Scroll(n int) Pane               { p.tl = p.tl.Scroll(n, p, p.room()); return p }
+
+// Log lines are numbered by p.n, which counts every line applied.
+func (p kmsgPane) span() (int, int) { return p.n - len(p.lines), p.n }
+func (p kmsgPane) text(seq int) string {
+	r := p.lines[seq-(p.n-len(p.lines))]
+	return r.at.In(p.env.loc).Format("15:04:05") + " " + fit(levelName(r.prio), 5) + r.text
+}
 
 func (p kmsgPane) Apply(ev event.Event) Pane {
 	k, ok := schema.AsKmsg(ev)
@@ -95,6 +122,30 @@ func kernelEventText(text string) (label, what string) {
 	return "", ""
 }
 
+// notableRows is how many kernel events are listed above the log: a short
+// pane is all kernel events; a tall one gives half to the log.
+func (p kmsgPane) notableRows() int {
+	if len(p.notable) == 0 {
+		return 0
+	}
+	if p.h > 5 {
+		return min(len(p.notable), max(1, p.h/2-1))
+	}
+	return min(len(p.notable), max(p.h-1, 1))
+}
+
+// room is how many log lines the pane draws at its size.
+func (p kmsgPane) room() int {
+	n := p.h - 1 // the "log:" line
+	if k := p.notableRows(); k > 0 {
+		n -= k + 1
+	}
+	if p.tl.footer(p, p.env, p.w) != "" {
+		n--
+	}
+	return max(n, 0)
+}
+
 func (p kmsgPane) View() string {
 	st := p.env.st
 	if p.n == 0 {
@@ -102,11 +153,7 @@ func (p kmsgPane) View() string {
 	}
 	var out []string
 	if len(p.notable) > 0 {
-		// A short pane is all kernel events; a tall one gives half to the log.
-		room := min(len(p.notable), max(p.h-1, 1))
-		if p.h > 5 {
-			room = min(len(p.notable), max(1, p.h/2-1))
-		}
+		room := p.notableRows()
 		out = append(out, st.TableHeader.Render(clip(fmt.Sprintf("kernel events (%d)", len(p.notable)), p.w)))
 		for _, r := range p.notable[len(p.notable)-room:] {
 			sev := event.Warn
@@ -122,11 +169,13 @@ func (p kmsgPane) View() string {
 		head += fmt.Sprintf(", %d overwritten before read", p.lost)
 	}
 	out = append(out, st.Muted.Render(clip(head, p.w)))
-	room := p.h - len(out)
-	if room <= 0 {
+	if p.h-len(out) <= 0 {
 		return strings.Join(out[:p.h], "\n")
 	}
-	for _, r := range p.lines[max(0, len(p.lines)-room):] {
+	first := p.n - len(p.lines)
+	from, to := p.tl.window(p, p.room())
+	for seq := from; seq < to; seq++ {
+		r := p.lines[seq-first]
 		stamp := r.at.In(p.env.loc).Format("15:04:05") + " "
 		lvl := fit(levelName(r.prio), 5)
 		style := st.Muted
@@ -136,7 +185,11 @@ func (p kmsgPane) View() string {
 		case r.prio == 3:
 			style = st.Sev(event.Warn)
 		}
-		out = append(out, st.Muted.Render(stamp)+style.Render(lvl)+clip(r.text, p.w-len(stamp)-5))
+		out = append(out, p.tl.render(seq, stamp, st.Muted, p.env)+p.tl.render(seq, lvl, style, p.env)+
+			p.tl.render(seq, clip(r.text, p.w-len(stamp)-5), plainStyle, p.env))
+	}
+	if f := p.tl.footer(p, p.env, p.w); f != "" {
+		out = append(out, f)
 	}
 	return strings.Join(out, "\n")
 }

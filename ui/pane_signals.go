@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	tea "charm.land/bubbletea/v2"
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/schema"
 )
@@ -53,7 +54,9 @@ type sigProcState struct {
 // its probe's events.
 type signalsPane struct {
 	paneBase
+	tl    timeline
 	rows  []sigRow
+	first int // seq of rows[0]: rows dropped off the front so far
 	procs map[int]*sigProcState
 	n     int
 }
@@ -61,8 +64,27 @@ type signalsPane struct {
 func init() { registerPane("signals", newSignalsPane) }
 
 func newSignalsPane(env paneEnv) Pane {
-	return signalsPane{paneBase: newPaneBase(env), procs: map[int]*sigProcState{}}
+	return signalsPane{paneBase: newPaneBase(env, timelineKeys.help()...), tl: newTimeline(), procs: map[int]*sigProcState{}}
 }
+
+// Reset keeps the search.
+func (p signalsPane) Reset() Pane {
+	f := newSignalsPane(p.env).(signalsPane)
+	f.tl.query = p.tl.query
+	return f
+}
+
+func (p signalsPane) Update(msg tea.KeyPressMsg) (Pane, tea.Cmd) {
+	p.tl, _ = p.tl.Update(msg, p, p.room())
+	return p, nil
+}
+
+func (p signalsPane) Claims(msg tea.KeyPressMsg) bool { return p.tl.Claims(msg) }
+func (p signalsPane) Editing() bool                   { return p.tl.Editing() }
+func (p signalsPane) Scroll(n int) Pane               { p.tl = p.tl.Scroll(n, p, p.room()); return p }
+
+func (p signalsPane) span() (int, int)    { return p.first, p.first + len(p.rows) }
+func (p signalsPane) text(seq int) string { return p.line(p.rows[seq-p.first], -1) }
 
 // Apply updates the process table in place, as the iostat pane does with
 // its history: copying it per event would cost more than the event.
@@ -105,6 +127,7 @@ func (p signalsPane) Apply(ev event.Event) Pane {
 	if row != nil {
 		p.rows = append(p.rows, *row)
 		if len(p.rows) > sigRows {
+			p.first += len(p.rows) - sigRows
 			p.rows = append([]sigRow(nil), p.rows[len(p.rows)-sigRows:]...)
 		}
 	}
@@ -190,40 +213,62 @@ func fmtDelta(d time.Duration) string {
 	return "+" + d.Round(time.Minute).String()
 }
 
+// room is how many timeline rows the pane draws at its size.
+func (p signalsPane) room() int {
+	n := max(p.h-1-p.nCounts(), 0)
+	if p.tl.footer(p, p.env, p.w) != "" {
+		n--
+	}
+	return max(n, 0)
+}
+
+// nCounts is how many per-process count lines go under the timeline.
+func (p signalsPane) nCounts() int { return min(len(p.countLines()), p.h/3, 4) }
+
+// line is a timeline row; the target column is cut to tw cells (tw < 0:
+// whole, for search).
+func (p signalsPane) line(r sigRow, tw int) string {
+	l := fmt.Sprintf("%s %-7s %-8s ", r.at.In(p.env.loc).Format("15:04:05.000"), r.delta, r.what)
+	switch {
+	case r.from == "":
+		l += r.text
+	case tw < 0:
+		l += r.text + " ← " + r.from
+	default:
+		l += fit(r.text, tw) + " ← " + r.from
+	}
+	switch {
+	case r.mark == markBurst && r.from != "":
+		l += " ◀ burst"
+	case r.mark == markRace && r.from != "":
+		l += " ◀ exec race"
+	}
+	return l
+}
+
 func (p signalsPane) View() string {
 	st := p.env.st
 	if len(p.rows) == 0 {
 		return st.Muted.Render("no signal yet")
 	}
-	counts := p.countLines()
-	nCounts := min(len(counts), p.h/3, 4)
-	room := max(p.h-1-nCounts, 0)
+	counts, nCounts := p.countLines(), p.nCounts()
 	// The target column gets a third of what the fixed columns leave.
 	tw := clamp((p.w-30)/3, 10, 24)
 	lines := []string{st.TableHeader.Render(fit("TIME         Δ       WHAT     "+fit("TARGET", tw)+" ← SENDER", p.w))}
-	from := max(len(p.rows)-room, 0)
-	for _, r := range p.rows[from:] {
-		l := fmt.Sprintf("%s %-7s %-8s ", r.at.In(p.env.loc).Format("15:04:05.000"), r.delta, r.what)
-		if r.from == "" {
-			l += r.text
-		} else {
-			l += fit(r.text, tw) + " ← " + r.from
-		}
-		switch {
-		case r.mark == markBurst && r.from != "":
-			l += " ◀ burst"
-		case r.mark == markRace && r.from != "":
-			l += " ◀ exec race"
-		}
+	from, to := p.tl.window(p, p.room())
+	for seq := from; seq < to; seq++ {
+		r := p.rows[seq-p.first]
+		style := plainStyle
 		switch r.mark {
 		case markBurst:
-			l = st.Sev(event.Warn).Render(clip(l, p.w))
+			style = st.Sev(event.Warn)
 		case markRace:
-			l = st.Sev(event.Critical).Render(clip(l, p.w))
-		default:
-			l = clip(l, p.w)
+			style = st.Sev(event.Critical)
 		}
-		lines = append(lines, l)
+		lines = append(lines, p.tl.render(seq, clip(p.line(r, tw), p.w), style, p.env))
+	}
+	if f := p.tl.footer(p, p.env, p.w); f != "" {
+		lines = append(lines, f)
 	}
 	for _, c := range counts[:nCounts] {
 		lines = append(lines, st.Muted.Render(clip(c, p.w)))

@@ -161,13 +161,37 @@ func (ps paneSet) ResetAt(t time.Time) paneSet {
 
 func (ps paneSet) SetSize(w, h int) paneSet { ps.w, ps.h = w, h; return ps }
 
-// Update handles focus and zoom keys and passes the rest to the focused pane.
+// Editing says the focused pane is editing a line: it gets every key.
+func (ps paneSet) Editing() bool {
+	c, ok := ps.focused().(claimingPane)
+	return ok && c.Editing()
+}
+
+// Claims says the focused pane wants msg before the root's keys do.
+func (ps paneSet) Claims(msg tea.KeyPressMsg) bool {
+	c, ok := ps.focused().(claimingPane)
+	return ok && (c.Editing() || c.Claims(msg))
+}
+
+func (ps paneSet) focused() Pane {
+	if len(ps.slots) == 0 {
+		return nil
+	}
+	return ps.slots[ps.focus].pane
+}
+
+// Update handles focus and zoom keys and passes the rest to the focused
+// pane, and to it first the keys it claims.
 func (ps paneSet) Update(msg tea.KeyPressMsg) (paneSet, tea.Cmd) {
 	n := len(ps.slots)
 	if n == 0 {
 		return ps, nil
 	}
 	switch {
+	case ps.Claims(msg):
+		var cmd tea.Cmd
+		ps.slots[ps.focus].pane, cmd = updatePane(ps.slots[ps.focus].pane, msg)
+		return ps, cmd
 	case key.Matches(msg, ps.keys.Next):
 		ps.focus = (ps.focus + 1) % n
 	case key.Matches(msg, ps.keys.Prev):
@@ -199,30 +223,65 @@ func (ps paneSet) FocusedKeys() [][]key.Binding {
 	return ps.slots[ps.focus].pane.FullHelp()
 }
 
+// cells is where each pane drawn goes in the grid.
+func (ps paneSet) cells() []cell {
+	if ps.zoomed {
+		return []cell{{pane: ps.focus, w: ps.w, h: ps.h}}
+	}
+	// Compact panes are packed with each other; wrap their text to that width.
+	nc := 0
+	for _, s := range ps.slots {
+		if s.compactLines(ps.w, ps.env) > 0 {
+			nc++
+		}
+	}
+	cw := ps.w / columnsFor(ps.w, nc)
+	want := make([]int, len(ps.slots))
+	for i, s := range ps.slots {
+		if n := s.compactLines(cw-2, ps.env); n > 0 {
+			want[i] = n + 2
+		}
+	}
+	return layoutGrid(want, ps.w, ps.h, ps.focus)
+}
+
+// at is the pane drawn at (x, y) of the grid, -1 for none.
+func (ps paneSet) at(x, y int) int {
+	for _, c := range ps.cells() {
+		if x >= c.x && x < c.x+c.w && y >= c.y && y < c.y+c.h {
+			return c.pane
+		}
+	}
+	return -1
+}
+
+// Click focuses the pane at (x, y) of the grid.
+func (ps paneSet) Click(x, y int) paneSet {
+	if i := ps.at(x, y); i >= 0 {
+		ps.focus = i
+	}
+	return ps
+}
+
+// Wheel scrolls the pane at (x, y) of the grid by n rows, if it scrolls.
+func (ps paneSet) Wheel(x, y, n int) paneSet {
+	i := ps.at(x, y)
+	if i < 0 {
+		return ps
+	}
+	if s, ok := ps.slots[i].pane.(scrollPane); ok {
+		slots := append([]slot(nil), ps.slots...)
+		slots[i].pane = s.Scroll(n)
+		ps.slots = slots
+	}
+	return ps
+}
+
 func (ps paneSet) View() string {
 	if len(ps.slots) == 0 {
 		return block(ps.env.st.Muted.Render("no probes"), ps.w, ps.h)
 	}
-	var cells []cell
-	if ps.zoomed {
-		cells = []cell{{pane: ps.focus, w: ps.w, h: ps.h}}
-	} else {
-		// Compact panes are packed with each other; wrap their text to that width.
-		nc := 0
-		for _, s := range ps.slots {
-			if s.compactLines(ps.w, ps.env) > 0 {
-				nc++
-			}
-		}
-		cw := ps.w / columnsFor(ps.w, nc)
-		want := make([]int, len(ps.slots))
-		for i, s := range ps.slots {
-			if n := s.compactLines(cw-2, ps.env); n > 0 {
-				want[i] = n + 2
-			}
-		}
-		cells = layoutGrid(want, ps.w, ps.h, ps.focus)
-	}
+	cells := ps.cells()
 	// Cells come row by row; join each row's boxes side by side.
 	var rows []string
 	for i := 0; i < len(cells); {

@@ -36,6 +36,9 @@ func (m Model) resize(w, h int) Model {
 func (m Model) View() tea.View {
 	v := tea.NewView(m.render())
 	v.AltScreen = true
+	// Clicks and the wheel (cell motion reports no bare movement); the
+	// terminal still selects text with Shift held.
+	v.MouseMode = tea.MouseModeCellMotion
 	v.WindowTitle = "stakeout"
 	return v
 }
