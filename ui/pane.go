@@ -46,6 +46,12 @@ type scrollPane interface {
 	Scroll(n int) Pane
 }
 
+// detailPane is a pane that can show one thing in detail (a packet); the
+// pane set zooms it while it does, and gives the grid back after.
+type detailPane interface {
+	ShowsDetail() bool
+}
+
 // resetPane is a pane that keeps settings (a sort order, a metric) when a
 // replay seek empties it; other panes are made anew by their factory.
 type resetPane interface {

@@ -81,7 +81,8 @@ type packetsPane struct {
 	filt   *pktFilter // f: the view filter; nil shows every row
 	finput gotoInput  // the filter line while it is being typed
 	tl     timeline
-	lastAt time.Time // previous packet on the timeline
+	detail *pktDetail // the packet opened with enter, nil for none
+	lastAt time.Time  // previous packet on the timeline
 	ifaces []pktIface
 	sort   pktSort
 	now    time.Time // latest event time: capture_stats tick on while a flow is silent
@@ -101,7 +102,7 @@ func newPacketsPane(env paneEnv) Pane {
 	in := newGotoInput()
 	in.limit = pktFilterRunes
 	return packetsPane{
-		paneBase: newPaneBase(env, append([]key.Binding{k.Sort, k.Filter}, timelineKeys.help()...)...),
+		paneBase: newPaneBase(env, append([]key.Binding{k.Sort, k.Filter, pktDetailKeys.Open, pktDetailKeys.Close}, timelineKeys.help()...)...),
 		keys:     k,
 		flows:    packet.NewFlowTable(packet.MaxTrackedFlows),
 		all:      newPktRing(),
@@ -111,10 +112,10 @@ func newPacketsPane(env paneEnv) Pane {
 }
 
 // Reset keeps the sort order, whether flows are named by interface, the
-// view filter and the search.
+// view filter, the search and a packet open (it is a copy).
 func (p packetsPane) Reset() Pane {
 	fresh := newPacketsPane(p.env).(packetsPane)
-	fresh.sort, fresh.multi, fresh.filt, fresh.tl.query = p.sort, p.multi, p.filt, p.tl.query
+	fresh.sort, fresh.multi, fresh.filt, fresh.tl.query, fresh.detail = p.sort, p.multi, p.filt, p.tl.query, p.detail
 	if p.filt != nil {
 		fresh.shown = newPktRing()
 	}
@@ -123,6 +124,10 @@ func (p packetsPane) Reset() Pane {
 
 func (p packetsPane) Update(msg tea.KeyPressMsg) (Pane, tea.Cmd) {
 	switch {
+	case p.detail != nil:
+		p = p.updateDetail(msg)
+	case key.Matches(msg, pktDetailKeys.Open) && p.tl.pinned:
+		p = p.openDetail()
 	case p.finput.Active():
 		var submit bool
 		if p.finput, submit = p.finput.Update(msg); submit {
@@ -168,6 +173,12 @@ func (p packetsPane) setFilter(expr string) packetsPane {
 }
 
 func (p packetsPane) Claims(msg tea.KeyPressMsg) bool {
+	switch {
+	case p.detail != nil:
+		return p.detailClaims(msg)
+	case key.Matches(msg, pktDetailKeys.Open):
+		return p.tl.pinned // else enter zooms the pane
+	}
 	return p.Editing() || key.Matches(msg, p.keys.Filter) || p.tl.Claims(msg)
 }
 func (p packetsPane) Editing() bool     { return p.finput.Active() || p.tl.Editing() }

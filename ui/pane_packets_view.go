@@ -15,6 +15,9 @@ func (p packetsPane) View() string {
 	if p.all.empty() && len(p.ifaces) == 0 {
 		return st.Muted.Render("waiting for the first packet…")
 	}
+	if p.detail != nil {
+		return p.detailView()
+	}
 	lines := p.dropLines()
 	flowN, tlN := p.layout(len(lines))
 	if flowN > 0 {

@@ -23,6 +23,7 @@ type paneSet struct {
 	slots  []slot
 	focus  int
 	zoomed bool
+	auto   bool // zoomed for a pane's detail view, unzoomed when it closes
 	w, h   int
 }
 
@@ -191,7 +192,7 @@ func (ps paneSet) Update(msg tea.KeyPressMsg) (paneSet, tea.Cmd) {
 	case ps.Claims(msg):
 		var cmd tea.Cmd
 		ps.slots[ps.focus].pane, cmd = updatePane(ps.slots[ps.focus].pane, msg)
-		return ps, cmd
+		return ps.zoomForDetail(), cmd
 	case key.Matches(msg, ps.keys.Next):
 		ps.focus = (ps.focus + 1) % n
 	case key.Matches(msg, ps.keys.Prev):
@@ -208,6 +209,19 @@ func (ps paneSet) Update(msg tea.KeyPressMsg) (paneSet, tea.Cmd) {
 		return ps, cmd
 	}
 	return ps, nil
+}
+
+// zoomForDetail zooms the focused pane while it shows a detail view, and
+// gives the grid back when the view closes, unless it was zoomed before.
+func (ps paneSet) zoomForDetail() paneSet {
+	d, ok := ps.focused().(detailPane)
+	switch shows := ok && d.ShowsDetail(); {
+	case shows && !ps.zoomed:
+		ps.zoomed, ps.auto = true, true
+	case !shows && ps.auto:
+		ps.zoomed, ps.auto = false, false
+	}
+	return ps
 }
 
 // Focused is the index of the focused pane; Zoomed says whether it fills the grid.
