@@ -35,13 +35,3 @@ func (m Model) ShortHelp() []key.Binding {
 	}
 	return m.keys.ShortHelp()
 }
-
-// FullHelp gathers every component's keys for the ? screen, so help is
-// always generated from the bindings that are really in force.
-func (m Model) FullHelp() [][]key.Binding {
-	groups := append(m.panes.keys.FullHelp(), m.keys.FullHelp()...)
-	if m.replay != nil {
-		groups = append(groups, m.replay.keys.FullHelp()...)
-	}
-	return append(groups, m.panes.FocusedKeys()...)
-}

@@ -32,6 +32,7 @@ type Model struct {
 
 	w, h     int
 	showHelp bool
+	helpTop  int    // first line of the help screen shown
 	noteErr  string // why the last note was not saved, sanitized
 }
 
@@ -139,8 +140,10 @@ func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		m.strip = m.strip.Acknowledge()
 		return m, nil
 	case key.Matches(msg, m.keys.Help):
-		m.showHelp = !m.showHelp
+		m.showHelp, m.helpTop = !m.showHelp, 0
 		return m, nil
+	case m.showHelp && m.scrollsHelp(msg):
+		return m.scrollHelp(msg), nil
 	case m.showHelp && key.Matches(msg, m.keys.Close):
 		m.showHelp = false
 		return m, nil

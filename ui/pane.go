@@ -75,24 +75,50 @@ type paneEnv struct {
 type paneSize struct{ w, h int }
 
 // paneBase is embedded in every pane: its environment (p.env), its size
-// (p.w, p.h) and its keys' help.
+// (p.w, p.h) and its keys' help: its own keys, and the timeline keys when
+// it is a timeline (see scroll.go).
 type paneBase struct {
 	env paneEnv
 	*paneSize
-	keys []key.Binding
+	keys     []key.Binding
+	timeline bool
 }
 
 func newPaneBase(env paneEnv, keys ...key.Binding) paneBase {
 	return paneBase{env: env, paneSize: &paneSize{}, keys: keys}
 }
 
+// newTimelineBase is the base of a pane that scrolls, searches and
+// follows its rows with the timeline keys.
+func newTimelineBase(env paneEnv, keys ...key.Binding) paneBase {
+	b := newPaneBase(env, keys...)
+	b.timeline = true
+	return b
+}
+
 func (b paneBase) SetSize(w, h int)         { b.w, b.h = w, h }
 func (b paneBase) ShortHelp() []key.Binding { return b.keys }
 func (b paneBase) FullHelp() [][]key.Binding {
-	if len(b.keys) == 0 {
-		return nil
+	var out [][]key.Binding
+	if len(b.keys) > 0 {
+		out = append(out, b.keys)
 	}
-	return [][]key.Binding{b.keys}
+	if b.timeline {
+		out = append(out, timelineKeys.help())
+	}
+	return out
+}
+
+// base gives the help screen a pane's own keys and whether it is a timeline.
+func (b paneBase) base() paneBase { return b }
+
+// paneMark is one glyph or style a pane draws with a meaning of its own,
+// for the legend on the help screen.
+type paneMark struct{ mark, means string }
+
+// markedPane is a pane that draws marks the legend explains.
+type markedPane interface {
+	Marks() []paneMark
 }
 
 // paneFactories maps a probe to the constructor of its pane; each pane file

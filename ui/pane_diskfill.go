@@ -54,6 +54,13 @@ func newDiskFillPane(env paneEnv) Pane {
 	return diskFillPane{paneBase: newPaneBase(env, k.Up, k.Down), hist: map[string]*diskHist{}, keys: k}
 }
 
+func (p diskFillPane) Marks() []paneMark {
+	return []paneMark{
+		{"▶", "diskfill: the filesystem whose writers are listed under the table (↑/↓)"},
+		{"ⁱ", "diskfill: FULL IN is when inodes run out, before space does"},
+	}
+}
+
 // Reset keeps the focused filesystem.
 func (p diskFillPane) Reset() Pane {
 	f := newDiskFillPane(p.env).(diskFillPane)

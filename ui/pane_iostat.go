@@ -122,9 +122,12 @@ func (p ioStatPane) View() string {
 		rows = min(rows, max(1, (p.h-1)*2/3))
 	}
 	var lines []string
-	if len(devs) == 0 {
-		lines = append(lines, st.Muted.Render("all devices idle this interval"))
-	} else {
+	switch {
+	case len(devs) == 0 && len(p.hist) == 0:
+		lines = append(lines, st.Muted.Render(clip("no device has done I/O yet; idle ones are hidden (--all-devices shows them)", p.w)))
+	case len(devs) == 0:
+		lines = append(lines, st.Muted.Render(clip("all devices idle this interval (no I/O in flight); --all-devices lists them", p.w)))
+	default:
 		lines = append(lines, p.table(devs, rows)...)
 	}
 	if room := p.h - len(lines); room >= 2 && len(busy) > 0 {

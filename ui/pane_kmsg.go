@@ -37,7 +37,7 @@ type kmsgPane struct {
 func init() { registerPane("kmsg", newKmsgPane) }
 
 func newKmsgPane(env paneEnv) Pane {
-	return kmsgPane{paneBase: newPaneBase(env, timelineKeys.help()...), tl: newTimeline()}
+	return kmsgPane{paneBase: newTimelineBase(env), tl: newTimeline()}
 }
 
 // Reset keeps the search.

@@ -102,7 +102,7 @@ func newPacketsPane(env paneEnv) Pane {
 	in := newGotoInput()
 	in.limit = pktFilterRunes
 	return packetsPane{
-		paneBase: newPaneBase(env, append([]key.Binding{k.Sort, k.Filter, pktDetailKeys.Open, pktDetailKeys.Close}, timelineKeys.help()...)...),
+		paneBase: newTimelineBase(env, k.Sort, k.Filter, pktDetailKeys.Open, pktDetailKeys.Close),
 		keys:     k,
 		flows:    packet.NewFlowTable(packet.MaxTrackedFlows),
 		all:      newPktRing(),
@@ -170,6 +170,13 @@ func (p packetsPane) setFilter(expr string) packetsPane {
 	p.finput = p.finput.Close()
 	p.tl.pinned = false
 	return p
+}
+
+func (p packetsPane) Marks() []paneMark {
+	return []paneMark{
+		{"▲", "packets: a periodic flow silent past its usual interval (flows), the silence before a packet (timeline)"},
+		{"[S.]", "packets: TCP flags as tcpdump writes them: S SYN, F FIN, P PSH, R RST, U URG, . ACK"},
+	}
 }
 
 func (p packetsPane) Claims(msg tea.KeyPressMsg) bool {

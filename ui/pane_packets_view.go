@@ -170,15 +170,18 @@ func (p packetsPane) silent(f *packet.FlowStats, now time.Time, usual time.Durat
 // the newest rows (that the filter passes), or those around the selected one.
 func (p packetsPane) timeline(n int) []string {
 	st := p.env.st
-	head := fmt.Sprintf("%-15s %-6s %5s  %s", "Δ (tcpdump -ttt)", "flags", "len", "flow")
+	head := fmt.Sprintf("%-12s %-15s %-6s %5s  %s", "TIME", "Δ (tcpdump -ttt)", "flags", "len", "flow")
 	if p.filt != nil {
 		head += " · filter: " + event.Sanitize(p.filt.expr)
 	}
 	lines := []string{st.TableHeader.Render(clip(head, p.w))}
 	rows := p.view()
 	from, to := p.tl.window(rows, p.room())
-	if p.filt != nil && rows.ring.empty() {
+	switch {
+	case p.filt != nil && rows.ring.empty():
 		lines = append(lines, st.Muted.Render(clip(fmt.Sprintf("none of the last %d packets passes the filter (f to change it)", p.all.kept()), p.w)))
+	case rows.ring.empty():
+		lines = append(lines, st.Muted.Render(clip(fmt.Sprintf("no packet captured yet on %s (the capture's --filter decides which)", p.ifaceNames()), p.w)))
 	}
 	for seq := from; seq < to; seq++ {
 		r := rows.ring.at(seq)
@@ -194,13 +197,26 @@ func (p packetsPane) timeline(n int) []string {
 	return append(lines, p.footer()...)
 }
 
-// rowText is a timeline row as shown, unclipped.
+// rowText is a timeline row as shown, unclipped: the clock, then Δ.
 func (p packetsPane) rowText(r pktRow) string {
 	fi := p.info(r.flow)
+	clock := r.at.In(p.env.loc).Format("15:04:05.000")
 	if r.gap {
-		return fmt.Sprintf("▲ gap %s (usually %s) %s", fmtTTT(r.dt), fmtDur(r.usual), p.label(fi))
+		return fmt.Sprintf("%s ▲ gap %s (usually %s) %s", clock, fmtTTT(r.dt), fmtDur(r.usual), p.label(fi))
 	}
-	return fmt.Sprintf("%-15s %-6s %5d  %s", fmtTTT(r.dt), tcpFlagText(r.flags, fi.Proto), r.len, p.label(fi))
+	return fmt.Sprintf("%s %-15s %-6s %5d  %s", clock, fmtTTT(r.dt), tcpFlagText(r.flags, fi.Proto), r.len, p.label(fi))
+}
+
+// ifaceNames lists the interfaces capture_stats named, for an empty timeline.
+func (p packetsPane) ifaceNames() string {
+	names := make([]string, 0, len(p.ifaces))
+	for _, f := range p.ifaces {
+		names = append(names, event.Sanitize(f.name))
+	}
+	if len(names) == 0 {
+		return "any interface"
+	}
+	return strings.Join(names, ", ")
 }
 
 func (p packetsPane) info(id uint32) packet.FlowInfo {

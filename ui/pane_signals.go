@@ -64,7 +64,7 @@ type signalsPane struct {
 func init() { registerPane("signals", newSignalsPane) }
 
 func newSignalsPane(env paneEnv) Pane {
-	return signalsPane{paneBase: newPaneBase(env, timelineKeys.help()...), tl: newTimeline(), procs: map[int]*sigProcState{}}
+	return signalsPane{paneBase: newTimelineBase(env), tl: newTimeline(), procs: map[int]*sigProcState{}}
 }
 
 // Reset keeps the search.
@@ -82,6 +82,14 @@ func (p signalsPane) Update(msg tea.KeyPressMsg) (Pane, tea.Cmd) {
 func (p signalsPane) Claims(msg tea.KeyPressMsg) bool { return p.tl.Claims(msg) }
 func (p signalsPane) Editing() bool                   { return p.tl.Editing() }
 func (p signalsPane) Scroll(n int) Pane               { p.tl = p.tl.Scroll(n, p, p.room()); return p }
+
+func (p signalsPane) Marks() []paneMark {
+	return []paneMark{
+		{"◀ burst", fmt.Sprintf("signals: the same signal again within %s (the signal.burst window)", schema.DefaultBurstWindow)},
+		{"◀ exec race", fmt.Sprintf("signals: a signal within %s of the process's exec or %s of its fork", sigRaceWindow, sigForkWindow)},
+		{"Σ", "signals: signals per process this session, busiest first"},
+	}
+}
 
 func (p signalsPane) span() (int, int)    { return p.first, p.first + len(p.rows) }
 func (p signalsPane) text(seq int) string { return p.line(p.rows[seq-p.first], -1) }

@@ -229,14 +229,6 @@ func (ps paneSet) Focused() int { return ps.focus }
 func (ps paneSet) Zoomed() bool { return ps.zoomed }
 func (ps paneSet) Len() int     { return len(ps.slots) }
 
-// FocusedKeys are the focused pane's own keys, for full help.
-func (ps paneSet) FocusedKeys() [][]key.Binding {
-	if len(ps.slots) == 0 {
-		return nil
-	}
-	return ps.slots[ps.focus].pane.FullHelp()
-}
-
 // cells is where each pane drawn goes in the grid.
 func (ps paneSet) cells() []cell {
 	if ps.zoomed {
@@ -259,9 +251,51 @@ func (ps paneSet) cells() []cell {
 	return layoutGrid(want, ps.w, ps.h, ps.focus)
 }
 
+// grid lays the panes out. Panes that do not fit are not left out
+// silently: hidden lists them, and the grid leaves its last line to say so.
+func (ps paneSet) grid() (cells []cell, hidden []int) {
+	cells = ps.cells()
+	if ps.zoomed || len(hiddenPanes(cells, len(ps.slots))) == 0 {
+		return cells, nil
+	}
+	short := ps
+	short.h--
+	cells = short.cells()
+	return cells, hiddenPanes(cells, len(ps.slots))
+}
+
+func hiddenPanes(cells []cell, n int) []int {
+	shown := make([]bool, n)
+	for _, c := range cells {
+		shown[c.pane] = true
+	}
+	var out []int
+	for i, s := range shown {
+		if !s {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// hiddenLine names the panes that did not fit: "+3 panes: 6 conntrack,
+// 7 modules, 8 coredump".
+func (ps paneSet) hiddenLine(hidden []int) string {
+	names := make([]string, len(hidden))
+	for i, p := range hidden {
+		names[i] = fmt.Sprintf("%d %s", p+1, event.Sanitize(ps.slots[p].probe))
+	}
+	word := "panes"
+	if len(hidden) == 1 {
+		word = "pane"
+	}
+	return ps.env.st.Muted.Render(clip(fmt.Sprintf("+%d %s: %s · tab or the number shows one", len(hidden), word, strings.Join(names, ", ")), ps.w))
+}
+
 // at is the pane drawn at (x, y) of the grid, -1 for none.
 func (ps paneSet) at(x, y int) int {
-	for _, c := range ps.cells() {
+	cells, _ := ps.grid()
+	for _, c := range cells {
 		if x >= c.x && x < c.x+c.w && y >= c.y && y < c.y+c.h {
 			return c.pane
 		}
@@ -295,7 +329,7 @@ func (ps paneSet) View() string {
 	if len(ps.slots) == 0 {
 		return block(ps.env.st.Muted.Render("no probes"), ps.w, ps.h)
 	}
-	cells := ps.cells()
+	cells, hidden := ps.grid()
 	// Cells come row by row; join each row's boxes side by side.
 	var rows []string
 	for i := 0; i < len(cells); {
@@ -307,6 +341,9 @@ func (ps paneSet) View() string {
 		}
 		rows = append(rows, lipgloss.JoinHorizontal(lipgloss.Top, boxes...))
 		i = j
+	}
+	if len(hidden) > 0 {
+		return block(strings.Join(rows, "\n"), ps.w, ps.h-1) + "\n" + ps.hiddenLine(hidden)
 	}
 	return block(strings.Join(rows, "\n"), ps.w, ps.h)
 }
