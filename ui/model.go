@@ -113,6 +113,9 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if m.note.Active() {
 			return m.editNote(msg)
 		}
+		if m.panes.Editing() { // a search or a filter expression
+			m.panes = m.panes.Paste(msg.Content)
+		}
 	case noteSavedMsg:
 		return m.noteSaved(msg), nil
 	}

@@ -41,6 +41,11 @@ type claimingPane interface {
 	Editing() bool
 }
 
+// pastePane is a pane that takes pasted text into the line it edits.
+type pastePane interface {
+	Paste(text string) Pane
+}
+
 // scrollPane is a pane the mouse wheel scrolls, by n rows (negative: back).
 type scrollPane interface {
 	Scroll(n int) Pane

@@ -54,6 +54,7 @@ func (p kmsgPane) Update(msg tea.KeyPressMsg) (Pane, tea.Cmd) {
 
 func (p kmsgPane) Claims(msg tea.KeyPressMsg) bool { return p.tl.Claims(msg) }
 func (p kmsgPane) Editing() bool                   { return p.tl.Editing() }
+func (p kmsgPane) Paste(s string) Pane             { p.tl = p.tl.Paste(s); return p }
 func (p kmsgPane) Scroll(n int) Pane               { p.tl = p.tl.Scroll(n, p, p.room()); return p }
 
 // Log lines are numbered by p.n, which counts every line applied.

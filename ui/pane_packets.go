@@ -188,7 +188,17 @@ func (p packetsPane) Claims(msg tea.KeyPressMsg) bool {
 	}
 	return p.Editing() || key.Matches(msg, p.keys.Filter) || p.tl.Claims(msg)
 }
-func (p packetsPane) Editing() bool     { return p.finput.Active() || p.tl.Editing() }
+func (p packetsPane) Editing() bool { return p.finput.Active() || p.tl.Editing() }
+
+// Paste adds pasted text to the filter or search line being typed.
+func (p packetsPane) Paste(s string) Pane {
+	if p.finput.Active() {
+		p.finput = p.finput.Insert(s)
+	} else {
+		p.tl = p.tl.Paste(s)
+	}
+	return p
+}
 func (p packetsPane) Scroll(n int) Pane { p.tl = p.tl.Scroll(n, p.view(), p.room()); return p }
 
 // view is the rows the timeline shows: those the filter passes, or all.

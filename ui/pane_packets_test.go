@@ -242,3 +242,12 @@ func TestPacketsViewFilterReadsRecordedBytes(t *testing.T) {
 		}
 	}
 }
+
+// TestPacketsFilterTakesAPaste: a filter expression is often pasted.
+func TestPacketsFilterTakesAPaste(t *testing.T) {
+	m := typeKeys(packetsModel(100, 30), "f")
+	m = update(m, tea.PasteMsg{Content: "tcp and port 8080\n"}, press("enter"))
+	if s := screen(t, m); !strings.Contains(s, "filter: tcp and port 8080") || strings.Contains(timelineOf(s), "vrrp") {
+		t.Errorf("the pasted filter should apply:\n%s", s)
+	}
+}

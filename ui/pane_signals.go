@@ -81,6 +81,7 @@ func (p signalsPane) Update(msg tea.KeyPressMsg) (Pane, tea.Cmd) {
 
 func (p signalsPane) Claims(msg tea.KeyPressMsg) bool { return p.tl.Claims(msg) }
 func (p signalsPane) Editing() bool                   { return p.tl.Editing() }
+func (p signalsPane) Paste(s string) Pane             { p.tl = p.tl.Paste(s); return p }
 func (p signalsPane) Scroll(n int) Pane               { p.tl = p.tl.Scroll(n, p, p.room()); return p }
 
 func (p signalsPane) Marks() []paneMark {

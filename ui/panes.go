@@ -174,6 +174,16 @@ func (ps paneSet) Claims(msg tea.KeyPressMsg) bool {
 	return ok && (c.Editing() || c.Claims(msg))
 }
 
+// Paste gives pasted text to the focused pane's line being edited.
+func (ps paneSet) Paste(text string) paneSet {
+	if p, ok := ps.focused().(pastePane); ok && ps.Editing() {
+		slots := append([]slot(nil), ps.slots...)
+		slots[ps.focus].pane = p.Paste(text)
+		ps.slots = slots
+	}
+	return ps
+}
+
 func (ps paneSet) focused() Pane {
 	if len(ps.slots) == 0 {
 		return nil

@@ -147,6 +147,14 @@ func (t timeline) Update(msg tea.KeyPressMsg, rows rowList, room int) (_ timelin
 	return t, true
 }
 
+// Paste adds pasted text to the search line while it is open.
+func (t timeline) Paste(text string) timeline {
+	if t.input.Active() {
+		t.input = t.input.Insert(text)
+	}
+	return t
+}
+
 // Scroll moves the view by n rows (the mouse wheel: negative is back).
 func (t timeline) Scroll(n int, rows rowList, room int) timeline {
 	first, end := rows.span()

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -34,24 +35,44 @@ func signalsModel(w, h int, evs []event.Event) Model {
 
 // TestGoldenSignalsSearched drives the real program: search the scrolled-off
 // HUPs with /, step to the older one with n, then let more signals come:
-// the view stays on the selected row.
+// the view stays on the selected row. At 80×24 and 120×40 (the HUPs
+// scroll off both).
 func TestGoldenSignalsSearched(t *testing.T) {
-	tm := teatest.NewTestModel(t, signalsModel(80, 24, longSignals()),
-		teatest.WithInitialTermSize(80, 24),
-		teatest.WithProgramOptions(tea.WithColorProfile(colorprofile.ASCII)))
-	tm.Type("/hup")
-	tm.Send(press("enter"))
-	tm.Type("n")
-	root := 0
-	tm.Send(EventsMsg{event.New(t0.Add(46*time.Second), "signals", &schema.Signal{PID: 812, TID: 812, Comm: "gimli",
-		Signal: "SIGTERM", Signo: 15, Code: "SI_USER", SenderPID: 1, SenderUID: &root, SenderComm: "systemd"})})
-	tm.Type("q")
-	final := tm.FinalModel(t, teatest.WithFinalTimeout(5*time.Second)).(Model)
-	s := screen(t, final)
-	if !strings.Contains(s, "04:00:04.003 +3.0ms  SIGHUP") || strings.Contains(s, "systemd") {
-		t.Errorf("the view should stay on the second HUP while a SIGTERM comes in:\n%s", s)
+	for _, size := range [][2]int{{80, 24}, {120, 40}} {
+		t.Run(fmt.Sprintf("%dx%d", size[0], size[1]), func(t *testing.T) {
+			evs := longSignals()
+			if size[1] > 24 {
+				evs = append(evs, moreHeartbeats(46, 70)...)
+			}
+			tm := teatest.NewTestModel(t, signalsModel(size[0], size[1], evs),
+				teatest.WithInitialTermSize(size[0], size[1]),
+				teatest.WithProgramOptions(tea.WithColorProfile(colorprofile.ASCII)))
+			tm.Type("/hup")
+			tm.Send(press("enter"))
+			tm.Type("n")
+			root := 0
+			tm.Send(EventsMsg{event.New(t0.Add(71*time.Second), "signals", &schema.Signal{PID: 812, TID: 812, Comm: "gimli",
+				Signal: "SIGTERM", Signo: 15, Code: "SI_USER", SenderPID: 1, SenderUID: &root, SenderComm: "systemd"})})
+			tm.Type("q")
+			final := tm.FinalModel(t, teatest.WithFinalTimeout(5*time.Second)).(Model)
+			s := screen(t, final)
+			if !strings.Contains(s, "04:00:04.003 +3.0ms  SIGHUP") || strings.Contains(s, "systemd") {
+				t.Errorf("the view should stay on the second HUP while a SIGTERM comes in:\n%s", s)
+			}
+			golden.RequireEqual(t, s)
+		})
 	}
-	golden.RequireEqual(t, s)
+}
+
+// moreHeartbeats is the 1 Hz heartbeat from second a to b.
+func moreHeartbeats(a, b int) []event.Event {
+	root := 0
+	var evs []event.Event
+	for s := a; s < b; s++ {
+		evs = append(evs, event.New(t0.Add(time.Duration(s)*time.Second), "signals", &schema.Signal{PID: 812, TID: 812,
+			Comm: "gimli", Signal: "SIGUSR1", Signo: 10, Code: "SI_USER", SenderPID: 700, SenderUID: &root, SenderComm: "heartbeat"}))
+	}
+	return evs
 }
 
 func TestTimelineFollowsPinsAndFollowsAgain(t *testing.T) {
