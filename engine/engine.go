@@ -78,6 +78,14 @@ type Options struct {
 	// recording or resume it (findings.DiskFillGuard pauses it while its
 	// own filesystem fills critically). nil: only the writer pauses itself.
 	RecordGuard RecordGuard
+	// OnFinding, if set, sees each finding a detector makes while the
+	// session runs, on the engine goroutine, right after it is recorded
+	// (not those that close the session: the processes they name are
+	// gone). It must not block: work that takes time (reading a process's
+	// /proc for a process_snapshot) goes to a goroutine of its own, which
+	// hands its event back with Inject. The engine knows no finding; the
+	// wiring decides which ones matter.
+	OnFinding func(event.Event)
 	// Sink receives events (probe events, findings, statuses) in batches, on
 	// the engine goroutine. It must not block for long.
 	Sink func([]event.Event)

@@ -133,9 +133,19 @@ func (r *run) handle(ev event.Event) {
 	r.keep(ev)
 	for _, d := range r.e.o.Detectors {
 		for _, f := range d.Observe(ev) {
-			r.e.finds.Add(1)
-			r.keep(f)
+			r.found(f)
 		}
+	}
+}
+
+// found keeps a detector's finding, then shows it to the wiring's
+// OnFinding: the hook sees it already recorded, so what the hook injects
+// (a process_snapshot) comes after it.
+func (r *run) found(f event.Event) {
+	r.e.finds.Add(1)
+	r.keep(f)
+	if r.e.o.OnFinding != nil {
+		r.e.o.OnFinding(f)
 	}
 }
 

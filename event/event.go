@@ -68,6 +68,11 @@ type Traits struct {
 	// extract's window says nothing about the window and is not carried
 	// into it. Every other kind is state.
 	Occurrence bool
+	// Entity, for a state kind with one state per thing (a traced process,
+	// a capturing interface), names the thing a body is about, so an
+	// extract carries the last state of each, not only the last of the
+	// kind. nil: one state per probe and kind.
+	Entity func(Body) string
 }
 
 // Register makes kind decodable. newBody returns a pointer to a zero body.

@@ -63,7 +63,11 @@ type Finding struct {
 	Finding  string   `json:"finding"`
 	Severity Severity `json:"severity"`
 	Summary  string   `json:"summary"`
-	// Data is a typed struct when made live and a map when read from a file.
+	// Data is the detector's own struct value, live and read back from a
+	// file alike when its type is registered for the finding's name
+	// (RegisterFindingData); otherwise, and whenever what the file holds
+	// does not fit that type, it reads back as encoding/json's generic
+	// value (a map).
 	Data any `json:"data"`
 
 	// The fields below make one finding per condition. Key names the

@@ -244,13 +244,7 @@ func finiteTree(v reflect.Value) (any, error) {
 	}
 	t := v.Type()
 	if t == timeType {
-		tm := v.Interface().(time.Time)
-		if tm.Before(minJSONTime) {
-			tm = minJSONTime
-		} else if tm.After(maxJSONTime) {
-			tm = maxJSONTime
-		}
-		return tm, nil
+		return clampJSONTime(v.Interface().(time.Time)), nil
 	}
 	if !walkable(t) || t.Implements(marshalerType) || reflect.PointerTo(t).Implements(marshalerType) {
 		if (t.Kind() == reflect.Pointer || t.Kind() == reflect.Interface) && v.IsNil() {
@@ -276,43 +270,12 @@ func finiteTree(v reflect.Value) (any, error) {
 		if v.Kind() == reflect.Slice && v.IsNil() {
 			return nil, nil
 		}
-		out := make([]any, v.Len())
-		for i := range out {
-			e, err := finiteTree(v.Index(i))
-			if err != nil {
-				return nil, err
-			}
-			out[i] = e
-		}
-		return out, nil
+		return finiteList(v)
 	case reflect.Map:
 		if v.IsNil() {
 			return nil, nil
 		}
-		// Keys are named as json.Marshal names them (strings, numbers,
-		// TextMarshalers): it is asked, one key at a time.
-		out := make(map[string]any, v.Len())
-		one := reflect.MakeMapWithSize(reflect.MapOf(t.Key(), reflect.TypeFor[bool]()), 1)
-		for it := v.MapRange(); it.Next(); {
-			one.Clear()
-			one.SetMapIndex(it.Key(), reflect.ValueOf(true))
-			b, err := json.Marshal(one.Interface())
-			if err != nil {
-				return nil, err
-			}
-			var named map[string]bool
-			if err := json.Unmarshal(b, &named); err != nil {
-				return nil, err
-			}
-			e, err := finiteTree(it.Value())
-			if err != nil {
-				return nil, err
-			}
-			for name := range named {
-				out[name] = e
-			}
-		}
-		return out, nil
+		return finiteMap(v)
 	case reflect.Struct:
 		var obj object
 		if err := obj.addFields(v); err != nil {
@@ -322,6 +285,58 @@ func finiteTree(v reflect.Value) (any, error) {
 	}
 	b, err := json.Marshal(v.Interface())
 	return json.RawMessage(b), err
+}
+
+// clampJSONTime keeps a time within the years JSON can write (see
+// minJSONTime and maxJSONTime).
+func clampJSONTime(tm time.Time) time.Time {
+	if tm.Before(minJSONTime) {
+		return minJSONTime
+	} else if tm.After(maxJSONTime) {
+		return maxJSONTime
+	}
+	return tm
+}
+
+// finiteList is finiteTree of each element of a slice or an array.
+func finiteList(v reflect.Value) (any, error) {
+	out := make([]any, v.Len())
+	for i := range out {
+		e, err := finiteTree(v.Index(i))
+		if err != nil {
+			return nil, err
+		}
+		out[i] = e
+	}
+	return out, nil
+}
+
+// finiteMap is finiteTree of each value of a map, under its key's name.
+// Keys are named as json.Marshal names them (strings, numbers,
+// TextMarshalers): it is asked, one key at a time.
+func finiteMap(v reflect.Value) (any, error) {
+	out := make(map[string]any, v.Len())
+	one := reflect.MakeMapWithSize(reflect.MapOf(v.Type().Key(), reflect.TypeFor[bool]()), 1)
+	for it := v.MapRange(); it.Next(); {
+		one.Clear()
+		one.SetMapIndex(it.Key(), reflect.ValueOf(true))
+		b, err := json.Marshal(one.Interface())
+		if err != nil {
+			return nil, err
+		}
+		var named map[string]bool
+		if err := json.Unmarshal(b, &named); err != nil {
+			return nil, err
+		}
+		e, err := finiteTree(it.Value())
+		if err != nil {
+			return nil, err
+		}
+		for name := range named {
+			out[name] = e
+		}
+	}
+	return out, nil
 }
 
 // object is a JSON object whose keys keep their order.

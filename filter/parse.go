@@ -216,19 +216,12 @@ func (p *parser) parseRelation() (*pred, error) {
 	return p.l.relation(left, t.text, right)
 }
 
+// parseNonRelation reads a parenthesized expression, a length test, a
+// cast (multicast, broadcast) or a primitive.
 func (p *parser) parseNonRelation() (*pred, error) {
 	t := p.peek()
 	if t.kind == tOp && t.text == "(" {
-		p.next()
-		x, err := p.parseExpr()
-		if err != nil {
-			return nil, err
-		}
-		if err := p.expectOp(")"); err != nil {
-			return nil, err
-		}
-		p.last = nil // libpcap: "(port 1) and 2" is an error
-		return x, nil
+		return p.parseParens()
 	}
 	if t.kind != tWord {
 		return nil, &SyntaxError{Pos: t.pos, Msg: "unexpected " + describe(t)}
@@ -236,42 +229,58 @@ func (p *parser) parseNonRelation() (*pred, error) {
 	if why, ok := unsupportedWords[t.text]; ok {
 		return nil, unsupported(t.text, why)
 	}
-	if t.text == "less" || t.text == "greater" { // packet length, as "len <= N" / "len >= N"
-		p.next()
-		n := p.next()
-		k, ok := parseNumber(n.text)
-		if n.kind != tWord || !ok {
-			return nil, &SyntaxError{Pos: n.pos, Msg: t.text + " needs a number, got " + describe(n)}
-		}
-		p.last = nil
-		ld := bpf.LoadExtension{Num: bpf.ExtLen}
-		if t.text == "less" {
-			return not(test(opJGT, k, ld)), nil
-		}
-		return test(opJGE, k, ld), nil
-	}
-	if t.text == "multicast" || t.text == "broadcast" {
+	switch t.text {
+	case "less", "greater":
+		return p.parseLength(t)
+	case "multicast", "broadcast":
 		p.next()
 		p.last = nil
 		return p.castPred("", t.text)
 	}
+	return p.parsePrimitive(t)
+}
+
+// parseParens reads "(" expression ")".
+func (p *parser) parseParens() (*pred, error) {
+	p.next()
+	x, err := p.parseExpr()
+	if err != nil {
+		return nil, err
+	}
+	if err := p.expectOp(")"); err != nil {
+		return nil, err
+	}
+	p.last = nil // libpcap: "(port 1) and 2" is an error
+	return x, nil
+}
+
+// parseLength reads "less N" or "greater N" (t), the packet's length as
+// "len <= N" or "len >= N".
+func (p *parser) parseLength(t token) (*pred, error) {
+	p.next()
+	n := p.next()
+	k, ok := parseNumber(n.text)
+	if n.kind != tWord || !ok {
+		return nil, &SyntaxError{Pos: n.pos, Msg: t.text + " needs a number, got " + describe(n)}
+	}
+	p.last = nil
+	ld := bpf.LoadExtension{Num: bpf.ExtLen}
+	if t.text == "less" {
+		return not(test(opJGT, k, ld)), nil
+	}
+	return test(opJGE, k, ld), nil
+}
+
+// parsePrimitive reads qualifiers and a value, from t on; a value without
+// qualifiers takes the previous primitive's ("port 1 or 2").
+func (p *parser) parsePrimitive(t token) (*pred, error) {
 	q := qual{}
 	hasQual := false
 	if protoQuals[t.text] {
 		p.next()
 		q.proto, hasQual = t.text, true
-		n := p.peek()
-		if n.kind == tWord && (n.text == "multicast" || n.text == "broadcast") {
-			p.next()
-			p.last = nil
-			return p.castPred(q.proto, n.text)
-		}
 		if !p.startsQual() {
-			p.last = nil
-			if pr, ok := p.l.protoKeyword(q.proto); ok {
-				return pr, nil
-			}
-			return nil, unsupported(q.proto, "a link-layer qualifier needs host/net/proto, which are not supported")
+			return p.parseProtoAlone(q.proto)
 		}
 	}
 	if d, ok := p.parseDir(); ok {
@@ -299,6 +308,21 @@ func (p *parser) parseNonRelation() (*pred, error) {
 	}
 	p.last = &q
 	return pr, nil
+}
+
+// parseProtoAlone reads what follows a protocol qualifier that no other
+// qualifier follows: "ether multicast", "ip broadcast", or the protocol
+// on its own ("tcp", "ip6").
+func (p *parser) parseProtoAlone(proto string) (*pred, error) {
+	p.last = nil
+	if n := p.peek(); n.kind == tWord && (n.text == "multicast" || n.text == "broadcast") {
+		p.next()
+		return p.castPred(proto, n.text)
+	}
+	if pr, ok := p.l.protoKeyword(proto); ok {
+		return pr, nil
+	}
+	return nil, unsupported(proto, "a link-layer qualifier needs host/net/proto, which are not supported")
 }
 
 func (p *parser) startsQual() bool {

@@ -50,6 +50,11 @@ type ConntrackDroppingData struct {
 	Failed uint64 `json:"insert_failed,omitempty"`
 }
 
+func init() {
+	register(FindingConntrackPressure, func(ConntrackPressureData) Evidence { return Nearest(About{}) })
+	register(FindingConntrackDropping, func(ConntrackDroppingData) Evidence { return Nearest(About{}) })
+}
+
 type ctPoint struct {
 	t time.Time
 	n float64
@@ -211,3 +216,5 @@ func fmtETA(s float64) string {
 	}
 	return fmt.Sprintf("%.0f min", s/60)
 }
+
+func init() { registerDetector(60, func(Config) Detector { return NewConntrack() }) }

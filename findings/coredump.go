@@ -21,6 +21,10 @@ type CoreDumpsLostData struct {
 	PIDs        []int  `json:"pids,omitempty"` // processes the reason is about
 }
 
+func init() {
+	register(FindingCoreDumpsLost, func(CoreDumpsLostData) Evidence { return Nearest(About{}) })
+}
+
 type coreLost struct{ c conds }
 
 // NewCoreDumpsLost returns the detector that explains, before a crash, why
@@ -138,3 +142,5 @@ func pipeName(target string) string {
 	}
 	return target
 }
+
+func init() { registerDetector(80, func(Config) Detector { return NewCoreDumpsLost() }) }

@@ -6,6 +6,7 @@ package findings
 
 import (
 	"encoding/json"
+	"sort"
 	"time"
 
 	"github.com/stakeout/stakeout/event"
@@ -72,18 +73,30 @@ func ConfigOf(raw json.RawMessage) Config {
 	return cfg
 }
 
+// registered lists every detector's constructor in the order detectors see
+// each event (lowest rank first), which is the order of the findings one
+// event raises. Each detector file adds its own with registerDetector.
+var registered []struct {
+	rank int
+	mk   func(Config) Detector
+}
+
+// registerDetector adds a detector; call it from the detector file's init.
+func registerDetector(rank int, mk func(Config) Detector) {
+	registered = append(registered, struct {
+		rank int
+		mk   func(Config) Detector
+	}{rank, mk})
+	sort.SliceStable(registered, func(i, j int) bool { return registered[i].rank < registered[j].rank })
+}
+
 // All returns a fresh set of every detector.
 func All(cfg Config) []Detector {
-	return []Detector{
-		NewIOSaturated(),
-		NewSignals(SignalThresholds{BurstWindow: cfg.SignalBurstWindow}),
-		NewPackets(),
-		NewDiskFill(),
-		NewKernelLog(),
-		NewConntrack(),
-		NewModulesLoaded(),
-		NewCoreDumpsLost(),
+	out := make([]Detector, len(registered))
+	for i, r := range registered {
+		out[i] = r.mk(cfg)
 	}
+	return out
 }
 
 // Run feeds events to fresh detectors and returns the findings in order,

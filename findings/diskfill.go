@@ -92,6 +92,20 @@ type DiskDeletedOpenData struct {
 	SizeBytes int64  `json:"size_bytes"`
 }
 
+// A filling filesystem is shown by its samples; a deleted file held open
+// by its filesystem's byte samples too.
+func init() {
+	register(FindingDiskFilling, func(d DiskFillingData) Evidence {
+		return diskEvidence(EvidenceDisk, About{Mount: d.Mount, Device: d.Device})
+	})
+	register(FindingDiskInodesFilling, func(d DiskInodesFillingData) Evidence {
+		return diskEvidence(EvidenceInodes, About{Mount: d.Mount, Device: d.Device})
+	})
+	register(FindingDiskDeletedOpen, func(d DiskDeletedOpenData) Evidence {
+		return diskEvidence(EvidenceDisk, About{Mount: d.Mount, PID: d.PID, Comm: d.Comm})
+	})
+}
+
 const maxDeletedSeen = 4096 // (mount, pid, path) remembered so each fires once
 
 type fillRun struct {
@@ -364,3 +378,5 @@ func roundPtr(p *float64) *float64 {
 	v := math.Round(*p*10) / 10
 	return &v
 }
+
+func init() { registerDetector(40, func(Config) Detector { return NewDiskFill() }) }

@@ -72,6 +72,19 @@ type IOSaturatedData struct {
 	Stalled bool    `json:"stalled,omitempty"` // some interval had I/O in flight and none completing
 }
 
+// A saturated device is shown by its samples over the episode and a few
+// seconds before it.
+func init() {
+	register(FindingIOSaturated, func(d IOSaturatedData) Evidence {
+		about := About{Device: d.Device}
+		if d.Device == "" {
+			return Nearest(about)
+		}
+		return Evidence{Of: EvidenceIO, About: about,
+			Before: MsWindow(d.Seconds*1000) + 3*time.Second, After: time.Second, KeepBefore: 6, KeepAfter: 1}
+	})
+}
+
 // ioSaturated keeps one satRun per device that is saturated now or whose
 // episode has not yet cleared; a quiet device costs nothing.
 type ioSaturated struct {
@@ -278,3 +291,5 @@ func (r *satRun) finding(name string, sev event.Severity, dur time.Duration) *ev
 }
 
 func round2(x float64) float64 { return math.Round(x*100) / 100 }
+
+func init() { registerDetector(10, func(Config) Detector { return NewIOSaturated() }) }

@@ -57,6 +57,15 @@ type IOErrorData struct {
 	Errors int `json:"errors"` // I/O error lines for this device in the condition, this one included
 }
 
+// A kernel finding is shown by the kernel log lines nearest it. A hung
+// task's data is the line as the kmsg probe parsed it.
+func init() {
+	register(FindingSegfault, func(d SegfaultData) Evidence { return Nearest(About{PID: d.PID, Comm: d.Comm}) })
+	register(FindingOOMKill, func(d OOMKillData) Evidence { return Nearest(About{PID: d.PID, Comm: d.Comm}) })
+	register(FindingHungTask, func(d schema.HungTaskLine) Evidence { return Nearest(About{PID: d.PID, Comm: d.Comm}) })
+	register(FindingIOError, func(d IOErrorData) Evidence { return Nearest(About{Device: d.Device}) })
+}
+
 type kernelLog struct {
 	core               coreFacts // core-dump settings and crash facts seen so far
 	seg, oom, hung, io conds     // keyed by comm, comm, pid and device
@@ -188,3 +197,5 @@ func (d *kernelLog) ioError(at time.Time, e schema.IOErrorLine) *event.Finding {
 	return &event.Finding{Finding: FindingIOError, Severity: event.Critical, Summary: sum, Key: key,
 		Data: IOErrorData{IOErrorLine: e, Errors: n}}
 }
+
+func init() { registerDetector(50, func(Config) Detector { return NewKernelLog() }) }

@@ -17,6 +17,10 @@ type ModuleLoadedData struct {
 	Netfilter bool     `json:"netfilter"`
 }
 
+func init() {
+	register(FindingModuleLoaded, func(d ModuleLoadedData) Evidence { return Nearest(About{Module: d.Module}) })
+}
+
 // netfilterModule says whether a module is part of netfilter. Loading one
 // mid-session changes how every packet is handled: nf_conntrack starts
 // tracking every connection in a table that can fill and drop packets, and
@@ -76,3 +80,5 @@ func (d *modulesLoaded) Observe(ev event.Event) []event.Event {
 	}
 	return []event.Event{event.New(ev.Time, ev.Probe, f)}
 }
+
+func init() { registerDetector(70, func(Config) Detector { return NewModulesLoaded() }) }

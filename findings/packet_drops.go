@@ -21,6 +21,10 @@ type PacketDropsData struct {
 	Packets uint64 `json:"packets"`
 }
 
+func init() {
+	register(FindingPacketDrops, func(d PacketDropsData) Evidence { return Nearest(About{Iface: d.Iface}) })
+}
+
 type dropState struct{ drops, packets uint64 }
 
 type dropWatch struct {

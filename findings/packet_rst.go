@@ -34,6 +34,12 @@ type PacketRSTStormData struct {
 	sec     int64
 }
 
+func init() {
+	register(FindingPacketRSTStorm, func(d PacketRSTStormData) Evidence {
+		return Nearest(About{Iface: d.Iface, Host: d.Host, Flow: d.Flow})
+	})
+}
+
 type rstStorm struct {
 	hosts map[string]*PacketRSTStormData
 	c     conds

@@ -39,6 +39,28 @@ type PacketStallResetData struct {
 	StallMs float64 `json:"stall_ms"`
 }
 
+// GapStillSilent says a packet.gap's data tells of a flow that had not
+// come back (Resumed false), as in the clear the end of a capture makes.
+// Data in another shape (generic, from a file) says so by a "resumed"
+// member that is false; without one it says nothing.
+func GapStillSilent(data any) bool {
+	switch d := data.(type) {
+	case PacketGapData:
+		return !d.Resumed
+	case map[string]any:
+		r, ok := d["resumed"].(bool)
+		return ok && !r
+	}
+	return false
+}
+
+// A gap is shown by its flow's packets either side of the silence, a
+// stall that ended in a reset by those of the stall.
+func init() {
+	register(FindingPacketGap, func(d PacketGapData) Evidence { return flowEvidence(d.Iface, d.Flow, d.GapMs, d.UsualMs) })
+	register(FindingPacketStallReset, func(d PacketStallResetData) Evidence { return flowEvidence(d.Iface, d.Flow, d.StallMs, 0) })
+}
+
 // packets is one detector for all packet findings: they share one flow
 // table, so each packet is looked up once. Memory is bounded by the table's
 // cap, the RST host cap, the open gap cap and the interface cap.
@@ -122,3 +144,5 @@ func (d *packets) stallReset(p packet.Packet, a packet.Arrival) *event.Finding {
 }
 
 func ms(d time.Duration) float64 { return round2(float64(d.Microseconds()) / 1000) }
+
+func init() { registerDetector(30, func(Config) Detector { return NewPackets() }) }

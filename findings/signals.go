@@ -109,6 +109,16 @@ type ProcessKilledData struct {
 	CoreOutcome
 }
 
+// A signal finding is shown by the signals to its process (of its signal)
+// over the burst and the seconds before; a killed process by every signal
+// to it, since the fatal one may be a SIGKILL, never seen delivered.
+func init() {
+	register(FindingSignalBurst, func(d SignalBurstData) Evidence { return signalEvidence(d.PID, d.Comm, d.Signal, d.SpanMs) })
+	register(FindingExecRace, func(d ExecRaceData) Evidence { return signalEvidence(d.PID, d.Comm, d.Signal, 0) })
+	register(FindingSignalStorm, func(d SignalStormData) Evidence { return signalEvidence(d.PID, d.Comm, d.Signal, 0) })
+	register(FindingProcessKilled, func(d ProcessKilledData) Evidence { return signalEvidence(d.PID, d.Comm, "", 0) })
+}
+
 type signals struct {
 	core      coreFacts // core-dump settings, for process.killed
 	t         SignalThresholds
@@ -276,4 +286,8 @@ func senderText(s BurstSender) string {
 		return sigWho(s.PID, s.Comm)
 	}
 	return fmt.Sprintf("%d (%s; %s)", s.PID, event.Sanitize(s.Comm), strings.Join(more, ", "))
+}
+
+func init() {
+	registerDetector(20, func(cfg Config) Detector { return NewSignals(SignalThresholds{BurstWindow: cfg.SignalBurstWindow}) })
 }

@@ -10,6 +10,9 @@ import (
 
 // signal applies burst, storm and exec-race rules to one delivered signal.
 func (d *signals) signal(at time.Time, s *schema.Signal) []*event.Finding {
+	if s.Duplicate() {
+		return nil // the delivery of a signal counted when it was sent
+	}
 	p := d.proc(s.PID, s.Comm, at)
 	if p == nil || s.Result == schema.SignalIgnored {
 		// The kernel dropped it (the process ignores it or is already

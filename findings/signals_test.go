@@ -338,3 +338,25 @@ func TestKernelSignalsAreNoStorm(t *testing.T) {
 		t.Errorf("150 SIGUSR1 from another process in 300 ms: %d storms", len(fs))
 	}
 }
+
+// A process attached from the signals pane while host mode follows the
+// host: each signal to it is recorded sent (tracefs) and delivered
+// (ptrace, a duplicate). One SIGHUP sent and delivered is one signal, not
+// a burst, and a real burst counts each signal once.
+func TestDeliveredDuplicatesCountOnce(t *testing.T) {
+	sent := func(ms float64) event.Event {
+		return bodyAt(ms, &schema.Signal{PID: 812, TID: 812, Comm: "gimli", Signal: "SIGHUP", Code: "SI_USER",
+			SenderPID: 4410, SenderComm: "logrotate", Source: "tracefs", Result: "delivered"})
+	}
+	delivered := func(ms float64) event.Event {
+		return bodyAt(ms, &schema.Signal{PID: 812, TID: 812, Comm: "gimli", Signal: "SIGHUP", Code: "SI_USER",
+			SenderPID: 4410, SenderComm: "logrotate", Source: schema.SourcePtrace})
+	}
+	if fs := sigFindings([]event.Event{sent(0), delivered(0.2)}); len(fs) != 0 {
+		t.Errorf("one SIGHUP, sent and delivered: %s", fs[0].Summary)
+	}
+	fs := named(sigFindings([]event.Event{sent(0), delivered(0.2), sent(3), delivered(3.2)}), FindingSignalBurst)
+	if len(fs) != 1 || fs[0].Data.(SignalBurstData).Count != 2 {
+		t.Errorf("two SIGHUPs, each sent and delivered: %+v, want one burst of 2", fs)
+	}
+}

@@ -2,12 +2,12 @@ package handoff
 
 import (
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/packet"
 	"github.com/stakeout/stakeout/schema"
 )
 
@@ -70,34 +70,49 @@ func (s Series) spread() float64 {
 	return hi - lo
 }
 
-// How a chart folds the samples that fall in one point.
-type fold int
-
-const (
-	foldMax  fold = iota // a gauge: the highest sample
-	foldRate             // a count, shown per second (per minute once a point spans a minute)
-)
-
 const (
 	maxSeriesTracked = 32 // per chart; later names are not tracked
 	maxSeriesShown   = 4  // per chart: the busiest
 )
 
+// chartAcc is one chart of a probe while the window is read (event.Chart).
 type chartAcc struct {
-	title, unit string
-	fold        fold
-	byChange    bool // rank series by how much they moved, not by peak
-	series      map[string][]float64
-	order       []string
+	c      *charts
+	spec   event.ChartSpec
+	series map[string]*seriesAcc
+	order  []string
+}
+
+// seriesAcc is one line of a chart while the window is read (event.Series).
+type seriesAcc struct {
+	c     *charts
+	gauge bool
+	vals  []float64
+}
+
+// noSeries is a line past maxSeriesTracked: it keeps nothing.
+type noSeries struct{}
+
+func (noSeries) Add(time.Time, float64) {}
+
+// probeCharts are one probe's charts (event.Plot).
+type probeCharts struct {
+	c     *charts
+	probe string
+	// plots says some kind of the probe plots itself (event.Plotter), so
+	// its events are not counted: its other kinds (a fork, a flow) are
+	// not charted.
+	plots bool
 }
 
 // charts accumulates every probe's series over [from, from+n*step).
 type charts struct {
-	from   time.Time
-	step   time.Duration
-	n      int
-	byName map[string][]*chartAcc
-	order  []string
+	from     time.Time
+	step     time.Duration
+	n        int
+	byName   map[string][]*chartAcc
+	order    []string
+	perProbe map[string]*probeCharts
 }
 
 func newCharts(from, to time.Time, points int) *charts {
@@ -112,113 +127,94 @@ func newCharts(from, to time.Time, points int) *charts {
 	if step <= 0 {
 		step = time.Second
 	}
-	return &charts{from: from, step: step, n: n, byName: map[string][]*chartAcc{}}
+	return &charts{from: from, step: step, n: n, byName: map[string][]*chartAcc{}, perProbe: map[string]*probeCharts{}}
 }
 
 func (c *charts) index(t time.Time) int {
 	return min(max(int(t.Sub(c.from)/c.step), 0), c.n-1)
 }
 
-func (c *charts) chart(probe, title, unit string, f fold) *chartAcc {
-	for _, a := range c.byName[probe] {
-		if a.title == title {
+// Chart is the probe's chart titled spec.Title, made on first use.
+func (p *probeCharts) Chart(spec event.ChartSpec) event.Chart {
+	c := p.c
+	for _, a := range c.byName[p.probe] {
+		if a.spec.Title == spec.Title {
 			return a
 		}
 	}
-	if _, ok := c.byName[probe]; !ok {
-		c.order = append(c.order, probe)
+	if _, ok := c.byName[p.probe]; !ok {
+		c.order = append(c.order, p.probe)
 	}
-	a := &chartAcc{title: title, unit: unit, fold: f, series: map[string][]float64{}}
-	c.byName[probe] = append(c.byName[probe], a)
+	a := &chartAcc{c: c, spec: spec, series: map[string]*seriesAcc{}}
+	c.byName[p.probe] = append(c.byName[p.probe], a)
 	return a
 }
 
-// values returns the series' points, or nil once the chart tracks enough.
-func (c *charts) values(a *chartAcc, name string) []float64 {
-	if v, ok := a.series[name]; ok {
-		return v
+// Series is the chart's line of that name, made on first use, or one that
+// keeps nothing once the chart tracks enough.
+func (a *chartAcc) Series(name string) event.Series {
+	if s, ok := a.series[name]; ok {
+		return s
 	}
 	if len(a.series) >= maxSeriesTracked {
-		return nil
+		return noSeries{}
 	}
-	v := make([]float64, c.n)
-	if a.fold == foldMax {
-		for i := range v {
-			v[i] = math.NaN()
+	s := &seriesAcc{c: a.c, gauge: a.spec.Fold == event.FoldGauge, vals: make([]float64, a.c.n)}
+	if s.gauge {
+		for i := range s.vals {
+			s.vals[i] = math.NaN()
 		}
 	}
-	a.series[name] = v
+	a.series[name] = s
 	a.order = append(a.order, name)
-	return v
+	return s
 }
 
-func (c *charts) gauge(a *chartAcc, name string, t time.Time, v float64) {
-	if vals := c.values(a, name); vals != nil {
-		i := c.index(t)
-		if math.IsNaN(vals[i]) || v > vals[i] {
-			vals[i] = v
-		}
+// Add keeps a gauge's highest sample of a point and sums a count's.
+func (s *seriesAcc) Add(t time.Time, v float64) {
+	i := s.c.index(t)
+	if !s.gauge {
+		s.vals[i] += v
+	} else if math.IsNaN(s.vals[i]) || v > s.vals[i] {
+		s.vals[i] = v
 	}
 }
 
-func (c *charts) count(a *chartAcc, name string, t time.Time, n float64) {
-	if vals := c.values(a, name); vals != nil {
-		vals[c.index(t)] += n
-	}
-}
+// eventsChart counts the events of a probe none of whose kinds plots
+// itself.
+var eventsChart = event.ChartSpec{Title: "events {per}", Unit: "events", Fold: event.FoldCount}
 
-// observe takes one event of the window.
+// observe takes one event of the window: its body's own figures
+// (event.Plotter), or a count of it if no kind of its probe plots itself.
 func (c *charts) observe(ev event.Event) {
 	if event.IsControl(ev.Kind) {
 		return
 	}
-	if s, ok := schema.AsIOSample(ev); ok {
-		util := c.chart(ev.Probe, "%util by device", "%", foldMax)
-		tput := c.chart(ev.Probe, "throughput by device (read + write)", "B/s", foldMax)
-		for _, d := range s.Devices {
-			if !d.Partition {
-				c.gauge(util, d.Device, ev.Time, d.UtilPct)
-				c.gauge(tput, d.Device, ev.Time, (d.RKBPerS+d.WKBPerS)*1024)
-			}
-		}
+	p := c.probe(ev.Probe)
+	if pl, ok := event.BodyAs[event.Plotter](ev); ok {
+		pl.Plot(ev.Time, p)
 		return
 	}
-	if b, ok := packet.AsPacketBatch(ev); ok {
-		a := c.chart(ev.Probe, "packets {per} by interface", "packets", foldRate)
-		if vals := c.values(a, b.Iface); vals != nil {
-			b.Each(func(p packet.Packet) { vals[c.index(p.Time)]++ })
-		}
-		return
+	if !p.plots {
+		p.Chart(eventsChart).Series("events").Add(ev.Time, 1)
 	}
-	if u, ok := schema.AsDiskUsage(ev); ok {
-		a := c.chart(ev.Probe, "used space by filesystem", "B", foldMax)
-		a.byChange = true
-		for _, fs := range u.Filesystems {
-			if !fs.Stale {
-				c.gauge(a, fs.Mount, ev.Time, float64(fs.UsedBytes))
-			}
-		}
-		return
+}
+
+// probe returns the charts of a probe, made the first time.
+func (c *charts) probe(name string) *probeCharts {
+	p, ok := c.perProbe[name]
+	if !ok {
+		p = &probeCharts{c: c, probe: name, plots: plots(name)}
+		c.perProbe[name] = p
 	}
-	if _, ok := schema.AsSignal(ev); ok {
-		c.count(c.chart(ev.Probe, "signals {per}", "signals", foldRate), "signals", ev.Time, 1)
-		return
-	}
-	if _, ok := schema.AsKmsg(ev); ok {
-		c.count(c.chart(ev.Probe, "kernel log lines {per}", "lines", foldRate), "lines", ev.Time, 1)
-		return
-	}
-	if s, ok := schema.AsConntrack(ev); ok {
-		a := c.chart(ev.Probe, "tracked connections", "", foldMax)
-		c.gauge(a, "count", ev.Time, float64(s.Count))
-		c.gauge(a, "max", ev.Time, float64(s.Max))
-		return
-	}
-	switch ev.Probe {
-	case "signals", "packets", "diskfill", "iostat", "kmsg", "conntrack":
-		return // their other kinds (fork, flow, …) are not charted
-	}
-	c.count(c.chart(ev.Probe, "events {per}", "events", foldRate), "events", ev.Time, 1)
+	return p
+}
+
+// plots says whether a kind of the probe (as the catalog lists them) plots
+// itself.
+func plots(probe string) bool {
+	info, ok := schema.LookupProbe(probe)
+	return ok && slices.ContainsFunc(info.Kinds, event.Plots)
 }
 
 // probes lists the probes with charts, in the order first seen.
@@ -228,19 +224,20 @@ func (c *charts) probes() []string { return c.order }
 func (c *charts) charts(probe string) []Chart {
 	var out []Chart
 	for _, a := range c.byName[probe] {
-		ch := Chart{Title: a.title, Unit: a.unit, From: c.from, To: c.from.Add(c.step * time.Duration(c.n)), Step: c.step}
+		spec := a.spec
+		ch := Chart{Title: spec.Title, Unit: spec.Unit, From: c.from, To: c.from.Add(c.step * time.Duration(c.n)), Step: c.step}
 		scale := 1.0
-		if a.fold == foldRate {
+		if spec.Fold == event.FoldCount {
 			// A count per point becomes a rate people know: per second for
 			// a short recording, per minute for a long one.
 			if c.step >= time.Minute {
-				scale, ch.Title, ch.Unit = 1/c.step.Minutes(), strings.Replace(a.title, "{per}", "per minute", 1), a.unit+"/min"
+				scale, ch.Title, ch.Unit = 1/c.step.Minutes(), strings.Replace(spec.Title, "{per}", "per minute", 1), spec.Unit+"/min"
 			} else {
-				scale, ch.Title, ch.Unit = 1/c.step.Seconds(), strings.Replace(a.title, "{per}", "per second", 1), a.unit+"/s"
+				scale, ch.Title, ch.Unit = 1/c.step.Seconds(), strings.Replace(spec.Title, "{per}", "per second", 1), spec.Unit+"/s"
 			}
 		}
 		for _, name := range a.order {
-			vals := a.series[name]
+			vals := a.series[name].vals
 			if scale != 1 {
 				scaled := make([]float64, len(vals))
 				for i, v := range vals {
@@ -252,7 +249,7 @@ func (c *charts) charts(probe string) []Chart {
 		}
 		sort.SliceStable(ch.Series, func(i, j int) bool {
 			si, sj := ch.Series[i], ch.Series[j]
-			if a.byChange && si.spread() != sj.spread() {
+			if spec.ByChange && si.spread() != sj.spread() {
 				return si.spread() > sj.spread()
 			}
 			return si.Peak() > sj.Peak()
@@ -260,9 +257,15 @@ func (c *charts) charts(probe string) []Chart {
 		if len(ch.Series) > maxSeriesShown {
 			ch.Series = ch.Series[:maxSeriesShown]
 		}
-		if a.title == "tracked connections" {
-			// count first, then max, whatever their peaks
-			sort.SliceStable(ch.Series, func(i, j int) bool { return ch.Series[i].Name == "count" })
+		if len(spec.First) > 0 {
+			// The spec's first lines lead, in its order, whatever their peaks.
+			rank := func(s Series) int {
+				if i := slices.Index(spec.First, s.Name); i >= 0 {
+					return i
+				}
+				return len(spec.First)
+			}
+			sort.SliceStable(ch.Series, func(i, j int) bool { return rank(ch.Series[i]) < rank(ch.Series[j]) })
 		}
 		out = append(out, ch)
 	}

@@ -11,237 +11,24 @@ import (
 	"unicode/utf8"
 
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/packet"
-	"github.com/stakeout/stakeout/schema"
 )
 
 // maxDetail bounds an evidence cell, so one huge event cannot swamp the report.
 const maxDetail = 240
 
 // describe says in one line, in words, what an event holds, for the
-// generic evidence: every kind this build knows has its own form, and any
-// other (a newer build's) is its fields as key=value pairs, never JSON. The
-// strings are raw (from the file); the renderers escape them.
+// generic evidence: a kind that describes itself (event.Describer) in its
+// own words, the kinds every probe shares as bookkeepingLine says, and any
+// other (a newer build's) as its fields in key=value pairs, never JSON.
+// The strings are raw (from the file); the renderers escape them.
 func describe(ev event.Event) string {
 	var s string
-	switch {
-	case kmsgLine(ev, &s):
-	case conntrackLine(ev, &s):
-	case ioLine(ev, &s):
-	case diskLine(ev, &s):
-	case packetLine(ev, &s):
-	case processLine(ev, &s):
-	case moduleLine(ev, &s):
-	case coreLine(ev, &s):
-	case bookkeepingLine(ev, &s):
-	default:
+	if d, ok := event.BodyAs[event.Describer](ev); ok {
+		s = d.Describe()
+	} else if !bookkeepingLine(ev, &s) {
 		s = keyValues(ev)
 	}
 	return clip(s, maxDetail)
-}
-
-func kmsgLine(ev event.Event, out *string) bool {
-	k, ok := schema.AsKmsg(ev)
-	if ok {
-		*out = "[" + k.Level + "] " + k.Text
-		if k.Backlog {
-			*out += " (logged before the session)"
-		}
-		if k.Lost > 0 {
-			*out += fmt.Sprintf(" (%d earlier lines lost)", k.Lost)
-		}
-	}
-	return ok
-}
-
-func conntrackLine(ev event.Event, out *string) bool {
-	c, ok := schema.AsConntrack(ev)
-	if ok {
-		*out = fmt.Sprintf("%d of %d entries (%.0f%%), drop +%d, early_drop +%d, insert_failed +%d",
-			c.Count, c.Max, 100*c.Ratio(), c.Drop, c.EarlyDrop, c.InsertFailed)
-	}
-	return ok
-}
-
-func ioLine(ev event.Event, out *string) bool {
-	s, ok := schema.AsIOSample(ev)
-	if !ok {
-		return false
-	}
-	var parts []string
-	for i, d := range s.Devices {
-		if i == 3 {
-			parts = append(parts, fmt.Sprintf("… %d more", len(s.Devices)-3))
-			break
-		}
-		parts = append(parts, fmt.Sprintf("%s %s%% util, await %s ms, queue %s", d.Device, fmtNum(d.UtilPct), fmtNum(d.AwaitMs()), fmtNum(d.AquSz)))
-	}
-	if len(parts) == 0 {
-		parts = append(parts, "no device busy")
-	}
-	*out = strings.Join(parts, "; ")
-	return true
-}
-
-func diskLine(ev event.Event, out *string) bool {
-	u, ok := schema.AsDiskUsage(ev)
-	if !ok {
-		return false
-	}
-	var parts []string
-	for i, fs := range u.Filesystems {
-		if i == 3 {
-			parts = append(parts, fmt.Sprintf("… %d more", len(u.Filesystems)-3))
-			break
-		}
-		p := fmt.Sprintf("%s %s used, %s available", fs.Mount, fmtBytes(float64(fs.UsedBytes)), fmtBytes(float64(fs.AvailBytes)))
-		if fs.Stale {
-			p += " (stale: statfs did not answer)"
-		}
-		parts = append(parts, p)
-	}
-	if len(parts) == 0 {
-		parts = append(parts, "no filesystem")
-	}
-	*out = strings.Join(parts, "; ")
-	return true
-}
-
-func packetLine(ev event.Event, out *string) bool {
-	if b, ok := packet.AsPacketBatch(ev); ok {
-		var rst, syn int
-		b.Each(func(p packet.Packet) {
-			if p.Flags&packet.FlagRST != 0 {
-				rst++
-			}
-			if p.Flags&packet.FlagSYN != 0 {
-				syn++
-			}
-		})
-		*out = fmt.Sprintf("%s: %d packets, %d SYN, %d RST", b.Iface, b.N(), syn, rst)
-		return true
-	}
-	if s, ok := packet.AsCaptureStats(ev); ok {
-		*out = fmt.Sprintf("%s: %d packets, %d dropped by the kernel", s.Iface, s.Packets, s.Drops)
-		return true
-	}
-	if f, ok := packet.AsFlowInfo(ev); ok {
-		*out = f.Iface + " " + f.Proto + " " + f.String()
-		return true
-	}
-	return false
-}
-
-// processLine is the signals probe's kinds: a signal, fork, exec, exit or
-// a change in what it traces.
-func processLine(ev event.Event, out *string) bool {
-	if s, ok := schema.AsSignal(ev); ok {
-		*out = s.Signal
-		if s.Code != "" {
-			*out += " " + s.Code
-		}
-		*out += " to " + proc(s.PID, s.Comm)
-		if s.SenderPID != 0 || s.SenderComm != "" {
-			*out += " from " + sender(s)
-		}
-		for _, extra := range []string{s.Status, s.Result} {
-			if extra != "" {
-				*out += ", " + extra
-			}
-		}
-		if s.Addr != "" {
-			*out += ", at " + s.Addr
-		}
-		return true
-	}
-	if f, ok := schema.AsFork(ev); ok {
-		*out = proc(f.PID, f.Comm) + " " + f.How + ": child " + itoa(f.ChildPID)
-		return true
-	}
-	if x, ok := schema.AsExec(ev); ok {
-		*out = itoa(x.PID) + " exec " + x.Filename
-		if x.OldComm != "" && x.OldComm != x.Comm {
-			*out += " (" + x.OldComm + " → " + x.Comm + ")"
-		}
-		return true
-	}
-	if x, ok := schema.AsExit(ev); ok {
-		*out = proc(x.PID, x.Comm) + " " + x.Status
-		if x.Core {
-			*out += ", core dumped"
-		}
-		return true
-	}
-	if tr, ok := schema.AsTrace(ev); ok {
-		*out = tr.State + " " + proc(tr.PID, tr.Comm)
-		if tr.Threads > 0 {
-			*out += ", " + plural(tr.Threads, "thread")
-		}
-		if tr.Reason != "" {
-			*out += ": " + tr.Reason
-		}
-		return true
-	}
-	return false
-}
-
-// maxNamed is how many names (modules, processes) a line lists before "…".
-const maxNamed = 5
-
-func moduleLine(ev event.Event, out *string) bool {
-	var m *schema.Module
-	verb := ""
-	switch b := ev.Body.(type) {
-	case *schema.ModuleList:
-		if b == nil {
-			return false
-		}
-		*out = plural(b.Count, "module") + " loaded: " + names(b.Modules, len(b.Modules))
-		return true
-	case schema.ModuleList:
-		*out = plural(b.Count, "module") + " loaded: " + names(b.Modules, len(b.Modules))
-		return true
-	}
-	if l, ok := schema.AsModuleLoad(ev); ok {
-		m, verb = &l.Module, "loaded "
-	} else if u, ok := schema.AsModuleUnload(ev); ok {
-		m, verb = &u.Module, "unloaded "
-	} else {
-		return false
-	}
-	*out = verb + m.Module + " (" + fmtBytes(float64(m.Size)) + ")"
-	if len(m.UsedBy) > 0 {
-		*out += ", used by " + names(m.UsedBy, len(m.UsedBy))
-	}
-	return true
-}
-
-func coreLine(ev event.Event, out *string) bool {
-	c, ok := event.As[schema.CoreReadiness](ev)
-	if !ok {
-		return false
-	}
-	pattern := c.CorePattern
-	if pattern == "" {
-		pattern = "(empty)"
-	}
-	*out = "core_pattern " + pattern
-	if c.PipeTarget != "" && c.PipeTargetExists != nil && !*c.PipeTargetExists {
-		*out += " (" + c.PipeTarget + " does not exist)"
-	}
-	who := "processes"
-	if c.Watched {
-		who = "watched processes"
-	}
-	*out += fmt.Sprintf("; %d of %d %s with a core size limit of 0", c.ZeroLimit, c.Processes, who)
-	if len(c.NoCore) > 0 {
-		var ps []string
-		for _, l := range c.NoCore {
-			ps = append(ps, proc(l.PID, l.Comm))
-		}
-		*out += " (" + names(ps, c.ZeroLimit) + ")"
-	}
-	return true
 }
 
 // bookkeepingLine is the kinds every probe shares: findings, notes, a
@@ -291,22 +78,6 @@ func recordingLine(r *event.Recording) string {
 	}
 	if r.Reason != "" {
 		s += ": " + r.Reason
-	}
-	return s
-}
-
-// names lists the first few of list ("a, b, c, … 12 more"), of total.
-func names(list []string, total int) string {
-	total = max(total, len(list))
-	if len(list) > maxNamed {
-		list = list[:maxNamed]
-	}
-	s := strings.Join(list, ", ")
-	if total > len(list) {
-		if s != "" {
-			s += ", "
-		}
-		s += fmt.Sprintf("… %d more", total-len(list))
 	}
 	return s
 }
@@ -438,19 +209,7 @@ func tcpFlags(f uint8) string {
 func itoa(i int) string { return strconv.Itoa(i) }
 
 // fmtNum prints a measurement with three significant digits or so.
-func fmtNum(v float64) string {
-	switch {
-	case math.IsNaN(v) || math.IsInf(v, 0):
-		return "—"
-	case v == math.Trunc(v) && math.Abs(v) < 1e6:
-		return strconv.FormatFloat(v, 'f', 0, 64)
-	case math.Abs(v) >= 100:
-		return strconv.FormatFloat(v, 'f', 0, 64)
-	case math.Abs(v) >= 10:
-		return strconv.FormatFloat(v, 'f', 1, 64)
-	}
-	return strconv.FormatFloat(v, 'f', 2, 64)
-}
+var fmtNum = event.HumanNumber
 
 func fmtCount(v uint64) string { return strconv.FormatUint(v, 10) }
 

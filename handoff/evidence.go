@@ -2,7 +2,6 @@ package handoff
 
 import (
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/stakeout/stakeout/engine"
@@ -66,67 +65,56 @@ func (c *collector) evidence() Evidence {
 	return Evidence{Title: c.title, Columns: c.columns, Rows: rows}
 }
 
-// msWindow is a span of a finding's data (ms) as a Duration for the
-// evidence window: at least 0 and at most a day, whatever the file says, so
-// the window's arithmetic cannot wrap.
-func msWindow(ms float64) time.Duration {
-	return min(max(event.DurationOf(ms/1000), 0), 24*time.Hour)
-}
-
-// evidenceFor picks what shows a finding: the signal rows of the process
-// for signal findings, the flow's packets either side of a packet gap, the
-// device's samples for a saturated disk, the filesystem's samples for a
-// filling one, and otherwise the events of the finding's probe nearest to it.
-func evidenceFor(ev event.Event, name string, d findingData, flows map[flowKey]uint32) *collector {
-	t := ev.Time
-	switch {
-	case (strings.HasPrefix(name, "signal.") || name == findings.FindingProcessKilled) && d.PID != 0:
-		sig := d.Signal
-		if name == findings.FindingProcessKilled {
-			sig = "" // the fatal signal may be SIGKILL, never seen delivered
+// evidenceFor collects what shows a finding, as its detector's rule says
+// (findings.EvidenceOf): the signal rows of the process, the flow's packets
+// either side of a packet gap, the device's samples for a saturated disk,
+// the filesystem's samples for a filling one, and otherwise the events of
+// the finding's probe nearest to it. A flow the recording never announced
+// falls back to the nearest events.
+func evidenceFor(ev event.Event, e findings.Evidence, flows map[flowKey]uint32) *collector {
+	a := e.About
+	var id uint32
+	if e.Of == findings.EvidencePackets {
+		var known bool
+		if id, known = flows[flowKey{a.Iface, a.Flow}]; !known {
+			e = findings.Nearest(a)
 		}
-		span := msWindow(d.SpanMs)
-		return &collector{t: t, from: t.Add(-span - 2*time.Second), to: t.Add(time.Second),
-			title:   "signals to pid " + itoa(d.PID),
-			columns: []string{"time", "event", "process", "detail", "sender"},
-			rows:    signalRows(d.PID, sig), before: 6, after: 2}
-	case name == findings.FindingPacketGap || name == findings.FindingPacketStallReset:
-		id, ok := flows[flowKey{d.Iface, d.Flow}]
-		if !ok {
-			break
-		}
-		gap := msWindow(max(d.GapMs, d.StallMs))
-		usual := msWindow(d.UsualMs)
-		return &collector{t: t, from: t.Add(-gap - 3*usual - time.Second), to: t.Add(2*usual + time.Second),
-			title:   "packets of " + d.Flow + " on " + d.Iface,
-			columns: []string{"time", "since previous", "flags", "length"},
-			rows:    flowRows(d.Iface, id), before: 4, after: 2}
-	case name == findings.FindingIOSaturated && d.Device != "":
-		secs := msWindow(d.Seconds * 1000)
-		return &collector{t: t, from: t.Add(-secs - 3*time.Second), to: t.Add(time.Second),
-			title:   "iostat samples of " + d.Device,
-			columns: []string{"time", "r/s", "w/s", "await", "aqu-sz", "%util"},
-			rows:    ioRows(d.Device), before: 6, after: 1}
-	case strings.HasPrefix(name, "disk.") && d.Mount != "":
-		inodes := name == findings.FindingDiskInodesFilling
-		cols := []string{"time", "used", "available", "fill rate", "full in"}
-		if inodes {
-			cols = []string{"time", "inodes used", "inodes free", "fill rate", "full in"}
-		}
-		return &collector{t: t, from: t.Add(-2 * time.Minute), to: t.Add(time.Second),
-			title: "diskfill samples of " + d.Mount, columns: cols,
-			rows: diskRows(d.Mount, inodes), before: 240, spread: 6}
 	}
-	probe := ev.Probe
-	return &collector{t: t, from: t.Add(-30 * time.Second), to: t.Add(30 * time.Second),
-		title:   "events of " + probe + " nearest the finding",
-		columns: []string{"time", "event", "detail"},
-		rows: func(ev event.Event, emit func(Row)) {
+	t := ev.Time
+	c := &collector{t: t, from: t.Add(-e.Before), to: t.Add(e.After), before: e.KeepBefore, after: e.KeepAfter, spread: e.Spread}
+	switch e.Of {
+	case findings.EvidenceSignals:
+		c.title = "signals to pid " + itoa(a.PID)
+		c.columns = []string{"time", "event", "process", "detail", "sender"}
+		c.rows = signalRows(a.PID, e.Signal)
+	case findings.EvidencePackets:
+		c.title = "packets of " + a.Flow + " on " + a.Iface
+		c.columns = []string{"time", "since previous", "flags", "length"}
+		c.rows = flowRows(a.Iface, id)
+	case findings.EvidenceIO:
+		c.title = "iostat samples of " + a.Device
+		c.columns = []string{"time", "r/s", "w/s", "await", "aqu-sz", "%util"}
+		c.rows = ioRows(a.Device)
+	case findings.EvidenceDisk, findings.EvidenceInodes:
+		inodes := e.Of == findings.EvidenceInodes
+		c.title = "diskfill samples of " + a.Mount
+		c.columns = []string{"time", "used", "available", "fill rate", "full in"}
+		if inodes {
+			c.columns = []string{"time", "inodes used", "inodes free", "fill rate", "full in"}
+		}
+		c.rows = diskRows(a.Mount, inodes)
+	default:
+		probe := ev.Probe
+		c.title = "events of " + probe + " nearest the finding"
+		c.columns = []string{"time", "event", "detail"}
+		c.rows = func(ev event.Event, emit func(Row)) {
 			if ev.Probe != probe || !evidenceKind(ev) {
 				return
 			}
 			emit(Row{Time: ev.Time, Cells: []string{ev.Kind, describe(ev)}})
-		}, before: 3, after: 2}
+		}
+	}
+	return c
 }
 
 // evidenceKind leaves out what shows nothing about the finding: findings
@@ -201,37 +189,27 @@ func signalRows(pid int, sig string) func(event.Event, func(Row)) {
 			if s.Result != "" {
 				detail += ", " + s.Result
 			}
-			emit(Row{Time: ev.Time, Cells: []string{"signal", proc(s.PID, s.Comm), detail, sender(s)}})
+			emit(Row{Time: ev.Time, Cells: []string{"signal", schema.Proc(s.PID, s.Comm), detail, sender(s)}})
 		} else if f, ok := schema.AsFork(ev); ok && (f.PID == pid || f.ChildPID == pid) {
-			emit(Row{Time: ev.Time, Cells: []string{f.How, proc(f.PID, f.Comm), "child " + itoa(f.ChildPID), ""}})
+			emit(Row{Time: ev.Time, Cells: []string{f.How, schema.Proc(f.PID, f.Comm), "child " + itoa(f.ChildPID), ""}})
 		} else if x, ok := schema.AsExec(ev); ok && x.PID == pid {
-			emit(Row{Time: ev.Time, Cells: []string{"exec", proc(x.PID, x.Comm), x.OldComm + " → " + x.Filename, ""}})
+			emit(Row{Time: ev.Time, Cells: []string{"exec", schema.Proc(x.PID, x.Comm), x.OldComm + " → " + x.Filename, ""}})
 		} else if x, ok := schema.AsExit(ev); ok && x.PID == pid {
 			detail := x.Status
 			if x.Core {
 				detail += ", core dumped"
 			}
-			emit(Row{Time: ev.Time, Cells: []string{"exit", proc(x.PID, x.Comm), detail, ""}})
+			emit(Row{Time: ev.Time, Cells: []string{"exit", schema.Proc(x.PID, x.Comm), detail, ""}})
 		}
 	}
 }
 
+// sender is who sent the signal, or "—" when the kernel names nobody.
 func sender(s *schema.Signal) string {
-	if s.SenderPID == 0 && s.SenderComm == "" {
-		return "—"
+	if from := s.Sender(); from != "" {
+		return from
 	}
-	out := proc(s.SenderPID, s.SenderComm)
-	if s.SenderUID != nil {
-		out += " uid " + itoa(*s.SenderUID)
-	}
-	return out
-}
-
-func proc(pid int, comm string) string {
-	if comm == "" {
-		return itoa(pid)
-	}
-	return itoa(pid) + " (" + comm + ")"
+	return "—"
 }
 
 func flowRows(iface string, id uint32) func(event.Event, func(Row)) {

@@ -15,7 +15,6 @@
 package handoff
 
 import (
-	"encoding/json"
 	"errors"
 	"sort"
 	"time"
@@ -115,6 +114,9 @@ type Finding struct {
 	// open.
 	Open     bool
 	Evidence Evidence
+	// Process is the process the finding names as /proc showed it (its
+	// process_snapshot events near the finding); no rows when none.
+	Process Evidence
 }
 
 // Repeats is the "(×N, last at T)" or "(×N, cleared at T)" after its title.
@@ -153,17 +155,57 @@ type ProbeSummary struct {
 
 // Build reads the recording and makes the report.
 func Build(r *sessions.Reader, opt Options) (*Report, error) {
+	opt = opt.withDefaults()
+	hdr := r.Header()
+	if opt.Header != nil {
+		hdr = opt.Header(hdr)
+	}
+	w := windowOf(r, opt.Since, opt.Until)
+	rep := &Report{Host: hdr, File: opt.File, From: w.axis.UTC(), To: w.to.UTC(), Session: sessionStart(r).UTC()}
+	rep.Replay = ReplayCommand(opt.File, w.from, r.Start())
+
+	p := newFirstPass(rep, w, opt)
+	if err := damageOrErr(p.run(r, opt), rep); err != nil {
+		return nil, err
+	}
+	rep.Omitted = p.conds.Omitted
+	found := rep.rank(p.found, p.flows, opt.MaxFindings)
+	if err := damageOrErr(collectEvidence(r, opt.Transform, found), rep); err != nil {
+		return nil, err
+	}
+	rep.list(found, p.snaps)
+	sort.SliceStable(rep.Notes, func(i, j int) bool { return rep.Notes[i].Time.Before(rep.Notes[j].Time) })
+	rep.summarize(p.b.Document(hdr, opt.File, w.axis, w.to.Sub(w.axis)), p.charts)
+	return rep, nil
+}
+
+// withDefaults fills in the caps left at zero.
+func (opt Options) withDefaults() Options {
 	if opt.Points <= 0 {
 		opt.Points = DefaultPoints
 	}
 	if opt.MaxFindings <= 0 {
 		opt.MaxFindings = DefaultMaxFindings
 	}
-	hdr := r.Header()
-	if opt.Header != nil {
-		hdr = opt.Header(hdr)
-	}
-	from, to := opt.Since, opt.Until
+	return opt
+}
+
+// window is the part of the recording a report covers.
+type window struct {
+	// from and to bound the events listed: the options' bounds, kept
+	// inside the recording.
+	from, to time.Time
+	// axis is where the time axis (the charts, the window shown) starts:
+	// the session's start, if it is later than from. The kernel log's
+	// backlog, stamped minutes before it, is listed but does not stretch
+	// the axis.
+	axis time.Time
+}
+
+// windowOf is the window from since to until (zero: the recording's start
+// or end) of r.
+func windowOf(r *sessions.Reader, since, until time.Time) window {
+	from, to := since, until
 	if from.IsZero() || from.Before(r.Start()) {
 		from = r.Start()
 	}
@@ -173,132 +215,176 @@ func Build(r *sessions.Reader, opt Options) (*Report, error) {
 	if to.Before(from) {
 		to = from
 	}
-	// The time axis (the charts, the window shown) starts at the session's
-	// start: the kernel log's backlog, stamped minutes before it, is listed
-	// but does not stretch the axis.
 	axis := from
 	if s := sessionStart(r); s.After(axis) && !s.After(to) {
 		axis = s
 	}
-	rep := &Report{Host: hdr, File: opt.File, From: axis.UTC(), To: to.UTC(), Session: sessionStart(r).UTC()}
-	rep.Replay = ReplayCommand(opt.File, from, r.Start())
+	return window{from: from, to: to, axis: axis}
+}
 
-	b := report.NewBuilder()
-	charts := newCharts(axis, to, opt.Points)
-	flows := map[flowKey]uint32{}
-	var found []pending
-	// The detectors see the file from its start, as report's do. A
-	// recording is not in time order (the kernel log's backlog comes after
-	// the first samples, a bad clock stamps an event years ahead), so each
-	// event is picked by its own time, and reading stops only where the
-	// time index shows that nothing of the window is left. Without --until
-	// the window runs to the end of the file, whatever the times in it.
-	conds := event.Conditions{Max: maxKeptFindings}
-	last := to
+// firstPass runs the whole file through the detectors and keeps what the
+// report lists of the window: the findings (one per condition, with where
+// to collect its evidence), the notes, the summaries and the charts.
+type firstPass struct {
+	rep    *Report
+	w      window
+	last   time.Time // events after it are past the window
+	b      *report.Builder
+	charts *charts
+	flows  map[flowKey]uint32 // the flows' ids by name, for the evidence
+	conds  event.Conditions
+	found  []pending
+	snaps  []report.ProcessSnapshot // the file's process snapshots, for the evidence
+}
+
+func newFirstPass(rep *Report, w window, opt Options) *firstPass {
+	p := &firstPass{rep: rep, w: w, last: w.to, b: report.NewBuilder(),
+		charts: newCharts(w.axis, w.to, opt.Points), flows: map[flowKey]uint32{},
+		conds: event.Conditions{Max: maxKeptFindings}}
+	// Without --until the window runs to the end of the file, whatever the
+	// times in it.
 	if opt.Until.IsZero() {
-		last = endOfTime
+		p.last = endOfTime
 	}
+	return p
+}
+
+// run feeds the file to the detectors. They see the file from its start,
+// as report's do. A recording is not in time order (the kernel log's
+// backlog comes after the first samples, a bad clock stamps an event years
+// ahead), so each event is picked by its own time, and reading stops only
+// where the time index shows that nothing of the window is left.
+func (p *firstPass) run(r *sessions.Reader, opt Options) error {
 	it := r.Iter(time.Time{})
 	if !opt.Until.IsZero() {
-		it = r.IterRange(time.Time{}, last.Add(engine.FindingLag))
+		it = r.IterRange(time.Time{}, p.last.Add(engine.FindingLag))
 	}
-	err := engine.Replay(transformed(it, opt.Transform), findings.All(findings.ConfigOf(r.Header().Detectors)), func(ev event.Event) bool {
-		if ev.Time.After(last) {
-			return true
+	return engine.Replay(transformed(it, opt.Transform), findings.All(findings.ConfigOf(r.Header().Detectors)), p.observe)
+}
+
+// observe takes one event of the replay (the detectors' findings among
+// them) and always asks for the next.
+func (p *firstPass) observe(ev event.Event) bool {
+	if ev.Time.After(p.last) {
+		return true
+	}
+	var isSnap bool
+	if p.snaps, isSnap = keepSnapshot(p.snaps, ev); isSnap {
+		return true // evidence of its finding, not a probe's data
+	}
+	if fi, ok := packet.AsFlowInfo(ev); ok {
+		if len(p.flows) >= maxFlowNames {
+			clear(p.flows)
 		}
-		if fi, ok := packet.AsFlowInfo(ev); ok {
-			if len(flows) >= maxFlowNames {
-				clear(flows)
-			}
-			flows[flowKey{fi.Iface, fi.String()}] = fi.ID
-		}
-		if ev.Time.Before(from) {
-			if _, ok := ev.Body.(*event.ProbeStatus); ok {
-				b.Observe(ev) // a probe's status holds until it changes
-			}
-			return true
-		}
-		if f, ok := event.AsFinding(ev); ok {
-			// One entry per condition; its evidence is where it was raised.
-			if c, started := conds.Add(ev); started {
-				found = append(found, newPending(ev, f, c, flows))
-			}
-			return true
-		}
-		if n, ok := event.AsNote(ev); ok {
-			if len(rep.Notes) < MaxNotes {
-				rep.Notes = append(rep.Notes, Note{Time: ev.Time.UTC(), Author: n.Author, Text: n.Text})
-			} else {
-				rep.NotesOmitted++
-			}
-			return true
-		}
-		b.Observe(ev)
-		if ev.Time.Before(axis) {
-			rep.Earlier.add(ev)
-		} else {
-			charts.observe(ev)
+		p.flows[flowKey{fi.Iface, fi.String()}] = fi.ID
+	}
+	if ev.Time.Before(p.w.from) {
+		if _, ok := ev.Body.(*event.ProbeStatus); ok {
+			p.b.Observe(ev) // a probe's status holds until it changes
 		}
 		return true
-	})
-	if err := damageOrErr(err, rep); err != nil {
-		return nil, err
 	}
+	if f, ok := event.AsFinding(ev); ok {
+		// One entry per condition; its evidence is where it was raised.
+		if c, started := p.conds.Add(ev); started {
+			p.found = append(p.found, newPending(ev, f, c, p.flows))
+		}
+		return true
+	}
+	if n, ok := event.AsNote(ev); ok {
+		p.rep.addNote(ev.Time, n)
+		return true
+	}
+	p.b.Observe(ev)
+	if ev.Time.Before(p.w.axis) {
+		p.rep.Earlier.add(ev)
+	} else {
+		p.charts.observe(ev)
+	}
+	return true
+}
 
-	rep.Omitted = conds.Omitted
+// addNote lists a note, or counts it past MaxNotes.
+func (r *Report) addNote(t time.Time, n *event.Note) {
+	if len(r.Notes) < MaxNotes {
+		r.Notes = append(r.Notes, Note{Time: t.UTC(), Author: n.Author, Text: n.Text})
+	} else {
+		r.NotesOmitted++
+	}
+}
+
+// rank takes the conditions the first pass found: it lists host facts
+// apart, counts the rest by severity, moves a resumed gap's evidence to its
+// clear, and keeps the worst keep of them, worst first, then earliest: the
+// reader starts with what matters most. The rest add to Omitted.
+func (r *Report) rank(found []pending, flows map[flowKey]uint32, keep int) []pending {
+	found = r.splitHostFacts(found)
+	gapEvidenceAtClear(found, flows)
+	sort.SliceStable(found, func(i, j int) bool { return event.CompareConditions(found[i].c, found[j].c) < 0 })
+	if len(found) > keep {
+		r.Omitted += len(found) - keep
+		found = found[:keep]
+	}
+	return found
+}
+
+// splitHostFacts moves the host facts (report.HostFact) to HostFacts and
+// counts the other conditions by the worst severity each reached.
+func (r *Report) splitHostFacts(found []pending) []pending {
 	incidents := found[:0]
 	for _, p := range found {
 		if report.HostFact(p.c.Finding(), p.c.Worst) {
-			rep.HostFacts = append(rep.HostFacts, p.c.Finding().Summary)
+			r.HostFacts = append(r.HostFacts, p.c.Finding().Summary)
 			continue
 		}
-		rep.count(p.c.Worst)
+		r.count(p.c.Worst)
 		incidents = append(incidents, p)
 	}
-	found = incidents
-	// A gap is raised while its flow is silent; what shows it is the packet
-	// that ended it, so a gap that resumed takes its evidence at its clear.
+	return incidents
+}
+
+// gapEvidenceAtClear: a gap is raised while its flow is silent; what
+// shows it is the packet that ended it, so a gap that resumed takes its
+// evidence at its clear.
+func gapEvidenceAtClear(found []pending, flows map[flowKey]uint32) {
 	for i, p := range found {
 		if p.f.Finding != findings.FindingPacketGap {
 			continue
 		}
 		if lf, ok := event.AsFinding(p.c.Last); ok && lf.State == event.FindingCleared && p.c.Last.Time.After(p.ev.Time) {
-			found[i].col = evidenceFor(p.c.Last, lf.Finding, decodeData(lf.Data), flows)
+			found[i].col = evidenceFor(p.c.Last, findings.EvidenceOf(lf), flows)
 		}
 	}
-	// Worst first, then earliest: the reader starts with what matters most.
-	sort.SliceStable(found, func(i, j int) bool { return event.CompareConditions(found[i].c, found[j].c) < 0 })
-	if len(found) > opt.MaxFindings {
-		rep.Omitted += len(found) - opt.MaxFindings
-		found = found[:opt.MaxFindings]
-	}
-	if err := damageOrErr(collectEvidence(r, opt.Transform, found), rep); err != nil {
-		return nil, err
-	}
+}
+
+// list adds the ranked conditions, their evidence collected, as findings,
+// each with the process snapshots of snaps that are its own.
+func (r *Report) list(found []pending, snaps []report.ProcessSnapshot) {
 	for _, p := range found {
 		last := p.c.Finding()
-		rep.Findings = append(rep.Findings, Finding{Time: p.c.Since().UTC(), Probe: p.ev.Probe, Name: p.f.Finding,
+		r.Findings = append(r.Findings, Finding{Time: p.c.Since().UTC(), Probe: p.ev.Probe, Name: p.f.Finding,
 			Severity: p.c.Worst, Summary: last.Summary, Count: p.c.Count(), Last: p.c.Last.Time.UTC(), State: last.State,
-			Subject: p.subject, Open: open(p.c), Evidence: p.col.evidence()})
+			Subject: p.subject, Open: open(p.c), Evidence: p.col.evidence(), Process: processEvidence(p.c, snaps)})
 	}
-	sort.SliceStable(rep.Notes, func(i, j int) bool { return rep.Notes[i].Time.Before(rep.Notes[j].Time) })
+}
 
-	doc := b.Document(hdr, opt.File, axis, to.Sub(axis))
-	rep.Probes = doc.Probes
+// summarize adds the probes' statuses and a summary of each probe, with
+// its charts, in the document's order, then the probes that sent data but
+// no status (a pcap converted to a session).
+func (r *Report) summarize(doc report.Document, ch *charts) {
+	r.Probes = doc.Probes
 	listed := map[string]bool{}
 	for _, p := range doc.Probes {
 		listed[p.Name] = true
-		rep.Summaries = append(rep.Summaries, ProbeSummary{Name: p.Name, Status: p.Status, Reason: p.Reason,
-			Lines: doc.SummaryText[p.Name], Charts: charts.charts(p.Name)})
+		r.Summaries = append(r.Summaries, ProbeSummary{Name: p.Name, Status: p.Status, Reason: p.Reason,
+			Lines: doc.SummaryText[p.Name], Charts: ch.charts(p.Name)})
 	}
-	// Probes that sent data but no status (a pcap converted to a session).
-	for _, name := range charts.probes() {
+	for _, name := range ch.probes() {
 		if !listed[name] {
 			listed[name] = true
-			rep.Summaries = append(rep.Summaries, ProbeSummary{Name: name, Lines: doc.SummaryText[name], Charts: charts.charts(name)})
+			r.Summaries = append(r.Summaries, ProbeSummary{Name: name, Lines: doc.SummaryText[name], Charts: ch.charts(name)})
 		}
 	}
-	return rep, nil
 }
 
 // sessionStart is when the session began: the header's start, unless it
@@ -380,48 +466,27 @@ func (t *transformIter) Next() (event.Event, bool) {
 
 type flowKey struct{ iface, name string }
 
-// findingData holds the data fields the evidence needs, whether the data is
-// a detector's typed struct or a map read from a file.
-type findingData struct {
-	PID     int     `json:"pid"`
-	Signal  string  `json:"signal"`
-	SpanMs  float64 `json:"span_ms"`
-	Iface   string  `json:"iface"`
-	Flow    string  `json:"flow"`
-	GapMs   float64 `json:"gap_ms"`
-	UsualMs float64 `json:"usual_ms"`
-	StallMs float64 `json:"stall_ms"`
-	Device  string  `json:"device"`
-	Seconds float64 `json:"seconds"`
-	Mount   string  `json:"mount"`
-	Comm    string  `json:"comm"`
-	Module  string  `json:"module"`
-	Host    string  `json:"host"`
-	File    string  `json:"file"`
-	Resumed *bool   `json:"resumed"` // packet.gap: the flow came back (false: still silent when the capture ended)
-}
-
-// subject names what a finding is about, from its data.
-func (d findingData) subject() string {
+// subject names what a finding is about, as its detector's rule says.
+func subject(a findings.About) string {
 	switch {
-	case d.Flow != "" && d.Iface != "":
-		return "flow " + d.Flow + " (" + d.Iface + ")"
-	case d.Mount != "":
-		return d.Mount
-	case d.Device != "":
-		return d.Device
-	case d.Module != "":
-		return "module " + d.Module
-	case d.Host != "" && d.Iface != "":
-		return d.Host + " (" + d.Iface + ")"
-	case d.Iface != "":
-		return d.Iface
-	case d.PID != 0:
-		return "pid " + proc(d.PID, d.Comm)
-	case d.Comm != "":
-		return d.Comm
+	case a.Flow != "" && a.Iface != "":
+		return "flow " + a.Flow + " (" + a.Iface + ")"
+	case a.Mount != "":
+		return a.Mount
+	case a.Device != "":
+		return a.Device
+	case a.Module != "":
+		return "module " + a.Module
+	case a.Host != "" && a.Iface != "":
+		return a.Host + " (" + a.Iface + ")"
+	case a.Iface != "":
+		return a.Iface
+	case a.PID != 0:
+		return "pid " + schema.Proc(a.PID, a.Comm)
+	case a.Comm != "":
+		return a.Comm
 	}
-	return d.File
+	return a.File
 }
 
 // open says a condition had not ended when the window did (see Finding.Open).
@@ -433,19 +498,11 @@ func open(c *event.Condition) bool {
 	case findings.FindingPacketGap:
 		// The end of the capture clears a gap whose flow never came back:
 		// that flow is still silent, not recovered.
-		if d := decodeData(f.Data); c.Cleared() && d.Resumed != nil && !*d.Resumed {
+		if c.Cleared() && findings.GapStillSilent(f.Data) {
 			return true
 		}
 	}
 	return c.Key() != "" && !c.Cleared()
-}
-
-func decodeData(v any) findingData {
-	var d findingData
-	if b, err := event.MarshalFinite(v); err == nil { // a NaN is null, not the loss of the whole data
-		_ = json.Unmarshal(b, &d) // a field of another type is left zero
-	}
-	return d
 }
 
 // pending is a condition waiting for its evidence, collected around the
@@ -459,6 +516,6 @@ type pending struct {
 }
 
 func newPending(ev event.Event, f *event.Finding, c *event.Condition, flows map[flowKey]uint32) pending {
-	d := decodeData(f.Data)
-	return pending{ev: ev, f: f, c: c, col: evidenceFor(ev, f.Finding, d, flows), subject: d.subject()}
+	e := findings.EvidenceOf(f)
+	return pending{ev: ev, f: f, c: c, col: evidenceFor(ev, e, flows), subject: subject(e.About)}
 }

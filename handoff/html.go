@@ -95,6 +95,13 @@ type viewFinding struct {
 	Title                   string
 	Columns                 []string
 	Rows                    []viewRow
+	Process                 viewEvidence // the process it names, as /proc showed it
+}
+
+type viewEvidence struct {
+	Title   string
+	Columns []string
+	Rows    []viewRow
 }
 
 type viewRow struct {
@@ -160,6 +167,17 @@ func htmlView(rep *Report) viewPage {
 				vr.Cells = append(vr.Cells, clean(c))
 			}
 			vf.Rows = append(vf.Rows, vr)
+		}
+		vf.Process.Title = clean(f.Process.Title)
+		for _, c := range f.Process.Columns {
+			vf.Process.Columns = append(vf.Process.Columns, clean(c))
+		}
+		for _, r := range f.Process.Rows {
+			vr := viewRow{Clock: fmtClock(r.Time)}
+			for _, c := range r.Cells {
+				vr.Cells = append(vr.Cells, clean(c))
+			}
+			vf.Process.Rows = append(vf.Process.Rows, vr)
 		}
 		v.Findings = append(v.Findings, vf)
 	}

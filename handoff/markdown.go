@@ -17,11 +17,23 @@ import (
 // code blocks, which no line of content can close.
 func WriteMarkdown(w io.Writer, rep *Report) error {
 	var b strings.Builder
+	writeHeadMD(&b, rep)
+	writeFindingsMD(&b, rep)
+	writeNotesMD(&b, rep)
+	writeProbesMD(&b, rep)
+	writeReplayMD(&b, rep)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// writeHeadMD writes the title, the summary paragraph, the host's facts
+// and the counts of findings and notes, and any damage to the file.
+func writeHeadMD(b *strings.Builder, rep *Report) {
 	host := rep.Host.Hostname
 	if host == "" {
 		host = "unknown host"
 	}
-	fmt.Fprintf(&b, "# Handoff: %s\n\n", mdText(host))
+	fmt.Fprintf(b, "# Handoff: %s\n\n", mdText(host))
 	for _, sp := range rep.Lead() {
 		if sp.Strong {
 			b.WriteString("**" + mdText(sp.Text) + "**")
@@ -32,40 +44,54 @@ func WriteMarkdown(w io.Writer, rep *Report) error {
 	b.WriteString("\n\n")
 	b.WriteString("| | |\n|---|---|\n")
 	for _, f := range hostFacts(rep) {
-		fmt.Fprintf(&b, "| %s | %s |\n", f.K, mdText(f.V))
+		fmt.Fprintf(b, "| %s | %s |\n", f.K, mdText(f.V))
 	}
 	b.WriteString("\n")
-	fmt.Fprintf(&b, "**%s**: %d critical, %d warn, %d info. **%s.**\n", plural(rep.Critical+rep.Warn+rep.Info, "finding"),
+	fmt.Fprintf(b, "**%s**: %d critical, %d warn, %d info. **%s.**\n", plural(rep.Critical+rep.Warn+rep.Info, "finding"),
 		rep.Critical, rep.Warn, rep.Info, plural(len(rep.Notes)+rep.NotesOmitted, "note"))
 	if rep.Damage != "" {
-		fmt.Fprintf(&b, "\n> **Warning:** %s; everything before it is reported.\n", mdText(rep.Damage))
+		fmt.Fprintf(b, "\n> **Warning:** %s; everything before it is reported.\n", mdText(rep.Damage))
 	}
+}
 
+// writeFindingsMD writes the findings, each with its evidence, and how
+// many more were left out.
+func writeFindingsMD(b *strings.Builder, rep *Report) {
 	b.WriteString("\n## Findings\n\n")
 	if len(rep.Findings) == 0 {
 		b.WriteString("No findings in this window.\n\n")
 	}
 	for i, f := range rep.Findings {
-		fmt.Fprintf(&b, "### %d. %s · %s · %s%s\n\n", i+1, strings.ToUpper(f.Severity.String()), mdText(f.Name), fmtClock(f.Time),
+		fmt.Fprintf(b, "### %d. %s · %s · %s%s\n\n", i+1, strings.ToUpper(f.Severity.String()), mdText(f.Name), fmtClock(f.Time),
 			mdText(f.Repeats()))
-		fmt.Fprintf(&b, "**Summary** (probe %s): %s\n\n", mdText(f.Probe), mdText(f.Summary))
-		writeEvidenceMD(&b, f.Evidence)
+		fmt.Fprintf(b, "**Summary** (probe %s): %s\n\n", mdText(f.Probe), mdText(f.Summary))
+		writeEvidenceMD(b, f.Evidence)
+		if len(f.Process.Rows) > 0 {
+			writeEvidenceMD(b, f.Process)
+		}
 	}
 	if rep.Omitted > 0 {
-		fmt.Fprintf(&b, "%d more findings, ranked lower, are not listed; `stakeout events FILE --kind finding` prints them all.\n\n", rep.Omitted)
+		fmt.Fprintf(b, "%d more findings, ranked lower, are not listed; `stakeout events FILE --kind finding` prints them all.\n\n", rep.Omitted)
 	}
+}
 
+// writeNotesMD writes the engineers' notes, and how many more were left
+// out.
+func writeNotesMD(b *strings.Builder, rep *Report) {
 	b.WriteString("## Notes\n\n")
 	if len(rep.Notes) == 0 {
 		b.WriteString("No notes in this window.\n")
 	}
 	for _, n := range rep.Notes {
-		fmt.Fprintf(&b, "- **%s** %s: %s\n", fmtClock(n.Time), mdText(n.Author), mdText(n.Text))
+		fmt.Fprintf(b, "- **%s** %s: %s\n", fmtClock(n.Time), mdText(n.Author), mdText(n.Text))
 	}
 	if rep.NotesOmitted > 0 {
-		fmt.Fprintf(&b, "- … %d more notes not listed\n", rep.NotesOmitted)
+		fmt.Fprintf(b, "- … %d more notes not listed\n", rep.NotesOmitted)
 	}
+}
 
+// writeProbesMD writes each probe's status, summary lines and charts.
+func writeProbesMD(b *strings.Builder, rep *Report) {
 	b.WriteString("\n## Probes\n\n")
 	if len(rep.Summaries) == 0 {
 		b.WriteString("No probe data in this window.\n\n")
@@ -75,31 +101,33 @@ func WriteMarkdown(w io.Writer, rep *Report) error {
 		if status == "" {
 			status = "no status recorded"
 		}
-		fmt.Fprintf(&b, "### %s · %s\n\n", mdText(p.Name), mdText(status))
+		fmt.Fprintf(b, "### %s · %s\n\n", mdText(p.Name), mdText(status))
 		if p.Reason != "" {
-			fmt.Fprintf(&b, "Reason: %s\n\n", mdText(p.Reason))
+			fmt.Fprintf(b, "Reason: %s\n\n", mdText(p.Reason))
 		}
 		for _, l := range p.Lines {
-			fmt.Fprintf(&b, "    %s\n", event.Sanitize(l))
+			fmt.Fprintf(b, "    %s\n", event.Sanitize(l))
 		}
 		if len(p.Lines) > 0 {
 			b.WriteString("\n")
 		}
 		for _, c := range p.Charts {
-			writeChartMD(&b, c)
+			writeChartMD(b, c)
 		}
 	}
+}
 
+// writeReplayMD writes the command that replays the file, then the host
+// facts found in the window.
+func writeReplayMD(b *strings.Builder, rep *Report) {
 	b.WriteString("## Replay\n\n")
 	b.WriteString("    " + rep.Replay + "\n")
 	if len(rep.HostFacts) > 0 {
 		b.WriteString("\n## Host facts\n\n")
 		for _, f := range rep.HostFacts {
-			fmt.Fprintf(&b, "- %s\n", mdText(f))
+			fmt.Fprintf(b, "- %s\n", mdText(f))
 		}
 	}
-	_, err := io.WriteString(w, b.String())
-	return err
 }
 
 func writeEvidenceMD(b *strings.Builder, ev Evidence) {

@@ -193,7 +193,12 @@ func AsCaptureStats(ev event.Event) (*CaptureStats, bool) { return event.As[Capt
 func init() {
 	event.Register(KindFlow, func() event.Body { return &FlowInfo{} })
 	event.Register(KindPackets, func() event.Body { return &PacketBatch{} }, event.Traits{Occurrence: true})
-	event.Register(KindCaptureStats, func() event.Body { return &CaptureStats{} })
+	event.Register(KindCaptureStats, func() event.Body { return &CaptureStats{} }, event.Traits{Entity: func(b event.Body) string {
+		if c, ok := event.As[CaptureStats](event.Event{Body: b}); ok {
+			return c.Iface
+		}
+		return ""
+	}})
 }
 
 // PacketsConfig holds the packets probe's flags.

@@ -168,53 +168,23 @@ func AppendHeaders(b []byte, fi FlowInfo, pk Packet, ether bool) []byte {
 	l2 := 0  // bytes before the IP header
 	et := -1 // where the EtherType of what follows the link headers goes
 	if ether {
-		b = append(b, make([]byte, 14)...)
-		l2, et = 14, 12
-		var tags []uint16
-		if fi.VLAN != 0 || fi.InnerVLAN != 0 {
-			tags = append(tags, fi.VLAN)
-		}
-		if fi.InnerVLAN != 0 {
-			tags = append(tags, fi.InnerVLAN)
-		}
-		for i, v := range tags {
-			typ := uint16(EtherDot1Q)
-			if i == 0 && len(tags) == 2 {
-				typ = etherQinQ
-			}
-			binary.BigEndian.PutUint16(b[et:], typ)
-			b = binary.BigEndian.AppendUint16(b, v&0xfff)
-			b = append(b, 0, 0)
-			l2, et = l2+4, l2+2
-		}
+		b, l2, et = appendEthernet(b, fi)
 	}
 	setType := func(typ uint16) {
 		if et >= 0 {
 			binary.BigEndian.PutUint16(b[et:], typ)
 		}
 	}
-	wire := int(pk.Len)
 	proto := protoNumber(fi.Proto)
 	var pseudo []byte // the addresses, for the TCP/UDP checksum
 	l4 := 0           // the transport length the IP header claims
 	switch {
 	case src.Is4() && dst.Is4():
 		setType(etherIPv4)
-		ip := len(b)
-		b = append(b, 0x45, 0)
-		b = binary.BigEndian.AppendUint16(b, uint16(max(wire-l2, 20)))
-		b = append(b, 0, 0, 0, 0, 64, proto, 0, 0)
-		b = append(append(b, src.AsSlice()...), dst.AsSlice()...)
-		binary.BigEndian.PutUint16(b[ip+10:], ^foldSum(sum16(b[ip:ip+20], 0)))
-		pseudo, l4 = b[ip+12:ip+20], wire-l2-20
+		b, pseudo, l4 = appendIPv4(b, src, dst, proto, int(pk.Len)-l2)
 	case src.Is6() && dst.Is6():
 		setType(etherIPv6)
-		ip := len(b)
-		b = append(b, 0x60, 0, 0, 0)
-		b = binary.BigEndian.AppendUint16(b, uint16(max(wire-l2-40, 0)))
-		b = append(b, proto, 64)
-		b = append(append(b, src.AsSlice()...), dst.AsSlice()...)
-		pseudo, l4 = b[ip+8:ip+40], wire-l2-40
+		b, pseudo, l4 = appendIPv6(b, src, dst, proto, int(pk.Len)-l2)
 	case !ether:
 		return nil // nothing but IP on an IP-only link
 	default:
@@ -226,31 +196,91 @@ func AppendHeaders(b []byte, fi FlowInfo, pk Packet, ether bool) []byte {
 		setType(etherTypeOf(fi.Proto))
 	}
 	if pseudo != nil {
-		th, at := len(b), 0 // the transport header, and its checksum's offset in it
-		switch proto {
-		case 6:
-			at = 16
-			l4 = max(l4, 20)
-			b = binary.BigEndian.AppendUint16(b, sport)
-			b = binary.BigEndian.AppendUint16(b, dport)
-			b = append(b, 0, 0, 0, 0, 0, 0, 0, 0, 5<<4, pk.Flags, 0xff, 0xff, 0, 0, 0, 0)
-		case 17:
-			l4, at = max(l4, 8), 6
-			b = binary.BigEndian.AppendUint16(b, sport)
-			b = binary.BigEndian.AppendUint16(b, dport)
-			b = binary.BigEndian.AppendUint16(b, uint16(l4))
-			b = append(b, 0, 0)
-		}
-		if th < len(b) {
-			c := ^foldSum(sum16(b[th:], sum16(pseudo, uint32(proto)+uint32(l4)&0xffff+uint32(l4)>>16)))
-			if c == 0 && proto == 17 {
-				c = 0xffff // 0 would say the sender computed none
-			}
-			binary.BigEndian.PutUint16(b[th+at:], c)
-		}
+		b = appendTransport(b, proto, sport, dport, pk.Flags, pseudo, l4)
 	}
 	if ether && len(b) < 60 {
 		b = append(b, make([]byte, 60-len(b))...)
+	}
+	return b
+}
+
+// appendEthernet appends an Ethernet header with the flow's VLAN tags,
+// its addresses and EtherType left zero. l2 is its length, et the offset
+// of the EtherType of what follows it (after the tags).
+func appendEthernet(b []byte, fi FlowInfo) (_ []byte, l2, et int) {
+	b = append(b, make([]byte, 14)...)
+	l2, et = 14, 12
+	var tags []uint16
+	if fi.VLAN != 0 || fi.InnerVLAN != 0 {
+		tags = append(tags, fi.VLAN)
+	}
+	if fi.InnerVLAN != 0 {
+		tags = append(tags, fi.InnerVLAN)
+	}
+	for i, v := range tags {
+		typ := uint16(EtherDot1Q)
+		if i == 0 && len(tags) == 2 {
+			typ = etherQinQ
+		}
+		binary.BigEndian.PutUint16(b[et:], typ)
+		b = binary.BigEndian.AppendUint16(b, v&0xfff)
+		b = append(b, 0, 0)
+		l2, et = l2+4, l2+2
+	}
+	return b, l2, et
+}
+
+// appendIPv4 appends an IPv4 header, with its checksum, of a packet of n
+// bytes from the IP header on. pseudo is its addresses (in b), l4 the
+// transport length it claims.
+func appendIPv4(b []byte, src, dst netip.Addr, proto byte, n int) (_, pseudo []byte, l4 int) {
+	ip := len(b)
+	b = append(b, 0x45, 0)
+	b = binary.BigEndian.AppendUint16(b, uint16(max(n, 20)))
+	b = append(b, 0, 0, 0, 0, 64, proto, 0, 0)
+	b = append(append(b, src.AsSlice()...), dst.AsSlice()...)
+	binary.BigEndian.PutUint16(b[ip+10:], ^foldSum(sum16(b[ip:ip+20], 0)))
+	return b, b[ip+12 : ip+20], n - 20
+}
+
+// appendIPv6 appends an IPv6 header of a packet of n bytes from the IP
+// header on. pseudo is its addresses (in b), l4 the transport length it
+// claims.
+func appendIPv6(b []byte, src, dst netip.Addr, proto byte, n int) (_, pseudo []byte, l4 int) {
+	ip := len(b)
+	b = append(b, 0x60, 0, 0, 0)
+	b = binary.BigEndian.AppendUint16(b, uint16(max(n-40, 0)))
+	b = append(b, proto, 64)
+	b = append(append(b, src.AsSlice()...), dst.AsSlice()...)
+	return b, b[ip+8 : ip+40], n - 40
+}
+
+// appendTransport appends a TCP header with flags, or a UDP header, of a
+// transport length of l4 (at least the header's), with its checksum over
+// the pseudo-header made of the addresses pseudo. Any other protocol
+// appends nothing.
+func appendTransport(b []byte, proto byte, sport, dport uint16, flags byte, pseudo []byte, l4 int) []byte {
+	th, at := len(b), 0 // the transport header, and its checksum's offset in it
+	switch proto {
+	case 6:
+		at = 16
+		l4 = max(l4, 20)
+		b = binary.BigEndian.AppendUint16(b, sport)
+		b = binary.BigEndian.AppendUint16(b, dport)
+		b = append(b, 0, 0, 0, 0, 0, 0, 0, 0, 5<<4, flags, 0xff, 0xff, 0, 0, 0, 0)
+	case 17:
+		l4, at = max(l4, 8), 6
+		b = binary.BigEndian.AppendUint16(b, sport)
+		b = binary.BigEndian.AppendUint16(b, dport)
+		b = binary.BigEndian.AppendUint16(b, uint16(l4))
+		b = append(b, 0, 0)
+	}
+	if th < len(b) {
+		c := ^foldSum(sum16(b[th:], sum16(pseudo, uint32(proto)+uint32(l4)&0xffff+uint32(l4)>>16)))
+		if c == 0 && proto == 17 {
+			c = 0xffff // 0 would say the sender computed none
+		}
+		binary.BigEndian.PutUint16(b[th+at:], c)
 	}
 	return b
 }

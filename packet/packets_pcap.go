@@ -61,26 +61,16 @@ func PcapEventsSkipping(r io.Reader, payload bool, fn func(event.Event)) (PcapSk
 }
 
 func pcapEvents(r io.Reader, payload bool, fn func(event.Event), maxIfaces int) (PcapSkipped, error) {
-	var skipped PcapSkipped
 	br := bufio.NewReaderSize(r, 1<<16)
 	head, _ := br.Peek(4)
 	if !IsPcap(head) {
-		return skipped, ErrNotPcap
+		return PcapSkipped{}, ErrNotPcap
 	}
 	cr, err := newCapReader(br)
 	if err != nil {
-		return skipped, err
+		return PcapSkipped{}, err
 	}
-	ids := NewFlowIDs()
-	// Each interface of a pcapng file has its own link type (Wireshark's
-	// captures, stakeout export's of an Ethernet and a tun), and its own
-	// batcher. An interface of a later section (captures put end to end)
-	// with the name and link type of an earlier one is the same one.
-	type ifaceKey struct {
-		link uint16
-		name string
-	}
-	per := map[ifaceKey]*pcapIface{}
+	ifaces := &pcapIfaces{per: map[ifaceKey]*pcapIface{}, max: maxIfaces, ids: NewFlowIDs(), emit: fn, payload: payload}
 	var last *capIface // the previous packet's interface, and its batcher
 	var cur *pcapIface
 	started := false
@@ -90,43 +80,17 @@ func pcapEvents(r io.Reader, payload bool, fn func(event.Event), maxIfaces int) 
 			break // a capture cut short (tcpdump killed) is read up to the cut
 		}
 		if err != nil {
-			return skipped, err
+			return ifaces.skipped, err
 		}
 		if f := p.Iface; f != last {
-			k := ifaceKey{f.link, f.label}
-			cur = per[k]
-			if cur == nil && len(per) >= maxIfaces {
-				// Reuse the room of the interface used longest ago, if no
-				// packet of this section used it: its section is over.
-				var oldest ifaceKey
-				at := cr.nextID
-				for ok, old := range per {
-					if old.lastID < at {
-						oldest, at = ok, old.lastID
-					}
-				}
-				if old := per[oldest]; at < cr.nextID {
-					if old.b != nil {
-						old.b.Flush()
-					}
-					delete(per, oldest)
-				}
+			// cur stays the previous interface's until f has room: a
+			// skipped packet must not leave the next one of that
+			// interface without its batcher.
+			next := ifaces.of(f, cr.nextID)
+			if next == nil {
+				continue
 			}
-			if cur == nil {
-				if len(per) >= maxIfaces {
-					skipped.Packets++
-					if !f.skipped {
-						f.skipped = true
-						skipped.Ifaces++
-					}
-					continue
-				}
-				cur = newPcapIface(f.link, f.label, ids, fn, payload)
-				per[k] = cur
-				skipped.peak = max(skipped.peak, len(per))
-			}
-			cur.lastID = f.id
-			last = f
+			cur, last = next, f
 		}
 		if !started {
 			fn(event.New(p.Time, PacketsName, &event.ProbeStatus{Status: event.StatusOK}))
@@ -134,12 +98,83 @@ func pcapEvents(r io.Reader, payload bool, fn func(event.Event), maxIfaces int) 
 		}
 		cur.add(p)
 	}
-	for _, pi := range per {
+	ifaces.flush()
+	return ifaces.skipped, nil
+}
+
+// ifaceKey names an interface of a capture file. Each interface of a
+// pcapng file has its own link type (Wireshark's captures, stakeout
+// export's of an Ethernet and a tun), and its own batcher. An interface of
+// a later section (captures put end to end) with the name and link type of
+// an earlier one is the same one.
+type ifaceKey struct {
+	link uint16
+	name string
+}
+
+// pcapIfaces holds the interfaces of a capture file being read, at most
+// max at once, and counts the packets it had no room for.
+type pcapIfaces struct {
+	per     map[ifaceKey]*pcapIface
+	max     int
+	ids     *FlowIDs
+	emit    func(event.Event)
+	payload bool
+	skipped PcapSkipped
+}
+
+// of returns f's interface, making it if there is room (or room can be
+// freed), else nil: the packet is skipped, and counted. sectionStart is
+// the id of the current section's first interface.
+func (t *pcapIfaces) of(f *capIface, sectionStart int) *pcapIface {
+	k := ifaceKey{f.link, f.label}
+	pi := t.per[k]
+	if pi == nil && len(t.per) >= t.max {
+		t.freeOldest(sectionStart)
+	}
+	if pi == nil {
+		if len(t.per) >= t.max {
+			t.skipped.Packets++
+			if !f.skipped {
+				f.skipped = true
+				t.skipped.Ifaces++
+			}
+			return nil
+		}
+		pi = newPcapIface(f.link, f.label, t.ids, t.emit, t.payload)
+		t.per[k] = pi
+		t.skipped.peak = max(t.skipped.peak, len(t.per))
+	}
+	pi.lastID = f.id
+	return pi
+}
+
+// freeOldest reuses the room of the interface used longest ago, if no
+// packet of the current section (whose interfaces' ids start at
+// sectionStart) used it: its section is over. Its batch is flushed.
+func (t *pcapIfaces) freeOldest(sectionStart int) {
+	var oldest ifaceKey
+	at := sectionStart
+	for ok, old := range t.per {
+		if old.lastID < at {
+			oldest, at = ok, old.lastID
+		}
+	}
+	if old := t.per[oldest]; at < sectionStart {
+		if old.b != nil {
+			old.b.Flush()
+		}
+		delete(t.per, oldest)
+	}
+}
+
+// flush sends every interface's last batch.
+func (t *pcapIfaces) flush() {
+	for _, pi := range t.per {
 		if pi.b != nil {
 			pi.b.Flush()
 		}
 	}
-	return skipped, nil
 }
 
 // pcapIface is one interface of a capture file: its framing and batcher.

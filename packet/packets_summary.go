@@ -129,5 +129,6 @@ func (s *PacketSummary) Lines() []string {
 }
 
 func init() {
-	schema.RegisterProbe(schema.ProbeInfo{Name: PacketsName, Rank: 30, Summary: func() schema.Summarizer { return &PacketSummary{} }})
+	schema.RegisterProbe(schema.ProbeInfo{Name: PacketsName, Rank: 30, Summary: func() schema.Summarizer { return &PacketSummary{} },
+		Kinds: []string{KindFlow, KindPackets, KindCaptureStats}})
 }

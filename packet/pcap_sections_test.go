@@ -84,6 +84,30 @@ func TestPcapngTooManyInterfacesInOneSection(t *testing.T) {
 	}
 }
 
+// TestPcapngSkippedInterfaceKeepsThePrevious: a packet on an interface
+// with no room left is skipped, and the next packet, on the interface the
+// one before it used, is read into that interface's batcher (before, the
+// skip left no batcher there and the read panicked on a nil pointer).
+func TestPcapngSkippedInterfaceKeepsThePrevious(t *testing.T) {
+	fr := testFrames(t)[0]
+	var f ngFile
+	f.section(binary.LittleEndian)
+	for i := range 3 {
+		f.iface(linkTypeEthernet, fmt.Sprintf("a%d", i), 6, 0)
+	}
+	f.packet(0, 1e15, len(fr), fr, false)
+	f.packet(1, 1e15+1, len(fr), fr, false)
+	f.packet(2, 1e15+2, len(fr), fr, false) // no room: skipped
+	f.packet(1, 1e15+3, len(fr), fr, false)
+	f.packet(2, 1e15+4, len(fr), fr, false) // skipped again, counted once as an interface
+	f.packet(0, 1e15+5, len(fr), fr, false)
+	per, skipped := countPcap(t, f.b, 2)
+	want := map[string]int{"a0": 2, "a1": 2}
+	if fmt.Sprint(per) != fmt.Sprint(want) || skipped.Packets != 2 || skipped.Ifaces != 1 {
+		t.Errorf("read %v, skipped %+v; want %v and 2 packets of 1 interface skipped", per, skipped, want)
+	}
+}
+
 // TestPcapngTimestampsStayInRange: a timestamp of 2^64-1 seconds, or an
 // if_tsoffset of ±2^63-1, comes out between 1970 and the end of year 9999
 // instead of wrapping (int64 of 2^64-1 is -1) or passing what JSON can

@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/internal/aligned"
 	"github.com/stakeout/stakeout/schema"
 )
 
@@ -62,12 +61,6 @@ func (p *conntrackProbe) Check() error {
 // Run samples every interval. While the table is missing it says so with a
 // probe_status of its own, and says ok again once it is there.
 func (p *conntrackProbe) Run(ctx context.Context, emit Emit) error {
-	every := p.cfg.Interval
-	if every <= 0 {
-		every = time.Second
-	}
-	tick := aligned.NewTicker(every)
-	defer tick.Stop()
 	p.count = newProcFile(p.countPath())
 	p.max = newProcFile(p.cfg.ProcPath("sys", "net", "netfilter", "nf_conntrack_max"))
 	p.stat = newProcFile(p.cfg.ProcPath("net", "stat", "nf_conntrack"))
@@ -75,8 +68,11 @@ func (p *conntrackProbe) Run(ctx context.Context, emit Emit) error {
 	var prev *conntrackRead
 	var prevAt time.Time
 	loaded := true
-	failures := 0
-	for {
+	pl := newPoller(p.cfg)
+	// The first read is a sample (with no rates), and a failing one only
+	// counts, as any other.
+	pl.atOnce, pl.giveUpAfter = true, maxReadFailures
+	return pl.run(ctx, func() error {
 		cur, err := p.read()
 		at := p.now()
 		switch {
@@ -86,31 +82,24 @@ func (p *conntrackProbe) Run(ctx context.Context, emit Emit) error {
 				emit(event.New(at, conntrackName, &st))
 			}
 			loaded, prev = false, nil
+			return errNotSampled // the table is gone, which is no failure to read it
 		case err != nil:
-			if failures++; failures >= maxReadFailures {
-				return err
-			}
-		default:
-			failures = 0
-			if !loaded {
-				emit(event.New(at, conntrackName, &event.ProbeStatus{Status: event.StatusOK}))
-				loaded = true
-			}
-			s := schema.ConntrackSample{Count: cur.count, Max: cur.max}
-			if prev != nil {
-				s.IntervalS = at.Sub(prevAt).Seconds()
-				d := cur.stat.since(prev.stat)
-				s.Drop, s.EarlyDrop, s.InsertFailed, s.SearchRestart = d.drop, d.earlyDrop, d.insertFailed, d.searchRestart
-			}
-			emit(event.New(at, conntrackName, &s))
-			prev, prevAt = &cur, at
+			return err
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-tick.C:
+		if !loaded {
+			emit(event.New(at, conntrackName, &event.ProbeStatus{Status: event.StatusOK}))
+			loaded = true
 		}
-	}
+		s := schema.ConntrackSample{Count: cur.count, Max: cur.max}
+		if prev != nil {
+			s.IntervalS = at.Sub(prevAt).Seconds()
+			d := cur.stat.since(prev.stat)
+			s.Drop, s.EarlyDrop, s.InsertFailed, s.SearchRestart = d.drop, d.earlyDrop, d.insertFailed, d.searchRestart
+		}
+		emit(event.New(at, conntrackName, &s))
+		prev, prevAt = &cur, at
+		return nil
+	})
 }
 
 type conntrackRead struct {

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/internal/aligned"
 	"github.com/stakeout/stakeout/schema"
 )
 
@@ -86,12 +85,6 @@ func (p *coredumpProbe) Check() error {
 // interval when watching given processes, every 5 s when reading them all.
 // It emits only when something changed.
 func (p *coredumpProbe) Run(ctx context.Context, emit Emit) error {
-	every := p.cfg.Interval
-	if every <= 0 {
-		every = time.Second
-	}
-	tick := aligned.NewTicker(every)
-	defer tick.Stop()
 	defer func() {
 		for _, f := range p.sysctls {
 			f.close()
@@ -100,7 +93,9 @@ func (p *coredumpProbe) Run(ctx context.Context, emit Emit) error {
 	var last *schema.CoreReadiness
 	var procsAt time.Time
 	var procs coreProcs
-	for {
+	pl := newPoller(p.cfg)
+	pl.atOnce = true // the settings at the start are the first sample; reading never fails
+	return pl.run(ctx, func() error {
 		watched := len(p.cfg.Signals.PIDs) > 0 || len(p.cfg.Signals.Procs) > 0
 		if now := p.now(); watched || now.Sub(procsAt) >= coreAllProcsGap {
 			procs, procsAt = p.readProcs(), now
@@ -111,12 +106,8 @@ func (p *coredumpProbe) Run(ctx context.Context, emit Emit) error {
 			emit(event.New(p.now(), coredumpName, &c))
 			last = &cur
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-tick.C:
-		}
-	}
+		return nil
+	})
 }
 
 func (p *coredumpProbe) read(procs coreProcs) schema.CoreReadiness {

@@ -15,7 +15,6 @@ import (
 
 	"github.com/spf13/pflag"
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/internal/aligned"
 	"github.com/stakeout/stakeout/schema"
 	"golang.org/x/sys/unix"
 )
@@ -157,18 +156,18 @@ type fsState struct {
 // blocks that goroutine, not the probe. The filesystem is then marked stale
 // and no new statfs is started for it until the old one returns.
 func (p *diskFill) Run(ctx context.Context, emit Emit) error {
-	every := p.cfg.Interval
-	if every <= 0 {
-		every = time.Second
-	}
-	timeout := min(max(every/2, 50*time.Millisecond), 2*time.Second)
+	pl := newPoller(p.cfg)
+	// Every step samples at once, and any error ends the probe: mountinfo
+	// unreadable at the start (later it keeps the last list), or ctx done
+	// while statfs was waited for.
+	pl.atOnce, pl.giveUpAfter = true, 1
+	timeout := min(max(pl.every/2, 50*time.Millisecond), 2*time.Second)
 	states := map[string]*fsState{}
 	procs := newProcScanner(p.cfg.Procfs)
 	var ws []watched
 	start, prevAt := p.now(), time.Time{}
-	tick := aligned.NewTicker(every)
-	defer tick.Stop()
-	for n := 0; ; n++ {
+	n := 0
+	return pl.run(ctx, func() error {
 		if n%remountEvery == 0 {
 			fresh, err := p.mounts()
 			if err != nil && ws == nil {
@@ -178,6 +177,7 @@ func (p *diskFill) Run(ctx context.Context, emit Emit) error {
 				ws = fresh
 			}
 		}
+		n++
 		at := p.now()
 		fss := p.sample(ws, states, timeout, procs, at.Sub(start).Seconds())
 		if ctx.Err() != nil {
@@ -189,17 +189,31 @@ func (p *diskFill) Run(ctx context.Context, emit Emit) error {
 		}
 		emit(event.New(at, diskFillName, &schema.DiskUsage{IntervalS: iv, Filesystems: fss}))
 		prevAt = at
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-tick.C:
-		}
-	}
+		return nil
+	})
 }
 
 // sample statfs's every filesystem, updates the trends and attaches writers
 // and deleted files. t is seconds since the probe started.
 func (p *diskFill) sample(ws []watched, states map[string]*fsState, timeout time.Duration, procs *procScanner, t float64) []schema.Filesystem {
+	p.startStatfs(ws, states)
+	out, idx, stale := collectStatfs(ws, states, timeout, t)
+	idx.skip = func(i int) bool { return stale[i] }
+	busy := false
+	for i := range out {
+		busy = busy || (!stale[i] && out[i].Filling())
+	}
+	writers, deleted := procs.sample(t, idx, len(out), busy)
+	for i := range out {
+		out[i].Writers, out[i].DeletedOpen = writers[i], deleted[i]
+	}
+	forgetUnmounted(ws, states)
+	return out
+}
+
+// startStatfs gives each filesystem in ws a state, and a statfs in a
+// goroutine of its own unless one is still outstanding.
+func (p *diskFill) startStatfs(ws []watched, states map[string]*fsState) {
 	for _, w := range ws {
 		st := states[w.Dev]
 		if st == nil {
@@ -214,36 +228,22 @@ func (p *diskFill) sample(ws []watched, states map[string]*fsState, timeout time
 			st.pending = ch
 		}
 	}
+}
+
+// collectStatfs waits at most timeout, in all, for the statfs answers and
+// lists the filesystems in ws order: a filesystem whose answer is late
+// shows its last one, marked stale (stale[i] for out[i]), and one never
+// answered is left out. idx maps mount ids to positions in out.
+func collectStatfs(ws []watched, states map[string]*fsState, timeout time.Duration, t float64) (out []schema.Filesystem, idx fsIndex, stale []bool) {
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	expired := false
-	out := make([]schema.Filesystem, 0, len(ws))
-	idx := fsIndex{byMnt: map[int]int{}}
-	var stale []bool
+	out = make([]schema.Filesystem, 0, len(ws))
+	idx = fsIndex{byMnt: map[int]int{}}
 	for _, w := range ws {
 		st := states[w.Dev]
-		fresh := false
-		if !expired {
-			select {
-			case r := <-st.pending:
-				st.pending, fresh = nil, true
-				if r.err == nil {
-					st.last = &r
-				}
-			case <-deadline.C:
-				expired = true
-			}
-		}
-		if expired && !fresh {
-			select { // answered meanwhile?
-			case r := <-st.pending:
-				st.pending, fresh = nil, true
-				if r.err == nil {
-					st.last = &r
-				}
-			default:
-			}
-		}
+		var fresh bool
+		fresh, expired = st.await(deadline.C, expired)
 		if st.last == nil {
 			continue // never answered, or gone (unmounted since mountinfo was read)
 		}
@@ -251,44 +251,76 @@ func (p *diskFill) sample(ws []watched, states map[string]*fsState, timeout time
 		if r.size == 0 && r.inodes == 0 {
 			continue // reports no capacity at all (lxcfs, some FUSE): nothing can fill
 		}
-		fsys := schema.Filesystem{Mount: w.Point, Device: w.Source, FSType: w.FSType, Stale: !fresh,
-			SizeBytes: r.size, UsedBytes: r.size - min(r.free, r.size), AvailBytes: r.avail, FreeBytes: r.free,
-			InodesTotal: r.inodes, InodesUsed: r.inodes - min(r.inodesFree, r.inodes), InodesFree: r.inodesFree}
-		if fresh {
-			fsys.Bytes = st.bytes.Add(t, float64(fsys.UsedBytes), float64(fsys.AvailBytes))
-			if r.inodes > 0 { // btrfs and some others report no inode limit
-				fsys.Inodes = st.inodes.Add(t, float64(fsys.InodesUsed), float64(fsys.InodesFree))
-			}
-		}
 		for _, id := range w.ids {
 			idx.byMnt[id] = len(out)
 		}
 		stale = append(stale, !fresh)
-		out = append(out, fsys)
+		out = append(out, st.filesystem(w, r, fresh, t))
 	}
-	idx.skip = func(i int) bool { return stale[i] }
-	busy := false
-	for i := range out {
-		busy = busy || (!stale[i] && out[i].Filling())
-	}
-	writers, deleted := procs.sample(t, idx, len(out), busy)
-	for i := range out {
-		out[i].Writers, out[i].DeletedOpen = writers[i], deleted[i]
-	}
-	// Forget filesystems no longer mounted (their statfs may still be pending;
-	// the buffered channel lets that goroutine finish on its own).
-	if len(states) > len(ws) {
-		keep := map[string]bool{}
-		for _, w := range ws {
-			keep[w.Dev] = true
-		}
-		for dev := range states {
-			if !keep[dev] {
-				delete(states, dev)
-			}
+	return out, idx, stale
+}
+
+// await takes st's statfs answer if it comes before deadline fires, or,
+// once it has fired (expired, which await returns updated), if it came
+// meanwhile. fresh says an answer was taken.
+func (st *fsState) await(deadline <-chan time.Time, expired bool) (fresh, stillExpired bool) {
+	if !expired {
+		select {
+		case r := <-st.pending:
+			st.take(r)
+			return true, false
+		case <-deadline:
+			expired = true
 		}
 	}
-	return out
+	select { // answered meanwhile?
+	case r := <-st.pending:
+		st.take(r)
+		return true, expired
+	default:
+	}
+	return false, expired
+}
+
+// take records a statfs answer; a failed one keeps the last good one.
+func (st *fsState) take(r statfsResult) {
+	st.pending = nil
+	if r.err == nil {
+		st.last = &r
+	}
+}
+
+// filesystem is what statfs answer r says of w, st's filesystem; a fresh
+// answer also feeds st's trends, at t seconds since the probe started.
+func (st *fsState) filesystem(w watched, r statfsResult, fresh bool, t float64) schema.Filesystem {
+	fsys := schema.Filesystem{Mount: w.Point, Device: w.Source, FSType: w.FSType, Stale: !fresh,
+		SizeBytes: r.size, UsedBytes: r.size - min(r.free, r.size), AvailBytes: r.avail, FreeBytes: r.free,
+		InodesTotal: r.inodes, InodesUsed: r.inodes - min(r.inodesFree, r.inodes), InodesFree: r.inodesFree}
+	if fresh {
+		fsys.Bytes = st.bytes.Add(t, float64(fsys.UsedBytes), float64(fsys.AvailBytes))
+		if r.inodes > 0 { // btrfs and some others report no inode limit
+			fsys.Inodes = st.inodes.Add(t, float64(fsys.InodesUsed), float64(fsys.InodesFree))
+		}
+	}
+	return fsys
+}
+
+// forgetUnmounted drops the states of filesystems no longer in ws (their
+// statfs may still be pending; the buffered channel lets that goroutine
+// finish on its own).
+func forgetUnmounted(ws []watched, states map[string]*fsState) {
+	if len(states) <= len(ws) {
+		return
+	}
+	keep := map[string]bool{}
+	for _, w := range ws {
+		keep[w.Dev] = true
+	}
+	for dev := range states {
+		if !keep[dev] {
+			delete(states, dev)
+		}
+	}
 }
 
 func init() { register(diskFillSpec) }

@@ -26,7 +26,6 @@ import (
 
 	"github.com/spf13/pflag"
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/internal/aligned"
 	"github.com/stakeout/stakeout/schema"
 )
 
@@ -41,10 +40,6 @@ var iostatSpec = Spec{
 	},
 	New: func(cfg Config) Probe { return newIOStat(cfg) },
 }
-
-// maxReadFailures is how many ticks in a row diskstats may fail to read
-// before Run gives up; one odd read must not kill the probe for the session.
-const maxReadFailures = 5
 
 type ioStat struct {
 	cfg   Config
@@ -76,41 +71,30 @@ func (p *ioStat) Check() error {
 // rather than queueing them) still gives correct rates. emit is the engine's
 // non-blocking hand-off; Run never waits on anything but its ticker and ctx.
 func (p *ioStat) Run(ctx context.Context, emit Emit) error {
-	every := p.cfg.Interval
-	if every <= 0 {
-		every = time.Second
-	}
 	p.stats = newProcFile(p.cfg.ProcPath("diskstats"))
 	defer p.stats.close()
 	prev, prevAt, err := p.sample(nil)
 	if err != nil {
 		return err
 	}
-	tick := aligned.NewTicker(every)
-	defer tick.Stop()
-	failures := 0
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-tick.C:
-		}
+	// The read above was the baseline, and fatal; the steps wait for ticks
+	// (atOnce unset), and only maxReadFailures of them in a row end Run.
+	pl := newPoller(p.cfg)
+	pl.giveUpAfter = maxReadFailures
+	return pl.run(ctx, func() error {
 		cur, at, err := p.sample(prev)
 		if err != nil {
 			// Keep prev: the next good read then reports the average over
 			// the longer interval, which is still true.
-			if failures++; failures >= maxReadFailures {
-				return err
-			}
-			continue
+			return err
 		}
-		failures = 0
 		if dt := at.Sub(prevAt); dt > 0 && ctx.Err() == nil {
 			devs := shownDevices(ioRates(prev, cur, dt), p.cfg.IOStat.AllDevices)
 			emit(event.New(at, iostatName, &schema.IOSample{IntervalS: dt.Seconds(), Devices: devs}))
 		}
 		prev, prevAt = cur, at
-	}
+		return nil
+	})
 }
 
 // sample reads diskstats, stamps it with the clock, and marks partitions.

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/internal/aligned"
 	"github.com/stakeout/stakeout/schema"
 )
 
@@ -58,10 +57,6 @@ func (p *modulesProbe) read() (map[string]schema.Module, error) {
 
 // Run reports the modules present at the start once, then each change.
 func (p *modulesProbe) Run(ctx context.Context, emit Emit) error {
-	every := p.cfg.Interval
-	if every <= 0 {
-		every = time.Second
-	}
 	defer func() {
 		if p.file != nil {
 			p.file.close()
@@ -77,29 +72,22 @@ func (p *modulesProbe) Run(ctx context.Context, emit Emit) error {
 	}
 	sort.Strings(names)
 	emit(event.New(p.now(), modulesName, &schema.ModuleList{Count: len(names), Modules: names}))
-	tick := aligned.NewTicker(every)
-	defer tick.Stop()
-	failures := 0
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-tick.C:
-		}
+	// The list above was the first read, and fatal; the steps wait for
+	// ticks (atOnce unset), and only maxReadFailures of them in a row end Run.
+	pl := newPoller(p.cfg)
+	pl.giveUpAfter = maxReadFailures
+	return pl.run(ctx, func() error {
 		cur, err := p.read()
 		if err != nil {
-			if failures++; failures >= maxReadFailures {
-				return err
-			}
-			continue
+			return err
 		}
-		failures = 0
 		at := p.now()
 		for _, ev := range moduleChanges(prev, cur) {
 			emit(event.New(at, modulesName, ev))
 		}
 		prev = cur
-	}
+		return nil
+	})
 }
 
 // moduleChanges lists unloads then loads, each by name, so that dependencies

@@ -64,6 +64,15 @@ type Probe interface {
 	Run(ctx context.Context, emit Emit) error
 }
 
+// Tracer is a probe that can start and stop following one process while
+// it runs: the signals probe, asked from its pane (a attaches ptrace to the
+// selected process and its children, d detaches). Each call records a
+// trace event and returns once it is done, or why it could not be.
+type Tracer interface {
+	Attach(ctx context.Context, pid int) error
+	Detach(ctx context.Context, pid int) error
+}
+
 // Unavailable is the error a probe returns when this host can't support it.
 type Unavailable = event.Unavailable
 

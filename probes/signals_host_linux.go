@@ -16,15 +16,21 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/probes/ptrace"
 	"github.com/stakeout/stakeout/schema"
 	"golang.org/x/sys/unix"
 )
 
-// SignalsHost is the --signals value for host-wide mode.
-const SignalsHost = "host"
+// The --signals values: host-wide mode (the default when no --pid or
+// --proc names a target), and the probe turned off.
+const (
+	SignalsHost = "host"
+	SignalsOff  = "off"
+)
 
 // generateResults names signal_generate's res (enum trace_signal_result).
 var generateResults = []string{"delivered", "ignored", "already pending", "overflow", "lost info"}
@@ -33,7 +39,7 @@ func (c Config) tracefsRoot() string { return c.SysPath("kernel", "tracing") }
 
 func (c Config) hostCheck() error {
 	if os.Geteuid() != 0 {
-		return Unavailablef("--signals host needs root to use tracefs")
+		return Unavailablef("host-wide mode needs root to use tracefs")
 	}
 	root := c.tracefsRoot()
 	if _, err := os.Stat(filepath.Join(root, "events")); err == nil {
@@ -56,23 +62,9 @@ func (c Config) hostCheck() error {
 func (p *signalsProbe) runHost(ctx context.Context, emit Emit) (err error) {
 	cfg := p.cfg
 	root := cfg.tracefsRoot()
-	var inst string
-	for attempt := 0; ; attempt++ {
-		if _, err := cfg.mountTracefs(root); err != nil {
-			return err
-		}
-		cfg.clearStaleInstances(root)
-		inst = filepath.Join(root, "instances", cfg.instanceName(os.Getpid()))
-		err := os.Mkdir(inst, 0o700)
-		if err == nil {
-			break
-		}
-		// Another stakeout unmounted tracefs between the look and the
-		// mkdir: mount it again, once.
-		if !errors.Is(err, os.ErrNotExist) || attempt > 0 {
-			cfg.releaseTracefs(root)
-			return fmt.Errorf("tracefs instance: %w", err)
-		}
+	inst, err := cfg.makeInstance(root)
+	if err != nil {
+		return err
 	}
 	// Without a watchdog (it could not start) a kill -9 leaves the instance
 	// to the next run; the probe itself works the same.
@@ -87,31 +79,13 @@ func (p *signalsProbe) runHost(ctx context.Context, emit Emit) (err error) {
 			err = fmt.Errorf("removing tracefs instance: %w", rmErr)
 		}
 	}()
-	if err := os.WriteFile(filepath.Join(inst, "buffer_size_kb"), []byte(strconv.Itoa(instanceBufferKB)), 0); err != nil {
-		return fmt.Errorf("tracefs buffer_size_kb: %w", err)
-	}
-	enable := filepath.Join(inst, "events", "signal", "signal_generate", "enable")
 	filter := newHostFilter(cfg.Signals.Include, os.Getpid())
 	if wd != nil {
 		filter.own[wd.proc.Pid] = true
 	}
-	if expr := filter.kernelFilter(); expr != "" {
-		// Dropped in the kernel, they never fill the ring or wake stakeout.
-		// Should the kernel refuse the filter, they are dropped below.
-		os.WriteFile(filepath.Join(inst, "events", "signal", "signal_generate", "filter"), []byte(expr), 0)
+	if err := enableGenerate(inst, filter); err != nil {
+		return err
 	}
-	senders := newSenders(cfg)
-	// CLOCK_MONOTONIC stamps, so each line's own time survives batching.
-	if err := os.WriteFile(filepath.Join(inst, "trace_clock"), []byte("mono"), 0); err != nil {
-		return fmt.Errorf("tracefs trace_clock: %w", err)
-	}
-	if err := os.WriteFile(enable, []byte("1"), 0); err != nil {
-		return fmt.Errorf("enabling signal:signal_generate: %w", err)
-	}
-	// trace_pipe's poll wakes a waiter once the buffer is buffer_percent
-	// full (default 50) on kernels that apply it to trace_pipe; 0 wakes on
-	// any event. Kernels without the file wake on any data anyway.
-	os.WriteFile(filepath.Join(inst, "buffer_percent"), []byte("0"), 0)
 	fd, err := unix.Open(filepath.Join(inst, "trace_pipe"), unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("tracefs trace_pipe: %w", err)
@@ -122,6 +96,64 @@ func (p *signalsProbe) runHost(ctx context.Context, emit Emit) (err error) {
 	defer w.close()
 	defer context.AfterFunc(ctx, w.interrupt)()
 	p.hostPolled.Store(w.poller)
+	return cfg.followPipe(ctx, fd, w, filter, &p.wakerPID, emit)
+}
+
+// makeInstance mounts tracefs at root if need be and makes stakeout's
+// instance in it, returning the instance's directory. On an error, tracefs
+// is left as it was found.
+func (c Config) makeInstance(root string) (string, error) {
+	for attempt := 0; ; attempt++ {
+		if _, err := c.mountTracefs(root); err != nil {
+			return "", err
+		}
+		c.clearStaleInstances(root)
+		inst := filepath.Join(root, "instances", c.instanceName(os.Getpid()))
+		err := os.Mkdir(inst, 0o700)
+		if err == nil {
+			return inst, nil
+		}
+		// Another stakeout unmounted tracefs between the look and the
+		// mkdir: mount it again, once.
+		if !errors.Is(err, os.ErrNotExist) || attempt > 0 {
+			c.releaseTracefs(root)
+			return "", fmt.Errorf("tracefs instance: %w", err)
+		}
+	}
+}
+
+// enableGenerate sizes the instance's buffer, filters and enables
+// signal:signal_generate in it.
+func enableGenerate(inst string, filter hostFilter) error {
+	if err := os.WriteFile(filepath.Join(inst, "buffer_size_kb"), []byte(strconv.Itoa(instanceBufferKB)), 0); err != nil {
+		return fmt.Errorf("tracefs buffer_size_kb: %w", err)
+	}
+	if expr := filter.kernelFilter(); expr != "" {
+		// Dropped in the kernel, they never fill the ring or wake stakeout.
+		// Should the kernel refuse the filter, they are dropped below.
+		os.WriteFile(filepath.Join(inst, "events", "signal", "signal_generate", "filter"), []byte(expr), 0)
+	}
+	// CLOCK_MONOTONIC stamps, so each line's own time survives batching.
+	if err := os.WriteFile(filepath.Join(inst, "trace_clock"), []byte("mono"), 0); err != nil {
+		return fmt.Errorf("tracefs trace_clock: %w", err)
+	}
+	enable := filepath.Join(inst, "events", "signal", "signal_generate", "enable")
+	if err := os.WriteFile(enable, []byte("1"), 0); err != nil {
+		return fmt.Errorf("enabling signal:signal_generate: %w", err)
+	}
+	// trace_pipe's poll wakes a waiter once the buffer is buffer_percent
+	// full (default 50) on kernels that apply it to trace_pipe; 0 wakes on
+	// any event. Kernels without the file wake on any data anyway.
+	os.WriteFile(filepath.Join(inst, "buffer_percent"), []byte("0"), 0)
+	return nil
+}
+
+// followPipe reads trace_pipe (fd, waited on through w) until ctx ends,
+// and emits each signal the filter wants, but none sent to waker: the pid
+// of the waker of the tracer an Attach started (0: none yet), whose stops
+// only wake that tracer.
+func (c Config) followPipe(ctx context.Context, fd int, w *readyWaiter, filter hostFilter, waker *atomic.Int64, emit Emit) error {
+	senders := newSenders(c)
 	buf := make([]byte, 64<<10)
 	var partial []byte
 	gathered := false // read something since the last wait
@@ -134,20 +166,14 @@ func (p *signalsProbe) runHost(ctx context.Context, emit Emit) (err error) {
 				// ones gather for 20 ms instead of waking for each. Events
 				// keep the tracepoint's own time.
 				gathered = false
-				select {
-				case <-ctx.Done():
-				case <-time.After(20 * time.Millisecond):
-				}
+				pause(ctx, 20*time.Millisecond)
 				continue
 			}
 			w.wait(20 * time.Millisecond)
 			continue
 		}
 		if err == nil && n == 0 { // EOF: tracing turned off under us; look again later
-			select {
-			case <-ctx.Done():
-			case <-time.After(20 * time.Millisecond):
-			}
+			pause(ctx, 20*time.Millisecond)
 			continue
 		}
 		if err != nil {
@@ -161,8 +187,8 @@ func (p *signalsProbe) runHost(ctx context.Context, emit Emit) (err error) {
 				break
 			}
 			if s, ts, ok := parseGenerate(string(partial[:i])); ok && filter.wantSignal(s.Signo) {
-				cfg.hostPIDs(s, senders)
-				if filter.wantTarget(s.PID) {
+				c.hostPIDs(s, senders)
+				if filter.wantTarget(s.PID) && int64(s.PID) != waker.Load() {
 					emit(event.New(monoToWall(ts), signalsName, s))
 				}
 			}
@@ -171,6 +197,14 @@ func (p *signalsProbe) runHost(ctx context.Context, emit Emit) (err error) {
 		partial = append([]byte(nil), partial...)
 	}
 	return ctx.Err()
+}
+
+// pause waits d, or until ctx ends.
+func pause(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
 }
 
 // hostPIDs turns the tracepoint's thread ids into process ids, and adds
@@ -237,11 +271,11 @@ func parseGenerate(line string) (*schema.Signal, float64, bool) {
 		f[k], _ = strconv.Atoi(v)
 	}
 	s := &schema.Signal{PID: f["pid"], TID: f["pid"], Comm: comm, Signo: f["sig"], Signal: schema.SignalName(f["sig"]),
-		Code: codeName(f["sig"], int32(f["code"])), Source: "tracefs"}
+		Code: ptrace.CodeName(f["sig"], int32(f["code"])), Source: "tracefs"}
 	if r := f["res"]; r >= 0 && r < len(generateResults) {
 		s.Result = generateResults[r]
 	}
-	if code := int32(f["code"]); sender > 0 && (code == siUser || code == siQueue || code == siTkill) {
+	if code := int32(f["code"]); sender > 0 && ptrace.SentByProcess(code) {
 		s.SenderPID, s.SenderComm = sender, task[:dash]
 	}
 	return s, ts, true

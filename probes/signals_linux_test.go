@@ -77,8 +77,9 @@ func init() {
 		fmt.Println((&signalsProbe{cfg: cfg}).Check())
 		os.Exit(0)
 	}
-	// The tracer's waker inherits tracerEnv; it must stay a waker.
-	if pid := os.Getenv(tracerEnv); pid != "" && os.Getenv(wakerEnv) == "" {
+	// The tracer's waker inherits tracerEnv, but never gets here: package
+	// ptrace, imported by this one, keeps it in its own init.
+	if pid := os.Getenv(tracerEnv); pid != "" {
 		n, _ := strconv.Atoi(pid)
 		cfg := DefaultConfig()
 		cfg.Signals.PIDs = []int{n}
@@ -173,6 +174,14 @@ func traceSignals(t *testing.T, cfg schema.SignalsConfig) *recorder {
 // traceWith is traceSignals with a whole Config (another --sysfs, say).
 func traceWith(t *testing.T, c Config) *recorder {
 	t.Helper()
+	_, r := startProbe(t, c)
+	return r
+}
+
+// startProbe runs the probe in this process and returns it with the
+// recorder of its events.
+func startProbe(t *testing.T, c Config) (*signalsProbe, *recorder) {
+	t.Helper()
 	p := &signalsProbe{cfg: c}
 	if err := p.Check(); err != nil {
 		t.Fatalf("Check: %v", err)
@@ -183,7 +192,7 @@ func traceWith(t *testing.T, c Config) *recorder {
 		r.done <- p.Run(ctx, func(ev event.Event) { r.mu.Lock(); r.evs = append(r.evs, ev); r.mu.Unlock() })
 	}()
 	t.Cleanup(func() { r.stop(t) })
-	return r
+	return p, r
 }
 
 func (r *recorder) stop(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/internal/sigtarget"
 	"github.com/stakeout/stakeout/internal/testenv"
+	"github.com/stakeout/stakeout/probes/ptrace"
 	"github.com/stakeout/stakeout/schema"
 	"golang.org/x/sys/unix"
 )
@@ -239,10 +240,35 @@ func TestSignalsKilledBySIGKILL(t *testing.T) {
 }
 
 func TestSignalsCheckReasons(t *testing.T) {
-	p := &signalsProbe{cfg: DefaultConfig()}
-	if err := p.Check(); err == nil || err.Error() != "no target: give --pid PID or --proc NAME" {
-		t.Errorf("no target: %v", err)
+	// With no target, host-wide by default; where tracefs can't be had
+	// (a --sysfs without kernel/tracing here), the old message, with why.
+	cfg := DefaultConfig()
+	cfg.Sysfs = t.TempDir()
+	why := "no " + cfg.tracefsRoot() + " to mount tracefs on"
+	if os.Geteuid() != 0 {
+		why = "host-wide mode needs root to use tracefs"
 	}
+	p := &signalsProbe{cfg: cfg}
+	if err := p.Check(); err == nil || err.Error() != "no target: give --pid PID or --proc NAME (host-wide mode is unavailable: "+why+")" {
+		t.Errorf("no target, no tracefs: %v", err)
+	}
+	p.cfg.Signals.Mode = "ptrace"
+	if err := p.Check(); err == nil || err.Error() != "no target: give --pid PID or --proc NAME" {
+		t.Errorf("--signals ptrace, no target: %v", err)
+	}
+	p.cfg.Signals.Mode = SignalsOff
+	if err := p.Check(); err == nil || err.Error() != "turned off (--signals off)" || StatusOf(err).Status != event.StatusUnavailable {
+		t.Errorf("--signals off: %v", err)
+	}
+	p.cfg.Signals.PIDs = []int{os.Getpid()} // off even with a target
+	if err := p.Check(); err == nil || err.Error() != "turned off (--signals off)" {
+		t.Errorf("--signals off --pid: %v", err)
+	}
+	p.cfg.Signals.Mode = "loud"
+	if err := p.Check(); err == nil || !strings.Contains(err.Error(), `--signals "loud": want host or off`) {
+		t.Errorf("--signals loud: %v", err)
+	}
+	p = &signalsProbe{cfg: DefaultConfig()}
 	testenv.NeedRoot(t, "ptrace")
 	p.cfg.Signals.PIDs = []int{1 << 30}
 	if err := p.Check(); err == nil || err.Error() != "pid 1073741824: no such process" {
@@ -265,7 +291,12 @@ func TestSignalsCheckReasons(t *testing.T) {
 	if err := p.Check(); err == nil || err.Error() != want {
 		t.Errorf("already traced: %v, want %q", err, want)
 	}
-	if err := newTracer(p.cfg, func(event.Event) {}).attach(tg.pid); err == nil || err.Error() != want {
+	err := ptrace.Run(func(th *ptrace.Thread) error {
+		tr := newTracer(p.cfg, func(event.Event) {})
+		tr.th = th
+		return tr.attach(tg.pid)
+	})
+	if err == nil || err.Error() != want {
 		t.Errorf("attach: %v", err)
 	}
 }

@@ -2,7 +2,6 @@ package probes
 
 import (
 	"errors"
-	"runtime"
 	"strconv"
 	"time"
 
@@ -10,8 +9,6 @@ import (
 	"github.com/stakeout/stakeout/schema"
 	"golang.org/x/sys/unix"
 )
-
-func lockThread() { runtime.LockOSThread() }
 
 // ptrace event numbers in bits 16-23 of a stop status.
 const (
@@ -23,6 +20,11 @@ const (
 )
 
 func stopEvent(ws unix.WaitStatus) int { return int(uint32(ws)>>16) & 0xff }
+
+// isStopSignal: the signals whose default action is a group-stop.
+func isStopSignal(sig unix.Signal) bool {
+	return sig == unix.SIGSTOP || sig == unix.SIGTSTP || sig == unix.SIGTTIN || sig == unix.SIGTTOU
+}
 
 func (t *tracer) handle(tid int, ws unix.WaitStatus) {
 	if ws.Exited() || ws.Signaled() {
@@ -43,20 +45,20 @@ func (t *tracer) handle(tid int, ws unix.WaitStatus) {
 		// A group-stop (stop signal) must stay stopped: LISTEN. Otherwise
 		// it is an interrupt or a new tracee's first stop: go on.
 		if isStopSignal(sig) {
-			ptraceListen(tid)
+			t.th.Listen(tid)
 		} else {
-			ptraceCont(tid, 0)
+			t.th.Cont(tid, 0)
 		}
 	case evFork, evVfork, evClone:
 		// Rare, so read what they need while the tracee is still stopped:
 		// GETEVENTMSG only works in the stop, and comm is still the old one.
 		t.onNew(tid, stopEvent(ws))
-		ptraceCont(tid, 0)
+		t.th.Cont(tid, 0)
 	case evExec:
 		t.onExec(tid)
-		ptraceCont(tid, 0)
+		t.th.Cont(tid, 0)
 	default:
-		ptraceCont(tid, 0)
+		t.th.Cont(tid, 0)
 	}
 }
 
@@ -64,18 +66,21 @@ func (t *tracer) handle(tid int, ws unix.WaitStatus) {
 // signal at once, and only then describe it.
 func (t *tracer) onSignal(tid, sig int) {
 	at := t.now()
-	infoErr := ptraceGetSiginfo(tid, &t.sigbuf)
-	ptraceCont(tid, sig)
+	infoErr := t.th.GetSiginfo(tid, &t.sigbuf)
+	t.th.Cont(tid, sig)
 	if infoErr != nil {
 		return // the thread was killed meanwhile
 	}
 	pid := t.threads[tid]
 	s := &schema.Signal{PID: pid, TID: tid, Signal: schema.SignalName(sig), Signo: sig}
+	if t.delivery {
+		s.Source = schema.SourcePtrace
+	}
 	proc := t.procs[pid]
 	if proc != nil {
 		s.Comm = proc.comm
 	}
-	decodeSiginfo(&t.sigbuf, s)
+	t.sigbuf.Decode(s)
 	if s.SenderPID > 0 {
 		if s.SenderPID == pid && proc != nil && !proc.otherNS {
 			s.SenderComm = proc.comm // a process signalling itself: no need to ask /proc
@@ -101,13 +106,17 @@ func (t *tracer) adopt(tid int) {
 	t.threads[tid] = tgid
 	if t.procs[tgid] == nil {
 		comm, _ := t.cfg.readComm(tgid)
-		t.procs[tgid] = &tracedProc{comm: comm, otherNS: t.cfg.pidNS(strconv.Itoa(tgid)) != t.selfNS}
+		p := &tracedProc{comm: comm, otherNS: t.cfg.pidNS(strconv.Itoa(tgid)) != t.selfNS}
+		if st, err := t.cfg.readStat(tgid); err == nil && t.procs[st.ppid] != nil {
+			p.parent = st.ppid
+		}
+		t.procs[tgid] = p
 	}
 }
 
 // onNew handles a fork, vfork or clone event in the parent.
 func (t *tracer) onNew(tid, ev int) {
-	child, err := ptraceEventMsg(tid)
+	child, err := t.th.EventMsg(tid)
 	if err != nil || child <= 0 {
 		return
 	}
@@ -128,7 +137,7 @@ func (t *tracer) onNew(tid, ev int) {
 		comm = pp.comm
 	}
 	if t.procs[tgid] == nil {
-		t.procs[tgid] = &tracedProc{comm: comm, otherNS: pp != nil && pp.otherNS}
+		t.procs[tgid] = &tracedProc{comm: comm, otherNS: pp != nil && pp.otherNS, parent: parent}
 	}
 	how := map[int]string{evFork: "fork", evVfork: "vfork", evClone: "clone"}[ev]
 	t.send(&schema.Fork{PID: parent, Comm: comm, ChildPID: child, How: how})
@@ -192,7 +201,7 @@ func (t *tracer) detachAll() {
 	const detachTimeout = 3 * time.Second
 	pending := map[int]bool{}
 	for tid := range t.threads {
-		if err := ptraceInterrupt(tid); err == nil {
+		if err := t.th.Interrupt(tid); err == nil {
 			pending[tid] = true
 		}
 	}
@@ -202,7 +211,7 @@ func (t *tracer) detachAll() {
 	}
 	deadline := time.Now().Add(detachTimeout)
 	for len(pending) > 0 && time.Now().Before(deadline) {
-		tid, ws, err := waitAny()
+		tid, ws, err := t.th.WaitAny()
 		if errors.Is(err, unix.ECHILD) {
 			break
 		}
@@ -210,7 +219,7 @@ func (t *tracer) detachAll() {
 			time.Sleep(time.Millisecond)
 			continue
 		}
-		if t.waker != nil && tid == t.waker.pid {
+		if tid == t.waker.Pid() {
 			continue
 		}
 		if ws.Exited() || ws.Signaled() {
@@ -226,11 +235,11 @@ func (t *tracer) detachAll() {
 		case 0:
 			sig = int(ws.StopSignal()) // a signal on its way: deliver it
 		case evFork, evVfork, evClone:
-			if child, err := ptraceEventMsg(tid); err == nil && child > 0 {
+			if child, err := t.th.EventMsg(tid); err == nil && child > 0 {
 				pending[child] = true
 			}
 		}
-		ptraceDetach(tid, sig)
+		t.th.Detach(tid, sig)
 		delete(pending, tid)
 	}
 	for pid, p := range t.procs {

@@ -54,54 +54,88 @@ func hostLine(h any) string {
 	return event.Sanitize(host)
 }
 
+// writeText prints d as plain text, or as Markdown if md is set: a head,
+// then the probes, the findings, the summaries and the host facts.
 func writeText(w io.Writer, d Document, md bool) error {
-	var b strings.Builder
-	h := func(s string) {
-		if md {
-			fmt.Fprintf(&b, "\n## %s\n\n", s)
-		} else {
-			fmt.Fprintf(&b, "\n%s\n", strings.ToUpper(s))
-		}
+	t := &textWriter{md: md}
+	t.head(d)
+	t.probes(d)
+	listed, facts := splitFindings(d.Findings)
+	t.findings(d, listed)
+	t.summary(d)
+	t.hostFacts(facts)
+	_, err := io.WriteString(w, t.b.String())
+	return err
+}
+
+// textWriter builds the text or Markdown (md) form of a report.
+type textWriter struct {
+	b  strings.Builder
+	md bool
+}
+
+// heading starts a section.
+func (t *textWriter) heading(s string) {
+	if t.md {
+		fmt.Fprintf(&t.b, "\n## %s\n\n", s)
+	} else {
+		fmt.Fprintf(&t.b, "\n%s\n", strings.ToUpper(s))
 	}
+}
+
+// item writes one line of a list.
+func (t *textWriter) item(line string) {
+	if t.md {
+		line = "- " + line
+	} else {
+		line = "  " + line
+	}
+	t.b.WriteString(line + "\n")
+}
+
+// head writes the title with the host, the time range, the file and any
+// damage to it.
+func (t *textWriter) head(d Document) {
+	b := &t.b
 	end := d.Started.Add(event.DurationOf(d.DurationS))
 	title := "stakeout report"
-	if md {
+	if t.md {
 		title = "# " + title
 	}
-	fmt.Fprintf(&b, "%s: %s\n", title, hostLine(d.Host))
-	if md {
+	fmt.Fprintf(b, "%s: %s\n", title, hostLine(d.Host))
+	if t.md {
 		b.WriteString("\n")
 	}
-	fmt.Fprintf(&b, "%s → %s UTC (%s)\n", d.Started.UTC().Format("2006-01-02 15:04:05"),
+	fmt.Fprintf(b, "%s → %s UTC (%s)\n", d.Started.UTC().Format("2006-01-02 15:04:05"),
 		end.UTC().Format("15:04:05"), time.Duration(d.DurationS*float64(time.Second)).Round(time.Second))
 	if d.File != "" {
-		if md {
+		if t.md {
 			b.WriteString("\n")
 		}
-		fmt.Fprintf(&b, "file: %s\n", event.Sanitize(d.File))
+		fmt.Fprintf(b, "file: %s\n", event.Sanitize(d.File))
 	}
 	if d.Damage != "" {
-		fmt.Fprintf(&b, "warning: %s\n", event.Sanitize(d.Damage))
+		fmt.Fprintf(b, "warning: %s\n", event.Sanitize(d.Damage))
 	}
+}
 
-	h("probes")
+// probes lists each probe's status.
+func (t *textWriter) probes(d Document) {
+	t.heading("probes")
 	for _, p := range d.Probes {
 		line := fmt.Sprintf("%-10s %s", event.Sanitize(p.Name), p.Status)
 		if p.Reason != "" {
 			line += ": " + event.Sanitize(p.Reason)
 		}
-		if md {
-			line = "- " + line
-		} else {
-			line = "  " + line
-		}
-		b.WriteString(line + "\n")
+		t.item(line)
 	}
+}
 
-	// Worst first, then by when raised; each condition once, with how many
-	// times it was seen and when last. Standing facts about the host go last.
-	var listed, facts []event.Event
-	for _, ev := range d.Findings {
+// splitFindings parts the document's findings (worst first, then by when
+// raised; each condition once) into those listed and the standing facts
+// about the host, which go last.
+func splitFindings(evs []event.Event) (listed, facts []event.Event) {
+	for _, ev := range evs {
 		if f, ok := event.AsFinding(ev); ok {
 			if HostFact(f, f.Severity) {
 				facts = append(facts, ev)
@@ -110,9 +144,16 @@ func writeText(w io.Writer, d Document, md bool) error {
 			}
 		}
 	}
-	h(fmt.Sprintf("findings (%d)", len(listed)+d.Omitted))
+	return listed, facts
+}
+
+// findings lists the conditions, each with how many times it was seen and
+// when last, and how many more were left out.
+func (t *textWriter) findings(d Document, listed []event.Event) {
+	omitted := d.Omitted
+	t.heading(fmt.Sprintf("findings (%d)", len(listed)+omitted))
 	if len(listed) == 0 {
-		b.WriteString("  none\n")
+		t.b.WriteString("  none\n")
 	}
 	for _, ev := range listed {
 		f, _ := event.AsFinding(ev)
@@ -124,19 +165,35 @@ func writeText(w io.Writer, d Document, md bool) error {
 		more := Repeats(f.Count, f.State, ev.Time)
 		line := fmt.Sprintf("%s  %-8s %-18s %s%s", clock, strings.ToUpper(f.Severity.String()),
 			event.Sanitize(f.Finding), event.Sanitize(f.Summary), more)
-		if md {
-			line = "- `" + clock + "` **" + f.Severity.String() + "** `" +
+		if t.md {
+			line = "`" + clock + "` **" + f.Severity.String() + "** `" +
 				event.Sanitize(f.Finding) + "` " + event.Sanitize(f.Summary) + more
-		} else {
-			line = "  " + line
 		}
-		b.WriteString(line + "\n")
+		t.item(line)
+		t.snapshots(d.SnapshotsOf(ev))
 	}
-	if d.Omitted > 0 {
-		fmt.Fprintf(&b, "  … %d more findings not listed\n", d.Omitted)
+	if omitted > 0 {
+		fmt.Fprintf(&t.b, "  … %d more findings not listed\n", omitted)
 	}
+}
 
-	h("summary")
+// snapshots writes the process snapshots listed under a finding, a line
+// each below its line.
+func (t *textWriter) snapshots(snaps []ProcessSnapshot) {
+	for _, s := range snaps {
+		at := s.Time.UTC().Format("15:04:05.000")
+		if t.md {
+			t.b.WriteString("  - process at `" + at + "`: " + event.Sanitize(s.Summary) + "\n")
+		} else {
+			t.b.WriteString("            process at " + at + ": " + event.Sanitize(s.Summary) + "\n")
+		}
+	}
+}
+
+// summary writes each probe's summary lines, probes by name.
+func (t *textWriter) summary(d Document) {
+	b := &t.b
+	t.heading("summary")
 	names := make([]string, 0, len(d.SummaryText))
 	for n := range d.SummaryText {
 		names = append(names, n)
@@ -146,36 +203,34 @@ func writeText(w io.Writer, d Document, md bool) error {
 		b.WriteString("  no probe data\n")
 	}
 	for _, n := range names {
-		if md {
-			fmt.Fprintf(&b, "### %s\n\n```\n", event.Sanitize(n))
+		if t.md {
+			fmt.Fprintf(b, "### %s\n\n```\n", event.Sanitize(n))
 		} else {
-			fmt.Fprintf(&b, "  %s\n", event.Sanitize(n))
+			fmt.Fprintf(b, "  %s\n", event.Sanitize(n))
 		}
 		for _, l := range d.SummaryText[n] {
-			if md {
+			if t.md {
 				b.WriteString(event.Sanitize(l) + "\n")
 			} else {
 				b.WriteString("    " + event.Sanitize(l) + "\n")
 			}
 		}
-		if md {
+		if t.md {
 			b.WriteString("```\n\n")
 		}
 	}
+}
 
-	if len(facts) > 0 {
-		h("host facts")
-		for _, ev := range facts {
-			f, _ := event.AsFinding(ev)
-			if md {
-				b.WriteString("- " + event.Sanitize(f.Summary) + "\n")
-			} else {
-				b.WriteString("  " + event.Sanitize(f.Summary) + "\n")
-			}
-		}
+// hostFacts lists the standing facts about the host, if any.
+func (t *textWriter) hostFacts(facts []event.Event) {
+	if len(facts) == 0 {
+		return
 	}
-	_, err := io.WriteString(w, b.String())
-	return err
+	t.heading("host facts")
+	for _, ev := range facts {
+		f, _ := event.AsFinding(ev)
+		t.item(event.Sanitize(f.Summary))
+	}
 }
 
 // Repeats is what a report line adds to a condition's summary: " (×N, last

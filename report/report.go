@@ -43,10 +43,13 @@ type Document struct {
 	// it was raised: its latest event (time, summary, data, state), with
 	// the worst severity it reached, its key, since (when it was raised)
 	// and count (how many times it was seen).
-	Findings []event.Event  `json:"findings"`
-	Omitted  int            `json:"findings_omitted,omitempty"`
-	Summary  map[string]any `json:"summary"`
-	Damage   string         `json:"damage,omitempty"`
+	Findings []event.Event `json:"findings"`
+	Omitted  int           `json:"findings_omitted,omitempty"`
+	// Processes are the process snapshots listed under the findings that
+	// name a process, each with its finding's key, in the findings' order.
+	Processes []ProcessSnapshot `json:"process_snapshots,omitempty"`
+	Summary   map[string]any    `json:"summary"`
+	Damage    string            `json:"damage,omitempty"`
 	// SummaryText is Summary as lines, for the text and Markdown forms.
 	SummaryText map[string][]string `json:"-"`
 }
@@ -75,6 +78,7 @@ type Builder struct {
 	status      map[string]ProbeStatus
 	conds       event.Conditions
 	sums        map[string]Summarizer
+	snaps       []ProcessSnapshot
 }
 
 // NewBuilder starts an empty document.
@@ -113,6 +117,9 @@ func (b *Builder) Observe(ev event.Event) {
 	case *event.Finding:
 		b.conds.Add(ev) // a raise, or an update or clear of one
 		return
+	case *schema.ProcessSnapshot:
+		b.observeSnapshot(ev, body)
+		return
 	}
 	s, ok := b.sums[ev.Probe]
 	if !ok {
@@ -149,8 +156,15 @@ func (b *Builder) Document(host any, file string, started time.Time, duration ti
 		Findings: []event.Event{}, Omitted: b.conds.Omitted, Summary: map[string]any{}}
 	conds := slices.Clone(b.conds.List())
 	slices.SortStableFunc(conds, event.CompareConditions)
+	listed := map[string]bool{}
 	for _, c := range conds {
 		d.Findings = append(d.Findings, c.Event())
+		for _, s := range SnapshotsFor(c, b.snaps) {
+			if !listed[s.Finding+"\x00"+s.Time.String()] {
+				listed[s.Finding+"\x00"+s.Time.String()] = true
+				d.Processes = append(d.Processes, s)
+			}
+		}
 	}
 	for _, n := range b.order {
 		d.Probes = append(d.Probes, b.status[n])

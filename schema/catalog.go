@@ -16,6 +16,10 @@ type ProbeInfo struct {
 	// Summary condenses the probe's events for `snapshot` and `report`;
 	// nil if the probe has none.
 	Summary func() Summarizer
+	// Kinds are the kinds of the probe's events. The handoff report
+	// charts a probe by the kinds that plot themselves (event.Plotter),
+	// and counts the events of a probe none of whose kinds does.
+	Kinds []string
 }
 
 var catalog struct {

@@ -92,5 +92,6 @@ func (s *ConntrackSummary) Lines() []string {
 const ProbeConntrack = "conntrack"
 
 func init() {
-	RegisterProbe(ProbeInfo{Name: ProbeConntrack, Rank: 60, Summary: func() Summarizer { return &ConntrackSummary{} }})
+	RegisterProbe(ProbeInfo{Name: ProbeConntrack, Rank: 60, Summary: func() Summarizer { return &ConntrackSummary{} },
+		Kinds: []string{KindConntrack}})
 }

@@ -64,5 +64,6 @@ func (s *CoredumpSummary) Lines() []string {
 const ProbeCoredump = "coredump"
 
 func init() {
-	RegisterProbe(ProbeInfo{Name: ProbeCoredump, Rank: 80, Summary: func() Summarizer { return &CoredumpSummary{} }})
+	RegisterProbe(ProbeInfo{Name: ProbeCoredump, Rank: 80, Summary: func() Summarizer { return &CoredumpSummary{} },
+		Kinds: []string{KindCoreReadiness}})
 }

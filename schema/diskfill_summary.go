@@ -167,5 +167,6 @@ func FormatETA(s float64) string {
 const ProbeDiskfill = "diskfill"
 
 func init() {
-	RegisterProbe(ProbeInfo{Name: ProbeDiskfill, Rank: 40, Summary: func() Summarizer { return &DiskSummary{} }})
+	RegisterProbe(ProbeInfo{Name: ProbeDiskfill, Rank: 40, Summary: func() Summarizer { return &DiskSummary{} },
+		Kinds: []string{KindDiskUsage}})
 }

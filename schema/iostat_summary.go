@@ -160,5 +160,6 @@ func round2(x float64) float64 { return math.Round(x*100) / 100 }
 const ProbeIOStat = "iostat"
 
 func init() {
-	RegisterProbe(ProbeInfo{Name: ProbeIOStat, Rank: 10, Summary: func() Summarizer { return &IOSummary{} }})
+	RegisterProbe(ProbeInfo{Name: ProbeIOStat, Rank: 10, Summary: func() Summarizer { return &IOSummary{} },
+		Kinds: []string{KindIO}})
 }

@@ -106,5 +106,6 @@ func (s *KmsgSummary) Lines() []string {
 const ProbeKmsg = "kmsg"
 
 func init() {
-	RegisterProbe(ProbeInfo{Name: ProbeKmsg, Rank: 50, Summary: func() Summarizer { return &KmsgSummary{} }})
+	RegisterProbe(ProbeInfo{Name: ProbeKmsg, Rank: 50, Summary: func() Summarizer { return &KmsgSummary{} },
+		Kinds: []string{KindKmsg}})
 }

@@ -103,5 +103,6 @@ func (s *ModulesSummary) Lines() []string {
 const ProbeModules = "modules"
 
 func init() {
-	RegisterProbe(ProbeInfo{Name: ProbeModules, Rank: 70, Summary: func() Summarizer { return &ModulesSummary{} }})
+	RegisterProbe(ProbeInfo{Name: ProbeModules, Rank: 70, Summary: func() Summarizer { return &ModulesSummary{} },
+		Kinds: []string{KindModuleList, KindModuleLoad, KindModuleUnload}})
 }

@@ -46,15 +46,26 @@ type Signal struct {
 	Status   string `json:"status,omitempty"`    // SIGCHLD: "exited 0", "killed by SIGTERM", "stopped by SIGSTOP"
 	TimerID  *int   `json:"timer_id,omitempty"`  // SI_TIMER: the POSIX timer
 
-	// Set by --signals host only, which sees signals when they are sent
-	// (signal:signal_generate), not when they are delivered.
-	Source string `json:"source,omitempty"` // "tracefs"
+	// Set in host mode only, which sees signals when they are sent
+	// (signal:signal_generate), not when they are delivered; and on the
+	// delivery ptrace sees of a process attached meanwhile.
+	Source string `json:"source,omitempty"` // "tracefs"; "ptrace" for a delivery host mode also saw sent (Duplicate)
 	Result string `json:"result,omitempty"` // "delivered", "ignored", "already pending" (merged), "overflow", "lost info"
 }
 
 // SignalIgnored is the Result of a signal the kernel dropped as it was
 // sent: the process ignores it, or is already dying.
 const SignalIgnored = "ignored"
+
+// SourcePtrace is the Source of a signal ptrace saw delivered to a process
+// attached from the signals pane while host mode follows the host: host
+// mode recorded the same signal when it was sent.
+const SourcePtrace = "ptrace"
+
+// Duplicate says s is the delivery of a signal already recorded when it
+// was sent (SourcePtrace): shown, but never counted a second time by a
+// detector or a summary.
+func (s *Signal) Duplicate() bool { return s.Source == SourcePtrace }
 
 func (Signal) EventKind() string { return KindSignal }
 
@@ -115,7 +126,12 @@ func init() {
 	event.Register(KindFork, func() event.Body { return &Fork{} }, event.Traits{Occurrence: true})
 	event.Register(KindExec, func() event.Body { return &Exec{} }, event.Traits{Occurrence: true})
 	event.Register(KindExit, func() event.Body { return &Exit{} }, event.Traits{Occurrence: true})
-	event.Register(KindTrace, func() event.Body { return &Trace{} })
+	event.Register(KindTrace, func() event.Body { return &Trace{} }, event.Traits{Entity: func(b event.Body) string {
+		if t, ok := event.As[Trace](event.Event{Body: b}); ok {
+			return strconv.Itoa(t.PID)
+		}
+		return ""
+	}})
 }
 
 // AsSignal, AsFork, AsExec, AsExit and AsTrace return the body of ev if it
@@ -134,7 +150,7 @@ func AsTrace(ev event.Event) (*Trace, bool) { return event.As[Trace](ev) }
 type SignalsConfig struct {
 	PIDs  []int    // --pid, repeatable
 	Procs []string // --proc, repeatable: comm or exe basename
-	Mode  string   // --signals: "" (ptrace the targets) or "host" (tracefs, every process)
+	Mode  string   // --signals: "" (host-wide, or ptrace the --pid/--proc targets), "host" (tracefs, every process) or "off"
 	// Include lists signals host mode records although it leaves them out
 	// by default (SIGURG), from --signals-include.
 	Include []string

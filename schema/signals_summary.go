@@ -65,6 +65,9 @@ func (s *SignalSummary) proc(pid int, comm string) *procSignals {
 // Observe takes the next event; others than the signals probe's are ignored.
 func (s *SignalSummary) Observe(ev event.Event) {
 	if sig, ok := AsSignal(ev); ok {
+		if sig.Duplicate() {
+			return // counted when it was sent
+		}
 		if p := s.proc(sig.PID, sig.Comm); p != nil {
 			p.counts[sig.Signal]++
 		}
@@ -152,5 +155,6 @@ func (s *SignalSummary) Lines() []string {
 const ProbeSignals = "signals"
 
 func init() {
-	RegisterProbe(ProbeInfo{Name: ProbeSignals, Rank: 20, Summary: func() Summarizer { return &SignalSummary{} }})
+	RegisterProbe(ProbeInfo{Name: ProbeSignals, Rank: 20, Summary: func() Summarizer { return &SignalSummary{} },
+		Kinds: []string{KindSignal, KindFork, KindExec, KindExit, KindTrace}})
 }

@@ -38,9 +38,8 @@ type Styles struct {
 	BarEmpty  lipgloss.Style // timeline after the cursor
 	BarCursor lipgloss.Style
 
-	Prompt lipgloss.Style // the go-to input's prompt
-
-	Selected lipgloss.Style // a timeline pane's selected row
+	Prompt   lipgloss.Style // the go-to input's prompt
+	Selected lipgloss.Style // the selected line of a list: the findings strip, a timeline pane's row
 	Match    lipgloss.Style // a search match in a pane
 	Help     help.Styles
 }
@@ -83,7 +82,7 @@ func newStyles(p Palette, mono bool) Styles {
 	s.BarFill = fg(p.BarFill)
 	s.BarEmpty = fg(p.BarEmpty)
 	s.BarCursor = fg(p.Accent).Bold(true)
-	s.Selected = lipgloss.NewStyle().Reverse(true)
+	s.Selected = fg(p.Text).Reverse(true)
 	s.Match = fg(p.Warn).Bold(true).Underline(true)
 	if mono {
 		// No colour: weight and reverse video carry the meaning instead.

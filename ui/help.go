@@ -16,8 +16,9 @@ type helpSection struct {
 }
 
 // helpSections groups every key in force: moving between panes, the keys
-// that work everywhere, the replay's, the timelines' (once, naming the
-// panes that have them), then each pane's own under its number and probe.
+// that work everywhere, the replay's, the findings strip's, the
+// timelines' (once, naming the panes that have them), then each pane's own
+// under its number and probe.
 func (m Model) helpSections() []helpSection {
 	flat := func(gs [][]key.Binding) []key.Binding {
 		var out []key.Binding
@@ -26,11 +27,13 @@ func (m Model) helpSections() []helpSection {
 		}
 		return out
 	}
-	out := []helpSection{{"panes", flat(m.panes.keys.FullHelp())}, {"everywhere", append(flat(m.keys.FullHelp()), mouseHelp)}}
+	everywhere := append(flat(m.keys.FullHelp()), m.insp.keys.Open, mouseHelp)
+	out := []helpSection{{"panes", flat(m.panes.keys.FullHelp())}, {"everywhere", everywhere}}
 	if m.replay != nil {
 		g := m.replay.keys.FullHelp()
 		out = append(out, helpSection{"replay", g[0]}, helpSection{"replay: moving", flat(g[1:])})
 	}
+	out = append(out, m.stripHelp())
 	var timelines []string
 	var own []helpSection
 	for i, s := range m.panes.slots {
@@ -41,8 +44,8 @@ func (m Model) helpSections() []helpSection {
 		if b.base().timeline {
 			timelines = append(timelines, s.probe)
 		}
-		if keys := b.base().keys; len(keys) > 0 {
-			own = append(own, helpSection{fmt.Sprintf("%d %s", i+1, s.probe), unprefixed(keys, s.probe)})
+		if keys := unprefixed(b.base().keys, s.probe); len(keys) > 0 {
+			own = append(own, helpSection{fmt.Sprintf("%d %s", i+1, s.probe), keys})
 		}
 	}
 	if len(timelines) > 0 {
@@ -51,17 +54,35 @@ func (m Model) helpSections() []helpSection {
 	return append(out, own...)
 }
 
+// stripHelp is the findings strip's keys, and g, which an opened finding
+// adds (with its scroll keys while one is open).
+func (m Model) stripHelp() helpSection {
+	fk := newFindingKeys()
+	if m.detail != nil {
+		fk = m.detail.keys
+	}
+	k := m.stripKeys
+	keys := []key.Binding{k.Focus, k.Up, k.Open, fk.Jump, k.Leave}
+	if m.detail != nil {
+		keys = append(keys, fk.Up, fk.PageUp, fk.PageDown)
+	}
+	return helpSection{"findings strip", keys}
+}
+
 // mouseHelp is listed with the keys; no key press matches it.
 var mouseHelp = key.NewBinding(key.WithKeys("mouse"), key.WithHelp("mouse", "click focuses, wheel scrolls"))
 
 // unprefixed drops the "probe: " the pane's help text starts with, which
-// the section's title already says.
+// the section's title already says. Keys turned off (a and d in a
+// replay) are left out, so a pane with none on gets no section.
 func unprefixed(keys []key.Binding, probe string) []key.Binding {
-	out := make([]key.Binding, len(keys))
-	for i, k := range keys {
+	var out []key.Binding
+	for _, k := range keys {
+		if !k.Enabled() {
+			continue
+		}
 		h := k.Help()
-		out[i] = key.NewBinding(key.WithKeys(k.Keys()...), key.WithHelp(h.Key, strings.TrimPrefix(h.Desc, probe+": ")))
-		out[i].SetEnabled(k.Enabled())
+		out = append(out, key.NewBinding(key.WithKeys(k.Keys()...), key.WithHelp(h.Key, strings.TrimPrefix(h.Desc, probe+": "))))
 	}
 	return out
 }

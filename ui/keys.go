@@ -23,6 +23,24 @@ func newRootKeys(replay, canNote bool) rootKeys {
 	return k
 }
 
+// stripKeys focus the findings strip and work it while it has the keys.
+type stripKeys struct {
+	Focus, Up, Down, Open, Leave key.Binding
+}
+
+func newStripKeys() stripKeys {
+	return stripKeys{
+		Focus: key.NewBinding(key.WithKeys("0"), key.WithHelp("0", "focus the findings strip")),
+		Up:    key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/↓", "select a finding")),
+		Down:  key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "next finding")),
+		Open:  key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "open it: summary, data, evidence")),
+		Leave: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "close it, back to the panes")),
+	}
+}
+
+// inStrip are the keys the focused strip takes.
+func (k stripKeys) inStrip() []key.Binding { return []key.Binding{k.Up, k.Down, k.Open, k.Leave} }
+
 func (k rootKeys) ShortHelp() []key.Binding { return []key.Binding{k.Help, k.Quit} }
 func (k rootKeys) FullHelp() [][]key.Binding {
 	return [][]key.Binding{{k.Help, k.Close, k.Freeze, k.Note, k.Ack, k.Quit}}

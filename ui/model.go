@@ -11,6 +11,7 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/schema"
 	"github.com/stakeout/stakeout/themes"
 )
 
@@ -19,21 +20,26 @@ type Model struct {
 	opts Options
 	// env.st points at the one Styles every component draws with; it is
 	// only replaced when the theme changes.
-	env  paneEnv
-	keys rootKeys
-	help help.Model
+	env       paneEnv
+	keys      rootKeys
+	stripKeys stripKeys
+	help      help.Model
 
 	strip  findingStrip
 	panes  paneSet
 	status statusLine
 	freeze freezer
-	replay *replayCtl // nil when live
-	note   noteInput  // m: a note at the current time
+	replay *replayCtl   // nil when live
+	note   noteInput    // m: a note at the current time
+	insp   inspector    // i: the process inspector
+	detail *findingView // an opened finding (enter on the strip), or nil
+	evGen  int          // evidence requests made, so a late answer is dropped
 
 	w, h     int
 	showHelp bool
 	helpTop  int    // first line of the help screen shown
 	noteErr  string // why the last note was not saved, sanitized
+	traceErr string // why the last attach or detach (a, d) failed, sanitized
 }
 
 // NewLive builds the UI for a live session; events arrive as EventsMsg.
@@ -44,9 +50,10 @@ func NewLive(o Options) Model {
 	h := help.New()
 	h.Styles = st.Help
 	return Model{
-		opts: o, env: env, keys: newRootKeys(false, o.Note != nil), help: h, note: newNoteInput(),
+		opts: o, env: env, keys: newRootKeys(false, o.Note != nil), stripKeys: newStripKeys(), help: h, note: newNoteInput(),
+		insp:   newInspector(env, o.Inspect != nil, o.Save != nil),
 		strip:  newFindingStrip(env),
-		panes:  newPaneSet(o.Probes, env),
+		panes:  newPaneSet(o.Probes, env.withTrace(o.Trace != nil)),
 		status: newStatusLine(o.Host, env),
 	}
 }
@@ -59,6 +66,9 @@ func NewReplay(o Options, src ReplaySource, findings []event.Event) Model {
 	m.keys = newRootKeys(true, m.opts.Note != nil)
 	r := newReplayCtl(src, findings, m.opts.TickEvery, m.env)
 	m.replay = &r
+	// The clock shows the position from the first frame, never the wall
+	// clock while the first moment loads.
+	m.status = m.status.SetClock(src.Position())
 	return m
 }
 
@@ -118,23 +128,52 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 	case noteSavedMsg:
 		return m.noteSaved(msg), nil
+	case ReplayProgressMsg:
+		if m.replay != nil {
+			r := m.replay.progress(msg)
+			m.replay = &r
+		}
+		return m, nil
+	case ReplayLoadedMsg:
+		return m.replayLoaded(msg), nil
+	case inspectedMsg:
+		m.insp = m.insp.Inspected(msg)
+		return m, nil
+	case snapshotSavedMsg:
+		m.insp = m.insp.Saved(msg)
+		return m, nil
+	case evidenceMsg:
+		if m.detail != nil {
+			d := m.detail.Evidence(msg)
+			m.detail = &d
+		}
+		return m, nil
+	case traceAskMsg:
+		return m, m.askTrace(msg)
+	case traceDoneMsg:
+		m.traceErr = ""
+		if msg.err != nil {
+			what := "detach"
+			if msg.attach {
+				what = "attach"
+			}
+			m.traceErr = what + ": " + event.Sanitize(msg.err.Error())
+		}
+		return m, nil
 	}
 	return m, nil
 }
 
 // key routes a key press to whoever owns it.
 func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
-	m.noteErr = ""
+	m.noteErr, m.traceErr = "", ""
+	if mm, cmd, ok := m.heldKey(msg); ok {
+		return mm, cmd
+	}
 	switch {
-	case msg.String() == "ctrl+c":
-		return m, tea.Quit
-	case m.note.Active():
-		return m.editNote(msg)
-	case m.replay != nil && m.replay.Editing():
-		r, f, cmd := m.replay.Update(msg)
-		return m.feed(r, f), cmd
-	case m.panes.Editing(): // a pane's search or filter line
-		return m.updatePanes(msg)
+	case key.Matches(msg, m.stripKeys.Focus):
+		m = m.focusStrip(!m.strip.Focused())
+		return m, nil
 	case key.Matches(msg, m.keys.Quit):
 		return m, tea.Quit
 	case key.Matches(msg, m.keys.Note):
@@ -145,28 +184,133 @@ func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	case key.Matches(msg, m.keys.Help):
 		m.showHelp, m.helpTop = !m.showHelp, 0
 		return m, nil
-	case m.showHelp && m.scrollsHelp(msg):
-		return m.scrollHelp(msg), nil
-	case m.showHelp && key.Matches(msg, m.keys.Close):
-		m.showHelp = false
-		return m, nil
 	case key.Matches(msg, m.keys.Freeze):
 		var held []event.Event
 		m.freeze, held = m.freeze.Toggle()
 		m = m.apply(held)
 		m.done(held)
 		return m, nil
-	case m.replay != nil && m.replay.Handles(msg) && !m.panes.Claims(msg):
+	case m.replay != nil && m.replay.Handles(msg):
 		r, f, cmd := m.replay.Update(msg)
 		return m.feed(r, f), cmd
+	case m.detail != nil:
+		return m, nil // the panes are hidden behind the opened finding
+	}
+	if m.strip.Focused() {
+		if !m.panes.IsFocusKey(msg) {
+			return m, nil
+		}
+		m = m.focusStrip(false) // tab or 1-9 takes the keys back to the panes
 	}
 	return m.updatePanes(msg)
+}
+
+// heldKey gives msg to whatever holds the keyboard ahead of the root's
+// own keys and the replay's: a line being typed (a note, a go-to time, a
+// pane's search or filter), the inspector, the help screen, an opened
+// finding, the focused findings strip, or the focused pane when it claims
+// the key (a timeline's ↑/↓, n/N while it searches, a and d on a selected
+// signals row). ok is false when none of them takes it.
+func (m Model) heldKey(msg tea.KeyPressMsg) (_ tea.Model, _ tea.Cmd, ok bool) {
+	switch {
+	case msg.String() == "ctrl+c":
+		return m, tea.Quit, true
+	case m.note.Active():
+		mm, cmd := m.editNote(msg)
+		return mm, cmd, true
+	case m.replay != nil && m.replay.Editing():
+		r, f, cmd := m.replay.Update(msg)
+		return m.feed(r, f), cmd, true
+	case m.panes.Editing(): // a pane's search or filter line
+		mm, cmd := m.updatePanes(msg)
+		return mm, cmd, true
+	case m.insp.Active():
+		mm, cmd := m.inspectKey(msg)
+		return mm, cmd, true
+	case key.Matches(msg, m.insp.keys.Open):
+		m.insp = m.insp.OpenPicker(m.panes.Processes())
+		m.showHelp = false
+		return m, nil, true
+	case m.showHelp && m.scrollsHelp(msg):
+		return m.scrollHelp(msg), nil, true
+	case m.showHelp && key.Matches(msg, m.keys.Close):
+		m.showHelp = false
+		return m, nil, true
+	case m.detail != nil && m.detail.Handles(msg):
+		mm, cmd := m.findingKey(msg)
+		return mm, cmd, true
+	case m.detail == nil && m.strip.Focused() && key.Matches(msg, m.stripKeys.inStrip()...):
+		mm, cmd := m.stripKey(msg)
+		return mm, cmd, true
+	case m.detail == nil && !m.strip.Focused() && m.panes.Claims(msg):
+		mm, cmd := m.updatePanes(msg)
+		return mm, cmd, true
+	}
+	return m, nil, false
 }
 
 func (m Model) updatePanes(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	var cmd tea.Cmd
 	m.panes, cmd = m.panes.Update(msg)
 	return m, cmd
+}
+
+// focusStrip gives the findings strip the keys, or the panes.
+func (m Model) focusStrip(on bool) Model {
+	m.strip = m.strip.Focus(on)
+	m.panes = m.panes.Blur(on)
+	return m
+}
+
+// stripKey works the focused strip: select, open, leave.
+func (m Model) stripKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
+	switch {
+	case key.Matches(msg, m.stripKeys.Up):
+		m.strip = m.strip.Move(-1)
+	case key.Matches(msg, m.stripKeys.Down):
+		m.strip = m.strip.Move(1)
+	case key.Matches(msg, m.stripKeys.Leave):
+		m = m.focusStrip(false)
+	case key.Matches(msg, m.stripKeys.Open):
+		it := m.strip.Selected()
+		if it == nil {
+			return m, nil
+		}
+		m.evGen++
+		d, cmd := openFinding(m.env, it, m.evGen, m.opts.Evidence)
+		m.detail = d
+		return m, cmd
+	}
+	return m, nil
+}
+
+// findingKey works the opened finding: scroll, close, or go to its pane
+// at its moment (live: the view freezes there; replay: it seeks there
+// and pauses).
+func (m Model) findingKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
+	switch {
+	case key.Matches(msg, m.detail.keys.Close):
+		m.detail = nil
+		return m, nil
+	case key.Matches(msg, m.detail.keys.Jump):
+		at, probe := m.detail.at, m.detail.probe
+		m.detail = nil
+		m = m.focusStrip(false)
+		var cmd tea.Cmd
+		if m.replay != nil {
+			r, f, c := m.replay.Jump(at)
+			m, cmd = m.feed(r, f), c
+		} else if !m.freeze.Frozen() {
+			m.freeze, _ = m.freeze.Toggle()
+		}
+		if probe != "" {
+			m.panes = m.panes.ShowAt(m.panes.IndexOf(probe), at)
+		}
+		return m, cmd
+	}
+	d := m.detail.Scroll(msg)
+	m.detail = &d
+	return m, nil
 }
 
 // apply hands live events to the component each kind belongs to.
@@ -177,6 +321,8 @@ func (m Model) apply(evs []event.Event) Model {
 		case event.KindFinding, event.KindNote:
 			m.strip = m.strip.Add(ev)
 		case event.KindRecording:
+		case schema.KindProcessSnapshot:
+			m.insp = m.insp.Remember(ev)
 		default:
 			m.panes = m.panes.Apply(ev)
 		}
@@ -197,9 +343,13 @@ func (m Model) feed(r replayCtl, f feed) Model {
 	m.replay = &r
 	if f.reset {
 		m.panes = m.panes.ResetAt(r.src.Position())
+		m.insp = m.insp.Forget()
 	}
 	for _, ev := range f.events {
-		if !isMark(ev) && ev.Kind != event.KindRecording {
+		switch {
+		case ev.Kind == schema.KindProcessSnapshot:
+			m.insp = m.insp.Remember(ev)
+		case !isMark(ev) && ev.Kind != event.KindRecording:
 			m.panes = m.panes.Apply(ev)
 		}
 	}
@@ -218,6 +368,22 @@ func (m Model) setTheme(t themes.Theme) Model {
 	*m.env.st = t.Styles // every component holds this pointer
 	m.help.Styles = t.Styles.Help
 	return m
+}
+
+// inspectKey routes a key to the open inspector and runs what it asks
+// for: a live read of the process, or saving it into the recording.
+func (m Model) inspectKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
+	var act inspectAction
+	m.insp, act = m.insp.Update(msg, m.opts.Inspect != nil)
+	switch act {
+	case inspectRead:
+		return m, readProcess(m.opts.Inspect, m.insp.gen, m.insp.pid, m.opts.Now)
+	case inspectSave:
+		ev := m.insp.SaveEvent()
+		save := m.opts.Save
+		return m, func() tea.Msg { return snapshotSavedMsg{at: ev.Time, err: save(ev)} }
+	}
+	return m, nil
 }
 
 // now is the live clock (pinned in tests).

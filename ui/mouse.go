@@ -5,10 +5,13 @@ import tea "charm.land/bubbletea/v2"
 // wheelRows is how many rows one notch of the wheel scrolls.
 const wheelRows = 3
 
-// mouse: a left click focuses the pane under it, the wheel scrolls the
-// timeline under it. The grid starts under the findings strip.
+// mouse: a left click focuses the pane under it (taking the keys back
+// from the findings strip), the wheel scrolls the timeline under it. The
+// grid starts under the findings strip. Nothing happens while something
+// else is drawn in the grid's place (help, the inspector, an opened
+// finding) or a note is being typed.
 func (m Model) mouse(ms tea.Mouse) Model {
-	if m.showHelp || m.note.Active() {
+	if m.showHelp || m.note.Active() || m.insp.Active() || m.detail != nil {
 		return m
 	}
 	x, y := ms.X, ms.Y-stripHeight(m.h)
@@ -17,6 +20,7 @@ func (m Model) mouse(ms tea.Mouse) Model {
 	}
 	switch ms.Button {
 	case tea.MouseLeft:
+		m = m.focusStrip(false)
 		m.panes = m.panes.Click(x, y)
 	case tea.MouseWheelUp:
 		m.panes = m.panes.Wheel(x, y, -wheelRows)

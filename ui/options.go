@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/schema"
 	"github.com/stakeout/stakeout/themes"
 )
 
@@ -20,8 +21,27 @@ type Options struct {
 	// engine; in a replay, appended to the file. It runs off the UI
 	// goroutine. nil turns m off.
 	Note func(event.Event) error
+	// Inspect reads a live process for the process inspector (i): the
+	// wiring passes the collector (probes.ReadProcess), which ui does not
+	// link. It runs off the UI goroutine. nil (a replay) shows only the
+	// snapshots the recording holds.
+	Inspect func(pid int) (*schema.ProcessSnapshot, error)
+	// Save records an event made in the UI, the process snapshot s saves
+	// in the inspector: live, into the recording through the engine. It
+	// runs off the UI goroutine. nil turns s off.
+	Save func(event.Event) error
 	// Author signs notes; "" means event.NoteAuthor().
 	Author string
+	// Evidence reads what shows a finding from the recording: the events
+	// around it, as the handoff report picks them. first is the event that
+	// raised the condition, last its latest. It runs off the UI goroutine
+	// when a finding is opened (Enter on the strip). nil shows none.
+	Evidence func(first, last event.Event) (Evidence, error)
+	// Trace attaches ptrace to pid and its children (attach) or detaches
+	// it: a and d on a process selected in the signals pane. It runs off
+	// the UI goroutine; the probe records the outcome as a trace event.
+	// nil (a replay) turns a and d off.
+	Trace func(pid int, attach bool) error
 	// Done is called once for each live event the UI has applied (or
 	// dropped while frozen) and no longer needs: the live wiring hands a
 	// capture's packet batch back for reuse (packet.ReleaseBatch). nil

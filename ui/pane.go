@@ -71,8 +71,9 @@ type compactPane interface {
 
 // paneEnv is what every pane is built with.
 type paneEnv struct {
-	st  *themes.Styles
-	loc *time.Location
+	st    *themes.Styles
+	loc   *time.Location
+	trace bool // a and d in the signals pane can attach and detach (Options.Trace)
 }
 
 // paneSize is the room a pane was last given. The pane's copies share it,

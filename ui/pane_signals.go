@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	tea "charm.land/bubbletea/v2"
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/schema"
 )
@@ -35,6 +34,10 @@ type sigRow struct {
 	text  string // the target of a signal, or the fork/exec/exit detail
 	from  string // a signal's sender ("" for other rows)
 	mark  sigMark
+	// target and sender are the processes the row names, for the
+	// inspector (pid 0: none).
+	target, sender procRef
+	pid            int // the process the row is about: a and d act on it
 }
 
 type sigProcState struct {
@@ -59,12 +62,14 @@ type signalsPane struct {
 	first int // seq of rows[0]: rows dropped off the front so far
 	procs map[int]*sigProcState
 	n     int
+	keys  sigKeys
 }
 
 func init() { registerPane("signals", newSignalsPane) }
 
 func newSignalsPane(env paneEnv) Pane {
-	return signalsPane{paneBase: newTimelineBase(env), tl: newTimeline(), procs: map[int]*sigProcState{}}
+	k := newSigKeys(env.trace)
+	return signalsPane{paneBase: newTimelineBase(env, k.Attach, k.Detach), keys: k, tl: newTimeline(), procs: map[int]*sigProcState{}}
 }
 
 // Reset keeps the search.
@@ -74,15 +79,9 @@ func (p signalsPane) Reset() Pane {
 	return f
 }
 
-func (p signalsPane) Update(msg tea.KeyPressMsg) (Pane, tea.Cmd) {
-	p.tl, _ = p.tl.Update(msg, p, p.room())
-	return p, nil
-}
-
-func (p signalsPane) Claims(msg tea.KeyPressMsg) bool { return p.tl.Claims(msg) }
-func (p signalsPane) Editing() bool                   { return p.tl.Editing() }
-func (p signalsPane) Paste(s string) Pane             { p.tl = p.tl.Paste(s); return p }
-func (p signalsPane) Scroll(n int) Pane               { p.tl = p.tl.Scroll(n, p, p.room()); return p }
+func (p signalsPane) Editing() bool       { return p.tl.Editing() }
+func (p signalsPane) Paste(s string) Pane { p.tl = p.tl.Paste(s); return p }
+func (p signalsPane) Scroll(n int) Pane   { p.tl = p.tl.Scroll(n, p, p.room()); return p }
 
 func (p signalsPane) Marks() []paneMark {
 	return []paneMark{
@@ -100,19 +99,24 @@ func (p signalsPane) text(seq int) string { return p.line(p.rows[seq-p.first], -
 func (p signalsPane) Apply(ev event.Event) Pane {
 	p.n++
 	var row *sigRow
+	pid := 0
 	if s, ok := schema.AsSignal(ev); ok {
-		row = p.signalRow(ev.Time, s)
+		row, pid = p.signalRow(ev.Time, s), s.PID
 	} else if f, ok := schema.AsFork(ev); ok {
+		pid = f.PID
 		if c := p.proc(f.ChildPID, f.Comm); c != nil {
 			c.forkAt, c.execAt = ev.Time, time.Time{}
 		}
 		row = &sigRow{at: ev.Time, what: "fork", text: fmt.Sprintf("%d %s → child %d (%s)", f.PID, event.Sanitize(f.Comm), f.ChildPID, event.Sanitize(f.How))}
 	} else if x, ok := schema.AsExec(ev); ok {
+		pid = x.PID
 		if c := p.proc(x.PID, x.Comm); c != nil {
 			c.execAt, c.forkAt = ev.Time, time.Time{}
 		}
-		row = &sigRow{at: ev.Time, what: "exec", text: fmt.Sprintf("%d %s → %s %s", x.PID, event.Sanitize(x.OldComm), event.Sanitize(x.Comm), event.Sanitize(x.Filename))}
+		row = &sigRow{at: ev.Time, what: "exec", text: fmt.Sprintf("%d %s → %s %s", x.PID, event.Sanitize(x.OldComm), event.Sanitize(x.Comm), event.Sanitize(x.Filename)),
+			target: procRef{pid: x.PID, comm: event.Sanitize(x.Comm), why: "exec'd " + event.Sanitize(x.Filename)}}
 	} else if x, ok := schema.AsExit(ev); ok {
+		pid = x.PID
 		if c := p.proc(x.PID, x.Comm); c != nil {
 			c.terminated = true
 		}
@@ -121,6 +125,7 @@ func (p signalsPane) Apply(ev event.Event) Pane {
 			row.mark = markBurst
 		}
 	} else if t, ok := schema.AsTrace(ev); ok {
+		pid = t.PID
 		text := fmt.Sprintf("%d %s %s", t.PID, event.Sanitize(t.Comm), t.State)
 		if t.Threads > 0 {
 			text += fmt.Sprintf(", %d thread(s)", t.Threads)
@@ -134,6 +139,7 @@ func (p signalsPane) Apply(ev event.Event) Pane {
 		}
 	}
 	if row != nil {
+		row.pid = pid
 		p.rows = append(p.rows, *row)
 		if len(p.rows) > sigRows {
 			p.first += len(p.rows) - sigRows
@@ -166,6 +172,16 @@ func (p signalsPane) signalRow(at time.Time, s *schema.Signal) *sigRow {
 		from += " (" + event.Sanitize(s.Result) + ")"
 	}
 	row.text, row.from = target, from
+	row.target = procRef{pid: s.PID, comm: event.Sanitize(s.Comm), why: "got " + s.Signal}
+	if s.SenderPID != 0 {
+		row.sender = procRef{pid: s.SenderPID, comm: event.Sanitize(s.SenderComm), why: fmt.Sprintf("sent %s to %d", s.Signal, s.PID)}
+	}
+	if s.Duplicate() {
+		// The delivery to a process attached from this pane, of a signal
+		// already shown sent: shown, counted once.
+		row.from += " (delivered)"
+		return row
+	}
 	if !c.lastSig.IsZero() {
 		row.delta = fmtDelta(at.Sub(c.lastSig))
 	}
@@ -276,7 +292,7 @@ func (p signalsPane) View() string {
 		}
 		lines = append(lines, p.tl.render(seq, clip(p.line(r, tw), p.w), style, p.env))
 	}
-	if f := p.tl.footer(p, p.env, p.w); f != "" {
+	if f := p.tl.footerLed(p, p.env, p.w, p.selectionLeads()...); f != "" {
 		lines = append(lines, f)
 	}
 	for _, c := range counts[:nCounts] {

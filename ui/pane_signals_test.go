@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -91,5 +92,144 @@ func TestSignalsPaneFitsAnySize(t *testing.T) {
 		if n := strings.Count(v, "\n") + 1; n > sz[1] {
 			t.Errorf("%dx%d: %d lines", sz[0], sz[1], n)
 		}
+	}
+}
+
+// ↑ in the signals pane selects the newest row; a then asks to attach
+// ptrace to its process (the wiring's Trace, off the UI goroutine), d to
+// detach; a failure is said on the status line. Without a selection, a
+// still acknowledges the pinned criticals.
+func TestSignalsPaneAttachAndDetachSelected(t *testing.T) {
+	type call struct {
+		pid    int
+		attach bool
+	}
+	var calls []call
+	o := testOptions()
+	o.Probes = []string{"signals"}
+	o.Now = func() time.Time { return t0.Add(6 * time.Second) }
+	o.Trace = func(pid int, attach bool) error {
+		calls = append(calls, call{pid, attach})
+		if !attach {
+			return errors.New("pid 812 is not traced by stakeout")
+		}
+		return nil
+	}
+	evs := append(signalsSession(), event.New(t0.Add(5*time.Second), "x",
+		&event.Finding{Finding: "kernel.oom_kill", Severity: event.Critical, Key: "k", Summary: "killed"}))
+	m := update(NewLive(o), tea.WindowSizeMsg{Width: 80, Height: 24}, EventsMsg(evs))
+	if m.strip.Pinned() != 1 {
+		t.Fatalf("pinned %d", m.strip.Pinned())
+	}
+	ask := func(m Model, k string) Model {
+		next, cmd := m.Update(nav(k))
+		m = next.(Model)
+		if cmd == nil {
+			t.Fatalf("%s gave no command", k)
+		}
+		next, cmd = m.Update(cmd()) // the pane's ask
+		return runCmd(next.(Model), cmd)
+	}
+	m = keys(m, "up")
+	s := screen(t, m)
+	if !strings.Contains(s, "▶ 812 gimli · a/d attach/detach · 0 newer below · F follow") {
+		t.Fatalf("selection line:\n%s", s)
+	}
+	m = ask(m, "a")
+	if m.strip.Pinned() != 1 {
+		t.Error("a on a selected process acknowledged the criticals")
+	}
+	m = keys(m, "up") // the exit of 901
+	m = ask(m, "d")
+	if len(calls) != 2 || calls[0] != (call{812, true}) || calls[1] != (call{901, false}) {
+		t.Errorf("calls %+v", calls)
+	}
+	if s := screen(t, m); !strings.Contains(s, "detach: pid 812 is not traced by stakeout") {
+		t.Errorf("the failure should show:\n%s", s)
+	}
+	m = keys(m, "down", "down", "down") // at the newest it stays
+	if sp := m.panes.slots[0].pane.(signalsPane); sp.rows[sp.selected()].what != "SIGUSR1" {
+		t.Errorf("selected %+v", sp.rows[sp.selected()])
+	}
+	m = keys(m, "esc", "a")
+	if m.strip.Pinned() != 0 {
+		t.Error("without a selection, a should acknowledge the criticals")
+	}
+}
+
+// A signal delivered to a process attached from the pane, already shown
+// sent, is shown once more, marked delivered, and neither counted nor
+// taken for a burst.
+func TestSignalsPaneShowsDeliveriesOnce(t *testing.T) {
+	st := themes.Must("dark").Styles
+	p := newSignalsPane(paneEnv{st: &st, loc: time.UTC})
+	sig := func(ms int, source string) event.Event {
+		return event.New(t0.Add(time.Duration(ms)*time.Millisecond), "signals", &schema.Signal{PID: 812, TID: 812, Comm: "gimli",
+			Signal: "SIGHUP", Code: "SI_USER", SenderPID: 4410, SenderComm: "logrotate", Source: source, Result: map[string]string{"tracefs": "delivered"}[source]})
+	}
+	for _, ev := range []event.Event{sig(0, "tracefs"), sig(1, schema.SourcePtrace)} {
+		p = p.Apply(ev)
+	}
+	sp := p.(signalsPane)
+	if len(sp.rows) != 2 || sp.rows[1].mark != markNone || !strings.HasSuffix(sp.rows[1].from, "(delivered)") {
+		t.Errorf("rows %+v", sp.rows)
+	}
+	if n := sp.procs[812].counts["SIGHUP"]; n != 1 {
+		t.Errorf("counted %d SIGHUPs, want 1", n)
+	}
+}
+
+// One selection serves the signals pane: the row a search (or PgUp, or
+// Home) selects is the row a and d act on, and the footer names its
+// process; esc clears the search first, then lets the row go, after which
+// a acknowledges again.
+func TestSignalsPaneSearchSelectsWhatAAttaches(t *testing.T) {
+	var pids []int
+	o := testOptions()
+	o.Probes = []string{"signals"}
+	o.Now = func() time.Time { return t0.Add(6 * time.Second) }
+	o.Trace = func(pid int, attach bool) error { pids = append(pids, pid); return nil }
+	m := update(NewLive(o), tea.WindowSizeMsg{Width: 80, Height: 24}, EventsMsg(signalsSession()))
+	m = typeKeys(m, "/", "k", "i", "l", "l", "e", "d", "enter") // the exit of 901, killed by SIGKILL
+	sp := m.panes.slots[0].pane.(signalsPane)
+	if i := sp.selected(); i < 0 || sp.rows[i].what != "exit" || sp.rows[i].pid != 901 {
+		t.Fatalf("the search should select the exit of 901, selected %d", i)
+	}
+	if s := screen(t, m); !strings.Contains(s, "▶ 901 gimli") {
+		t.Errorf("the footer should name the selected row's process:\n%s", s)
+	}
+	next, cmd := m.Update(press("a"))
+	m = next.(Model)
+	if cmd == nil {
+		t.Fatal("a on the searched row asked nothing")
+	}
+	next, cmd = m.Update(cmd()) // the pane's ask; the root runs Trace
+	m = runCmd(next.(Model), cmd)
+	if len(pids) != 1 || pids[0] != 901 {
+		t.Errorf("a attached %v, want the searched row's 901", pids)
+	}
+	m = typeKeys(m, "esc")
+	if sp := m.panes.slots[0].pane.(signalsPane); sp.tl.query != "" || sp.selected() < 0 {
+		t.Error("the first esc should clear the search and keep the row")
+	}
+	m = typeKeys(m, "esc")
+	if sp := m.panes.slots[0].pane.(signalsPane); sp.selected() >= 0 {
+		t.Error("the second esc should let the row go")
+	}
+}
+
+// The help screen lists a and d under the signals pane only where they
+// work (live, with Options.Trace); elsewhere the pane has no section.
+func TestHelpListsAttachOnlyWhenItWorks(t *testing.T) {
+	o := testOptions()
+	o.Probes = []string{"signals"}
+	m := typeKeys(update(NewLive(o), tea.WindowSizeMsg{Width: 120, Height: 40}, EventsMsg(signalsSession())), "?")
+	if body := m.helpBody(); strings.Contains(body, "1 signals") || strings.Contains(body, "attach ptrace") {
+		t.Errorf("without Trace, no a/d:\n%s", body)
+	}
+	o.Trace = func(int, bool) error { return nil }
+	m = typeKeys(update(NewLive(o), tea.WindowSizeMsg{Width: 120, Height: 40}, EventsMsg(signalsSession())), "?")
+	if body := m.helpBody(); !strings.Contains(body, "1 signals") || !strings.Contains(body, "attach ptrace to the selected row's process") {
+		t.Errorf("with Trace, a/d under 1 signals:\n%s", body)
 	}
 }

@@ -24,7 +24,14 @@ type paneSet struct {
 	focus  int
 	zoomed bool
 	auto   bool // zoomed for a pane's detail view, unzoomed when it closes
+	blur   bool // the keys are elsewhere (the findings strip): no pane drawn focused
 	w, h   int
+}
+
+// momentPane is a pane that can show the moment t: where a finding came
+// from (g in an opened finding). The timeline panes select the row there.
+type momentPane interface {
+	ShowMoment(t time.Time) Pane
 }
 
 // slot is one probe: its status (shared by all panes) and its pane.
@@ -234,6 +241,46 @@ func (ps paneSet) zoomForDetail() paneSet {
 	return ps
 }
 
+// Blur draws no pane focused while the keys are elsewhere.
+func (ps paneSet) Blur(on bool) paneSet { ps.blur = on; return ps }
+
+// IsFocusKey says whether msg moves the focus between panes.
+func (ps paneSet) IsFocusKey(msg tea.KeyPressMsg) bool {
+	return key.Matches(msg, ps.keys.Next, ps.keys.Prev, ps.keys.Jump)
+}
+
+// IndexOf is the pane of probe, -1 if it has none.
+func (ps paneSet) IndexOf(probe string) int {
+	for i, s := range ps.slots {
+		if s.probe == probe {
+			return i
+		}
+	}
+	return -1
+}
+
+// Label names pane i as its title does: "1 iostat".
+func (ps paneSet) Label(i int) string {
+	if i < 0 || i >= len(ps.slots) {
+		return ""
+	}
+	return fmt.Sprintf("%d %s", i+1, event.Sanitize(ps.slots[i].probe))
+}
+
+// ShowAt focuses pane i and has it show the moment t, if it can.
+func (ps paneSet) ShowAt(i int, t time.Time) paneSet {
+	if i < 0 || i >= len(ps.slots) {
+		return ps
+	}
+	ps.focus, ps.zoomed, ps.auto = i, false, false
+	if mp, ok := ps.slots[i].pane.(momentPane); ok {
+		slots := append([]slot(nil), ps.slots...)
+		slots[i].pane = mp.ShowMoment(t)
+		ps.slots = slots
+	}
+	return ps
+}
+
 // Focused is the index of the focused pane; Zoomed says whether it fills the grid.
 func (ps paneSet) Focused() int { return ps.focus }
 func (ps paneSet) Zoomed() bool { return ps.zoomed }
@@ -347,7 +394,7 @@ func (ps paneSet) View() string {
 		var boxes []string
 		for ; j < len(cells) && cells[j].y == cells[i].y; j++ {
 			c := cells[j]
-			boxes = append(boxes, ps.slots[c.pane].view(c.pane, c.w, c.h, c.pane == ps.focus, ps.zoomed, ps.env))
+			boxes = append(boxes, ps.slots[c.pane].view(c.pane, c.w, c.h, c.pane == ps.focus && !ps.blur, ps.zoomed, ps.env))
 		}
 		rows = append(rows, lipgloss.JoinHorizontal(lipgloss.Top, boxes...))
 		i = j

@@ -30,6 +30,10 @@ type replayCtl struct {
 	input    gotoInput
 	note     string // last error or "no later finding", sanitized
 	more     int    // the current replayMoreMsg generation
+
+	loading bool          // the findings are still being read (NewReplayLoading)
+	loaded  float64       // how much of the recording has been read for them, 0 to 1
+	added   []event.Event // notes saved meanwhile (AddMark), kept when they come
 }
 
 // feed is what a replay move asks the root to do to the panes and strip.
@@ -138,6 +142,9 @@ func (r replayCtl) AddMark(ev event.Event) replayCtl {
 		return append(evs[:i:i], append([]event.Event{ev}, evs[i:]...)...)
 	}
 	r.findings, r.marks = insert(r.findings), insert(r.marks)
+	if r.loading {
+		r.added = append(r.added, ev)
+	}
 	return r
 }
 
@@ -228,6 +235,15 @@ func (r replayCtl) key(msg tea.KeyPressMsg) (replayCtl, feed, tea.Cmd) {
 		r, f = r.seek(r.marks[i].Time)
 	}
 	return r, f, nil
+}
+
+// Jump goes to t and pauses there: g in an opened finding, so the panes
+// hold its moment until space plays on.
+func (r replayCtl) Jump(t time.Time) (replayCtl, feed, tea.Cmd) {
+	r.note = ""
+	r.src.SetPaused(true)
+	r, f := r.seek(t)
+	return askMore(r, f, nil)
 }
 
 func (r replayCtl) seek(t time.Time) (replayCtl, feed) {

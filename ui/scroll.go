@@ -3,11 +3,13 @@ package ui
 import (
 	"fmt"
 	"strings"
+	"time"
 	"unicode"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
 	"github.com/stakeout/stakeout/event"
 )
 
@@ -176,6 +178,31 @@ func (t timeline) Scroll(n int, rows rowList, room int) timeline {
 	return t
 }
 
+// Select selects the row seq and puts it mid-view, room rows being drawn
+// (g from an opened finding: the rows around its moment, both sides).
+func (t timeline) Select(seq int, rows rowList, room int) timeline {
+	first, end := rows.span()
+	if end <= first {
+		return t
+	}
+	room = max(room, 1)
+	t.pinned, t.cursor, t.note = true, clamp(seq, first, end-1), ""
+	t.top = visibleTop(t.cursor-room/2, t.cursor, first, end, room)
+	return t
+}
+
+// seqAt is the newest seq in [first, end) whose row is not later than t
+// (at gives a row's time), or first when every row is later: the row a
+// timeline selects to show the moment t.
+func seqAt(first, end int, at func(seq int) time.Time, t time.Time) int {
+	for seq := end - 1; seq >= first; seq-- {
+		if !at(seq).After(t) {
+			return seq
+		}
+	}
+	return first
+}
+
 // visibleTop moves top the least so that cursor is among the room rows
 // from it, and the window does not run past the newest row.
 func visibleTop(top, cursor, first, end, room int) int {
@@ -233,6 +260,13 @@ func (t timeline) window(rows rowList, room int) (from, to int) {
 // footer is the line under the rows, "" when the view follows with no
 // search: the search being typed, or where the view is and how to leave.
 func (t timeline) footer(rows rowList, env paneEnv, w int) string {
+	return t.footerLed(rows, env, w)
+}
+
+// footerLed is footer led, while a row is selected, by what the pane can
+// do with that row: the first of leads (already styled, longest first)
+// that leaves the rest of the line room, else the last.
+func (t timeline) footerLed(rows rowList, env paneEnv, w int, leads ...string) string {
 	st := env.st
 	if t.input.Active() {
 		return clip(st.Prompt.Render("/")+st.Text.Render(event.Sanitize(t.input.value))+st.BarCursor.Render("▏")+
@@ -259,7 +293,20 @@ func (t timeline) footer(rows rowList, env paneEnv, w int) string {
 	if len(parts) == 0 {
 		return ""
 	}
-	return clip(strings.Join(parts, st.Muted.Render(" · ")), w)
+	sep := st.Muted.Render(" · ")
+	line := strings.Join(parts, sep)
+	if !t.pinned {
+		return clip(line, w)
+	}
+	for i, lead := range leads {
+		if lead == "" {
+			continue
+		}
+		if led := lead + sep + line; i == len(leads)-1 || ansi.StringWidth(led) <= w {
+			return clip(led, w)
+		}
+	}
+	return clip(line, w)
 }
 
 // render styles one drawn row: the selected row reversed, search matches

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/charmbracelet/x/ansi"
 	"github.com/stakeout/stakeout/event"
 )
 
@@ -25,6 +26,12 @@ type findingStrip struct {
 	open  map[string]*stripItem // open conditions by key
 	acked map[string]bool       // acknowledged criticals, by stripItem.id
 	w, h  int
+	// focused: the strip has the keys (0), and sel is the selected line,
+	// by its item's id so it stays on its finding as others come and go;
+	// selAt is its place in display order, for when that item is gone.
+	focused bool
+	sel     string
+	selAt   int
 }
 
 type stripItem struct {
@@ -40,8 +47,12 @@ func newFindingStrip(env paneEnv) findingStrip { return findingStrip{env: env} }
 func (s findingStrip) SetSize(w, h int) findingStrip { s.w, s.h = w, h; return s }
 
 // id names a condition across Set calls (a replay rebuilds the strip on
-// every move), for its acknowledgement.
+// every move), for its acknowledgement and selection; a note by its time,
+// author and text.
 func (it *stripItem) id() string {
+	if it.c == nil {
+		return "note@" + it.at.Format(time.RFC3339Nano) + "@" + it.name + "@" + it.text
+	}
 	f := it.c.First.Body.(*event.Finding)
 	if f.Key != "" {
 		return f.Key + "@" + it.at.Format(time.RFC3339Nano)
@@ -193,6 +204,62 @@ func (s findingStrip) ordered() []*stripItem {
 
 var sevLabel = [...]string{"info", "WARN", "CRIT"}
 
+// Focus gives the strip the keys (or takes them back); the first line is
+// selected unless a line already was.
+func (s findingStrip) Focus(on bool) findingStrip {
+	s.focused = on
+	if on && s.sel == "" {
+		s = s.selectAt(0)
+	}
+	return s
+}
+
+func (s findingStrip) Focused() bool { return s.focused }
+
+// selected is the index in display order of the selected line (-1: none).
+func (s findingStrip) selected(order []*stripItem) int {
+	if len(order) == 0 {
+		return -1
+	}
+	for i, it := range order {
+		if it.id() == s.sel {
+			return i
+		}
+	}
+	return clamp(s.selAt, 0, len(order)-1) // it went (trimmed, or a replay moved back)
+}
+
+func (s findingStrip) selectAt(i int) findingStrip {
+	order := s.ordered()
+	if len(order) == 0 {
+		s.sel, s.selAt = "", 0
+		return s
+	}
+	i = clamp(i, 0, len(order)-1)
+	s.sel, s.selAt = order[i].id(), i
+	return s
+}
+
+// Move selects the line d lines down (up when negative).
+func (s findingStrip) Move(d int) findingStrip {
+	return s.selectAt(s.selected(s.ordered()) + d)
+}
+
+// Selected is the selected finding or note, nil when there is none.
+func (s findingStrip) Selected() *stripItem {
+	order := s.ordered()
+	if i := s.selected(order); i >= 0 {
+		return order[i]
+	}
+	return nil
+}
+
+// SelectedPos is the selected line's place, 1-based, and how many there are.
+func (s findingStrip) SelectedPos() (int, int) {
+	order := s.ordered()
+	return s.selected(order) + 1, len(order)
+}
+
 func (s findingStrip) View() string {
 	st := s.env.st
 	if s.h <= 0 {
@@ -205,46 +272,79 @@ func (s findingStrip) View() string {
 	if show > s.h {
 		show = max(s.h-1, 1) // keep the last line for "+N more"
 	}
+	order := s.ordered()
+	from, sel := 0, -1
+	if s.focused {
+		// The window scrolls to keep the selected line in sight.
+		sel = s.selected(order)
+		from = clamp(sel-show+1, 0, len(order)-show)
+	}
 	clock := func(t time.Time) string { return t.In(s.env.loc).Format("15:04:05") }
 	var lines []string
-	for _, it := range s.ordered()[:show] {
-		if it.note {
-			lines = append(lines, clip(st.Accent.Render("▌NOTE")+" "+
-				st.Muted.Render(clock(it.at))+" "+
-				st.Accent.Render(it.name)+"  "+st.Text.Render(it.text), s.w))
+	for i, it := range order[from : from+show] {
+		if from+i == sel {
+			lines = append(lines, s.selectedLine(it, clock))
 			continue
 		}
-		sev := st.Sev(it.c.Worst)
-		label := "CRIT"
-		if int(it.c.Worst) >= 0 && int(it.c.Worst) < len(sevLabel) {
-			label = sevLabel[it.c.Worst]
-		}
-		// ×N, last at T (or cleared at T): the condition's count and latest event.
-		var more []string
-		if n := it.c.Count(); n > 1 {
-			more = append(more, fmt.Sprintf("×%d", n))
-		}
-		switch f := it.c.Finding(); {
-		case f.State == event.FindingCleared:
-			more = append(more, "cleared at "+clock(it.c.Last.Time))
-		case it.c.Events > 1 || f.State == event.FindingUpdate:
-			more = append(more, "last at "+clock(it.c.Last.Time))
-		}
-		if it.c.Worst == event.Critical && !it.cleared() && s.acked[it.id()] {
-			more = append(more, "acknowledged")
-		}
-		name := sev.Render(it.name)
-		if it.cleared() {
-			name = st.Muted.Render(it.name)
-		}
-		line := sev.Render("▌"+label) + " " + st.Muted.Render(clock(it.at)) + " " + name
-		if len(more) > 0 {
-			line += " " + st.Muted.Render(strings.Join(more, ", "))
-		}
-		lines = append(lines, clip(line+"  "+st.Text.Render(it.text), s.w))
+		lines = append(lines, clip(s.line(it, clock), s.w))
 	}
 	if show < len(s.items) && len(lines) < s.h {
-		lines = append(lines, st.Muted.Render(fmt.Sprintf("  +%d more", len(s.items)-show)))
+		more := fmt.Sprintf("  +%d more", len(s.items)-show)
+		if from > 0 {
+			more = fmt.Sprintf("  +%d above, %d below", from, len(s.items)-show-from)
+		}
+		lines = append(lines, st.Muted.Render(more))
 	}
 	return block(strings.Join(lines, "\n"), s.w, s.h)
+}
+
+// line is one item's line, uncut: severity (or NOTE), when it was raised,
+// its name, ×N and its latest time, and its summary.
+func (s findingStrip) line(it *stripItem, clock func(time.Time) string) string {
+	st := s.env.st
+	if it.note {
+		return st.Accent.Render("▌NOTE") + " " + st.Muted.Render(clock(it.at)) + " " +
+			st.Accent.Render(it.name) + "  " + st.Text.Render(it.text)
+	}
+	sev := st.Sev(it.c.Worst)
+	label := "CRIT"
+	if int(it.c.Worst) >= 0 && int(it.c.Worst) < len(sevLabel) {
+		label = sevLabel[it.c.Worst]
+	}
+	// ×N, last at T (or cleared at T): the condition's count and latest event.
+	var more []string
+	if n := it.c.Count(); n > 1 {
+		more = append(more, fmt.Sprintf("×%d", n))
+	}
+	switch f := it.c.Finding(); {
+	case f.State == event.FindingCleared:
+		more = append(more, "cleared at "+clock(it.c.Last.Time))
+	case it.c.Events > 1 || f.State == event.FindingUpdate:
+		more = append(more, "last at "+clock(it.c.Last.Time))
+	}
+	if it.c.Worst == event.Critical && !it.cleared() && s.acked[it.id()] {
+		more = append(more, "acknowledged")
+	}
+	name := sev.Render(it.name)
+	if it.cleared() {
+		name = st.Muted.Render(it.name)
+	}
+	line := sev.Render("▌"+label) + " " + st.Muted.Render(clock(it.at)) + " " + name
+	if len(more) > 0 {
+		line += " " + st.Muted.Render(strings.Join(more, ", "))
+	}
+	return line + "  " + st.Text.Render(it.text)
+}
+
+// selectedLine is the selected line while the strip has the keys: marked
+// ▶ (so it shows without colour), in the selection style, with what Enter
+// does.
+func (s findingStrip) selectedLine(it *stripItem, clock func(time.Time) string) string {
+	st := s.env.st
+	line := "▶" + strings.TrimPrefix(ansi.Strip(s.line(it, clock)), "▌")
+	hint := "  enter: open"
+	if w := ansi.StringWidth(line); w+ansi.StringWidth(hint) > s.w {
+		line = clip(line, max(s.w-ansi.StringWidth(hint), 1))
+	}
+	return st.Selected.Render(clip(line+hint, s.w))
 }

@@ -28,6 +28,7 @@ func (m Model) resize(w, h int) Model {
 	}
 	m.strip = m.strip.SetSize(w, stripHeight(h))
 	m.panes = m.panes.SetSize(w, max(gridH, 0))
+	m.insp = m.insp.SetHeight(max(gridH, 0))
 	m.status = m.status.SetWidth(w)
 	m.help.SetWidth(w - 4)
 	return m
@@ -53,12 +54,19 @@ func (m Model) render() string {
 		return strings.TrimRight(block(ansi.Wrap(msg, m.w, ""), m.w, m.h), "\n")
 	}
 	parts := []string{m.strip.View()}
-	if m.showHelp {
+	switch {
+	case m.insp.Active():
+		parts = append(parts, m.insp.View(m.w, m.panes.h))
+	case m.showHelp:
 		parts = append(parts, m.helpView())
-	} else {
+	case m.detail != nil:
+		parts = append(parts, m.detail.View(m.w, m.panes.h, m.panes.Label(m.panes.IndexOf(m.detail.probe))))
+	default:
 		parts = append(parts, m.panes.View())
 	}
-	if m.replay != nil {
+	if m.replay != nil && m.replay.Loading() {
+		parts = append(parts, m.replay.LoadingLine(m.w))
+	} else if m.replay != nil {
 		parts = append(parts, m.replay.Timeline(m.w))
 	}
 	parts = append(parts, m.statusView())
@@ -82,6 +90,10 @@ func (m Model) statusView() string {
 			x.focus += m.env.st.Accent.Render(" zoomed")
 		}
 	}
+	if m.strip.Focused() {
+		i, n := m.strip.SelectedPos()
+		x.focus = m.env.st.Accent.Render(fmt.Sprintf("finding %d/%d", i, n))
+	}
 	if m.replay != nil {
 		x.mode, x.err = m.replay.Mode(), m.replay.note
 	} else if label := m.freeze.Label(); label != "" {
@@ -89,6 +101,13 @@ func (m Model) statusView() string {
 	}
 	if m.noteErr != "" {
 		x.err = m.noteErr
+	}
+	if m.insp.Active() { // q and esc go back there; its title has its keys
+		x.hint = m.help.ShortHelpView([]key.Binding{m.insp.keys.Back})
+		x.short = x.hint
+	}
+	if m.traceErr != "" {
+		x.err = m.traceErr
 	}
 	return m.status.View(x, m.replay != nil, m.now())
 }

@@ -2,17 +2,16 @@ package main
 
 import (
 	"encoding/json"
-	"math"
 	"os"
 	"path/filepath"
 	"reflect"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/charmbracelet/x/ansi"
 	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/internal/wiring"
 	"github.com/stakeout/stakeout/packet"
 	"github.com/stakeout/stakeout/schema"
 	"github.com/stakeout/stakeout/sessions"
@@ -205,7 +204,7 @@ func TestExtractAWindow(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	p := sessions.NewPlayer(r, replayHistory, nil)
+	p := sessions.NewPlayer(r, wiring.ReplayHistory, nil)
 	evs, err := p.Seek(since)
 	if err != nil {
 		t.Fatal(err)
@@ -292,95 +291,5 @@ func TestExtractBadInput(t *testing.T) {
 	oneLineError(t, run(t, nil, "extract", src, "--since", "+1s", "-o", out), exitError, "file exists")
 	if b, _ := os.ReadFile(out); string(b) != "mine\n" {
 		t.Fatal("extract clobbered an existing file")
-	}
-}
-
-// The state kept from before the history: the last event per probe and
-// kind, per process for trace, per interface for capture stats, only the
-// flows the window's packets name; nothing that merely happened (kmsg
-// lines, signals, findings, notes). A kind this build does not know is
-// state too, restamped in its raw JSON as well.
-func TestExtractStateBeforeTheHistory(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "s.stk")
-	w, err := sessions.Create(path, sessions.Header{Hostname: "db-7", Started: xt(0)}, sessions.WriterOptions{FlushEvery: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	future := func(s float64, v int) event.Event {
-		raw := `{"time":"` + xt(s).Format(time.RFC3339Nano) + `","probe":"cpu","kind":"cpu_future","v":` + strconv.Itoa(v) + `}`
-		return event.Event{Time: xt(s), Probe: "cpu", Kind: "cpu_future", Raw: json.RawMessage(raw)}
-	}
-	for _, ev := range []event.Event{
-		event.New(xt(1), "signals", &schema.Trace{PID: 10, State: "attached"}),
-		event.New(xt(2), "signals", &schema.Trace{PID: 11, State: "attached"}),
-		event.New(xt(3), "signals", &schema.Trace{PID: 10, State: "detached"}),
-		event.New(xt(4), "signals", &schema.Signal{PID: 11, Signal: "SIGHUP"}),
-		event.New(xt(5), "kmsg", &schema.Kmsg{Text: "segfault"}),
-		event.New(xt(6), "packets", &packet.CaptureStats{Iface: "eth0", Packets: 1}),
-		event.New(xt(7), "packets", &packet.CaptureStats{Iface: "eth1", Packets: 2}),
-		event.New(xt(8), "packets", &packet.CaptureStats{Iface: "eth0", Packets: 3}),
-		event.New(xt(9), "packets", &packet.FlowInfo{ID: 1, Iface: "eth0"}),
-		event.New(xt(9), "packets", &packet.FlowInfo{ID: 2, Iface: "eth0"}),
-		event.New(xt(10), event.ProbeNote, event.NewNote("a", "old")),
-		future(11, 1), future(12, 2),
-		event.New(xt(100), "packets", &packet.PacketBatch{Iface: "eth0", Start: xt(100), DtUs: []int64{0}, Flow: []uint32{2}, Flags: packet.ByteNums{0}, Len: []uint32{60}}),
-	} {
-		if err := w.Write(ev); err != nil {
-			t.Fatal(err)
-		}
-	}
-	w.Close()
-	r, err := sessions.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	refs, err := referencedFlows(r, xt(50), xt(200))
-	if err != nil || !reflect.DeepEqual(refs, map[flowKey]bool{{"eth0", 2}: true}) {
-		t.Fatalf("referenced flows %v (%v)", refs, err)
-	}
-	state, err := stateBefore(r, xt(50), refs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, ev := range state {
-		got = append(got, strings.TrimPrefix(jsonLine(t, ev), `{"time":"`))
-	}
-	want := []string{
-		`2026-11-23T04:00:02Z","probe":"signals","kind":"trace","pid":11,"state":"attached"}`,
-		`2026-11-23T04:00:03Z","probe":"signals","kind":"trace","pid":10,"state":"detached"}`,
-		`2026-11-23T04:00:07Z","probe":"packets","kind":"capture_stats","iface":"eth1","interval_s":0,"packets":2,"drops":0,"freezes":0,"seen":0,"bytes":0,"total_packets":0,"total_drops":0}`,
-		`2026-11-23T04:00:08Z","probe":"packets","kind":"capture_stats","iface":"eth0","interval_s":0,"packets":3,"drops":0,"freezes":0,"seen":0,"bytes":0,"total_packets":0,"total_drops":0}`,
-		`2026-11-23T04:00:09Z","probe":"packets","kind":"flow","id":2,"iface":"eth0","proto":"","src":"","dst":""}`,
-		`2026-11-23T04:00:12Z","probe":"cpu","kind":"cpu_future","v":2}`,
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("state:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
-	moved := restamp(state[len(state)-1], xt(50))
-	if b := jsonLine(t, moved); !strings.Contains(b, `"time":"2026-11-23T04:00:50Z"`) || !moved.Time.Equal(xt(50)) {
-		t.Errorf("restamped unknown kind: %s", b)
-	}
-}
-
-// nanState is a state body with a process id and a number that is NaN,
-// as an event made in memory (no Raw) can hold.
-type nanState struct {
-	PID  int     `json:"pid"`
-	Load float64 `json:"load"`
-}
-
-func (nanState) EventKind() string { return "nan_state" }
-
-// TestStateKeyWithNaN: the state of two processes keeps two keys when a
-// body holds a NaN: json.Marshal refused the body, its error was ignored,
-// and both fell under one key, so an extract kept one process's state.
-func TestStateKeyWithNaN(t *testing.T) {
-	nan := math.NaN()
-	a, _ := stateKey(event.New(xt(0), "x", &nanState{PID: 1, Load: nan}), nil)
-	b, _ := stateKey(event.New(xt(0), "x", &nanState{PID: 2, Load: nan}), nil)
-	if a == b || !strings.HasSuffix(a, "\x001") || !strings.HasSuffix(b, "\x002") {
-		t.Fatalf("keys %q and %q", a, b)
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/spf13/pflag"
 	"github.com/stakeout/stakeout/engine"
+	"github.com/stakeout/stakeout/internal/wiring"
 	"github.com/stakeout/stakeout/probes"
 	"github.com/stakeout/stakeout/redact"
 )
@@ -63,31 +65,12 @@ func (f *liveFlags) selected() ([]engine.Named, error) {
 			return nil, usageErr("%s %s: not a directory", root.flag, root.path)
 		}
 	}
-	names := f.probes
-	if len(names) == 0 {
-		names = probes.Names()
-	}
-	var out []engine.Named
-	seen := map[string]bool{}
-	for _, n := range names {
-		n = strings.TrimSpace(n)
-		if n == "" || seen[n] {
-			continue
-		}
-		spec, ok := probes.Lookup(n)
-		if !ok {
-			return nil, usageErr("unknown probe %q (available: %s)", n, strings.Join(probes.Names(), ", "))
-		}
-		if spec.Validate != nil && !f.tui {
-			if err := spec.Validate(f.cfg); err != nil {
-				return nil, usageErr("%v", err)
-			}
-		}
-		seen[n] = true
-		out = append(out, engine.Named{Name: n, Probe: spec.New(f.cfg)})
-	}
-	if len(out) == 0 {
+	out, err := wiring.Probes(f.probes, f.cfg, !f.tui)
+	if errors.Is(err, wiring.ErrNoProbes) {
 		return nil, usageErr("--probes selects no probe (available: %s)", strings.Join(probes.Names(), ", "))
+	}
+	if err != nil {
+		return nil, usageErr("%v", err)
 	}
 	return out, nil
 }

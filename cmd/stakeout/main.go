@@ -1,6 +1,8 @@
 // Command stakeout is a terminal workbench for the on-call engineer on a
-// misbehaving Linux host. This package holds only the CLI: flags,
-// subcommands and wiring. Probes, recording and UI live elsewhere.
+// misbehaving Linux host. This package holds only the CLI: cobra commands,
+// flag binding and exit codes. What the live TUI, snapshot and replay run
+// is put together in internal/wiring; probes, recording and UI live
+// elsewhere.
 package main
 
 import (

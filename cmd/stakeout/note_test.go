@@ -153,23 +153,6 @@ func TestNoteRefusesALiveRecording(t *testing.T) {
 	}
 }
 
-// A note is a person's words: a lagging screen sheds samples, never notes.
-func TestMailboxNeverShedsNotes(t *testing.T) {
-	box := newMailbox(10)
-	note := event.New(noteT0, event.ProbeNote, event.NewNote("alice", "keep me"))
-	box.put([]event.Event{note})
-	for i := 0; i < 50; i++ {
-		box.put([]event.Event{event.New(noteT0, "p", &sample{})})
-	}
-	var kept bool
-	for _, ev := range box.take() {
-		kept = kept || ev.Kind == event.KindNote
-	}
-	if !kept {
-		t.Fatal("the mailbox shed a note")
-	}
-}
-
 // TestNoteKeyOnARealTerminal presses m in the live TUI and then in a replay
 // of what it recorded, on a real pseudo-terminal: the live note goes into
 // the recording through the engine, the replay's is appended to the file.

@@ -3,13 +3,12 @@ package main
 import (
 	"errors"
 	"fmt"
-	"github.com/stakeout/stakeout/findings"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/stakeout/stakeout/engine"
-	"github.com/stakeout/stakeout/probes"
+	"github.com/stakeout/stakeout/internal/wiring"
 	"github.com/stakeout/stakeout/sessions"
 )
 
@@ -40,31 +39,15 @@ func openRecording(path string, lf *liveFlags, argv []string) (engine.Recorder, 
 	if err != nil {
 		return nil, usageErr("--record-max: %v", err)
 	}
-	// Made 0700 if missing; made or not, refused if anyone but us (and
-	// root) could tamper with it.
-	if err := sessions.EnsureDir(filepath.Dir(path)); err != nil {
-		return nil, cannotRecord(path, lf, err)
-	}
-	h := sessions.HostHeader(version, argv, lf.cfg.Interval)
-	h.Detectors = findings.ConfigJSON(lf.detectorConfig())
-	red := lf.redactor()
-	if red != nil {
-		h = red.Header(h)
-	}
-	// The engine flushes once a second; a second flusher in the writer would
-	// only double the statfs calls on the watched filesystem.
-	opts := sessions.WriterOptions{MaxBytes: max, FlushEvery: -1, PauseHint: pauseHint(lf)}
-	if red != nil {
-		opts.Own = red.Event // the stop and pause notices name the file
-	}
-	w, err := sessions.Create(path, h, opts)
+	rec, err := wiring.OpenRecording(wiring.Recording{
+		Path: path, MaxBytes: max,
+		Header:    sessions.HostHeader(version, argv, lf.cfg.Interval),
+		Detectors: lf.detectorConfig(), Redactor: lf.redactor(), PauseHint: pauseHint(lf),
+	})
 	if err != nil {
 		return nil, cannotRecord(path, lf, err)
 	}
-	if red != nil {
-		return redactedWriter{w, red}, nil
-	}
-	return w, nil
+	return rec, nil
 }
 
 // recordFlag is the flag that names the session file: --record on the live
@@ -95,19 +78,6 @@ func cannotRecord(path string, lf *liveFlags, err error) error {
 // filesystem: the flag that records elsewhere.
 func pauseHint(lf *liveFlags) string {
 	return "record elsewhere with " + recordFlag(lf) + " /other/fs/file.stk"
-}
-
-// recordGuard pauses the recording while the detectors find the
-// filesystem holding it filling critically (findings.DiskFillGuard, given
-// every mount point of that filesystem). Without mountinfo it knows no
-// mount and never pauses: only the writer's own free-space floor does.
-// With no recording it is nil.
-func recordGuard(rec engine.Recorder) engine.RecordGuard {
-	if rec == nil {
-		return nil
-	}
-	ms, _ := probes.MountPointsOf("/proc", rec.Path())
-	return findings.NewDiskFillGuard(ms)
 }
 
 // unwrapPath drops the path an *os.PathError repeats, to keep errors one short line.

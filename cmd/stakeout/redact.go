@@ -4,7 +4,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/redact"
 	"github.com/stakeout/stakeout/sessions"
 )
@@ -54,13 +53,3 @@ func fileRedactor(r *sessions.Reader) *redact.Redactor {
 	// itself reports it.
 	return red
 }
-
-// redactedWriter is the recorder with --redact: every event goes through
-// the redactor before it reaches the file. The live screen and detectors
-// still see the real values; only what is written is redacted.
-type redactedWriter struct {
-	*sessions.Writer
-	red *redact.Redactor
-}
-
-func (w redactedWriter) Write(ev event.Event) error { return w.Writer.Write(w.red.Event(ev)) }

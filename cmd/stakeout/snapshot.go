@@ -1,18 +1,13 @@
 package main
 
 import (
-	"context"
-	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
-	"github.com/charmbracelet/x/term"
 	"github.com/spf13/cobra"
 	"github.com/stakeout/stakeout/engine"
 	"github.com/stakeout/stakeout/event"
-	"github.com/stakeout/stakeout/findings"
+	"github.com/stakeout/stakeout/internal/wiring"
 	"github.com/stakeout/stakeout/report"
 	"github.com/stakeout/stakeout/sessions"
 )
@@ -39,6 +34,9 @@ Exit status: 0 done; 1 error; 2 bad usage; 3 a finding at or above --fail-on.`,
   stakeout snapshot --duration 30s --fail-on critical || page-someone`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := needLinux("snapshot"); err != nil {
+				return err
+			}
 			return runSnapshot(cmd, lf, duration, format, out, failOn)
 		},
 	}
@@ -71,58 +69,22 @@ func runSnapshot(cmd *cobra.Command, lf *liveFlags, duration time.Duration, form
 		return err
 	}
 	started := time.Now()
-	var rec engine.Recorder
-	file := ""
 	header := sessions.HostHeader(version, os.Args, lf.cfg.Interval)
+	var rec engine.Recorder
 	if !lf.noRecord {
-		w, err := openRecording(lf.recordPath(out, started), lf, os.Args)
-		if err != nil {
+		if rec, err = openRecording(lf.recordPath(out, started), lf, os.Args); err != nil {
 			return err
 		}
-		rec, file = w, w.Path()
 	}
-	// With --redact the printed report is redacted like the file, by the
-	// same redactor, so the two agree on every pseudonym.
-	red := lf.redactor()
-	if red != nil {
-		header = red.Header(header)
-		file = red.String(file)
-	}
-
-	b := report.NewBuilder()
-	for _, n := range named {
-		b.Expect(n.Name)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-	defer stop()
-	ctx, cancel := context.WithTimeout(ctx, duration)
-	defer cancel()
-
-	prog := newProgress(os.Stderr, started, duration)
-	eng := engine.New(engine.Options{
-		Probes:      named,
-		Detectors:   findings.All(lf.detectorConfig()),
-		Recorder:    rec,
-		RecordGuard: recordGuard(rec),
-		Sink: func(evs []event.Event) {
-			for _, ev := range evs {
-				if red != nil {
-					ev = red.Event(ev)
-				}
-				b.Observe(ev)
-			}
-		},
-		// The report keeps findings and summaries, never a packet batch:
-		// the capture may reuse a batch's memory once this returns.
-		SinkKeepsNothing: true,
-		OnRecording:      prog.update,
+	doc, err := wiring.Snapshot(wiring.SnapshotOptions{
+		Watch:    lf.watch(named, rec),
+		Redactor: lf.redactor(),
+		Header:   header,
+		Started:  started, Duration: duration, Progress: os.Stderr,
 	})
-	if err := eng.Run(ctx); err != nil {
+	if err != nil {
 		return err
 	}
-	prog.done()
-
-	doc := b.Document(header, file, started, time.Since(started))
 	if err := report.Write(cmd.OutOrStdout(), doc, format); err != nil {
 		return err
 	}
@@ -132,42 +94,4 @@ func runSnapshot(cmd *cobra.Command, lf *liveFlags, duration time.Duration, form
 		}
 	}
 	return nil
-}
-
-// progress draws one self-overwriting line on stderr, only when stderr is a
-// terminal, so logs and pipes stay clean.
-type progress struct {
-	f        *os.File
-	tty      bool
-	started  time.Time
-	duration time.Duration
-}
-
-func newProgress(f *os.File, started time.Time, d time.Duration) *progress {
-	return &progress{f: f, tty: term.IsTerminal(f.Fd()), started: started, duration: d}
-}
-
-func (p *progress) update(st engine.RecordingState) {
-	if !p.tty {
-		return
-	}
-	el := time.Since(p.started).Round(time.Second)
-	rec := "REC off"
-	switch st.State {
-	case "recording":
-		rec = "REC " + event.HumanBytes(st.Bytes)
-	case "paused":
-		rec = "REC paused: " + st.Reason + " — " + st.Hint
-	case "stopped":
-		rec = "REC stopped: " + st.Reason
-	}
-	// The reason and the hint can name a path (the file, where to record
-	// instead): only this line's own control sequence reaches the terminal.
-	fmt.Fprintf(p.f, "\r\x1b[Ksnapshot %s/%s · %s", el, p.duration, event.Sanitize(rec))
-}
-
-func (p *progress) done() {
-	if p.tty {
-		fmt.Fprint(p.f, "\r\x1b[K")
-	}
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/stakeout/stakeout/event"
 )
@@ -26,25 +25,11 @@ func TestKindTraits(t *testing.T) {
 	if want := []string{"finding", "note", "probe_status", "recording"}; !slices.Equal(control, want) {
 		t.Errorf("control kinds %v, want %v", control, want)
 	}
-	want := []string{"exec", "exit", "finding", "fork", "kmsg", "module_load", "module_unload", "note", "packets", "signal"}
+	want := []string{"exec", "exit", "finding", "fork", "kmsg", "module_load", "module_unload", "note", "packets", "process_snapshot", "signal"}
 	if !slices.Equal(occurrence, want) {
 		t.Errorf("occurrence kinds %v, want %v", occurrence, want)
 	}
-	if tr := event.TraitsOf("quantum_flux"); tr != (event.Traits{}) {
+	if tr := event.TraitsOf("quantum_flux"); tr.Control || tr.Occurrence || tr.Entity != nil {
 		t.Errorf("a kind this build does not know has traits %+v, want none (state, sheddable)", tr)
-	}
-}
-
-// TestMailboxKeepsEveryControlKind: under back-pressure the mailbox sheds
-// every kind but the control ones, the same set the frozen view keeps
-// (ui's TestFreezeKeepsEveryControlKind checks that side).
-func TestMailboxKeepsEveryControlKind(t *testing.T) {
-	for _, kind := range event.Kinds() {
-		m := newMailbox(0)
-		m.put([]event.Event{{Time: time.Unix(1, 0), Probe: "p", Kind: kind}})
-		kept := len(m.take()) == 1
-		if kept != event.IsControl(kind) {
-			t.Errorf("kind %s: kept %v by the mailbox past its cap, control %v", kind, kept, event.IsControl(kind))
-		}
 	}
 }

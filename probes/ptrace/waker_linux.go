@@ -1,4 +1,4 @@
-package probes
+package ptrace
 
 import (
 	"os"
@@ -16,7 +16,8 @@ import (
 // ends the tracer's wait4 with WUNTRACED; the tracer then looks at its
 // context and --proc, and continues the waker (SIGCONT).
 
-// wakerEnv turns a re-executed copy of the binary into a waker, before main.
+// wakerEnv turns a re-executed copy of the binary into a waker, before main
+// (and before the init of any package that imports this one).
 const wakerEnv = "STAKEOUT_PTRACE_WAKER"
 
 func init() {
@@ -27,16 +28,18 @@ func init() {
 	}
 }
 
-// waker is the tracer's child that it can be woken through.
-type waker struct {
+// Waker is the tracing thread's child that the thread can be woken through.
+// A nil *Waker is none: its methods do nothing and its Pid is -1.
+type Waker struct {
 	pid   int
 	pidfd int // signals go through a pidfd, so a reused pid is never hit
 }
 
-// startWaker must run on the tracer's locked thread: the waker is then that
-// thread's child, which wait4(__WNOTHREAD) sees, and Pdeathsig kills it when
-// that thread ends.
-func startWaker() (*waker, error) {
+// StartWaker starts a waker. It is a method of the Thread because the waker
+// must be the tracing thread's child: wait4(__WNOTHREAD) sees it then, and
+// Pdeathsig kills it when that thread ends.
+func (th *Thread) StartWaker() (*Waker, error) {
+	th.offThread("starting the waker")
 	env := append(os.Environ(), wakerEnv+"=1")
 	pid, err := syscall.ForkExec("/proc/self/exe", []string{"stakeout-waker"}, &syscall.ProcAttr{
 		Env: env,
@@ -45,14 +48,26 @@ func startWaker() (*waker, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &waker{pid: pid, pidfd: -1}
+	w := &Waker{pid: pid, pidfd: -1}
 	if fd, err := unix.PidfdOpen(pid, 0); err == nil {
 		w.pidfd = fd
 	}
 	return w, nil
 }
 
-func (w *waker) signal(sig unix.Signal) {
+// Pid is the waker's process id, so the tracer can tell its stops from a
+// tracee's.
+func (w *Waker) Pid() int {
+	if w == nil {
+		return -1
+	}
+	return w.pid
+}
+
+func (w *Waker) signal(sig unix.Signal) {
+	if w == nil {
+		return
+	}
 	if w.pidfd >= 0 {
 		unix.PidfdSendSignal(w.pidfd, sig, nil, 0)
 		return
@@ -60,28 +75,21 @@ func (w *waker) signal(sig unix.Signal) {
 	unix.Kill(w.pid, sig)
 }
 
-// wake ends the tracer's wait4; safe from any goroutine.
-func (w *waker) wake() { w.signal(unix.SIGSTOP) }
+// Wake ends the tracing thread's Wait; safe from any goroutine.
+func (w *Waker) Wake() { w.signal(unix.SIGSTOP) }
 
-// resume lets the waker be stopped again.
-func (w *waker) resume() { w.signal(unix.SIGCONT) }
+// Resume lets the waker be stopped again.
+func (w *Waker) Resume() { w.signal(unix.SIGCONT) }
 
-// stop kills and reaps the waker; tracer thread only.
-func (w *waker) stop() {
+// Stop kills and reaps the waker.
+func (w *Waker) Stop() {
+	if w == nil {
+		return
+	}
 	w.signal(unix.SIGKILL)
 	var ws unix.WaitStatus
 	unix.Wait4(w.pid, &ws, unix.WALL, nil)
 	if w.pidfd >= 0 {
 		unix.Close(w.pidfd)
-	}
-}
-
-// waitBlocking sleeps until a tracee or the waker has a status to report.
-func waitBlocking() (tid int, ws unix.WaitStatus, err error) {
-	for {
-		tid, err = unix.Wait4(-1, &ws, unix.WALL|unix.WNOTHREAD|unix.WUNTRACED, nil)
-		if err != unix.EINTR {
-			return tid, ws, err
-		}
 	}
 }

@@ -1,4 +1,4 @@
-package probes
+package ptrace
 
 // Byte offsets inside siginfo_t on linux/amd64 (include/uapi/asm-generic/
 // siginfo.h): si_signo, si_errno and si_code are three ints, then the

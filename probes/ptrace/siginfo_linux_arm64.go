@@ -1,4 +1,4 @@
-package probes
+package ptrace
 
 // Byte offsets inside siginfo_t on linux/arm64. arm64 has no siginfo.h of
 // its own: it uses include/uapi/asm-generic/siginfo.h unchanged (no

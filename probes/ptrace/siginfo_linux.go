@@ -1,4 +1,4 @@
-package probes
+package ptrace
 
 import (
 	"encoding/binary"
@@ -11,6 +11,9 @@ import (
 
 // siginfoSize is the kernel's SI_MAX_SIZE; PTRACE_GETSIGINFO copies this much.
 const siginfoSize = 128
+
+// Siginfo is a siginfo_t as PTRACE_GETSIGINFO copies it out (GetSiginfo).
+type Siginfo [siginfoSize]byte
 
 // A compile-time check that x/sys agrees with SI_MAX_SIZE.
 var _ [siginfoSize - unsafe.Sizeof(unix.Siginfo{})]byte
@@ -40,7 +43,9 @@ var signalCodes = map[int][]string{
 	int(unix.SIGSYS):  {"", "SYS_SECCOMP", "SYS_USER_DISPATCH"},
 }
 
-func codeName(signo int, code int32) string {
+// CodeName names si_code for signal signo as the kernel's headers do
+// (SI_USER, SEGV_MAPERR, …), or gives the number.
+func CodeName(signo int, code int32) string {
 	if code <= 0 || code == siKernel {
 		if n, ok := genericCodes[code]; ok {
 			return n
@@ -51,6 +56,11 @@ func codeName(signo int, code int32) string {
 	return strconv.Itoa(int(code))
 }
 
+// SentByProcess says whether si_code code means a process sent the signal
+// (kill, sigqueue, tgkill), so that the siginfo's pid and uid are the
+// sender's.
+func SentByProcess(code int32) bool { return code == siUser || code == siQueue || code == siTkill }
+
 func isFault(signo int) bool {
 	switch unix.Signal(signo) {
 	case unix.SIGSEGV, unix.SIGBUS, unix.SIGILL, unix.SIGFPE:
@@ -59,18 +69,18 @@ func isFault(signo int) bool {
 	return false
 }
 
-// decodeSiginfo fills the signal-specific fields of s from the raw siginfo
-// the kernel copied out. Which union member is valid depends on si_code
+// Decode fills the signal-specific fields of s from the siginfo the kernel
+// copied out. Which union member is valid depends on si_code
 // first and the signal second, exactly as the kernel's copy_siginfo_to_user
 // decides (siginfo_layout in kernel/signal.c).
-func decodeSiginfo(raw *[siginfoSize]byte, s *schema.Signal) {
+func (raw *Siginfo) Decode(s *schema.Signal) {
 	le := binary.LittleEndian // amd64 and arm64 are little-endian
 	code := int32(le.Uint32(raw[siCodeOff:]))
-	s.Code = codeName(s.Signo, code)
+	s.Code = CodeName(s.Signo, code)
 	pid := int(int32(le.Uint32(raw[siPIDOff:])))
 	uid := int(le.Uint32(raw[siUIDOff:]))
 	switch {
-	case code == siUser || code == siQueue || code == siTkill:
+	case SentByProcess(code):
 		s.SenderPID, s.SenderUID = pid, &uid
 	case code == siTimer:
 		id := int(int32(le.Uint32(raw[siTimerOff:])))

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"errors"
+
+	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/handoff"
+	"github.com/stakeout/stakeout/sessions"
+	"github.com/stakeout/stakeout/ui"
+)
+
+// What the TUI is handed to open findings: a finding's evidence is read
+// from the recording as the handoff report picks it (handoff.EvidenceOf).
+// (a and d in the signals pane reach the signals probe through the
+// wiring: internal/wiring's traceRequests.)
+
+// evidenceReader reads a finding's evidence from the recording at path,
+// off the UI goroutine, opening the file for each read. live says the
+// file is still being written: its tail, not yet a whole chunk, is no
+// damage worth showing, and the last second may not be in it yet.
+// redacted says it holds pseudonyms where the screen shows the real names.
+func evidenceReader(path string, live, redacted bool) func(first, last event.Event) (ui.Evidence, error) {
+	note := ""
+	switch {
+	case live && redacted:
+		note = "from the recording, redacted (--redact); its last second may not be written yet"
+	case live:
+		note = "from the recording; its last second may not be written yet"
+	}
+	return func(first, last event.Event) (ui.Evidence, error) {
+		r, err := openSession(path)
+		if err != nil {
+			return ui.Evidence{Note: note}, err
+		}
+		defer r.Close()
+		e, err := handoff.EvidenceOf(r, first, last, nil)
+		var d *sessions.Damage
+		if live && errors.As(err, &d) {
+			err = nil
+		}
+		return toUIEvidence(e, note), err
+	}
+}
+
+// noEvidence is the reader when nothing is recorded: it says so.
+func noEvidence(why string) func(first, last event.Event) (ui.Evidence, error) {
+	return func(first, last event.Event) (ui.Evidence, error) {
+		return ui.Evidence{Note: why}, nil
+	}
+}
+
+func toUIEvidence(e handoff.Evidence, note string) ui.Evidence {
+	out := ui.Evidence{Title: e.Title, Columns: e.Columns, Note: note}
+	for _, r := range e.Rows {
+		out.Rows = append(out.Rows, ui.EvidenceRow{Time: r.Time, Cells: r.Cells, Mark: r.Mark})
+	}
+	return out
+}

@@ -1,0 +1,576 @@
+package ui
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/schema"
+	"github.com/stakeout/stakeout/themes"
+)
+
+// procRef is a process a pane shows, offered by the inspector's picker.
+// Strings are sanitized.
+type procRef struct {
+	pid  int
+	comm string
+	why  string // what the pane shows of it: "got SIGHUP", "writes /var at 5.0 MiB/s"
+}
+
+// processLister is a pane that shows processes: Processes lists them, the
+// most recent or most pressing first, for the inspector (i).
+type processLister interface {
+	Processes() []procRef
+}
+
+// Bounds of the inspector.
+const (
+	maxPickRefs     = 50 // processes the picker offers
+	maxRecordedPids = 64 // processes whose latest recorded snapshot is kept
+)
+
+type inspectMode int
+
+const (
+	inspectClosed inspectMode = iota
+	inspectPicking
+	inspectViewing
+)
+
+// inspector is the process inspector: i opens a picker of the processes
+// the panes show (or a pid typed), Enter opens one. Live, the process is
+// read from /proc through Options.Inspect (off the UI goroutine) and s
+// saves what is on screen into the recording as a process_snapshot; in a
+// replay, the latest snapshot the recording holds of it up to the
+// position is shown. It remembers the latest recorded snapshot of each of
+// the last maxRecordedPids processes, live and in a replay.
+type inspector struct {
+	env  paneEnv
+	keys inspectKeys
+	mode inspectMode
+
+	refs  []procRef
+	sel   int
+	typed string // a pid being typed in the picker
+
+	pid     int
+	snap    *schema.ProcessSnapshot
+	at      time.Time // when snap was read
+	live    bool      // snap was read from /proc just now, not recorded
+	loading bool
+	note    string // how the last read or save went, sanitized
+	scroll  int
+	gen     int // the current read; a late answer to an earlier one is dropped
+
+	h int // lines of the grid it draws over, for paging
+
+	recorded map[int]event.Event // latest process_snapshot per pid
+	order    []int               // pids of recorded, least recently updated first
+}
+
+type inspectKeys struct {
+	Open, Up, Down, PageUp, PageDown, Top, Bottom, Pick, Save, Refresh, Back key.Binding
+}
+
+// The ? screen names only i: the inspector's own keys are in its title.
+func (k inspectKeys) ShortHelp() []key.Binding  { return []key.Binding{k.Open} }
+func (k inspectKeys) FullHelp() [][]key.Binding { return [][]key.Binding{{k.Open}} }
+
+func newInspector(env paneEnv, canRead, canSave bool) inspector {
+	k := inspectKeys{
+		Open:     key.NewBinding(key.WithKeys("i"), key.WithHelp("i", "inspect a process")),
+		Up:       key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "up")),
+		Down:     key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "down")),
+		PageUp:   key.NewBinding(key.WithKeys("pgup"), key.WithHelp("pgup", "page up")),
+		PageDown: key.NewBinding(key.WithKeys("pgdown", "space"), key.WithHelp("pgdn", "page down")),
+		Top:      key.NewBinding(key.WithKeys("home", "g"), key.WithHelp("home", "top")),
+		Bottom:   key.NewBinding(key.WithKeys("end", "G"), key.WithHelp("end", "bottom")),
+		Pick:     key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "open the process")),
+		Save:     key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "save the inspection into the recording")),
+		Refresh:  key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "read the process again")),
+		Back:     key.NewBinding(key.WithKeys("esc", "q"), key.WithHelp("esc", "back / close")),
+	}
+	k.Save.SetEnabled(canSave && canRead)
+	k.Refresh.SetEnabled(canRead)
+	return inspector{env: env, keys: k, recorded: map[int]event.Event{}}
+}
+
+// Active says the inspector has the keyboard and the grid.
+func (in inspector) Active() bool { return in.mode != inspectClosed }
+
+// Remember keeps a recorded process_snapshot as its pid's latest.
+func (in inspector) Remember(ev event.Event) inspector {
+	s, ok := schema.AsProcessSnapshot(ev)
+	if !ok || s.PID <= 0 {
+		return in
+	}
+	if old, ok := in.recorded[s.PID]; ok && old.Time.After(ev.Time) {
+		return in
+	}
+	recorded := make(map[int]event.Event, len(in.recorded)+1)
+	for k, v := range in.recorded {
+		recorded[k] = v
+	}
+	recorded[s.PID] = ev
+	order := append(slices.DeleteFunc(slices.Clone(in.order), func(p int) bool { return p == s.PID }), s.PID)
+	if len(order) > maxRecordedPids {
+		delete(recorded, order[0])
+		order = order[1:]
+	}
+	in.recorded, in.order = recorded, order
+	return in
+}
+
+// Forget drops the recorded snapshots, before a replay seek re-feeds them.
+func (in inspector) Forget() inspector {
+	in.recorded, in.order = map[int]event.Event{}, nil
+	return in
+}
+
+// OpenPicker offers refs (the panes' processes), then the processes with
+// a recorded snapshot not among them, newest first.
+func (in inspector) OpenPicker(refs []procRef) inspector {
+	seen := map[int]bool{}
+	var out []procRef
+	for _, r := range refs {
+		if !seen[r.pid] && r.pid > 0 {
+			seen[r.pid] = true
+			out = append(out, r)
+		}
+	}
+	for i := len(in.order) - 1; i >= 0; i-- {
+		ev := in.recorded[in.order[i]]
+		s, _ := schema.AsProcessSnapshot(ev)
+		if seen[s.PID] {
+			continue
+		}
+		seen[s.PID] = true
+		why := "snapshot at " + ev.Time.In(in.env.loc).Format("15:04:05")
+		if s.Finding != "" {
+			why += " for " + event.Sanitize(s.Finding)
+		}
+		out = append(out, procRef{pid: s.PID, comm: event.Sanitize(s.Comm), why: why})
+	}
+	if len(out) > maxPickRefs {
+		out = out[:maxPickRefs]
+	}
+	in.mode, in.refs, in.sel, in.typed, in.note = inspectPicking, out, 0, "", ""
+	return in
+}
+
+// inspectAction is what a key in the inspector asks the root to do.
+type inspectAction int
+
+const (
+	inspectNothing inspectAction = iota
+	inspectRead                  // read in.pid live
+	inspectSave                  // save in.snap
+)
+
+// Update handles a key. The root turns the action into a command, since
+// only it holds Options.Inspect and Options.Save.
+func (in inspector) Update(msg tea.KeyPressMsg, canRead bool) (inspector, inspectAction) {
+	if in.mode == inspectPicking {
+		return in.pickKey(msg, canRead)
+	}
+	return in.viewKey(msg)
+}
+
+func (in inspector) pickKey(msg tea.KeyPressMsg, canRead bool) (inspector, inspectAction) {
+	k := in.keys
+	switch {
+	case msg.String() == "esc" || (msg.String() == "q" && in.typed == ""):
+		in.mode = inspectClosed
+	case msg.String() == "backspace":
+		if in.typed != "" {
+			in.typed = in.typed[:len(in.typed)-1]
+		}
+	case len(msg.Text) == 1 && msg.Text[0] >= '0' && msg.Text[0] <= '9':
+		if len(in.typed) < 10 {
+			in.typed += msg.Text
+		}
+	case key.Matches(msg, k.Up):
+		in.sel = max(in.sel-1, 0)
+	case key.Matches(msg, k.Down):
+		in.sel = min(in.sel+1, max(len(in.refs)-1, 0))
+	case key.Matches(msg, k.Pick):
+		pid := 0
+		if in.typed != "" {
+			pid, _ = strconv.Atoi(in.typed)
+		} else if in.sel < len(in.refs) {
+			pid = in.refs[in.sel].pid
+		}
+		if pid <= 0 {
+			in.note = "no process to open: pick one, or type its pid"
+			return in, inspectNothing
+		}
+		return in.open(pid, canRead)
+	}
+	return in, inspectNothing
+}
+
+// open shows pid: live, it asks for a read (showing the recorded snapshot,
+// if any, meanwhile); in a replay, the recorded one.
+func (in inspector) open(pid int, canRead bool) (inspector, inspectAction) {
+	in.mode, in.pid, in.scroll, in.note, in.snap, in.live = inspectViewing, pid, 0, "", nil, false
+	if ev, ok := in.recorded[pid]; ok {
+		in.snap, _ = schema.AsProcessSnapshot(ev)
+		in.at = ev.Time
+	}
+	if canRead {
+		in.loading = true
+		in.gen++
+		return in, inspectRead
+	}
+	if in.snap == nil {
+		in.note = fmt.Sprintf("the recording holds no snapshot of pid %d up to here", pid)
+	}
+	return in, inspectNothing
+}
+
+func (in inspector) viewKey(msg tea.KeyPressMsg) (inspector, inspectAction) {
+	k := in.keys
+	page := max(in.h-3, 1)
+	switch {
+	case key.Matches(msg, k.Back):
+		in.mode = inspectPicking
+		in.gen++ // a read still under way is no longer wanted
+		in.loading = false
+	case key.Matches(msg, k.Up):
+		in.scroll = max(in.scroll-1, 0)
+	case key.Matches(msg, k.Down):
+		in.scroll++
+	case key.Matches(msg, k.PageUp):
+		in.scroll = max(in.scroll-page, 0)
+	case key.Matches(msg, k.PageDown):
+		in.scroll += page
+	case key.Matches(msg, k.Top):
+		in.scroll = 0
+	case key.Matches(msg, k.Bottom):
+		in.scroll = 1 << 30 // clamped when drawn
+	case key.Matches(msg, k.Refresh):
+		in.loading, in.note = true, ""
+		in.gen++
+		return in, inspectRead
+	case key.Matches(msg, k.Save):
+		switch {
+		case in.snap == nil || !in.live:
+			in.note = "nothing read live to save: r reads the process"
+		default:
+			return in, inspectSave
+		}
+	}
+	return in, inspectNothing
+}
+
+// inspectedMsg is a live read of a process.
+type inspectedMsg struct {
+	gen  int
+	pid  int
+	at   time.Time
+	snap *schema.ProcessSnapshot
+	err  error
+}
+
+// snapshotSavedMsg says how saving a snapshot went.
+type snapshotSavedMsg struct {
+	at  time.Time
+	err error
+}
+
+// readProcess runs Options.Inspect off the UI goroutine: a process with
+// thousands of threads takes a while to read.
+func readProcess(read func(int) (*schema.ProcessSnapshot, error), gen, pid int, now func() time.Time) tea.Cmd {
+	return func() tea.Msg {
+		at := now()
+		s, err := read(pid)
+		return inspectedMsg{gen: gen, pid: pid, at: at, snap: s, err: err}
+	}
+}
+
+// Inspected takes a live read. A process that is gone keeps the recorded
+// snapshot on screen, saying so.
+func (in inspector) Inspected(msg inspectedMsg) inspector {
+	if msg.gen != in.gen || in.mode != inspectViewing || msg.pid != in.pid {
+		return in
+	}
+	in.loading = false
+	if msg.err != nil {
+		in.note = "live: " + event.Sanitize(msg.err.Error())
+		if in.snap != nil {
+			in.note += "; showing the snapshot recorded at " + in.at.In(in.env.loc).Format("15:04:05")
+		}
+		return in
+	}
+	in.snap, in.at, in.live = msg.snap, msg.at, true
+	return in
+}
+
+// SaveEvent is the snapshot on screen as the event s records.
+func (in inspector) SaveEvent() event.Event {
+	s := *in.snap
+	s.Finding = ""
+	return event.New(in.at.UTC(), schema.ProbeProcess, &s)
+}
+
+// Saved reports how a save went.
+func (in inspector) Saved(msg snapshotSavedMsg) inspector {
+	if msg.err != nil {
+		in.note = "not saved: " + event.Sanitize(msg.err.Error())
+	} else {
+		in.note = "saved into the recording as a process_snapshot at " + msg.at.In(in.env.loc).Format("15:04:05")
+	}
+	return in
+}
+
+// SetHeight gives the height of the grid it draws over.
+func (in inspector) SetHeight(h int) inspector { in.h = h; return in }
+
+// View draws the inspector over the grid area, w×h.
+func (in inspector) View(w, h int) string {
+	st := in.env.st
+	if in.mode == inspectPicking {
+		return box("inspect a process · ↑/↓ enter · or type a pid · esc close", in.pickerBody(w-2, h-2), w, h, true, st)
+	}
+	title := fmt.Sprintf("process %d", in.pid)
+	if in.snap != nil {
+		title += " (" + event.Sanitize(in.snap.Comm) + ")"
+		when := "recorded " + in.at.In(in.env.loc).Format("15:04:05")
+		if in.live {
+			when = "read " + in.at.In(in.env.loc).Format("15:04:05")
+		}
+		title += " · " + when
+	}
+	switch {
+	case in.keys.Save.Enabled() && in.live:
+		title += " · s save · r reread · esc"
+	case in.keys.Refresh.Enabled():
+		title += " · r reread · esc"
+	default:
+		title += " · esc back"
+	}
+	lines := in.viewLines(w - 2)
+	room := max(h-2, 1)
+	scroll := clamp(in.scroll, 0, max(len(lines)-room, 0))
+	body := lines[scroll:]
+	if scroll > 0 || len(lines)-scroll > room {
+		title += fmt.Sprintf(" · %d–%d/%d", scroll+1, min(scroll+room, len(lines)), len(lines))
+	}
+	return box(title, strings.Join(body, "\n"), w, h, true, st)
+}
+
+func (in inspector) pickerBody(w, h int) string {
+	st := in.env.st
+	var lines []string
+	prompt := st.Prompt.Render("pid ›") + " " + st.Text.Render(in.typed) + st.BarCursor.Render("▏")
+	if in.typed == "" {
+		prompt += st.Muted.Render("  type a pid, or pick one below")
+	}
+	lines = append(lines, clip(prompt, w))
+	if in.note != "" {
+		lines = append(lines, st.Sev(event.Warn).Render(clip(in.note, w)))
+	}
+	if len(in.refs) == 0 {
+		lines = append(lines, st.Muted.Render(clip("no pane shows a process yet", w)))
+	}
+	room := max(h-len(lines), 1)
+	from := clamp(in.sel-room+1, 0, max(len(in.refs)-room, 0))
+	for i := from; i < len(in.refs) && i < from+room; i++ {
+		r := in.refs[i]
+		l := fmt.Sprintf("%-7d %-16s %s", r.pid, clip(r.comm, 16), r.why)
+		if i == in.sel && in.typed == "" {
+			lines = append(lines, st.Accent.Render(clip("› "+l, w)))
+		} else {
+			lines = append(lines, clip("  "+l, w))
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+// viewLines is the whole inspection, line by line, at most w cells each:
+// what is going on (a note, a read under way), then the process's fields,
+// its threads and its fds.
+func (in inspector) viewLines(w int) []string {
+	v := &inspectLines{st: in.env.st, w: w}
+	if in.note != "" {
+		v.add(v.st.Sev(event.Warn).Render(in.note))
+	}
+	if in.loading {
+		v.add(v.st.Muted.Render(fmt.Sprintf("reading /proc/%d …", in.pid)))
+	}
+	s := in.snap
+	if s == nil {
+		return v.out
+	}
+	in.fields(v, s)
+	v.threads(s)
+	v.fds(s)
+	return v.out
+}
+
+// inspectLines gathers the inspection's lines, each clipped to w cells.
+type inspectLines struct {
+	st  *themes.Styles
+	w   int
+	out []string
+}
+
+func (v *inspectLines) add(l string) { v.out = append(v.out, clip(l, v.w)) }
+
+// field is a labelled value; it wraps under itself, up to 4 lines.
+func (v *inspectLines) field(name, val string) {
+	for i, l := range wrap(val, max(v.w-10, 10), 4) {
+		label := "         "
+		if i == 0 {
+			label = fmt.Sprintf("%-9s", name)
+		}
+		v.add(v.st.TableHeader.Render(label) + " " + l)
+	}
+}
+
+// fields are the process's state, command line, parents, user, start
+// (with its age when the snapshot was taken), cgroup, core limit, I/O and
+// limits.
+func (in inspector) fields(v *inspectLines, s *schema.ProcessSnapshot) {
+	st, san := v.st, event.Sanitize
+	state := schema.StateName(s.State)
+	if s.Wchan != "" {
+		state += " in " + san(s.Wchan)
+	}
+	if s.State == "D" || s.State == "Z" {
+		state = st.Sev(event.Warn).Render(state)
+	}
+	v.field("state", state)
+	args := make([]string, len(s.Cmdline))
+	for i, a := range s.Cmdline {
+		args[i] = san(a)
+	}
+	cmd := strings.Join(args, " ")
+	if cmd == "" {
+		cmd = st.Muted.Render("(none: a kernel thread, or a zombie)")
+	}
+	v.field("cmdline", cmd)
+	chain := []string{fmt.Sprintf("%d %s", s.PID, san(s.Comm))}
+	for _, p := range s.Parents {
+		chain = append(chain, fmt.Sprintf("%d %s", p.PID, san(p.Comm)))
+	}
+	v.field("parents", strings.Join(chain, " ← "))
+	v.field("user", fmt.Sprintf("uid %d, euid %d", s.UID, s.EUID))
+	if !s.Started.IsZero() {
+		started := s.Started.In(in.env.loc).Format("2006-01-02 15:04:05")
+		if !in.at.IsZero() && in.at.After(s.Started) {
+			started += " (" + fmtAge(in.at.Sub(s.Started)) + " before this)"
+		}
+		v.field("started", started)
+	}
+	if s.Cgroup != "" {
+		v.field("cgroup", san(s.Cgroup))
+	}
+	if c := s.CoreLimit(); c != "" {
+		val := c
+		if l := s.Limits["core"]; l.Soft == 0 {
+			val = st.Sev(event.Warn).Render(c + ": a crash leaves no core")
+		}
+		v.field("core", val)
+	}
+	if s.IO != nil {
+		b := func(n uint64) string { return fmtBytes(event.SatInt64(float64(n))) }
+		v.field("io", fmt.Sprintf("storage read %s, written %s · read() %s in %d calls · write() %s in %d calls",
+			b(s.IO.ReadBytes), b(s.IO.WriteBytes), b(s.IO.RChar), s.IO.SyscR, b(s.IO.WChar), s.IO.SyscW))
+	}
+	if len(s.Limits) > 0 {
+		v.field("limits", limitsText(s.Limits))
+	}
+}
+
+// threads lists the threads listed, each with its kernel stack.
+func (v *inspectLines) threads(s *schema.ProcessSnapshot) {
+	st, san := v.st, event.Sanitize
+	v.add("")
+	head := fmt.Sprintf("THREADS %d", s.ThreadsTotal)
+	if sum := s.ThreadSummary(); sum != "" {
+		head += " · " + sum
+	}
+	if len(s.Threads) < s.ThreadsTotal {
+		head += fmt.Sprintf(" · %d listed", len(s.Threads))
+	}
+	v.add(st.TableHeader.Render(head))
+	for _, t := range s.Threads {
+		l := fmt.Sprintf("%-8d %-2s %-24s %s", t.TID, t.State, san(t.Wchan), san(t.Comm))
+		if t.State == "D" {
+			l = st.Sev(event.Warn).Render(l)
+		}
+		v.add(l)
+		for _, f := range t.Stack {
+			v.add(st.Muted.Render("           " + san(f)))
+		}
+	}
+}
+
+// fds lists the fds listed, then whether caps left anything out and what
+// could not be read.
+func (v *inspectLines) fds(s *schema.ProcessSnapshot) {
+	st, san := v.st, event.Sanitize
+	v.add("")
+	head := fmt.Sprintf("FDS %d", s.FDsTotal)
+	if len(s.FDs) < s.FDsTotal {
+		head += fmt.Sprintf(" · the lowest %d listed", len(s.FDs))
+	}
+	v.add(st.TableHeader.Render(head))
+	for _, f := range s.FDs {
+		v.add(fmt.Sprintf("%-6d %s", f.FD, san(f.Target)))
+	}
+	if s.Truncated {
+		v.add(st.Muted.Render("(capped: the process has more than stakeout lists)"))
+	}
+	for _, e := range s.Errors {
+		v.add(st.Sev(event.Warn).Render("could not read " + san(e)))
+	}
+}
+
+// limitsText lists the limits people ask about first, soft/hard.
+func limitsText(ls map[string]schema.Limit) string {
+	v := func(n int64, unit string) string {
+		switch {
+		case n < 0:
+			return "∞"
+		case unit == "bytes":
+			return fmtBytes(n)
+		}
+		return strconv.FormatInt(n, 10)
+	}
+	first := []string{"nofile", "nproc", "stack", "memlock", "as", "rss", "data", "fsize", "cpu", "sigpending"}
+	var names []string
+	for n := range ls {
+		if n != "core" && !slices.Contains(first, n) {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	var parts []string
+	for _, n := range append(first, names...) {
+		if l, ok := ls[n]; ok {
+			parts = append(parts, n+" "+v(l.Soft, l.Unit)+"/"+v(l.Hard, l.Unit))
+		}
+	}
+	return strings.Join(parts, " · ")
+}
+
+// fmtAge is a duration as a person says it: 42s, 3m12s, 5h03m, 12d4h.
+func fmtAge(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+	}
+	return fmt.Sprintf("%dd%dh", int(d.Hours())/24, int(d.Hours())%24)
+}
