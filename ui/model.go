@@ -136,6 +136,8 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case ReplayLoadedMsg:
 		return m.replayLoaded(msg), nil
+	case inspectAskMsg:
+		return m.inspectRefs(msg.refs)
 	case inspectedMsg:
 		m.insp = m.insp.Inspected(msg)
 		return m, nil
@@ -375,6 +377,20 @@ func (m Model) setTheme(t themes.Theme) Model {
 func (m Model) inspectKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	var act inspectAction
 	m.insp, act = m.insp.Update(msg, m.opts.Inspect != nil)
+	return m.runInspect(act)
+}
+
+// inspectRefs opens the inspector on the processes a pane's selected row
+// names (Enter on the row).
+func (m Model) inspectRefs(refs []procRef) (tea.Model, tea.Cmd) {
+	var act inspectAction
+	m.insp, act = m.insp.OpenRefs(refs, m.opts.Inspect != nil)
+	m.showHelp = false
+	return m.runInspect(act)
+}
+
+// runInspect runs what the inspector asked for.
+func (m Model) runInspect(act inspectAction) (tea.Model, tea.Cmd) {
 	switch act {
 	case inspectRead:
 		return m, readProcess(m.opts.Inspect, m.insp.gen, m.insp.pid, m.opts.Now)

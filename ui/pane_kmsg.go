@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/schema"
@@ -36,8 +37,11 @@ type kmsgPane struct {
 
 func init() { registerPane("kmsg", newKmsgPane) }
 
+// kmsgInspect is Enter on a selected log line that names a process.
+var kmsgInspect = inspectRowKey("kmsg: inspect the process the selected line names")
+
 func newKmsgPane(env paneEnv) Pane {
-	return kmsgPane{paneBase: newTimelineBase(env), tl: newTimeline()}
+	return kmsgPane{paneBase: newTimelineBase(env, kmsgInspect), tl: newTimeline()}
 }
 
 // Reset keeps the search.
@@ -48,14 +52,45 @@ func (p kmsgPane) Reset() Pane {
 }
 
 func (p kmsgPane) Update(msg tea.KeyPressMsg) (Pane, tea.Cmd) {
+	if r := p.selectedProcess(); r.pid > 0 && !p.tl.Editing() && key.Matches(msg, kmsgInspect) {
+		return p, inspectAsk([]procRef{r})
+	}
 	p.tl, _ = p.tl.Update(msg, p, p.room())
 	return p, nil
 }
 
-func (p kmsgPane) Claims(msg tea.KeyPressMsg) bool { return p.tl.Claims(msg) }
-func (p kmsgPane) Editing() bool                   { return p.tl.Editing() }
-func (p kmsgPane) Paste(s string) Pane             { p.tl = p.tl.Paste(s); return p }
-func (p kmsgPane) Scroll(n int) Pane               { p.tl = p.tl.Scroll(n, p, p.room()); return p }
+// Claims takes the timeline's keys, and Enter (which zooms the pane
+// otherwise) while the selected line names a process.
+func (p kmsgPane) Claims(msg tea.KeyPressMsg) bool {
+	if key.Matches(msg, kmsgInspect) && p.selectedProcess().pid > 0 {
+		return true
+	}
+	return p.tl.Claims(msg)
+}
+func (p kmsgPane) Editing() bool       { return p.tl.Editing() }
+func (p kmsgPane) Paste(s string) Pane { p.tl = p.tl.Paste(s); return p }
+func (p kmsgPane) Scroll(n int) Pane   { p.tl = p.tl.Scroll(n, p, p.room()); return p }
+
+// selectedProcess is the process the selected log line names, pid 0 when
+// no line is selected or it names none.
+func (p kmsgPane) selectedProcess() procRef {
+	first, end := p.span()
+	if !p.tl.pinned || p.tl.cursor < first || p.tl.cursor >= end {
+		return procRef{}
+	}
+	return p.lineProcess(p.lines[p.tl.cursor-first])
+}
+
+// selectionLeads lead the footer while the selected line names a process
+// (see timeline.footerLed).
+func (p kmsgPane) selectionLeads() []string {
+	r := p.selectedProcess()
+	if r.pid <= 0 {
+		return nil
+	}
+	who := fmt.Sprintf("▶ %d %s", r.pid, r.comm)
+	return []string{p.env.st.Accent.Render(who + " · enter inspect"), p.env.st.Accent.Render(who)}
+}
 
 // Log lines are numbered by p.n, which counts every line applied.
 func (p kmsgPane) span() (int, int) { return p.n - len(p.lines), p.n }
@@ -189,7 +224,7 @@ func (p kmsgPane) View() string {
 		out = append(out, p.tl.render(seq, stamp, st.Muted, p.env)+p.tl.render(seq, lvl, style, p.env)+
 			p.tl.render(seq, clip(r.text, p.w-len(stamp)-5), plainStyle, p.env))
 	}
-	if f := p.tl.footer(p, p.env, p.w); f != "" {
+	if f := p.tl.footerLed(p, p.env, p.w, p.selectionLeads()...); f != "" {
 		out = append(out, f)
 	}
 	return strings.Join(out, "\n")

@@ -69,7 +69,7 @@ func init() { registerPane("signals", newSignalsPane) }
 
 func newSignalsPane(env paneEnv) Pane {
 	k := newSigKeys(env.trace)
-	return signalsPane{paneBase: newTimelineBase(env, k.Attach, k.Detach), keys: k, tl: newTimeline(), procs: map[int]*sigProcState{}}
+	return signalsPane{paneBase: newTimelineBase(env, k.Attach, k.Detach, k.Inspect), keys: k, tl: newTimeline(), procs: map[int]*sigProcState{}}
 }
 
 // Reset keeps the search.

@@ -132,7 +132,7 @@ func TestSignalsPaneAttachAndDetachSelected(t *testing.T) {
 	}
 	m = keys(m, "up")
 	s := screen(t, m)
-	if !strings.Contains(s, "▶ 812 gimli · a/d attach/detach · 0 newer below · F follow") {
+	if !strings.Contains(s, "▶ 812 gimli · a/d attach/detach · enter inspect · 0 newer below · F follow") {
 		t.Fatalf("selection line:\n%s", s)
 	}
 	m = ask(m, "a")
@@ -219,12 +219,12 @@ func TestSignalsPaneSearchSelectsWhatAAttaches(t *testing.T) {
 }
 
 // The help screen lists a and d under the signals pane only where they
-// work (live, with Options.Trace); elsewhere the pane has no section.
+// work (live, with Options.Trace).
 func TestHelpListsAttachOnlyWhenItWorks(t *testing.T) {
 	o := testOptions()
 	o.Probes = []string{"signals"}
 	m := typeKeys(update(NewLive(o), tea.WindowSizeMsg{Width: 120, Height: 40}, EventsMsg(signalsSession())), "?")
-	if body := m.helpBody(); strings.Contains(body, "1 signals") || strings.Contains(body, "attach ptrace") {
+	if body := m.helpBody(); strings.Contains(body, "attach ptrace") {
 		t.Errorf("without Trace, no a/d:\n%s", body)
 	}
 	o.Trace = func(int, bool) error { return nil }
