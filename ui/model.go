@@ -286,9 +286,9 @@ func (m Model) stripKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	return m, nil
 }
 
-// findingKey works the opened finding: scroll, close, or go to its pane
-// at its moment (live: the view freezes there; replay: it seeks there
-// and pauses).
+// findingKey works the opened finding: scroll, close, or go to its
+// moment (live: the view freezes there; replay: it seeks there and
+// pauses), its pane focused and every timeline on its row at that moment.
 func (m Model) findingKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	switch {
 	case key.Matches(msg, m.detail.keys.Close):
@@ -305,9 +305,7 @@ func (m Model) findingKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		} else if !m.freeze.Frozen() {
 			m.freeze, _ = m.freeze.Toggle()
 		}
-		if probe != "" {
-			m.panes = m.panes.ShowAt(m.panes.IndexOf(probe), at)
-		}
+		m.panes = m.panes.ShowAt(m.panes.IndexOf(probe), at)
 		return m, cmd
 	}
 	d := m.detail.Scroll(msg)

@@ -81,6 +81,15 @@ func (p kmsgPane) selectedProcess() procRef {
 	return p.lineProcess(p.lines[p.tl.cursor-first])
 }
 
+// ShowMoment selects the last log line at or before t: g from an opened
+// finding.
+func (p kmsgPane) ShowMoment(t time.Time) Pane {
+	first, end := p.span()
+	seq := seqAt(first, end, func(seq int) time.Time { return p.lines[seq-first].at }, t)
+	p.tl = p.tl.Select(seq, p, p.room())
+	return p
+}
+
 // selectionLeads lead the footer while the selected line names a process
 // (see timeline.footerLed).
 func (p kmsgPane) selectionLeads() []string {

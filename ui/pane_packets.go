@@ -201,6 +201,18 @@ func (p packetsPane) Paste(s string) Pane {
 }
 func (p packetsPane) Scroll(n int) Pane { p.tl = p.tl.Scroll(n, p.view(), p.room()); return p }
 
+// ShowMoment selects the last row shown (through the view filter, if one
+// is set) at or before t, closing a packet left open: g from an opened
+// finding.
+func (p packetsPane) ShowMoment(t time.Time) Pane {
+	rows := p.view()
+	first, end := rows.span()
+	seq := seqAt(first, end, func(seq int) time.Time { return rows.ring.at(seq).at }, t)
+	p.detail = nil
+	p.tl = p.tl.Select(seq, rows, p.room())
+	return p
+}
+
 // view is the rows the timeline shows: those the filter passes, or all.
 func (p packetsPane) view() pktRows {
 	if p.filt != nil {

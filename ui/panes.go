@@ -28,8 +28,8 @@ type paneSet struct {
 	w, h   int
 }
 
-// momentPane is a pane that can show the moment t: where a finding came
-// from (g in an opened finding). The timeline panes select the row there.
+// momentPane is a pane that can show the moment t: when a finding was
+// raised (g in an opened finding). The timeline panes select the row there.
 type momentPane interface {
 	ShowMoment(t time.Time) Pane
 }
@@ -267,17 +267,22 @@ func (ps paneSet) Label(i int) string {
 	return fmt.Sprintf("%d %s", i+1, event.Sanitize(ps.slots[i].probe))
 }
 
-// ShowAt focuses pane i and has it show the moment t, if it can.
+// ShowAt focuses pane i (none when i is out of range: a note's g) and has
+// every pane that can show a moment show t: the timelines (signals,
+// packets, kmsg) each select their row at t, so what the finding's pane
+// and the others saw then is on screen together.
 func (ps paneSet) ShowAt(i int, t time.Time) paneSet {
-	if i < 0 || i >= len(ps.slots) {
-		return ps
+	if i >= 0 && i < len(ps.slots) {
+		ps.focus = i
 	}
-	ps.focus, ps.zoomed, ps.auto = i, false, false
-	if mp, ok := ps.slots[i].pane.(momentPane); ok {
-		slots := append([]slot(nil), ps.slots...)
-		slots[i].pane = mp.ShowMoment(t)
-		ps.slots = slots
+	ps.zoomed, ps.auto = false, false
+	slots := append([]slot(nil), ps.slots...)
+	for j, s := range slots {
+		if mp, ok := s.pane.(momentPane); ok {
+			slots[j].pane = mp.ShowMoment(t)
+		}
 	}
+	ps.slots = slots
 	return ps
 }
 
