@@ -126,6 +126,7 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if m.panes.Editing() { // a search or a filter expression
 			m.panes = m.panes.Paste(msg.Content)
 		}
+		return m, nil
 	case noteSavedMsg:
 		return m.noteSaved(msg), nil
 	case ReplayProgressMsg:
@@ -136,6 +137,15 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case ReplayLoadedMsg:
 		return m.replayLoaded(msg), nil
+	}
+	return m.answer(msg)
+}
+
+// answer handles what a pane asks of the root and what the commands run
+// off the UI goroutine bring back: the inspector's reads and saves, an
+// opened finding's evidence, attach and detach.
+func (m Model) answer(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
 	case inspectAskMsg:
 		return m.inspectRefs(msg.refs)
 	case inspectedMsg:
