@@ -54,11 +54,10 @@ func (t DiskFillThresholds) Doc() string {
 		"condition last held. %s: the same for inodes. "+
 		"%s: an unlinked file of 1 MiB or more still held open, one finding per process and path, cleared when "+
 		"it is gone; a warning from %g%% of its filesystem, else info.",
-		FindingDiskFilling, fmtDur(t.WarnETA), fmtDur(t.CriticalETA), t.CriticalAvailPct, fmtDur(t.MaxSustain),
-		fmtDur(t.Clear), FindingDiskInodesFilling, FindingDiskDeletedOpen, t.DeletedWarnPct)
+		FindingDiskFilling, schema.FormatETA(t.WarnETA.Seconds()), schema.FormatETA(t.CriticalETA.Seconds()),
+		t.CriticalAvailPct, schema.FormatETA(t.MaxSustain.Seconds()), schema.FormatETA(t.Clear.Seconds()),
+		FindingDiskInodesFilling, FindingDiskDeletedOpen, t.DeletedWarnPct)
 }
-
-func fmtDur(d time.Duration) string { return schema.FormatETA(d.Seconds()) }
 
 // DiskFillingData is disk.filling's data.
 type DiskFillingData struct {

@@ -240,20 +240,8 @@ func fmtEta(s *float64) string {
 	return fmtDur(event.DurationOf(*s))
 }
 
-// fmtDur prints a duration the way people say it: 850 ms, 3.5 s, 7m, 2h05m.
-func fmtDur(d time.Duration) string {
-	switch {
-	case d < time.Second:
-		return strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', -1, 64) + " ms"
-	case d < time.Minute:
-		return strconv.FormatFloat(d.Seconds(), 'f', 2, 64) + " s"
-	case d < time.Hour:
-		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
-	}
-	return fmt.Sprintf("%dd", int(d.Hours()/24))
-}
+// fmtDur prints a duration the way people say it: 850 ms, 3.50 s, 7m05s.
+var fmtDur = event.SpokenDuration
 
 // fmtClock prints an event time in UTC to the millisecond.
 func fmtClock(t time.Time) string { return t.UTC().Format("15:04:05.000") }

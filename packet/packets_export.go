@@ -145,17 +145,26 @@ func etherFramed(data []byte, link uint16) []byte {
 	return append(out, data...)
 }
 
-// headers rebuilds a packet's headers from its flow: from the Ethernet
-// header (with the flow's VLAN tags) if ether, else from the IP header.
-// Lengths are the wire's; the TCP and UDP checksums are the headers' with
-// the pseudo-header of that length, which tcpdump -vv verifies when the
-// packet had no payload (else no tool can: the payload is not recorded).
-// An Ethernet frame is padded to the 60-byte minimum. The slice is reused
-// by the next call.
+// headers is AppendHeaders into a slice reused by the next call.
 func (p *PcapWriter) headers(fi FlowInfo, pk Packet, ether bool) []byte {
+	b := AppendHeaders(p.pkt[:0], fi, pk, ether)
+	if b != nil {
+		p.pkt = b
+	}
+	return b
+}
+
+// AppendHeaders rebuilds the headers of a packet recorded without its
+// bytes from its flow, appending them to b: from the Ethernet header (with
+// the flow's VLAN tags) if ether, else from the IP header; nil for a flow
+// that is not IP on an IP-only link. Lengths are the wire's; the TCP and
+// UDP checksums are the headers' with the pseudo-header of that length,
+// which tcpdump -vv verifies when the packet had no payload (else no tool
+// can: the payload is not recorded). An Ethernet frame is padded to the
+// 60-byte minimum.
+func AppendHeaders(b []byte, fi FlowInfo, pk Packet, ether bool) []byte {
 	src, sport := splitEnd(fi.Src)
 	dst, dport := splitEnd(fi.Dst)
-	b := p.pkt[:0]
 	l2 := 0  // bytes before the IP header
 	et := -1 // where the EtherType of what follows the link headers goes
 	if ether {
@@ -192,7 +201,6 @@ func (p *PcapWriter) headers(fi FlowInfo, pk Packet, ether bool) []byte {
 	if ether && len(b) < 60 {
 		b = append(b, make([]byte, 60-len(b))...)
 	}
-	p.pkt = b
 	return b
 }
 

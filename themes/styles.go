@@ -39,7 +39,8 @@ type Styles struct {
 	BarCursor lipgloss.Style
 
 	Prompt   lipgloss.Style // the go-to input's prompt
-	Selected lipgloss.Style // the selected line of a list: the findings strip, the signals pane
+	Selected lipgloss.Style // the selected line of a list: the findings strip, a timeline pane's row
+	Match    lipgloss.Style // a search match in a pane
 	Help     help.Styles
 }
 
@@ -82,6 +83,7 @@ func newStyles(p Palette, mono bool) Styles {
 	s.BarEmpty = fg(p.BarEmpty)
 	s.BarCursor = fg(p.Accent).Bold(true)
 	s.Selected = fg(p.Text).Reverse(true)
+	s.Match = fg(p.Warn).Bold(true).Underline(true)
 	if mono {
 		// No colour: weight and reverse video carry the meaning instead.
 		s.Muted = s.Muted.Faint(true)

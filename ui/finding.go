@@ -63,7 +63,7 @@ type findingKeys struct {
 func newFindingKeys() findingKeys {
 	return findingKeys{
 		Close:    key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "close the opened finding")),
-		Jump:     key.NewBinding(key.WithKeys("g"), key.WithHelp("g", "in an opened finding: go to its pane at its moment")),
+		Jump:     key.NewBinding(key.WithKeys("g"), key.WithHelp("g", "in an opened finding: go to its moment in every timeline")),
 		Up:       key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/↓", "scroll the opened finding")),
 		Down:     key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "scroll down")),
 		PageUp:   key.NewBinding(key.WithKeys("pgup"), key.WithHelp("pgup", "page up")),

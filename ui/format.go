@@ -24,8 +24,12 @@ func fmtRate(v float64) string {
 	}
 }
 
-// fmtBytes is the one byte formatter, under the pane code's name.
-var fmtBytes = event.HumanBytes
+// fmtBytes and fmtDur are the shared byte and column-width duration
+// formatters, under the pane code's names.
+var (
+	fmtBytes = event.HumanBytes
+	fmtDur   = event.ShortDuration
+)
 
 // fmtKBps prints a kB/s throughput with a unit.
 func fmtKBps(kb float64) string {

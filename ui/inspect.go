@@ -66,7 +66,8 @@ type inspector struct {
 	loading bool
 	note    string // how the last read or save went, sanitized
 	scroll  int
-	gen     int // the current read; a late answer to an earlier one is dropped
+	gen     int  // the current read; a late answer to an earlier one is dropped
+	direct  bool // opened from a pane's row (Enter), so esc goes back to the panes
 
 	h int // lines of the grid it draws over, for paging
 
@@ -160,8 +161,27 @@ func (in inspector) OpenPicker(refs []procRef) inspector {
 	if len(out) > maxPickRefs {
 		out = out[:maxPickRefs]
 	}
-	in.mode, in.refs, in.sel, in.typed, in.note = inspectPicking, out, 0, "", ""
+	in.mode, in.refs, in.sel, in.typed, in.note, in.direct = inspectPicking, out, 0, "", "", false
 	return in
+}
+
+// OpenRefs opens the inspector on the processes a pane's selected row
+// names (Enter on it): one is opened at once, and esc from it goes back to
+// the panes; several (a signal's target and sender) are offered in the
+// picker, and only they.
+func (in inspector) OpenRefs(refs []procRef, canRead bool) (inspector, inspectAction) {
+	var out []procRef
+	for _, r := range refs {
+		if r.pid > 0 && len(out) < maxPickRefs && !slices.ContainsFunc(out, func(o procRef) bool { return o.pid == r.pid }) {
+			out = append(out, r)
+		}
+	}
+	in.mode, in.refs, in.sel, in.typed, in.note, in.direct = inspectPicking, out, 0, "", "", false
+	if len(out) != 1 {
+		return in, inspectNothing
+	}
+	in.direct = true
+	return in.open(out[0].pid, canRead)
 }
 
 // inspectAction is what a key in the inspector asks the root to do.
@@ -238,6 +258,10 @@ func (in inspector) viewKey(msg tea.KeyPressMsg) (inspector, inspectAction) {
 	k := in.keys
 	page := max(in.h-3, 1)
 	switch {
+	case key.Matches(msg, k.Back) && in.direct:
+		in.mode = inspectClosed
+		in.gen++
+		in.loading = false
 	case key.Matches(msg, k.Back):
 		in.mode = inspectPicking
 		in.gen++ // a read still under way is no longer wanted

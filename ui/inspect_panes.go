@@ -3,11 +3,31 @@ package ui
 import (
 	"fmt"
 
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/schema"
 )
 
-// The processes each pane shows, for the inspector's picker (i).
+// The processes each pane shows, for the inspector's picker (i), and
+// Enter on a pane's selected row, which opens the inspector on the
+// processes that row names.
+
+// inspectAskMsg is a pane asking the root to open the inspector on the
+// processes its selected row names (Enter): only the root holds the
+// inspector and Options.Inspect.
+type inspectAskMsg struct{ refs []procRef }
+
+// inspectAsk is the command a pane returns to ask for it.
+func inspectAsk(refs []procRef) tea.Cmd {
+	return func() tea.Msg { return inspectAskMsg{refs: refs} }
+}
+
+// inspectRowKey is Enter on a selected row that names a process; a pane
+// claims it only then, so Enter zooms the pane otherwise.
+func inspectRowKey(help string) key.Binding {
+	return key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", help))
+}
 
 // Processes: the targets and senders of the timeline's rows, newest first.
 func (p signalsPane) Processes() []procRef {
@@ -27,17 +47,25 @@ func (p signalsPane) Processes() []procRef {
 func (p diskFillPane) Processes() []procRef {
 	var out, held []procRef
 	for _, fs := range p.last {
-		mount := event.Sanitize(fs.Mount)
-		for _, w := range fs.Writers {
-			out = append(out, procRef{pid: w.PID, comm: event.Sanitize(w.Comm),
-				why: fmt.Sprintf("writes %s at %s/s", mount, fmtBytes(event.SatInt64(w.WriteBytesPerS)))})
-		}
-		for _, d := range fs.DeletedOpen {
-			held = append(held, procRef{pid: d.PID, comm: event.Sanitize(d.Comm),
-				why: fmt.Sprintf("holds deleted %s (%s) on %s", event.Sanitize(d.Path), fmtBytes(d.SizeBytes), mount)})
-		}
+		w, h := fsProcesses(fs)
+		out, held = append(out, w...), append(held, h...)
 	}
 	return append(out, held...)
+}
+
+// fsProcesses are a filesystem's writers and the holders of its deleted
+// files.
+func fsProcesses(fs schema.Filesystem) (writers, held []procRef) {
+	mount := event.Sanitize(fs.Mount)
+	for _, w := range fs.Writers {
+		writers = append(writers, procRef{pid: w.PID, comm: event.Sanitize(w.Comm),
+			why: fmt.Sprintf("writes %s at %s/s", mount, fmtBytes(event.SatInt64(w.WriteBytesPerS)))})
+	}
+	for _, d := range fs.DeletedOpen {
+		held = append(held, procRef{pid: d.PID, comm: event.Sanitize(d.Comm),
+			why: fmt.Sprintf("holds deleted %s (%s) on %s", event.Sanitize(d.Path), fmtBytes(d.SizeBytes), mount)})
+	}
+	return writers, held
 }
 
 // Processes: the processes the kernel's lines name (a segfault, an OOM
@@ -45,22 +73,30 @@ func (p diskFillPane) Processes() []procRef {
 func (p kmsgPane) Processes() []procRef {
 	var out []procRef
 	for i := len(p.lines) - 1; i >= 0; i-- {
-		l, ok := schema.ParseKernelLine(p.lines[i].text)
-		if !ok {
-			continue
-		}
-		at := " at " + p.lines[i].at.In(p.env.loc).Format("15:04:05")
-		switch {
-		case l.Segfault != nil:
-			out = append(out, procRef{pid: l.Segfault.PID, comm: event.Sanitize(l.Segfault.Comm), why: "segfaulted" + at})
-		case l.OOMKill != nil:
-			out = append(out, procRef{pid: l.OOMKill.PID, comm: event.Sanitize(l.OOMKill.Comm), why: "OOM-killed" + at})
-		case l.HungTask != nil:
-			out = append(out, procRef{pid: l.HungTask.PID, comm: event.Sanitize(l.HungTask.Comm),
-				why: fmt.Sprintf("blocked in the kernel for %d s%s", l.HungTask.Seconds, at)})
+		if r := p.lineProcess(p.lines[i]); r.pid > 0 {
+			out = append(out, r)
 		}
 	}
 	return out
+}
+
+// lineProcess is the process a kernel log line names, pid 0 for none.
+func (p kmsgPane) lineProcess(row kmsgRow) procRef {
+	l, ok := schema.ParseKernelLine(row.text)
+	if !ok {
+		return procRef{}
+	}
+	at := " at " + row.at.In(p.env.loc).Format("15:04:05")
+	switch {
+	case l.Segfault != nil:
+		return procRef{pid: l.Segfault.PID, comm: event.Sanitize(l.Segfault.Comm), why: "segfaulted" + at}
+	case l.OOMKill != nil:
+		return procRef{pid: l.OOMKill.PID, comm: event.Sanitize(l.OOMKill.Comm), why: "OOM-killed" + at}
+	case l.HungTask != nil:
+		return procRef{pid: l.HungTask.PID, comm: event.Sanitize(l.HungTask.Comm),
+			why: fmt.Sprintf("blocked in the kernel for %d s%s", l.HungTask.Seconds, at)}
+	}
+	return procRef{}
 }
 
 // Processes: the watched processes' core limits, then those with none.

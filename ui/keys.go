@@ -53,24 +53,3 @@ func (m Model) ShortHelp() []key.Binding {
 	}
 	return m.keys.ShortHelp()
 }
-
-// FullHelp gathers every component's keys for the ? screen, so help is
-// always generated from the bindings that are really in force.
-func (m Model) FullHelp() [][]key.Binding {
-	groups := append(m.panes.keys.FullHelp(), m.keys.FullHelp()...)
-	groups = append(groups, m.insp.keys.FullHelp()...)
-	if m.replay != nil {
-		groups = append(groups, m.replay.keys.FullHelp()...)
-	}
-	// The strip's keys, and g, which an opened finding adds.
-	fk := newFindingKeys()
-	if m.detail != nil {
-		fk = m.detail.keys
-	}
-	strip := []key.Binding{m.stripKeys.Focus, m.stripKeys.Up, m.stripKeys.Open, fk.Jump, m.stripKeys.Leave}
-	if m.detail != nil {
-		strip = append(strip, fk.Up, fk.PageUp, fk.PageDown)
-	}
-	groups = append(groups, strip)
-	return append(groups, m.panes.FocusedKeys()...)
-}

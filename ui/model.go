@@ -37,6 +37,7 @@ type Model struct {
 
 	w, h     int
 	showHelp bool
+	helpTop  int    // first line of the help screen shown
 	noteErr  string // why the last note was not saved, sanitized
 	traceErr string // why the last attach or detach (a, d) failed, sanitized
 }
@@ -116,10 +117,16 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m.feed(r, f), cmd
 	case tea.KeyPressMsg:
 		return m.key(msg)
+	case tea.MouseClickMsg, tea.MouseWheelMsg:
+		return m.mouse(msg.(tea.MouseMsg).Mouse()), nil
 	case tea.PasteMsg:
 		if m.note.Active() {
 			return m.editNote(msg)
 		}
+		if m.panes.Editing() { // a search or a filter expression
+			m.panes = m.panes.Paste(msg.Content)
+		}
+		return m, nil
 	case noteSavedMsg:
 		return m.noteSaved(msg), nil
 	case ReplayProgressMsg:
@@ -130,14 +137,19 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case ReplayLoadedMsg:
 		return m.replayLoaded(msg), nil
+	}
+	return m.answer(msg)
+}
+
+// answer handles what a pane asks of the root and what the commands run
+// off the UI goroutine bring back: the inspector's reads and saves, an
+// opened finding's evidence, attach and detach.
+func (m Model) answer(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case inspectAskMsg:
+		return m.inspectRefs(msg.refs)
 	case inspectedMsg:
 		m.insp = m.insp.Inspected(msg)
-		return m, nil
-	case inspectPIDMsg: // enter on a process in the host pane
-		var act inspectAction
-		if m.insp, act = m.insp.open(msg.pid, m.opts.Inspect != nil); act == inspectRead {
-			return m, readProcess(m.opts.Inspect, m.insp.gen, m.insp.pid, m.opts.Now)
-		}
 		return m, nil
 	case snapshotSavedMsg:
 		m.insp = m.insp.Saved(msg)
@@ -167,31 +179,10 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 // key routes a key press to whoever owns it.
 func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	m.noteErr, m.traceErr = "", ""
+	if mm, cmd, ok := m.heldKey(msg); ok {
+		return mm, cmd
+	}
 	switch {
-	case msg.String() == "ctrl+c":
-		return m, tea.Quit
-	case m.note.Active():
-		return m.editNote(msg)
-	case m.replay != nil && m.replay.Editing():
-		r, f, cmd := m.replay.Update(msg)
-		return m.feed(r, f), cmd
-	case m.insp.Active():
-		return m.inspectKey(msg)
-	case key.Matches(msg, m.insp.keys.Open):
-		m.insp = m.insp.OpenPicker(m.panes.Processes())
-		m.showHelp = false
-		return m, nil
-	case m.showHelp && key.Matches(msg, m.keys.Close):
-		m.showHelp = false
-		return m, nil
-	case m.detail != nil && m.detail.Handles(msg):
-		return m.findingKey(msg)
-	case m.detail == nil && m.strip.Focused() && key.Matches(msg, m.stripKeys.inStrip()...):
-		return m.stripKey(msg)
-	case m.detail == nil && !m.strip.Focused() && m.panes.Captures(msg):
-		var cmd tea.Cmd
-		m.panes, cmd = m.panes.Update(msg)
-		return m, cmd
 	case key.Matches(msg, m.stripKeys.Focus):
 		m = m.focusStrip(!m.strip.Focused())
 		return m, nil
@@ -203,7 +194,7 @@ func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		m.strip = m.strip.Acknowledge()
 		return m, nil
 	case key.Matches(msg, m.keys.Help):
-		m.showHelp = !m.showHelp
+		m.showHelp, m.helpTop = !m.showHelp, 0
 		return m, nil
 	case key.Matches(msg, m.keys.Freeze):
 		var held []event.Event
@@ -223,6 +214,54 @@ func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		}
 		m = m.focusStrip(false) // tab or 1-9 takes the keys back to the panes
 	}
+	return m.updatePanes(msg)
+}
+
+// heldKey gives msg to whatever holds the keyboard ahead of the root's
+// own keys and the replay's: a line being typed (a note, a go-to time, a
+// pane's search or filter), the inspector, the help screen, an opened
+// finding, the focused findings strip, or the focused pane when it claims
+// the key (a timeline's ↑/↓, n/N while it searches, a and d on a selected
+// signals row). ok is false when none of them takes it.
+func (m Model) heldKey(msg tea.KeyPressMsg) (_ tea.Model, _ tea.Cmd, ok bool) {
+	switch {
+	case msg.String() == "ctrl+c":
+		return m, tea.Quit, true
+	case m.note.Active():
+		mm, cmd := m.editNote(msg)
+		return mm, cmd, true
+	case m.replay != nil && m.replay.Editing():
+		r, f, cmd := m.replay.Update(msg)
+		return m.feed(r, f), cmd, true
+	case m.panes.Editing(): // a pane's search or filter line
+		mm, cmd := m.updatePanes(msg)
+		return mm, cmd, true
+	case m.insp.Active():
+		mm, cmd := m.inspectKey(msg)
+		return mm, cmd, true
+	case key.Matches(msg, m.insp.keys.Open):
+		m.insp = m.insp.OpenPicker(m.panes.Processes())
+		m.showHelp = false
+		return m, nil, true
+	case m.showHelp && m.scrollsHelp(msg):
+		return m.scrollHelp(msg), nil, true
+	case m.showHelp && key.Matches(msg, m.keys.Close):
+		m.showHelp = false
+		return m, nil, true
+	case m.detail != nil && m.detail.Handles(msg):
+		mm, cmd := m.findingKey(msg)
+		return mm, cmd, true
+	case m.detail == nil && m.strip.Focused() && key.Matches(msg, m.stripKeys.inStrip()...):
+		mm, cmd := m.stripKey(msg)
+		return mm, cmd, true
+	case m.detail == nil && !m.strip.Focused() && m.panes.Claims(msg):
+		mm, cmd := m.updatePanes(msg)
+		return mm, cmd, true
+	}
+	return m, nil, false
+}
+
+func (m Model) updatePanes(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	var cmd tea.Cmd
 	m.panes, cmd = m.panes.Update(msg)
 	return m, cmd
@@ -257,9 +296,9 @@ func (m Model) stripKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	return m, nil
 }
 
-// findingKey works the opened finding: scroll, close, or go to its pane
-// at its moment (live: the view freezes there; replay: it seeks there
-// and pauses).
+// findingKey works the opened finding: scroll, close, or go to its
+// moment (live: the view freezes there; replay: it seeks there and
+// pauses), its pane focused and every timeline on its row at that moment.
 func (m Model) findingKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	switch {
 	case key.Matches(msg, m.detail.keys.Close):
@@ -276,9 +315,7 @@ func (m Model) findingKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		} else if !m.freeze.Frozen() {
 			m.freeze, _ = m.freeze.Toggle()
 		}
-		if probe != "" {
-			m.panes = m.panes.ShowAt(m.panes.IndexOf(probe), at)
-		}
+		m.panes = m.panes.ShowAt(m.panes.IndexOf(probe), at)
 		return m, cmd
 	}
 	d := m.detail.Scroll(msg)
@@ -348,6 +385,20 @@ func (m Model) setTheme(t themes.Theme) Model {
 func (m Model) inspectKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	var act inspectAction
 	m.insp, act = m.insp.Update(msg, m.opts.Inspect != nil)
+	return m.runInspect(act)
+}
+
+// inspectRefs opens the inspector on the processes a pane's selected row
+// names (Enter on the row).
+func (m Model) inspectRefs(refs []procRef) (tea.Model, tea.Cmd) {
+	var act inspectAction
+	m.insp, act = m.insp.OpenRefs(refs, m.opts.Inspect != nil)
+	m.showHelp = false
+	return m.runInspect(act)
+}
+
+// runInspect runs what the inspector asked for.
+func (m Model) runInspect(act inspectAction) (tea.Model, tea.Cmd) {
 	switch act {
 	case inspectRead:
 		return m, readProcess(m.opts.Inspect, m.insp.gen, m.insp.pid, m.opts.Now)

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"strings"
 
-	"charm.land/bubbles/v2/key"
-	tea "charm.land/bubbletea/v2"
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/schema"
 )
@@ -15,28 +13,20 @@ const ctHistory = 240 // samples of fill kept for the trend line
 // conntrackPane is a gauge of the conntrack table's fill, its trend, and
 // the drops of the last sample and of the session.
 type conntrackPane struct {
-	env                 paneEnv
-	w, h                int
+	paneBase
 	last                schema.ConntrackSample
 	n                   int
 	fill                *ring // count / max per sample
 	drops, early, fails uint64
 }
 
+func init() { registerPane("conntrack", newConntrackPane) }
+
 func newConntrackPane(env paneEnv) Pane {
-	return conntrackPane{env: env, fill: newRing(ctHistory)}
+	return conntrackPane{paneBase: newPaneBase(env), fill: newRing(ctHistory)}
 }
 
-func (p conntrackPane) ShortHelp() []key.Binding               { return nil }
-func (p conntrackPane) FullHelp() [][]key.Binding              { return nil }
-func (p conntrackPane) SetSize(w, h int) Pane                  { p.w, p.h = w, h; return p }
-func (p conntrackPane) Update(tea.KeyPressMsg) (Pane, tea.Cmd) { return p, nil }
-func (p conntrackPane) ContentHeight() int                     { return 3 }
-func (p conntrackPane) Reset() Pane {
-	f := newConntrackPane(p.env).(conntrackPane)
-	f.w, f.h = p.w, p.h
-	return f
-}
+func (p conntrackPane) ContentHeight() int { return 3 }
 
 // Apply pushes into the ring in place, as the iostat pane does.
 func (p conntrackPane) Apply(ev event.Event) Pane {

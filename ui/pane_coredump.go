@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"strings"
 
-	"charm.land/bubbles/v2/key"
-	tea "charm.land/bubbletea/v2"
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/schema"
 )
@@ -13,19 +11,15 @@ import (
 // coredumpPane is one or two lines: where a core would go, and who would
 // leave none.
 type coredumpPane struct {
-	env  paneEnv
-	w, h int
+	paneBase
 	last *schema.CoreReadiness
 }
 
-func newCoredumpPane(env paneEnv) Pane { return coredumpPane{env: env} }
+func init() { registerPane("coredump", newCoredumpPane) }
 
-func (p coredumpPane) ShortHelp() []key.Binding               { return nil }
-func (p coredumpPane) FullHelp() [][]key.Binding              { return nil }
-func (p coredumpPane) SetSize(w, h int) Pane                  { p.w, p.h = w, h; return p }
-func (p coredumpPane) Update(tea.KeyPressMsg) (Pane, tea.Cmd) { return p, nil }
-func (p coredumpPane) Reset() Pane                            { return coredumpPane{env: p.env, w: p.w, h: p.h} }
-func (p coredumpPane) ContentHeight() int                     { return 2 }
+func newCoredumpPane(env paneEnv) Pane { return coredumpPane{paneBase: newPaneBase(env)} }
+
+func (p coredumpPane) ContentHeight() int { return 2 }
 
 func (p coredumpPane) Apply(ev event.Event) Pane {
 	if r, ok := schema.AsCoreReadiness(ev); ok {

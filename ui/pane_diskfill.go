@@ -27,13 +27,13 @@ const (
 // time-to-full, a sparkline of the rate) and, under the table, the focused
 // filesystem's top writers, their growing files and deleted files held open.
 type diskFillPane struct {
-	env     paneEnv
-	w, h    int
+	paneBase
 	keys    diskFillKeys
 	last    []schema.Filesystem
 	samples int
 	hist    map[string]*diskHist
 	focus   string // mount of the focused filesystem; "" is the first row
+	picked  bool   // ↑/↓ picked it: Enter inspects its writers, esc lets it go
 }
 
 type diskHist struct {
@@ -43,26 +43,57 @@ type diskHist struct {
 	seen int
 }
 
-type diskFillKeys struct{ Up, Down key.Binding }
+type diskFillKeys struct{ Up, Down, Inspect, Clear key.Binding }
 
-func (k diskFillKeys) ShortHelp() []key.Binding  { return []key.Binding{k.Up, k.Down} }
-func (k diskFillKeys) FullHelp() [][]key.Binding { return [][]key.Binding{{k.Up, k.Down}} }
+func init() { registerPane("diskfill", newDiskFillPane) }
 
 func newDiskFillPane(env paneEnv) Pane {
-	return diskFillPane{env: env, hist: map[string]*diskHist{}, keys: diskFillKeys{
-		Up:   key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "diskfill: focus previous filesystem")),
-		Down: key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "diskfill: focus next filesystem")),
-	}}
+	k := diskFillKeys{
+		Up:      key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "diskfill: focus previous filesystem")),
+		Down:    key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "diskfill: focus next filesystem")),
+		Inspect: inspectRowKey("diskfill: inspect the writers of the filesystem ↑/↓ picked"),
+		Clear:   key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "diskfill: let it go (enter zooms again)")),
+	}
+	return diskFillPane{paneBase: newPaneBase(env, k.Up, k.Down, k.Inspect, k.Clear), hist: map[string]*diskHist{}, keys: k}
 }
 
-func (p diskFillPane) ShortHelp() []key.Binding  { return p.keys.ShortHelp() }
-func (p diskFillPane) FullHelp() [][]key.Binding { return p.keys.FullHelp() }
-func (p diskFillPane) SetSize(w, h int) Pane     { p.w, p.h = w, h; return p }
+func (p diskFillPane) Marks() []paneMark {
+	return []paneMark{
+		{"▶", "diskfill: the filesystem whose writers are listed under the table (↑/↓)"},
+		{"ⁱ", "diskfill: FULL IN is when inodes run out, before space does"},
+	}
+}
 
+// Reset keeps the focused filesystem.
 func (p diskFillPane) Reset() Pane {
 	f := newDiskFillPane(p.env).(diskFillPane)
-	f.w, f.h, f.focus = p.w, p.h, p.focus
+	f.focus, f.picked = p.focus, p.picked
 	return f
+}
+
+// Claims takes Enter (which zooms the pane otherwise) while a filesystem
+// picked with ↑/↓ has processes writing to it or holding its deleted
+// files, and esc while one is picked.
+func (p diskFillPane) Claims(msg tea.KeyPressMsg) bool {
+	switch {
+	case key.Matches(msg, p.keys.Inspect):
+		return len(p.pickedProcesses()) > 0
+	case key.Matches(msg, p.keys.Clear):
+		return p.picked
+	}
+	return false
+}
+func (p diskFillPane) Editing() bool { return false }
+
+// pickedProcesses are the picked filesystem's writers, then the holders
+// of its deleted files; none when no filesystem is picked.
+func (p diskFillPane) pickedProcesses() []procRef {
+	rows := p.sorted()
+	if !p.picked || len(rows) == 0 {
+		return nil
+	}
+	w, h := fsProcesses(rows[p.focusIndex(rows)])
+	return append(w, h...)
 }
 
 func (p diskFillPane) Update(msg tea.KeyPressMsg) (Pane, tea.Cmd) {
@@ -76,10 +107,18 @@ func (p diskFillPane) Update(msg tea.KeyPressMsg) (Pane, tea.Cmd) {
 		i = max(i-1, 0)
 	case key.Matches(msg, p.keys.Down):
 		i = min(i+1, len(rows)-1)
+	case key.Matches(msg, p.keys.Inspect):
+		if refs := p.pickedProcesses(); len(refs) > 0 {
+			return p, inspectAsk(refs)
+		}
+		return p, nil
+	case key.Matches(msg, p.keys.Clear):
+		p.picked = false
+		return p, nil
 	default:
 		return p, nil
 	}
-	p.focus = rows[i].Mount
+	p.focus, p.picked = rows[i].Mount, true
 	return p, nil
 }
 
@@ -161,6 +200,9 @@ func (p diskFillPane) View() string {
 	}
 	fi := p.focusIndex(rows)
 	detail := p.detail(rows[fi])
+	if len(p.pickedProcesses()) > 0 {
+		detail[0] += st.Muted.Render(" · enter inspect")
+	}
 	// The table gets what the focused filesystem's detail leaves, at least 3 rows.
 	tableRows := clamp(p.h-1-len(detail), min(3, len(rows)), len(rows))
 	first := clamp(fi-tableRows+1, 0, max(len(rows)-tableRows, 0))

@@ -5,16 +5,13 @@ import (
 	"fmt"
 	"time"
 
-	"charm.land/bubbles/v2/key"
-	tea "charm.land/bubbletea/v2"
 	"github.com/stakeout/stakeout/event"
 )
 
 // genericPane is drawn for probes that have no pane of their own yet: how
 // many events came, the last one's kind and time, and its fields.
 type genericPane struct {
-	env      paneEnv
-	w, h     int
+	paneBase
 	count    int
 	lastKind string
 	lastAt   time.Time
@@ -23,7 +20,7 @@ type genericPane struct {
 
 const genericBodyCap = 512
 
-func newGenericPane(env paneEnv) Pane { return genericPane{env: env} }
+func newGenericPane(env paneEnv) Pane { return genericPane{paneBase: newPaneBase(env)} }
 
 func (p genericPane) Apply(ev event.Event) Pane {
 	p.count++
@@ -41,12 +38,7 @@ func (p genericPane) Apply(ev event.Event) Pane {
 	return p
 }
 
-func (p genericPane) Reset() Pane                            { return genericPane{env: p.env, w: p.w, h: p.h} }
-func (p genericPane) SetSize(w, h int) Pane                  { p.w, p.h = w, h; return p }
-func (p genericPane) Update(tea.KeyPressMsg) (Pane, tea.Cmd) { return p, nil }
-func (p genericPane) ShortHelp() []key.Binding               { return nil }
-func (p genericPane) FullHelp() [][]key.Binding              { return nil }
-func (p genericPane) ContentHeight() int                     { return 3 }
+func (p genericPane) ContentHeight() int { return 3 }
 
 func (p genericPane) View() string {
 	st := p.env.st

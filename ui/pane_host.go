@@ -43,9 +43,8 @@ func psiSome(s *schema.HostSample, res string) (float64, bool) {
 // hostPane is top, vmstat and free in one: load, CPU by mode, memory and
 // pressure now, their history, and the processes behind them, sortable.
 type hostPane struct {
-	env    paneEnv
-	w, h   int
-	keys   hostKeys
+	paneBase
+	hkeys  hostKeys
 	n      int
 	last   schema.HostSample
 	info   *schema.HostInfo
@@ -62,7 +61,7 @@ func (k hostKeys) FullHelp() [][]key.Binding {
 }
 
 func newHostPane(env paneEnv) Pane {
-	p := hostPane{env: env, hist: map[string]*ring{}, keys: hostKeys{
+	p := hostPane{paneBase: newPaneBase(env), hist: map[string]*ring{}, hkeys: hostKeys{
 		Sort:  key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "host: sort processes by CPU, memory, I/O")),
 		Up:    key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "host: select the process above")),
 		Down:  key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "host: select the process below")),
@@ -75,15 +74,15 @@ func newHostPane(env paneEnv) Pane {
 	return p
 }
 
-func init() { paneFactories[schema.ProbeHost] = newHostPane }
+func init() { registerPane(schema.ProbeHost, newHostPane) }
 
-func (p hostPane) ShortHelp() []key.Binding  { return p.keys.ShortHelp() }
-func (p hostPane) FullHelp() [][]key.Binding { return p.keys.FullHelp() }
-func (p hostPane) SetSize(w, h int) Pane     { p.w, p.h = w, h; return p }
+func (p hostPane) ShortHelp() []key.Binding  { return p.hkeys.ShortHelp() }
+func (p hostPane) FullHelp() [][]key.Binding { return p.hkeys.FullHelp() }
 
 func (p hostPane) Reset() Pane {
 	f := newHostPane(p.env).(hostPane)
-	f.w, f.h, f.sort = p.w, p.h, p.sort
+	f.SetSize(p.w, p.h)
+	f.sort = p.sort
 	return f
 }
 
@@ -96,12 +95,14 @@ func (p hostPane) SelectedPID() (int, bool) {
 	return 0, false
 }
 
-// Captures takes enter (which zooms elsewhere) and esc while a process is
-// selected.
-func (p hostPane) Captures(msg tea.KeyPressMsg) bool {
+// Claims takes enter (which zooms the pane otherwise) and esc while a
+// process is selected.
+func (p hostPane) Claims(msg tea.KeyPressMsg) bool {
 	_, ok := p.SelectedPID()
-	return ok && key.Matches(msg, p.keys.Open, p.keys.Clear)
+	return ok && key.Matches(msg, p.hkeys.Open, p.hkeys.Clear)
 }
+
+func (p hostPane) Editing() bool { return false }
 
 // Processes: the selected process first, then the list in the pane's
 // order, for the inspector's picker (i).
@@ -118,25 +119,21 @@ func (p hostPane) Processes() []procRef {
 	return out
 }
 
-// inspectPIDMsg asks the root to open the process inspector on pid.
-type inspectPIDMsg struct{ pid int }
-
 func (p hostPane) Update(msg tea.KeyPressMsg) (Pane, tea.Cmd) {
 	rows := p.rows()
 	i := p.selIndex(rows)
 	switch {
-	case i >= 0 && key.Matches(msg, p.keys.Open):
-		pid := rows[i].PID
-		return p, func() tea.Msg { return inspectPIDMsg{pid: pid} }
-	case key.Matches(msg, p.keys.Clear):
+	case i >= 0 && key.Matches(msg, p.hkeys.Open):
+		return p, inspectAsk(p.Processes()[:1])
+	case key.Matches(msg, p.hkeys.Clear):
 		p.selPID = 0
-	case key.Matches(msg, p.keys.Sort):
+	case key.Matches(msg, p.hkeys.Sort):
 		p.sort = (p.sort + 1) % schema.HostByFaults // cpu, mem, io
-	case key.Matches(msg, p.keys.Down):
+	case key.Matches(msg, p.hkeys.Down):
 		if len(rows) > 0 {
 			p.selPID = rows[min(i+1, len(rows)-1)].PID
 		}
-	case key.Matches(msg, p.keys.Up):
+	case key.Matches(msg, p.hkeys.Up):
 		if len(rows) > 0 {
 			p.selPID = rows[max(i-1, 0)].PID
 		}

@@ -69,7 +69,8 @@ func TestGoldenHost(t *testing.T) {
 // selection, which follows its process across samples.
 func TestHostPaneSortsAndSelects(t *testing.T) {
 	st := themes.Must("dark").Styles
-	p := newHostPane(paneEnv{st: &st, loc: time.UTC}).SetSize(120, 30)
+	p := newHostPane(paneEnv{st: &st, loc: time.UTC})
+	p.SetSize(120, 30)
 	for _, ev := range hostSession(3) {
 		p = p.Apply(ev)
 	}
@@ -85,7 +86,7 @@ func TestHostPaneSortsAndSelects(t *testing.T) {
 		if l := first(); !strings.Contains(l, want) {
 			t.Errorf("first row %q, want %s", l, want)
 		}
-		p, _ = p.Update(press("o"))
+		p, _ = updatePane(p, press("o"))
 	}
 	if l := first(); !strings.Contains(l, "burner") {
 		t.Errorf("o does not come back to CPU: %q", l)
@@ -94,13 +95,13 @@ func TestHostPaneSortsAndSelects(t *testing.T) {
 	if _, ok := hp.SelectedPID(); ok {
 		t.Error("a process is selected before any key")
 	}
-	p, _ = p.Update(press("down"))
-	p, _ = p.Update(press("down"))
+	p, _ = updatePane(p, press("down"))
+	p, _ = updatePane(p, press("down"))
 	if pid, _ := p.(hostPane).SelectedPID(); pid != 4242 {
 		t.Errorf("selected %d after ↓↓, want 4242", pid)
 	}
 	p = p.Apply(hostSession(4)[5]) // a new sample: the selection stays on its process
-	p, _ = p.Update(press("up"))
+	p, _ = updatePane(p, press("up"))
 	if pid, _ := p.(hostPane).SelectedPID(); pid != 4300 {
 		t.Errorf("selected %d after ↑, want 4300", pid)
 	}
@@ -114,7 +115,8 @@ func TestHostPaneSortsAndSelects(t *testing.T) {
 func TestHostPaneQuietSampleAndMissingParts(t *testing.T) {
 	st := themes.Must("dark").Styles
 	env := paneEnv{st: &st, loc: time.UTC}
-	p := newHostPane(env).SetSize(100, 30)
+	p := newHostPane(env)
+	p.SetSize(100, 30)
 	for _, ev := range hostSession(2) {
 		p = p.Apply(ev)
 	}
@@ -123,7 +125,8 @@ func TestHostPaneQuietSampleAndMissingParts(t *testing.T) {
 	if v := p.View(); !strings.Contains(v, "memhog") || !strings.Contains(v, "212 procs") {
 		t.Errorf("the quiet sample dropped the list:\n%s", v)
 	}
-	p = newHostPane(env).SetSize(100, 30)
+	p = newHostPane(env)
+	p.SetSize(100, 30)
 	p = p.Apply(event.New(t0, "host", &schema.HostInfo{CPUs: 1, TopN: 5, ForksFrom: "scan", Unavailable: []schema.HostPart{
 		{Part: "psi", Reason: "no /proc/pressure: this kernel keeps no pressure stall information"}}}))
 	if v := p.View(); !strings.Contains(v, "psi unavailable: no /proc/pressure") {
@@ -163,9 +166,10 @@ func TestHostPaneEnterOpensTheInspector(t *testing.T) {
 	if s := screen(t, m); !strings.Contains(s, "pid 4242") {
 		t.Errorf("the inspector does not say which process:\n%s", s)
 	}
-	m = run(run(m, press("esc")), press("esc"))
+	// Opened from the pane, esc goes back to the pane, still selected.
+	m = run(m, press("esc"))
 	if m.insp.Active() {
-		t.Fatal("esc esc leaves the inspector open")
+		t.Fatal("esc leaves the inspector open")
 	}
 	if m = run(m, press("i")); len(m.insp.refs) < 3 || m.insp.refs[0].pid != 4242 || !strings.Contains(m.insp.refs[0].why, "35% CPU") {
 		t.Errorf("picker offers %+v, want the selected 4242 first", m.insp.refs)

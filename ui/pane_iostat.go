@@ -21,8 +21,7 @@ const (
 
 // ioStatPane shows the latest `iostat -x` table and a sparkline per busy device.
 type ioStatPane struct {
-	env     paneEnv
-	w, h    int
+	paneBase
 	keys    ioStatKeys
 	last    []schema.DeviceIO
 	samples int
@@ -37,24 +36,17 @@ type ioHist struct {
 
 type ioStatKeys struct{ Metric key.Binding }
 
-func (k ioStatKeys) ShortHelp() []key.Binding  { return []key.Binding{k.Metric} }
-func (k ioStatKeys) FullHelp() [][]key.Binding { return [][]key.Binding{{k.Metric}} }
+func init() { registerPane("iostat", newIOStatPane) }
 
 func newIOStatPane(env paneEnv) Pane {
-	return ioStatPane{
-		env:  env,
-		keys: ioStatKeys{Metric: key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "iostat: %util ↔ kB/s history"))},
-		hist: map[string]*ioHist{},
-	}
+	k := ioStatKeys{Metric: key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "iostat: %util ↔ kB/s history"))}
+	return ioStatPane{paneBase: newPaneBase(env, k.Metric), keys: k, hist: map[string]*ioHist{}}
 }
 
-func (p ioStatPane) ShortHelp() []key.Binding  { return p.keys.ShortHelp() }
-func (p ioStatPane) FullHelp() [][]key.Binding { return p.keys.FullHelp() }
-func (p ioStatPane) SetSize(w, h int) Pane     { p.w, p.h = w, h; return p }
-
+// Reset keeps the metric the history shows.
 func (p ioStatPane) Reset() Pane {
 	fresh := newIOStatPane(p.env).(ioStatPane)
-	fresh.w, fresh.h, fresh.tput = p.w, p.h, p.tput
+	fresh.tput = p.tput
 	return fresh
 }
 
@@ -130,9 +122,12 @@ func (p ioStatPane) View() string {
 		rows = min(rows, max(1, (p.h-1)*2/3))
 	}
 	var lines []string
-	if len(devs) == 0 {
-		lines = append(lines, st.Muted.Render("all devices idle this interval"))
-	} else {
+	switch {
+	case len(devs) == 0 && len(p.hist) == 0:
+		lines = append(lines, st.Muted.Render(clip("no device has done I/O yet; idle ones are hidden (--all-devices shows them)", p.w)))
+	case len(devs) == 0:
+		lines = append(lines, st.Muted.Render(clip("all devices idle this interval (no I/O in flight); --all-devices lists them", p.w)))
+	default:
 		lines = append(lines, p.table(devs, rows)...)
 	}
 	if room := p.h - len(lines); room >= 2 && len(busy) > 0 {

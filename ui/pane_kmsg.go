@@ -28,20 +28,85 @@ type kmsgRow struct {
 // classifies lines with the parser the detectors use, since a pane sees
 // only its probe's events, not findings.
 type kmsgPane struct {
-	env     paneEnv
-	w, h    int
+	paneBase
+	tl      timeline // over the log lines
 	lines   []kmsgRow
 	notable []kmsgRow
 	n, lost int
 }
 
-func newKmsgPane(env paneEnv) Pane { return kmsgPane{env: env} }
+func init() { registerPane("kmsg", newKmsgPane) }
 
-func (p kmsgPane) ShortHelp() []key.Binding               { return nil }
-func (p kmsgPane) FullHelp() [][]key.Binding              { return nil }
-func (p kmsgPane) SetSize(w, h int) Pane                  { p.w, p.h = w, h; return p }
-func (p kmsgPane) Update(tea.KeyPressMsg) (Pane, tea.Cmd) { return p, nil }
-func (p kmsgPane) Reset() Pane                            { return kmsgPane{env: p.env, w: p.w, h: p.h} }
+// kmsgInspect is Enter on a selected log line that names a process.
+var kmsgInspect = inspectRowKey("kmsg: inspect the process the selected line names")
+
+func newKmsgPane(env paneEnv) Pane {
+	return kmsgPane{paneBase: newTimelineBase(env, kmsgInspect), tl: newTimeline()}
+}
+
+// Reset keeps the search.
+func (p kmsgPane) Reset() Pane {
+	f := newKmsgPane(p.env).(kmsgPane)
+	f.tl.query = p.tl.query
+	return f
+}
+
+func (p kmsgPane) Update(msg tea.KeyPressMsg) (Pane, tea.Cmd) {
+	if r := p.selectedProcess(); r.pid > 0 && !p.tl.Editing() && key.Matches(msg, kmsgInspect) {
+		return p, inspectAsk([]procRef{r})
+	}
+	p.tl, _ = p.tl.Update(msg, p, p.room())
+	return p, nil
+}
+
+// Claims takes the timeline's keys, and Enter (which zooms the pane
+// otherwise) while the selected line names a process.
+func (p kmsgPane) Claims(msg tea.KeyPressMsg) bool {
+	if key.Matches(msg, kmsgInspect) && p.selectedProcess().pid > 0 {
+		return true
+	}
+	return p.tl.Claims(msg)
+}
+func (p kmsgPane) Editing() bool       { return p.tl.Editing() }
+func (p kmsgPane) Paste(s string) Pane { p.tl = p.tl.Paste(s); return p }
+func (p kmsgPane) Scroll(n int) Pane   { p.tl = p.tl.Scroll(n, p, p.room()); return p }
+
+// selectedProcess is the process the selected log line names, pid 0 when
+// no line is selected or it names none.
+func (p kmsgPane) selectedProcess() procRef {
+	first, end := p.span()
+	if !p.tl.pinned || p.tl.cursor < first || p.tl.cursor >= end {
+		return procRef{}
+	}
+	return p.lineProcess(p.lines[p.tl.cursor-first])
+}
+
+// ShowMoment selects the last log line at or before t: g from an opened
+// finding.
+func (p kmsgPane) ShowMoment(t time.Time) Pane {
+	first, end := p.span()
+	seq := seqAt(first, end, func(seq int) time.Time { return p.lines[seq-first].at }, t)
+	p.tl = p.tl.Select(seq, p, p.room())
+	return p
+}
+
+// selectionLeads lead the footer while the selected line names a process
+// (see timeline.footerLed).
+func (p kmsgPane) selectionLeads() []string {
+	r := p.selectedProcess()
+	if r.pid <= 0 {
+		return nil
+	}
+	who := fmt.Sprintf("▶ %d %s", r.pid, r.comm)
+	return []string{p.env.st.Accent.Render(who + " · enter inspect"), p.env.st.Accent.Render(who)}
+}
+
+// Log lines are numbered by p.n, which counts every line applied.
+func (p kmsgPane) span() (int, int) { return p.n - len(p.lines), p.n }
+func (p kmsgPane) text(seq int) string {
+	r := p.lines[seq-(p.n-len(p.lines))]
+	return r.at.In(p.env.loc).Format("15:04:05") + " " + fit(levelName(r.prio), 5) + r.text
+}
 
 func (p kmsgPane) Apply(ev event.Event) Pane {
 	k, ok := schema.AsKmsg(ev)
@@ -102,6 +167,30 @@ func kernelEventText(text string) (label, what string) {
 	return "", ""
 }
 
+// notableRows is how many kernel events are listed above the log: a short
+// pane is all kernel events; a tall one gives half to the log.
+func (p kmsgPane) notableRows() int {
+	if len(p.notable) == 0 {
+		return 0
+	}
+	if p.h > 5 {
+		return min(len(p.notable), max(1, p.h/2-1))
+	}
+	return min(len(p.notable), max(p.h-1, 1))
+}
+
+// room is how many log lines the pane draws at its size.
+func (p kmsgPane) room() int {
+	n := p.h - 1 // the "log:" line
+	if k := p.notableRows(); k > 0 {
+		n -= k + 1
+	}
+	if p.tl.footer(p, p.env, p.w) != "" {
+		n--
+	}
+	return max(n, 0)
+}
+
 func (p kmsgPane) View() string {
 	st := p.env.st
 	if p.n == 0 {
@@ -109,11 +198,7 @@ func (p kmsgPane) View() string {
 	}
 	var out []string
 	if len(p.notable) > 0 {
-		// A short pane is all kernel events; a tall one gives half to the log.
-		room := min(len(p.notable), max(p.h-1, 1))
-		if p.h > 5 {
-			room = min(len(p.notable), max(1, p.h/2-1))
-		}
+		room := p.notableRows()
 		out = append(out, st.TableHeader.Render(clip(fmt.Sprintf("kernel events (%d)", len(p.notable)), p.w)))
 		for _, r := range p.notable[len(p.notable)-room:] {
 			sev := event.Warn
@@ -129,11 +214,13 @@ func (p kmsgPane) View() string {
 		head += fmt.Sprintf(", %d overwritten before read", p.lost)
 	}
 	out = append(out, st.Muted.Render(clip(head, p.w)))
-	room := p.h - len(out)
-	if room <= 0 {
+	if p.h-len(out) <= 0 {
 		return strings.Join(out[:p.h], "\n")
 	}
-	for _, r := range p.lines[max(0, len(p.lines)-room):] {
+	first := p.n - len(p.lines)
+	from, to := p.tl.window(p, p.room())
+	for seq := from; seq < to; seq++ {
+		r := p.lines[seq-first]
 		stamp := r.at.In(p.env.loc).Format("15:04:05") + " "
 		lvl := fit(levelName(r.prio), 5)
 		style := st.Muted
@@ -143,7 +230,11 @@ func (p kmsgPane) View() string {
 		case r.prio == 3:
 			style = st.Sev(event.Warn)
 		}
-		out = append(out, st.Muted.Render(stamp)+style.Render(lvl)+clip(r.text, p.w-len(stamp)-5))
+		out = append(out, p.tl.render(seq, stamp, st.Muted, p.env)+p.tl.render(seq, lvl, style, p.env)+
+			p.tl.render(seq, clip(r.text, p.w-len(stamp)-5), plainStyle, p.env))
+	}
+	if f := p.tl.footerLed(p, p.env, p.w, p.selectionLeads()...); f != "" {
+		out = append(out, f)
 	}
 	return strings.Join(out, "\n")
 }

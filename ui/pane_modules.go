@@ -5,8 +5,6 @@ import (
 	"strings"
 	"time"
 
-	"charm.land/bubbles/v2/key"
-	tea "charm.land/bubbletea/v2"
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/schema"
 )
@@ -26,21 +24,17 @@ type modRow struct {
 // modulesPane lists the modules loaded and unloaded during the session,
 // netfilter ones highlighted.
 type modulesPane struct {
-	env     paneEnv
-	w, h    int
+	paneBase
 	atStart int
 	rows    []modRow
 	loads   int
 }
 
-func newModulesPane(env paneEnv) Pane { return modulesPane{env: env, atStart: -1} }
+func init() { registerPane("modules", newModulesPane) }
 
-func (p modulesPane) ShortHelp() []key.Binding               { return nil }
-func (p modulesPane) FullHelp() [][]key.Binding              { return nil }
-func (p modulesPane) SetSize(w, h int) Pane                  { p.w, p.h = w, h; return p }
-func (p modulesPane) Update(tea.KeyPressMsg) (Pane, tea.Cmd) { return p, nil }
-func (p modulesPane) Reset() Pane                            { return modulesPane{env: p.env, w: p.w, h: p.h, atStart: -1} }
-func (p modulesPane) ContentHeight() int                     { return 1 + min(len(p.rows), modShown) }
+func newModulesPane(env paneEnv) Pane { return modulesPane{paneBase: newPaneBase(env), atStart: -1} }
+
+func (p modulesPane) ContentHeight() int { return 1 + min(len(p.rows), modShown) }
 
 func (p modulesPane) Apply(ev event.Event) Pane {
 	var m schema.Module

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"strings"
 	"time"
 
 	"charm.land/bubbles/v2/key"
@@ -10,8 +11,10 @@ import (
 )
 
 const (
-	pktTimelineRows = 256 // timeline rows kept: more than any screen shows
-	pktMaxIfaces    = 16  // interfaces shown in the drops line
+	pktTimelineRows = 256  // timeline rows kept: more than any screen shows
+	pktMaxIfaces    = 16   // interfaces shown in the drops line
+	pktKeepBytes    = 2048 // recorded bytes (--payload) kept per row for its detail
+	pktFilterRunes  = 512
 )
 
 // pktSort is the flows table's order.
@@ -28,13 +31,35 @@ var pktSortNames = [...]string{"pps", "gap", "rst"}
 
 // pktRow is one timeline line: a packet, or the gap marker before one.
 type pktRow struct {
-	dt    time.Duration // since the previous packet on the timeline (tcpdump -ttt)
-	flow  uint32
-	flags uint8
-	len   uint32
-	gap   bool // a marker row: flow was silent for dt, usually usual
-	usual time.Duration
+	at     time.Time
+	dt     time.Duration // since the previous packet on the timeline (tcpdump -ttt)
+	flow   uint32
+	flags  uint8
+	len    uint32
+	gap    bool // a marker row: flow was silent for dt, usually usual
+	usual  time.Duration
+	link   uint16 // the batch's link type (0: Ethernet)
+	data   []byte // the recorded bytes (--payload), a copy of at most pktKeepBytes
+	caplen int    // how many bytes were recorded
 }
+
+// pktRing keeps the newest rows; row seq n is at n mod its size.
+type pktRing struct {
+	rows  []pktRow
+	count int
+}
+
+func newPktRing() pktRing { return pktRing{rows: make([]pktRow, pktTimelineRows)} }
+
+func (r *pktRing) push(row pktRow) {
+	r.rows[r.count%len(r.rows)] = row
+	r.count++
+}
+
+func (r pktRing) span() (int, int)  { return r.count - min(r.count, len(r.rows)), r.count }
+func (r pktRing) at(seq int) pktRow { return r.rows[seq%len(r.rows)] }
+func (r pktRing) empty() bool       { return r.count == 0 }
+func (r pktRing) kept() int         { return min(r.count, len(r.rows)) }
 
 // pktIface is the drops line's data for one interface, from capture_stats.
 type pktIface struct {
@@ -48,14 +73,16 @@ type pktIface struct {
 // its own flow table (bounded), fed from events only, so a replay looks the
 // same as live.
 type packetsPane struct {
-	env    paneEnv
-	w, h   int
+	paneBase
 	keys   packetsKeys
 	flows  *packet.FlowTable
-	rows   []pktRow // ring of the newest timeline rows
-	next   int
-	count  int
-	lastAt time.Time // previous packet on the timeline
+	all    pktRing    // the newest timeline rows
+	shown  pktRing    // those the view filter passes, while one is set
+	filt   *pktFilter // f: the view filter; nil shows every row
+	finput gotoInput  // the filter line while it is being typed
+	tl     timeline
+	detail *pktDetail // the packet opened with enter, nil for none
+	lastAt time.Time  // previous packet on the timeline
 	ifaces []pktIface
 	sort   pktSort
 	now    time.Time // latest event time: capture_stats tick on while a flow is silent
@@ -63,36 +90,145 @@ type packetsPane struct {
 	multi  bool      // flows are then labelled with their interface
 }
 
-type packetsKeys struct{ Sort key.Binding }
+type packetsKeys struct{ Sort, Filter key.Binding }
 
-func (k packetsKeys) ShortHelp() []key.Binding  { return []key.Binding{k.Sort} }
-func (k packetsKeys) FullHelp() [][]key.Binding { return [][]key.Binding{{k.Sort}} }
+func init() { registerPane("packets", newPacketsPane) }
 
 func newPacketsPane(env paneEnv) Pane {
+	k := packetsKeys{
+		Sort:   key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "packets: sort flows by pps, gap, RSTs")),
+		Filter: key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "packets: filter the timeline (tcpdump syntax; the capture keeps all)")),
+	}
+	in := newGotoInput()
+	in.limit = pktFilterRunes
 	return packetsPane{
-		env:   env,
-		keys:  packetsKeys{Sort: key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "packets: sort flows by pps, gap, RSTs"))},
-		flows: packet.NewFlowTable(packet.MaxTrackedFlows),
-		rows:  make([]pktRow, pktTimelineRows),
+		paneBase: newTimelineBase(env, k.Sort, k.Filter, pktDetailKeys.Open, pktDetailKeys.Close),
+		keys:     k,
+		flows:    packet.NewFlowTable(packet.MaxTrackedFlows),
+		all:      newPktRing(),
+		finput:   in,
+		tl:       newTimeline(),
 	}
 }
 
-func (p packetsPane) ShortHelp() []key.Binding  { return p.keys.ShortHelp() }
-func (p packetsPane) FullHelp() [][]key.Binding { return p.keys.FullHelp() }
-func (p packetsPane) SetSize(w, h int) Pane     { p.w, p.h = w, h; return p }
-
+// Reset keeps the sort order, whether flows are named by interface, the
+// view filter, the search and a packet open (it is a copy).
 func (p packetsPane) Reset() Pane {
 	fresh := newPacketsPane(p.env).(packetsPane)
-	fresh.w, fresh.h, fresh.sort, fresh.multi = p.w, p.h, p.sort, p.multi
+	fresh.sort, fresh.multi, fresh.filt, fresh.tl.query, fresh.detail = p.sort, p.multi, p.filt, p.tl.query, p.detail
+	if p.filt != nil {
+		fresh.shown = newPktRing()
+	}
 	return fresh
 }
 
 func (p packetsPane) Update(msg tea.KeyPressMsg) (Pane, tea.Cmd) {
-	if key.Matches(msg, p.keys.Sort) {
+	switch {
+	case p.detail != nil:
+		p = p.updateDetail(msg)
+	case key.Matches(msg, pktDetailKeys.Open) && p.tl.pinned:
+		p = p.openDetail()
+	case p.finput.Active():
+		var submit bool
+		if p.finput, submit = p.finput.Update(msg); submit {
+			p = p.setFilter(strings.TrimSpace(p.finput.value))
+		}
+	case key.Matches(msg, p.keys.Filter):
+		p.finput = p.finput.Open()
+		if p.filt != nil {
+			p.finput.value = p.filt.expr
+		}
+	case key.Matches(msg, p.keys.Sort):
 		p.sort = (p.sort + 1) % pktSorts
+	default:
+		p.tl, _ = p.tl.Update(msg, p.view(), p.room())
 	}
 	return p, nil
 }
+
+// setFilter applies a view filter typed with f ("" removes it). A bad
+// expression keeps the line open with its error, and the filter in force.
+func (p packetsPane) setFilter(expr string) packetsPane {
+	if expr == "" {
+		p.filt, p.shown = nil, pktRing{}
+		p.finput = p.finput.Close()
+		p.tl.pinned = false
+		return p
+	}
+	f, err := newPktFilter(expr)
+	if err != nil {
+		p.finput = p.finput.Fail(err)
+		return p
+	}
+	p.filt, p.shown = f, newPktRing()
+	from, to := p.all.span()
+	for seq := from; seq < to; seq++ {
+		if r := p.all.at(seq); f.match(p.info(r.flow), r, r.link) {
+			p.shown.push(r)
+		}
+	}
+	p.finput = p.finput.Close()
+	p.tl.pinned = false
+	return p
+}
+
+func (p packetsPane) Marks() []paneMark {
+	return []paneMark{
+		{"▲", "packets: a periodic flow silent past its usual interval (flows), the silence before a packet (timeline)"},
+		{"[S.]", "packets: TCP flags as tcpdump writes them: S SYN, F FIN, P PSH, R RST, U URG, . ACK"},
+	}
+}
+
+func (p packetsPane) Claims(msg tea.KeyPressMsg) bool {
+	switch {
+	case p.detail != nil:
+		return p.detailClaims(msg)
+	case key.Matches(msg, pktDetailKeys.Open):
+		return p.tl.pinned // else enter zooms the pane
+	}
+	return p.Editing() || key.Matches(msg, p.keys.Filter) || p.tl.Claims(msg)
+}
+func (p packetsPane) Editing() bool { return p.finput.Active() || p.tl.Editing() }
+
+// Paste adds pasted text to the filter or search line being typed.
+func (p packetsPane) Paste(s string) Pane {
+	if p.finput.Active() {
+		p.finput = p.finput.Insert(s)
+	} else {
+		p.tl = p.tl.Paste(s)
+	}
+	return p
+}
+func (p packetsPane) Scroll(n int) Pane { p.tl = p.tl.Scroll(n, p.view(), p.room()); return p }
+
+// ShowMoment selects the last row shown (through the view filter, if one
+// is set) at or before t, closing a packet left open: g from an opened
+// finding.
+func (p packetsPane) ShowMoment(t time.Time) Pane {
+	rows := p.view()
+	first, end := rows.span()
+	seq := seqAt(first, end, func(seq int) time.Time { return rows.ring.at(seq).at }, t)
+	p.detail = nil
+	p.tl = p.tl.Select(seq, rows, p.room())
+	return p
+}
+
+// view is the rows the timeline shows: those the filter passes, or all.
+func (p packetsPane) view() pktRows {
+	if p.filt != nil {
+		return pktRows{p: p, ring: p.shown}
+	}
+	return pktRows{p: p, ring: p.all}
+}
+
+// pktRows is a ring of rows as the timeline scrolls and searches it.
+type pktRows struct {
+	p    packetsPane
+	ring pktRing
+}
+
+func (r pktRows) span() (int, int)    { return r.ring.span() }
+func (r pktRows) text(seq int) string { return r.p.rowText(r.ring.at(seq)) }
 
 // Apply updates the pane in place: the flow table and the ring are the
 // pane's own and only ever touched from the UI goroutine, and copying them
@@ -111,6 +247,8 @@ func (p packetsPane) Apply(ev event.Event) Pane {
 		}
 		p.multi = p.multi || b.Iface != p.iface
 	}
+	b, _ := packet.AsPacketBatch(ev)
+	i := 0
 	p.flows.Observe(ev, func(pk packet.Packet, a packet.Arrival) {
 		var dt time.Duration
 		if !p.lastAt.IsZero() {
@@ -118,27 +256,26 @@ func (p packetsPane) Apply(ev event.Event) Pane {
 		}
 		p.lastAt = pk.Time
 		if a.Unusual {
-			p.push(pktRow{dt: a.Gap, flow: pk.Flow, gap: true, usual: a.Usual})
+			p.push(pktRow{at: pk.Time, dt: a.Gap, flow: pk.Flow, gap: true, usual: a.Usual})
 		}
-		p.push(pktRow{dt: dt, flow: pk.Flow, flags: pk.Flags, len: pk.Len})
+		row := pktRow{at: pk.Time, dt: dt, flow: pk.Flow, flags: pk.Flags, len: pk.Len, link: b.LinkType}
+		// Only the batch's last rows can stay on the timeline: copy their
+		// bytes (the batch goes back to the capture's pool after Apply).
+		if i < len(b.Data) && i >= b.N()-pktTimelineRows && len(b.Data[i]) > 0 {
+			d := b.Data[i]
+			row.data, row.caplen = append([]byte(nil), d[:min(len(d), pktKeepBytes)]...), len(d)
+		}
+		i++
+		p.push(row)
 	})
 	return p
 }
 
 func (p *packetsPane) push(r pktRow) {
-	p.rows[p.next] = r
-	p.next = (p.next + 1) % len(p.rows)
-	p.count++
-}
-
-// last returns up to n newest rows, oldest first.
-func (p packetsPane) last(n int) []pktRow {
-	n = min(n, p.count, len(p.rows))
-	out := make([]pktRow, n)
-	for i := range n {
-		out[i] = p.rows[(p.next-n+i+2*len(p.rows))%len(p.rows)]
+	p.all.push(r)
+	if p.filt != nil && p.filt.match(p.info(r.flow), r, r.link) {
+		p.shown.push(r)
 	}
-	return out
 }
 
 func applyCaptureStats(ifs []pktIface, st *packet.CaptureStats) []pktIface {

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -163,5 +164,90 @@ func TestPacketsPaneLeavesAClosedConnectionUnmarked(t *testing.T) {
 	s := screen(t, update(NewLive(o), tea.WindowSizeMsg{Width: 100, Height: 30}, EventsMsg(evs)))
 	if !strings.Contains(s, "tcp 10.9.0.5:6000 > 10.9.0.6:7000") || strings.Contains(s, "▲ tcp") {
 		t.Errorf("closed connection marked overdue, or missing:\n%s", s)
+	}
+}
+
+func TestPacketsViewFilter(t *testing.T) {
+	m := typeKeys(packetsModel(100, 30), "f")
+	for _, r := range "vrrp" {
+		m = typeKeys(m, string(r))
+	}
+	m = typeKeys(m, "enter")
+	s := screen(t, m)
+	if !strings.Contains(s, "filter: vrrp") || strings.Contains(s, "[S.]") || !strings.Contains(s, "vrrp 10.9.0.1 > 224.0.0.18") {
+		t.Fatalf("vrrp should leave only the VRRP rows:\n%s", s)
+	}
+	// Flags come from the record: the rebuilt TCP header carries them.
+	m = typeKeys(m, "f", "ctrl+u")
+	for _, r := range "tcp[tcpflags] & tcp-rst != 0" {
+		m = typeKeys(m, string(r))
+	}
+	m = typeKeys(m, "enter")
+	tl := timelineOf(screen(t, m))
+	if !strings.Contains(tl, "[R.]") || strings.Contains(tl, "[S]") || strings.Contains(tl, "vrrp") {
+		t.Fatalf("only the reset should pass:\n%s", tl)
+	}
+	// A bad expression: its error in the pane, the filter in force kept.
+	m = typeKeys(m, "f", "ctrl+u")
+	for _, r := range "port banana" {
+		m = typeKeys(m, string(r))
+	}
+	m = typeKeys(m, "enter")
+	s = screen(t, m)
+	if !strings.Contains(s, "filter › port banana") || !strings.Contains(s, "esc keeps the filter") || !m.panes.Editing() {
+		t.Fatalf("a bad expression should show its error and keep the line open:\n%s", s)
+	}
+	m = typeKeys(m, "esc")
+	if s := screen(t, m); !strings.Contains(s, "filter: tcp[tcpflags] & tcp-rst != 0") || !strings.Contains(timelineOf(s), "[R.]") {
+		t.Fatalf("esc should keep the filter in force:\n%s", s)
+	}
+	m = typeKeys(m, "f", "ctrl+u", "enter")
+	if s := screen(t, m); strings.Contains(s, "filter:") || !strings.Contains(timelineOf(s), "[S.]") {
+		t.Fatalf("an empty filter shows every row again:\n%s", s)
+	}
+}
+
+// timelineOf is the screen from the timeline's header down.
+func timelineOf(s string) string { return s[strings.Index(s, "Δ (tcpdump"):] }
+
+// TestPacketsViewFilterReadsRecordedBytes: with --payload the filter runs
+// over the packet's own bytes, a VLAN tag taken out as the kernel does.
+func TestPacketsViewFilterReadsRecordedBytes(t *testing.T) {
+	fi := packet.FlowInfo{ID: 7, Iface: "eth0", Proto: "udp", Src: "10.0.0.1:5353", Dst: "10.0.0.2:53", VLAN: 10}
+	frame := packet.AppendHeaders(nil, fi, packet.Packet{Len: 60}, true)
+	if frame[12] != 0x81 {
+		t.Fatalf("want a tagged frame, got % x", frame[:16])
+	}
+	frame[len(frame)-1] = 0xee // a byte only the recording has
+	at := t0.Add(time.Second)
+	evs := []event.Event{event.New(t0, "packets", &event.ProbeStatus{Status: event.StatusOK}), event.New(t0, "packets", &fi),
+		event.New(at, "packets", &packet.PacketBatch{Iface: "eth0", Start: at, DtUs: []int64{0}, Flow: []uint32{7},
+			Flags: packet.ByteNums{0}, Len: []uint32{64}, Data: [][]byte{frame}})}
+	o := testOptions()
+	o.Probes = []string{"packets"}
+	m := update(NewLive(o), tea.WindowSizeMsg{Width: 100, Height: 30}, EventsMsg(evs))
+	p := m.panes.slots[0].pane.(packetsPane)
+	r := p.all.at(0)
+	if r.data == nil || r.caplen != len(frame) {
+		t.Fatalf("the row should keep its bytes: %d of %d", len(r.data), r.caplen)
+	}
+	last := fmt.Sprintf("ether[%d] = 0xee", len(frame)-4-1) // the tag out
+	for expr, want := range map[string]bool{"udp dst port 53": true, "tcp": false, last: true} {
+		f, err := newPktFilter(expr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := f.match(p.info(7), r, r.link); got != want {
+			t.Errorf("%s: %v, want %v", expr, got, want)
+		}
+	}
+}
+
+// TestPacketsFilterTakesAPaste: a filter expression is often pasted.
+func TestPacketsFilterTakesAPaste(t *testing.T) {
+	m := typeKeys(packetsModel(100, 30), "f")
+	m = update(m, tea.PasteMsg{Content: "tcp and port 8080\n"}, press("enter"))
+	if s := screen(t, m); !strings.Contains(s, "filter: tcp and port 8080") || strings.Contains(timelineOf(s), "vrrp") {
+		t.Errorf("the pasted filter should apply:\n%s", s)
 	}
 }

@@ -12,21 +12,61 @@ import (
 
 func (p packetsPane) View() string {
 	st := p.env.st
-	if p.count == 0 && len(p.ifaces) == 0 {
+	if p.all.empty() && len(p.ifaces) == 0 {
 		return st.Muted.Render("waiting for the first packet…")
 	}
-	lines := p.dropLines()
-	room := p.h - len(lines)
-	if p.flows.Len() > 0 && room >= 4 {
-		// The flows table gets about two fifths, the timeline the rest.
-		n := clamp(room*2/5, 2, p.flows.Len()+1)
-		lines = append(lines, p.flowTable(n)...)
-		room = p.h - len(lines)
+	if p.detail != nil {
+		return p.detailView()
 	}
-	if room >= 2 {
-		lines = append(lines, p.timeline(room)...)
+	lines := p.dropLines()
+	flowN, tlN := p.layout(len(lines))
+	if flowN > 0 {
+		lines = append(lines, p.flowTable(flowN)...)
+	}
+	if tlN >= 2 {
+		lines = append(lines, p.timeline(tlN)...)
 	}
 	return strings.Join(lines, "\n")
+}
+
+// layout splits the room under the drops lines: the flows table gets about
+// two fifths, the timeline (its header included) the rest.
+func (p packetsPane) layout(drops int) (flowN, tlN int) {
+	room := p.h - drops
+	if p.flows.Len() > 0 && room >= 4 {
+		flowN = clamp(room*2/5, 2, p.flows.Len()+1)
+		room -= flowN
+	}
+	return flowN, room
+}
+
+// room is how many timeline rows the pane draws at its size.
+func (p packetsPane) room() int {
+	_, n := p.layout(len(p.dropLines()))
+	n -= 1 + len(p.footer()) // the header, the footer
+	return max(n, 0)
+}
+
+// footer is the lines under the timeline: the filter being typed (and why
+// it was refused, wrapped on up to two lines), else the search's and
+// scroll's line, if any.
+func (p packetsPane) footer() []string {
+	st := p.env.st
+	if p.finput.Active() {
+		l := st.Prompt.Render("filter ›") + " " + st.Text.Render(event.Sanitize(p.finput.value)) + st.BarCursor.Render("▏")
+		if p.finput.err == "" {
+			return []string{clip(l+st.Muted.Render("  tcpdump syntax, empty for none · enter apply · esc cancel"), p.w)}
+		}
+		out := []string{clip(l+st.Muted.Render("  esc keeps the filter in force"), p.w)}
+		for _, e := range wrap(event.Sanitize(p.finput.err), p.w, 2) {
+			out = append(out, st.Error.Render(e))
+		}
+		return out
+	}
+	if f := p.tl.footer(p.view(), p.env, p.w); f != "" {
+		return []string{f}
+	}
+	return nil
 }
 
 // dropLines is one line per interface: rate and the kernel's drop counts,
@@ -125,26 +165,58 @@ func (p packetsPane) silent(f *packet.FlowStats, now time.Time, usual time.Durat
 	return periodic && !f.Closed() && now.Sub(f.Last) >= p.flows.Rule.Threshold(usual)
 }
 
-// timeline is the newest rows like tcpdump -ttt: Δ since the previous
-// packet, flow, TCP flags, length; gap markers stand out.
+// timeline is n lines like tcpdump -ttt, under a header: Δ since the
+// previous packet, flow, TCP flags, length; gap markers stand out. It shows
+// the newest rows (that the filter passes), or those around the selected one.
 func (p packetsPane) timeline(n int) []string {
 	st := p.env.st
-	lines := []string{st.TableHeader.Render(clip(fmt.Sprintf("%-15s %-6s %5s  %s", "Δ (tcpdump -ttt)", "flags", "len", "flow"), p.w))}
-	for _, r := range p.last(n - 1) {
-		fi := p.info(r.flow)
-		if r.gap {
-			lines = append(lines, st.Sev(event.Critical).Render(clip(fmt.Sprintf("▲ gap %s (usually %s) %s",
-				fmtTTT(r.dt), fmtDur(r.usual), p.label(fi)), p.w)))
-			continue
-		}
-		row := fmt.Sprintf("%-15s %-6s %5d  %s", fmtTTT(r.dt), tcpFlagText(r.flags, fi.Proto), r.len, p.label(fi))
+	head := fmt.Sprintf("%-12s %-15s %-6s %5s  %s", "TIME", "Δ (tcpdump -ttt)", "flags", "len", "flow")
+	if p.filt != nil {
+		head += " · filter: " + event.Sanitize(p.filt.expr)
+	}
+	lines := []string{st.TableHeader.Render(clip(head, p.w))}
+	rows := p.view()
+	from, to := p.tl.window(rows, p.room())
+	switch {
+	case p.filt != nil && rows.ring.empty():
+		lines = append(lines, st.Muted.Render(clip(fmt.Sprintf("none of the last %d packets passes the filter (f to change it)", p.all.kept()), p.w)))
+	case rows.ring.empty():
+		lines = append(lines, st.Muted.Render(clip(fmt.Sprintf("no packet captured yet on %s (the capture's --filter decides which)", p.ifaceNames()), p.w)))
+	}
+	for seq := from; seq < to; seq++ {
+		r := rows.ring.at(seq)
 		style := st.Text
-		if r.flags&packet.FlagRST != 0 {
+		switch {
+		case r.gap:
+			style = st.Sev(event.Critical)
+		case r.flags&packet.FlagRST != 0:
 			style = st.Sev(event.Warn)
 		}
-		lines = append(lines, style.Render(clip(row, p.w)))
+		lines = append(lines, p.tl.render(seq, clip(p.rowText(r), p.w), style, p.env))
 	}
-	return lines
+	return append(lines, p.footer()...)
+}
+
+// rowText is a timeline row as shown, unclipped: the clock, then Δ.
+func (p packetsPane) rowText(r pktRow) string {
+	fi := p.info(r.flow)
+	clock := r.at.In(p.env.loc).Format("15:04:05.000")
+	if r.gap {
+		return fmt.Sprintf("%s ▲ gap %s (usually %s) %s", clock, fmtTTT(r.dt), fmtDur(r.usual), p.label(fi))
+	}
+	return fmt.Sprintf("%s %-15s %-6s %5d  %s", clock, fmtTTT(r.dt), tcpFlagText(r.flags, fi.Proto), r.len, p.label(fi))
+}
+
+// ifaceNames lists the interfaces capture_stats named, for an empty timeline.
+func (p packetsPane) ifaceNames() string {
+	names := make([]string, 0, len(p.ifaces))
+	for _, f := range p.ifaces {
+		names = append(names, event.Sanitize(f.name))
+	}
+	if len(names) == 0 {
+		return "any interface"
+	}
+	return strings.Join(names, ", ")
 }
 
 func (p packetsPane) info(id uint32) packet.FlowInfo {
@@ -187,23 +259,6 @@ func fmtTTT(d time.Duration) string {
 	}
 	us := d.Microseconds()
 	return fmt.Sprintf("%02d:%02d:%02d.%06d", us/3600e6, us/60e6%60, us/1e6%60, us%1e6)
-}
-
-// fmtDur prints a short duration: 850µs, 12ms, 1.00s, 3m.
-func fmtDur(d time.Duration) string {
-	switch {
-	case d <= 0:
-		return "0"
-	case d < time.Millisecond:
-		return fmt.Sprintf("%dµs", d.Microseconds())
-	case d < time.Second:
-		return fmt.Sprintf("%dms", d.Milliseconds())
-	case d < time.Minute:
-		return fmt.Sprintf("%.2fs", d.Seconds())
-	case d < time.Hour:
-		return fmt.Sprintf("%.0fm", d.Minutes())
-	}
-	return fmt.Sprintf("%.0fh", d.Hours())
 }
 
 // tcpFlagText is tcpdump's notation: [S], [S.], [P.], [R], [F.], [.].

@@ -38,7 +38,6 @@ type sigRow struct {
 	// inspector (pid 0: none).
 	target, sender procRef
 	pid            int // the process the row is about: a and d act on it
-	seq            int // the row's number, which a selection holds on to
 }
 
 type sigProcState struct {
@@ -57,25 +56,43 @@ type sigProcState struct {
 // Highlights use the detectors' default windows, since a pane only sees
 // its probe's events.
 type signalsPane struct {
-	env   paneEnv
-	w, h  int
+	paneBase
+	tl    timeline
 	rows  []sigRow
+	first int // seq of rows[0]: rows dropped off the front so far
 	procs map[int]*sigProcState
 	n     int
 	keys  sigKeys
-	sel   int // seq of the selected row (↑/↓), 0 for none
 }
+
+func init() { registerPane("signals", newSignalsPane) }
 
 func newSignalsPane(env paneEnv) Pane {
-	return signalsPane{env: env, procs: map[int]*sigProcState{}, keys: newSigKeys(env.trace)}
+	k := newSigKeys(env.trace)
+	return signalsPane{paneBase: newTimelineBase(env, k.Attach, k.Detach, k.Inspect), keys: k, tl: newTimeline(), procs: map[int]*sigProcState{}}
 }
 
-func (p signalsPane) SetSize(w, h int) Pane { p.w, p.h = w, h; return p }
+// Reset keeps the search.
 func (p signalsPane) Reset() Pane {
 	f := newSignalsPane(p.env).(signalsPane)
-	f.w, f.h = p.w, p.h
+	f.tl.query = p.tl.query
 	return f
 }
+
+func (p signalsPane) Editing() bool       { return p.tl.Editing() }
+func (p signalsPane) Paste(s string) Pane { p.tl = p.tl.Paste(s); return p }
+func (p signalsPane) Scroll(n int) Pane   { p.tl = p.tl.Scroll(n, p, p.room()); return p }
+
+func (p signalsPane) Marks() []paneMark {
+	return []paneMark{
+		{"◀ burst", fmt.Sprintf("signals: the same signal again within %s (the signal.burst window)", schema.DefaultBurstWindow)},
+		{"◀ exec race", fmt.Sprintf("signals: a signal within %s of the process's exec or %s of its fork", sigRaceWindow, sigForkWindow)},
+		{"Σ", "signals: signals per process this session, busiest first"},
+	}
+}
+
+func (p signalsPane) span() (int, int)    { return p.first, p.first + len(p.rows) }
+func (p signalsPane) text(seq int) string { return p.line(p.rows[seq-p.first], -1) }
 
 // Apply updates the process table in place, as the iostat pane does with
 // its history: copying it per event would cost more than the event.
@@ -122,9 +139,10 @@ func (p signalsPane) Apply(ev event.Event) Pane {
 		}
 	}
 	if row != nil {
-		row.pid, row.seq = pid, p.n
+		row.pid = pid
 		p.rows = append(p.rows, *row)
 		if len(p.rows) > sigRows {
+			p.first += len(p.rows) - sigRows
 			p.rows = append([]sigRow(nil), p.rows[len(p.rows)-sigRows:]...)
 		}
 	}
@@ -220,52 +238,62 @@ func fmtDelta(d time.Duration) string {
 	return "+" + d.Round(time.Minute).String()
 }
 
+// room is how many timeline rows the pane draws at its size.
+func (p signalsPane) room() int {
+	n := max(p.h-1-p.nCounts(), 0)
+	if p.tl.footer(p, p.env, p.w) != "" {
+		n--
+	}
+	return max(n, 0)
+}
+
+// nCounts is how many per-process count lines go under the timeline.
+func (p signalsPane) nCounts() int { return min(len(p.countLines()), p.h/3, 4) }
+
+// line is a timeline row; the target column is cut to tw cells (tw < 0:
+// whole, for search).
+func (p signalsPane) line(r sigRow, tw int) string {
+	l := fmt.Sprintf("%s %-7s %-8s ", r.at.In(p.env.loc).Format("15:04:05.000"), r.delta, r.what)
+	switch {
+	case r.from == "":
+		l += r.text
+	case tw < 0:
+		l += r.text + " ← " + r.from
+	default:
+		l += fit(r.text, tw) + " ← " + r.from
+	}
+	switch {
+	case r.mark == markBurst && r.from != "":
+		l += " ◀ burst"
+	case r.mark == markRace && r.from != "":
+		l += " ◀ exec race"
+	}
+	return l
+}
+
 func (p signalsPane) View() string {
 	st := p.env.st
 	if len(p.rows) == 0 {
 		return st.Muted.Render("no signal yet")
 	}
-	counts := p.countLines()
-	nCounts := min(len(counts), p.h/3, 4)
-	room := max(p.h-1-nCounts, 0)
-	sel := p.selected()
-	if sel >= 0 {
-		room = max(room-1, 1) // for the selection's line of keys
-	}
+	counts, nCounts := p.countLines(), p.nCounts()
 	// The target column gets a third of what the fixed columns leave.
 	tw := clamp((p.w-30)/3, 10, 24)
 	lines := []string{st.TableHeader.Render(fit("TIME         Δ       WHAT     "+fit("TARGET", tw)+" ← SENDER", p.w))}
-	from := max(len(p.rows)-room, 0)
-	if sel >= 0 && sel < from {
-		from = sel // the selected row stays in sight
+	from, to := p.tl.window(p, p.room())
+	for seq := from; seq < to; seq++ {
+		r := p.rows[seq-p.first]
+		style := plainStyle
+		switch r.mark {
+		case markBurst:
+			style = st.Sev(event.Warn)
+		case markRace:
+			style = st.Sev(event.Critical)
+		}
+		lines = append(lines, p.tl.render(seq, clip(p.line(r, tw), p.w), style, p.env))
 	}
-	for i, r := range p.rows[from:min(from+room, len(p.rows))] {
-		l := fmt.Sprintf("%s %-7s %-8s ", r.at.In(p.env.loc).Format("15:04:05.000"), r.delta, r.what)
-		if r.from == "" {
-			l += r.text
-		} else {
-			l += fit(r.text, tw) + " ← " + r.from
-		}
-		switch {
-		case r.mark == markBurst && r.from != "":
-			l += " ◀ burst"
-		case r.mark == markRace && r.from != "":
-			l += " ◀ exec race"
-		}
-		switch {
-		case from+i == sel:
-			l = st.Selected.Render(fit(l, p.w))
-		case r.mark == markBurst:
-			l = st.Sev(event.Warn).Render(clip(l, p.w))
-		case r.mark == markRace:
-			l = st.Sev(event.Critical).Render(clip(l, p.w))
-		default:
-			l = clip(l, p.w)
-		}
-		lines = append(lines, l)
-	}
-	if sel >= 0 {
-		lines = append(lines, p.selectionLine(p.rows[sel]))
+	if f := p.tl.footerLed(p, p.env, p.w, p.selectionLeads()...); f != "" {
+		lines = append(lines, f)
 	}
 	for _, c := range counts[:nCounts] {
 		lines = append(lines, st.Muted.Render(clip(c, p.w)))

@@ -9,112 +9,111 @@ import (
 	"github.com/stakeout/stakeout/event"
 )
 
-// The signals pane's selection: ↑/↓ pick a row, and so the process it is
-// about; a attaches ptrace to that process (and its children) for what
-// only delivery shows, d detaches it; esc lets the row go. g in an opened
-// finding selects the row at the finding's moment (ShowMoment).
+// The signals pane's selection is its timeline's (scroll.go): ↑/↓, PgUp,
+// Home or a search select a row, and so the process it is about; a
+// attaches ptrace to that process (and its children) for what only
+// delivery shows, d detaches it; Enter opens the process inspector on the
+// processes the row names; esc lets the row go (after clearing a search).
+// g in an opened finding selects the row at the finding's moment
+// (ShowMoment).
 
 type sigKeys struct {
-	Up, Down, Attach, Detach, Clear key.Binding
+	Attach, Detach, Inspect key.Binding
 }
 
 // newSigKeys: trace turns a and d on (live; a replay has nothing to attach).
 func newSigKeys(trace bool) sigKeys {
 	k := sigKeys{
-		Up:     key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "select an earlier row")),
-		Down:   key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "select a later row")),
-		Attach: key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "attach ptrace to the selected process and its children")),
-		Detach: key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "detach ptrace from it")),
-		Clear:  key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear the selection")),
+		Attach:  key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "signals: attach ptrace to the selected row's process and its children")),
+		Detach:  key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "signals: detach ptrace from it")),
+		Inspect: inspectRowKey("signals: inspect the selected row's processes"),
 	}
 	k.Attach.SetEnabled(trace)
 	k.Detach.SetEnabled(trace)
 	return k
 }
 
-func (p signalsPane) ShortHelp() []key.Binding { return []key.Binding{p.keys.Up, p.keys.Attach} }
-func (p signalsPane) FullHelp() [][]key.Binding {
-	return [][]key.Binding{{p.keys.Up, p.keys.Down, p.keys.Attach, p.keys.Detach, p.keys.Clear}}
-}
-
-// Captures takes a (which acknowledges findings elsewhere), d and esc
-// while a row is selected.
-func (p signalsPane) Captures(msg tea.KeyPressMsg) bool {
-	return p.selected() >= 0 && key.Matches(msg, p.keys.Attach, p.keys.Detach, p.keys.Clear)
+// Claims takes the timeline's keys, and, while a row naming a process is
+// selected, a (which acknowledges findings elsewhere), d and Enter (which
+// zooms the pane otherwise).
+func (p signalsPane) Claims(msg tea.KeyPressMsg) bool {
+	if i := p.selected(); i >= 0 && p.rows[i].pid > 0 && key.Matches(msg, p.keys.Attach, p.keys.Detach, p.keys.Inspect) {
+		return true
+	}
+	return p.tl.Claims(msg)
 }
 
 func (p signalsPane) Update(msg tea.KeyPressMsg) (Pane, tea.Cmd) {
-	sel := p.selected()
-	switch {
-	case key.Matches(msg, p.keys.Up):
-		p.sel = p.pick(sel, -1)
-	case key.Matches(msg, p.keys.Down):
-		p.sel = p.pick(sel, 1)
-	case key.Matches(msg, p.keys.Clear):
-		p.sel = 0
-	case sel >= 0 && key.Matches(msg, p.keys.Attach):
-		return p, traceAsk(p.rows[sel].pid, true)
-	case sel >= 0 && key.Matches(msg, p.keys.Detach):
-		return p, traceAsk(p.rows[sel].pid, false)
+	if i := p.selected(); i >= 0 && p.rows[i].pid > 0 && !p.tl.Editing() {
+		switch {
+		case key.Matches(msg, p.keys.Attach):
+			return p, traceAsk(p.rows[i].pid, true)
+		case key.Matches(msg, p.keys.Detach):
+			return p, traceAsk(p.rows[i].pid, false)
+		case key.Matches(msg, p.keys.Inspect):
+			return p, inspectAsk(p.rowProcesses(p.rows[i]))
+		}
 	}
+	p.tl, _ = p.tl.Update(msg, p, p.room())
 	return p, nil
 }
 
-// selected is the index of the selected row, -1 when none is (or it has
-// scrolled out of the pane's memory).
+// selected is the index in rows of the selected row, -1 when none is (or
+// it has gone out of the pane's memory).
 func (p signalsPane) selected() int {
-	if p.sel == 0 {
+	if !p.tl.pinned || p.tl.cursor < p.first || p.tl.cursor >= p.first+len(p.rows) {
 		return -1
 	}
-	for i := len(p.rows) - 1; i >= 0; i-- {
-		if p.rows[i].seq == p.sel {
-			return i
-		}
-	}
-	return -1
+	return p.tl.cursor - p.first
 }
 
-// pick is the seq of the next row from index i in direction d that names
-// a process; from no selection, the newest such row. It stays put at
-// either end.
-func (p signalsPane) pick(i, d int) int {
-	if i < 0 {
-		i, d = len(p.rows), -1
-	}
-	for j := i + d; j >= 0 && j < len(p.rows); j += d {
-		if p.rows[j].pid > 0 {
-			return p.rows[j].seq
+// rowProcesses are the processes a row names: a signal's target and
+// sender, an exec's process, else the process the row is about.
+func (p signalsPane) rowProcesses(r sigRow) []procRef {
+	at := " at " + r.at.In(p.env.loc).Format("15:04:05.000")
+	var out []procRef
+	for _, ref := range []procRef{r.target, r.sender} {
+		if ref.pid > 0 {
+			ref.why += at
+			out = append(out, ref)
 		}
 	}
-	if i < len(p.rows) {
-		return p.rows[i].seq
+	if len(out) == 0 && r.pid > 0 {
+		ref := procRef{pid: r.pid, why: r.what + at}
+		if c := p.procs[r.pid]; c != nil {
+			ref.comm = event.Sanitize(c.comm)
+		}
+		out = append(out, ref)
 	}
-	return 0
+	return out
 }
 
-// ShowMoment selects the last row at or before t that names a process.
+// ShowMoment selects the last row at or before t (the oldest kept when
+// every row is later).
 func (p signalsPane) ShowMoment(t time.Time) Pane {
-	p.sel = 0
-	for i := len(p.rows) - 1; i >= 0; i-- {
-		if r := p.rows[i]; r.pid > 0 && !r.at.After(t) {
-			p.sel = r.seq
-			return p
-		}
-	}
-	p.sel = p.pick(-1, 0)
+	first, end := p.span()
+	seq := seqAt(first, end, func(seq int) time.Time { return p.rows[seq-first].at }, t)
+	p.tl = p.tl.Select(seq, p, p.room())
 	return p
 }
 
-// selectionLine says which process is selected and what a and d do.
-func (p signalsPane) selectionLine(r sigRow) string {
-	st := p.env.st
-	comm := ""
+// selectionLeads lead the timeline's footer while a row is selected: the
+// process a and d act on and what a, d and Enter do, or, when the line is
+// too narrow for that, only the process.
+func (p signalsPane) selectionLeads() []string {
+	i := p.selected()
+	if i < 0 || p.rows[i].pid <= 0 {
+		return nil
+	}
+	r := p.rows[i]
+	who := fmt.Sprintf("▶ %d", r.pid)
 	if c := p.procs[r.pid]; c != nil && c.comm != "" {
-		comm = " " + event.Sanitize(c.comm)
+		who += " " + event.Sanitize(c.comm)
 	}
-	l := fmt.Sprintf("▶ %d%s", r.pid, comm)
+	keys := " · enter inspect"
 	if p.env.trace {
-		l += " · a attach ptrace · d detach"
+		keys = " · a/d attach/detach" + keys
 	}
-	return st.Accent.Render(clip(l+" · esc", p.w))
+	acc := p.env.st.Accent
+	return []string{acc.Render(who + keys), acc.Render(who)}
 }

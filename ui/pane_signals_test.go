@@ -73,7 +73,8 @@ func TestSignalsPaneMarksAndSanitizes(t *testing.T) {
 		t.Errorf("Δ %q", sp.rows[len(sp.rows)-1].delta)
 	}
 	p = p.Apply(event.New(t0, "signals", &schema.Signal{PID: 1, TID: 1, Comm: "evil\x1b]0;pwned\x07", Signal: "SIGHUP"}))
-	view := p.SetSize(80, 10).View()
+	p.SetSize(80, 10)
+	view := p.View()
 	if strings.Contains(view, "\x1b]0") || !strings.Contains(view, `evil\x1b]0;pwned\x07`) {
 		t.Errorf("comm not sanitized: %q", view)
 	}
@@ -86,7 +87,8 @@ func TestSignalsPaneFitsAnySize(t *testing.T) {
 		p = p.Apply(ev)
 	}
 	for _, sz := range [][2]int{{1, 1}, {10, 2}, {38, 8}, {80, 5}, {200, 60}} {
-		v := p.SetSize(sz[0], sz[1]).View()
+		p.SetSize(sz[0], sz[1])
+		v := p.View()
 		if n := strings.Count(v, "\n") + 1; n > sz[1] {
 			t.Errorf("%dx%d: %d lines", sz[0], sz[1], n)
 		}
@@ -130,7 +132,7 @@ func TestSignalsPaneAttachAndDetachSelected(t *testing.T) {
 	}
 	m = keys(m, "up")
 	s := screen(t, m)
-	if !strings.Contains(s, "▶ 812 gimli · a attach ptrace · d detach · esc") {
+	if !strings.Contains(s, "▶ 812 gimli · a/d attach/detach · enter inspect · 0 newer below · F follow") {
 		t.Fatalf("selection line:\n%s", s)
 	}
 	m = ask(m, "a")
@@ -174,5 +176,60 @@ func TestSignalsPaneShowsDeliveriesOnce(t *testing.T) {
 	}
 	if n := sp.procs[812].counts["SIGHUP"]; n != 1 {
 		t.Errorf("counted %d SIGHUPs, want 1", n)
+	}
+}
+
+// One selection serves the signals pane: the row a search (or PgUp, or
+// Home) selects is the row a and d act on, and the footer names its
+// process; esc clears the search first, then lets the row go, after which
+// a acknowledges again.
+func TestSignalsPaneSearchSelectsWhatAAttaches(t *testing.T) {
+	var pids []int
+	o := testOptions()
+	o.Probes = []string{"signals"}
+	o.Now = func() time.Time { return t0.Add(6 * time.Second) }
+	o.Trace = func(pid int, attach bool) error { pids = append(pids, pid); return nil }
+	m := update(NewLive(o), tea.WindowSizeMsg{Width: 80, Height: 24}, EventsMsg(signalsSession()))
+	m = typeKeys(m, "/", "k", "i", "l", "l", "e", "d", "enter") // the exit of 901, killed by SIGKILL
+	sp := m.panes.slots[0].pane.(signalsPane)
+	if i := sp.selected(); i < 0 || sp.rows[i].what != "exit" || sp.rows[i].pid != 901 {
+		t.Fatalf("the search should select the exit of 901, selected %d", i)
+	}
+	if s := screen(t, m); !strings.Contains(s, "▶ 901 gimli") {
+		t.Errorf("the footer should name the selected row's process:\n%s", s)
+	}
+	next, cmd := m.Update(press("a"))
+	m = next.(Model)
+	if cmd == nil {
+		t.Fatal("a on the searched row asked nothing")
+	}
+	next, cmd = m.Update(cmd()) // the pane's ask; the root runs Trace
+	m = runCmd(next.(Model), cmd)
+	if len(pids) != 1 || pids[0] != 901 {
+		t.Errorf("a attached %v, want the searched row's 901", pids)
+	}
+	m = typeKeys(m, "esc")
+	if sp := m.panes.slots[0].pane.(signalsPane); sp.tl.query != "" || sp.selected() < 0 {
+		t.Error("the first esc should clear the search and keep the row")
+	}
+	m = typeKeys(m, "esc")
+	if sp := m.panes.slots[0].pane.(signalsPane); sp.selected() >= 0 {
+		t.Error("the second esc should let the row go")
+	}
+}
+
+// The help screen lists a and d under the signals pane only where they
+// work (live, with Options.Trace).
+func TestHelpListsAttachOnlyWhenItWorks(t *testing.T) {
+	o := testOptions()
+	o.Probes = []string{"signals"}
+	m := typeKeys(update(NewLive(o), tea.WindowSizeMsg{Width: 120, Height: 40}, EventsMsg(signalsSession())), "?")
+	if body := m.helpBody(); strings.Contains(body, "attach ptrace") {
+		t.Errorf("without Trace, no a/d:\n%s", body)
+	}
+	o.Trace = func(int, bool) error { return nil }
+	m = typeKeys(update(NewLive(o), tea.WindowSizeMsg{Width: 120, Height: 40}, EventsMsg(signalsSession())), "?")
+	if body := m.helpBody(); !strings.Contains(body, "1 signals") || !strings.Contains(body, "attach ptrace to the selected row's process") {
+		t.Errorf("with Trace, a/d under 1 signals:\n%s", body)
 	}
 }

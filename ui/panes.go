@@ -23,20 +23,15 @@ type paneSet struct {
 	slots  []slot
 	focus  int
 	zoomed bool
+	auto   bool // zoomed for a pane's detail view, unzoomed when it closes
 	blur   bool // the keys are elsewhere (the findings strip): no pane drawn focused
 	w, h   int
 }
 
-// momentPane is a pane that can show the moment t: where a finding came
-// from (g in an opened finding). The timeline panes select the row there.
+// momentPane is a pane that can show the moment t: when a finding was
+// raised (g in an opened finding). The timeline panes select the row there.
 type momentPane interface {
 	ShowMoment(t time.Time) Pane
-}
-
-// keyCapturer is a pane that, in some state, takes a key the root would
-// otherwise handle: the signals pane's a (attach) on a selected process.
-type keyCapturer interface {
-	Captures(msg tea.KeyPressMsg) bool
 }
 
 // slot is one probe: its status (shared by all panes) and its pane.
@@ -160,7 +155,7 @@ func asProbeStatus(ev event.Event) (event.ProbeStatus, bool) {
 func (ps paneSet) ResetAt(t time.Time) paneSet {
 	slots := make([]slot, len(ps.slots))
 	for i, s := range ps.slots {
-		s.pane, s.events, s.known, s.status = s.pane.Reset(), 0, false, event.ProbeStatus{}
+		s.pane, s.events, s.known, s.status = resetPaneOf(s.probe, s.pane, ps.env), 0, false, event.ProbeStatus{}
 		for _, c := range s.statuses {
 			if !c.at.After(t) {
 				s.status, s.known = c.s, true
@@ -174,18 +169,47 @@ func (ps paneSet) ResetAt(t time.Time) paneSet {
 
 func (ps paneSet) SetSize(w, h int) paneSet { ps.w, ps.h = w, h; return ps }
 
-// Update handles focus and zoom keys and passes the rest to the focused pane.
+// Editing says the focused pane is editing a line: it gets every key.
+func (ps paneSet) Editing() bool {
+	c, ok := ps.focused().(claimingPane)
+	return ok && c.Editing()
+}
+
+// Claims says the focused pane wants msg before the root's keys do.
+func (ps paneSet) Claims(msg tea.KeyPressMsg) bool {
+	c, ok := ps.focused().(claimingPane)
+	return ok && (c.Editing() || c.Claims(msg))
+}
+
+// Paste gives pasted text to the focused pane's line being edited.
+func (ps paneSet) Paste(text string) paneSet {
+	if p, ok := ps.focused().(pastePane); ok && ps.Editing() {
+		slots := append([]slot(nil), ps.slots...)
+		slots[ps.focus].pane = p.Paste(text)
+		ps.slots = slots
+	}
+	return ps
+}
+
+func (ps paneSet) focused() Pane {
+	if len(ps.slots) == 0 {
+		return nil
+	}
+	return ps.slots[ps.focus].pane
+}
+
+// Update handles focus and zoom keys and passes the rest to the focused
+// pane, and to it first the keys it claims.
 func (ps paneSet) Update(msg tea.KeyPressMsg) (paneSet, tea.Cmd) {
 	n := len(ps.slots)
 	if n == 0 {
 		return ps, nil
 	}
-	if ps.Captures(msg) { // the focused pane takes it in its state: enter on a selected process
-		var cmd tea.Cmd
-		ps.slots[ps.focus].pane, cmd = ps.slots[ps.focus].pane.Update(msg)
-		return ps, cmd
-	}
 	switch {
+	case ps.Claims(msg):
+		var cmd tea.Cmd
+		ps.slots[ps.focus].pane, cmd = updatePane(ps.slots[ps.focus].pane, msg)
+		return ps.zoomForDetail(), cmd
 	case key.Matches(msg, ps.keys.Next):
 		ps.focus = (ps.focus + 1) % n
 	case key.Matches(msg, ps.keys.Prev):
@@ -198,10 +222,23 @@ func (ps paneSet) Update(msg tea.KeyPressMsg) (paneSet, tea.Cmd) {
 		ps.zoomed = !ps.zoomed
 	default:
 		var cmd tea.Cmd
-		ps.slots[ps.focus].pane, cmd = ps.slots[ps.focus].pane.Update(msg)
+		ps.slots[ps.focus].pane, cmd = updatePane(ps.slots[ps.focus].pane, msg)
 		return ps, cmd
 	}
 	return ps, nil
+}
+
+// zoomForDetail zooms the focused pane while it shows a detail view, and
+// gives the grid back when the view closes, unless it was zoomed before.
+func (ps paneSet) zoomForDetail() paneSet {
+	d, ok := ps.focused().(detailPane)
+	switch shows := ok && d.ShowsDetail(); {
+	case shows && !ps.zoomed:
+		ps.zoomed, ps.auto = true, true
+	case !shows && ps.auto:
+		ps.zoomed, ps.auto = false, false
+	}
+	return ps
 }
 
 // Blur draws no pane focused while the keys are elsewhere.
@@ -210,15 +247,6 @@ func (ps paneSet) Blur(on bool) paneSet { ps.blur = on; return ps }
 // IsFocusKey says whether msg moves the focus between panes.
 func (ps paneSet) IsFocusKey(msg tea.KeyPressMsg) bool {
 	return key.Matches(msg, ps.keys.Next, ps.keys.Prev, ps.keys.Jump)
-}
-
-// Captures says whether the focused pane takes msg before the root does.
-func (ps paneSet) Captures(msg tea.KeyPressMsg) bool {
-	if len(ps.slots) == 0 {
-		return false
-	}
-	c, ok := ps.slots[ps.focus].pane.(keyCapturer)
-	return ok && c.Captures(msg)
 }
 
 // IndexOf is the pane of probe, -1 if it has none.
@@ -239,17 +267,22 @@ func (ps paneSet) Label(i int) string {
 	return fmt.Sprintf("%d %s", i+1, event.Sanitize(ps.slots[i].probe))
 }
 
-// ShowAt focuses pane i and has it show the moment t, if it can.
+// ShowAt focuses pane i (none when i is out of range: a note's g) and has
+// every pane that can show a moment show t: the timelines (signals,
+// packets, kmsg) each select their row at t, so what the finding's pane
+// and the others saw then is on screen together.
 func (ps paneSet) ShowAt(i int, t time.Time) paneSet {
-	if i < 0 || i >= len(ps.slots) {
-		return ps
+	if i >= 0 && i < len(ps.slots) {
+		ps.focus = i
 	}
-	ps.focus, ps.zoomed = i, false
-	if mp, ok := ps.slots[i].pane.(momentPane); ok {
-		slots := append([]slot(nil), ps.slots...)
-		slots[i].pane = mp.ShowMoment(t)
-		ps.slots = slots
+	ps.zoomed, ps.auto = false, false
+	slots := append([]slot(nil), ps.slots...)
+	for j, s := range slots {
+		if mp, ok := s.pane.(momentPane); ok {
+			slots[j].pane = mp.ShowMoment(t)
+		}
 	}
+	ps.slots = slots
 	return ps
 }
 
@@ -258,38 +291,107 @@ func (ps paneSet) Focused() int { return ps.focus }
 func (ps paneSet) Zoomed() bool { return ps.zoomed }
 func (ps paneSet) Len() int     { return len(ps.slots) }
 
-// FocusedKeys are the focused pane's own keys, for full help.
-func (ps paneSet) FocusedKeys() [][]key.Binding {
-	if len(ps.slots) == 0 {
-		return nil
+// cells is where each pane drawn goes in the grid.
+func (ps paneSet) cells() []cell {
+	if ps.zoomed {
+		return []cell{{pane: ps.focus, w: ps.w, h: ps.h}}
 	}
-	return ps.slots[ps.focus].pane.FullHelp()
+	// Compact panes are packed with each other; wrap their text to that width.
+	nc := 0
+	for _, s := range ps.slots {
+		if s.compactLines(ps.w, ps.env) > 0 {
+			nc++
+		}
+	}
+	cw := ps.w / columnsFor(ps.w, nc)
+	want := make([]int, len(ps.slots))
+	for i, s := range ps.slots {
+		if n := s.compactLines(cw-2, ps.env); n > 0 {
+			want[i] = n + 2
+		}
+	}
+	return layoutGrid(want, ps.w, ps.h, ps.focus)
+}
+
+// grid lays the panes out. Panes that do not fit are not left out
+// silently: hidden lists them, and the grid leaves its last line to say so.
+func (ps paneSet) grid() (cells []cell, hidden []int) {
+	cells = ps.cells()
+	if ps.zoomed || len(hiddenPanes(cells, len(ps.slots))) == 0 {
+		return cells, nil
+	}
+	short := ps
+	short.h--
+	cells = short.cells()
+	return cells, hiddenPanes(cells, len(ps.slots))
+}
+
+func hiddenPanes(cells []cell, n int) []int {
+	shown := make([]bool, n)
+	for _, c := range cells {
+		shown[c.pane] = true
+	}
+	var out []int
+	for i, s := range shown {
+		if !s {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// hiddenLine names the panes that did not fit: "+3 panes: 6 conntrack,
+// 7 modules, 8 coredump".
+func (ps paneSet) hiddenLine(hidden []int) string {
+	names := make([]string, len(hidden))
+	for i, p := range hidden {
+		names[i] = fmt.Sprintf("%d %s", p+1, event.Sanitize(ps.slots[p].probe))
+	}
+	word := "panes"
+	if len(hidden) == 1 {
+		word = "pane"
+	}
+	return ps.env.st.Muted.Render(clip(fmt.Sprintf("+%d %s: %s · tab or the number shows one", len(hidden), word, strings.Join(names, ", ")), ps.w))
+}
+
+// at is the pane drawn at (x, y) of the grid, -1 for none.
+func (ps paneSet) at(x, y int) int {
+	cells, _ := ps.grid()
+	for _, c := range cells {
+		if x >= c.x && x < c.x+c.w && y >= c.y && y < c.y+c.h {
+			return c.pane
+		}
+	}
+	return -1
+}
+
+// Click focuses the pane at (x, y) of the grid.
+func (ps paneSet) Click(x, y int) paneSet {
+	if i := ps.at(x, y); i >= 0 {
+		ps.focus = i
+	}
+	return ps
+}
+
+// Wheel scrolls the pane at (x, y) of the grid by n rows, if it scrolls.
+func (ps paneSet) Wheel(x, y, n int) paneSet {
+	i := ps.at(x, y)
+	if i < 0 {
+		return ps
+	}
+	if s, ok := ps.slots[i].pane.(scrollPane); ok {
+		slots := append([]slot(nil), ps.slots...)
+		slots[i].pane = s.Scroll(n)
+		ps.slots = slots
+	}
+	return ps
 }
 
 func (ps paneSet) View() string {
 	if len(ps.slots) == 0 {
 		return block(ps.env.st.Muted.Render("no probes"), ps.w, ps.h)
 	}
-	var cells []cell
-	if ps.zoomed {
-		cells = []cell{{pane: ps.focus, w: ps.w, h: ps.h}}
-	} else {
-		// Compact panes are packed with each other; wrap their text to that width.
-		nc := 0
-		for _, s := range ps.slots {
-			if s.compactLines(ps.w, ps.env) > 0 {
-				nc++
-			}
-		}
-		cw := ps.w / columnsFor(ps.w, nc)
-		want := make([]int, len(ps.slots))
-		for i, s := range ps.slots {
-			if n := s.compactLines(cw-2, ps.env); n > 0 {
-				want[i] = n + 2
-			}
-		}
-		cells = layoutGrid(want, ps.w, ps.h, ps.focus)
-	}
+	cells, hidden := ps.grid()
 	// Cells come row by row; join each row's boxes side by side.
 	var rows []string
 	for i := 0; i < len(cells); {
@@ -301,6 +403,9 @@ func (ps paneSet) View() string {
 		}
 		rows = append(rows, lipgloss.JoinHorizontal(lipgloss.Top, boxes...))
 		i = j
+	}
+	if len(hidden) > 0 {
+		return block(strings.Join(rows, "\n"), ps.w, ps.h-1) + "\n" + ps.hiddenLine(hidden)
 	}
 	return block(strings.Join(rows, "\n"), ps.w, ps.h)
 }
@@ -365,7 +470,8 @@ func (s slot) view(i, w, h int, focused, zoomed bool, env paneEnv) string {
 	case !s.known && s.events == 0:
 		body = env.st.Muted.Render("waiting for the first event…")
 	default:
-		body = s.pane.SetSize(iw, ih).View()
+		s.pane.SetSize(iw, ih)
+		body = s.pane.View()
 	}
 	return box(s.title(i, zoomed), body, w, h, focused, env.st)
 }

@@ -37,6 +37,9 @@ func (m Model) resize(w, h int) Model {
 func (m Model) View() tea.View {
 	v := tea.NewView(m.render())
 	v.AltScreen = true
+	// Clicks and the wheel (cell motion reports no bare movement); the
+	// terminal still selects text with Shift held.
+	v.MouseMode = tea.MouseModeCellMotion
 	v.WindowTitle = "stakeout"
 	return v
 }
@@ -109,15 +112,28 @@ func (m Model) statusView() string {
 	return m.status.View(x, m.replay != nil, m.now())
 }
 
-// helpView fills the grid area with every key, generated from the key maps:
-// each group is a column, and columns wrap to a new band when the width
-// runs out.
+// helpView fills the grid area with every key, generated from the key maps
+// and grouped (see helpSections): each group is a column under its title,
+// columns wrap to a new band when the width runs out, and the legend of
+// marks follows. It scrolls when it is taller than the room.
 func (m Model) helpView() string {
+	lines := strings.Split(m.helpBody(), "\n")
+	room := max(m.panes.h-2, 1)
+	top := clamp(m.helpTop, 0, max(len(lines)-room, 0))
+	title := "keys · ? or esc to close"
+	if len(lines) > room {
+		title += fmt.Sprintf(" · ↑/↓ pgup/pgdn: lines %d-%d of %d", top+1, min(top+room, len(lines)), len(lines))
+	}
+	return box(title, strings.Join(lines[top:], "\n"), m.w, m.panes.h, true, m.env.st)
+}
+
+// helpBody is the whole help screen's text.
+func (m Model) helpBody() string {
 	inner := m.w - 2
 	var bands, band []string
 	used := 0
-	for _, g := range m.FullHelp() {
-		col := m.help.FullHelpView([][]key.Binding{g})
+	for _, sec := range m.helpSections() {
+		col := m.env.st.TableHeader.Render(sec.title) + "\n" + m.help.FullHelpView([][]key.Binding{sec.keys})
 		cw := lipgloss.Width(col) + 3
 		if used > 0 && used+cw > inner {
 			bands = append(bands, lipgloss.JoinHorizontal(lipgloss.Top, band...))
@@ -129,5 +145,5 @@ func (m Model) helpView() string {
 	if len(band) > 0 {
 		bands = append(bands, lipgloss.JoinHorizontal(lipgloss.Top, band...))
 	}
-	return box("keys · ? or esc to close", strings.Join(bands, "\n\n"), m.w, m.panes.h, true, m.env.st)
+	return strings.Join(bands, "\n\n") + "\n\n" + strings.Join(m.legend(inner), "\n")
 }

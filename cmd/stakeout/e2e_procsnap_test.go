@@ -23,12 +23,10 @@ import (
 // (the receiver and the sender), and the recording holds a
 // process_snapshot of the receiver taken within 1 s of the finding, which
 // `events` prints, `report` lists under the finding and `handoff` adds to
-// its evidence.
-//
-// It passes --signals host: until the signals probe runs host-wide by
-// default (issue 14, item 1, another branch), it needs the flag.
+// its evidence. It passes no --signals: with no --pid or --proc the
+// signals probe follows the whole host by default.
 func TestBurstTakesAProcessSnapshot(t *testing.T) {
-	testenv.NeedRoot(t, "tracefs (--signals host)")
+	testenv.NeedRoot(t, "tracefs (the signals probe's host mode)")
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = sigtarget.Environ("count")
 	out, _ := cmd.StdoutPipe()
@@ -41,7 +39,7 @@ func TestBurstTakesAProcessSnapshot(t *testing.T) {
 	comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", tg.pid))
 
 	file := filepath.Join(t.TempDir(), "burst.stk")
-	snap := exec.Command(binPath, "snapshot", "--duration", "5s", "--signals", "host", "--format", "json", "-o", file)
+	snap := exec.Command(binPath, "snapshot", "--duration", "5s", "--format", "json", "-o", file)
 	var doc strings.Builder
 	snap.Stdout, snap.Stderr = &doc, os.Stderr
 	if err := snap.Start(); err != nil {

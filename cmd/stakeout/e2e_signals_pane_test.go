@@ -22,7 +22,7 @@ func TestSignalsAttachFromPaneInLiveTUI(t *testing.T) {
 	tg.expect(t, "USR1 1")
 	p.waitShown("SIGUSR1")
 	p.master.Write([]byte("\x1b[A")) // ↑: the newest row, the SIGUSR1 to the target
-	p.waitShown("a attach ptrace")
+	p.waitShown("a/d attach/detach")
 	p.master.Write([]byte("d"))
 	testenv.Eventually(t, 5*time.Second, "detached from the pane", func() bool { n, st := traced(tg.pid); return n == 0 && st != 't' && st != 'T' })
 	syscall.Kill(tg.pid, syscall.SIGHUP)
