@@ -24,9 +24,12 @@ func TestEveryPaneRegistersItself(t *testing.T) {
 		}
 	}
 	slices.Sort(got)
-	want := []string{"conntrack", "coredump", "diskfill", "host", "iostat", "kmsg", "modules", "packets", "signals"}
-	if !slices.Equal(got, want) {
-		t.Errorf("registered panes %v, want %v", got, want)
+	// At least these; a new probe's pane registers itself and needs no
+	// change here.
+	for _, want := range []string{"conntrack", "coredump", "diskfill", "host", "iostat", "kmsg", "modules", "packets", "signals"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("registered panes %v lack %s", got, want)
+		}
 	}
 }
 
