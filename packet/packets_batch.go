@@ -39,6 +39,8 @@ type flowSlot struct {
 	id                 uint32
 	prev, next         int32 // the LRU list, by slot index; slot 0 is its sentinel
 	lastUs, announceUs int64
+	firstUs            int64  // when the table took it
+	storm              uint32 // the storm (stormState.gen) that took it, if any: see startStorm
 }
 
 // flowIDs gives flows their ids: one per capture (all its interfaces) or
@@ -153,6 +155,10 @@ type Batcher struct {
 
 	lastN       int    // packets in the previous batch
 	Seen, Bytes uint64 // since the last capture_stats
+
+	secEnd   int64       // end (µs) of the second the last packet was in; 0 before the first
+	newInSec uint64      // flows the table took in that second
+	storm    *stormState // nil until the first storm
 }
 
 func NewBatcher(iface string, link LinkKind, ids *FlowIDs, emit func(event.Event), payload bool) *Batcher {
@@ -187,15 +193,27 @@ func (c *Batcher) AddUs(data []byte, us int64, wire uint32, tag VlanTag) {
 			data = withTag(data, tag)
 		}
 	}
+	if us >= c.secEnd || us < c.secEnd-2e6 {
+		c.nextSecond(us) // a new second, or time went back (another capture)
+	}
 	// Packets come in runs of one flow (a flood, a bulk transfer): the
-	// previous packet's slot saves the map lookup, and is already the
-	// latest in the LRU list.
+	// previous packet's slot saves the lookup, and is already the latest
+	// in the LRU list.
 	si := c.last
 	if si == 0 || !k.same(&c.slots[si].key) {
 		h := c.ids.keyHash(k)
-		if si = c.find(k, h); si == 0 {
+		si = c.find(k, h)
+		if s := c.storm; s != nil && s.on && (si == 0 || c.slots[si].storm == s.gen) &&
+			(flags&FlagRST == 0 || !s.promote()) {
+			c.last = 0
+			c.stormPacket(k, h, flags, wire)
+			c.appendPacket(data, us, 0, flags, wire)
+			return
+		}
+		if si == 0 {
 			si = c.remember(k, h, us)
 		} else {
+			c.slots[si].storm = 0 // a storm's flow with a RST: one by one from now on
 			c.latest(si)
 		}
 		c.last = si
@@ -206,6 +224,11 @@ func (c *Batcher) AddUs(data []byte, us int64, wire uint32, tag VlanTag) {
 		c.announce(slot, us)
 	}
 	slot.lastUs = us
+	c.appendPacket(data, us, slot.id, flags, wire)
+}
+
+// appendPacket adds one packet of flow id to the batch.
+func (c *Batcher) appendPacket(data []byte, us int64, id uint32, flags uint8, wire uint32) {
 	if len(c.Batch.Flow) == 0 {
 		// Size the columns like the last batch: growing them by doubling
 		// at flood rates cost more than filling them.
@@ -215,7 +238,7 @@ func (c *Batcher) AddUs(data []byte, us int64, wire uint32, tag VlanTag) {
 		c.lastUs, c.FirstT = us, time.Now()
 	}
 	c.Batch.DtUs = append(c.Batch.DtUs, us-c.lastUs)
-	c.Batch.Flow = append(c.Batch.Flow, slot.id)
+	c.Batch.Flow = append(c.Batch.Flow, id)
 	c.Batch.Flags = append(c.Batch.Flags, flags)
 	c.Batch.Len = append(c.Batch.Len, wire)
 	if c.payload {
@@ -310,10 +333,13 @@ func (c *Batcher) remember(k *flowKey, h uint64, us int64) int32 {
 		c.slots = append(c.slots, flowSlot{})
 		id = c.ids.take(idOf(h, c.salt))
 	}
-	c.slots[si] = flowSlot{key: *k, hash: h, id: id, announceUs: us}
+	c.slots[si] = flowSlot{key: *k, hash: h, id: id, announceUs: us, firstUs: us}
 	c.insert(si)
 	c.pushLatest(si)
 	c.announce(&c.slots[si], us)
+	if c.newInSec++; c.newInSec == StormNewFlows && (c.storm == nil || !c.storm.on) {
+		c.startStorm()
+	}
 	return si
 }
 

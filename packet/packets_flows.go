@@ -212,7 +212,8 @@ func (t *FlowTable) Reset() {
 	t.Resets++
 }
 
-// Observe applies a flow or packets event; fn, if not nil, sees every packet.
+// Observe applies a flow or packets event; fn, if not nil, sees every packet
+// of a flow (not those of flow 0, a flow storm's: see Storm).
 func (t *FlowTable) Observe(ev event.Event, fn func(p Packet, a Arrival)) {
 	t.observe(ev, fn, false)
 }
@@ -270,6 +271,13 @@ func (t *FlowTable) observe(ev event.Event, fn func(p Packet, a Arrival), notabl
 		if t.seen && us < t.lastUs-int64(time.Second/time.Microsecond) {
 			t.Reset() // more than a little out of order: another capture
 			f = nil
+		}
+		if b.Flow[i] == 0 {
+			// A flow storm's packet (see Storm): no flow to follow.
+			if !t.seen || us > t.lastUs {
+				t.lastUs, t.seen = us, true
+			}
+			continue
 		}
 		if id := b.Flow[i]; f == nil || f.Info.ID != id {
 			f = t.flow(id, us, b.Iface)
@@ -348,11 +356,19 @@ func (f *FlowStats) unlink() {
 	}
 }
 
-// Add counts one packet of a flow seen on iface.
+// Add counts one packet of a flow seen on iface. A packet of flow 0 (a
+// flow storm's) moves the table's clock only, and has no Arrival.Flow.
 func (t *FlowTable) Add(p Packet, iface string) Arrival {
 	us := p.Time.UnixMicro()
 	if t.seen && us < t.lastUs-int64(time.Second/time.Microsecond) {
 		t.Reset()
+	}
+	if p.Flow == 0 {
+		if !t.seen || us > t.lastUs {
+			t.lastUs, t.seen = us, true
+		}
+		t.sync()
+		return Arrival{}
 	}
 	f := t.flow(p.Flow, us, iface)
 	a := t.add(f, us, p.Flags, p.Len)

@@ -160,10 +160,11 @@ func TestFlowKeepsItsIDAcrossEvictions(t *testing.T) {
 	for round := range 3 {
 		b.AddUs(heartbeat, us, uint32(len(heartbeat)), VlanTag{})
 		beat = append(beat, b.slots[b.last].id)
-		// A flood of new flows, each newer than the heartbeat: it is the
-		// idlest, forgotten at the first eviction.
+		// New flows, each newer than the heartbeat: it is the idlest,
+		// forgotten at the first eviction. Under StormNewFlows a second,
+		// so each is remembered (a storm's would not be).
 		for i := range MaxCaptureFlows + 100 {
-			us++
+			us += 2e6 / StormNewFlows
 			pkt := udpFrame(t, uint16(10000+i))
 			pkt[30] = byte(round) // another destination each round: new flows
 			b.AddUs(pkt, us, uint32(len(pkt)), VlanTag{})

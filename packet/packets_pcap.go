@@ -107,7 +107,7 @@ func pcapEvents(r io.Reader, payload bool, fn func(event.Event), maxIfaces int) 
 				}
 				if old := per[oldest]; at < cr.nextID {
 					if old.b != nil {
-						old.b.Flush()
+						old.b.Finish()
 					}
 					delete(per, oldest)
 				}
@@ -136,7 +136,7 @@ func pcapEvents(r io.Reader, payload bool, fn func(event.Event), maxIfaces int) 
 	}
 	for _, pi := range per {
 		if pi.b != nil {
-			pi.b.Flush()
+			pi.b.Finish()
 		}
 	}
 	return skipped, nil
