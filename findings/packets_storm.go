@@ -121,7 +121,7 @@ func (w *stormWatch) observe(s *packet.Storm, at time.Time) []*event.Finding {
 	if len(data.TopDestPorts) > 0 {
 		sum += fmt.Sprintf(", top port %d (%d flows)", data.TopDestPorts[0].Port, data.TopDestPorts[0].Flows)
 	}
-	sum += fmt.Sprintf("; %.0f%% SYN only; %s so far", 100*data.SynOnlyRatio, fmtGap(lasted))
+	sum += fmt.Sprintf("; %.0f%% SYN only", 100*data.SynOnlyRatio)
 	var out []*event.Finding
 	if f := w.c.hold(at, &event.Finding{Finding: FindingPacketFlowStorm, Severity: sev, Data: data, Key: key,
 		Summary: sum}, stormMaterial); f != nil {

@@ -7,12 +7,16 @@ package packet
 // 29% of the capture's CPU under a flood of new flows; these tables cost
 // the same however long they churn.
 
-// flowIndex finds a batcher's slots by their key hash. Entries are slot
-// indexes, 0 empty; the table is at most half full.
+// flowIndex finds a batcher's slots by their key hash. An entry is the
+// slot index in its low 32 bits and the hash's high 32 bits above, so a
+// lookup that misses (every packet of a flow storm) never touches the
+// slots; 0 is empty. The table is at most half full.
 type flowIndex struct {
-	tab []int32
+	tab []uint64
 	n   int
 }
+
+func indexEntry(si int32, h uint64) uint64 { return h&^(1<<32-1) | uint64(uint32(si)) }
 
 // find is the slot of flow k, whose hash is h, or 0.
 func (c *Batcher) find(k *flowKey, h uint64) int32 {
@@ -21,13 +25,16 @@ func (c *Batcher) find(k *flowKey, h uint64) int32 {
 		return 0
 	}
 	mask := uint64(len(x.tab) - 1)
+	tag := h &^ (1<<32 - 1)
 	for i := h & mask; ; i = (i + 1) & mask {
-		si := x.tab[i]
-		if si == 0 {
+		e := x.tab[i]
+		if e == 0 {
 			return 0
 		}
-		if s := &c.slots[si]; s.hash == h && s.key.same(k) {
-			return si
+		if e&^(1<<32-1) == tag {
+			if si := int32(uint32(e)); c.slots[si].key.same(k) {
+				return si
+			}
 		}
 	}
 }
@@ -37,10 +44,10 @@ func (c *Batcher) insert(si int32) {
 	x := &c.index
 	if 2*(x.n+1) > len(x.tab) {
 		old := x.tab
-		x.tab, x.n = make([]int32, max(64, 2*len(old))), 0
+		x.tab, x.n = make([]uint64, max(64, 2*len(old))), 0
 		for _, o := range old {
 			if o != 0 {
-				c.place(o)
+				c.place(int32(uint32(o)))
 			}
 		}
 	}
@@ -50,11 +57,12 @@ func (c *Batcher) insert(si int32) {
 func (c *Batcher) place(si int32) {
 	x := &c.index
 	mask := uint64(len(x.tab) - 1)
-	i := c.slots[si].hash & mask
+	h := c.slots[si].hash
+	i := h & mask
 	for x.tab[i] != 0 {
 		i = (i + 1) & mask
 	}
-	x.tab[i] = si
+	x.tab[i] = indexEntry(si, h)
 	x.n++
 }
 
@@ -63,14 +71,14 @@ func (c *Batcher) forget(si int32) {
 	x := &c.index
 	mask := uint64(len(x.tab) - 1)
 	i := c.slots[si].hash & mask
-	for x.tab[i] != si {
+	for int32(uint32(x.tab[i])) != si {
 		i = (i + 1) & mask
 	}
 	x.n--
 	// Shift back each following entry that may sit at i: one whose home
 	// is not cyclically in (i, j].
 	for j := (i + 1) & mask; x.tab[j] != 0; j = (j + 1) & mask {
-		home := c.slots[x.tab[j]].hash & mask
+		home := c.slots[uint32(x.tab[j])].hash & mask
 		if (j-home)&mask >= (j-i)&mask {
 			x.tab[i] = x.tab[j]
 			i = j

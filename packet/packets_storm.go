@@ -1,10 +1,10 @@
 package packet
 
 import (
-	"bytes"
 	"cmp"
 	"encoding/binary"
 	"math"
+	"math/bits"
 	"net"
 	"net/netip"
 	"slices"
@@ -55,10 +55,27 @@ const (
 	// counted in a second; more are counted in the totals only.
 	stormSources = 2048
 	stormDsts    = 256
-	// stormSeenBits is the bitmap that counts distinct flows in a second
-	// (linear counting: accurate to about 1% up to a few hundred thousand).
-	stormSeenBits = 1 << 18
-	stormHSBits   = 16 // the handshake table has 2^16 entries
+	// stormHLLBits: the second's distinct flows are counted in a
+	// HyperLogLog of 2^14 one-byte registers (16 KiB, so it stays in cache
+	// at flood rates), within about 1% (0.8% standard error).
+	stormHLLBits = 14
+	// The busiest sources, ports and SYN destinations, and the handshakes,
+	// are counted over a sample of the storm's flows (those whose hash has
+	// its sample bits clear), one in N, N a power of two chosen each second
+	// so that about stormSampleTarget packets a second are sampled: counting
+	// every packet of a 400,000 packets/s flood into tables of 100s of KiB
+	// was a third of the capture's CPU, all of it cache misses. Sampling by
+	// flow keeps a flow's packets together, so counts times N estimate the
+	// whole; below stormSampleTarget packets a second every flow counts.
+	stormSampleTarget = 16384
+	stormMaxSample    = 256
+	// stormSeenBits is the bitmap that says whether a sampled flow was
+	// seen before in the second (linear counting corrects for collisions).
+	stormSeenBits = 1 << 16
+	// stormHSBits: the handshake table has 2^14 entries. At 100,000 SYNs a
+	// second an entry lasts about 160 ms before another SYN takes it, far
+	// longer than a handshake takes.
+	stormHSBits = 14
 )
 
 // KindStorm is the "storm" event.
@@ -67,11 +84,13 @@ const KindStorm = "storm"
 // Storm is the "storm" event: what one interface's packets recorded under
 // flow 0 were, over one second of a flow storm. Start is the second's
 // start; the event's time its end. NewFlows is the number of distinct
-// flows the capture's table did not hold (estimated from a bitmap, within
-// about 1%); Packets and Bytes theirs; SYN counts their SYNs without ACK
-// (connection attempts), Handshakes their ACKs (without SYN or RST) that
-// came from a flow after its SYN (the third step of a handshake), RST their
-// resets. Sources are the busiest source prefixes (IPv4 /24, IPv6 /64; an
+// flows the capture's table did not hold (estimated, within about 1%);
+// Packets and Bytes theirs; SYN counts their SYNs without ACK (connection
+// attempts), RST their resets, Handshakes their ACKs (without SYN or RST)
+// that came from a flow after its SYN (the third step of a handshake).
+// Handshakes and the lists are counted over a sample of one flow in N
+// (N a power of two, so that about 16,384 packets a second are sampled)
+// and scaled up: estimates, exact below that rate. Sources are the busiest source prefixes (IPv4 /24, IPv6 /64; an
 // address when one address was all of its prefix's flows) by new flows;
 // DstPorts the busiest TCP and UDP destination ports by new flows; SYNDsts
 // the destinations SYNs went to most. Ended is set on the storm's last
@@ -139,19 +158,25 @@ type stormState struct {
 	gen      uint32 // which storm: slots marked with it are the storm's
 	promoted int    // RST flows recorded one by one this second
 	rec      Storm  // this second's counts; the lists are made at its end
+	hll      [1 << stormHLLBits]uint8
+	sample   uint64 // N-1: a flow is sampled when its hash's sample bits are clear
+	hsSYN    uint64 // sampled SYNs
+	hsDone   uint64 // sampled completed handshakes
 	seen     [stormSeenBits / 64]uint64
 	set      int                      // bits set in seen
-	hs       [1 << stormHSBits]uint32 // a flow's tag after its SYN, until its handshake completes
-	ports    [65536]uint32            // new flows per destination port
+	hs       [1 << stormHSBits]uint32 // a sampled flow's tag after its SYN, until its handshake completes
+	ports    [65536]uint32            // new sampled flows per destination port
 	portsHit []uint16                 // ports counted this second, to list and clear them
 	src      stormTable
 	dsts     stormTable
+	lastSrc  *stormEntry // the previous packet's source, in src
 }
 
 // stormEntry is one source prefix or SYN destination.
 type stormEntry struct {
 	key     stormKey
 	one     [16]byte // the first address seen in the prefix
+	fam     uint8    // 4, 6; 0 for a MAC address
 	mixed   bool     // another address of the prefix was seen too
 	port    uint16
 	flows   uint32
@@ -167,30 +192,31 @@ type stormTable struct {
 	max int
 }
 
-// stormKey is a family (4, 6; 0 for a MAC), then a prefix or an address,
-// then a port (SYN destinations).
-type stormKey [20]byte
-
-// hash mixes the key's words; the keys are a few bytes, hashed per packet.
-func (k *stormKey) hash() uint64 {
-	le := binary.LittleEndian
-	h := le.Uint64(k[0:])*0x9e3779b97f4a7c15 ^ le.Uint64(k[8:])*0xc2b2ae3d27d4eb4f ^ uint64(le.Uint32(k[16:]))*0x165667b19e3779f9
-	return h ^ h>>31
+// stormKey is a source prefix (its family and up to 64 bits) or a SYN
+// destination (family, address and port), as words compared and hashed
+// with a few instructions: they are looked up per packet.
+type stormKey struct {
+	a, b uint64
+	c    uint32
 }
 
-func (t *stormTable) get(key *stormKey) *stormEntry {
-	h := key.hash()
+func (k *stormKey) hash() uint64 {
+	h := k.a*0x9e3779b97f4a7c15 ^ k.b*0xc2b2ae3d27d4eb4f ^ uint64(k.c)*0x165667b19e3779f9
+	return h ^ h>>29
+}
+
+func (t *stormTable) get(key *stormKey, fam uint8) *stormEntry {
 	if t.ix == nil {
 		t.ix = make([]int32, 2*t.max)
 	}
 	mask := uint64(len(t.ix) - 1)
-	for i := h & mask; ; i = (i + 1) & mask {
+	for i := key.hash() & mask; ; i = (i + 1) & mask {
 		e := t.ix[i]
 		if e == 0 {
 			if len(t.ent) >= t.max {
 				return nil
 			}
-			t.ent = append(t.ent, stormEntry{key: *key})
+			t.ent = append(t.ent, stormEntry{key: *key, fam: fam})
 			t.ix[i] = int32(len(t.ent))
 			return &t.ent[len(t.ent)-1]
 		}
@@ -229,10 +255,10 @@ func (c *Batcher) closeSecond(us int64) {
 	}
 	// The onset second's flows before the storm began, and the others.
 	s.rec.NewFlows = c.newInSec + min(s.estimate(), s.rec.Packets)
-	n := s.rec.NewFlows
+	nf := s.rec.NewFlows
 	// A storm ends after a quiet second, when nothing came in the next, or
 	// when time went back (another capture follows).
-	ended := n < stormEndFlows || us >= c.secEnd+1e6 || us < c.secEnd-1e6
+	ended := nf < stormEndFlows || us >= c.secEnd+1e6 || us < c.secEnd-1e6
 	c.emitStorm(ended)
 	if ended {
 		s.on = false
@@ -245,36 +271,59 @@ func (c *Batcher) emitStorm(ended bool) {
 	s := c.storm
 	r := s.rec
 	r.Iface, r.Start, r.IntervalS, r.Ended = c.iface, time.UnixMicro(c.secEnd-1e6), 1, ended
-	// A source's or port's flows are those whose bit in seen was not set
-	// yet: flows whose bits collide are missed, as linear counting
-	// corrects for in the total. Scale them alike.
-	scale := 1.0
-	if est := s.estimate(); s.set > 0 && est > uint64(s.set) {
-		scale = float64(est) / float64(s.set)
+	// A sampled source's or port's flows are those whose bit in seen was
+	// not set yet: flows whose bits collide are missed, as linear counting
+	// corrects for. Scale them alike, and by the sampling.
+	n := float64(s.sample + 1)
+	flows := n
+	if s.set > 0 && s.set < stormSeenBits {
+		flows *= -stormSeenBits * math.Log(1-float64(s.set)/stormSeenBits) / float64(s.set)
 	}
-	r.Sources = s.topSources(scale)
-	r.DstPorts = s.topPorts(scale)
-	r.SYNDsts = s.topDsts()
-	s.rec, s.promoted = Storm{}, 0
+	r.Handshakes = uint64(math.Round(float64(s.hsDone) * n))
+	if s.hsSYN > 0 {
+		// The sample's share of completed handshakes, over all SYNs.
+		r.Handshakes = uint64(math.Round(float64(r.SYN) * float64(s.hsDone) / float64(s.hsSYN)))
+	}
+	r.Sources = s.topSources(flows, n)
+	r.DstPorts = s.topPorts(flows)
+	r.SYNDsts = s.topDsts(n)
+	// Sample about stormSampleTarget packets next second.
+	next := uint64(1)
+	for next < stormMaxSample && r.Packets/next > stormSampleTarget {
+		next *= 2
+	}
+	s.sample = next - 1
+	s.rec, s.promoted, s.hsSYN, s.hsDone = Storm{}, 0, 0, 0
+	clear(s.hll[:])
 	clear(s.seen[:])
 	s.set = 0
 	s.src.reset()
 	s.dsts.reset()
+	s.lastSrc = nil
 	c.Emit(event.New(time.UnixMicro(c.secEnd), PacketsName, &r))
 }
 
-// estimate is the second's distinct flows by linear counting.
+// estimate is the second's distinct flows: the HyperLogLog estimate, with
+// linear counting over the registers while few are set.
 func (s *stormState) estimate() uint64 {
-	zeros := stormSeenBits - s.set
-	if zeros == 0 {
-		return uint64(s.set)
+	const m = 1 << stormHLLBits
+	sum, zeros := 0.0, 0
+	for _, r := range s.hll {
+		sum += math.Ldexp(1, -int(r))
+		if r == 0 {
+			zeros++
+		}
 	}
-	return uint64(math.Round(-stormSeenBits * math.Log(float64(zeros)/stormSeenBits)))
+	e := 0.7213 / (1 + 1.079/m) * m * m / sum
+	if e <= 2.5*m && zeros > 0 {
+		e = m * math.Log(float64(m)/float64(zeros))
+	}
+	return uint64(math.Round(e))
 }
 
 // startStorm begins a storm in the second ending at c.secEnd: the flows the
 // table took in that second are the storm's from now on.
-func (c *Batcher) startStorm() {
+func (c *Batcher) startStorm(us int64) {
 	if c.storm == nil {
 		c.storm = &stormState{src: stormTable{max: stormSources}, dsts: stormTable{max: stormDsts}}
 	}
@@ -282,6 +331,14 @@ func (c *Batcher) startStorm() {
 	s.on = true
 	s.gen++
 	onset := c.secEnd - 1e6
+	// Sample as the rate the storm began at asks, until its first second
+	// says better.
+	rate := StormNewFlows * 1e6 / uint64(max(us-onset, 1000))
+	n := uint64(1)
+	for n < stormMaxSample && rate/n > stormSampleTarget {
+		n *= 2
+	}
+	s.sample = n - 1
 	for si := c.slots[0].prev; si != 0; si = c.slots[si].prev {
 		if sl := &c.slots[si]; sl.firstUs >= onset {
 			sl.storm = s.gen
@@ -296,51 +353,52 @@ func (c *Batcher) stormPacket(k *flowKey, h uint64, flags uint8, wire uint32) {
 	s := c.storm
 	s.rec.Packets++
 	s.rec.Bytes += uint64(wire)
-	bit := h >> (64 - 18)
+	if r := uint8(bits.LeadingZeros64(h<<stormHLLBits|1<<(stormHLLBits-1))) + 1; r > s.hll[h>>(64-stormHLLBits)] {
+		s.hll[h>>(64-stormHLLBits)] = r
+	}
+	syn := k.proto == 6 && flags&(FlagSYN|FlagACK) == FlagSYN
+	if syn {
+		s.rec.SYN++
+	}
+	if k.proto == 6 && flags&FlagRST != 0 {
+		s.rec.RST++
+	}
+	if (h>>8)&s.sample != 0 {
+		return // not in the sample
+	}
+	bit := (h >> 16) & (stormSeenBits - 1)
 	first := s.seen[bit/64]&(1<<(bit%64)) == 0
 	if first {
 		s.seen[bit/64] |= 1 << (bit % 64)
 		s.set++
 	}
-	syn := k.proto == 6 && flags&(FlagSYN|FlagACK) == FlagSYN
 	if k.proto == 6 {
-		tag := uint32(h>>stormHSBits) | 1
-		slot := &s.hs[h&(1<<stormHSBits-1)]
+		tag := uint32(h) | 1
+		slot := &s.hs[(h>>32)&(1<<stormHSBits-1)]
 		switch {
 		case syn:
-			s.rec.SYN++
+			s.hsSYN++
 			*slot = tag
 		case flags&(FlagSYN|FlagRST|FlagACK) == FlagACK && *slot == tag:
-			s.rec.Handshakes++
+			s.hsDone++
 			*slot = 0
 		}
-		if flags&FlagRST != 0 {
-			s.rec.RST++
-		}
 	}
-	var key stormKey
-	key[0] = k.ipVer
+	be := binary.BigEndian
+	key := stormKey{a: uint64(k.ipVer) << 56}
 	switch k.ipVer {
 	case 4:
-		copy(key[1:4], k.src[:3])
+		key.a |= uint64(be.Uint32(k.src[:4]) >> 8)
 	case 6:
-		copy(key[1:9], k.src[:8])
+		key.b = be.Uint64(k.src[:8])
 	default:
-		copy(key[1:7], k.src[:6])
+		key.a |= be.Uint64(k.src[:8]) >> 16
 	}
-	if e := s.src.get(&key); e != nil {
-		if e.packets == 0 {
-			e.one = k.src
-		} else if e.one != k.src {
-			e.mixed = true
-		}
-		e.packets++
-		if first {
-			e.flows++
-		}
-		if syn {
-			e.syn++
-		}
+	if e := s.lastSrc; e != nil && e.key == key {
+		s.srcPacket(e, k, first, syn)
+	} else if e := s.src.get(&key, k.ipVer); e != nil {
+		s.lastSrc = e
+		s.srcPacket(e, k, first, syn)
 	}
 	if first && (k.proto == 6 || k.proto == 17) {
 		if s.ports[k.dstPort] == 0 {
@@ -349,16 +407,29 @@ func (c *Batcher) stormPacket(k *flowKey, h uint64, flags uint8, wire uint32) {
 		s.ports[k.dstPort]++
 	}
 	if syn {
-		var dk stormKey
-		dk[0] = k.ipVer
-		copy(dk[1:17], k.dst[:])
-		binary.BigEndian.PutUint16(dk[17:], k.dstPort)
-		if e := s.dsts.get(&dk); e != nil {
+		dk := stormKey{a: be.Uint64(k.dst[:8]), b: be.Uint64(k.dst[8:]), c: uint32(k.dstPort) | uint32(k.ipVer)<<16}
+		if e := s.dsts.get(&dk, k.ipVer); e != nil {
 			if e.syn == 0 {
 				e.one, e.port = k.dst, k.dstPort
 			}
 			e.syn++
 		}
+	}
+}
+
+// srcPacket counts a packet of the storm from source prefix e.
+func (s *stormState) srcPacket(e *stormEntry, k *flowKey, first, syn bool) {
+	if e.packets == 0 {
+		e.one = k.src
+	} else if !e.mixed && e.one != k.src {
+		e.mixed = true
+	}
+	e.packets++
+	if first {
+		e.flows++
+	}
+	if syn {
+		e.syn++
 	}
 }
 
@@ -381,7 +452,7 @@ func addrString(ver uint8, a [16]byte) netip.Addr {
 
 // name is how a source entry is listed: its one address, or its prefix.
 func (e *stormEntry) name() string {
-	switch ver := e.key[0]; {
+	switch ver := e.fam; {
 	case ver != 4 && ver != 6:
 		return net.HardwareAddr(e.one[:6]).String()
 	case !e.mixed:
@@ -393,7 +464,7 @@ func (e *stormEntry) name() string {
 	}
 }
 
-func (s *stormState) topSources(scale float64) []StormSource {
+func (s *stormState) topSources(flows, n float64) []StormSource {
 	ent := s.src.ent
 	slices.SortFunc(ent, func(a, b stormEntry) int {
 		if a.flows != b.flows {
@@ -404,7 +475,7 @@ func (s *stormState) topSources(scale float64) []StormSource {
 	out := make([]StormSource, 0, min(len(ent), stormTop))
 	for i := range ent[:min(len(ent), stormTop)] {
 		e := &ent[i]
-		out = append(out, StormSource{Addr: e.name(), Flows: min(scaled(e.flows, scale), uint64(e.packets)), Packets: uint64(e.packets), SYN: uint64(e.syn)})
+		out = append(out, e.source(e.name(), flows, n))
 	}
 	// The busiest SYN senders too, if the busiest by flows left them out
 	// (a flood's victim answers each SYN with a SYN-ACK: as many flows).
@@ -415,43 +486,61 @@ func (s *stormState) topSources(scale float64) []StormSource {
 			break
 		}
 		if name := e.name(); !slices.ContainsFunc(out, func(o StormSource) bool { return o.Addr == name }) {
-			out = append(out, StormSource{Addr: name, Flows: min(scaled(e.flows, scale), uint64(e.packets)), Packets: uint64(e.packets), SYN: uint64(e.syn)})
+			out = append(out, e.source(name, flows, n))
 		}
 	}
 	return out
 }
 
 func (s *stormState) topPorts(scale float64) []StormPort {
-	out := make([]StormPort, 0, len(s.portsHit))
+	// The busiest stormTop in one pass: a flood's replies hit tens of
+	// thousands of ports a second, and sorting them all was a tenth of the
+	// capture's CPU.
+	top := make([]StormPort, 0, stormTop)
 	for _, p := range s.portsHit {
-		out = append(out, StormPort{Port: p, Flows: scaled(s.ports[p], scale)})
+		n := uint64(s.ports[p])
 		s.ports[p] = 0
+		if len(top) == stormTop && n <= top[stormTop-1].Flows {
+			continue
+		}
+		if len(top) < stormTop {
+			top = append(top, StormPort{})
+		}
+		i := len(top) - 1
+		for ; i > 0 && (top[i-1].Flows < n || top[i-1].Flows == n && top[i-1].Port > p); i-- {
+			top[i] = top[i-1]
+		}
+		top[i] = StormPort{Port: p, Flows: n}
 	}
 	s.portsHit = s.portsHit[:0]
-	slices.SortFunc(out, func(a, b StormPort) int {
-		if a.Flows != b.Flows {
-			return cmp.Compare(b.Flows, a.Flows)
-		}
-		return cmp.Compare(a.Port, b.Port)
-	})
-	return out[:min(len(out), stormTop)]
+	for i := range top {
+		top[i].Flows = scaled(uint32(top[i].Flows), scale)
+	}
+	return top
 }
 
-// scaled is n×scale rounded, for a count of flows.
+// scaled is n×scale rounded, for a sampled count.
 func scaled(n uint32, scale float64) uint64 { return uint64(math.Round(float64(n) * scale)) }
 
-func (s *stormState) topDsts() []StormDst {
+// source is e as listed, its sampled counts scaled: flows by flows (never
+// more than its packets), packets and SYNs by n.
+func (e *stormEntry) source(name string, flows, n float64) StormSource {
+	p := scaled(e.packets, n)
+	return StormSource{Addr: name, Flows: min(scaled(e.flows, flows), p), Packets: p, SYN: scaled(e.syn, n)}
+}
+
+func (s *stormState) topDsts(n float64) []StormDst {
 	ent := s.dsts.ent
 	slices.SortFunc(ent, func(a, b stormEntry) int {
 		if a.syn != b.syn {
 			return cmp.Compare(b.syn, a.syn)
 		}
-		return bytes.Compare(a.key[:], b.key[:])
+		return cmp.Or(cmp.Compare(a.key.a, b.key.a), cmp.Compare(a.key.b, b.key.b), cmp.Compare(a.key.c, b.key.c))
 	})
 	out := make([]StormDst, 0, min(len(ent), stormTopDsts))
 	for i := range ent[:min(len(ent), stormTopDsts)] {
 		e := &ent[i]
-		out = append(out, StormDst{Dst: netip.AddrPortFrom(addrString(e.key[0], e.one), e.port).String(), SYN: uint64(e.syn)})
+		out = append(out, StormDst{Dst: netip.AddrPortFrom(addrString(e.fam, e.one), e.port).String(), SYN: scaled(e.syn, n)})
 	}
 	return out
 }
