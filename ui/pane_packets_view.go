@@ -12,7 +12,7 @@ import (
 
 func (p packetsPane) View() string {
 	st := p.env.st
-	if p.count == 0 && len(p.ifaces) == 0 {
+	if p.count == 0 && len(p.ifaces) == 0 && len(p.storms) == 0 {
 		return st.Muted.Render("waiting for the first packet…")
 	}
 	lines := p.dropLines()
@@ -23,7 +23,9 @@ func (p packetsPane) View() string {
 		lines = append(lines, p.flowTable(n)...)
 		room = p.h - len(lines)
 	}
-	if room >= 2 {
+	if on := p.storming(); len(on) > 0 && room >= 1 {
+		lines = append(lines, p.stormView(on, room)...)
+	} else if room >= 2 {
 		lines = append(lines, p.timeline(room)...)
 	}
 	return strings.Join(lines, "\n")
