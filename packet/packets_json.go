@@ -327,3 +327,48 @@ func flatInts(m []byte, name string) ([]int64, []byte, bool) {
 	}
 	return out, rest, true
 }
+
+// DecodeFlat decodes a "flow" event's members as encoding/json writes them
+// (see event.FlatDecoder): `,"id":N,"iface":"…","proto":"…","src":"…",
+// "dst":"…"`, `,"vlan":N` and `,"inner_vlan":N` if any, then `}`. A
+// recording made before flow storms were aggregated has a flow event for
+// nearly every packet of a flood, and decoding them was most of reading it.
+func (f *FlowInfo) DecodeFlat(m []byte) bool {
+	var out FlowInfo
+	m, ok := bytes.CutPrefix(m, []byte(`,"id":`))
+	if !ok {
+		return false
+	}
+	id, n, ok := flatUint(m, math.MaxUint32)
+	if !ok {
+		return false
+	}
+	out.ID, m = uint32(id), m[n:]
+	for _, s := range []struct {
+		name string
+		to   *string
+	}{{`,"iface":`, &out.Iface}, {`,"proto":`, &out.Proto}, {`,"src":`, &out.Src}, {`,"dst":`, &out.Dst}} {
+		var q []byte
+		if q, m, ok = flatStr(m, s.name); !ok {
+			return false
+		}
+		*s.to = string(q[1 : len(q)-1])
+	}
+	for _, v := range []struct {
+		name string
+		to   *uint16
+	}{{`,"vlan":`, &out.VLAN}, {`,"inner_vlan":`, &out.InnerVLAN}} {
+		if rest, has := bytes.CutPrefix(m, []byte(v.name)); has {
+			x, n, ok := flatUint(rest, math.MaxUint16)
+			if !ok {
+				return false
+			}
+			*v.to, m = uint16(x), rest[n:]
+		}
+	}
+	if len(m) != 1 || m[0] != '}' {
+		return false
+	}
+	*f = out
+	return true
+}
