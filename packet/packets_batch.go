@@ -227,7 +227,7 @@ func (c *Batcher) AddUs(data []byte, us int64, wire uint32, tag VlanTag) {
 		h := c.ids.keyHash(k)
 		si = c.find(k, h)
 		if s := c.storm; s != nil && s.on && (si == 0 || c.slots[si].storm == s.gen) &&
-			(flags&FlagRST == 0 || !s.promote()) {
+			(flags&FlagRST == 0 && !k.groupDst() || !s.promote()) {
 			c.last = 0
 			c.stormPacket(k, h, flags, wire)
 			c.appendPacket(data, us, 0, flags, wire)

@@ -23,7 +23,8 @@ import (
 //
 //   - flows the table held before it (a heartbeat, the connections that
 //     were up) are recorded as ever, under their ids; so are, one by one,
-//     up to stormPromotePerSecond new flows a second that send a RST;
+//     up to stormPromotePerSecond new flows a second that send a RST or go
+//     to a multicast or broadcast address (a new VRRP master's adverts);
 //   - every other packet is recorded in its batch under flow 0, which
 //     names no flow: its time, TCP flags and length are kept, and the
 //     detectors, panes and summaries count it for the interface but follow
@@ -156,7 +157,7 @@ func init() {
 type stormState struct {
 	on       bool
 	gen      uint32 // which storm: slots marked with it are the storm's
-	promoted int    // RST flows recorded one by one this second
+	promoted int    // new flows recorded one by one this second (RST, group address)
 	rec      Storm  // this second's counts; the lists are made at its end
 	hll      [1 << stormHLLBits]uint8
 	sample   uint64 // N-1: a flow is sampled when its hash's sample bits are clear
@@ -433,8 +434,23 @@ func (s *stormState) srcPacket(e *stormEntry, k *flowKey, first, syn bool) {
 	}
 }
 
-// promote says whether one more new flow with a RST may be recorded one
-// by one this second.
+// groupDst says whether the flow goes to a multicast or broadcast
+// address: VRRP adverts, OSPF and PIM hellos, HSRP. During a storm those
+// are recorded one by one (within stormPromotePerSecond): the new VRRP
+// master's adverts start with the reconnect storm its failover causes, and
+// a gap in them is what the on-call engineer needs to see.
+func (k *flowKey) groupDst() bool {
+	switch k.ipVer {
+	case 4:
+		return k.dst[0]&0xf0 == 0xe0 || k.dst[0] == 255 && k.dst[1] == 255 && k.dst[2] == 255 && k.dst[3] == 255
+	case 6:
+		return k.dst[0] == 0xff
+	}
+	return k.dst[0]&1 == 1 // a group MAC address
+}
+
+// promote says whether one more new flow with a RST, or to a group
+// address, may be recorded one by one this second.
 func (s *stormState) promote() bool {
 	if s.promoted >= stormPromotePerSecond {
 		return false

@@ -291,3 +291,34 @@ func TestExportLeavesOutStormPackets(t *testing.T) {
 		t.Errorf("%d packets written, want the named flow's one", w.Packets())
 	}
 }
+
+// TestNewVRRPMasterDuringAStormIsFollowed: a failover's reconnect storm
+// comes with the new master's first adverts, a flow the table never held:
+// to a multicast address, it is recorded one by one under its own id, not
+// counted into the storm.
+func TestNewVRRPMasterDuringAStormIsFollowed(t *testing.T) {
+	r := newStormRig()
+	start := int64(1_700_000_000) * 1e6
+	advert := tcpFrame([4]byte{10, 0, 0, 9}, [4]byte{224, 0, 0, 18}, 0, 0, 0)
+	advert[14+9] = 112 // VRRP
+	us := start
+	for i := range 300_000 { // 3 s of clients reconnecting, 100,000 a second
+		if i%100_000 == 50_000 {
+			r.add(advert, us)
+		}
+		src := [4]byte{10, 1, byte(i >> 8), byte(i)}
+		r.add(tcpFrame(src, victim, uint16(i), 443, FlagSYN), us)
+		us += 10
+	}
+	r.b.Finish()
+	n := r.packets()
+	for id, fi := range r.flows {
+		if fi.Proto == "vrrp" {
+			if n[id] != 3 {
+				t.Errorf("the new master's adverts: %d under its id, want 3", n[id])
+			}
+			return
+		}
+	}
+	t.Errorf("the new master's flow was never announced")
+}
