@@ -211,11 +211,26 @@ func (e *Event) UnmarshalEnvelope(b []byte) error {
 	return nil
 }
 
+// FlatDecoder is for bodies read by the million (a packet batch): it
+// decodes the body's members of an event's flat form, as the writer put
+// them, without encoding/json's two passes and reflection. members is what
+// follows the envelope's "kind" member: the body's members, each after a
+// comma, then the closing brace. It must either give exactly what
+// json.Unmarshal would and return true, or return false for anything it
+// does not handle (other spacing, order or escapes, bad input), and then
+// the body is decoded by json.Unmarshal.
+type FlatDecoder interface {
+	DecodeFlat(members []byte) bool
+}
+
 // UnmarshalJSON decodes the flat form. An unknown kind is not an error: Body
 // stays nil and Raw keeps the fields, so readers can skip it. A file is
 // untrusted, so the body's floats are bounded to ±MaxNumber and its unsigned
 // integers to math.MaxInt64 (Raw keeps what the file said).
 func (e *Event) UnmarshalJSON(b []byte) error {
+	if e.decodeFlat(b) {
+		return nil
+	}
 	if err := e.UnmarshalEnvelope(b); err != nil {
 		return err
 	}
@@ -232,4 +247,76 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 	BoundNumbers(body)
 	e.Body = body
 	return nil
+}
+
+// decodeFlat is UnmarshalJSON for an event whose body is a FlatDecoder,
+// written as the recorder writes it: {"time":"…","probe":"…","kind":"…"
+// then the body's members. It reports false, having set nothing, for
+// anything else; UnmarshalJSON then takes the general path.
+func (e *Event) decodeFlat(b []byte) bool {
+	rest, ok := bytes.CutPrefix(b, []byte(`{"time":`))
+	if !ok {
+		return false
+	}
+	ts, rest, ok := flatString(rest)
+	if !ok {
+		return false
+	}
+	var t time.Time
+	if t.UnmarshalJSON(ts) != nil {
+		return false
+	}
+	probe, rest, ok := flatMember(rest, `,"probe":`)
+	if !ok {
+		return false
+	}
+	kind, rest, ok := flatMember(rest, `,"kind":`)
+	if !ok || len(kind) == 0 {
+		return false
+	}
+	regMu.RLock()
+	mk := registry[string(kind)].newBody
+	regMu.RUnlock()
+	if mk == nil {
+		return false
+	}
+	body := mk()
+	fd, ok := body.(FlatDecoder)
+	if !ok || !fd.DecodeFlat(rest) {
+		return false
+	}
+	BoundNumbers(body)
+	*e = Event{Time: t, Probe: string(probe), Kind: string(kind), Body: body, Raw: append(json.RawMessage(nil), b...)}
+	return true
+}
+
+// flatMember reads `name"value"` at the start of b: a string member whose
+// value is plain printable ASCII (no escapes), returned without its quotes.
+func flatMember(b []byte, name string) (value, rest []byte, ok bool) {
+	rest, ok = bytes.CutPrefix(b, []byte(name))
+	if !ok {
+		return nil, nil, false
+	}
+	q, rest, ok := flatString(rest)
+	if !ok {
+		return nil, nil, false
+	}
+	return q[1 : len(q)-1], rest, true
+}
+
+// flatString splits a JSON string of plain printable ASCII, quotes
+// included, off the start of b.
+func flatString(b []byte) (q, rest []byte, ok bool) {
+	if len(b) < 2 || b[0] != '"' {
+		return nil, nil, false
+	}
+	for i := 1; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == '"':
+			return b[:i+1], b[i+1:], true
+		case c < 0x20 || c >= 0x7f || c == '\\':
+			return nil, nil, false
+		}
+	}
+	return nil, nil, false
 }

@@ -123,6 +123,8 @@ func TestEveryFindingDataTypeReadsBack(t *testing.T) {
 		FindingHostCPUSteal:      HostStealData{},
 		FindingHostSwapStorm:     HostSwapData{},
 		FindingHostForkStorm:     HostForkData{},
+		FindingPacketFlowStorm:   PacketFlowStormData{Iface: "eth0", NewFlowsPerS: 1500, SynOnlyRatio: 0.9},
+		FindingPacketSynFlood:    PacketSynFloodData{Iface: "eth0", SynPerS: 900, Dst: "10.0.0.2:80"},
 	}
 	var produced []string
 	for _, d := range All(Config{}) {

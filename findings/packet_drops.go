@@ -69,10 +69,10 @@ func dropsMaterial(prev, cur *event.Finding) bool {
 }
 
 // ended clears the RST storms and drop conditions whose quiet minute has
-// passed, as of any event's time.
+// passed, and the flow storms quiet for stormQuiet, as of any event's time.
 func (d *packets) ended(at time.Time) []event.Event {
 	var out []event.Event
-	for _, c := range []*conds{&d.rst.c, &d.drops.c} {
+	for _, c := range []*conds{&d.rst.c, &d.drops.c, &d.storms.c} {
 		for _, f := range c.sweep(at) {
 			out = append(out, event.New(at, "packets", f)) // the probe these findings come from
 		}

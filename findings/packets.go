@@ -70,22 +70,30 @@ type packets struct {
 	rst    rstStorm
 	drops  dropWatch
 	gaps   gapWatch
+	storms stormWatch
 }
 
 // NewPackets returns the packet detector.
 func NewPackets() Detector {
 	d := &packets{flows: packet.NewFlowTable(packet.MaxTrackedFlows), stalls: map[uint32]bool{},
-		rst: newRSTStorm(), drops: newDropWatch(), gaps: newGapWatch()}
+		rst: newRSTStorm(), drops: newDropWatch(), gaps: newGapWatch(), storms: newStormWatch()}
 	d.flows.WatchSilence = true
 	return d
 }
 
 func (d *packets) Produces() []string {
-	return []string{FindingPacketGap, FindingPacketStallReset, FindingPacketRSTStorm, FindingPacketDrops}
+	return []string{FindingPacketGap, FindingPacketStallReset, FindingPacketRSTStorm, FindingPacketDrops,
+		FindingPacketFlowStorm, FindingPacketSynFlood}
 }
 
 func (d *packets) Observe(ev event.Event) []event.Event {
 	out := d.ended(ev.Time)
+	if s, ok := event.As[packet.Storm](ev); ok {
+		for _, f := range d.storms.observe(s, ev.Time) {
+			out = append(out, event.New(ev.Time, ev.Probe, f))
+		}
+		return out
+	}
 	if st, ok := packet.AsCaptureStats(ev); ok {
 		if f := d.drops.observe(st, ev.Time); f != nil {
 			out = append(out, event.New(ev.Time, ev.Probe, f))

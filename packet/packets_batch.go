@@ -1,8 +1,9 @@
 package packet
 
 import (
+	"encoding/binary"
 	"hash/maphash"
-	"slices"
+	"math/bits"
 	"sync"
 	"time"
 	"unsafe"
@@ -20,8 +21,8 @@ const (
 	// 1 MiB record limit once base64 has grown it by a third.
 	batchMaxData = 512 << 10
 	// MaxCaptureFlows caps the flows one interface remembers; past it the
-	// idlest eighth is forgotten (it keeps its id, and is announced again
-	// if it comes back: see flowIDs).
+	// idlest is forgotten for each new one (it keeps its id, and is
+	// announced again if it comes back: see flowIDs).
 	MaxCaptureFlows = 16384
 )
 
@@ -31,9 +32,17 @@ const PacketsName = "packets"
 // payloadSnaplen is the capture length with --payload.
 const PayloadSnaplen = 65535
 
+// flowSlot is one flow the batcher remembers. Slots live in one slice and
+// link to each other by index, so the table holds no pointers for the
+// garbage collector to scan.
 type flowSlot struct {
+	key                flowKey
+	hash               uint64 // FlowIDs.keyHash(key)
 	id                 uint32
+	prev, next         int32 // the LRU list, by slot index; slot 0 is its sentinel
 	lastUs, announceUs int64
+	firstUs            int64  // when the table took it
+	storm              uint32 // the storm (stormState.gen) that took it, if any: see startStorm
 }
 
 // flowIDs gives flows their ids: one per capture (all its interfaces) or
@@ -57,46 +66,86 @@ type flowSlot struct {
 // about the addresses of a redacted recording.
 type FlowIDs struct {
 	seed maphash.Seed
+	key  [4]uint64 // keyHash's random key, from seed
 	mu   sync.Mutex
-	live map[uint32]struct{} // ids the batchers' tables hold now
+	live idSet // ids the batchers' tables hold now
 }
 
 func NewFlowIDs() *FlowIDs {
-	return &FlowIDs{seed: maphash.MakeSeed(), live: map[uint32]struct{}{}}
+	ids := &FlowIDs{seed: maphash.MakeSeed()}
+	for i := range ids.key {
+		ids.key[i] = maphash.Comparable(ids.seed, i) | 1
+	}
+	return ids
+}
+
+// keyHash hashes a flow's key. The batcher looks flows up by it, and a
+// flow's id is made from it, so a new flow is hashed once. It is the
+// key's six words, each xored with a random key and multiplied out to 128
+// bits and folded (as wyhash does): during a flow storm every packet is
+// hashed, and maphash.Bytes cost 11% of the capture's CPU there, this a
+// few multiplications.
+func (ids *FlowIDs) keyHash(k *flowKey) uint64 {
+	b := (*[flowKeySize]byte)(unsafe.Pointer(k))
+	le := binary.LittleEndian
+	key := &ids.key
+	h := mum(le.Uint64(b[0:])^key[0], le.Uint64(b[8:])^key[1]) ^
+		mum(le.Uint64(b[16:])^key[2], le.Uint64(b[24:])^key[3]) ^
+		mum(le.Uint64(b[32:])^key[1], uint64(le.Uint32(b[40:]))^key[0])
+	return mum(h^key[2], key[3])
+}
+
+// mum multiplies a and b to 128 bits and folds the halves.
+func mum(a, b uint64) uint64 {
+	hi, lo := bits.Mul64(a, b)
+	return hi ^ lo
+}
+
+// salt is what an interface's name adds to its flows' ids.
+func (ids *FlowIDs) salt(iface string) uint64 { return maphash.String(ids.seed, iface) }
+
+// idOf is the id of the flow whose keyHash is h on the interface of salt,
+// unless another live flow has it: the two mixed (splitmix64's finalizer),
+// folded to 32 bits.
+func idOf(h, salt uint64) uint32 {
+	v := h ^ salt
+	v = (v ^ v>>30) * 0xbf58476d1ce4e5b9
+	v = (v ^ v>>27) * 0x94d049bb133111eb
+	v ^= v >> 31
+	return uint32(v) ^ uint32(v>>32)
 }
 
 // hash is the id flow k on iface has unless another live flow has it.
 func (ids *FlowIDs) hash(iface string, k *flowKey) uint32 {
-	var h maphash.Hash
-	h.SetSeed(ids.seed)
-	h.Write((*[flowKeySize]byte)(unsafe.Pointer(k))[:])
-	h.WriteString(iface)
-	v := h.Sum64()
-	return uint32(v) ^ uint32(v>>32)
+	return idOf(ids.keyHash(k), ids.salt(iface))
 }
 
-// take returns the id of flow k on iface, and holds it until release.
-func (ids *FlowIDs) take(iface string, k *flowKey) uint32 {
-	id := ids.hash(iface, k)
+// take returns id, or the next id no live flow holds, and holds it until
+// release.
+func (ids *FlowIDs) take(id uint32) uint32 {
 	ids.mu.Lock()
-	for {
-		if _, held := ids.live[id]; !held && id != 0 {
-			break
-		}
-		id++
-	}
-	ids.live[id] = struct{}{}
+	id = ids.live.addFree(id)
 	ids.mu.Unlock()
 	return id
 }
 
 // release lets other flows have these ids.
-func (ids *FlowIDs) release(gone []uint32) {
+func (ids *FlowIDs) release(gone ...uint32) {
 	ids.mu.Lock()
 	for _, id := range gone {
-		delete(ids.live, id)
+		ids.live.remove(id)
 	}
 	ids.mu.Unlock()
+}
+
+// replace is release(gone) and take(id) under one lock: a batcher whose
+// table is full does both for every new flow.
+func (ids *FlowIDs) replace(gone, id uint32) uint32 {
+	ids.mu.Lock()
+	ids.live.remove(gone)
+	id = ids.live.addFree(id)
+	ids.mu.Unlock()
+	return id
 }
 
 // batcher turns decoded packets into "flow" events and "packets" batches
@@ -106,9 +155,10 @@ type Batcher struct {
 	iface   string
 	dec     *packetDecoder
 	ids     *FlowIDs
-	flows   map[flowKey]*flowSlot
-	last    *flowSlot // the previous packet's flow, nil after forgetIdle
-	lastKey flowKey
+	salt    uint64            // ids.salt(iface)
+	index   flowIndex         // slot of each flow remembered
+	slots   []flowSlot        // slots[0] is the LRU list's sentinel: its next is the idlest flow
+	last    int32             // the previous packet's slot, 0 if none
 	key     flowKey           // the packet being added
 	Emit    func(event.Event) `json:"-"`
 	payload bool
@@ -128,11 +178,15 @@ type Batcher struct {
 
 	lastN       int    // packets in the previous batch
 	Seen, Bytes uint64 // since the last capture_stats
+
+	secEnd   int64       // end (µs) of the second the last packet was in; 0 before the first
+	newInSec uint64      // flows the table took in that second
+	storm    *stormState // nil until the first storm
 }
 
 func NewBatcher(iface string, link LinkKind, ids *FlowIDs, emit func(event.Event), payload bool) *Batcher {
 	b := &Batcher{iface: iface, dec: NewPacketDecoder(link), ids: ids, Emit: emit, payload: payload,
-		flows: make(map[flowKey]*flowSlot)}
+		salt: ids.salt(iface), slots: make([]flowSlot, 1, 64)}
 	if link == LinkRawIP {
 		b.linkType = LinkTypeRaw
 	}
@@ -162,26 +216,42 @@ func (c *Batcher) AddUs(data []byte, us int64, wire uint32, tag VlanTag) {
 			data = withTag(data, tag)
 		}
 	}
-	// Packets come in runs of one flow (a flood, a bulk transfer): the
-	// previous packet's slot saves the map lookup.
-	slot := c.last
-	if slot == nil || !k.same(&c.lastKey) {
-		slot = c.flows[*k]
-		if slot == nil {
-			if len(c.flows) >= MaxCaptureFlows {
-				c.forgetIdle()
-			}
-			slot = &flowSlot{id: c.ids.take(c.iface, k), announceUs: us}
-			c.flows[*k] = slot
-			c.announce(*k, slot, us)
-		}
-		c.last, c.lastKey = slot, *k
+	if us >= c.secEnd || us < c.secEnd-2e6 {
+		c.nextSecond(us) // a new second, or time went back (another capture)
 	}
+	// Packets come in runs of one flow (a flood, a bulk transfer): the
+	// previous packet's slot saves the lookup, and is already the latest
+	// in the LRU list.
+	si := c.last
+	if si == 0 || !k.same(&c.slots[si].key) {
+		h := c.ids.keyHash(k)
+		si = c.find(k, h)
+		if s := c.storm; s != nil && s.on && (si == 0 || c.slots[si].storm == s.gen) &&
+			(flags&FlagRST == 0 && !k.groupDst() || !s.promote()) {
+			c.last = 0
+			c.stormPacket(k, h, flags, wire)
+			c.appendPacket(data, us, 0, flags, wire)
+			return
+		}
+		if si == 0 {
+			si = c.remember(k, h, us)
+		} else {
+			c.slots[si].storm = 0 // a storm's flow with a RST: one by one from now on
+			c.latest(si)
+		}
+		c.last = si
+	}
+	slot := &c.slots[si]
 	if us-slot.announceUs >= FlowReannounce.Microseconds() {
 		slot.announceUs = us
-		c.announce(*k, slot, us)
+		c.announce(slot, us)
 	}
 	slot.lastUs = us
+	c.appendPacket(data, us, slot.id, flags, wire)
+}
+
+// appendPacket adds one packet of flow id to the batch.
+func (c *Batcher) appendPacket(data []byte, us int64, id uint32, flags uint8, wire uint32) {
 	if len(c.Batch.Flow) == 0 {
 		// Size the columns like the last batch: growing them by doubling
 		// at flood rates cost more than filling them.
@@ -191,7 +261,7 @@ func (c *Batcher) AddUs(data []byte, us int64, wire uint32, tag VlanTag) {
 		c.lastUs, c.FirstT = us, time.Now()
 	}
 	c.Batch.DtUs = append(c.Batch.DtUs, us-c.lastUs)
-	c.Batch.Flow = append(c.Batch.Flow, slot.id)
+	c.Batch.Flow = append(c.Batch.Flow, id)
 	c.Batch.Flags = append(c.Batch.Flags, flags)
 	c.Batch.Len = append(c.Batch.Len, wire)
 	if c.payload {
@@ -261,38 +331,60 @@ func withTag(data []byte, tag VlanTag) []byte {
 	return append(out, data[12:]...)
 }
 
-func (c *Batcher) announce(k flowKey, slot *flowSlot, us int64) {
+func (c *Batcher) announce(slot *flowSlot, us int64) {
 	// A flow event must come before the batch that uses its id.
-	fi := k.Info(slot.id, c.iface)
+	fi := slot.key.Info(slot.id, c.iface)
 	c.Emit(event.New(time.UnixMicro(us), PacketsName, &fi))
 }
 
-// forgetIdle drops the idlest eighth of the flows, in one pass (amortised
-// over the next MaxCaptureFlows/8 new flows). A dropped flow keeps its id
-// (see flowIDs) and is announced again if it comes back.
-func (c *Batcher) forgetIdle() {
-	var cut int64 = 1<<63 - 1
-	// Approximate the 1/8 quantile of last-seen times from a sample.
-	i, sample := 0, make([]int64, 0, 64)
-	for _, s := range c.flows {
-		if i%(len(c.flows)/64+1) == 0 {
-			sample = append(sample, s.lastUs)
-		}
-		i++
+// remember gives flow k a slot, its id, and announces it. Past
+// MaxCaptureFlows it takes the slot of the idlest flow, which is forgotten:
+// that flow keeps its id (see flowIDs) and is announced again if it comes
+// back. The LRU list makes that O(1): the batcher used to sort a sample and
+// sweep the whole table each time it filled, 9% of the capture's CPU under
+// a flood of new flows.
+func (c *Batcher) remember(k *flowKey, h uint64, us int64) int32 {
+	var si int32
+	var id uint32
+	if len(c.slots) > MaxCaptureFlows {
+		si = c.slots[0].next
+		c.forget(si)
+		c.unlink(si)
+		id = c.ids.replace(c.slots[si].id, idOf(h, c.salt))
+	} else {
+		si = int32(len(c.slots))
+		c.slots = append(c.slots, flowSlot{})
+		id = c.ids.take(idOf(h, c.salt))
 	}
-	if len(sample) > 0 {
-		slices.Sort(sample)
-		cut = sample[len(sample)/8]
+	c.slots[si] = flowSlot{key: *k, hash: h, id: id, announceUs: us, firstUs: us}
+	c.insert(si)
+	c.pushLatest(si)
+	c.announce(&c.slots[si], us)
+	if c.newInSec++; c.newInSec == StormNewFlows && (c.storm == nil || !c.storm.on) {
+		c.startStorm(us)
 	}
-	var gone []uint32
-	for k, s := range c.flows {
-		if s.lastUs <= cut {
-			delete(c.flows, k)
-			gone = append(gone, s.id)
-		}
+	return si
+}
+
+// latest moves slot si to the latest end of the LRU list.
+func (c *Batcher) latest(si int32) {
+	if c.slots[0].prev != si {
+		c.unlink(si)
+		c.pushLatest(si)
 	}
-	c.ids.release(gone)
-	c.last = nil
+}
+
+func (c *Batcher) unlink(si int32) {
+	s := &c.slots[si]
+	c.slots[s.prev].next, c.slots[s.next].prev = s.next, s.prev
+}
+
+func (c *Batcher) pushLatest(si int32) {
+	head := &c.slots[0]
+	s := &c.slots[si]
+	s.prev, s.next = head.prev, 0
+	c.slots[head.prev].next = si
+	head.prev = si
 }
 
 func (c *Batcher) Flush() {

@@ -96,6 +96,8 @@ func (p *PcapWriter) Observe(ev event.Event) error {
 			if link != p.link {
 				data = etherFramed(data, link)
 			}
+		} else if pk.Flow == 0 {
+			data = nil // a flow storm's packet: no flow to rebuild its headers from
 		} else {
 			data = p.headers(p.flows[pk.Flow], pk, p.link == 1)
 			if int(pk.Len) >= 14 && len(data) > int(pk.Len) {

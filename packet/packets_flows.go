@@ -9,8 +9,9 @@ import (
 	"github.com/stakeout/stakeout/event"
 )
 
-// MaxTrackedFlows caps a FlowTable; past it the idlest eighth is evicted,
-// sparing up to an eighth of the cap that are periodic (see evict).
+// MaxTrackedFlows caps a FlowTable; past it the idlest flow is evicted for
+// each new one, sparing up to an eighth of the cap that are periodic (see
+// evictOne).
 const MaxTrackedFlows = 8192
 
 // gapWindow is how many recent intervals between bursts give a flow's usual
@@ -88,7 +89,9 @@ type FlowStats struct {
 	secP, secB                uint64
 	prevP                     uint64 // the bucket before, if it was sec-1
 	prevB                     uint64
-	touched                   bool // in the table's list of flows to bring up to date
+	touched                   bool       // in the table's list of flows to bring up to date
+	spared                    bool       // periodic, and one of the table's spared flows: not in the LRU list
+	prev, next                *FlowStats // the table's LRU list, idlest first; nil when spared
 }
 
 // Usual is the median of the recent intervals between bursts, and whether
@@ -152,6 +155,9 @@ type Arrival struct {
 // FlowTable follows flows from "flow" and "packets" events, with bounded
 // memory. The zero value is not ready: use NewFlowTable.
 //
+// A *FlowStats the table hands out is valid until the table evicts that
+// flow: the table reuses an evicted flow's memory for the next new one.
+//
 // A flow id names one 5-tuple (with its VLANs and interface) for the whole
 // capture, whatever the capture's own table does (see batcher), so a flow
 // keeps its learned period here as long as it stays in the table; a "flow"
@@ -172,10 +178,14 @@ type FlowTable struct {
 	seen    bool         // lastUs is set
 	touched []*FlowStats // flows whose time fields are behind
 	silence map[string]*silenceHeap
+	lru     FlowStats // the LRU list's sentinel: lru.next is the idlest flow, lru.prev the latest
+	spared  int       // flows spared eviction (periodic); at most max/8
 }
 
 func NewFlowTable(max int) *FlowTable {
-	return &FlowTable{Rule: DefaultGapRule, max: max, flows: map[uint32]*FlowStats{}}
+	t := &FlowTable{Rule: DefaultGapRule, max: max, flows: map[uint32]*FlowStats{}}
+	t.lru.prev, t.lru.next = &t.lru, &t.lru
+	return t
 }
 
 // Len is how many flows are tracked.
@@ -198,10 +208,12 @@ func (t *FlowTable) Reset() {
 	clear(t.flows)
 	clear(t.silence)
 	t.Last, t.lastUs, t.seen, t.touched = time.Time{}, 0, false, t.touched[:0]
+	t.lru.prev, t.lru.next, t.spared = &t.lru, &t.lru, 0
 	t.Resets++
 }
 
-// Observe applies a flow or packets event; fn, if not nil, sees every packet.
+// Observe applies a flow or packets event; fn, if not nil, sees every packet
+// of a flow (not those of flow 0, a flow storm's: see Storm).
 func (t *FlowTable) Observe(ev event.Event, fn func(p Packet, a Arrival)) {
 	t.observe(ev, fn, false)
 }
@@ -260,6 +272,13 @@ func (t *FlowTable) observe(ev event.Event, fn func(p Packet, a Arrival), notabl
 			t.Reset() // more than a little out of order: another capture
 			f = nil
 		}
+		if b.Flow[i] == 0 {
+			// A flow storm's packet (see Storm): no flow to follow.
+			if !t.seen || us > t.lastUs {
+				t.lastUs, t.seen = us, true
+			}
+			continue
+		}
 		if id := b.Flow[i]; f == nil || f.Info.ID != id {
 			f = t.flow(id, us, b.Iface)
 		}
@@ -273,11 +292,16 @@ func (t *FlowTable) observe(ev event.Event, fn func(p Packet, a Arrival), notabl
 }
 
 // flow is the tracked flow id (named on iface if nothing named it yet),
-// queued to have its time fields brought up to date.
+// queued to have its time fields brought up to date, and now the latest in
+// the LRU list: a packet is about to be counted.
 func (t *FlowTable) flow(id uint32, us int64, iface string) *FlowStats {
 	f := t.entry(id, us)
 	if f.Info.Iface == "" {
 		f.Info.Iface = iface
+	}
+	if !f.spared && t.lru.prev != f {
+		f.unlink()
+		t.pushLatest(f)
 	}
 	if !f.touched {
 		f.touched = true
@@ -302,20 +326,49 @@ func (t *FlowTable) sync() {
 func (t *FlowTable) entry(id uint32, us int64) *FlowStats {
 	f := t.flows[id]
 	if f == nil {
-		if len(t.flows) >= t.max {
-			t.evict()
+		var old *FlowStats
+		if len(t.flows) >= max(t.max, 1) {
+			old = t.evictOne()
 		}
-		f = &FlowStats{Info: FlowInfo{ID: id}, lastUs: us, Last: time.UnixMicro(us)}
+		if old == nil {
+			old = &FlowStats{}
+		}
+		*old = FlowStats{Info: FlowInfo{ID: id}, lastUs: us, Last: time.UnixMicro(us)}
+		f = old
 		t.flows[id] = f
+		t.pushLatest(f)
 	}
 	return f
 }
 
-// Add counts one packet of a flow seen on iface.
+// pushLatest puts f at the latest end of the LRU list.
+func (t *FlowTable) pushLatest(f *FlowStats) {
+	f.prev, f.next = t.lru.prev, &t.lru
+	t.lru.prev.next = f
+	t.lru.prev = f
+}
+
+// unlink takes f out of the LRU list, if it is in it.
+func (f *FlowStats) unlink() {
+	if f.prev != nil {
+		f.prev.next, f.next.prev = f.next, f.prev
+		f.prev, f.next = nil, nil
+	}
+}
+
+// Add counts one packet of a flow seen on iface. A packet of flow 0 (a
+// flow storm's) moves the table's clock only, and has no Arrival.Flow.
 func (t *FlowTable) Add(p Packet, iface string) Arrival {
 	us := p.Time.UnixMicro()
 	if t.seen && us < t.lastUs-int64(time.Second/time.Microsecond) {
 		t.Reset()
+	}
+	if p.Flow == 0 {
+		if !t.seen || us > t.lastUs {
+			t.lastUs, t.seen = us, true
+		}
+		t.sync()
+		return Arrival{}
 	}
 	f := t.flow(p.Flow, us, iface)
 	a := t.add(f, us, p.Flags, p.Len)
@@ -347,6 +400,7 @@ func (t *FlowTable) add(f *FlowStats, us int64, flags uint8, length uint32) Arri
 			if f.usualUs, f.periodic = f.median(t.Rule); f.periodic && !was {
 				f.periodicUs = us
 			}
+			t.spare(f)
 		}
 		f.maxGapUs = max(f.maxGapUs, gap)
 	} else {
@@ -401,54 +455,54 @@ func floorDiv(a, b int64) int64 {
 	return q
 }
 
-// evict forgets the idlest eighth of the flows in one pass, sparing the
-// periodic ones: a period takes a few intervals to learn (seconds for a 1 s
-// heartbeat), and a flood of other flows, each newer than the heartbeat's
-// last packet, would otherwise push it out every second, so it would never
-// have one. At most an eighth of the cap is spared, those periodic the
-// longest: a VRRP advert or a BFD session that ran before a flood keeps its
-// place against the flood's own flows, were they periodic too (one sender
-// going round its ports). Past that, periodic flows are evicted like the
-// rest. The capture keeps a flow's id across its own evictions, so a spared
-// flow is still the same flow when it sends again.
-func (t *FlowTable) evict() {
-	spare := t.max / 8
-	var per []int64
-	rest := make([]int64, 0, len(t.flows))
-	for _, f := range t.flows {
-		if f.periodic {
-			per = append(per, f.periodicUs)
-		} else {
-			rest = append(rest, f.lastUs)
-		}
+// Eviction is one flow at a time from an LRU list: each packet of a flow
+// other than the previous packet's moves it to the latest end (six pointer
+// writes), and a new flow in a full table takes the place of the flow at
+// the idlest end. Both are O(1) whatever the number of flows. The table
+// used to sort every flow's last-seen time each time it filled and forget
+// the idlest eighth: under a flood of new flows (a SYN flood, a port scan)
+// that sort was 40% of the capture's CPU. An LRU list rather than CLOCK or
+// generation buckets because it evicts exactly what the sort did (the
+// flow idle longest), so which flows the detectors and panes keep did not
+// change, and the list costs nothing for a run of one flow, which is most
+// of a flood's packets.
+//
+// Periodic flows are spared: a period takes a few intervals to learn
+// (seconds for a 1 s heartbeat), and a flood of other flows, each newer
+// than the heartbeat's last packet, would otherwise push it out every
+// second, so it would never have one. At most an eighth of the cap is
+// spared, the first to become periodic (a VRRP advert or a BFD session that
+// ran before a flood keeps its place against the flood's own flows, were
+// they periodic too: one sender going round its ports); a place that frees
+// up, when a spared flow stops being periodic or is renamed, goes to the
+// next periodic flow to send. Spared flows are off the LRU list, so the
+// list always holds at least seven eighths of a full table. The capture
+// keeps a flow's id across its own evictions, so a spared flow is still
+// the same flow when it sends again.
+
+// spare moves f on or off the spared set after its periodicity was judged.
+func (t *FlowTable) spare(f *FlowStats) {
+	switch {
+	case f.periodic && !f.spared && t.spared < t.max/8:
+		f.unlink()
+		f.spared = true
+		t.spared++
+	case !f.periodic && f.spared:
+		f.spared = false
+		t.spared--
+		t.pushLatest(f)
 	}
-	keepTo := int64(1<<63 - 1) // periodic flows periodic since this or before are spared
-	if len(per) > spare {
-		slices.Sort(per)
-		keepTo = -1 << 63
-		if spare > 0 {
-			keepTo = per[spare-1]
-		}
-		rest = rest[:0]
-		for _, f := range t.flows {
-			if !f.periodic || f.periodicUs > keepTo {
-				rest = append(rest, f.lastUs)
-			}
-		}
+}
+
+// evictOne forgets the idlest flow that is not spared and returns its
+// memory for reuse, or nil if there is none.
+func (t *FlowTable) evictOne() *FlowStats {
+	f := t.lru.next
+	if f == &t.lru {
+		return nil
 	}
-	if len(rest) == 0 {
-		return
-	}
-	slices.Sort(rest)
-	cut := rest[len(rest)/8]
-	for _, f := range t.flows {
-		if f.periodic && f.periodicUs <= keepTo {
-			continue
-		}
-		if f.lastUs <= cut {
-			t.drop(f)
-		}
-	}
+	t.drop(f)
+	return f
 }
 
 // usDuration converts µs to a Duration, saturating: the packets of two
@@ -462,6 +516,11 @@ func usDuration(us int64) time.Duration {
 // drop forgets one tracked flow.
 func (t *FlowTable) drop(f *FlowStats) {
 	t.unwatch(f)
+	f.unlink()
+	if f.spared {
+		f.spared = false
+		t.spared--
+	}
 	delete(t.flows, f.Info.ID)
 }
 

@@ -135,7 +135,7 @@ func TestFlowGapsMillenniaApartDoNotWrap(t *testing.T) {
 
 // udpFrame is an Ethernet/IPv4/UDP frame from 10.0.0.1:sport to
 // 10.0.0.2:53.
-func udpFrame(t *testing.T, sport uint16) []byte {
+func udpFrame(t testing.TB, sport uint16) []byte {
 	t.Helper()
 	pkt := testframes.VLAN(t)
 	binary.BigEndian.PutUint16(pkt[34:], sport)
@@ -159,17 +159,18 @@ func TestFlowKeepsItsIDAcrossEvictions(t *testing.T) {
 	var beat []uint32
 	for round := range 3 {
 		b.AddUs(heartbeat, us, uint32(len(heartbeat)), VlanTag{})
-		beat = append(beat, b.last.id)
-		// A flood of new flows, each newer than the heartbeat: it is the
-		// idlest, forgotten at the first eviction.
+		beat = append(beat, b.slots[b.last].id)
+		// New flows, each newer than the heartbeat: it is the idlest,
+		// forgotten at the first eviction. Under StormNewFlows a second,
+		// so each is remembered (a storm's would not be).
 		for i := range MaxCaptureFlows + 100 {
-			us++
+			us += 2e6 / StormNewFlows
 			pkt := udpFrame(t, uint16(10000+i))
 			pkt[30] = byte(round) // another destination each round: new flows
 			b.AddUs(pkt, us, uint32(len(pkt)), VlanTag{})
 		}
-		if len(b.flows) > MaxCaptureFlows {
-			t.Fatalf("%d flows in the capture's table, cap %d", len(b.flows), MaxCaptureFlows)
+		if b.index.n > MaxCaptureFlows || len(b.slots) > MaxCaptureFlows+1 {
+			t.Fatalf("%d flows (%d slots) in the capture's table, cap %d", b.index.n, len(b.slots), MaxCaptureFlows)
 		}
 	}
 	if beat[0] != beat[1] || beat[1] != beat[2] {
@@ -188,15 +189,18 @@ func TestFlowKeepsItsIDAcrossEvictions(t *testing.T) {
 	if named != 3 {
 		t.Errorf("the heartbeat was announced %d times, want once per return", named)
 	}
-	for k, s := range b.flows {
-		fi := k.Info(s.id, "eth0")
+	for _, s := range b.slots[1:] {
+		if si := b.find(&s.key, s.hash); si == 0 || b.slots[si].id != s.id {
+			t.Errorf("flow %d is not found by its key", s.id)
+		}
+		fi := s.key.Info(s.id, "eth0")
 		if other, dup := live[s.id]; dup {
 			t.Errorf("id %d held by %s and %s", s.id, other, fi.String())
 		}
 		live[s.id] = fi.String()
 	}
-	if len(ids.live) != len(b.flows) {
-		t.Errorf("%d ids held for %d flows", len(ids.live), len(b.flows))
+	if ids.live.n != b.index.n || b.index.n != len(b.slots)-1 {
+		t.Errorf("%d ids held for %d flows indexed, %d slots", ids.live.n, b.index.n, len(b.slots)-1)
 	}
 }
 
@@ -210,12 +214,13 @@ func TestFlowIDCollisionTakesTheNextFree(t *testing.T) {
 	if other := ids.hash("eth1", &k); other == h {
 		t.Errorf("the same 5-tuple on two interfaces hashes alike")
 	}
-	ids.live[h], ids.live[h+1] = struct{}{}, struct{}{} // as if two other flows held them
-	if id := ids.take("eth0", &k); id != h+2 {
+	ids.take(h) // as if two other flows held them
+	ids.take(h + 1)
+	if id := ids.take(ids.hash("eth0", &k)); id != h+2 {
 		t.Errorf("took %d, want %d", id, h+2)
 	}
-	ids.release([]uint32{h, h + 2})
-	if id := ids.take("eth0", &k); id != h {
+	ids.release(h, h+2)
+	if id := ids.take(ids.hash("eth0", &k)); id != h {
 		t.Errorf("took %d once free, want its own %d", id, h)
 	}
 }

@@ -3,6 +3,8 @@ package packet
 import (
 	"bytes"
 	"encoding/json"
+	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -109,3 +111,142 @@ func BenchmarkEventEncode(b *testing.B) {
 type reflectedBody PacketBatch
 
 func (reflectedBody) EventKind() string { return KindPackets }
+
+// TestDecodeFlatAgreesWithJSON: an event read through the flat decoder
+// (event.FlatDecoder) is exactly what encoding/json makes of the same
+// bytes, for the batches AppendJSON writes and for 60,000 random
+// single-byte changes, insertions and cuts of them: where the flat decoder takes a
+// record, encoding/json takes it too and decodes it alike; where it does
+// not, the general path decides (and errors where it errors).
+func TestDecodeFlatAgreesWithJSON(t *testing.T) {
+	var recs [][]byte
+	for _, b := range batchCases() {
+		rec, err := event.New(time.Date(2026, 11, 23, 4, 0, 0, 5000, time.UTC), PacketsName, b).AppendJSON(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, rec)
+	}
+	// general decodes rec as UnmarshalJSON did before the flat path.
+	general := func(rec []byte) (event.Event, error) {
+		var e event.Event
+		if err := e.UnmarshalEnvelope(rec); err != nil || e.Kind != KindPackets {
+			return e, err // another kind: not this test's
+		}
+		var body PacketBatch
+		if err := json.Unmarshal(rec, &body); err != nil {
+			return e, err
+		}
+		event.BoundNumbers(&body)
+		e.Body, e.Raw = &body, nil
+		return e, nil
+	}
+	fast := 0
+	check := func(rec []byte) {
+		t.Helper()
+		var got event.Event
+		gerr := got.UnmarshalJSON(rec)
+		want, werr := general(rec)
+		if (gerr == nil) != (werr == nil) {
+			t.Fatalf("%q: flat path error %v, encoding/json's %v", rec, gerr, werr)
+		}
+		if gerr != nil || want.Kind != KindPackets {
+			return
+		}
+		gb, _ := got.Body.(*PacketBatch)
+		wb := want.Body.(*PacketBatch)
+		if gb == nil || !got.Time.Equal(want.Time) || got.Probe != want.Probe || got.Kind != want.Kind ||
+			gb.Iface != wb.Iface || !gb.Start.Equal(wb.Start) || gb.LinkType != wb.LinkType ||
+			!slices.Equal(gb.DtUs, wb.DtUs) || !slices.Equal(gb.Flow, wb.Flow) || !slices.Equal(gb.Flags, wb.Flags) ||
+			!slices.Equal(gb.Len, wb.Len) || len(gb.Data) != len(wb.Data) || (gb.DtUs == nil) != (wb.DtUs == nil) {
+			t.Fatalf("%.300q:\nflat %+v\njson %+v", rec, got.Body, want.Body)
+		}
+		if bytes.HasPrefix(rec, []byte(`{"time":`)) && !bytes.Contains(rec, []byte(`"data"`)) {
+			fast++
+		}
+	}
+	for _, rec := range recs {
+		check(rec)
+	}
+	rng := rand.New(rand.NewPCG(11, 12))
+	alphabet := []byte(`0123456789-+.eE,[]{}":\ ntul` + "\x00\xff")
+	for i := range 60_000 {
+		r := recs[rng.IntN(len(recs))]
+		if len(r) > 4096 && i%8 != 0 {
+			r = recs[5] // the long batch's edges, more often than the long batch
+		}
+		rec := slices.Clone(r)
+		switch rng.IntN(3) {
+		case 0:
+			rec[rng.IntN(len(rec))] = alphabet[rng.IntN(len(alphabet))]
+		case 1:
+			rec = rec[:rng.IntN(len(rec))]
+		default:
+			i := rng.IntN(len(rec))
+			rec = slices.Insert(rec, i, alphabet[rng.IntN(len(alphabet))])
+		}
+		check(rec)
+	}
+	if fast < 1000 {
+		t.Errorf("only %d records looked like the flat form", fast)
+	}
+}
+
+// TestFlowDecodeFlatAgreesWithJSON: the same for "flow" events, which an
+// old recording of a flood has nearly one of per packet.
+func TestFlowDecodeFlatAgreesWithJSON(t *testing.T) {
+	var recs [][]byte
+	for _, fi := range []FlowInfo{
+		{ID: 1, Iface: "lo", Proto: "udp", Src: "127.0.0.1:40000", Dst: "127.0.0.1:20001"},
+		{ID: 4294967295, Iface: "eth0.10", Proto: "tcp", Src: "[2001:db8::1]:443", Dst: "[2001:db8::2]:65535", VLAN: 10, InnerVLAN: 4095},
+		{ID: 7, Iface: "br-x", Proto: "ethertype-0x88cc", Src: "02:00:00:00:00:01", Dst: "01:80:c2:00:00:0e", InnerVLAN: 3},
+		{ID: 8, Iface: `we<ird>&"\` + "\x1b", Proto: "vrrp", Src: "10.0.0.1", Dst: "224.0.0.18"},
+	} {
+		rec, err := event.New(time.Date(2026, 11, 23, 4, 0, 0, 5000, time.UTC), PacketsName, &fi).AppendJSON(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, rec)
+	}
+	general := func(rec []byte) (*FlowInfo, event.Event, error) {
+		var e event.Event
+		if err := e.UnmarshalEnvelope(rec); err != nil || e.Kind != KindFlow {
+			return nil, e, err
+		}
+		var fi FlowInfo
+		err := json.Unmarshal(rec, &fi)
+		return &fi, e, err
+	}
+	check := func(rec []byte) {
+		t.Helper()
+		var got event.Event
+		gerr := got.UnmarshalJSON(rec)
+		want, env, werr := general(rec)
+		if (gerr == nil) != (werr == nil) {
+			t.Fatalf("%q: flat path error %v, encoding/json's %v", rec, gerr, werr)
+		}
+		if gerr != nil || want == nil {
+			return
+		}
+		if g, _ := got.Body.(*FlowInfo); g == nil || *g != *want || !got.Time.Equal(env.Time) || got.Probe != env.Probe {
+			t.Fatalf("%q:\nflat %+v\njson %+v", rec, got.Body, want)
+		}
+	}
+	for _, rec := range recs {
+		check(rec)
+	}
+	rng := rand.New(rand.NewPCG(13, 14))
+	alphabet := []byte(`0123456789-+.eE,[]{}":\ ntul` + "\x00\xff")
+	for range 60_000 {
+		rec := slices.Clone(recs[rng.IntN(len(recs))])
+		switch rng.IntN(3) {
+		case 0:
+			rec[rng.IntN(len(rec))] = alphabet[rng.IntN(len(alphabet))]
+		case 1:
+			rec = rec[:rng.IntN(len(rec))]
+		default:
+			rec = slices.Insert(rec, rng.IntN(len(rec)), alphabet[rng.IntN(len(alphabet))])
+		}
+		check(rec)
+	}
+}

@@ -162,7 +162,7 @@ func (t *pcapIfaces) freeOldest(sectionStart int) {
 	}
 	if old := t.per[oldest]; at < sectionStart {
 		if old.b != nil {
-			old.b.Flush()
+			old.b.Finish()
 		}
 		delete(t.per, oldest)
 	}
@@ -172,7 +172,7 @@ func (t *pcapIfaces) freeOldest(sectionStart int) {
 func (t *pcapIfaces) flush() {
 	for _, pi := range t.per {
 		if pi.b != nil {
-			pi.b.Flush()
+			pi.b.Finish()
 		}
 	}
 }

@@ -104,7 +104,7 @@ func (c *ifaceCapture) run(ctx context.Context) error {
 			c.stats(now)
 		}
 		if ctx.Err() != nil {
-			c.Flush()
+			c.Finish()
 			c.stats(now)
 			return nil
 		}
@@ -131,6 +131,9 @@ func (c *ifaceCapture) stats(now time.Time) {
 	c.totDrp += st.Drops
 	st.TotalPackets, st.TotalDrops = c.totPkts, c.totDrp
 	st.Through = c.through(now)
+	if !st.Through.IsZero() {
+		c.Tick(st.Through.UnixMicro()) // a storm's second that is over, when no packet ends it
+	}
 	c.Seen, c.Bytes, c.statsAt = 0, 0, now
 	c.Emit(event.New(now, packet.PacketsName, &st))
 }

@@ -88,6 +88,7 @@ type packetsPane struct {
 	now    time.Time // latest event time: capture_stats tick on while a flow is silent
 	iface  string    // the first interface seen; multi once another shows up
 	multi  bool      // flows are then labelled with their interface
+	storms []pktStorm
 }
 
 type packetsKeys struct{ Sort, Filter key.Binding }
@@ -239,6 +240,10 @@ func (p packetsPane) Apply(ev event.Event) Pane {
 	}
 	if st, ok := packet.AsCaptureStats(ev); ok {
 		p.ifaces = applyCaptureStats(p.ifaces, st)
+		return p
+	}
+	if st, ok := event.As[packet.Storm](ev); ok {
+		p.storms = applyStorm(p.storms, st, ev.Time)
 		return p
 	}
 	if b, ok := packet.AsPacketBatch(ev); ok {

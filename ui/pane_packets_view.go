@@ -12,7 +12,7 @@ import (
 
 func (p packetsPane) View() string {
 	st := p.env.st
-	if p.all.empty() && len(p.ifaces) == 0 {
+	if p.all.empty() && len(p.ifaces) == 0 && len(p.storms) == 0 {
 		return st.Muted.Render("waiting for the first packet…")
 	}
 	if p.detail != nil {
@@ -23,7 +23,9 @@ func (p packetsPane) View() string {
 	if flowN > 0 {
 		lines = append(lines, p.flowTable(flowN)...)
 	}
-	if tlN >= 2 {
+	if on := p.storming(); len(on) > 0 && tlN >= 1 {
+		lines = append(lines, p.stormView(on, tlN)...)
+	} else if tlN >= 2 {
 		lines = append(lines, p.timeline(tlN)...)
 	}
 	return strings.Join(lines, "\n")

@@ -147,21 +147,21 @@ func TestStoppedHeartbeatIsCriticalWhileSilent(t *testing.T) {
 }
 
 // TestHeartbeatGapDuringFlood: a 1 s UDP heartbeat (16 beats to learn its
-// period) with a 3.5 s hole, while a UDP flood to random ports of 12,000
-// (more flows than the detectors' table holds, so it evicts all the time,
-// and each port's flow random, never periodic) runs on the same interface.
-// The heartbeat must keep its id and learned period: exactly one
-// packet.gap, naming its 5-tuple, cleared with the hole's length. Nothing
-// answers the flood: it goes to an address nobody has (a static neighbour
-// entry points it at the capturing side), which drops it without an ICMP.
+// period) with a 3.5 s hole, while a UDP flood to random ports of 20,000
+// (more flows than the capture's table holds, and each port's flow
+// random, never periodic) runs on the same interface. The heartbeat must
+// keep its id and learned period: exactly one packet.gap, naming its
+// 5-tuple, cleared with the hole's length. Nothing answers the flood: it
+// goes to an address nobody has (a static neighbour entry points it at the
+// capturing side), which drops it without an ICMP.
 //
-// 12,000 ports stay within the capture's own table (MaxCaptureFlows), so
-// flows are announced once. Past it (20,000 ports) the capture announces
-// flows again as they come back, a "flow" event per packet or so, the
-// engine's queue overflows and drops batches, and the heartbeat's packets
-// in them are lost to the detectors: that flow storm is issue 15's.
+// Past MaxCaptureFlows the capture used to announce flows again as they
+// came back, a "flow" event per packet or so; the engine's queue overflowed
+// and dropped batches, and the heartbeat's packets in them were lost to
+// the detectors. Now the flood is a flow storm: its flows are counted, not
+// announced, and the heartbeat, known before it, is followed through it.
 func TestHeartbeatGapDuringFlood(t *testing.T) {
-	const floodFlows, floodPPS = 12000, 200000
+	const floodFlows, floodPPS = 20000, 200000
 	nsA, nsB, ifA, ifB := vethPair(t, 5)
 	var mac net.HardwareAddr
 	inNetns(t, nsB, func() {

@@ -50,12 +50,13 @@ header in front.`,
 				pw, err = packet.NewPcapWriter(bw, links...)
 			}
 			if err == nil {
-				it := r.Iter(time.Time{})
+				it, done := withProgress(r.Iter(time.Time{}), r, args[0], false)
 				for ev, ok := it.Next(); ok && err == nil; ev, ok = it.Next() {
 					if ev.Probe == "packets" || ev.Kind == packet.KindPackets {
 						err = pw.Observe(ev)
 					}
 				}
+				done()
 				if err == nil {
 					err = it.Err()
 				}

@@ -105,7 +105,9 @@ Findings are recomputed by today's detectors and appear in time order as
 			// that nothing of the window is left; a recording is not in
 			// time order (the kernel log's backlog comes after the first
 			// samples), so each event is picked by its own time.
-			err = engine.Replay(iterUntil(r, to), findings.All(findings.ConfigOf(r.Header().Detectors)), func(ev event.Event) bool {
+			it, done := withProgress(iterUntil(r, to), r, args[0], true)
+			defer done()
+			err = engine.Replay(it, findings.All(findings.ConfigOf(r.Header().Detectors)), func(ev event.Event) bool {
 				if ev.Time.Before(from) || (!to.IsZero() && ev.Time.After(to)) {
 					return true
 				}
@@ -209,10 +211,12 @@ as "snapshot --format json".`,
 func analyzeFile(r *sessions.Reader, path string) (report.Document, error) {
 	b := report.NewBuilder()
 	h := r.Header()
-	err := engine.Replay(r.Iter(time.Time{}), findings.All(findings.ConfigOf(r.Header().Detectors)), func(ev event.Event) bool {
+	it, done := withProgress(r.Iter(time.Time{}), r, path, false)
+	err := engine.Replay(it, findings.All(findings.ConfigOf(r.Header().Detectors)), func(ev event.Event) bool {
 		b.Observe(ev)
 		return true
 	})
+	done()
 	if err != nil && !isDamage(err) {
 		return report.Document{}, err
 	}

@@ -25,7 +25,7 @@ func TestKindTraits(t *testing.T) {
 	if want := []string{"finding", "note", "probe_status", "recording"}; !slices.Equal(control, want) {
 		t.Errorf("control kinds %v, want %v", control, want)
 	}
-	want := []string{"exec", "exit", "finding", "fork", "kmsg", "module_load", "module_unload", "note", "packets", "process_snapshot", "signal"}
+	want := []string{"exec", "exit", "finding", "fork", "kmsg", "module_load", "module_unload", "note", "packets", "process_snapshot", "signal", "storm"}
 	if !slices.Equal(occurrence, want) {
 		t.Errorf("occurrence kinds %v, want %v", occurrence, want)
 	}
