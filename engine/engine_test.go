@@ -178,7 +178,7 @@ func TestRecorderStopIsShownOnce(t *testing.T) {
 		OnRecording: func(s RecordingState) { states = append(states, s) }}, 100*time.Millisecond)
 	n := 0
 	for _, e := range got {
-		if f, ok := event.AsFinding(e); ok && f.Finding == "record.stopped" {
+		if f, ok := event.As[event.Finding](e); ok && f.Finding == "record.stopped" {
 			n++
 		}
 	}

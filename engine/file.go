@@ -42,7 +42,7 @@ func Replay(it Iterator, dets []findings.Detector, fn func(event.Event) bool) er
 			}
 			return nil
 		}
-		if f, isF := event.AsFinding(ev); isF && recomputed[f.Finding] {
+		if f, isF := event.As[event.Finding](ev); isF && recomputed[f.Finding] {
 			continue
 		}
 		if !fn(ev) {

@@ -49,7 +49,7 @@ func TestReplayDropsRecordedUpdatesOfRecomputedFindings(t *testing.T) {
 	}
 	var got []string
 	err := Replay(&sliceIter{evs}, findings.All(findings.Config{}), func(ev event.Event) bool {
-		if f, ok := event.AsFinding(ev); ok {
+		if f, ok := event.As[event.Finding](ev); ok {
 			if f.Summary == "recorded" {
 				t.Errorf("recorded finding kept: %+v", f)
 			}

@@ -36,14 +36,14 @@ func TestLiveNumbersAreBounded(t *testing.T) {
 		Detectors: []findings.Detector{findings.NewIOSaturated()}}, 200*time.Millisecond)
 	samples, finds := 0, 0
 	for _, ev := range got {
-		if s, ok := schema.AsIOSample(ev); ok {
+		if s, ok := event.As[schema.IOSample](ev); ok {
 			samples++
 			d := s.Devices[0]
 			if d.RPerS != 0 || d.WPerS != event.MaxNumber || d.WAwaitMs != event.MaxNumber || d.AquSz != -event.MaxNumber || d.InFlight != math.MaxInt64 {
 				t.Errorf("sample not bounded: %+v", d)
 			}
 		}
-		if f, ok := event.AsFinding(ev); ok {
+		if f, ok := event.As[event.Finding](ev); ok {
 			finds++
 			if _, err := json.Marshal(f.Data); err != nil {
 				t.Errorf("finding data: %v", err)

@@ -20,7 +20,7 @@ func TestOnFindingSeesEachFindingAfterItIsRecorded(t *testing.T) {
 		Detectors: []findings.Detector{everyThird{}},
 		Recorder:  rec,
 		OnFinding: func(f event.Event) {
-			if _, ok := event.AsFinding(f); !ok {
+			if _, ok := event.As[event.Finding](f); !ok {
 				t.Errorf("OnFinding got a %s", f.Kind)
 			}
 			rec.mu.Lock()

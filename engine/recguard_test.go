@@ -139,7 +139,7 @@ func TestCriticalFillOfTheRecordingsFilesystemPausesIt(t *testing.T) {
 		if r, ok := ev.Body.(*event.Recording); ok {
 			sinkStates = append(sinkStates, r.State)
 		}
-		if f, ok := event.AsFinding(ev); ok && f.Finding == sessions.FindingRecordPaused {
+		if f, ok := event.As[event.Finding](ev); ok && f.Finding == sessions.FindingRecordPaused {
 			pauseFindings++
 		}
 	}

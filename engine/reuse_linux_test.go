@@ -47,10 +47,10 @@ func TestBatchesAreReleasedOnlyAfterASinkThatKeepsNothing(t *testing.T) {
 				mu.Lock()
 				defer mu.Unlock()
 				for _, ev := range evs {
-					if fi, ok := packet.AsFlowInfo(ev); ok && fi.Src == src && fi.Dst == dst {
+					if fi, ok := event.As[packet.FlowInfo](ev); ok && fi.Src == src && fi.Dst == dst {
 						ourFlow[fi.ID] = true
 					}
-					if b, ok := packet.AsPacketBatch(ev); ok {
+					if b, ok := event.As[packet.PacketBatch](ev); ok {
 						kept = append(kept, b)
 						for _, id := range b.Flow {
 							if ourFlow[id] {

@@ -22,7 +22,7 @@ func TestAs(t *testing.T) {
 	if _, ok := As[Note](Event{Kind: KindNote}); ok {
 		t.Error("an event of unknown body is no note")
 	}
-	if f, ok := AsFinding(New(at, "", &Finding{Finding: "x"})); !ok || f.Finding != "x" {
+	if f, ok := As[Finding](New(at, "", &Finding{Finding: "x"})); !ok || f.Finding != "x" {
 		t.Error("AsFinding wraps As")
 	}
 }

@@ -15,13 +15,13 @@ type Condition struct {
 
 // NewCondition starts a condition at a finding event (usually its raise).
 func NewCondition(ev Event) *Condition {
-	f, _ := AsFinding(ev)
+	f, _ := As[Finding](ev)
 	return &Condition{First: ev, Last: ev, Worst: f.Severity, Events: 1}
 }
 
 // Add folds a later event of the same condition in.
 func (c *Condition) Add(ev Event) {
-	f, _ := AsFinding(ev)
+	f, _ := As[Finding](ev)
 	c.Last = ev
 	c.Events++
 	if f.Severity > c.Worst {
@@ -36,7 +36,7 @@ func (f *Finding) Continues() bool { return f.Key != "" && f.State != "" }
 
 // Finding is the latest finding of the condition: its summary and data.
 func (c *Condition) Finding() *Finding {
-	f, _ := AsFinding(c.Last)
+	f, _ := As[Finding](c.Last)
 	return f
 }
 
@@ -50,7 +50,7 @@ func (c *Condition) Cleared() bool { return c.Finding().State == FindingCleared 
 // Since is when the condition was raised: its raising event's time, or the
 // Since its later events carry when the raise came before what was read.
 func (c *Condition) Since() time.Time {
-	if f, ok := AsFinding(c.First); ok && f.State != "" && !f.Since.IsZero() {
+	if f, ok := As[Finding](c.First); ok && f.State != "" && !f.Since.IsZero() {
 		return f.Since
 	}
 	return c.First.Time
@@ -90,7 +90,7 @@ type Conditions struct {
 // Add folds ev in. It returns the condition ev belongs to and whether ev
 // started it; nil when ev is not a finding or its condition was omitted.
 func (s *Conditions) Add(ev Event) (c *Condition, started bool) {
-	f, ok := AsFinding(ev)
+	f, ok := As[Finding](ev)
 	if !ok {
 		return nil, false
 	}

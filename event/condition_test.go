@@ -49,12 +49,12 @@ func TestConditionsFoldUpdatesAndClears(t *testing.T) {
 		t.Errorf("a: cleared %v worst %v count %d since %v events %d", a.Cleared(), a.Worst, a.Count(), a.Since(), a.Events)
 	}
 	el := a.Event()
-	f, _ := AsFinding(el)
+	f, _ := As[Finding](el)
 	if !el.Time.Equal(evs[5].Time) || f.Severity != Critical || f.State != FindingCleared || f.Count != 75 || f.Summary != "a over" {
 		t.Errorf("element %+v %+v", el, f)
 	}
 	// The source event is not changed by making the element.
-	if src, _ := AsFinding(evs[5]); src.Severity != Warn {
+	if src, _ := As[Finding](evs[5]); src.Severity != Warn {
 		t.Error("element changed its source")
 	}
 	if b := list[4]; !b.Since().Equal(evs[0].Time) || b.Count() != 9 {

@@ -71,7 +71,7 @@ func TestFindingJSON(t *testing.T) {
 	if err := json.Unmarshal(b, &back); err != nil {
 		t.Fatal(err)
 	}
-	f, ok := AsFinding(back)
+	f, ok := As[Finding](back)
 	if !ok || f.Severity != Warn || f.Data.(map[string]any)["device"] != "sda" {
 		t.Fatalf("decoded %+v", back.Body)
 	}

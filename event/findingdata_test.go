@@ -55,7 +55,7 @@ func decodeLine(t *testing.T, line string) *Finding {
 	if err := ev.UnmarshalJSON([]byte(line)); err != nil {
 		t.Fatalf("%s: %v", line, err)
 	}
-	f, ok := AsFinding(ev)
+	f, ok := As[Finding](ev)
 	if !ok {
 		t.Fatalf("%s: no finding", line)
 	}
@@ -70,7 +70,7 @@ func TestFindingDataReadsBackTyped(t *testing.T) {
 		Writers: []testWriter{{PID: 4410, Bytes: 1 << 40}}, Core: true, Inner: testDataInner{Why: "é"}}
 	live := New(time.Unix(1700000000, 5), "p", &Finding{Finding: testTyped, Severity: Warn, Summary: "s", Data: want, Key: "k"})
 	got, b := readBack(t, live)
-	f, _ := AsFinding(got)
+	f, _ := As[Finding](got)
 	if _, ok := f.Data.(testData); !ok {
 		t.Fatalf("data read back as %T, want testData", f.Data)
 	}
@@ -89,7 +89,7 @@ func TestFindingDataReadsBackTyped(t *testing.T) {
 	}
 	// Omitted fields (omitempty zero, a nil pointer and slice) fit too.
 	got, _ = readBack(t, New(time.Unix(1, 0), "p", &Finding{Finding: testTyped, Data: testData{PID: 1}}))
-	if f, _ := AsFinding(got); !reflect.DeepEqual(f.Data, testData{PID: 1}) {
+	if f, _ := As[Finding](got); !reflect.DeepEqual(f.Data, testData{PID: 1}) {
 		t.Fatalf("sparse data read back as %#v", f.Data)
 	}
 }

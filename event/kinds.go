@@ -146,9 +146,6 @@ func init() {
 	Register(KindRecording, func() Body { return &Recording{} }, Traits{Control: true})
 }
 
-// AsFinding returns the finding carried by e, if it is one.
-func AsFinding(e Event) (*Finding, bool) { return As[Finding](e) }
-
 // As returns the body of type T carried by e, if it carries one: live events
 // and decoded ones carry a *T, but a T value is accepted as well. A nil *T
 // is no body.

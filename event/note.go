@@ -37,9 +37,6 @@ func NewNote(author, text string) Note {
 	return Note{Author: truncRunes(strings.TrimSpace(author), 64), Text: truncRunes(strings.TrimSpace(text), MaxNoteRunes)}
 }
 
-// AsNote returns the note carried by e, if it is one.
-func AsNote(e Event) (*Note, bool) { return As[Note](e) }
-
 // NoteAuthor is who writes notes from this process: $STAKEOUT_AUTHOR, else
 // the login name (the current user's, else $USER or $LOGNAME), else "unknown".
 func NoteAuthor() string {

@@ -24,7 +24,7 @@ func TestNoteRoundTrip(t *testing.T) {
 	if err := json.Unmarshal(b, &back); err != nil {
 		t.Fatal(err)
 	}
-	n, ok := AsNote(back)
+	n, ok := As[Note](back)
 	if !ok || n.Author != "alice" || n.Text != "SIGHUP twice from puppet" {
 		t.Fatalf("decoded %+v", back)
 	}

@@ -92,13 +92,13 @@ func (d *conntrack) Observe(ev event.Event) []event.Event {
 	if d.c.isOpen(ctDroppingKey, ev.Time) && ev.Time.Sub(d.lastDrop) >= conntrackDropQuiet {
 		add(d.c.end(ev.Time, ctDroppingKey))
 	}
-	if k, ok := schema.AsKmsg(ev); ok {
+	if k, ok := event.As[schema.Kmsg](ev); ok {
 		if l, ok := schema.ParseKernelLine(k.Text); ok && l.ConntrackFull {
 			add(d.drops(ev.Time, ConntrackDroppingData{Source: "kmsg"}))
 		}
 		return out
 	}
-	s, ok := schema.AsConntrack(ev)
+	s, ok := event.As[schema.ConntrackSample](ev)
 	if !ok {
 		return out
 	}

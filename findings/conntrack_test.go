@@ -18,7 +18,7 @@ func ctAt(s int, count, maxN uint64, drop uint64) event.Event {
 func ctFindings(evs []event.Event, name string) []*event.Finding {
 	var out []*event.Finding
 	for _, ev := range evs {
-		if f, ok := event.AsFinding(ev); ok && f.Finding == name {
+		if f, ok := event.As[event.Finding](ev); ok && f.Finding == name {
 			out = append(out, f)
 		}
 	}

@@ -44,7 +44,7 @@ type coreReason struct {
 }
 
 func (d *coreLost) Observe(ev event.Event) []event.Event {
-	r, ok := schema.AsCoreReadiness(ev)
+	r, ok := event.As[schema.CoreReadiness](ev)
 	if !ok {
 		return nil
 	}

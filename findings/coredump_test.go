@@ -18,8 +18,8 @@ func TestCoreDumpsLostInPlainWords(t *testing.T) {
 	if len(got) != 2 {
 		t.Fatalf("%d findings: %+v", len(got), got)
 	}
-	f0, _ := event.AsFinding(got[0])
-	f1, _ := event.AsFinding(got[1])
+	f0, _ := event.As[event.Finding](got[0])
+	f1, _ := event.As[event.Finding](got[1])
 	if d0 := f0.Data.(CoreDumpsLostData); d0.Reason != "core_pattern pipes to /usr/share/apport/apport, which does not exist on this host" ||
 		d0.CorePattern != r.CorePattern || f0.Severity != event.Warn {
 		t.Errorf("first %+v", f0)
@@ -39,7 +39,7 @@ func TestCoreDumpsLostInPlainWords(t *testing.T) {
 	if len(got) != 2 {
 		t.Fatalf("%+v", got)
 	}
-	f0, _ = event.AsFinding(got[0])
+	f0, _ = event.As[event.Finding](got[0])
 	if f0.Severity != event.Info || f0.Data.(CoreDumpsLostData).Reason != "38 of 40 processes have a core size limit of 0, among them init (pid 1)" {
 		t.Errorf("%+v", f0)
 	}
@@ -57,7 +57,7 @@ func TestCoreDumpsLostOneConditionWhileCountsDrift(t *testing.T) {
 		r := schema.CoreReadiness{CorePattern: "core", SuidDumpable: 1, Processes: n, ZeroLimit: n,
 			NoCore: []schema.CoreLimit{{PID: 1000 + i, Comm: "sh"}}}
 		for _, ev := range d.Observe(event.New(kt0.Add(time.Duration(i)*5*time.Second), "coredump", &r)) {
-			f, _ := event.AsFinding(ev)
+			f, _ := event.As[event.Finding](ev)
 			last = f
 			switch f.State {
 			case "":
@@ -85,7 +85,7 @@ func TestCoreDumpsLostOneConditionWhileCountsDrift(t *testing.T) {
 	if len(got) != 1 {
 		t.Fatalf("fixed: %+v", got)
 	}
-	if f, _ := event.AsFinding(got[0]); f.State != event.FindingCleared || f.Count != 65*12 {
+	if f, _ := event.As[event.Finding](got[0]); f.State != event.FindingCleared || f.Count != 65*12 {
 		t.Errorf("clear %+v", f)
 	}
 	broken := schema.CoreReadiness{CorePattern: "core", SuidDumpable: 1, Processes: 30, ZeroLimit: 3}
@@ -93,7 +93,7 @@ func TestCoreDumpsLostOneConditionWhileCountsDrift(t *testing.T) {
 	if len(got) != 1 {
 		t.Fatalf("broken again: %+v", got)
 	}
-	if f, _ := event.AsFinding(got[0]); f.State != "" {
+	if f, _ := event.As[event.Finding](got[0]); f.State != "" {
 		t.Errorf("broken again is not a raise: %+v", f)
 	}
 }
@@ -116,7 +116,7 @@ func TestCoreDumpsLostWatchedProcessesAreMaterial(t *testing.T) {
 	if len(got) != 1 {
 		t.Fatalf("material change after 10 s: %+v", got)
 	}
-	if f, _ := event.AsFinding(got[0]); f.State != event.FindingUpdate || f.Count != 3 ||
+	if f, _ := event.As[event.Finding](got[0]); f.State != event.FindingUpdate || f.Count != 3 ||
 		f.Summary != "core dumps would be lost: haproxy (pid 610), haproxy (pid 611) have a core size limit of 0" {
 		t.Errorf("%+v", f)
 	}

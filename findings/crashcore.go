@@ -75,14 +75,14 @@ func newCoreFacts() coreFacts { return coreFacts{crashes: map[int]crashSeen{}} }
 
 // observe takes the core_readiness and kmsg events.
 func (c *coreFacts) observe(ev event.Event) {
-	if r, ok := schema.AsCoreReadiness(ev); ok {
+	if r, ok := event.As[schema.CoreReadiness](ev); ok {
 		cp := *r
 		cp.NoCore = append([]schema.CoreLimit(nil), r.NoCore...)
 		cp.Limits = append([]schema.CoreLimit(nil), r.Limits...)
 		c.ready = &cp
 		return
 	}
-	k, ok := schema.AsKmsg(ev)
+	k, ok := event.As[schema.Kmsg](ev)
 	if !ok || k.Crash == nil {
 		return
 	}

@@ -48,7 +48,7 @@ func recordAndRead(t *testing.T, evs []event.Event) []event.Event {
 func findingsOf(evs []event.Event) []event.Event {
 	var out []event.Event
 	for _, ev := range evs {
-		if _, ok := event.AsFinding(ev); ok {
+		if _, ok := event.As[event.Finding](ev); ok {
 			out = append(out, ev)
 		}
 	}
@@ -67,7 +67,7 @@ func TestDetectorFindingDataReadsBackTyped(t *testing.T) {
 	live := append(findingsOf(Run([]Detector{NewSignals(SignalThresholds{})}, sigs)), findingsOf(Run([]Detector{NewDiskFill()}, disk))...)
 	names := map[string]bool{}
 	for _, ev := range live {
-		f, _ := event.AsFinding(ev)
+		f, _ := event.As[event.Finding](ev)
 		names[f.Finding] = true
 	}
 	if !names[FindingSignalBurst] || !names[FindingDiskFilling] {
@@ -78,8 +78,8 @@ func TestDetectorFindingDataReadsBackTyped(t *testing.T) {
 		t.Fatalf("read back %d events, wrote %d", len(got), len(live))
 	}
 	for i, ev := range got {
-		f, _ := event.AsFinding(ev)
-		want, _ := event.AsFinding(live[i])
+		f, _ := event.As[event.Finding](ev)
+		want, _ := event.As[event.Finding](live[i])
 		if reflect.TypeOf(f.Data) != reflect.TypeOf(want.Data) {
 			t.Errorf("%s: data read back as %T, made as %T", f.Finding, f.Data, want.Data)
 		} else if !reflect.DeepEqual(f.Data, want.Data) {
@@ -152,8 +152,8 @@ func TestEveryFindingDataTypeReadsBack(t *testing.T) {
 		t.Fatalf("read back %d events, wrote %d", len(got), len(live))
 	}
 	for i, ev := range got {
-		f, _ := event.AsFinding(ev)
-		want, _ := event.AsFinding(live[i])
+		f, _ := event.As[event.Finding](ev)
+		want, _ := event.As[event.Finding](live[i])
 		if f.Finding != order[i] || !reflect.DeepEqual(f.Data, want.Data) {
 			t.Errorf("%s: data read back as %T %+v, made as %T %+v", order[i], f.Data, f.Data, want.Data, want.Data)
 		}
@@ -212,11 +212,11 @@ func TestRecordedFindingDataThatDoesNotFitReadsGeneric(t *testing.T) {
 	if len(got) != 2 {
 		t.Fatalf("read back %d events", len(got))
 	}
-	odd, _ := event.AsFinding(got[0])
+	odd, _ := event.As[event.Finding](got[0])
 	if m, ok := odd.Data.(map[string]any); !ok || m["pid"] != "812" {
 		t.Errorf("wrong-shaped data read back as %T %+v", odd.Data, odd.Data)
 	}
-	unknown, _ := event.AsFinding(got[1])
+	unknown, _ := event.As[event.Finding](got[1])
 	if m, ok := unknown.Data.(map[string]any); !ok || m["rate_per_s"] != 3.0 {
 		t.Errorf("unknown finding's data read back as %T %+v", unknown.Data, unknown.Data)
 	}

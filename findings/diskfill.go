@@ -147,7 +147,7 @@ func (d *diskFill) Produces() []string {
 }
 
 func (d *diskFill) Observe(ev event.Event) []event.Event {
-	u, ok := schema.AsDiskUsage(ev)
+	u, ok := event.As[schema.DiskUsage](ev)
 	if !ok {
 		return nil
 	}

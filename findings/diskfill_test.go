@@ -34,7 +34,7 @@ func diskFindings(t *testing.T, evs []event.Event) []*event.Finding {
 	t.Helper()
 	var out []*event.Finding
 	for _, ev := range Run([]Detector{NewDiskFill()}, evs) {
-		f, _ := event.AsFinding(ev)
+		f, _ := event.As[event.Finding](ev)
 		out = append(out, f)
 	}
 	return out

@@ -39,7 +39,7 @@ func hostScript(n int, mod func(i int, s *schema.HostSample)) []event.Event {
 func hostFindings(evs []event.Event) []*event.Finding {
 	var out []*event.Finding
 	for _, ev := range Run([]Detector{NewHost()}, evs) {
-		f, _ := event.AsFinding(ev)
+		f, _ := event.As[event.Finding](ev)
 		out = append(out, f)
 	}
 	return out
@@ -251,7 +251,7 @@ func TestHostFindingDataReadsBackTyped(t *testing.T) {
 	live := findingsOf(Run([]Detector{NewHost()}, evs))
 	names := map[string]bool{}
 	for _, ev := range live {
-		f, _ := event.AsFinding(ev)
+		f, _ := event.As[event.Finding](ev)
 		names[f.Finding] = true
 	}
 	if len(names) != 4 {
@@ -259,8 +259,8 @@ func TestHostFindingDataReadsBackTyped(t *testing.T) {
 	}
 	got := recordAndRead(t, live)
 	for i, ev := range got {
-		f, _ := event.AsFinding(ev)
-		want, _ := event.AsFinding(live[i])
+		f, _ := event.As[event.Finding](ev)
+		want, _ := event.As[event.Finding](live[i])
 		if !reflect.DeepEqual(f.Data, want.Data) {
 			t.Errorf("%s: read back %T %+v, made %T %+v", f.Finding, f.Data, f.Data, want.Data, want.Data)
 		}

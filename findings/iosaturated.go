@@ -120,7 +120,7 @@ func (d *ioSaturated) Produces() []string { return []string{FindingIOSaturated} 
 // Observe follows each disk sample by sample. A sample at time T covers
 // [T-interval_s, T]; only event times are used.
 func (d *ioSaturated) Observe(ev event.Event) []event.Event {
-	smp, ok := schema.AsIOSample(ev)
+	smp, ok := event.As[schema.IOSample](ev)
 	if !ok || !(smp.IntervalS > 0) || math.IsInf(smp.IntervalS, 0) {
 		return nil
 	}

@@ -53,7 +53,7 @@ func writes(dev string, awaitMs, aqu, util float64) schema.DeviceIO {
 func detect(evs []event.Event) []*event.Finding {
 	var out []*event.Finding
 	for _, ev := range Run([]Detector{NewIOSaturated()}, evs) {
-		f, _ := event.AsFinding(ev)
+		f, _ := event.As[event.Finding](ev)
 		out = append(out, f)
 	}
 	return out
@@ -67,7 +67,7 @@ func TestSustainedFiresOnceWithData(t *testing.T) {
 	if len(fired) != 2 {
 		t.Fatalf("want a finding and its clear, got %d: %+v", len(fired), fired)
 	}
-	if c, _ := event.AsFinding(fired[1]); c.State != event.FindingCleared || !fired[1].Time.Equal(t0.Add(10*time.Second)) ||
+	if c, _ := event.As[event.Finding](fired[1]); c.State != event.FindingCleared || !fired[1].Time.Equal(t0.Add(10*time.Second)) ||
 		c.Key != "io.saturated sdb" || c.Count != 3 || !c.Since.Equal(t0.Add(5*time.Second)) {
 		t.Errorf("clear at %v: %+v", fired[1].Time, c)
 	}
@@ -75,7 +75,7 @@ func TestSustainedFiresOnceWithData(t *testing.T) {
 	if !fired[0].Time.Equal(t0.Add(5*time.Second)) || fired[0].Probe != "iostat" {
 		t.Errorf("finding at %v by %q", fired[0].Time, fired[0].Probe)
 	}
-	f, _ := event.AsFinding(fired[0])
+	f, _ := event.As[event.Finding](fired[0])
 	want := IOSaturatedData{Device: "sdb", AwaitMs: 180, AquSz: 12.3, UtilPct: 99, Seconds: 5}
 	if f.Finding != "io.saturated" || f.Severity != event.Warn || !reflect.DeepEqual(f.Data, want) || f.Key != "io.saturated sdb" || f.State != "" {
 		t.Errorf("finding %+v data %+v", f, f.Data)

@@ -91,7 +91,7 @@ func (d *kernelLog) Observe(ev event.Event) []event.Event {
 			out = append(out, event.New(ev.Time, "kmsg", f)) // the probe its lines came from
 		}
 	}
-	k, ok := schema.AsKmsg(ev)
+	k, ok := event.As[schema.Kmsg](ev)
 	if !ok {
 		return out
 	}

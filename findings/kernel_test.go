@@ -22,7 +22,7 @@ func onlyFinding(t *testing.T, evs []event.Event, name string) *event.Finding {
 	if len(evs) != 1 {
 		t.Fatalf("%d findings, want 1 %s: %+v", len(evs), name, evs)
 	}
-	f, ok := event.AsFinding(evs[0])
+	f, ok := event.As[event.Finding](evs[0])
 	if !ok || f.Finding != name {
 		t.Fatalf("got %+v, want %s", evs[0], name)
 	}
@@ -56,8 +56,8 @@ func TestKernelSegfaultFromTheHAProxyStory(t *testing.T) {
 	if len(got) != 2 {
 		t.Fatalf("after the loop: %+v", got)
 	}
-	c, _ := event.AsFinding(got[0])
-	f, _ = event.AsFinding(got[1])
+	c, _ := event.As[event.Finding](got[0])
+	f, _ = event.As[event.Finding](got[1])
 	if c.State != event.FindingCleared || c.Count != 6 || c.Key != "kernel.segfault haproxy" || c.Data.(SegfaultData).Repeats != 5 {
 		t.Errorf("clear %+v", c)
 	}
@@ -74,7 +74,7 @@ func TestKernelSegfaultLoopIsOneCondition(t *testing.T) {
 	var got []*event.Finding
 	for i := range 600 {
 		for _, ev := range d.Observe(kmsgAt(float64(i), fmt.Sprintf(line, 1000+i))) {
-			f, _ := event.AsFinding(ev)
+			f, _ := event.As[event.Finding](ev)
 			got = append(got, f)
 		}
 	}

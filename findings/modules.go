@@ -48,13 +48,13 @@ func NewModulesLoaded() Detector { return &modulesLoaded{} }
 func (*modulesLoaded) Produces() []string { return []string{FindingModuleLoaded} }
 
 func (d *modulesLoaded) Observe(ev event.Event) []event.Event {
-	if u, ok := schema.AsModuleUnload(ev); ok {
+	if u, ok := event.As[schema.ModuleUnload](ev); ok {
 		if f := d.c.end(ev.Time, condKey(FindingModuleLoaded, u.Module.Module)); f != nil {
 			return []event.Event{event.New(ev.Time, ev.Probe, f)}
 		}
 		return nil
 	}
-	m, ok := schema.AsModuleLoad(ev)
+	m, ok := event.As[schema.ModuleLoad](ev)
 	if !ok {
 		return nil
 	}

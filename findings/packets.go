@@ -94,7 +94,7 @@ func (d *packets) Observe(ev event.Event) []event.Event {
 		}
 		return out
 	}
-	if st, ok := packet.AsCaptureStats(ev); ok {
+	if st, ok := event.As[packet.CaptureStats](ev); ok {
 		if f := d.drops.observe(st, ev.Time); f != nil {
 			out = append(out, event.New(ev.Time, ev.Probe, f))
 		}
@@ -106,7 +106,7 @@ func (d *packets) Observe(ev event.Event) []event.Event {
 		}
 		return d.gaps.advance(d.flows, ev.Probe, st.Iface, through.UnixMicro(), out)
 	}
-	b, isBatch := packet.AsPacketBatch(ev)
+	b, isBatch := event.As[packet.PacketBatch](ev)
 	if isBatch && b.N() > 0 {
 		// The interface's packets before this batch's first have all been
 		// seen: silences up to it are judged before its packets end some.

@@ -186,8 +186,8 @@ func byTimeAndKey(evs []event.Event) {
 		if c := a.Time.Compare(b.Time); c != 0 {
 			return c
 		}
-		fa, _ := event.AsFinding(a)
-		fb, _ := event.AsFinding(b)
+		fa, _ := event.As[event.Finding](a)
+		fb, _ := event.As[event.Finding](b)
 		return strings.Compare(fa.Key, fb.Key)
 	})
 }

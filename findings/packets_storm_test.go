@@ -48,7 +48,7 @@ func stormFindings(t *testing.T, name string, n int, evs ...[]event.Event) []*ev
 	var out []*event.Finding
 	all := inTimeOrder(append(evs, ticks("eth0", 500*time.Millisecond, n))...)
 	for _, ev := range Run([]Detector{NewPackets()}, all) {
-		if f, _ := event.AsFinding(ev); f.Finding == name {
+		if f, _ := event.As[event.Finding](ev); f.Finding == name {
 			out = append(out, f)
 			t.Logf("%s %-7s %-8s %s", ev.Time.Format("15:04:05"), f.State, f.Severity, f.Summary)
 		}

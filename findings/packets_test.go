@@ -29,7 +29,7 @@ func batches(fi packet.FlowInfo, flags uint8, at ...time.Time) []event.Event {
 func findingsNamed(evs []event.Event, name string) []*event.Finding {
 	var out []*event.Finding
 	for _, ev := range Run([]Detector{NewPackets()}, evs) {
-		if f, _ := event.AsFinding(ev); f.Finding == name {
+		if f, _ := event.As[event.Finding](ev); f.Finding == name {
 			out = append(out, f)
 		}
 	}
@@ -54,7 +54,7 @@ func every(start time.Time, step time.Duration, n int, jitter time.Duration, rng
 func gapEvents(t *testing.T, evs []event.Event) (out []event.Event) {
 	t.Helper()
 	for _, ev := range Run([]Detector{NewPackets()}, evs) {
-		if f, _ := event.AsFinding(ev); f.Finding == FindingPacketGap {
+		if f, _ := event.As[event.Finding](ev); f.Finding == FindingPacketGap {
 			out = append(out, ev)
 			t.Logf("%s %-7s %-8s %s", ev.Time.Format("15:04:05.000000"), f.State, f.Severity, f.Summary)
 		}
@@ -63,7 +63,7 @@ func gapEvents(t *testing.T, evs []event.Event) (out []event.Event) {
 }
 
 func gapOf(ev event.Event) (*event.Finding, PacketGapData) {
-	f, _ := event.AsFinding(ev)
+	f, _ := event.As[event.Finding](ev)
 	return f, f.Data.(PacketGapData)
 }
 
@@ -233,7 +233,7 @@ func TestBurstyFlowHasItsBurstPeriod(t *testing.T) {
 			got = append(got, d.Observe(ev)...)
 		}
 		if len(got) != 0 {
-			f, _ := event.AsFinding(got[0])
+			f, _ := event.As[event.Finding](got[0])
 			t.Fatalf("spacing %v: %d findings, first %q", spacing, len(got), f.Summary)
 		}
 		if usual, periodic := d.flows.Get(7).Usual(d.flows.Rule); !periodic || usual != 500*time.Millisecond {
@@ -293,7 +293,7 @@ func TestPeriodicFlowKeepsItsPeriodThroughAFlood(t *testing.T) {
 	var got []event.Event
 	for _, ev := range inTimeOrder(evs, ticks("veth1", 300*time.Millisecond, 24)) {
 		for _, f := range d.Observe(ev) {
-			if fi, _ := event.AsFinding(f); fi.Finding == FindingPacketGap {
+			if fi, _ := event.As[event.Finding](f); fi.Finding == FindingPacketGap {
 				got = append(got, f)
 			}
 		}

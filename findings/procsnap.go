@@ -44,7 +44,7 @@ func NewProcessSnapshots() *ProcessSnapshots {
 // backlog names a process of long ago, maybe a reused pid), of a process
 // not snapshotted in the last SnapshotEvery. A yes counts as taken.
 func (p *ProcessSnapshots) Want(ev event.Event, now time.Time) (schema.ProcRef, bool) {
-	f, ok := event.AsFinding(ev)
+	f, ok := event.As[event.Finding](ev)
 	if !ok || !snapshotFindings[f.Finding] || f.State == event.FindingCleared || now.Sub(ev.Time) > SnapshotEvery {
 		return schema.ProcRef{}, false
 	}

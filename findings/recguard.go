@@ -37,13 +37,13 @@ func NewDiskFillGuard(mounts []string) *DiskFillGuard {
 // reason to pause, or resume = true, or neither. It asks for a pause once
 // per fill and for a resume only after a pause.
 func (g *DiskFillGuard) Observe(ev event.Event) (pause string, resume bool) {
-	if f, ok := event.AsFinding(ev); ok {
+	if f, ok := event.As[event.Finding](ev); ok {
 		return g.observeFinding(f), false
 	}
 	if !g.paused {
 		return "", false
 	}
-	if u, ok := schema.AsDiskUsage(ev); ok {
+	if u, ok := event.As[schema.DiskUsage](ev); ok {
 		return "", g.observeUsage(ev.Time, u)
 	}
 	return "", false

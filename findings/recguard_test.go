@@ -60,7 +60,7 @@ func TestDiskFillGuardPausesForItsFilesystemOnly(t *testing.T) {
 		ev := guardSample(s, v)
 		see(s, ev)
 		for _, f := range d.Observe(ev) {
-			if fi, _ := event.AsFinding(f); fi.Severity == event.Critical && findingMount(fi) == "/other" {
+			if fi, _ := event.As[event.Finding](f); fi.Severity == event.Critical && findingMount(fi) == "/other" {
 				otherFindings++
 			}
 			see(s, f)

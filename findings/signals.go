@@ -181,9 +181,9 @@ func (d *signals) Observe(ev event.Event) []event.Event {
 	at := ev.Time
 	var out []*event.Finding
 	d.core.observe(ev)
-	if s, ok := schema.AsSignal(ev); ok {
+	if s, ok := event.As[schema.Signal](ev); ok {
 		out = d.signal(at, s)
-	} else if f, ok := schema.AsFork(ev); ok {
+	} else if f, ok := event.As[schema.Fork](ev); ok {
 		p := d.proc(f.PID, f.Comm, at)
 		if p != nil {
 			p.child, p.childAt = f.ChildPID, at
@@ -191,7 +191,7 @@ func (d *signals) Observe(ev event.Event) []event.Event {
 		if c := d.proc(f.ChildPID, f.Comm, at); c != nil {
 			c.forkAt, c.parent, c.execAt, c.raceFired = at, f.PID, time.Time{}, false
 		}
-	} else if x, ok := schema.AsExec(ev); ok {
+	} else if x, ok := event.As[schema.Exec](ev); ok {
 		if p := d.proc(x.PID, x.Comm, at); p != nil {
 			p.comm = x.Comm
 			if pp := d.procs[p.parent]; pp != nil && pp.child == x.PID {
@@ -199,7 +199,7 @@ func (d *signals) Observe(ev event.Event) []event.Event {
 			}
 			p.execAt, p.forkAt, p.raceFired = at, time.Time{}, false
 		}
-	} else if x, ok := schema.AsExit(ev); ok {
+	} else if x, ok := event.As[schema.Exit](ev); ok {
 		out = d.exit(at, x)
 	}
 	if at.Sub(d.lastSweep) >= d.t.BurstWindow {

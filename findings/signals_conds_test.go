@@ -100,7 +100,7 @@ func TestBurstEndedByAnotherProbesEventIsTheSignalsProbes(t *testing.T) {
 		event.New(t0.Add(2*time.Minute), "diskfill", &schema.DiskUsage{IntervalS: 1})}
 	var got []string
 	for _, ev := range Run([]Detector{NewSignals(SignalThresholds{})}, evs) {
-		f, _ := event.AsFinding(ev)
+		f, _ := event.As[event.Finding](ev)
 		got = append(got, f.State+"/"+ev.Probe)
 		if ev.Probe != "signals" {
 			t.Errorf("%s %q of probe %q", f.Key, f.State, ev.Probe)

@@ -31,7 +31,7 @@ func bodyAt(msAt float64, b event.Body) event.Event {
 func sigFindings(evs []event.Event) []*event.Finding {
 	var out []*event.Finding
 	for _, ev := range Run([]Detector{NewSignals(SignalThresholds{})}, evs) {
-		f, _ := event.AsFinding(ev)
+		f, _ := event.As[event.Finding](ev)
 		out = append(out, f)
 	}
 	return out

@@ -34,7 +34,7 @@ func describe(ev event.Event) string {
 // bookkeepingLine is the kinds every probe shares: findings, notes, a
 // probe's status and the recorder's state.
 func bookkeepingLine(ev event.Event, out *string) bool {
-	if f, ok := event.AsFinding(ev); ok {
+	if f, ok := event.As[event.Finding](ev); ok {
 		*out = strings.ToUpper(f.Severity.String()) + " " + f.Finding
 		if f.State != "" {
 			*out += " (" + f.State + ")"
@@ -42,7 +42,7 @@ func bookkeepingLine(ev event.Event, out *string) bool {
 		*out += ": " + f.Summary
 		return true
 	}
-	if n, ok := event.AsNote(ev); ok {
+	if n, ok := event.As[event.Note](ev); ok {
 		*out = n.Author + ": " + n.Text
 		return true
 	}

@@ -181,7 +181,7 @@ func collectEvidence(r *sessions.Reader, fn func(event.Event) event.Event, ps []
 
 func signalRows(pid int, sig string) func(event.Event, func(Row)) {
 	return func(ev event.Event, emit func(Row)) {
-		if s, ok := schema.AsSignal(ev); ok && s.PID == pid && (sig == "" || s.Signal == sig) {
+		if s, ok := event.As[schema.Signal](ev); ok && s.PID == pid && (sig == "" || s.Signal == sig) {
 			detail := s.Signal
 			if s.Code != "" {
 				detail += " " + s.Code
@@ -190,11 +190,11 @@ func signalRows(pid int, sig string) func(event.Event, func(Row)) {
 				detail += ", " + s.Result
 			}
 			emit(Row{Time: ev.Time, Cells: []string{"signal", schema.Proc(s.PID, s.Comm), detail, sender(s)}})
-		} else if f, ok := schema.AsFork(ev); ok && (f.PID == pid || f.ChildPID == pid) {
+		} else if f, ok := event.As[schema.Fork](ev); ok && (f.PID == pid || f.ChildPID == pid) {
 			emit(Row{Time: ev.Time, Cells: []string{f.How, schema.Proc(f.PID, f.Comm), "child " + itoa(f.ChildPID), ""}})
-		} else if x, ok := schema.AsExec(ev); ok && x.PID == pid {
+		} else if x, ok := event.As[schema.Exec](ev); ok && x.PID == pid {
 			emit(Row{Time: ev.Time, Cells: []string{"exec", schema.Proc(x.PID, x.Comm), x.OldComm + " → " + x.Filename, ""}})
-		} else if x, ok := schema.AsExit(ev); ok && x.PID == pid {
+		} else if x, ok := event.As[schema.Exit](ev); ok && x.PID == pid {
 			detail := x.Status
 			if x.Core {
 				detail += ", core dumped"
@@ -215,7 +215,7 @@ func sender(s *schema.Signal) string {
 func flowRows(iface string, id uint32) func(event.Event, func(Row)) {
 	var prev time.Time
 	return func(ev event.Event, emit func(Row)) {
-		b, ok := packet.AsPacketBatch(ev)
+		b, ok := event.As[packet.PacketBatch](ev)
 		if !ok || b.Iface != iface {
 			return
 		}
@@ -235,7 +235,7 @@ func flowRows(iface string, id uint32) func(event.Event, func(Row)) {
 
 func ioRows(device string) func(event.Event, func(Row)) {
 	return func(ev event.Event, emit func(Row)) {
-		s, ok := schema.AsIOSample(ev)
+		s, ok := event.As[schema.IOSample](ev)
 		if !ok {
 			return
 		}
@@ -254,7 +254,7 @@ func ioRows(device string) func(event.Event, func(Row)) {
 
 func diskRows(mount string, inodes bool) func(event.Event, func(Row)) {
 	return func(ev event.Event, emit func(Row)) {
-		u, ok := schema.AsDiskUsage(ev)
+		u, ok := event.As[schema.DiskUsage](ev)
 		if !ok {
 			return
 		}

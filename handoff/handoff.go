@@ -272,7 +272,7 @@ func (p *firstPass) observe(ev event.Event) bool {
 	if p.snaps, isSnap = keepSnapshot(p.snaps, ev); isSnap {
 		return true // evidence of its finding, not a probe's data
 	}
-	if fi, ok := packet.AsFlowInfo(ev); ok {
+	if fi, ok := event.As[packet.FlowInfo](ev); ok {
 		if len(p.flows) >= maxFlowNames {
 			clear(p.flows)
 		}
@@ -284,14 +284,14 @@ func (p *firstPass) observe(ev event.Event) bool {
 		}
 		return true
 	}
-	if f, ok := event.AsFinding(ev); ok {
+	if f, ok := event.As[event.Finding](ev); ok {
 		// One entry per condition; its evidence is where it was raised.
 		if c, started := p.conds.Add(ev); started {
 			p.found = append(p.found, newPending(ev, f, c, p.flows))
 		}
 		return true
 	}
-	if n, ok := event.AsNote(ev); ok {
+	if n, ok := event.As[event.Note](ev); ok {
 		p.rep.addNote(ev.Time, n)
 		return true
 	}
@@ -351,7 +351,7 @@ func gapEvidenceAtClear(found []pending, flows map[flowKey]uint32) {
 		if p.f.Finding != findings.FindingPacketGap {
 			continue
 		}
-		if lf, ok := event.AsFinding(p.c.Last); ok && lf.State == event.FindingCleared && p.c.Last.Time.After(p.ev.Time) {
+		if lf, ok := event.As[event.Finding](p.c.Last); ok && lf.State == event.FindingCleared && p.c.Last.Time.After(p.ev.Time) {
 			found[i].col = evidenceFor(p.c.Last, findings.EvidenceOf(lf), flows)
 		}
 	}
@@ -409,7 +409,7 @@ type Earlier struct {
 }
 
 func (e *Earlier) add(ev event.Event) {
-	k, ok := schema.AsKmsg(ev)
+	k, ok := event.As[schema.Kmsg](ev)
 	backlog := ok && k.Backlog
 	if e.Events == 0 {
 		e.Backlog = backlog

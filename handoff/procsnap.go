@@ -11,7 +11,7 @@ import (
 // keepSnapshot condenses a process_snapshot of the file for the findings'
 // evidence, up to report.MaxSnapshots of them.
 func keepSnapshot(snaps []report.ProcessSnapshot, ev event.Event) ([]report.ProcessSnapshot, bool) {
-	s, ok := schema.AsProcessSnapshot(ev)
+	s, ok := event.As[schema.ProcessSnapshot](ev)
 	if !ok {
 		return snaps, false
 	}

@@ -182,14 +182,6 @@ type CaptureStats struct {
 
 func (CaptureStats) EventKind() string { return KindCaptureStats }
 
-// AsFlowInfo, AsPacketBatch and AsCaptureStats return the body of ev if it
-// is of that kind (live events carry pointers, decoded ones too).
-func AsFlowInfo(ev event.Event) (*FlowInfo, bool) { return event.As[FlowInfo](ev) }
-
-func AsPacketBatch(ev event.Event) (*PacketBatch, bool) { return event.As[PacketBatch](ev) }
-
-func AsCaptureStats(ev event.Event) (*CaptureStats, bool) { return event.As[CaptureStats](ev) }
-
 func init() {
 	event.Register(KindFlow, func() event.Body { return &FlowInfo{} })
 	event.Register(KindPackets, func() event.Body { return &PacketBatch{} }, event.Traits{Occurrence: true})

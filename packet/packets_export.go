@@ -69,14 +69,14 @@ func (p *PcapWriter) Packets() int { return p.n }
 
 // Observe writes the packets of a "packets" event and learns "flow" events.
 func (p *PcapWriter) Observe(ev event.Event) error {
-	if fi, ok := AsFlowInfo(ev); ok {
+	if fi, ok := event.As[FlowInfo](ev); ok {
 		if len(p.flows) >= 4*MaxTrackedFlows {
 			clear(p.flows) // flows are announced again every minute
 		}
 		p.flows[fi.ID] = *fi
 		return nil
 	}
-	b, ok := AsPacketBatch(ev)
+	b, ok := event.As[PacketBatch](ev)
 	if !ok {
 		return nil
 	}

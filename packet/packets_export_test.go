@@ -77,7 +77,7 @@ func TestPcapWriterLinkTypes(t *testing.T) {
 	write := func(evs []event.Event) []byte {
 		var links []uint16
 		for _, ev := range evs {
-			if b, ok := AsPacketBatch(ev); ok {
+			if b, ok := event.As[PacketBatch](ev); ok {
 				links = append(links, ExportLinkType(b))
 			}
 		}

@@ -227,7 +227,7 @@ func (t *FlowTable) ObserveNotable(ev event.Event, fn func(p Packet, a Arrival))
 }
 
 func (t *FlowTable) observe(ev event.Event, fn func(p Packet, a Arrival), notable bool) {
-	if fi, ok := AsFlowInfo(ev); ok {
+	if fi, ok := event.As[FlowInfo](ev); ok {
 		f := t.entry(fi.ID, ev.Time.UnixMicro())
 		switch {
 		case (f.Info.Src != "" || f.Info.Dst != "") && !sameFlow(f.Info, *fi):
@@ -241,7 +241,7 @@ func (t *FlowTable) observe(ev event.Event, fn func(p Packet, a Arrival), notabl
 		f.Info = *fi
 		return
 	}
-	b, ok := AsPacketBatch(ev)
+	b, ok := event.As[PacketBatch](ev)
 	if !ok {
 		return
 	}

@@ -60,7 +60,7 @@ func TestBatchJSONIsWhatEncodingJSONWrites(t *testing.T) {
 		if err := json.Unmarshal(line, &back); err != nil {
 			t.Fatalf("case %d: %v", i, err)
 		}
-		pb, ok := AsPacketBatch(back)
+		pb, ok := event.As[PacketBatch](back)
 		if !ok || pb.N() != b.N() || pb.Iface != b.Iface {
 			t.Fatalf("case %d: round trip gave %+v", i, back.Body)
 		}

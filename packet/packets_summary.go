@@ -70,14 +70,14 @@ func (s *PacketSummary) iface(name string) *PacketIfaceSummary {
 
 func (s *PacketSummary) Observe(ev event.Event) {
 	s.init()
-	if st, ok := AsCaptureStats(ev); ok {
+	if st, ok := event.As[CaptureStats](ev); ok {
 		r := s.iface(st.Iface)
 		r.Kernel = event.AddCount(r.Kernel, st.Packets)
 		r.Drops = event.AddCount(r.Drops, st.Drops)
 		r.Freezes = event.AddCount(r.Freezes, st.Freezes)
 		return
 	}
-	if b, ok := AsPacketBatch(ev); ok {
+	if b, ok := event.As[PacketBatch](ev); ok {
 		r := s.iface(b.Iface)
 		n := b.N()
 		r.Packets += uint64(n)

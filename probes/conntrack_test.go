@@ -52,7 +52,7 @@ func TestConntrackProbeSamplesAChangingTree(t *testing.T) {
 		defer c.mu.Unlock()
 		var out []*schema.ConntrackSample
 		for _, ev := range c.evs {
-			if s, ok := schema.AsConntrack(ev); ok {
+			if s, ok := event.As[schema.ConntrackSample](ev); ok {
 				out = append(out, s)
 			}
 		}

@@ -55,7 +55,7 @@ func TestCoredumpProbeOnTheApportTree(t *testing.T) {
 	if len(c.evs) != 2 {
 		t.Fatalf("%d events, want 2", len(c.evs))
 	}
-	r, _ := schema.AsCoreReadiness(c.evs[0])
+	r, _ := event.As[schema.CoreReadiness](c.evs[0])
 	if r.CorePattern != "|/usr/share/apport/apport %p %s %c %d %P %E" || r.PipeTarget != "/usr/share/apport/apport" ||
 		r.PipeTargetExists == nil || *r.PipeTargetExists || r.SuidDumpable != 2 || r.CorePipeLimit != 0 || !r.Watched {
 		t.Errorf("first %+v", r)
@@ -67,7 +67,7 @@ func TestCoredumpProbeOnTheApportTree(t *testing.T) {
 	if len(r.Limits) != 1 || r.Limits[0] != (schema.CoreLimit{PID: 610, Comm: "haproxy", Soft: 0, Hard: -1}) {
 		t.Errorf("limits %+v", r.Limits)
 	}
-	r, _ = schema.AsCoreReadiness(c.evs[1])
+	r, _ = event.As[schema.CoreReadiness](c.evs[1])
 	if r.PipeTarget != "/bin/true" || !*r.PipeTargetExists {
 		t.Errorf("second %+v", r)
 	}

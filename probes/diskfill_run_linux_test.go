@@ -70,7 +70,7 @@ func TestDiskFillHungStatfsIsStaleNotStuck(t *testing.T) {
 	if len(evs) != 8 {
 		t.Fatalf("got %d samples", len(evs))
 	}
-	last, _ := schema.AsDiskUsage(evs[len(evs)-1])
+	last, _ := event.As[schema.DiskUsage](evs[len(evs)-1])
 	if len(last.Filesystems) != 2 {
 		t.Fatalf("filesystems: %+v", last.Filesystems)
 	}

@@ -60,7 +60,7 @@ func TestRunOnChangingFixtureTree(t *testing.T) {
 		t.Helper()
 		select {
 		case ev := <-evs:
-			s, ok := schema.AsIOSample(ev)
+			s, ok := event.As[schema.IOSample](ev)
 			if !ok || ev.Probe != "iostat" || ev.Kind != schema.KindIO || ev.Time.IsZero() {
 				t.Fatalf("unexpected event %+v", ev)
 			}
@@ -197,7 +197,7 @@ func TestRunLive(t *testing.T) {
 	close(evs)
 	var seen []string
 	for ev := range evs {
-		s, _ := schema.AsIOSample(ev)
+		s, _ := event.As[schema.IOSample](ev)
 		for _, d := range s.Devices {
 			if d.WPerS > 0 {
 				seen = append(seen, d.Device)

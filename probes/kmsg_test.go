@@ -137,7 +137,7 @@ func (c *kmsgCollector) kmsgs() []*schema.Kmsg {
 	defer c.mu.Unlock()
 	var out []*schema.Kmsg
 	for _, ev := range c.evs {
-		if k, ok := schema.AsKmsg(ev); ok {
+		if k, ok := event.As[schema.Kmsg](ev); ok {
 			out = append(out, k)
 		}
 	}

@@ -168,7 +168,7 @@ func TestPacketBatchRoundTrip(t *testing.T) {
 	if err := json.Unmarshal(js, &ev); err != nil {
 		t.Fatal(err)
 	}
-	got, ok := packet.AsPacketBatch(ev)
+	got, ok := event.As[packet.PacketBatch](ev)
 	if !ok || !reflect.DeepEqual(got, b) {
 		t.Fatalf("decoded %+v", ev.Body)
 	}

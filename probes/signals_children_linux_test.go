@@ -40,7 +40,7 @@ func TestSignalsDetachesChildren(t *testing.T) {
 	}()
 	r.waitFor(t, "the fork", func(evs []event.Event) bool {
 		for _, ev := range evs {
-			if f, ok := schema.AsFork(ev); ok && f.ChildPID == child {
+			if f, ok := event.As[schema.Fork](ev); ok && f.ChildPID == child {
 				return true
 			}
 		}

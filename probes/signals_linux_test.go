@@ -87,7 +87,7 @@ func init() {
 		attached := make(chan struct{})
 		var once sync.Once
 		go p.Run(context.Background(), func(ev event.Event) {
-			if tr, ok := schema.AsTrace(ev); ok && tr.State == schema.TraceAttached {
+			if tr, ok := event.As[schema.Trace](ev); ok && tr.State == schema.TraceAttached {
 				once.Do(func() { close(attached) })
 			}
 		})
@@ -241,7 +241,7 @@ func dump(evs []event.Event) string {
 func signalsOf(evs []event.Event, name string) []*schema.Signal {
 	var out []*schema.Signal
 	for _, ev := range evs {
-		if s, ok := schema.AsSignal(ev); ok && s.Signal == name {
+		if s, ok := event.As[schema.Signal](ev); ok && s.Signal == name {
 			out = append(out, s)
 		}
 	}
@@ -250,7 +250,7 @@ func signalsOf(evs []event.Event, name string) []*schema.Signal {
 
 func attached(evs []event.Event) bool {
 	for _, ev := range evs {
-		if tr, ok := schema.AsTrace(ev); ok && tr.State == schema.TraceAttached {
+		if tr, ok := event.As[schema.Trace](ev); ok && tr.State == schema.TraceAttached {
 			return true
 		}
 	}

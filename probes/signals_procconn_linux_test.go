@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/internal/testenv"
 	"github.com/stakeout/stakeout/schema"
 )
@@ -77,13 +78,13 @@ func TestSignalsProcCatchesShortLivedProcesses(t *testing.T) {
 	traced, recorded := 0, 0
 	var lat []time.Duration
 	for _, ev := range r.events() {
-		if tr, ok := schema.AsTrace(ev); ok && tr.State == schema.TraceAttached {
+		if tr, ok := event.As[schema.Trace](ev); ok && tr.State == schema.TraceAttached {
 			if at, ok := started[tr.PID]; ok {
 				traced++
 				lat = append(lat, ev.Time.Sub(at))
 			}
 		}
-		if s, ok := schema.AsSignal(ev); ok && s.Signal == "SIGWINCH" {
+		if s, ok := event.As[schema.Signal](ev); ok && s.Signal == "SIGWINCH" {
 			if _, ok := started[s.PID]; ok {
 				recorded++
 			}

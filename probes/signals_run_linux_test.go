@@ -44,7 +44,7 @@ func TestSignalsSeesSenderAndReinjects(t *testing.T) {
 	tg.expect(t, "HUP 3")
 	var detached bool
 	for _, ev := range r.events() {
-		if tr, ok := schema.AsTrace(ev); ok && tr.State == schema.TraceDetached && tr.PID == tg.pid && tr.Threads > 0 {
+		if tr, ok := event.As[schema.Trace](ev); ok && tr.State == schema.TraceDetached && tr.PID == tg.pid && tr.Threads > 0 {
 			detached = true
 		}
 	}
@@ -183,7 +183,7 @@ func TestSignalsForkExecExit(t *testing.T) {
 	in.Write([]byte("go\n"))
 	evs := r.waitFor(t, "the shell's exit", func(evs []event.Event) bool {
 		for _, ev := range evs {
-			if x, ok := schema.AsExit(ev); ok && x.PID == sh.Process.Pid {
+			if x, ok := event.As[schema.Exit](ev); ok && x.PID == sh.Process.Pid {
 				return true
 			}
 		}
@@ -193,11 +193,11 @@ func TestSignalsForkExecExit(t *testing.T) {
 	var exe *schema.Exec
 	var exits []*schema.Exit
 	for _, ev := range evs {
-		if f, ok := schema.AsFork(ev); ok {
+		if f, ok := event.As[schema.Fork](ev); ok {
 			fork = f
-		} else if x, ok := schema.AsExec(ev); ok {
+		} else if x, ok := event.As[schema.Exec](ev); ok {
 			exe = x
-		} else if x, ok := schema.AsExit(ev); ok {
+		} else if x, ok := event.As[schema.Exit](ev); ok {
 			exits = append(exits, x)
 		}
 	}
@@ -226,14 +226,14 @@ func TestSignalsKilledBySIGKILL(t *testing.T) {
 	unix.Kill(tg.pid, unix.SIGKILL)
 	evs := r.waitFor(t, "exit", func(evs []event.Event) bool {
 		for _, ev := range evs {
-			if _, ok := schema.AsExit(ev); ok {
+			if _, ok := event.As[schema.Exit](ev); ok {
 				return true
 			}
 		}
 		return false
 	})
 	for _, ev := range evs {
-		if x, ok := schema.AsExit(ev); ok && (x.Status != "killed by SIGKILL" || x.Signal != "SIGKILL" || x.PID != tg.pid) {
+		if x, ok := event.As[schema.Exit](ev); ok && (x.Status != "killed by SIGKILL" || x.Signal != "SIGKILL" || x.PID != tg.pid) {
 			t.Errorf("exit %+v", x)
 		}
 	}
@@ -394,7 +394,7 @@ func TestSignalsHostMode(t *testing.T) {
 	}
 	var at []time.Time
 	for _, ev := range evs {
-		if s, ok := schema.AsSignal(ev); ok && s.PID == tg.pid {
+		if s, ok := event.As[schema.Signal](ev); ok && s.PID == tg.pid {
 			at = append(at, ev.Time)
 		}
 	}

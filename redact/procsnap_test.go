@@ -29,7 +29,7 @@ func TestProcessSnapshotRedacted(t *testing.T) {
 			t.Errorf("%q survived redaction: %s", secret, out)
 		}
 	}
-	back, ok := schema.AsProcessSnapshot(ev)
+	back, ok := event.As[schema.ProcessSnapshot](ev)
 	if !ok || back.PID != 4242 || back.Cmdline[2] != Redacted || back.FDs[1].Target != "socket:[81234]" {
 		t.Errorf("redacted snapshot %+v", back)
 	}

@@ -106,8 +106,8 @@ func TestEventBodies(t *testing.T) {
 		}
 	}
 	// Stable: one address, one pseudonym, in flows and in text alike.
-	f1, _ := packet.AsFlowInfo(r.Event(evs[0]))
-	f2, _ := packet.AsFlowInfo(r.Event(evs[1]))
+	f1, _ := event.As[packet.FlowInfo](r.Event(evs[0]))
+	f2, _ := event.As[packet.FlowInfo](r.Event(evs[1]))
 	if f1.Src != "198.18.0.1:5000" || f1.Dst != "[2001:db8::1]:443" || f2.Src != f1.Dst || f2.Dst != f1.Src {
 		t.Errorf("flows not stable: %+v %+v", f1, f2)
 	}

@@ -136,7 +136,7 @@ func (t *textWriter) probes(d Document) {
 // about the host, which go last.
 func splitFindings(evs []event.Event) (listed, facts []event.Event) {
 	for _, ev := range evs {
-		if f, ok := event.AsFinding(ev); ok {
+		if f, ok := event.As[event.Finding](ev); ok {
 			if HostFact(f, f.Severity) {
 				facts = append(facts, ev)
 			} else {
@@ -156,7 +156,7 @@ func (t *textWriter) findings(d Document, listed []event.Event) {
 		t.b.WriteString("  none\n")
 	}
 	for _, ev := range listed {
-		f, _ := event.AsFinding(ev)
+		f, _ := event.As[event.Finding](ev)
 		since := ev.Time
 		if !f.Since.IsZero() {
 			since = f.Since
@@ -228,7 +228,7 @@ func (t *textWriter) hostFacts(facts []event.Event) {
 	}
 	t.heading("host facts")
 	for _, ev := range facts {
-		f, _ := event.AsFinding(ev)
+		f, _ := event.As[event.Finding](ev)
 		t.item(event.Sanitize(f.Summary))
 	}
 }

@@ -104,7 +104,7 @@ func (b *Builder) observeSnapshot(ev event.Event, s *schema.ProcessSnapshot) {
 // SnapshotsOf returns the snapshots listed under the finding ev (one of
 // d.Findings), for the text forms.
 func (d Document) SnapshotsOf(ev event.Event) []ProcessSnapshot {
-	f, ok := event.AsFinding(ev)
+	f, ok := event.As[event.Finding](ev)
 	if !ok {
 		return nil
 	}

@@ -39,7 +39,7 @@ func TestSnapshotListedUnderItsFinding(t *testing.T) {
 		t.Fatalf("process_snapshots %+v, want the one under the burst and under the race", d.Processes)
 	}
 	for _, ev := range d.Findings {
-		f, _ := event.AsFinding(ev)
+		f, _ := event.As[event.Finding](ev)
 		got := d.SnapshotsOf(ev)
 		want := f.Key == burst.Key || f.Key == race.Key
 		if (len(got) == 1) != want {

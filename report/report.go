@@ -185,7 +185,7 @@ func (b *Builder) Document(host any, file string, started time.Time, duration ti
 func (d Document) Worst() (event.Severity, bool) {
 	worst, any := event.Info, false
 	for _, ev := range d.Findings {
-		if f, ok := event.AsFinding(ev); ok {
+		if f, ok := event.As[event.Finding](ev); ok {
 			if !any || f.Severity > worst {
 				worst = f.Severity
 			}

@@ -36,9 +36,6 @@ func (s ConntrackSample) Ratio() float64 {
 	return float64(s.Count) / float64(s.Max)
 }
 
-// AsConntrack returns the ConntrackSample carried by ev, if it is one.
-func AsConntrack(ev event.Event) (*ConntrackSample, bool) { return event.As[ConntrackSample](ev) }
-
 func init() { event.Register(KindConntrack, func() event.Body { return &ConntrackSample{} }) }
 
 // ConntrackSummary keeps the peak fill and the total drops.
@@ -61,7 +58,7 @@ type ConntrackSummaryResult struct {
 }
 
 func (s *ConntrackSummary) Observe(ev event.Event) {
-	c, ok := AsConntrack(ev)
+	c, ok := event.As[ConntrackSample](ev)
 	if !ok {
 		return
 	}

@@ -42,9 +42,6 @@ type CoreLimit struct {
 	Hard int64  `json:"hard"`
 }
 
-// AsCoreReadiness returns the CoreReadiness carried by ev, if it is one.
-func AsCoreReadiness(ev event.Event) (*CoreReadiness, bool) { return event.As[CoreReadiness](ev) }
-
 func init() { event.Register(KindCoreReadiness, func() event.Body { return &CoreReadiness{} }) }
 
 // PipeTarget returns the program of a "|/path args" core_pattern.

@@ -20,7 +20,7 @@ type CoredumpSummaryResult struct {
 }
 
 func (s *CoredumpSummary) Observe(ev event.Event) {
-	r, ok := AsCoreReadiness(ev)
+	r, ok := event.As[CoreReadiness](ev)
 	if !ok {
 		return
 	}

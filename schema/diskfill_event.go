@@ -90,9 +90,6 @@ type DeletedOpen struct {
 	SizeBytes int64  `json:"size_bytes"`
 }
 
-// AsDiskUsage returns the DiskUsage carried by ev, if it is one.
-func AsDiskUsage(ev event.Event) (*DiskUsage, bool) { return event.As[DiskUsage](ev) }
-
 func init() { event.Register(KindDiskUsage, func() event.Body { return &DiskUsage{} }) }
 
 // DiskFillConfig holds the diskfill probe's flags.

@@ -43,7 +43,7 @@ type DiskSummaryResult struct {
 
 // Observe takes the next event; anything but a DiskUsage is ignored.
 func (s *DiskSummary) Observe(ev event.Event) {
-	u, ok := AsDiskUsage(ev)
+	u, ok := event.As[DiskUsage](ev)
 	if !ok {
 		return
 	}

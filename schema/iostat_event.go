@@ -50,10 +50,6 @@ func (d DeviceIO) AwaitMs() float64 {
 	return (d.RAwaitMs*d.RPerS + d.WAwaitMs*d.WPerS) / ops
 }
 
-// AsIOSample returns the IOSample carried by ev, if it is one. Live events
-// carry *IOSample and decoded ones too, but a value is accepted as well.
-func AsIOSample(ev event.Event) (*IOSample, bool) { return event.As[IOSample](ev) }
-
 // MaxIODevices caps how many devices the iostat probe, IOSummary and the
 // io.saturated detector keep state for, so memory stays bounded on hosts
 // with thousands of multipath or loop devices.

@@ -62,7 +62,7 @@ type IOSummaryResult struct {
 
 // Observe takes the next event; anything but an IOSample is ignored.
 func (s *IOSummary) Observe(ev event.Event) {
-	smp, ok := AsIOSample(ev)
+	smp, ok := event.As[IOSample](ev)
 	if !ok || !(smp.IntervalS > 0) || math.IsInf(smp.IntervalS, 0) {
 		return
 	}

@@ -57,9 +57,6 @@ type CrashFacts struct {
 
 func (Kmsg) EventKind() string { return KindKmsg }
 
-// AsKmsg returns the Kmsg carried by ev, if it is one.
-func AsKmsg(ev event.Event) (*Kmsg, bool) { return event.As[Kmsg](ev) }
-
 func init() {
 	event.Register(KindKmsg, func() event.Body { return &Kmsg{} }, event.Traits{Occurrence: true})
 }

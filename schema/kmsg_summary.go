@@ -29,7 +29,7 @@ type KmsgSummaryResult struct {
 }
 
 func (s *KmsgSummary) Observe(ev event.Event) {
-	k, ok := AsKmsg(ev)
+	k, ok := event.As[Kmsg](ev)
 	if !ok {
 		return
 	}

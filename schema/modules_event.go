@@ -50,12 +50,6 @@ func init() {
 	event.Register(KindModuleUnload, func() event.Body { return &ModuleUnload{} }, event.Traits{Occurrence: true})
 }
 
-// AsModuleLoad returns the ModuleLoad carried by ev, if it is one.
-func AsModuleLoad(ev event.Event) (*ModuleLoad, bool) { return event.As[ModuleLoad](ev) }
-
-// AsModuleUnload returns the ModuleUnload carried by ev, if it is one.
-func AsModuleUnload(ev event.Event) (*ModuleUnload, bool) { return event.As[ModuleUnload](ev) }
-
 // ModulesSummary lists the loads and unloads of the session.
 type ModulesSummary struct {
 	atStart        int

@@ -136,9 +136,6 @@ func init() {
 	event.Register(KindProcessSnapshot, func() event.Body { return &ProcessSnapshot{} }, event.Traits{Occurrence: true})
 }
 
-// AsProcessSnapshot returns the snapshot carried by ev, if it is one.
-func AsProcessSnapshot(ev event.Event) (*ProcessSnapshot, bool) { return event.As[ProcessSnapshot](ev) }
-
 // stateNames spells out the state letters of proc(5).
 var stateNames = map[string]string{
 	"R": "running", "S": "sleeping", "D": "uninterruptible sleep", "T": "stopped",

@@ -54,7 +54,7 @@ func TestSnapshotBoundWorstCase(t *testing.T) {
 	if err := json.Unmarshal(raw, &back); err != nil {
 		t.Fatal(err)
 	}
-	got, ok := AsProcessSnapshot(back)
+	got, ok := event.As[ProcessSnapshot](back)
 	if !ok || got.PID != 1 || len(got.Threads) != len(s.Threads) {
 		t.Fatalf("decoded %+v %v", got, ok)
 	}

@@ -134,18 +134,6 @@ func init() {
 	}})
 }
 
-// AsSignal, AsFork, AsExec, AsExit and AsTrace return the body of ev if it
-// is one. Live events carry pointers; a value is accepted as well.
-func AsSignal(ev event.Event) (*Signal, bool) { return event.As[Signal](ev) }
-
-func AsFork(ev event.Event) (*Fork, bool) { return event.As[Fork](ev) }
-
-func AsExec(ev event.Event) (*Exec, bool) { return event.As[Exec](ev) }
-
-func AsExit(ev event.Event) (*Exit, bool) { return event.As[Exit](ev) }
-
-func AsTrace(ev event.Event) (*Trace, bool) { return event.As[Trace](ev) }
-
 // SignalsConfig holds the signals probe's flags.
 type SignalsConfig struct {
 	PIDs  []int    // --pid, repeatable

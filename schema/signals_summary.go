@@ -64,22 +64,22 @@ func (s *SignalSummary) proc(pid int, comm string) *procSignals {
 
 // Observe takes the next event; others than the signals probe's are ignored.
 func (s *SignalSummary) Observe(ev event.Event) {
-	if sig, ok := AsSignal(ev); ok {
+	if sig, ok := event.As[Signal](ev); ok {
 		if sig.Duplicate() {
 			return // counted when it was sent
 		}
 		if p := s.proc(sig.PID, sig.Comm); p != nil {
 			p.counts[sig.Signal]++
 		}
-	} else if f, ok := AsFork(ev); ok {
+	} else if f, ok := event.As[Fork](ev); ok {
 		if p := s.proc(f.PID, f.Comm); p != nil {
 			p.forks++
 		}
-	} else if x, ok := AsExec(ev); ok {
+	} else if x, ok := event.As[Exec](ev); ok {
 		if p := s.proc(x.PID, x.Comm); p != nil {
 			p.execs++
 		}
-	} else if x, ok := AsExit(ev); ok {
+	} else if x, ok := event.As[Exit](ev); ok {
 		if p := s.proc(x.PID, x.Comm); p != nil {
 			p.exit = x.Status
 		}

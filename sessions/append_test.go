@@ -117,7 +117,7 @@ func TestAppendToClosedFile(t *testing.T) {
 	if err != nil || len(got) != 1 || got[0].Kind != event.KindNote {
 		t.Fatalf("from +75s: %d events (%v)", len(got), err)
 	}
-	if n, _ := event.AsNote(got[0]); n.Text != "after the end" || n.Author != "alice" {
+	if n, _ := event.As[event.Note](got[0]); n.Text != "after the end" || n.Author != "alice" {
 		t.Fatalf("note %+v", n)
 	}
 }

@@ -121,7 +121,7 @@ func TestNoFlappingNearTheFloor(t *testing.T) {
 	}
 	n := 0
 	for _, ev := range evs {
-		if f, ok := event.AsFinding(ev); ok && f.Finding == FindingRecordPaused {
+		if f, ok := event.As[event.Finding](ev); ok && f.Finding == FindingRecordPaused {
 			n++
 		}
 	}

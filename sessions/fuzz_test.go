@@ -210,7 +210,7 @@ func TestFuzzSeedAndCRCFixing(t *testing.T) {
 	}
 	found := map[string]bool{}
 	err = engine.Replay(r.Iter(time.Time{}), findings.All(findings.ConfigOf(r.Header().Detectors)), func(ev event.Event) bool {
-		if f, ok := event.AsFinding(ev); ok {
+		if f, ok := event.As[event.Finding](ev); ok {
 			found[f.Finding] = true
 		}
 		return true

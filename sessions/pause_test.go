@@ -72,7 +72,7 @@ func checkPauseNotice(t *testing.T, rec []event.Event, path, reasonHas string) {
 	if !ok || r.State != StatePaused || !strings.Contains(r.Reason, reasonHas) || r.Hint != DefaultPauseHint || r.File != path {
 		t.Fatalf("first recorder event %s", jsonOf(t, rec[0]))
 	}
-	f, ok := event.AsFinding(rec[1])
+	f, ok := event.As[event.Finding](rec[1])
 	if !ok || f.Finding != FindingRecordPaused || f.Severity != event.Warn || !strings.Contains(f.Summary, "--record") ||
 		f.Key != FindingRecordPaused || f.State != "" {
 		t.Fatalf("second recorder event %s", jsonOf(t, rec[1]))

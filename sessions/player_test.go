@@ -56,7 +56,7 @@ func wantSeqs(t *testing.T, what string, evs []event.Event, first, last int) {
 
 func TestPlayerForwardPlay(t *testing.T) {
 	r := tenMinutes(t)
-	dropFindings := func(ev event.Event) bool { _, ok := event.AsFinding(ev); return ok }
+	dropFindings := func(ev event.Event) bool { _, ok := event.As[event.Finding](ev); return ok }
 	p := NewPlayer(r, time.Minute, dropFindings)
 	if !p.Position().Equal(t0) || !p.Start().Equal(t0) || !p.End().Equal(t0.Add(599*time.Second)) {
 		t.Fatalf("start %v end %v pos %v", p.Start(), p.End(), p.Position())

@@ -106,7 +106,7 @@ func TestEventsOfAllShapes(t *testing.T) {
 	if len(got) != len(evs) {
 		t.Fatalf("got %d of %d", len(got), len(evs))
 	}
-	if f, ok := event.AsFinding(got[1]); !ok || f.Severity != event.Critical {
+	if f, ok := event.As[event.Finding](got[1]); !ok || f.Severity != event.Critical {
 		t.Fatalf("finding came back as %+v", got[1])
 	}
 }

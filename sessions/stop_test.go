@@ -59,7 +59,7 @@ func checkStoppedFile(t *testing.T, path string, reasonHas string) *event.Findin
 	if !ok || rec.State != "stopped" || !strings.Contains(rec.Reason, reasonHas) {
 		t.Fatalf("second to last event %+v", evs[len(evs)-2])
 	}
-	f, ok := event.AsFinding(evs[len(evs)-1])
+	f, ok := event.As[event.Finding](evs[len(evs)-1])
 	if !ok || f.Finding != FindingRecordStopped || f.Severity != event.Warn {
 		t.Fatalf("last event %+v", evs[len(evs)-1])
 	}

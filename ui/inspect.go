@@ -107,7 +107,7 @@ func (in inspector) Active() bool { return in.mode != inspectClosed }
 
 // Remember keeps a recorded process_snapshot as its pid's latest.
 func (in inspector) Remember(ev event.Event) inspector {
-	s, ok := schema.AsProcessSnapshot(ev)
+	s, ok := event.As[schema.ProcessSnapshot](ev)
 	if !ok || s.PID <= 0 {
 		return in
 	}
@@ -147,7 +147,7 @@ func (in inspector) OpenPicker(refs []procRef) inspector {
 	}
 	for i := len(in.order) - 1; i >= 0; i-- {
 		ev := in.recorded[in.order[i]]
-		s, _ := schema.AsProcessSnapshot(ev)
+		s, _ := event.As[schema.ProcessSnapshot](ev)
 		if seen[s.PID] {
 			continue
 		}
@@ -240,7 +240,7 @@ func (in inspector) pickKey(msg tea.KeyPressMsg, canRead bool) (inspector, inspe
 func (in inspector) open(pid int, canRead bool) (inspector, inspectAction) {
 	in.mode, in.pid, in.scroll, in.note, in.snap, in.live = inspectViewing, pid, 0, "", nil, false
 	if ev, ok := in.recorded[pid]; ok {
-		in.snap, _ = schema.AsProcessSnapshot(ev)
+		in.snap, _ = event.As[schema.ProcessSnapshot](ev)
 		in.at = ev.Time
 	}
 	if canRead {

@@ -137,7 +137,7 @@ func TestInspectorSavesIntoTheRecording(t *testing.T) {
 		t.Fatalf("saved %d events", len(*saved))
 	}
 	ev := (*saved)[0]
-	s, ok := schema.AsProcessSnapshot(ev)
+	s, ok := event.As[schema.ProcessSnapshot](ev)
 	if !ok || ev.Probe != schema.ProbeProcess || ev.Kind != schema.KindProcessSnapshot || s.PID != 812 || s.Finding != "" ||
 		!ev.Time.Equal(t0.Add(20*time.Second)) {
 		t.Fatalf("saved %+v", ev)

@@ -124,7 +124,7 @@ func TestNoteInReplaySavesAtThePosition(t *testing.T) {
 	if len(sink.saved) != 1 {
 		t.Fatalf("saved %d notes", len(sink.saved))
 	}
-	n, _ := event.AsNote(sink.saved[0])
+	n, _ := event.As[event.Note](sink.saved[0])
 	if !sink.saved[0].Time.Equal(at(12)) || n.Author != "alice" || n.Text != "q and ? are text here" || sink.saved[0].Probe != "note" {
 		t.Errorf("saved %+v %+v", sink.saved[0], n)
 	}
@@ -185,7 +185,7 @@ func TestNoteLive(t *testing.T) {
 		t.Fatalf("saved %d notes", len(sink.saved))
 	}
 	ev := sink.saved[0]
-	if n, _ := event.AsNote(ev); !ev.Time.Equal(m.now()) || n.Text != "pasted across lines" {
+	if n, _ := event.As[event.Note](ev); !ev.Time.Equal(m.now()) || n.Text != "pasted across lines" {
 		t.Fatalf("saved %+v %+v", ev, n)
 	}
 	// The engine records it and sends it back like any event.
@@ -265,7 +265,7 @@ func TestNoteTypedInReplayEndsUpInTheFile(t *testing.T) {
 	if it.Err() != nil || len(notes) != 1 {
 		t.Fatalf("%d notes in the file (%v)", len(notes), it.Err())
 	}
-	n, _ := event.AsNote(notes[0])
+	n, _ := event.As[event.Note](notes[0])
 	if !notes[0].Time.Equal(finds[0].Time) || n.Text != "sdb saturated: the backup job" || n.Author != "alice" {
 		t.Errorf("note in the file: %s %+v", notes[0].Time.Format("15:04:05"), n)
 	}

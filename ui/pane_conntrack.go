@@ -30,7 +30,7 @@ func (p conntrackPane) ContentHeight() int { return 3 }
 
 // Apply pushes into the ring in place, as the iostat pane does.
 func (p conntrackPane) Apply(ev event.Event) Pane {
-	s, ok := schema.AsConntrack(ev)
+	s, ok := event.As[schema.ConntrackSample](ev)
 	if !ok {
 		return p
 	}

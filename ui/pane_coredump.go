@@ -22,7 +22,7 @@ func newCoredumpPane(env paneEnv) Pane { return coredumpPane{paneBase: newPaneBa
 func (p coredumpPane) ContentHeight() int { return 2 }
 
 func (p coredumpPane) Apply(ev event.Event) Pane {
-	if r, ok := schema.AsCoreReadiness(ev); ok {
+	if r, ok := event.As[schema.CoreReadiness](ev); ok {
 		c := *r
 		p.last = &c
 	}

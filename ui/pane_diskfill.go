@@ -125,7 +125,7 @@ func (p diskFillPane) Update(msg tea.KeyPressMsg) (Pane, tea.Cmd) {
 // Apply keeps the latest sample and extends each filesystem's rate history
 // in place, as the iostat pane does.
 func (p diskFillPane) Apply(ev event.Event) Pane {
-	u, ok := schema.AsDiskUsage(ev)
+	u, ok := event.As[schema.DiskUsage](ev)
 	if !ok {
 		return p
 	}

@@ -109,7 +109,7 @@ func (p kmsgPane) text(seq int) string {
 }
 
 func (p kmsgPane) Apply(ev event.Event) Pane {
-	k, ok := schema.AsKmsg(ev)
+	k, ok := event.As[schema.Kmsg](ev)
 	if !ok {
 		return p
 	}

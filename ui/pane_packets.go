@@ -238,7 +238,7 @@ func (p packetsPane) Apply(ev event.Event) Pane {
 	if ev.Time.After(p.now) {
 		p.now = ev.Time
 	}
-	if st, ok := packet.AsCaptureStats(ev); ok {
+	if st, ok := event.As[packet.CaptureStats](ev); ok {
 		p.ifaces = applyCaptureStats(p.ifaces, st)
 		return p
 	}
@@ -246,13 +246,13 @@ func (p packetsPane) Apply(ev event.Event) Pane {
 		p.storms = applyStorm(p.storms, st, ev.Time)
 		return p
 	}
-	if b, ok := packet.AsPacketBatch(ev); ok {
+	if b, ok := event.As[packet.PacketBatch](ev); ok {
 		if p.iface == "" {
 			p.iface = b.Iface
 		}
 		p.multi = p.multi || b.Iface != p.iface
 	}
-	b, _ := packet.AsPacketBatch(ev)
+	b, _ := event.As[packet.PacketBatch](ev)
 	i := 0
 	p.flows.Observe(ev, func(pk packet.Packet, a packet.Arrival) {
 		var dt time.Duration

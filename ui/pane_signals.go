@@ -100,22 +100,22 @@ func (p signalsPane) Apply(ev event.Event) Pane {
 	p.n++
 	var row *sigRow
 	pid := 0
-	if s, ok := schema.AsSignal(ev); ok {
+	if s, ok := event.As[schema.Signal](ev); ok {
 		row, pid = p.signalRow(ev.Time, s), s.PID
-	} else if f, ok := schema.AsFork(ev); ok {
+	} else if f, ok := event.As[schema.Fork](ev); ok {
 		pid = f.PID
 		if c := p.proc(f.ChildPID, f.Comm); c != nil {
 			c.forkAt, c.execAt = ev.Time, time.Time{}
 		}
 		row = &sigRow{at: ev.Time, what: "fork", text: fmt.Sprintf("%d %s → child %d (%s)", f.PID, event.Sanitize(f.Comm), f.ChildPID, event.Sanitize(f.How))}
-	} else if x, ok := schema.AsExec(ev); ok {
+	} else if x, ok := event.As[schema.Exec](ev); ok {
 		pid = x.PID
 		if c := p.proc(x.PID, x.Comm); c != nil {
 			c.execAt, c.forkAt = ev.Time, time.Time{}
 		}
 		row = &sigRow{at: ev.Time, what: "exec", text: fmt.Sprintf("%d %s → %s %s", x.PID, event.Sanitize(x.OldComm), event.Sanitize(x.Comm), event.Sanitize(x.Filename)),
 			target: procRef{pid: x.PID, comm: event.Sanitize(x.Comm), why: "exec'd " + event.Sanitize(x.Filename)}}
-	} else if x, ok := schema.AsExit(ev); ok {
+	} else if x, ok := event.As[schema.Exit](ev); ok {
 		pid = x.PID
 		if c := p.proc(x.PID, x.Comm); c != nil {
 			c.terminated = true
@@ -124,7 +124,7 @@ func (p signalsPane) Apply(ev event.Event) Pane {
 		if x.Signal != "" {
 			row.mark = markBurst
 		}
-	} else if t, ok := schema.AsTrace(ev); ok {
+	} else if t, ok := event.As[schema.Trace](ev); ok {
 		pid = t.PID
 		text := fmt.Sprintf("%d %s %s", t.PID, event.Sanitize(t.Comm), t.State)
 		if t.Threads > 0 {

@@ -116,7 +116,7 @@ func markStops(evs []event.Event) []event.Event {
 	sev := map[string]event.Severity{} // open conditions' latest severity
 	var out []event.Event
 	for _, ev := range evs {
-		f, ok := event.AsFinding(ev)
+		f, ok := event.As[event.Finding](ev)
 		if !ok {
 			out = append(out, ev)
 			continue

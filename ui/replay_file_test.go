@@ -58,7 +58,7 @@ func TestReplayOfARecordedFile(t *testing.T) {
 	defer r.Close()
 	var finds []event.Event
 	err = engine.Replay(r.Iter(time.Time{}), findings.All(findings.Config{}), func(ev event.Event) bool {
-		if _, ok := event.AsFinding(ev); ok {
+		if _, ok := event.As[event.Finding](ev); ok {
 			finds = append(finds, ev)
 		}
 		return true
@@ -70,7 +70,7 @@ func TestReplayOfARecordedFile(t *testing.T) {
 		t.Fatal("the detectors found nothing in a saturated recording")
 	}
 	first := finds[0].Time
-	dropFindings := func(ev event.Event) bool { _, ok := event.AsFinding(ev); return ok }
+	dropFindings := func(ev event.Event) bool { _, ok := event.As[event.Finding](ev); return ok }
 	player := sessions.NewPlayer(r, 2*time.Minute, dropFindings)
 	opts := testOptions()
 	opts.Probes = []string{"iostat"}
@@ -135,7 +135,7 @@ type countingSource struct {
 
 func (c *countingSource) count(evs []event.Event, err error) ([]event.Event, error) {
 	for _, ev := range evs {
-		if _, ok := packet.AsPacketBatch(ev); ok {
+		if _, ok := event.As[packet.PacketBatch](ev); ok {
 			c.batches++
 		}
 	}

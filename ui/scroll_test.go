@@ -154,7 +154,7 @@ func TestReplayKeysAndPaneKeys(t *testing.T) {
 	evs := longSignals()
 	var fs []event.Event
 	for _, ev := range evs {
-		if s, ok := schema.AsSignal(ev); ok && s.Signal == "SIGHUP" {
+		if s, ok := event.As[schema.Signal](ev); ok && s.Signal == "SIGHUP" {
 			fs = append(fs, event.New(ev.Time, "signals", &event.Finding{Finding: "signal.burst", Severity: event.Warn, Summary: "two HUPs"}))
 			break
 		}

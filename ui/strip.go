@@ -79,9 +79,9 @@ func (it *stripItem) latest() time.Time {
 // Add takes one finding or note event; other events are ignored. An update
 // or clear joins its condition's line; a raise starts a new one.
 func (s findingStrip) Add(ev event.Event) findingStrip {
-	if n, ok := event.AsNote(ev); ok {
+	if n, ok := event.As[event.Note](ev); ok {
 		s.items = append(s.items, &stripItem{at: ev.Time, note: true, name: event.Sanitize(n.Author), text: event.Sanitize(n.Text)})
-	} else if f, ok := event.AsFinding(ev); ok {
+	} else if f, ok := event.As[event.Finding](ev); ok {
 		if it := s.open[f.Key]; f.Continues() && it != nil {
 			it.c.Add(ev)
 			it.text = event.Sanitize(f.Summary)

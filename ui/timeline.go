@@ -35,7 +35,7 @@ func (r replayCtl) Timeline(w int) string {
 	notes := make([]bool, bw)
 	for _, ev := range r.marks {
 		c := at(float64(ev.Time.Sub(start)))
-		if f, ok := event.AsFinding(ev); ok {
+		if f, ok := event.As[event.Finding](ev); ok {
 			marks[c] = max(marks[c], int(f.Severity)+1)
 		} else if ev.Kind == event.KindNote {
 			notes[c] = true

@@ -232,7 +232,7 @@ func TestDamageContract(t *testing.T) {
 	packets := 0
 	for _, ev := range evs {
 		count[ev.Kind]++
-		if b, ok := packet.AsPacketBatch(ev); ok {
+		if b, ok := event.As[packet.PacketBatch](ev); ok {
 			packets += b.N()
 		}
 	}

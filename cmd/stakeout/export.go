@@ -91,7 +91,7 @@ func exportLinkTypes(r *sessions.Reader) ([]uint16, error) {
 	var links []uint16
 	it := r.Iter(time.Time{})
 	for ev, ok := it.Next(); ok; ev, ok = it.Next() {
-		if b, ok := packet.AsPacketBatch(ev); ok && b.N() > 0 {
+		if b, ok := event.As[packet.PacketBatch](ev); ok && b.N() > 0 {
 			if l := packet.ExportLinkType(b); !seen[l] {
 				seen[l] = true
 				links = append(links, l)

@@ -151,7 +151,7 @@ func TestExtractAWindow(t *testing.T) {
 		if ev.Time.After(until) {
 			t.Errorf("event after the window: %s", jsonLine(t, ev))
 		}
-		if n, ok := event.AsNote(ev); ok {
+		if n, ok := event.As[event.Note](ev); ok {
 			notes = append(notes, n.Text)
 		}
 		if ev.Time.Before(since.Add(-time.Minute)) {
@@ -160,7 +160,7 @@ func TestExtractAWindow(t *testing.T) {
 		// State from before the history is stamped with its start.
 		if ev.Time.Equal(since.Add(-time.Minute)) {
 			state[ev.Probe+"/"+ev.Kind] = true
-			if f, ok := packet.AsFlowInfo(ev); ok && f.ID != 7 {
+			if f, ok := event.As[packet.FlowInfo](ev); ok && f.ID != 7 {
 				t.Errorf("flow %d is copied though no copied packet names it", f.ID)
 			}
 		}

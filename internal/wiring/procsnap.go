@@ -40,7 +40,7 @@ func (a *autoSnapshots) observe(ev event.Event) {
 	if !ok {
 		return
 	}
-	f, _ := event.AsFinding(ev)
+	f, _ := event.As[event.Finding](ev)
 	select {
 	case a.reqs <- snapRequest{pid: ref.PID, key: f.Key}:
 	default:

@@ -119,6 +119,6 @@ func loadReplay(ctx context.Context, r *sessions.Reader, send func(tea.Msg)) err
 
 // isMark: a finding or a note, which the timeline marks.
 func isMark(ev event.Event) bool {
-	_, ok := event.AsFinding(ev)
+	_, ok := event.As[event.Finding](ev)
 	return ok || ev.Kind == event.KindNote
 }

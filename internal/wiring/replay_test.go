@@ -67,7 +67,7 @@ func TestLoadReplay(t *testing.T) {
 	if !ok || last.Err != nil || len(last.Findings) == 0 || strings.Join(last.Probes, ",") != "iostat,kmsg" {
 		t.Fatalf("last message %+v", msgs[len(msgs)-1])
 	}
-	if f, _ := event.AsFinding(last.Findings[0]); f.Finding != "io.saturated" {
+	if f, _ := event.As[event.Finding](last.Findings[0]); f.Finding != "io.saturated" {
 		t.Errorf("first finding %+v", f)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
