@@ -146,19 +146,27 @@ const sweepGap = 30 * time.Second
 // the first samples, a bad clock stamps an event years ahead), so a window
 // is let go only once the reader has provably passed every event in it
 // (sessions.Iter.Passed), never because a later event came by.
-func collectEvidence(r *sessions.Reader, fn func(event.Event) event.Event, ps []pending) error {
+func collectEvidence(r *sessions.Reader, fn func(event.Event) event.Event, ps []pending, progress func(sessions.Progress)) error {
 	cols := make([]*collector, 0, len(ps))
+	var end time.Time // of the last window: where the sweep ends
 	for _, p := range ps {
 		cols = append(cols, p.col)
+		if p.col.to.After(end) {
+			end = p.col.to
+		}
 	}
 	slices.SortStableFunc(cols, func(a, b *collector) int { return a.from.Compare(b.from) })
+	var track func(time.Time)
+	if len(cols) > 0 {
+		track = sessions.ProgressTracker(r, progress, 2, 2, cols[0].from, end)
+	}
 	var si *sessions.Iter
 	var it engine.Iterator
 	var active []*collector
 	for i := 0; i < len(cols) || len(active) > 0; {
 		if it == nil {
 			si = r.Iter(cols[i].from)
-			it = transformed(si, fn)
+			it = transformed(tracked(si, track), fn)
 		}
 		ev, ok := it.Next()
 		if !ok {

@@ -57,6 +57,11 @@ type Options struct {
 	Points int
 	// MaxFindings is how many findings are listed (DefaultMaxFindings if 0).
 	MaxFindings int
+	// Progress, if set, is called for every event read, in both passes
+	// (pass 1 of 2: the replay through the detectors; pass 2: the evidence
+	// sweep), with how far the pass has got. It must be cheap and
+	// rate-limit what it shows; the report is the same with or without it.
+	Progress func(sessions.Progress)
 }
 
 // Report is a finished handoff, ready to render.
@@ -170,7 +175,7 @@ func Build(r *sessions.Reader, opt Options) (*Report, error) {
 	}
 	rep.Omitted = p.conds.Omitted
 	found := rep.rank(p.found, p.flows, opt.MaxFindings)
-	if err := damageOrErr(collectEvidence(r, opt.Transform, found), rep); err != nil {
+	if err := damageOrErr(collectEvidence(r, opt.Transform, found, opt.Progress), rep); err != nil {
 		return nil, err
 	}
 	rep.list(found, p.snaps)
@@ -259,7 +264,8 @@ func (p *firstPass) run(r *sessions.Reader, opt Options) error {
 	if !opt.Until.IsZero() {
 		it = r.IterRange(time.Time{}, p.last.Add(engine.FindingLag))
 	}
-	return engine.Replay(transformed(it, opt.Transform), findings.All(findings.ConfigOf(r.Header().Detectors)), p.observe)
+	track := sessions.ProgressTracker(r, opt.Progress, 1, 2, time.Time{}, p.last.Add(engine.FindingLag))
+	return engine.Replay(transformed(tracked(it, track), opt.Transform), findings.All(findings.ConfigOf(r.Header().Detectors)), p.observe)
 }
 
 // observe takes one event of the replay (the detectors' findings among
@@ -460,6 +466,27 @@ func (t *transformIter) Next() (event.Event, bool) {
 	ev, ok := t.Iterator.Next()
 	if ok {
 		ev = t.fn(ev)
+	}
+	return ev, ok
+}
+
+// tracked tells track the time of each event it passes on.
+func tracked(it engine.Iterator, track func(time.Time)) engine.Iterator {
+	if track == nil {
+		return it
+	}
+	return &trackIter{it, track}
+}
+
+type trackIter struct {
+	engine.Iterator
+	track func(time.Time)
+}
+
+func (t *trackIter) Next() (event.Event, bool) {
+	ev, ok := t.Iterator.Next()
+	if ok {
+		t.track(ev.Time)
 	}
 	return ev, ok
 }

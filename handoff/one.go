@@ -36,7 +36,7 @@ func EvidenceOf(r *sessions.Reader, first, last event.Event, fn func(event.Event
 		}
 	}
 	col := evidenceFor(ev, e, flows)
-	err := collectEvidence(r, fn, []pending{{ev: ev, f: f, col: col}})
+	err := collectEvidence(r, fn, []pending{{ev: ev, f: f, col: col}}, nil)
 	return col.evidence(), err
 }
 

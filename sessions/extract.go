@@ -33,6 +33,9 @@ type ExtractOptions struct {
 	// recording's end as its index has it, and an event stamped later
 	// (a bad clock) is copied too.
 	ToEnd bool
+	// Progress, if set, is called for every event read, in each of the
+	// three reads (see Extract), with how far the read has got.
+	Progress func(Progress)
 }
 
 // ExtractStats count what an extract wrote.
@@ -82,11 +85,11 @@ func Extract(r *Reader, src, out string, since, until time.Time, opt ExtractOpti
 	if opt.ToEnd {
 		last = endOfTime
 	}
-	refs, err := referenced(r, from, last)
+	refs, err := referenced(r, from, last, ProgressTracker(r, opt.Progress, 1, 3, from, last))
 	if err != nil {
 		return ExtractStats{}, err
 	}
-	state, err := stateBefore(r, from, refs)
+	state, err := stateBefore(r, from, refs, ProgressTracker(r, opt.Progress, 2, 3, time.Time{}, from))
 	if err != nil {
 		return ExtractStats{}, err
 	}
@@ -102,7 +105,7 @@ func Extract(r *Reader, src, out string, since, until time.Time, opt ExtractOpti
 		return ExtractStats{}, &OutputError{out, err}
 	}
 	x := &extractWriter{w: w, out: out, transform: opt.Transform}
-	st, err := x.copy(r, state, from, since, last)
+	st, err := x.copy(r, state, from, since, last, ProgressTracker(r, opt.Progress, 3, 3, from, last))
 	if err != nil {
 		return st, x.abort(err)
 	}
@@ -138,7 +141,7 @@ type extractWriter struct {
 // log's backlog comes after the first samples, notes are appended): each
 // event is picked by its time, and reading stops only where the index
 // shows that nothing of the window is left.
-func (x *extractWriter) copy(r *Reader, state []event.Event, from, since, last time.Time) (ExtractStats, error) {
+func (x *extractWriter) copy(r *Reader, state []event.Event, from, since, last time.Time, track func(time.Time)) (ExtractStats, error) {
 	var st ExtractStats
 	for _, ev := range state {
 		if err := x.write(restamp(ev, from)); err != nil {
@@ -148,6 +151,9 @@ func (x *extractWriter) copy(r *Reader, state []event.Event, from, since, last t
 	st.History = len(state)
 	it := r.IterRange(from, last)
 	for ev, ok := it.Next(); ok; ev, ok = it.Next() {
+		if track != nil {
+			track(ev.Time)
+		}
 		if ev.Time.After(last) {
 			continue
 		}
@@ -195,10 +201,13 @@ func (x *extractWriter) abort(err error) error {
 // referenced collects the entities (flows) that events in [from, until]
 // name (event.Referrer), so their announcements can be copied from before
 // the window.
-func referenced(r *Reader, from, until time.Time) (map[event.Ref]bool, error) {
+func referenced(r *Reader, from, until time.Time, track func(time.Time)) (map[event.Ref]bool, error) {
 	refs := map[event.Ref]bool{}
 	it := r.IterRange(from, until)
 	for ev, ok := it.Next(); ok; ev, ok = it.Next() {
+		if track != nil {
+			track(ev.Time)
+		}
 		if b, ok := ev.Body.(event.Referrer); ok && !ev.Time.After(until) {
 			for ref := range b.Refs() {
 				refs[ref] = true
@@ -214,10 +223,13 @@ func referenced(r *Reader, from, until time.Time) (map[event.Ref]bool, error) {
 // stateBefore returns, in time order, the last state event of each kind
 // (per process for trace, per interface for capture stats, per entity for
 // announcements, and only entities in refs) before from.
-func stateBefore(r *Reader, from time.Time, refs map[event.Ref]bool) ([]event.Event, error) {
+func stateBefore(r *Reader, from time.Time, refs map[event.Ref]bool, track func(time.Time)) ([]event.Event, error) {
 	last := map[string]event.Event{}
 	it := r.IterRange(time.Time{}, from)
 	for ev, ok := it.Next(); ok; ev, ok = it.Next() {
+		if track != nil {
+			track(ev.Time)
+		}
 		if !ev.Time.Before(from) {
 			continue
 		}

@@ -78,11 +78,11 @@ func TestExtractStateBeforeTheHistory(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	refs, err := referenced(r, xt(50), xt(200))
+	refs, err := referenced(r, xt(50), xt(200), nil)
 	if err != nil || !reflect.DeepEqual(refs, map[event.Ref]bool{{Scope: "eth0", ID: 2}: true}) {
 		t.Fatalf("referenced flows %v (%v)", refs, err)
 	}
-	state, err := stateBefore(r, xt(50), refs)
+	state, err := stateBefore(r, xt(50), refs, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -60,7 +60,10 @@ defaults to the recording's start or end.`,
 				red := fileRedactor(r)
 				opt.Transform, opt.Header = red.Event, red.Header
 			}
+			line := stderrProgress(args[0], false)
+			opt.Progress = line.hook()
 			st, err := sessions.Extract(r, args[0], out, from, to, opt)
+			line.done()
 			if err != nil {
 				return extractErr(err)
 			}

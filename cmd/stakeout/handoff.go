@@ -100,7 +100,9 @@ func runHandoff(stdout io.Writer, path string, hf handoffFlags) error {
 		red := fileRedactor(r)
 		opts.Transform, opts.Header, opts.File = red.Event, red.Header, red.String(file)
 	}
-	err = writeHandoff(stdout, f, r, opts, format)
+	line := stderrProgress(path, false)
+	opts.Progress = line.hook()
+	err = writeHandoff(stdout, f, r, opts, format, line)
 	if f != nil {
 		if cerr := f.Close(); err == nil {
 			err = cerr
@@ -117,8 +119,11 @@ func runHandoff(stdout io.Writer, path string, hf handoffFlags) error {
 	return readDone(path, r, nil)
 }
 
-func writeHandoff(stdout io.Writer, f *os.File, r *sessions.Reader, opts handoff.Options, format string) error {
+// writeHandoff builds the report and writes it; line is the progress
+// line opts.Progress draws, erased before anything is written.
+func writeHandoff(stdout io.Writer, f *os.File, r *sessions.Reader, opts handoff.Options, format string, line *progressLine) error {
 	rep, err := handoff.Build(r, opts)
+	line.done()
 	if err != nil {
 		return err
 	}

@@ -23,65 +23,108 @@ const (
 	progressEvery = 250 * time.Millisecond
 )
 
-// progressIter passes a reader's events on and shows the progress line.
-type progressIter struct {
-	engine.Iterator
-	w          io.Writer // nil: not a terminal, show nothing
-	label      string
-	start, end time.Time // the recording's span
-	now        func() time.Time
-	began      time.Time
-	next       time.Time // when to look at the clock again
-	n          uint64
-	shown      bool
+// progressLine is the line itself: it counts the events read, looks at
+// the clock every 4096 of them (a packet batch is one) and says when to
+// rewrite the line.
+type progressLine struct {
+	w     io.Writer // nil: not a terminal, show nothing
+	label string
+	now   func() time.Time
+	began time.Time
+	next  time.Time // when to look at the clock again
+	t     time.Time // the clock when due last said yes
+	n     uint64
+	shown bool
 }
 
-// withProgress wraps it, an iterator over r (the file at path), with the
-// progress line. done erases the line; call it when the read ends. A
-// command that streams what it reads to stdout (events) shows none when
-// stdout is a terminal: its output is the progress, and the line would
-// cut into it.
-func withProgress(it engine.Iterator, r *sessions.Reader, path string, streams bool) (wrapped engine.Iterator, done func()) {
+// stderrProgress is the line on stderr for a read of the file at path,
+// or one that shows nothing when stderr is not a terminal. A command that
+// streams what it reads to stdout (events) shows none when stdout is a
+// terminal: its output is the progress, and the line would cut into it.
+func stderrProgress(path string, streams bool) *progressLine {
 	var w io.Writer
 	if term.IsTerminal(os.Stderr.Fd()) && !(streams && term.IsTerminal(os.Stdout.Fd())) {
 		w = os.Stderr
 	}
+	return newProgressLine(w, path, time.Now)
+}
+
+func newProgressLine(w io.Writer, label string, now func() time.Time) *progressLine {
+	t := now()
+	return &progressLine{w: w, label: label, now: now, began: t, next: t.Add(progressAfter)}
+}
+
+// due counts one event read and says whether to rewrite the line now.
+func (l *progressLine) due() bool {
+	if l.n++; l.w == nil || l.n%4096 != 0 {
+		return false
+	}
+	t := l.now()
+	if t.Before(l.next) {
+		return false
+	}
+	l.next, l.t = t.Add(progressEvery), t
+	return true
+}
+
+// show rewrites the line: stage says which pass of a read in several
+// ("" for one), pct how far it is, at the time of the event reached.
+func (l *progressLine) show(stage string, pct float64, at time.Time) {
+	fmt.Fprintf(l.w, "\r\x1b[Kstakeout: reading %s%s: %3.0f%%, %s of the recording, %d events, %.0f s",
+		event.Sanitize(l.label), stage, pct, at.UTC().Format("15:04:05"), l.n, l.t.Sub(l.began).Seconds())
+	l.shown = true
+}
+
+// hook is the progress hook of a reader that goes through the file in
+// passes (handoff, extract); nil when the line shows nothing, so the
+// reader does not call it per event for nothing.
+func (l *progressLine) hook() func(sessions.Progress) {
+	if l.w == nil {
+		return nil
+	}
+	return func(p sessions.Progress) {
+		if l.due() {
+			l.show(fmt.Sprintf(" (pass %d of %d)", p.Pass, p.Passes), 100*p.Done, p.At)
+		}
+	}
+}
+
+// done erases the line, if it was shown.
+func (l *progressLine) done() {
+	if l.shown {
+		fmt.Fprint(l.w, "\r\x1b[K")
+		l.shown = false
+	}
+}
+
+// progressIter passes a reader's events on and shows the progress line.
+type progressIter struct {
+	engine.Iterator
+	*progressLine
+	start, end time.Time // the recording's span
+}
+
+// withProgress wraps it, an iterator over r (the file at path), with the
+// progress line (see stderrProgress). done erases the line; call it when
+// the read ends.
+func withProgress(it engine.Iterator, r *sessions.Reader, path string, streams bool) (wrapped engine.Iterator, done func()) {
 	sp := fileSpan(r)
-	p := newReadProgress(it, w, path, sp.Start, sp.End, time.Now)
+	p := &progressIter{Iterator: it, progressLine: stderrProgress(path, streams), start: sp.Start, end: sp.End}
 	return p, p.done
 }
 
 func newReadProgress(it engine.Iterator, w io.Writer, label string, start, end time.Time, now func() time.Time) *progressIter {
-	t := now()
-	return &progressIter{Iterator: it, w: w, label: label, start: start, end: end, now: now, began: t, next: t.Add(progressAfter)}
+	return &progressIter{Iterator: it, progressLine: newProgressLine(w, label, now), start: start, end: end}
 }
 
 func (p *progressIter) Next() (event.Event, bool) {
 	ev, ok := p.Iterator.Next()
-	// The clock is read every 4096 events: a packet batch is one.
-	if p.n++; ok && p.w != nil && p.n%4096 == 0 {
-		if t := p.now(); !t.Before(p.next) {
-			p.next = t.Add(progressEvery)
-			p.show(ev.Time, t)
+	if ok && p.due() {
+		pct := 0.0
+		if span := p.end.Sub(p.start); span > 0 {
+			pct = min(max(100*float64(ev.Time.Sub(p.start))/float64(span), 0), 100)
 		}
+		p.show("", pct, ev.Time)
 	}
 	return ev, ok
-}
-
-func (p *progressIter) show(at, t time.Time) {
-	pct := 0.0
-	if span := p.end.Sub(p.start); span > 0 {
-		pct = min(max(100*float64(at.Sub(p.start))/float64(span), 0), 100)
-	}
-	fmt.Fprintf(p.w, "\r\x1b[Kstakeout: reading %s: %3.0f%%, %s of the recording, %d events, %.0f s",
-		event.Sanitize(p.label), pct, at.UTC().Format("15:04:05"), p.n, t.Sub(p.began).Seconds())
-	p.shown = true
-}
-
-// done erases the line, if it was shown.
-func (p *progressIter) done() {
-	if p.shown {
-		fmt.Fprint(p.w, "\r\x1b[K")
-		p.shown = false
-	}
 }
