@@ -7,8 +7,11 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 export CGO_ENABLED := 0
 
 # Debian packages the tests and benchmarks drive side by side with stakeout.
+# openssh-server is left out on purpose: installing it starts a listening sshd
+# on most hosts. bench/tuibytes.sh logs in over SSH where sshd is installed,
+# else measures through a pty.
 TEST_PKGS  := sysstat e2fsprogs iproute2 util-linux mount coreutils tcpdump strace nftables gcc libc6-dev python3 chromium procps
-BENCH_PKGS := $(TEST_PKGS) atop tmux lsof
+BENCH_PKGS := $(TEST_PKGS) atop tmux lsof htop
 
 .PHONY: build run test bench fuzz cross deps-test deps-bench clean
 
@@ -39,6 +42,7 @@ bench: deps-bench build
 	$(GO) test -run '^$$' -bench DiskFillSample -benchtime 20x ./probes/
 	$(GO) test -run '^$$' -bench HostScan -benchtime 20x ./probes/
 	./bench/host.sh
+	./bench/tuibytes.sh
 
 # The readers of files from elsewhere: sessions, event JSON (redacted), pcap.
 fuzz:
