@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -163,21 +162,7 @@ func TestStoppedHeartbeatIsCriticalWhileSilent(t *testing.T) {
 func TestHeartbeatGapDuringFlood(t *testing.T) {
 	const floodFlows, floodPPS = 20000, 200000
 	nsA, nsB, ifA, ifB := vethPair(t, 5)
-	var mac net.HardwareAddr
-	inNetns(t, nsB, func() {
-		ifc, err := net.InterfaceByName(ifB)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		mac = ifc.HardwareAddr
-	})
-	if t.Failed() {
-		return
-	}
-	if out, err := exec.Command("ip", "-n", nsA, "neigh", "add", "10.231.5.99", "lladdr", mac.String(), "dev", ifA, "nud", "permanent").CombinedOutput(); err != nil {
-		t.Fatalf("ip neigh: %v %s", err, out)
-	}
+	neighborOn(t, nsA, ifA, "10.231.5.99", nsB, ifB)
 	var beat, flood int
 	inNetns(t, nsA, func() {
 		var err error

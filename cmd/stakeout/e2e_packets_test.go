@@ -61,6 +61,27 @@ func vethPair(t *testing.T, n int) (nsA, nsB, ifA, ifB string) {
 // inNetns runs fn on a thread moved into namespace ns; sockets fn opens
 // belong to ns for good. The thread is thrown away afterwards rather than
 // moved back.
+// neighborOn gives nsA a permanent neighbour entry on ifA: addr at ifB's
+// MAC (in nsB), so A sends to an address nobody answers for without ARP.
+func neighborOn(t *testing.T, nsA, ifA, addr, nsB, ifB string) {
+	t.Helper()
+	var mac net.HardwareAddr
+	inNetns(t, nsB, func() {
+		ifc, err := net.InterfaceByName(ifB)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		mac = ifc.HardwareAddr
+	})
+	if t.Failed() {
+		t.FailNow()
+	}
+	if out, err := exec.Command("ip", "-n", nsA, "neigh", "add", addr, "lladdr", mac.String(), "dev", ifA, "nud", "permanent").CombinedOutput(); err != nil {
+		t.Fatalf("ip neigh: %v %s", err, out)
+	}
+}
+
 func inNetns(t *testing.T, ns string, fn func()) {
 	t.Helper()
 	errc := make(chan error, 1)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -69,19 +68,7 @@ func TestSynFloodThroughAHeartbeat(t *testing.T) {
 			t.Fatalf("%s: %v %s", strings.Join(args, " "), err, out)
 		}
 	}
-	var mac net.HardwareAddr
-	inNetns(t, nsB, func() {
-		ifc, err := net.InterfaceByName(ifB)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		mac = ifc.HardwareAddr
-	})
-	if t.Failed() {
-		return
-	}
-	sh("ip", "-n", nsA, "neigh", "add", "10.231.15.99", "lladdr", mac.String(), "dev", ifA, "nud", "permanent")
+	neighborOn(t, nsA, ifA, "10.231.15.99", nsB, ifB)
 	// The victim's SYN-ACKs to the spoofed sources leave towards A, which
 	// forwards nothing.
 	sh("ip", "-n", nsB, "route", "add", "default", "via", "10.231.15.1")
