@@ -5,10 +5,12 @@
 // An Event's JSON form is the public contract used by `stakeout events` and
 // inside .stk files:
 //
-//	{"time": RFC3339Nano, "probe": "iostat", "kind": "io", ...body fields}
+//	{"time": RFC3339Nano, "host": "r1", "host_time": RFC3339Nano, "probe": "iostat", "kind": "io", ...body fields}
 //
-// The body's fields sit beside time/probe/kind, not under a sub-key. A body
-// must therefore not use the field names "time", "probe" or "kind".
+// "host" and "host_time" are there only for an event from another host
+// than the one that made the recording (see Event.Host). The body's fields
+// sit beside the envelope's, not under a sub-key. A body must therefore not
+// use the field names "time", "host", "host_time", "probe" or "kind".
 package event
 
 import (
@@ -30,14 +32,32 @@ type Body interface {
 
 // Event is one timestamped observation made by one probe.
 type Event struct {
-	Time  time.Time
-	Probe string
-	Kind  string
+	Time time.Time
+	// Host names the host the event was seen on when that is not the host
+	// that made the recording (whose header names it): the ssh target as
+	// the user typed it (`r1` for `--ssh root@r1:2222`), or the hostname of
+	// a recording merged with others. "" is the recording's own host.
+	Host string
+	// HostTime is the host's own clock reading, kept when a clock offset
+	// was applied: Time is then the corrected time on the session's
+	// timeline. Zero when no correction was made.
+	HostTime time.Time
+	Probe    string
+	Kind     string
 	// Body is the decoded payload, or nil when this build does not know Kind
 	// (a recording made by a newer stakeout). Raw then still holds the fields.
 	Body Body
 	// Raw is the whole JSON object as read from a file; nil for events made live.
 	Raw json.RawMessage
+	// raw is the envelope Raw was read with: AppendJSON writes Raw as it
+	// is only while Time, Host and HostTime still say what it says.
+	raw rawEnvelope
+}
+
+type rawEnvelope struct {
+	time, hostTime time.Time
+	host           string
+	read           bool // Raw was decoded here, not set by the caller
 }
 
 // New builds an event whose Kind comes from the body.
@@ -127,9 +147,48 @@ func Kinds() []string {
 }
 
 type envelope struct {
-	Time  time.Time `json:"time"`
-	Probe string    `json:"probe"`
-	Kind  string    `json:"kind"`
+	Time     time.Time `json:"time"`
+	Host     string    `json:"host,omitempty"`
+	HostTime time.Time `json:"host_time,omitzero"`
+	Probe    string    `json:"probe"`
+	Kind     string    `json:"kind"`
+}
+
+func (e *Event) envelope() envelope {
+	ht := e.HostTime
+	if !ht.IsZero() {
+		ht = ht.UTC()
+	}
+	return envelope{e.Time.UTC(), e.Host, ht, e.Probe, e.Kind}
+}
+
+// rawStale reports whether Time, Host or HostTime was changed since Raw
+// was read, so Raw no longer says them.
+func (e *Event) rawStale() bool {
+	return e.raw.read && (e.Host != e.raw.host || !e.Time.Equal(e.raw.time) || !e.HostTime.Equal(e.raw.hostTime))
+}
+
+// restamp rewrites Raw's envelope members to what e says now. It is the
+// rare path (an event of a kind this build does not know, moved in time
+// or given a host after it was read), so it goes through a map; the
+// members come out sorted, which readers accept.
+func (e *Event) restamp(dst []byte) ([]byte, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(e.Raw, &m); err != nil {
+		return dst, fmt.Errorf("event %s: %w", e.Kind, err)
+	}
+	delete(m, "host")
+	delete(m, "host_time")
+	env := e.envelope()
+	m["time"], _ = json.Marshal(env.Time)
+	if env.Host != "" {
+		m["host"], _ = json.Marshal(env.Host)
+	}
+	if !env.HostTime.IsZero() {
+		m["host_time"], _ = json.Marshal(env.HostTime)
+	}
+	b, err := json.Marshal(m)
+	return append(dst, b...), err
 }
 
 // ErrMalformed wraps every decoding failure of a single event.
@@ -152,12 +211,15 @@ func (e Event) MarshalJSON() ([]byte, error) { return e.AppendJSON(nil) }
 func (e Event) AppendJSON(dst []byte) ([]byte, error) {
 	if e.Body == nil {
 		if len(e.Raw) > 0 {
+			if e.rawStale() {
+				return e.restamp(dst)
+			}
 			return append(dst, e.Raw...), nil
 		}
-		head, err := MarshalFinite(envelope{e.Time.UTC(), e.Probe, e.Kind})
+		head, err := MarshalFinite(e.envelope())
 		return append(dst, head...), err
 	}
-	head, err := MarshalFinite(envelope{e.Time.UTC(), e.Probe, e.Kind})
+	head, err := MarshalFinite(e.envelope())
 	if err != nil {
 		return dst, err
 	}
@@ -207,7 +269,8 @@ func (e *Event) UnmarshalEnvelope(b []byte) error {
 	if env.Kind == "" {
 		return fmt.Errorf("%w: no kind", ErrMalformed)
 	}
-	*e = Event{Time: env.Time, Probe: env.Probe, Kind: env.Kind, Raw: append(json.RawMessage(nil), b...)}
+	*e = Event{Time: env.Time, Host: env.Host, HostTime: env.HostTime, Probe: env.Probe, Kind: env.Kind, Raw: append(json.RawMessage(nil), b...)}
+	e.raw = rawEnvelope{time: env.Time, hostTime: env.HostTime, host: env.Host, read: true}
 	return nil
 }
 
@@ -262,9 +325,19 @@ func (e *Event) decodeFlat(b []byte) bool {
 	if !ok {
 		return false
 	}
-	var t time.Time
+	var t, ht time.Time
 	if t.UnmarshalJSON(ts) != nil {
 		return false
+	}
+	var host []byte
+	if h, r, ok := flatMember(rest, `,"host":`); ok {
+		host, rest = h, r
+	}
+	if r, ok := bytes.CutPrefix(rest, []byte(`,"host_time":`)); ok {
+		var q []byte
+		if q, rest, ok = flatString(r); !ok || ht.UnmarshalJSON(q) != nil {
+			return false
+		}
 	}
 	probe, rest, ok := flatMember(rest, `,"probe":`)
 	if !ok {
@@ -286,7 +359,8 @@ func (e *Event) decodeFlat(b []byte) bool {
 		return false
 	}
 	BoundNumbers(body)
-	*e = Event{Time: t, Probe: string(probe), Kind: string(kind), Body: body, Raw: append(json.RawMessage(nil), b...)}
+	*e = Event{Time: t, Host: string(host), HostTime: ht, Probe: string(probe), Kind: string(kind), Body: body, Raw: append(json.RawMessage(nil), b...)}
+	e.raw = rawEnvelope{time: t, hostTime: ht, host: string(host), read: true}
 	return true
 }
 

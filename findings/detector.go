@@ -76,25 +76,42 @@ func ConfigOf(raw json.RawMessage) Config {
 // registered lists every detector's constructor in the order detectors see
 // each event (lowest rank first), which is the order of the findings one
 // event raises. Each detector file adds its own with registerDetector.
-var registered []struct {
-	rank int
-	mk   func(Config) Detector
+var registered []registration
+
+type registration struct {
+	rank     int
+	mk       func(Config) Detector
+	allHosts bool // sees every host's events in one instance
 }
 
 // registerDetector adds a detector; call it from the detector file's init.
+// All runs one instance of it per host (perHost).
 func registerDetector(rank int, mk func(Config) Detector) {
-	registered = append(registered, struct {
-		rank int
-		mk   func(Config) Detector
-	}{rank, mk})
+	register1(registration{rank: rank, mk: mk})
+}
+
+// registerCrossHostDetector adds a detector that reasons across hosts: one
+// instance sees every host's events, each with its Host.
+func registerCrossHostDetector(rank int, mk func(Config) Detector) {
+	register1(registration{rank: rank, mk: mk, allHosts: true})
+}
+
+func register1(r registration) {
+	registered = append(registered, r)
 	sort.SliceStable(registered, func(i, j int) bool { return registered[i].rank < registered[j].rank })
 }
 
-// All returns a fresh set of every detector.
+// All returns a fresh set of every detector. Each keeps one state per
+// host (event.Event.Host) and the findings it raises carry that host,
+// except the cross-host ones, which see every host at once.
 func All(cfg Config) []Detector {
 	out := make([]Detector, len(registered))
 	for i, r := range registered {
-		out[i] = r.mk(cfg)
+		if r.allHosts {
+			out[i] = r.mk(cfg)
+			continue
+		}
+		out[i] = newPerHost(func() Detector { return r.mk(cfg) })
 	}
 	return out
 }

@@ -27,10 +27,7 @@ func TestAllKeepsTheDetectorOrder(t *testing.T) {
 	if !reflect.DeepEqual(kept, before) {
 		t.Errorf("first finding of each detector, in order: %q; the first eight must keep the order %q", got, before)
 	}
-	if !slices.IsSortedFunc(registered, func(a, b struct {
-		rank int
-		mk   func(Config) Detector
-	}) int {
+	if !slices.IsSortedFunc(registered, func(a, b registration) int {
 		return a.rank - b.rank
 	}) {
 		t.Error("detectors are not in rank order")

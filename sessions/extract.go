@@ -282,13 +282,13 @@ func restamp(ev event.Event, t time.Time) event.Event {
 	return ev
 }
 
-// stateKey names what a state event describes: its probe and kind, and the
+// stateKey names what a state event describes: its host, probe and kind, and the
 // entity (process, interface, announced flow) when the kind has one state
 // per entity. Known kinds say so through event.Announcer and their
 // Traits.Entity; for a kind this build does not know, a top-level "iface"
 // or "pid" field stands in.
 func stateKey(ev event.Event, refs map[event.Ref]bool) (string, bool) {
-	key := ev.Probe + "\x00" + ev.Kind
+	key := ev.Host + "\x00" + ev.Probe + "\x00" + ev.Kind
 	if a, ok := ev.Body.(event.Announcer); ok {
 		ref := a.Announces()
 		if !refs[ref] {

@@ -34,8 +34,12 @@ func newAutoSnapshots(procfs string) *autoSnapshots {
 	return &autoSnapshots{procfs: procfs, rule: findings.NewProcessSnapshots(), reqs: make(chan snapRequest, snapQueue)}
 }
 
-// observe is the engine's OnFinding: it never blocks.
+// observe is the engine's OnFinding: it never blocks. A finding about
+// another host's process gets no snapshot: only this host's /proc is here.
 func (a *autoSnapshots) observe(ev event.Event) {
+	if ev.Host != "" {
+		return
+	}
 	ref, ok := a.rule.Want(ev, time.Now())
 	if !ok {
 		return
