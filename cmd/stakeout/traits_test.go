@@ -10,7 +10,8 @@ import (
 // TestKindTraits pins which kinds carry each trait, now declared once where
 // the kind is registered instead of in hand-written lists: control kinds
 // are never shed on the way to the screen, occurrences are never carried
-// into an extract as state. The sets are the ones the lists held.
+// into an extract as state. The sets are the ones the lists held, plus issue 17's host facts,
+// clock estimates and clock pings, which must reach the status line.
 func TestKindTraits(t *testing.T) {
 	var control, occurrence []string
 	for _, k := range event.Kinds() {
@@ -22,10 +23,10 @@ func TestKindTraits(t *testing.T) {
 			occurrence = append(occurrence, k)
 		}
 	}
-	if want := []string{"finding", "note", "probe_status", "recording"}; !slices.Equal(control, want) {
+	if want := []string{"clock", "finding", "host_facts", "note", "probe_status", "recording", "stream.pong"}; !slices.Equal(control, want) {
 		t.Errorf("control kinds %v, want %v", control, want)
 	}
-	want := []string{"exec", "exit", "finding", "fork", "kmsg", "module_load", "module_unload", "note", "packets", "process_snapshot", "signal", "storm"}
+	want := []string{"exec", "exit", "finding", "fork", "kmsg", "module_load", "module_unload", "note", "packets", "process_snapshot", "signal", "storm", "stream.pong"}
 	if !slices.Equal(occurrence, want) {
 		t.Errorf("occurrence kinds %v, want %v", occurrence, want)
 	}
