@@ -266,7 +266,8 @@ func TestStreamCommandUnlinkSelf(t *testing.T) {
 }
 
 // TestStreamCommandRefusesTerminal: a stream is not for a terminal: one
-// line, exit 2. Its --help says what it is for and hides the test flags.
+// line, exit 2, as for bad flags, with nothing on stdout. Its --help says
+// what it is for and hides the test flags.
 func TestStreamCommandRefusesTerminal(t *testing.T) {
 	master, slave := openPTY(t, 80, 24)
 	defer master.Close()
@@ -279,6 +280,8 @@ func TestStreamCommandRefusesTerminal(t *testing.T) {
 	if cmd.ProcessState.ExitCode() != exitUsage || errb.String() != want {
 		t.Fatalf("on a terminal: %v, stderr %q", err, errb.String())
 	}
+	oneLineError(t, run(t, nil, "stream", "--probes", "nope"), exitUsage, `unknown probe "nope"`)
+	oneLineError(t, run(t, nil, "stream", "--interval", "1ms"), exitUsage, "--interval")
 	help := run(t, nil, "stream", "--help")
 	if !strings.Contains(help.stdout, "the other end of `stakeout --ssh`") || !strings.Contains(help.stdout, "--probes") ||
 		strings.Contains(help.stdout, "clock-skew") || strings.Contains(help.stdout, "unlink-self") {
