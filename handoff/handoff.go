@@ -47,6 +47,9 @@ type Options struct {
 	// File is the recording's path as shown in the report and in the replay
 	// command.
 	File string
+	// Files, if set, are the paths of the several files read as one: the
+	// replay command names them all.
+	Files []string
 	// Transform, if set, rewrites every event read from the file before
 	// anything else sees it: the detectors, the summaries, the charts and
 	// the evidence. Redaction plugs in here.
@@ -179,14 +182,17 @@ func Build(r sessions.Recording, opt Options) (*Report, error) {
 	w := windowOf(r, opt.Since, opt.Until)
 	rep := &Report{Host: hdr, File: opt.File, From: w.axis.UTC(), To: w.to.UTC(), Session: sessionStart(r).UTC()}
 	rep.Replay = ReplayCommand(opt.File, w.from, r.Start())
+	if len(opt.Files) > 1 {
+		rep.Replay = ReplayCommandOf(opt.Files, w.from, r.Start())
+	}
 
 	p := newFirstPass(rep, w, opt)
-	if err := damageOrErr(p.run(r, opt), rep); err != nil {
+	if err := damageOf(r, p.run(r, opt), rep); err != nil {
 		return nil, err
 	}
 	rep.Omitted = p.conds.Omitted
 	found := rep.rank(p.found, p.flows, opt.MaxFindings)
-	if err := damageOrErr(collectEvidence(r, opt.Transform, found, opt.Progress), rep); err != nil {
+	if err := damageOf(r, collectEvidence(r, opt.Transform, found, opt.Progress), rep); err != nil {
 		return nil, err
 	}
 	doc := p.b.Document(hdr, opt.File, w.axis, w.to.Sub(w.axis))
@@ -498,6 +504,15 @@ func damageOrErr(err error, rep *Report) error {
 	if errors.As(err, &d) {
 		rep.Damage = d.Error()
 		return nil
+	}
+	return err
+}
+
+// damageOf keeps the damage of r's files as the report's note, naming
+// each damaged file when there are several.
+func damageOf(r sessions.Recording, err error, rep *Report) error {
+	if err = damageOrErr(err, rep); err == nil && len(r.Files()) > 1 && rep.Damage != "" {
+		rep.Damage = sessions.Damaged(r)
 	}
 	return err
 }

@@ -1,6 +1,8 @@
 package sessions
 
 import (
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/stakeout/stakeout/event"
@@ -79,3 +81,26 @@ func (r *Reader) playEvents(from time.Time) Events {
 }
 
 func (it *Iter) work() int64 { return it.lim.work }
+
+// Damaged says what damage the recording's files were found to have so
+// far: one file's damage (Damage.Error), or for a Set each damaged file's,
+// named by its base name; "" when none.
+func Damaged(r Recording) string {
+	files := r.Files()
+	var parts []string
+	for i, f := range files {
+		d := f.Damage()
+		if d == nil {
+			continue
+		}
+		if len(files) == 1 {
+			return d.Error()
+		}
+		name := f.Header().Hostname
+		if s, ok := r.(*Set); ok {
+			name = filepath.Base(s.paths[i])
+		}
+		parts = append(parts, name+": "+d.Error())
+	}
+	return strings.Join(parts, "; ")
+}
