@@ -450,3 +450,25 @@ func fleetHost(i int) []event.Event {
 	}
 	return evs
 }
+
+// TestExtractKeepsHosts: an extract of the three hosts' files read as
+// one, and one of the live recording, hold the same findings, each on its
+// host, and every host's facts.
+func TestExtractKeepsHosts(t *testing.T) {
+	dir, live, perHost := writeMultiHost(t)
+	fromSet, fromLive := filepath.Join(dir, "set-window.stk"), filepath.Join(dir, "live-window.stk")
+	if r := run(t, nil, append(append([]string{"extract"}, perHost...), "--since", "04:00:15", "--until", "04:00:40", "-o", fromSet)...); r.code != 0 {
+		t.Fatalf("extract of three files: %s", r.stderr)
+	}
+	if r := run(t, nil, "extract", live, "--since", "04:00:15", "--until", "04:00:40", "-o", fromLive); r.code != 0 {
+		t.Fatalf("extract of the live recording: %s", r.stderr)
+	}
+	want, liveHosts := reportFindings(t, fromLive)
+	got, setHosts := reportFindings(t, fromSet)
+	if len(want) != 3 || !reflect.DeepEqual(got, want) {
+		t.Fatalf("extract of three files:\n%+v\nof the live recording:\n%+v", got, want)
+	}
+	if len(setHosts) != 3 || len(liveHosts) != 3 || setHosts["r2"].(map[string]any)["file"] != "r2.stk" {
+		t.Fatalf("hosts: %v / %v", setHosts, liveHosts)
+	}
+}
