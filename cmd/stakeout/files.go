@@ -152,10 +152,11 @@ named, as "host" shows them; the recording's own host, whose events have no
 			it, done := withProgress(iterUntil(r, to), r, strings.Join(args, " "), true)
 			defer done()
 			err = engine.Replay(it, findings.All(findings.ConfigOf(r.Header().Detectors)), func(ev event.Event) bool {
+				keepHost := only.keep(ev)
 				if ev.Time.Before(from) || (!to.IsZero() && ev.Time.After(to)) {
 					return true
 				}
-				if (probe != "" && ev.Probe != probe) || (kind != "" && ev.Kind != kind) || !only.keep(ev) {
+				if (probe != "" && ev.Probe != probe) || (kind != "" && ev.Kind != kind) || !keepHost {
 					return true
 				}
 				// A line at a time: C1 and bidi controls, which JSON
@@ -218,7 +219,8 @@ func (f *hostFilter) keep(ev event.Event) bool {
 	return f.want[h]
 }
 
-// unmatched is the error for a --host no event had: a typo, most likely.
+// unmatched is the error for a --host no event read had, whatever the
+// other filters: a typo, most likely.
 func (f *hostFilter) unmatched() error {
 	if f == nil {
 		return nil

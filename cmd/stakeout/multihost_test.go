@@ -336,6 +336,10 @@ func TestEventsHost(t *testing.T) {
 	if own.code != 0 || len(eventsPerHost(t, own.stdout)) != 1 || eventsPerHost(t, own.stdout)[""] == 0 {
 		t.Fatalf("r1.stk --host r1 (its own host): exit %d %s", own.code, own.stderr)
 	}
+	// r1 has no packets: nothing to print, and no error.
+	if none := run(t, nil, "events", live, "--kind", "packets", "--host", "r1"); none.code != 0 || none.stdout != "" {
+		t.Fatalf("r1's packets: exit %d, %d bytes: %s", none.code, len(none.stdout), none.stderr)
+	}
 	bad := run(t, nil, "events", live, "--host", "r4")
 	if bad.code != exitUsage || !strings.Contains(bad.stderr, "--host r4") || !strings.Contains(bad.stderr, "r1, r2, r3") {
 		t.Fatalf("--host r4: exit %d, stderr %q", bad.code, bad.stderr)
