@@ -116,9 +116,6 @@ func (s *Set) Hosts() []string { return append([]string(nil), s.hosts...) }
 // Files are the files, in the order given.
 func (s *Set) Files() []*Reader { return append([]*Reader(nil), s.files...) }
 
-// Paths are the files' paths as given.
-func (s *Set) Paths() []string { return append([]string(nil), s.paths...) }
-
 // Start is the earliest event time of any file.
 func (s *Set) Start() time.Time {
 	return s.fold(func(r *Reader) time.Time { return r.Start() }, time.Time.Before)
