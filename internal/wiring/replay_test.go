@@ -2,6 +2,7 @@ package wiring
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"path/filepath"
 	"slices"
@@ -79,6 +80,90 @@ func TestLoadReplay(t *testing.T) {
 	}
 	if l, ok := msgs[len(msgs)-1].(ui.ReplayLoadedMsg); !ok || l.Err != nil {
 		t.Errorf("a quit replay's loader sent %+v", msgs[len(msgs)-1])
+	}
+}
+
+// TestLoadReplayOfSeveralFiles: `replay a.stk b.stk` loads the marks of
+// both recordings, each finding naming its file's host: two files of one
+// hostname (and one base name) are still two hosts.
+func TestLoadReplayOfSeveralFiles(t *testing.T) {
+	var files []sessions.SetFile
+	for range 2 {
+		path := writeSaturated(t)
+		r, err := sessions.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, sessions.SetFile{Reader: r, Path: path})
+	}
+	set := sessions.NewSet(files)
+	defer set.Close()
+	var msgs []tea.Msg
+	if err := loadReplay(context.Background(), set, func(m tea.Msg) { msgs = append(msgs, m) }); err != nil {
+		t.Fatal(err)
+	}
+	last := msgs[len(msgs)-1].(ui.ReplayLoadedMsg)
+	hosts := map[string]int{}
+	for _, ev := range last.Findings {
+		if f, _ := event.As[event.Finding](ev); f.Finding == "io.saturated" && f.State == "" {
+			hosts[ev.Host]++
+		}
+	}
+	if len(hosts) != 2 || hosts["db-7 (saturated.stk)"] != 1 || hosts["db-7 (saturated.stk) #2"] != 1 {
+		t.Fatalf("io.saturated raised on %v", hosts)
+	}
+}
+
+// TestLoadReplaySameAsLive: `replay a.stk b.stk` marks the same findings
+// (name, host, key, severity, state, time, data) as the replay of one
+// recording of both hosts made live, whose events name their hosts.
+func TestLoadReplaySameAsLive(t *testing.T) {
+	a, b := writeSaturated(t), writeSaturated(t)
+	var files []sessions.SetFile
+	for i, p := range []string{a, b} {
+		r, err := sessions.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, sessions.SetFile{Reader: r, Path: p, Host: []string{"db-7", "db-8"}[i]})
+	}
+	set := sessions.NewSet(files)
+	defer set.Close()
+	// The live recording: both hosts' events, each naming its host.
+	livePath := filepath.Join(t.TempDir(), "live.stk")
+	w, err := sessions.Create(livePath, sessions.Header{Hostname: "laptop", Started: set.Header().Started}, sessions.WriterOptions{FlushEvery: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	it := set.Events(time.Time{})
+	for ev, ok := it.Next(); ok; ev, ok = it.Next() {
+		if err := w.Write(ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	live, err := sessions.Open(livePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Close()
+	marks := func(r sessions.Recording) []string {
+		var msgs []tea.Msg
+		if err := loadReplay(context.Background(), r, func(m tea.Msg) { msgs = append(msgs, m) }); err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, ev := range msgs[len(msgs)-1].(ui.ReplayLoadedMsg).Findings {
+			b, _ := json.Marshal(ev)
+			out = append(out, string(b))
+		}
+		return out
+	}
+	fromSet, fromLive := marks(set), marks(live)
+	if len(fromSet) < 4 || strings.Join(fromSet, "\n") != strings.Join(fromLive, "\n") {
+		t.Fatalf("replay of two files:\n%s\nof the live recording:\n%s", strings.Join(fromSet, "\n"), strings.Join(fromLive, "\n"))
 	}
 }
 
