@@ -36,11 +36,7 @@ func defaultLiveFlags() *liveFlags {
 func (f *liveFlags) bind(fs *pflag.FlagSet, tui bool) {
 	f.bindRemote(fs)
 	f.tui = tui
-	fs.StringSliceVar(&f.probes, "probes", nil,
-		"probes to run, comma-separated (default: all: "+strings.Join(probes.Names(), ",")+")")
-	fs.DurationVar(&f.cfg.Interval, "interval", f.cfg.Interval, "sampling period of polling probes")
-	fs.StringVar(&f.cfg.Procfs, "procfs", f.cfg.Procfs, "root of the proc filesystem (fixture trees in tests)")
-	fs.StringVar(&f.cfg.Sysfs, "sysfs", f.cfg.Sysfs, "root of the sys filesystem")
+	f.bindProbes(fs)
 	if tui {
 		fs.StringVar(&f.record, "record", "", "record to this file (default: $STAKEOUT_DIR or /var/tmp/stakeout/HOST-UTCTIME.stk)")
 	}
@@ -50,6 +46,17 @@ func (f *liveFlags) bind(fs *pflag.FlagSet, tui bool) {
 	if tui {
 		fs.StringVar(&f.theme, "theme", f.theme, "colour theme: dark, light, high-contrast or mono (mono when NO_COLOR is set)")
 	}
+}
+
+// bindProbes binds the flags that choose and set up the probes, which
+// `stream` takes as well: --probes, --interval, the fixture roots, and
+// each probe's own.
+func (f *liveFlags) bindProbes(fs *pflag.FlagSet) {
+	fs.StringSliceVar(&f.probes, "probes", nil,
+		"probes to run, comma-separated (default: all: "+strings.Join(probes.Names(), ",")+")")
+	fs.DurationVar(&f.cfg.Interval, "interval", f.cfg.Interval, "sampling period of polling probes")
+	fs.StringVar(&f.cfg.Procfs, "procfs", f.cfg.Procfs, "root of the proc filesystem (fixture trees in tests)")
+	fs.StringVar(&f.cfg.Sysfs, "sysfs", f.cfg.Sysfs, "root of the sys filesystem")
 	for _, s := range probes.Registry {
 		if s.Flags != nil {
 			s.Flags(fs, &f.cfg)
