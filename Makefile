@@ -38,6 +38,7 @@ bench: deps-bench build
 	$(GO) test -run '^$$' -bench . -benchtime 5x ./sessions/
 	./bench/run.sh
 	./bench/packets.sh
+	./bench/stream.sh
 	./bench/flowstorm.sh
 	./bench/signals.sh
 	$(GO) test -run '^$$' -bench DiskFillSample -benchtime 20x ./probes/

@@ -253,3 +253,14 @@ func Itoa(v uint64) string {
 	}
 	return string(b[i:])
 }
+
+// Retime moves the batch's start, and with it every packet's time, by d
+// (event.Retimer: a clock correction of another host's events).
+func (b *PacketBatch) Retime(d time.Duration) { b.Start = b.Start.Add(d) }
+
+// Retime moves Through by d (event.Retimer).
+func (s *CaptureStats) Retime(d time.Duration) {
+	if !s.Through.IsZero() {
+		s.Through = s.Through.Add(d)
+	}
+}

@@ -582,3 +582,6 @@ func (c *Batcher) Finish() {
 		s.on = false
 	}
 }
+
+// Retime moves the storm's start by d (event.Retimer).
+func (s *Storm) Retime(d time.Duration) { s.Start = s.Start.Add(d) }

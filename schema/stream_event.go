@@ -33,3 +33,8 @@ func (d StreamDropped) Describe() string {
 func init() {
 	event.Register(KindStreamDropped, func() event.Body { return &StreamDropped{} }, event.Traits{Control: true, Occurrence: true})
 }
+
+// Retime moves Since and Until by d (event.Retimer).
+func (s *StreamDropped) Retime(d time.Duration) {
+	s.Since, s.Until = s.Since.Add(d), s.Until.Add(d)
+}

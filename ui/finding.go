@@ -48,6 +48,9 @@ type findingView struct {
 	more  string    // "×3, last at 04:00:15"
 	data  [][2]string
 
+	host     string // its host as its event says ("" the local one), whose pane g focuses
+	hostName string // how the strip names that host, "" when there is one host
+
 	gen      int // the evidence request this view waits for
 	loading  bool
 	evidence *Evidence
@@ -63,7 +66,7 @@ type findingKeys struct {
 func newFindingKeys() findingKeys {
 	return findingKeys{
 		Close:    key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "close the opened finding")),
-		Jump:     key.NewBinding(key.WithKeys("g"), key.WithHelp("g", "in an opened finding: go to its moment in every timeline")),
+		Jump:     key.NewBinding(key.WithKeys("g"), key.WithHelp("g", "go to the opened or selected finding's moment in every timeline")),
 		Up:       key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/↓", "scroll the opened finding")),
 		Down:     key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "scroll down")),
 		PageUp:   key.NewBinding(key.WithKeys("pgup"), key.WithHelp("pgup", "page up")),
@@ -85,7 +88,7 @@ type evidenceMsg struct {
 // openFinding builds the view of a strip item; with a reader of
 // evidence, it also returns the command that reads it.
 func openFinding(env paneEnv, it *stripItem, gen int, read func(first, last event.Event) (Evidence, error)) (*findingView, tea.Cmd) {
-	v := &findingView{env: env, keys: newFindingKeys(), note: it.note, name: it.name, text: it.text, at: it.at, gen: gen}
+	v := &findingView{env: env, keys: newFindingKeys(), note: it.note, name: it.name, text: it.text, at: it.at, gen: gen, host: it.host}
 	if it.c == nil {
 		return v, nil
 	}
@@ -189,7 +192,11 @@ func (v findingView) body() []string {
 		if int(v.sev) >= 0 && int(v.sev) < len(sevLabel) {
 			label = sevLabel[v.sev]
 		}
-		head = st.Sev(v.sev).Render(label+" "+v.name) + st.Muted.Render(" · "+event.Sanitize(v.probe)+" · raised "+v.clock(v.at))
+		where := event.Sanitize(v.probe)
+		if v.hostName != "" {
+			where = v.hostName + " · " + where
+		}
+		head = st.Sev(v.sev).Render(label+" "+v.name) + st.Muted.Render(" · "+where+" · raised "+v.clock(v.at))
 		if v.more != "" {
 			head += st.Muted.Render(" · " + v.more)
 		}

@@ -36,16 +36,22 @@ func (m Model) helpSections() []helpSection {
 	out = append(out, m.stripHelp())
 	var timelines []string
 	var own []helpSection
+	seen := map[string]bool{} // a probe's panes on several hosts have the same keys
 	for i, s := range m.panes.slots {
 		b, ok := s.pane.(interface{ base() paneBase })
-		if !ok {
+		if !ok || seen[s.probe] {
 			continue
 		}
+		seen[s.probe] = true
 		if b.base().timeline {
 			timelines = append(timelines, s.probe)
 		}
+		title := fmt.Sprintf("%d %s", i+1, s.probe)
+		if m.panes.Named() {
+			title = s.probe + " (every host)"
+		}
 		if keys := unprefixed(b.base().keys, s.probe); len(keys) > 0 {
-			own = append(own, helpSection{fmt.Sprintf("%d %s", i+1, s.probe), keys})
+			own = append(own, helpSection{title, keys})
 		}
 	}
 	if len(timelines) > 0 {
@@ -108,8 +114,10 @@ func (m Model) legend(w int) []string {
 	if m.replay != nil {
 		marks = append(marks, replayMarks...)
 	}
+	seen := map[string]bool{}
 	for _, s := range m.panes.slots {
-		if mp, ok := s.pane.(markedPane); ok {
+		if mp, ok := s.pane.(markedPane); ok && !seen[s.probe] {
+			seen[s.probe] = true
 			marks = append(marks, mp.Marks()...)
 		}
 	}

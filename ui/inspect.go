@@ -19,8 +19,16 @@ import (
 // Strings are sanitized.
 type procRef struct {
 	pid  int
+	host string // the host it runs on, as the events say it: "" is the local one
 	comm string
 	why  string // what the pane shows of it: "got SIGHUP", "writes /var at 5.0 MiB/s"
+}
+
+// procKey names a process on a host: a pid on another host is another
+// process than the same pid here.
+type procKey struct {
+	host string
+	pid  int
 }
 
 // processLister is a pane that shows processes: Processes lists them, the
@@ -60,6 +68,7 @@ type inspector struct {
 	typed string // a pid being typed in the picker
 
 	pid     int
+	host    string // the process's host: "" is the local one, the only one read live
 	snap    *schema.ProcessSnapshot
 	at      time.Time // when snap was read
 	live    bool      // snap was read from /proc just now, not recorded
@@ -71,8 +80,8 @@ type inspector struct {
 
 	h int // lines of the grid it draws over, for paging
 
-	recorded map[int]event.Event // latest process_snapshot per pid
-	order    []int               // pids of recorded, least recently updated first
+	recorded map[procKey]event.Event // latest process_snapshot per process
+	order    []procKey               // processes of recorded, least recently updated first
 }
 
 type inspectKeys struct {
@@ -99,7 +108,7 @@ func newInspector(env paneEnv, canRead, canSave bool) inspector {
 	}
 	k.Save.SetEnabled(canSave && canRead)
 	k.Refresh.SetEnabled(canRead)
-	return inspector{env: env, keys: k, recorded: map[int]event.Event{}}
+	return inspector{env: env, keys: k, recorded: map[procKey]event.Event{}}
 }
 
 // Active says the inspector has the keyboard and the grid.
@@ -111,15 +120,16 @@ func (in inspector) Remember(ev event.Event) inspector {
 	if !ok || s.PID <= 0 {
 		return in
 	}
-	if old, ok := in.recorded[s.PID]; ok && old.Time.After(ev.Time) {
+	pk := procKey{ev.Host, s.PID}
+	if old, ok := in.recorded[pk]; ok && old.Time.After(ev.Time) {
 		return in
 	}
-	recorded := make(map[int]event.Event, len(in.recorded)+1)
+	recorded := make(map[procKey]event.Event, len(in.recorded)+1)
 	for k, v := range in.recorded {
 		recorded[k] = v
 	}
-	recorded[s.PID] = ev
-	order := append(slices.DeleteFunc(slices.Clone(in.order), func(p int) bool { return p == s.PID }), s.PID)
+	recorded[pk] = ev
+	order := append(slices.DeleteFunc(slices.Clone(in.order), func(p procKey) bool { return p == pk }), pk)
 	if len(order) > maxRecordedPids {
 		delete(recorded, order[0])
 		order = order[1:]
@@ -130,33 +140,34 @@ func (in inspector) Remember(ev event.Event) inspector {
 
 // Forget drops the recorded snapshots, before a replay seek re-feeds them.
 func (in inspector) Forget() inspector {
-	in.recorded, in.order = map[int]event.Event{}, nil
+	in.recorded, in.order = map[procKey]event.Event{}, nil
 	return in
 }
 
 // OpenPicker offers refs (the panes' processes), then the processes with
 // a recorded snapshot not among them, newest first.
 func (in inspector) OpenPicker(refs []procRef) inspector {
-	seen := map[int]bool{}
+	seen := map[procKey]bool{}
 	var out []procRef
 	for _, r := range refs {
-		if !seen[r.pid] && r.pid > 0 {
-			seen[r.pid] = true
+		if pk := (procKey{r.host, r.pid}); !seen[pk] && r.pid > 0 {
+			seen[pk] = true
 			out = append(out, r)
 		}
 	}
 	for i := len(in.order) - 1; i >= 0; i-- {
-		ev := in.recorded[in.order[i]]
+		pk := in.order[i]
+		ev := in.recorded[pk]
 		s, _ := event.As[schema.ProcessSnapshot](ev)
-		if seen[s.PID] {
+		if seen[pk] {
 			continue
 		}
-		seen[s.PID] = true
+		seen[pk] = true
 		why := "snapshot at " + ev.Time.In(in.env.loc).Format("15:04:05")
 		if s.Finding != "" {
 			why += " for " + event.Sanitize(s.Finding)
 		}
-		out = append(out, procRef{pid: s.PID, comm: event.Sanitize(s.Comm), why: why})
+		out = append(out, procRef{pid: s.PID, host: pk.host, comm: event.Sanitize(s.Comm), why: why})
 	}
 	if len(out) > maxPickRefs {
 		out = out[:maxPickRefs]
@@ -172,7 +183,7 @@ func (in inspector) OpenPicker(refs []procRef) inspector {
 func (in inspector) OpenRefs(refs []procRef, canRead bool) (inspector, inspectAction) {
 	var out []procRef
 	for _, r := range refs {
-		if r.pid > 0 && len(out) < maxPickRefs && !slices.ContainsFunc(out, func(o procRef) bool { return o.pid == r.pid }) {
+		if r.pid > 0 && len(out) < maxPickRefs && !slices.ContainsFunc(out, func(o procRef) bool { return o.pid == r.pid && o.host == r.host }) {
 			out = append(out, r)
 		}
 	}
@@ -181,7 +192,7 @@ func (in inspector) OpenRefs(refs []procRef, canRead bool) (inspector, inspectAc
 		return in, inspectNothing
 	}
 	in.direct = true
-	return in.open(out[0].pid, canRead)
+	return in.open(out[0].host, out[0].pid, canRead)
 }
 
 // inspectAction is what a key in the inspector asks the root to do.
@@ -220,26 +231,32 @@ func (in inspector) pickKey(msg tea.KeyPressMsg, canRead bool) (inspector, inspe
 	case key.Matches(msg, k.Down):
 		in.sel = min(in.sel+1, max(len(in.refs)-1, 0))
 	case key.Matches(msg, k.Pick):
-		pid := 0
+		pid, host := 0, "" // a pid typed is the local host's
 		if in.typed != "" {
 			pid, _ = strconv.Atoi(in.typed)
 		} else if in.sel < len(in.refs) {
-			pid = in.refs[in.sel].pid
+			pid, host = in.refs[in.sel].pid, in.refs[in.sel].host
 		}
 		if pid <= 0 {
 			in.note = "no process to open: pick one, or type its pid"
 			return in, inspectNothing
 		}
-		return in.open(pid, canRead)
+		return in.open(host, pid, canRead)
 	}
 	return in, inspectNothing
 }
 
-// open shows pid: live, it asks for a read (showing the recorded snapshot,
-// if any, meanwhile); in a replay, the recorded one.
-func (in inspector) open(pid int, canRead bool) (inspector, inspectAction) {
-	in.mode, in.pid, in.scroll, in.note, in.snap, in.live = inspectViewing, pid, 0, "", nil, false
-	if ev, ok := in.recorded[pid]; ok {
+// open shows pid on host: live, it asks for a read (showing the recorded
+// snapshot, if any, meanwhile); in a replay, the recorded one. Live, a
+// process on another host is not opened: only the local /proc can be
+// read, and the same pid there is another process.
+func (in inspector) open(host string, pid int, canRead bool) (inspector, inspectAction) {
+	if canRead && host != "" {
+		in.note = remoteProcess("process inspector", pid, host, "opened")
+		return in, inspectNothing
+	}
+	in.mode, in.pid, in.host, in.scroll, in.note, in.snap, in.live = inspectViewing, pid, host, 0, "", nil, false
+	if ev, ok := in.recorded[procKey{host, pid}]; ok {
 		in.snap, _ = event.As[schema.ProcessSnapshot](ev)
 		in.at = ev.Time
 	}
@@ -249,9 +266,24 @@ func (in inspector) open(pid int, canRead bool) (inspector, inspectAction) {
 		return in, inspectRead
 	}
 	if in.snap == nil {
-		in.note = fmt.Sprintf("the recording holds no snapshot of pid %d up to here", pid)
+		in.note = fmt.Sprintf("the recording holds no snapshot of pid %d%s up to here", pid, onHostText(host))
 	}
 	return in, inspectNothing
+}
+
+// remoteProcess is the one line that says a process action is refused
+// because the process is on another host: "process inspector: pid 812 is
+// on r1; only the local host's processes can be opened".
+func remoteProcess(what string, pid int, host, verb string) string {
+	return fmt.Sprintf("%s: pid %d is on %s; only the local host's processes can be %s", what, pid, event.Sanitize(host), verb)
+}
+
+// onHostText is " on r1" for another host's process, "" for a local one.
+func onHostText(host string) string {
+	if host == "" {
+		return ""
+	}
+	return " on " + event.Sanitize(host)
 }
 
 func (in inspector) viewKey(msg tea.KeyPressMsg) (inspector, inspectAction) {
@@ -278,6 +310,8 @@ func (in inspector) viewKey(msg tea.KeyPressMsg) (inspector, inspectAction) {
 		in.scroll = 0
 	case key.Matches(msg, k.Bottom):
 		in.scroll = 1 << 30 // clamped when drawn
+	case key.Matches(msg, k.Refresh) && in.host != "":
+		in.note = remoteProcess("process inspector", in.pid, in.host, "read")
 	case key.Matches(msg, k.Refresh):
 		in.loading, in.note = true, ""
 		in.gen++
@@ -362,7 +396,7 @@ func (in inspector) View(w, h int) string {
 	if in.mode == inspectPicking {
 		return box("inspect a process · ↑/↓ enter · or type a pid · esc close", in.pickerBody(w-2, h-2), w, h, true, st)
 	}
-	title := fmt.Sprintf("process %d", in.pid)
+	title := fmt.Sprintf("process %d%s", in.pid, onHostText(in.host))
 	if in.snap != nil {
 		title += " (" + event.Sanitize(in.snap.Comm) + ")"
 		when := "recorded " + in.at.In(in.env.loc).Format("15:04:05")
@@ -407,7 +441,11 @@ func (in inspector) pickerBody(w, h int) string {
 	from := clamp(in.sel-room+1, 0, max(len(in.refs)-room, 0))
 	for i := from; i < len(in.refs) && i < from+room; i++ {
 		r := in.refs[i]
-		l := fmt.Sprintf("%-7d %-16s %s", r.pid, clip(r.comm, 16), r.why)
+		why := r.why
+		if r.host != "" {
+			why = event.Sanitize(r.host) + ": " + why
+		}
+		l := fmt.Sprintf("%-7d %-16s %s", r.pid, clip(r.comm, 16), why)
 		if i == in.sel && in.typed == "" {
 			lines = append(lines, st.Accent.Render(clip("› "+l, w)))
 		} else {

@@ -124,7 +124,7 @@ func (p coredumpPane) Processes() []procRef {
 }
 
 // Processes lists the processes the panes show, the focused pane's first,
-// each pid once, at most maxPickRefs.
+// each process (a pid on a host) once, at most maxPickRefs.
 func (ps paneSet) Processes() []procRef {
 	if len(ps.slots) == 0 {
 		return nil
@@ -135,7 +135,7 @@ func (ps paneSet) Processes() []procRef {
 			order = append(order, i)
 		}
 	}
-	seen := map[int]bool{}
+	seen := map[procKey]bool{}
 	var out []procRef
 	for _, i := range order {
 		pl, ok := ps.slots[i].pane.(processLister)
@@ -143,8 +143,9 @@ func (ps paneSet) Processes() []procRef {
 			continue
 		}
 		for _, r := range pl.Processes() {
-			if r.pid > 0 && !seen[r.pid] && len(out) < maxPickRefs {
-				seen[r.pid] = true
+			r.host = ps.slots[i].host
+			if pk := (procKey{r.host, r.pid}); r.pid > 0 && !seen[pk] && len(out) < maxPickRefs {
+				seen[pk] = true
 				out = append(out, r)
 			}
 		}

@@ -148,7 +148,7 @@ func TestInspectorSavesIntoTheRecording(t *testing.T) {
 	// The saved snapshot comes back from the engine: it is remembered,
 	// and it makes no pane of its own.
 	m = update(m, EventsMsg{ev})
-	if _, ok := m.insp.recorded[812]; !ok {
+	if _, ok := m.insp.recorded[procKey{pid: 812}]; !ok {
 		t.Error("the saved snapshot is not remembered")
 	}
 	for _, s := range m.panes.slots {

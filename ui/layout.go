@@ -54,7 +54,16 @@ func layoutGrid(want []int, w, h, focus int) []cell {
 		}
 		return hi
 	})...)
+	return placeRows(rows, w, h, focus)
+}
 
+// placeRows gives rows their heights and places them: fixed rows get
+// theirs, the others share the rest. When not every row fits, the rows
+// drawn are a window that includes the one holding the focused pane.
+func placeRows(rows []gridRow, w, h, focus int) []cell {
+	if len(rows) == 0 || w <= 0 || h <= 0 {
+		return nil
+	}
 	focusRow := 0
 	for r, row := range rows {
 		for _, p := range row.panes {

@@ -40,6 +40,7 @@ type Model struct {
 	helpTop  int    // first line of the help screen shown
 	noteErr  string // why the last note was not saved, sanitized
 	traceErr string // why the last attach or detach (a, d) failed, sanitized
+	procErr  string // why a pane's process was not opened (on another host), sanitized
 }
 
 // NewLive builds the UI for a live session; events arrive as EventsMsg.
@@ -53,7 +54,7 @@ func NewLive(o Options) Model {
 		opts: o, env: env, keys: newRootKeys(false, o.Note != nil), stripKeys: newStripKeys(), help: h, note: newNoteInput(),
 		insp:   newInspector(env, o.Inspect != nil, o.Save != nil),
 		strip:  newFindingStrip(env),
-		panes:  newPaneSet(o.Probes, env.withTrace(o.Trace != nil)),
+		panes:  newPaneSet(o.Probes, env.withTrace(o.Trace != nil)).withLocal(o.Host),
 		status: newStatusLine(o.Host, env),
 	}
 }
@@ -161,6 +162,10 @@ func (m Model) answer(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		return m, nil
 	case traceAskMsg:
+		if msg.host != "" { // never a local pid's: the process is elsewhere
+			m.traceErr = remoteProcess(traceVerb(msg.attach), msg.pid, msg.host, "traced")
+			return m, nil
+		}
 		return m, m.askTrace(msg)
 	case traceDoneMsg:
 		m.traceErr = ""
@@ -178,7 +183,7 @@ func (m Model) answer(msg tea.Msg) (tea.Model, tea.Cmd) {
 
 // key routes a key press to whoever owns it.
 func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
-	m.noteErr, m.traceErr = "", ""
+	m.noteErr, m.traceErr, m.procErr = "", "", ""
 	if mm, cmd, ok := m.heldKey(msg); ok {
 		return mm, cmd
 	}
@@ -207,6 +212,9 @@ func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		return m.feed(r, f), cmd
 	case m.detail != nil:
 		return m, nil // the panes are hidden behind the opened finding
+	case key.Matches(msg, m.keys.Group):
+		m.panes = m.panes.Regroup(!m.panes.ByHost())
+		return m, nil
 	}
 	if m.strip.Focused() {
 		if !m.panes.IsFocusKey(msg) {
@@ -290,8 +298,14 @@ func (m Model) stripKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		}
 		m.evGen++
 		d, cmd := openFinding(m.env, it, m.evGen, m.opts.Evidence)
+		d.hostName = m.strip.hostLabel(it)
 		m.detail = d
 		return m, cmd
+	case key.Matches(msg, m.stripKeys.Jump):
+		if it := m.strip.Selected(); it != nil {
+			d, _ := openFinding(m.env, it, m.evGen, nil)
+			return m.jump(d.host, d.probe, d.at)
+		}
 	}
 	return m, nil
 }
@@ -305,22 +319,29 @@ func (m Model) findingKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		m.detail = nil
 		return m, nil
 	case key.Matches(msg, m.detail.keys.Jump):
-		at, probe := m.detail.at, m.detail.probe
-		m.detail = nil
-		m = m.focusStrip(false)
-		var cmd tea.Cmd
-		if m.replay != nil {
-			r, f, c := m.replay.Jump(at)
-			m, cmd = m.feed(r, f), c
-		} else if !m.freeze.Frozen() {
-			m.freeze, _ = m.freeze.Toggle()
-		}
-		m.panes = m.panes.ShowAt(m.panes.IndexOf(probe), at)
-		return m, cmd
+		return m.jump(m.detail.host, m.detail.probe, m.detail.at)
 	}
 	d := m.detail.Scroll(msg)
 	m.detail = &d
 	return m, nil
+}
+
+// jump goes to a finding's moment (g): live, the view freezes there;
+// in a replay, it seeks there and pauses. The pane of its probe on its
+// host gets the focus, and every timeline, on every host, shows that
+// moment.
+func (m Model) jump(host, probe string, at time.Time) (tea.Model, tea.Cmd) {
+	m.detail = nil
+	m = m.focusStrip(false)
+	var cmd tea.Cmd
+	if m.replay != nil {
+		r, f, c := m.replay.Jump(at)
+		m, cmd = m.feed(r, f), c
+	} else if !m.freeze.Frozen() {
+		m.freeze, _ = m.freeze.Toggle()
+	}
+	m.panes = m.panes.ShowAt(m.panes.IndexOn(host, probe), at)
+	return m, cmd
 }
 
 // apply hands live events to the component each kind belongs to.
@@ -330,12 +351,23 @@ func (m Model) apply(evs []event.Event) Model {
 		switch ev.Kind {
 		case event.KindFinding, event.KindNote:
 			m.strip = m.strip.Add(ev)
-		case event.KindRecording:
+		case event.KindRecording, schema.KindHostFacts, schema.KindClock, schema.KindStreamPong:
+			// the status line's (a host's clock offset), no pane's
 		case schema.KindProcessSnapshot:
 			m.insp = m.insp.Remember(ev)
 		default:
 			m.panes = m.panes.Apply(ev)
 		}
+	}
+	return m.hostsShown()
+}
+
+// hostsShown turns on, once another host has a pane, what shows several
+// hosts: the strip names each line's host, and g (G) groups the panes.
+func (m Model) hostsShown() Model {
+	if m.panes.Named() && !m.keys.Group.Enabled() {
+		m.strip = m.strip.NameHosts(m.opts.Host)
+		m.keys.Group.SetEnabled(true)
 	}
 	return m
 }
@@ -355,19 +387,25 @@ func (m Model) feed(r replayCtl, f feed) Model {
 		m.panes = m.panes.ResetAt(r.src.Position())
 		m.insp = m.insp.Forget()
 	}
+	if f.reset {
+		m.status = m.status.ForgetClocks()
+	}
 	for _, ev := range f.events {
+		m.status = m.status.Observe(ev)
 		switch {
 		case ev.Kind == schema.KindProcessSnapshot:
 			m.insp = m.insp.Remember(ev)
+		case isHostKind(ev.Kind):
 		case !isMark(ev) && ev.Kind != event.KindRecording:
 			m.panes = m.panes.Apply(ev)
 		}
 	}
 	if f.moved || f.reset {
-		m.strip = m.strip.Set(r.FindingsUpTo())
-		m.status = m.status.SetClock(r.src.Position())
+		up := r.FindingsUpTo()
+		m.strip = m.strip.Set(up)
+		m.status = m.status.SetClock(r.src.Position()).SetLost(up)
 	}
-	return m
+	return m.hostsShown()
 }
 
 func (m Model) setTheme(t themes.Theme) Model {
@@ -389,8 +427,13 @@ func (m Model) inspectKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 }
 
 // inspectRefs opens the inspector on the processes a pane's selected row
-// names (Enter on the row).
+// names (Enter on the row). Live, a row of another host's pane opens
+// nothing: one line says why.
 func (m Model) inspectRefs(refs []procRef) (tea.Model, tea.Cmd) {
+	if len(refs) > 0 && refs[0].host != "" && m.opts.Inspect != nil {
+		m.procErr = remoteProcess("process inspector", refs[0].pid, refs[0].host, "opened")
+		return m, nil
+	}
 	var act inspectAction
 	m.insp, act = m.insp.OpenRefs(refs, m.opts.Inspect != nil)
 	m.showHelp = false

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 
@@ -12,15 +13,20 @@ import (
 	"github.com/stakeout/stakeout/schema"
 )
 
-// maxPanes caps the panes a recording can make us create, one per probe name.
-const maxPanes = 32
+// maxPanes caps the panes a recording can make us create, one per probe
+// name on each host: 64 hosts of eight probes.
+const maxPanes = 512
 
 // paneSet is the grid of probe panes: it routes each probe's events to its
-// pane, keeps every probe's status, and owns focus and zoom.
+// pane, keeps every probe's status, and owns focus and zoom. With events
+// from several hosts, each probe has a pane on each host (see hosts.go).
 type paneSet struct {
 	env    paneEnv
 	keys   paneKeys
 	slots  []slot
+	index  map[paneKey]int // each pane's place in slots, for routing an event
+	seq    map[string]int  // each probe's order of first appearance, for panes this build does not know
+	hosts  paneHosts
 	focus  int
 	zoomed bool
 	auto   bool // zoomed for a pane's detail view, unzoomed when it closes
@@ -34,8 +40,9 @@ type momentPane interface {
 	ShowMoment(t time.Time) Pane
 }
 
-// slot is one probe: its status (shared by all panes) and its pane.
+// slot is one probe on one host: its status and its pane.
 type slot struct {
+	host     string // as the events say it: "" is the local host (the recording's)
 	probe    string
 	pane     Pane
 	status   event.ProbeStatus
@@ -68,7 +75,7 @@ func newPaneSet(probeNames []string, env paneEnv) paneSet {
 		Zoom: key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "zoom pane / back")),
 	}}
 	for _, p := range probeNames {
-		ps, _ = ps.slotFor(p)
+		ps, _ = ps.slotFor("", p)
 	}
 	return ps
 }
@@ -87,28 +94,38 @@ func paneRank(probe string) int {
 	return len(names)
 }
 
-// slotFor finds or adds the slot of a probe, in pane order (see paneRank);
-// the index is -1 past maxPanes. Focus stays on the pane it was on.
-func (ps paneSet) slotFor(probe string) (paneSet, int) {
-	for i := range ps.slots {
-		if ps.slots[i].probe == probe {
-			return ps, i
-		}
+// slotFor finds or adds the slot of a probe on a host, in pane order (see
+// paneRank and paneSet.compare); the index is -1 past maxPanes. Finding
+// it is one map lookup, however many hosts and panes there are. Focus
+// stays on the pane it was on.
+func (ps paneSet) slotFor(host, probe string) (paneSet, int) {
+	if i, ok := ps.index[paneKey{host, probe}]; ok {
+		return ps, i
 	}
 	if len(ps.slots) >= maxPanes {
 		return ps, -1
 	}
-	r := paneRank(probe)
+	if _, ok := ps.seq[probe]; !ok {
+		seq := make(map[string]int, len(ps.seq)+1)
+		maps.Copy(seq, ps.seq)
+		seq[probe] = len(ps.seq)
+		ps.seq = seq
+	}
+	s := slot{host: host, probe: probe, pane: newPane(probe, ps.env)}
 	at := len(ps.slots)
-	for i, s := range ps.slots {
-		if paneRank(s.probe) > r {
+	for i := range ps.slots {
+		if ps.compare(s, ps.slots[i]) < 0 {
 			at = i
 			break
 		}
 	}
 	slots := make([]slot, 0, len(ps.slots)+1)
-	slots = append(append(append(slots, ps.slots[:at]...), slot{probe: probe, pane: newPane(probe, ps.env)}), ps.slots[at:]...)
+	slots = append(append(append(slots, ps.slots[:at]...), s), ps.slots[at:]...)
 	ps.slots = slots
+	ps.index = indexSlots(slots)
+	if host != "" {
+		ps.hosts.named = true
+	}
 	if at <= ps.focus && len(ps.slots) > 1 {
 		ps.focus++
 	}
@@ -120,7 +137,7 @@ func (ps paneSet) Apply(ev event.Event) paneSet {
 	if ev.Probe == "" {
 		return ps
 	}
-	ps, i := ps.slotFor(ev.Probe)
+	ps, i := ps.slotFor(ev.Host, ev.Probe)
 	if i < 0 {
 		return ps
 	}
@@ -209,7 +226,7 @@ func (ps paneSet) Update(msg tea.KeyPressMsg) (paneSet, tea.Cmd) {
 	case ps.Claims(msg):
 		var cmd tea.Cmd
 		ps.slots[ps.focus].pane, cmd = updatePane(ps.slots[ps.focus].pane, msg)
-		return ps.zoomForDetail(), cmd
+		return ps.zoomForDetail(), onHost(ps.slots[ps.focus].host, cmd)
 	case key.Matches(msg, ps.keys.Next):
 		ps.focus = (ps.focus + 1) % n
 	case key.Matches(msg, ps.keys.Prev):
@@ -223,7 +240,7 @@ func (ps paneSet) Update(msg tea.KeyPressMsg) (paneSet, tea.Cmd) {
 	default:
 		var cmd tea.Cmd
 		ps.slots[ps.focus].pane, cmd = updatePane(ps.slots[ps.focus].pane, msg)
-		return ps, cmd
+		return ps, onHost(ps.slots[ps.focus].host, cmd)
 	}
 	return ps, nil
 }
@@ -249,22 +266,23 @@ func (ps paneSet) IsFocusKey(msg tea.KeyPressMsg) bool {
 	return key.Matches(msg, ps.keys.Next, ps.keys.Prev, ps.keys.Jump)
 }
 
-// IndexOf is the pane of probe, -1 if it has none.
-func (ps paneSet) IndexOf(probe string) int {
-	for i, s := range ps.slots {
-		if s.probe == probe {
-			return i
-		}
+// IndexOf is the pane of probe on the local host, -1 if it has none.
+func (ps paneSet) IndexOf(probe string) int { return ps.IndexOn("", probe) }
+
+// IndexOn is the pane of probe on host, -1 if it has none.
+func (ps paneSet) IndexOn(host, probe string) int {
+	if i, ok := ps.index[paneKey{host, probe}]; ok {
+		return i
 	}
 	return -1
 }
 
-// Label names pane i as its title does: "1 iostat".
+// Label names pane i as its title does: "1 iostat", "4 r1 · packets".
 func (ps paneSet) Label(i int) string {
 	if i < 0 || i >= len(ps.slots) {
 		return ""
 	}
-	return fmt.Sprintf("%d %s", i+1, event.Sanitize(ps.slots[i].probe))
+	return fmt.Sprintf("%d %s", i+1, ps.hosts.name(ps.slots[i]))
 }
 
 // ShowAt focuses pane i (none when i is out of range: a note's g) and has
@@ -295,6 +313,9 @@ func (ps paneSet) Len() int     { return len(ps.slots) }
 func (ps paneSet) cells() []cell {
 	if ps.zoomed {
 		return []cell{{pane: ps.focus, w: ps.w, h: ps.h}}
+	}
+	if ps.hosts.named {
+		return ps.groupedCells()
 	}
 	// Compact panes are packed with each other; wrap their text to that width.
 	nc := 0
@@ -345,7 +366,7 @@ func hiddenPanes(cells []cell, n int) []int {
 func (ps paneSet) hiddenLine(hidden []int) string {
 	names := make([]string, len(hidden))
 	for i, p := range hidden {
-		names[i] = fmt.Sprintf("%d %s", p+1, event.Sanitize(ps.slots[p].probe))
+		names[i] = fmt.Sprintf("%d %s", p+1, ps.hosts.short(ps.slots[p]))
 	}
 	word := "panes"
 	if len(hidden) == 1 {
@@ -399,7 +420,7 @@ func (ps paneSet) View() string {
 		var boxes []string
 		for ; j < len(cells) && cells[j].y == cells[i].y; j++ {
 			c := cells[j]
-			boxes = append(boxes, ps.slots[c.pane].view(c.pane, c.w, c.h, c.pane == ps.focus && !ps.blur, ps.zoomed, ps.env))
+			boxes = append(boxes, ps.slots[c.pane].view(ps.hosts.name(ps.slots[c.pane]), c.pane, c.w, c.h, c.pane == ps.focus && !ps.blur, ps.zoomed, ps.env))
 		}
 		rows = append(rows, lipgloss.JoinHorizontal(lipgloss.Top, boxes...))
 		i = j
@@ -438,19 +459,21 @@ func (s slot) statusText() string {
 	return ""
 }
 
-func (s slot) title(i int, zoomed bool) string {
+// title is "1 iostat · ok"; name is the pane's ("r1 · iostat" when
+// there are several hosts).
+func (s slot) title(name string, i int, zoomed bool) string {
 	state := s.status.Status
 	if !s.known {
 		state = "waiting"
 	}
-	t := fmt.Sprintf("%d %s · %s", i+1, event.Sanitize(s.probe), event.Sanitize(state))
+	t := fmt.Sprintf("%d %s · %s", i+1, name, event.Sanitize(state))
 	if zoomed {
 		t += " · zoomed (enter to go back)"
 	}
 	return t
 }
 
-func (s slot) view(i, w, h int, focused, zoomed bool, env paneEnv) string {
+func (s slot) view(name string, i, w, h int, focused, zoomed bool, env paneEnv) string {
 	iw, ih := max(w-2, 0), max(h-2, 0)
 	var body string
 	switch msg := s.statusText(); {
@@ -473,5 +496,5 @@ func (s slot) view(i, w, h int, focused, zoomed bool, env paneEnv) string {
 		s.pane.SetSize(iw, ih)
 		body = s.pane.View()
 	}
-	return box(s.title(i, zoomed), body, w, h, focused, env.st)
+	return box(s.title(name, i, zoomed), body, w, h, focused, env.st)
 }

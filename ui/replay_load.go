@@ -19,8 +19,14 @@ type ReplayProgressMsg struct{ Done float64 }
 type ReplayLoadedMsg struct {
 	Findings []event.Event
 	Probes   []string
-	Err      error
+	// Remote are the other hosts' probes seen (event.Event.Host set),
+	// each host's in the order they first reported.
+	Remote []HostProbe
+	Err    error
 }
+
+// HostProbe is a probe on a host other than the recording's own.
+type HostProbe struct{ Host, Probe string }
 
 // NewReplayLoading is NewReplay before the findings are known: the replay
 // opens and plays at once, at the source's position, while the wiring
@@ -69,8 +75,11 @@ func (m Model) replayLoaded(msg ReplayLoadedMsg) Model {
 	r := m.replay.load(msg)
 	m.replay = &r
 	for _, p := range msg.Probes {
-		m.panes, _ = m.panes.slotFor(p)
+		m.panes, _ = m.panes.slotFor("", p)
+	}
+	for _, p := range msg.Remote {
+		m.panes, _ = m.panes.slotFor(p.Host, p.Probe)
 	}
 	m.strip = m.strip.Set(r.FindingsUpTo())
-	return m
+	return m.hostsShown()
 }

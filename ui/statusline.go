@@ -2,6 +2,7 @@ package ui
 
 import (
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,6 +16,7 @@ type statusLine struct {
 	host  string // sanitized
 	rec   RecordingMsg
 	clock time.Time // time of the latest event applied, or the replay position
+	hosts statusHosts
 	w     int
 }
 
@@ -37,10 +39,15 @@ func (s statusLine) SetClock(t time.Time) statusLine { s.clock = t; return s }
 // Record takes the engine's periodic recorder report.
 func (s statusLine) Record(m RecordingMsg) statusLine { s.rec = m; return s }
 
-// Apply follows recording events (state changes) and moves the clock.
+// Apply follows recording events (state changes), the other hosts (their
+// clocks, host.lost and host.back) and moves the clock.
 func (s statusLine) Apply(ev event.Event) statusLine {
 	if ev.Time.After(s.clock) {
 		s.clock = ev.Time
+	}
+	s = s.Observe(ev)
+	if ev.Kind == event.KindFinding {
+		s = s.hostFinding(ev)
 	}
 	var r *event.Recording
 	switch b := ev.Body.(type) {
@@ -139,11 +146,26 @@ func (s statusLine) View(x statusExtra, replay bool, now time.Time) string {
 	if x.err != "" {
 		after = append(after, st.Error.Render(x.err))
 	}
+	if len(s.hosts.names) > 0 { // the other hosts, after the local one
+		fixed := ansi.StringWidth(strings.Join(append(append([]string{}, left...), after...), sep))
+		reserve := ansi.StringWidth(sep) + ansi.StringWidth(x.short) + 1
+		if !replay {
+			reserve += ansi.StringWidth(sep) + min(ansi.StringWidth(s.recSegment(s.w)), 16)
+		}
+		if seg := s.hostsSegment(s.w - fixed - reserve); seg != "" {
+			left = slices.Insert(left, len(left)-1, seg)
+		}
+	}
 	if !replay {
 		others := ansi.StringWidth(strings.Join(append(append([]string{}, left...), after...), sep))
 		left = append(left, s.recSegment(s.w-others-ansi.StringWidth(sep)))
 	}
 	l := strings.Join(append(left, after...), sep)
+	if x.err != "" && ansi.StringWidth(l) > s.w {
+		// The error is what the last key did: it goes first, whole if it
+		// can, and the rest after it as far as it fits.
+		return clip(strings.Join(append([]string{st.Error.Render(x.err)}, left...), sep), s.w)
+	}
 	// As room runs out the pane counter goes first, then the hint shrinks.
 	for _, right := range []string{x.focus + "  " + x.hint, x.hint, x.short} {
 		if right == "" {

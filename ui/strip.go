@@ -23,9 +23,13 @@ const maxStripFindings = 500
 type findingStrip struct {
 	env   paneEnv
 	items []*stripItem          // in the order they started
-	open  map[string]*stripItem // open conditions by key
+	open  map[string]*stripItem // open conditions by host and key (openKey)
 	acked map[string]bool       // acknowledged criticals, by stripItem.id
 	w, h  int
+	// named: there are several hosts, so every line names its host,
+	// the local one's as local says (another host's line always does).
+	named bool
+	local string
 	// focused: the strip has the keys (0), and sel is the selected line,
 	// by its item's id so it stays on its finding as others come and go;
 	// selAt is its place in display order, for when that item is gone.
@@ -36,6 +40,7 @@ type findingStrip struct {
 
 type stripItem struct {
 	c    *event.Condition // nil for a note
+	host string           // the host it is about, as its event says: "" is the local one
 	at   time.Time        // a note's time; a condition's raise
 	note bool             // a note: name is its author
 	name string           // sanitized
@@ -50,14 +55,46 @@ func (s findingStrip) SetSize(w, h int) findingStrip { s.w, s.h = w, h; return s
 // every move), for its acknowledgement and selection; a note by its time,
 // author and text.
 func (it *stripItem) id() string {
+	host := ""
+	if it.host != "" { // two hosts can raise the same condition at once
+		host = it.host + "\x00"
+	}
 	if it.c == nil {
-		return "note@" + it.at.Format(time.RFC3339Nano) + "@" + it.name + "@" + it.text
+		return host + "note@" + it.at.Format(time.RFC3339Nano) + "@" + it.name + "@" + it.text
 	}
 	f := it.c.First.Body.(*event.Finding)
 	if f.Key != "" {
-		return f.Key + "@" + it.at.Format(time.RFC3339Nano)
+		return host + f.Key + "@" + it.at.Format(time.RFC3339Nano)
 	}
-	return f.Finding + "@" + it.at.Format(time.RFC3339Nano) + "@" + f.Summary
+	return host + f.Finding + "@" + it.at.Format(time.RFC3339Nano) + "@" + f.Summary
+}
+
+// openKey is a condition's key on its host: each host's detectors keep
+// their own conditions, so the same key on two hosts is two lines.
+func openKey(host, key string) string {
+	if host == "" {
+		return key
+	}
+	return host + "\x00" + key
+}
+
+// NameHosts makes every line name its host: there are several.
+func (s findingStrip) NameHosts(local string) findingStrip {
+	s.named, s.local = true, event.Sanitize(local)
+	return s
+}
+
+// hostLabel is how a line names its item's host ("" when it need not).
+func (s findingStrip) hostLabel(it *stripItem) string {
+	switch {
+	case it.host != "":
+		return event.Sanitize(it.host)
+	case !s.named:
+		return ""
+	case s.local != "":
+		return s.local
+	}
+	return "local"
 }
 
 func (it *stripItem) cleared() bool { return it.c != nil && it.c.Cleared() }
@@ -80,24 +117,29 @@ func (it *stripItem) latest() time.Time {
 // or clear joins its condition's line; a raise starts a new one.
 func (s findingStrip) Add(ev event.Event) findingStrip {
 	if n, ok := event.As[event.Note](ev); ok {
-		s.items = append(s.items, &stripItem{at: ev.Time, note: true, name: event.Sanitize(n.Author), text: event.Sanitize(n.Text)})
+		s.items = append(s.items, &stripItem{host: ev.Host, at: ev.Time, note: true, name: event.Sanitize(n.Author), text: event.Sanitize(n.Text)})
 	} else if f, ok := event.As[event.Finding](ev); ok {
-		if it := s.open[f.Key]; f.Continues() && it != nil {
+		host := ev.Host
+		if h, _, ok := lostFinding(ev); ok { // about the host it names
+			host = h
+		}
+		k := openKey(host, f.Key)
+		if it := s.open[k]; f.Continues() && it != nil {
 			it.c.Add(ev)
 			it.text = event.Sanitize(f.Summary)
 			if f.State == event.FindingCleared {
-				delete(s.open, f.Key)
+				delete(s.open, k)
 			}
 			return s
 		}
 		c := event.NewCondition(ev)
-		it := &stripItem{c: c, at: c.Since(), name: event.Sanitize(f.Finding), text: event.Sanitize(f.Summary)}
+		it := &stripItem{c: c, host: host, at: c.Since(), name: event.Sanitize(f.Finding), text: event.Sanitize(f.Summary)}
 		s.items = append(s.items, it)
 		if f.Key != "" && f.State != event.FindingCleared {
 			if s.open == nil {
 				s.open = map[string]*stripItem{}
 			}
-			s.open[f.Key] = it
+			s.open[k] = it
 		}
 	} else {
 		return s
@@ -302,8 +344,12 @@ func (s findingStrip) View() string {
 // its name, ×N and its latest time, and its summary.
 func (s findingStrip) line(it *stripItem, clock func(time.Time) string) string {
 	st := s.env.st
+	host := ""
+	if h := s.hostLabel(it); h != "" {
+		host = st.Host.Render(h) + " "
+	}
 	if it.note {
-		return st.Accent.Render("▌NOTE") + " " + st.Muted.Render(clock(it.at)) + " " +
+		return st.Accent.Render("▌NOTE") + " " + st.Muted.Render(clock(it.at)) + " " + host +
 			st.Accent.Render(it.name) + "  " + st.Text.Render(it.text)
 	}
 	sev := st.Sev(it.c.Worst)
@@ -329,7 +375,7 @@ func (s findingStrip) line(it *stripItem, clock func(time.Time) string) string {
 	if it.cleared() {
 		name = st.Muted.Render(it.name)
 	}
-	line := sev.Render("▌"+label) + " " + st.Muted.Render(clock(it.at)) + " " + name
+	line := sev.Render("▌"+label) + " " + st.Muted.Render(clock(it.at)) + " " + host + name
 	if len(more) > 0 {
 		line += " " + st.Muted.Render(strings.Join(more, ", "))
 	}

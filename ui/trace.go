@@ -8,6 +8,7 @@ import (
 // and d in the signals pane). The root runs Options.Trace for it.
 type traceAskMsg struct {
 	pid    int
+	host   string // the pane's host (onHost): "" is the local one, the only one traced
 	attach bool
 }
 
@@ -20,6 +21,14 @@ type traceDoneMsg struct {
 }
 
 func (e paneEnv) withTrace(on bool) paneEnv { e.trace = on; return e }
+
+// traceVerb names what a or d asked for.
+func traceVerb(attach bool) string {
+	if attach {
+		return "attach"
+	}
+	return "detach"
+}
 
 // askTrace runs Options.Trace off the UI goroutine: it waits for the
 // tracer.

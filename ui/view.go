@@ -60,7 +60,7 @@ func (m Model) render() string {
 	case m.showHelp:
 		parts = append(parts, m.helpView())
 	case m.detail != nil:
-		parts = append(parts, m.detail.View(m.w, m.panes.h, m.panes.Label(m.panes.IndexOf(m.detail.probe))))
+		parts = append(parts, m.detail.View(m.w, m.panes.h, m.panes.Label(m.panes.IndexOn(m.detail.host, m.detail.probe))))
 	default:
 		parts = append(parts, m.panes.View())
 	}
@@ -108,6 +108,9 @@ func (m Model) statusView() string {
 	}
 	if m.traceErr != "" {
 		x.err = m.traceErr
+	}
+	if m.procErr != "" {
+		x.err = m.procErr
 	}
 	return m.status.View(x, m.replay != nil, m.now())
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -48,6 +49,10 @@ func startStreamProc(t *testing.T, exe string, args ...string) *streamProc {
 	}
 	t.Cleanup(func() {
 		p.stdin.Close()
+		go func() {
+			for range p.evs { // so the reader can finish, and Wait run
+			}
+		}()
 		select {
 		case <-p.exited:
 		case <-time.After(20 * time.Second):
@@ -55,10 +60,15 @@ func startStreamProc(t *testing.T, exe string, args ...string) *streamProc {
 			<-p.exited
 		}
 	})
+	// Wait closes stdout: only once everything in it has been read.
+	read := make(chan struct{})
+	go func() { <-read; p.cmd.Wait(); close(p.exited) }()
 	if p.sr, err = sessions.ReadStream(p.stdout); err != nil {
+		close(read)
 		t.Fatalf("ReadStream: %v (stderr %q)", err, p.stderr.String())
 	}
 	go func() {
+		defer close(read)
 		for {
 			ev, err := p.sr.Next()
 			if err != nil {
@@ -69,7 +79,6 @@ func startStreamProc(t *testing.T, exe string, args ...string) *streamProc {
 			p.evs <- ev
 		}
 	}()
-	go func() { p.cmd.Wait(); close(p.exited) }()
 	return p
 }
 
@@ -202,7 +211,9 @@ func TestStreamCommandTracedTarget(t *testing.T) {
 		}
 		if how == "SIGKILL" {
 			p.cmd.Process.Signal(syscall.SIGKILL)
-			<-p.exited
+			if end, _ := p.closeAndWait(t); !errors.Is(end, io.ErrUnexpectedEOF) {
+				t.Errorf("the stream of a killed stakeout ended with %v, want io.ErrUnexpectedEOF", end)
+			}
 		} else if end, code := p.closeAndWait(t); end != io.EOF || code != 0 {
 			t.Fatalf("stream end %v, exit %d, stderr %q", end, code, p.stderr.String())
 		}
@@ -266,7 +277,8 @@ func TestStreamCommandUnlinkSelf(t *testing.T) {
 }
 
 // TestStreamCommandRefusesTerminal: a stream is not for a terminal: one
-// line, exit 2. Its --help says what it is for and hides the test flags.
+// line, exit 2, as for bad flags, with nothing on stdout. Its --help says
+// what it is for and hides the test flags.
 func TestStreamCommandRefusesTerminal(t *testing.T) {
 	master, slave := openPTY(t, 80, 24)
 	defer master.Close()
@@ -279,6 +291,8 @@ func TestStreamCommandRefusesTerminal(t *testing.T) {
 	if cmd.ProcessState.ExitCode() != exitUsage || errb.String() != want {
 		t.Fatalf("on a terminal: %v, stderr %q", err, errb.String())
 	}
+	oneLineError(t, run(t, nil, "stream", "--probes", "nope"), exitUsage, `unknown probe "nope"`)
+	oneLineError(t, run(t, nil, "stream", "--interval", "1ms"), exitUsage, "--interval")
 	help := run(t, nil, "stream", "--help")
 	if !strings.Contains(help.stdout, "the other end of `stakeout --ssh`") || !strings.Contains(help.stdout, "--probes") ||
 		strings.Contains(help.stdout, "clock-skew") || strings.Contains(help.stdout, "unlink-self") {

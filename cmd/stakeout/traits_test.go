@@ -10,7 +10,8 @@ import (
 // TestKindTraits pins which kinds carry each trait, now declared once where
 // the kind is registered instead of in hand-written lists: control kinds
 // are never shed on the way to the screen, occurrences are never carried
-// into an extract as state. The sets are the ones the lists held.
+// into an extract as state. The sets are the ones the lists held, plus issue 17's host facts,
+// clock estimates and clock pings, which must reach the status line.
 func TestKindTraits(t *testing.T) {
 	var control, occurrence []string
 	for _, k := range event.Kinds() {

@@ -84,14 +84,21 @@ const loadProgressEvery = 200 * time.Millisecond
 func loadReplay(ctx context.Context, r *sessions.Reader, send func(tea.Msg)) error {
 	var marks []event.Event
 	var probeNames []string
+	var remote []ui.HostProbe // other hosts' probes (event.Event.Host)
 	seen := map[string]bool{}
+	seenRemote := map[ui.HostProbe]bool{}
 	lo, hi := r.PlausibleSpan()
 	var read time.Time
 	next := time.Now().Add(loadProgressEvery)
 	err := engine.Replay(r.Iter(time.Time{}), findings.All(findings.ConfigOf(r.Header().Detectors)), func(ev event.Event) bool {
 		if isMark(ev) {
 			marks = append(marks, ev)
-		} else if _, ok := ev.Body.(*event.ProbeStatus); ok && !seen[ev.Probe] {
+		} else if _, ok := ev.Body.(*event.ProbeStatus); ok && ev.Host != "" {
+			if hp := (ui.HostProbe{Host: ev.Host, Probe: ev.Probe}); !seenRemote[hp] {
+				seenRemote[hp] = true
+				remote = append(remote, hp)
+			}
+		} else if ok && !seen[ev.Probe] {
 			seen[ev.Probe] = true
 			probeNames = append(probeNames, ev.Probe)
 		}
@@ -109,7 +116,7 @@ func loadReplay(ctx context.Context, r *sessions.Reader, send func(tea.Msg)) err
 	if err == nil {
 		err = ctx.Err()
 	}
-	msg := ui.ReplayLoadedMsg{Findings: marks, Probes: probeNames}
+	msg := ui.ReplayLoadedMsg{Findings: marks, Probes: probeNames, Remote: remote}
 	if err != nil && !errors.Is(err, context.Canceled) {
 		msg.Err = err
 	}

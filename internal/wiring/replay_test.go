@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -78,5 +79,42 @@ func TestLoadReplay(t *testing.T) {
 	}
 	if l, ok := msgs[len(msgs)-1].(ui.ReplayLoadedMsg); !ok || l.Err != nil {
 		t.Errorf("a quit replay's loader sent %+v", msgs[len(msgs)-1])
+	}
+}
+
+// TestLoadReplayHosts: a recording with other hosts' events (event.Host)
+// gives the replay each host's probes, so their panes are there before
+// an event of theirs plays, and the local host's as before.
+func TestLoadReplayHosts(t *testing.T) {
+	t0 := time.Date(2026, 11, 23, 4, 0, 0, 0, time.UTC)
+	path := filepath.Join(t.TempDir(), "hosts.stk")
+	w, err := sessions.Create(path, sessions.Header{Hostname: "db-7", Started: t0, Interval: time.Second},
+		sessions.WriterOptions{FlushEvery: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, hp := range [][2]string{{"", "iostat"}, {"r1", "packets"}, {"r1", "iostat"}, {"r2", "packets"}, {"r1", "packets"}} {
+		ev := event.New(t0.Add(time.Duration(i)*time.Second), hp[1], &event.ProbeStatus{Status: event.StatusOK})
+		ev.Host = hp[0]
+		if err := w.Write(ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := sessions.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var msgs []tea.Msg
+	if err := loadReplay(context.Background(), r, func(m tea.Msg) { msgs = append(msgs, m) }); err != nil {
+		t.Fatal(err)
+	}
+	last := msgs[len(msgs)-1].(ui.ReplayLoadedMsg)
+	want := []ui.HostProbe{{Host: "r1", Probe: "packets"}, {Host: "r1", Probe: "iostat"}, {Host: "r2", Probe: "packets"}}
+	if strings.Join(last.Probes, ",") != "iostat" || !slices.Equal(last.Remote, want) {
+		t.Errorf("probes %v, other hosts' %v", last.Probes, last.Remote)
 	}
 }
