@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/packet"
 	"github.com/stakeout/stakeout/schema"
 	"github.com/stakeout/stakeout/sessions"
 )
@@ -78,6 +79,10 @@ func fakeStream(args []string) int {
 		return event.New(now(), event.ProbeNote, &n)
 	}
 	write(note("args "+strings.Join(args, " ")), true)
+	// A body with a time of its own: every packet is timed from Start.
+	start := now()
+	write(event.New(start, "packets", &packet.PacketBatch{Iface: "eth0", Start: start, DtUs: []int64{0, 1000},
+		Flow: []uint32{1, 1}, Flags: packet.ByteNums{0, 0}, Len: []uint32{60, 60}}), true)
 	stop := make(chan struct{})
 	go func() {
 		for i := 1; ; i++ {

@@ -114,13 +114,13 @@ func (ss *session) read() {
 	}
 }
 
-// stamp labels ev with its host and moves it onto the local clock,
-// keeping the host's own reading. Called with mu held.
+// stamp labels ev with its host and moves it onto the local clock, the
+// times in its body too (event.CorrectClock), keeping the host's own
+// reading. Called with mu held.
 func (ss *session) stamp(ev event.Event) event.Event {
 	ev.Host = ss.s.label
 	if ss.applied {
-		ev.HostTime = ev.Time
-		ev.Time = ev.Time.Add(-ss.offset)
+		event.CorrectClock(&ev, ss.offset)
 	}
 	return ev
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/internal/testenv"
+	"github.com/stakeout/stakeout/packet"
 	"github.com/stakeout/stakeout/schema"
 )
 
@@ -322,6 +323,13 @@ func TestClockOffsetIsEstimatedAndApplied(t *testing.T) {
 	c, _ := event.As[schema.Clock](clocks[0])
 	if d := c.Offset - 3*time.Second; d < -50*time.Millisecond || d > 50*time.Millisecond || c.Samples != 5 || c.Host != "h1" || c.RTT <= 0 {
 		t.Errorf("clock %+v, want offset 3s ± 50ms from 5 samples", c)
+	}
+	batches := col.kind("packets")
+	if len(batches) != 1 {
+		t.Fatalf("%d packet batches", len(batches))
+	}
+	if b, _ := event.As[packet.PacketBatch](batches[0]); !b.Start.Equal(batches[0].Time) || batches[0].HostTime.Sub(b.Start) != c.Offset {
+		t.Errorf("batch start %v, time %v, host time %v: the packets' times did not move with the event", b.Start, batches[0].Time, batches[0].HostTime)
 	}
 	for _, ev := range col.all() {
 		n, ok := event.As[event.Note](ev)
