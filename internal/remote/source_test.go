@@ -390,3 +390,21 @@ func TestLostThenBack(t *testing.T) {
 		t.Errorf("left on the host: %v", left)
 	}
 }
+
+// A TMPDIR mounted noexec: the copy can't run there, one line says so,
+// and it is removed.
+func TestNoexecTmpdirSaysSo(t *testing.T) {
+	testenv.NeedRoot(t, "to mount a noexec tmpfs")
+	f := newFakeHost(t)
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "noexec,size=64m", "stakeout-remote-test", f.tmp).CombinedOutput(); err != nil {
+		t.Skipf("mount tmpfs: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", f.tmp).Run() })
+	_, err := Dial(context.Background(), f.o)
+	if err == nil || !strings.Contains(err.Error(), "noexec") || !strings.HasPrefix(err.Error(), "--ssh root@h1:2222: cannot run a program in "+f.tmp) {
+		t.Errorf("error %v", err)
+	}
+	if left := f.left(t); len(left) != 0 {
+		t.Errorf("left on the host: %v", left)
+	}
+}
