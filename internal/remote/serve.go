@@ -67,9 +67,11 @@ func (ss *session) stop() {
 	case <-ss.done:
 	case <-time.After(closeGrace):
 		ss.c.kill()
-		<-ss.done
 	}
+	// Waits for ssh to exit and closes our end of its output, which ends
+	// the reader even if something ssh started still holds the other end.
 	ss.c.close(closeGrace)
+	<-ss.done
 	ss.release()
 }
 
