@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -69,6 +70,7 @@ func SSHHostsWith(t testing.TB, n int, o SSHOptions) SSHNet {
 	if err := os.MkdirAll("/run/sshd", 0o755); err != nil { // sshd's privilege separation directory
 		t.Skipf("no /run/sshd for sshd: %v", err)
 	}
+	sweepStale()
 	dir := t.TempDir()
 	tag := fmt.Sprintf("%d%c", os.Getpid(), 'a'+rune(sshSeq.Add(1)%26))
 	sn := &sshNet{t: t, dir: dir, tag: tag}
@@ -195,6 +197,7 @@ func (sn *sshNet) host(i int, h SSHHost, o SSHOptions) {
 		sn.t.Fatal(err)
 	}
 	cmd := exec.Command("ip", "netns", "exec", h.NS, "/usr/sbin/sshd", "-f", cfg, "-D", "-e")
+	cmd.SysProcAttr = dieWithTest() // a test binary killed mid-test takes its sshds along
 	var log bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &log, &log
 	if err := cmd.Start(); err != nil {
@@ -259,6 +262,53 @@ func (sn *sshNet) cleanup() {
 	}
 	if sn.bridge != "" {
 		_ = exec.Command("ip", "link", "del", sn.bridge).Run()
+	}
+}
+
+// staleNS and staleBridge match what SSHHosts names: stk-ssh-PIDx-hN and
+// sbPIDx.
+var (
+	staleNS     = regexp.MustCompile(`^stk-ssh-(([0-9]+)[a-z])-h[0-9]+$`)
+	staleBridge = regexp.MustCompile(`^sb([0-9]+)([a-z])$`)
+)
+
+// sweepStale removes what an earlier test process left when it was killed
+// before its cleanup ran (a go test timeout): its namespaces, once empty
+// (its sshds died with it), and then its bridge. Anything whose test
+// process still runs, a namespace with a process in it and its bridge are
+// left alone.
+func sweepStale() {
+	gone := func(pid string) bool {
+		_, err := os.Stat("/proc/" + pid)
+		return os.IsNotExist(err)
+	}
+	kept := map[string]bool{} // tags with a namespace left: their bridge stays too
+	list, _ := exec.Command("ip", "netns", "list").Output()
+	for _, line := range strings.Split(string(list), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		m := staleNS.FindStringSubmatch(f[0])
+		if m == nil {
+			continue
+		}
+		if gone(m[2]) && len(NetnsPids(f[0])) == 0 {
+			_ = exec.Command("ip", "netns", "del", f[0]).Run()
+		} else {
+			kept[m[1]] = true
+		}
+	}
+	links, _ := exec.Command("ip", "-o", "link", "show", "type", "bridge").Output()
+	for _, line := range strings.Split(string(links), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		name := strings.TrimSuffix(f[1], ":")
+		if m := staleBridge.FindStringSubmatch(name); m != nil && gone(m[1]) && !kept[m[1]+m[2]] {
+			_ = exec.Command("ip", "link", "del", name).Run()
+		}
 	}
 }
 

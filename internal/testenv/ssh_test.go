@@ -1,11 +1,14 @@
 package testenv
 
 import (
+	"bufio"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Each alias reaches its own namespace's sshd, as root, by key, with the
@@ -58,4 +61,60 @@ func TestSSHHosts(t *testing.T) {
 	if tag := strings.Split(made.Hosts[0].NS, "-")[2]; strings.Contains(string(links), "sb"+tag) {
 		t.Errorf("bridge sb%s left behind", tag)
 	}
+}
+
+// A test process killed before its cleanup (a go test timeout) takes its
+// sshds with it, and the next SSHHosts removes its namespaces and bridge.
+func TestSSHHostsOfAKilledTestAreSwept(t *testing.T) {
+	if os.Getenv("STAKEOUT_TESTENV_SSH_CHILD") != "" {
+		t.Skip("the child runs TestSSHHostsChild only")
+	}
+	NeedRoot(t, "network namespaces")
+	child := exec.Command(os.Args[0], "-test.run=^TestSSHHostsChild$", "-test.v")
+	child.Env = append(os.Environ(), "STAKEOUT_TESTENV_SSH_CHILD=1")
+	out, _ := child.StdoutPipe()
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var ns, tmp string
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		if f := strings.Fields(sc.Text()); len(f) == 3 && f[0] == "made" {
+			ns, tmp = f[1], f[2]
+			break
+		}
+		if strings.Contains(sc.Text(), "SKIP") {
+			child.Process.Kill()
+			child.Wait()
+			t.Skip("the child skipped: " + sc.Text())
+		}
+	}
+	if ns == "" {
+		child.Process.Kill()
+		child.Wait()
+		t.Fatal("the child made no host")
+	}
+	defer os.RemoveAll(tmp)
+	child.Process.Kill()
+	child.Wait()
+	Eventually(t, 10*time.Second, "the killed test's sshd gone", func() bool { return len(NetnsPids(ns)) == 0 })
+	bridge := "sb" + strings.Split(ns, "-")[2]
+	sweepStale()
+	list, _ := exec.Command("ip", "netns", "list").Output()
+	if strings.Contains(string(list), ns) {
+		t.Errorf("namespace %s not swept", ns)
+	}
+	if exec.Command("ip", "link", "show", bridge).Run() == nil {
+		t.Errorf("bridge %s not swept", bridge)
+	}
+}
+
+// TestSSHHostsChild is the killed test above's child.
+func TestSSHHostsChild(t *testing.T) {
+	if os.Getenv("STAKEOUT_TESTENV_SSH_CHILD") == "" {
+		t.Skip("run by TestSSHHostsOfAKilledTestAreSwept")
+	}
+	sn := SSHHosts(t, 1)
+	fmt.Printf("made %s %s\n", sn.Hosts[0].NS, filepath.Dir(sn.Hosts[0].Tmp))
+	time.Sleep(time.Minute)
 }
