@@ -408,3 +408,24 @@ func TestNoexecTmpdirSaysSo(t *testing.T) {
 		t.Errorf("left on the host: %v", left)
 	}
 }
+
+// The clock is estimated again every PingEvery (a minute in use), each
+// estimate a clock event of its own.
+func TestClockIsEstimatedAgain(t *testing.T) {
+	f := newFakeHost(t)
+	f.o.ClockSkew = -2 * time.Second
+	f.o.PingEvery = 200 * time.Millisecond
+	s, err := Dial(context.Background(), f.o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	col, stop := runSource(t, s)
+	testenv.Eventually(t, 20*time.Second, "three clock estimates", func() bool { return len(col.kind(schema.KindClock)) >= 3 })
+	stop()
+	for _, ev := range col.kind(schema.KindClock) {
+		c, _ := event.As[schema.Clock](ev)
+		if d := c.Offset + 2*time.Second; d < -50*time.Millisecond || d > 50*time.Millisecond || c.Samples != 5 {
+			t.Errorf("clock %+v, want -2s ± 50ms from 5 samples", c)
+		}
+	}
+}
