@@ -37,6 +37,10 @@ func NewDiskFillGuard(mounts []string) *DiskFillGuard {
 // reason to pause, or resume = true, or neither. It asks for a pause once
 // per fill and for a resume only after a pause.
 func (g *DiskFillGuard) Observe(ev event.Event) (pause string, resume bool) {
+	if ev.Host != "" {
+		// Another host's disk (--ssh): the recording is on this one.
+		return "", false
+	}
 	if f, ok := event.As[event.Finding](ev); ok {
 		return g.observeFinding(f), false
 	}

@@ -136,3 +136,29 @@ func TestDiskFillGuardIgnoresAClearedFill(t *testing.T) {
 		t.Fatal("a critical update did not pause")
 	}
 }
+
+// A remote host's /data filling (--ssh: its events carry its host) is
+// not the recording's filesystem, which is on this host: no pause, and
+// its samples never resume a pause of the local one.
+func TestDiskFillGuardIgnoresOtherHosts(t *testing.T) {
+	g := NewDiskFillGuard([]string{"/data"})
+	crit := func(host string) event.Event {
+		ev := event.New(t0, "diskfill", &event.Finding{Finding: FindingDiskFilling, Severity: event.Critical,
+			Summary: "/data: full", Data: DiskFillingData{Mount: "/data"}})
+		ev.Host = host
+		return ev
+	}
+	if pause, _ := g.Observe(crit("r1")); pause != "" {
+		t.Fatalf("paused for r1's /data: %q", pause)
+	}
+	if pause, _ := g.Observe(crit("")); pause == "" {
+		t.Fatal("no pause for this host's /data")
+	}
+	for s := 1; s <= 60; s++ {
+		ev := guardSample(s, 1<<29)
+		ev.Host = "r1"
+		if _, resume := g.Observe(ev); resume {
+			t.Fatalf("r1's samples resumed this host's recording at %d s", s)
+		}
+	}
+}

@@ -26,6 +26,7 @@ type liveFlags struct {
 	tui       bool // live TUI: a probe's bad flags show in its pane instead of failing
 	redact    bool
 	red       *redact.Redactor // made on first use, see redactor
+	remoteFlags
 }
 
 func defaultLiveFlags() *liveFlags {
@@ -33,6 +34,7 @@ func defaultLiveFlags() *liveFlags {
 }
 
 func (f *liveFlags) bind(fs *pflag.FlagSet, tui bool) {
+	f.bindRemote(fs)
 	f.tui = tui
 	f.bindProbes(fs)
 	if tui {
@@ -64,8 +66,8 @@ func (f *liveFlags) bindProbes(fs *pflag.FlagSet) {
 
 // selected validates --probes and builds the probes to run.
 func (f *liveFlags) selected() ([]engine.Named, error) {
-	if f.cfg.Interval < 10*time.Millisecond {
-		return nil, usageErr("--interval %s is too short (minimum 10ms)", f.cfg.Interval)
+	if err := f.checkInterval(); err != nil {
+		return nil, err
 	}
 	for _, root := range []struct{ flag, path string }{{"--procfs", f.cfg.Procfs}, {"--sysfs", f.cfg.Sysfs}} {
 		if st, err := os.Stat(root.path); err != nil || !st.IsDir() {
@@ -80,6 +82,13 @@ func (f *liveFlags) selected() ([]engine.Named, error) {
 		return nil, usageErr("%v", err)
 	}
 	return out, nil
+}
+
+func (f *liveFlags) checkInterval() error {
+	if f.cfg.Interval < 10*time.Millisecond {
+		return usageErr("--interval %s is too short (minimum 10ms)", f.cfg.Interval)
+	}
+	return nil
 }
 
 // parseSize reads sizes such as 256MiB, 1G, 500M or 1048576.
