@@ -274,6 +274,14 @@ func (e *Event) UnmarshalEnvelope(b []byte) error {
 	return nil
 }
 
+// HostCarrier is a body that names the host it is about in a Go field of
+// its own but not in its JSON, where the envelope's "host" says it:
+// decoding hands it the event's Host, so a body read back from a file
+// says what it said live.
+type HostCarrier interface {
+	SetHost(host string)
+}
+
 // FlatDecoder is for bodies read by the million (a packet batch): it
 // decodes the body's members of an event's flat form, as the writer put
 // them, without encoding/json's two passes and reflection. members is what
@@ -308,6 +316,9 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 		return fmt.Errorf("%w: kind %s: %v", ErrMalformed, e.Kind, err)
 	}
 	BoundNumbers(body)
+	if hc, ok := body.(HostCarrier); ok {
+		hc.SetHost(e.Host)
+	}
 	e.Body = body
 	return nil
 }

@@ -83,3 +83,29 @@ func TestUnknownKindIsRestampedWhenItsHostOrTimeChanges(t *testing.T) {
 		t.Fatalf("restamped as %s", out)
 	}
 }
+
+// hostNamed names its host in a Go field only; the envelope says it in JSON.
+type hostNamed struct {
+	Host string `json:"-"`
+	N    int    `json:"n"`
+}
+
+func (hostNamed) EventKind() string      { return "test_host_named" }
+func (h *hostNamed) SetHost(name string) { h.Host = name }
+
+func init() { Register("test_host_named", func() Body { return &hostNamed{} }) }
+
+func TestAHostCarrierGetsItsHostFromTheEnvelope(t *testing.T) {
+	ev := Event{Time: time.Date(2026, 12, 6, 4, 0, 0, 0, time.UTC), Host: "r1", Probe: "remote", Kind: "test_host_named", Body: &hostNamed{Host: "r1", N: 1}}
+	b, err := json.Marshal(ev)
+	if err != nil || strings.Count(string(b), `"host"`) != 1 {
+		t.Fatalf("%s (%v): want one host member", b, err)
+	}
+	var back Event
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if h, ok := back.Body.(*hostNamed); !ok || h.Host != "r1" || h.N != 1 {
+		t.Fatalf("read back %+v", back.Body)
+	}
+}

@@ -21,6 +21,7 @@ const MaxHosts = 4096
 // merged from one), and its probes' summaries in a document of several
 // hosts.
 type Host struct {
+	Host string `json:"host"`
 	schema.HostFacts
 	ClockOffset *time.Duration `json:"clock_offset_ns,omitempty"`
 	ClockRTT    time.Duration  `json:"clock_rtt_ns,omitempty"`
@@ -44,19 +45,15 @@ func (h *hostSet) observe(ev event.Event) bool {
 	}
 	switch b := ev.Body.(type) {
 	case *schema.HostFacts:
-		if h.note(b.Host) {
-			if h.facts == nil {
-				h.facts = map[string]schema.HostFacts{}
-			}
-			h.facts[b.Host] = *b
+		if h.facts == nil {
+			h.facts = map[string]schema.HostFacts{}
 		}
+		h.facts[ev.Host] = *b
 	case *schema.Clock:
-		if h.note(b.Host) {
-			if h.clock == nil {
-				h.clock = map[string]schema.Clock{}
-			}
-			h.clock[b.Host] = *b
+		if h.clock == nil {
+			h.clock = map[string]schema.Clock{}
 		}
+		h.clock[ev.Host] = *b
 	}
 	return true
 }
@@ -90,7 +87,7 @@ func (h *hostSet) list(own schema.HostFacts, sums map[hostProbe]Summarizer, mult
 		if name == "" {
 			continue
 		}
-		e := Host{HostFacts: schema.HostFacts{Host: name}}
+		e := Host{Host: name}
 		if f, ok := h.facts[name]; ok {
 			e.HostFacts = f
 		}
@@ -101,7 +98,7 @@ func (h *hostSet) list(own schema.HostFacts, sums map[hostProbe]Summarizer, mult
 		out = append(out, e)
 	}
 	if h.seen[""] || len(out) == 0 {
-		out = append(out, Host{HostFacts: own})
+		out = append(out, Host{Host: own.Host, HostFacts: own})
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Host < out[j].Host })
 	if !multi {

@@ -29,10 +29,12 @@ const (
 )
 
 // HostFacts is one host's header facts, as its stream or its recording
-// gave them. Host is the name its events carry; Target the ssh target as
+// gave them. Host is the name its events carry: the event's own "host"
+// says it in JSON (a body must not repeat an envelope member), and
+// decoding gives it back (event.HostCarrier). Target is the ssh target as
 // typed (empty for a merged file), File the recording (empty live).
 type HostFacts struct {
-	Host            string    `json:"host"`
+	Host            string    `json:"-"`
 	Target          string    `json:"target,omitempty"`
 	File            string    `json:"file,omitempty"`
 	Hostname        string    `json:"hostname"`
@@ -44,6 +46,9 @@ type HostFacts struct {
 }
 
 func (HostFacts) EventKind() string { return KindHostFacts }
+
+// SetHost is event.HostCarrier.
+func (f *HostFacts) SetHost(h string) { f.Host = h }
 
 // Describe says which machine the host name stands for.
 func (f HostFacts) Describe() string {
@@ -63,13 +68,16 @@ func (f HostFacts) Describe() string {
 // minute. Events from the host are moved back by Offset (their Time), and
 // keep the host's own reading (event.Event.HostTime).
 type Clock struct {
-	Host    string        `json:"host"`
+	Host    string        `json:"-"` // the event's "host" (event.HostCarrier)
 	Offset  time.Duration `json:"offset_ns"`
 	RTT     time.Duration `json:"rtt_ns"`
 	Samples int           `json:"samples"`
 }
 
 func (Clock) EventKind() string { return KindClock }
+
+// SetHost is event.HostCarrier.
+func (c *Clock) SetHost(h string) { c.Host = h }
 
 // Describe is the offset as the status line shows it.
 func (c Clock) Describe() string {
@@ -94,23 +102,9 @@ type HostLostData struct {
 	Down time.Duration `json:"down_ns,omitempty"`
 }
 
-func hostOf(b event.Body) string {
-	switch v := b.(type) {
-	case *HostFacts:
-		return v.Host
-	case *Clock:
-		return v.Host
-	case HostFacts:
-		return v.Host
-	case Clock:
-		return v.Host
-	}
-	return ""
-}
-
 func init() {
-	event.Register(KindHostFacts, func() event.Body { return &HostFacts{} }, event.Traits{Control: true, Entity: hostOf})
-	event.Register(KindClock, func() event.Body { return &Clock{} }, event.Traits{Control: true, Entity: hostOf})
+	event.Register(KindHostFacts, func() event.Body { return &HostFacts{} }, event.Traits{Control: true})
+	event.Register(KindClock, func() event.Body { return &Clock{} }, event.Traits{Control: true})
 	event.Register(KindStreamPong, func() event.Body { return &StreamPong{} }, event.Traits{Control: true, Occurrence: true})
 	event.RegisterFindingData[HostLostData](FindingHostLost)
 	event.RegisterFindingData[HostLostData](FindingHostBack)

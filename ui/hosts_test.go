@@ -65,9 +65,9 @@ func hostsSession() []event.Event {
 		evs = append(evs, withHost(h, own)...)
 	}
 	evs = append(evs,
-		event.New(t0, schema.ProbeRemote, &schema.HostFacts{Host: "r1", Target: "root@r1", Hostname: "r1.prod"}),
-		event.New(t0, schema.ProbeRemote, &schema.Clock{Host: "r1", Offset: 3002 * time.Millisecond, RTT: time.Millisecond, Samples: 5}),
-		event.New(t0, schema.ProbeRemote, &schema.Clock{Host: "r2", Offset: -4 * time.Millisecond, RTT: time.Millisecond, Samples: 5}),
+		withHost("r1", []event.Event{event.New(t0, schema.ProbeRemote, &schema.HostFacts{Host: "r1", Target: "root@r1", Hostname: "r1.prod"})})[0],
+		withHost("r1", []event.Event{event.New(t0, schema.ProbeRemote, &schema.Clock{Host: "r1", Offset: 3002 * time.Millisecond, RTT: time.Millisecond, Samples: 5})})[0],
+		withHost("r2", []event.Event{event.New(t0, schema.ProbeRemote, &schema.Clock{Host: "r2", Offset: -4 * time.Millisecond, RTT: time.Millisecond, Samples: 5})})[0],
 		withHost("r1", []event.Event{event.New(t0.Add(9*time.Second), "packets", &event.Finding{Finding: "packet.gap", Severity: event.Warn,
 			Summary: "vrrp 10.9.0.1 → 224.0.0.18 on veth1 silent 3.5 s (usual 1 s)", Key: "packet.gap veth1 1"})})[0],
 		event.New(t0.Add(18*time.Second), schema.ProbeRemote, &event.Finding{Finding: schema.FindingHostLost, Severity: event.Critical,
@@ -355,7 +355,7 @@ func TestStatusLineHosts(t *testing.T) {
 	var evs []event.Event
 	for i := range 12 {
 		h := fmt.Sprintf("host-%02d", i)
-		evs = append(evs, event.New(t0, schema.ProbeRemote, &schema.Clock{Host: h, Offset: time.Duration(i) * time.Millisecond}))
+		evs = append(evs, withHost(h, []event.Event{event.New(t0, schema.ProbeRemote, &schema.Clock{Host: h, Offset: time.Duration(i) * time.Millisecond})})...)
 	}
 	lost := event.New(t0.Add(time.Second), schema.ProbeRemote, &event.Finding{Finding: schema.FindingHostLost, Severity: event.Critical,
 		Key: "host.lost host-11", Data: map[string]any{"host": "host-11"}})

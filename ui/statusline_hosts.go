@@ -56,10 +56,10 @@ func (s statusLine) Observe(ev event.Event) statusLine {
 		}
 	}
 	if ev.Kind == schema.KindClock {
-		if c, ok := event.As[schema.Clock](ev); ok && c.Host != "" {
-			r := s.hosts.by[c.Host]
+		if c, ok := event.As[schema.Clock](ev); ok && ev.Host != "" {
+			r := s.hosts.by[ev.Host]
 			r.offset, r.clock = c.Offset, true
-			s.hosts = s.hosts.with(c.Host, r)
+			s.hosts = s.hosts.with(ev.Host, r)
 		}
 	}
 	return s
