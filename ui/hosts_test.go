@@ -441,3 +441,18 @@ func TestReplayOfAMultiHostRecording(t *testing.T) {
 		}
 	}
 }
+
+// TestRemoteSourcesHaveNoPane: the engine's status of an --ssh source
+// (probe "remote", no host) makes no pane of its own on this host; with
+// --no-local there are no local panes at all.
+func TestRemoteSourcesHaveNoPane(t *testing.T) {
+	o := testOptions()
+	o.Probes = nil
+	m := update(NewLive(o), tea.WindowSizeMsg{Width: 120, Height: 40}, EventsMsg([]event.Event{
+		event.New(t0, schema.ProbeRemote, &event.ProbeStatus{Status: event.StatusOK}),
+		withHost("r1", []event.Event{event.New(t0, "iostat", &event.ProbeStatus{Status: event.StatusOK})})[0],
+	}))
+	if n := m.panes.Len(); n != 1 {
+		t.Fatalf("%d panes, want only r1's iostat:\n%s", n, screen(t, m))
+	}
+}

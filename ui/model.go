@@ -356,6 +356,11 @@ func (m Model) apply(evs []event.Event) Model {
 		case schema.KindProcessSnapshot:
 			m.insp = m.insp.Remember(ev)
 		default:
+			if ev.Probe == schema.ProbeRemote {
+				// the --ssh sources' own statuses: each host's probes
+				// have panes of their own, and the line says the rest
+				continue
+			}
 			m.panes = m.panes.Apply(ev)
 		}
 	}

@@ -74,9 +74,11 @@ func Live(o LiveOptions) error {
 
 // model is the live UI over o's probes.
 func (l *live) model(o LiveOptions) ui.Model {
-	names := make([]string, len(o.Probes))
-	for i, n := range o.Probes {
-		names[i] = n.Name
+	var names []string // the local probes' panes; each --ssh host's come with its events
+	for _, n := range o.Probes {
+		if n.Name != schema.ProbeRemote {
+			names = append(names, n.Name)
+		}
 	}
 	host, _ := os.Hostname()
 	// i in the TUI: the inspector reads a process with the collector (ui
