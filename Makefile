@@ -7,10 +7,11 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 export CGO_ENABLED := 0
 
 # Debian packages the tests and benchmarks drive side by side with stakeout.
-# openssh-server is left out on purpose: installing it starts a listening sshd
-# on most hosts. bench/tuibytes.sh logs in over SSH where sshd is installed,
-# else measures through a pty.
-TEST_PKGS  := sysstat e2fsprogs iproute2 util-linux mount coreutils tcpdump strace nftables gcc libc6-dev python3 chromium procps
+# openssh-server is for the sshd each --ssh test runs in a network namespace of
+# its own (internal/testenv.SSHHosts); .ci/apt-install installs it without
+# starting the system's sshd service. bench/tuibytes.sh logs in over SSH where
+# sshd is installed, else measures through a pty.
+TEST_PKGS  := sysstat e2fsprogs iproute2 util-linux mount coreutils tcpdump strace nftables gcc libc6-dev python3 chromium procps openssh-client openssh-server
 BENCH_PKGS := $(TEST_PKGS) atop tmux lsof htop
 
 .PHONY: build run test bench fuzz cross deps-test deps-bench clean

@@ -125,7 +125,7 @@ func appendTo(f *os.File, path string, o WriterOptions) (*Writer, error) {
 		return nil, err
 	}
 	w := &Writer{
-		f: f, path: path, opt: o, size: end, enc: enc, done: make(chan struct{}),
+		f: f, path: path, opt: o, size: end, framer: framer{enc: enc}, done: make(chan struct{}),
 		segs:     append([]indexEntry(nil), r.segs...),
 		lastTime: r.End(),
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/stakeout/stakeout/engine"
@@ -232,5 +233,68 @@ func TestFuzzSeedAndCRCFixing(t *testing.T) {
 	}
 	if got, err := readAll(t, r, time.Time{}); err != nil || len(got) == 0 {
 		t.Fatalf("fixed: %d events, %v", len(got), err)
+	}
+}
+
+// FuzzReadStream feeds arbitrary bytes to the stream reader, whole and a
+// byte per Read (as a slow pipe delivers them): it must never panic, hang
+// or do more work than the bytes allow, and must end in io.EOF only for a
+// stream that ended cleanly. Inputs are read as they are and with their
+// chunks' CRCs made right (fixCRCs). The seeds are the fuzz recording's
+// events as a stream, cut and bent.
+func FuzzReadStream(f *testing.F) {
+	r, err := openBytes(fuzzSeed(f))
+	if err != nil {
+		f.Fatal(err)
+	}
+	evs, err := readAll(f, r, time.Time{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	var buf bytes.Buffer
+	writeStream(f, &buf, evs, 9)
+	good := buf.Bytes()
+	f.Add(good)
+	f.Add(good[:len(good)/2])
+	f.Add(good[:preambleSize+chunkHeaderSize+10])
+	f.Add([]byte("bash: stakeout: command not found\n"))
+	f.Add([]byte{})
+	bent := append([]byte(nil), good...)
+	bent[len(bent)/2] ^= 0xff
+	f.Add(bent)
+	f.Add(fixCRCs(bent))
+
+	f.Fuzz(func(t *testing.T, b []byte) {
+		readStreamFuzzed(t, b, bytes.NewReader(b))
+		readStreamFuzzed(t, b, iotest.OneByteReader(bytes.NewReader(b)))
+		if fixed := fixCRCs(b); !bytes.Equal(fixed, b) {
+			readStreamFuzzed(t, fixed, bytes.NewReader(fixed))
+		}
+	})
+}
+
+func readStreamFuzzed(t *testing.T, b []byte, in io.Reader) {
+	sr, err := ReadStream(in)
+	if err != nil {
+		_ = err.Error()
+		return
+	}
+	for {
+		_, err = sr.Next()
+		if err != nil {
+			break
+		}
+	}
+	if err == io.EOF {
+		h, herr := parseChunkHead(b[max(0, len(b)-chunkHeaderSize-trailerPayload):])
+		if herr != nil || h.Type != chunkTrailer || h.size() != chunkHeaderSize+trailerPayload {
+			t.Fatalf("io.EOF for a stream that does not end with a trailer")
+		}
+	}
+	if _, again := sr.Next(); again != err {
+		t.Fatalf("Next after the end: %v, then %v", err, again)
+	}
+	if bound := readFloor + maxReadRatio*int64(len(b)) + recordWork + 1; sr.lim.work > bound {
+		t.Fatalf("a %d-byte stream cost %d work, over %d", len(b), sr.lim.work, bound)
 	}
 }

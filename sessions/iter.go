@@ -20,18 +20,14 @@ import (
 // (see appended.go). It is not safe for concurrent use; make one per
 // goroutine.
 type Iter struct {
-	r      *Reader
-	from   time.Time
-	cs     *chunkStream
-	seg    segReader
-	dec    *zstd.Decoder
-	lim    segLimit
-	br     *bufio.Reader // over lim, for reading record lengths byte by byte
+	r    *Reader
+	from time.Time
+	cs   *chunkStream
+	segDecoder
 	inSeg  bool
 	segOff int64
 	last   time.Time // latest event decoded, to date damage
 	hole   *Damage   // damage read past, reported when iteration ends
-	buf    []byte
 	done   bool
 	err    error
 
@@ -167,22 +163,10 @@ func (it *Iter) startSegment() {
 	}
 	switch h.Type {
 	case chunkSegStart:
-		if it.dec == nil {
-			if it.dec, err = getDecoder(); err != nil {
-				it.finish(err)
-				return
-			}
-			it.lim.r, it.lim.seg = it.dec, &it.seg
-			it.br = bufio.NewReaderSize(&it.lim, 32<<10)
-		}
-		it.seg.cur, it.seg.curOff, it.seg.err = p, at, nil
-		it.seg.fed += int64(len(p))
-		if err := it.dec.Reset(&it.seg); err != nil {
+		if err := it.begin(p, at); err != nil {
 			it.finish(err)
 			return
 		}
-		it.lim.out = 0
-		it.br.Reset(&it.lim)
 		it.inSeg, it.segOff = true, at
 	case chunkSegCont, chunkHeader:
 		it.fail(at, at, errDamaged) // undecodable without its frame start
@@ -194,31 +178,12 @@ func (it *Iter) startSegment() {
 // record reads one length-prefixed event record. ok is false when the
 // segment ended or iteration stopped.
 func (it *Iter) record() (ev event.Event, ok bool) {
-	n, first, err := readUvarint(it.br)
+	b, end, err := it.next()
+	if end {
+		it.inSeg = false
+		return ev, false
+	}
 	if err != nil {
-		if first && (err == io.EOF || err == io.ErrUnexpectedEOF) && it.seg.err == nil {
-			// The segment ended on a record boundary. A frame without its
-			// last block (the writer was killed, or a write failed) ends
-			// this way too, after all its complete blocks were delivered.
-			it.inSeg = false
-			return ev, false
-		}
-		it.segFail(err)
-		return ev, false
-	}
-	if n == 0 || n > maxRecordSize {
-		it.segFail(errDamaged)
-		return ev, false
-	}
-	if it.lim.work += recordWork; it.lim.work > it.lim.budget() {
-		it.segFail(errSegmentTooBig)
-		return ev, false
-	}
-	if cap(it.buf) < int(n) {
-		it.buf = make([]byte, n)
-	}
-	b := it.buf[:n]
-	if _, err := io.ReadFull(it.br, b); err != nil {
 		it.segFail(err)
 		return ev, false
 	}
@@ -235,6 +200,80 @@ func (it *Iter) record() (ev event.Event, ok bool) {
 		return ev, false
 	}
 	return ev, true
+}
+
+// segDecoder decodes a segment's records: the zstd decoder reads the
+// payloads of its S chunk and the C chunks after it (seg), through the
+// bound on the work of reading (lim). Iter, over a file, and StreamReader,
+// over a pipe, both read their records with it.
+type segDecoder struct {
+	seg segReader
+	dec *zstd.Decoder
+	lim segLimit
+	br  *bufio.Reader // over lim, for reading record lengths byte by byte
+	buf []byte
+}
+
+// begin starts decoding the segment whose S chunk, at offset at, has
+// payload p.
+func (d *segDecoder) begin(p []byte, at int64) error {
+	if d.dec == nil {
+		dec, err := getDecoder()
+		if err != nil {
+			return err
+		}
+		d.dec = dec
+		d.lim.r, d.lim.seg = d.dec, &d.seg
+		d.br = bufio.NewReaderSize(&d.lim, 32<<10)
+	}
+	d.seg.cur, d.seg.curOff, d.seg.err = p, at, nil
+	d.seg.fed += int64(len(p))
+	if err := d.dec.Reset(&d.seg); err != nil {
+		return err
+	}
+	d.lim.out = 0
+	d.br.Reset(&d.lim)
+	return nil
+}
+
+// next reads the segment's next record, valid until the next call. end
+// reports that the segment ended on a record boundary; err that it cannot
+// be read on (the segment reader's own error, d.seg.err, says why when it
+// has one).
+func (d *segDecoder) next() (rec []byte, end bool, err error) {
+	n, first, err := readUvarint(d.br)
+	if err != nil {
+		if first && (err == io.EOF || err == io.ErrUnexpectedEOF) && d.seg.err == nil {
+			// The segment ended on a record boundary. A frame without its
+			// last block (the writer was killed, or a write failed) ends
+			// this way too, after all its complete blocks were delivered.
+			return nil, true, nil
+		}
+		return nil, false, err
+	}
+	if n == 0 || n > maxRecordSize {
+		return nil, false, errDamaged
+	}
+	if d.lim.work += recordWork; d.lim.work > d.lim.budget() {
+		return nil, false, errSegmentTooBig
+	}
+	if cap(d.buf) < int(n) {
+		d.buf = make([]byte, n)
+	}
+	b := d.buf[:n]
+	if _, err := io.ReadFull(d.br, b); err != nil {
+		return nil, false, err
+	}
+	return b, false, nil
+}
+
+// release hands the decoder back to the pool.
+func (d *segDecoder) release() {
+	if d.dec != nil {
+		d.dec.Reset(nil) // drop its reference to the input
+		decoders.Put(d.dec)
+		d.dec, d.br = nil, nil
+	}
 }
 
 // segFail ends iteration inside a segment: an I/O error of the file is
@@ -293,11 +332,7 @@ func (it *Iter) finish(err error) {
 		}
 	}
 	it.done, it.inSeg, it.err = true, false, err
-	if it.dec != nil {
-		it.dec.Reset(nil) // drop its reference to the file
-		decoders.Put(it.dec)
-		it.dec, it.br = nil, nil
-	}
+	it.release()
 }
 
 // decoders are pooled: each holds a window-sized history buffer, and a

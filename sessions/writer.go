@@ -1,19 +1,13 @@
 package sessions
 
 import (
-	"bytes"
-	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"sync"
 	"syscall"
 	"time"
-
-	"github.com/klauspost/compress/zstd"
 
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/internal/aligned"
@@ -72,18 +66,9 @@ type Writer struct {
 	path string
 	opt  WriterOptions
 
-	size    int64 // bytes durably handed to the kernel
-	enc     *zstd.Encoder
-	zout    bytes.Buffer // encoder output for the chunk being built
-	chunk   []byte
-	pending []byte // records not yet compressed
-	pendN   uint32
-	pendMin int64
-	pendMax int64
-
-	inSeg bool // a segment's frame is open
-	segIn int64
-	segs  []indexEntry
+	size int64 // bytes durably handed to the kernel
+	framer
+	segs []indexEntry
 
 	lastTime time.Time // latest event time seen; stamps the stop events
 
@@ -139,16 +124,9 @@ func Create(path string, h Header, o WriterOptions) (*Writer, error) {
 	if o.Clock == nil {
 		o.Clock = time.Now
 	}
-	h.FormatVersion = FormatMajor
-	if h.Started.IsZero() {
-		h.Started = time.Now().UTC()
-	}
-	hj, err := json.Marshal(h)
+	buf, err := fileHead(h)
 	if err != nil {
-		return nil, fmt.Errorf("sessions: header: %w", err)
-	}
-	if len(hj) > maxHeaderPayload {
-		return nil, fmt.Errorf("sessions: header is %d bytes, limit %d", len(hj), maxHeaderPayload)
+		return nil, err
 	}
 	// Checked before anything touches the path, and the file made in the
 	// directory as resolved: nobody else can change the path to it.
@@ -176,38 +154,17 @@ func Create(path string, h Header, o WriterOptions) (*Writer, error) {
 	// Held until the file is closed, so Append refuses a file being recorded.
 	// Best effort: a filesystem without locks must not stop a recording.
 	lockFile(f, 0)
-	buf := make([]byte, 0, preambleSize+chunkHeaderSize+len(hj))
-	buf = append(buf, fileMagic...)
-	buf = binary.LittleEndian.AppendUint16(buf, FormatMajor)
-	buf = binary.LittleEndian.AppendUint16(buf, formatMinor)
-	buf = appendChunk(buf, chunkHeader, 0, 0, 0, hj)
 	if _, err := f.Write(buf); err != nil {
 		f.Close()
 		os.Remove(resolved) // ours: O_EXCL made it
 		return nil, err
 	}
-	w := &Writer{f: f, path: path, opt: o, size: int64(len(buf)), enc: enc, done: make(chan struct{})}
+	w := &Writer{f: f, path: path, opt: o, size: int64(len(buf)), framer: framer{enc: enc}, done: make(chan struct{})}
 	if o.FlushEvery > 0 {
 		w.wg.Add(1)
 		go w.flushLoop(o.FlushEvery)
 	}
 	return w, nil
-}
-
-func newSegmentEncoder() (*zstd.Encoder, error) {
-	return zstd.NewWriter(nil,
-		zstd.WithEncoderConcurrency(1), // synchronous: Flush output is complete on return
-		zstd.WithEncoderLevel(zstd.SpeedDefault),
-		// A 256 KiB window, not the whole 1 MiB segment: the history buffer
-		// shrinks by 0.75 MiB, all of it first touched (at a page fault's
-		// cost) when a flood starts, and the files stay the same size
-		// (measured: the quiet-hour benchmark to the byte, mixed packet
-		// batches 0.5% smaller). SpeedFastest would save another MiB of
-		// tables but writes long runs so compactly that the reader's
-		// decompression-ratio guard takes them for a bomb.
-		zstd.WithWindowSize(segmentWindow),
-		zstd.WithEncoderCRC(false), // every chunk already has a CRC
-		zstd.WithLowerEncoderMem(true))
 }
 
 func (w *Writer) flushLoop(every time.Duration) {
@@ -245,51 +202,9 @@ func (w *Writer) writeLocked(ev event.Event) error {
 	if w.err != nil {
 		return w.err
 	}
-	// Encoded in place at the end of pending, after room for its length
-	// prefix (a uvarint of at most 3 bytes: a record is at most 1 MiB), not
-	// through a second buffer and a copy: json.Marshal(ev) would allocate
-	// and re-scan every byte, which a packet flood pays per packet. pending
-	// starts at 64 KiB, which a quiet host never fills between flushes, and
-	// then goes in one step to what a busy one needs (it is flushed at
-	// pendingMax), not by append's quarter steps for large slices: every
-	// step is fresh heap, and under a flood the steps' page faults cost
-	// more than the encoding.
-	start := len(w.pending)
-	if room := cap(w.pending) - start; room < 64<<10 {
-		want := 64 << 10
-		if cap(w.pending) >= want {
-			want = pendingMax + 256<<10
-		}
-		w.pending = slices.Grow(w.pending, max(want-start, 64<<10))
+	if err := w.add(ev); err != nil {
+		return err
 	}
-	b, err := ev.AppendJSON(append(w.pending, 0, 0, 0))
-	n := len(b) - start - lenRoom
-	if err != nil || n > maxRecordSize {
-		if cap(b) <= 2*(pendingMax+maxRecordSize) {
-			w.pending = b[:start]
-		}
-		if err != nil {
-			return fmt.Errorf("sessions: %w", err)
-		}
-		return fmt.Errorf("sessions: %s event is %d bytes, limit %d", ev.Kind, n, maxRecordSize)
-	}
-	var prefix [lenRoom]byte
-	if k := binary.PutUvarint(prefix[:], uint64(n)); k < lenRoom {
-		copy(b[start+k:], b[start+lenRoom:])
-		b = b[:len(b)-(lenRoom-k)]
-		copy(b[start:], prefix[:k])
-	} else {
-		copy(b[start:], prefix[:])
-	}
-	w.pending = b
-	t := unixNano(ev.Time)
-	if w.pendN == 0 || t < w.pendMin {
-		w.pendMin = t
-	}
-	if w.pendN == 0 || t > w.pendMax {
-		w.pendMax = t
-	}
-	w.pendN++
 	if ev.Time.After(w.lastTime) {
 		w.lastTime = ev.Time
 	}
@@ -298,9 +213,6 @@ func (w *Writer) writeLocked(ev event.Event) error {
 	}
 	return nil
 }
-
-// lenRoom is the most bytes a record's uvarint length takes.
-const lenRoom = 3
 
 // Flush compresses buffered events and appends them to the file, after the
 // size and free-space checks; it may stop the recording (error wrapping
@@ -336,42 +248,11 @@ func (w *Writer) flushLocked(endSeg bool) error {
 			return nil
 		}
 	}
-	n, cmin, cmax := w.pendN, w.pendMin, w.pendMax
-	if n == 0 {
-		cmin, cmax = 0, 0
-	}
-	typ := chunkSegCont
-	seg := indexEntry{Off: w.size, Min: cmin, Max: cmax}
-	if w.inSeg {
-		seg = w.segs[len(w.segs)-1]
-		if n > 0 && seg.Events > 0 {
-			seg.Min, seg.Max = min(seg.Min, cmin), max(seg.Max, cmax)
-		} else if n > 0 {
-			seg.Min, seg.Max = cmin, cmax
-		}
-	} else {
-		typ = chunkSegStart
-		w.zout.Reset()
-		w.enc.Reset(&w.zout)
-		w.segIn = 0
-	}
-	seg.Events += n
-	w.segIn += int64(len(w.pending))
-	roll := endSeg || w.segIn >= segmentMaxInput || time.Duration(seg.Max-seg.Min) >= segmentSpan
-	var err error
-	if _, err = w.enc.Write(w.pending); err == nil {
-		if roll {
-			err = w.enc.Close()
-		} else {
-			err = w.enc.Flush()
-		}
-	}
+	n := w.pendN
+	start, err := w.cut(endSeg, w.size)
 	if err == nil {
-		w.chunk = appendChunk(w.chunk[:0], typ, n, cmin, cmax, w.zout.Bytes())
-		w.zout.Reset()
 		err = w.append(w.chunk)
 	}
-	w.pending, w.pendN = w.pending[:0], 0
 	if err != nil {
 		// The frame lost a block: whatever comes next starts a new segment.
 		w.inSeg = false
@@ -390,12 +271,11 @@ func (w *Writer) flushLocked(endSeg bool) error {
 		}
 		return w.stopLocked("write failed: " + err.Error())
 	}
-	if typ == chunkSegStart {
-		w.segs = append(w.segs, seg)
+	if start {
+		w.segs = append(w.segs, w.seg)
 	} else {
-		w.segs[len(w.segs)-1] = seg
+		w.segs[len(w.segs)-1] = w.seg
 	}
-	w.inSeg = !roll
 	return nil
 }
 

@@ -26,6 +26,7 @@ type liveFlags struct {
 	tui       bool // live TUI: a probe's bad flags show in its pane instead of failing
 	redact    bool
 	red       *redact.Redactor // made on first use, see redactor
+	remoteFlags
 }
 
 func defaultLiveFlags() *liveFlags {
@@ -33,12 +34,9 @@ func defaultLiveFlags() *liveFlags {
 }
 
 func (f *liveFlags) bind(fs *pflag.FlagSet, tui bool) {
+	f.bindRemote(fs)
 	f.tui = tui
-	fs.StringSliceVar(&f.probes, "probes", nil,
-		"probes to run, comma-separated (default: all: "+strings.Join(probes.Names(), ",")+")")
-	fs.DurationVar(&f.cfg.Interval, "interval", f.cfg.Interval, "sampling period of polling probes")
-	fs.StringVar(&f.cfg.Procfs, "procfs", f.cfg.Procfs, "root of the proc filesystem (fixture trees in tests)")
-	fs.StringVar(&f.cfg.Sysfs, "sysfs", f.cfg.Sysfs, "root of the sys filesystem")
+	f.bindProbes(fs)
 	if tui {
 		fs.StringVar(&f.record, "record", "", "record to this file (default: $STAKEOUT_DIR or /var/tmp/stakeout/HOST-UTCTIME.stk)")
 	}
@@ -48,6 +46,17 @@ func (f *liveFlags) bind(fs *pflag.FlagSet, tui bool) {
 	if tui {
 		fs.StringVar(&f.theme, "theme", f.theme, "colour theme: dark, light, high-contrast or mono (mono when NO_COLOR is set)")
 	}
+}
+
+// bindProbes binds the flags that choose and set up the probes, which
+// `stream` takes as well: --probes, --interval, the fixture roots, and
+// each probe's own.
+func (f *liveFlags) bindProbes(fs *pflag.FlagSet) {
+	fs.StringSliceVar(&f.probes, "probes", nil,
+		"probes to run, comma-separated (default: all: "+strings.Join(probes.Names(), ",")+")")
+	fs.DurationVar(&f.cfg.Interval, "interval", f.cfg.Interval, "sampling period of polling probes")
+	fs.StringVar(&f.cfg.Procfs, "procfs", f.cfg.Procfs, "root of the proc filesystem (fixture trees in tests)")
+	fs.StringVar(&f.cfg.Sysfs, "sysfs", f.cfg.Sysfs, "root of the sys filesystem")
 	for _, s := range probes.Registry {
 		if s.Flags != nil {
 			s.Flags(fs, &f.cfg)
@@ -57,8 +66,8 @@ func (f *liveFlags) bind(fs *pflag.FlagSet, tui bool) {
 
 // selected validates --probes and builds the probes to run.
 func (f *liveFlags) selected() ([]engine.Named, error) {
-	if f.cfg.Interval < 10*time.Millisecond {
-		return nil, usageErr("--interval %s is too short (minimum 10ms)", f.cfg.Interval)
+	if err := f.checkInterval(); err != nil {
+		return nil, err
 	}
 	for _, root := range []struct{ flag, path string }{{"--procfs", f.cfg.Procfs}, {"--sysfs", f.cfg.Sysfs}} {
 		if st, err := os.Stat(root.path); err != nil || !st.IsDir() {
@@ -73,6 +82,13 @@ func (f *liveFlags) selected() ([]engine.Named, error) {
 		return nil, usageErr("%v", err)
 	}
 	return out, nil
+}
+
+func (f *liveFlags) checkInterval() error {
+	if f.cfg.Interval < 10*time.Millisecond {
+		return usageErr("--interval %s is too short (minimum 10ms)", f.cfg.Interval)
+	}
+	return nil
 }
 
 // parseSize reads sizes such as 256MiB, 1G, 500M or 1048576.

@@ -24,7 +24,7 @@ func runLive(_ *cobra.Command, lf *liveFlags) error {
 	if err != nil {
 		return err
 	}
-	named, err := lf.selected()
+	named, err := lf.sources()
 	if err != nil {
 		return err
 	}
@@ -34,6 +34,7 @@ func runLive(_ *cobra.Command, lf *liveFlags) error {
 		path := lf.recordPath(lf.record, time.Now())
 		w, err := openRecording(path, lf, os.Args)
 		if err != nil {
+			wiring.CloseUnrun(named)
 			return err
 		}
 		rec, evidence = w, evidenceReader(path, true, lf.redact)

@@ -116,6 +116,7 @@ one warning line says what was lost.`,
 	lf.bind(root.Flags(), true)
 	root.AddCommand(newSnapshotCmd(), newReplayCmd(), newEventsCmd(), newReportCmd(), newExportCmd(), newNoteCmd(), newExtractCmd(), newVersionCmd())
 	root.AddCommand(newHandoffCmd())
+	root.AddCommand(newStreamCmd())
 	return root
 }
 

@@ -64,7 +64,7 @@ func runSnapshot(cmd *cobra.Command, lf *liveFlags, duration time.Duration, form
 		}
 		failSev = s
 	}
-	named, err := lf.selected()
+	named, err := lf.sources()
 	if err != nil {
 		return err
 	}
@@ -73,6 +73,7 @@ func runSnapshot(cmd *cobra.Command, lf *liveFlags, duration time.Duration, form
 	var rec engine.Recorder
 	if !lf.noRecord {
 		if rec, err = openRecording(lf.recordPath(out, started), lf, os.Args); err != nil {
+			wiring.CloseUnrun(named)
 			return err
 		}
 	}

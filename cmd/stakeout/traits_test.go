@@ -22,10 +22,10 @@ func TestKindTraits(t *testing.T) {
 			occurrence = append(occurrence, k)
 		}
 	}
-	if want := []string{"finding", "note", "probe_status", "recording"}; !slices.Equal(control, want) {
+	if want := []string{"clock", "finding", "host_facts", "note", "probe_status", "recording", "stream.dropped", "stream.pong"}; !slices.Equal(control, want) {
 		t.Errorf("control kinds %v, want %v", control, want)
 	}
-	want := []string{"exec", "exit", "finding", "fork", "kmsg", "module_load", "module_unload", "note", "packets", "process_snapshot", "signal", "storm"}
+	want := []string{"exec", "exit", "finding", "fork", "kmsg", "module_load", "module_unload", "note", "packets", "process_snapshot", "signal", "storm", "stream.dropped", "stream.pong"}
 	if !slices.Equal(occurrence, want) {
 		t.Errorf("occurrence kinds %v, want %v", occurrence, want)
 	}

@@ -1,0 +1,48 @@
+package main
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/spf13/pflag"
+)
+
+// Only the probe flags the user set reach a remote stream, each value of
+// a repeatable one as its own --name=value; recording, output, UI and the
+// local fixture roots stay here.
+func TestRemoteStreamArgsAreTheProbeFlagsSet(t *testing.T) {
+	lf := defaultLiveFlags()
+	fs := pflag.NewFlagSet("snapshot", pflag.ContinueOnError)
+	lf.bind(fs, true)
+	err := fs.Parse([]string{"--ssh", "h1", "--ssh", "root@h2:2222", "--no-local", "--probes", "packets,signals",
+		"--iface", "eth0", "--iface", "eth1", "--pid", "4,5", "--filter", "vrrp or port 53", "--payload",
+		"--interval", "2s", "--no-record", "--record", "/tmp/x.stk", "--record-max", "1G", "--redact", "--theme", "mono",
+		"--procfs", "/tmp", "--sysfs", "/tmp", "--proc", "a b", "--proc", "c,d", "--burst-window", "50ms"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"--probes=packets", "--probes=signals", "--interval=2s", "--burst-window=50ms",
+		"--filter=vrrp or port 53", "--iface=eth0", "--iface=eth1", "--payload=true", "--pid=4", "--pid=5",
+		"--proc=a b", "--proc=c,d"}
+	if got := lf.streamArgs(); !reflect.DeepEqual(got, want) {
+		t.Errorf("stream args\n got %q\nwant %q", got, want)
+	}
+	if !lf.noLocal || !reflect.DeepEqual(lf.ssh, []string{"h1", "root@h2:2222"}) {
+		t.Errorf("ssh %q no-local %v", lf.ssh, lf.noLocal)
+	}
+	lf = defaultLiveFlags()
+	fs = pflag.NewFlagSet("snapshot", pflag.ContinueOnError)
+	lf.bind(fs, false)
+	if got := lf.streamArgs(); len(got) != 0 {
+		t.Errorf("no flag set, stream args %q", got)
+	}
+}
+
+func TestRemoteFlagsBadUsage(t *testing.T) {
+	oneLineError(t, run(t, nil, "snapshot", "--duration", "1s", "--no-local"), exitUsage, "--no-local needs at least one --ssh")
+	oneLineError(t, run(t, nil, "snapshot", "--duration", "1s", "--ssh", "root@-oProxyCommand=x"), exitUsage, `--ssh "root@-oProxyCommand=x"`)
+	oneLineError(t, run(t, nil, "snapshot", "--duration", "1s", "--ssh", "[::1]:99999"), exitUsage, "99999")
+	oneLineError(t, run(t, nil, "snapshot", "--duration", "1s", "--ssh", "h1", "--ssh", "root@h1:22", "--no-local"), exitUsage, "same host")
+	oneLineError(t, run(t, nil, "snapshot", "--duration", "1s", "--ssh", "h1", "--no-local", "--probes", "nope"), exitUsage, `unknown probe "nope"`)
+	oneLineError(t, run(t, []string{"STAKEOUT_SSH=ssh -F 'unclosed"}, "snapshot", "--duration", "1s", "--ssh", "h1", "--no-local"), exitError, "STAKEOUT_SSH")
+}
