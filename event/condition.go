@@ -70,10 +70,13 @@ func (c *Condition) Event() Event {
 	f.Severity = c.Worst
 	f.Since = c.Since().UTC()
 	f.Count = c.Count()
-	return New(c.Last.Time, c.Last.Probe, &f)
+	ev := New(c.Last.Time, c.Last.Probe, &f)
+	ev.Host, ev.HostTime = c.Last.Host, c.Last.HostTime
+	return ev
 }
 
-// Conditions folds finding events, in time order, into conditions. A raise
+// Conditions folds finding events, in time order, into conditions, each
+// on its host (Event.Host). A raise
 // (State "") or a finding without a key starts a new condition; an update or
 // a clear joins the open condition of its key, or starts one when none is
 // open (what was read began while the condition lasted). A clear closes it.
@@ -94,11 +97,14 @@ func (s *Conditions) Add(ev Event) (c *Condition, started bool) {
 	if !ok {
 		return nil, false
 	}
+	// A key names a condition on its host: two hosts' detectors raise the
+	// same key for the same-named disk or flow.
+	key := ev.Host + "\x00" + f.Key
 	if f.Continues() {
-		if c = s.open[f.Key]; c != nil {
+		if c = s.open[key]; c != nil {
 			c.Add(ev)
 			if f.State == FindingCleared {
-				delete(s.open, f.Key)
+				delete(s.open, key)
 			}
 			return c, false
 		}
@@ -116,9 +122,9 @@ func (s *Conditions) Add(ev Event) (c *Condition, started bool) {
 			s.open = map[string]*Condition{}
 		}
 		if f.State == FindingCleared {
-			delete(s.open, f.Key)
+			delete(s.open, key)
 		} else {
-			s.open[f.Key] = c // a raise of an open key starts over
+			s.open[key] = c // a raise of an open key starts over
 		}
 	}
 	return c, true

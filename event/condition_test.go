@@ -85,3 +85,28 @@ func TestConditionsMaxCountsOmittedConditions(t *testing.T) {
 		t.Errorf("len %d omitted %d", s.Len(), s.Omitted)
 	}
 }
+
+// TestConditionsPerHost: the same key raised on two hosts is two
+// conditions; one host's clear ends only its own, and a condition's event
+// names its host.
+func TestConditionsPerHost(t *testing.T) {
+	on := func(host string, ev Event) Event { ev.Host = host; return ev }
+	var s Conditions
+	for _, ev := range []Event{
+		on("r1", condEv(0, "gap eth0 2", "", Warn, 0, "r1 gap")),
+		on("r2", condEv(1, "gap eth0 2", "", Warn, 0, "r2 gap")),
+		on("r1", condEv(5, "gap eth0 2", FindingCleared, Warn, 1, "r1 over")),
+		on("r2", condEv(6, "gap eth0 2", FindingUpdate, Critical, 2, "r2 worse")),
+	} {
+		s.Add(ev)
+	}
+	if s.Len() != 2 {
+		t.Fatalf("%d conditions, want one per host", s.Len())
+	}
+	r1, r2 := s.List()[0].Event(), s.List()[1].Event()
+	f1, _ := As[Finding](r1)
+	f2, _ := As[Finding](r2)
+	if r1.Host != "r1" || f1.Summary != "r1 over" || r2.Host != "r2" || f2.Summary != "r2 worse" || f2.Severity != Critical {
+		t.Fatalf("r1: %s %q; r2: %s %q %v", r1.Host, f1.Summary, r2.Host, f2.Summary, f2.Severity)
+	}
+}

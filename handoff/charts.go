@@ -97,8 +97,8 @@ func (noSeries) Add(time.Time, float64) {}
 
 // probeCharts are one probe's charts (event.Plot).
 type probeCharts struct {
-	c     *charts
-	probe string
+	c   *charts
+	key probeKey
 	// plots says some kind of the probe plots itself (event.Plotter), so
 	// its events are not counted: its other kinds (a fork, a flow) are
 	// not charted.
@@ -110,10 +110,14 @@ type charts struct {
 	from     time.Time
 	step     time.Duration
 	n        int
-	byName   map[string][]*chartAcc
-	order    []string
-	perProbe map[string]*probeCharts
+	byName   map[probeKey][]*chartAcc
+	order    []probeKey
+	perProbe map[probeKey]*probeCharts
 }
+
+// probeKey is a probe on a host: each host's probe has charts of its own
+// (an sda on each of two hosts is two disks).
+type probeKey struct{ host, probe string }
 
 func newCharts(from, to time.Time, points int) *charts {
 	span := to.Sub(from)
@@ -127,7 +131,7 @@ func newCharts(from, to time.Time, points int) *charts {
 	if step <= 0 {
 		step = time.Second
 	}
-	return &charts{from: from, step: step, n: n, byName: map[string][]*chartAcc{}, perProbe: map[string]*probeCharts{}}
+	return &charts{from: from, step: step, n: n, byName: map[probeKey][]*chartAcc{}, perProbe: map[probeKey]*probeCharts{}}
 }
 
 func (c *charts) index(t time.Time) int {
@@ -137,16 +141,16 @@ func (c *charts) index(t time.Time) int {
 // Chart is the probe's chart titled spec.Title, made on first use.
 func (p *probeCharts) Chart(spec event.ChartSpec) event.Chart {
 	c := p.c
-	for _, a := range c.byName[p.probe] {
+	for _, a := range c.byName[p.key] {
 		if a.spec.Title == spec.Title {
 			return a
 		}
 	}
-	if _, ok := c.byName[p.probe]; !ok {
-		c.order = append(c.order, p.probe)
+	if _, ok := c.byName[p.key]; !ok {
+		c.order = append(c.order, p.key)
 	}
 	a := &chartAcc{c: c, spec: spec, series: map[string]*seriesAcc{}}
-	c.byName[p.probe] = append(c.byName[p.probe], a)
+	c.byName[p.key] = append(c.byName[p.key], a)
 	return a
 }
 
@@ -190,7 +194,7 @@ func (c *charts) observe(ev event.Event) {
 	if event.IsControl(ev.Kind) {
 		return
 	}
-	p := c.probe(ev.Probe)
+	p := c.probe(ev.Host, ev.Probe)
 	if pl, ok := event.BodyAs[event.Plotter](ev); ok {
 		pl.Plot(ev.Time, p)
 		return
@@ -200,12 +204,13 @@ func (c *charts) observe(ev event.Event) {
 	}
 }
 
-// probe returns the charts of a probe, made the first time.
-func (c *charts) probe(name string) *probeCharts {
-	p, ok := c.perProbe[name]
+// probe returns the charts of a probe on a host, made the first time.
+func (c *charts) probe(host, name string) *probeCharts {
+	k := probeKey{host, name}
+	p, ok := c.perProbe[k]
 	if !ok {
-		p = &probeCharts{c: c, probe: name, plots: plots(name)}
-		c.perProbe[name] = p
+		p = &probeCharts{c: c, key: k, plots: plots(name)}
+		c.perProbe[k] = p
 	}
 	return p
 }
@@ -217,13 +222,14 @@ func plots(probe string) bool {
 	return ok && slices.ContainsFunc(info.Kinds, event.Plots)
 }
 
-// probes lists the probes with charts, in the order first seen.
-func (c *charts) probes() []string { return c.order }
+// probes lists the probes with charts, with their hosts, in the order
+// first seen.
+func (c *charts) probes() []probeKey { return c.order }
 
-// charts returns a probe's finished charts.
-func (c *charts) charts(probe string) []Chart {
+// charts returns a probe's finished charts, of the probe on host.
+func (c *charts) charts(host, probe string) []Chart {
 	var out []Chart
-	for _, a := range c.byName[probe] {
+	for _, a := range c.byName[probeKey{host, probe}] {
 		spec := a.spec
 		ch := Chart{Title: spec.Title, Unit: spec.Unit, From: c.from, To: c.from.Add(c.step * time.Duration(c.n)), Step: c.step}
 		scale := 1.0

@@ -13,13 +13,21 @@ import (
 // with a dash gets "./" in front, or the command line would take it for a
 // flag (`stakeout replay -e.stk` fails: unknown shorthand flag 'e').
 func ReplayCommand(file string, from, start time.Time) string {
-	if file == "" {
-		file = "FILE"
+	return ReplayCommandOf([]string{file}, from, start)
+}
+
+// ReplayCommandOf is ReplayCommand for several files read as one.
+func ReplayCommandOf(files []string, from, start time.Time) string {
+	cmd := "stakeout replay"
+	for _, file := range files {
+		if file == "" {
+			file = "FILE"
+		}
+		if strings.HasPrefix(file, "-") {
+			file = "./" + file // only a relative path starts with a dash
+		}
+		cmd += " " + ShellQuote(file)
 	}
-	if strings.HasPrefix(file, "-") {
-		file = "./" + file // only a relative path starts with a dash
-	}
-	cmd := "stakeout replay " + ShellQuote(file)
 	if from.After(start) {
 		cmd += " --since " + from.UTC().Truncate(time.Second).Format(time.RFC3339)
 	}

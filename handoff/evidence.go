@@ -16,6 +16,7 @@ import (
 // the rows at or before the finding's time (the last `before` of them), and
 // the first `after` rows past it.
 type collector struct {
+	host     string // the finding's: another host's events show nothing of it
 	t        time.Time
 	from, to time.Time
 	title    string
@@ -32,7 +33,7 @@ type collector struct {
 }
 
 func (c *collector) observe(ev event.Event) {
-	if ev.Time.Before(c.from) || ev.Time.After(c.to) {
+	if ev.Host != c.host || ev.Time.Before(c.from) || ev.Time.After(c.to) {
 		return
 	}
 	c.rows(ev, func(r Row) {
@@ -76,12 +77,12 @@ func evidenceFor(ev event.Event, e findings.Evidence, flows map[flowKey]uint32) 
 	var id uint32
 	if e.Of == findings.EvidencePackets {
 		var known bool
-		if id, known = flows[flowKey{a.Iface, a.Flow}]; !known {
+		if id, known = flows[flowKey{ev.Host, a.Iface, a.Flow}]; !known {
 			e = findings.Nearest(a)
 		}
 	}
 	t := ev.Time
-	c := &collector{t: t, from: t.Add(-e.Before), to: t.Add(e.After), before: e.KeepBefore, after: e.KeepAfter, spread: e.Spread}
+	c := &collector{host: ev.Host, t: t, from: t.Add(-e.Before), to: t.Add(e.After), before: e.KeepBefore, after: e.KeepAfter, spread: e.Spread}
 	switch e.Of {
 	case findings.EvidenceSignals:
 		c.title = "signals to pid " + itoa(a.PID)
@@ -146,7 +147,7 @@ const sweepGap = 30 * time.Second
 // the first samples, a bad clock stamps an event years ahead), so a window
 // is let go only once the reader has provably passed every event in it
 // (sessions.Iter.Passed), never because a later event came by.
-func collectEvidence(r *sessions.Reader, fn func(event.Event) event.Event, ps []pending, progress func(sessions.Progress)) error {
+func collectEvidence(r sessions.Recording, fn func(event.Event) event.Event, ps []pending, progress func(sessions.Progress)) error {
 	cols := make([]*collector, 0, len(ps))
 	var end time.Time // of the last window: where the sweep ends
 	for _, p := range ps {
@@ -160,12 +161,12 @@ func collectEvidence(r *sessions.Reader, fn func(event.Event) event.Event, ps []
 	if len(cols) > 0 {
 		track = sessions.ProgressTracker(r, progress, 2, 2, cols[0].from, end)
 	}
-	var si *sessions.Iter
+	var si sessions.Events
 	var it engine.Iterator
 	var active []*collector
 	for i := 0; i < len(cols) || len(active) > 0; {
 		if it == nil {
-			si = r.Iter(cols[i].from)
+			si = r.Events(cols[i].from)
 			it = transformed(tracked(si, track), fn)
 		}
 		ev, ok := it.Next()

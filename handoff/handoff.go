@@ -47,6 +47,9 @@ type Options struct {
 	// File is the recording's path as shown in the report and in the replay
 	// command.
 	File string
+	// Files, if set, are the paths of the several files read as one: the
+	// replay command names them all.
+	Files []string
 	// Transform, if set, rewrites every event read from the file before
 	// anything else sees it: the detectors, the summaries, the charts and
 	// the evidence. Redaction plugs in here.
@@ -67,7 +70,13 @@ type Options struct {
 // Report is a finished handoff, ready to render.
 type Report struct {
 	Host sessions.Header
-	File string
+	// Hosts are the hosts of the window's events with their facts, as
+	// `report` lists them; MultiHost says the events name hosts (several
+	// recordings read as one, or one recorded with --ssh): the findings
+	// and summaries then name their host.
+	Hosts     []report.Host
+	MultiHost bool
+	File      string
 	// From and To are the window shown, and the charts' time axis. From
 	// is never before the session's start (Session), whatever events
 	// from before it the window holds (see Earlier).
@@ -101,7 +110,9 @@ type Report struct {
 // raised (Time, where its evidence is) and its latest event (Last, State,
 // Summary), how many times it was seen and the worst severity it reached.
 type Finding struct {
-	Time     time.Time
+	Time time.Time
+	// Host is the host it was found on, in a report of several hosts.
+	Host     string
 	Probe    string
 	Name     string
 	Severity event.Severity
@@ -149,8 +160,10 @@ type Note struct {
 	Text   string
 }
 
-// ProbeSummary is one probe's status, its summary lines and its charts.
+// ProbeSummary is one probe's status, its summary lines and its charts:
+// on one host (Host) in a report of several.
 type ProbeSummary struct {
+	Host   string
 	Name   string
 	Status string
 	Reason string
@@ -158,8 +171,9 @@ type ProbeSummary struct {
 	Charts []Chart
 }
 
-// Build reads the recording and makes the report.
-func Build(r *sessions.Reader, opt Options) (*Report, error) {
+// Build reads the recording (one file, or several read as one) and makes
+// the report.
+func Build(r sessions.Recording, opt Options) (*Report, error) {
 	opt = opt.withDefaults()
 	hdr := r.Header()
 	if opt.Header != nil {
@@ -168,19 +182,24 @@ func Build(r *sessions.Reader, opt Options) (*Report, error) {
 	w := windowOf(r, opt.Since, opt.Until)
 	rep := &Report{Host: hdr, File: opt.File, From: w.axis.UTC(), To: w.to.UTC(), Session: sessionStart(r).UTC()}
 	rep.Replay = ReplayCommand(opt.File, w.from, r.Start())
+	if len(opt.Files) > 1 {
+		rep.Replay = ReplayCommandOf(opt.Files, w.from, r.Start())
+	}
 
 	p := newFirstPass(rep, w, opt)
-	if err := damageOrErr(p.run(r, opt), rep); err != nil {
+	if err := damageOf(r, p.run(r, opt), rep); err != nil {
 		return nil, err
 	}
 	rep.Omitted = p.conds.Omitted
 	found := rep.rank(p.found, p.flows, opt.MaxFindings)
-	if err := damageOrErr(collectEvidence(r, opt.Transform, found, opt.Progress), rep); err != nil {
+	if err := damageOf(r, collectEvidence(r, opt.Transform, found, opt.Progress), rep); err != nil {
 		return nil, err
 	}
+	doc := p.b.Document(hdr, opt.File, w.axis, w.to.Sub(w.axis))
+	rep.Hosts, rep.MultiHost = doc.Hosts, doc.MultiHost
 	rep.list(found, p.snaps)
 	sort.SliceStable(rep.Notes, func(i, j int) bool { return rep.Notes[i].Time.Before(rep.Notes[j].Time) })
-	rep.summarize(p.b.Document(hdr, opt.File, w.axis, w.to.Sub(w.axis)), p.charts)
+	rep.summarize(doc, p.charts)
 	return rep, nil
 }
 
@@ -209,7 +228,7 @@ type window struct {
 
 // windowOf is the window from since to until (zero: the recording's start
 // or end) of r.
-func windowOf(r *sessions.Reader, since, until time.Time) window {
+func windowOf(r sessions.Recording, since, until time.Time) window {
 	from, to := since, until
 	if from.IsZero() || from.Before(r.Start()) {
 		from = r.Start()
@@ -259,10 +278,10 @@ func newFirstPass(rep *Report, w window, opt Options) *firstPass {
 // backlog comes after the first samples, a bad clock stamps an event years
 // ahead), so each event is picked by its own time, and reading stops only
 // where the time index shows that nothing of the window is left.
-func (p *firstPass) run(r *sessions.Reader, opt Options) error {
-	it := r.Iter(time.Time{})
+func (p *firstPass) run(r sessions.Recording, opt Options) error {
+	it := r.Events(time.Time{})
 	if !opt.Until.IsZero() {
-		it = r.IterRange(time.Time{}, p.last.Add(engine.FindingLag))
+		it = r.EventsRange(time.Time{}, p.last.Add(engine.FindingLag))
 	}
 	track := sessions.ProgressTracker(r, opt.Progress, 1, 2, time.Time{}, p.last.Add(engine.FindingLag))
 	return engine.Replay(transformed(tracked(it, track), opt.Transform), findings.All(findings.ConfigOf(r.Header().Detectors)), p.observe)
@@ -282,7 +301,7 @@ func (p *firstPass) observe(ev event.Event) bool {
 		if len(p.flows) >= maxFlowNames {
 			clear(p.flows)
 		}
-		p.flows[flowKey{fi.Iface, fi.String()}] = fi.ID
+		p.flows[flowKey{ev.Host, fi.Iface, fi.String()}] = fi.ID
 	}
 	if ev.Time.Before(p.w.from) {
 		if _, ok := ev.Body.(*event.ProbeStatus); ok {
@@ -368,35 +387,75 @@ func gapEvidenceAtClear(found []pending, flows map[flowKey]uint32) {
 func (r *Report) list(found []pending, snaps []report.ProcessSnapshot) {
 	for _, p := range found {
 		last := p.c.Finding()
-		r.Findings = append(r.Findings, Finding{Time: p.c.Since().UTC(), Probe: p.ev.Probe, Name: p.f.Finding,
+		r.Findings = append(r.Findings, Finding{Time: p.c.Since().UTC(), Host: r.hostName(p.ev.Host), Probe: p.ev.Probe, Name: p.f.Finding,
 			Severity: p.c.Worst, Summary: last.Summary, Count: p.c.Count(), Last: p.c.Last.Time.UTC(), State: last.State,
 			Subject: p.subject, Open: open(p.c), Evidence: p.col.evidence(), Process: processEvidence(p.c, snaps)})
 	}
 }
 
+// hostName is how the report names the host of an event: as it is, but
+// the recording's own host ("") by its hostname in a report of several.
+func (r *Report) hostName(host string) string {
+	if host == "" && r.MultiHost {
+		return r.Host.Hostname
+	}
+	return host
+}
+
 // summarize adds the probes' statuses and a summary of each probe, with
 // its charts, in the document's order, then the probes that sent data but
-// no status (a pcap converted to a session).
+// no status (a pcap converted to a session); each host's, in a report of
+// several.
 func (r *Report) summarize(doc report.Document, ch *charts) {
 	r.Probes = doc.Probes
-	listed := map[string]bool{}
-	for _, p := range doc.Probes {
-		listed[p.Name] = true
-		r.Summaries = append(r.Summaries, ProbeSummary{Name: p.Name, Status: p.Status, Reason: p.Reason,
-			Lines: doc.SummaryText[p.Name], Charts: ch.charts(p.Name)})
+	lines := map[probeKey][]string{}
+	for name, l := range doc.SummaryText {
+		lines[probeKey{"", name}] = l
 	}
-	for _, name := range ch.probes() {
-		if !listed[name] {
-			listed[name] = true
-			r.Summaries = append(r.Summaries, ProbeSummary{Name: name, Lines: doc.SummaryText[name], Charts: ch.charts(name)})
+	raw := map[string]string{} // a host's name in the document: its key here
+	for _, h := range doc.Hosts {
+		for name, l := range h.SummaryText {
+			lines[probeKey{h.Host, name}] = l
 		}
 	}
+	for _, k := range ch.probes() {
+		raw[r.hostName(k.host)] = k.host
+	}
+	key := func(host, probe string) probeKey {
+		if k, ok := raw[host]; ok && k == "" {
+			return probeKey{"", probe}
+		}
+		return probeKey{host, probe}
+	}
+	listed := map[probeKey]bool{}
+	for _, p := range doc.Probes {
+		k := key(p.Host, p.Name)
+		listed[k] = true
+		r.Summaries = append(r.Summaries, ProbeSummary{Host: p.Host, Name: p.Name, Status: p.Status, Reason: p.Reason,
+			Lines: r.summaryLines(lines, p.Host, p.Name), Charts: ch.charts(k.host, p.Name)})
+	}
+	for _, k := range ch.probes() {
+		if !listed[k] {
+			listed[k] = true
+			r.Summaries = append(r.Summaries, ProbeSummary{Host: r.hostName(k.host), Name: k.probe,
+				Lines: r.summaryLines(lines, r.hostName(k.host), k.probe), Charts: ch.charts(k.host, k.probe)})
+		}
+	}
+}
+
+// summaryLines are a probe's summary lines on a host, as the document has
+// them: the recording's own host's at its top, the others' in its hosts.
+func (r *Report) summaryLines(lines map[probeKey][]string, host, probe string) []string {
+	if !r.MultiHost {
+		return lines[probeKey{"", probe}]
+	}
+	return lines[probeKey{host, probe}]
 }
 
 // sessionStart is when the session began: the header's start, unless it
 // is missing or lies outside the events (a header written by hand, a
 // clock set after the fact), then the earliest event.
-func sessionStart(r *sessions.Reader) time.Time {
+func sessionStart(r sessions.Recording) time.Time {
 	s := r.Header().Started
 	if s.IsZero() || s.Before(r.Start()) || s.After(r.End()) {
 		return r.Start()
@@ -449,6 +508,15 @@ func damageOrErr(err error, rep *Report) error {
 	return err
 }
 
+// damageOf keeps the damage of r's files as the report's note, naming
+// each damaged file when there are several.
+func damageOf(r sessions.Recording, err error, rep *Report) error {
+	if err = damageOrErr(err, rep); err == nil && len(r.Files()) > 1 && rep.Damage != "" {
+		rep.Damage = sessions.Damaged(r)
+	}
+	return err
+}
+
 // transformed applies fn to every event an iterator yields.
 func transformed(it engine.Iterator, fn func(event.Event) event.Event) engine.Iterator {
 	if fn == nil {
@@ -491,7 +559,8 @@ func (t *trackIter) Next() (event.Event, bool) {
 	return ev, ok
 }
 
-type flowKey struct{ iface, name string }
+// flowKey names a flow on a host's interface: flow ids are per host.
+type flowKey struct{ host, iface, name string }
 
 // subject names what a finding is about, as its detector's rule says.
 func subject(a findings.About) string {

@@ -34,11 +34,15 @@ type kv struct{ K, V string }
 func hostFacts(rep *Report) []kv {
 	var facts []kv
 	add := func(k, val string) { facts = append(facts, kv{k, val}) }
-	host := rep.Host.Hostname
-	if host == "" {
-		host = "unknown host"
+	if rep.MultiHost {
+		// Each host's facts are in their own table (hostTable).
+		add("hosts", hostsText(rep))
+		if len(rep.Host.Command) > 0 {
+			add("command", quoteArgs(rep.Host.Command))
+		}
+		return append(facts, windowFacts(rep)...)
 	}
-	add("host", host)
+	add("host", reportTitle(rep))
 	if rep.Host.Kernel != "" {
 		add("kernel", "Linux "+rep.Host.Kernel)
 	}
@@ -57,6 +61,13 @@ func hostFacts(rep *Report) []kv {
 	if len(rep.Host.Command) > 0 {
 		add("command", quoteArgs(rep.Host.Command))
 	}
+	return append(facts, windowFacts(rep)...)
+}
+
+// windowFacts are the header rows about the window and the file.
+func windowFacts(rep *Report) []kv {
+	var facts []kv
+	add := func(k, val string) { facts = append(facts, kv{k, val}) }
 	add("window", windowText(rep.From, rep.To))
 	if e := rep.Earlier; e.Events > 0 {
 		what := plural(e.Events, "event")
@@ -73,6 +84,7 @@ func hostFacts(rep *Report) []kv {
 
 type viewPage struct {
 	Host                 string
+	Hosts                hostTable
 	Lead                 []Span
 	Facts                []kv
 	Total, NoteCount     string
@@ -89,6 +101,7 @@ type viewPage struct {
 
 type viewFinding struct {
 	N                       int
+	Host                    string // in a report of several hosts
 	Severity, SeverityUpper string
 	Name, Summary, Probe    string
 	ISO, Clock, Repeats     string
@@ -113,6 +126,7 @@ type viewRow struct {
 type viewNote struct{ ISO, Clock, Author, Text string }
 
 type viewProbe struct {
+	Host                 string // in a report of several hosts
 	Name, Status, Reason string
 	Lines                []string
 	Charts               []viewChart
@@ -141,11 +155,7 @@ type viewLegend struct{ Class, Name, Scale string }
 func clean(s string) string { return event.Sanitize(s) }
 
 func htmlView(rep *Report) viewPage {
-	host := rep.Host.Hostname
-	if host == "" {
-		host = "unknown host"
-	}
-	v := viewPage{Host: clean(host), Total: plural(rep.Critical+rep.Warn+rep.Info, "finding"), Critical: rep.Critical, Warn: rep.Warn,
+	v := viewPage{Host: clean(reportTitle(rep)), Hosts: cleanTable(hostRows(rep)), Total: plural(rep.Critical+rep.Warn+rep.Info, "finding"), Critical: rep.Critical, Warn: rep.Warn,
 		Info: rep.Info, NoteCount: plural(len(rep.Notes)+rep.NotesOmitted, "note"), Damage: clean(rep.Damage), Omitted: rep.Omitted,
 		NotesOmitted: rep.NotesOmitted, Replay: rep.Replay}
 	for _, sp := range rep.Lead() {
@@ -156,7 +166,7 @@ func htmlView(rep *Report) viewPage {
 	}
 	for i, f := range rep.Findings {
 		vf := viewFinding{N: i + 1, Severity: f.Severity.String(), SeverityUpper: strings.ToUpper(f.Severity.String()),
-			Name: clean(f.Name), Summary: clean(f.Summary), Probe: clean(f.Probe), ISO: f.Time.UTC().Format(time.RFC3339Nano),
+			Host: clean(f.Host), Name: clean(f.Name), Summary: clean(f.Summary), Probe: clean(f.Probe), ISO: f.Time.UTC().Format(time.RFC3339Nano),
 			Clock: fmtClock(f.Time), Repeats: f.Repeats(), Title: clean(f.Evidence.Title)}
 		for _, c := range f.Evidence.Columns {
 			vf.Columns = append(vf.Columns, clean(c))
@@ -189,7 +199,7 @@ func htmlView(rep *Report) viewPage {
 			Author: clean(n.Author), Text: clean(n.Text)})
 	}
 	for _, p := range rep.Summaries {
-		vp := viewProbe{Name: clean(p.Name), Status: clean(p.Status), Reason: clean(p.Reason)}
+		vp := viewProbe{Host: clean(p.Host), Name: clean(p.Name), Status: clean(p.Status), Reason: clean(p.Reason)}
 		if vp.Status == "" {
 			vp.Status = "no status recorded"
 		}

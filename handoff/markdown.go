@@ -29,11 +29,7 @@ func WriteMarkdown(w io.Writer, rep *Report) error {
 // writeHeadMD writes the title, the summary paragraph, the host's facts
 // and the counts of findings and notes, and any damage to the file.
 func writeHeadMD(b *strings.Builder, rep *Report) {
-	host := rep.Host.Hostname
-	if host == "" {
-		host = "unknown host"
-	}
-	fmt.Fprintf(b, "# Handoff: %s\n\n", mdText(host))
+	fmt.Fprintf(b, "# Handoff: %s\n\n", mdText(reportTitle(rep)))
 	for _, sp := range rep.Lead() {
 		if sp.Strong {
 			b.WriteString("**" + mdText(sp.Text) + "**")
@@ -47,6 +43,21 @@ func writeHeadMD(b *strings.Builder, rep *Report) {
 		fmt.Fprintf(b, "| %s | %s |\n", f.K, mdText(f.V))
 	}
 	b.WriteString("\n")
+	if t := hostRows(rep); len(t.Rows) > 0 {
+		b.WriteString("|")
+		for _, c := range t.Columns {
+			b.WriteString(" " + mdText(c) + " |")
+		}
+		b.WriteString("\n|" + strings.Repeat("---|", len(t.Columns)) + "\n")
+		for _, r := range t.Rows {
+			b.WriteString("|")
+			for _, c := range r {
+				b.WriteString(" " + mdText(c) + " |")
+			}
+			b.WriteString("\n")
+		}
+		b.WriteString("\n")
+	}
 	fmt.Fprintf(b, "**%s**: %d critical, %d warn, %d info. **%s.**\n", plural(rep.Critical+rep.Warn+rep.Info, "finding"),
 		rep.Critical, rep.Warn, rep.Info, plural(len(rep.Notes)+rep.NotesOmitted, "note"))
 	if rep.Damage != "" {
@@ -62,7 +73,11 @@ func writeFindingsMD(b *strings.Builder, rep *Report) {
 		b.WriteString("No findings in this window.\n\n")
 	}
 	for i, f := range rep.Findings {
-		fmt.Fprintf(b, "### %d. %s · %s · %s%s\n\n", i+1, strings.ToUpper(f.Severity.String()), mdText(f.Name), fmtClock(f.Time),
+		host := ""
+		if f.Host != "" {
+			host = mdText(f.Host) + " · "
+		}
+		fmt.Fprintf(b, "### %d. %s · %s%s · %s%s\n\n", i+1, strings.ToUpper(f.Severity.String()), host, mdText(f.Name), fmtClock(f.Time),
 			mdText(f.Repeats()))
 		fmt.Fprintf(b, "**Summary** (probe %s): %s\n\n", mdText(f.Probe), mdText(f.Summary))
 		writeEvidenceMD(b, f.Evidence)
@@ -101,7 +116,11 @@ func writeProbesMD(b *strings.Builder, rep *Report) {
 		if status == "" {
 			status = "no status recorded"
 		}
-		fmt.Fprintf(b, "### %s · %s\n\n", mdText(p.Name), mdText(status))
+		host := ""
+		if p.Host != "" {
+			host = mdText(p.Host) + " · "
+		}
+		fmt.Fprintf(b, "### %s%s · %s\n\n", host, mdText(p.Name), mdText(status))
 		if p.Reason != "" {
 			fmt.Fprintf(b, "Reason: %s\n\n", mdText(p.Reason))
 		}

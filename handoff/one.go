@@ -18,7 +18,7 @@ import (
 // damaged file (or one still being written, whose tail is not yet a whole
 // chunk) gives the rows read up to the damage, with the *sessions.Damage
 // error.
-func EvidenceOf(r *sessions.Reader, first, last event.Event, fn func(event.Event) event.Event) (Evidence, error) {
+func EvidenceOf(r sessions.Recording, first, last event.Event, fn func(event.Event) event.Event) (Evidence, error) {
 	f, ok := event.As[event.Finding](first)
 	if !ok {
 		return Evidence{}, errors.New("not a finding")
@@ -31,7 +31,7 @@ func EvidenceOf(r *sessions.Reader, first, last event.Event, fn func(event.Event
 	var flows map[flowKey]uint32
 	if e.Of == findings.EvidencePackets {
 		var err error
-		if flows, err = flowIDs(r, fn, e, ev.Time); err != nil {
+		if flows, err = flowIDs(r, fn, e, ev.Host, ev.Time); err != nil {
 			return Evidence{}, err
 		}
 	}
@@ -40,17 +40,17 @@ func EvidenceOf(r *sessions.Reader, first, last event.Event, fn func(event.Event
 	return col.evidence(), err
 }
 
-// flowIDs finds the id of the flow e is about, from its flow events before
-// t: an active flow is announced at least once a minute, so they are
+// flowIDs finds the id of the flow e is about, on host, from its flow
+// events before t: an active flow is announced at least once a minute, so they are
 // looked for over the evidence's window before t (the flow's silence and
 // the usual gaps before it) and the minutes before that.
-func flowIDs(r *sessions.Reader, fn func(event.Event) event.Event, e findings.Evidence, t time.Time) (map[flowKey]uint32, error) {
+func flowIDs(r sessions.Recording, fn func(event.Event) event.Event, e findings.Evidence, host string, t time.Time) (map[flowKey]uint32, error) {
 	flows := map[flowKey]uint32{}
 	a := e.About
-	it := transformed(r.IterRange(t.Add(-e.Before-2*packet.FlowReannounce), t), fn)
+	it := transformed(r.EventsRange(t.Add(-e.Before-2*packet.FlowReannounce), t), fn)
 	for ev, ok := it.Next(); ok; ev, ok = it.Next() {
-		if fi, ok := event.As[packet.FlowInfo](ev); ok && fi.Iface == a.Iface && fi.String() == a.Flow {
-			flows[flowKey{fi.Iface, fi.String()}] = fi.ID
+		if fi, ok := event.As[packet.FlowInfo](ev); ok && ev.Host == host && fi.Iface == a.Iface && fi.String() == a.Flow {
+			flows[flowKey{host, fi.Iface, fi.String()}] = fi.ID
 		}
 	}
 	return flows, it.Err()

@@ -89,6 +89,9 @@ func (r *Report) Lead() []Span {
 // since 04:00:49, still going on at the end".
 func (r *Report) leadItem(f Finding) string {
 	s := f.Name
+	if f.Host != "" {
+		s = f.Host + ": " + s
+	}
 	if f.Subject != "" {
 		s += " on " + f.Subject
 	}

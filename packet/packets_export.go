@@ -80,32 +80,9 @@ func (p *PcapWriter) Observe(ev event.Event) error {
 	if !ok {
 		return nil
 	}
-	link := ExportLinkType(b)
-	if link != p.link && p.link != 1 {
-		return fmt.Errorf("%s: packets of link type %d in a file of link type %d", b.Iface, link, p.link)
-	}
 	var err error
-	i := 0
-	b.Each(func(pk Packet) {
+	err = eachFramed(b, p.link, &p.pkt, func(id uint32) FlowInfo { return p.flows[id] }, func(pk Packet, data []byte) {
 		if err != nil {
-			return
-		}
-		var data []byte
-		if i < len(b.Data) && len(b.Data[i]) > 0 {
-			data = b.Data[i]
-			if link != p.link {
-				data = etherFramed(data, link)
-			}
-		} else if pk.Flow == 0 {
-			data = nil // a flow storm's packet: no flow to rebuild its headers from
-		} else {
-			data = p.headers(p.flows[pk.Flow], pk, p.link == 1)
-			if int(pk.Len) >= 14 && len(data) > int(pk.Len) {
-				data = data[:pk.Len] // Ethernet padding the wire length did not have
-			}
-		}
-		i++
-		if data == nil {
 			return
 		}
 		p.rec = appendPcapRecord(p.rec[:0], pk.Time, int(pk.Len), data)
@@ -114,6 +91,41 @@ func (p *PcapWriter) Observe(ev event.Event) error {
 		}
 	})
 	return err
+}
+
+// eachFramed calls fn with each packet of b and its bytes as a file of
+// link type fileLink holds them: its captured bytes (behind an Ethernet
+// header when its own link type differs), or its headers rebuilt from its
+// flow (flow looks it up; pkt is reused for them). A packet of a flow
+// storm, with no flow to rebuild its headers from and no bytes, is left
+// out.
+func eachFramed(b *PacketBatch, fileLink uint16, pkt *[]byte, flow func(uint32) FlowInfo, fn func(Packet, []byte)) error {
+	link := ExportLinkType(b)
+	if link != fileLink && fileLink != 1 {
+		return fmt.Errorf("%s: packets of link type %d in a file of link type %d", b.Iface, link, fileLink)
+	}
+	i := 0
+	b.Each(func(pk Packet) {
+		var data []byte
+		if i < len(b.Data) && len(b.Data[i]) > 0 {
+			data = b.Data[i]
+			if link != fileLink {
+				data = etherFramed(data, link)
+			}
+		} else if pk.Flow != 0 {
+			if h := AppendHeaders((*pkt)[:0], flow(pk.Flow), pk, fileLink == 1); h != nil {
+				*pkt, data = h, h
+			}
+			if int(pk.Len) >= 14 && len(data) > int(pk.Len) {
+				data = data[:pk.Len] // Ethernet padding the wire length did not have
+			}
+		}
+		i++
+		if data != nil {
+			fn(pk, data)
+		}
+	})
+	return nil
 }
 
 // etherFramed puts an Ethernet header in front of a packet of another link
@@ -145,15 +157,6 @@ func etherFramed(data []byte, link uint16) []byte {
 	out := make([]byte, 14, 14+len(data))
 	out[12], out[13] = byte(et>>8), byte(et)
 	return append(out, data...)
-}
-
-// headers is AppendHeaders into a slice reused by the next call.
-func (p *PcapWriter) headers(fi FlowInfo, pk Packet, ether bool) []byte {
-	b := AppendHeaders(p.pkt[:0], fi, pk, ether)
-	if b != nil {
-		p.pkt = b
-	}
-	return b
 }
 
 // AppendHeaders rebuilds the headers of a packet recorded without its

@@ -239,7 +239,6 @@ func TestPcapWriterHeadersMatchGopacket(t *testing.T) {
 		FlowInfo{Proto: "arp", Src: "02:00:00:00:00:01", Dst: "ff:ff:ff:ff:ff:ff"},
 		FlowInfo{Proto: "ethertype-0x88cc", Src: "02:00:00:00:00:03", Dst: "01:80:c2:00:00:0e"},
 		FlowInfo{Proto: "udp", Src: "10.0.0.1:1", Dst: "[::1]:2"})
-	var w PcapWriter
 	n := 0
 	for _, base := range flows {
 		for _, tags := range [][2]uint16{{}, {10, 0}, {100, 200}, {0, 7}} {
@@ -249,7 +248,7 @@ func TestPcapWriterHeadersMatchGopacket(t *testing.T) {
 				for _, wire := range []uint32{0, 10, 42, 54, 58, 62, 66, 74, 78, 82, 86, 90, 1514, 9000, 65600} {
 					for _, flags := range []uint8{0, FlagSYN, FlagRST | FlagACK, 0xff} {
 						pk := Packet{Len: wire, Flags: flags}
-						got, want := w.headers(fi, pk, ether), gopacketHeaders(fi, pk, ether)
+						got, want := AppendHeaders(nil, fi, pk, ether), gopacketHeaders(fi, pk, ether)
 						if got == nil && want == nil {
 							continue
 						}

@@ -59,10 +59,17 @@ func hostLine(h any) string {
 func writeText(w io.Writer, d Document, md bool) error {
 	t := &textWriter{md: md}
 	t.head(d)
+	t.hosts(d)
 	t.probes(d)
 	listed, facts := splitFindings(d.Findings)
 	t.findings(d, listed)
-	t.summary(d)
+	if d.MultiHost {
+		for _, h := range d.Hosts {
+			t.summary("summary", h.Host, h.SummaryText)
+		}
+	} else {
+		t.summary("summary", "", d.SummaryText)
+	}
 	t.hostFacts(facts)
 	_, err := io.WriteString(w, t.b.String())
 	return err
@@ -75,11 +82,17 @@ type textWriter struct {
 }
 
 // heading starts a section.
-func (t *textWriter) heading(s string) {
+func (t *textWriter) heading(s string) { t.headingOf(s, "") }
+
+// headingOf starts a section about a host, named as it is after s.
+func (t *textWriter) headingOf(s, host string) {
+	if host != "" {
+		host = ": " + event.Sanitize(host)
+	}
 	if t.md {
-		fmt.Fprintf(&t.b, "\n## %s\n\n", s)
+		fmt.Fprintf(&t.b, "\n## %s%s\n\n", s, host)
 	} else {
-		fmt.Fprintf(&t.b, "\n%s\n", strings.ToUpper(s))
+		fmt.Fprintf(&t.b, "\n%s%s\n", strings.ToUpper(s), host)
 	}
 }
 
@@ -102,7 +115,15 @@ func (t *textWriter) head(d Document) {
 	if t.md {
 		title = "# " + title
 	}
-	fmt.Fprintf(b, "%s: %s\n", title, hostLine(d.Host))
+	host := hostLine(d.Host)
+	if d.MultiHost {
+		names := make([]string, len(d.Hosts))
+		for i, h := range d.Hosts {
+			names[i] = event.Sanitize(h.Host)
+		}
+		host = fmt.Sprintf("%d hosts (%s)", len(d.Hosts), strings.Join(names, ", "))
+	}
+	fmt.Fprintf(b, "%s: %s\n", title, host)
 	if t.md {
 		b.WriteString("\n")
 	}
@@ -119,11 +140,40 @@ func (t *textWriter) head(d Document) {
 	}
 }
 
-// probes lists each probe's status.
+// hosts lists, in a document of several hosts, each host's facts and its
+// clock's offset.
+func (t *textWriter) hosts(d Document) {
+	if !d.MultiHost {
+		return
+	}
+	t.heading("hosts")
+	for _, h := range d.Hosts {
+		line := event.Sanitize(h.Host)
+		if h.Hostname != "" && h.Hostname != h.Host {
+			line += " is " + event.Sanitize(h.Hostname)
+		}
+		if h.Kernel != "" {
+			line += ", Linux " + event.Sanitize(h.Kernel)
+		}
+		if h.File != "" {
+			line += ", from " + event.Sanitize(h.File)
+		}
+		if h.ClockOffset != nil {
+			line += fmt.Sprintf(", clock %+.3fs (±%.3fs)", h.ClockOffset.Seconds(), (h.ClockRTT / 2).Seconds())
+		}
+		t.item(line)
+	}
+}
+
+// probes lists each probe's status (each host's, in a document of
+// several).
 func (t *textWriter) probes(d Document) {
 	t.heading("probes")
 	for _, p := range d.Probes {
 		line := fmt.Sprintf("%-10s %s", event.Sanitize(p.Name), p.Status)
+		if d.MultiHost {
+			line = fmt.Sprintf("%-12s %-10s %s", event.Sanitize(p.Host), event.Sanitize(p.Name), p.Status)
+		}
 		if p.Reason != "" {
 			line += ": " + event.Sanitize(p.Reason)
 		}
@@ -163,10 +213,17 @@ func (t *textWriter) findings(d Document, listed []event.Event) {
 		}
 		clock := since.UTC().Format("15:04:05")
 		more := Repeats(f.Count, f.State, ev.Time)
-		line := fmt.Sprintf("%s  %-8s %-18s %s%s", clock, strings.ToUpper(f.Severity.String()),
+		host := ""
+		if d.MultiHost {
+			host = fmt.Sprintf("%-12s ", event.Sanitize(ev.Host))
+		}
+		line := fmt.Sprintf("%s  %-8s %s%-18s %s%s", clock, strings.ToUpper(f.Severity.String()), host,
 			event.Sanitize(f.Finding), event.Sanitize(f.Summary), more)
 		if t.md {
-			line = "`" + clock + "` **" + f.Severity.String() + "** `" +
+			if host != "" {
+				host = event.Sanitize(ev.Host) + " "
+			}
+			line = "`" + clock + "` **" + f.Severity.String() + "** " + host + "`" +
 				event.Sanitize(f.Finding) + "` " + event.Sanitize(f.Summary) + more
 		}
 		t.item(line)
@@ -190,12 +247,13 @@ func (t *textWriter) snapshots(snaps []ProcessSnapshot) {
 	}
 }
 
-// summary writes each probe's summary lines, probes by name.
-func (t *textWriter) summary(d Document) {
+// summary writes each probe's summary lines, probes by name, under
+// title and the host's name (if any) as it is.
+func (t *textWriter) summary(title, host string, text map[string][]string) {
 	b := &t.b
-	t.heading("summary")
-	names := make([]string, 0, len(d.SummaryText))
-	for n := range d.SummaryText {
+	t.headingOf(title, host)
+	names := make([]string, 0, len(text))
+	for n := range text {
 		names = append(names, n)
 	}
 	sort.Strings(names)
@@ -208,7 +266,7 @@ func (t *textWriter) summary(d Document) {
 		} else {
 			fmt.Fprintf(b, "  %s\n", event.Sanitize(n))
 		}
-		for _, l := range d.SummaryText[n] {
+		for _, l := range text[n] {
 			if t.md {
 				b.WriteString(event.Sanitize(l) + "\n")
 			} else {

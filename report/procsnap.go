@@ -23,7 +23,9 @@ const (
 type ProcessSnapshot struct {
 	// Finding is the key of the condition it is listed under (its name for
 	// a finding without one).
-	Finding      string         `json:"finding"`
+	Finding string `json:"finding"`
+	// Host is the host the process ran on, in a document of several.
+	Host         string         `json:"host,omitempty"`
 	Time         time.Time      `json:"time"`
 	PID          int            `json:"pid"`
 	Comm         string         `json:"comm"`
@@ -48,7 +50,7 @@ type ProcessSnapshot struct {
 
 // NewProcessSnapshot condenses a process_snapshot event for a document.
 func NewProcessSnapshot(ev event.Event, s *schema.ProcessSnapshot) ProcessSnapshot {
-	n := ProcessSnapshot{Time: ev.Time.UTC(), PID: s.PID, Comm: s.Comm, State: s.State, Wchan: s.Wchan,
+	n := ProcessSnapshot{Host: ev.Host, Time: ev.Time.UTC(), PID: s.PID, Comm: s.Comm, State: s.State, Wchan: s.Wchan,
 		ThreadsTotal: s.ThreadsTotal, ThreadStates: s.ThreadStates, FDsTotal: s.FDsTotal, Cgroup: s.Cgroup,
 		Summary: s.Line(), TakenFor: s.Finding}
 	if c, ok := s.Limits["core"]; ok {
@@ -64,6 +66,9 @@ func NewProcessSnapshot(ev event.Event, s *schema.ProcessSnapshot) ProcessSnapsh
 // or it is of the process c names and was taken from a minute before c
 // was raised to a minute after its last event.
 func (s ProcessSnapshot) Of(c *event.Condition) bool {
+	if s.Host != c.Last.Host {
+		return false // a pid names a process on its own host only
+	}
 	f := c.Finding()
 	if f.Key != "" && s.TakenFor == f.Key {
 		return true
@@ -114,7 +119,7 @@ func (d Document) SnapshotsOf(ev event.Event) []ProcessSnapshot {
 	}
 	var out []ProcessSnapshot
 	for _, s := range d.Processes {
-		if s.Finding == label {
+		if s.Finding == label && s.Host == ev.Host {
 			out = append(out, s)
 		}
 	}

@@ -101,3 +101,29 @@ func TestNoSnapshotsNoField(t *testing.T) {
 		t.Error("process_snapshots in a document without any")
 	}
 }
+
+// TestSnapshotOfItsHostOnly: a pid names a process on its own host: the
+// local host's snapshot of pid 812 is not listed under r1's finding about
+// its pid 812, only under the local one, each naming its host.
+func TestSnapshotOfItsHostOnly(t *testing.T) {
+	t0 := time.Date(2026, 11, 23, 4, 0, 0, 0, time.UTC)
+	b := NewBuilder()
+	burst := func(host string) event.Event {
+		ev := event.New(t0, "signals", &event.Finding{Finding: "signal.burst", Severity: event.Warn, Key: "signal.burst 812 SIGHUP",
+			Summary: "burst on " + host, Data: map[string]any{"pid": 812}})
+		ev.Host = host
+		return ev
+	}
+	b.Observe(burst("r1"))
+	b.Observe(burst(""))
+	b.Observe(event.New(t0.Add(time.Second), schema.ProbeProcess, &schema.ProcessSnapshot{PID: 812, Comm: "gimli", Finding: "signal.burst 812 SIGHUP"}))
+	d := b.Document(map[string]any{"hostname": "h"}, "", time.Time{}, 0)
+	if len(d.Processes) != 1 || d.Processes[0].Host != "h" {
+		t.Fatalf("process_snapshots %+v, want the local one, named h", d.Processes)
+	}
+	for _, ev := range d.Findings {
+		if n := len(d.SnapshotsOf(ev)); (n == 1) != (ev.Host == "h") {
+			t.Errorf("finding on %q: %d snapshots", ev.Host, n)
+		}
+	}
+}

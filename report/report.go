@@ -24,8 +24,10 @@ func HostFact(f *event.Finding, severity event.Severity) bool {
 	return f.Finding == "core.dumps_lost" && severity == event.Info
 }
 
-// ProbeStatus is one row of the document's "probes" list.
+// ProbeStatus is one row of the document's "probes" list: one per probe,
+// and per host and probe in a document of several hosts (Host set).
 type ProbeStatus struct {
+	Host   string `json:"host,omitempty"`
 	Name   string `json:"name"`
 	Status string `json:"status"`
 	Reason string `json:"reason,omitempty"`
@@ -34,7 +36,13 @@ type ProbeStatus struct {
 // Document is the JSON shape of `snapshot --format json` and
 // `report --format json`; a public contract.
 type Document struct {
-	Host      any           `json:"host"`
+	Host any `json:"host"`
+	// Hosts are the hosts whose events the document holds, by name: the
+	// recording's own (its header's facts) and those its events name
+	// (Event.Host), each with its facts (host_facts events), its clock
+	// offset (clock events) and, in a document of several hosts, its
+	// summary.
+	Hosts     []Host        `json:"hosts"`
 	Started   time.Time     `json:"started"`
 	DurationS float64       `json:"duration_s"`
 	File      string        `json:"file"`
@@ -42,16 +50,23 @@ type Document struct {
 	// Findings holds one finding per condition, worst first, then by when
 	// it was raised: its latest event (time, summary, data, state), with
 	// the worst severity it reached, its key, since (when it was raised)
-	// and count (how many times it was seen).
+	// and count (how many times it was seen). In a document of several
+	// hosts every finding names its host ("host"), the recording's own
+	// host's by its hostname.
 	Findings []event.Event `json:"findings"`
 	Omitted  int           `json:"findings_omitted,omitempty"`
 	// Processes are the process snapshots listed under the findings that
 	// name a process, each with its finding's key, in the findings' order.
 	Processes []ProcessSnapshot `json:"process_snapshots,omitempty"`
-	Summary   map[string]any    `json:"summary"`
-	Damage    string            `json:"damage,omitempty"`
+	// Summary is each probe's summary of the recording's own host (the
+	// events that name no host); the other hosts' are in Hosts.
+	Summary map[string]any `json:"summary"`
+	Damage  string         `json:"damage,omitempty"`
 	// SummaryText is Summary as lines, for the text and Markdown forms.
 	SummaryText map[string][]string `json:"-"`
+	// MultiHost says the events name hosts (Event.Host): the text forms
+	// name the host of each finding, probe and summary.
+	MultiHost bool `json:"-"`
 }
 
 // Summarizer condenses one probe's events; each probe's schema registers
@@ -74,30 +89,34 @@ func summarizerFor(probe string) func() Summarizer {
 // Builder accumulates a Document from events in time order.
 type Builder struct {
 	first, last time.Time
-	order       []string
-	status      map[string]ProbeStatus
+	order       []hostProbe
+	status      map[hostProbe]ProbeStatus
 	conds       event.Conditions
-	sums        map[string]Summarizer
+	sums        map[hostProbe]Summarizer
 	snaps       []ProcessSnapshot
+	hosts       hostSet
 }
+
+// hostProbe is a probe on a host ("": the recording's own).
+type hostProbe struct{ host, probe string }
 
 // NewBuilder starts an empty document.
 func NewBuilder() *Builder {
-	return &Builder{status: map[string]ProbeStatus{}, sums: map[string]Summarizer{}, conds: event.Conditions{Max: MaxFindings}}
+	return &Builder{status: map[hostProbe]ProbeStatus{}, sums: map[hostProbe]Summarizer{}, conds: event.Conditions{Max: MaxFindings}}
 }
 
 // Expect lists probes up front so they appear in the document (in this
 // order) even if they never reported.
 func (b *Builder) Expect(names ...string) {
 	for _, n := range names {
-		b.see(n)
+		b.see(hostProbe{"", n})
 	}
 }
 
-func (b *Builder) see(name string) {
-	if _, ok := b.status[name]; !ok {
-		b.order = append(b.order, name)
-		b.status[name] = ProbeStatus{Name: name, Status: "unknown"}
+func (b *Builder) see(k hostProbe) {
+	if _, ok := b.status[k]; !ok {
+		b.order = append(b.order, k)
+		b.status[k] = ProbeStatus{Name: k.probe, Status: "unknown"}
 	}
 }
 
@@ -109,10 +128,14 @@ func (b *Builder) Observe(ev event.Event) {
 	if ev.Time.After(b.last) {
 		b.last = ev.Time
 	}
+	if !b.hosts.observe(ev) {
+		return // a host past MaxHosts
+	}
+	k := hostProbe{ev.Host, ev.Probe}
 	switch body := ev.Body.(type) {
 	case *event.ProbeStatus:
-		b.see(ev.Probe)
-		b.status[ev.Probe] = ProbeStatus{Name: ev.Probe, Status: body.Status, Reason: body.Reason}
+		b.see(k)
+		b.status[k] = ProbeStatus{Name: ev.Probe, Status: body.Status, Reason: body.Reason}
 		return
 	case *event.Finding:
 		b.conds.Add(ev) // a raise, or an update or clear of one
@@ -121,14 +144,14 @@ func (b *Builder) Observe(ev event.Event) {
 		b.observeSnapshot(ev, body)
 		return
 	}
-	s, ok := b.sums[ev.Probe]
+	s, ok := b.sums[k]
 	if !ok {
 		mk := summarizerFor(ev.Probe)
 		if mk == nil {
 			return
 		}
 		s = mk()
-		b.sums[ev.Probe] = s
+		b.sums[k] = s
 	}
 	s.Observe(ev)
 }
@@ -154,29 +177,48 @@ func (b *Builder) Document(host any, file string, started time.Time, duration ti
 	}
 	d := Document{Host: host, Started: started.UTC(), DurationS: duration.Seconds(), File: file,
 		Findings: []event.Event{}, Omitted: b.conds.Omitted, Summary: map[string]any{}}
+	own := ownFacts(host)
+	multi := b.hosts.multi()
+	// In a document of several hosts every finding, probe and snapshot
+	// names its host; the recording's own is named by its hostname.
+	name := func(h string) string {
+		if multi && h == "" {
+			return own.Host
+		}
+		return h
+	}
 	conds := slices.Clone(b.conds.List())
 	slices.SortStableFunc(conds, event.CompareConditions)
 	listed := map[string]bool{}
 	for _, c := range conds {
-		d.Findings = append(d.Findings, c.Event())
+		ev := c.Event()
+		ev.Host = name(ev.Host)
+		d.Findings = append(d.Findings, ev)
 		for _, s := range SnapshotsFor(c, b.snaps) {
-			if !listed[s.Finding+"\x00"+s.Time.String()] {
-				listed[s.Finding+"\x00"+s.Time.String()] = true
+			s.Host = name(s.Host)
+			if k := s.Host + "\x00" + s.Finding + "\x00" + s.Time.String(); !listed[k] {
+				listed[k] = true
 				d.Processes = append(d.Processes, s)
 			}
 		}
 	}
-	for _, n := range b.order {
-		d.Probes = append(d.Probes, b.status[n])
+	for _, k := range b.order {
+		st := b.status[k]
+		st.Host = name(k.host)
+		d.Probes = append(d.Probes, st)
 	}
 	if d.Probes == nil {
 		d.Probes = []ProbeStatus{}
 	}
 	d.SummaryText = map[string][]string{}
-	for name, s := range b.sums {
-		d.Summary[name] = s.Result()
-		d.SummaryText[name] = s.Lines()
+	for k, s := range b.sums {
+		if k.host == "" {
+			d.Summary[k.probe] = s.Result()
+			d.SummaryText[k.probe] = s.Lines()
+		}
 	}
+	d.Hosts = b.hosts.list(own, b.sums, multi)
+	d.MultiHost = multi
 	return d
 }
 

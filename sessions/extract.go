@@ -76,7 +76,7 @@ func IsDamage(err error) bool {
 // never the window. Damage in r ends each read where it is; the copy keeps
 // what was read, and the caller reports the damage (r.Damage). An error
 // about out is an *OutputError.
-func Extract(r *Reader, src, out string, since, until time.Time, opt ExtractOptions) (ExtractStats, error) {
+func Extract(r Recording, src, out string, since, until time.Time, opt ExtractOptions) (ExtractStats, error) {
 	from := since.Add(-ExtractHistory)
 	if from.Before(r.Start()) {
 		from = r.Start()
@@ -141,7 +141,7 @@ type extractWriter struct {
 // log's backlog comes after the first samples, notes are appended): each
 // event is picked by its time, and reading stops only where the index
 // shows that nothing of the window is left.
-func (x *extractWriter) copy(r *Reader, state []event.Event, from, since, last time.Time, track func(time.Time)) (ExtractStats, error) {
+func (x *extractWriter) copy(r Recording, state []event.Event, from, since, last time.Time, track func(time.Time)) (ExtractStats, error) {
 	var st ExtractStats
 	for _, ev := range state {
 		if err := x.write(restamp(ev, from)); err != nil {
@@ -149,7 +149,7 @@ func (x *extractWriter) copy(r *Reader, state []event.Event, from, since, last t
 		}
 	}
 	st.History = len(state)
-	it := r.IterRange(from, last)
+	it := r.EventsRange(from, last)
 	for ev, ok := it.Next(); ok; ev, ok = it.Next() {
 		if track != nil {
 			track(ev.Time)
@@ -198,19 +198,26 @@ func (x *extractWriter) abort(err error) error {
 	return &OutputError{x.out, err}
 }
 
+// hostRef is an entity on a host: ids are given by each host's own
+// capture, so two hosts both have a flow 2.
+type hostRef struct {
+	host string
+	ref  event.Ref
+}
+
 // referenced collects the entities (flows) that events in [from, until]
-// name (event.Referrer), so their announcements can be copied from before
-// the window.
-func referenced(r *Reader, from, until time.Time, track func(time.Time)) (map[event.Ref]bool, error) {
-	refs := map[event.Ref]bool{}
-	it := r.IterRange(from, until)
+// name (event.Referrer), each on its event's host, so their announcements
+// can be copied from before the window.
+func referenced(r Recording, from, until time.Time, track func(time.Time)) (map[hostRef]bool, error) {
+	refs := map[hostRef]bool{}
+	it := r.EventsRange(from, until)
 	for ev, ok := it.Next(); ok; ev, ok = it.Next() {
 		if track != nil {
 			track(ev.Time)
 		}
 		if b, ok := ev.Body.(event.Referrer); ok && !ev.Time.After(until) {
 			for ref := range b.Refs() {
-				refs[ref] = true
+				refs[hostRef{ev.Host, ref}] = true
 			}
 		}
 	}
@@ -223,9 +230,9 @@ func referenced(r *Reader, from, until time.Time, track func(time.Time)) (map[ev
 // stateBefore returns, in time order, the last state event of each kind
 // (per process for trace, per interface for capture stats, per entity for
 // announcements, and only entities in refs) before from.
-func stateBefore(r *Reader, from time.Time, refs map[event.Ref]bool, track func(time.Time)) ([]event.Event, error) {
+func stateBefore(r Recording, from time.Time, refs map[hostRef]bool, track func(time.Time)) ([]event.Event, error) {
 	last := map[string]event.Event{}
-	it := r.IterRange(time.Time{}, from)
+	it := r.EventsRange(time.Time{}, from)
 	for ev, ok := it.Next(); ok; ev, ok = it.Next() {
 		if track != nil {
 			track(ev.Time)
@@ -287,11 +294,11 @@ func restamp(ev event.Event, t time.Time) event.Event {
 // per entity. Known kinds say so through event.Announcer and their
 // Traits.Entity; for a kind this build does not know, a top-level "iface"
 // or "pid" field stands in.
-func stateKey(ev event.Event, refs map[event.Ref]bool) (string, bool) {
+func stateKey(ev event.Event, refs map[hostRef]bool) (string, bool) {
 	key := ev.Host + "\x00" + ev.Probe + "\x00" + ev.Kind
 	if a, ok := ev.Body.(event.Announcer); ok {
 		ref := a.Announces()
-		if !refs[ref] {
+		if !refs[hostRef{ev.Host, ref}] {
 			return "", false
 		}
 		return key + "\x00" + ref.Scope + "\x00" + strconv.FormatUint(ref.ID, 10), true

@@ -79,7 +79,7 @@ func TestExtractStateBeforeTheHistory(t *testing.T) {
 	}
 	defer r.Close()
 	refs, err := referenced(r, xt(50), xt(200), nil)
-	if err != nil || !reflect.DeepEqual(refs, map[event.Ref]bool{{Scope: "eth0", ID: 2}: true}) {
+	if err != nil || !reflect.DeepEqual(refs, map[hostRef]bool{{ref: event.Ref{Scope: "eth0", ID: 2}}: true}) {
 		t.Fatalf("referenced flows %v (%v)", refs, err)
 	}
 	state, err := stateBefore(r, xt(50), refs, nil)

@@ -20,7 +20,7 @@ const (
 	playerStep = 512 << 10
 )
 
-// Player is a replay cursor over a Reader with pause, seek and speed. It
+// Player is a replay cursor over a Recording (one file or a Set) with pause, seek and speed. It
 // reads no clock: the UI calls Tick with the real time that passed, so a
 // replay driven by a script is deterministic. Forward play reads one Iter
 // sequentially; only Seek uses the index.
@@ -47,7 +47,7 @@ const (
 // moves at once, Pending reports that events up to it are still to come,
 // and Continue (or the next Tick) delivers more.
 type Player struct {
-	r        *Reader
+	r        Recording
 	history  time.Duration
 	drop     func(event.Event) bool
 	step     int64 // work per call
@@ -58,7 +58,7 @@ type Player struct {
 	speed  float64
 	paused bool
 
-	it      *Iter
+	it      Events
 	from    time.Time // events before it (a Seek's history) are read past
 	ahead   aheadHeap // read, in the span, after the position: by time, then file order
 	aheadSz int64     // their aheadCost
@@ -73,7 +73,7 @@ type Player struct {
 // how far back Seek returns events so panes can rebuild their state; drop,
 // if not nil, filters events out (for example recorded findings, so the
 // detectors can recompute them).
-func NewPlayer(r *Reader, history time.Duration, drop func(event.Event) bool) *Player {
+func NewPlayer(r Recording, history time.Duration, drop func(event.Event) bool) *Player {
 	if history < 0 {
 		history = 0
 	}
@@ -115,11 +115,9 @@ func (p *Player) clamp(t time.Time) time.Time {
 func (p *Player) Seek(t time.Time) ([]event.Event, error) {
 	t = p.clamp(t)
 	p.from = t.Add(-p.history)
-	p.it = p.r.Iter(p.from)
-	// The Iter would read past the events before from inside one Next,
-	// a whole segment's worth; the Player drops them itself, a step at a
-	// time.
-	p.it.from = time.Time{}
+	// The Player drops the events before from itself, a step at a time:
+	// an Iter would read past them inside one Next, a segment's worth.
+	p.it = p.r.playEvents(p.from)
 	p.ahead, p.aheadSz, p.spent = p.ahead[:0], 0, false
 	p.pos, p.shown = t, p.from
 	return p.drain(t)
@@ -134,7 +132,7 @@ func (p *Player) AdvanceTo(t time.Time) ([]event.Event, error) {
 	t = p.clamp(t)
 	if p.it == nil {
 		// First play: from the beginning, so events at Start are included.
-		p.it, p.from = p.r.Iter(time.Time{}), time.Time{}
+		p.it, p.from = p.r.Events(time.Time{}), time.Time{}
 	}
 	p.pos = t
 	return p.drain(t)
@@ -183,11 +181,11 @@ func (p *Player) drain(t time.Time) ([]event.Event, error) {
 		p.aheadSz -= aheadCost(a.ev)
 		deliver(a.ev)
 	}
-	stop := p.it.lim.work + p.step
+	stop := p.it.work() + p.step
 	p.pending = false
 	var err error
 	for !p.spent && p.aheadSz < p.maxAhead && !p.it.Passed(t) {
-		if p.it.lim.work >= stop {
+		if p.it.work() >= stop {
 			p.pending = true
 			break
 		}

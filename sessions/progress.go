@@ -20,7 +20,7 @@ type Progress struct {
 // zero, or to later than the recording: its plausible span's bound), which
 // calls fn with the Progress. It is called for every event: fn must be
 // cheap and rate-limit what it shows. With fn nil it returns nil.
-func ProgressTracker(r *Reader, fn func(Progress), pass, passes int, from, to time.Time) func(time.Time) {
+func ProgressTracker(r Recording, fn func(Progress), pass, passes int, from, to time.Time) func(time.Time) {
 	if fn == nil {
 		return nil
 	}

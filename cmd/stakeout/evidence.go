@@ -42,6 +42,24 @@ func evidenceReader(path string, live, redacted bool) func(first, last event.Eve
 	}
 }
 
+// filesEvidence reads a finding's evidence from the finished recordings at
+// paths, read as one (a finding of a Set names its host, and its evidence
+// is that host's events), opening them for each read.
+func filesEvidence(paths []string) func(first, last event.Event) (ui.Evidence, error) {
+	if len(paths) == 1 {
+		return evidenceReader(paths[0], false, false)
+	}
+	return func(first, last event.Event) (ui.Evidence, error) {
+		r, err := openRecordings(paths)
+		if err != nil {
+			return ui.Evidence{}, err
+		}
+		defer r.Close()
+		e, err := handoff.EvidenceOf(r, first, last, nil)
+		return toUIEvidence(e, ""), err
+	}
+}
+
 // noEvidence is the reader when nothing is recorded: it says so.
 func noEvidence(why string) func(first, last event.Event) (ui.Evidence, error) {
 	return func(first, last event.Event) (ui.Evidence, error) {

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -15,7 +17,7 @@ func newExtractCmd() *cobra.Command {
 	var since, until, out string
 	var redactOut bool
 	cmd := &cobra.Command{
-		Use:   "extract FILE --since T --until T -o OUT.stk",
+		Use:   "extract FILE [FILE...] --since T --until T -o OUT.stk",
 		Short: "write a time window of a recording as a smaller session file",
 		Long: `extract copies a window of a recording into a new session file that replay,
 events, report and handoff read like any other. It holds:
@@ -35,10 +37,17 @@ Findings are recomputed when the extract is read, so report shows the same
 findings inside the window as on the original, and may show some in the
 minute before it. OUT must not exist. --since and --until take 04:00:10,
 2026-11-23T04:00:10Z, +30s from the start or -5m from the end; either
-defaults to the recording's start or end.`,
+defaults to the recording's start or end.
+
+Events keep their hosts: an extract of a recording of several hosts (made
+with --ssh or by "merge") is one too, with each host's state and flow names
+(flow ids are per host). Several files are read as one, as "events" reads
+them, and the extract holds the window of all of them, each event naming
+its host.`,
 		Example: `  stakeout extract web-3.stk --since 04:10:00 --until 04:25:00 -o web-3-incident.stk
-  stakeout extract web-3.stk --since -15m -o last-15-minutes.stk`,
-		Args: cobra.ExactArgs(1),
+  stakeout extract web-3.stk --since -15m -o last-15-minutes.stk
+  stakeout extract r1.stk r2.stk r3.stk --since 04:10:00 --until 04:12:00 -o vrrp-window.stk`,
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {
 				return usageErr("extract needs -o OUT.stk")
@@ -46,7 +55,7 @@ defaults to the recording's start or end.`,
 			if since == "" && until == "" {
 				return usageErr("extract needs a window: --since and/or --until")
 			}
-			r, err := openSession(args[0])
+			r, err := openRecordings(args)
 			if err != nil {
 				return err
 			}
@@ -60,16 +69,16 @@ defaults to the recording's start or end.`,
 				red := fileRedactor(r)
 				opt.Transform, opt.Header = red.Event, red.Header
 			}
-			line := stderrProgress(args[0], false)
+			line := stderrProgress(strings.Join(args, " "), false)
 			opt.Progress = line.hook()
-			st, err := sessions.Extract(r, args[0], out, from, to, opt)
+			st, err := sessions.Extract(r, extractSource(args), out, from, to, opt)
 			line.done()
 			if err != nil {
 				return extractErr(err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s: %d events from %s to %s, and %d before it for context; %s\n",
 				event.Sanitize(out), st.Window, clock(from), clock(to), st.History, event.HumanBytes(st.Bytes))
-			return readDone(args[0], r, nil)
+			return readDone(args, r, nil)
 		},
 	}
 	cmd.Flags().StringVarP(&out, "output", "o", "", "session file to write (must not exist)")
@@ -81,7 +90,7 @@ defaults to the recording's start or end.`,
 // extractWindow resolves --since and --until for an extract: either
 // defaults to the recording's start or end, and the window must overlap
 // the recording.
-func extractWindow(r *sessions.Reader, since, until string) (from, to time.Time, err error) {
+func extractWindow(r sessions.Recording, since, until string) (from, to time.Time, err error) {
 	if from, to, err = window(r, since, until); err != nil {
 		return from, to, err
 	}
@@ -102,6 +111,19 @@ func extractWindow(r *sessions.Reader, since, until string) (from, to time.Time,
 		return from, to, usageErr("--since %s is not before --until %s", clock(from), clock(to))
 	}
 	return from, to, nil
+}
+
+// extractSource is what the extract's header names its source by: the
+// file, or the base names of several.
+func extractSource(args []string) string {
+	if len(args) == 1 {
+		return args[0]
+	}
+	bases := make([]string, len(args))
+	for i, a := range args {
+		bases[i] = filepath.Base(a)
+	}
+	return strings.Join(bases, " ")
 }
 
 func clock(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") }

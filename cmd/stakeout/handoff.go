@@ -24,7 +24,7 @@ type handoffFlags struct {
 func newHandoffCmd() *cobra.Command {
 	var hf handoffFlags
 	cmd := &cobra.Command{
-		Use:   "handoff FILE [-o OUT.md | OUT.html]",
+		Use:   "handoff FILE [FILE...] [-o OUT.md | OUT.html]",
 		Short: "write the handoff report of a recording: findings with evidence, notes, charts",
 		Long: `handoff writes the report an on-call engineer hands to the next one: a
 one-paragraph summary (what is critical, on what, since when, whether it was
@@ -38,13 +38,20 @@ path. Findings are recomputed by today's detectors, as "report" does.
 
 The format comes from -o: OUT.md is Markdown (Unicode sparklines), OUT.html is
 one self-contained page (inline CSS and SVG charts, no scripts, nothing
-fetched). Without -o, Markdown goes to stdout. OUT must not exist.`,
+fetched). Without -o, Markdown goes to stdout. OUT must not exist.
+
+Several files are read as one timeline of several hosts (a fleet's
+snapshots), and so is a recording made with --ssh or by "merge": the report
+then has a table of each host's facts (where its events came from, its
+clock offset), names the host of each finding (whose evidence is that
+host's events) and summarizes each host's probes apart.`,
 		Example: `  stakeout handoff web-3.stk -o handoff.html
   stakeout handoff web-3.stk --since 04:00 --until +20m > handoff.md
-  stakeout handoff capture.pcapng -o gap.md`,
-		Args: cobra.ExactArgs(1),
+  stakeout handoff capture.pcapng -o gap.md
+  stakeout handoff r1.stk r2.stk r3.stk -o vrrp.html`,
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runHandoff(cmd.OutOrStdout(), args[0], hf)
+			return runHandoff(cmd.OutOrStdout(), args, hf)
 		},
 	}
 	cmd.Flags().StringVarP(&hf.out, "output", "o", "", "write to OUT.md (Markdown) or OUT.html (one self-contained page); must not exist")
@@ -67,12 +74,12 @@ func handoffFormat(out string) (string, error) {
 	return "", usageErr("-o %s: the format comes from the extension: use .md or .html", event.Sanitize(out))
 }
 
-func runHandoff(stdout io.Writer, path string, hf handoffFlags) error {
+func runHandoff(stdout io.Writer, paths []string, hf handoffFlags) error {
 	format, err := handoffFormat(hf.out)
 	if err != nil {
 		return err
 	}
-	r, err := openSession(path)
+	r, err := openRecordings(paths)
 	if err != nil {
 		return err
 	}
@@ -90,17 +97,30 @@ func runHandoff(stdout io.Writer, path string, hf handoffFlags) error {
 		}
 	}
 	// The report is read elsewhere, later: its replay command names the
-	// file by its absolute path, so it works from any directory.
-	file := path
-	if abs, err := filepath.Abs(path); err == nil {
-		file = abs
+	// files by their absolute paths, so it works from any directory.
+	files := make([]string, len(paths))
+	for i, p := range paths {
+		files[i] = p
+		if abs, err := filepath.Abs(p); err == nil {
+			files[i] = abs
+		}
 	}
-	opts := handoff.Options{Since: from, Until: to, File: file}
+	opts := handoff.Options{Since: from, Until: to}
+	var red interface{ String(string) string }
 	if hf.redact {
-		red := fileRedactor(r)
-		opts.Transform, opts.Header, opts.File = red.Event, red.Header, red.String(file)
+		rd := fileRedactor(r)
+		opts.Transform, opts.Header, red = rd.Event, rd.Header, rd
 	}
-	line := stderrProgress(path, false)
+	for i := range files {
+		if red != nil {
+			files[i] = red.String(files[i])
+		}
+	}
+	opts.File, opts.Files = files[0], files
+	if len(files) > 1 {
+		opts.File = strings.Join(files, " ")
+	}
+	line := stderrProgress(strings.Join(paths, " "), false)
 	opts.Progress = line.hook()
 	err = writeHandoff(stdout, f, r, opts, format, line)
 	if f != nil {
@@ -116,12 +136,12 @@ func runHandoff(stdout io.Writer, path string, hf handoffFlags) error {
 		return err
 	}
 	// The report says the recording is damaged, and so does stderr, once.
-	return readDone(path, r, nil)
+	return readDone(paths, r, nil)
 }
 
 // writeHandoff builds the report and writes it; line is the progress
 // line opts.Progress draws, erased before anything is written.
-func writeHandoff(stdout io.Writer, f *os.File, r *sessions.Reader, opts handoff.Options, format string, line *progressLine) error {
+func writeHandoff(stdout io.Writer, f *os.File, r sessions.Recording, opts handoff.Options, format string, line *progressLine) error {
 	rep, err := handoff.Build(r, opts)
 	line.done()
 	if err != nil {

@@ -117,6 +117,7 @@ one warning line says what was lost.`,
 	root.AddCommand(newSnapshotCmd(), newReplayCmd(), newEventsCmd(), newReportCmd(), newExportCmd(), newNoteCmd(), newExtractCmd(), newVersionCmd())
 	root.AddCommand(newHandoffCmd())
 	root.AddCommand(newStreamCmd())
+	root.AddCommand(newMergeCmd())
 	return root
 }
 

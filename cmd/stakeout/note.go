@@ -56,7 +56,7 @@ instead, or add the note once it stops.`,
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "noted at %s in %s\n", when.UTC().Format("2006-01-02 15:04:05"), event.Sanitize(path))
 			// A torn tail found on opening was cut off to append: say so.
-			return readDone(path, r, nil)
+			return readDone([]string{path}, r, nil)
 		},
 	}
 	cmd.Flags().StringVar(&at, "at", "", "when: 04:00:10, 2026-11-23T04:00:10Z, +30s from the start or -5m from the end (default now, or the end of the recording)")

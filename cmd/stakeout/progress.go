@@ -104,10 +104,10 @@ type progressIter struct {
 	start, end time.Time // the recording's span
 }
 
-// withProgress wraps it, an iterator over r (the file at path), with the
-// progress line (see stderrProgress). done erases the line; call it when
-// the read ends.
-func withProgress(it engine.Iterator, r *sessions.Reader, path string, streams bool) (wrapped engine.Iterator, done func()) {
+// withProgress wraps it, an iterator over r (the file at path, or the
+// files, for several), with the progress line (see stderrProgress). done
+// erases the line; call it when the read ends.
+func withProgress(it engine.Iterator, r sessions.Recording, path string, streams bool) (wrapped engine.Iterator, done func()) {
 	sp := fileSpan(r)
 	p := &progressIter{Iterator: it, progressLine: stderrProgress(path, streams), start: sp.Start, end: sp.End}
 	return p, p.done

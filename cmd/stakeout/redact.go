@@ -38,14 +38,17 @@ func (f *liveFlags) recordPath(explicit string, now time.Time) string {
 }
 
 // fileRedactor is the redactor for output made from a recording (handoff,
-// extract): it learns the names of this host and of the whole file first,
-// so a user name is replaced even before the note that gives it away.
-func fileRedactor(r *sessions.Reader) *redact.Redactor {
+// extract): it learns the names of this host and of the whole file (every
+// file, for several) first, so a user name is replaced even before the
+// note that gives it away.
+func fileRedactor(r sessions.Recording) *redact.Redactor {
 	red := redact.New()
 	red.LearnLocal("/proc", "/etc/passwd")
-	red.LearnHeader(r.Header())
+	for _, f := range r.Files() {
+		red.LearnHeader(f.Header())
+	}
 	// Learn reads an event's fields as JSON: the bodies need no decoding.
-	it := r.RawIter(time.Time{})
+	it := r.RawEvents(time.Time{})
 	for ev, ok := it.Next(); ok; ev, ok = it.Next() {
 		red.Learn(ev)
 	}

@@ -18,7 +18,7 @@ type timeSpan struct {
 // fileSpan is r's timeSpan. Its ends are the recording's plausible span, so
 // one event a bad clock dated years off moves neither "-5m" nor the day a
 // time of day falls on.
-func fileSpan(r *sessions.Reader) timeSpan {
+func fileSpan(r sessions.Recording) timeSpan {
 	lo, hi := r.PlausibleSpan()
 	return timeSpan{Session: r.Header().Started, Start: lo, End: hi}
 }

@@ -19,7 +19,9 @@ const ReplayHistory = 2 * time.Minute
 
 // ReplayOptions are a replay's.
 type ReplayOptions struct {
-	Reader *sessions.Reader
+	// Reader is the recording: one file, or several read as one
+	// (sessions.Set), whose events name their hosts.
+	Reader sessions.Recording
 	// From is where to start; zero: where the session began
 	// (Reader.SessionStart), not at the kernel log's backlog, which may
 	// start hours before.
@@ -39,7 +41,7 @@ type ReplayOptions struct {
 // meanwhile (loadReplay), and a loading line says how far it has got. A
 // damaged file replays up to the damage (the timeline says where): that is
 // no error here, and the caller says what was lost once the screen is back
-// (o.Reader.Damage).
+// (each of o.Reader.Files' Damage).
 func Replay(o ReplayOptions) error {
 	r := o.Reader
 	// The strip is fed from the marks loadReplay recomputes; recorded
@@ -81,14 +83,14 @@ const loadProgressEvery = 200 * time.Millisecond
 // every loadProgressEvery. It stops early when ctx is done (the replay was
 // quit). A damaged file gives what was read before the damage, and the
 // damage as the error.
-func loadReplay(ctx context.Context, r *sessions.Reader, send func(tea.Msg)) error {
+func loadReplay(ctx context.Context, r sessions.Recording, send func(tea.Msg)) error {
 	var marks []event.Event
 	var probeNames []string
 	seen := map[string]bool{}
 	lo, hi := r.PlausibleSpan()
 	var read time.Time
 	next := time.Now().Add(loadProgressEvery)
-	err := engine.Replay(r.Iter(time.Time{}), findings.All(findings.ConfigOf(r.Header().Detectors)), func(ev event.Event) bool {
+	err := engine.Replay(r.Events(time.Time{}), findings.All(findings.ConfigOf(r.Header().Detectors)), func(ev event.Event) bool {
 		if isMark(ev) {
 			marks = append(marks, ev)
 		} else if _, ok := ev.Body.(*event.ProbeStatus); ok && !seen[ev.Probe] {

@@ -80,3 +80,34 @@ func TestLoadReplay(t *testing.T) {
 		t.Errorf("a quit replay's loader sent %+v", msgs[len(msgs)-1])
 	}
 }
+
+// TestLoadReplayOfSeveralFiles: `replay a.stk b.stk` loads the marks of
+// both recordings, each finding naming its file's host: two files of one
+// hostname (and one base name) are still two hosts.
+func TestLoadReplayOfSeveralFiles(t *testing.T) {
+	var files []sessions.SetFile
+	for range 2 {
+		path := writeSaturated(t)
+		r, err := sessions.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, sessions.SetFile{Reader: r, Path: path})
+	}
+	set := sessions.NewSet(files)
+	defer set.Close()
+	var msgs []tea.Msg
+	if err := loadReplay(context.Background(), set, func(m tea.Msg) { msgs = append(msgs, m) }); err != nil {
+		t.Fatal(err)
+	}
+	last := msgs[len(msgs)-1].(ui.ReplayLoadedMsg)
+	hosts := map[string]int{}
+	for _, ev := range last.Findings {
+		if f, _ := event.As[event.Finding](ev); f.Finding == "io.saturated" && f.State == "" {
+			hosts[ev.Host]++
+		}
+	}
+	if len(hosts) != 2 || hosts["db-7 (saturated.stk)"] != 1 || hosts["db-7 (saturated.stk) #2"] != 1 {
+		t.Fatalf("io.saturated raised on %v", hosts)
+	}
+}
