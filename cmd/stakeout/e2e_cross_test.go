@@ -1,9 +1,13 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +17,7 @@ import (
 
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/findings"
+	"github.com/stakeout/stakeout/internal/remote"
 	"github.com/stakeout/stakeout/internal/testenv"
 	"github.com/stakeout/stakeout/packet"
 	"github.com/stakeout/stakeout/sessions"
@@ -74,37 +79,77 @@ func newVRRPLAN(t *testing.T, n int) vrrpLAN {
 }
 
 // advertiser is r1's VRRP sender: a raw IP socket (protocol 112) in r1's
-// namespace sending to 224.0.0.18 with TTL 255, as keepalived does.
+// namespace sending to 224.0.0.18 with TTL 255, as keepalived does. The
+// socket is made on a thread that goes back to the test's namespace
+// afterwards: a thread left in r1's namespace could be the process's main
+// thread (the runtime keeps that one rather than end it), and a cleanup
+// that kills every process in the namespace would kill the test.
 func advertiser(t *testing.T, ns string, from [4]byte) int {
 	t.Helper()
 	fd := -1
-	inNetns(t, ns, func() {
-		var err error
-		if fd, err = unix.Socket(unix.AF_INET, unix.SOCK_RAW, 112); err != nil {
-			t.Errorf("raw socket: %v", err)
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		home, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- err
 			return
 		}
-		if err := unix.SetsockoptInet4Addr(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_IF, from); err != nil {
-			t.Errorf("IP_MULTICAST_IF: %v", err)
+		defer home.Close()
+		target, err := os.Open("/var/run/netns/" + ns)
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- err
+			return
 		}
-		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_TTL, 255); err != nil {
-			t.Errorf("IP_MULTICAST_TTL: %v", err)
+		defer target.Close()
+		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread()
+			errc <- err
+			return
 		}
-	})
-	if t.Failed() {
-		t.FailNow()
+		fd, err = vrrpSocket(from)
+		if unix.Setns(int(home.Fd()), unix.CLONE_NEWNET) == nil {
+			runtime.UnlockOSThread() // back home: the thread may serve others again
+		} // else it stays locked, and ends with this goroutine
+		errc <- err
+	}()
+	if err := <-errc; err != nil {
+		t.Fatalf("VRRP socket in %s: %v", ns, err)
 	}
 	t.Cleanup(func() { unix.Close(fd) })
 	return fd
 }
 
+func vrrpSocket(from [4]byte) (int, error) {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW, 112)
+	if err != nil {
+		return -1, fmt.Errorf("raw socket: %w", err)
+	}
+	if err := unix.SetsockoptInet4Addr(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_IF, from); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("IP_MULTICAST_IF: %w", err)
+	}
+	if err := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_TTL, 255); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("IP_MULTICAST_TTL: %w", err)
+	}
+	return fd, nil
+}
+
 // advertise sends an advert at each offset from start, calling at(i)
-// just before the i-th; it returns when the last is sent.
-func advertise(t *testing.T, fd int, start time.Time, offsets []time.Duration, at func(i int)) {
+// just before the i-th; it returns when the last is sent, or once stop
+// (if not nil) is closed.
+func advertise(t *testing.T, fd int, start time.Time, offsets []time.Duration, stop <-chan struct{}, at func(i int)) {
 	t.Helper()
 	advert := []byte{0x21, 51, 100, 1, 0, 1, 0, 0, 192, 168, 51, 7} // VRRPv2: vrid 51, prio 100, one VIP
 	for i, off := range offsets {
-		time.Sleep(time.Until(start.Add(off)))
+		select {
+		case <-time.After(time.Until(start.Add(off))):
+		case <-stop:
+			return
+		}
 		if at != nil {
 			at(i)
 		}
@@ -112,6 +157,43 @@ func advertise(t *testing.T, fd int, start time.Time, offsets []time.Duration, a
 			t.Fatalf("send: %v", err)
 		}
 	}
+}
+
+// vrrpRun sends the adverts at their seconds from start; over the span
+// drop (none if empty) drop() makes the network drop them toward one
+// receiver until the function it returns is called. It returns how many
+// adverts were sent while they were dropped.
+func vrrpRun(t *testing.T, fd int, start time.Time, adverts []float64, span [2]float64, stop <-chan struct{}, drop func() (undo func())) int {
+	t.Helper()
+	var mu sync.Mutex
+	dropping, dropped := false, 0
+	var wg sync.WaitGroup
+	if span[0] != span[1] {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			time.Sleep(time.Until(start.Add(seconds(span[0])[0])))
+			undo := drop()
+			mu.Lock()
+			dropping = true
+			mu.Unlock()
+			time.Sleep(time.Until(start.Add(seconds(span[1])[0])))
+			mu.Lock()
+			dropping = false
+			mu.Unlock()
+			undo()
+		}()
+	}
+	advertise(t, fd, start, seconds(adverts...), stop, func(int) {
+		mu.Lock()
+		if dropping {
+			dropped++
+		}
+		mu.Unlock()
+	})
+	wg.Wait()
+	t.Logf("%d adverts sent, %d of them while dropped toward one receiver", len(adverts), dropped)
+	return dropped
 }
 
 // seconds are offsets of whole and fractional seconds.
@@ -124,13 +206,18 @@ func seconds(ss ...float64) []time.Duration {
 }
 
 // dropToward makes the bridge drop VRRP on its way to one port (nftables'
-// bridge family, in the bridge's namespace): the adverts are sent, and
-// never reach that router. It returns the function that lets them pass.
+// bridge family, in the bridge's namespace ns, "" the test's own, in a
+// table of the test's own): the adverts are sent, and never reach that
+// router. It returns the function that lets them pass.
 func dropToward(t *testing.T, ns, port string) (undo func()) {
 	t.Helper()
-	table := fmt.Sprintf("stkdrop%d", os.Getpid())
+	table := fmt.Sprintf("stkdrop%d%s", os.Getpid(), port)
 	nft := func(args ...string) error {
-		out, err := exec.Command("ip", append([]string{"netns", "exec", ns, "nft"}, args...)...).CombinedOutput()
+		cmd := exec.Command("nft", args...)
+		if ns != "" {
+			cmd = exec.Command("ip", append([]string{"netns", "exec", ns, "nft"}, args...)...)
+		}
+		out, err := cmd.CombinedOutput()
 		if err != nil {
 			return fmt.Errorf("nft %s: %v %s", strings.Join(args, " "), err, out)
 		}
@@ -263,34 +350,7 @@ func TestVRRPAcrossHostsFromRecordings(t *testing.T) {
 				snaps, outs, files = append(snaps, cmd), append(outs, out), append(files, file)
 			}
 			start := time.Now().Add(1500 * time.Millisecond) // let the captures start
-			var mu sync.Mutex
-			dropping, dropped := false, 0
-			var wg sync.WaitGroup
-			if tc.drop[0] != tc.drop[1] {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					time.Sleep(time.Until(start.Add(seconds(tc.drop[0])[0])))
-					undo := dropToward(t, lan.bridge, lan.ports[1])
-					mu.Lock()
-					dropping = true
-					mu.Unlock()
-					time.Sleep(time.Until(start.Add(seconds(tc.drop[1])[0])))
-					mu.Lock()
-					dropping = false
-					mu.Unlock()
-					undo()
-				}()
-			}
-			advertise(t, fd, start, seconds(tc.adverts...), func(int) {
-				mu.Lock()
-				if dropping {
-					dropped++
-				}
-				mu.Unlock()
-			})
-			wg.Wait()
-			t.Logf("%d adverts sent, %d while the bridge dropped them toward r2", len(tc.adverts), dropped)
+			dropped := vrrpRun(t, fd, start, tc.adverts, tc.drop, nil, func() func() { return dropToward(t, lan.bridge, lan.ports[1]) })
 			for i := range snaps {
 				waitDoc(t, snaps[i], outs[i])
 			}
@@ -301,35 +361,47 @@ func TestVRRPAcrossHostsFromRecordings(t *testing.T) {
 					t.Errorf("%s: flow %s announced with out %v", ev.Host, fi, fi.Out)
 				}
 			}
-			gaps := gapsByHost(t, findings.Run(findings.All(findings.Config{}), evs))
-			expect := map[string]*findings.GapSender{
-				"r2": {Host: "r1", Verdict: findings.GapNotSent},
-				"r3": {Host: "r1", Verdict: findings.GapNotSent},
-				"r1": nil, // its own adverts stopped: a gap with no note
-			}
-			says := map[string]string{"r2": "r1 sent nothing during the gap", "r3": "r1 sent nothing during the gap"}
-			if dropped > 0 {
-				expect = map[string]*findings.GapSender{"r2": {Host: "r1", Sent: dropped, Verdict: findings.GapSentNotRecvd}}
-				says = map[string]string{"r2": fmt.Sprintf("r1 sent %d packets during the gap that r2 never received", dropped)}
-			}
-			for _, h := range hosts {
-				g, w := gaps[h], expect[h]
-				_, wantGap := expect[h]
-				switch {
-				case !wantGap && g != nil:
-					t.Errorf("%s: a packet.gap (%s), want none", h, g.last.Summary)
-				case !wantGap:
-				case g == nil || g.raised != 1 || g.last.State != event.FindingCleared || !g.data.Resumed:
-					t.Errorf("%s: want exactly one packet.gap, raised and cleared when the adverts resumed; got %+v", h, g)
-				case w == nil && g.data.Sender != nil:
-					t.Errorf("%s: the sender's own gap has a note %+v", h, *g.data.Sender)
-				case w != nil && (g.data.Sender == nil || *g.data.Sender != *w):
-					t.Errorf("%s: note %+v, want %+v", h, g.data.Sender, *w)
-				case w != nil && !strings.HasSuffix(g.last.Summary, "; "+says[h]):
-					t.Errorf("%s: summary %q, want it to end %q", h, g.last.Summary, says[h])
-				}
-			}
+			checkVRRPGaps(t, gapsByHost(t, findings.Run(findings.All(findings.Config{}), evs)), hosts, dropped)
 		})
+	}
+}
+
+// checkVRRPGaps checks the gaps of a VRRP run: hosts[0] sent, the others
+// received. With nothing dropped, the sender stopped: each receiver has
+// exactly one gap, saying the sender sent nothing, and the sender one with
+// no note (its own adverts stopped). With dropped adverts (toward
+// hosts[1] only), hosts[1] has exactly one gap, saying the sender sent
+// them and it never received them, and no other host has any.
+func checkVRRPGaps(t *testing.T, gaps map[string]*hostGap, hosts []string, dropped int) {
+	t.Helper()
+	r1, r2 := hosts[0], hosts[1]
+	expect := map[string]*findings.GapSender{r1: nil} // r1's own adverts stopped: a gap with no note
+	says := map[string]string{}
+	for _, h := range hosts[1:] {
+		expect[h] = &findings.GapSender{Host: r1, Verdict: findings.GapNotSent}
+		says[h] = r1 + " sent nothing during the gap"
+	}
+	if dropped > 0 {
+		expect = map[string]*findings.GapSender{r2: {Host: r1, Sent: dropped, Verdict: findings.GapSentNotRecvd}}
+		says = map[string]string{r2: fmt.Sprintf("%s sent %d packets during the gap that %s never received", r1, dropped, r2)}
+	}
+	for h := range gaps {
+		if _, ok := expect[h]; !ok {
+			t.Errorf("%q: a packet.gap (%s), want none", h, gaps[h].last.Summary)
+		}
+	}
+	for h, w := range expect {
+		g := gaps[h]
+		switch {
+		case g == nil || g.raised != 1 || g.last.State != event.FindingCleared || !g.data.Resumed:
+			t.Errorf("%s: want exactly one packet.gap, raised and cleared when the adverts resumed; got %+v", h, g)
+		case w == nil && g.data.Sender != nil:
+			t.Errorf("%s: the sender's own gap has a note %+v", h, *g.data.Sender)
+		case w != nil && (g.data.Sender == nil || *g.data.Sender != *w):
+			t.Errorf("%s: note %+v, want %+v", h, g.data.Sender, *w)
+		case w != nil && !strings.HasSuffix(g.last.Summary, "; "+says[h]):
+			t.Errorf("%s: summary %q, want it to end %q", h, g.last.Summary, says[h])
+		}
 	}
 }
 
@@ -338,6 +410,139 @@ func upToSec(n int) []float64 {
 	var out []float64
 	for i := 0; i <= n; i++ {
 		out = append(out, float64(i))
+	}
+	return out
+}
+
+// TestVRRPAcrossHostsOverSSH is issue 17's VRRP test over ssh: three
+// namespaces on a bridge, each with its own sshd, and one stakeout
+// snapshot here watching all three with --ssh (the local host left out).
+// h1 sends the adverts. First it stops for 3.5 s: the session's JSON
+// report has exactly one packet.gap per receiving host, naming the host,
+// that says h1 sent nothing. Then the bridge drops three adverts toward
+// h2 only: h2's gap says h1 sent them and h2 never received them.
+func TestVRRPAcrossHostsOverSSH(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		adverts []float64
+		drop    [2]float64
+	}{
+		{name: "not sent", adverts: upToSec(15)}, // then from 18.5 on
+		{name: "sent, not received", adverts: upToSec(15), drop: [2]float64{15.5, 18.5}},
+	} {
+		// One after the other: two SSHHosts made at once can pick the
+		// same subnet, and one's ssh then reaches the other's hosts.
+		t.Run(tc.name, func(t *testing.T) {
+			lan := testenv.SSHHostsWith(t, 3, testenv.SSHOptions{Env: map[string]string{"PATH": filepath.Dir(binPath) + ":/usr/bin:/bin"}})
+			file := filepath.Join(t.TempDir(), "vrrp.stk")
+			args := []string{"snapshot", "--no-local", "--probes", "packets", "--filter", "vrrp", "--duration", "35s", "--format", "json", "-o", file}
+			var hosts []string
+			for _, h := range lan.Hosts {
+				hosts = append(hosts, h.Alias)
+				args = append(args, "--ssh", h.Alias)
+			}
+			fd := advertiser(t, lan.Hosts[0].NS, [4]byte(net.ParseIP(lan.Hosts[0].Addr).To4()))
+			cmd := exec.Command(binPath, args...)
+			cmd.Env = append(os.Environ(), remote.EnvSSH+"="+lan.SSH)
+			var out, errb strings.Builder
+			cmd.Stdout, cmd.Stderr = &out, &errb
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan struct{})
+			var werr error
+			go func() { werr = cmd.Wait(); close(done) }()
+			defer func() { cmd.Process.Kill(); <-done }()
+			// Each stream has started once a stakeout runs in its namespace;
+			// its capture opens a moment later.
+			for _, h := range lan.Hosts {
+				testenv.Eventually(t, 90*time.Second, "stakeout stream running in "+h.NS, func() bool {
+					select {
+					case <-done:
+						t.Fatalf("snapshot ended before its streams ran: %v\n%s", werr, errb.String())
+					default:
+					}
+					return streamIn(h.NS)
+				})
+			}
+			start := time.Now().Add(2 * time.Second)
+			adverts := tc.adverts
+			if tc.drop[0] == tc.drop[1] {
+				adverts = append(adverts, 18.5)
+			} else {
+				adverts = append(adverts, 16, 17, 18, 19)
+			}
+			// Adverts go on every second until the snapshot ends, so the
+			// hole is the only silence.
+			for last := adverts[len(adverts)-1]; last < 40; last++ {
+				adverts = append(adverts, last+1)
+			}
+			dropped := vrrpRun(t, fd, start, adverts, tc.drop, done, func() func() {
+				return dropToward(t, "", bridgePort(lan, 1))
+			})
+			<-done
+			if werr != nil {
+				t.Fatalf("snapshot: %v\n%s", werr, errb.String())
+			}
+			checkVRRPGaps(t, reportGaps(t, out.String()), hosts, dropped)
+		})
+	}
+}
+
+// streamIn is whether a stakeout stream runs in namespace ns.
+func streamIn(ns string) bool {
+	for _, pid := range testenv.NetnsPids(ns) {
+		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if args := strings.Split(string(cmdline), "\x00"); len(args) > 1 && strings.Contains(args[0], "stakeout") && args[1] == "stream" {
+			return true
+		}
+	}
+	return false
+}
+
+// bridgePort is the bridge's port toward host i of an SSHHosts network.
+func bridgePort(lan testenv.SSHNet, i int) string {
+	ns := lan.Hosts[i].NS // stk-ssh-TAG-hN
+	f := strings.Split(ns, "-")
+	return "sv" + f[2] + f[3]
+}
+
+// reportGaps folds the packet.gap findings of a snapshot's JSON report by
+// the host each names: a report lists each condition once, as its latest
+// event, so each entry counts as one raised.
+func reportGaps(t *testing.T, doc string) map[string]*hostGap {
+	t.Helper()
+	var rep struct {
+		Findings []json.RawMessage `json:"findings"`
+	}
+	if err := json.Unmarshal([]byte(doc), &rep); err != nil {
+		t.Fatalf("report: %v\n%s", err, doc)
+	}
+	out := map[string]*hostGap{}
+	for _, raw := range rep.Findings {
+		var ev event.Event
+		if err := ev.UnmarshalJSON(raw); err != nil {
+			t.Fatalf("finding %s: %v", raw, err)
+		}
+		f, ok := event.As[event.Finding](ev)
+		if !ok || f.Finding != findings.FindingPacketGap {
+			continue
+		}
+		t.Logf("report: %s %-7s %s", ev.Host, f.State, f.Summary)
+		if ev.Host == "" {
+			t.Errorf("packet.gap names no host: %s", raw)
+		}
+		g := out[ev.Host]
+		if g == nil {
+			g = &hostGap{}
+			out[ev.Host] = g
+		}
+		data, ok := f.Data.(findings.PacketGapData)
+		if !ok {
+			t.Fatalf("packet.gap data read back as %T", f.Data)
+		}
+		g.raised++ // one entry per condition
+		g.last, g.data = f, data
 	}
 	return out
 }
