@@ -323,7 +323,8 @@ func gapsByHost(t *testing.T, evs []event.Event) map[string]*hostGap {
 // TestVRRPAcrossHostsFromRecordings is the fleet path of issue 17's VRRP
 // test: stakeout snapshot runs in each of three router namespaces on one
 // LAN, each writing its own recording, and the three are read as one
-// timeline. First r1 stops advertising for 3.5 s: each receiver has
+// timeline: by the detectors over the files' events merged here, and by
+// `stakeout report` given the three files. First r1 stops advertising for 3.5 s: each receiver has
 // exactly one packet.gap, and it says r1 sent nothing. Then r1 advertises
 // every second but the bridge drops three adverts on their way to r2:
 // r2's one gap says r1 sent 3 packets r2 never received, and r3, which got
@@ -362,6 +363,26 @@ func TestVRRPAcrossHostsFromRecordings(t *testing.T) {
 				}
 			}
 			checkVRRPGaps(t, gapsByHost(t, findings.Run(findings.All(findings.Config{}), evs)), hosts, dropped)
+
+			// The same through `stakeout report r1.stk r2.stk r3.stk`: the
+			// files share a hostname, so each host is named with its file.
+			dir := t.TempDir()
+			args := []string{"report", "--format", "json"}
+			hostname, _ := os.Hostname()
+			var named []string
+			for i, f := range files {
+				to := filepath.Join(dir, hosts[i]+".stk")
+				if err := os.Rename(f, to); err != nil {
+					t.Fatal(err)
+				}
+				args = append(args, to)
+				named = append(named, fmt.Sprintf("%s (%s.stk)", hostname, hosts[i]))
+			}
+			r := run(t, nil, args...)
+			if r.code != 0 {
+				t.Fatalf("report: exit %d: %s", r.code, r.stderr)
+			}
+			checkVRRPGaps(t, reportGaps(t, r.stdout), named, dropped)
 		})
 	}
 }
