@@ -234,7 +234,7 @@ func (c *crossPackets) flowEvent(h *xhost, fi *packet.FlowInfo) {
 	m := x.member(h)
 	if m == nil {
 		if h.n >= maxHostFlows {
-			c.drop(h.lru.next)
+			c.drop(h.lru.next) // another flow's: h is not in x
 		}
 		m = &member{host: h, flow: x}
 		x.members = append(x.members, m)

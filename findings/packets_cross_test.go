@@ -365,3 +365,39 @@ func TestBurstRingCounts(t *testing.T) {
 		t.Errorf("past the ring's reach: %d, %v; want the 16 bursts kept, and not whole", n, whole)
 	}
 }
+
+// A host's flows are bounded: past maxHostFlows the least recently
+// announced is forgotten, and a flow another host still has stays known.
+// A flow whose last host forgot it is forgotten too.
+func TestCrossFlowsAreBoundedPerHost(t *testing.T) {
+	c := newCrossPackets()
+	announce := func(host string, id int, out bool) {
+		ev := event.New(t0, "packets", &packet.FlowInfo{ID: uint32(id), Iface: "eth0", Proto: "udp",
+			Src: fmt.Sprintf("10.0.0.1:%d", id), Dst: "10.0.0.2:9", Out: out})
+		ev.Host = host
+		c.Observe(ev)
+	}
+	announce("r2", 1, false) // r2 receives flow 1 …
+	for id := 1; id <= maxHostFlows+100; id++ {
+		announce("r1", id, true) // … which r1 sends, among many
+	}
+	r1 := c.hosts["r1"]
+	if r1.n != maxHostFlows || len(r1.sends) != maxHostFlows {
+		t.Fatalf("r1 follows %d flows (%d sent), want %d", r1.n, len(r1.sends), maxHostFlows)
+	}
+	// Flows 1-100 went first: r2 still has 1, so it is known, without r1.
+	x := c.flows["udp 10.0.0.1:1 > 10.0.0.2:9"]
+	if x == nil || len(x.members) != 1 || x.members[0].host.name != "r2" || x.nIn != 1 {
+		t.Fatalf("flow 1 after r1 forgot it: %+v", x)
+	}
+	if c.flows["udp 10.0.0.1:2 > 10.0.0.2:9"] != nil {
+		t.Error("flow 2, which no host has any more, is still known")
+	}
+	if len(c.flows) != maxHostFlows+1 || len(r1.rings) != 0 {
+		t.Errorf("%d flows known, %d rings; want %d and none (r2 never received the others)", len(c.flows), len(r1.rings), maxHostFlows+1)
+	}
+	announce("r1", 1, true) // back: forgetting one makes room, and r2 receives it, so a ring
+	if s := c.flows["udp 10.0.0.1:1 > 10.0.0.2:9"].member(r1); s == nil || s.ring == nil || r1.n != maxHostFlows {
+		t.Errorf("flow 1 sent again: member %+v, r1 follows %d", s, r1.n)
+	}
+}
