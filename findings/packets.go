@@ -30,6 +30,9 @@ type PacketGapData struct {
 	GapMs   float64 `json:"gap_ms"`
 	UsualMs float64 `json:"usual_ms"`
 	Resumed bool    `json:"resumed"`
+	// Sender is set when another recorded host sent the flow: whether it
+	// sent during the gap (packets_cross.go).
+	Sender *GapSender `json:"sender,omitempty"`
 }
 
 // PacketStallResetData is packet.stall_reset's data.
@@ -73,7 +76,9 @@ type packets struct {
 	storms stormWatch
 }
 
-// NewPackets returns the packet detector.
+// NewPackets returns the packet detector for one host. All runs it once
+// per host inside the cross-host one (packets_cross.go), which adds the
+// sender's side to a gap.
 func NewPackets() Detector {
 	d := &packets{flows: packet.NewFlowTable(packet.MaxTrackedFlows), stalls: map[uint32]bool{},
 		rst: newRSTStorm(), drops: newDropWatch(), gaps: newGapWatch(), storms: newStormWatch()}
@@ -152,5 +157,3 @@ func (d *packets) stallReset(p packet.Packet, a packet.Arrival) *event.Finding {
 }
 
 func ms(d time.Duration) float64 { return round2(float64(d.Microseconds()) / 1000) }
-
-func init() { registerDetector(30, func(Config) Detector { return NewPackets() }) }

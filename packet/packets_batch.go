@@ -43,6 +43,7 @@ type flowSlot struct {
 	lastUs, announceUs int64
 	firstUs            int64  // when the table took it
 	storm              uint32 // the storm (stormState.gen) that took it, if any: see startStorm
+	out                bool   // its first packet was outgoing (FlowInfo.Out)
 }
 
 // flowIDs gives flows their ids: one per capture (all its interfaces) or
@@ -198,9 +199,17 @@ func (c *Batcher) add(data []byte, ts time.Time, wire uint32) {
 	c.AddUs(data, ts.UnixMicro(), wire, VlanTag{})
 }
 
-// addUs records one packet captured at us (µs since the epoch), with the
-// VLAN tag the kernel took off it, if any.
+// AddUs records one packet captured at us (µs since the epoch), with the
+// VLAN tag the kernel took off it, if any, its direction unknown.
 func (c *Batcher) AddUs(data []byte, us int64, wire uint32, tag VlanTag) {
+	c.AddPacket(data, us, wire, tag, false)
+}
+
+// AddPacket is AddUs for a packet whose direction the capture knows: out
+// if the host sent it (a live capture's PACKET_OUTGOING). A new flow's
+// "flow" event says so (FlowInfo.Out); a flow keeps the direction of the
+// packet it was first seen with.
+func (c *Batcher) AddPacket(data []byte, us int64, wire uint32, tag VlanTag, out bool) {
 	if len(data) < c.skip {
 		return
 	}
@@ -234,7 +243,7 @@ func (c *Batcher) AddUs(data []byte, us int64, wire uint32, tag VlanTag) {
 			return
 		}
 		if si == 0 {
-			si = c.remember(k, h, us)
+			si = c.remember(k, h, us, out)
 		} else {
 			c.slots[si].storm = 0 // a storm's flow with a RST: one by one from now on
 			c.latest(si)
@@ -334,6 +343,7 @@ func withTag(data []byte, tag VlanTag) []byte {
 func (c *Batcher) announce(slot *flowSlot, us int64) {
 	// A flow event must come before the batch that uses its id.
 	fi := slot.key.Info(slot.id, c.iface)
+	fi.Out = slot.out
 	c.Emit(event.New(time.UnixMicro(us), PacketsName, &fi))
 }
 
@@ -343,7 +353,7 @@ func (c *Batcher) announce(slot *flowSlot, us int64) {
 // back. The LRU list makes that O(1): the batcher used to sort a sample and
 // sweep the whole table each time it filled, 9% of the capture's CPU under
 // a flood of new flows.
-func (c *Batcher) remember(k *flowKey, h uint64, us int64) int32 {
+func (c *Batcher) remember(k *flowKey, h uint64, us int64, out bool) int32 {
 	var si int32
 	var id uint32
 	if len(c.slots) > MaxCaptureFlows {
@@ -356,7 +366,7 @@ func (c *Batcher) remember(k *flowKey, h uint64, us int64) int32 {
 		c.slots = append(c.slots, flowSlot{})
 		id = c.ids.take(idOf(h, c.salt))
 	}
-	c.slots[si] = flowSlot{key: *k, hash: h, id: id, announceUs: us, firstUs: us}
+	c.slots[si] = flowSlot{key: *k, hash: h, id: id, announceUs: us, firstUs: us, out: out}
 	c.insert(si)
 	c.pushLatest(si)
 	c.announce(&c.slots[si], us)

@@ -46,6 +46,10 @@ type FlowInfo struct {
 	// 5-tuple on two VLANs is two flows.
 	VLAN      uint16 `json:"vlan,omitempty"`
 	InnerVLAN uint16 `json:"inner_vlan,omitempty"`
+	// Out says the capture saw the flow's first packet leave the host
+	// (the kernel's PACKET_OUTGOING): this host sent it. False for one it
+	// received or forwarded in, and for flows read from a capture file.
+	Out bool `json:"out,omitempty"`
 }
 
 func (FlowInfo) EventKind() string { return KindFlow }

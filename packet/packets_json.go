@@ -330,7 +330,8 @@ func flatInts(m []byte, name string) ([]int64, []byte, bool) {
 
 // DecodeFlat decodes a "flow" event's members as encoding/json writes them
 // (see event.FlatDecoder): `,"id":N,"iface":"…","proto":"…","src":"…",
-// "dst":"…"`, `,"vlan":N` and `,"inner_vlan":N` if any, then `}`. A
+// "dst":"…"`, `,"vlan":N` and `,"inner_vlan":N` if any, `,"out":true` if
+// so, then `}`. A
 // recording made before flow storms were aggregated has a flow event for
 // nearly every packet of a flood, and decoding them was most of reading it.
 func (f *FlowInfo) DecodeFlat(m []byte) bool {
@@ -365,6 +366,9 @@ func (f *FlowInfo) DecodeFlat(m []byte) bool {
 			}
 			*v.to, m = uint16(x), rest[n:]
 		}
+	}
+	if rest, has := bytes.CutPrefix(m, []byte(`,"out":true`)); has {
+		out.Out, m = true, rest
 	}
 	if len(m) != 1 || m[0] != '}' {
 		return false

@@ -201,6 +201,8 @@ func TestFlowDecodeFlatAgreesWithJSON(t *testing.T) {
 		{ID: 4294967295, Iface: "eth0.10", Proto: "tcp", Src: "[2001:db8::1]:443", Dst: "[2001:db8::2]:65535", VLAN: 10, InnerVLAN: 4095},
 		{ID: 7, Iface: "br-x", Proto: "ethertype-0x88cc", Src: "02:00:00:00:00:01", Dst: "01:80:c2:00:00:0e", InnerVLAN: 3},
 		{ID: 8, Iface: `we<ird>&"\` + "\x1b", Proto: "vrrp", Src: "10.0.0.1", Dst: "224.0.0.18"},
+		{ID: 9, Iface: "eth1", Proto: "vrrp", Src: "10.0.0.1", Dst: "224.0.0.18", Out: true},
+		{ID: 10, Iface: "eth1", Proto: "udp", Src: "10.0.0.1:1", Dst: "10.0.0.2:2", VLAN: 5, Out: true},
 	} {
 		rec, err := event.New(time.Date(2026, 11, 23, 4, 0, 0, 5000, time.UTC), PacketsName, &fi).AppendJSON(nil)
 		if err != nil {

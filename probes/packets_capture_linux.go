@@ -81,7 +81,7 @@ func (c *ifaceCapture) run(ctx context.Context) error {
 	add := func(p *ringPacket) {
 		c.read++
 		c.readUs = p.us
-		c.AddUs(p.data, p.us, p.wire, p.tag)
+		c.AddPacket(p.data, p.us, p.wire, p.tag, p.out)
 	}
 	for {
 		due := c.statsAt.Add(statsEvery)

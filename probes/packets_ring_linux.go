@@ -57,7 +57,13 @@ type ringPacket struct {
 	us   int64  // kernel timestamp, µs since the epoch
 	wire uint32 // length on the wire (without a tag the kernel stripped)
 	tag  packet.VlanTag
+	out  bool // the host sent it (sll_pkttype PACKET_OUTGOING)
 }
+
+// The sockaddr_ll the kernel writes after each packet's tpacket3_hdr
+// (at TPACKET_ALIGN of its size, which is already aligned) holds the
+// packet's type at this offset: after family, protocol, ifindex, hatype.
+const sllPkttypeOff = unix.SizeofTpacket3Hdr + 10
 
 // openRing opens a capture on iface with a ring of blocks of blockSz bytes
 // and the classic BPF program prog attached.
@@ -184,6 +190,7 @@ func (r *ring) next(deadline time.Time, fn func(p *ringPacket)) error {
 		p.data = blk[start:end:end]
 		p.us = int64(ph.Sec)*1e6 + int64(ph.Nsec)/1e3
 		p.wire = ph.Len
+		p.out = off+sllPkttypeOff < len(blk) && blk[off+sllPkttypeOff] == unix.PACKET_OUTGOING
 		p.tag = packet.VlanTag{}
 		if ph.Status&unix.TP_STATUS_VLAN_VALID != 0 {
 			p.tag = packet.VlanTag{Tpid: packet.EtherDot1Q, Tci: uint16(ph.Hv1.Vlan_tci)}
