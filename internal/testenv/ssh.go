@@ -130,7 +130,15 @@ func (sn *sshNet) makeBridge() string {
 	sn.bridge = "sb" + sn.tag
 	sn.run("ip", "link", "add", sn.bridge, "type", "bridge")
 	sn.run("ip", "link", "set", sn.bridge, "up")
+	// Two test processes (go test runs packages in parallel) must not
+	// both take a /24 they each saw free: choose and take it under a
+	// lock every SSHHosts shares, looking at addresses, which a bridge
+	// with no port yet has, not only routes.
+	unlock := lockFile(sn.t, "/run/stakeout-test-sshhosts.lock")
+	defer unlock()
 	routes, _ := exec.Command("ip", "-4", "route", "show").Output()
+	addrs, _ := exec.Command("ip", "-4", "addr", "show").Output()
+	routes = append(routes, addrs...)
 	start := os.Getpid() + int(sshSeq.Load())
 	for k := range 36 * 256 {
 		v := (start + k) % (36 * 256)
@@ -243,7 +251,12 @@ func (sn *sshNet) clientConfig(hosts []SSHHost) string {
 func (sn *sshNet) cleanup() {
 	for _, ns := range sn.nss {
 		for _, pid := range NetnsPids(ns) {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
+			// The test process itself is listed when a thread of its
+			// (one that entered a namespace and was not given back)
+			// is the main thread: never kill the test.
+			if pid != os.Getpid() {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
 		}
 	}
 	sn.mu.Lock()

@@ -2,6 +2,11 @@
 
 package testenv
 
-import "syscall"
+import (
+	"syscall"
+	"testing"
+)
 
 func dieWithTest() *syscall.SysProcAttr { return nil }
+
+func lockFile(testing.TB, string) (unlock func()) { return func() {} }
