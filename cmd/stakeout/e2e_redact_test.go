@@ -153,7 +153,7 @@ func TestRedactedLiveRecording(t *testing.T) {
 	cmd := exec.Command("ip", "netns", "exec", ns, "unshare", "--uts", "sh", "-c",
 		`hostname zq-db-7.corp.example && exec "$0" "$@"`,
 		binPath, "snapshot", "--redact", "--duration", "4s", "--probes", "kmsg,packets,signals",
-		"--iface", "lo", "--kmsg-backlog", "0s", "--pid", strconv.Itoa(tg.pid), "-o", file, "--format", "text")
+		"--iface", "lo", "--kmsg-backlog", "30s", "--pid", strconv.Itoa(tg.pid), "-o", file, "--format", "text")
 	cmd.Env = append(os.Environ(), "STAKEOUT_AUTHOR=zqalice")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -162,6 +162,9 @@ func TestRedactedLiveRecording(t *testing.T) {
 	}
 	testenv.Eventually(t, 5*time.Second, "the target is traced", func() bool { n, _ := traced(tg.pid); return n != 0 })
 
+	// The kernel log may open after the target is traced: a backlog of
+	// 30 s keeps the line whichever comes first (with 0 s a line written
+	// a few ms before /dev/kmsg was opened was lost on a loaded machine).
 	line := "<6>zqtest login password=hunter2 token=tok-q7x url https://api.corp.example/x?s=zzq7sess " +
 		"from 10.77.1.2 via [2a01:4f8:77::2]:22 on zq-db-7 by zqalice Authorization: Bearer eyQ7abc.def\n"
 	if err := os.WriteFile("/dev/kmsg", []byte(line), 0); err != nil {
