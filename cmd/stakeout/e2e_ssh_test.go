@@ -106,6 +106,7 @@ func ofKind(evs []event.Event, kind string) []event.Event {
 // back on the local timeline; the binary was copied (this build is "dev")
 // and each copy was gone while it ran and after.
 func TestSSHSnapshotThreeHosts(t *testing.T) {
+	t.Parallel() // its own namespaces and sshds; mostly waiting
 	sn := testenv.SSHHosts(t, 3)
 	out := filepath.Join(t.TempDir(), "multi.stk")
 	snap := exec.Command(binPath, "snapshot", "--ssh", "h1", "--ssh", "h2", "--ssh", "h3", "--duration", "8s",
@@ -203,6 +204,7 @@ func sameMoment(t *testing.T, h1, h2 []event.Event, off time.Duration) {
 // A stakeout of this version in the host's PATH runs as it is: nothing is
 // copied.
 func TestSSHInstalledStakeoutRuns(t *testing.T) {
+	t.Parallel() // its own namespaces and sshds; mostly waiting
 	testenv.NeedRoot(t, "network namespaces and sshd")
 	bin := t.TempDir()
 	exe := filepath.Join(bin, "stakeout")
@@ -318,6 +320,7 @@ func TestSSHKill9DuringTheCopyLeavesNothing(t *testing.T) {
 // reconnect, host.back with host.lost cleared, and the host's events go
 // on; the session was never interrupted.
 func TestSSHLostThenBack(t *testing.T) {
+	t.Parallel() // its own namespaces and sshds; mostly waiting
 	sn := testenv.SSHHosts(t, 2)
 	out := filepath.Join(t.TempDir(), "lost.stk")
 	snap := exec.Command(binPath, "snapshot", "--ssh", "h1", "--ssh", "h2", "--duration", "16s",
