@@ -11,6 +11,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"slices"
 	"time"
 
 	"github.com/stakeout/stakeout/event"
@@ -156,7 +157,8 @@ func (s *Source) Run(ctx context.Context, emit func(event.Event)) error {
 		}
 		backoff = min(backoff*2, maxBackoff)
 		var err error
-		if c, err = dial(ctx, &s.o); err != nil {
+		o := s.again(down)
+		if c, err = dial(ctx, &o); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -164,6 +166,26 @@ func (s *Source) Run(ctx context.Context, emit func(event.Event)) error {
 		}
 	}
 }
+
+// again is what a reconnect runs: the same stream, but its kernel log
+// reaching back only over the outage (and a few seconds before it), not
+// the whole backlog the first connect read. Those lines were forwarded
+// already, and the host's detectors would see them twice: a kernel
+// condition cleared since would be raised a second time. The flag comes
+// after the user's, so it is the one that counts.
+func (s *Source) again(d *outage) Options {
+	o := s.o
+	if d == nil {
+		return o
+	}
+	back := (time.Since(d.since) + reconnectOverlap).Round(time.Second)
+	o.StreamArgs = append(slices.Clone(o.StreamArgs), "--kmsg-backlog="+back.String())
+	return o
+}
+
+// reconnectOverlap is how far before the loss a reconnect's kernel log
+// reaches back: lines written while the link was already failing.
+const reconnectOverlap = 5 * time.Second
 
 // outage is one time the host was lost.
 type outage struct {

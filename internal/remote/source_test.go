@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -385,6 +386,17 @@ func TestLostThenBack(t *testing.T) {
 	}
 	if n := len(col.kind(schema.KindHostFacts)); n != 2 {
 		t.Errorf("%d host_facts, want one per connect (2)", n)
+	}
+	// The reconnect's stream reads the kernel log back over the outage
+	// only: the first connect forwarded the rest.
+	var args []string
+	for _, ev := range col.kind(event.KindNote) {
+		if n, _ := event.As[event.Note](ev); strings.HasPrefix(n.Text, "args ") {
+			args = append(args, n.Text)
+		}
+	}
+	if len(args) != 2 || strings.Contains(args[0], "--kmsg-backlog") || !regexp.MustCompile(`--kmsg-backlog=[0-9]+s$`).MatchString(args[1]) {
+		t.Errorf("stream args per connect %q, want the reconnect's to end with a short --kmsg-backlog", args)
 	}
 	if left := f.left(t); len(left) != 0 {
 		t.Errorf("left on the host: %v", left)
