@@ -87,16 +87,4 @@ for r in $(seq "$ROUNDS"); do
 done
 echo "(captured counts include the few other packets on lo; bytes per packet is the whole file's)"
 echo "== medians over $ROUNDS rounds, CPU s per 1M packets (ratio to tcpdump) =="
-python3 - "$OUT/packets.medians" <<'EOF'
-import sys, statistics, collections
-rows = collections.OrderedDict()
-for line in open(sys.argv[1]):
-    label, v = line.rsplit(" ", 1)
-    if v.strip() != "-":
-        rows.setdefault(label, []).append(float(v))
-base = statistics.median(rows["tcpdump"]) if "tcpdump" in rows else None
-for label, vs in rows.items():
-    m = statistics.median(vs)
-    ratio = f"{m / base:.2f}x" if base else "-"
-    print(f"{label:44s} {m:.3f}  ({ratio})")
-EOF
+python3 "$(dirname "$0")/medians.py" "$OUT/packets.medians" tcpdump

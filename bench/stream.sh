@@ -99,16 +99,4 @@ done
 echo "(packets: captured (tcpdump, snapshot) or received by the reader (stream); drops: the kernel's;"
 echo " str_drop: events the stream dropped for a slow pipe; bytes: the .stk file, or the stream's bytes on the pipe)"
 echo "== medians over $ROUNDS rounds (CPU: ratio to tcpdump) =="
-python3 - "$OUT/stream.medians" <<'EOF'
-import sys, statistics, collections
-rows = collections.OrderedDict()
-for line in open(sys.argv[1]):
-    label, v = line.rsplit(" ", 1)
-    if v.strip() != "-":
-        rows.setdefault(label, []).append(float(v))
-base = statistics.median(rows["cpu tcpdump"]) if "cpu tcpdump" in rows else None
-for label, vs in rows.items():
-    m = statistics.median(vs)
-    ratio = f"  ({m / base:.2f}x tcpdump)" if base and label.startswith("cpu ") else ""
-    print(f"{label:28s} {m:.3f}{ratio}")
-EOF
+python3 "$(dirname "$0")/medians.py" "$OUT/stream.medians" "cpu tcpdump" "cpu " 28
