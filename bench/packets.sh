@@ -87,4 +87,4 @@ for r in $(seq "$ROUNDS"); do
 done
 echo "(captured counts include the few other packets on lo; bytes per packet is the whole file's)"
 echo "== medians over $ROUNDS rounds, CPU s per 1M packets (ratio to tcpdump) =="
-python3 "$(dirname "$0")/medians.py" "$OUT/packets.medians" tcpdump
+python3 bench/medians.py "$OUT/packets.medians" tcpdump

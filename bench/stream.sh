@@ -99,4 +99,4 @@ done
 echo "(packets: captured (tcpdump, snapshot) or received by the reader (stream); drops: the kernel's;"
 echo " str_drop: events the stream dropped for a slow pipe; bytes: the .stk file, or the stream's bytes on the pipe)"
 echo "== medians over $ROUNDS rounds (CPU: ratio to tcpdump) =="
-python3 "$(dirname "$0")/medians.py" "$OUT/stream.medians" "cpu tcpdump" "cpu " 28
+python3 bench/medians.py "$OUT/stream.medians" "cpu tcpdump" "cpu " 28
