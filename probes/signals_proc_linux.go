@@ -1,7 +1,6 @@
 package probes
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -54,11 +53,10 @@ func (c Config) statusInt(pid int, field string) (int, error) {
 }
 
 func parseStatusInt(b []byte, field string) (int, error) {
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), ":")
-		if ok && k == field {
-			return strconv.Atoi(strings.TrimSpace(v))
+	for line := range bytes.Lines(b) {
+		k, v, ok := bytes.Cut(line, []byte(":"))
+		if ok && string(k) == field {
+			return strconv.Atoi(string(bytes.TrimSpace(v)))
 		}
 	}
 	return 0, fmt.Errorf("no %s in status", field)
