@@ -140,11 +140,9 @@ func (p signalsPane) Apply(ev event.Event) Pane {
 	}
 	if row != nil {
 		row.pid = pid
-		p.rows = append(p.rows, *row)
-		if len(p.rows) > sigRows {
-			p.first += len(p.rows) - sigRows
-			p.rows = append([]sigRow(nil), p.rows[len(p.rows)-sigRows:]...)
-		}
+		n := len(p.rows)
+		p.rows = appendCapped(p.rows, *row, sigRows)
+		p.first += n + 1 - len(p.rows)
 	}
 	return p
 }
