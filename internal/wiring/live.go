@@ -22,6 +22,14 @@ import (
 	"github.com/stakeout/stakeout/ui"
 )
 
+// liveFPS is how often Bubble Tea's renderer looks for a new frame to
+// write. Its ticker wakes the process that often whether or not anything
+// changed, and on an idle host its default of 60 was the largest cost of
+// the live TUI (bench/idle.sh: 0.15-0.2% of a core per 10 frames a second
+// on this PVM host). The screen changes once a second, and a key's frame
+// waits at most 50 ms at 20.
+const liveFPS = 20
+
 // mailboxSize is how many events wait for a lagging screen before samples
 // are shed (ui.Mailbox).
 const mailboxSize = 20000
@@ -56,7 +64,7 @@ type live struct {
 // recording is closed.
 func Live(o LiveOptions) error {
 	l := &live{rec: o.Recorder, box: ui.NewMailbox(mailboxSize)}
-	l.prog = tea.NewProgram(liveModel{l.model(o), l}, profileOnce())
+	l.prog = tea.NewProgram(liveModel{l.model(o), l}, profileOnce(), tea.WithFPS(liveFPS))
 	ctx, cancel := context.WithCancel(context.Background())
 	l.ctx = ctx
 	stopHangup := l.quitOnHangup(ctx)
