@@ -184,12 +184,46 @@ func (c Config) pidNS(pid string) string {
 // id the kernel gave (a thread id in host mode, a process id in ptrace
 // mode). One goroutine uses it.
 type senders struct {
-	cfg Config
-	m   map[int]*senderInfo
-	buf [4096]byte
+	cfg   Config
+	m     map[int]*senderInfo
+	tgids map[int]tgidAt // host mode: the thread group of each signalled task
+	buf   [4096]byte
 }
 
-func newSenders(cfg Config) *senders { return &senders{cfg: cfg, m: map[int]*senderInfo{}} }
+// tgidAt is a task's thread group as read at readAt (unix ns), while the
+// task had comm.
+type tgidAt struct {
+	tgid   int
+	comm   string
+	readAt int64
+}
+
+func newSenders(cfg Config) *senders {
+	return &senders{cfg: cfg, m: map[int]*senderInfo{}, tgids: map[int]tgidAt{}}
+}
+
+// targetTgid is the thread group (the process) of task tid, which a signal
+// was sent to and which the tracepoint names with comm. It is read from
+// /proc/TID/status once per senderTTL, and reused only while the task
+// still has that comm: a shell that reaps its children gets a SIGCHLD for
+// each, dozens a second on a busy host, and the open, read and close each
+// was a quarter of what host mode cost there.
+func (ss *senders) targetTgid(tid int, comm string) (int, bool) {
+	now := time.Now().UnixNano()
+	if t, ok := ss.tgids[tid]; ok && now-t.readAt < senderTTL && t.comm == comm {
+		return t.tgid, true
+	}
+	g, err := ss.cfg.statusInt(tid, "Tgid")
+	if err != nil {
+		delete(ss.tgids, tid)
+		return 0, false
+	}
+	if len(ss.tgids) >= maxSenders {
+		clear(ss.tgids)
+	}
+	ss.tgids[tid] = tgidAt{tgid: g, comm: comm, readAt: now}
+	return g, true
+}
 
 // lookup reads, or recalls, what /proc says about sender id; nil when the
 // sender has already exited.
