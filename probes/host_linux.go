@@ -495,8 +495,8 @@ func (p *hostCollector) forkers(forksPerS, dt float64, byPID map[int]*procNow, s
 		comm := ""
 		if n := byPID[f.pid]; n != nil {
 			comm = n.comm
-		} else if b, err := os.ReadFile(p.cfg.ProcPath(strconv.Itoa(f.pid), "comm")); err == nil {
-			comm = string(bytes.TrimSpace(b))
+		} else if c, err := p.cfg.readComm(f.pid); err == nil {
+			comm = c
 		}
 		out = append(out, schema.HostForker{PID: f.pid, Comm: comm, ForksPerS: round1(float64(f.n) * scale / dt)})
 	}

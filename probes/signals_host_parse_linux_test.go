@@ -73,3 +73,31 @@ func TestParseGenerateAllocatesOnlyTheSignal(t *testing.T) {
 		}
 	}
 }
+
+// TestReadCommTakesWholeNames: readComm reads a comm whole, a kernel
+// worker's long name too, without its newline.
+func TestReadCommTakesWholeNames(t *testing.T) {
+	root := t.TempDir()
+	for pid, comm := range map[string]string{"1": "systemd", "2": "kworker/u16:3-events_power_efficient", "3": "a b (c)"} {
+		if err := os.MkdirAll(filepath.Join(root, pid), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, pid, "comm"), []byte(comm+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := DefaultConfig()
+	cfg.Procfs = root
+	for pid, want := range map[int]string{1: "systemd", 2: "kworker/u16:3-events_power_efficient", 3: "a b (c)"} {
+		if got, err := cfg.readComm(pid); err != nil || got != want {
+			t.Errorf("pid %d: %q %v, want %q", pid, got, err, want)
+		}
+	}
+	if _, err := cfg.readComm(4); err == nil {
+		t.Error("a process that is not there has a comm")
+	}
+	self, err := DefaultConfig().readComm(os.Getpid())
+	if want, _ := os.ReadFile("/proc/self/comm"); err != nil || self+"\n" != string(want) {
+		t.Errorf("this process: %q %v, want %q", self, err, want)
+	}
+}

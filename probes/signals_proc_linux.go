@@ -15,9 +15,13 @@ import (
 
 // /proc reads of the signals probe. All of them go through cfg.Procfs.
 
-// readComm returns /proc/PID/comm without its newline.
+// readComm returns /proc/PID/comm without its newline, read with plain
+// open, read and close (os.ReadFile's fstat, poller registration and
+// fcntls more than double that, for every signal's sender and every
+// process coredump lists).
 func (c Config) readComm(pid int) (string, error) {
-	b, err := os.ReadFile(c.ProcPath(strconv.Itoa(pid), "comm"))
+	var buf [128]byte // a comm is at most 15 bytes; a workqueue worker's, with its queue, up to 64
+	b, err := readProcInto(c.ProcPath(strconv.Itoa(pid), "comm"), buf[:])
 	if err != nil {
 		return "", err
 	}
