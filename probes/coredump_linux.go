@@ -5,7 +5,6 @@ package probes
 // exists, and the core size limit of the watched processes.
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"os"
@@ -244,21 +243,28 @@ func (p *coredumpProbe) procNamed(pid int, names []string) bool {
 // parseCoreLimit finds "Max core file size  SOFT  HARD  bytes" in
 // /proc/PID/limits; "unlimited" is -1.
 func parseCoreLimit(b []byte) (soft, hard int64, ok bool) {
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		rest, found := strings.CutPrefix(sc.Text(), "Max core file size")
+	for line := range bytes.Lines(b) {
+		rest, found := bytes.CutPrefix(line, []byte("Max core file size"))
 		if !found {
 			continue
 		}
-		f := strings.Fields(rest)
-		if len(f) < 2 {
+		var f [2][]byte
+		n := 0
+		for tok := range bytes.FieldsSeq(rest) {
+			if n == len(f) {
+				break
+			}
+			f[n] = tok
+			n++
+		}
+		if n < 2 {
 			return 0, 0, false
 		}
-		lim := func(s string) (int64, bool) {
-			if s == "unlimited" {
+		lim := func(s []byte) (int64, bool) {
+			if string(s) == "unlimited" {
 				return -1, true
 			}
-			n, err := strconv.ParseInt(s, 10, 64)
+			n, err := strconv.ParseInt(string(s), 10, 64)
 			return n, err == nil
 		}
 		s, ok1 := lim(f[0])

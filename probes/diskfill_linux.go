@@ -211,8 +211,13 @@ func (p *diskFill) sample(ws []watched, states map[string]*fsState, timeout time
 	return out
 }
 
-// startStatfs gives each filesystem in ws a state, and a statfs in a
-// goroutine of its own unless one is still outstanding.
+// startStatfs gives each filesystem in ws a state, and a statfs unless one
+// is still outstanding: done here and now on a filesystem whose statfs
+// answers from counters in memory (statfsInline), in a goroutine of its own
+// on any other (a network or FUSE filesystem, whose statfs may wait on a
+// server for ever). A goroutine and its deadline each second cost the
+// runtime a thread wake-up or two per filesystem, on a host where nothing
+// else happens.
 func (p *diskFill) startStatfs(ws []watched, states map[string]*fsState) {
 	for _, w := range ws {
 		st := states[w.Dev]
@@ -224,26 +229,51 @@ func (p *diskFill) startStatfs(ws []watched, states map[string]*fsState) {
 		if st.pending == nil {
 			ch := make(chan statfsResult, 1)
 			path := w.Point
-			go func() { ch <- p.statfs(path) }()
+			if statfsInline[w.FSType] {
+				ch <- p.statfs(path)
+			} else {
+				go func() { ch <- p.statfs(path) }()
+			}
 			st.pending = ch
 		}
 	}
 }
 
+// statfsInline are the filesystems whose statfs(2) reads the superblock's
+// counters in memory and does no I/O (ext4 and xfs read a project quota
+// from disk only when the mount point's own directory has project
+// inheritance under enforced project quotas), so it cannot hang the probe.
+var statfsInline = map[string]bool{
+	"ext2": true, "ext3": true, "ext4": true, "xfs": true, "tmpfs": true,
+	"btrfs": true, "f2fs": true, "vfat": true, "exfat": true,
+}
+
 // collectStatfs waits at most timeout, in all, for the statfs answers and
 // lists the filesystems in ws order: a filesystem whose answer is late
 // shows its last one, marked stale (stale[i] for out[i]), and one never
-// answered is left out. idx maps mount ids to positions in out.
+// answered is left out. idx maps mount ids to positions in out. The
+// deadline's timer starts only if an answer is not in yet.
 func collectStatfs(ws []watched, states map[string]*fsState, timeout time.Duration, t float64) (out []schema.Filesystem, idx fsIndex, stale []bool) {
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
+	var deadline *time.Timer
+	defer func() {
+		if deadline != nil {
+			deadline.Stop()
+		}
+	}()
 	expired := false
 	out = make([]schema.Filesystem, 0, len(ws))
 	idx = fsIndex{byMnt: map[int]int{}}
 	for _, w := range ws {
 		st := states[w.Dev]
 		var fresh bool
-		fresh, expired = st.await(deadline.C, expired)
+		if !expired && deadline == nil && len(st.pending) == 0 {
+			deadline = time.NewTimer(timeout)
+		}
+		var c <-chan time.Time
+		if deadline != nil {
+			c = deadline.C
+		}
+		fresh, expired = st.await(c, expired)
 		if st.last == nil {
 			continue // never answered, or gone (unmounted since mountinfo was read)
 		}

@@ -1,11 +1,10 @@
 package probes
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
-	"io"
-	"strconv"
+	"fmt"
+	"math"
 	"strings"
 )
 
@@ -18,33 +17,52 @@ var errNoField = errors.New("field not found")
 // is what this process caused to be sent to storage, counted when pages are
 // dirtied, so a buffered append shows at once; but tmpfs pages are never
 // counted there, so wchar (bytes passed to write(2) on any fd, sockets and
-// pipes too) is what finds a process filling /dev/shm or /run.
-func parseProcIO(r io.Reader) (wchar, writeBytes uint64, err error) {
-	sc := bufio.NewScanner(r)
+// pipes too) is what finds a process filling /dev/shm or /run. It allocates
+// nothing: a pass reads hundreds of these, and a bufio.Scanner's 4 KiB
+// buffer each was most of what an idle stakeout gave the collector.
+func parseProcIO(b []byte) (wchar, writeBytes uint64, err error) {
 	found := 0
-	for sc.Scan() && found < 2 {
-		name, val, ok := strings.Cut(sc.Text(), ":")
-		if !ok || (name != "wchar" && name != "write_bytes") {
+	for line := range bytes.Lines(b) {
+		name, val, ok := bytes.Cut(line, []byte(":"))
+		if !ok {
 			continue
 		}
-		v, err := strconv.ParseUint(strings.TrimSpace(val), 10, 64)
-		if err != nil {
-			return 0, 0, err
+		wc := string(name) == "wchar"
+		if !wc && string(name) != "write_bytes" {
+			continue
 		}
-		if name == "wchar" {
+		v, ok := parseUintField(val, 10)
+		if !ok {
+			return 0, 0, fmt.Errorf("%s: not a number: %q", name, bytes.TrimSpace(val))
+		}
+		if wc {
 			wchar = v
 		} else {
 			writeBytes = v
 		}
-		found++
+		if found++; found == 2 {
+			return wchar, writeBytes, nil
+		}
 	}
-	if err := sc.Err(); err != nil {
-		return 0, 0, err
+	return 0, 0, errNoField
+}
+
+// parseUintField parses a field's value in base 8 or 10, spaces, tabs and
+// the newline around it ignored, without allocating.
+func parseUintField(val []byte, base uint64) (uint64, bool) {
+	val = bytes.TrimSpace(val)
+	if len(val) == 0 {
+		return 0, false
 	}
-	if found < 2 {
-		return 0, 0, errNoField
+	var n uint64
+	for _, c := range val {
+		d := uint64(c - '0')
+		if c < '0' || d >= base || n > (1<<64-1-d)/base {
+			return 0, false
+		}
+		n = n*base + d
 	}
-	return wchar, writeBytes, nil
+	return n, true
 }
 
 // fdInfo is what /proc/PID/fdinfo/N says about one open file.
@@ -56,34 +74,33 @@ type fdInfo struct {
 // writable reports whether the file is open for writing.
 func (f fdInfo) writable() bool { return f.Flags&3 != 0 } // O_WRONLY or O_RDWR
 
-// parseFDInfo reads the flags and mnt_id lines (mnt_id since Linux 3.15).
-func parseFDInfo(r io.Reader) (fdInfo, error) {
+// parseFDInfo reads the flags and mnt_id lines (mnt_id since Linux 3.15),
+// without allocating.
+func parseFDInfo(b []byte) (fdInfo, error) {
 	var fi fdInfo
 	found := 0
-	sc := bufio.NewScanner(r)
-	for sc.Scan() && found < 2 {
-		line := sc.Bytes()
+	for line := range bytes.Lines(b) {
 		switch {
 		case bytes.HasPrefix(line, []byte("flags:")):
-			v, err := strconv.ParseUint(string(bytes.TrimSpace(line[6:])), 8, 64)
-			if err != nil {
-				return fi, err
+			v, ok := parseUintField(line[6:], 8)
+			if !ok {
+				return fi, fmt.Errorf("flags: not an octal number: %q", bytes.TrimSpace(line[6:]))
 			}
 			fi.Flags = v
-			found++
 		case bytes.HasPrefix(line, []byte("mnt_id:")):
-			v, err := strconv.Atoi(string(bytes.TrimSpace(line[7:])))
-			if err != nil {
-				return fi, err
+			v, ok := parseUintField(line[7:], 10)
+			if !ok || v > math.MaxInt32 {
+				return fi, fmt.Errorf("mnt_id: not a mount id: %q", bytes.TrimSpace(line[7:]))
 			}
-			fi.MntID = v
-			found++
+			fi.MntID = int(v)
+		default:
+			continue
+		}
+		if found++; found == 2 {
+			return fi, nil
 		}
 	}
-	if found < 2 {
-		return fi, errNoField
-	}
-	return fi, sc.Err()
+	return fi, errNoField
 }
 
 // deletedSuffix is what readlink of /proc/PID/fd/N ends in once the file

@@ -4,7 +4,9 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -322,6 +324,54 @@ func TestWriterFilesSplitsAProcessByFilesystem(t *testing.T) {
 	for i, want := range []float64{1 << 20, 4 << 20} {
 		if w := got[i].w; w.PID != me || w.WriteBytesPerS != want || len(w.Files) != 1 || w.Files[0].Path != files[i].Name() {
 			t.Errorf("on %s: %+v, want %.0f B/s into %s", ws[i].Point, w, want, files[i].Name())
+		}
+	}
+}
+
+// TestDiskFillStatfsInlineOnlyWhereItCannotHang: statfs on a filesystem
+// that answers from memory (xfs, ext4, tmpfs) runs on the probe's own
+// goroutine, which spares a goroutine, a channel hand-off and a deadline
+// timer per filesystem each second; on any other (nfs4, overlay) it still
+// runs in a goroutine of its own, so a dead server cannot stall the probe.
+func TestDiskFillStatfsInlineOnlyWhereItCannotHang(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Procfs = "testdata/diskfill/proc"
+	p := newDiskFill(cfg)
+	ws, err := p.mounts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	inline := map[string]bool{}
+	p.statfs = func(path string) statfsResult {
+		// Run by startStatfs itself, the stack has no closure of it: a
+		// goroutine it started runs startStatfs.func1.
+		in := !strings.Contains(string(debug.Stack()), "startStatfs.func")
+		mu.Lock()
+		inline[path] = in
+		mu.Unlock()
+		return statfsResult{size: 1 << 30, free: 1 << 29, avail: 1 << 29, inodes: 10, inodesFree: 5}
+	}
+	states := map[string]*fsState{}
+	p.startStatfs(ws, states)
+	out, _, stale := collectStatfs(ws, states, 5*time.Second, 0)
+	if len(out) != len(ws) {
+		t.Fatalf("%d of %d filesystems answered", len(out), len(ws))
+	}
+	for i := range stale {
+		if stale[i] {
+			t.Errorf("%s: stale", out[i].Mount)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, w := range ws {
+		want := w.FSType == "ext4" || w.FSType == "xfs" || w.FSType == "tmpfs"
+		if w.FSType != "ext4" && w.FSType != "xfs" && w.FSType != "tmpfs" && w.FSType != "nfs4" && w.FSType != "overlay" {
+			t.Fatalf("fixture has %s (%s): say here whether it is inline", w.Point, w.FSType)
+		}
+		if inline[w.Point] != want {
+			t.Errorf("%s (%s): statfs inline %v, want %v", w.Point, w.FSType, inline[w.Point], want)
 		}
 	}
 }

@@ -77,17 +77,17 @@ func TestSelectMountsByPath(t *testing.T) {
 
 func TestParseProcFiles(t *testing.T) {
 	io := "rchar: 323934931\nwchar: 323929600\nsyscr: 632687\nsyscw: 632675\nread_bytes: 0\nwrite_bytes: 323932160\ncancelled_write_bytes: 0\n"
-	if wc, wb, err := parseProcIO(strings.NewReader(io)); err != nil || wb != 323932160 || wc != 323929600 {
+	if wc, wb, err := parseProcIO([]byte(io)); err != nil || wb != 323932160 || wc != 323929600 {
 		t.Errorf("io: %d %d %v", wc, wb, err)
 	}
-	if _, _, err := parseProcIO(strings.NewReader("rchar: 1\nwchar: 2\n")); err == nil {
+	if _, _, err := parseProcIO([]byte("rchar: 1\nwchar: 2\n")); err == nil {
 		t.Error("io without write_bytes parsed")
 	}
-	fi, err := parseFDInfo(strings.NewReader("pos:\t1048576\nflags:\t02102001\nmnt_id:\t31\nino:\t12\n"))
+	fi, err := parseFDInfo([]byte("pos:\t1048576\nflags:\t02102001\nmnt_id:\t31\nino:\t12\n"))
 	if err != nil || fi.MntID != 31 || !fi.writable() {
 		t.Errorf("fdinfo: %+v %v", fi, err)
 	}
-	fi, _ = parseFDInfo(strings.NewReader("pos:\t0\nflags:\t0100000\nmnt_id:\t23\n"))
+	fi, _ = parseFDInfo([]byte("pos:\t0\nflags:\t0100000\nmnt_id:\t23\n"))
 	if fi.writable() {
 		t.Error("O_RDONLY|O_LARGEFILE is writable?")
 	}

@@ -1,7 +1,6 @@
 package probes
 
 import (
-	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -253,7 +252,7 @@ func (s *procScanner) readIO(pid int, t float64) {
 		}
 		return
 	}
-	wc, wb, err := parseProcIO(bytes.NewReader(b))
+	wc, wb, err := parseProcIO(b)
 	if err != nil {
 		return
 	}
@@ -430,7 +429,7 @@ func (s *procScanner) fdOnWatched(pid, fd int, idx fsIndex) (fdInfo, int, bool) 
 	if err != nil {
 		return fdInfo{}, 0, false
 	}
-	fi, err := parseFDInfo(bytes.NewReader(b))
+	fi, err := parseFDInfo(b)
 	if err != nil {
 		return fdInfo{}, 0, false
 	}

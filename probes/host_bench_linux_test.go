@@ -75,3 +75,46 @@ func BenchmarkHostScan(b *testing.B) {
 		b.ReportMetric(float64(len(s.procs)), "procs")
 	})
 }
+
+// BenchmarkHostSysFiles measures the host probe's read of the system-wide
+// files each sample (/proc/stat, meminfo, loadavg and the three pressure
+// files): with prometheus/procfs's readers, as the probe read them until
+// this was measured, and with its own (host_sysfiles_linux.go). Run it with
+// -benchmem: the garbage is half the story on an idle host.
+func BenchmarkHostSysFiles(b *testing.B) {
+	cpuMs := func() float64 {
+		var ru unix.Rusage
+		unix.Getrusage(unix.RUSAGE_SELF, &ru)
+		return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e6
+	}
+	b.Run("procfs", func(b *testing.B) {
+		fs, err := procfs.NewFS("/proc")
+		if err != nil {
+			b.Fatal(err)
+		}
+		c0 := cpuMs()
+		for range b.N {
+			if _, err := fs.Stat(); err != nil {
+				b.Fatal(err)
+			}
+			fs.Meminfo()
+			fs.LoadAvg()
+			for _, res := range []string{"cpu", "io", "memory"} {
+				fs.PSIStatsForResource(res)
+			}
+		}
+		b.ReportMetric((cpuMs()-c0)/float64(b.N)*1000, "cpu-µs/op")
+	})
+	b.Run("stakeout", func(b *testing.B) {
+		p := newHost(DefaultConfig())
+		p.files, p.psi = newHostFiles(p.cfg), true
+		defer p.files.close()
+		c0 := cpuMs()
+		for range b.N {
+			if _, err := p.read(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric((cpuMs()-c0)/float64(b.N)*1000, "cpu-µs/op")
+	})
+}

@@ -11,11 +11,9 @@ package probes
 // controller is still on cgroup v1.
 
 import (
-	"bufio"
 	"bytes"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 )
 
@@ -88,27 +86,11 @@ func readCgroupPressure(path string) (some, full float64, ok bool) {
 // ("some avg10=1.53 avg60=0.87 avg300=0.19 total=…"); full is 0 when
 // absent (the kernel's cpu file before 5.13).
 func parsePressure(b []byte) (some, full float64, ok bool) {
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		kind, rest, _ := strings.Cut(sc.Text(), " ")
-		for _, kv := range strings.Fields(rest) {
-			k, v, _ := strings.Cut(kv, "=")
-			if k != "avg10" {
-				continue
-			}
-			x, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				return 0, 0, false
-			}
-			switch kind {
-			case "some":
-				some, ok = x, true
-			case "full":
-				full = x
-			}
-		}
+	p, err := parsePSI(b)
+	if err != nil || !p.hasSome {
+		return 0, 0, false
 	}
-	return some, full, ok
+	return p.some.avg10, p.full.avg10, true
 }
 
 // cgroupPIDs lists the group's own processes (cgroup.procs).

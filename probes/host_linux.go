@@ -61,7 +61,7 @@ type hostCollector struct {
 	forks *forkCounter
 	cg    string // cgroup v2 root, "" if none
 	psi   bool
-	vm    *procFile
+	files *hostFiles
 	users map[uint32]string
 	// connectorSilent counts samples in which the kernel counted forks
 	// and the proc connector delivered none (outside the initial pid
@@ -92,15 +92,16 @@ func (p *hostCollector) Check() error {
 	return nil
 }
 
-// hostRead is one reading of the system-wide files.
+// hostRead is one reading of the system-wide files (host_sysfiles_linux.go).
 type hostRead struct {
-	at   time.Time
-	stat procfs.Stat
-	mem  procfs.Meminfo
-	load *procfs.LoadAvg
-	vm   vmCounters
-	vmOK bool
-	psi  [3]*procfs.PSIStats // in schema.PSIResources order
+	at     time.Time
+	stat   sysStat
+	mem    memInfo
+	load   [3]float64
+	loadOK bool
+	vm     vmCounters
+	vmOK   bool
+	psi    [3]psiStats // in schema.PSIResources order
 }
 
 // Run emits a host_info, then a host sample every interval; the first
@@ -146,14 +147,14 @@ func (p *hostCollector) open() (schema.HostInfo, error) {
 		return schema.HostInfo{}, fmt.Errorf("host: %w", err)
 	}
 	p.scan = newHostScanner(p.cfg.Procfs)
-	p.vm = newProcFile(p.cfg.ProcPath("vmstat"))
+	p.files = newHostFiles(p.cfg)
 	p.sinceScan = hostQuietScanEvery // the first sample scans
 	return p.info(), nil
 }
 
 func (p *hostCollector) close() {
 	p.scan.close()
-	p.vm.close()
+	p.files.close()
 	if p.forks != nil {
 		p.forks.close()
 		p.forks = nil
@@ -230,22 +231,32 @@ func fileExists(path string) bool { _, err := os.Stat(path); return err == nil }
 // read takes one reading of everything, stamped once /proc/stat is read.
 func (p *hostCollector) read() (hostRead, error) {
 	var r hostRead
-	var err error
-	if r.stat, err = p.fs.Stat(); err != nil {
-		return r, fmt.Errorf("host: %w", err)
+	f := p.files
+	b, err := f.stat.read()
+	if err == nil {
+		r.stat, err = parseSysStat(b)
+	}
+	if err != nil {
+		return r, fmt.Errorf("host: %s: %w", f.stat.path, err)
 	}
 	r.at = p.now()
-	if r.mem, err = p.fs.Meminfo(); err != nil {
-		return r, fmt.Errorf("host: %w", err)
+	if b, err = f.meminfo.read(); err == nil {
+		r.mem, err = parseMeminfo(b)
 	}
-	r.load, _ = p.fs.LoadAvg()
-	if b, err := p.vm.read(); err == nil {
+	if err != nil {
+		return r, fmt.Errorf("host: %s: %w", f.meminfo.path, err)
+	}
+	if b, err := f.loadavg.read(); err == nil {
+		r.load, err = parseLoadavg(b)
+		r.loadOK = err == nil
+	}
+	if b, err := f.vmstat.read(); err == nil {
 		r.vm, r.vmOK = parseVMStat(b), true
 	}
 	if p.psi {
-		for i, res := range schema.PSIResources {
-			if st, err := p.fs.PSIStatsForResource(res); err == nil {
-				r.psi[i] = &st
+		for i := range schema.PSIResources {
+			if b, err := f.psi[i].read(); err == nil {
+				r.psi[i], _ = parsePSI(b)
 			}
 		}
 	}
@@ -297,14 +308,14 @@ func u64(p *uint64) uint64 {
 
 // sample builds the event for the interval from prev to cur.
 func (p *hostCollector) sample(prev, cur hostRead, dt float64) *schema.HostSample {
-	s := &schema.HostSample{IntervalS: dt, Running: cur.stat.ProcessesRunning, Blocked: cur.stat.ProcessesBlocked}
-	if cur.load != nil {
-		s.Load1, s.Load5, s.Load15 = cur.load.Load1, cur.load.Load5, cur.load.Load15
+	s := &schema.HostSample{IntervalS: dt, Running: cur.stat.running, Blocked: cur.stat.blocked}
+	if cur.loadOK {
+		s.Load1, s.Load5, s.Load15 = cur.load[0], cur.load[1], cur.load[2]
 	}
-	s.CPU = cpuShares(prev.stat.CPUTotal, cur.stat.CPUTotal)
-	s.CPU.CPUs = len(cur.stat.CPU)
-	s.CtxtPerS = rate(prev.stat.ContextSwitches, cur.stat.ContextSwitches, dt)
-	s.ForksPerS = rate(prev.stat.ProcessCreated, cur.stat.ProcessCreated, dt)
+	s.CPU = cpuShares(prev.stat.cpu, cur.stat.cpu)
+	s.CPU.CPUs = cur.stat.cpus
+	s.CtxtPerS = rate(prev.stat.ctxt, cur.stat.ctxt, dt)
+	s.ForksPerS = rate(prev.stat.processes, cur.stat.processes, dt)
 	s.Mem = memOf(cur.mem)
 	if prev.vmOK && cur.vmOK {
 		page := float64(os.Getpagesize())
@@ -315,7 +326,7 @@ func (p *hostCollector) sample(prev, cur hostRead, dt float64) *schema.HostSampl
 	if p.psi {
 		s.PSI = &schema.HostPSI{}
 		for i, res := range schema.PSIResources {
-			r := psiOf(prev.psi[i], cur.psi[i], dt)
+			r := psiOf(&prev.psi[i], &cur.psi[i], dt)
 			switch res {
 			case "cpu":
 				s.PSI.CPU = r
@@ -484,8 +495,8 @@ func (p *hostCollector) forkers(forksPerS, dt float64, byPID map[int]*procNow, s
 		comm := ""
 		if n := byPID[f.pid]; n != nil {
 			comm = n.comm
-		} else if b, err := os.ReadFile(p.cfg.ProcPath(strconv.Itoa(f.pid), "comm")); err == nil {
-			comm = string(bytes.TrimSpace(b))
+		} else if c, err := p.cfg.readComm(f.pid); err == nil {
+			comm = c
 		}
 		out = append(out, schema.HostForker{PID: f.pid, Comm: comm, ForksPerS: round1(float64(f.n) * scale / dt)})
 	}
@@ -530,13 +541,13 @@ func cpuShares(a, b procfs.CPUStat) schema.HostCPU {
 }
 
 // memOf takes the sample's memory figures from /proc/meminfo.
-func memOf(m procfs.Meminfo) schema.HostMem {
-	h := schema.HostMem{TotalBytes: u64(m.MemTotalBytes), FreeBytes: u64(m.MemFreeBytes), BuffersBytes: u64(m.BuffersBytes),
-		CachedBytes: u64(m.CachedBytes) + u64(m.SReclaimableBytes), DirtyBytes: u64(m.DirtyBytes),
-		WritebackBytes: u64(m.WritebackBytes), SwapTotalBytes: u64(m.SwapTotalBytes)}
-	h.SwapUsedBytes = h.SwapTotalBytes - min(u64(m.SwapFreeBytes), h.SwapTotalBytes)
-	if m.MemAvailableBytes != nil {
-		h.AvailableBytes = *m.MemAvailableBytes
+func memOf(m memInfo) schema.HostMem {
+	h := schema.HostMem{TotalBytes: m.total, FreeBytes: m.free, BuffersBytes: m.buffers,
+		CachedBytes: m.cached + m.sreclaimable, DirtyBytes: m.dirty,
+		WritebackBytes: m.writeback, SwapTotalBytes: m.swapTotal}
+	h.SwapUsedBytes = h.SwapTotalBytes - min(m.swapFree, h.SwapTotalBytes)
+	if m.hasAvailable {
+		h.AvailableBytes = m.available
 	} else {
 		h.AvailableBytes, h.AvailableUnknown = h.FreeBytes+h.BuffersBytes+h.CachedBytes, true
 	}
@@ -546,26 +557,23 @@ func memOf(m procfs.Meminfo) schema.HostMem {
 }
 
 // psiOf is one resource's pressure: the kernel's averages, and the share
-// of the interval from the rise of its total (µs).
-func psiOf(prev, cur *procfs.PSIStats, dt float64) *schema.PSIResource {
-	if cur == nil || cur.Some == nil {
+// of the interval from the rise of its total (µs). prev may be a reading
+// that had no file (the first, or a failed read): no share then.
+func psiOf(prev, cur *psiStats, dt float64) *schema.PSIResource {
+	if !cur.hasSome {
 		return nil
 	}
-	r := &schema.PSIResource{SomeAvg10: cur.Some.Avg10, SomeAvg60: cur.Some.Avg60}
-	share := func(a, b *procfs.PSILine) float64 {
-		if a == nil || b == nil || b.Total < a.Total {
+	r := &schema.PSIResource{SomeAvg10: cur.some.avg10, SomeAvg60: cur.some.avg60}
+	share := func(had bool, a, b psiLine) float64 {
+		if !had || b.total < a.total {
 			return 0
 		}
-		return min(round1(float64(b.Total-a.Total)/(dt*1e6)*100), 100)
+		return min(round1(float64(b.total-a.total)/(dt*1e6)*100), 100)
 	}
-	if prev != nil {
-		r.SomePct = share(prev.Some, cur.Some)
-	}
-	if cur.Full != nil {
-		r.FullAvg10, r.FullAvg60 = cur.Full.Avg10, cur.Full.Avg60
-		if prev != nil {
-			r.FullPct = share(prev.Full, cur.Full)
-		}
+	r.SomePct = share(prev.hasSome, prev.some, cur.some)
+	if cur.hasFull {
+		r.FullAvg10, r.FullAvg60 = cur.full.avg10, cur.full.avg60
+		r.FullPct = share(prev.hasFull, prev.full, cur.full)
 	}
 	return r
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/stakeout/stakeout/event"
+	"github.com/stakeout/stakeout/internal/aligned"
 	"github.com/stakeout/stakeout/packet"
 )
 
@@ -22,6 +23,7 @@ type ifaceCapture struct {
 	ring *ring
 
 	statsAt         time.Time
+	statsDue        time.Time // the next statistics: a boundary the polling probes tick on too
 	totPkts, totDrp uint64
 	read            uint64 // packets read from the ring, since the start
 	readUs          int64  // the last one's kernel timestamp
@@ -43,7 +45,8 @@ func openCapture(t target, cfg packet.PacketsConfig, snap uint32, ids *packet.Fl
 	}
 	b := packet.NewBatcher(t.name, t.link, ids, emit, cfg.Payload)
 	b.Reuse = true // only the engine sees a live batch: see ReleaseBatch
-	return &ifaceCapture{Batcher: b, t: t, ring: r, statsAt: time.Now()}, nil
+	now := time.Now()
+	return &ifaceCapture{Batcher: b, t: t, ring: r, statsAt: now, statsDue: aligned.Next(now, statsEvery)}, nil
 }
 
 // ringBlocks splits a ring of mb MiB into blocks: 1 MiB each, but at
@@ -84,7 +87,7 @@ func (c *ifaceCapture) run(ctx context.Context) error {
 		c.AddPacket(p.data, p.us, p.wire, p.tag, p.out)
 	}
 	for {
-		due := c.statsAt.Add(statsEvery)
+		due := c.statsDue
 		if len(c.Batch.Flow) > 0 {
 			if b := c.FirstT.Add(packet.BatchSpan); b.Before(due) {
 				due = b
@@ -100,7 +103,7 @@ func (c *ifaceCapture) run(ctx context.Context) error {
 		if len(c.Batch.Flow) > 0 && now.Sub(c.FirstT) >= packet.BatchSpan {
 			c.Flush()
 		}
-		if now.Sub(c.statsAt) >= statsEvery {
+		if !now.Before(c.statsDue) {
 			c.stats(now)
 		}
 		if ctx.Err() != nil {
@@ -112,7 +115,10 @@ func (c *ifaceCapture) run(ctx context.Context) error {
 }
 
 // stats reads PACKET_STATISTICS (the kernel zeroes its counters on every
-// read) and emits the interval's counts, after the batch so far: with
+// read) and emits the interval's counts, after the batch so far, on the
+// second boundaries the polling probes and the engine tick on
+// (internal/aligned): one wake-up a second for every interface and probe
+// together, not one more for each interface at the moment it opened. With
 // Through, they tell the detectors how far the interface's packets are
 // all known, the clock by which a periodic flow's silence is judged even
 // on an interface where nothing else is sent.
@@ -134,7 +140,7 @@ func (c *ifaceCapture) stats(now time.Time) {
 	if !st.Through.IsZero() {
 		c.Tick(st.Through.UnixMicro()) // a storm's second that is over, when no packet ends it
 	}
-	c.Seen, c.Bytes, c.statsAt = 0, 0, now
+	c.Seen, c.Bytes, c.statsAt, c.statsDue = 0, 0, now, aligned.Next(now, statsEvery)
 	c.Emit(event.New(now, packet.PacketsName, &st))
 }
 

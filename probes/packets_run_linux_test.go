@@ -121,3 +121,36 @@ func captureLo(t *testing.T, payload bool, n, size int) (evs []event.Event, src,
 
 	return evs, tx.LocalAddr().String(), rx.LocalAddr().String()
 }
+
+// TestCaptureStatsOnTheSharedSecond: an interface's statistics are due on
+// the second boundaries the polling probes and the engine tick on, never a
+// sliver after it opened, so every interface and probe wakes the process
+// in one instant a second, not each at the phase its capture happened to
+// open at.
+func TestCaptureStatsOnTheSharedSecond(t *testing.T) {
+	testenv.NeedRoot(t, "CAP_NET_RAW to capture")
+	var got []event.Event
+	c, err := openCapture(target{name: "lo", link: packet.LinkEthernet, loopback: true, ringMB: 1},
+		DefaultConfig().Packets, defaultSnaplen, packet.NewFlowIDs(), func(ev event.Event) { got = append(got, ev) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.close()
+	onBoundary := func(when string, after time.Time) {
+		t.Helper()
+		due := c.statsDue
+		if due.UnixNano()%int64(time.Second) != 0 || due.Sub(after) < statsEvery/2 || due.Sub(after) > statsEvery*3/2 {
+			t.Errorf("%s: statistics due %v after %v: want the first whole second at least half a second on", when, due.Sub(after), after)
+		}
+	}
+	onBoundary("opened", c.statsAt)
+	now := c.statsDue.Add(3 * time.Millisecond) // woken a little late
+	c.stats(now)
+	if len(got) != 1 {
+		t.Fatalf("%d events, want one capture_stats", len(got))
+	}
+	if st, ok := got[0].Body.(*packet.CaptureStats); !ok || st.Iface != "lo" || !got[0].Time.Equal(now) {
+		t.Errorf("event %+v", got[0])
+	}
+	onBoundary("after a sample", now)
+}

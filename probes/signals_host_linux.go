@@ -18,6 +18,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/stakeout/stakeout/event"
 	"github.com/stakeout/stakeout/probes/ptrace"
@@ -156,17 +158,17 @@ func (c Config) followPipe(ctx context.Context, fd int, w *readyWaiter, filter h
 	senders := newSenders(c)
 	buf := make([]byte, 64<<10)
 	var partial []byte
-	gathered := false // read something since the last wait
+	gathered := 0 // bytes read since the last wait
 	for ctx.Err() == nil {
 		n, err := unix.Read(fd, buf)
 		if errors.Is(err, unix.EAGAIN) {
-			if gathered {
-				// A busy host generates signals all the time (every Go
-				// program's preemption SIGURG): after a read, let the next
-				// ones gather for 20 ms instead of waking for each. Events
-				// keep the tracepoint's own time.
-				gathered = false
-				pause(ctx, 20*time.Millisecond)
+			if gathered > 0 {
+				// A busy host generates signals all the time: after a
+				// read, let the next ones gather instead of waking for
+				// each (gatherPause). Events keep the tracepoint's own
+				// time.
+				pause(ctx, gatherPause(gathered))
+				gathered = 0
 				continue
 			}
 			w.wait(20 * time.Millisecond)
@@ -179,7 +181,7 @@ func (c Config) followPipe(ctx context.Context, fd int, w *readyWaiter, filter h
 		if err != nil {
 			return fmt.Errorf("reading trace_pipe: %w", err)
 		}
-		gathered = true
+		gathered += n
 		partial = append(partial, buf[:n]...)
 		for {
 			i := bytes.IndexByte(partial, '\n')
@@ -200,6 +202,28 @@ func (c Config) followPipe(ctx context.Context, fd int, w *readyWaiter, filter h
 }
 
 // pause waits d, or until ctx ends.
+// After a read, the reader waits before the next one and reads what came
+// meanwhile in one go: the first signal of a burst is read at once, the
+// rest a batch at a time. While little comes (the SIGCHLDs of a host's
+// shells, a few dozen a second) it waits gatherQuiet, so they cost the
+// process about ten wake-ups a second rather than one or two each; once a
+// gather brings gatherBusyBytes or more it waits only gatherBusy, as it
+// always did, so a storm is drained long before the instance's per-CPU
+// ring (256 KiB, thousands of signals) could fill. Detectors go by the
+// kernel's timestamps, so a batch's wait changes no finding.
+const (
+	gatherQuiet     = 100 * time.Millisecond
+	gatherBusy      = 20 * time.Millisecond
+	gatherBusyBytes = 16 << 10
+)
+
+func gatherPause(gathered int) time.Duration {
+	if gathered >= gatherBusyBytes {
+		return gatherBusy
+	}
+	return gatherQuiet
+}
+
 func pause(ctx context.Context, d time.Duration) {
 	select {
 	case <-ctx.Done():
@@ -210,7 +234,7 @@ func pause(ctx context.Context, d time.Duration) {
 // hostPIDs turns the tracepoint's thread ids into process ids, and adds
 // what /proc says about the sender.
 func (c Config) hostPIDs(s *schema.Signal, ss *senders) {
-	if g, err := c.statusInt(s.TID, "Tgid"); err == nil {
+	if g, ok := ss.targetTgid(s.TID, s.Comm); ok {
 		s.PID = g
 	}
 	if s.SenderPID != 0 {
@@ -265,17 +289,45 @@ func parseGenerate(line string) (*schema.Signal, float64, bool) {
 	if !ok || !ok2 {
 		return nil, 0, false
 	}
-	f := map[string]int{}
-	for _, kv := range strings.Fields(pre + " pid=" + post) {
+	// The fields are "key=value", before comm= and after its pid= (the
+	// pid's value first); a field given twice counts its last. No map:
+	// this runs for every signal on the host.
+	var pid, sig, code, res int
+	set := func(kv string) {
 		k, v, _ := strings.Cut(kv, "=")
-		f[k], _ = strconv.Atoi(v)
+		n, _ := strconv.Atoi(v)
+		switch k {
+		case "pid":
+			pid = n
+		case "sig":
+			sig = n
+		case "code":
+			code = n
+		case "res":
+			res = n
+		}
 	}
-	s := &schema.Signal{PID: f["pid"], TID: f["pid"], Comm: comm, Signo: f["sig"], Signal: schema.SignalName(f["sig"]),
-		Code: ptrace.CodeName(f["sig"], int32(f["code"])), Source: "tracefs"}
-	if r := f["res"]; r >= 0 && r < len(generateResults) {
-		s.Result = generateResults[r]
+	for kv := range strings.FieldsSeq(pre) {
+		set(kv)
 	}
-	if code := int32(f["code"]); sender > 0 && ptrace.SentByProcess(code) {
+	// As if "pid=" were put back before post: its first word is the pid,
+	// unless post starts with a space (then the pid is empty).
+	r, _ := utf8.DecodeRuneInString(post)
+	first := post != "" && !unicode.IsSpace(r)
+	for kv := range strings.FieldsSeq(post) {
+		if first {
+			first = false
+			pid, _ = strconv.Atoi(kv)
+			continue
+		}
+		set(kv)
+	}
+	s := &schema.Signal{PID: pid, TID: pid, Comm: comm, Signo: sig, Signal: schema.SignalName(sig),
+		Code: ptrace.CodeName(sig, int32(code)), Source: "tracefs"}
+	if res >= 0 && res < len(generateResults) {
+		s.Result = generateResults[res]
+	}
+	if code := int32(code); sender > 0 && ptrace.SentByProcess(code) {
 		s.SenderPID, s.SenderComm = sender, task[:dash]
 	}
 	return s, ts, true

@@ -1,7 +1,6 @@
 package probes
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -16,9 +15,13 @@ import (
 
 // /proc reads of the signals probe. All of them go through cfg.Procfs.
 
-// readComm returns /proc/PID/comm without its newline.
+// readComm returns /proc/PID/comm without its newline, read with plain
+// open, read and close (os.ReadFile's fstat, poller registration and
+// fcntls more than double that, for every signal's sender and every
+// process coredump lists).
 func (c Config) readComm(pid int) (string, error) {
-	b, err := os.ReadFile(c.ProcPath(strconv.Itoa(pid), "comm"))
+	var buf [128]byte // a comm is at most 15 bytes; a workqueue worker's, with its queue, up to 64
+	b, err := readProcInto(c.ProcPath(strconv.Itoa(pid), "comm"), buf[:])
 	if err != nil {
 		return "", err
 	}
@@ -54,11 +57,10 @@ func (c Config) statusInt(pid int, field string) (int, error) {
 }
 
 func parseStatusInt(b []byte, field string) (int, error) {
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), ":")
-		if ok && k == field {
-			return strconv.Atoi(strings.TrimSpace(v))
+	for line := range bytes.Lines(b) {
+		k, v, ok := bytes.Cut(line, []byte(":"))
+		if ok && string(k) == field {
+			return strconv.Atoi(string(bytes.TrimSpace(v)))
 		}
 	}
 	return 0, fmt.Errorf("no %s in status", field)
@@ -186,12 +188,46 @@ func (c Config) pidNS(pid string) string {
 // id the kernel gave (a thread id in host mode, a process id in ptrace
 // mode). One goroutine uses it.
 type senders struct {
-	cfg Config
-	m   map[int]*senderInfo
-	buf [4096]byte
+	cfg   Config
+	m     map[int]*senderInfo
+	tgids map[int]tgidAt // host mode: the thread group of each signalled task
+	buf   [4096]byte
 }
 
-func newSenders(cfg Config) *senders { return &senders{cfg: cfg, m: map[int]*senderInfo{}} }
+// tgidAt is a task's thread group as read at readAt (unix ns), while the
+// task had comm.
+type tgidAt struct {
+	tgid   int
+	comm   string
+	readAt int64
+}
+
+func newSenders(cfg Config) *senders {
+	return &senders{cfg: cfg, m: map[int]*senderInfo{}, tgids: map[int]tgidAt{}}
+}
+
+// targetTgid is the thread group (the process) of task tid, which a signal
+// was sent to and which the tracepoint names with comm. It is read from
+// /proc/TID/status once per senderTTL, and reused only while the task
+// still has that comm: a shell that reaps its children gets a SIGCHLD for
+// each, dozens a second on a busy host, and the open, read and close each
+// was a quarter of what host mode cost there.
+func (ss *senders) targetTgid(tid int, comm string) (int, bool) {
+	now := time.Now().UnixNano()
+	if t, ok := ss.tgids[tid]; ok && now-t.readAt < senderTTL && t.comm == comm {
+		return t.tgid, true
+	}
+	g, err := ss.cfg.statusInt(tid, "Tgid")
+	if err != nil {
+		delete(ss.tgids, tid)
+		return 0, false
+	}
+	if len(ss.tgids) >= maxSenders {
+		clear(ss.tgids)
+	}
+	ss.tgids[tid] = tgidAt{tgid: g, comm: comm, readAt: now}
+	return g, true
+}
 
 // lookup reads, or recalls, what /proc says about sender id; nil when the
 // sender has already exited.

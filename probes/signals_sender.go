@@ -10,9 +10,10 @@ import (
 
 // Who sent a signal, beyond its pid and comm: the parent, the cgroup (and
 // so the systemd unit) and the controlling terminal, read from /proc when
-// stakeout handles the signal (host mode: within about 20 ms of the send,
-// in ptrace mode at delivery) and kept per sender for a few seconds, so a
-// burst from one sender costs the reads once.
+// stakeout handles the signal (host mode: at once after a quiet spell,
+// within about 100 ms while others keep coming, see gatherPause; in ptrace
+// mode at delivery) and kept per sender for a few seconds, so a burst from
+// one sender costs the reads once.
 
 // senderTTL is how long what was read about a sender is reused. A pid is
 // not reused that fast on any real host (pids wrap at pid_max).

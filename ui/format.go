@@ -37,14 +37,18 @@ func fmtKBps(kb float64) string {
 }
 
 // fit cuts s to at most w cells (ANSI-aware) and pads it with spaces to w.
+// It measures s once unless it has to cut it: measuring is grapheme by
+// grapheme, and every line of every pane goes through here each frame.
 func fit(s string, w int) string {
 	if w <= 0 {
 		return ""
 	}
-	if ansi.StringWidth(s) > w {
+	sw := ansi.StringWidth(s)
+	if sw > w {
 		s = ansi.Truncate(s, w, "…")
+		sw = ansi.StringWidth(s)
 	}
-	if pad := w - ansi.StringWidth(s); pad > 0 {
+	if pad := w - sw; pad > 0 {
 		s += strings.Repeat(" ", pad)
 	}
 	return s

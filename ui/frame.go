@@ -29,15 +29,20 @@ func box(title, body string, w, h int, focused bool, st *themes.Styles) string {
 	out.WriteString(ts.Render(" " + title + " "))
 	out.WriteString(bs.Render(strings.Repeat(b.Top, max(fill, 0)) + b.TopRight))
 
-	lines := strings.Split(block(body, inner, h-2), "\n")
-	for _, l := range lines {
-		if h <= 2 {
-			break
+	// The sides are rendered once, not twice a line: lipgloss's Render is
+	// most of what a frame costs to draw. Each body line is measured once
+	// (fit), not clipped by block and then measured again.
+	left, right := bs.Render(b.Left), bs.Render(b.Right)
+	lines := strings.SplitN(body, "\n", max(h-1, 1))
+	for i := range max(h-2, 0) {
+		l := ""
+		if i < len(lines) {
+			l = lines[i]
 		}
 		out.WriteByte('\n')
-		out.WriteString(bs.Render(b.Left))
+		out.WriteString(left)
 		out.WriteString(fit(l, inner))
-		out.WriteString(bs.Render(b.Right))
+		out.WriteString(right)
 	}
 	out.WriteByte('\n')
 	out.WriteString(bs.Render(b.BottomLeft + strings.Repeat(b.Bottom, inner) + b.BottomRight))

@@ -123,11 +123,22 @@ func (p kmsgPane) Apply(ev event.Event) Pane {
 	return p
 }
 
-// appendCapped appends and keeps the last n, copying only when trimming.
+// appendCapped appends v and keeps the last n. Past n it drops the front
+// by re-slicing, and copies the last n into a fresh array only when append
+// would have to grow one anyway: a full list costs one copy of n per n
+// appends, not a copy of all n per append (the signals pane made one of
+// 256 rows, 50 KB, for every signal on the host). Appends only write past
+// the end of every slice handed back before, so what an earlier slice holds
+// never changes.
 func appendCapped[T any](s []T, v T, n int) []T {
+	if len(s) >= n && len(s) == cap(s) {
+		fresh := make([]T, n-1, 2*n)
+		copy(fresh, s[len(s)-(n-1):])
+		s = fresh
+	}
 	s = append(s, v)
 	if len(s) > n {
-		s = append([]T(nil), s[len(s)-n:]...)
+		s = s[len(s)-n:]
 	}
 	return s
 }

@@ -140,11 +140,9 @@ func (p signalsPane) Apply(ev event.Event) Pane {
 	}
 	if row != nil {
 		row.pid = pid
-		p.rows = append(p.rows, *row)
-		if len(p.rows) > sigRows {
-			p.first += len(p.rows) - sigRows
-			p.rows = append([]sigRow(nil), p.rows[len(p.rows)-sigRows:]...)
-		}
+		n := len(p.rows)
+		p.rows = appendCapped(p.rows, *row, sigRows)
+		p.first += n + 1 - len(p.rows)
 	}
 	return p
 }
@@ -247,8 +245,21 @@ func (p signalsPane) room() int {
 	return max(n, 0)
 }
 
-// nCounts is how many per-process count lines go under the timeline.
-func (p signalsPane) nCounts() int { return min(len(p.countLines()), p.h/3, 4) }
+// nCounts is how many per-process count lines go under the timeline. It
+// counts, and builds no line: the pane asks for it on every scroll and
+// twice a frame.
+func (p signalsPane) nCounts() int {
+	n := 0
+	for _, c := range p.procs {
+		for _, k := range c.counts {
+			if k > 0 {
+				n++
+				break
+			}
+		}
+	}
+	return min(n, p.h/3, 4)
+}
 
 // line is a timeline row; the target column is cut to tw cells (tw < 0:
 // whole, for search).
@@ -276,7 +287,7 @@ func (p signalsPane) View() string {
 	if len(p.rows) == 0 {
 		return st.Muted.Render("no signal yet")
 	}
-	counts, nCounts := p.countLines(), p.nCounts()
+	counts := p.countLines(p.nCounts())
 	// The target column gets a third of what the fixed columns leave.
 	tw := clamp((p.w-30)/3, 10, 24)
 	lines := []string{st.TableHeader.Render(fit("TIME         Δ       WHAT     "+fit("TARGET", tw)+" ← SENDER", p.w))}
@@ -295,36 +306,41 @@ func (p signalsPane) View() string {
 	if f := p.tl.footerLed(p, p.env, p.w, p.selectionLeads()...); f != "" {
 		lines = append(lines, f)
 	}
-	for _, c := range counts[:nCounts] {
+	for _, c := range counts {
 		lines = append(lines, st.Muted.Render(clip(c, p.w)))
 	}
 	return strings.Join(lines, "\n")
 }
 
-// countLines: "812 gimli  SIGHUP×2 SIGUSR1×1000", busiest process first.
-func (p signalsPane) countLines() []string {
+// countLines: "812 gimli  SIGHUP×2 SIGUSR1×1000", busiest process first,
+// the first n only (up to 256 processes are counted, and a frame shows 4).
+func (p signalsPane) countLines(n int) []string {
 	type pc struct {
 		pid   int
 		total int
 	}
-	var ps []pc
+	busier := func(a, b pc) bool { return a.total > b.total || a.total == b.total && a.pid < b.pid }
+	top := make([]pc, 0, n+1)
 	for pid, c := range p.procs {
 		t := 0
-		for _, n := range c.counts {
-			t += n
+		for _, k := range c.counts {
+			t += k
 		}
-		if t > 0 {
-			ps = append(ps, pc{pid, t})
+		if t == 0 || n == 0 {
+			continue
 		}
+		x := pc{pid, t}
+		if len(top) == n && !busier(x, top[n-1]) {
+			continue
+		}
+		i := sort.Search(len(top), func(i int) bool { return busier(x, top[i]) })
+		top = append(top, pc{})
+		copy(top[i+1:], top[i:])
+		top[i] = x
+		top = top[:min(len(top), n)]
 	}
-	sort.Slice(ps, func(i, j int) bool {
-		if ps[i].total != ps[j].total {
-			return ps[i].total > ps[j].total
-		}
-		return ps[i].pid < ps[j].pid
-	})
-	out := make([]string, 0, len(ps))
-	for _, x := range ps {
+	out := make([]string, 0, len(top))
+	for _, x := range top {
 		c := p.procs[x.pid]
 		names := make([]string, 0, len(c.counts))
 		for n := range c.counts {

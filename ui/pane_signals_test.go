@@ -233,3 +233,50 @@ func TestHelpListsAttachOnlyWhenItWorks(t *testing.T) {
 		t.Errorf("with Trace, a/d under 1 signals:\n%s", body)
 	}
 }
+
+// TestSignalsPaneCountsTheBusiestFour: with more processes signalled than
+// fit, the Σ lines under the timeline are the four busiest, busiest first
+// and by pid among equals, each with its signals busiest first; the pane
+// builds only those lines, not one for each of up to 256 processes on
+// every frame.
+func TestSignalsPaneCountsTheBusiestFour(t *testing.T) {
+	st := themes.Must("dark").Styles
+	p := newSignalsPane(paneEnv{st: &st, loc: time.UTC})
+	// pid 1000+i gets i%7+1 SIGCHLDs and, for even i, a SIGTERM.
+	at := t0
+	for i := range 40 {
+		for k := 0; k < i%7+1; k++ {
+			at = at.Add(time.Millisecond)
+			p = p.Apply(event.New(at, "signals", &schema.Signal{PID: 1000 + i, TID: 1000 + i, Comm: "sh", Signal: "SIGCHLD", Signo: 17}))
+		}
+		if i%2 == 0 {
+			at = at.Add(time.Millisecond)
+			p = p.Apply(event.New(at, "signals", &schema.Signal{PID: 1000 + i, TID: 1000 + i, Comm: "sh", Signal: "SIGTERM", Signo: 15}))
+		}
+	}
+	p.SetSize(100, 30)
+	var sigma []string
+	for _, l := range strings.Split(p.View(), "\n") {
+		if i := strings.Index(l, "Σ "); i >= 0 {
+			sigma = append(sigma, strings.TrimRight(l[i:], " \x1b[0m"))
+		}
+	}
+	// Totals: i%7+1, plus 1 for even i: 8 for i = 6, 20 and 34, then 7 for
+	// i = 12, 13, 26 and 27, of which the lowest pid is shown.
+	want := []string{
+		"Σ 1006 sh  SIGCHLD×7 SIGTERM×1",
+		"Σ 1020 sh  SIGCHLD×7 SIGTERM×1",
+		"Σ 1034 sh  SIGCHLD×7 SIGTERM×1",
+		"Σ 1012 sh  SIGCHLD×6 SIGTERM×1",
+	}
+	if strings.Join(sigma, "\n") != strings.Join(want, "\n") {
+		t.Errorf("Σ lines:\n%s\nwant:\n%s", strings.Join(sigma, "\n"), strings.Join(want, "\n"))
+	}
+	sp := p.(signalsPane)
+	if got := sp.countLines(2); len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
+		t.Errorf("countLines(2) = %q", got)
+	}
+	if got := sp.countLines(0); len(got) != 0 {
+		t.Errorf("countLines(0) = %q", got)
+	}
+}

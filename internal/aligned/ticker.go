@@ -42,6 +42,17 @@ func NewTicker(every time.Duration) *Ticker {
 	return k
 }
 
+// Next is the tick a Ticker of period every would give after t: the first
+// multiple of every since the epoch at least every/2 after t. A loop that
+// waits on a deadline of its own (a capture's netpoller read) takes its
+// ticks from it, to wake in the same instant as the tickers.
+func Next(t time.Time, every time.Duration) time.Time {
+	if every <= 0 {
+		panic("aligned: non-positive interval")
+	}
+	return time.Unix(0, boundaryAfter(t.UnixNano()+int64(every/2), every))
+}
+
 // boundaryAfter is the first multiple of every strictly after ns.
 func boundaryAfter(ns int64, every time.Duration) int64 {
 	e := int64(every)

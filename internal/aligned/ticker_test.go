@@ -17,6 +17,20 @@ func TestBoundaryAfter(t *testing.T) {
 	}
 }
 
+// Next is a boundary, never a sliver away: at least half a period after t
+// and at most a period and a half.
+func TestNext(t *testing.T) {
+	base := time.Unix(1_700_000_000, 0)
+	for _, c := range []struct{ after, want time.Duration }{
+		{0, time.Second}, {time.Millisecond, time.Second}, {499 * time.Millisecond, time.Second},
+		{500 * time.Millisecond, 2 * time.Second}, {999 * time.Millisecond, 2 * time.Second},
+	} {
+		if got := Next(base.Add(c.after), time.Second); !got.Equal(base.Add(c.want)) {
+			t.Errorf("Next(+%v) = +%v, want +%v", c.after, got.Sub(base), c.want)
+		}
+	}
+}
+
 // Ticks land on multiples of the period since the epoch (a timer fires at
 // or after its time, so each tick is in the first part of its period, with
 // generous slack for a loaded machine), and two tickers started apart share

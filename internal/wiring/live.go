@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -20,6 +21,14 @@ import (
 	"github.com/stakeout/stakeout/themes"
 	"github.com/stakeout/stakeout/ui"
 )
+
+// liveFPS is how often Bubble Tea's renderer looks for a new frame to
+// write. Its ticker wakes the process that often whether or not anything
+// changed, and on an idle host its default of 60 was the largest cost of
+// the live TUI (bench/idle.sh: 0.15-0.2% of a core per 10 frames a second
+// on this PVM host). The screen changes once a second, and a key's frame
+// waits at most 50 ms at 20.
+const liveFPS = 20
 
 // mailboxSize is how many events wait for a lagging screen before samples
 // are shed (ui.Mailbox).
@@ -42,8 +51,12 @@ type live struct {
 	prog *tea.Program
 	box  *ui.Mailbox
 
-	recMu  sync.Mutex
-	recMsg ui.RecordingMsg // the latest recording state, for the forwarder
+	recMu    sync.Mutex
+	recMsg   ui.RecordingMsg // the latest recording state
+	recShown ui.RecordingMsg // the last one the program was given
+	// evsSent is when the forwarder last sent events (Unix ns): a size
+	// that changed with no events to ride along wakes it after a while.
+	evsSent atomic.Int64
 }
 
 // Live runs the live TUI on the terminal until the user quits or the ssh
@@ -51,7 +64,7 @@ type live struct {
 // recording is closed.
 func Live(o LiveOptions) error {
 	l := &live{rec: o.Recorder, box: ui.NewMailbox(mailboxSize)}
-	l.prog = tea.NewProgram(l.model(o), profileOnce())
+	l.prog = tea.NewProgram(liveModel{l.model(o), l}, profileOnce(), tea.WithFPS(liveFPS))
 	ctx, cancel := context.WithCancel(context.Background())
 	l.ctx = ctx
 	stopHangup := l.quitOnHangup(ctx)
@@ -128,19 +141,18 @@ func (l *live) quitOnHangup(ctx context.Context) (stop func()) {
 	return func() { signal.Stop(hup) }
 }
 
-// forward hands what the mailbox holds to the program, and the latest
-// recording state with it, until ctx ends.
+// forward hands what the mailbox holds to the program until ctx ends. The
+// recording state rides with the events (liveModel folds it in), or goes
+// alone when there are none: each message costs the program an Update and
+// a whole View, and the size changes every second.
 func (l *live) forward(ctx context.Context) {
 	for {
 		select {
 		case <-l.box.Ready():
 			if evs := l.box.Take(); len(evs) > 0 {
+				l.evsSent.Store(time.Now().UnixNano())
 				l.prog.Send(ui.EventsMsg(evs))
-			}
-			l.recMu.Lock()
-			m := l.recMsg
-			l.recMu.Unlock()
-			if m.State != "" {
+			} else if m, ok := l.takeRecording(); ok {
 				l.prog.Send(m)
 			}
 		case <-ctx.Done():
@@ -149,13 +161,62 @@ func (l *live) forward(ctx context.Context) {
 	}
 }
 
-// onRecording keeps the engine's latest recording state for the forwarder
-// and wakes it.
-func (l *live) onRecording(s engine.RecordingState) {
+// takeRecording hands over the latest recording state if the program has
+// not been given it yet.
+func (l *live) takeRecording() (ui.RecordingMsg, bool) {
 	l.recMu.Lock()
-	l.recMsg = ui.RecordingMsg{File: s.File, Bytes: s.Bytes, State: s.State, Reason: s.Reason, Hint: s.Hint}
+	defer l.recMu.Unlock()
+	if l.recMsg.State == "" || l.recMsg == l.recShown {
+		return ui.RecordingMsg{}, false
+	}
+	l.recShown = l.recMsg
+	return l.recMsg, true
+}
+
+// recordingAlone is how long a new recording size may wait for events to
+// ride with before it goes alone.
+const recordingAlone = 2 * time.Second
+
+// onRecording keeps the engine's latest recording state (once a second)
+// and wakes the forwarder when it must go at once: a new state (paused,
+// stopped), or a new size with no events sent for recordingAlone. A size
+// alone rides with the next events, which on a host with any polling probe
+// come every second.
+func (l *live) onRecording(s engine.RecordingState) {
+	m := ui.RecordingMsg{File: s.File, Bytes: s.Bytes, State: s.State, Reason: s.Reason, Hint: s.Hint}
+	l.recMu.Lock()
+	l.recMsg = m
+	shown := l.recShown
 	l.recMu.Unlock()
+	sizeOnly := shown.State != "" && m != shown && m.Bytes != shown.Bytes
+	if sizeOnly {
+		sizeOnly = (ui.RecordingMsg{File: m.File, State: m.State, Reason: m.Reason, Hint: m.Hint} ==
+			ui.RecordingMsg{File: shown.File, State: shown.State, Reason: shown.Reason, Hint: shown.Hint})
+	}
+	if m == shown || sizeOnly && time.Since(time.Unix(0, l.evsSent.Load())) < recordingAlone {
+		return
+	}
 	l.box.Put(nil) // wake the forwarder
+}
+
+// liveModel is the live UI with the recording state folded into the
+// update that applies events, so a second's events and the size of the
+// recording they were written to cost one Update and one View, not two.
+type liveModel struct {
+	ui.Model
+	l *live
+}
+
+func (m liveModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	if _, ok := msg.(ui.EventsMsg); ok {
+		if rec, ok := m.l.takeRecording(); ok {
+			um, _ := m.Model.Update(rec) // a RecordingMsg asks for no command
+			m.Model = um.(ui.Model)
+		}
+	}
+	um, cmd := m.Model.Update(msg)
+	m.Model = um.(ui.Model)
+	return m, cmd
 }
 
 // profileOnce hands Bubble Tea the colour profile lipgloss already detected
