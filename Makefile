@@ -26,12 +26,15 @@ run: build
 # Every test: vet, unit, fixture, fuzz seeds, golden UI, and the root-only
 # end-to-end tests (loop devices) when run as root. internal/layering checks
 # the package arrows and builds the binary for darwin and windows.
+# -parallel 4: the only parallel tests are the --ssh end-to-end ones, which
+# mostly wait out their sessions; the per-package timeout leaves cmd/stakeout
+# (about 7 to 9 minutes on a loaded 2-core machine) room.
 test: deps-test
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	GOARCH=arm64 $(GO) build -o /dev/null ./cmd/stakeout
-	$(GO) test -count=1 -timeout 10m ./...
+	$(GO) test -count=1 -timeout 15m -parallel 4 ./...
 
 # Side-by-side figures against atop and iostat; see bench/README.md.
 bench: deps-bench build
