@@ -82,7 +82,8 @@ var (
 // flood's packets are recorded under flow 0 and only about StormNewFlows of
 // its flows are announced; the heartbeat and the connection are recorded
 // under their own ids throughout; a "storm" event per second counts the
-// flows (within 2%), SYNs, no handshakes, names the victim as the SYN
+// flows (within 4%: the HyperLogLog's standard error is 0.8%, and a 2%
+// bound failed once in CI, 2.45% low), SYNs, no handshakes, names the victim as the SYN
 // destination and its port, and the last one says the storm ended.
 func TestSynFloodIsAggregated(t *testing.T) {
 	r := newStormRig()
@@ -140,8 +141,8 @@ func TestSynFloodIsAggregated(t *testing.T) {
 	for i, s := range r.storms[:3] {
 		t.Logf("second %d: %d new flows, %d packets, %d SYN, %d handshakes, top source %+v, port %+v, SYN dst %+v, ended %v",
 			i, s.NewFlows, s.Packets, s.SYN, s.Handshakes, s.Sources[0], s.DstPorts[0], s.SYNDsts[0], s.Ended)
-		if s.NewFlows < 98_000 || s.NewFlows > 102_000 || s.Handshakes != 0 || s.IntervalS != 1 {
-			t.Errorf("second %d: %d new flows (want 100,000 ± 2%%), %d handshakes", i, s.NewFlows, s.Handshakes)
+		if s.NewFlows < 96_000 || s.NewFlows > 104_000 || s.Handshakes != 0 || s.IntervalS != 1 {
+			t.Errorf("second %d: %d new flows (want 100,000 ± 4%%), %d handshakes", i, s.NewFlows, s.Handshakes)
 		}
 		if s.SYNDsts[0].Dst != "10.0.0.2:80" || s.DstPorts[0].Port != 80 || s.Sources[0].Addr[:7] != "198.18." {
 			t.Errorf("second %d: SYN dst %+v, port %+v, source %+v", i, s.SYNDsts[0], s.DstPorts[0], s.Sources[0])
