@@ -46,7 +46,9 @@ bench: deps-bench build
 	./bench/signals.sh
 	$(GO) test -run '^$$' -bench DiskFillSample -benchtime 20x ./probes/
 	$(GO) test -run '^$$' -bench HostScan -benchtime 20x ./probes/
+	$(GO) test -run '^$$' -bench HostSysFiles -benchmem ./probes/
 	./bench/host.sh
+	./bench/idle.sh 30
 	./bench/tuibytes.sh
 
 # The readers of files from elsewhere: sessions, event JSON (redacted), pcap.
