@@ -101,3 +101,43 @@ func TestStopEndsTicks(t *testing.T) {
 	case <-time.After(50 * time.Millisecond):
 	}
 }
+
+// Tickers of one period share one timer: each gets every tick, one made
+// while the clock runs still waits at least half a period for its first,
+// and the timer stops with the last ticker and starts again with a new one.
+func TestTickersShareOneClock(t *testing.T) {
+	const every = 30 * time.Millisecond
+	a, b := NewTicker(every), NewTicker(every)
+	if a.clock != b.clock {
+		t.Fatal("two tickers of one period have clocks of their own")
+	}
+	<-a.C
+	<-b.C
+	// Late in a period of the running clock: its next boundary is a sliver
+	// away, and the new ticker must not get it.
+	for time.Now().UnixNano()%int64(every) < int64(every)*8/10 {
+		time.Sleep(time.Millisecond)
+	}
+	start := time.Now()
+	c := NewTicker(every)
+	if first := <-c.C; first.Sub(start) < every/2 {
+		t.Errorf("a ticker joining a running clock got its first tick %v after it was made, want at least %v", first.Sub(start), every/2)
+	}
+	for _, k := range []*Ticker{a, b, c} {
+		k.Stop()
+	}
+	clk := a.clock
+	clk.mu.Lock()
+	running, subs := clk.t != nil, len(clk.subs)
+	clk.mu.Unlock()
+	if running || subs != 0 {
+		t.Errorf("after every ticker stopped: timer running %v, %d subscribers", running, subs)
+	}
+	d := NewTicker(every)
+	defer d.Stop()
+	select {
+	case <-d.C:
+	case <-time.After(2 * time.Second):
+		t.Error("a ticker made after the clock stopped never ticks")
+	}
+}
