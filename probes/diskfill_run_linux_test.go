@@ -183,7 +183,7 @@ func TestProcScannerFindsTmpfsWriter(t *testing.T) {
 }
 
 // TestProcScannerScansRarelyUntilAFilesystemFills: after the warm-up, a
-// quiet host gets a writer scan once every 10 s; a writer that starts in
+// quiet host gets a writer scan once every DiskQuietEvery (30 s); a writer that starts in
 // between is not looked for until then. That pass sees its file for the
 // first time, so the next sample looks at that process's files again (and
 // only theirs: no full pass) to learn how fast they grow; its findings are
@@ -210,7 +210,8 @@ func TestProcScannerScansRarelyUntilAFilesystemFills(t *testing.T) {
 		}
 		return nil
 	}
-	for i := range 10 { // warm-up: a pass every sample, nothing written yet
+	q := int(schema.DiskQuietEvery)
+	for i := range int(schema.DiskWarmup) { // warm-up: a pass every sample, nothing written yet
 		s.sample(float64(i), idx, 1, false)
 	}
 	f, err := os.Create(filepath.Join(dir, "big.log"))
@@ -219,7 +220,7 @@ func TestProcScannerScansRarelyUntilAFilesystemFills(t *testing.T) {
 	}
 	defer f.Close()
 	chunk := make([]byte, 1<<20)
-	for i := 10; i < 19; i++ { // quiet: no pass until t = 19
+	for i := 10; i < 9+q; i++ { // quiet: no pass until t = 9+q
 		f.Write(chunk)
 		if w, _ := s.sample(float64(i), idx, 1, false); mine(w[0]) != nil {
 			t.Fatalf("t=%d: found the writer without a pass: %+v", i, w[0])
@@ -229,24 +230,24 @@ func TestProcScannerScansRarelyUntilAFilesystemFills(t *testing.T) {
 		}
 	}
 	f.Write(chunk)
-	w, _ := s.sample(19, idx, 1, false) // the quiet pass: a rate, a first look at the file
+	w, _ := s.sample(float64(9+q), idx, 1, false) // the quiet pass: a rate, a first look at the file
 	if got := mine(w[0]); got != nil || !slices.Contains(s.followUp, me) {
-		t.Fatalf("t=19: the first look can't know the file grows, yet %+v; follow-up %v", got, s.followUp)
+		t.Fatalf("t=%d: the first look can't know the file grows, yet %+v; follow-up %v", 9+q, got, s.followUp)
 	}
 	f.Write(chunk)
-	w, _ = s.sample(20, idx, 1, false) // the second look, not a pass
+	w, _ = s.sample(float64(10+q), idx, 1, false) // the second look, not a pass
 	got := mine(w[0])
-	if s.lastPass != 19 || got == nil || got.WriteBytesPerS != 1<<20 || len(got.Files) == 0 || got.Files[0].Path != f.Name() {
-		t.Fatalf("t=20: no second look at the new writer (last pass %v): %+v", s.lastPass, w[0])
+	if s.lastPass != float64(9+q) || got == nil || got.WriteBytesPerS != 1<<20 || len(got.Files) == 0 || got.Files[0].Path != f.Name() {
+		t.Fatalf("t=%d: no second look at the new writer (last pass %v): %+v", 10+q, s.lastPass, w[0])
 	}
-	if w, _ := s.sample(21, idx, 1, false); mine(w[0]) == nil || s.lastPass != 19 {
-		t.Fatalf("t=21: the writer is not reported again (last pass %v): %+v", s.lastPass, w[0])
+	if w, _ := s.sample(float64(11+q), idx, 1, false); mine(w[0]) == nil || s.lastPass != float64(9+q) {
+		t.Fatalf("t=%d: the writer is not reported again (last pass %v): %+v", 11+q, s.lastPass, w[0])
 	}
 	f.Write(chunk)
-	w, _ = s.sample(22, idx, 1, true) // filling: a pass at once
+	w, _ = s.sample(float64(12+q), idx, 1, true) // filling: a pass at once
 	got = mine(w[0])
-	if s.lastPass != 22 || got == nil || len(got.Files) == 0 || got.Files[0].Path != f.Name() {
-		t.Fatalf("t=22, filling: no pass or no growing file (last pass %v): %+v", s.lastPass, w[0])
+	if s.lastPass != float64(12+q) || got == nil || len(got.Files) == 0 || got.Files[0].Path != f.Name() {
+		t.Fatalf("t=%d, filling: no pass or no growing file (last pass %v): %+v", 12+q, s.lastPass, w[0])
 	}
 	t.Logf("growth %.0f B/s over the 2 s since the second look", got.Files[0].GrowthBytesPerS)
 }
