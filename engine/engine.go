@@ -89,6 +89,12 @@ type Options struct {
 	// Sink receives events (probe events, findings, statuses) in batches, on
 	// the engine goroutine. It must not block for long.
 	Sink func([]event.Event)
+	// FeedWhenIdle feeds the Sink as soon as the queue is empty (or
+	// feedMax events wait), instead of BatchEvery after a batch's first
+	// event: for a sink that is cheap to call (snapshot's report), so an
+	// idle engine wakes once a second, not a second time 100 ms later for
+	// the batch. Implied with no Sink.
+	FeedWhenIdle bool
 	// SinkKeepsNothing says the Sink is done with every event when it
 	// returns (it may keep findings, which own their memory): the engine
 	// then releases every event whose body is an event.Releaser (a live
@@ -138,6 +144,7 @@ func New(o Options) *Engine {
 	if o.Sink == nil {
 		o.Sink = func([]event.Event) {}
 		o.SinkKeepsNothing = true
+		o.FeedWhenIdle = true
 	}
 	return &Engine{o: o, queue: make(chan event.Event, o.QueueLen)}
 }

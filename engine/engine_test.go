@@ -189,3 +189,60 @@ func TestRecorderStopIsShownOnce(t *testing.T) {
 		t.Fatalf("states %+v", states)
 	}
 }
+
+// With FeedWhenIdle the sink gets the probe's events as soon as the queue
+// is empty, with no batch timer; without it, not before BatchEvery (here an
+// hour, so only the end of the run delivers them). Under a flood it is fed
+// at least every feedMax events.
+func TestFeedWhenIdleFeedsWithoutATimer(t *testing.T) {
+	for _, idle := range []bool{true, false} {
+		fed := make(chan int, 1000)
+		var mu sync.Mutex
+		largest := 0
+		e := New(Options{
+			Probes:       []Named{{"fake", fakeProbe{n: 3 * feedMax}}},
+			FeedWhenIdle: idle,
+			BatchEvery:   time.Hour,
+			FlushEvery:   time.Hour,
+			Sink: func(b []event.Event) {
+				mu.Lock()
+				largest = max(largest, len(b))
+				mu.Unlock()
+				fed <- len(b)
+			},
+		})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- e.Run(ctx) }()
+		n := 0
+		deadline := time.After(10 * time.Second)
+	wait:
+		for n < 3*feedMax+1 { // the ticks and the probe's status
+			select {
+			case k := <-fed:
+				n += k
+			case <-deadline:
+				break wait
+			case <-time.After(300 * time.Millisecond):
+				if !idle {
+					break wait // nothing comes before the hour is up: as it should be
+				}
+			}
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		big := largest
+		mu.Unlock()
+		switch {
+		case idle && n < 3*feedMax+1:
+			t.Errorf("FeedWhenIdle: the sink got %d of %d events while the run went on", n, 3*feedMax+1)
+		case idle && big > feedMax:
+			t.Errorf("FeedWhenIdle: a batch of %d events, want at most %d", big, feedMax)
+		case !idle && n != 0:
+			t.Errorf("without FeedWhenIdle the sink got %d events before BatchEvery", n)
+		}
+	}
+}

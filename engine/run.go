@@ -81,7 +81,8 @@ func (r *run) stop() {
 }
 
 // loop handles events from the queue as they come until ctx is done.
-// Between them it feeds the sink BatchEvery after the first event of a
+// Between them it feeds the sink (at once when FeedWhenIdle and the queue
+// is empty; otherwise) BatchEvery after the first event of a
 // batch (back-pressure: the sink is called at most that often, and the
 // timer runs only while a batch waits, so an idle engine wakes once a
 // FlushEvery, not ten times a second), and flushes the recorder every
@@ -99,12 +100,23 @@ func (r *run) loop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		}
-		if len(r.batch) > 0 && r.batchC == nil {
+		switch {
+		case len(r.batch) == 0:
+		case r.e.o.FeedWhenIdle:
+			if len(r.e.queue) == 0 || len(r.batch) >= feedMax {
+				r.deliver()
+			}
+		case r.batchC == nil:
 			r.batchT.Reset(r.e.o.BatchEvery)
 			r.batchC = r.batchT.C
 		}
 	}
 }
+
+// feedMax is the most events a FeedWhenIdle engine holds for its sink while
+// the queue stays busy (a flood): memory stays bounded, and a capture gets
+// its batches back for reuse.
+const feedMax = 1024
 
 // drain handles what the probes send while they wind down, until every
 // one has returned, and then what is left in the queue: nothing a probe

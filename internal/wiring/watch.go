@@ -38,6 +38,8 @@ func (w Watch) procfs() string {
 // ctx is done. sink gets every event; keepsNothing says it keeps no packet
 // batch once it returns.
 func (w Watch) newEngine(ctx context.Context, sink func([]event.Event), keepsNothing bool, onRec func(engine.RecordingState)) *engine.Engine {
+	// A sink that keeps nothing (snapshot's report) is cheap: fed at once,
+	// it costs no second wake a second. The TUI's is fed every 100 ms.
 	snaps := newAutoSnapshots(w.procfs())
 	eng := engine.New(engine.Options{
 		Probes:           w.Probes,
@@ -47,6 +49,7 @@ func (w Watch) newEngine(ctx context.Context, sink func([]event.Event), keepsNot
 		OnFinding:        snaps.observe,
 		Sink:             sink,
 		SinkKeepsNothing: keepsNothing,
+		FeedWhenIdle:     keepsNothing,
 		OnRecording:      onRec,
 	})
 	go snaps.run(ctx, eng.Inject)
