@@ -49,6 +49,7 @@ bench: deps-bench build
 	$(GO) test -run '^$$' -bench HostSysFiles -benchmem ./probes/
 	./bench/host.sh
 	./bench/idle.sh 30
+	./bench/quiet.py 10
 	./bench/tuibytes.sh
 
 # The readers of files from elsewhere: sessions, event JSON (redacted), pcap.
