@@ -141,9 +141,16 @@ type onPTY struct {
 
 func startOnPTY(t *testing.T, cols, rows int, args ...string) *onPTY {
 	t.Helper()
+	return startOnPTYWith(t, nil, cols, rows, args...)
+}
+
+// startOnPTYWith is startOnPTY with env added to stakeout's environment
+// (the tests run in parallel, so none may set the test process's own).
+func startOnPTYWith(t *testing.T, env []string, cols, rows int, args ...string) *onPTY {
+	t.Helper()
 	master, slave := openPTY(t, cols, rows)
 	p := &onPTY{master: master, cmd: exec.Command(binPath, args...)}
-	p.cmd.Env = append(os.Environ(), "TERM=xterm-256color")
+	p.cmd.Env = append(append(os.Environ(), "TERM=xterm-256color"), env...)
 	p.cmd.Stdin, p.cmd.Stdout, p.cmd.Stderr = slave, slave, slave
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
 	if err := p.cmd.Start(); err != nil {

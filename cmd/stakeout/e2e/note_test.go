@@ -147,8 +147,7 @@ func TestNoteRefusesALiveRecording(t *testing.T) {
 func TestNoteKeyOnARealTerminal(t *testing.T) {
 	procfs, sysfs := fixtureRoots(t)
 	file := filepath.Join(t.TempDir(), "live.stk")
-	t.Setenv("STAKEOUT_AUTHOR", "alice")
-	p := startOnPTY(t, 120, 40, "--probes", "iostat", "--interval", "200ms", "--procfs", procfs, "--sysfs", sysfs, "--record", file)
+	p := startOnPTYWith(t, []string{"STAKEOUT_AUTHOR=alice"}, 120, 40, "--probes", "iostat", "--interval", "200ms", "--procfs", procfs, "--sysfs", sysfs, "--record", file)
 	p.waitShown("iostat")
 	p.master.Write([]byte("m"))
 	p.waitShown("enter save")
@@ -159,8 +158,7 @@ func TestNoteKeyOnARealTerminal(t *testing.T) {
 		t.Fatalf("the live note never showed:\n%s", ansi.Strip(p.written()))
 	}
 
-	t.Setenv("STAKEOUT_AUTHOR", "bob")
-	p = startOnPTY(t, 120, 40, "replay", file)
+	p = startOnPTYWith(t, []string{"STAKEOUT_AUTHOR=bob"}, 120, 40, "replay", file)
 	p.waitShown("REPLAY")
 	p.master.Write([]byte(" ")) // pause, so the note's time is where we stopped
 	p.master.Write([]byte("m"))
