@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -26,6 +27,8 @@ const (
 )
 
 func TestMain(m *testing.M) {
+	flag.Parse()
+	takeParallel()
 	dir, err := os.MkdirTemp("", "stakeout-e2e")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -105,6 +108,7 @@ func fixtureRoots(t *testing.T) (procfs, sysfs string) {
 }
 
 func TestBadInputGetsOneClearLine(t *testing.T) {
+	share(t)
 	dir := t.TempDir()
 	notSession := filepath.Join(dir, "notes.txt")
 	os.WriteFile(notSession, []byte("just some text, not a recording\n"), 0o644)
@@ -124,6 +128,7 @@ func TestBadInputGetsOneClearLine(t *testing.T) {
 }
 
 func TestLiveWithoutTerminalPointsToSnapshot(t *testing.T) {
+	share(t)
 	r := run(t, nil, "--no-record")
 	oneLineError(t, r, exitUsage, "stakeout snapshot")
 	r = run(t, nil, "replay", "whatever.stk")
@@ -131,6 +136,7 @@ func TestLiveWithoutTerminalPointsToSnapshot(t *testing.T) {
 }
 
 func TestVersionAndHelp(t *testing.T) {
+	share(t)
 	if r := run(t, nil, "version"); r.code != 0 || !strings.HasPrefix(r.stdout, "stakeout ") {
 		t.Fatalf("version: %+v", r)
 	}
@@ -143,6 +149,7 @@ func TestVersionAndHelp(t *testing.T) {
 }
 
 func TestSnapshotJSONOnFixtureTree(t *testing.T) {
+	share(t)
 	procfs, sysfs := fixtureRoots(t)
 	file := filepath.Join(t.TempDir(), "s.stk")
 	r := run(t, nil, "snapshot", "--duration", "1500ms", "--interval", "200ms", "--format", "json",
@@ -223,6 +230,7 @@ func TestSnapshotJSONOnFixtureTree(t *testing.T) {
 }
 
 func TestFailOnExitsThreeWhenAFindingMatches(t *testing.T) {
+	share(t)
 	procfs, sysfs := fixtureRoots(t)
 	file := filepath.Join(t.TempDir(), "tiny.stk")
 	// A 1-byte --record-max stops recording at once: a warn finding.
@@ -238,6 +246,7 @@ func TestFailOnExitsThreeWhenAFindingMatches(t *testing.T) {
 }
 
 func TestNoRecordWritesNothing(t *testing.T) {
+	share(t)
 	procfs, sysfs := fixtureRoots(t)
 	dir := t.TempDir()
 	r := run(t, []string{"STAKEOUT_DIR=" + dir}, "snapshot", "--duration", "300ms", "--interval", "100ms",
@@ -259,6 +268,7 @@ func TestNoRecordWritesNothing(t *testing.T) {
 // TestProgressLineOnlyOnATerminal runs snapshot under script(1), which gives
 // it a terminal: the progress line shows there, and never in a pipe.
 func TestProgressLineOnlyOnATerminal(t *testing.T) {
+	share(t)
 	if _, err := exec.LookPath("script"); err != nil {
 		t.Skip("script(1) not installed (util-linux)")
 	}
@@ -279,6 +289,7 @@ func TestProgressLineOnlyOnATerminal(t *testing.T) {
 }
 
 func TestEventsWindow(t *testing.T) {
+	share(t)
 	procfs, sysfs := fixtureRoots(t)
 	file := filepath.Join(t.TempDir(), "w.stk")
 	if r := run(t, nil, "snapshot", "--duration", "2s", "--interval", "100ms", "--procfs", procfs, "--sysfs", sysfs,

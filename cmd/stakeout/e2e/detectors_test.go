@@ -18,6 +18,7 @@ import (
 // so report, events and handoff find the burst that live found: two
 // SIGHUPs 400 ms apart are a burst under 1 s and not under the default.
 func TestRecordedDetectorSettingsAreReplayed(t *testing.T) {
+	share(t)
 	t0 := time.Date(2026, 11, 23, 4, 0, 0, 0, time.UTC)
 	write := func(name string, cfg json.RawMessage) string {
 		path := filepath.Join(t.TempDir(), name)

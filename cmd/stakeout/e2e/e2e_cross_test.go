@@ -332,6 +332,7 @@ func gapsByHost(t *testing.T, evs []event.Event) map[string]*hostGap {
 // r2's one gap says r1 sent 3 packets r2 never received, and r3, which got
 // them, has none.
 func TestVRRPAcrossHostsFromRecordings(t *testing.T) {
+	share(t, timing, quiet)
 	hosts := []string{"r1", "r2", "r3"}
 	for n, tc := range []struct {
 		name    string
@@ -445,6 +446,7 @@ func upToSec(n int) []float64 {
 // that says h1 sent nothing. Then the bridge drops three adverts toward
 // h2 only: h2's gap says h1 sent them and h2 never received them.
 func TestVRRPAcrossHostsOverSSH(t *testing.T) {
+	share(t, timing, quiet, long)
 	for _, tc := range []struct {
 		name    string
 		adverts []float64

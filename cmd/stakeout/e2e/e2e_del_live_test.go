@@ -25,6 +25,7 @@ import (
 // `events` and `report --format json` of the recording, show the names with
 // \u007f and \u0085 and write no DEL or C1 to the terminal.
 func TestDELInProcessNamesLive(t *testing.T) {
+	share(t)
 	testenv.NeedRoot(t, "ptrace")
 	dir := t.TempDir()
 	target := exec.Command(copyExe(t, os.Args[0], dir, "del\x7ftgt"))

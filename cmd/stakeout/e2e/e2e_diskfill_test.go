@@ -134,6 +134,7 @@ func (a *appender) rate() float64 {
 // within 20% of the truth, eta_s within 25% of free space ÷ true rate, and
 // this process and big.log among the writers.
 func TestDiskFillingReportsRateEtaAndWriter(t *testing.T) {
+	share(t, timing)
 	mnt, _ := testenv.LoopFS(t, 64, 5)
 	big := filepath.Join(mnt, "big.log")
 	a := startAppender(t, big, 40<<20) // stops itself well before the ~55 MiB free is gone
@@ -183,6 +184,7 @@ func fmtEta(p *float64) any {
 // TestDiskDeletedOpen: 10 MiB written, unlinked and kept open is reported
 // with this pid and the old path.
 func TestDiskDeletedOpen(t *testing.T) {
+	share(t)
 	mnt, _ := testenv.LoopFS(t, 64, 5)
 	path := filepath.Join(mnt, "held.log")
 	f, err := os.Create(path)
@@ -210,6 +212,7 @@ func TestDiskDeletedOpen(t *testing.T) {
 // TestDiskBurstDoesNotAlarm: 16 MiB written at once, then nothing, gives no
 // disk.filling.
 func TestDiskBurstDoesNotAlarm(t *testing.T) {
+	share(t)
 	mnt, _ := testenv.LoopFS(t, 64, 5)
 	go func() {
 		time.Sleep(2 * time.Second)
@@ -225,6 +228,7 @@ func TestDiskBurstDoesNotAlarm(t *testing.T) {
 // TestDiskMountFlagErrors: a --mount on nothing, or on a filesystem that
 // cannot fill, fails in one line before anything runs.
 func TestDiskMountFlagErrors(t *testing.T) {
+	share(t)
 	oneLineError(t, run(t, nil, "snapshot", "--duration", "1s", "--probes", "diskfill", "--no-record",
 		"--mount", "/nonexistent/x"), exitUsage, "--mount /nonexistent/x: no such file")
 	oneLineError(t, run(t, nil, "snapshot", "--duration", "1s", "--probes", "diskfill", "--no-record",
@@ -237,6 +241,7 @@ func TestDiskMountFlagErrors(t *testing.T) {
 // sample of the second lists no writer with this pid, nor does any finding
 // about it, while the first lists it with the file it grows.
 func TestDiskWriterOnlyWhereItsFilesGrow(t *testing.T) {
+	share(t)
 	busy, _ := testenv.LoopFS(t, 64, 5)
 	quiet, _ := testenv.LoopFS(t, 64, 5)
 	logf, err := os.OpenFile(filepath.Join(quiet, "daemon.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)

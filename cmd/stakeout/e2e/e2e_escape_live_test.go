@@ -81,6 +81,7 @@ func hostileProcs(t *testing.T) (pid int, send func()) {
 // sequence, signalled by another, is traced live; snapshot's text report
 // names both, escaped, and writes no control character.
 func TestHostileProcessNameInSnapshot(t *testing.T) {
+	share(t)
 	testenv.NeedRoot(t, "ptrace")
 	pid, send := hostileProcs(t)
 	cmd := exec.Command(binPath, "snapshot", "--duration", "2500ms", "--probes", "signals", "--pid", strconv.Itoa(pid),
@@ -215,6 +216,7 @@ func (p *onPTY) quit(t *testing.T) {
 // sender signals it. The bytes stakeout writes to the terminal hold the
 // names escaped, never raw.
 func TestHostileProcessNameInLiveTUI(t *testing.T) {
+	share(t)
 	testenv.NeedRoot(t, "ptrace")
 	pid, send := hostileProcs(t)
 	p := startOnPTY(t, 160, 40, "--no-record", "--probes", "signals", "--pid", strconv.Itoa(pid), "--burst-window", "1s")
@@ -244,6 +246,7 @@ func TestHostileProcessNameInLiveTUI(t *testing.T) {
 // panes, the findings strip and the note show the strings escaped; none of
 // their bytes reaches the terminal raw.
 func TestHostileFileInReplayTUI(t *testing.T) {
+	share(t)
 	file := filepath.Join(t.TempDir(), "hostile.stk")
 	if err := hostile.Write(file); err != nil {
 		t.Fatal(err)
@@ -278,6 +281,7 @@ func TestHostileFileInReplayTUI(t *testing.T) {
 // sequence holds open a deleted file whose name has others; the diskfill
 // probe finds it, and snapshot's text report names both, escaped.
 func TestHostileDeletedFileHolder(t *testing.T) {
+	share(t)
 	mnt, _ := testenv.LoopFS(t, 64, 5)
 	path := filepath.Join(mnt, "f\x1b[2J\x1b]0;pwn\x07.log")
 	holder := copyExe(t, "/bin/sh", t.TempDir(), "d\x1b]0;pwn\x07")

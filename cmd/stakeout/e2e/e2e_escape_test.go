@@ -16,6 +16,7 @@ import (
 // one control, C1 or bidi character, nor any escape sequence, may reach
 // stdout; the hostile strings show escaped instead.
 func TestHostileFileThroughTextOutputs(t *testing.T) {
+	share(t)
 	dir := t.TempDir()
 	file := filepath.Join(dir, "hostile.stk")
 	if err := hostile.Write(file); err != nil {

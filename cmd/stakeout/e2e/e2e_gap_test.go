@@ -73,6 +73,7 @@ func gapEventsOf(t *testing.T, file string) (out []gapEvent) {
 // cleared, still silent, when the capture ends. Every capture_stats of the
 // idle interface says its packets are all known to within a few ms.
 func TestStoppedHeartbeatIsCriticalWhileSilent(t *testing.T) {
+	share(t, timing, quiet)
 	nsA, nsB, _, ifB := vethPair(t, 4)
 	var fd int
 	inNetns(t, nsA, func() {
@@ -162,6 +163,7 @@ func TestStoppedHeartbeatIsCriticalWhileSilent(t *testing.T) {
 // the detectors. Now the flood is a flow storm: its flows are counted, not
 // announced, and the heartbeat, known before it, is followed through it.
 func TestHeartbeatGapDuringFlood(t *testing.T) {
+	share(t, alone)
 	const floodFlows, floodPPS = 20000, 200000
 	nsA, nsB, ifA, ifB := vethPair(t, 5)
 	neighborOn(t, nsA, ifA, "10.231.5.99", nsB, ifB)

@@ -157,6 +157,7 @@ func contains(pids []int, pid int) bool {
 // two) make everyone wait for CPU; host.pressure for cpu names the hog
 // among the processes behind it.
 func TestHostCPUHogIsNamed(t *testing.T) {
+	share(t, loads)
 	bin := hostCulprit(t, "hh-cpuhog")
 	threads := min(2*runtime.NumCPU()+2, 64)
 	var hog *exec.Cmd
@@ -196,6 +197,7 @@ func indexOf(pids []int, pid int) int {
 // process vforks thousands of children a second for 8 s; host.fork_storm
 // names it as the parent.
 func TestHostForkLoopIsNamed(t *testing.T) {
+	share(t, loads)
 	testenv.NeedRoot(t, "the proc connector, which names the parent, needs CAP_NET_ADMIN")
 	bin := hostCulprit(t, "hh-forkloop")
 	var loop *exec.Cmd
@@ -316,6 +318,7 @@ func rmdirEventually(dir string) {
 // an OOM kill. host.pressure for memory names the cgroup and a hog first;
 // where the group swaps, host.swap_storm is raised too.
 func TestHostMemoryHogInACgroupIsNamed(t *testing.T) {
+	share(t, loads)
 	bin := hostCulprit(t, "hh-memhog")
 	enter, path, swap := memCgroup(t)
 	var hogs []*exec.Cmd
@@ -410,6 +413,7 @@ func nearest(evs []hostEvent, at time.Time) (hostEvent, bool) {
 // Memory, read by free and by the probe within a second of each other,
 // agrees within 2% of RAM; total exactly.
 func TestHostAgreesWithVmstatAndFree(t *testing.T) {
+	share(t, timing)
 	for _, tool := range []string{"vmstat", "free"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Skipf("%s not installed (make test installs procps)", tool)

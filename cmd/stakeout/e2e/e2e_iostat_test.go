@@ -84,6 +84,7 @@ func within(got, want, frac float64) bool { return math.Abs(got-want) <= frac*wa
 // loop-mounted ext4 while `stakeout snapshot` and sysstat's `iostat -x` both
 // watch; stakeout must agree with dd and with iostat within 10%.
 func TestIOStatAgreesWithDDAndSysstat(t *testing.T) {
+	share(t, timing)
 	mnt, dev := testenv.LoopFS(t, 128, 5)
 	if _, err := exec.LookPath("iostat"); err != nil {
 		t.Skip("iostat not installed (make test installs sysstat)")

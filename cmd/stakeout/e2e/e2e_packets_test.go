@@ -174,6 +174,7 @@ func waitDoc(t *testing.T, cmd *exec.Cmd, out *strings.Builder) snapDoc {
 // incident; stakeout in the other namespace must report exactly that gap:
 // raised during the hole, cleared by the next advert with its length.
 func TestVRRPGapInNamespaces(t *testing.T) {
+	share(t, timing, quiet)
 	nsA, nsB, _, ifB := vethPair(t, 1)
 	var fd int
 	inNetns(t, nsA, func() {
@@ -228,6 +229,7 @@ func TestVRRPGapInNamespaces(t *testing.T) {
 // then resets the connection (SO_LINGER 0), as the pfsync incident's app
 // tier did. stakeout must report packet.stall_reset.
 func TestStallThenResetInNamespaces(t *testing.T) {
+	share(t, timing, quiet)
 	nsA, nsB, _, ifB := vethPair(t, 2)
 	var ln net.Listener
 	inNetns(t, nsA, func() {
@@ -291,6 +293,7 @@ func isReset(err error) bool {
 }
 
 func TestBadIfaceIsOneLine(t *testing.T) {
+	share(t)
 	r := run(t, nil, "snapshot", "--duration", "1s", "--no-record", "--probes", "packets", "--iface", "eth9")
 	oneLineError(t, r, exitUsage, "no interface eth9")
 	r = run(t, nil, "snapshot", "--duration", "1s", "--no-record", "--probes", "packets", "--filter", "vlan 7")
@@ -302,6 +305,7 @@ func TestBadIfaceIsOneLine(t *testing.T) {
 // test) gets the same findings as a live capture, through report, events
 // and the replay's source.
 func TestReportOnTcpdumpCapture(t *testing.T) {
+	share(t)
 	path := writeVRRPCapture(t)
 
 	tmp := t.TempDir()
@@ -360,6 +364,7 @@ func TestReportOnTcpdumpCapture(t *testing.T) {
 // on lo: the kernel's PACKET_STATISTICS drops must reach the summary and a
 // packet.drops finding, which tcpdump would only print at exit.
 func TestKernelDropsAreReported(t *testing.T) {
+	share(t, loads)
 	testenv.NeedRoot(t, "to capture")
 	file := filepath.Join(t.TempDir(), "d.stk")
 	cmd := exec.Command(binPath, "snapshot", "--duration", "4s", "--probes", "packets", "--iface", "lo",
@@ -432,6 +437,7 @@ func TestKernelDropsAreReported(t *testing.T) {
 // them beside each packet; stakeout capturing there must see two flows,
 // one per VLAN, each with its own datagrams.
 func TestVLANFlowsInNamespaces(t *testing.T) {
+	share(t)
 	nsA, nsB, ifA, ifB := vethPair(t, 3)
 	cmd, out := snapshotIn(t, nsB, ifB, 3*time.Second)
 	time.Sleep(time.Second)
@@ -501,6 +507,7 @@ func TestVLANFlowsInNamespaces(t *testing.T) {
 // the test, exports the recording, and tcpdump must read the export as raw
 // IP: LINKTYPE_RAW, the datagrams' ends and ports, the payload bytes.
 func TestExportOfRawIPPayloadIsReadByTcpdump(t *testing.T) {
+	share(t)
 	testenv.NeedRoot(t, "to make a network namespace and a tun")
 	if _, err := exec.LookPath("tcpdump"); err != nil {
 		t.Skip("tcpdump not installed (make test installs it)")

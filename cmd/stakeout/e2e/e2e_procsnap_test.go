@@ -28,6 +28,7 @@ import (
 // its evidence. It passes no --signals: with no --pid or --proc the
 // signals probe follows the whole host by default.
 func TestBurstTakesAProcessSnapshot(t *testing.T) {
+	share(t, timing)
 	testenv.NeedRoot(t, "tracefs (the signals probe's host mode)")
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = sigtarget.Environ("count")

@@ -103,6 +103,7 @@ func evTime(t *testing.T, m map[string]any) time.Time {
 // was lost to any window ending before the session began, and the
 // year-3000 sample ended every read without --until too.
 func TestWindowsOfAnOutOfOrderRecording(t *testing.T) {
+	share(t)
 	dir := t.TempDir()
 	file := filepath.Join(dir, "order.stk")
 	writeOutOfOrder(t, file)
@@ -228,6 +229,7 @@ func damageLine(t *testing.T, what string, r result, file string, d *sessions.Da
 // TestDamageContract: every command that reads a recording, given a cut
 // file, writes all it could read, then one warning line, and exits 4.
 func TestDamageContract(t *testing.T) {
+	share(t)
 	dir := t.TempDir()
 	file, d, evs := truncated(t, dir, "cut.stk")
 	count := map[string]int{}
@@ -335,6 +337,7 @@ func controls(s string) string {
 // escaped by every command, in its errors, warnings and output lines, for
 // a missing file, a damaged one, and one that is written.
 func TestHostileFileNames(t *testing.T) {
+	share(t)
 	dir := t.TempDir()
 	const bad = "bad\x1b[2J\x07\x7f\u009bx"
 	missing := filepath.Join(dir, bad+"-missing.stk")
@@ -387,6 +390,7 @@ func boolInt(b bool) int {
 // TestUnsupportedVersionNamesTheFileOnce: a file from a future format
 // version is refused in one line that names it once.
 func TestUnsupportedVersionNamesTheFileOnce(t *testing.T) {
+	share(t)
 	dir := t.TempDir()
 	src := filepath.Join(dir, "v1.stk")
 	writeIncident(t, src)
@@ -430,6 +434,7 @@ func (p *onPTY) exitOf(t *testing.T) int {
 // damage and shows where it ends; on quitting it prints the one warning
 // line and exits 4. The file's hostile name reaches the terminal escaped.
 func TestReplayOfADamagedFile(t *testing.T) {
+	share(t)
 	file, d, _ := truncated(t, t.TempDir(), hostileName+".stk")
 	p := startOnPTY(t, 160, 40, "replay", file)
 	p.waitShown("REPLAY")
@@ -457,6 +462,7 @@ func TestReplayOfADamagedFile(t *testing.T) {
 // TestLiveRecordingToAHostileName: the live TUI's status line names the
 // file it records to, escaped.
 func TestLiveRecordingToAHostileName(t *testing.T) {
+	share(t)
 	procfs, sysfs := fixtureRoots(t)
 	file := filepath.Join(t.TempDir(), hostileName+".stk")
 	p := startOnPTY(t, 160, 40, "--record", file, "--probes", "iostat", "--procfs", procfs, "--sysfs", sysfs)

@@ -49,6 +49,7 @@ func recordedKinds(t *testing.T, path string) (recs []event.Recording, samples [
 // stays readable with what came before); once the test frees the space it
 // resumes, with the gap explained by a resumed event.
 func TestRecordingPausesWhileItsFilesystemIsFull(t *testing.T) {
+	share(t)
 	mnt, _ := testenv.LoopFS(t, 64, 5)
 	file := filepath.Join(mnt, "x.stk")
 	cmd := exec.Command(binPath, "snapshot", "--duration", "6s", "--format", "json",

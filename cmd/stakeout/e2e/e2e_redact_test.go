@@ -116,6 +116,7 @@ var redactSeeds = []string{
 // file, decompressed, or in the printed report, while the events
 // themselves are all there under pseudonyms.
 func TestRedactedLiveRecording(t *testing.T) {
+	share(t)
 	testenv.NeedRoot(t, "to make UTS and network namespaces, trace and capture")
 	for _, tool := range []string{"ip", "unshare"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -292,6 +293,7 @@ func mustNotLeak(t *testing.T, what string, b []byte) {
 // and HTML, holds none of the seeded values, and still tells the story
 // under pseudonyms: the signal burst and its sender, the note, the flows.
 func TestRedactedHandoff(t *testing.T) {
+	share(t)
 	dir := t.TempDir()
 	file := filepath.Join(dir, "zq-db-7.stk")
 	writeSeeded(t, file)
@@ -327,6 +329,7 @@ func TestRedactedHandoff(t *testing.T) {
 // one address has one pseudonym everywhere (the flow and the kernel line);
 // payload bytes are gone; and the file reads back (report, handoff).
 func TestRedactedExtract(t *testing.T) {
+	share(t)
 	dir := t.TempDir()
 	file := filepath.Join(dir, "zq-db-7.stk")
 	writeSeeded(t, file)
@@ -391,6 +394,7 @@ func mustReadFile(t *testing.T, path string) []byte {
 // in UDP payloads appears nowhere in the file, decompressed, though the
 // flow that carried it does.
 func TestPayloadNotStoredWithoutFlag(t *testing.T) {
+	share(t)
 	testenv.NeedRoot(t, "to capture")
 	if _, err := exec.LookPath("ip"); err != nil {
 		t.Skip("ip not installed (make test installs iproute2)")

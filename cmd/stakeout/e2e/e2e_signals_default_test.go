@@ -19,6 +19,7 @@ import (
 // signal.burst naming the receiver and the shell that sent both, and no
 // process traced. --signals off turns the probe off, and says so.
 func TestSignalsHostByDefaultEndToEnd(t *testing.T) {
+	share(t)
 	testenv.NeedRoot(t, "tracefs")
 	tg := startSigTarget(t)
 	snap := exec.Command(binPath, "snapshot", "--duration", "3s", "--probes", "signals", "--format", "json", "--no-record")

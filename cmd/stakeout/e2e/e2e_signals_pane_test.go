@@ -17,6 +17,7 @@ import (
 // and it runs all along, handling its signals. Then kill -9 of stakeout:
 // the kernel detaches, and the process runs on.
 func TestSignalsAttachFromPaneInLiveTUI(t *testing.T) {
+	share(t)
 	tg := startSigTarget(t)
 	p := startOnPTY(t, 120, 30, "--no-record", "--probes", "signals", "--pid", strconv.Itoa(tg.pid))
 	testenv.Eventually(t, 5*time.Second, "the target traced", func() bool { n, _ := traced(tg.pid); return n != 0 })

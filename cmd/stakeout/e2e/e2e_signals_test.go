@@ -90,6 +90,7 @@ func traced(pid int) (tracedBy int, state byte) {
 // counts them. `stakeout snapshot --pid` reports signal.burst with count 2
 // and the sender's pid; the target counted 2 and runs on, untraced.
 func TestSignalsBurstEndToEnd(t *testing.T) {
+	share(t)
 	tg := startSigTarget(t)
 	snap := exec.Command(binPath, "snapshot", "--duration", "1500ms", "--probes", "signals", "--burst-window", "1s",
 		"--pid", strconv.Itoa(tg.pid), "--format", "json", "--no-record")
@@ -159,6 +160,7 @@ func TestSignalsBurstEndToEnd(t *testing.T) {
 // SIGINT, SIGTERM or SIGHUP to stakeout: it detaches from every thread
 // before it exits, and the target handles its next signal.
 func TestSignalsDetachOnQuitSignals(t *testing.T) {
+	share(t)
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP} {
 		t.Run(sig.String(), func(t *testing.T) {
 			tg := startSigTarget(t)
@@ -192,6 +194,7 @@ func TestSignalsDetachOnQuitSignals(t *testing.T) {
 // kill -9 of stakeout mid-trace: no PTRACE_O_EXITKILL, so the kernel
 // detaches and the target runs on and handles its next signal.
 func TestSignalsSurviveKill9(t *testing.T) {
+	share(t)
 	tg := startSigTarget(t)
 	snap := exec.Command(binPath, "snapshot", "--duration", "60s", "--probes", "signals",
 		"--pid", strconv.Itoa(tg.pid), "--no-record")
@@ -257,6 +260,7 @@ type hostDoc struct {
 // SIGURG and nothing sent to stakeout itself; the one given
 // --signals-include SIGURG shows the SIGURGs were there to be left out.
 func TestSignalsHostModeBurstNotPreemption(t *testing.T) {
+	share(t)
 	testenv.NeedRoot(t, "tracefs")
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = sigtarget.Environ("preempt")

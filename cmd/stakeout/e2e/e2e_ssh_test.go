@@ -108,6 +108,7 @@ func ofKind(evs []event.Event, kind string) []event.Event {
 // back on the local timeline; the binary was copied (this build is "dev")
 // and each copy was gone while it ran and after.
 func TestSSHSnapshotThreeHosts(t *testing.T) {
+	share(t, alone)
 	// Not beside the others: its clock estimate is held to 50 ms, and
 	// four sessions at once on two cores stretch the round trips.
 	sn := testenv.SSHHosts(t, 3)
@@ -207,7 +208,7 @@ func sameMoment(t *testing.T, h1, h2 []event.Event, off time.Duration) {
 // A stakeout of this version in the host's PATH runs as it is: nothing is
 // copied.
 func TestSSHInstalledStakeoutRuns(t *testing.T) {
-	t.Parallel() // its own namespaces and sshds; mostly waiting
+	share(t)
 	testenv.NeedRoot(t, "network namespaces and sshd")
 	bin := t.TempDir()
 	exe := filepath.Join(bin, "stakeout")
@@ -241,6 +242,7 @@ func TestSSHInstalledStakeoutRuns(t *testing.T) {
 // A copy damaged on its way (the test hook flips a byte) is not run: one
 // line says so, and nothing is left on the host.
 func TestSSHDamagedCopyIsRefused(t *testing.T) {
+	share(t)
 	sn := testenv.SSHHosts(t, 1)
 	r := run(t, []string{remote.EnvSSH + "=" + sn.SSH, remote.EnvTestCorruptCopy + "=h1"},
 		"snapshot", "--ssh", "h1", "--no-local", "--duration", "2s", "--no-record")
@@ -253,6 +255,7 @@ func TestSSHDamagedCopyIsRefused(t *testing.T) {
 // one of them traced (started in h1's namespace) is detached and runs on,
 // and nothing is left.
 func TestSSHKill9LeavesNoRemoteStakeout(t *testing.T) {
+	share(t)
 	sn := testenv.SSHHosts(t, 2)
 	h1 := sn.Hosts[0]
 	target := exec.Command("ip", "netns", "exec", h1.NS, os.Args[0])
@@ -306,6 +309,7 @@ func TestSSHKill9LeavesNoRemoteStakeout(t *testing.T) {
 // kill -9 of the local stakeout while its binary is on its way: the
 // remote boot script's stdin ends, and it removes the partial copy.
 func TestSSHKill9DuringTheCopyLeavesNothing(t *testing.T) {
+	share(t)
 	sn := testenv.SSHHosts(t, 1)
 	h := sn.Hosts[0]
 	snap := exec.Command(binPath, "snapshot", "--ssh", "h1", "--no-local", "--duration", "1m", "--probes", "iostat", "--no-record")
@@ -323,7 +327,7 @@ func TestSSHKill9DuringTheCopyLeavesNothing(t *testing.T) {
 // reconnect, host.back with host.lost cleared, and the host's events go
 // on; the session was never interrupted.
 func TestSSHLostThenBack(t *testing.T) {
-	t.Parallel() // its own namespaces and sshds; mostly waiting
+	share(t, timing, long)
 	sn := testenv.SSHHosts(t, 2)
 	out := filepath.Join(t.TempDir(), "lost.stk")
 	snap := exec.Command(binPath, "snapshot", "--ssh", "h1", "--ssh", "h2", "--duration", "16s",

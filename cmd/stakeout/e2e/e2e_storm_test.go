@@ -62,6 +62,7 @@ func buildSynflood(t *testing.T) string {
 // has (a static neighbour entry points it at the capturing side), so
 // nothing answers it.
 func TestSynFloodThroughAHeartbeat(t *testing.T) {
+	share(t, alone)
 	nsA, nsB, ifA, ifB := vethPair(t, 15)
 	syn := buildSynflood(t)
 	sh := func(args ...string) {

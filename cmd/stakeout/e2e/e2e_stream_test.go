@@ -136,6 +136,7 @@ func isKind(kind string) func(event.Event) bool {
 // answered with a pong for 7 within a second; when stdin closes it ends
 // the stream cleanly and exits 0 within a few seconds, saying nothing.
 func TestStreamCommand(t *testing.T) {
+	share(t)
 	testenv.NeedRoot(t, "the kmsg and host probes read root-only files")
 	p := startStreamProc(t, binPath, "--probes", "iostat,kmsg,host", "--interval", "200ms")
 	host, _ := os.ReadFile("/proc/sys/kernel/hostname")
@@ -165,6 +166,7 @@ func TestStreamCommand(t *testing.T) {
 // TestStreamCommandClockSkew: --clock-skew 3s moves every event's time,
 // the pong's included, 3 s ahead of this clock.
 func TestStreamCommandClockSkew(t *testing.T) {
+	share(t)
 	procfs, sysfs := fixtureRoots(t)
 	p := startStreamProc(t, binPath, "--probes", "iostat", "--interval", "100ms", "--procfs", procfs, "--sysfs", sysfs, "--clock-skew", "3s")
 	for i := 0; i < 3; i++ {
@@ -188,6 +190,7 @@ func TestStreamCommandClockSkew(t *testing.T) {
 // after the stream is killed with SIGKILL (the kernel detaches it when its
 // tracer dies).
 func TestStreamCommandTracedTarget(t *testing.T) {
+	share(t)
 	testenv.NeedRoot(t, "ptrace")
 	target := exec.Command("sleep", "1000")
 	if err := target.Start(); err != nil {
@@ -228,6 +231,7 @@ func TestStreamCommandTracedTarget(t *testing.T) {
 // TestStreamCommandReaderGone: when the stream's reader goes away the
 // stream stops and exits 0, silently.
 func TestStreamCommandReaderGone(t *testing.T) {
+	share(t)
 	procfs, sysfs := fixtureRoots(t)
 	p := startStreamProc(t, binPath, "--probes", "iostat", "--interval", "100ms", "--procfs", procfs, "--sysfs", sysfs)
 	p.until(t, "an iostat sample", 20*time.Second, isKind(schema.KindIO))
@@ -246,6 +250,7 @@ func TestStreamCommandReaderGone(t *testing.T) {
 // and the directory it was copied to; with anything else in the directory
 // only the binary goes.
 func TestStreamCommandUnlinkSelf(t *testing.T) {
+	share(t)
 	procfs, sysfs := fixtureRoots(t)
 	base := t.TempDir()
 	for _, other := range []bool{false, true} {
@@ -282,6 +287,7 @@ func TestStreamCommandUnlinkSelf(t *testing.T) {
 // line, exit 2, as for bad flags, with nothing on stdout. Its --help says
 // what it is for and hides the test flags.
 func TestStreamCommandRefusesTerminal(t *testing.T) {
+	share(t)
 	master, slave := openPTY(t, 80, 24)
 	defer master.Close()
 	cmd := exec.Command(binPath, "stream", "--probes", "iostat")

@@ -32,6 +32,7 @@ func missingPID(t *testing.T) string {
 // exit 2, one line naming it, nothing run. A --pid no running probe uses
 // changes nothing.
 func TestMissingTargetsFailSnapshot(t *testing.T) {
+	share(t)
 	pid := missingPID(t)
 	for _, c := range []struct {
 		args    []string
@@ -58,6 +59,7 @@ func TestMissingTargetsFailSnapshot(t *testing.T) {
 // same three missing targets, runs on and says in each probe's pane what is
 // not there.
 func TestMissingTargetsInLiveTUI(t *testing.T) {
+	share(t)
 	testenv.NeedRoot(t, "to run the signals and packets probes")
 	pid := missingPID(t)
 	p := startOnPTY(t, 200, 50, "--no-record", "--probes", "signals,diskfill,packets,coredump",

@@ -118,6 +118,7 @@ func findingsIn(t *testing.T, path string, since, until time.Time) []reportFindi
 }
 
 func TestExtractAWindow(t *testing.T) {
+	share(t)
 	dir := t.TempDir()
 	src := filepath.Join(dir, "db-7.stk")
 	writeIncident(t, src)
@@ -244,6 +245,7 @@ func jsonLine(t *testing.T, ev event.Event) string {
 // A recording made by the real binary: the extract of its middle gives the
 // same findings there and reads back cleanly.
 func TestExtractARealRecording(t *testing.T) {
+	share(t)
 	procfs, sysfs := fixtureRoots(t)
 	dir := t.TempDir()
 	src := filepath.Join(dir, "real.stk")
@@ -276,6 +278,7 @@ func TestExtractARealRecording(t *testing.T) {
 }
 
 func TestExtractBadInput(t *testing.T) {
+	share(t)
 	dir := t.TempDir()
 	src := filepath.Join(dir, "s.stk")
 	statusRecording(t, src, 60)

@@ -67,6 +67,7 @@ func replayShows(t *testing.T, dir string, argv ...string) {
 // named -e.stk got `stakeout replay -e.stk`, which fails ("unknown
 // shorthand flag: 'e'"). `stakeout replay -- -e.stk` works too.
 func TestHandoffReplayCommandRuns(t *testing.T) {
+	share(t)
 	src, err := os.ReadFile(writeHandoffSession(t))
 	if err != nil {
 		t.Fatal(err)

@@ -61,6 +61,7 @@ func writeHandoffSession(t *testing.T) string {
 }
 
 func TestHandoff(t *testing.T) {
+	share(t)
 	file := writeHandoffSession(t)
 	r := run(t, nil, "handoff", file)
 	if r.code != 0 || r.stderr != "" {
@@ -110,6 +111,7 @@ func TestHandoff(t *testing.T) {
 }
 
 func TestHandoffWindow(t *testing.T) {
+	share(t)
 	file := writeHandoffSession(t)
 	// A note appended to the finished file shows in time order.
 	if r := run(t, []string{"STAKEOUT_AUTHOR=bob"}, "note", file, "LB ruled out", "--at", "+27s"); r.code != 0 {
@@ -134,6 +136,7 @@ func TestHandoffWindow(t *testing.T) {
 }
 
 func TestHandoffErrors(t *testing.T) {
+	share(t)
 	file := writeHandoffSession(t)
 	dir := t.TempDir()
 	oneLineError(t, run(t, nil, "handoff", filepath.Join(dir, "nope.stk")), exitError, "no such file")
@@ -158,6 +161,7 @@ func TestHandoffErrors(t *testing.T) {
 // A tcpdump capture is read like a recording: the gap in a VRRP flow comes
 // with the packets either side of it.
 func TestHandoffOnTcpdumpCapture(t *testing.T) {
+	share(t)
 	path := writeVRRPCapture(t)
 	r := run(t, []string{"TMPDIR=" + t.TempDir()}, "handoff", path)
 	if r.code != 0 {
@@ -175,6 +179,7 @@ func TestHandoffOnTcpdumpCapture(t *testing.T) {
 // its absolute path even when handoff was given a relative one, in both
 // formats, and the path it names is the recording.
 func TestHandoffReplayPathIsAbsolute(t *testing.T) {
+	share(t)
 	file := writeHandoffSession(t)
 	dir := filepath.Dir(file)
 	handoff := func(args ...string) string {

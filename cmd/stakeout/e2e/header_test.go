@@ -46,6 +46,7 @@ func spliceHeader(t *testing.T, path, hdr string) {
 // (it was refused as not a session) and print none of them: the fields are
 // unknown, the duration is the events'.
 func TestAbsurdHeaderNumbers(t *testing.T) {
+	share(t)
 	path := filepath.Join(t.TempDir(), "absurd.stk")
 	w, err := sessions.Create(path, sessions.Header{Hostname: strings.Repeat("h", 500), Started: xt(0)}, sessions.WriterOptions{FlushEvery: -1})
 	if err != nil {

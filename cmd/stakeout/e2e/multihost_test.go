@@ -196,6 +196,7 @@ func reportFindings(t *testing.T, args ...string) ([]findingKey, map[string]any)
 // host: r1's signal burst, r2's packet gap (r3's same flow id on its own
 // eth0 does not fill r2's hole), r3's saturated disk.
 func TestMultiHostSameFindings(t *testing.T) {
+	share(t)
 	dir, live, perHost := writeMultiHost(t)
 	want, liveHosts := reportFindings(t, live)
 	names := map[string]string{}
@@ -244,6 +245,7 @@ func TestMultiHostSameFindings(t *testing.T) {
 // TestMergeRefuses: merge never overwrites, never writes to stdout, and a
 // file of another format version stops it before anything is written.
 func TestMergeRefuses(t *testing.T) {
+	share(t)
 	dir, _, perHost := writeMultiHost(t)
 	exists := filepath.Join(dir, "exists.stk")
 	if err := os.WriteFile(exists, []byte("keep"), 0o600); err != nil {
@@ -274,6 +276,7 @@ func TestMergeRefuses(t *testing.T) {
 // the two others whole and what the damaged one had before its damage,
 // then one warning line naming it, and exits 4; merge does the same.
 func TestMultiHostDamagedFile(t *testing.T) {
+	share(t)
 	dir, _, perHost := writeMultiHost(t)
 	damaged := filepath.Join(dir, "r2-cut.stk")
 	b, _ := os.ReadFile(perHost[1])
@@ -321,6 +324,7 @@ func eventsPerHost(t *testing.T, jsonl string) map[string]int {
 // included; the recording's own host is named by its hostname; a name
 // that matches no host is an error that lists the hosts.
 func TestEventsHost(t *testing.T) {
+	share(t)
 	_, live, perHost := writeMultiHost(t)
 	r := run(t, nil, append([]string{"events", "--host", "r2", "--host", "r3"}, perHost...)...)
 	if r.code != 0 {
@@ -353,6 +357,7 @@ func TestEventsHost(t *testing.T) {
 // files and from the live recording alike; one host's file alone is a
 // classic pcap, as before.
 func TestExportPerHost(t *testing.T) {
+	share(t)
 	dir, live, perHost := writeMultiHost(t)
 	for name, args := range map[string][]string{"set": perHost, "live": {live}} {
 		out := filepath.Join(dir, name+".pcapng")
@@ -389,6 +394,7 @@ func TestExportPerHost(t *testing.T) {
 // decoders, whatever the fleet's size. The merged file reports every
 // host.
 func TestMergeFleet(t *testing.T) {
+	share(t)
 	if testing.Short() {
 		t.Skip("200 recordings")
 	}
@@ -466,6 +472,7 @@ func fleetHost(i int) []event.Event {
 // one, and one of the live recording, hold the same findings, each on its
 // host, and every host's facts.
 func TestExtractKeepsHosts(t *testing.T) {
+	share(t)
 	dir, live, perHost := writeMultiHost(t)
 	fromSet, fromLive := filepath.Join(dir, "set-window.stk"), filepath.Join(dir, "live-window.stk")
 	if r := run(t, nil, append(append([]string{"extract"}, perHost...), "--since", "04:00:15", "--until", "04:00:40", "-o", fromSet)...); r.code != 0 {

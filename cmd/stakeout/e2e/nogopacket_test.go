@@ -18,6 +18,7 @@ import (
 // goal 16 → 11 MB; issue 4's spine target is 30 MB. pcapgo imports layers,
 // so any use of gopacket, even a reader, brings them back.
 func TestBinaryDoesNotLinkGopacket(t *testing.T) {
+	share(t)
 	out, err := exec.Command("go", "version", "-m", binPath).CombinedOutput()
 	if err != nil {
 		t.Fatalf("go version -m: %v\n%s", err, out)

@@ -57,6 +57,7 @@ func eventLines(t *testing.T, args ...string) []noteLine {
 }
 
 func TestNoteFromTheShell(t *testing.T) {
+	share(t)
 	file := filepath.Join(t.TempDir(), "n.stk")
 	statusRecording(t, file, 60)
 	env := []string{"STAKEOUT_AUTHOR=alice"}
@@ -98,6 +99,7 @@ func TestNoteFromTheShell(t *testing.T) {
 }
 
 func TestNoteBadInput(t *testing.T) {
+	share(t)
 	dir := t.TempDir()
 	file := filepath.Join(dir, "n.stk")
 	statusRecording(t, file, 10)
@@ -123,6 +125,7 @@ func TestNoteBadInput(t *testing.T) {
 // A file a live stakeout is still recording is locked: the note is refused
 // in one line and the recording is untouched.
 func TestNoteRefusesALiveRecording(t *testing.T) {
+	share(t)
 	file := filepath.Join(t.TempDir(), "live.stk")
 	w, err := sessions.Create(file, sessions.Header{Hostname: "db-7", Started: noteT0}, sessions.WriterOptions{FlushEvery: -1})
 	if err != nil {
@@ -145,6 +148,7 @@ func TestNoteRefusesALiveRecording(t *testing.T) {
 // of what it recorded, on a real pseudo-terminal: the live note goes into
 // the recording through the engine, the replay's is appended to the file.
 func TestNoteKeyOnARealTerminal(t *testing.T) {
+	share(t)
 	procfs, sysfs := fixtureRoots(t)
 	file := filepath.Join(t.TempDir(), "live.stk")
 	p := startOnPTYWith(t, []string{"STAKEOUT_AUTHOR=alice"}, 120, 40, "--probes", "iostat", "--interval", "200ms", "--procfs", procfs, "--sysfs", sysfs, "--record", file)

@@ -112,6 +112,7 @@ func absurd(out string) string {
 // part-way on a NaN, and the text report said "filling at
 // -9223372036854775808 B/s".
 func TestWildNumbersThroughEveryReader(t *testing.T) {
+	share(t)
 	for _, v := range []float64{1.7e308, 1e20, -1e20} {
 		dir := t.TempDir()
 		file := filepath.Join(dir, "wild.stk")
@@ -175,6 +176,7 @@ func TestWildNumbersThroughEveryReader(t *testing.T) {
 // recording (findings recomputed up front, every pane fed) on a real
 // terminal, plays it to the end and quits cleanly.
 func TestWildNumbersInReplay(t *testing.T) {
+	share(t)
 	file := filepath.Join(t.TempDir(), "wild.stk")
 	writeWildNumbers(t, file, 1.7e308)
 	p := startOnPTY(t, 200, 50, "replay", file)

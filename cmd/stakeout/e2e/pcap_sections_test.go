@@ -78,6 +78,7 @@ func packetsIn(t *testing.T, path string) (int, result) {
 // interfaces at once than stakeout holds has the rest's packets skipped,
 // and one warning line on stderr says how many.
 func TestPcapngOfManySections(t *testing.T) {
+	share(t)
 	dir := t.TempDir()
 	many := filepath.Join(dir, "many.pcapng")
 	sections := make([][]string, 100000)

@@ -30,6 +30,7 @@ func underTerminal(t *testing.T, env []string, args ...string) string {
 // snapshot's hint names -o (it has no --record) and the live TUI's names
 // --record.
 func TestRecordHintsNameTheCommandsFlag(t *testing.T) {
+	share(t)
 	procfs, sysfs := fixtureRoots(t)
 	dir := t.TempDir()
 	notDir := filepath.Join(dir, "file")
@@ -61,6 +62,7 @@ func TestRecordHintsNameTheCommandsFlag(t *testing.T) {
 // names the command's flag; nothing is recorded in them or through the
 // link.
 func TestRecordingRefusesDirectoriesOthersControl(t *testing.T) {
+	share(t)
 	testenv.NeedRoot(t, "to give a directory to nobody")
 	procfs, sysfs := fixtureRoots(t)
 	common := []string{"--probes", "iostat", "--procfs", procfs, "--sysfs", sysfs}

@@ -5,6 +5,7 @@ package e2e
 import "testing"
 
 func TestRemoteFlagsBadUsage(t *testing.T) {
+	share(t)
 	oneLineError(t, run(t, nil, "snapshot", "--duration", "1s", "--no-local"), exitUsage, "--no-local needs at least one --ssh")
 	oneLineError(t, run(t, nil, "snapshot", "--duration", "1s", "--ssh", "root@-oProxyCommand=x"), exitUsage, `--ssh "root@-oProxyCommand=x"`)
 	oneLineError(t, run(t, nil, "snapshot", "--duration", "1s", "--ssh", "[::1]:99999"), exitUsage, "99999")

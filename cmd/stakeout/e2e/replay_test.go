@@ -58,6 +58,7 @@ func writeBacklogRecording(t *testing.T) string {
 // the first, so only the first is read here; ui's
 // TestReplayOpensWhereTheSessionBegan follows the replay further.)
 func TestReplayOpensAtTheSessionStart(t *testing.T) {
+	share(t)
 	file := writeBacklogRecording(t)
 	p := startOnPTY(t, 120, 40, "replay", "--theme", "mono", file)
 	p.waitShown("REPLAY")

@@ -18,6 +18,7 @@ import (
 // (it failed: --since moved to the next day, after the file's end), and a
 // year-3000 event moves neither the day nor "-1m".
 func TestExtractSinceBeforeTheFirstEvent(t *testing.T) {
+	share(t)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "b.stk")
 	started := time.Date(2026, 11, 23, 2, 23, 55, 0, time.UTC)
