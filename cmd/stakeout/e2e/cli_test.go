@@ -29,6 +29,7 @@ const (
 func TestMain(m *testing.M) {
 	flag.Parse()
 	takeParallel()
+	machine.awaitOthers()
 	dir, err := os.MkdirTemp("", "stakeout-e2e")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -45,7 +45,7 @@ func crasher(t *testing.T, names ...string) string {
 // its working directory. A second program started with no limit, in the
 // same session, is said to have likely dumped core, and its core is there.
 func TestSegfaultSaysItsCoreWasLostToALimitOfZero(t *testing.T) {
-	share(t, crashes)
+	share(t, crashes, afterOthers)
 	testenv.NeedRoot(t, "to read /dev/kmsg")
 	if b, _ := os.ReadFile("/proc/sys/kernel/core_pattern"); strings.TrimSpace(string(b)) != "core" {
 		t.Skipf("core_pattern is %q here; this test expects the kernel's default, core", strings.TrimSpace(string(b)))

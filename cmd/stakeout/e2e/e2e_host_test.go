@@ -197,7 +197,7 @@ func indexOf(pids []int, pid int) int {
 // process vforks thousands of children a second for 8 s; host.fork_storm
 // names it as the parent.
 func TestHostForkLoopIsNamed(t *testing.T) {
-	share(t, loads)
+	share(t, loads, afterOthers)
 	testenv.NeedRoot(t, "the proc connector, which names the parent, needs CAP_NET_ADMIN")
 	bin := hostCulprit(t, "hh-forkloop")
 	var loop *exec.Cmd

@@ -51,7 +51,7 @@ func kernelSnapshot(t *testing.T, act func(), args ...string) []snapFinding {
 // A line written to /dev/kmsg during the session is recorded as a kmsg
 // event, and one that reads like a hung task becomes a finding.
 func TestKernelLogLinesWrittenByTheTest(t *testing.T) {
-	share(t)
+	share(t, afterOthers)
 	testenv.NeedRoot(t, "to read and write /dev/kmsg")
 	pid := 900000 + os.Getpid()%99999
 	line := fmt.Sprintf("<3>INFO: task stakeout-e2e:%d blocked for more than 120 seconds.\n", pid)
@@ -74,7 +74,7 @@ func TestKernelLogLinesWrittenByTheTest(t *testing.T) {
 // A real NULL dereference, logged by the kernel with debug.exception-trace
 // on, is reported as kernel.segfault with its comm and pid.
 func TestKernelSegfaultOfARealProcess(t *testing.T) {
-	share(t, crashes)
+	share(t, crashes, afterOthers)
 	testenv.NeedRoot(t, "to read /dev/kmsg and set debug.exception-trace")
 	gcc, err := exec.LookPath("gcc")
 	if err != nil {
@@ -112,7 +112,7 @@ func TestKernelSegfaultOfARealProcess(t *testing.T) {
 // With core_pattern piping to a program that is not there, and a process
 // started with `ulimit -c 0` watched with --pid, core.dumps_lost names both.
 func TestCoreDumpsLostNamesTheMissingHelperAndTheProcess(t *testing.T) {
-	share(t, crashes)
+	share(t, crashes, afterOthers)
 	testenv.NeedRoot(t, "to set core_pattern")
 	const knob = "/proc/sys/kernel/core_pattern"
 	old, err := os.ReadFile(knob)

@@ -364,7 +364,7 @@ func TestReportOnTcpdumpCapture(t *testing.T) {
 // on lo: the kernel's PACKET_STATISTICS drops must reach the summary and a
 // packet.drops finding, which tcpdump would only print at exit.
 func TestKernelDropsAreReported(t *testing.T) {
-	share(t, loads)
+	share(t, loads, afterOthers)
 	testenv.NeedRoot(t, "to capture")
 	file := filepath.Join(t.TempDir(), "d.stk")
 	cmd := exec.Command(binPath, "snapshot", "--duration", "4s", "--probes", "packets", "--iface", "lo",

@@ -108,7 +108,7 @@ func ofKind(evs []event.Event, kind string) []event.Event {
 // back on the local timeline; the binary was copied (this build is "dev")
 // and each copy was gone while it ran and after.
 func TestSSHSnapshotThreeHosts(t *testing.T) {
-	share(t, alone)
+	share(t, alone, afterOthers)
 	// Not beside the others: its clock estimate is held to 50 ms, and
 	// four sessions at once on two cores stretch the round trips.
 	sn := testenv.SSHHosts(t, 3)

@@ -75,7 +75,7 @@ type trustFinding struct {
 // per key. The SIGURGs are proved to be there by a short second snapshot
 // given --signals-include SIGURG.
 func TestFindingsTrustEndToEnd(t *testing.T) {
-	share(t, watchesHost, long)
+	share(t, watchesHost, afterOthers, long)
 	testenv.NeedRoot(t, "tracefs, network namespaces, AF_PACKET")
 	if _, err := exec.LookPath("sh"); err != nil {
 		t.Skip("no sh for the process churn")

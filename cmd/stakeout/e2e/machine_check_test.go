@@ -3,13 +3,20 @@
 package e2e
 
 import (
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/stakeout/stakeout/internal/testenv"
 )
 
 // TestEveryTestShares: each test of this package begins with share, and
@@ -88,9 +95,9 @@ func ownParallel(fn *ast.FuncDecl) token.Pos {
 
 // TestShareKeepsTestsApart plays the scheduler through a run of nine
 // tests on four slots: timing tests first, and never beside a loading one;
-// light tests in the room the others leave; loading ones one at a time;
-// one that needs the machine alone, alone; the whole-host watcher last,
-// beside a quiet test only.
+// then the one that needs the machine alone, alone (no light test starts
+// while it is next); light tests beside the loading ones, which run one at
+// a time; the whole-host watcher last, beside a quiet test only.
 func TestShareKeepsTestsApart(t *testing.T) {
 	share(t)
 	s := newScheduler(4)
@@ -130,14 +137,14 @@ func TestShareKeepsTestsApart(t *testing.T) {
 			}
 		}
 	}
-	step(nil, "light1", "light2", "timing1", "timing2")
-	step([]string{"timing1", "timing2"}, "light1", "light2", "loads1")
-	step([]string{"light1", "light2", "loads1"}, "loads2")
-	step([]string{"loads2"}, "alone")
+	step(nil, "timing1", "timing2")
+	step([]string{"timing1", "timing2"}, "alone")
 	if got := tk["alone"].beside; len(got) != 0 {
 		t.Errorf("alone started beside %v", got)
 	}
-	step([]string{"alone"}, "quiet", "watcher")
+	step([]string{"alone"}, "light1", "light2", "loads1")
+	step([]string{"light1", "light2", "loads1"}, "loads2")
+	step([]string{"loads2"}, "quiet", "watcher")
 	step([]string{"quiet", "watcher"})
 	for r, n := range s.held {
 		if n != 0 {
@@ -171,5 +178,62 @@ func TestShareCrashesOneAtATime(t *testing.T) {
 	s.release(a)
 	if len(s.running) != 1 || !s.running[b] {
 		t.Fatalf("after a: running %d tests, want b", len(s.running))
+	}
+}
+
+// TestShareAfterOthers: while the rest of go test's run goes on, a test
+// that waits for it does not start, and light ones do; once it has ended,
+// the test starts.
+func TestShareAfterOthers(t *testing.T) {
+	share(t)
+	s := newScheduler(4)
+	s.held["others"] = -1 // as awaitOthers holds it
+	gated, light := s.register("gated", []need{loads, afterOthers}), s.register("light", nil)
+	s.kick()
+	if s.running[gated] || !s.running[light] {
+		t.Fatalf("before the others ended: gated running %v, light running %v", s.running[gated], s.running[light])
+	}
+	s.mu.Lock()
+	s.held["others"] = 0
+	s.admit()
+	s.mu.Unlock()
+	if !s.running[gated] {
+		t.Fatal("the gated test did not start once the others ended")
+	}
+}
+
+// TestOthersRunningSeesAChild: othersRunning finds a process's live
+// child, leaves out the one it is told is itself, and takes a zombie for
+// gone. The parent is a sleep that was a shell which started another sleep
+// in the background, so that child is its only one and is never reaped.
+func TestOthersRunningSeesAChild(t *testing.T) {
+	share(t)
+	sh := exec.Command("sh", "-c", "sleep 300 & echo $!; exec sleep 300")
+	out, err := sh.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sh.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sh.Process.Kill(); sh.Wait() })
+	var child int
+	if _, err := fmt.Fscan(out, &child); err != nil {
+		t.Fatal(err)
+	}
+	parent := sh.Process.Pid
+	if !othersRunning(parent, 0) {
+		t.Errorf("child %d of %d not seen", child, parent)
+	}
+	if othersRunning(parent, child) {
+		t.Errorf("child %d seen though it is self", child)
+	}
+	syscall.Kill(child, syscall.SIGKILL)
+	testenv.Eventually(t, 5*time.Second, "the killed child a zombie", func() bool {
+		stat, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", child))
+		return strings.Contains(string(stat), ") Z ")
+	})
+	if othersRunning(parent, 0) {
+		t.Errorf("the zombie %d was taken for a running child", child)
 	}
 }

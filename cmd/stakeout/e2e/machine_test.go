@@ -3,10 +3,13 @@
 package e2e
 
 import (
+	"bytes"
 	"flag"
 	"fmt"
 	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -20,27 +23,28 @@ import (
 // with share(t, needs...), which says what it needs of the machine and
 // waits until that holds:
 //
-//	share(t)                light: mostly waits, and nothing it checks depends on how busy the machine is
-//	share(t, timing)        checks times or rates: beside other timing tests and light ones
-//	share(t, loads)         saturates the CPUs or memory: beside light tests only
-//	share(t, alone)         nothing else of this package beside it (a flood that must be captured whole)
-//	share(t, watchesHost)   records the whole host, and anyone's critical finding or racy signal fails it:
-//	                        beside quiet tests only
-//	share(t, …, quiet)      does nothing a whole-host watcher would take for trouble (no signals, no
-//	                        critical findings, no crashes): it may run beside watchesHost
-//	share(t, …, crashes)    changes core_pattern or exception-trace, or crashes a process the kernel logs
-//	share(t, …, long)       runs for half a minute or more: started before the others of its phase
+//	share(t)                   light: mostly waits, and nothing it checks depends on how busy the machine is
+//	share(t, timing)           checks times or rates: beside other timing tests and light ones
+//	share(t, loads)            saturates the CPUs or memory: beside light tests only
+//	share(t, alone)            nothing else of this package beside it (a flood that must be captured whole)
+//	share(t, watchesHost)      records the whole host, and anyone's critical finding or racy signal fails it:
+//	                           beside quiet tests only
+//	share(t, …, quiet)         does nothing a whole-host watcher would take for trouble (no signals, no
+//	                           critical findings, no crashes): it may run beside watchesHost
+//	share(t, …, crashes)       changes core_pattern or exception-trace, or crashes a process the kernel logs
+//	share(t, …, afterOthers)   would spoil another package's test, or be spoiled by one (a fork storm
+//	                           overflows their proc connector, a flood on lo, a line in the kernel log), so
+//	                           it waits until go test runs nothing but this package
+//	share(t, …, long)          runs for half a minute or more: started before the others of its phase
 //
 // They start in phases, each test as soon as what it needs is free and no
-// test before it waits for that: first the timing tests (go test runs the
-// other packages meanwhile, and these have always shared the machine with
-// their builds), then the loading ones one after the other with light
-// tests beside them, then those that need the machine alone (by then the
-// other packages are done), then the rest of the light tests, then the
-// whole-host watcher with the quiet timing tests, last so that no other
-// package's test runs beside it either. At most -parallel tests run at
-// once: TestMain lets go test start every test (takeParallel), and share
-// keeps to that number.
+// test before it waits for that: first the timing tests, while go test
+// runs the other packages, then those that need the machine alone, then
+// the loading ones one after the other, then, once the other packages are
+// done, those that wait for that, with light tests beside the loading
+// ones, and last the whole-host watcher with the quiet timing tests. At
+// most -parallel tests run at once: TestMain lets go test start every
+// test (takeParallel), and share keeps to that number.
 func share(t *testing.T, needs ...need) {
 	t.Helper()
 	tk := machine.register(t.Name(), needs)
@@ -76,7 +80,8 @@ var (
 	watchesHost = need{"host", excl}
 	quiet       = need{"host", none}
 	crashes     = need{"crash", excl}
-	long        = need{res: "long"} // not a resource: an order
+	afterOthers = need{"others", shared} // held alone by the rest of go test's run until it ends (awaitOthers)
+	long        = need{res: "long"}      // not a resource: an order
 )
 
 var machine = newScheduler(1)
@@ -151,21 +156,27 @@ func (s *scheduler) register(name string, needs []need) *ticket {
 	return tk
 }
 
-// phaseOf: timing tests, then those that load the machine, then those that
-// need it alone, then light ones, then the whole-host watcher and the
-// quiet timing tests beside it.
+// phaseOf: timing tests, then those that need the machine alone, then
+// those that load it, then those that wait for the other packages, then
+// light ones, then the whole-host watcher and the quiet timing tests
+// beside it. Light tests come late so as to fill the room beside the
+// loading ones rather than go first: a loading test waits only for the
+// one before it, while a test that needs the machine alone, once it is
+// next, keeps new ones from starting.
 func phaseOf(n map[string]mode) int {
 	switch {
-	case n["cpus"] == shared && n["host"] != none:
+	case n["host"] == excl, n["cpus"] == shared && n["host"] == none:
+		return 5
+	case n["others"] != none:
+		return 3
+	case n["cpus"] == shared:
 		return 0
-	case n["cpus"] == excl:
-		return 1
 	case n["machine"] == excl:
+		return 1
+	case n["cpus"] == excl:
 		return 2
-	case n["host"] == excl, n["cpus"] == shared:
-		return 4
 	}
-	return 3
+	return 4
 }
 
 func (s *scheduler) kick() {
@@ -235,4 +246,53 @@ func (s *scheduler) free(tk *ticket, promised map[string]mode) bool {
 		}
 	}
 	return true
+}
+
+// awaitOthers holds "others" for the rest of the go test run this test
+// binary is part of (its parent is the go command, whose other children
+// are the other packages' builds and test binaries), and lets it go once
+// the go command has run nothing else for 2 s. Run any other way, there
+// is nothing to wait for.
+func (s *scheduler) awaitOthers() {
+	parent := os.Getppid()
+	if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", parent)); strings.TrimSpace(string(comm)) != "go" {
+		return
+	}
+	s.mu.Lock()
+	s.held["others"] = -1
+	s.mu.Unlock()
+	go func() {
+		for quiet := 0; quiet < 8; {
+			time.Sleep(250 * time.Millisecond)
+			quiet++
+			if othersRunning(parent, os.Getpid()) {
+				quiet = 0
+			}
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.held["others"] = 0
+		s.admit()
+	}()
+}
+
+// othersRunning is whether parent has a live child (not a zombie) other
+// than self.
+func othersRunning(parent, self int) bool {
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == self {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		i := bytes.LastIndexByte(stat, ')')
+		if err != nil || i < 0 {
+			continue
+		}
+		if f := strings.Fields(string(stat[i+1:])); len(f) > 1 && f[0] != "Z" && f[1] == strconv.Itoa(parent) {
+			return true
+		}
+	}
+	return false
 }
