@@ -26,9 +26,11 @@ run: build
 # Every test: vet, unit, fixture, fuzz seeds, golden UI, and the root-only
 # end-to-end tests (loop devices) when run as root. internal/layering checks
 # the package arrows and builds the binary for darwin and windows.
-# -parallel 4: the only parallel tests are the --ssh end-to-end ones, which
-# mostly wait out their sessions; the per-package timeout leaves cmd/stakeout
-# (about 7 to 9 minutes on a loaded 2-core machine) room.
+# -parallel 4: the end-to-end tests (cmd/stakeout/e2e, about 4 minutes on
+# a 2-core machine, beside the other packages) run at most four at a time,
+# in the order and company each one's share() asks for
+# (cmd/stakeout/e2e/machine_test.go); the per-package timeout leaves them
+# room to spare.
 test: deps-test
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
