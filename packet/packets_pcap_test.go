@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -102,15 +103,33 @@ func TestPcapOracleTcpdump(t *testing.T) {
 	for _, dev := range []string{"lo", "any"} {
 		t.Run(dev, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "mixed.pcap")
-			td := exec.Command("tcpdump", "-i", dev, "-n", "-U", "-w", path, "host 127.0.0.1")
-			var errb bytes.Buffer
+			// --immediate-mode: each packet is written as it comes, not when
+			// the kernel retires its block (a loaded CI machine interrupted
+			// tcpdump before that, with 28 packets "received by filter" and 0
+			// written).
+			td := exec.Command("tcpdump", "-i", dev, "-n", "-U", "--immediate-mode", "-w", path, "host 127.0.0.1")
+			var errb syncBuffer
 			td.Stderr = &errb
 			if err := td.Start(); err != nil {
 				t.Fatal(err)
 			}
-			time.Sleep(700 * time.Millisecond) // tcpdump says "listening" once the filter is on
+			// tcpdump says "listening" once the filter is on.
+			testenv.Eventually(t, 10*time.Second, "tcpdump listening", func() bool { return strings.Contains(errb.String(), "listening on") })
 			mixedTraffic(t)
-			time.Sleep(300 * time.Millisecond)
+			// Stop once the file has stopped growing.
+			last, still := int64(-1), 0
+			testenv.Eventually(t, 10*time.Second, "tcpdump's file to stop growing", func() bool {
+				fi, err := os.Stat(path)
+				if err != nil || fi.Size() <= 24 || fi.Size() != last {
+					if err == nil {
+						last = fi.Size()
+					}
+					still = 0
+					return false
+				}
+				still++
+				return still >= 40 // 200 ms unchanged
+			})
 			td.Process.Signal(os.Interrupt)
 			td.Wait()
 
@@ -228,4 +247,23 @@ func TestPcapngSectionsKeepTheirInterfaces(t *testing.T) {
 	if want := map[string]int{"eth0": 2, "tun0": 2, "pcap2": 1}; !maps.Equal(packets, want) || len(flows) != 3 {
 		t.Errorf("packets per interface %v, want %v; flows %v", packets, want, flows)
 	}
+}
+
+// syncBuffer is a bytes.Buffer a command's output goroutine writes while
+// the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
